@@ -1,0 +1,2 @@
+//! Routing benchmarks.
+fn main() {}

@@ -1,0 +1,1 @@
+//! The deterministic, sans-IO routing core of Switchboard.
