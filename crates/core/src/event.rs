@@ -1,0 +1,690 @@
+//! Events: the facts the core records. The log of events is the truth; state is a fold over it.
+//!
+//! Every value a decision computed (deadlines, queue order, plan step, the reasons for a choice)
+//! is carried in the event, so [`crate::State::apply`] needs no configuration and cannot fail,
+//! and replaying the same events always rebuilds the same state.
+
+use std::cmp::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::command::NewContact;
+use crate::ids::{AgentId, ContactId, OfferId, ServiceId, SiteId, SkillId};
+use crate::model::{
+    Channel, Level, Outcome, PerChannel, SelectionStrategy, SkillRequirement, Tier,
+};
+use crate::time::Timestamp;
+
+/// A fact, with the instant the core decided it.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
+pub struct Event {
+    /// When it happened (the `now` of the decision).
+    pub at: Timestamp,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What happened.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
+pub enum EventKind {
+    /// An agent logged in (not ready until they say ready).
+    AgentLoggedIn(Box<AgentLoggedIn>),
+    /// An agent became ready for work.
+    AgentReady {
+        /// The agent.
+        agent: AgentId,
+    },
+    /// An agent stopped taking new work.
+    AgentNotReady {
+        /// The agent.
+        agent: AgentId,
+        /// Why: the desktop's reason, or `missed_offers` when the core decided it.
+        reason: Arc<str>,
+    },
+    /// An agent logged out, holding no work.
+    AgentLoggedOut {
+        /// The agent.
+        agent: AgentId,
+    },
+    /// A contact arrived and joined its queue.
+    ContactCreated(Box<ContactCreated>),
+    /// A waiting contact reached a later step of its routing plan.
+    ContactStepAdvanced {
+        /// The contact.
+        contact: ContactId,
+        /// Its new place in the plan.
+        placement: Placement,
+    },
+    /// A contact was offered to an agent.
+    OfferMade(Box<OfferMade>),
+    /// The agent accepted: the contact is assigned to them.
+    OfferAccepted {
+        /// The offer.
+        offer: OfferId,
+        /// The contact.
+        contact: ContactId,
+        /// The agent.
+        agent: AgentId,
+        /// Accepted on the agent's behalf by the channel's auto-accept policy.
+        automatic: bool,
+        /// How long the contact had waited since first arrival.
+        waited: Duration,
+        /// Whether it was answered within its service-level threshold (live channels).
+        within_service_level: bool,
+    },
+    /// The agent rejected the offer; the contact went back with its place kept.
+    OfferRejected {
+        /// The offer.
+        offer: OfferId,
+        /// The contact.
+        contact: ContactId,
+        /// The agent.
+        agent: AgentId,
+        /// Why, if the agent said.
+        reason: Option<Arc<str>>,
+        /// Not offered to this agent again before this instant.
+        reoffer_after: Timestamp,
+    },
+    /// The offer was not answered in time; the contact went back with its place kept.
+    OfferExpired {
+        /// The offer.
+        offer: OfferId,
+        /// The contact.
+        contact: ContactId,
+        /// The agent.
+        agent: AgentId,
+        /// Not offered to this agent again before this instant.
+        reoffer_after: Timestamp,
+    },
+    /// The offer was withdrawn by the core.
+    OfferRevoked {
+        /// The offer.
+        offer: OfferId,
+        /// The contact.
+        contact: ContactId,
+        /// The agent.
+        agent: AgentId,
+        /// Why it was withdrawn.
+        reason: RevokeReason,
+    },
+    /// The customer left before being answered.
+    ContactAbandoned {
+        /// The contact.
+        contact: ContactId,
+        /// How long they had waited since first arrival.
+        waited: Duration,
+    },
+    /// An agent finished a contact.
+    ContactCompleted {
+        /// The contact.
+        contact: ContactId,
+        /// The agent.
+        agent: AgentId,
+        /// How it ended.
+        outcome: Outcome,
+        /// Resolved by the first agent who took it: no escalation, no transfer.
+        first_contact_resolution: bool,
+    },
+    /// An agent escalated a contact up the tiers; it queues again for the new tier.
+    ContactEscalated {
+        /// The contact.
+        contact: ContactId,
+        /// The agent who escalated it (it will not be offered to them again).
+        agent: AgentId,
+        /// The tier it goes to.
+        to_tier: Tier,
+        /// Why.
+        reason: Arc<str>,
+        /// Its place in its new queue's plan.
+        placement: Placement,
+    },
+    /// An agent transferred a contact to another service; it queues again there.
+    ContactTransferred {
+        /// The contact.
+        contact: ContactId,
+        /// The agent who transferred it.
+        agent: AgentId,
+        /// The service it goes to.
+        service: ServiceId,
+        /// The skills it now needs.
+        skills: Vec<SkillRequirement>,
+        /// Its place in its new queue's plan.
+        placement: Placement,
+    },
+    /// Work in hand went back to the queue because its agent logged out.
+    ContactRequeued {
+        /// The contact.
+        contact: ContactId,
+        /// The agent who held it.
+        agent: AgentId,
+        /// Why.
+        reason: Arc<str>,
+        /// Its place in its queue's plan.
+        placement: Placement,
+    },
+    /// An agent started after-contact work.
+    WrapUpStarted {
+        /// The agent.
+        agent: AgentId,
+        /// When it ends.
+        until: Timestamp,
+    },
+    /// An agent's wrap-up ended; they are ready.
+    WrapUpEnded {
+        /// The agent.
+        agent: AgentId,
+    },
+    /// A live contact has waited past its service-level threshold without being answered.
+    ServiceLevelThresholdPassed {
+        /// The contact.
+        contact: ContactId,
+        /// The threshold it passed.
+        threshold: Duration,
+    },
+    /// Deferred work is close to its due time and not done.
+    DueTimeAtRisk {
+        /// The contact.
+        contact: ContactId,
+        /// Its due time.
+        due_at: Timestamp,
+    },
+    /// Deferred work passed its due time and is not done.
+    DueTimeBreached {
+        /// The contact.
+        contact: ContactId,
+        /// Its due time.
+        due_at: Timestamp,
+    },
+}
+
+impl EventKind {
+    /// The event's type name on the wire, in subjects and in reports (snake case).
+    #[must_use]
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::AgentLoggedIn(_) => "agent_logged_in",
+            Self::AgentReady { .. } => "agent_ready",
+            Self::AgentNotReady { .. } => "agent_not_ready",
+            Self::AgentLoggedOut { .. } => "agent_logged_out",
+            Self::ContactCreated(_) => "contact_created",
+            Self::ContactStepAdvanced { .. } => "contact_step_advanced",
+            Self::OfferMade(_) => "offer_made",
+            Self::OfferAccepted { .. } => "offer_accepted",
+            Self::OfferRejected { .. } => "offer_rejected",
+            Self::OfferExpired { .. } => "offer_expired",
+            Self::OfferRevoked { .. } => "offer_revoked",
+            Self::ContactAbandoned { .. } => "contact_abandoned",
+            Self::ContactCompleted { .. } => "contact_completed",
+            Self::ContactEscalated { .. } => "contact_escalated",
+            Self::ContactTransferred { .. } => "contact_transferred",
+            Self::ContactRequeued { .. } => "contact_requeued",
+            Self::WrapUpStarted { .. } => "wrap_up_started",
+            Self::WrapUpEnded { .. } => "wrap_up_ended",
+            Self::ServiceLevelThresholdPassed { .. } => "service_level_threshold_passed",
+            Self::DueTimeAtRisk { .. } => "due_time_at_risk",
+            Self::DueTimeBreached { .. } => "due_time_breached",
+        }
+    }
+
+    /// The contact this event is about, if any.
+    #[must_use]
+    pub fn contact(&self) -> Option<&ContactId> {
+        match self {
+            Self::ContactCreated(created) => Some(&created.details.id),
+            Self::OfferMade(offer) => Some(&offer.contact),
+            Self::ContactStepAdvanced { contact, .. }
+            | Self::OfferAccepted { contact, .. }
+            | Self::OfferRejected { contact, .. }
+            | Self::OfferExpired { contact, .. }
+            | Self::OfferRevoked { contact, .. }
+            | Self::ContactAbandoned { contact, .. }
+            | Self::ContactCompleted { contact, .. }
+            | Self::ContactEscalated { contact, .. }
+            | Self::ContactTransferred { contact, .. }
+            | Self::ContactRequeued { contact, .. }
+            | Self::ServiceLevelThresholdPassed { contact, .. }
+            | Self::DueTimeAtRisk { contact, .. }
+            | Self::DueTimeBreached { contact, .. } => Some(contact),
+            Self::AgentLoggedIn(_)
+            | Self::AgentReady { .. }
+            | Self::AgentNotReady { .. }
+            | Self::AgentLoggedOut { .. }
+            | Self::WrapUpStarted { .. }
+            | Self::WrapUpEnded { .. } => None,
+        }
+    }
+
+    /// The agent this event is about, if any.
+    #[must_use]
+    pub fn agent(&self) -> Option<&AgentId> {
+        match self {
+            Self::AgentLoggedIn(login) => Some(&login.agent),
+            Self::OfferMade(offer) => Some(&offer.agent),
+            Self::AgentReady { agent }
+            | Self::AgentNotReady { agent, .. }
+            | Self::AgentLoggedOut { agent }
+            | Self::OfferAccepted { agent, .. }
+            | Self::OfferRejected { agent, .. }
+            | Self::OfferExpired { agent, .. }
+            | Self::OfferRevoked { agent, .. }
+            | Self::ContactCompleted { agent, .. }
+            | Self::ContactEscalated { agent, .. }
+            | Self::ContactTransferred { agent, .. }
+            | Self::ContactRequeued { agent, .. }
+            | Self::WrapUpStarted { agent, .. }
+            | Self::WrapUpEnded { agent } => Some(agent),
+            Self::ContactCreated(_)
+            | Self::ContactStepAdvanced { .. }
+            | Self::ContactAbandoned { .. }
+            | Self::ServiceLevelThresholdPassed { .. }
+            | Self::DueTimeAtRisk { .. }
+            | Self::DueTimeBreached { .. } => None,
+        }
+    }
+}
+
+/// An agent's login as recorded: defaults resolved.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
+pub struct AgentLoggedIn {
+    /// The agent.
+    pub agent: AgentId,
+    /// Their display name.
+    pub name: Arc<str>,
+    /// Their escalation tier.
+    pub tier: Tier,
+    /// Where they are working.
+    pub site: SiteId,
+    /// Skills and proficiency levels, sorted by skill, one entry per skill.
+    pub skills: Vec<(SkillId, Level)>,
+    /// How many contacts of each channel they may hold at once.
+    pub capacity: PerChannel<u8>,
+}
+
+/// A contact's arrival as recorded: defaults resolved and deadlines computed.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
+pub struct ContactCreated {
+    /// The contact as it arrived, with defaults resolved: `skills` is never empty, `due_at` is
+    /// set for deferred channels, `preferred_agent` may name the customer's last agent.
+    pub details: NewContact,
+    /// When the customer first made contact; service levels count from here, across
+    /// escalations and transfers.
+    pub first_arrived_at: Timestamp,
+    /// Its place in the queue order.
+    pub order: QueueOrder,
+    /// Its place in its routing plan.
+    pub placement: Placement,
+    /// Live channels: the instant it passes its service-level threshold if still unanswered.
+    pub answer_by: Option<Timestamp>,
+    /// Deferred channels: the instant it is reported at risk if not done.
+    pub due_warning_at: Option<Timestamp>,
+}
+
+/// A contact offered to an agent, and why that agent.
+#[derive(Clone, Debug, PartialEq)]
+#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
+pub struct OfferMade {
+    /// The offer.
+    pub offer: OfferId,
+    /// The contact.
+    pub contact: ContactId,
+    /// The agent.
+    pub agent: AgentId,
+    /// The contact's channel (what the agent's capacity is counted against).
+    pub channel: Channel,
+    /// When the offer expires if not answered.
+    pub expires_at: Timestamp,
+    /// Why this agent and this contact.
+    pub decision: Decision,
+}
+
+/// Why a contact went to an agent: the audit record of a routing decision.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
+pub struct Decision {
+    /// The routing plan used.
+    pub plan: Arc<str>,
+    /// The plan step the contact was at (0-based).
+    pub step: u8,
+    /// That step's name.
+    pub step_name: Arc<str>,
+    /// The rule that chose.
+    pub rule: Rule,
+    /// How many agents (when a contact arrived) or waiting contacts (when an agent became free)
+    /// were in the pool the rule chose from.
+    pub pool: u32,
+    /// How many of them were examined before the choice was made.
+    pub examined: u32,
+    /// The chosen one's score under the rule: idle milliseconds (longest idle), the sum of
+    /// proficiency levels in the required skills (most skilled), contacts held (least occupied),
+    /// or the contact's wait in milliseconds (queue order).
+    pub score: i64,
+}
+
+/// The rule that made a routing decision.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
+pub enum Rule {
+    /// The contact's preferred agent (case owner or last agent) was free and eligible.
+    PreferredAgent,
+    /// A contact arrived (or relaxed) and the selection strategy chose among free agents.
+    Strategy(SelectionStrategy),
+    /// An agent became free and took the first contact in queue order they were eligible for.
+    QueueOrder,
+}
+
+impl Rule {
+    /// The rule's name in decision records.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::PreferredAgent => "preferred_agent",
+            Self::Strategy(s) => s.as_str(),
+            Self::QueueOrder => "queue_order",
+        }
+    }
+}
+
+/// Why an offer was withdrawn.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
+pub enum RevokeReason {
+    /// The customer left.
+    ContactAbandoned,
+    /// The agent went not ready.
+    AgentNotReady,
+    /// The agent logged out.
+    AgentLoggedOut,
+}
+
+impl RevokeReason {
+    /// The reason's name on the wire.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::ContactAbandoned => "contact_abandoned",
+            Self::AgentNotReady => "agent_not_ready",
+            Self::AgentLoggedOut => "agent_logged_out",
+        }
+    }
+}
+
+/// Where a waiting contact is in its routing plan.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
+pub struct Placement {
+    /// The plan step (0-based).
+    pub step: u8,
+    /// The step accepts only the contact's preferred agent.
+    pub preferred_agent_only: bool,
+    /// When the next step applies, if there is one.
+    pub next_step_at: Option<Timestamp>,
+}
+
+/// A contact's place in the queue order. Lower is served first.
+///
+/// The order is: safeguarding contacts first; then live work before deferred work; then by
+/// `rank`. For live work the rank is the first-arrival time in milliseconds minus
+/// `priority × priority_step`, so a contact of priority `p` can be overtaken only by contacts of
+/// higher priority `q` that arrived less than `(q − p) × priority_step` after it: with priorities
+/// 0–9 and the default step of 60 s, no routine contact waits behind later arrivals for more than
+/// nine minutes of their arrivals. (Safeguarding contacts always go first, by policy.) For
+/// deferred work the rank is the due time in milliseconds: earliest due first. Ties go to the
+/// contact that arrived first.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
+pub struct QueueOrder {
+    /// A safeguarding concern.
+    pub safeguarding: bool,
+    /// Live work (phone, face to face, chat).
+    pub live: bool,
+    /// The rank within its class (milliseconds; lower first).
+    pub rank: i64,
+}
+
+impl QueueOrder {
+    const fn class(self) -> u8 {
+        (!self.safeguarding as u8) << 1 | (!self.live as u8)
+    }
+}
+
+impl Ord for QueueOrder {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.class(), self.rank).cmp(&(other.class(), other.rank))
+    }
+}
+
+impl PartialOrd for QueueOrder {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+/// One line for people: the event's type and its main fields, e.g.
+/// `offer_made offer=3 contact=c1 agent=ann expires=15000ms plan=default/0:matched rule=longest_idle pool=2 examined=1 score=0`.
+impl std::fmt::Display for EventKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = self.name();
+        match self {
+            Self::AgentLoggedIn(l) => {
+                write!(
+                    f,
+                    "{name} agent={} {} site={} skills=",
+                    l.agent, l.tier, l.site
+                )?;
+                for (i, (skill, level)) in l.skills.iter().enumerate() {
+                    write!(f, "{}{skill}:{}", if i > 0 { "," } else { "" }, level.get())?;
+                }
+                Ok(())
+            }
+            Self::AgentReady { agent }
+            | Self::AgentLoggedOut { agent }
+            | Self::WrapUpEnded { agent } => {
+                write!(f, "{name} agent={agent}")
+            }
+            Self::AgentNotReady { agent, reason } => {
+                write!(f, "{name} agent={agent} reason={reason}")
+            }
+            Self::ContactCreated(c) => {
+                let d = &c.details;
+                write!(
+                    f,
+                    "{name} contact={} {} service={} skills=",
+                    d.id, d.channel, d.service
+                )?;
+                for (i, r) in d.skills.iter().enumerate() {
+                    write!(
+                        f,
+                        "{}{}:{}",
+                        if i > 0 { "," } else { "" },
+                        r.skill,
+                        r.min_level.get()
+                    )?;
+                }
+                if d.safeguarding {
+                    f.write_str(" safeguarding")?;
+                }
+                if d.vulnerable {
+                    f.write_str(" vulnerable")?;
+                }
+                if let Some(agent) = &d.preferred_agent {
+                    write!(f, " preferred={agent}")?;
+                }
+                if let Some(site) = &d.site {
+                    write!(f, " site={site}")?;
+                }
+                write!(f, " step={}", c.placement.step)
+            }
+            Self::ContactStepAdvanced { contact, placement } => {
+                write!(f, "{name} contact={contact} step={}", placement.step)
+            }
+            Self::OfferMade(o) => {
+                let d = &o.decision;
+                write!(
+                    f,
+                    "{name} offer={} contact={} agent={} expires={} plan={}/{}:{} rule={} pool={} examined={} score={}",
+                    o.offer,
+                    o.contact,
+                    o.agent,
+                    o.expires_at,
+                    d.plan,
+                    d.step,
+                    d.step_name,
+                    d.rule.as_str(),
+                    d.pool,
+                    d.examined,
+                    d.score
+                )
+            }
+            Self::OfferAccepted {
+                offer,
+                contact,
+                agent,
+                automatic,
+                waited,
+                within_service_level,
+            } => write!(
+                f,
+                "{name} offer={offer} contact={contact} agent={agent}{} waited={}ms{}",
+                if *automatic { " automatic" } else { "" },
+                waited.as_millis(),
+                if *within_service_level {
+                    ""
+                } else {
+                    " outside_service_level"
+                }
+            ),
+            Self::OfferRejected {
+                offer,
+                contact,
+                agent,
+                ..
+            }
+            | Self::OfferExpired {
+                offer,
+                contact,
+                agent,
+                ..
+            } => {
+                write!(f, "{name} offer={offer} contact={contact} agent={agent}")
+            }
+            Self::OfferRevoked {
+                offer,
+                contact,
+                agent,
+                reason,
+            } => {
+                write!(
+                    f,
+                    "{name} offer={offer} contact={contact} agent={agent} reason={}",
+                    reason.as_str()
+                )
+            }
+            Self::ContactAbandoned { contact, waited } => {
+                write!(
+                    f,
+                    "{name} contact={contact} waited={}ms",
+                    waited.as_millis()
+                )
+            }
+            Self::ContactCompleted {
+                contact,
+                agent,
+                outcome,
+                first_contact_resolution,
+            } => write!(
+                f,
+                "{name} contact={contact} agent={agent} outcome={}{}",
+                outcome.as_str(),
+                if *first_contact_resolution {
+                    " first_contact_resolution"
+                } else {
+                    ""
+                }
+            ),
+            Self::ContactEscalated {
+                contact,
+                agent,
+                to_tier,
+                reason,
+                ..
+            } => {
+                write!(
+                    f,
+                    "{name} contact={contact} agent={agent} to={to_tier} reason={reason}"
+                )
+            }
+            Self::ContactTransferred {
+                contact,
+                agent,
+                service,
+                ..
+            } => {
+                write!(
+                    f,
+                    "{name} contact={contact} agent={agent} service={service}"
+                )
+            }
+            Self::ContactRequeued {
+                contact,
+                agent,
+                reason,
+                ..
+            } => {
+                write!(f, "{name} contact={contact} agent={agent} reason={reason}")
+            }
+            Self::WrapUpStarted { agent, until } => write!(f, "{name} agent={agent} until={until}"),
+            Self::ServiceLevelThresholdPassed { contact, threshold } => {
+                write!(
+                    f,
+                    "{name} contact={contact} threshold={}s",
+                    threshold.as_secs()
+                )
+            }
+            Self::DueTimeAtRisk { contact, due_at } | Self::DueTimeBreached { contact, due_at } => {
+                write!(f, "{name} contact={contact} due={due_at}")
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}", self.at, self.kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_order_puts_safeguarding_then_live_then_rank_first() {
+        let order = |safeguarding, live, rank| QueueOrder {
+            safeguarding,
+            live,
+            rank,
+        };
+        let mut orders = vec![
+            order(false, false, 1),
+            order(false, true, 50),
+            order(true, false, 99),
+            order(false, true, 10),
+            order(true, true, 100),
+        ];
+        orders.sort();
+        assert_eq!(
+            orders,
+            vec![
+                order(true, true, 100),
+                order(true, false, 99),
+                order(false, true, 10),
+                order(false, true, 50),
+                order(false, false, 1),
+            ]
+        );
+    }
+}

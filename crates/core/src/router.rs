@@ -1,0 +1,977 @@
+//! The driver's handle on the core: decide commands and timeouts into events, apply them, and
+//! hand them out in order.
+//!
+//! Every decision follows *decide, then apply*: a command is checked against the state and turned
+//! into events (or refused with a [`Rejection`], changing nothing); each event is applied to the
+//! state as it is emitted, so later decisions in the same command see it; then routing runs until
+//! no free agent can take any waiting contact it is eligible for.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::sync::Arc;
+
+use crate::command::{AgentLogin, Command, NewContact};
+use crate::config::{RoutingConfig, RoutingPlan};
+use crate::event::{
+    AgentLoggedIn, ContactCreated, Decision, Event, EventKind, OfferMade, Placement, QueueOrder,
+    RevokeReason, Rule,
+};
+use crate::ids::{AgentId, ContactId, OfferId, ServiceId};
+use crate::index::Timer;
+use crate::model::{Channel, Level, Outcome, PerChannel, Presence, SkillRequirement, Tier};
+use crate::rejection::{Rejection, RejectionCode};
+use crate::routing::{Rules, find_agent, find_contact};
+use crate::state::{AgentIdx, ContactNo, ContactStatus, State};
+use crate::time::{Timestamp, millis};
+
+/// The routing core, driven from outside. See the crate documentation for the order of calls.
+#[derive(Debug)]
+pub struct Router {
+    state: State,
+    config: RoutingConfig,
+    outbox: VecDeque<Event>,
+    /// Contacts to try to route, gathered while applying events; always empty between calls.
+    dirty_contacts: Vec<ContactNo>,
+    /// Agents to try to give work, gathered while applying events; always empty between calls.
+    dirty_agents: Vec<AgentIdx>,
+    /// When a contact's cool-down with an agent ends, it is worth trying to route again. Not
+    /// part of the state: after a restart, `sweep_pending` covers it.
+    cooldowns: BTreeSet<(Timestamp, ContactNo)>,
+    /// Try every free agent once at the next call (after a restart or a configuration change).
+    sweep_pending: bool,
+}
+
+impl Router {
+    /// A router with empty state.
+    ///
+    /// # Errors
+    /// The configuration's first problem, in a sentence.
+    pub fn new(config: RoutingConfig) -> Result<Self, String> {
+        Self::with_state(config, State::new())
+    }
+
+    /// A router over a recovered state (from a snapshot and the log's tail). The first call will
+    /// also try every free agent, in case work was left waiting when the process stopped.
+    ///
+    /// # Errors
+    /// The configuration's first problem, in a sentence.
+    pub fn with_state(config: RoutingConfig, state: State) -> Result<Self, String> {
+        config.validate()?;
+        Ok(Self {
+            state,
+            config,
+            outbox: VecDeque::new(),
+            dirty_contacts: Vec::new(),
+            dirty_agents: Vec::new(),
+            cooldowns: BTreeSet::new(),
+            sweep_pending: true,
+        })
+    }
+
+    /// The current state.
+    #[must_use]
+    pub const fn state(&self) -> &State {
+        &self.state
+    }
+
+    /// Gives the state back (e.g. to snapshot it).
+    #[must_use]
+    pub fn into_state(self) -> State {
+        self.state
+    }
+
+    /// The configuration in force.
+    #[must_use]
+    pub const fn config(&self) -> &RoutingConfig {
+        &self.config
+    }
+
+    /// Replaces the configuration; it applies to decisions from now on.
+    ///
+    /// # Errors
+    /// The configuration's first problem, in a sentence; the old one stays in force.
+    pub fn set_config(&mut self, config: RoutingConfig) -> Result<(), String> {
+        config.validate()?;
+        self.config = config;
+        self.sweep_pending = true;
+        Ok(())
+    }
+
+    /// The next event decided, oldest first. Drain after every `handle_*` call.
+    pub fn poll_event(&mut self) -> Option<Event> {
+        self.outbox.pop_front()
+    }
+
+    /// Every event decided and not yet polled.
+    pub fn drain_events(&mut self) -> std::collections::vec_deque::Drain<'_, Event> {
+        self.outbox.drain(..)
+    }
+
+    /// When to call [`Router::handle_timeout`] next, if ever.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        let sweep = self.sweep_pending.then_some(self.state.clock());
+        [
+            self.state.next_deadline(),
+            self.cooldowns.first().map(|&(at, _)| at),
+            sweep,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    /// Decides a command at `now`; returns how many events it produced (routing included).
+    ///
+    /// `now` earlier than the latest event is taken as the latest event's time: time in the log
+    /// never goes backwards.
+    ///
+    /// # Errors
+    /// A [`Rejection`] when the command does not fit the state. Nothing changes then.
+    pub fn handle_command(&mut self, command: Command, now: Timestamp) -> Result<usize, Rejection> {
+        let now = now.max(self.state.clock());
+        let before = self.outbox.len();
+        self.decide(command, now)?;
+        self.route(now);
+        Ok(self.outbox.len() - before)
+    }
+
+    /// Handles every timer due at or before `now`; returns how many events that produced.
+    pub fn handle_timeout(&mut self, now: Timestamp) -> usize {
+        let now = now.max(self.state.clock());
+        let before = self.outbox.len();
+        if std::mem::take(&mut self.sweep_pending) {
+            self.dirty_agents.extend(
+                (0..self.state.agents.len())
+                    .map(|i| AgentIdx(u32::try_from(i).unwrap_or(u32::MAX))),
+            );
+        }
+        while let Some(&(at, timer)) = self.state.index.timers.first() {
+            if at > now {
+                break;
+            }
+            self.fire(timer, now);
+        }
+        while let Some(&(at, no)) = self.cooldowns.first() {
+            if at > now {
+                break;
+            }
+            self.cooldowns.pop_first();
+            self.dirty_contacts.push(no);
+        }
+        self.route(now);
+        self.outbox.len() - before
+    }
+
+    fn emit(&mut self, now: Timestamp, kind: EventKind) {
+        let event = Event { at: now, kind };
+        self.state.apply(&event);
+        self.note(&event);
+        self.outbox.push_back(event);
+    }
+
+    /// Remembers what an applied event makes worth routing.
+    fn note(&mut self, event: &Event) {
+        let agent = |state: &State, id: &AgentId| state.agent_number(id);
+        let contact = |state: &State, id: &ContactId| state.contact_number(id);
+        match &event.kind {
+            EventKind::ContactCreated(created) => {
+                self.dirty_contacts
+                    .extend(contact(&self.state, &created.details.id));
+            }
+            EventKind::ContactStepAdvanced { contact: id, .. } => {
+                self.dirty_contacts.extend(contact(&self.state, id));
+            }
+            EventKind::AgentReady { agent: id } | EventKind::WrapUpEnded { agent: id } => {
+                self.dirty_agents.extend(agent(&self.state, id));
+            }
+            EventKind::OfferRejected {
+                contact: c,
+                agent: a,
+                reoffer_after,
+                ..
+            }
+            | EventKind::OfferExpired {
+                contact: c,
+                agent: a,
+                reoffer_after,
+                ..
+            } => {
+                if let Some(no) = contact(&self.state, c) {
+                    self.dirty_contacts.push(no);
+                    self.cooldowns.insert((*reoffer_after, no));
+                }
+                self.dirty_agents.extend(agent(&self.state, a));
+            }
+            EventKind::OfferRevoked {
+                contact: c,
+                agent: a,
+                ..
+            }
+            | EventKind::ContactEscalated {
+                contact: c,
+                agent: a,
+                ..
+            }
+            | EventKind::ContactTransferred {
+                contact: c,
+                agent: a,
+                ..
+            }
+            | EventKind::ContactRequeued {
+                contact: c,
+                agent: a,
+                ..
+            } => {
+                self.dirty_contacts.extend(contact(&self.state, c));
+                self.dirty_agents.extend(agent(&self.state, a));
+            }
+            EventKind::ContactCompleted { agent: a, .. } => {
+                self.dirty_agents.extend(agent(&self.state, a));
+            }
+            EventKind::AgentLoggedIn(_)
+            | EventKind::AgentNotReady { .. }
+            | EventKind::AgentLoggedOut { .. }
+            | EventKind::OfferMade(_)
+            | EventKind::OfferAccepted { .. }
+            | EventKind::ContactAbandoned { .. }
+            | EventKind::WrapUpStarted { .. }
+            | EventKind::ServiceLevelThresholdPassed { .. }
+            | EventKind::DueTimeAtRisk { .. }
+            | EventKind::DueTimeBreached { .. } => {}
+        }
+    }
+
+    fn agent_idx(&self, id: &AgentId) -> Result<AgentIdx, Rejection> {
+        self.state.agent_number(id).ok_or_else(|| {
+            Rejection::new(
+                RejectionCode::UnknownAgent,
+                format!("agent {id} has never logged in"),
+            )
+        })
+    }
+
+    fn logged_in_agent(&self, id: &AgentId) -> Result<AgentIdx, Rejection> {
+        let idx = self.agent_idx(id)?;
+        if self.state.agent_at(idx).presence == Presence::LoggedOut {
+            return Err(Rejection::new(
+                RejectionCode::InvalidTransition,
+                format!("agent {id} is logged out"),
+            ));
+        }
+        Ok(idx)
+    }
+
+    fn live_contact(&self, id: &ContactId) -> Result<ContactNo, Rejection> {
+        self.state.contact_number(id).ok_or_else(|| {
+            let message = match self.state.finished_contact(id) {
+                Some(_) => format!("contact {id} has already finished"),
+                None => format!("contact {id} is not known"),
+            };
+            Rejection::new(RejectionCode::UnknownContact, message)
+        })
+    }
+
+    /// The contact, checked to be assigned to `agent`.
+    fn held_contact(
+        &self,
+        agent: &AgentId,
+        id: &ContactId,
+    ) -> Result<(AgentIdx, ContactNo), Rejection> {
+        let idx = self.agent_idx(agent)?;
+        let no = self.live_contact(id)?;
+        match self.state.contacts[&no].status {
+            ContactStatus::Assigned { agent: holder, .. } if holder == idx => Ok((idx, no)),
+            ContactStatus::Assigned { .. } | ContactStatus::Offered { .. }
+                if self.state.agents[idx.slot()]
+                    .offers
+                    .iter()
+                    .all(|o| self.state.offers[o].contact != no) =>
+            {
+                Err(Rejection::new(
+                    RejectionCode::NotYourOffer,
+                    format!("contact {id} is not with agent {agent}"),
+                ))
+            }
+            ref status => Err(Rejection::new(
+                RejectionCode::InvalidTransition,
+                format!(
+                    "contact {id} is {}, not assigned to agent {agent}",
+                    status.as_str()
+                ),
+            )),
+        }
+    }
+
+    /// The offer, checked to be `agent`'s.
+    fn own_offer(&self, agent: &AgentId, offer: OfferId) -> Result<AgentIdx, Rejection> {
+        let idx = self.agent_idx(agent)?;
+        let o = self.state.offer(offer).ok_or_else(|| {
+            Rejection::new(
+                RejectionCode::UnknownOffer,
+                format!("offer {offer} is not open (answered, expired or withdrawn)"),
+            )
+        })?;
+        if o.agent != idx {
+            return Err(Rejection::new(
+                RejectionCode::NotYourOffer,
+                format!("offer {offer} was made to another agent, not {agent}"),
+            ));
+        }
+        Ok(idx)
+    }
+
+    fn decide(&mut self, command: Command, now: Timestamp) -> Result<(), Rejection> {
+        match command {
+            Command::CreateContact(new) => self.create_contact(*new, now),
+            Command::AbandonContact { contact } => {
+                let no = self.live_contact(&contact)?;
+                match self.state.contacts[&no].status.clone() {
+                    ContactStatus::Assigned { agent, .. } => {
+                        return Err(Rejection::new(
+                            RejectionCode::InvalidTransition,
+                            format!(
+                                "contact {contact} is being handled by agent {}; it is completed, not abandoned",
+                                self.state.agent_at(agent).id
+                            ),
+                        ));
+                    }
+                    ContactStatus::Offered { offer, agent } => {
+                        let agent = self.state.agent_at(agent).id.clone();
+                        self.emit(
+                            now,
+                            EventKind::OfferRevoked {
+                                offer,
+                                contact: contact.clone(),
+                                agent,
+                                reason: RevokeReason::ContactAbandoned,
+                            },
+                        );
+                    }
+                    ContactStatus::Queued => {}
+                }
+                let waited = now - self.state.contacts[&no].first_arrived_at;
+                self.emit(now, EventKind::ContactAbandoned { contact, waited });
+                Ok(())
+            }
+            Command::LoginAgent(login) => self.login(*login, now),
+            Command::MakeReady { agent } => {
+                let idx = self.logged_in_agent(&agent)?;
+                if self.state.agent_at(idx).presence != Presence::Ready {
+                    self.emit(now, EventKind::AgentReady { agent });
+                }
+                Ok(())
+            }
+            Command::MakeNotReady { agent, reason } => {
+                let idx = self.logged_in_agent(&agent)?;
+                self.revoke_offers(idx, RevokeReason::AgentNotReady, now);
+                self.emit(now, EventKind::AgentNotReady { agent, reason });
+                Ok(())
+            }
+            Command::LogoutAgent { agent, force } => self.logout(&agent, force, now),
+            Command::AcceptOffer { agent, offer } => {
+                self.own_offer(&agent, offer)?;
+                self.accept(offer, false, now);
+                Ok(())
+            }
+            Command::RejectOffer {
+                agent,
+                offer,
+                reason,
+            } => {
+                self.own_offer(&agent, offer)?;
+                let contact = self.offer_contact_id(offer);
+                self.emit(
+                    now,
+                    EventKind::OfferRejected {
+                        offer,
+                        contact,
+                        agent,
+                        reason,
+                        reoffer_after: now + self.config.reoffer_cooldown,
+                    },
+                );
+                Ok(())
+            }
+            Command::CompleteContact {
+                agent,
+                contact,
+                outcome,
+            } => {
+                let (idx, no) = self.held_contact(&agent, &contact)?;
+                let c = &self.state.contacts[&no];
+                let first_contact_resolution =
+                    outcome == Outcome::Resolved && c.escalations == 0 && c.transfers == 0;
+                let channel = c.channel;
+                self.emit(
+                    now,
+                    EventKind::ContactCompleted {
+                        contact,
+                        agent,
+                        outcome,
+                        first_contact_resolution,
+                    },
+                );
+                self.start_wrap_up(idx, channel, now);
+                Ok(())
+            }
+            Command::EscalateContact {
+                agent,
+                contact,
+                reason,
+                to_tier,
+            } => {
+                let (idx, no) = self.held_contact(&agent, &contact)?;
+                let c = &self.state.contacts[&no];
+                let current = c.profile.tier;
+                let agent_tier = self.state.agent_at(idx).tier;
+                let to_tier = match to_tier {
+                    Some(tier) if tier > current => tier,
+                    Some(tier) => {
+                        return Err(Rejection::new(
+                            RejectionCode::InvalidTransition,
+                            format!("contact {contact} is at {current}; it can only be escalated above it, not to {tier}"),
+                        ));
+                    }
+                    None => current.max(agent_tier).next().ok_or_else(|| {
+                        Rejection::new(
+                            RejectionCode::InvalidTransition,
+                            format!("contact {contact} is with {agent_tier}, the top tier; transfer it instead"),
+                        )
+                    })?,
+                };
+                let channel = c.channel;
+                let placement = self.placement(
+                    self.state.service_name(c.service),
+                    channel,
+                    now,
+                    now,
+                    c.preferred_agent.is_some(),
+                );
+                self.emit(
+                    now,
+                    EventKind::ContactEscalated {
+                        contact,
+                        agent,
+                        to_tier,
+                        reason,
+                        placement,
+                    },
+                );
+                self.start_wrap_up(idx, channel, now);
+                Ok(())
+            }
+            Command::TransferContact {
+                agent,
+                contact,
+                service,
+                skills,
+            } => {
+                let (idx, no) = self.held_contact(&agent, &contact)?;
+                let c = &self.state.contacts[&no];
+                let channel = c.channel;
+                let skills = self.resolve_skills(&service, skills, c.safeguarding);
+                let placement =
+                    self.placement(&service, channel, now, now, c.preferred_agent.is_some());
+                self.emit(
+                    now,
+                    EventKind::ContactTransferred {
+                        contact,
+                        agent,
+                        service,
+                        skills,
+                        placement,
+                    },
+                );
+                self.start_wrap_up(idx, channel, now);
+                Ok(())
+            }
+        }
+    }
+
+    fn offer_contact_id(&self, offer: OfferId) -> ContactId {
+        let no = self.state.offers[&offer].contact;
+        self.state.contacts[&no].id.clone()
+    }
+
+    /// The skills a contact needs: those given, else its service's own skill; plus the
+    /// safeguarding skill for a safeguarding concern.
+    fn resolve_skills(
+        &self,
+        service: &ServiceId,
+        mut skills: Vec<SkillRequirement>,
+        safeguarding: bool,
+    ) -> Vec<SkillRequirement> {
+        if skills.is_empty() {
+            skills.push(SkillRequirement {
+                skill: service.as_str().into(),
+                min_level: Level::MIN,
+            });
+        }
+        if safeguarding
+            && !skills
+                .iter()
+                .any(|r| r.skill == self.config.safeguarding_skill)
+        {
+            skills.push(SkillRequirement {
+                skill: self.config.safeguarding_skill.clone(),
+                min_level: Level::MIN,
+            });
+        }
+        skills.sort();
+        skills.dedup_by(|later, earlier| {
+            // Keep one requirement per skill, at the highest level asked for.
+            if later.skill == earlier.skill {
+                earlier.min_level = earlier.min_level.max(later.min_level);
+                true
+            } else {
+                false
+            }
+        });
+        skills
+    }
+
+    /// Where a contact joining a queue at `queued_at` stands in its plan at `now`.
+    ///
+    /// It is at the last step whose wait it has served, skipping preferred-agent-only steps when
+    /// it has no preferred agent; if it has served none, at the first step it may use.
+    fn placement(
+        &self,
+        service: &ServiceId,
+        channel: Channel,
+        queued_at: Timestamp,
+        now: Timestamp,
+        has_preferred: bool,
+    ) -> Placement {
+        plan_placement(
+            self.config.plan_for(service, channel),
+            queued_at,
+            now,
+            has_preferred,
+        )
+    }
+
+    fn create_contact(&mut self, mut new: NewContact, now: Timestamp) -> Result<(), Rejection> {
+        if self.state.contact_number(&new.id).is_some()
+            || self.state.finished_contact(&new.id).is_some()
+        {
+            return Err(Rejection::new(
+                RejectionCode::DuplicateContact,
+                format!("contact {} already exists", new.id),
+            ));
+        }
+        if new.channel == Channel::FaceToFace && new.site.is_none() {
+            return Err(Rejection::new(
+                RejectionCode::InvalidCommand,
+                format!(
+                    "face-to-face contact {} needs the site where the customer is",
+                    new.id
+                ),
+            ));
+        }
+        new.skills = self.resolve_skills(
+            &new.service,
+            std::mem::take(&mut new.skills),
+            new.safeguarding,
+        );
+        if new.preferred_agent.is_none()
+            && let Some(customer) = &new.customer
+        {
+            new.preferred_agent = self.state.last_agent_of(customer.as_str()).cloned();
+        }
+        let first_arrived_at = new.received_at.map_or(now, |at| at.min(now));
+        let policy = self.config.channels.get(new.channel);
+        let live = new.channel.is_live();
+        if !live && new.due_at.is_none() {
+            new.due_at = policy.due_after.map(|after| first_arrived_at + after);
+        }
+        let boost = if new.vulnerable {
+            self.config.vulnerable_priority_boost
+        } else {
+            0
+        };
+        let priority = new.priority.boosted(boost);
+        let rank = if live {
+            let arrived = i64::try_from(first_arrived_at.as_millis()).unwrap_or(i64::MAX);
+            let step = i64::try_from(millis(self.config.priority_step)).unwrap_or(i64::MAX);
+            arrived.saturating_sub(step.saturating_mul(i64::from(priority.get())))
+        } else {
+            let due = new.due_at.map_or(u64::MAX, Timestamp::as_millis);
+            i64::try_from(due).unwrap_or(i64::MAX)
+        };
+        let order = QueueOrder {
+            safeguarding: new.safeguarding,
+            live,
+            rank,
+        };
+        let placement = self.placement(
+            &new.service,
+            new.channel,
+            now,
+            now,
+            new.preferred_agent.is_some(),
+        );
+        let answer_by =
+            live.then(|| first_arrived_at + self.config.answer_within(&new.service, new.channel));
+        let due_warning_at = new
+            .due_at
+            .map(|due| due.saturating_sub(self.config.due_warning));
+        self.emit(
+            now,
+            EventKind::ContactCreated(Box::new(ContactCreated {
+                details: new,
+                first_arrived_at,
+                order,
+                placement,
+                answer_by,
+                due_warning_at,
+            })),
+        );
+        Ok(())
+    }
+
+    fn login(&mut self, login: AgentLogin, now: Timestamp) -> Result<(), Rejection> {
+        if let Some(idx) = self.state.agent_number(&login.agent) {
+            let agent = self.state.agent_at(idx);
+            if !agent.offers.is_empty() || !agent.contacts.is_empty() {
+                return Err(Rejection::new(
+                    RejectionCode::InvalidTransition,
+                    format!(
+                        "agent {} is logged in and holding work; finish it before logging in again",
+                        login.agent
+                    ),
+                ));
+            }
+        }
+        let mut skills = login.skills;
+        skills.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        skills.dedup_by(|later, earlier| later.0 == earlier.0);
+        let capacity = login.channels.unwrap_or_else(|| {
+            PerChannel(Channel::ALL.map(|c| self.config.channels.get(c).default_capacity))
+        });
+        self.emit(
+            now,
+            EventKind::AgentLoggedIn(Box::new(AgentLoggedIn {
+                agent: login.agent,
+                name: login.name,
+                tier: login.tier,
+                site: login.site,
+                skills,
+                capacity,
+            })),
+        );
+        Ok(())
+    }
+
+    fn logout(&mut self, agent: &AgentId, force: bool, now: Timestamp) -> Result<(), Rejection> {
+        let idx = self.logged_in_agent(agent)?;
+        let held: Vec<ContactNo> = self.state.agent_at(idx).contacts.clone();
+        let live: Vec<&str> = held
+            .iter()
+            .map(|no| &self.state.contacts[no])
+            .filter(|c| c.channel.is_live())
+            .map(|c| c.id.as_str())
+            .collect();
+        if !force && !live.is_empty() {
+            return Err(Rejection::new(
+                RejectionCode::InvalidTransition,
+                format!(
+                    "agent {agent} is handling live contacts ({}); complete or transfer them, or force the logout",
+                    live.join(", ")
+                ),
+            ));
+        }
+        self.revoke_offers(idx, RevokeReason::AgentLoggedOut, now);
+        for no in held {
+            let c = &self.state.contacts[&no];
+            let placement = self.placement(
+                self.state.service_name(c.service),
+                c.channel,
+                now,
+                now,
+                c.preferred_agent.is_some(),
+            );
+            let contact = c.id.clone();
+            self.emit(
+                now,
+                EventKind::ContactRequeued {
+                    contact,
+                    agent: agent.clone(),
+                    reason: "agent_logged_out".into(),
+                    placement,
+                },
+            );
+        }
+        self.emit(
+            now,
+            EventKind::AgentLoggedOut {
+                agent: agent.clone(),
+            },
+        );
+        Ok(())
+    }
+
+    fn revoke_offers(&mut self, idx: AgentIdx, reason: RevokeReason, now: Timestamp) {
+        let offers = self.state.agent_at(idx).offers.clone();
+        let agent = self.state.agent_at(idx).id.clone();
+        for offer in offers {
+            let contact = self.offer_contact_id(offer);
+            self.emit(
+                now,
+                EventKind::OfferRevoked {
+                    offer,
+                    contact,
+                    agent: agent.clone(),
+                    reason,
+                },
+            );
+        }
+    }
+
+    fn accept(&mut self, offer: OfferId, automatic: bool, now: Timestamp) {
+        let o = &self.state.offers[&offer];
+        let c = &self.state.contacts[&o.contact];
+        let waited = now - c.first_arrived_at;
+        let within_service_level = if c.channel.is_live() {
+            c.answer_by.is_none_or(|by| now <= by)
+        } else {
+            c.due_at.is_none_or(|due| now <= due)
+        };
+        let kind = EventKind::OfferAccepted {
+            offer,
+            contact: c.id.clone(),
+            agent: self.state.agent_at(o.agent).id.clone(),
+            automatic,
+            waited,
+            within_service_level,
+        };
+        self.emit(now, kind);
+    }
+
+    /// Wrap-up after an agent lets go of a contact: only if they are ready, hold nothing else,
+    /// and the channel has wrap-up time.
+    fn start_wrap_up(&mut self, idx: AgentIdx, channel: Channel, now: Timestamp) {
+        let wrap_up = self.config.channels.get(channel).wrap_up;
+        let agent = self.state.agent_at(idx);
+        if !wrap_up.is_zero() && agent.presence == Presence::Ready && agent.load_total() == 0 {
+            let agent = agent.id.clone();
+            self.emit(
+                now,
+                EventKind::WrapUpStarted {
+                    agent,
+                    until: now + wrap_up,
+                },
+            );
+        }
+    }
+
+    fn fire(&mut self, timer: Timer, now: Timestamp) {
+        match timer {
+            Timer::OfferExpiry(offer) => {
+                let o = &self.state.offers[&offer];
+                let idx = o.agent;
+                let agent = self.state.agent_at(idx).id.clone();
+                let contact = self.offer_contact_id(offer);
+                self.emit(
+                    now,
+                    EventKind::OfferExpired {
+                        offer,
+                        contact,
+                        agent: agent.clone(),
+                        reoffer_after: now + self.config.reoffer_cooldown,
+                    },
+                );
+                let a = self.state.agent_at(idx);
+                if a.missed_offers >= self.config.missed_offers_limit
+                    && a.presence == Presence::Ready
+                {
+                    self.revoke_offers(idx, RevokeReason::AgentNotReady, now);
+                    self.emit(
+                        now,
+                        EventKind::AgentNotReady {
+                            agent,
+                            reason: Arc::from("missed_offers"),
+                        },
+                    );
+                }
+            }
+            Timer::WrapUpEnd(idx) => {
+                let agent = self.state.agent_at(idx).id.clone();
+                self.emit(now, EventKind::WrapUpEnded { agent });
+            }
+            Timer::StepAdvance(no) => {
+                let c = &self.state.contacts[&no];
+                let plan = self
+                    .config
+                    .plan_for(self.state.service_name(c.service), c.channel);
+                let placement = plan_placement(plan, c.queued_at, now, c.preferred_agent.is_some());
+                let contact = c.id.clone();
+                self.emit(now, EventKind::ContactStepAdvanced { contact, placement });
+            }
+            Timer::AnswerBy(no) => {
+                let c = &self.state.contacts[&no];
+                let threshold = c
+                    .answer_by
+                    .map_or_else(Default::default, |by| by - c.first_arrived_at);
+                let contact = c.id.clone();
+                self.emit(
+                    now,
+                    EventKind::ServiceLevelThresholdPassed { contact, threshold },
+                );
+            }
+            Timer::DueWarning(no) | Timer::DueBreach(no) => {
+                let c = &self.state.contacts[&no];
+                let contact = c.id.clone();
+                let due_at = c.due_at.unwrap_or(now);
+                let kind = if matches!(timer, Timer::DueWarning(_)) {
+                    EventKind::DueTimeAtRisk { contact, due_at }
+                } else {
+                    EventKind::DueTimeBreached { contact, due_at }
+                };
+                self.emit(now, kind);
+            }
+        }
+    }
+
+    /// Matches until nothing more can be matched: dirty contacts first, best in queue order
+    /// first, then dirty agents, each filled up to capacity.
+    fn route(&mut self, now: Timestamp) {
+        loop {
+            if !self.dirty_contacts.is_empty() {
+                let mut contacts = std::mem::take(&mut self.dirty_contacts);
+                contacts
+                    .sort_unstable_by_key(|no| self.state.contacts.get(no).map(|c| (c.order, *no)));
+                contacts.dedup();
+                for no in contacts {
+                    self.route_contact(no, now);
+                }
+                continue;
+            }
+            if !self.dirty_agents.is_empty() {
+                let mut agents = std::mem::take(&mut self.dirty_agents);
+                agents.sort_unstable();
+                agents.dedup();
+                for idx in agents {
+                    self.fill_agent(idx, now);
+                }
+                continue;
+            }
+            break;
+        }
+    }
+
+    fn route_contact(&mut self, no: ContactNo, now: Timestamp) {
+        let Some(contact) = self.state.contacts.get(&no) else {
+            return;
+        };
+        if contact.status != ContactStatus::Queued {
+            return;
+        }
+        let rules = Rules::new(&self.config, &self.state);
+        let Some(choice) = find_agent(&self.state, &rules, contact, now) else {
+            return;
+        };
+        let decision = self.decision(no, choice.rule, choice.pool, choice.examined, choice.score);
+        self.offer(no, choice.agent, decision, now);
+    }
+
+    fn fill_agent(&mut self, idx: AgentIdx, now: Timestamp) {
+        // Each pass offers one contact; capacity bounds the passes.
+        for _ in 0..=Channel::ALL.len() * usize::from(u8::MAX) {
+            let agent = self.state.agent_at(idx);
+            if !Channel::ALL.into_iter().any(|c| agent.can_take(c)) {
+                return;
+            }
+            let rules = Rules::new(&self.config, &self.state);
+            let Some(choice) = find_contact(&self.state, &rules, idx, now) else {
+                return;
+            };
+            let waited = now - self.state.contacts[&choice.contact].first_arrived_at;
+            let score = i64::try_from(millis(waited)).unwrap_or(i64::MAX);
+            let decision = self.decision(
+                choice.contact,
+                Rule::QueueOrder,
+                choice.pool,
+                choice.examined,
+                score,
+            );
+            self.offer(choice.contact, idx, decision, now);
+        }
+    }
+
+    fn decision(
+        &self,
+        no: ContactNo,
+        rule: Rule,
+        pool: u32,
+        examined: u32,
+        score: i64,
+    ) -> Decision {
+        let c = &self.state.contacts[&no];
+        let rules = Rules::new(&self.config, &self.state);
+        let (plan, step) = rules.step(&self.state, &c.profile, c.placement.step);
+        Decision {
+            plan: plan.name.clone(),
+            step: c.placement.step,
+            step_name: step.name.clone(),
+            rule,
+            pool,
+            examined,
+            score,
+        }
+    }
+
+    fn offer(&mut self, no: ContactNo, idx: AgentIdx, decision: Decision, now: Timestamp) {
+        let c = &self.state.contacts[&no];
+        let channel = c.channel;
+        let policy = self.config.channels.get(channel);
+        let offer = OfferId::new(self.state.next_offer);
+        let made = OfferMade {
+            offer,
+            contact: c.id.clone(),
+            agent: self.state.agent_at(idx).id.clone(),
+            channel,
+            expires_at: now + policy.offer_timeout,
+            decision,
+        };
+        self.emit(now, EventKind::OfferMade(Box::new(made)));
+        if policy.auto_accept {
+            self.accept(offer, true, now);
+        }
+    }
+}
+
+/// Where a contact that joined its queue at `queued_at` stands in `plan` at `now`.
+pub(crate) fn plan_placement(
+    plan: &RoutingPlan,
+    queued_at: Timestamp,
+    now: Timestamp,
+    has_preferred: bool,
+) -> Placement {
+    let waited = now - queued_at;
+    let usable = |step: &crate::config::PlanStep| has_preferred || !step.preferred_agent_only;
+    let first_usable = plan.steps.iter().position(usable).unwrap_or(0);
+    let current = plan
+        .steps
+        .iter()
+        .enumerate()
+        .filter(|(_, step)| usable(step) && step.after <= waited)
+        .map(|(i, _)| i)
+        .next_back()
+        .unwrap_or(first_usable);
+    let next_step_at = plan
+        .steps
+        .iter()
+        .enumerate()
+        .skip(current + 1)
+        .find(|(_, step)| usable(step))
+        .map(|(_, step)| queued_at + step.after);
+    let step = &plan.steps[current];
+    Placement {
+        step: u8::try_from(current).unwrap_or(u8::MAX),
+        preferred_agent_only: step.preferred_agent_only && has_preferred,
+        next_step_at,
+    }
+}
+
+// Keep `Tier` in scope for docs that mention it.
+const _: Option<Tier> = None;

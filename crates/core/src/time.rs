@@ -1,0 +1,101 @@
+//! Instants and spans of time as the core sees them: plain numbers handed in by the driver.
+//!
+//! The core never reads a clock. Every instant arrives as an argument (`now`), and every deadline
+//! the core wants goes back out through [`crate::Router::poll_timeout`].
+
+use std::fmt;
+use std::ops::{Add, Sub};
+use std::time::Duration;
+
+/// An instant in milliseconds since the Unix epoch (UTC).
+///
+/// Milliseconds are ample for routing (offers expire after seconds, service levels are counted in
+/// seconds) and keep the hot-path arithmetic on a single `u64`.
+#[derive(Copy, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(
+    feature = "snapshot",
+    derive(serde::Serialize, serde::Deserialize),
+    serde(transparent)
+)]
+pub struct Timestamp(u64);
+
+impl Timestamp {
+    /// The Unix epoch.
+    pub const EPOCH: Self = Self(0);
+
+    /// The instant `ms` milliseconds after the Unix epoch.
+    #[must_use]
+    pub const fn from_millis(ms: u64) -> Self {
+        Self(ms)
+    }
+
+    /// Milliseconds since the Unix epoch.
+    #[must_use]
+    pub const fn as_millis(self) -> u64 {
+        self.0
+    }
+
+    /// The time elapsed from `earlier` to `self`, or zero when `earlier` is later.
+    #[must_use]
+    pub const fn saturating_since(self, earlier: Self) -> Duration {
+        Duration::from_millis(self.0.saturating_sub(earlier.0))
+    }
+
+    /// `self` moved back by `span`, stopping at the epoch.
+    #[must_use]
+    pub fn saturating_sub(self, span: Duration) -> Self {
+        Self(self.0.saturating_sub(millis(span)))
+    }
+}
+
+/// A span in whole milliseconds, saturating at `u64::MAX` (about 584 million years).
+#[must_use]
+pub fn millis(span: Duration) -> u64 {
+    u64::try_from(span.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Add<Duration> for Timestamp {
+    type Output = Self;
+
+    fn add(self, span: Duration) -> Self {
+        Self(self.0.saturating_add(millis(span)))
+    }
+}
+
+impl Sub for Timestamp {
+    type Output = Duration;
+
+    fn sub(self, earlier: Self) -> Duration {
+        self.saturating_since(earlier)
+    }
+}
+
+impl fmt::Debug for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "t+{}ms", self.0)
+    }
+}
+
+impl fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}ms", self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arithmetic_saturates_instead_of_wrapping() {
+        let t = Timestamp::from_millis(1_000);
+        assert_eq!(t + Duration::from_secs(2), Timestamp::from_millis(3_000));
+        assert_eq!(Timestamp::from_millis(500) - t, Duration::ZERO);
+        assert_eq!(t - Timestamp::from_millis(400), Duration::from_millis(600));
+        assert_eq!(t.saturating_sub(Duration::from_secs(5)), Timestamp::EPOCH);
+        assert_eq!(
+            Timestamp::from_millis(u64::MAX - 1) + Duration::from_secs(1),
+            Timestamp::from_millis(u64::MAX)
+        );
+    }
+}
