@@ -10,10 +10,10 @@
 //! # Models
 //!
 //! * Without a patience, the queue is **Erlang C** (M/M/N): Poisson arrivals, exponential handle
-//!   times, nobody hangs up. See [`erlang_c`] for the formulas. With `N ≤ A` the queue is
+//!   times, nobody hangs up. See [`mod@erlang_c`] for the formulas. With `N ≤ A` the queue is
 //!   unstable and reported as such ([`ErlangC::Overloaded`]), never as NaN.
 //! * With `patience_secs = Some(P)`, the queue is **Erlang A** (M/M/N+M): as Erlang C, but each
-//!   waiting caller hangs up after an exponential patience with mean `P`. See [`erlang_a`] for
+//!   waiting caller hangs up after an exponential patience with mean `P`. See [`mod@erlang_a`] for
 //!   the definitions (the service level counts *all* offered contacts and is
 //!   `P(answered and waited ≤ t)`; the ASA is over answered contacts) and the numerical method.
 //!
@@ -44,8 +44,8 @@
 //! (breaks, training, absence). The rostered head count is `⌈agents / (1 − shrinkage)⌉`, see
 //! [`rostered_agents`].
 
-mod erlang_a;
-mod erlang_c;
+pub mod erlang_a;
+pub mod erlang_c;
 mod error;
 
 use std::fmt;
