@@ -12,11 +12,13 @@
 //!
 //! # Definitions
 //!
-//! Following Mandelbaum & Zeltyn ("The M/M/n+G queue: summary of performance measures";
-//! "Service engineering in action: the Palm/Erlang-A queue"), write `V` for the *offered* wait
-//! (how long a caller with infinite patience would wait), `τ` for the caller's patience and
-//! `W = min(V, τ)` for the actual time spent in the queue. A caller is *answered* when `V < τ`
-//! and abandons otherwise. This module reports:
+//! In the notation of Mandelbaum & Zeltyn ("The M/M/n+G queue: summary of performance
+//! measures"; "Service engineering in action: the Palm/Erlang-A queue"), write `V` for the
+//! *offered* wait (how long a caller with infinite patience would wait), `τ` for the caller's
+//! patience and `W = min(V, τ)` for the actual time spent in the queue. A caller is *answered*
+//! (served, `Sr`) when `V < τ` and abandons (`Ab`) otherwise. The formulas below are derived in
+//! this file from the birth–death chain and checked in the tests against an explicitly solved
+//! chain, not transcribed from the papers. This module reports:
 //!
 //! * `probability_wait = P(V > 0)`: the caller finds every agent busy (by PASTA, the
 //!   stationary probability of at least `N` contacts in the system).
