@@ -563,6 +563,12 @@ impl State {
         self.index.timers.first().map(|&(at, _)| at)
     }
 
+    /// An agent's number, for tests and tools that cross-check the state.
+    #[must_use]
+    pub fn agent_number_for_tests(&self, id: &str) -> Option<AgentIdx> {
+        self.agent_number(id)
+    }
+
     pub(crate) fn agent_number(&self, id: &str) -> Option<AgentIdx> {
         self.agent_numbers.get(id).copied()
     }

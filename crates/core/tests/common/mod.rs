@@ -7,6 +7,8 @@
     reason = "each test file uses a different part of the harness"
 )]
 
+pub mod workload;
+
 use std::time::Duration;
 
 use switchboard_core::{

@@ -1,0 +1,458 @@
+//! A random contact-centre workload as a list of abstract operations, and a brute-force reference
+//! model of who could take what, written independently of the core's index.
+
+use std::time::Duration;
+
+use super::{Centre, login, needs};
+use switchboard_core::state::{Agent, Contact, ContactStatus};
+use switchboard_core::{
+    Channel, Command, NewContact, OfferId, Outcome, PerChannel, Presence, Priority, Tier, Timestamp,
+};
+
+pub const AGENTS: usize = 12;
+pub const SERVICES: [&str; 4] = ["council_tax", "benefits", "housing", "complaints"];
+pub const SITES: [&str; 3] = ["hq", "riverside", "town_hall"];
+pub const LANGUAGES: [&str; 2] = ["polish", "portuguese"];
+
+/// One step of a workload. Indices are taken modulo whatever exists, so any value is valid.
+#[derive(Clone, Debug)]
+pub enum Op {
+    Login {
+        agent: u8,
+        tier: u8,
+        site: u8,
+        skills: u8,
+        chat: u8,
+        email: u8,
+    },
+    Ready {
+        agent: u8,
+    },
+    NotReady {
+        agent: u8,
+    },
+    Logout {
+        agent: u8,
+        force: bool,
+    },
+    Create {
+        channel: u8,
+        service: u8,
+        level: u8,
+        language: u8,
+        priority: u8,
+        flags: u8,
+        customer: u8,
+        site: u8,
+    },
+    Abandon {
+        pick: u16,
+    },
+    Accept {
+        agent: u8,
+        pick: u8,
+    },
+    Reject {
+        agent: u8,
+        pick: u8,
+    },
+    Complete {
+        agent: u8,
+        pick: u8,
+        outcome: u8,
+    },
+    Escalate {
+        agent: u8,
+        pick: u8,
+        tier: u8,
+    },
+    Transfer {
+        agent: u8,
+        pick: u8,
+        service: u8,
+    },
+    Advance {
+        secs: u16,
+    },
+    /// A command that names things that do not exist.
+    Nonsense {
+        kind: u8,
+    },
+}
+
+fn agent_name(i: u8) -> String {
+    format!("agent{}", usize::from(i) % AGENTS)
+}
+
+/// Runs one operation against the centre. Rejections are expected and fine; they must change
+/// nothing, which is checked here.
+pub fn run(centre: &mut Centre, op: &Op, created: &mut Vec<String>) {
+    let command = match *op {
+        Op::Advance { secs } => {
+            // Mostly a few seconds; now and then long enough for offers to expire and plans to relax.
+            let secs = if secs % 8 == 0 {
+                u64::from(secs % 240)
+            } else {
+                u64::from(secs % 12)
+            };
+            centre.advance(secs);
+            return;
+        }
+        Op::Login {
+            agent,
+            tier,
+            site,
+            skills,
+            chat,
+            email,
+        } => {
+            let mut list: Vec<(&str, u8)> = Vec::new();
+            for (i, service) in SERVICES.iter().enumerate() {
+                if skills & (1 << i) != 0 {
+                    list.push((service, 1 + (skills >> 4) % 5));
+                }
+            }
+            if skills & 0x10 != 0 {
+                list.push(("safeguarding", 2));
+            }
+            if skills & 0x20 != 0 {
+                list.push((LANGUAGES[usize::from(skills >> 6) % 2], 4));
+            }
+            let mut capacity = PerChannel::splat(1);
+            capacity.set(Channel::Chat, chat % 4);
+            capacity.set(Channel::Email, email % 6);
+            login(
+                &agent_name(agent),
+                1 + tier % 5,
+                SITES[usize::from(site) % 3],
+                &list,
+                Some(capacity),
+            )
+        }
+        Op::Ready { agent } => Command::MakeReady {
+            agent: agent_name(agent).into(),
+        },
+        Op::NotReady { agent } => Command::MakeNotReady {
+            agent: agent_name(agent).into(),
+            reason: "break".into(),
+        },
+        Op::Logout { agent, force } => {
+            let name = if force {
+                busy_agent(centre, agent, |a| !a.contacts.is_empty())
+            } else {
+                agent_name(agent)
+            };
+            Command::LogoutAgent {
+                agent: name.into(),
+                force,
+            }
+        }
+        Op::Create {
+            channel,
+            service,
+            level,
+            language,
+            priority,
+            flags,
+            customer,
+            site,
+        } => {
+            let channel = Channel::ALL[usize::from(channel) % Channel::COUNT];
+            let id = format!("c{}", created.len());
+            let service = SERVICES[usize::from(service) % SERVICES.len()];
+            let mut contact = NewContact::routine(&id, channel, service);
+            if level % 3 == 0 {
+                contact.skills = vec![needs(service, 1 + level % 5)];
+            }
+            if language % 5 == 0 {
+                contact.language = Some(LANGUAGES[usize::from(language / 5) % 2].into());
+            }
+            contact.priority = Priority::new(priority % 10).expect("0-9");
+            contact.safeguarding = flags % 11 == 0;
+            contact.vulnerable = flags % 7 == 0;
+            if customer % 2 == 0 {
+                contact.customer = Some(format!("cust{}", customer % 16).into());
+            }
+            if flags % 4 == 0 {
+                contact.preferred_agent = Some(agent_name(customer).into());
+            }
+            if !channel.is_live() && level % 4 == 1 {
+                // Deferred work due within minutes, so due times are reached during the run.
+                contact.due_at =
+                    Some(centre.now + Duration::from_secs(60 * u64::from(1 + priority % 30)));
+            }
+            if channel == Channel::FaceToFace || site % 4 == 0 {
+                contact.site = Some(SITES[usize::from(site) % 3].into());
+            }
+            created.push(id);
+            Command::CreateContact(Box::new(contact))
+        }
+        Op::Abandon { pick } => {
+            let Some(id) = pick_created(created, usize::from(pick)) else {
+                return;
+            };
+            Command::AbandonContact { contact: id.into() }
+        }
+        Op::Accept { agent, pick } | Op::Reject { agent, pick } => {
+            let name = busy_agent(centre, agent, |a| !a.offers.is_empty());
+            let offer = centre
+                .state()
+                .agent(&name)
+                .and_then(|a| pick_from(&a.offers, pick))
+                .unwrap_or(OfferId::new(u64::from(pick)));
+            if matches!(op, Op::Accept { .. }) {
+                Command::AcceptOffer {
+                    agent: name.into(),
+                    offer,
+                }
+            } else {
+                Command::RejectOffer {
+                    agent: name.into(),
+                    offer,
+                    reason: None,
+                }
+            }
+        }
+        Op::Complete { agent, pick, .. }
+        | Op::Escalate { agent, pick, .. }
+        | Op::Transfer { agent, pick, .. } => {
+            let name = busy_agent(centre, agent, |a| !a.contacts.is_empty());
+            let contact = held(centre, &name, pick).unwrap_or_else(|| format!("c{pick}"));
+            match *op {
+                Op::Complete { outcome, .. } => Command::CompleteContact {
+                    agent: name.into(),
+                    contact: contact.into(),
+                    outcome: [Outcome::Resolved, Outcome::Referred, Outcome::NoAction]
+                        [usize::from(outcome) % 3],
+                },
+                Op::Escalate { tier, .. } => Command::EscalateContact {
+                    agent: name.into(),
+                    contact: contact.into(),
+                    reason: "beyond me".into(),
+                    to_tier: if tier % 2 == 0 {
+                        None
+                    } else {
+                        Tier::new(1 + tier % 5)
+                    },
+                },
+                Op::Transfer { service, .. } => Command::TransferContact {
+                    agent: name.into(),
+                    contact: contact.into(),
+                    service: SERVICES[usize::from(service) % SERVICES.len()].into(),
+                    skills: vec![],
+                },
+                _ => unreachable!("matched above"),
+            }
+        }
+        Op::Nonsense { kind } => match kind % 3 {
+            0 => Command::MakeReady {
+                agent: "ghost".into(),
+            },
+            1 => Command::AcceptOffer {
+                agent: agent_name(kind).into(),
+                offer: OfferId::new(u64::MAX),
+            },
+            _ => Command::CompleteContact {
+                agent: agent_name(kind).into(),
+                contact: "never".into(),
+                outcome: Outcome::Resolved,
+            },
+        },
+    };
+    let applied = centre.state().events_applied();
+    if centre.try_command(command).is_err() {
+        assert_eq!(
+            centre.state().events_applied(),
+            applied,
+            "a rejected command applied events"
+        );
+    }
+}
+
+/// An agent for whom `busy` holds, chosen by `pick`; any agent name when nobody is busy (so the
+/// command is refused, which is checked to change nothing).
+fn busy_agent(centre: &Centre, pick: u8, busy: impl Fn(&Agent) -> bool) -> String {
+    let busy: Vec<&Agent> = centre.state().agents().filter(|a| busy(a)).collect();
+    pick_from(&busy, pick).map_or_else(|| agent_name(pick), |a| a.id.to_string())
+}
+
+fn pick_created(created: &[String], pick: usize) -> Option<&str> {
+    (!created.is_empty()).then(|| created[pick % created.len()].as_str())
+}
+
+fn pick_from<T: Copy>(items: &[T], pick: u8) -> Option<T> {
+    (!items.is_empty()).then(|| items[usize::from(pick) % items.len()])
+}
+
+fn held(centre: &Centre, agent: &str, pick: u8) -> Option<String> {
+    let state = centre.state();
+    let a = state.agent(agent)?;
+    let no = pick_from(&a.contacts, pick)?;
+    Some(state.contact_by_number(no)?.id.to_string())
+}
+
+/// The reference model's answer to "could this free agent take this waiting contact now?",
+/// written from the documented rules without the core's index or matching code.
+pub fn could_take(centre: &Centre, agent: &Agent, contact: &Contact, now: Timestamp) -> bool {
+    let state = centre.state();
+    if contact.status != ContactStatus::Queued || agent.presence != Presence::Ready {
+        return false;
+    }
+    let channel = contact.channel;
+    let held = |c: Channel| agent.load.get(c) > 0;
+    let holds_exclusive = Channel::ALL
+        .into_iter()
+        .any(|c| c.is_exclusive() && held(c));
+    let holds_live = [Channel::Phone, Channel::FaceToFace, Channel::Chat]
+        .into_iter()
+        .any(held);
+    if agent.load.get(channel) >= agent.capacity.get(channel)
+        || holds_exclusive
+        || (channel.is_exclusive() && holds_live)
+    {
+        return false;
+    }
+    let agent_no = state.agent_number_for_tests(&agent.id);
+    if contact
+        .excluded
+        .iter()
+        .any(|e| Some(e.agent) == agent_no && e.until.is_none_or(|u| now < u))
+    {
+        return false;
+    }
+    meets_requirements(centre, agent, contact)
+}
+
+/// The reference model's static half: the contact's plan step accepts this agent (preferred
+/// agent, tier, site, skills with relaxation, language), whatever the agent is doing.
+pub fn meets_requirements(centre: &Centre, agent: &Agent, contact: &Contact) -> bool {
+    let state = centre.state();
+    let config = centre.router.config();
+    let channel = contact.channel;
+    let service = state.service_name(contact.service);
+    let plan = config.plan_for(service, channel);
+    let step = &plan.steps[usize::from(contact.placement.step).min(plan.steps.len() - 1)];
+    if contact.placement.preferred_agent_only && contact.preferred_agent.as_ref() != Some(&agent.id)
+    {
+        return false;
+    }
+    let tier = contact.profile.tier;
+    if agent.tier < tier || agent.tier > tier.saturating_add(step.tiers_above) {
+        return false;
+    }
+    if let Some(site) = contact.profile.site {
+        let must = channel == Channel::FaceToFace || !step.any_site;
+        if must && agent.site != site {
+            return false;
+        }
+    }
+    for &(skill, level) in contact.profile.skills.iter() {
+        let name = state.skill_name(skill);
+        let needed = if *name == config.safeguarding_skill {
+            level
+        } else {
+            level.relaxed_by(step.level_relaxation)
+        };
+        if agent.level(skill).is_none_or(|l| l < needed) {
+            return false;
+        }
+    }
+    if let Some(language) = contact.profile.language
+        && !step.drop_language
+        && agent
+            .level(language)
+            .is_none_or(|l| l < config.language_min_level)
+    {
+        return false;
+    }
+    true
+}
+
+/// Checks that every offer and assignment meets its contact's requirements, and that routing
+/// left no free agent who could take a waiting contact.
+pub fn assert_work_conserving(centre: &Centre) {
+    for contact in centre.state().contacts() {
+        let holder = match contact.status {
+            ContactStatus::Offered { agent, .. } | ContactStatus::Assigned { agent, .. } => agent,
+            ContactStatus::Queued => continue,
+        };
+        let agent = centre.state().agent_at(holder);
+        assert!(
+            meets_requirements(centre, agent, contact),
+            "contact {} is with agent {}, who does not meet its requirements at step {}",
+            contact.id,
+            agent.id,
+            contact.placement.step
+        );
+    }
+    let now = centre.now.max(centre.state().clock());
+    for contact in centre.state().contacts() {
+        for agent in centre.state().agents() {
+            assert!(
+                !could_take(centre, agent, contact, now),
+                "agent {} is free and could take waiting contact {} (step {})",
+                agent.id,
+                contact.id,
+                contact.placement.step
+            );
+        }
+    }
+}
+
+/// A workload step drawn from a seeded generator, weighted like a busy morning.
+pub fn random_op(rng: &mut impl rand::Rng) -> Op {
+    let roll: u8 = rng.random_range(0..100);
+    let b = |rng: &mut dyn rand::RngCore| rng.next_u32().to_le_bytes()[0];
+    match roll {
+        0..=4 => Op::Login {
+            agent: b(rng),
+            tier: b(rng),
+            site: b(rng),
+            skills: b(rng),
+            chat: b(rng),
+            email: b(rng),
+        },
+        5..=14 => Op::Ready { agent: b(rng) },
+        15..=17 => Op::NotReady { agent: b(rng) },
+        18..=19 => Op::Logout {
+            agent: b(rng),
+            force: rng.random_bool(0.5),
+        },
+        20..=39 => Op::Create {
+            channel: b(rng),
+            service: b(rng),
+            level: b(rng),
+            language: b(rng),
+            priority: b(rng),
+            flags: b(rng),
+            customer: b(rng),
+            site: b(rng),
+        },
+        40..=43 => Op::Abandon { pick: rng.random() },
+        44..=57 => Op::Accept {
+            agent: b(rng),
+            pick: b(rng),
+        },
+        58..=61 => Op::Reject {
+            agent: b(rng),
+            pick: b(rng),
+        },
+        62..=75 => Op::Complete {
+            agent: b(rng),
+            pick: b(rng),
+            outcome: b(rng),
+        },
+        76..=79 => Op::Escalate {
+            agent: b(rng),
+            pick: b(rng),
+            tier: b(rng),
+        },
+        80..=82 => Op::Transfer {
+            agent: b(rng),
+            pick: b(rng),
+            service: b(rng),
+        },
+        83..=97 => Op::Advance { secs: rng.random() },
+        _ => Op::Nonsense { kind: b(rng) },
+    }
+}
