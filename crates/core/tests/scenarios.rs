@@ -31,10 +31,10 @@ fn a_call_goes_to_the_longest_idle_skilled_agent_and_back_through_wrap_up() {
     centre.advance(60);
     expect![[r#"
         [   10s] contact_created contact=c1 phone service=council_tax skills=council_tax:1 step=0
-        [   10s] offer_made offer=1 contact=c1 agent=ann expires=25000ms plan=default/0:matched rule=longest_idle pool=2 examined=1 score=10000
+        [   10s] offer_made offer=1 contact=c1 agent=ann expires=1970-01-01T00:00:25Z plan=default/0:matched rule=longest_idle pool=2 examined=1 score=10000
         [   10s] offer_accepted offer=1 contact=c1 agent=ann waited=0ms
         [  130s] contact_completed contact=c1 agent=ann outcome=resolved first_contact_resolution
-        [  130s] wrap_up_started agent=ann until=160000ms
+        [  130s] wrap_up_started agent=ann until=1970-01-01T00:02:40Z
         [  160s] wrap_up_ended agent=ann"#]].assert_eq(&centre.events());
     assert_eq!(
         centre.state().agent("ann").map(|a| a.presence.as_str()),
@@ -57,7 +57,7 @@ fn a_queued_call_waits_for_a_skilled_agent_and_is_taken_in_queue_order() {
         [    0s] contact_created contact=c1 phone service=benefits skills=benefits:1 step=0
         [    3s] contact_created contact=c2 phone service=benefits skills=benefits:1 step=0
         [    6s] agent_ready agent=ann
-        [    6s] offer_made offer=1 contact=c1 agent=ann expires=21000ms plan=default/0:matched rule=queue_order pool=2 examined=1 score=6000"#]].assert_eq(&centre.events());
+        [    6s] offer_made offer=1 contact=c1 agent=ann expires=1970-01-01T00:00:21Z plan=default/0:matched rule=queue_order pool=2 examined=1 score=6000"#]].assert_eq(&centre.events());
 }
 
 #[test]
@@ -129,7 +129,7 @@ fn safeguarding_never_relaxes_to_an_agent_without_the_skill() {
         [  120s] contact_step_advanced contact=s1 step=3
         [  600s] agent_logged_in agent=trained tier 3 site=hq skills=children:1,safeguarding:1
         [  600s] agent_ready agent=trained
-        [  600s] offer_made offer=1 contact=s1 agent=trained expires=615000ms plan=default/3:language_dropped rule=queue_order pool=1 examined=1 score=600000"#]].assert_eq(&centre.events());
+        [  600s] offer_made offer=1 contact=s1 agent=trained expires=1970-01-01T00:10:15Z plan=default/3:language_dropped rule=queue_order pool=1 examined=1 score=600000"#]].assert_eq(&centre.events());
 }
 
 #[test]
@@ -155,7 +155,7 @@ fn a_walk_in_stays_at_its_site_however_long_it_waits() {
         [  900s] service_level_threshold_passed contact=w1 threshold=900s
         [ 3600s] agent_logged_in agent=near tier 1 site=town_hall skills=parking:1
         [ 3600s] agent_ready agent=near
-        [ 3600s] offer_made offer=1 contact=w1 agent=near expires=3630000ms plan=default/3:language_dropped rule=queue_order pool=1 examined=1 score=3600000"#]].assert_eq(&centre.events());
+        [ 3600s] offer_made offer=1 contact=w1 agent=near expires=1970-01-01T01:00:30Z plan=default/3:language_dropped rule=queue_order pool=1 examined=1 score=3600000"#]].assert_eq(&centre.events());
 
     let no_site = NewContact::routine("w2", Channel::FaceToFace, "parking");
     let refused = centre.try_command(Command::CreateContact(Box::new(no_site)));
@@ -179,17 +179,17 @@ fn a_rejected_offer_keeps_its_place_and_cools_down_before_returning_to_the_same_
         [    0s] agent_logged_in agent=ann tier 1 site=hq skills=bins:3
         [    0s] agent_ready agent=ann
         [    0s] contact_created contact=c1 phone service=bins skills=bins:1 step=0
-        [    0s] offer_made offer=1 contact=c1 agent=ann expires=15000ms plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
+        [    0s] offer_made offer=1 contact=c1 agent=ann expires=1970-01-01T00:00:15Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
         [    0s] offer_rejected offer=1 contact=c1 agent=ann
         [   10s] agent_logged_in agent=bob tier 1 site=hq skills=bins:3
         [   10s] agent_ready agent=bob
-        [   10s] offer_made offer=2 contact=c1 agent=bob expires=25000ms plan=default/0:matched rule=queue_order pool=1 examined=1 score=10000
+        [   10s] offer_made offer=2 contact=c1 agent=bob expires=1970-01-01T00:00:25Z plan=default/0:matched rule=queue_order pool=1 examined=1 score=10000
         [   10s] offer_rejected offer=2 contact=c1 agent=bob
         [   20s] service_level_threshold_passed contact=c1 threshold=20s
         [   30s] contact_step_advanced contact=c1 step=1
-        [   30s] offer_made offer=3 contact=c1 agent=ann expires=45000ms plan=default/1:any_higher_tier rule=longest_idle pool=2 examined=1 score=30000
+        [   30s] offer_made offer=3 contact=c1 agent=ann expires=1970-01-01T00:00:45Z plan=default/1:any_higher_tier rule=longest_idle pool=2 examined=1 score=30000
         [   45s] offer_expired offer=3 contact=c1 agent=ann
-        [   45s] offer_made offer=4 contact=c1 agent=bob expires=60000ms plan=default/1:any_higher_tier rule=longest_idle pool=2 examined=2 score=35000"#]].assert_eq(&centre.events());
+        [   45s] offer_made offer=4 contact=c1 agent=bob expires=1970-01-01T00:01:00Z plan=default/1:any_higher_tier rule=longest_idle pool=2 examined=2 score=35000"#]].assert_eq(&centre.events());
 }
 
 #[test]
@@ -202,11 +202,11 @@ fn an_agent_who_misses_offers_in_a_row_goes_not_ready() {
         [    0s] agent_logged_in agent=ann tier 1 site=hq skills=bins:3
         [    0s] agent_ready agent=ann
         [    0s] contact_created contact=c1 phone service=bins skills=bins:1 step=0
-        [    0s] offer_made offer=1 contact=c1 agent=ann expires=15000ms plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
+        [    0s] offer_made offer=1 contact=c1 agent=ann expires=1970-01-01T00:00:15Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
         [   15s] offer_expired offer=1 contact=c1 agent=ann
         [   20s] service_level_threshold_passed contact=c1 threshold=20s
         [   30s] contact_step_advanced contact=c1 step=1
-        [   45s] offer_made offer=2 contact=c1 agent=ann expires=60000ms plan=default/1:any_higher_tier rule=longest_idle pool=1 examined=1 score=45000
+        [   45s] offer_made offer=2 contact=c1 agent=ann expires=1970-01-01T00:01:00Z plan=default/1:any_higher_tier rule=longest_idle pool=1 examined=1 score=45000
         [   60s] offer_expired offer=2 contact=c1 agent=ann
         [   60s] agent_not_ready agent=ann reason=missed_offers
         [   60s] contact_step_advanced contact=c1 step=2"#]].assert_eq(&centre.events());
@@ -231,7 +231,7 @@ fn abandoning_while_queued_or_offered_withdraws_the_offer_and_loses_nothing() {
         [    0s] agent_logged_in agent=ann tier 1 site=hq skills=tourism:3
         [    0s] agent_ready agent=ann
         [    0s] contact_created contact=offered phone service=tourism skills=tourism:1 step=0
-        [    0s] offer_made offer=1 contact=offered agent=ann expires=15000ms plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
+        [    0s] offer_made offer=1 contact=offered agent=ann expires=1970-01-01T00:00:15Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
         [    2s] offer_revoked offer=1 contact=offered agent=ann reason=contact_abandoned
         [    2s] contact_abandoned contact=offered waited=2000ms"#]].assert_eq(&centre.events());
     let again = centre.try_command(Command::AbandonContact {
@@ -276,17 +276,17 @@ fn escalation_climbs_a_tier_keeps_first_arrival_and_never_returns_to_the_escalat
         [    0s] agent_logged_in agent=senior tier 3 site=hq skills=council_tax:4
         [    0s] agent_ready agent=senior
         [    0s] contact_created contact=c1 phone service=council_tax skills=council_tax:1 step=0
-        [    0s] offer_made offer=1 contact=c1 agent=rep expires=15000ms plan=default/0:matched rule=longest_idle pool=2 examined=1 score=0
+        [    0s] offer_made offer=1 contact=c1 agent=rep expires=1970-01-01T00:00:15Z plan=default/0:matched rule=longest_idle pool=2 examined=1 score=0
         [    0s] offer_accepted offer=1 contact=c1 agent=rep waited=0ms
         [   30s] contact_escalated contact=c1 agent=rep to=tier 2 reason=liability order query
-        [   30s] wrap_up_started agent=rep until=60000ms
-        [   30s] offer_made offer=2 contact=c1 agent=senior expires=45000ms plan=default/0:matched rule=longest_idle pool=1 examined=1 score=30000"#]].assert_eq(&centre.events());
+        [   30s] wrap_up_started agent=rep until=1970-01-01T00:01:00Z
+        [   30s] offer_made offer=2 contact=c1 agent=senior expires=1970-01-01T00:00:45Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=30000"#]].assert_eq(&centre.events());
     centre.accept("senior", 2);
     centre.complete("senior", "c1", Outcome::Resolved);
     expect![[r#"
         [   35s] offer_accepted offer=2 contact=c1 agent=senior waited=35000ms outside_service_level
         [   35s] contact_completed contact=c1 agent=senior outcome=resolved
-        [   35s] wrap_up_started agent=senior until=65000ms"#]]
+        [   35s] wrap_up_started agent=senior until=1970-01-01T00:01:05Z"#]]
     .assert_eq(&centre.events());
 }
 
@@ -309,11 +309,11 @@ fn a_transfer_requeues_for_the_new_service() {
         [    0s] agent_logged_in agent=bob tier 1 site=hq skills=benefits:3
         [    0s] agent_ready agent=bob
         [    0s] contact_created contact=c1 phone service=council_tax skills=council_tax:1 step=0
-        [    0s] offer_made offer=1 contact=c1 agent=ann expires=15000ms plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
+        [    0s] offer_made offer=1 contact=c1 agent=ann expires=1970-01-01T00:00:15Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
         [    0s] offer_accepted offer=1 contact=c1 agent=ann waited=0ms
         [    0s] contact_transferred contact=c1 agent=ann service=benefits
-        [    0s] wrap_up_started agent=ann until=30000ms
-        [    0s] offer_made offer=2 contact=c1 agent=bob expires=15000ms plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0"#]].assert_eq(&centre.events());
+        [    0s] wrap_up_started agent=ann until=1970-01-01T00:00:30Z
+        [    0s] offer_made offer=2 contact=c1 agent=bob expires=1970-01-01T00:00:15Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0"#]].assert_eq(&centre.events());
 }
 
 #[test]
@@ -338,7 +338,7 @@ fn logout_with_a_call_in_hand_is_refused_unless_forced_and_then_the_call_requeue
         [    0s] agent_logged_in agent=ann tier 1 site=hq skills=housing:3
         [    0s] agent_ready agent=ann
         [    0s] contact_created contact=c1 phone service=housing skills=housing:1 step=0
-        [    0s] offer_made offer=1 contact=c1 agent=ann expires=15000ms plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
+        [    0s] offer_made offer=1 contact=c1 agent=ann expires=1970-01-01T00:00:15Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
         [    0s] offer_accepted offer=1 contact=c1 agent=ann waited=0ms
         [    0s] contact_requeued contact=c1 agent=ann reason=agent_logged_out
         [    0s] agent_logged_out agent=ann"#]].assert_eq(&centre.events());
@@ -371,15 +371,15 @@ fn chats_fill_an_agent_up_to_capacity_and_block_calls_until_they_finish() {
         [    0s] agent_logged_in agent=ann tier 1 site=hq skills=benefits:3
         [    0s] agent_ready agent=ann
         [    0s] contact_created contact=chat1 chat service=benefits skills=benefits:1 step=0
-        [    0s] offer_made offer=1 contact=chat1 agent=ann expires=30000ms plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
+        [    0s] offer_made offer=1 contact=chat1 agent=ann expires=1970-01-01T00:00:30Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
         [    0s] contact_created contact=chat2 chat service=benefits skills=benefits:1 step=0
-        [    0s] offer_made offer=2 contact=chat2 agent=ann expires=30000ms plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
+        [    0s] offer_made offer=2 contact=chat2 agent=ann expires=1970-01-01T00:00:30Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
         [    0s] contact_created contact=chat3 chat service=benefits skills=benefits:1 step=0
         [    0s] contact_created contact=call1 phone service=benefits skills=benefits:1 step=0
         [    0s] offer_accepted offer=1 contact=chat1 agent=ann waited=0ms
         [    0s] offer_accepted offer=2 contact=chat2 agent=ann waited=0ms
         [    0s] contact_completed contact=chat1 agent=ann outcome=resolved first_contact_resolution
-        [    0s] offer_made offer=3 contact=chat3 agent=ann expires=30000ms plan=default/0:matched rule=queue_order pool=1 examined=2 score=0
+        [    0s] offer_made offer=3 contact=chat3 agent=ann expires=1970-01-01T00:00:30Z plan=default/0:matched rule=queue_order pool=1 examined=2 score=0
         [    0s] contact_completed contact=chat2 agent=ann outcome=no_action"#]].assert_eq(&centre.events());
 }
 
@@ -403,20 +403,20 @@ fn emails_are_auto_accepted_interrupted_by_calls_and_reported_at_risk_and_breach
         [    0s] agent_logged_in agent=ann tier 1 site=hq skills=council_tax:3
         [    0s] agent_ready agent=ann
         [    0s] contact_created contact=e1 email service=council_tax skills=council_tax:1 step=0
-        [    0s] offer_made offer=1 contact=e1 agent=ann expires=300000ms plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
+        [    0s] offer_made offer=1 contact=e1 agent=ann expires=1970-01-01T00:05:00Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
         [    0s] offer_accepted offer=1 contact=e1 agent=ann automatic waited=0ms
         [    0s] contact_created contact=call1 phone service=council_tax skills=council_tax:1 step=0
-        [    0s] offer_made offer=2 contact=call1 agent=ann expires=15000ms plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
+        [    0s] offer_made offer=2 contact=call1 agent=ann expires=1970-01-01T00:00:15Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
         [   15s] offer_expired offer=2 contact=call1 agent=ann
         [   20s] service_level_threshold_passed contact=call1 threshold=20s
         [   30s] contact_step_advanced contact=call1 step=1
-        [   45s] offer_made offer=3 contact=call1 agent=ann expires=60000ms plan=default/1:any_higher_tier rule=longest_idle pool=1 examined=1 score=45000
+        [   45s] offer_made offer=3 contact=call1 agent=ann expires=1970-01-01T00:01:00Z plan=default/1:any_higher_tier rule=longest_idle pool=1 examined=1 score=45000
         [   60s] offer_expired offer=3 contact=call1 agent=ann
         [   60s] agent_not_ready agent=ann reason=missed_offers
         [   60s] contact_step_advanced contact=call1 step=2
         [  120s] contact_step_advanced contact=call1 step=3
-        [ 3600s] due_time_at_risk contact=e1 due=18000000ms
-        [18000s] due_time_breached contact=e1 due=18000000ms"#]].assert_eq(&centre.events());
+        [ 3600s] due_time_at_risk contact=e1 due=1970-01-01T05:00:00Z
+        [18000s] due_time_breached contact=e1 due=1970-01-01T05:00:00Z"#]].assert_eq(&centre.events());
 }
 
 #[test]
@@ -431,7 +431,7 @@ fn a_call_unanswered_past_its_threshold_is_reported() {
         [   20s] service_level_threshold_passed contact=c1 threshold=20s
         [   25s] agent_logged_in agent=ann tier 1 site=hq skills=elections:1
         [   25s] agent_ready agent=ann
-        [   25s] offer_made offer=1 contact=c1 agent=ann expires=40000ms plan=default/0:matched rule=queue_order pool=1 examined=1 score=25000
+        [   25s] offer_made offer=1 contact=c1 agent=ann expires=1970-01-01T00:00:40Z plan=default/0:matched rule=queue_order pool=1 examined=1 score=25000
         [   25s] offer_accepted offer=1 contact=c1 agent=ann waited=25000ms outside_service_level"#]].assert_eq(&centre.events());
     let counters = &centre.state().counters()[&("elections".into(), Channel::Phone)];
     assert_eq!(
@@ -462,7 +462,7 @@ fn a_returning_customer_goes_back_to_their_last_agent_when_free() {
     centre.arrive(second);
     expect![[r#"
         [   61s] contact_created contact=c2 phone service=housing skills=housing:1 preferred=bob step=0
-        [   61s] offer_made offer=2 contact=c2 agent=bob expires=76000ms plan=default/0:matched rule=preferred_agent pool=1 examined=1 score=0"#]].assert_eq(&centre.events());
+        [   61s] offer_made offer=2 contact=c2 agent=bob expires=1970-01-01T00:01:16Z plan=default/0:matched rule=preferred_agent pool=1 examined=1 score=0"#]].assert_eq(&centre.events());
 }
 
 #[test]
@@ -481,7 +481,7 @@ fn the_plan_relaxes_proficiency_after_a_minute() {
         [   20s] service_level_threshold_passed contact=c1 threshold=20s
         [   30s] contact_step_advanced contact=c1 step=1
         [   60s] contact_step_advanced contact=c1 step=2
-        [   60s] offer_made offer=1 contact=c1 agent=trainee expires=75000ms plan=default/2:relaxed_proficiency rule=longest_idle pool=1 examined=1 score=60000"#]].assert_eq(&centre.events());
+        [   60s] offer_made offer=1 contact=c1 agent=trainee expires=1970-01-01T00:01:15Z plan=default/2:relaxed_proficiency rule=longest_idle pool=1 examined=1 score=60000"#]].assert_eq(&centre.events());
 }
 
 #[test]
@@ -517,11 +517,11 @@ fn a_preferred_agent_only_step_waits_for_the_case_owner_then_widens() {
         [    0s] agent_logged_in agent=owner tier 1 site=hq skills=complaints:3
         [    0s] contact_created contact=e1 email service=complaints skills=complaints:1 preferred=owner step=0
         [  300s] contact_step_advanced contact=e1 step=1
-        [  300s] offer_made offer=1 contact=e1 agent=other expires=600000ms plan=case_owner_first/1:anyone rule=longest_idle pool=1 examined=1 score=300000
+        [  300s] offer_made offer=1 contact=e1 agent=other expires=1970-01-01T00:10:00Z plan=case_owner_first/1:anyone rule=longest_idle pool=1 examined=1 score=300000
         [  300s] offer_accepted offer=1 contact=e1 agent=other automatic waited=300000ms
         [  301s] contact_created contact=e2 email service=complaints skills=complaints:1 preferred=owner step=0
         [  311s] agent_ready agent=owner
-        [  311s] offer_made offer=2 contact=e2 agent=owner expires=611000ms plan=case_owner_first/0:case_owner rule=queue_order pool=1 examined=1 score=10000
+        [  311s] offer_made offer=2 contact=e2 agent=owner expires=1970-01-01T00:10:11Z plan=case_owner_first/0:case_owner rule=queue_order pool=1 examined=1 score=10000
         [  311s] offer_accepted offer=2 contact=e2 agent=owner automatic waited=10000ms"#]].assert_eq(&centre.events());
 }
 
@@ -539,7 +539,7 @@ fn most_skilled_strategy_picks_the_highest_proficiency() {
     centre.call("c1", "benefits");
     expect![[r#"
         [    0s] contact_created contact=c1 phone service=benefits skills=benefits:1 step=0
-        [    0s] offer_made offer=1 contact=c1 agent=expert expires=15000ms plan=default/0:matched rule=most_skilled pool=3 examined=3 score=5"#]].assert_eq(&centre.events());
+        [    0s] offer_made offer=1 contact=c1 agent=expert expires=1970-01-01T00:00:15Z plan=default/0:matched rule=most_skilled pool=3 examined=3 score=5"#]].assert_eq(&centre.events());
 }
 
 #[test]

@@ -1,0 +1,427 @@
+//! `switchboard scenario`: a scripted morning at a council contact centre, played through the
+//! real routing core with simulated agent desktops, printed as it happens.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use switchboard_core::{
+    AgentLogin, Channel, Command, EventKind, Level, NewContact, Outcome, PerChannel, Priority,
+    Router, RoutingConfig, SkillRequirement, Tier, Timestamp,
+};
+
+/// Options of `switchboard scenario`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// Print only the queue figures at the end, not every event.
+    #[arg(long)]
+    quiet: bool,
+}
+
+/// 08:30 on Monday 23 November 2026 (UTC, which is also UK time in November).
+const OPENING_MS: u64 = 1_795_422_600_000;
+
+fn at(minutes: u64, seconds: u64) -> Timestamp {
+    Timestamp::from_millis(OPENING_MS + (minutes * 60 + seconds) * 1000)
+}
+
+fn clock(t: Timestamp) -> String {
+    let secs = (t.as_millis().saturating_sub(OPENING_MS)) / 1000 + 8 * 3600 + 30 * 60;
+    format!(
+        "{:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs / 60) % 60,
+        secs % 60
+    )
+}
+
+fn agent(
+    id: &str,
+    name: &str,
+    tier: u8,
+    site: &str,
+    skills: &[(&str, u8)],
+    channels: &[(Channel, u8)],
+) -> Command {
+    let mut capacity = PerChannel::splat(0);
+    for &(channel, n) in channels {
+        capacity.set(channel, n);
+    }
+    Command::LoginAgent(Box::new(AgentLogin {
+        agent: id.into(),
+        name: name.into(),
+        tier: Tier::new(tier).unwrap_or(Tier::FIRST),
+        site: site.into(),
+        skills: skills
+            .iter()
+            .map(|&(s, l)| (s.into(), Level::new(l).unwrap_or(Level::MIN)))
+            .collect(),
+        channels: Some(capacity),
+    }))
+}
+
+/// The morning's script: who logs in, and which contacts arrive when.
+fn script() -> Vec<(Timestamp, Command)> {
+    use Channel::{Chat, Email, FaceToFace, Phone};
+    let phone = [(Phone, 1), (Email, 3)];
+    let mut s = vec![
+        (
+            at(0, 0),
+            agent(
+                "amira",
+                "Amira Khan",
+                1,
+                "contact_centre",
+                &[("council_tax", 3), ("benefits", 2)],
+                &phone,
+            ),
+        ),
+        (
+            at(0, 0),
+            agent(
+                "ben",
+                "Ben Hughes",
+                1,
+                "contact_centre",
+                &[("council_tax", 2), ("environmental_services", 3)],
+                &phone,
+            ),
+        ),
+        (
+            at(0, 0),
+            agent(
+                "chloe",
+                "Chloe Evans",
+                2,
+                "contact_centre",
+                &[("benefits", 4), ("council_tax", 3), ("polish", 5)],
+                &phone,
+            ),
+        ),
+        (
+            at(0, 0),
+            agent(
+                "dev",
+                "Dev Patel",
+                1,
+                "contact_centre",
+                &[("environmental_services", 2), ("housing", 2)],
+                &[(Phone, 1), (Chat, 3)],
+            ),
+        ),
+        (
+            at(0, 0),
+            agent(
+                "erin",
+                "Erin Walsh",
+                3,
+                "contact_centre",
+                &[("council_tax", 5), ("benefits", 5), ("safeguarding", 3)],
+                &phone,
+            ),
+        ),
+        (
+            at(0, 0),
+            agent(
+                "femi",
+                "Femi Adeyemi",
+                4,
+                "contact_centre",
+                &[("council_tax", 5), ("housing", 4), ("safeguarding", 4)],
+                &phone,
+            ),
+        ),
+        (
+            at(0, 0),
+            agent(
+                "gosia",
+                "Gosia Nowak",
+                1,
+                "riverside",
+                &[("council_tax", 3), ("benefits", 3), ("polish", 5)],
+                &[(FaceToFace, 1)],
+            ),
+        ),
+        (
+            at(0, 0),
+            agent(
+                "harry",
+                "Harry Moss",
+                1,
+                "town_hall",
+                &[("council_tax", 2), ("housing", 3)],
+                &[(FaceToFace, 1)],
+            ),
+        ),
+        (
+            at(0, 0),
+            agent(
+                "isla",
+                "Isla Reid",
+                2,
+                "contact_centre",
+                &[("council_tax", 3), ("benefits", 3)],
+                &[(Email, 5)],
+            ),
+        ),
+    ];
+    for id in [
+        "amira", "ben", "chloe", "dev", "erin", "femi", "gosia", "harry", "isla",
+    ] {
+        s.push((at(0, 5), Command::MakeReady { agent: id.into() }));
+    }
+    let contact =
+        |id: &str, channel: Channel, service: &str| NewContact::routine(id, channel, service);
+    let arrivals: Vec<(Timestamp, NewContact)> = vec![
+        (at(1, 0), contact("call-001", Phone, "council_tax")),
+        (
+            at(1, 10),
+            contact("call-002", Phone, "environmental_services"),
+        ),
+        (at(1, 20), contact("call-003", Phone, "benefits")),
+        (
+            at(1, 25),
+            NewContact {
+                language: Some("polish".into()),
+                ..contact("call-004", Phone, "benefits")
+            },
+        ),
+        (at(1, 30), contact("call-005", Phone, "council_tax")),
+        (at(1, 40), contact("call-006", Phone, "council_tax")),
+        (
+            at(2, 0),
+            NewContact {
+                site: Some("riverside".into()),
+                ..contact("walkin-001", FaceToFace, "benefits")
+            },
+        ),
+        (
+            at(2, 30),
+            NewContact {
+                site: Some("town_hall".into()),
+                ..contact("walkin-002", FaceToFace, "housing")
+            },
+        ),
+        (
+            at(3, 0),
+            contact("chat-001", Chat, "environmental_services"),
+        ),
+        (at(3, 5), contact("chat-002", Chat, "housing")),
+        (at(4, 0), contact("email-001", Email, "council_tax")),
+        (at(4, 0), contact("email-002", Email, "benefits")),
+        (
+            at(5, 0),
+            NewContact {
+                safeguarding: true,
+                priority: Priority::new(5).unwrap_or_default(),
+                ..contact("call-007", Phone, "housing")
+            },
+        ),
+        (
+            at(5, 10),
+            NewContact {
+                vulnerable: true,
+                ..contact("call-008", Phone, "council_tax")
+            },
+        ),
+        (at(5, 20), contact("call-009", Phone, "council_tax")),
+        (
+            at(6, 0),
+            NewContact {
+                skills: vec![SkillRequirement {
+                    skill: "council_tax".into(),
+                    min_level: Level::new(4).unwrap_or(Level::MAX),
+                }],
+                ..contact("call-010", Phone, "council_tax")
+            },
+        ),
+        (
+            at(7, 0),
+            NewContact {
+                customer: Some("cust-1042".into()),
+                ..contact("call-011", Phone, "benefits")
+            },
+        ),
+        (
+            at(8, 0),
+            contact("call-012", Phone, "environmental_services"),
+        ),
+        (
+            at(20, 0),
+            NewContact {
+                customer: Some("cust-1042".into()),
+                ..contact("call-013", Phone, "benefits")
+            },
+        ),
+    ];
+    s.extend(
+        arrivals
+            .into_iter()
+            .map(|(t, c)| (t, Command::CreateContact(Box::new(c)))),
+    );
+    s.push((
+        at(5, 35),
+        Command::AbandonContact {
+            contact: "call-009".into(),
+        },
+    ));
+    s
+}
+
+/// How long each contact takes, and what happens at the end of it. A contact is escalated or
+/// transferred at most once; whoever takes it next resolves it.
+fn handling(contact: &str, passed_on: bool) -> (Duration, Ending) {
+    match contact {
+        _ if passed_on => (
+            Duration::from_secs(300),
+            Ending::Complete(Outcome::Resolved),
+        ),
+        "call-003" => (Duration::from_secs(150), Ending::Escalate),
+        "call-012" => (Duration::from_secs(60), Ending::Transfer("housing")),
+        "call-005" => (
+            Duration::from_secs(200),
+            Ending::Complete(Outcome::Referred),
+        ),
+        id if id.starts_with("email") => (
+            Duration::from_secs(900),
+            Ending::Complete(Outcome::Resolved),
+        ),
+        id if id.starts_with("walkin") => (
+            Duration::from_secs(420),
+            Ending::Complete(Outcome::Resolved),
+        ),
+        _ => (
+            Duration::from_secs(240),
+            Ending::Complete(Outcome::Resolved),
+        ),
+    }
+}
+
+enum Ending {
+    Complete(Outcome),
+    Escalate,
+    Transfer(&'static str),
+}
+
+pub(crate) fn run(args: &Args) -> Result<()> {
+    let mut router = Router::new(RoutingConfig::default()).map_err(anyhow::Error::msg)?;
+    let mut agenda: BTreeMap<(Timestamp, u64), Command> = BTreeMap::new();
+    let mut order = 0_u64;
+    for (t, command) in script() {
+        agenda.insert((t, order), command);
+        order += 1;
+    }
+    let mut passed_on_already = std::collections::BTreeSet::new();
+    let mut out = std::io::stdout().lock();
+    let end = at(60, 0);
+    let mut now = at(0, 0);
+    loop {
+        let next_command = agenda.keys().next().map(|&(t, _)| t);
+        let next_timer = router.poll_timeout();
+        let Some(next) = [next_command, next_timer].into_iter().flatten().min() else {
+            break;
+        };
+        if next > end {
+            break;
+        }
+        now = now.max(next);
+        if next_command == Some(next) {
+            let (_, command) = agenda.pop_first().context("agenda entry vanished")?;
+            if let Err(rejection) = router.handle_command(command, now) {
+                writeln!(out, "{} refused: {rejection}", clock(now))?;
+            }
+        } else {
+            router.handle_timeout(now);
+        }
+        while let Some(event) = router.poll_event() {
+            if !args.quiet {
+                writeln!(out, "{} {}", clock(event.at), event.kind)?;
+            }
+            // Simulated desktops: answer offers after a few seconds, then work the contact.
+            match &event.kind {
+                EventKind::OfferMade(offer)
+                    if offer.agent.as_str() != "ben" || offer.offer.get() % 4 != 0 =>
+                {
+                    let accept = Command::AcceptOffer {
+                        agent: offer.agent.clone(),
+                        offer: offer.offer,
+                    };
+                    agenda.insert((event.at + Duration::from_secs(4), order), accept);
+                    order += 1;
+                }
+                EventKind::OfferAccepted { contact, agent, .. } => {
+                    let passed_on = !passed_on_already.insert(contact.clone());
+                    let (took, ending) = handling(contact.as_str(), passed_on);
+                    let (agent, contact) = (agent.clone(), contact.clone());
+                    let command = match ending {
+                        Ending::Complete(outcome) => Command::CompleteContact {
+                            agent,
+                            contact,
+                            outcome,
+                        },
+                        Ending::Escalate => Command::EscalateContact {
+                            agent,
+                            contact,
+                            reason: "appeal against a decision".into(),
+                            to_tier: None,
+                        },
+                        Ending::Transfer(service) => Command::TransferContact {
+                            agent,
+                            contact,
+                            service: service.into(),
+                            skills: vec![],
+                        },
+                    };
+                    agenda.insert((event.at + took, order), command);
+                    order += 1;
+                }
+                _ => {}
+            }
+        }
+    }
+    writeln!(out, "\nQueue figures at {}:", clock(now))?;
+    writeln!(
+        out,
+        "{:<24} {:<13} {:>7} {:>8} {:>9} {:>9} {:>8} {:>6}",
+        "service", "channel", "offered", "answered", "abandoned", "completed", "SL", "FCR"
+    )?;
+    let state = router.state();
+    for ((service, channel), c) in state.counters() {
+        let sl = if c.answered + c.abandoned == 0 {
+            "-".to_owned()
+        } else {
+            format!(
+                "{:.0}%",
+                100.0 * c.answered_within_service_level as f64 / (c.answered + c.abandoned) as f64
+            )
+        };
+        let fcr = if c.completed == 0 {
+            "-".to_owned()
+        } else {
+            format!(
+                "{:.0}%",
+                100.0 * c.resolved_first_contact as f64 / c.completed as f64
+            )
+        };
+        writeln!(
+            out,
+            "{:<24} {:<13} {:>7} {:>8} {:>9} {:>9} {:>8} {:>6}",
+            service.as_str(),
+            channel.as_str(),
+            c.created,
+            c.answered,
+            c.abandoned,
+            c.completed,
+            sl,
+            fcr
+        )?;
+    }
+    let waiting = state.contacts().count();
+    writeln!(
+        out,
+        "\n{} events, {waiting} contacts still open.",
+        state.events_applied()
+    )?;
+    Ok(())
+}
