@@ -267,7 +267,7 @@ pub(crate) fn scan_segment(
                 if record.seq != position.next_seq {
                     return Err(corrupt(
                         offset,
-                        Some(record.seq),
+                        Some(position.next_seq),
                         Problem::SequenceMismatch {
                             expected: position.next_seq,
                             found: record.seq,
