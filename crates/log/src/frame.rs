@@ -91,6 +91,20 @@ pub(crate) fn encode_record(
     ChainHash::of_record(prev_hash, seq, at_ms, payload)
 }
 
+/// Computes the chain hash of the record framed in `framed` (checked by [`decode_record`]) in one
+/// contiguous BLAKE3 call, using bytes 8..56 as scratch: they are rewritten as
+/// `prev_hash || seq || at_ms`, the hash's input order, so the payload after them completes it.
+/// The payload is untouched; the frame is no longer valid afterwards. Equal to
+/// [`ChainHash::of_record`], and faster for small records (replay spends most of its time here).
+pub(crate) fn hash_framed_in_place(framed: &mut [u8]) -> ChainHash {
+    let seq: [u8; 8] = read_array(framed, 8);
+    let at_ms: [u8; 8] = read_array(framed, 16);
+    framed.copy_within(24..56, 8);
+    framed[40..48].copy_from_slice(&seq);
+    framed[48..56].copy_from_slice(&at_ms);
+    ChainHash(*blake3::hash(&framed[8..]).as_bytes())
+}
+
 /// A record decoded from a byte slice, borrowing its payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct RecordRef<'a> {
@@ -234,6 +248,20 @@ mod tests {
             prop_assert_eq!(record.prev_hash, prev);
             prop_assert_eq!(record.payload, &payload[..]);
             prop_assert_eq!(hash, ChainHash::of_record(&prev, seq, at_ms, &payload));
+        }
+
+        #[test]
+        fn hashing_in_place_equals_the_definition(
+            seq in any::<u64>(),
+            at_ms in any::<u64>(),
+            prev in any::<[u8; 32]>(),
+            payload in proptest::collection::vec(any::<u8>(), 0..3000),
+        ) {
+            let prev = ChainHash(prev);
+            let mut out = Vec::new();
+            let hash = encode_record(&mut out, seq, at_ms, &prev, &payload);
+            prop_assert_eq!(hash_framed_in_place(&mut out), hash);
+            prop_assert_eq!(&out[RECORD_HEADER_BYTES..], &payload[..]);
         }
 
         #[test]

@@ -112,7 +112,7 @@ pub use event_log::{Appended, Entry, EventLog, Record};
 pub use file_log::{FileLog, LogOptions, LogStats, Recovery, TornTail};
 pub use frame::ChainHash;
 pub use group::{CommitterOptions, CommitterStats, Durable, GroupCommitter, SeqRange};
-pub use reader::{LogReader, Records, Scan};
+pub use reader::{LogReader, RecordView, Records, Scan};
 pub use snapshot::{
     LatestSnapshot, SkippedSnapshot, Snapshot, SnapshotOptions, load_latest_snapshot,
     save_snapshot, verify_snapshot_against_log,

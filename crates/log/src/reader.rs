@@ -106,6 +106,51 @@ impl Records {
     }
 }
 
+impl Records {
+    /// The next record with its payload borrowed from the read buffer instead of copied: the
+    /// allocation-free path for replay. Valid until the next call.
+    pub fn next_view(&mut self) -> Option<Result<RecordView<'_>, LogError>> {
+        match self.cursor.advance()? {
+            Ok(header) => Some(Ok(RecordView {
+                seq: header.seq,
+                at_ms: header.at_ms,
+                hash: header.hash,
+                prev_hash: header.prev_hash,
+                payload: self.cursor.payload(),
+            })),
+            Err(error) => Some(Err(error)),
+        }
+    }
+}
+
+/// A record whose payload is borrowed from the reader, from [`Records::next_view`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordView<'a> {
+    /// Sequence number.
+    pub seq: u64,
+    /// Event time in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// This record's chain hash.
+    pub hash: ChainHash,
+    /// The previous record's chain hash.
+    pub prev_hash: ChainHash,
+    /// The payload, borrowed.
+    pub payload: &'a [u8],
+}
+
+impl RecordView<'_> {
+    /// Copies the record out.
+    pub fn to_record(&self) -> Record {
+        Record {
+            seq: self.seq,
+            at_ms: self.at_ms,
+            hash: self.hash,
+            prev_hash: self.prev_hash,
+            payload: self.payload.to_vec(),
+        }
+    }
+}
+
 impl Iterator for Records {
     type Item = Result<Record, LogError>;
 
@@ -401,16 +446,16 @@ impl Cursor {
                 found: record.prev_hash,
             }));
         }
-        let hash =
-            ChainHash::of_record(&record.prev_hash, record.seq, record.at_ms, record.payload);
+        let (seq, at_ms, prev_hash) = (record.seq, record.at_ms, record.prev_hash);
+        let hash = frame::hash_framed_in_place(&mut self.buf[..size]);
         let header = RecordHeader {
-            seq: record.seq,
-            at_ms: record.at_ms,
-            prev_hash: record.prev_hash,
+            seq,
+            at_ms,
+            prev_hash,
             hash,
         };
         self.chain = ChainPosition {
-            next_seq: record.seq + 1,
+            next_seq: seq + 1,
             head_hash: hash,
         };
         self.offset += size as u64;

@@ -284,14 +284,10 @@ pub(crate) fn scan_segment(
                         },
                     ));
                 }
+                let next_seq = record.seq + 1;
                 position = ChainPosition {
-                    next_seq: record.seq + 1,
-                    head_hash: ChainHash::of_record(
-                        &record.prev_hash,
-                        record.seq,
-                        record.at_ms,
-                        record.payload,
-                    ),
+                    next_seq,
+                    head_hash: frame::hash_framed_in_place(&mut buf[..size]),
                 };
                 offset += size as u64;
                 records += 1;

@@ -79,6 +79,15 @@ fn batches_of_varying_sizes_round_trip_across_roll_overs() {
         );
     }
     assert_eq!(reader.read_from(last_seq + 1).unwrap().count(), 0);
+    // The borrowing path yields the same records.
+    let mut views = reader.read_from(1).unwrap();
+    let mut viewed = 0;
+    while let Some(view) = views.next_view() {
+        let view = view.unwrap();
+        assert_eq!(view.to_record(), records[viewed]);
+        viewed += 1;
+    }
+    assert_eq!(viewed, records.len());
     assert!(matches!(
         reader.read_from(0),
         Err(LogError::InvalidSeq { seq: 0, .. })
