@@ -87,7 +87,9 @@
 //!   recovery keeps exactly what reached the disk.
 //! * After a crash the log is a prefix of what was written, containing at least every record
 //!   whose append returned (or that `on_durable` reported).
-//! * One writer per directory. This is not enforced by a lock (see the crate's README notes).
+//! * One writer per directory. This is not yet enforced: an OS file lock (`File::try_lock`) needs
+//!   Rust 1.89 and the workspace's MSRV is 1.88. Readers ([`LogReader`], [`verify`]) may run
+//!   beside the writer.
 //!
 //! # Snapshots
 //!
