@@ -1,0 +1,511 @@
+//! Read-only access to a log directory: sequential, buffered iteration from any seq, safe to use
+//! while a [`crate::FileLog`] in this or another thread appends to the same directory.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::path::{Path, PathBuf};
+
+use crate::error::{Corruption, LogError, Problem};
+use crate::event_log::Record;
+use crate::file_log::LogOptions;
+use crate::frame::{
+    self, ChainHash, FrameError, LEN_BYTES, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
+    SegmentHeader,
+};
+use crate::segment::{self, ChainPosition, READ_BUFFER_BYTES};
+
+/// A read-only handle on a log directory. Cheap: it holds no open files; each iteration opens the
+/// segments it needs.
+#[derive(Debug, Clone)]
+pub struct LogReader {
+    /// The data directory.
+    dir: PathBuf,
+    /// Lengths above this are corruption.
+    record_bytes_max: u32,
+}
+
+impl LogReader {
+    /// A reader on `dir` with the default record size limit. The directory must exist.
+    pub fn open(dir: &Path) -> Result<LogReader, LogError> {
+        Self::open_with_options(dir, &LogOptions::default())
+    }
+
+    /// A reader on `dir` using the record size limit of `options`. The directory must exist.
+    pub fn open_with_options(dir: &Path, options: &LogOptions) -> Result<LogReader, LogError> {
+        options.validate()?;
+        std::fs::metadata(dir).map_err(|e| LogError::io("open log directory", dir, e))?;
+        Ok(Self::open_with(dir, options))
+    }
+
+    pub(crate) fn open_with(dir: &Path, options: &LogOptions) -> LogReader {
+        LogReader {
+            dir: dir.to_path_buf(),
+            record_bytes_max: options.record_bytes_max,
+        }
+    }
+
+    /// Iterates over the records from `seq` (at least 1) to the end of the log as it is when the
+    /// iterator reaches it. Only the segment holding `seq` and those after it are read, sequentially
+    /// through a 1 MiB buffer. Records are checked as they are read (CRC, dense seq and hash chain
+    /// from the segment's header on); the first problem is yielded as an error and ends iteration.
+    ///
+    /// While a writer appends, the iterator may see records that are written but not yet durable
+    /// (bound it with [`Records::up_to`] and the last durable seq if that matters), and it ends
+    /// quietly at a partially written record at the tail. It does not wait for new records: once it
+    /// returns `None`, call `read_from` again from the next seq.
+    pub fn read_from(&self, seq: u64) -> Result<Records, LogError> {
+        Ok(Records {
+            cursor: Cursor::start(self, seq)?,
+        })
+    }
+
+    /// Like [`LogReader::read_from`], but yields only records whose payload satisfies `predicate`,
+    /// without copying the payloads of the others.
+    pub fn scan<F>(&self, from_seq: u64, predicate: F) -> Result<Scan<F>, LogError>
+    where
+        F: FnMut(&[u8]) -> bool,
+    {
+        Ok(Scan {
+            cursor: Cursor::start(self, from_seq)?,
+            predicate,
+        })
+    }
+
+    /// The last seq readable now (0 for an empty log); reads only the last segment.
+    pub fn last_seq(&self) -> Result<u64, LogError> {
+        let segments = segment::list_segments(&self.dir)?;
+        let Some(last) = segments.last() else {
+            return Ok(0);
+        };
+        let mut last_seq = last.first_seq.saturating_sub(1);
+        let mut cursor = Cursor::start(self, last.first_seq.max(1))?;
+        while let Some(header) = cursor.advance() {
+            last_seq = header?.seq;
+        }
+        Ok(last_seq)
+    }
+
+    /// The record at `seq`, or `None` if the log does not reach it.
+    pub fn record_at(&self, seq: u64) -> Result<Option<Record>, LogError> {
+        self.read_from(seq)?.up_to(seq).next().transpose()
+    }
+}
+
+/// Iterator over records, from [`LogReader::read_from`].
+#[derive(Debug)]
+pub struct Records {
+    /// The read position.
+    cursor: Cursor,
+}
+
+impl Records {
+    /// Stops the iteration after the record with seq `last_seq` (e.g. the last durable one).
+    pub fn up_to(mut self, last_seq: u64) -> Self {
+        self.cursor.up_to_seq = last_seq;
+        self
+    }
+}
+
+impl Records {
+    /// The next record with its payload borrowed from the read buffer instead of copied: the
+    /// allocation-free path for replay. Valid until the next call.
+    pub fn next_view(&mut self) -> Option<Result<RecordView<'_>, LogError>> {
+        match self.cursor.advance()? {
+            Ok(header) => Some(Ok(RecordView {
+                seq: header.seq,
+                at_ms: header.at_ms,
+                hash: header.hash,
+                prev_hash: header.prev_hash,
+                payload: self.cursor.payload(),
+            })),
+            Err(error) => Some(Err(error)),
+        }
+    }
+}
+
+/// A record whose payload is borrowed from the reader, from [`Records::next_view`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RecordView<'a> {
+    /// Sequence number.
+    pub seq: u64,
+    /// Event time in milliseconds since the Unix epoch.
+    pub at_ms: u64,
+    /// This record's chain hash.
+    pub hash: ChainHash,
+    /// The previous record's chain hash.
+    pub prev_hash: ChainHash,
+    /// The payload, borrowed.
+    pub payload: &'a [u8],
+}
+
+impl RecordView<'_> {
+    /// Copies the record out.
+    pub fn to_record(&self) -> Record {
+        Record {
+            seq: self.seq,
+            at_ms: self.at_ms,
+            hash: self.hash,
+            prev_hash: self.prev_hash,
+            payload: self.payload.to_vec(),
+        }
+    }
+}
+
+impl Iterator for Records {
+    type Item = Result<Record, LogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self.cursor.advance()? {
+            Ok(header) => Some(Ok(self.cursor.record(header))),
+            Err(error) => Some(Err(error)),
+        }
+    }
+}
+
+/// Iterator over the records whose payload matches a predicate, from [`LogReader::scan`].
+#[derive(Debug)]
+pub struct Scan<F> {
+    /// The read position.
+    cursor: Cursor,
+    /// Which payloads to yield.
+    predicate: F,
+}
+
+impl<F: FnMut(&[u8]) -> bool> Scan<F> {
+    /// Stops the scan after the record with seq `last_seq`.
+    pub fn up_to(mut self, last_seq: u64) -> Self {
+        self.cursor.up_to_seq = last_seq;
+        self
+    }
+}
+
+impl<F: FnMut(&[u8]) -> bool> Iterator for Scan<F> {
+    type Item = Result<Record, LogError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.cursor.advance()? {
+                Ok(header) => {
+                    if (self.predicate)(self.cursor.payload()) {
+                        return Some(Ok(self.cursor.record(header)));
+                    }
+                }
+                Err(error) => return Some(Err(error)),
+            }
+        }
+    }
+}
+
+/// The fixed fields of the record currently in the cursor's buffer.
+#[derive(Debug, Clone, Copy)]
+struct RecordHeader {
+    /// Its seq.
+    seq: u64,
+    /// Its event time.
+    at_ms: u64,
+    /// Its `prev_hash`.
+    prev_hash: ChainHash,
+    /// Its own hash.
+    hash: ChainHash,
+}
+
+/// The outcome of trying to fill a buffer from a file that may still be growing.
+enum Fill {
+    /// The buffer was filled.
+    Full,
+    /// End of file before the first byte.
+    Empty,
+    /// End of file part way through.
+    Partial,
+}
+
+/// The shared reading machinery of [`Records`] and [`Scan`].
+#[derive(Debug)]
+struct Cursor {
+    /// The data directory.
+    dir: PathBuf,
+    /// Lengths above this are corruption.
+    record_bytes_max: u32,
+    /// The open segment, if any.
+    reader: Option<BufReader<File>>,
+    /// Its path.
+    segment_path: PathBuf,
+    /// Byte offset of the next record in the open segment.
+    offset: u64,
+    /// The seq and `prev_hash` the next record must have.
+    chain: ChainPosition,
+    /// Records before this seq are checked but not yielded.
+    from_seq: u64,
+    /// Records after this seq end the iteration.
+    up_to_seq: u64,
+    /// The current record's bytes.
+    buf: Vec<u8>,
+    /// Set once iteration has ended (tail reached, bound reached or error yielded).
+    done: bool,
+}
+
+impl Cursor {
+    /// Positions a cursor at the segment that holds `from_seq`.
+    fn start(log: &LogReader, from_seq: u64) -> Result<Cursor, LogError> {
+        if from_seq == 0 {
+            return Err(LogError::InvalidSeq {
+                seq: 0,
+                reason: "sequence numbers start at 1",
+            });
+        }
+        let segments = segment::list_segments(&log.dir)?;
+        let mut cursor = Cursor {
+            dir: log.dir.clone(),
+            record_bytes_max: log.record_bytes_max,
+            reader: None,
+            segment_path: PathBuf::new(),
+            offset: 0,
+            chain: ChainPosition {
+                next_seq: 1,
+                head_hash: ChainHash::GENESIS,
+            },
+            from_seq,
+            up_to_seq: u64::MAX,
+            buf: Vec::with_capacity(4096),
+            done: false,
+        };
+        // The last segment whose first seq is at or before `from_seq` holds it, if anything does.
+        let start = segments
+            .iter()
+            .rev()
+            .find(|s| s.first_seq <= from_seq)
+            .or(segments.first());
+        match start {
+            Some(segment_file) => {
+                let file = File::open(&segment_file.path)
+                    .map_err(|e| LogError::io("open segment", &segment_file.path, e))?;
+                cursor.enter_segment(file, segment_file.path.clone(), None)?;
+            }
+            None => cursor.done = true,
+        }
+        Ok(cursor)
+    }
+
+    /// Reads and checks a segment header and makes the segment current. With `expected`, the
+    /// header must continue that chain position; otherwise the header sets it.
+    fn enter_segment(
+        &mut self,
+        file: File,
+        path: PathBuf,
+        expected: Option<ChainPosition>,
+    ) -> Result<(), LogError> {
+        let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, file);
+        let mut header_bytes = [0; SEGMENT_HEADER_BYTES];
+        let corrupt = |problem| -> LogError {
+            Corruption {
+                segment: path.clone(),
+                offset: 0,
+                seq: expected.map(|e| e.next_seq),
+                problem,
+            }
+            .into()
+        };
+        match fill(&mut reader, &mut header_bytes).map_err(|e| LogError::io("read", &path, e))? {
+            Fill::Full => {}
+            Fill::Empty | Fill::Partial => {
+                return Err(corrupt(Problem::BadSegmentHeader("shorter than 64 bytes")));
+            }
+        }
+        let header = SegmentHeader::decode(&header_bytes)
+            .map_err(|reason| corrupt(Problem::BadSegmentHeader(reason)))?;
+        if let Some(expected) = expected {
+            if header.first_seq != expected.next_seq {
+                return Err(corrupt(Problem::SegmentSeqMismatch {
+                    expected: expected.next_seq,
+                    found: header.first_seq,
+                }));
+            }
+            if header.prev_hash != expected.head_hash {
+                return Err(corrupt(Problem::SegmentChainMismatch));
+            }
+        }
+        self.reader = Some(reader);
+        self.segment_path = path;
+        self.offset = SEGMENT_HEADER_BYTES as u64;
+        self.chain = ChainPosition {
+            next_seq: header.first_seq,
+            head_hash: header.prev_hash,
+        };
+        Ok(())
+    }
+
+    /// Moves to the next record at or after `from_seq`, leaving it in `buf`.
+    fn advance(&mut self) -> Option<Result<RecordHeader, LogError>> {
+        if self.done {
+            return None;
+        }
+        let result = self.advance_inner();
+        if !matches!(result, Ok(Some(_))) {
+            self.done = true;
+        }
+        result.transpose()
+    }
+
+    fn advance_inner(&mut self) -> Result<Option<RecordHeader>, LogError> {
+        loop {
+            if self.chain.next_seq > self.up_to_seq {
+                return Ok(None);
+            }
+            let Some(header) = self.read_record()? else {
+                return Ok(None);
+            };
+            if header.seq >= self.from_seq {
+                return Ok(Some(header));
+            }
+        }
+    }
+
+    /// Reads and checks the next record, moving to the next segment at the end of this one.
+    /// `None` means the end of the log as it is now.
+    fn read_record(&mut self) -> Result<Option<RecordHeader>, LogError> {
+        let mut retried = false;
+        loop {
+            let Some(reader) = self.reader.as_mut() else {
+                return Ok(None);
+            };
+            let path = &self.segment_path;
+            let mut len_bytes = [0; LEN_BYTES];
+            let fill_len =
+                fill(reader, &mut len_bytes).map_err(|e| LogError::io("read", path, e))?;
+            let complete = match fill_len {
+                Fill::Empty => {
+                    // A clean end of segment: go on to the next one, or stop at the log's tail.
+                    let next = segment::segment_path(&self.dir, self.chain.next_seq);
+                    match segment::open_if_exists(&next)? {
+                        Some(file) => {
+                            self.enter_segment(file, next, Some(self.chain))?;
+                            continue;
+                        }
+                        None => return Ok(None),
+                    }
+                }
+                Fill::Partial => false,
+                Fill::Full => {
+                    let total = match frame::framed_len(len_bytes, self.record_bytes_max) {
+                        Ok(total) => total,
+                        Err(FrameError::LengthOutOfBounds { len }) => {
+                            return Err(self.corrupt(Problem::LengthOutOfBounds { len }));
+                        }
+                        Err(_) => return Err(self.corrupt(Problem::Truncated)),
+                    };
+                    self.buf.clear();
+                    self.buf.extend_from_slice(&len_bytes);
+                    self.buf.resize(total, 0);
+                    let fill_rest = fill(reader, &mut self.buf[LEN_BYTES..])
+                        .map_err(|e| LogError::io("read", path, e))?;
+                    matches!(fill_rest, Fill::Full)
+                }
+            };
+            if !complete {
+                // A partial record: a write in progress at the tail, a torn tail not yet recovered,
+                // or damage if the log continues in another segment. The writer finishes a segment
+                // before it creates the next, so reread once before calling it damage.
+                let next = segment::segment_path(&self.dir, self.chain.next_seq);
+                if !next.exists() {
+                    return Ok(None);
+                }
+                if retried {
+                    return Err(self.corrupt(Problem::Truncated));
+                }
+                retried = true;
+                let mut file =
+                    File::open(path).map_err(|e| LogError::io("open segment", path, e))?;
+                file.seek(SeekFrom::Start(self.offset))
+                    .map_err(|e| LogError::io("seek segment", path, e))?;
+                self.reader = Some(BufReader::with_capacity(READ_BUFFER_BYTES, file));
+                continue;
+            }
+            return self.check_record().map(Some);
+        }
+    }
+
+    /// Checks the complete record in `buf` against framing, seq and chain, and advances.
+    fn check_record(&mut self) -> Result<RecordHeader, LogError> {
+        let (record, size) = match frame::decode_record(&self.buf, self.record_bytes_max) {
+            Ok(decoded) => decoded,
+            Err(FrameError::CrcMismatch) => return Err(self.corrupt(Problem::CrcMismatch)),
+            Err(FrameError::LengthOutOfBounds { len }) => {
+                return Err(self.corrupt(Problem::LengthOutOfBounds { len }));
+            }
+            Err(FrameError::Incomplete { .. }) => return Err(self.corrupt(Problem::Truncated)),
+        };
+        if record.seq != self.chain.next_seq {
+            return Err(self.corrupt(Problem::SequenceMismatch {
+                expected: self.chain.next_seq,
+                found: record.seq,
+            }));
+        }
+        if record.prev_hash != self.chain.head_hash {
+            return Err(self.corrupt(Problem::ChainBroken {
+                expected: self.chain.head_hash,
+                found: record.prev_hash,
+            }));
+        }
+        let (seq, at_ms, prev_hash) = (record.seq, record.at_ms, record.prev_hash);
+        let hash = frame::hash_framed_in_place(&mut self.buf[..size]);
+        let header = RecordHeader {
+            seq,
+            at_ms,
+            prev_hash,
+            hash,
+        };
+        self.chain = ChainPosition {
+            next_seq: seq + 1,
+            head_hash: hash,
+        };
+        self.offset += size as u64;
+        Ok(header)
+    }
+
+    /// A corruption error at the current record.
+    fn corrupt(&self, problem: Problem) -> LogError {
+        Corruption {
+            segment: self.segment_path.clone(),
+            offset: self.offset,
+            seq: Some(self.chain.next_seq),
+            problem,
+        }
+        .into()
+    }
+
+    /// The payload of the record in `buf`.
+    fn payload(&self) -> &[u8] {
+        &self.buf[RECORD_HEADER_BYTES..]
+    }
+
+    /// Copies the record in `buf` out.
+    fn record(&self, header: RecordHeader) -> Record {
+        Record {
+            seq: header.seq,
+            at_ms: header.at_ms,
+            hash: header.hash,
+            prev_hash: header.prev_hash,
+            payload: self.payload().to_vec(),
+        }
+    }
+}
+
+/// Reads until `buf` is full or the file ends.
+fn fill(reader: &mut impl Read, buf: &mut [u8]) -> io::Result<Fill> {
+    let mut filled = 0;
+    while filled < buf.len() {
+        match reader.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(if filled == buf.len() {
+        Fill::Full
+    } else if filled == 0 {
+        Fill::Empty
+    } else {
+        Fill::Partial
+    })
+}

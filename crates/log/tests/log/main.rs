@@ -1,0 +1,17 @@
+//! Integration tests of the event log: round trips, recovery, crashes, tampering, snapshots and
+//! group commit, all against real files in temporary directories.
+
+// Test helpers outside `#[test]` functions may unwrap (a failure is the test failing), truncate
+// small test numbers into bytes, and print a failing seed.
+#![allow(
+    clippy::unwrap_used,
+    clippy::cast_possible_truncation,
+    clippy::print_stderr
+)]
+
+mod common;
+mod crash;
+mod group_commit;
+mod recovery;
+mod round_trip;
+mod snapshots;
