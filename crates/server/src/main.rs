@@ -11,7 +11,7 @@ mod scenario;
 /// Switchboard: an event-sourced omnichannel contact-routing engine for public-sector contact
 /// centres.
 #[derive(Debug, Parser)]
-#[command(name = "switchboard", version, about, long_about = None)]
+#[command(name = "switchboard", version)]
 struct Cli {
     #[command(subcommand)]
     command: Commands,
