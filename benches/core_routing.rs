@@ -1,8 +1,8 @@
 //! Benchmarks of routing decisions in the core, at contact-centre scale.
 //!
 //! Two decisions are measured, each as one command through the real [`Router`]:
-//! - **contact arrives**: a phone contact is created while N agents are logged in (most of them
-//!   busy) and Q contacts wait for skills nobody free has; the router finds the longest-idle
+//! - **contact arrives**: a phone contact is created while N agents are logged in (a tenth of
+//!   them ready) and Q contacts wait for skills nobody has; the router finds the longest-idle
 //!   eligible agent and makes the offer. (Untimed between iterations: the contact is abandoned,
 //!   which withdraws the offer and leaves the state as it was.)
 //! - **agent becomes ready**: an agent says ready while Q contacts wait in many queues; the router
@@ -53,7 +53,9 @@ struct Scenario {
 }
 
 impl Scenario {
-    fn new(agents: usize, queued: usize) -> Self {
+    /// `unstaffed`: the waiting contacts need skills no agent has (so they stay waiting however
+    /// many agents are ready); otherwise they need the agents' own skills.
+    fn new(agents: usize, queued: usize, unstaffed: bool) -> Self {
         let mut s = Self {
             router: Router::new(RoutingConfig::default()).expect("default config is valid"),
             now: Timestamp::from_millis(1_700_000_000_000),
@@ -86,7 +88,15 @@ impl Scenario {
         }
         // Contacts arrive while nobody is ready, so they all wait.
         for _ in 0..queued {
-            let contact = s.random_contact();
+            let mut contact = s.random_contact();
+            if unstaffed {
+                let service = format!("unstaffed_{}", s.rng.random_range(0..50));
+                contact.skills = vec![SkillRequirement {
+                    skill: service.as_str().into(),
+                    min_level: Level::MIN,
+                }];
+                contact.service = service.into();
+            }
             s.run(Command::CreateContact(Box::new(contact)));
         }
         s
@@ -234,7 +244,7 @@ fn bench_routing(c: &mut Criterion) {
         let label = format!("{agents}_agents_{queued}_queued");
 
         // Contact arrives: a tenth of the agents are ready and free.
-        let mut s = Scenario::new(agents, queued);
+        let mut s = Scenario::new(agents, queued, true);
         s.make_ready(agents / 10);
         let service = common_skill(&s, agents / 10);
         let probe = NewContact::routine("probe", Channel::Phone, &service);
@@ -255,7 +265,7 @@ fn bench_routing(c: &mut Criterion) {
 
         // Agent becomes ready: agents who found no work stay not ready and try again.
         if queued > 0 {
-            let mut s = Scenario::new(agents, queued);
+            let mut s = Scenario::new(agents, queued, false);
             // The first agent whose readiness takes a waiting contact.
             let agent = (0..agents)
                 .map(|a| format!("agent{a}"))

@@ -11,9 +11,10 @@
 //! - **Waiting contacts** are kept in *groups*: contacts with the same matching profile (channel,
 //!   service, skills, language, site, tier, safeguarding) at the same plan step are equivalent for
 //!   every agent, so one eligibility check per group serves them all, and each group is ordered by
-//!   [`QueueOrder`]. Groups are found from an agent's skills through each group's *anchor* (its
-//!   first required skill, which no plan step removes). Contacts at a step that accepts only their
-//!   preferred agent wait in a per-agent list instead.
+//!   [`QueueOrder`]. Groups are filed under their *anchor* (their first required skill, which no
+//!   plan step removes) and their channel, so an agent finds every group it might serve by its
+//!   skills and the channels it can take now, with no second lookup. Contacts at a step that
+//!   accepts only their preferred agent wait in a per-agent list instead.
 //! - **Timers**: offer expiries, ends of wrap-up, plan-step advances, service-level thresholds and
 //!   due-time warnings and breaches, in time order.
 
@@ -107,13 +108,16 @@ struct AgentSlot {
 /// Free agents of one skill, per channel, in longest-idle order.
 pub(crate) type FreeAgents = [BTreeSet<(Timestamp, AgentIdx)>; Channel::COUNT];
 
+/// The waiting groups anchored on one skill, per channel: each group with its members in queue
+/// order. Empty groups are removed.
+pub(crate) type AnchoredGroups = [BTreeMap<GroupKey, BTreeSet<QueueKey>>; Channel::COUNT];
+
 /// The derived index. See the module documentation.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Index {
     pub(crate) free: Vec<FreeAgents>,
     agent_slots: Vec<AgentSlot>,
-    pub(crate) groups: BTreeMap<GroupKey, BTreeSet<QueueKey>>,
-    pub(crate) groups_by_anchor: Vec<BTreeSet<GroupKey>>,
+    pub(crate) groups: Vec<AnchoredGroups>,
     pub(crate) awaiting: BTreeMap<AgentId, BTreeSet<QueueKey>>,
     contact_slots: FxHashMap<ContactNo, ContactSlot>,
     pub(crate) timers: BTreeSet<(Timestamp, Timer)>,
@@ -124,7 +128,7 @@ impl Index {
     pub(crate) fn ensure_skills(&mut self, count: usize) {
         if self.free.len() < count {
             self.free.resize_with(count, Default::default);
-            self.groups_by_anchor.resize_with(count, BTreeSet::new);
+            self.groups.resize_with(count, Default::default);
         }
     }
 
@@ -269,11 +273,11 @@ impl Index {
     fn file(&mut self, slot: &QueueSlot) {
         match slot {
             QueueSlot::Group(group, key) => {
-                let members = self.groups.entry(group.clone()).or_default();
-                if members.is_empty() {
-                    self.groups_by_anchor[group.profile.anchor().slot()].insert(group.clone());
-                }
-                members.insert(*key);
+                let channel = group.profile.channel.index();
+                self.groups[group.profile.anchor().slot()][channel]
+                    .entry(group.clone())
+                    .or_default()
+                    .insert(*key);
             }
             QueueSlot::Awaiting(agent, key) => {
                 self.awaiting.entry(agent.clone()).or_default().insert(*key);
@@ -284,11 +288,12 @@ impl Index {
     fn unfile(&mut self, slot: &QueueSlot) {
         match slot {
             QueueSlot::Group(group, key) => {
-                let members = self.groups.get_mut(group).expect("filed group exists");
+                let channel = group.profile.channel.index();
+                let groups = &mut self.groups[group.profile.anchor().slot()][channel];
+                let members = groups.get_mut(group).expect("filed group exists");
                 members.remove(key);
                 if members.is_empty() {
-                    self.groups.remove(group);
-                    self.groups_by_anchor[group.profile.anchor().slot()].remove(group);
+                    groups.remove(group);
                 }
             }
             QueueSlot::Awaiting(agent, key) => {

@@ -217,29 +217,39 @@ pub(crate) fn find_contact(
         }
     }
 
+    let channels: Vec<usize> = crate::Channel::ALL
+        .into_iter()
+        .filter(|&c| agent.can_take(c))
+        .map(crate::Channel::index)
+        .collect();
     for &(skill, _) in &agent.skills {
-        let Some(groups) = state.index.groups_by_anchor.get(skill.slot()) else {
+        let Some(anchored) = state.index.groups.get(skill.slot()) else {
             continue;
         };
-        for group in groups {
-            examined += 1;
-            let profile = &*group.profile;
-            if !agent.can_take(profile.channel) {
-                continue;
-            }
-            let (_, step) = rules.step(state, profile, group.step);
-            if !rules.accepts(agent, profile, step) {
-                continue;
-            }
-            let members = &state.index.groups[group];
-            pool += members.len();
-            for &key in members {
-                if best.is_some_and(|b| key >= b) {
-                    break;
+        for &channel in &channels {
+            for (group, members) in &anchored[channel] {
+                examined += 1;
+                // A group whose head is behind the best found so far cannot do better.
+                let Some(&head) = members.first() else {
+                    continue;
+                };
+                if best.is_some_and(|b| head >= b) {
+                    continue;
                 }
-                if !state.contacts[&key.1].excludes(agent_idx, now) {
-                    best = Some(key);
-                    break;
+                let profile = &*group.profile;
+                let (_, step) = rules.step(state, profile, group.step);
+                if !rules.accepts(agent, profile, step) {
+                    continue;
+                }
+                pool += members.len();
+                for &key in members {
+                    if best.is_some_and(|b| key >= b) {
+                        break;
+                    }
+                    if !state.contacts[&key.1].excludes(agent_idx, now) {
+                        best = Some(key);
+                        break;
+                    }
                 }
             }
         }

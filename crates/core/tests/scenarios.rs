@@ -379,7 +379,7 @@ fn chats_fill_an_agent_up_to_capacity_and_block_calls_until_they_finish() {
         [    0s] offer_accepted offer=1 contact=chat1 agent=ann waited=0ms
         [    0s] offer_accepted offer=2 contact=chat2 agent=ann waited=0ms
         [    0s] contact_completed contact=chat1 agent=ann outcome=resolved first_contact_resolution
-        [    0s] offer_made offer=3 contact=chat3 agent=ann expires=1970-01-01T00:00:30Z plan=default/0:matched rule=queue_order pool=1 examined=2 score=0
+        [    0s] offer_made offer=3 contact=chat3 agent=ann expires=1970-01-01T00:00:30Z plan=default/0:matched rule=queue_order pool=1 examined=1 score=0
         [    0s] contact_completed contact=chat2 agent=ann outcome=no_action"#]].assert_eq(&centre.events());
 }
 
