@@ -219,7 +219,8 @@ fn an_instant_past_year_9999_cannot_be_written() {
 fn json_that_is_not_an_event_is_a_typed_error() {
     let ok = r#"{"seq":1,"at":"2026-11-23T10:15:00.123Z","type":"agent_ready","agent_id":"ann"}"#;
     assert!(event_from_json(ok).is_ok());
-    let cases: [(&str, fn(&JsonError) -> bool); 9] = [
+    type Expect = fn(&JsonError) -> bool;
+    let cases: [(&str, Expect); 9] = [
         ("{", |e| matches!(e, JsonError::Syntax(_))),
         ("[1]", |e| matches!(e, JsonError::NotAnObject)),
         (
