@@ -180,7 +180,7 @@ fn probe_state() -> State {
             channels: None,
         }))
     };
-    let mut contact = |id: &str, channel| NewContact::routine(id, channel, "council_tax");
+    let contact = |id: &str, channel| NewContact::routine(id, channel, "council_tax");
     let mut vulnerable = contact("c2", Channel::Chat);
     vulnerable.vulnerable = true;
     vulnerable.customer = Some("cust1".into());

@@ -35,6 +35,16 @@ impl Centre {
         }
     }
 
+    /// A centre over a recovered state, at instant `now`.
+    pub fn with_state(state: State, now: Timestamp) -> Self {
+        Self {
+            router: Router::with_state(RoutingConfig::default(), state)
+                .expect("the default config is valid"),
+            now,
+            log: Vec::new(),
+        }
+    }
+
     pub fn state(&self) -> &State {
         self.router.state()
     }
@@ -301,13 +311,38 @@ pub fn golden_events() -> Vec<Event> {
 /// channel and shape, answers, completions, escalations, transfers, abandonment and time passing.
 /// Refused commands are part of the workload (they produce no events).
 pub fn random_centre(seed: u64, steps: usize) -> Centre {
-    const AGENTS: u64 = 8;
-    const SERVICES: [&str; 3] = ["council_tax", "benefits", "housing"];
-    const SITES: [&str; 2] = ["hq", "riverside"];
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut c = Centre::new();
-    let mut created = 0_u32;
+    let mut centre = Centre::new();
+    let mut workload = Workload::new(seed);
     for _ in 0..steps {
+        workload.step(&mut centre);
+    }
+    centre
+}
+
+/// A seeded random workload; clone it to drive two centres with the same steps.
+#[derive(Clone)]
+pub struct Workload {
+    rng: ChaCha8Rng,
+    created: u32,
+}
+
+const AGENTS: u64 = 8;
+const SERVICES: [&str; 3] = ["council_tax", "benefits", "housing"];
+const SITES: [&str; 2] = ["hq", "riverside"];
+
+impl Workload {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            created: 0,
+        }
+    }
+
+    /// One step: a command (perhaps refused) or time passing.
+    #[allow(clippy::too_many_lines, reason = "one arm per kind of step")]
+    pub fn step(&mut self, c: &mut Centre) {
+        let rng = &mut self.rng;
+        let created = &mut self.created;
         let agent = format!("a{}", rng.random_range(0..AGENTS));
         let roll = rng.random_range(0..100);
         match roll {
@@ -352,7 +387,7 @@ pub fn random_centre(seed: u64, steps: usize) -> Centre {
                 let channel = Channel::ALL[rng.random_range(0..Channel::COUNT)];
                 let service = SERVICES[rng.random_range(0..SERVICES.len())];
                 let mut contact = NewContact::routine(&format!("c{created}"), channel, service);
-                created += 1;
+                *created += 1;
                 if rng.random_bool(0.4) {
                     contact.skills = vec![needs(service, rng.random_range(1..=5))];
                 }
@@ -391,7 +426,7 @@ pub fn random_centre(seed: u64, steps: usize) -> Centre {
                 c.try_command(Command::CreateContact(Box::new(contact)));
             }
             43..=46 => {
-                let contact = format!("c{}", rng.random_range(0..created.max(1)));
+                let contact = format!("c{}", rng.random_range(0..(*created).max(1)));
                 c.try_command(Command::AbandonContact {
                     contact: contact.into(),
                 });
@@ -404,7 +439,7 @@ pub fn random_centre(seed: u64, steps: usize) -> Centre {
                     .filter_map(|a| a.offers.first().map(|&o| (a.id.to_string(), o)))
                     .collect();
                 if busy.is_empty() {
-                    continue;
+                    return;
                 }
                 let (agent, offer) = busy[rng.random_range(0..busy.len())].clone();
                 let command = if rng.random_bool(0.8) {
@@ -434,7 +469,7 @@ pub fn random_centre(seed: u64, steps: usize) -> Centre {
                     })
                     .collect();
                 if holding.is_empty() {
-                    continue;
+                    return;
                 }
                 let (agent, contact) = holding[rng.random_range(0..holding.len())].clone();
                 let command = match rng.random_range(0..10) {
@@ -469,5 +504,4 @@ pub fn random_centre(seed: u64, steps: usize) -> Centre {
             }
         }
     }
-    c
 }
