@@ -1,0 +1,45 @@
+//! The edge of Switchboard: the only library that knows serde, postcard and JSON.
+//!
+//! The routing core ([`switchboard_core`]) has no serde on its events; events cross the edge
+//! through the versioned DTOs of this crate. Three formats live here:
+//!
+//! - **Stored events** ([`stored`]): the event log's payload. Postcard, in a versioned envelope
+//!   whose first byte is the format version (`0x00` = version 1). Old versions stay readable for
+//!   good and are upcast to the current one in one place, [`stored::upcast`]. The rule:
+//!   postcard writes enum variants by index and struct fields by position, so in a version that
+//!   has been written no variant or field is ever removed, reordered, retyped or inserted; every
+//!   change of shape, appending included, is a new version (see [`stored`] for the recipe).
+//!   A golden file, `tests/fixtures/events-v1.bin`, holds every event type in version 1 and must
+//!   decode forever.
+//! - **Snapshots** (`snapshot`, behind this crate's `snapshot` feature): the routing state,
+//!   postcard, behind a header of magic, format version and schema fingerprint. A disposable
+//!   cache: a snapshot from another format or schema is refused and the caller replays the log.
+//!   The feature is off by default because the core's own `snapshot` feature does not compile
+//!   yet (`ContactCreated` derives serde but embeds `NewContact`, which does not); turn it on by
+//!   default once the core is fixed.
+//! - **Published events** ([`json`]): a flat JSON object `{"seq", "at", "type", ...fields}` for
+//!   `switchboard.events.<type>`, from the same DTOs as the stored form.
+//!
+//! Conventions shared by all: names are snake case as in the wire contract (`agent_id`,
+//! `face_to_face`, `no_action`, event types as [`EventKind::name`]); instants are milliseconds
+//! since the Unix epoch in binary formats and RFC 3339 UTC strings with three fractional digits in
+//! JSON; durations are whole milliseconds in fields named `*_ms`.
+//!
+//! Decoding never panics, whatever the bytes: bad input is a typed error ([`StoredError`],
+//! `SnapshotError`, [`JsonError`], [`DtoError`]).
+//!
+//! [`EventKind::name`]: switchboard_core::EventKind::name
+
+pub mod event;
+pub mod json;
+#[cfg(feature = "snapshot")]
+pub mod snapshot;
+pub mod stored;
+mod time;
+
+pub use event::DtoError;
+pub use json::{EventJson, JsonError, event_from_json, event_json};
+#[cfg(feature = "snapshot")]
+pub use snapshot::{SnapshotError, decode_snapshot, encode_snapshot};
+pub use stored::{StoredError, decode_event, encode_event};
+pub use time::TimeError;
