@@ -17,7 +17,6 @@ use crate::time::Timestamp;
 
 /// A fact, with the instant the core decided it.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
 pub struct Event {
     /// When it happened (the `now` of the decision).
     pub at: Timestamp,
@@ -27,7 +26,6 @@ pub struct Event {
 
 /// What happened.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
 pub enum EventKind {
     /// An agent logged in (not ready until they say ready).
     AgentLoggedIn(Box<AgentLoggedIn>),
@@ -287,7 +285,6 @@ impl EventKind {
 
 /// An agent's login as recorded: defaults resolved.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
 pub struct AgentLoggedIn {
     /// The agent.
     pub agent: AgentId,
@@ -305,7 +302,6 @@ pub struct AgentLoggedIn {
 
 /// A contact's arrival as recorded: defaults resolved and deadlines computed.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
 pub struct ContactCreated {
     /// The contact as it arrived, with defaults resolved: `skills` is never empty, `due_at` is
     /// set for deferred channels, `preferred_agent` may name the customer's last agent.
@@ -325,7 +321,6 @@ pub struct ContactCreated {
 
 /// A contact offered to an agent, and why that agent.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
 pub struct OfferMade {
     /// The offer.
     pub offer: OfferId,
@@ -343,7 +338,6 @@ pub struct OfferMade {
 
 /// Why a contact went to an agent: the audit record of a routing decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
 pub struct Decision {
     /// The routing plan used.
     pub plan: Arc<str>,
@@ -366,7 +360,6 @@ pub struct Decision {
 
 /// The rule that made a routing decision.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
 pub enum Rule {
     /// The contact's preferred agent (case owner or last agent) was free and eligible.
     PreferredAgent,
@@ -390,7 +383,6 @@ impl Rule {
 
 /// Why an offer was withdrawn.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
 pub enum RevokeReason {
     /// The customer left.
     ContactAbandoned,

@@ -56,13 +56,25 @@ impl Router {
     /// The configuration's first problem, in a sentence.
     pub fn with_state(config: RoutingConfig, state: State) -> Result<Self, String> {
         config.validate()?;
+        // Cool-downs still running when the state was saved must wake their contacts as they
+        // would have in the router that decided them.
+        let clock = state.clock();
+        let cooldowns = state
+            .contacts()
+            .flat_map(|c| {
+                c.excluded
+                    .iter()
+                    .filter_map(move |e| e.until.map(|until| (until, c.no)))
+            })
+            .filter(|&(until, _)| until > clock)
+            .collect();
         Ok(Self {
             state,
             config,
             outbox: VecDeque::new(),
             dirty_contacts: Vec::new(),
             dirty_agents: Vec::new(),
-            cooldowns: BTreeSet::new(),
+            cooldowns,
             sweep_pending: true,
         })
     }
@@ -612,9 +624,12 @@ impl Router {
         );
         let answer_by =
             live.then(|| first_arrived_at + self.config.answer_within(&new.service, new.channel));
-        let due_warning_at = new
-            .due_at
-            .map(|due| due.saturating_sub(self.config.due_warning));
+        // At risk `due_warning` before the due time, but never in the first half of the time
+        // allowed: a callback due in 4 hours is not at risk the moment it arrives.
+        let due_warning_at = new.due_at.map(|due| {
+            let halfway = first_arrived_at + (due - first_arrived_at) / 2;
+            due.saturating_sub(self.config.due_warning).max(halfway)
+        });
         self.emit(
             now,
             EventKind::ContactCreated(Box::new(ContactCreated {

@@ -599,13 +599,8 @@ impl State {
         match &event.kind {
             EventKind::AgentLoggedIn(login) => {
                 let site = SiteIdx(self.sites.intern(&login.site));
-                let mut skills: Vec<(SkillIdx, Level)> = login
-                    .skills
-                    .iter()
-                    .map(|(skill, level)| (SkillIdx(self.skills.intern(skill)), *level))
-                    .collect();
-                skills.sort_unstable_by_key(|&(s, _)| s);
-                skills.dedup_by_key(|&mut (s, _)| s);
+                let skills =
+                    self.skill_levels(login.skills.iter().map(|(skill, level)| (skill, *level)));
                 let agent = Agent {
                     id: login.agent.clone(),
                     name: login.name.clone(),
@@ -680,13 +675,7 @@ impl State {
                 let no = self.next_contact;
                 self.next_contact += 1;
                 let service = ServiceIdx(self.services.intern(&d.service));
-                let mut skills: Vec<(SkillIdx, Level)> = d
-                    .skills
-                    .iter()
-                    .map(|r| (SkillIdx(self.skills.intern(&r.skill)), r.min_level))
-                    .collect();
-                skills.sort_unstable();
-                skills.dedup_by_key(|&mut (s, _)| s);
+                let skills = self.skill_levels(d.skills.iter().map(|r| (&r.skill, r.min_level)));
                 let language = d.language.as_ref().map(|l| SkillIdx(self.skills.intern(l)));
                 let site = d.site.as_ref().map(|s| SiteIdx(self.sites.intern(s)));
                 let profile = Arc::new(Profile {
@@ -892,12 +881,7 @@ impl State {
                 let no = self.expect_contact(contact);
                 let idx = self.release(no, agent, at);
                 let service = ServiceIdx(self.services.intern(service));
-                let mut skills: Vec<(SkillIdx, Level)> = skills
-                    .iter()
-                    .map(|r| (SkillIdx(self.skills.intern(&r.skill)), r.min_level))
-                    .collect();
-                skills.sort_unstable();
-                skills.dedup_by_key(|&mut (s, _)| s);
+                let skills = self.skill_levels(skills.iter().map(|r| (&r.skill, r.min_level)));
                 let c = self.contact_mut(no);
                 c.transfers = c.transfers.saturating_add(1);
                 c.service = service;
@@ -952,6 +936,20 @@ impl State {
             }
         }
         self.forget_finished_before(at.saturating_sub(FINISHED_RETENTION));
+    }
+
+    /// Interns skills and returns them sorted by skill number, one entry per skill at the
+    /// highest level named (decided events never repeat a skill; this keeps `apply` total).
+    fn skill_levels<'a>(
+        &mut self,
+        skills: impl Iterator<Item = (&'a SkillId, Level)>,
+    ) -> Vec<(SkillIdx, Level)> {
+        let mut levels: Vec<(SkillIdx, Level)> = skills
+            .map(|(skill, level)| (SkillIdx(self.skills.intern(skill)), level))
+            .collect();
+        levels.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
+        levels.dedup_by_key(|&mut (s, _)| s);
+        levels
     }
 
     fn expect_agent(&self, id: &AgentId) -> AgentIdx {

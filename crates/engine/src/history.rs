@@ -1,0 +1,58 @@
+//! The history of one contact, or of every contact of one customer, read from the log: the audit
+//! trail's answer to "what happened, when, who, why".
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use switchboard_core::{Event, EventKind};
+use switchboard_log::LogReader;
+use switchboard_wire::decode_event;
+
+use crate::EngineError;
+
+/// Whose history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HistoryFilter {
+    /// One contact, by id.
+    Contact(String),
+    /// Every contact of one customer, by customer reference.
+    Customer(String),
+}
+
+/// Every event of the contact (or the customer's contacts) in the log at `dir`, with its sequence
+/// number, oldest first. Reads the whole log; for the command line and for queries.
+///
+/// # Errors
+/// The log is damaged or a record does not decode.
+pub fn history(dir: &Path, filter: &HistoryFilter) -> Result<Vec<(u64, Event)>, EngineError> {
+    let reader = LogReader::open(dir)?;
+    if reader.last_seq()? == 0 {
+        return Ok(Vec::new());
+    }
+    let mut contacts: BTreeSet<String> = BTreeSet::new();
+    if let HistoryFilter::Contact(id) = filter {
+        contacts.insert(id.clone());
+    }
+    let mut found = Vec::new();
+    for record in reader.read_from(1)? {
+        let record = record?;
+        let event = decode_event(&record.payload).map_err(|source| EngineError::Decode {
+            seq: record.seq,
+            source,
+        })?;
+        if let (HistoryFilter::Customer(customer), EventKind::ContactCreated(created)) =
+            (filter, &event.kind)
+            && created.details.customer.as_deref() == Some(customer.as_str())
+        {
+            contacts.insert(created.details.id.to_string());
+        }
+        if event
+            .kind
+            .contact()
+            .is_some_and(|c| contacts.contains(c.as_str()))
+        {
+            found.push((record.seq, event));
+        }
+    }
+    Ok(found)
+}

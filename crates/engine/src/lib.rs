@@ -1,0 +1,244 @@
+//! The durable engine: the routing core over the event log.
+//!
+//! [`Engine`] joins the three parts that make Switchboard event-sourced: the [`Router`] decides
+//! commands and timeouts into events; [`Engine::commit`] appends every event decided since the
+//! last commit to the log with one `fdatasync` and only then hands them back with their sequence
+//! numbers, so the caller acknowledges nothing that is not durable; and [`Engine::open`] rebuilds
+//! the state from the newest valid snapshot plus the log's tail (or from the whole log).
+//!
+//! The engine is synchronous and single-threaded on purpose: it is the single writer of its
+//! routing domain. The NATS driver owns one and calls it from its loop.
+//!
+//! Also here, for the command line and queries: [`replay`] (rebuild the state from the whole log,
+//! with progress) and [`history`] (every event of one contact or customer).
+
+mod history;
+mod recovery;
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use switchboard_core::{Command, Event, Rejection, Router, RoutingConfig, State, Timestamp};
+use switchboard_log::{ChainHash, Entry, FileLog, LogError, LogOptions, SnapshotOptions};
+use switchboard_wire::{encode_event, encode_snapshot};
+
+pub use history::{HistoryFilter, history};
+pub use recovery::{Recovered, ReplayReport, replay};
+
+/// How the engine keeps its log and snapshots.
+#[derive(Clone, Debug)]
+pub struct EngineOptions {
+    /// Options of the event log (segment size, record size bound).
+    pub log: LogOptions,
+    /// Options of snapshots (how many to keep, size bound).
+    pub snapshot: SnapshotOptions,
+    /// Take a snapshot after this many events since the last (0: never automatically).
+    pub snapshot_every_events: u64,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        Self {
+            log: LogOptions::default(),
+            snapshot: SnapshotOptions::default(),
+            snapshot_every_events: 100_000,
+        }
+    }
+}
+
+/// What went wrong in the engine. Rejected commands are not errors: see [`Rejection`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The event log failed (I/O, damage, a poisoned writer).
+    #[error("event log: {0}")]
+    Log(#[from] LogError),
+    /// A record in the log does not decode as an event of any known version.
+    #[error("record {seq} of the log does not decode as an event: {source}")]
+    Decode {
+        /// The record's sequence number.
+        seq: u64,
+        /// Why.
+        source: switchboard_wire::StoredError,
+    },
+    /// The routing configuration is not valid.
+    #[error("routing configuration: {0}")]
+    Config(String),
+    /// The number of events applied does not match the log: the snapshot or the log belongs to
+    /// another history.
+    #[error("state has {applied} events applied but the log is at {log_seq}")]
+    Diverged {
+        /// Events applied to the recovered state.
+        applied: u64,
+        /// The log's last sequence number.
+        log_seq: u64,
+    },
+}
+
+/// Events made durable by one [`Engine::commit`], in order, with their sequence numbers.
+#[derive(Debug)]
+pub struct Committed {
+    /// The first event's sequence number.
+    pub first_seq: u64,
+    /// The last event's sequence number.
+    pub last_seq: u64,
+    /// The chain hash after the last event.
+    pub head_hash: ChainHash,
+    /// The events, first to last (`first_seq + i` is event `i`'s sequence number).
+    pub events: Vec<Event>,
+    /// How long the append and its `fdatasync` took.
+    pub append_time: std::time::Duration,
+}
+
+/// The routing core over the durable log. See the crate documentation.
+#[derive(Debug)]
+pub struct Engine {
+    router: Router,
+    log: FileLog,
+    dir: PathBuf,
+    options: EngineOptions,
+    /// Events decided and applied, not yet durable. They are durable once `commit` returns.
+    pending: Vec<Event>,
+    /// Events made durable since the last snapshot.
+    since_snapshot: u64,
+}
+
+impl Engine {
+    /// Opens (or creates) the engine's data directory and recovers the state: the newest snapshot
+    /// that decodes and matches the log, then the log's tail; or the whole log. `progress` is
+    /// told (events replayed, events to replay) as replay goes.
+    ///
+    /// # Errors
+    /// The configuration is invalid, or the log is damaged beyond its torn tail, or a record does
+    /// not decode.
+    pub fn open(
+        dir: &Path,
+        config: RoutingConfig,
+        options: EngineOptions,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(Self, Recovered), EngineError> {
+        let (log, recovered_log) = FileLog::open(dir, options.log.clone())?;
+        let (state, recovered) = recovery::recover(dir, &options, recovered_log, progress)?;
+        let router = Router::with_state(config, state).map_err(EngineError::Config)?;
+        let engine = Self {
+            router,
+            log,
+            dir: dir.to_path_buf(),
+            options,
+            pending: Vec::new(),
+            since_snapshot: recovered.replayed,
+        };
+        Ok((engine, recovered))
+    }
+
+    /// The router (its state and configuration), including events not yet committed.
+    #[must_use]
+    pub const fn router(&self) -> &Router {
+        &self.router
+    }
+
+    /// The routing state, including events not yet committed.
+    #[must_use]
+    pub const fn state(&self) -> &State {
+        self.router.state()
+    }
+
+    /// The data directory.
+    #[must_use]
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The sequence number the next committed event will get.
+    #[must_use]
+    pub fn next_seq(&self) -> u64 {
+        self.log.next_seq() + self.pending.len() as u64
+    }
+
+    /// Decides a command; its events are pending until [`Engine::commit`].
+    ///
+    /// # Errors
+    /// The command's [`Rejection`]; nothing changes then.
+    pub fn decide(&mut self, command: Command, now: Timestamp) -> Result<usize, Rejection> {
+        let count = self.router.handle_command(command, now)?;
+        self.pending.extend(self.router.drain_events());
+        Ok(count)
+    }
+
+    /// Handles timers due at `now`; their events are pending until [`Engine::commit`].
+    pub fn tick(&mut self, now: Timestamp) -> usize {
+        let count = self.router.handle_timeout(now);
+        self.pending.extend(self.router.drain_events());
+        count
+    }
+
+    /// When to call [`Engine::tick`] next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Timestamp> {
+        self.router.poll_timeout()
+    }
+
+    /// Events decided but not yet committed.
+    #[must_use]
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Makes every pending event durable: one append, one `fdatasync`. Returns `None` when
+    /// nothing was pending. Takes a snapshot afterwards when one is due.
+    ///
+    /// # Errors
+    /// The log failed. The engine must then stop: its in-memory state is ahead of the log, and
+    /// a restart recovers exactly what is durable.
+    pub fn commit(&mut self) -> Result<Option<Committed>, EngineError> {
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        let entries: Vec<Entry> = self
+            .pending
+            .iter()
+            .map(|event| Entry {
+                at_ms: event.at.as_millis(),
+                payload: encode_event(event),
+            })
+            .collect();
+        let started = Instant::now();
+        let appended = self.log.append(&entries)?;
+        let append_time = started.elapsed();
+        let events = std::mem::take(&mut self.pending);
+        self.since_snapshot += events.len() as u64;
+        let committed = Committed {
+            first_seq: appended.first_seq,
+            last_seq: appended.last_seq,
+            head_hash: appended.head_hash,
+            events,
+            append_time,
+        };
+        let every = self.options.snapshot_every_events;
+        if every > 0 && self.since_snapshot >= every {
+            self.snapshot()?;
+        }
+        Ok(Some(committed))
+    }
+
+    /// Writes a snapshot of the committed state now (pending events are committed first).
+    ///
+    /// # Errors
+    /// The log or the snapshot file could not be written.
+    pub fn snapshot(&mut self) -> Result<PathBuf, EngineError> {
+        if !self.pending.is_empty() {
+            self.commit()?;
+        }
+        let seq = self.log.next_seq() - 1;
+        let bytes = encode_snapshot(self.router.state());
+        let path = switchboard_log::save_snapshot(
+            &self.dir,
+            seq,
+            self.log.head_hash(),
+            &bytes,
+            &self.options.snapshot,
+        )?;
+        self.since_snapshot = 0;
+        Ok(path)
+    }
+}

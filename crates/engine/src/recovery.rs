@@ -1,0 +1,174 @@
+//! Rebuilding the routing state from disk: the newest usable snapshot plus the log's tail at
+//! start-up ([`recover`]), or the whole log for the command line ([`replay`]).
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use switchboard_core::State;
+use switchboard_log::{
+    ChainHash, LogReader, Recovery, TornTail, load_latest_snapshot, verify_snapshot_against_log,
+};
+use switchboard_wire::{decode_event, decode_snapshot};
+
+use crate::{EngineError, EngineOptions};
+
+/// How often replay reports progress, in events.
+const PROGRESS_EVERY: u64 = 1 << 16;
+
+/// What start-up recovery found and did.
+#[derive(Debug)]
+pub struct Recovered {
+    /// The sequence number the snapshot used was taken at, if one was used.
+    pub snapshot_seq: Option<u64>,
+    /// Snapshots that could not be used (damaged, from another build, or from another history),
+    /// each with the reason. Not an error: the log is replayed instead.
+    pub skipped_snapshots: Vec<String>,
+    /// Events replayed from the log after the snapshot (or from the start).
+    pub replayed: u64,
+    /// The log's last sequence number.
+    pub last_seq: u64,
+    /// The log's chain hash at its last record.
+    pub head_hash: ChainHash,
+    /// A torn final record the log cut off (a write interrupted by a crash), if any.
+    pub torn_tail: Option<TornTail>,
+    /// How long recovery took.
+    pub elapsed: Duration,
+}
+
+/// What a full replay found.
+#[derive(Debug)]
+pub struct ReplayReport {
+    /// Events replayed.
+    pub events: u64,
+    /// The chain hash at the last record.
+    pub head_hash: ChainHash,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl ReplayReport {
+    /// Events replayed per second.
+    #[must_use]
+    pub fn events_per_second(&self) -> f64 {
+        self.events as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+/// Applies the log's records from `from` to `state`; returns how many were applied.
+fn apply_from(
+    reader: &LogReader,
+    from: u64,
+    total: u64,
+    state: &mut State,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(u64, ChainHash), EngineError> {
+    let mut applied = 0_u64;
+    let mut head = ChainHash::GENESIS;
+    progress(0, total);
+    for record in reader.read_from(from)? {
+        let record = record?;
+        let event = decode_event(&record.payload).map_err(|source| EngineError::Decode {
+            seq: record.seq,
+            source,
+        })?;
+        state.apply(&event);
+        head = record.hash;
+        applied += 1;
+        if applied.is_multiple_of(PROGRESS_EVERY) {
+            progress(applied, total);
+        }
+    }
+    progress(applied, total);
+    Ok((applied, head))
+}
+
+/// Recovers the state at start-up. See [`crate::Engine::open`].
+pub(crate) fn recover(
+    dir: &Path,
+    options: &EngineOptions,
+    log: Recovery,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(State, Recovered), EngineError> {
+    let started = Instant::now();
+    let latest = load_latest_snapshot(dir, &options.snapshot)?;
+    let reader = LogReader::open_with_options(dir, &options.log)?;
+    let mut skipped: Vec<String> = latest
+        .skipped
+        .iter()
+        .map(|s| format!("{}: {}", s.path.display(), s.reason))
+        .collect();
+    let mut state = State::new();
+    let mut snapshot_seq = None;
+    if let Some(snapshot) = latest.snapshot {
+        let usable = verify_snapshot_against_log(&reader, &snapshot)
+            .map_err(|e| e.to_string())
+            .and_then(|()| decode_snapshot(&snapshot.payload).map_err(|e| e.to_string()))
+            .and_then(|decoded| {
+                if decoded.events_applied() == snapshot.seq {
+                    Ok(decoded)
+                } else {
+                    Err(format!(
+                        "it holds {} events but was taken at seq {}",
+                        decoded.events_applied(),
+                        snapshot.seq
+                    ))
+                }
+            });
+        match usable {
+            Ok(decoded) => {
+                state = decoded;
+                snapshot_seq = Some(snapshot.seq);
+            }
+            Err(reason) => skipped.push(format!("{}: {reason}", snapshot.path.display())),
+        }
+    }
+    let from = snapshot_seq.map_or(1, |seq| seq + 1);
+    let total = log.last_seq.saturating_sub(from - 1);
+    let replayed = if total > 0 {
+        apply_from(&reader, from, total, &mut state, progress)?.0
+    } else {
+        0
+    };
+    if state.events_applied() != log.last_seq {
+        return Err(EngineError::Diverged {
+            applied: state.events_applied(),
+            log_seq: log.last_seq,
+        });
+    }
+    let recovered = Recovered {
+        snapshot_seq,
+        skipped_snapshots: skipped,
+        replayed,
+        last_seq: log.last_seq,
+        head_hash: log.head_hash,
+        torn_tail: log.torn_tail,
+        elapsed: started.elapsed(),
+    };
+    Ok((state, recovered))
+}
+
+/// Rebuilds the state from the whole log in `dir`, read-only (no snapshot is used, nothing is
+/// written). `progress` is told (events replayed, events in the log).
+///
+/// # Errors
+/// The log is damaged or a record does not decode.
+pub fn replay(
+    dir: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(State, ReplayReport), EngineError> {
+    let started = Instant::now();
+    let reader = LogReader::open(dir)?;
+    let total = reader.last_seq()?;
+    let mut state = State::new();
+    let (events, head_hash) = if total > 0 {
+        apply_from(&reader, 1, total, &mut state, progress)?
+    } else {
+        (0, ChainHash::GENESIS)
+    };
+    let report = ReplayReport {
+        events,
+        head_hash,
+        elapsed: started.elapsed(),
+    };
+    Ok((state, report))
+}
