@@ -110,12 +110,12 @@ pub enum CalendarError {
     ExtensionOfZeroDays,
 
     /// An error in one field of a [`crate::CalendarSpec`], named by its path.
-    #[error("{field}: {source}")]
+    #[error("{field}: {problem}")]
     InField {
         /// The field's path, e.g. `hours.friday[0]` or `closures[2].to`.
         field: String,
-        /// What is wrong with it.
-        source: Box<CalendarError>,
+        /// What is wrong with it (part of this error's message, so not also its `source`).
+        problem: Box<CalendarError>,
     },
 }
 
@@ -124,7 +124,7 @@ impl CalendarError {
     pub(crate) fn in_field(self, field: impl Into<String>) -> Self {
         Self::InField {
             field: field.into(),
-            source: Box::new(self),
+            problem: Box::new(self),
         }
     }
 }

@@ -142,8 +142,8 @@ fn validation_errors_name_the_field() {
     let error = spec.to_calendar().unwrap_err();
     assert!(matches!(
         &error,
-        CalendarError::InField { field, source } if field == "hours"
-            && **source == CalendarError::NeverOpen
+        CalendarError::InField { field, problem } if field == "hours"
+            && **problem == CalendarError::NeverOpen
     ));
 }
 

@@ -51,10 +51,10 @@ impl Default for EngineOptions {
 #[non_exhaustive]
 pub enum EngineError {
     /// The event log failed (I/O, damage, a poisoned writer).
-    #[error("event log: {0}")]
+    #[error(transparent)]
     Log(#[from] LogError),
     /// A record in the log does not decode as an event of any known version.
-    #[error("record {seq} of the log does not decode as an event: {source}")]
+    #[error("record {seq} of the log does not decode as an event")]
     Decode {
         /// The record's sequence number.
         seq: u64,

@@ -54,6 +54,18 @@ impl ReplayReport {
     }
 }
 
+/// An error and its causes in one line, for reasons reported as text.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        text.push_str(": ");
+        text.push_str(&e.to_string());
+        cause = e.source();
+    }
+    text
+}
+
 /// Applies the log's records from `from` to `state`; returns how many were applied.
 fn apply_from(
     reader: &LogReader,
@@ -101,8 +113,8 @@ pub(crate) fn recover(
     let mut snapshot_seq = None;
     if let Some(snapshot) = latest.snapshot {
         let usable = verify_snapshot_against_log(&reader, &snapshot)
-            .map_err(|e| e.to_string())
-            .and_then(|()| decode_snapshot(&snapshot.payload).map_err(|e| e.to_string()))
+            .map_err(|e| error_chain(&e))
+            .and_then(|()| decode_snapshot(&snapshot.payload).map_err(|e| error_chain(&e)))
             .and_then(|decoded| {
                 if decoded.events_applied() == snapshot.seq {
                     Ok(decoded)

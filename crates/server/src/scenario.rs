@@ -3,13 +3,16 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use switchboard_core::{
     AgentLogin, Channel, Command, EventKind, Level, NewContact, Outcome, PerChannel, Priority,
-    Router, RoutingConfig, SkillRequirement, Tier, Timestamp,
+    RoutingConfig, SkillRequirement, Tier, Timestamp,
 };
+use switchboard_engine::{Engine, EngineOptions};
 
 /// Options of `switchboard scenario`.
 #[derive(Debug, clap::Args)]
@@ -17,6 +20,10 @@ pub(crate) struct Args {
     /// Print only the queue figures at the end, not every event.
     #[arg(long)]
     quiet: bool,
+    /// Write the event log here (created if missing; it must not hold another log), for
+    /// `switchboard audit` and `switchboard replay`. Without it, a temporary directory is used.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
 }
 
 /// 08:30 on Monday 23 November 2026 (UTC, which is also UK time in November).
@@ -304,8 +311,30 @@ enum Ending {
     Transfer(&'static str),
 }
 
-pub(crate) fn run(args: &Args) -> Result<()> {
-    let mut router = Router::new(RoutingConfig::default()).map_err(anyhow::Error::msg)?;
+pub(crate) fn run(args: &Args) -> Result<ExitCode> {
+    let temporary;
+    let dir = match &args.data_dir {
+        Some(dir) => dir.clone(),
+        None => {
+            temporary = tempfile::tempdir().context("could not make a temporary data directory")?;
+            temporary.path().to_path_buf()
+        }
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    let (mut engine, recovered) = Engine::open(
+        &dir,
+        RoutingConfig::default(),
+        EngineOptions::default(),
+        &mut |_, _| {},
+    )
+    .with_context(|| format!("could not open the event log in {}", dir.display()))?;
+    if recovered.last_seq > 0 {
+        anyhow::bail!(
+            "{} already holds an event log ({} events); the scenario needs an empty directory",
+            dir.display(),
+            recovered.last_seq
+        );
+    }
     let mut agenda: BTreeMap<(Timestamp, u64), Command> = BTreeMap::new();
     let mut order = 0_u64;
     for (t, command) in script() {
@@ -318,7 +347,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
     let mut now = at(0, 0);
     loop {
         let next_command = agenda.keys().next().map(|&(t, _)| t);
-        let next_timer = router.poll_timeout();
+        let next_timer = engine.poll_timeout();
         let Some(next) = [next_command, next_timer].into_iter().flatten().min() else {
             break;
         };
@@ -328,13 +357,14 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         now = now.max(next);
         if next_command == Some(next) {
             let (_, command) = agenda.pop_first().context("agenda entry vanished")?;
-            if let Err(rejection) = router.handle_command(command, now) {
+            if let Err(rejection) = engine.decide(command, now) {
                 writeln!(out, "{} refused: {rejection}", clock(now))?;
             }
         } else {
-            router.handle_timeout(now);
+            engine.tick(now);
         }
-        while let Some(event) = router.poll_event() {
+        let committed = engine.commit().context("could not write the event log")?;
+        for event in committed.map(|c| c.events).unwrap_or_default() {
             if !args.quiet {
                 writeln!(out, "{} {}", clock(event.at), event.kind)?;
             }
@@ -386,7 +416,7 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         "{:<24} {:<13} {:>7} {:>8} {:>9} {:>9} {:>8} {:>6}",
         "service", "channel", "offered", "answered", "abandoned", "completed", "SL", "FCR"
     )?;
-    let state = router.state();
+    let state = engine.state();
     for ((service, channel), c) in state.counters() {
         let sl = if c.answered + c.abandoned == 0 {
             "-".to_owned()
@@ -423,5 +453,12 @@ pub(crate) fn run(args: &Args) -> Result<()> {
         "\n{} events, {waiting} contacts still open.",
         state.events_applied()
     )?;
-    Ok(())
+    if let Some(dir) = &args.data_dir {
+        writeln!(
+            out,
+            "The event log is in {0}: try `switchboard audit verify --data-dir {0}`.",
+            dir.display()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -64,7 +64,7 @@ pub enum StoredError {
         version: u32,
     },
     /// The payload does not decode as an event of its version (truncated or corrupt).
-    #[error("malformed version {version} event payload: {source}")]
+    #[error("malformed version {version} event payload")]
     Malformed {
         /// The variant index of the version being read.
         version: u32,
