@@ -415,7 +415,7 @@ fn emails_are_auto_accepted_interrupted_by_calls_and_reported_at_risk_and_breach
         [   60s] agent_not_ready agent=ann reason=missed_offers
         [   60s] contact_step_advanced contact=call1 step=2
         [  120s] contact_step_advanced contact=call1 step=3
-        [ 3600s] due_time_at_risk contact=e1 due=1970-01-01T05:00:00Z
+        [ 9000s] due_time_at_risk contact=e1 due=1970-01-01T05:00:00Z
         [18000s] due_time_breached contact=e1 due=1970-01-01T05:00:00Z"#]].assert_eq(&centre.events());
 }
 
