@@ -30,12 +30,20 @@
 //!
 //! [`EventKind::name`]: switchboard_core::EventKind::name
 
+pub mod command;
+pub mod error;
 pub mod event;
 pub mod json;
+pub mod names;
 #[cfg(feature = "snapshot")]
 pub mod snapshot;
 pub mod stored;
+pub mod subjects;
 mod time;
+
+pub use command::{CommandBody, Decoded, Format, PAYLOAD_BYTES_MAX, decode_command};
+pub use error::{ErrorCode, WireError};
+pub use subjects::{CommandKind, QueryKind, Route, Subjects};
 
 pub use event::DtoError;
 pub use json::{EventJson, JsonError, event_from_json, event_json};
