@@ -35,6 +35,9 @@ pub mod error;
 pub mod event;
 pub mod json;
 pub mod names;
+pub mod offer;
+pub mod query;
+pub mod reply;
 #[cfg(feature = "snapshot")]
 pub mod snapshot;
 pub mod stored;
@@ -43,6 +46,15 @@ mod time;
 
 pub use command::{CommandBody, Decoded, Format, PAYLOAD_BYTES_MAX, decode_command};
 pub use error::{ErrorCode, WireError};
+pub use offer::{
+    AgentNotice, OfferNotice, agent_notices, encode_agent_notice, encode_message, encode_offer,
+    offer_notice,
+};
+pub use query::{
+    AgentsReply, ContactQuery, ContactReply, QueuesReply, agents_reply, contact_reply,
+    decode_contact_query, encode_query_reply, queues_reply,
+};
+pub use reply::{Reply, ReplyBody, decode_reply, encode_reply, encode_result, reply_body};
 pub use subjects::{CommandKind, QueryKind, Route, Subjects};
 
 pub use event::DtoError;
