@@ -38,6 +38,7 @@ pub mod names;
 pub mod offer;
 pub mod query;
 pub mod reply;
+pub mod schema;
 #[cfg(feature = "snapshot")]
 pub mod snapshot;
 pub mod stored;
