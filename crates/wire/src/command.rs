@@ -650,9 +650,24 @@ pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8], format: Format) -> Re
     };
     match format {
         Format::Json => {
+            // serde would also read a struct from an array of its fields, by position: JSON
+            // bodies are objects, and only objects.
+            if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+                return Err(WireError::invalid(
+                    "not a valid JSON body: a body must be a JSON object",
+                ));
+            }
             let mut de = serde_json::Deserializer::from_slice(body);
-            let value: T = serde_path_to_error::deserialize(&mut de)
-                .map_err(|e| describe(&e.path().to_string(), e.inner(), "JSON"))?;
+            let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                if matches!(
+                    e.inner().classify(),
+                    serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+                ) {
+                    WireError::invalid(format!("not valid JSON: {}", e.inner()))
+                } else {
+                    describe(&e.path().to_string(), e.inner(), "JSON")
+                }
+            })?;
             de.end().map_err(|e| {
                 WireError::invalid(format!("trailing data after the JSON body: {e}"))
             })?;
@@ -677,7 +692,7 @@ pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8], format: Format) -> Re
 }
 
 fn describe(path: &str, error: &dyn std::fmt::Display, format: &str) -> WireError {
-    if path.is_empty() || path == "." {
+    if path.is_empty() || path == "." || path.contains('?') {
         WireError::invalid(format!("not a valid {format} body: {error}"))
     } else {
         WireError::invalid(format!("field `{path}`: {error}"))
