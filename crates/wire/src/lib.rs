@@ -19,6 +19,12 @@
 //!   default once the core is fixed.
 //! - **Published events** ([`json`]): a flat JSON object `{"seq", "at", "type", ...fields}` for
 //!   `switchboard.events.<type>`, from the same DTOs as the stored form.
+//! - **The wire contract v1** (`docs/wire.md`): NATS [`subjects`] and the [`Route`] each one asks
+//!   for; [`command`] bodies and [`decode_command`] (JSON by default, postcard by
+//!   `Content-Type`); [`reply`] envelopes (`{"ok":true,...}` / `{"ok":false,"error":...}`) with
+//!   [`WireError`] codes; what desktops receive ([`offer`]: offers and notices); read-only
+//!   [`query`] replies; and the JSON Schemas of every message ([`schema`], checked into
+//!   `docs/schemas`).
 //!
 //! Conventions shared by all: names are snake case as in the wire contract (`agent_id`,
 //! `face_to_face`, `no_action`, event types as [`EventKind::name`]); instants are milliseconds
@@ -26,7 +32,7 @@
 //! JSON; durations are whole milliseconds in fields named `*_ms`.
 //!
 //! Decoding never panics, whatever the bytes: bad input is a typed error ([`StoredError`],
-//! `SnapshotError`, [`JsonError`], [`DtoError`]).
+//! `SnapshotError`, [`JsonError`], [`DtoError`], [`WireError`]).
 //!
 //! [`EventKind::name`]: switchboard_core::EventKind::name
 
