@@ -19,6 +19,12 @@
 //!   default once the core is fixed.
 //! - **Published events** ([`json`]): a flat JSON object `{"seq", "at", "type", ...fields}` for
 //!   `switchboard.events.<type>`, from the same DTOs as the stored form.
+//! - **The wire contract v1** (`docs/wire.md`): NATS [`subjects`] and the [`Route`] each one asks
+//!   for; [`command`] bodies and [`decode_command`] (JSON by default, postcard by
+//!   `Content-Type`); [`reply`] envelopes (`{"ok":true,...}` / `{"ok":false,"error":...}`) with
+//!   [`WireError`] codes; what desktops receive ([`offer`]: offers and notices); read-only
+//!   [`query`] replies; and the JSON Schemas of every message ([`schema`], checked into
+//!   `docs/schemas`).
 //!
 //! Conventions shared by all: names are snake case as in the wire contract (`agent_id`,
 //! `face_to_face`, `no_action`, event types as [`EventKind::name`]); instants are milliseconds
@@ -26,16 +32,37 @@
 //! JSON; durations are whole milliseconds in fields named `*_ms`.
 //!
 //! Decoding never panics, whatever the bytes: bad input is a typed error ([`StoredError`],
-//! `SnapshotError`, [`JsonError`], [`DtoError`]).
+//! `SnapshotError`, [`JsonError`], [`DtoError`], [`WireError`]).
 //!
 //! [`EventKind::name`]: switchboard_core::EventKind::name
 
+pub mod command;
+pub mod error;
 pub mod event;
 pub mod json;
+pub mod names;
+pub mod offer;
+pub mod query;
+pub mod reply;
+pub mod schema;
 #[cfg(feature = "snapshot")]
 pub mod snapshot;
 pub mod stored;
+pub mod subjects;
 mod time;
+
+pub use command::{CommandBody, Decoded, Format, PAYLOAD_BYTES_MAX, decode_command};
+pub use error::{ErrorCode, WireError};
+pub use offer::{
+    AgentNotice, OfferNotice, agent_notices, encode_agent_notice, encode_message, encode_offer,
+    offer_notice,
+};
+pub use query::{
+    AgentsReply, ContactQuery, ContactReply, QueuesReply, agents_reply, contact_reply,
+    decode_contact_query, encode_query_reply, queues_reply,
+};
+pub use reply::{Reply, ReplyBody, decode_reply, encode_reply, encode_result, reply_body};
+pub use subjects::{CommandKind, QueryKind, Route, Subjects};
 
 pub use event::DtoError;
 pub use json::{EventJson, JsonError, event_from_json, event_json};

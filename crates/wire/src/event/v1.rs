@@ -15,6 +15,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 use std::time::Duration;
 
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::Error as _;
 use serde::ser::Error as _;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -61,6 +62,21 @@ impl<'de> Deserialize<'de> for Time {
     }
 }
 
+/// In JSON Schema (which describes the JSON form): an RFC 3339 string.
+impl JsonSchema for Time {
+    fn schema_name() -> Cow<'static, str> {
+        "Time".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "string",
+            "format": "date-time",
+            "description": "An instant, RFC 3339 (UTC is written with three fractional digits, e.g. 2026-11-23T10:15:00.123Z; any offset is accepted; at most millisecond precision)."
+        })
+    }
+}
+
 impl From<Timestamp> for Time {
     fn from(at: Timestamp) -> Self {
         Self(at.as_millis())
@@ -74,7 +90,7 @@ impl From<Time> for Timestamp {
 }
 
 /// A fact with the instant it was decided: the DTO of [`Event`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct EventDto<'a> {
     /// When it happened.
     pub at: Time,
@@ -83,7 +99,7 @@ pub struct EventDto<'a> {
 }
 
 /// What happened: the DTO of [`EventKind`]. Variant names are [`EventKind::name`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum EventKindDto<'a> {
     /// An agent logged in.
@@ -257,7 +273,7 @@ pub enum EventKindDto<'a> {
 }
 
 /// The DTO of [`AgentLoggedIn`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AgentLoggedInDto<'a> {
     /// The agent.
     pub agent_id: Text<'a>,
@@ -274,7 +290,7 @@ pub struct AgentLoggedInDto<'a> {
 }
 
 /// A skill an agent has, at a proficiency level 1 to 5.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SkillLevelDto<'a> {
     /// The skill.
     pub skill: Text<'a>,
@@ -283,7 +299,7 @@ pub struct SkillLevelDto<'a> {
 }
 
 /// A value per channel: the DTO of `PerChannel<u8>`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct CapacityDto {
     /// Phone calls.
     pub phone: u8,
@@ -298,7 +314,7 @@ pub struct CapacityDto {
 }
 
 /// The DTO of [`ContactCreated`], with the contact's details (the core's [`NewContact`]) inline.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ContactCreatedDto<'a> {
     /// The contact.
     pub contact_id: Text<'a>,
@@ -343,7 +359,7 @@ pub struct ContactCreatedDto<'a> {
 }
 
 /// One free-form attribute of a contact.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AttributeDto<'a> {
     /// The attribute's name.
     pub name: Text<'a>,
@@ -352,7 +368,7 @@ pub struct AttributeDto<'a> {
 }
 
 /// The DTO of [`SkillRequirement`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct SkillRequirementDto<'a> {
     /// The skill.
     pub skill: Text<'a>,
@@ -361,7 +377,7 @@ pub struct SkillRequirementDto<'a> {
 }
 
 /// The DTO of [`OfferMade`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct OfferMadeDto<'a> {
     /// The offer.
     pub offer_id: u64,
@@ -378,7 +394,7 @@ pub struct OfferMadeDto<'a> {
 }
 
 /// The DTO of [`Decision`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DecisionDto<'a> {
     /// The routing plan used.
     pub plan: Text<'a>,
@@ -397,7 +413,7 @@ pub struct DecisionDto<'a> {
 }
 
 /// The DTO of [`Rule`], with the selection strategies flattened in: names as [`Rule::as_str`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RuleDto {
     /// The contact's preferred agent.
@@ -413,7 +429,7 @@ pub enum RuleDto {
 }
 
 /// The DTO of [`Placement`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct PlacementDto {
     /// The plan step (0-based).
     pub step: u8,
@@ -424,7 +440,7 @@ pub struct PlacementDto {
 }
 
 /// The DTO of [`QueueOrder`].
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct QueueOrderDto {
     /// A safeguarding concern.
     pub safeguarding: bool,
@@ -435,7 +451,7 @@ pub struct QueueOrderDto {
 }
 
 /// The DTO of [`Channel`]: `phone`, `face_to_face`, `chat`, `email`, `callback`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelDto {
     /// Phone.
@@ -451,7 +467,7 @@ pub enum ChannelDto {
 }
 
 /// The DTO of [`Outcome`]: `resolved`, `referred`, `no_action`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeDto {
     /// Resolved.
@@ -463,7 +479,7 @@ pub enum OutcomeDto {
 }
 
 /// The DTO of [`ComplaintStage`]: `stage_1`, `stage_2`, `ombudsman`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub enum ComplaintStageDto {
     /// Stage 1.
     #[serde(rename = "stage_1")]
@@ -477,7 +493,7 @@ pub enum ComplaintStageDto {
 }
 
 /// The DTO of [`RevokeReason`]: `contact_abandoned`, `agent_not_ready`, `agent_logged_out`.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RevokeReasonDto {
     /// The customer left.

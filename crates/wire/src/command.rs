@@ -1,0 +1,1061 @@
+//! Command bodies: what telephony, chat and agent desktops send on `{p}.cmd.…` (and
+//! `{p}.inbox.…`), and [`decode_command`], which turns a subject's route and a body into a core
+//! [`Command`].
+//!
+//! Bodies are JSON objects by default, postcard when the message has the header
+//! `Content-Type: application/postcard` (see [`Format`]). One Rust type per body serves both:
+//! JSON reads fields by name, postcard by position, in the order they are declared here. An empty
+//! body is read as `{}` (so `ready` needs no body at all).
+//!
+//! The rules, written down in `docs/wire.md`:
+//! - **Unknown fields are refused** (`invalid_message` naming the field): a misspelt
+//!   `safegaurding` must not silently route a safeguarding concern as routine work. Fields may be
+//!   added in later versions of the contract; a client sends only fields the engine documents.
+//! - Ids follow the id rules of [`crate::names`]; numbers are range-checked (tier and level 1–5,
+//!   priority 0–9); lists and maps are bounded.
+//! - The agent is named by the subject. An agent command's body may repeat it as `agent_id`;
+//!   a body naming another agent is refused with `invalid_message` (it is a malformed message,
+//!   not a question of whose offer it is: nothing is looked up).
+//! - `command_id` is the idempotency key; the driver remembers the first reply to each one (and
+//!   to each `Nats-Msg-Id` header) and repeats it instead of deciding the command again.
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use switchboard_core::{
+    AgentId, AgentLogin, Channel, Command, Level, NewContact, OfferId, PerChannel, Priority,
+    SkillRequirement, Tier,
+};
+
+use crate::error::{ErrorCode, WireError};
+use crate::event::{ChannelDto, ComplaintStageDto, OutcomeDto, SkillRequirementDto, Time};
+use crate::names::{ID_BYTES_MAX, IdKind, check_id, check_text};
+use crate::subjects::CommandKind;
+
+/// The largest body accepted, in bytes; a larger one is refused with `payload_too_large`.
+pub const PAYLOAD_BYTES_MAX: usize = 64 * 1024;
+/// The most skills a contact may require (create and transfer).
+pub const CONTACT_SKILLS_MAX: usize = 16;
+/// The most skills an agent may log in with.
+pub const AGENT_SKILLS_MAX: usize = 256;
+/// The most attributes a contact may carry.
+pub const ATTRIBUTES_MAX: usize = 32;
+/// The longest attribute name, in bytes.
+pub const ATTRIBUTE_NAME_BYTES_MAX: usize = 64;
+/// The longest attribute value, in bytes.
+pub const ATTRIBUTE_VALUE_BYTES_MAX: usize = 1024;
+/// The most contacts of one channel an agent may hold at once.
+pub const CAPACITY_MAX: u8 = 50;
+
+/// The body's encoding, from the message's `Content-Type` header. Replies use the request's.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Format {
+    /// JSON (`application/json`, or no header): the default.
+    #[default]
+    Json,
+    /// Postcard (`application/postcard`): compact binary, fields by position.
+    Postcard,
+}
+
+impl Format {
+    /// The content type that selects postcard.
+    pub const POSTCARD_CONTENT_TYPE: &'static str = "application/postcard";
+    /// The content type of JSON bodies.
+    pub const JSON_CONTENT_TYPE: &'static str = "application/json";
+
+    /// The format a `Content-Type` header asks for: `application/postcard` (case-insensitive,
+    /// parameters ignored) is postcard; anything else, or no header, is JSON.
+    #[must_use]
+    pub fn from_content_type(content_type: Option<&str>) -> Self {
+        let Some(content_type) = content_type else {
+            return Self::Json;
+        };
+        let media_type = content_type.split(';').next().unwrap_or_default().trim();
+        if media_type.eq_ignore_ascii_case(Self::POSTCARD_CONTENT_TYPE) {
+            Self::Postcard
+        } else {
+            Self::Json
+        }
+    }
+
+    /// The `Content-Type` to send with a body in this format.
+    #[must_use]
+    pub const fn content_type(self) -> &'static str {
+        match self {
+            Self::Json => Self::JSON_CONTENT_TYPE,
+            Self::Postcard => Self::POSTCARD_CONTENT_TYPE,
+        }
+    }
+}
+
+/// A decoded command and its idempotency key.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decoded {
+    /// The command for the core.
+    pub command: Command,
+    /// The body's `command_id`, if it had one.
+    pub command_id: Option<String>,
+}
+
+/// Body of `{p}.cmd.contact.create`: a new contact.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object: the body of contact.create"
+)]
+#[schemars(title = "contact.create")]
+pub struct CreateContactBody {
+    /// The contact's id, chosen by the system that raised it (unique among live contacts).
+    #[schemars(length(min = 1, max = 128))]
+    pub contact_id: String,
+    /// How it arrived.
+    pub channel: ChannelDto,
+    /// The service area it is about (`council_tax`, `benefits`...).
+    #[schemars(length(min = 1, max = 128))]
+    pub service: String,
+    /// Skills it needs, each at or above a level 1–5; when empty, the service's own skill at
+    /// level 1. At most 16, each named once.
+    #[serde(default)]
+    pub skills: Vec<SkillRequirementDto<'static>>,
+    /// A community language the agent must speak (a skill, needed at level 3 by default).
+    #[serde(default)]
+    pub language: Option<String>,
+    /// How urgent, 0 (routine, the default) to 9.
+    #[serde(default)]
+    #[schemars(range(max = 9))]
+    pub priority: u8,
+    /// A safeguarding concern about a child or vulnerable adult: goes first, only to agents with
+    /// the `safeguarding` skill.
+    #[serde(default)]
+    pub safeguarding: bool,
+    /// The customer is vulnerable (raises the priority by 2).
+    #[serde(default)]
+    pub vulnerable: bool,
+    /// The customer's reference in the council's records.
+    #[serde(default)]
+    pub customer_id: Option<String>,
+    /// The case owner or agent the customer asked for.
+    #[serde(default)]
+    pub preferred_agent_id: Option<String>,
+    /// The site: **required for `face_to_face`** (the building the customer is standing in); a
+    /// preference for other channels.
+    #[serde(default)]
+    pub site: Option<String>,
+    /// Deferred work: when it must be done by (default: email 2 days, callback 4 hours).
+    #[serde(default)]
+    pub due_at: Option<Time>,
+    /// When the customer first made contact, if earlier than now; service levels count from it.
+    #[serde(default)]
+    pub received_at: Option<Time>,
+    /// The complaint stage, if this is a complaint.
+    #[serde(default)]
+    pub complaint_stage: Option<ComplaintStageDto>,
+    /// Free-form attributes shown on the desktop, never used for routing: at most 32, names of at
+    /// most 64 bytes following the id rules, values of at most 1024 bytes.
+    #[serde(default)]
+    pub attributes: BTreeMap<String, String>,
+    /// The idempotency key: a repeat returns the first reply and has no second effect.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 128))]
+    pub command_id: Option<String>,
+}
+
+/// Body of `{p}.cmd.contact.abandon`: the customer left before being answered.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object: the body of contact.abandon"
+)]
+#[schemars(title = "contact.abandon")]
+pub struct AbandonContactBody {
+    /// The contact.
+    pub contact_id: String,
+    /// The idempotency key.
+    #[serde(default)]
+    pub command_id: Option<String>,
+}
+
+/// Capacities per channel in a login: how many contacts of each channel the agent may hold at
+/// once, 0 to 50. A channel left out takes nothing (0).
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, expecting = "an object of capacities per channel")]
+pub struct ChannelCapacities {
+    /// Phone calls (usually 1).
+    #[serde(default)]
+    #[schemars(range(max = 50))]
+    pub phone: Option<u8>,
+    /// Face-to-face visits (usually 1).
+    #[serde(default)]
+    #[schemars(range(max = 50))]
+    pub face_to_face: Option<u8>,
+    /// Chats (e.g. 3).
+    #[serde(default)]
+    #[schemars(range(max = 50))]
+    pub chat: Option<u8>,
+    /// Emails and correspondence (e.g. 5).
+    #[serde(default)]
+    #[schemars(range(max = 50))]
+    pub email: Option<u8>,
+    /// Callbacks (usually 1).
+    #[serde(default)]
+    #[schemars(range(max = 50))]
+    pub callback: Option<u8>,
+}
+
+/// Body of `{p}.cmd.agent.<agent_id>.login`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object: the body of agent.login"
+)]
+#[schemars(title = "agent.login")]
+pub struct LoginBody {
+    /// The escalation tier, 1 (customer service representative) to 5 (specialist).
+    #[schemars(range(min = 1, max = 5))]
+    pub tier: u8,
+    /// Where they work today.
+    pub site: String,
+    /// Skills and proficiency levels 1–5, e.g. `{"council_tax": 3, "polish": 4}`; at least one,
+    /// at most 256.
+    pub skills: BTreeMap<String, u8>,
+    /// Capacity per channel; when absent, the engine's defaults (phone 1, face to face 1, chat 3,
+    /// email 5, callback 1 unless configured otherwise).
+    #[serde(default)]
+    pub channels: Option<ChannelCapacities>,
+    /// Display name (at most 512 bytes); the agent id when absent.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The agent, if the body repeats it: must match the subject's.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// The idempotency key.
+    #[serde(default)]
+    pub command_id: Option<String>,
+}
+
+/// Body of `{p}.cmd.agent.<agent_id>.ready` (may be empty).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object: the body of agent.ready"
+)]
+#[schemars(title = "agent.ready")]
+pub struct ReadyBody {
+    /// The agent, if the body repeats it: must match the subject's.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// The idempotency key.
+    #[serde(default)]
+    pub command_id: Option<String>,
+}
+
+/// Body of `{p}.cmd.agent.<agent_id>.not_ready`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object: the body of agent.not_ready"
+)]
+#[schemars(title = "agent.not_ready")]
+pub struct NotReadyBody {
+    /// Why (break, training, meeting...): non-empty, at most 512 bytes.
+    pub reason: String,
+    /// The agent, if the body repeats it: must match the subject's.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// The idempotency key.
+    #[serde(default)]
+    pub command_id: Option<String>,
+}
+
+/// Body of `{p}.cmd.agent.<agent_id>.logout` (may be empty).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object: the body of agent.logout"
+)]
+#[schemars(title = "agent.logout")]
+pub struct LogoutBody {
+    /// Requeue live work in hand (a call, a walk-in, a chat) instead of refusing the logout.
+    #[serde(default)]
+    pub force: bool,
+    /// The agent, if the body repeats it: must match the subject's.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// The idempotency key.
+    #[serde(default)]
+    pub command_id: Option<String>,
+}
+
+/// Body of `{p}.cmd.agent.<agent_id>.accept`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object: the body of agent.accept"
+)]
+#[schemars(title = "agent.accept")]
+pub struct AcceptBody {
+    /// The offer, as received on `{p}.agent.<agent_id>.offer`.
+    pub offer_id: u64,
+    /// The agent, if the body repeats it: must match the subject's.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// The idempotency key.
+    #[serde(default)]
+    pub command_id: Option<String>,
+}
+
+/// Body of `{p}.cmd.agent.<agent_id>.reject`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object: the body of agent.reject"
+)]
+#[schemars(title = "agent.reject")]
+pub struct RejectBody {
+    /// The offer.
+    pub offer_id: u64,
+    /// Why, if the agent says (at most 512 bytes).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The agent, if the body repeats it: must match the subject's.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// The idempotency key.
+    #[serde(default)]
+    pub command_id: Option<String>,
+}
+
+/// Body of `{p}.cmd.agent.<agent_id>.complete`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object: the body of agent.complete"
+)]
+#[schemars(title = "agent.complete")]
+pub struct CompleteBody {
+    /// The contact.
+    pub contact_id: String,
+    /// How it ended.
+    pub outcome: OutcomeDto,
+    /// The agent, if the body repeats it: must match the subject's.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// The idempotency key.
+    #[serde(default)]
+    pub command_id: Option<String>,
+}
+
+/// Body of `{p}.cmd.agent.<agent_id>.escalate`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object: the body of agent.escalate"
+)]
+#[schemars(title = "agent.escalate")]
+pub struct EscalateBody {
+    /// The contact.
+    pub contact_id: String,
+    /// Why: non-empty, at most 512 bytes.
+    pub reason: String,
+    /// The tier, 1–5, to escalate to; by default the tier above both the agent's and the
+    /// contact's.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 5))]
+    pub to_tier: Option<u8>,
+    /// The agent, if the body repeats it: must match the subject's.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// The idempotency key.
+    #[serde(default)]
+    pub command_id: Option<String>,
+}
+
+/// Body of `{p}.cmd.agent.<agent_id>.transfer`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object: the body of agent.transfer"
+)]
+#[schemars(title = "agent.transfer")]
+pub struct TransferBody {
+    /// The contact.
+    pub contact_id: String,
+    /// The service it goes to.
+    pub service: String,
+    /// The skills it now needs (at most 16); by default the new service's own skill.
+    #[serde(default)]
+    pub skills: Vec<SkillRequirementDto<'static>>,
+    /// The agent, if the body repeats it: must match the subject's.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// The idempotency key.
+    #[serde(default)]
+    pub command_id: Option<String>,
+}
+
+/// Any command body, with the command it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CommandBody {
+    /// `contact.create`.
+    CreateContact(Box<CreateContactBody>),
+    /// `contact.abandon`.
+    AbandonContact(AbandonContactBody),
+    /// `agent.login`.
+    Login(LoginBody),
+    /// `agent.ready`.
+    Ready(ReadyBody),
+    /// `agent.not_ready`.
+    NotReady(NotReadyBody),
+    /// `agent.logout`.
+    Logout(LogoutBody),
+    /// `agent.accept`.
+    Accept(AcceptBody),
+    /// `agent.reject`.
+    Reject(RejectBody),
+    /// `agent.complete`.
+    Complete(CompleteBody),
+    /// `agent.escalate`.
+    Escalate(EscalateBody),
+    /// `agent.transfer`.
+    Transfer(TransferBody),
+}
+
+impl CommandBody {
+    /// The command this body belongs to.
+    #[must_use]
+    pub const fn kind(&self) -> CommandKind {
+        match self {
+            Self::CreateContact(_) => CommandKind::CreateContact,
+            Self::AbandonContact(_) => CommandKind::AbandonContact,
+            Self::Login(_) => CommandKind::Login,
+            Self::Ready(_) => CommandKind::Ready,
+            Self::NotReady(_) => CommandKind::NotReady,
+            Self::Logout(_) => CommandKind::Logout,
+            Self::Accept(_) => CommandKind::Accept,
+            Self::Reject(_) => CommandKind::Reject,
+            Self::Complete(_) => CommandKind::Complete,
+            Self::Escalate(_) => CommandKind::Escalate,
+            Self::Transfer(_) => CommandKind::Transfer,
+        }
+    }
+
+    /// The body that asks for `command` (what a client sends), with its agent for the subject.
+    /// The agent is not repeated in the body.
+    #[must_use]
+    #[allow(
+        clippy::too_many_lines,
+        reason = "one arm per command reads best as one match"
+    )]
+    pub fn from_command(command: &Command, command_id: Option<&str>) -> (Self, Option<AgentId>) {
+        let command_id = command_id.map(str::to_owned);
+        let text = |s: &str| s.to_owned();
+        match command {
+            Command::CreateContact(c) => (
+                Self::CreateContact(Box::new(CreateContactBody {
+                    contact_id: text(&c.id),
+                    channel: c.channel.into(),
+                    service: text(&c.service),
+                    skills: c
+                        .skills
+                        .iter()
+                        .map(|r| SkillRequirementDto {
+                            skill: r.skill.to_string().into(),
+                            min_level: r.min_level.get(),
+                        })
+                        .collect(),
+                    language: c.language.as_ref().map(|s| text(s)),
+                    priority: c.priority.get(),
+                    safeguarding: c.safeguarding,
+                    vulnerable: c.vulnerable,
+                    customer_id: c.customer.as_ref().map(|s| text(s)),
+                    preferred_agent_id: c.preferred_agent.as_ref().map(|s| text(s)),
+                    site: c.site.as_ref().map(|s| text(s)),
+                    due_at: c.due_at.map(Time::from),
+                    received_at: c.received_at.map(Time::from),
+                    complaint_stage: c.complaint_stage.map(Into::into),
+                    attributes: c
+                        .attributes
+                        .iter()
+                        .map(|(k, v)| (text(k), text(v)))
+                        .collect(),
+                    command_id,
+                })),
+                None,
+            ),
+            Command::AbandonContact { contact } => (
+                Self::AbandonContact(AbandonContactBody {
+                    contact_id: text(contact),
+                    command_id,
+                }),
+                None,
+            ),
+            Command::LoginAgent(login) => (
+                Self::Login(LoginBody {
+                    tier: login.tier.get(),
+                    site: text(&login.site),
+                    skills: login
+                        .skills
+                        .iter()
+                        .map(|(s, l)| (text(s), l.get()))
+                        .collect(),
+                    channels: login.channels.map(|c| ChannelCapacities {
+                        phone: Some(c.get(Channel::Phone)),
+                        face_to_face: Some(c.get(Channel::FaceToFace)),
+                        chat: Some(c.get(Channel::Chat)),
+                        email: Some(c.get(Channel::Email)),
+                        callback: Some(c.get(Channel::Callback)),
+                    }),
+                    name: Some(text(&login.name)),
+                    agent_id: None,
+                    command_id,
+                }),
+                Some(login.agent.clone()),
+            ),
+            Command::MakeReady { agent } => (
+                Self::Ready(ReadyBody {
+                    agent_id: None,
+                    command_id,
+                }),
+                Some(agent.clone()),
+            ),
+            Command::MakeNotReady { agent, reason } => (
+                Self::NotReady(NotReadyBody {
+                    reason: text(reason),
+                    agent_id: None,
+                    command_id,
+                }),
+                Some(agent.clone()),
+            ),
+            Command::LogoutAgent { agent, force } => (
+                Self::Logout(LogoutBody {
+                    force: *force,
+                    agent_id: None,
+                    command_id,
+                }),
+                Some(agent.clone()),
+            ),
+            Command::AcceptOffer { agent, offer } => (
+                Self::Accept(AcceptBody {
+                    offer_id: offer.get(),
+                    agent_id: None,
+                    command_id,
+                }),
+                Some(agent.clone()),
+            ),
+            Command::RejectOffer {
+                agent,
+                offer,
+                reason,
+            } => (
+                Self::Reject(RejectBody {
+                    offer_id: offer.get(),
+                    reason: reason.as_ref().map(|s| text(s)),
+                    agent_id: None,
+                    command_id,
+                }),
+                Some(agent.clone()),
+            ),
+            Command::CompleteContact {
+                agent,
+                contact,
+                outcome,
+            } => (
+                Self::Complete(CompleteBody {
+                    contact_id: text(contact),
+                    outcome: (*outcome).into(),
+                    agent_id: None,
+                    command_id,
+                }),
+                Some(agent.clone()),
+            ),
+            Command::EscalateContact {
+                agent,
+                contact,
+                reason,
+                to_tier,
+            } => (
+                Self::Escalate(EscalateBody {
+                    contact_id: text(contact),
+                    reason: text(reason),
+                    to_tier: to_tier.map(Tier::get),
+                    agent_id: None,
+                    command_id,
+                }),
+                Some(agent.clone()),
+            ),
+            Command::TransferContact {
+                agent,
+                contact,
+                service,
+                skills,
+            } => (
+                Self::Transfer(TransferBody {
+                    contact_id: text(contact),
+                    service: text(service),
+                    skills: skills
+                        .iter()
+                        .map(|r| SkillRequirementDto {
+                            skill: r.skill.to_string().into(),
+                            min_level: r.min_level.get(),
+                        })
+                        .collect(),
+                    agent_id: None,
+                    command_id,
+                }),
+                Some(agent.clone()),
+            ),
+        }
+    }
+
+    /// The body's bytes in `format`.
+    ///
+    /// # Errors
+    /// `invalid_message` when a time in it lies beyond year 9999 (JSON cannot write it).
+    pub fn encode(&self, format: Format) -> Result<Vec<u8>, WireError> {
+        match self {
+            Self::CreateContact(b) => encode(b.as_ref(), format),
+            Self::AbandonContact(b) => encode(b, format),
+            Self::Login(b) => encode(b, format),
+            Self::Ready(b) => encode(b, format),
+            Self::NotReady(b) => encode(b, format),
+            Self::Logout(b) => encode(b, format),
+            Self::Accept(b) => encode(b, format),
+            Self::Reject(b) => encode(b, format),
+            Self::Complete(b) => encode(b, format),
+            Self::Escalate(b) => encode(b, format),
+            Self::Transfer(b) => encode(b, format),
+        }
+    }
+}
+
+fn encode<T: Serialize>(body: &T, format: Format) -> Result<Vec<u8>, WireError> {
+    match format {
+        Format::Json => serde_json::to_vec(body).map_err(|e| WireError::invalid(e.to_string())),
+        Format::Postcard => {
+            postcard::to_stdvec(body).map_err(|e| WireError::invalid(e.to_string()))
+        }
+    }
+}
+
+/// Reads a body of type `T`: an empty body is `{}`; JSON must be one value and nothing after it;
+/// postcard must be used up exactly. The error names the field that did not fit.
+pub(crate) fn parse_body<T: DeserializeOwned>(body: &[u8], format: Format) -> Result<T, WireError> {
+    check_size(body)?;
+    let (body, format) = if body.is_empty() {
+        (&b"{}"[..], Format::Json)
+    } else {
+        (body, format)
+    };
+    match format {
+        Format::Json => {
+            // serde would also read a struct from an array of its fields, by position: JSON
+            // bodies are objects, and only objects.
+            if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+                return Err(WireError::invalid(
+                    "not a valid JSON body: a body must be a JSON object",
+                ));
+            }
+            let mut de = serde_json::Deserializer::from_slice(body);
+            let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+                if matches!(
+                    e.inner().classify(),
+                    serde_json::error::Category::Syntax | serde_json::error::Category::Eof
+                ) {
+                    WireError::invalid(format!("not valid JSON: {}", e.inner()))
+                } else {
+                    describe(&e.path().to_string(), e.inner(), "JSON")
+                }
+            })?;
+            de.end().map_err(|e| {
+                WireError::invalid(format!("trailing data after the JSON body: {e}"))
+            })?;
+            Ok(value)
+        }
+        Format::Postcard => {
+            let mut de = postcard::Deserializer::from_bytes(body);
+            let value: T = serde_path_to_error::deserialize(&mut de)
+                .map_err(|e| describe(&e.path().to_string(), e.inner(), "postcard"))?;
+            let rest = de
+                .finalize()
+                .map_err(|e| WireError::invalid(format!("not a postcard body: {e}")))?;
+            if !rest.is_empty() {
+                return Err(WireError::invalid(format!(
+                    "{} bytes of trailing data after the postcard body",
+                    rest.len()
+                )));
+            }
+            Ok(value)
+        }
+    }
+}
+
+fn describe(path: &str, error: &dyn std::fmt::Display, format: &str) -> WireError {
+    if path.is_empty() || path == "." || path.contains('?') {
+        WireError::invalid(format!("not a valid {format} body: {error}"))
+    } else {
+        WireError::invalid(format!("field `{path}`: {error}"))
+    }
+}
+
+/// Turns a command subject's route and body into a core command.
+///
+/// `agent` is the agent id from the subject (`{p}.cmd.agent.<agent_id>.<verb>`), required for
+/// agent commands and ignored for contact commands.
+///
+/// # Errors
+/// A [`WireError`]: `payload_too_large` for a body over [`PAYLOAD_BYTES_MAX`], `unknown_subject`
+/// for an agent command without a valid agent, `invalid_message` for anything wrong with the
+/// body, naming the field. Never panics, whatever the bytes.
+pub fn decode_command(
+    route: CommandKind,
+    agent: Option<&AgentId>,
+    body: &[u8],
+    format: Format,
+) -> Result<Decoded, WireError> {
+    check_size(body)?;
+    if route.is_agent_command() {
+        subject_agent(route, agent)?;
+    }
+    let agent = || subject_agent(route, agent);
+    let (command, command_id) = match route {
+        CommandKind::CreateContact => {
+            let b: CreateContactBody = parse_body(body, format)?;
+            let id = b.command_id.clone();
+            (create_contact(b)?, id)
+        }
+        CommandKind::AbandonContact => {
+            let b: AbandonContactBody = parse_body(body, format)?;
+            check_id("contact_id", &b.contact_id, IdKind::Other)?;
+            (
+                Command::AbandonContact {
+                    contact: b.contact_id.into(),
+                },
+                b.command_id,
+            )
+        }
+        CommandKind::Login => {
+            let b: LoginBody = parse_body(body, format)?;
+            same_agent(b.agent_id.as_deref(), &agent()?)?;
+            let id = b.command_id.clone();
+            (login(agent()?, b)?, id)
+        }
+        CommandKind::Ready => {
+            let b: ReadyBody = parse_body(body, format)?;
+            same_agent(b.agent_id.as_deref(), &agent()?)?;
+            (Command::MakeReady { agent: agent()? }, b.command_id)
+        }
+        CommandKind::NotReady => {
+            let b: NotReadyBody = parse_body(body, format)?;
+            same_agent(b.agent_id.as_deref(), &agent()?)?;
+            check_text("reason", &b.reason, true)?;
+            (
+                Command::MakeNotReady {
+                    agent: agent()?,
+                    reason: b.reason.into(),
+                },
+                b.command_id,
+            )
+        }
+        CommandKind::Logout => {
+            let b: LogoutBody = parse_body(body, format)?;
+            same_agent(b.agent_id.as_deref(), &agent()?)?;
+            (
+                Command::LogoutAgent {
+                    agent: agent()?,
+                    force: b.force,
+                },
+                b.command_id,
+            )
+        }
+        CommandKind::Accept => {
+            let b: AcceptBody = parse_body(body, format)?;
+            same_agent(b.agent_id.as_deref(), &agent()?)?;
+            (
+                Command::AcceptOffer {
+                    agent: agent()?,
+                    offer: OfferId::new(b.offer_id),
+                },
+                b.command_id,
+            )
+        }
+        CommandKind::Reject => {
+            let b: RejectBody = parse_body(body, format)?;
+            same_agent(b.agent_id.as_deref(), &agent()?)?;
+            if let Some(reason) = &b.reason {
+                check_text("reason", reason, false)?;
+            }
+            (
+                Command::RejectOffer {
+                    agent: agent()?,
+                    offer: OfferId::new(b.offer_id),
+                    reason: b.reason.map(Into::into),
+                },
+                b.command_id,
+            )
+        }
+        CommandKind::Complete => {
+            let b: CompleteBody = parse_body(body, format)?;
+            same_agent(b.agent_id.as_deref(), &agent()?)?;
+            check_id("contact_id", &b.contact_id, IdKind::Other)?;
+            (
+                Command::CompleteContact {
+                    agent: agent()?,
+                    contact: b.contact_id.into(),
+                    outcome: b.outcome.into(),
+                },
+                b.command_id,
+            )
+        }
+        CommandKind::Escalate => {
+            let b: EscalateBody = parse_body(body, format)?;
+            same_agent(b.agent_id.as_deref(), &agent()?)?;
+            check_id("contact_id", &b.contact_id, IdKind::Other)?;
+            check_text("reason", &b.reason, true)?;
+            let to_tier = b.to_tier.map(|t| tier("to_tier", t)).transpose()?;
+            (
+                Command::EscalateContact {
+                    agent: agent()?,
+                    contact: b.contact_id.into(),
+                    reason: b.reason.into(),
+                    to_tier,
+                },
+                b.command_id,
+            )
+        }
+        CommandKind::Transfer => {
+            let b: TransferBody = parse_body(body, format)?;
+            same_agent(b.agent_id.as_deref(), &agent()?)?;
+            check_id("contact_id", &b.contact_id, IdKind::Other)?;
+            check_id("service", &b.service, IdKind::Other)?;
+            (
+                Command::TransferContact {
+                    agent: agent()?,
+                    contact: b.contact_id.into(),
+                    service: b.service.into(),
+                    skills: requirements(&b.skills)?,
+                },
+                b.command_id,
+            )
+        }
+    };
+    if let Some(id) = &command_id {
+        check_id("command_id", id, IdKind::Other)?;
+    }
+    Ok(Decoded {
+        command,
+        command_id,
+    })
+}
+
+/// The agent named by an agent command's subject, checked against the id rules.
+fn subject_agent(route: CommandKind, agent: Option<&AgentId>) -> Result<AgentId, WireError> {
+    let agent = agent.ok_or_else(|| {
+        WireError::unknown_subject(format!(
+            "agent.{} needs the agent id in its subject",
+            route.verb()
+        ))
+    })?;
+    check_id("agent_id", agent, IdKind::Agent)
+        .map_err(|e| WireError::unknown_subject(format!("the subject's {}", e.message)))?;
+    Ok(agent.clone())
+}
+
+/// Refuses a body over [`PAYLOAD_BYTES_MAX`].
+fn check_size(body: &[u8]) -> Result<(), WireError> {
+    if body.len() > PAYLOAD_BYTES_MAX {
+        return Err(WireError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "the body is {} bytes, more than {PAYLOAD_BYTES_MAX}",
+                body.len()
+            ),
+        ));
+    }
+    Ok(())
+}
+
+fn same_agent(named: Option<&str>, subject: &AgentId) -> Result<(), WireError> {
+    match named {
+        Some(named) if named != subject.as_str() => Err(WireError::invalid(format!(
+            "field `agent_id`: the body names agent `{}` but the subject is agent `{subject}`'s",
+            shorten(named)
+        ))),
+        _ => Ok(()),
+    }
+}
+
+fn shorten(text: &str) -> &str {
+    let mut end = text.len().min(ID_BYTES_MAX);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn tier(field: &str, n: u8) -> Result<Tier, WireError> {
+    Tier::new(n)
+        .ok_or_else(|| WireError::invalid(format!("field `{field}`: {n} is not a tier (1 to 5)")))
+}
+
+fn level(field: &str, n: u8) -> Result<Level, WireError> {
+    Level::new(n).ok_or_else(|| {
+        WireError::invalid(format!(
+            "field `{field}`: {n} is not a proficiency level (1 to 5)"
+        ))
+    })
+}
+
+fn requirements(skills: &[SkillRequirementDto<'_>]) -> Result<Vec<SkillRequirement>, WireError> {
+    if skills.len() > CONTACT_SKILLS_MAX {
+        return Err(WireError::invalid(format!(
+            "field `skills`: {} skills, more than {CONTACT_SKILLS_MAX}",
+            skills.len()
+        )));
+    }
+    let mut out: Vec<SkillRequirement> = Vec::with_capacity(skills.len());
+    for (i, r) in skills.iter().enumerate() {
+        check_id(&format!("skills[{i}].skill"), &r.skill, IdKind::Other)?;
+        if out.iter().any(|o| o.skill.as_str() == r.skill) {
+            return Err(WireError::invalid(format!(
+                "field `skills[{i}].skill`: skill `{}` is named twice",
+                r.skill
+            )));
+        }
+        out.push(SkillRequirement {
+            skill: r.skill.as_ref().into(),
+            min_level: level(&format!("skills[{i}].min_level"), r.min_level)?,
+        });
+    }
+    Ok(out)
+}
+
+fn optional_id(field: &str, id: Option<String>, kind: IdKind) -> Result<Option<String>, WireError> {
+    if let Some(id) = &id {
+        check_id(field, id, kind)?;
+    }
+    Ok(id)
+}
+
+fn create_contact(b: CreateContactBody) -> Result<Command, WireError> {
+    check_id("contact_id", &b.contact_id, IdKind::Other)?;
+    check_id("service", &b.service, IdKind::Other)?;
+    let skills = requirements(&b.skills)?;
+    let language = optional_id("language", b.language, IdKind::Other)?;
+    let priority = Priority::new(b.priority).ok_or_else(|| {
+        WireError::invalid(format!(
+            "field `priority`: {} is not a priority (0 to 9)",
+            b.priority
+        ))
+    })?;
+    let customer = optional_id("customer_id", b.customer_id, IdKind::Other)?;
+    let preferred_agent = optional_id("preferred_agent_id", b.preferred_agent_id, IdKind::Agent)?;
+    let site = optional_id("site", b.site, IdKind::Other)?;
+    let channel = Channel::from(b.channel);
+    if channel == Channel::FaceToFace && site.is_none() {
+        return Err(WireError::invalid(
+            "field `site` is required for face_to_face contacts (the building the customer is in)",
+        ));
+    }
+    if b.attributes.len() > ATTRIBUTES_MAX {
+        return Err(WireError::invalid(format!(
+            "field `attributes`: {} attributes, more than {ATTRIBUTES_MAX}",
+            b.attributes.len()
+        )));
+    }
+    for (name, value) in &b.attributes {
+        check_id("attributes", name, IdKind::Other)?;
+        if name.len() > ATTRIBUTE_NAME_BYTES_MAX {
+            return Err(WireError::invalid(format!(
+                "field `attributes`: the name `{name}` is longer than {ATTRIBUTE_NAME_BYTES_MAX} bytes"
+            )));
+        }
+        if value.len() > ATTRIBUTE_VALUE_BYTES_MAX {
+            return Err(WireError::invalid(format!(
+                "field `attributes.{name}`: {} bytes, more than {ATTRIBUTE_VALUE_BYTES_MAX}",
+                value.len()
+            )));
+        }
+    }
+    Ok(Command::CreateContact(Box::new(NewContact {
+        id: b.contact_id.into(),
+        channel,
+        service: b.service.into(),
+        skills,
+        language: language.map(Into::into),
+        priority,
+        safeguarding: b.safeguarding,
+        vulnerable: b.vulnerable,
+        customer: customer.map(Into::into),
+        preferred_agent: preferred_agent.map(Into::into),
+        site: site.map(Into::into),
+        due_at: b.due_at.map(Into::into),
+        received_at: b.received_at.map(Into::into),
+        complaint_stage: b.complaint_stage.map(Into::into),
+        attributes: b
+            .attributes
+            .into_iter()
+            .map(|(k, v)| (k.into(), v.into()))
+            .collect(),
+    })))
+}
+
+fn login(agent: AgentId, b: LoginBody) -> Result<Command, WireError> {
+    let tier = tier("tier", b.tier)?;
+    check_id("site", &b.site, IdKind::Other)?;
+    if b.skills.is_empty() {
+        return Err(WireError::invalid(
+            "field `skills`: an agent needs at least one skill",
+        ));
+    }
+    if b.skills.len() > AGENT_SKILLS_MAX {
+        return Err(WireError::invalid(format!(
+            "field `skills`: {} skills, more than {AGENT_SKILLS_MAX}",
+            b.skills.len()
+        )));
+    }
+    let mut skills = Vec::with_capacity(b.skills.len());
+    for (skill, n) in b.skills {
+        check_id("skills", &skill, IdKind::Other)?;
+        let level = level(&format!("skills.{skill}"), n)?;
+        skills.push((skill.into(), level));
+    }
+    let channels = match b.channels {
+        None => None,
+        Some(c) => {
+            let mut capacity = PerChannel::splat(0);
+            for (channel, value) in [
+                (Channel::Phone, c.phone),
+                (Channel::FaceToFace, c.face_to_face),
+                (Channel::Chat, c.chat),
+                (Channel::Email, c.email),
+                (Channel::Callback, c.callback),
+            ] {
+                let value = value.unwrap_or(0);
+                if value > CAPACITY_MAX {
+                    return Err(WireError::invalid(format!(
+                        "field `channels.{channel}`: {value} is more than {CAPACITY_MAX}"
+                    )));
+                }
+                capacity.set(channel, value);
+            }
+            Some(capacity)
+        }
+    };
+    let name = match b.name {
+        Some(name) => {
+            check_text("name", &name, true)?;
+            name.into()
+        }
+        None => agent.as_str().into(),
+    };
+    Ok(Command::LoginAgent(Box::new(AgentLogin {
+        agent,
+        name,
+        tier,
+        site: b.site.into(),
+        skills,
+        channels,
+    })))
+}

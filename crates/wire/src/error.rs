@@ -1,0 +1,141 @@
+//! The error half of every reply: a code for programs and a sentence for people.
+//!
+//! [`WireError`] is what a request that could not be carried out gets back, whether the message
+//! was refused at the edge (bad subject, bad body, too large) or the routing core refused the
+//! command ([`switchboard_core::Rejection`]). Its codes are the wire contract's error codes;
+//! `docs/wire.md` says when each one happens.
+
+use std::fmt;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use switchboard_core::{Rejection, RejectionCode};
+
+/// A refused request: `{"code":"invalid_message","message":"field `priority`: ..."}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, thiserror::Error)]
+#[error("{}: {message}", code.as_str())]
+pub struct WireError {
+    /// What kind of refusal.
+    pub code: ErrorCode,
+    /// What was wrong, in a sentence naming the field, agent, contact or offer.
+    pub message: String,
+}
+
+impl WireError {
+    /// An error with this code and message.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// An `invalid_message` error.
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidMessage, message)
+    }
+
+    /// An `unknown_subject` error.
+    pub fn unknown_subject(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::UnknownSubject, message)
+    }
+}
+
+/// The wire contract's error codes, written in snake case (`invalid_message`).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorCode {
+    /// The body could not be read as the subject's message: not JSON (or postcard), a field
+    /// missing, unknown, of the wrong type or out of range, an id that breaks the id rules, or a
+    /// body that names another agent than its subject.
+    InvalidMessage,
+    /// The subject is not one of the contract's subjects (or its agent token is not a valid id).
+    UnknownSubject,
+    /// The body is larger than [`crate::PAYLOAD_BYTES_MAX`].
+    PayloadTooLarge,
+    /// The agent has never logged in.
+    UnknownAgent,
+    /// The contact is not known, or has already finished.
+    UnknownContact,
+    /// The offer is not known, or was already answered, expired or withdrawn.
+    UnknownOffer,
+    /// The command does not fit the current state (ready while logged out, completing a contact
+    /// that is still queued, logging out with a call in hand...).
+    InvalidTransition,
+    /// The offer, or the contact, belongs to another agent.
+    NotYourOffer,
+    /// A contact with this id is already live, or finished within the retention window.
+    DuplicateContact,
+    /// The command is well formed but the core cannot accept it (e.g. escalating above tier 5).
+    InvalidCommand,
+    /// The engine cannot take the request now (starting, shutting down, its log refused a
+    /// write). Safe to retry with the same `command_id`.
+    Unavailable,
+}
+
+impl ErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [Self; 11] = [
+        Self::InvalidMessage,
+        Self::UnknownSubject,
+        Self::PayloadTooLarge,
+        Self::UnknownAgent,
+        Self::UnknownContact,
+        Self::UnknownOffer,
+        Self::InvalidTransition,
+        Self::NotYourOffer,
+        Self::DuplicateContact,
+        Self::InvalidCommand,
+        Self::Unavailable,
+    ];
+
+    /// The code's name on the wire.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidMessage => "invalid_message",
+            Self::UnknownSubject => "unknown_subject",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::UnknownAgent => "unknown_agent",
+            Self::UnknownContact => "unknown_contact",
+            Self::UnknownOffer => "unknown_offer",
+            Self::InvalidTransition => "invalid_transition",
+            Self::NotYourOffer => "not_your_offer",
+            Self::DuplicateContact => "duplicate_contact",
+            Self::InvalidCommand => "invalid_command",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl From<RejectionCode> for ErrorCode {
+    fn from(code: RejectionCode) -> Self {
+        match code {
+            RejectionCode::UnknownAgent => Self::UnknownAgent,
+            RejectionCode::UnknownContact => Self::UnknownContact,
+            RejectionCode::UnknownOffer => Self::UnknownOffer,
+            RejectionCode::InvalidTransition => Self::InvalidTransition,
+            RejectionCode::NotYourOffer => Self::NotYourOffer,
+            RejectionCode::DuplicateContact => Self::DuplicateContact,
+            RejectionCode::InvalidCommand => Self::InvalidCommand,
+        }
+    }
+}
+
+impl From<&Rejection> for WireError {
+    fn from(rejection: &Rejection) -> Self {
+        Self::new(rejection.code.into(), rejection.message.clone())
+    }
+}
+
+impl From<Rejection> for WireError {
+    fn from(rejection: Rejection) -> Self {
+        Self::new(rejection.code.into(), rejection.message)
+    }
+}

@@ -1,0 +1,467 @@
+//! Read-only queries on `{p}.query.…`: live figures per queue, every agent, one contact's story.
+//!
+//! Replies use the command reply's envelope (`{"ok":true, ...}` or `{"ok":false,"error":...}`,
+//! see [`crate::reply::encode_result`]). The figures are read from the routing state at the
+//! instant the query is answered; the contact's history is read from the log.
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
+use serde::{Deserialize, Serialize, Serializer};
+use switchboard_core::state::{ContactStatus, Finish};
+use switchboard_core::{Channel, Event, EventKind, Presence, ServiceId, State, Timestamp};
+
+use crate::command::{Format, parse_body};
+use crate::error::WireError;
+use crate::event::{CapacityDto, ChannelDto, EventDto, OutcomeDto, SkillLevelDto, Time};
+use crate::json::event_json;
+use crate::names::{IdKind, check_id};
+use crate::reply::{ContactStatusName, PresenceName, encode_result};
+
+/// Figures for one queue (a service on a channel), or totals over all queues.
+///
+/// Live counts (`waiting`, `offered`, `assigned`, `oldest_wait_ms`) are by the contact's current
+/// service; running totals (`created` ... `due_breached`) are by the service and channel where
+/// contacts arrived, since the engine started counting (they are rebuilt by replay).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct QueueFigures {
+    /// Contacts waiting in the queue now.
+    pub waiting: u32,
+    /// Contacts offered to an agent now, waiting for the answer.
+    pub offered: u32,
+    /// Contacts being handled now.
+    pub assigned: u32,
+    /// The longest wait among waiting and offered contacts, from the customer's first contact,
+    /// in milliseconds; `null` when none is waiting.
+    pub oldest_wait_ms: Option<u64>,
+    /// Contacts that arrived.
+    pub created: u64,
+    /// Contacts answered for the first time.
+    pub answered: u64,
+    /// Of those, answered within the service-level threshold.
+    pub answered_within_service_level: u64,
+    /// Contacts abandoned.
+    pub abandoned: u64,
+    /// Contacts completed.
+    pub completed: u64,
+    /// Completed as resolved at first contact.
+    pub resolved_first_contact: u64,
+    /// Contacts that passed their service-level threshold unanswered.
+    pub service_level_passed: u64,
+    /// Deferred contacts that passed their due time undone.
+    pub due_breached: u64,
+    /// answered within threshold / (answered + abandoned), 0 to 1; `null` when both are 0.
+    pub service_level: Option<f64>,
+}
+
+/// One queue's figures.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct QueueLine {
+    /// The service.
+    pub service: String,
+    /// The channel.
+    pub channel: ChannelDto,
+    /// The figures.
+    #[serde(flatten)]
+    pub figures: QueueFigures,
+}
+
+/// Reply to `{p}.query.queues` (empty request body).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "query.queues reply")]
+pub struct QueuesReply {
+    /// When the figures were read.
+    pub at: Time,
+    /// One line per (service, channel) that has had a contact, sorted by service then channel.
+    pub queues: Vec<QueueLine>,
+    /// Sums over all queues (`oldest_wait_ms` is the longest of all).
+    pub totals: QueueFigures,
+}
+
+fn rate(part: u64, whole: u64) -> Option<f64> {
+    #[allow(
+        clippy::cast_precision_loss,
+        reason = "counts far below 2^52; a rate needs no more"
+    )]
+    (whole > 0).then(|| part as f64 / whole as f64)
+}
+
+impl QueueFigures {
+    fn finish(&mut self) {
+        self.service_level = rate(
+            self.answered_within_service_level,
+            self.answered + self.abandoned,
+        );
+    }
+
+    fn add(&mut self, other: &Self) {
+        self.waiting += other.waiting;
+        self.offered += other.offered;
+        self.assigned += other.assigned;
+        self.oldest_wait_ms = self.oldest_wait_ms.max(other.oldest_wait_ms);
+        self.created += other.created;
+        self.answered += other.answered;
+        self.answered_within_service_level += other.answered_within_service_level;
+        self.abandoned += other.abandoned;
+        self.completed += other.completed;
+        self.resolved_first_contact += other.resolved_first_contact;
+        self.service_level_passed += other.service_level_passed;
+        self.due_breached += other.due_breached;
+    }
+}
+
+/// Live figures per queue at `now`.
+#[must_use]
+pub fn queues_reply(state: &State, now: Timestamp) -> QueuesReply {
+    let mut lines: BTreeMap<(ServiceId, Channel), QueueFigures> = BTreeMap::new();
+    for (key, counters) in state.counters() {
+        let line = lines.entry(key.clone()).or_default();
+        line.created = counters.created;
+        line.answered = counters.answered;
+        line.answered_within_service_level = counters.answered_within_service_level;
+        line.abandoned = counters.abandoned;
+        line.completed = counters.completed;
+        line.resolved_first_contact = counters.resolved_first_contact;
+        line.service_level_passed = counters.service_level_passed;
+        line.due_breached = counters.due_breached;
+    }
+    for contact in state.contacts() {
+        let key = (state.service_name(contact.service).clone(), contact.channel);
+        let line = lines.entry(key).or_default();
+        let waiting = match contact.status {
+            ContactStatus::Queued => {
+                line.waiting += 1;
+                true
+            }
+            ContactStatus::Offered { .. } => {
+                line.offered += 1;
+                true
+            }
+            ContactStatus::Assigned { .. } => {
+                line.assigned += 1;
+                false
+            }
+        };
+        if waiting {
+            let wait = switchboard_core::time::millis(now - contact.first_arrived_at);
+            line.oldest_wait_ms = line.oldest_wait_ms.max(Some(wait));
+        }
+    }
+    let mut totals = QueueFigures::default();
+    let queues = lines
+        .into_iter()
+        .map(|((service, channel), mut figures)| {
+            figures.finish();
+            totals.add(&figures);
+            QueueLine {
+                service: service.to_string(),
+                channel: channel.into(),
+                figures,
+            }
+        })
+        .collect();
+    totals.finish();
+    QueuesReply {
+        at: now.into(),
+        queues,
+        totals,
+    }
+}
+
+/// One agent as the state holds them.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AgentLine {
+    /// The agent.
+    pub agent_id: String,
+    /// Display name.
+    pub name: String,
+    /// Escalation tier, 1 to 5.
+    pub tier: u8,
+    /// Site.
+    pub site: String,
+    /// Presence.
+    pub presence: PresenceName,
+    /// Not ready: why.
+    pub reason: Option<String>,
+    /// Wrap-up: when it ends.
+    pub wrap_up_until: Option<Time>,
+    /// Skills with proficiency levels.
+    pub skills: Vec<SkillLevelDto<'static>>,
+    /// How many contacts of each channel they may hold.
+    pub capacity: CapacityDto,
+    /// How many they hold now (offered or assigned).
+    pub load: CapacityDto,
+    /// Open offers.
+    pub offers: Vec<u64>,
+    /// Contacts assigned to them.
+    pub contacts: Vec<String>,
+    /// When they last became free of all work (or logged in, or became ready while free).
+    pub idle_since: Time,
+}
+
+/// Counts of agents by presence.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AgentTotals {
+    /// Logged in (ready, not ready or in wrap-up).
+    pub logged_in: u32,
+    /// Ready.
+    pub ready: u32,
+    /// Not ready.
+    pub not_ready: u32,
+    /// In wrap-up.
+    pub wrap_up: u32,
+    /// Logged out (known from an earlier login).
+    pub logged_out: u32,
+}
+
+/// Reply to `{p}.query.agents` (empty request body).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "query.agents reply")]
+pub struct AgentsReply {
+    /// When the figures were read.
+    pub at: Time,
+    /// Every agent who has logged in, in the order they first did.
+    pub agents: Vec<AgentLine>,
+    /// Counts by presence.
+    pub totals: AgentTotals,
+}
+
+/// Every agent's presence and work at `now`.
+#[must_use]
+pub fn agents_reply(state: &State, now: Timestamp) -> AgentsReply {
+    let mut totals = AgentTotals::default();
+    let agents = state
+        .agents()
+        .map(|agent| {
+            let (reason, wrap_up_until) = match &agent.presence {
+                Presence::NotReady { reason } => (Some(reason.to_string()), None),
+                Presence::WrapUp { until } => (None, Some(Time::from(*until))),
+                Presence::LoggedOut | Presence::Ready => (None, None),
+            };
+            let presence = PresenceName::from(&agent.presence);
+            match presence {
+                PresenceName::LoggedOut => totals.logged_out += 1,
+                PresenceName::Ready => totals.ready += 1,
+                PresenceName::NotReady => totals.not_ready += 1,
+                PresenceName::WrapUp => totals.wrap_up += 1,
+            }
+            let mut offers: Vec<u64> = agent.offers.iter().map(|o| o.get()).collect();
+            offers.sort_unstable();
+            AgentLine {
+                agent_id: agent.id.to_string(),
+                name: agent.name.to_string(),
+                tier: agent.tier.get(),
+                site: state.site_name(agent.site).to_string(),
+                presence,
+                reason,
+                wrap_up_until,
+                skills: agent
+                    .skills
+                    .iter()
+                    .map(|&(skill, level)| SkillLevelDto {
+                        skill: Cow::Owned(state.skill_name(skill).to_string()),
+                        level: level.get(),
+                    })
+                    .collect(),
+                capacity: agent.capacity.into(),
+                load: agent.load.into(),
+                offers,
+                contacts: agent
+                    .contacts
+                    .iter()
+                    .filter_map(|&no| state.contact_by_number(no))
+                    .map(|c| c.id.to_string())
+                    .collect(),
+                idle_since: agent.idle_since.into(),
+            }
+        })
+        .collect();
+    totals.logged_in = totals.ready + totals.not_ready + totals.wrap_up;
+    AgentsReply {
+        at: now.into(),
+        agents,
+        totals,
+    }
+}
+
+/// Request body of `{p}.query.contact`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object: the body of query.contact"
+)]
+#[schemars(title = "query.contact")]
+pub struct ContactQuery {
+    /// The contact.
+    pub contact_id: String,
+}
+
+/// Reads a `{p}.query.contact` request body.
+///
+/// # Errors
+/// `payload_too_large` or `invalid_message`, as for commands.
+pub fn decode_contact_query(body: &[u8], format: Format) -> Result<ContactQuery, WireError> {
+    let query: ContactQuery = parse_body(body, format)?;
+    check_id("contact_id", &query.contact_id, IdKind::Other)?;
+    Ok(query)
+}
+
+/// One event of a contact's history: in JSON, the event exactly as published on
+/// `{p}.events.<type>` (`seq`, `at`, `type`, fields); in postcard, the sequence number and the
+/// stored event DTO.
+#[derive(Clone, Debug, PartialEq)]
+pub struct HistoryEvent {
+    /// The event's sequence number in the log.
+    pub seq: u64,
+    /// The event.
+    pub event: Event,
+}
+
+impl Serialize for HistoryEvent {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if serializer.is_human_readable() {
+            event_json(self.seq, &self.event)
+                .map_err(serde::ser::Error::custom)?
+                .serialize(serializer)
+        } else {
+            (self.seq, EventDto::from(&self.event)).serialize(serializer)
+        }
+    }
+}
+
+impl JsonSchema for HistoryEvent {
+    fn schema_name() -> Cow<'static, str> {
+        "HistoryEvent".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({
+            "type": "object",
+            "description": "An event exactly as published on {p}.events.<type>: see event.json.",
+            "required": ["seq", "at", "type"],
+            "properties": {
+                "seq": {"type": "integer", "minimum": 0},
+                "at": {"type": "string", "format": "date-time"},
+                "type": {"type": "string"}
+            }
+        })
+    }
+}
+
+/// How a finished contact ended.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FinishName {
+    /// Completed: resolved.
+    Resolved,
+    /// Completed: referred on.
+    Referred,
+    /// Completed: nothing to do.
+    NoAction,
+    /// The customer left before being answered.
+    Abandoned,
+}
+
+impl From<OutcomeDto> for FinishName {
+    fn from(outcome: OutcomeDto) -> Self {
+        match outcome {
+            OutcomeDto::Resolved => Self::Resolved,
+            OutcomeDto::Referred => Self::Referred,
+            OutcomeDto::NoAction => Self::NoAction,
+        }
+    }
+}
+
+/// Reply to `{p}.query.contact`.
+#[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
+#[schemars(title = "query.contact reply")]
+pub struct ContactReply {
+    /// The contact asked about.
+    pub contact_id: String,
+    /// Where it stands: `queued`, `offered`, `assigned`, `finished`, or `unknown` (no such
+    /// contact, live or in the log).
+    pub status: ContactStatusName,
+    /// Offered or assigned: the agent.
+    pub agent_id: Option<String>,
+    /// Offered: the open offer.
+    pub offer_id: Option<u64>,
+    /// Finished: how it ended.
+    pub finish: Option<FinishName>,
+    /// Live: its service now.
+    pub service: Option<String>,
+    /// Live: its channel.
+    pub channel: Option<ChannelDto>,
+    /// Every event about it in the log, oldest first.
+    pub history: Vec<HistoryEvent>,
+}
+
+/// A contact's status (from the state) and history (read from the log by the caller: the
+/// events whose contact is `contact_id`, with their sequence numbers, oldest first).
+#[must_use]
+pub fn contact_reply(state: &State, contact_id: &str, history: Vec<(u64, Event)>) -> ContactReply {
+    let mut reply = ContactReply {
+        contact_id: contact_id.to_owned(),
+        status: ContactStatusName::Unknown,
+        agent_id: None,
+        offer_id: None,
+        finish: None,
+        service: None,
+        channel: None,
+        history: Vec::new(),
+    };
+    if let Some(contact) = state.contact(contact_id) {
+        reply.service = Some(state.service_name(contact.service).to_string());
+        reply.channel = Some(contact.channel.into());
+        match &contact.status {
+            ContactStatus::Queued => reply.status = ContactStatusName::Queued,
+            ContactStatus::Offered { offer, agent } => {
+                reply.status = ContactStatusName::Offered;
+                reply.offer_id = Some(offer.get());
+                reply.agent_id = Some(state.agent_at(*agent).id.to_string());
+            }
+            ContactStatus::Assigned { agent, .. } => {
+                reply.status = ContactStatusName::Assigned;
+                reply.agent_id = Some(state.agent_at(*agent).id.to_string());
+            }
+        }
+    } else if let Some(finished) = state.finished_contact(contact_id) {
+        reply.status = ContactStatusName::Finished;
+        reply.finish = Some(match finished.finish {
+            Finish::Completed(outcome) => OutcomeDto::from(outcome).into(),
+            Finish::Abandoned => FinishName::Abandoned,
+        });
+    } else {
+        // Finished and forgotten by the state: the log still tells how it ended.
+        for (_, event) in history.iter().rev() {
+            match &event.kind {
+                EventKind::ContactCompleted { outcome, .. } => {
+                    reply.finish = Some(OutcomeDto::from(*outcome).into());
+                }
+                EventKind::ContactAbandoned { .. } => reply.finish = Some(FinishName::Abandoned),
+                _ => continue,
+            }
+            reply.status = ContactStatusName::Finished;
+            break;
+        }
+    }
+    if reply.status == ContactStatusName::Finished
+        && let Some((_, event)) = history
+            .iter()
+            .rev()
+            .find(|(_, e)| matches!(e.kind, EventKind::ContactCompleted { .. }))
+    {
+        reply.agent_id = event.kind.agent().map(ToString::to_string);
+    }
+    reply.history = history
+        .into_iter()
+        .map(|(seq, event)| HistoryEvent { seq, event })
+        .collect();
+    reply
+}
+
+/// The bytes of a successful query reply (`{"ok":true, ...}`), as [`encode_result`].
+#[must_use]
+pub fn encode_query_reply<T: Serialize>(reply: &T, format: Format) -> Vec<u8> {
+    encode_result(Ok(reply), format)
+}

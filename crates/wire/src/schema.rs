@@ -1,0 +1,252 @@
+//! JSON Schemas of every message of the wire contract, generated from the Rust types so they
+//! cannot drift: `docs/schemas/*.json` are checked against [`schemas`] by a test (run it with
+//! `UPDATE_SCHEMAS=1` to rewrite them after a deliberate change).
+//!
+//! Schemas describe the JSON form (postcard bodies are the same fields by position). Replies are
+//! described with their envelope: `{"ok":true, ...}` or `{"ok":false,"error":{...}}`.
+
+use std::borrow::Cow;
+
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema, schema_for};
+use serde_json::{Map, Value, json};
+
+use crate::command::{
+    AbandonContactBody, AcceptBody, CompleteBody, CreateContactBody, EscalateBody, LoginBody,
+    LogoutBody, NotReadyBody, ReadyBody, RejectBody, TransferBody,
+};
+use crate::error::WireError;
+use crate::event::EventKindDto;
+use crate::offer::{
+    AssignedNotice, OfferExpiredNotice, OfferNotice, OfferRevokedNotice, StateNotice,
+};
+use crate::query::{AgentsReply, ContactQuery, ContactReply, QueuesReply};
+use crate::reply::ReplyBody;
+
+/// `true`, and nothing else.
+struct True;
+/// `false`, and nothing else.
+struct False;
+
+impl JsonSchema for True {
+    fn schema_name() -> Cow<'static, str> {
+        "True".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"const": true})
+    }
+}
+
+impl JsonSchema for False {
+    fn schema_name() -> Cow<'static, str> {
+        "False".into()
+    }
+    fn inline_schema() -> bool {
+        true
+    }
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({"const": false})
+    }
+}
+
+/// A success: `ok` is true and the body's fields sit beside it.
+#[derive(JsonSchema)]
+#[allow(dead_code, reason = "only its schema is used")]
+struct Success<T> {
+    /// Always true.
+    ok: True,
+    #[serde(flatten)]
+    body: T,
+}
+
+/// A refusal: `ok` is false and `error` says why. Nothing changed.
+#[derive(JsonSchema)]
+#[allow(dead_code, reason = "only its schema is used")]
+struct Failure {
+    /// Always false.
+    ok: False,
+    /// What went wrong.
+    error: WireError,
+}
+
+/// A reply: a success with a body `T`, or a refusal.
+#[derive(JsonSchema)]
+#[serde(untagged)]
+#[allow(dead_code, reason = "only its schema is used")]
+enum Envelope<T> {
+    /// Done.
+    Success(Success<T>),
+    /// Refused.
+    Failure(Failure),
+}
+
+fn titled(mut schema: Schema, title: &str, description: &str) -> Value {
+    schema.insert("title".into(), json!(title));
+    schema.insert("description".into(), json!(description));
+    schema.to_value()
+}
+
+/// Every schema, as (file name, schema), in a fixed order.
+#[must_use]
+pub fn schemas() -> Vec<(&'static str, Value)> {
+    let mut out = vec![
+        (
+            "command.contact.create.json",
+            schema_for!(CreateContactBody).to_value(),
+        ),
+        (
+            "command.contact.abandon.json",
+            schema_for!(AbandonContactBody).to_value(),
+        ),
+        (
+            "command.agent.login.json",
+            schema_for!(LoginBody).to_value(),
+        ),
+        (
+            "command.agent.ready.json",
+            schema_for!(ReadyBody).to_value(),
+        ),
+        (
+            "command.agent.not_ready.json",
+            schema_for!(NotReadyBody).to_value(),
+        ),
+        (
+            "command.agent.logout.json",
+            schema_for!(LogoutBody).to_value(),
+        ),
+        (
+            "command.agent.accept.json",
+            schema_for!(AcceptBody).to_value(),
+        ),
+        (
+            "command.agent.reject.json",
+            schema_for!(RejectBody).to_value(),
+        ),
+        (
+            "command.agent.complete.json",
+            schema_for!(CompleteBody).to_value(),
+        ),
+        (
+            "command.agent.escalate.json",
+            schema_for!(EscalateBody).to_value(),
+        ),
+        (
+            "command.agent.transfer.json",
+            schema_for!(TransferBody).to_value(),
+        ),
+        (
+            "reply.json",
+            titled(
+                schema_for!(Envelope<ReplyBody>),
+                "command reply",
+                "The reply to every command on {p}.cmd.*, sent once its events are durable.",
+            ),
+        ),
+        ("offer.json", schema_for!(OfferNotice).to_value()),
+        (
+            "notice.offer_revoked.json",
+            schema_for!(OfferRevokedNotice).to_value(),
+        ),
+        (
+            "notice.offer_expired.json",
+            schema_for!(OfferExpiredNotice).to_value(),
+        ),
+        (
+            "notice.assigned.json",
+            schema_for!(AssignedNotice).to_value(),
+        ),
+        ("notice.state.json", schema_for!(StateNotice).to_value()),
+        ("query.contact.json", schema_for!(ContactQuery).to_value()),
+        (
+            "reply.query.queues.json",
+            titled(
+                schema_for!(Envelope<QueuesReply>),
+                "query.queues reply",
+                "Live figures per queue.",
+            ),
+        ),
+        (
+            "reply.query.agents.json",
+            titled(
+                schema_for!(Envelope<AgentsReply>),
+                "query.agents reply",
+                "Every agent's presence and work.",
+            ),
+        ),
+        (
+            "reply.query.contact.json",
+            titled(
+                schema_for!(Envelope<ContactReply>),
+                "query.contact reply",
+                "One contact's status and full history.",
+            ),
+        ),
+    ];
+    out.push(("event.json", event_schema()));
+    out
+}
+
+/// The published event, `{"seq", "at", "type", ...fields}`: one branch per event type, built
+/// from the schema of the event DTOs (externally tagged there, flattened here).
+fn event_schema() -> Value {
+    let tagged = schema_for!(EventKindDto<'static>).to_value();
+    let defs = tagged.get("$defs").cloned().unwrap_or_else(|| json!({}));
+    let variants = tagged
+        .get("oneOf")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    let mut branches = Vec::new();
+    for variant in variants {
+        let Some((name, inner)) = variant
+            .get("properties")
+            .and_then(Value::as_object)
+            .and_then(|p| p.iter().next())
+        else {
+            continue;
+        };
+        // A boxed struct is a reference into `$defs`: inline it.
+        let inner = match inner.get("$ref").and_then(Value::as_str) {
+            Some(reference) => reference
+                .strip_prefix("#/$defs/")
+                .and_then(|d| defs.get(d))
+                .cloned()
+                .unwrap_or_default(),
+            None => inner.clone(),
+        };
+        let mut properties = Map::new();
+        properties.insert(
+            "seq".into(),
+            json!({"type": "integer", "minimum": 0, "description": "The event's sequence number in the log."}),
+        );
+        properties.insert(
+            "at".into(),
+            json!({"$ref": "#/$defs/Time", "description": "When the engine decided it."}),
+        );
+        properties.insert("type".into(), json!({"const": name}));
+        if let Some(fields) = inner.get("properties").and_then(Value::as_object) {
+            properties.extend(fields.clone());
+        }
+        let mut required = vec![json!("seq"), json!("at"), json!("type")];
+        if let Some(fields) = inner.get("required").and_then(Value::as_array) {
+            required.extend(fields.iter().cloned());
+        }
+        let mut branch = Map::new();
+        if let Some(description) = variant.get("description") {
+            branch.insert("description".into(), description.clone());
+        }
+        branch.insert("type".into(), json!("object"));
+        branch.insert("properties".into(), Value::Object(properties));
+        branch.insert("required".into(), Value::Array(required));
+        branches.push(Value::Object(branch));
+    }
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "event",
+        "description": "An event as published on {p}.events.<type> (and kept in the events stream). Consumers should ignore fields they do not know.",
+        "oneOf": branches,
+        "$defs": defs,
+    })
+}

@@ -1,0 +1,372 @@
+//! Replies, offers, desktop notices and queries, built from a real router's state.
+
+use switchboard_core::{
+    AgentId, AgentLogin, Channel, Command, Event, EventKind, Level, NewContact, Outcome, Router,
+    RoutingConfig, Tier, Timestamp,
+};
+use switchboard_wire::reply::{ContactStatusName, PresenceName};
+use switchboard_wire::{
+    AgentNotice, ErrorCode, Format, Reply, WireError, agent_notices, agents_reply, contact_reply,
+    decode_reply, encode_query_reply, encode_reply, offer_notice, queues_reply, reply_body,
+};
+
+/// 2026-11-23T09:00:00Z.
+const MONDAY_9AM: u64 = 1_795_424_400_000;
+
+struct Centre {
+    router: Router,
+    now: Timestamp,
+    log: Vec<(u64, Event)>,
+}
+
+impl Centre {
+    fn new() -> Self {
+        Self {
+            router: Router::new(RoutingConfig::default()).expect("default config"),
+            now: Timestamp::from_millis(MONDAY_9AM),
+            log: Vec::new(),
+        }
+    }
+
+    /// Runs a command; returns its events with their sequence numbers.
+    fn run(&mut self, command: &Command) -> Vec<(u64, Event)> {
+        self.router
+            .handle_command(command.clone(), self.now)
+            .unwrap_or_else(|r| panic!("{command:?} refused: {r}"));
+        let mut out = Vec::new();
+        while let Some(event) = self.router.poll_event() {
+            let seq = self.log.len() as u64 + 1;
+            self.log.push((seq, event.clone()));
+            out.push((seq, event));
+        }
+        out
+    }
+
+    fn later(&mut self, ms: u64) {
+        self.now = Timestamp::from_millis(self.now.as_millis() + ms);
+    }
+
+    fn history(&self, contact: &str) -> Vec<(u64, Event)> {
+        self.log
+            .iter()
+            .filter(|(_, e)| e.kind.contact().map(|c| c.as_str()) == Some(contact))
+            .cloned()
+            .collect()
+    }
+}
+
+fn login(agent: &str, skill: &str) -> Command {
+    Command::LoginAgent(Box::new(AgentLogin {
+        agent: agent.into(),
+        name: agent.to_uppercase().into(),
+        tier: Tier::FIRST,
+        site: "phones".into(),
+        skills: vec![(skill.into(), Level::new(3).expect("level"))],
+        channels: None,
+    }))
+}
+
+fn ready(agent: &str) -> Command {
+    Command::MakeReady {
+        agent: agent.into(),
+    }
+}
+
+fn call(id: &str, service: &str) -> Command {
+    Command::CreateContact(Box::new(NewContact::routine(id, Channel::Phone, service)))
+}
+
+fn refs(events: &[(u64, Event)]) -> impl Iterator<Item = (u64, &Event)> {
+    events.iter().map(|(s, e)| (*s, e))
+}
+
+#[test]
+fn replies_say_where_the_contact_and_the_agent_stand() {
+    let mut centre = Centre::new();
+    let events = centre.run(&login("ann", "council_tax"));
+    let body = reply_body(&login("ann", "council_tax"), refs(&events));
+    assert_eq!((body.seq, body.events), (1, 1));
+    assert_eq!(body.presence, Some(PresenceName::NotReady));
+
+    let events = centre.run(&ready("ann"));
+    let body = reply_body(&ready("ann"), refs(&events));
+    assert_eq!(body.presence, Some(PresenceName::Ready));
+    assert_eq!(body.contact_id, None);
+
+    let create = call("c1", "council_tax");
+    let events = centre.run(&create);
+    let body = reply_body(&create, refs(&events));
+    assert_eq!(body.contact_id.as_deref(), Some("c1"));
+    assert_eq!(body.status, Some(ContactStatusName::Offered));
+    assert_eq!(body.agent_id.as_deref(), Some("ann"));
+    let offer = body.offer_id.expect("an offer");
+    assert_eq!(body.seq, centre.log.len() as u64);
+
+    // A queued call: nobody free.
+    let create2 = call("c2", "council_tax");
+    let events = centre.run(&create2);
+    let body = reply_body(&create2, refs(&events));
+    assert_eq!(body.status, Some(ContactStatusName::Queued));
+    assert_eq!((body.agent_id, body.offer_id), (None, None));
+
+    let accept = Command::AcceptOffer {
+        agent: "ann".into(),
+        offer: switchboard_core::OfferId::new(offer),
+    };
+    let events = centre.run(&accept);
+    let body = reply_body(&accept, refs(&events));
+    assert_eq!(body.contact_id.as_deref(), Some("c1"));
+    assert_eq!(body.status, Some(ContactStatusName::Assigned));
+
+    let complete = Command::CompleteContact {
+        agent: "ann".into(),
+        contact: "c1".into(),
+        outcome: Outcome::Resolved,
+    };
+    let events = centre.run(&complete);
+    let body = reply_body(&complete, refs(&events));
+    assert_eq!(body.status, Some(ContactStatusName::Finished));
+    assert_eq!(body.presence, Some(PresenceName::WrapUp));
+
+    for format in [Format::Json, Format::Postcard] {
+        let reply = Reply::Ok(body.clone());
+        assert_eq!(
+            decode_reply(&encode_reply(&reply, format), format),
+            Ok(reply)
+        );
+    }
+}
+
+#[test]
+fn replies_have_the_contract_shape_and_round_trip() {
+    let ok = Reply::Ok(switchboard_wire::ReplyBody {
+        seq: 7,
+        events: 2,
+        contact_id: Some("c1".into()),
+        status: Some(ContactStatusName::Queued),
+        ..Default::default()
+    });
+    let json: serde_json::Value =
+        serde_json::from_slice(&encode_reply(&ok, Format::Json)).expect("JSON");
+    assert_eq!(json["ok"], true);
+    assert_eq!(json["seq"], 7);
+    assert_eq!(json["status"], "queued");
+    let error = Reply::Error(WireError::new(
+        ErrorCode::UnknownOffer,
+        "offer 9 is not open",
+    ));
+    let text = String::from_utf8(encode_reply(&error, Format::Json)).expect("UTF-8");
+    assert_eq!(
+        text,
+        r#"{"ok":false,"error":{"code":"unknown_offer","message":"offer 9 is not open"}}"#
+    );
+    for format in [Format::Json, Format::Postcard] {
+        for reply in [&ok, &error] {
+            let bytes = encode_reply(reply, format);
+            assert_eq!(decode_reply(&bytes, format).as_ref(), Ok(reply));
+        }
+    }
+    assert!(decode_reply(b"{}", Format::Json).is_err());
+    assert!(decode_reply(b"\xff", Format::Postcard).is_err());
+}
+
+#[test]
+fn offers_carry_the_contact_and_the_decision_and_notices_follow_events() {
+    let mut centre = Centre::new();
+    centre.run(&login("ann", "council_tax"));
+    centre.run(&ready("ann"));
+    let mut contact = NewContact::routine("c1", Channel::Phone, "council_tax");
+    contact.customer = Some("cust-1".into());
+    contact.vulnerable = true;
+    contact.attributes = vec![("caller".into(), "+44 1632 960000".into())];
+    let events = centre.run(&Command::CreateContact(Box::new(contact)));
+    let made = events
+        .iter()
+        .find_map(|(_, e)| match &e.kind {
+            EventKind::OfferMade(made) => Some(made.as_ref().clone()),
+            _ => None,
+        })
+        .expect("an offer");
+    let notice = offer_notice(centre.router.state(), &made).expect("the contact is live");
+    assert_eq!(notice.agent_id, "ann");
+    assert_eq!(notice.contact_id, "c1");
+    assert_eq!(notice.service, "council_tax");
+    assert_eq!(notice.customer_id.as_deref(), Some("cust-1"));
+    assert!(notice.vulnerable);
+    assert_eq!(notice.skills.len(), 1);
+    assert_eq!(
+        notice.decision.rule,
+        switchboard_wire::event::RuleDto::LongestIdle
+    );
+    assert_eq!(notice.decision.pool, 1);
+    let json: serde_json::Value =
+        serde_json::from_slice(&switchboard_wire::encode_offer(&notice, Format::Json).expect("ok"))
+            .expect("JSON");
+    assert_eq!(json["channel"], "phone");
+    assert_eq!(json["attributes"]["caller"], "+44 1632 960000");
+    assert_eq!(json["expires_at"], "2026-11-23T09:00:15.000Z");
+    assert_eq!(json["decision"]["step_name"], "matched");
+    let bytes = switchboard_wire::encode_offer(&notice, Format::Postcard).expect("ok");
+    assert_eq!(
+        postcard::from_bytes::<switchboard_wire::OfferNotice>(&bytes),
+        Ok(notice)
+    );
+
+    // The customer hangs up: the offer is revoked, and the desktop is told.
+    let events = centre.run(&Command::AbandonContact {
+        contact: "c1".into(),
+    });
+    assert!(offer_notice(centre.router.state(), &made).is_none());
+    let notices: Vec<_> = events.iter().flat_map(|(_, e)| agent_notices(e)).collect();
+    assert!(
+        notices
+            .iter()
+            .any(|(agent, n)| agent.as_str() == "ann" && n.name() == "offer_revoked"),
+        "{notices:?}"
+    );
+    let events = centre.run(&Command::MakeNotReady {
+        agent: "ann".into(),
+        reason: "lunch".into(),
+    });
+    let (agent, notice) = events
+        .iter()
+        .flat_map(|(_, e)| agent_notices(e))
+        .next()
+        .expect("a state notice");
+    assert_eq!(agent, AgentId::from("ann"));
+    let AgentNotice::State(state) = &notice else {
+        panic!("not a state notice: {notice:?}");
+    };
+    assert_eq!(state.presence, PresenceName::NotReady);
+    assert_eq!(state.reason.as_deref(), Some("lunch"));
+    let json = String::from_utf8(notice.encode(Format::Json).expect("ok")).expect("UTF-8");
+    assert_eq!(
+        json,
+        r#"{"presence":"not_ready","reason":"lunch","wrap_up_until":null,"at":"2026-11-23T09:00:00.000Z"}"#
+    );
+}
+
+#[test]
+fn queue_and_agent_figures_come_from_the_state() {
+    let mut centre = Centre::new();
+    centre.run(&login("ann", "council_tax"));
+    centre.run(&login("bob", "benefits"));
+    centre.run(&ready("ann"));
+    centre.run(&call("c1", "council_tax")); // offered to ann
+    centre.later(5_000);
+    centre.run(&call("c2", "council_tax")); // waits
+    centre.later(5_000);
+    centre.run(&call("c3", "council_tax")); // waits
+    centre.run(&call("b1", "benefits")); // waits: bob is not ready
+    centre.run(&Command::AbandonContact {
+        contact: "b1".into(),
+    });
+    let offer = centre
+        .router
+        .state()
+        .contact("c1")
+        .and_then(|c| match c.status {
+            switchboard_core::state::ContactStatus::Offered { offer, .. } => Some(offer),
+            _ => None,
+        })
+        .expect("c1 is offered");
+    centre.run(&Command::AcceptOffer {
+        agent: "ann".into(),
+        offer,
+    });
+    centre.later(1_000);
+
+    let queues = queues_reply(centre.router.state(), centre.now);
+    assert_eq!(queues.queues.len(), 2);
+    let tax = &queues.queues[1];
+    assert_eq!(
+        (tax.service.as_str(), tax.channel),
+        ("council_tax", switchboard_wire::event::ChannelDto::Phone)
+    );
+    let f = &tax.figures;
+    assert_eq!((f.waiting, f.offered, f.assigned), (2, 0, 1));
+    assert_eq!(f.oldest_wait_ms, Some(6_000), "c2 has waited 6 s");
+    assert_eq!(
+        (f.created, f.answered, f.answered_within_service_level),
+        (3, 1, 1)
+    );
+    assert_eq!(f.service_level, Some(1.0));
+    let benefits = &queues.queues[0].figures;
+    assert_eq!(
+        (benefits.created, benefits.abandoned, benefits.waiting),
+        (1, 1, 0)
+    );
+    assert_eq!(benefits.service_level, Some(0.0));
+    assert_eq!(queues.totals.created, 4);
+    assert_eq!(queues.totals.service_level, Some(0.5));
+    let json: serde_json::Value =
+        serde_json::from_slice(&encode_query_reply(&queues, Format::Json)).expect("JSON");
+    assert_eq!(json["ok"], true);
+    assert_eq!(json["queues"][1]["waiting"], 2);
+
+    let agents = agents_reply(centre.router.state(), centre.now);
+    assert_eq!(agents.agents.len(), 2);
+    let ann = &agents.agents[0];
+    assert_eq!((ann.agent_id.as_str(), ann.name.as_str()), ("ann", "ANN"));
+    assert_eq!(ann.presence, PresenceName::Ready);
+    assert_eq!(ann.contacts, vec!["c1".to_owned()]);
+    assert_eq!(ann.load.phone, 1);
+    assert_eq!(ann.capacity.chat, 3);
+    let bob = &agents.agents[1];
+    assert_eq!(bob.presence, PresenceName::NotReady);
+    assert_eq!(bob.reason.as_deref(), Some("login"));
+    assert_eq!(
+        (
+            agents.totals.logged_in,
+            agents.totals.ready,
+            agents.totals.not_ready
+        ),
+        (2, 1, 1)
+    );
+    let bytes = encode_query_reply(&agents, Format::Postcard);
+    assert_eq!(
+        postcard::from_bytes::<Result<switchboard_wire::AgentsReply, WireError>>(&bytes),
+        Ok(Ok(agents))
+    );
+}
+
+#[test]
+fn a_contact_query_tells_status_and_history() {
+    let mut centre = Centre::new();
+    centre.run(&login("ann", "council_tax"));
+    centre.run(&ready("ann"));
+    centre.run(&call("c1", "council_tax"));
+    let state = centre.router.state();
+    let reply = contact_reply(state, "c1", centre.history("c1"));
+    assert_eq!(reply.status, ContactStatusName::Offered);
+    assert_eq!(reply.agent_id.as_deref(), Some("ann"));
+    assert_eq!(reply.history.len(), 2, "created, offered");
+    let json: serde_json::Value =
+        serde_json::from_slice(&encode_query_reply(&reply, Format::Json)).expect("JSON");
+    assert_eq!(json["history"][0]["type"], "contact_created");
+    assert_eq!(json["history"][1]["type"], "offer_made");
+    assert_eq!(json["history"][1]["agent_id"], "ann");
+    assert!(!encode_query_reply(&reply, Format::Postcard).is_empty());
+
+    centre.run(&Command::AbandonContact {
+        contact: "c1".into(),
+    });
+    let reply = contact_reply(centre.router.state(), "c1", centre.history("c1"));
+    assert_eq!(reply.status, ContactStatusName::Finished);
+    assert_eq!(
+        reply.finish,
+        Some(switchboard_wire::query::FinishName::Abandoned)
+    );
+    // Forgotten by the state, still in the log.
+    let reply = contact_reply(&switchboard_core::State::new(), "c1", centre.history("c1"));
+    assert_eq!(reply.status, ContactStatusName::Finished);
+    let reply = contact_reply(centre.router.state(), "nobody", Vec::new());
+    assert_eq!(reply.status, ContactStatusName::Unknown);
+
+    let query = switchboard_wire::decode_contact_query(br#"{"contact_id":"c1"}"#, Format::Json)
+        .expect("valid");
+    assert_eq!(query.contact_id, "c1");
+    let error = switchboard_wire::decode_contact_query(br#"{"id":"c1"}"#, Format::Json)
+        .expect_err("unknown field");
+    assert_eq!(error.code, ErrorCode::InvalidMessage);
+}
