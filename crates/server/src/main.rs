@@ -17,9 +17,12 @@ macro_rules! say {
 }
 
 mod audit;
+mod config;
+mod demo;
 mod progress;
 mod replay;
 mod scenario;
+mod serve;
 
 /// Switchboard: an event-sourced omnichannel contact-routing engine for public-sector contact
 /// centres.
@@ -47,6 +50,26 @@ enum Commands {
     /// Rebuild the routing state from the whole event log and summarise it, with the rate in
     /// events per second.
     Replay(replay::Args),
+    /// Run the whole thing on this machine: a local nats-server (installed on first use), the
+    /// engine, synthetic calls, chats, emails and walk-ins, and simulated agent desktops, with a
+    /// live summary and the Prometheus endpoint. Ctrl-C stops it cleanly.
+    Demo(demo::Args),
+    /// Run the engine on NATS: recover the state from the data directory, then take contacts
+    /// and agents' commands on the wire contract until SIGINT or SIGTERM.
+    Serve(serve::Args),
+    /// Work with the configuration file.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Check a configuration file: syntax, unknown keys, values and routing plans. Problems name
+    /// the line or the field.
+    Check {
+        /// The file.
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -65,6 +88,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Commands::Audit(AuditCommand::Verify(args)) => audit::verify(&args),
         Commands::Audit(AuditCommand::Show(args)) => audit::show(&args),
         Commands::Replay(args) => replay::run(&args),
+        Commands::Serve(args) => serve::run(args),
+        Commands::Demo(args) => demo::run(args),
+        Commands::Config(ConfigCommand::Check { file }) => config::check(&file),
     }
 }
 

@@ -179,3 +179,53 @@ fn the_scenario_refuses_a_directory_that_already_holds_a_log() {
         text(&again)
     );
 }
+
+#[test]
+fn the_demo_runs_the_whole_thing_and_stops_cleanly() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let dir = temp.path().join("demo");
+    let d = dir.to_str().expect("utf-8 path");
+    let output = switchboard(&[
+        "demo",
+        "--duration",
+        "6",
+        "--per-minute",
+        "300",
+        "--agents",
+        "6",
+        "--data-dir",
+        d,
+    ]);
+    let said = text(&output);
+    assert!(output.status.success(), "{said}");
+    assert!(
+        said.contains("NATS on nats://127.0.0.1:") && !said.contains(":4222;"),
+        "a random port: {said}"
+    );
+    let done = said
+        .lines()
+        .find(|l| l.starts_with("Done:"))
+        .unwrap_or_else(|| panic!("no summary: {said}"));
+    let created: u64 = done
+        .split(';')
+        .nth(1)
+        .and_then(|part| part.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count in {done:?}"));
+    assert!(created > 0, "{done}");
+    // The demo's log is a real, whole audit trail.
+    let engine = dir.join("engine");
+    let verified = switchboard(&[
+        "audit",
+        "verify",
+        "--data-dir",
+        engine.to_str().expect("utf-8 path"),
+        "--json",
+    ]);
+    assert!(verified.status.success(), "{}", text(&verified));
+    assert!(
+        json(&verified)["records"]
+            .as_u64()
+            .is_some_and(|n| n > created)
+    );
+}

@@ -1,0 +1,689 @@
+//! The single-writer engine loop. See the crate documentation for the order of a turn.
+
+use std::future::Future;
+use std::pin::pin;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use async_nats::jetstream::{self, consumer, stream};
+use async_nats::{Client, HeaderMap, Message, Subject};
+use bytes::Bytes;
+use futures::{FutureExt, StreamExt};
+use switchboard_core::Command;
+use switchboard_core::{EventKind, Timestamp};
+use switchboard_engine::{Engine, EngineError, HistoryFilter};
+use switchboard_wire::{
+    ErrorCode, Format, PAYLOAD_BYTES_MAX, QueryKind, Reply, Route, Subjects, WireError,
+    query::HistoryEvent,
+};
+
+use crate::idempotency::ReplyCache;
+
+/// The header naming an event's sequence number in the log, on every published event.
+pub const SEQ_HEADER: &str = "Switchboard-Seq";
+
+/// How the loop runs.
+#[derive(Clone, Debug)]
+pub struct DriverSettings {
+    /// The subjects of the wire contract.
+    pub subjects: Subjects,
+    /// The most messages decided in one turn (one `fdatasync`).
+    pub batch_max: usize,
+    /// The JetStream stream holding the durable intake.
+    pub inbox_stream: String,
+    /// The durable consumer of the intake stream.
+    pub inbox_consumer: String,
+    /// The JetStream stream keeping every published event.
+    pub events_stream: String,
+    /// How long the events stream keeps events.
+    pub events_max_age: Duration,
+    /// How long a reply is remembered for a repeated idempotency key.
+    pub idempotency_window: Duration,
+    /// How many replies are remembered at most.
+    pub idempotency_entries_max: usize,
+}
+
+impl DriverSettings {
+    /// Settings for a subject prefix, with defaults for the rest.
+    #[must_use]
+    pub fn new(subjects: Subjects) -> Self {
+        Self {
+            subjects,
+            batch_max: 1024,
+            inbox_stream: "SWITCHBOARD_INBOX".to_owned(),
+            inbox_consumer: "switchboard-engine".to_owned(),
+            events_stream: "SWITCHBOARD_EVENTS".to_owned(),
+            events_max_age: Duration::from_secs(7 * 24 * 3600),
+            idempotency_window: Duration::from_secs(10 * 60),
+            idempotency_entries_max: 100_000,
+        }
+    }
+}
+
+/// Why the loop stopped other than by shutdown.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DriverError {
+    /// The first connection to NATS failed.
+    #[error("could not connect to NATS at {url}")]
+    Connect {
+        /// The URL tried.
+        url: String,
+        /// Why.
+        source: async_nats::ConnectError,
+    },
+    /// The credentials file could not be read.
+    #[error("could not read the NATS credentials file {}", path.display())]
+    Credentials {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A NATS or JetStream operation failed.
+    #[error("NATS: could not {what}")]
+    Nats {
+        /// What was being done.
+        what: &'static str,
+        /// Why.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The engine failed (the log could not be written): the process must stop; a restart
+    /// recovers exactly what is durable.
+    #[error(transparent)]
+    Engine(#[from] EngineError),
+    /// A subscription ended: the connection was closed.
+    #[error("the NATS subscription to {0} ended")]
+    SubscriptionEnded(String),
+}
+
+fn nats<E: std::error::Error + Send + Sync + 'static>(
+    what: &'static str,
+) -> impl FnOnce(E) -> DriverError {
+    move |e| DriverError::Nats {
+        what,
+        source: Box::new(e),
+    }
+}
+
+/// The wall clock as the core's time. The driver is the one place that reads it.
+fn wall_now() -> Timestamp {
+    let ms = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    Timestamp::from_millis(u64::try_from(ms).unwrap_or(u64::MAX))
+}
+
+/// One inbound message of a turn.
+enum Input {
+    /// A core NATS request on `{p}.cmd.>` (replied to on its reply subject, if any).
+    Request(Message),
+    /// A JetStream intake message on `{p}.inbox.>` (acknowledged once durable).
+    Inbox(Box<jetstream::Message>),
+}
+
+/// What to do with one message once the turn's events are durable.
+struct Answer {
+    reply_to: Option<Subject>,
+    format: Format,
+    key: Option<String>,
+    outcome: Outcome,
+    inbox: Option<Box<jetstream::Message>>,
+    received: Instant,
+}
+
+enum Outcome {
+    /// Decided: the command, and its events `first_seq..=last_seq` (none when `first_seq` is
+    /// past `last_seq`).
+    Decided {
+        command: Box<Command>,
+        first_seq: u64,
+        last_seq: u64,
+    },
+    /// Refused or invalid: an error reply, no events.
+    Refused(WireError),
+    /// A repeat of an idempotency key: the first reply, as given.
+    Repeat(Bytes),
+    /// A repeat of a key first seen earlier in this turn: that answer's reply.
+    RepeatInTurn(usize),
+}
+
+/// Runs the engine loop until `shutdown` completes, then finishes the current turn, commits,
+/// takes a snapshot and returns the engine.
+///
+/// # Errors
+/// JetStream could not be set up, a subscription ended, or the engine's log failed (after which
+/// the process must stop and restart to recover).
+pub async fn run(
+    client: Client,
+    mut engine: Engine,
+    settings: DriverSettings,
+    shutdown: impl Future<Output = ()>,
+) -> Result<Engine, DriverError> {
+    let subjects = &settings.subjects;
+    let js = jetstream::new(client.clone());
+    let inbox = js
+        .get_or_create_stream(stream::Config {
+            name: settings.inbox_stream.clone(),
+            subjects: vec![subjects.inbox()],
+            storage: stream::StorageType::File,
+            retention: stream::RetentionPolicy::WorkQueue,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .map_err(nats("create the intake stream"))?;
+    let consumer = inbox
+        .get_or_create_consumer(
+            &settings.inbox_consumer,
+            consumer::pull::Config {
+                durable_name: Some(settings.inbox_consumer.clone()),
+                ack_policy: consumer::AckPolicy::Explicit,
+                ack_wait: Duration::from_secs(30),
+                max_ack_pending: 20_000,
+                ..Default::default()
+            },
+        )
+        .await
+        .map_err(nats("create the intake consumer"))?;
+    let mut events_stream = js
+        .get_or_create_stream(stream::Config {
+            name: settings.events_stream.clone(),
+            subjects: vec![subjects.events_wildcard()],
+            storage: stream::StorageType::File,
+            max_age: settings.events_max_age,
+            duplicate_window: Duration::from_secs(120),
+            ..Default::default()
+        })
+        .await
+        .map_err(nats("create the events stream"))?;
+    catch_up_events(&client, &mut events_stream, &engine, subjects).await?;
+
+    let mut commands = client
+        .subscribe(subjects.commands())
+        .await
+        .map_err(nats("subscribe to commands"))?;
+    let mut queries = client
+        .subscribe(subjects.queries())
+        .await
+        .map_err(nats("subscribe to queries"))?;
+    let mut intake = consumer
+        .messages()
+        .await
+        .map_err(nats("consume the intake"))?;
+    let mut cache = ReplyCache::new(
+        settings.idempotency_entries_max,
+        settings.idempotency_window,
+    );
+    tracing::info!(
+        commands = %subjects.commands(),
+        inbox = %subjects.inbox(),
+        next_seq = engine.next_seq(),
+        "engine loop running"
+    );
+
+    let mut shutdown = pin!(shutdown.fuse());
+    let mut batch: Vec<Input> = Vec::with_capacity(settings.batch_max);
+    loop {
+        let timer = engine
+            .poll_timeout()
+            .map(|at| at.saturating_since(wall_now()));
+        let sleep = async {
+            match timer {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            biased;
+            () = &mut shutdown => break,
+            message = commands.next() => match message {
+                Some(message) => batch.push(Input::Request(message)),
+                None => return Err(DriverError::SubscriptionEnded(subjects.commands())),
+            },
+            message = intake.next() => match message {
+                Some(Ok(message)) => batch.push(Input::Inbox(Box::new(message))),
+                Some(Err(error)) => {
+                    metrics::counter!("switchboard_intake_errors_total").increment(1);
+                    tracing::warn!(%error, "intake consumer error");
+                }
+                None => return Err(DriverError::SubscriptionEnded(subjects.inbox())),
+            },
+            message = queries.next() => match message {
+                Some(message) => answer_query(&client, &engine, subjects, &message),
+                None => return Err(DriverError::SubscriptionEnded(subjects.queries())),
+            },
+            () = sleep => {}
+        }
+        // Take whatever else has already arrived, without waiting, up to the batch bound.
+        while batch.len() < settings.batch_max {
+            match commands.next().now_or_never() {
+                Some(Some(message)) => batch.push(Input::Request(message)),
+                _ => break,
+            }
+        }
+        while batch.len() < settings.batch_max {
+            match intake.next().now_or_never() {
+                Some(Some(Ok(message))) => batch.push(Input::Inbox(Box::new(message))),
+                _ => break,
+            }
+        }
+        turn(
+            &client,
+            &mut engine,
+            subjects,
+            &mut cache,
+            std::mem::take(&mut batch),
+        )
+        .await?;
+    }
+
+    // Shutdown: intake stops; what was taken is finished, made durable and answered.
+    tracing::info!(
+        pending = batch.len(),
+        "shutting down: finishing the last turn"
+    );
+    turn(&client, &mut engine, subjects, &mut cache, batch).await?;
+    let snapshot = engine.snapshot()?;
+    tracing::info!(snapshot = %snapshot.display(), next_seq = engine.next_seq(), "engine stopped cleanly");
+    client.flush().await.map_err(nats("flush on shutdown"))?;
+    Ok(engine)
+}
+
+/// One turn: decide the batch, commit it with one `fdatasync`, then answer and publish.
+async fn turn(
+    client: &Client,
+    engine: &mut Engine,
+    subjects: &Subjects,
+    cache: &mut ReplyCache,
+    batch: Vec<Input>,
+) -> Result<(), DriverError> {
+    let now = wall_now();
+    engine.tick(now);
+    let mut answers: Vec<Answer> = Vec::with_capacity(batch.len());
+    for input in batch {
+        let received = Instant::now();
+        let (message, inbox) = match input {
+            Input::Request(message) => (message, None),
+            Input::Inbox(message) => {
+                let plain = message.message.clone();
+                (plain, Some(message))
+            }
+        };
+        let format = Format::from_content_type(header(&message, "Content-Type"));
+        let mut key = header(&message, "Nats-Msg-Id").map(str::to_owned);
+        let outcome = decide(
+            engine, subjects, cache, &answers, &message, format, &mut key, now, received,
+        );
+        answers.push(Answer {
+            reply_to: message.reply.clone(),
+            format,
+            key,
+            outcome,
+            inbox,
+            received,
+        });
+    }
+
+    let committed = engine.commit()?;
+    if let Some(committed) = &committed {
+        metrics::histogram!("switchboard_log_append_seconds")
+            .record(committed.append_time.as_secs_f64());
+        metrics::histogram!("switchboard_turn_events").record(committed.events.len() as f64);
+    }
+    metrics::histogram!("switchboard_turn_messages").record(answers.len() as f64);
+
+    // Durable: answer, acknowledge, publish.
+    let mut replies: Vec<Option<Bytes>> = Vec::with_capacity(answers.len());
+    for answer in &answers {
+        let bytes = match &answer.outcome {
+            Outcome::Decided {
+                command,
+                first_seq,
+                last_seq,
+            } => {
+                let events = committed.iter().flat_map(|c| {
+                    c.events
+                        .iter()
+                        .enumerate()
+                        .map(move |(i, event)| (c.first_seq + i as u64, event))
+                        .filter(|&(seq, _)| seq >= *first_seq && seq <= *last_seq)
+                });
+                let body = switchboard_wire::reply_body(command, events);
+                Some(Bytes::from(switchboard_wire::encode_reply(
+                    &Reply::Ok(body),
+                    answer.format,
+                )))
+            }
+            Outcome::Refused(error) => Some(Bytes::from(switchboard_wire::encode_reply(
+                &Reply::Error(error.clone()),
+                answer.format,
+            ))),
+            Outcome::Repeat(bytes) => Some(bytes.clone()),
+            Outcome::RepeatInTurn(first) => replies.get(*first).cloned().flatten(),
+        };
+        replies.push(bytes);
+    }
+    let now_instant = Instant::now();
+    for (answer, bytes) in answers.into_iter().zip(replies) {
+        let Some(bytes) = bytes else { continue };
+        if let (Some(key), Outcome::Decided { .. } | Outcome::Refused(_)) =
+            (&answer.key, &answer.outcome)
+        {
+            cache.insert(key.clone(), bytes.clone(), now_instant);
+        }
+        if let Some(reply_to) = answer.reply_to
+            && let Err(error) = client.publish(reply_to, bytes).await
+        {
+            tracing::warn!(%error, "could not send a reply");
+        }
+        if let Some(inbox) = answer.inbox
+            && let Err(error) = inbox.ack().await
+        {
+            tracing::warn!(%error, "could not acknowledge an intake message");
+        }
+        metrics::histogram!("switchboard_command_reply_seconds")
+            .record(answer.received.elapsed().as_secs_f64());
+    }
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "a gauge of at most 100 000 entries"
+    )]
+    metrics::gauge!("switchboard_idempotency_entries").set(cache.len() as f64);
+    if let Some(committed) = committed {
+        for (offset, event) in committed.events.iter().enumerate() {
+            let seq = committed.first_seq + offset as u64;
+            publish_event(client, subjects, seq, event).await;
+            if let EventKind::OfferMade(made) = &event.kind
+                && let Some(notice) = switchboard_wire::offer_notice(engine.state(), made)
+            {
+                match switchboard_wire::encode_offer(&notice, Format::Json) {
+                    Ok(bytes) => {
+                        if let Err(error) = client
+                            .publish(subjects.agent_offer(&made.agent), Bytes::from(bytes))
+                            .await
+                        {
+                            tracing::warn!(%error, agent = %made.agent, "could not publish an offer");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, offer = %made.offer, "an offer could not be written");
+                    }
+                }
+            }
+            for (agent, notice) in switchboard_wire::agent_notices(event) {
+                let name = notice.name();
+                match switchboard_wire::encode_agent_notice(&notice, Format::Json) {
+                    Ok(bytes) => {
+                        if let Err(error) = client
+                            .publish(subjects.agent_notice(&agent, name), Bytes::from(bytes))
+                            .await
+                        {
+                            tracing::warn!(%error, %agent, notice = name, "could not publish an agent notice");
+                        }
+                    }
+                    Err(error) => {
+                        tracing::error!(%error, %agent, notice = name, "an agent notice could not be written");
+                    }
+                }
+            }
+        }
+    }
+    client.flush().await.map_err(nats("flush a turn"))?;
+    Ok(())
+}
+
+/// Decodes, checks the idempotency key and decides one message.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "one message's whole context, called from one place"
+)]
+fn decide(
+    engine: &mut Engine,
+    subjects: &Subjects,
+    cache: &mut ReplyCache,
+    earlier: &[Answer],
+    message: &Message,
+    format: Format,
+    key: &mut Option<String>,
+    now: Timestamp,
+    received: Instant,
+) -> Outcome {
+    let refuse = |error: WireError| {
+        metrics::counter!("switchboard_bad_messages_total", "code" => error.code.as_str())
+            .increment(1);
+        tracing::info!(subject = %message.subject, code = error.code.as_str(), message = %error.message, "command refused");
+        Outcome::Refused(error)
+    };
+    if message.payload.len() > PAYLOAD_BYTES_MAX {
+        return refuse(WireError::new(
+            ErrorCode::PayloadTooLarge,
+            format!(
+                "the body is {} bytes; at most {PAYLOAD_BYTES_MAX} are accepted",
+                message.payload.len()
+            ),
+        ));
+    }
+    let (kind, agent) = match subjects.parse(message.subject.as_str()) {
+        Ok(Route::Command(kind, agent)) => (kind, agent),
+        Ok(Route::Query(_)) => return refuse(WireError::unknown_subject(message.subject.as_str())),
+        Err(error) => return refuse(error),
+    };
+    let decoded =
+        match switchboard_wire::decode_command(kind, agent.as_ref(), &message.payload, format) {
+            Ok(decoded) => decoded,
+            Err(error) => return refuse(error),
+        };
+    if key.is_none() {
+        key.clone_from(&decoded.command_id);
+    }
+    if let Some(k) = key.as_deref() {
+        if let Some(first) = earlier.iter().position(|a| a.key.as_deref() == Some(k)) {
+            metrics::counter!("switchboard_repeated_commands_total").increment(1);
+            return Outcome::RepeatInTurn(first);
+        }
+        if let Some(bytes) = cache.get(k, received) {
+            metrics::counter!("switchboard_repeated_commands_total").increment(1);
+            return Outcome::Repeat(bytes);
+        }
+    }
+    let command = Box::new(decoded.command.clone());
+    let first_seq = engine.next_seq();
+    match engine.decide(decoded.command, now) {
+        Ok(_) => {
+            metrics::counter!("switchboard_commands_total", "kind" => kind.verb(), "result" => "ok").increment(1);
+            Outcome::Decided {
+                command,
+                first_seq,
+                last_seq: engine.next_seq() - 1,
+            }
+        }
+        Err(rejection) => {
+            metrics::counter!("switchboard_commands_total", "kind" => kind.verb(), "result" => "refused").increment(1);
+            refuse(WireError::from(&rejection))
+        }
+    }
+}
+
+fn header<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
+    message.headers.as_ref()?.get(name).map(|v| v.as_str())
+}
+
+async fn publish_event(
+    client: &Client,
+    subjects: &Subjects,
+    seq: u64,
+    event: &switchboard_core::Event,
+) {
+    let json = match switchboard_wire::event_json(seq, event) {
+        Ok(json) => json,
+        Err(error) => {
+            tracing::error!(%error, seq, "an event could not be written as JSON; not published");
+            return;
+        }
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", seq.to_string().as_str());
+    headers.insert(SEQ_HEADER, seq.to_string().as_str());
+    let subject = subjects.event(event.kind.name());
+    if let Err(error) = client
+        .publish_with_headers(subject, headers, Bytes::from(json.to_string()))
+        .await
+    {
+        tracing::warn!(%error, seq, "could not publish an event");
+    }
+}
+
+/// Publishes events the log has but the events stream lacks (the engine stopped between its
+/// `fdatasync` and its publishes), so downstream consumers see every event.
+async fn catch_up_events(
+    client: &Client,
+    stream: &mut stream::Stream,
+    engine: &Engine,
+    subjects: &Subjects,
+) -> Result<(), DriverError> {
+    let last = stream
+        .info()
+        .await
+        .map_err(nats("read the events stream"))?
+        .state
+        .last_sequence;
+    let published = if last == 0 {
+        0
+    } else {
+        match stream.get_raw_message(last).await {
+            Ok(message) => message
+                .headers
+                .get(SEQ_HEADER)
+                .and_then(|v| v.as_str().parse::<u64>().ok())
+                .unwrap_or(0),
+            Err(error) => {
+                tracing::warn!(%error, "could not read the last published event; republishing all");
+                0
+            }
+        }
+    };
+    let durable = engine.next_seq() - 1;
+    if published >= durable {
+        return Ok(());
+    }
+    tracing::info!(
+        from = published + 1,
+        to = durable,
+        "publishing events missing from the events stream"
+    );
+    let reader = switchboard_log::LogReader::open(engine.dir()).map_err(EngineError::from)?;
+    for record in reader.read_from(published + 1).map_err(EngineError::from)? {
+        let record = record.map_err(EngineError::from)?;
+        let event = switchboard_wire::decode_event(&record.payload).map_err(|source| {
+            EngineError::Decode {
+                seq: record.seq,
+                source,
+            }
+        })?;
+        publish_event(client, subjects, record.seq, &event).await;
+    }
+    client.flush().await.map_err(nats("flush the catch-up"))?;
+    Ok(())
+}
+
+/// Answers a read-only query. A contact's history is read from the log off the loop's thread.
+fn answer_query(client: &Client, engine: &Engine, subjects: &Subjects, message: &Message) {
+    let Some(reply_to) = message.reply.clone() else {
+        return;
+    };
+    let format = Format::from_content_type(header(message, "Content-Type"));
+    let now = wall_now();
+    let state = engine.state();
+    let kind = match subjects.parse(message.subject.as_str()) {
+        Ok(Route::Query(kind)) => kind,
+        Ok(Route::Command(..)) => return,
+        Err(error) => {
+            reply_detached(
+                client,
+                reply_to,
+                Bytes::from(switchboard_wire::encode_reply(&Reply::Error(error), format)),
+            );
+            return;
+        }
+    };
+    metrics::counter!("switchboard_queries_total", "kind" => kind.as_str()).increment(1);
+    let bytes = match kind {
+        QueryKind::Queues => switchboard_wire::encode_query_reply(
+            &switchboard_wire::queues_reply(state, now),
+            format,
+        ),
+        QueryKind::Agents => switchboard_wire::encode_query_reply(
+            &switchboard_wire::agents_reply(state, now),
+            format,
+        ),
+        QueryKind::Contact => {
+            let query = match switchboard_wire::decode_contact_query(&message.payload, format) {
+                Ok(query) => query,
+                Err(error) => {
+                    reply_detached(
+                        client,
+                        reply_to,
+                        Bytes::from(switchboard_wire::encode_reply(&Reply::Error(error), format)),
+                    );
+                    return;
+                }
+            };
+            // The state's part now; the history is read from the log off the loop's thread.
+            let known = state.contact(&query.contact_id).is_some()
+                || state.finished_contact(&query.contact_id).is_some();
+            let current = known
+                .then(|| switchboard_wire::contact_reply(state, &query.contact_id, Vec::new()));
+            let dir = engine.dir().to_path_buf();
+            let client = client.clone();
+            tokio::spawn(async move {
+                let id = query.contact_id.clone();
+                let history = tokio::task::spawn_blocking(move || {
+                    switchboard_engine::history(&dir, &HistoryFilter::Contact(id))
+                })
+                .await;
+                let history = match history {
+                    Ok(Ok(history)) => history,
+                    Ok(Err(error)) => {
+                        tracing::warn!(%error, "could not read a contact's history");
+                        Vec::new()
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "the history reader failed");
+                        Vec::new()
+                    }
+                };
+                let reply = match current {
+                    Some(mut reply) => {
+                        reply.history = history
+                            .into_iter()
+                            .map(|(seq, event)| HistoryEvent { seq, event })
+                            .collect();
+                        reply
+                    }
+                    // Not in the state (finished long ago, or never): the log alone tells.
+                    None => switchboard_wire::contact_reply(
+                        &switchboard_core::State::new(),
+                        &query.contact_id,
+                        history,
+                    ),
+                };
+                let bytes = switchboard_wire::encode_query_reply(&reply, format);
+                if let Err(error) = client.publish(reply_to, Bytes::from(bytes)).await {
+                    tracing::warn!(%error, "could not send a query reply");
+                }
+            });
+            return;
+        }
+    };
+    reply_detached(client, reply_to, Bytes::from(bytes));
+}
+
+/// Sends a reply without holding up the loop.
+fn reply_detached(client: &Client, reply_to: Subject, bytes: Bytes) {
+    let client = client.clone();
+    tokio::spawn(async move {
+        if let Err(error) = client.publish(reply_to, bytes).await {
+            tracing::warn!(%error, "could not send a query reply");
+        }
+    });
+}

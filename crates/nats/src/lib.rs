@@ -1,0 +1,27 @@
+//! The NATS driver: Switchboard's engine on the wire.
+//!
+//! [`run`] is the single-writer engine loop. It is handed a connected [`async_nats::Client`], an
+//! opened [`switchboard_engine::Engine`] and a shutdown signal, and it:
+//!
+//! 1. gathers a batch: command requests on `{p}.cmd.>`, durable intake from the JetStream stream
+//!    on `{p}.inbox.>`, and any timer the core asked for;
+//! 2. decodes and validates every message (bad input gets an error reply with a code, a log line
+//!    and a metric — never a panic) and decides it in the core;
+//! 3. commits the batch's events to the log with **one** `fdatasync`;
+//! 4. only then replies, acknowledges the intake messages, publishes offers to the agents'
+//!    desktops and every event to `{p}.events.<type>` (kept in a JetStream stream), and flushes
+//!    once.
+//!
+//! Commands repeated with the same idempotency key (`Nats-Msg-Id` header or `command_id` field)
+//! get the first reply and have no second effect. Queries on `{p}.query.>` are answered from the
+//! state (and the log, for a contact's history) without blocking the loop.
+//!
+//! [`connect`] turns [`ConnectSettings`] (URL, credentials, TLS) into a client that reconnects
+//! with backoff and reports reconnections and slow consumers as metrics and log lines.
+
+mod connect;
+mod driver;
+mod idempotency;
+
+pub use connect::{ConnectSettings, TlsSettings, connect};
+pub use driver::{DriverError, DriverSettings, SEQ_HEADER, run};

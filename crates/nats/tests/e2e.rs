@@ -1,0 +1,563 @@
+//! The engine on a real nats-server (started by the harness on a random port with its own
+//! JetStream directory): the wire contract end to end, as a telephony system and agent desktops
+//! would use it.
+
+use std::time::Duration;
+
+use async_nats::{Client, HeaderMap, Subscriber};
+use futures::{FutureExt, StreamExt};
+use serde_json::{Value, json};
+use switchboard_core::RoutingConfig;
+use switchboard_engine::{Engine, EngineOptions};
+use switchboard_nats::DriverSettings;
+use switchboard_natsd::NatsServer;
+use switchboard_wire::Subjects;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How long any single expected message may take to arrive before the test fails.
+const WAIT: Duration = Duration::from_secs(10);
+
+/// A nats-server, an engine on it, and a client playing telephony and desktops.
+struct Rig {
+    server: NatsServer,
+    client: Client,
+    dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    engine: Option<JoinHandle<Result<Engine, switchboard_nats::DriverError>>>,
+}
+
+impl Rig {
+    async fn start() -> Self {
+        let server = NatsServer::start().expect("nats-server starts");
+        let dir = tempfile::tempdir().expect("temp dir");
+        let client = async_nats::connect(server.client_url())
+            .await
+            .expect("client connects");
+        let mut rig = Self {
+            server,
+            client,
+            dir,
+            stop: None,
+            engine: None,
+        };
+        rig.start_engine().await;
+        rig
+    }
+
+    async fn start_engine(&mut self) {
+        let (engine, _) = Engine::open(
+            self.dir.path(),
+            RoutingConfig::default(),
+            EngineOptions::default(),
+            &mut |_, _| {},
+        )
+        .expect("engine opens");
+        let client = async_nats::connect(self.server.client_url())
+            .await
+            .expect("engine connects");
+        let (stop, stopped) = oneshot::channel::<()>();
+        let settings = DriverSettings::new(Subjects::new("switchboard").expect("prefix"));
+        self.engine = Some(tokio::spawn(switchboard_nats::run(
+            client,
+            engine,
+            settings,
+            async {
+                let _ = stopped.await;
+            },
+        )));
+        self.stop = Some(stop);
+        // Ready when it answers a query (polled every 50 ms, for at most WAIT).
+        let deadline = tokio::time::Instant::now() + WAIT;
+        let mut poll = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            poll.tick().await;
+            let answer = tokio::time::timeout(
+                Duration::from_millis(500),
+                self.client.request("switchboard.query.queues", "{}".into()),
+            )
+            .await;
+            if matches!(answer, Ok(Ok(_))) {
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the engine did not come up"
+            );
+        }
+    }
+
+    async fn stop_engine(&mut self) -> Engine {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let handle = self.engine.take().expect("engine running");
+        tokio::time::timeout(WAIT, handle)
+            .await
+            .expect("stops in time")
+            .expect("task")
+            .expect("clean stop")
+    }
+
+    /// A request with a JSON body; returns the JSON reply.
+    async fn request(&self, subject: &str, body: Value) -> Value {
+        self.request_with(subject, body, None).await
+    }
+
+    async fn request_with(&self, subject: &str, body: Value, msg_id: Option<&str>) -> Value {
+        let payload = body.to_string().into_bytes().into();
+        let request = match msg_id {
+            Some(id) => {
+                let mut headers = HeaderMap::new();
+                headers.insert("Nats-Msg-Id", id);
+                self.client
+                    .request_with_headers(subject.to_owned(), headers, payload)
+                    .boxed()
+            }
+            None => self.client.request(subject.to_owned(), payload).boxed(),
+        };
+        let reply = tokio::time::timeout(WAIT, request)
+            .await
+            .expect("reply in time")
+            .expect("request");
+        serde_json::from_slice(&reply.payload).expect("the reply is JSON")
+    }
+
+    async fn ok(&self, subject: &str, body: Value) -> Value {
+        let reply = self.request(subject, body).await;
+        assert_eq!(reply["ok"], true, "{subject}: {reply}");
+        reply
+    }
+
+    async fn error_code(&self, subject: &str, body: Value) -> String {
+        let reply = self.request(subject, body).await;
+        assert_eq!(reply["ok"], false, "{subject} should be refused: {reply}");
+        assert!(
+            reply["error"]["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty()),
+            "{reply}"
+        );
+        reply["error"]["code"].as_str().expect("a code").to_owned()
+    }
+
+    async fn agent(
+        &self,
+        id: &str,
+        tier: u8,
+        site: &str,
+        skills: Value,
+        channels: Option<Value>,
+    ) -> Subscriber {
+        let offers = self
+            .client
+            .subscribe(format!("switchboard.agent.{id}.offer"))
+            .await
+            .expect("subscribe");
+        let mut login = json!({"name": id, "tier": tier, "site": site, "skills": skills});
+        if let Some(channels) = channels {
+            login["channels"] = channels;
+        }
+        self.ok(&format!("switchboard.cmd.agent.{id}.login"), login)
+            .await;
+        self.ok(&format!("switchboard.cmd.agent.{id}.ready"), json!({}))
+            .await;
+        offers
+    }
+}
+
+async fn next_offer(offers: &mut Subscriber) -> Value {
+    let message = tokio::time::timeout(WAIT, offers.next())
+        .await
+        .expect("an offer in time")
+        .expect("subscription open");
+    serde_json::from_slice(&message.payload).expect("the offer is JSON")
+}
+
+#[tokio::test]
+async fn every_channel_is_offered_accepted_completed_and_wrapped_up() {
+    let rig = Rig::start().await;
+    let all = json!({"phone": 1, "chat": 3, "email": 5, "callback": 1, "face_to_face": 1});
+    let mut offers = rig
+        .agent("ann", 1, "town_hall", json!({"council_tax": 3}), Some(all))
+        .await;
+    for (n, channel) in ["phone", "chat", "email", "callback", "face_to_face"]
+        .into_iter()
+        .enumerate()
+    {
+        let id = format!("c{n}");
+        let mut create = json!({"contact_id": id, "channel": channel, "service": "council_tax"});
+        if channel == "face_to_face" {
+            create["site"] = json!("town_hall");
+        }
+        let created = rig.ok("switchboard.cmd.contact.create", create).await;
+        assert!(created["seq"].as_u64().is_some_and(|s| s > 0), "{created}");
+        let offer = next_offer(&mut offers).await;
+        assert_eq!(offer["contact_id"], id.as_str(), "{offer}");
+        assert_eq!(offer["channel"], channel);
+        assert!(
+            offer["decision"].is_object() || offer["rule"].is_string(),
+            "the offer says why: {offer}"
+        );
+        if channel != "email" {
+            // Email is auto-accepted by default.
+            rig.ok(
+                "switchboard.cmd.agent.ann.accept",
+                json!({"offer_id": offer["offer_id"]}),
+            )
+            .await;
+        }
+        rig.ok(
+            "switchboard.cmd.agent.ann.complete",
+            json!({"contact_id": id, "outcome": "resolved"}),
+        )
+        .await;
+        rig.ok("switchboard.cmd.agent.ann.ready", json!({})).await;
+    }
+    let queues = rig.request("switchboard.query.queues", json!({})).await;
+    let text = queues.to_string();
+    for channel in ["phone", "chat", "email", "callback", "face_to_face"] {
+        assert!(
+            text.contains(channel),
+            "queue figures name {channel}: {queues}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn escalation_transfer_and_abandonment_work_over_the_wire() {
+    let rig = Rig::start().await;
+    let mut rep = rig
+        .agent("rep", 1, "hq", json!({"benefits": 3, "housing": 2}), None)
+        .await;
+    let mut senior = rig
+        .agent("senior", 3, "hq", json!({"benefits": 5}), None)
+        .await;
+    let mut housing = rig.agent("hou", 2, "hq", json!({"housing": 3}), None).await; // a transfer keeps the tier
+
+    rig.ok(
+        "switchboard.cmd.contact.create",
+        json!({"contact_id": "e1", "channel": "phone", "service": "benefits"}),
+    )
+    .await;
+    let offer = next_offer(&mut rep).await;
+    rig.ok(
+        "switchboard.cmd.agent.rep.accept",
+        json!({"offer_id": offer["offer_id"]}),
+    )
+    .await;
+    rig.ok(
+        "switchboard.cmd.agent.rep.escalate",
+        json!({"contact_id": "e1", "reason": "appeal"}),
+    )
+    .await;
+    let up = next_offer(&mut senior).await;
+    assert_eq!(up["contact_id"], "e1");
+    rig.ok(
+        "switchboard.cmd.agent.senior.accept",
+        json!({"offer_id": up["offer_id"]}),
+    )
+    .await;
+    rig.ok(
+        "switchboard.cmd.agent.senior.transfer",
+        json!({"contact_id": "e1", "service": "housing"}),
+    )
+    .await;
+    let across = next_offer(&mut housing).await;
+    assert_eq!(across["contact_id"], "e1");
+
+    // Abandoned while offered: the offer is withdrawn.
+    let mut notices = rig
+        .client
+        .subscribe("switchboard.agent.rep.>")
+        .await
+        .expect("subscribe");
+    rig.ok("switchboard.cmd.agent.rep.ready", json!({})).await;
+    rig.ok(
+        "switchboard.cmd.contact.create",
+        json!({"contact_id": "a1", "channel": "phone", "service": "benefits"}),
+    )
+    .await;
+    let offered = next_offer(&mut rep).await;
+    assert_eq!(offered["contact_id"], "a1");
+    rig.ok(
+        "switchboard.cmd.contact.abandon",
+        json!({"contact_id": "a1"}),
+    )
+    .await;
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let message = tokio::time::timeout_at(deadline, notices.next())
+            .await
+            .expect("a revoke notice")
+            .expect("open");
+        if message.subject.as_str().ends_with("offer_revoked") {
+            break;
+        }
+    }
+    // Abandoned while queued.
+    rig.ok(
+        "switchboard.cmd.agent.rep.not_ready",
+        json!({"reason": "break"}),
+    )
+    .await;
+    rig.ok(
+        "switchboard.cmd.contact.create",
+        json!({"contact_id": "a2", "channel": "phone", "service": "benefits"}),
+    )
+    .await;
+    rig.ok(
+        "switchboard.cmd.contact.abandon",
+        json!({"contact_id": "a2"}),
+    )
+    .await;
+    let contact = rig
+        .request("switchboard.query.contact", json!({"contact_id": "a2"}))
+        .await;
+    assert!(
+        contact.to_string().contains("contact_abandoned"),
+        "{contact}"
+    );
+}
+
+#[tokio::test]
+async fn a_repeated_command_gets_the_first_reply_and_has_no_second_effect() {
+    let rig = Rig::start().await;
+    let body =
+        json!({"contact_id": "dup", "channel": "email", "service": "parking", "command_id": "k-1"});
+    let first = rig.ok("switchboard.cmd.contact.create", body.clone()).await;
+    let second = rig.request("switchboard.cmd.contact.create", body).await;
+    assert_eq!(first, second);
+    let by_header = json!({"contact_id": "dup2", "channel": "email", "service": "parking"});
+    let first = rig
+        .request_with(
+            "switchboard.cmd.contact.create",
+            by_header.clone(),
+            Some("m-1"),
+        )
+        .await;
+    let second = rig
+        .request_with("switchboard.cmd.contact.create", by_header, Some("m-1"))
+        .await;
+    assert_eq!(first, second);
+    let queues = rig.request("switchboard.query.queues", json!({})).await;
+    assert!(queues.to_string().contains("parking"), "{queues}");
+    // Exactly two contacts were created.
+    let engine = {
+        let mut rig = rig;
+        rig.stop_engine().await
+    };
+    assert_eq!(engine.state().contacts().count(), 2);
+}
+
+#[tokio::test]
+async fn contacts_published_to_the_durable_inbox_are_taken_once() {
+    let rig = Rig::start().await;
+    let js = async_nats::jetstream::new(rig.client.clone());
+    for n in 0..3 {
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", format!("inbox-{n}").as_str());
+        let body = json!({"contact_id": format!("i{n}"), "channel": "email", "service": "bins"});
+        let ack = js
+            .publish_with_headers(
+                "switchboard.inbox.contact.create",
+                headers,
+                body.to_string().into(),
+            )
+            .await
+            .expect("publish");
+        ack.await.expect("stored in the intake stream");
+    }
+    // The same message again (a redelivery from the telephony side): deduplicated.
+    let mut headers = HeaderMap::new();
+    headers.insert("Nats-Msg-Id", "inbox-0");
+    let body = json!({"contact_id": "i0", "channel": "email", "service": "bins"});
+    js.publish_with_headers(
+        "switchboard.inbox.contact.create",
+        headers,
+        body.to_string().into(),
+    )
+    .await
+    .expect("publish")
+    .await
+    .expect("ack");
+
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let queues = rig.request("switchboard.query.queues", json!({})).await;
+        if queues.to_string().contains("bins") && queues.to_string().contains("\"created\":3") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "intake not taken: {queues}"
+        );
+    }
+    let engine = {
+        let mut rig = rig;
+        rig.stop_engine().await
+    };
+    assert_eq!(engine.state().contacts().count(), 3);
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_its_code_and_the_engine_goes_on() {
+    let rig = Rig::start().await;
+    let mut offers = rig.agent("ann", 1, "hq", json!({"bins": 3}), None).await;
+    rig.agent("bob", 1, "hq", json!({"parking": 3}), None).await;
+    rig.ok(
+        "switchboard.cmd.contact.create",
+        json!({"contact_id": "c1", "channel": "phone", "service": "bins"}),
+    )
+    .await;
+    let offer = next_offer(&mut offers).await;
+
+    let raw = |subject: &str, bytes: &[u8]| {
+        let client = rig.client.clone();
+        let subject = subject.to_owned();
+        let bytes = bytes.to_vec();
+        async move {
+            let reply = tokio::time::timeout(WAIT, client.request(subject, bytes.into()))
+                .await
+                .expect("in time")
+                .expect("reply");
+            let value: Value = serde_json::from_slice(&reply.payload).expect("JSON");
+            value["error"]["code"].as_str().unwrap_or("none").to_owned()
+        }
+    };
+    assert_eq!(
+        raw("switchboard.cmd.contact.create", b"{not json").await,
+        "invalid_message"
+    );
+    assert_eq!(
+        raw("switchboard.cmd.contact.create", &vec![b' '; 70 * 1024]).await,
+        "payload_too_large"
+    );
+    let cases = [
+        (
+            "switchboard.cmd.contact.create",
+            json!({"contact_id": 7, "channel": "phone", "service": "bins"}),
+            "invalid_message",
+        ),
+        (
+            "switchboard.cmd.contact.create",
+            json!({"channel": "phone", "service": "bins"}),
+            "invalid_message",
+        ),
+        (
+            "switchboard.cmd.contact.create",
+            json!({"contact_id": "x", "channel": "fax", "service": "bins"}),
+            "invalid_message",
+        ),
+        (
+            "switchboard.cmd.contact.create",
+            json!({"contact_id": "x", "channel": "face_to_face", "service": "bins"}),
+            "invalid_message",
+        ),
+        (
+            "switchboard.cmd.contact.create",
+            json!({"contact_id": "c1", "channel": "phone", "service": "bins"}),
+            "duplicate_contact",
+        ),
+        (
+            "switchboard.cmd.agent.nobody.ready",
+            json!({}),
+            "unknown_agent",
+        ),
+        (
+            "switchboard.cmd.agent.ann.complete",
+            json!({"contact_id": "ghost", "outcome": "resolved"}),
+            "unknown_contact",
+        ),
+        (
+            "switchboard.cmd.agent.ann.accept",
+            json!({"offer_id": 999}),
+            "unknown_offer",
+        ),
+        (
+            "switchboard.cmd.agent.bob.accept",
+            json!({"offer_id": offer["offer_id"]}),
+            "not_your_offer",
+        ),
+        (
+            "switchboard.cmd.agent.ann.complete",
+            json!({"contact_id": "c1", "outcome": "resolved"}),
+            "invalid_transition",
+        ),
+        (
+            "switchboard.cmd.agent.ann.login",
+            json!({"tier": 9, "site": "hq", "skills": {}}),
+            "invalid_message",
+        ),
+    ];
+    for (subject, body, code) in cases {
+        assert_eq!(
+            rig.error_code(subject, body.clone()).await,
+            code,
+            "{subject} {body}"
+        );
+    }
+    // And it still works.
+    rig.ok(
+        "switchboard.cmd.agent.ann.accept",
+        json!({"offer_id": offer["offer_id"]}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn state_survives_a_restart_of_the_engine() {
+    let mut rig = Rig::start().await;
+    rig.agent("ann", 2, "hq", json!({"housing": 3}), None).await;
+    rig.ok(
+        "switchboard.cmd.contact.create",
+        json!({"contact_id": "keep", "channel": "email", "service": "tourism"}),
+    )
+    .await;
+    let before = rig.stop_engine().await.state().clone();
+    rig.start_engine().await;
+    let contact = rig
+        .request("switchboard.query.contact", json!({"contact_id": "keep"}))
+        .await;
+    assert!(contact.to_string().contains("contact_created"), "{contact}");
+    let after = rig.stop_engine().await;
+    assert!(*after.state() == before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_reconnects_when_nats_restarts_and_loses_nothing_acknowledged() {
+    let mut rig = Rig::start().await;
+    rig.ok(
+        "switchboard.cmd.contact.create",
+        json!({"contact_id": "before", "channel": "email", "service": "housing"}),
+    )
+    .await;
+    tokio::task::block_in_place(|| rig.server.restart())
+        .expect("nats-server restarts on the same port");
+    // Retry with the same idempotency key until the engine, reconnected, answers.
+    let body = json!({"contact_id": "after", "channel": "email", "service": "housing", "command_id": "after-1"});
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let reply = loop {
+        let attempt = tokio::time::timeout(
+            Duration::from_secs(1),
+            rig.client
+                .request("switchboard.cmd.contact.create", body.to_string().into()),
+        )
+        .await;
+        if let Ok(Ok(reply)) = attempt {
+            break serde_json::from_slice::<Value>(&reply.payload).expect("JSON");
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the engine did not come back after NATS restarted"
+        );
+    };
+    assert_eq!(reply["ok"], true, "{reply}");
+    let engine = rig.stop_engine().await;
+    let ids: std::collections::BTreeSet<String> = engine
+        .state()
+        .contacts()
+        .map(|c| c.id.to_string())
+        .collect();
+    assert_eq!(ids.into_iter().collect::<Vec<_>>(), ["after", "before"]);
+}

@@ -1,0 +1,457 @@
+//! The configuration file: one TOML file for the NATS connection, the data directory, metrics
+//! and routing. Every key is optional; unknown keys are refused (a typo is an error, not a
+//! silent default). `switchboard config check FILE` validates a file.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use serde::Deserialize;
+use switchboard_core::{
+    Channel, ChannelPolicy, Level, PlanBinding, PlanStep, RoutingConfig, RoutingPlan,
+    SelectionStrategy, ServiceLevelTarget,
+};
+
+/// The whole file.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct FileConfig {
+    #[serde(default)]
+    pub(crate) nats: NatsConfig,
+    #[serde(default)]
+    pub(crate) engine: EngineConfig,
+    #[serde(default)]
+    pub(crate) metrics: MetricsConfig,
+    #[serde(default)]
+    pub(crate) routing: RoutingSection,
+}
+
+/// `[nats]`
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct NatsConfig {
+    pub(crate) url: String,
+    pub(crate) name: Option<String>,
+    pub(crate) user: Option<String>,
+    pub(crate) password: Option<String>,
+    pub(crate) token: Option<String>,
+    pub(crate) nkey_seed: Option<String>,
+    pub(crate) credentials_file: Option<PathBuf>,
+    pub(crate) subject_prefix: String,
+    #[serde(default)]
+    pub(crate) tls: TlsConfig,
+}
+
+impl Default for NatsConfig {
+    fn default() -> Self {
+        Self {
+            url: "nats://127.0.0.1:4222".to_owned(),
+            name: None,
+            user: None,
+            password: None,
+            token: None,
+            nkey_seed: None,
+            credentials_file: None,
+            subject_prefix: "switchboard".to_owned(),
+            tls: TlsConfig::default(),
+        }
+    }
+}
+
+/// `[nats.tls]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct TlsConfig {
+    #[serde(default)]
+    pub(crate) required: bool,
+    pub(crate) ca_file: Option<PathBuf>,
+    pub(crate) cert_file: Option<PathBuf>,
+    pub(crate) key_file: Option<PathBuf>,
+}
+
+/// `[engine]`
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct EngineConfig {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) snapshot_every_events: u64,
+    pub(crate) batch_max: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            data_dir: PathBuf::from("data"),
+            snapshot_every_events: 100_000,
+            batch_max: 1024,
+        }
+    }
+}
+
+/// `[metrics]`
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct MetricsConfig {
+    pub(crate) address: SocketAddr,
+}
+
+impl Default for MetricsConfig {
+    fn default() -> Self {
+        Self {
+            address: SocketAddr::from(([127, 0, 0, 1], 9464)),
+        }
+    }
+}
+
+/// `[routing]`: everything optional; absent keys keep the built-in defaults (docs/routing.md).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RoutingSection {
+    strategy: Option<Strategy>,
+    missed_offers_limit: Option<u8>,
+    reoffer_cooldown_secs: Option<u64>,
+    priority_step_secs: Option<u64>,
+    vulnerable_priority_boost: Option<u8>,
+    safeguarding_skill: Option<String>,
+    language_min_level: Option<u8>,
+    due_warning_secs: Option<u64>,
+    #[serde(default)]
+    channels: ChannelsSection,
+    default_plan: Option<PlanSection>,
+    #[serde(default)]
+    plans: Vec<PlanSection>,
+    #[serde(default)]
+    service_levels: Vec<ServiceLevelSection>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum Strategy {
+    LongestIdle,
+    MostSkilled,
+    LeastOccupied,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+enum ChannelName {
+    Phone,
+    FaceToFace,
+    Chat,
+    Email,
+    Callback,
+}
+
+impl From<ChannelName> for Channel {
+    fn from(name: ChannelName) -> Self {
+        match name {
+            ChannelName::Phone => Self::Phone,
+            ChannelName::FaceToFace => Self::FaceToFace,
+            ChannelName::Chat => Self::Chat,
+            ChannelName::Email => Self::Email,
+            ChannelName::Callback => Self::Callback,
+        }
+    }
+}
+
+/// `[routing.channels.<channel>]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelsSection {
+    phone: Option<ChannelSection>,
+    face_to_face: Option<ChannelSection>,
+    chat: Option<ChannelSection>,
+    email: Option<ChannelSection>,
+    callback: Option<ChannelSection>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelSection {
+    offer_timeout_secs: Option<u64>,
+    auto_accept: Option<bool>,
+    wrap_up_secs: Option<u64>,
+    default_capacity: Option<u8>,
+    answer_within_secs: Option<u64>,
+    due_after_secs: Option<u64>,
+}
+
+/// `[[routing.plans]]` (and `[routing.default_plan]`)
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanSection {
+    name: String,
+    service: Option<String>,
+    channel: Option<ChannelName>,
+    steps: Vec<StepSection>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StepSection {
+    name: String,
+    after_secs: u64,
+    #[serde(default)]
+    preferred_agent_only: bool,
+    #[serde(default)]
+    level_relaxation: u8,
+    #[serde(default = "one")]
+    tiers_above: u8,
+    #[serde(default)]
+    any_site: bool,
+    #[serde(default)]
+    drop_language: bool,
+}
+
+const fn one() -> u8 {
+    1
+}
+
+/// `[[routing.service_levels]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ServiceLevelSection {
+    service: String,
+    channel: ChannelName,
+    answer_within_secs: u64,
+    target: f64,
+}
+
+impl PlanSection {
+    fn plan(&self) -> RoutingPlan {
+        RoutingPlan {
+            name: self.name.as_str().into(),
+            steps: self
+                .steps
+                .iter()
+                .map(|s| PlanStep {
+                    name: s.name.as_str().into(),
+                    after: Duration::from_secs(s.after_secs),
+                    preferred_agent_only: s.preferred_agent_only,
+                    level_relaxation: s.level_relaxation,
+                    tiers_above: s.tiers_above,
+                    any_site: s.any_site,
+                    drop_language: s.drop_language,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl RoutingSection {
+    /// The routing configuration: built-in defaults overridden by what the file says.
+    pub(crate) fn routing_config(&self) -> Result<RoutingConfig> {
+        let mut config = RoutingConfig::default();
+        if let Some(strategy) = self.strategy {
+            config.strategy = match strategy {
+                Strategy::LongestIdle => SelectionStrategy::LongestIdle,
+                Strategy::MostSkilled => SelectionStrategy::MostSkilled,
+                Strategy::LeastOccupied => SelectionStrategy::LeastOccupied,
+            };
+        }
+        let secs = Duration::from_secs;
+        if let Some(n) = self.missed_offers_limit {
+            config.missed_offers_limit = n;
+        }
+        if let Some(n) = self.reoffer_cooldown_secs {
+            config.reoffer_cooldown = secs(n);
+        }
+        if let Some(n) = self.priority_step_secs {
+            config.priority_step = secs(n);
+        }
+        if let Some(n) = self.vulnerable_priority_boost {
+            config.vulnerable_priority_boost = n;
+        }
+        if let Some(skill) = &self.safeguarding_skill {
+            config.safeguarding_skill = skill.as_str().into();
+        }
+        if let Some(n) = self.language_min_level {
+            config.language_min_level = Level::new(n).with_context(|| {
+                format!("routing.language_min_level: {n} is not a level from 1 to 5")
+            })?;
+        }
+        if let Some(n) = self.due_warning_secs {
+            config.due_warning = secs(n);
+        }
+        let channels = [
+            (Channel::Phone, &self.channels.phone),
+            (Channel::FaceToFace, &self.channels.face_to_face),
+            (Channel::Chat, &self.channels.chat),
+            (Channel::Email, &self.channels.email),
+            (Channel::Callback, &self.channels.callback),
+        ];
+        for (channel, section) in channels {
+            let Some(section) = section else { continue };
+            let mut policy: ChannelPolicy = config.channels.get(channel);
+            if let Some(n) = section.offer_timeout_secs {
+                policy.offer_timeout = secs(n);
+            }
+            if let Some(b) = section.auto_accept {
+                policy.auto_accept = b;
+            }
+            if let Some(n) = section.wrap_up_secs {
+                policy.wrap_up = secs(n);
+            }
+            if let Some(n) = section.default_capacity {
+                policy.default_capacity = n;
+            }
+            if let Some(n) = section.answer_within_secs {
+                policy.answer_within = secs(n);
+            }
+            if let Some(n) = section.due_after_secs {
+                policy.due_after = Some(secs(n));
+            }
+            config.channels.set(channel, policy);
+        }
+        if let Some(plan) = &self.default_plan {
+            config.default_plan = plan.plan();
+        }
+        for (i, section) in self.plans.iter().enumerate() {
+            if section.service.is_none() && section.channel.is_none() {
+                anyhow::bail!(
+                    "routing.plans[{i}] (`{}`): name a service or a channel (or both); \
+                     a plan for everything is [routing.default_plan]",
+                    section.name
+                );
+            }
+            config.plans.push(PlanBinding {
+                service: section.service.as_deref().map(Into::into),
+                channel: section.channel.map(Into::into),
+                plan: section.plan(),
+            });
+        }
+        for section in &self.service_levels {
+            config.service_levels.insert(
+                (section.service.as_str().into(), section.channel.into()),
+                ServiceLevelTarget {
+                    answer_within: secs(section.answer_within_secs),
+                    target: section.target,
+                },
+            );
+        }
+        config
+            .validate()
+            .map_err(|problem| anyhow::anyhow!("routing: {problem}"))?;
+        Ok(config)
+    }
+}
+
+/// Reads and checks a configuration file. Syntax errors and unknown or mistyped keys name the
+/// line and column; routing problems name the plan or channel.
+pub(crate) fn load(path: &Path) -> Result<(FileConfig, RoutingConfig)> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("could not read {}", path.display()))?;
+    parse(&text).with_context(|| format!("in {}", path.display()))
+}
+
+/// Parses configuration text (see [`load`]).
+pub(crate) fn parse(text: &str) -> Result<(FileConfig, RoutingConfig)> {
+    let file: FileConfig =
+        toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
+    let routing = file.routing.routing_config()?;
+    Ok((file, routing))
+}
+
+/// `switchboard config check FILE`.
+pub(crate) fn check(path: &Path) -> Result<std::process::ExitCode> {
+    let (file, routing) = load(path)?;
+    say!(
+        "{} is valid: NATS {} (prefix `{}`), data in {}, metrics on {}, {} routing plan(s) besides the default, strategy {}.",
+        path.display(),
+        file.nats.url,
+        file.nats.subject_prefix,
+        file.engine.data_dir.display(),
+        file.metrics.address,
+        routing.plans.len(),
+        routing.strategy.as_str()
+    );
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_file_gives_the_defaults() {
+        let (file, routing) = parse("").expect("valid");
+        assert_eq!(file.nats.subject_prefix, "switchboard");
+        assert_eq!(routing, RoutingConfig::default());
+    }
+
+    #[test]
+    fn a_full_file_sets_everything() {
+        let text = r#"
+            [nats]
+            url = "nats://10.0.0.5:4222"
+            subject_prefix = "council"
+            [engine]
+            data_dir = "/var/lib/switchboard"
+            [metrics]
+            address = "0.0.0.0:9464"
+            [routing]
+            strategy = "most_skilled"
+            reoffer_cooldown_secs = 10
+            [routing.channels.phone]
+            offer_timeout_secs = 12
+            [[routing.plans]]
+            name = "complaints"
+            service = "complaints"
+            [[routing.plans.steps]]
+            name = "case_owner"
+            after_secs = 0
+            preferred_agent_only = true
+            [[routing.plans.steps]]
+            name = "anyone"
+            after_secs = 3600
+            tiers_above = 4
+            [[routing.service_levels]]
+            service = "council_tax"
+            channel = "phone"
+            answer_within_secs = 30
+            target = 0.9
+        "#;
+        let (file, routing) = parse(text).expect("valid");
+        assert_eq!(file.nats.subject_prefix, "council");
+        assert_eq!(routing.strategy, SelectionStrategy::MostSkilled);
+        assert_eq!(
+            routing.channels.get(Channel::Phone).offer_timeout,
+            Duration::from_secs(12)
+        );
+        assert_eq!(routing.plans.len(), 1);
+        assert_eq!(
+            routing.answer_within(&"council_tax".into(), Channel::Phone),
+            Duration::from_secs(30)
+        );
+    }
+
+    #[test]
+    fn mistakes_are_named_with_their_line_or_field() {
+        let typo = parse("[routing]\nstrategy = \"longest_idle\"\nmised_offers_limit = 3\n")
+            .expect_err("a typo");
+        let text = format!("{typo:#}");
+        assert!(
+            text.contains("line 3") && text.contains("mised_offers_limit"),
+            "{text}"
+        );
+
+        let channel = parse("[[routing.service_levels]]\nservice = \"x\"\nchannel = \"fax\"\nanswer_within_secs = 1\ntarget = 0.8\n")
+            .expect_err("no such channel");
+        let text = format!("{channel:#}");
+        assert!(text.contains("line 3") && text.contains("fax"), "{text}");
+
+        let plan = parse("[[routing.plans]]\nname = \"p\"\nservice = \"s\"\nsteps = []\n")
+            .expect_err("empty plan");
+        assert!(
+            format!("{plan:#}").contains("routing plan `p` has no steps"),
+            "{plan:#}"
+        );
+
+        let level = parse("[routing]\nlanguage_min_level = 9\n").expect_err("bad level");
+        assert!(
+            format!("{level:#}").contains("routing.language_min_level"),
+            "{level:#}"
+        );
+    }
+}

@@ -1,0 +1,169 @@
+//! `switchboard serve`: the engine on NATS. Recovers the state from the data directory, connects,
+//! and runs the single-writer loop until SIGINT or SIGTERM, when it stops taking messages,
+//! finishes its batch, syncs, snapshots and exits.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use switchboard_engine::{Engine, EngineOptions};
+use switchboard_nats::{ConnectSettings, DriverSettings, TlsSettings};
+use switchboard_wire::Subjects;
+
+use crate::config::{self, FileConfig};
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log shippers.
+    Json,
+}
+
+/// `switchboard serve`. Each flag can also be set by its environment variable; flags override
+/// the configuration file, which overrides the built-in defaults.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The configuration file (TOML); see `switchboard config check`.
+    #[arg(long, env = "SWITCHBOARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// The NATS server URL(s), e.g. nats://127.0.0.1:4222.
+    #[arg(long, env = "SWITCHBOARD_NATS_URL")]
+    nats_url: Option<String>,
+    /// Where the event log and snapshots live.
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Where Prometheus scrapes /metrics.
+    #[arg(long, env = "SWITCHBOARD_METRICS_ADDR")]
+    metrics_addr: Option<SocketAddr>,
+    /// The subject prefix of the wire contract.
+    #[arg(long, env = "SWITCHBOARD_SUBJECT_PREFIX")]
+    subject_prefix: Option<String>,
+    /// Log line format.
+    #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+/// Structured logs on stderr; the level comes from `RUST_LOG`, else `default_filter`.
+pub(crate) fn init_logging(format: LogFormat, default_filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+pub(crate) fn run(args: Args) -> Result<ExitCode> {
+    init_logging(args.log_format, "info");
+    let (mut file, routing) = match &args.config {
+        Some(path) => config::load(path)?,
+        None => (FileConfig::default(), config::parse("")?.1),
+    };
+    if let Some(url) = args.nats_url {
+        file.nats.url = url;
+    }
+    if let Some(dir) = args.data_dir {
+        file.engine.data_dir = dir;
+    }
+    if let Some(address) = args.metrics_addr {
+        file.metrics.address = address;
+    }
+    if let Some(prefix) = args.subject_prefix {
+        file.nats.subject_prefix = prefix;
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    runtime.block_on(serve(file, routing))?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn serve(file: FileConfig, routing: switchboard_core::RoutingConfig) -> Result<()> {
+    metrics_exporter_prometheus::PrometheusBuilder::new()
+        .with_http_listener(file.metrics.address)
+        .install()
+        .with_context(|| format!("could not serve metrics on {}", file.metrics.address))?;
+    tracing::info!(address = %file.metrics.address, "metrics on /metrics");
+
+    let dir = file.engine.data_dir.clone();
+    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    let options = EngineOptions {
+        snapshot_every_events: file.engine.snapshot_every_events,
+        ..EngineOptions::default()
+    };
+    let open_dir = dir.clone();
+    let (engine, recovered) = tokio::task::spawn_blocking(move || {
+        Engine::open(&open_dir, routing, options, &mut |done, total| {
+            if total > 0 && (done == total || done % (1 << 20) == 0) {
+                tracing::info!(done, total, "replaying the log");
+            }
+        })
+    })
+    .await
+    .context("recovery stopped")?
+    .with_context(|| format!("could not recover the state from {}", dir.display()))?;
+    for skipped in &recovered.skipped_snapshots {
+        tracing::warn!(snapshot = %skipped, "snapshot not used; the log was replayed instead");
+    }
+    if let Some(torn) = &recovered.torn_tail {
+        tracing::warn!(segment = %torn.segment.display(), offset = torn.offset, "cut a torn final record (a write interrupted by a crash)");
+    }
+    tracing::info!(
+        data_dir = %dir.display(),
+        last_seq = recovered.last_seq,
+        snapshot_seq = recovered.snapshot_seq,
+        replayed = recovered.replayed,
+        elapsed_ms = recovered.elapsed.as_millis(),
+        "state recovered"
+    );
+
+    let nats = &file.nats;
+    let settings = ConnectSettings {
+        url: nats.url.clone(),
+        name: nats.name.clone(),
+        user: nats.user.clone(),
+        password: nats.password.clone(),
+        token: nats.token.clone(),
+        nkey_seed: nats.nkey_seed.clone(),
+        credentials_file: nats.credentials_file.clone(),
+        tls: TlsSettings {
+            required: nats.tls.required,
+            ca_file: nats.tls.ca_file.clone(),
+            cert_file: nats.tls.cert_file.clone(),
+            key_file: nats.tls.key_file.clone(),
+        },
+    };
+    let client = switchboard_nats::connect(&settings).await?;
+    let subjects = Subjects::new(&nats.subject_prefix).context("invalid subject prefix")?;
+    let mut driver = DriverSettings::new(subjects);
+    driver.batch_max = file.engine.batch_max;
+    switchboard_nats::run(client, engine, driver, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub(crate) async fn shutdown_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+        () = terminate => tracing::info!("SIGTERM: shutting down"),
+    }
+}
