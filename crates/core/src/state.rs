@@ -380,6 +380,9 @@ pub struct State {
     pub(crate) applied: u64,
     #[cfg_attr(feature = "snapshot", serde(skip))]
     pub(crate) index: Index,
+    /// The index is not kept up to date (bulk replay); [`State::resume_index`] rebuilds it.
+    #[cfg_attr(feature = "snapshot", serde(skip))]
+    index_suspended: bool,
 }
 
 impl Default for State {
@@ -434,11 +437,29 @@ impl State {
             clock: Timestamp::EPOCH,
             applied: 0,
             index: Index::default(),
+            index_suspended: false,
+        }
+    }
+
+    /// Stops keeping the derived index up to date, for replaying many events at once: each
+    /// event then costs only its canonical change. Call [`State::resume_index`] before routing
+    /// (or comparing indexes) again.
+    pub fn suspend_index(&mut self) {
+        self.index_suspended = true;
+        self.index = Index::default();
+    }
+
+    /// Rebuilds the index after [`State::suspend_index`]; does nothing if it was not suspended.
+    pub fn resume_index(&mut self) {
+        if self.index_suspended {
+            self.index_suspended = false;
+            self.rebuild_index();
         }
     }
 
     /// Rebuilds the derived index from the canonical state (after loading a snapshot).
     pub fn rebuild_index(&mut self) {
+        self.index_suspended = false;
         self.index = Index::default();
         self.index.ensure_skills(self.skills.len());
         for n in 0..self.agents.len() {
@@ -581,9 +602,11 @@ impl State {
     #[must_use]
     pub fn replay<'a>(events: impl IntoIterator<Item = &'a Event>) -> Self {
         let mut state = Self::new();
+        state.suspend_index();
         for event in events {
             state.apply(event);
         }
+        state.resume_index();
         state
     }
 
@@ -760,7 +783,9 @@ impl State {
                 );
                 assert!(previous.is_none(), "offer {} made twice", made.offer);
                 self.next_offer = self.next_offer.max(made.offer.get() + 1);
-                self.index.add_offer_timer(made.expires_at, made.offer);
+                if !self.index_suspended {
+                    self.index.add_offer_timer(made.expires_at, made.offer);
+                }
                 self.reindex_contact(no);
                 self.reindex_agent(agent);
             }
@@ -978,7 +1003,9 @@ impl State {
             .offers
             .remove(&offer)
             .unwrap_or_else(|| panic!("event names offer {offer}, which is not open"));
-        self.index.remove_offer_timer(o.expires_at, offer);
+        if !self.index_suspended {
+            self.index.remove_offer_timer(o.expires_at, offer);
+        }
         let a = &mut self.agents[o.agent.slot()];
         let before = a.offers.len();
         a.offers.retain(|&id| id != offer);
@@ -1029,7 +1056,9 @@ impl State {
             .remove(&no)
             .unwrap_or_else(|| panic!("contact #{no} finished twice"));
         self.contact_numbers.remove(&c.id);
-        self.index.remove_contact(no);
+        if !self.index_suspended {
+            self.index.remove_contact(no);
+        }
         self.finished_numbers
             .insert(c.id.clone(), self.finished_count);
         self.finished_count += 1;
@@ -1064,6 +1093,9 @@ impl State {
 
     /// Brings the index in step with agent `idx`'s canonical state.
     pub(crate) fn reindex_agent(&mut self, idx: AgentIdx) {
+        if self.index_suspended {
+            return;
+        }
         self.index.ensure_skills(self.skills.len());
         let agent = &self.agents[idx.slot()];
         self.index.reindex_agent(idx, agent);
@@ -1071,6 +1103,9 @@ impl State {
 
     /// Brings the index in step with contact `no`'s canonical state.
     pub(crate) fn reindex_contact(&mut self, no: ContactNo) {
+        if self.index_suspended {
+            return;
+        }
         self.index.ensure_skills(self.skills.len());
         let contact = &self.contacts[&no];
         self.index.reindex_contact(contact);
@@ -1157,6 +1192,11 @@ impl State {
         }
         if self.contact_numbers.len() != self.contacts.len() {
             return Err("contact id map and contact table differ in size".to_owned());
+        }
+        if self.index_suspended {
+            return Err(
+                "the index is suspended (call resume_index after a bulk replay)".to_owned(),
+            );
         }
         let mut rebuilt = self.clone();
         rebuilt.rebuild_index();

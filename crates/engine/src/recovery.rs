@@ -77,6 +77,8 @@ fn apply_from(
     let mut applied = 0_u64;
     let mut head = ChainHash::GENESIS;
     progress(0, total);
+    // Nobody routes during a replay: keep only the canonical state, build the index once after.
+    state.suspend_index();
     for record in reader.read_from(from)? {
         let record = record?;
         let event = decode_event(&record.payload).map_err(|source| EngineError::Decode {
@@ -90,6 +92,7 @@ fn apply_from(
             progress(applied, total);
         }
     }
+    state.resume_index();
     progress(applied, total);
     Ok((applied, head))
 }

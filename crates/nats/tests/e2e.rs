@@ -566,17 +566,26 @@ async fn the_engine_reconnects_when_nats_restarts_and_loses_nothing_acknowledged
 async fn a_walk_in_is_offered_only_to_staff_at_its_site() {
     let rig = Rig::start().await;
     let f2f = Some(json!({"face_to_face": 1}));
-    let mut far = rig.agent("far", 1, "town_hall", json!({"parking": 5}), f2f.clone()).await;
+    let mut far = rig
+        .agent("far", 1, "town_hall", json!({"parking": 5}), f2f.clone())
+        .await;
     rig.ok(
         "switchboard.cmd.contact.create",
         json!({"contact_id": "w1", "channel": "face_to_face", "service": "parking", "site": "riverside"}),
     )
     .await;
     // Routing ran in the same turn as the create: the walk-in is still waiting.
-    let contact = rig.request("switchboard.query.contact", json!({"contact_id": "w1"})).await;
+    let contact = rig
+        .request("switchboard.query.contact", json!({"contact_id": "w1"}))
+        .await;
     assert_eq!(contact["status"], "queued", "{contact}");
-    let mut near = rig.agent("near", 1, "riverside", json!({"parking": 1}), f2f).await;
+    let mut near = rig
+        .agent("near", 1, "riverside", json!({"parking": 1}), f2f)
+        .await;
     let offer = next_offer(&mut near).await;
     assert_eq!(offer["contact_id"], "w1");
-    assert!(far.next().now_or_never().flatten().is_none(), "the agent at another site got an offer");
+    assert!(
+        far.next().now_or_never().flatten().is_none(),
+        "the agent at another site got an offer"
+    );
 }
