@@ -25,6 +25,8 @@ pub(crate) struct FileConfig {
     pub(crate) metrics: MetricsConfig,
     #[serde(default)]
     pub(crate) routing: RoutingSection,
+    /// The business calendar (`switchboard calendar`; routing by it is issue 7's next step).
+    pub(crate) calendar: Option<switchboard_calendar::CalendarSpec>,
 }
 
 /// `[nats]`

@@ -17,6 +17,7 @@ macro_rules! say {
 }
 
 mod audit;
+mod calendar;
 mod config;
 mod demo;
 mod progress;
@@ -60,6 +61,9 @@ enum Commands {
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Working days and opening hours: when a channel next opens, what N working days after a
+    /// time is, and a complaint's statutory due times.
+    Calendar(calendar::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +95,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Commands::Serve(args) => serve::run(args),
         Commands::Demo(args) => demo::run(args),
         Commands::Config(ConfigCommand::Check { file }) => config::check(&file),
+        Commands::Calendar(args) => calendar::run(&args),
     }
 }
 

@@ -229,3 +229,52 @@ fn the_demo_runs_the_whole_thing_and_stops_cleanly() {
             .is_some_and(|n| n > created)
     );
 }
+
+#[test]
+fn the_calendar_answers_by_the_statutory_clock() {
+    // Christmas 2026: Thursday 24 Dec 16:59 is before Thursday's 17:00 close; 25 and 28 Dec and
+    // 1 Jan are bank holidays; the fifth working day after is Tuesday 5 January.
+    let due = json(&switchboard(&[
+        "calendar",
+        "add-working-days",
+        "2026-12-24T16:59",
+        "5",
+        "--json",
+    ]));
+    assert_eq!(due["due"]["at"], "2027-01-05T17:00:00Z", "{due}");
+
+    // Easter 2027: received Thursday 25 March; Good Friday and Easter Monday do not count; the
+    // clocks went forward on 28 March, so close of business is 16:00 UTC.
+    let complaint = json(&switchboard(&[
+        "calendar",
+        "due",
+        "--stage",
+        "1",
+        "--received",
+        "2027-03-25T12:00",
+        "--json",
+    ]));
+    assert_eq!(
+        complaint["acknowledge_by"]["at"], "2027-04-05T16:00:00Z",
+        "{complaint}"
+    );
+    assert_eq!(
+        complaint["respond_by"]["at"], "2027-04-19T16:00:00Z",
+        "{complaint}"
+    );
+
+    // A Friday afternoon before the clocks go back: closed at 16:45 BST, open Monday 08:30 GMT.
+    let open = json(&switchboard(&[
+        "calendar",
+        "next-open",
+        "--at",
+        "2026-10-23T16:45",
+        "--json",
+    ]));
+    assert_eq!(open["open_now"], false);
+    assert_eq!(open["next_open"]["at"], "2026-10-26T08:30:00Z", "{open}");
+
+    let bad = switchboard(&["calendar", "next-open", "--at", "tomorrow"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad).contains("RFC 3339"), "{}", text(&bad));
+}
