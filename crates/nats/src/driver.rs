@@ -315,7 +315,13 @@ async fn turn(
             engine, subjects, cache, &answers, &message, format, &mut key, now, received,
         );
         answers.push(Answer {
-            reply_to: message.reply.clone(),
+            // An intake message's reply subject is JetStream's acknowledgement subject: it is
+            // acknowledged (below, after the commit), never sent a reply.
+            reply_to: if inbox.is_some() {
+                None
+            } else {
+                message.reply.clone()
+            },
             format,
             key,
             outcome,
