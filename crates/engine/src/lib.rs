@@ -222,14 +222,18 @@ impl Engine {
     }
 
     /// Writes a snapshot of the committed state now (pending events are committed first).
+    /// Returns the snapshot's file, or `None` when the log is empty (nothing to snapshot).
     ///
     /// # Errors
     /// The log or the snapshot file could not be written.
-    pub fn snapshot(&mut self) -> Result<PathBuf, EngineError> {
+    pub fn snapshot(&mut self) -> Result<Option<PathBuf>, EngineError> {
         if !self.pending.is_empty() {
             self.commit()?;
         }
         let seq = self.log.next_seq() - 1;
+        if seq == 0 {
+            return Ok(None);
+        }
         let bytes = encode_snapshot(self.router.state());
         let path = switchboard_log::save_snapshot(
             &self.dir,
@@ -239,6 +243,6 @@ impl Engine {
             &self.options.snapshot,
         )?;
         self.since_snapshot = 0;
-        Ok(path)
+        Ok(Some(path))
     }
 }

@@ -307,3 +307,18 @@ fn history_names_every_event_of_a_contact_and_of_a_customer() {
             .is_empty()
     );
 }
+
+#[test]
+fn an_empty_log_takes_no_snapshot_and_reopens_clean() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut engine, _) = open(dir.path(), 0);
+    assert_eq!(engine.snapshot().expect("snapshot"), None);
+    drop(engine);
+    let (_, recovered) = open(dir.path(), 0);
+    assert!(
+        recovered.skipped_snapshots.is_empty(),
+        "{:?}",
+        recovered.skipped_snapshots
+    );
+    assert_eq!((recovered.last_seq, recovered.snapshot_seq), (0, None));
+}

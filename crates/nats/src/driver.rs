@@ -284,7 +284,11 @@ pub async fn run(
     );
     turn(&client, &mut engine, subjects, &mut cache, batch).await?;
     let snapshot = engine.snapshot()?;
-    tracing::info!(snapshot = %snapshot.display(), next_seq = engine.next_seq(), "engine stopped cleanly");
+    tracing::info!(
+        snapshot = snapshot.as_ref().map(|path| path.display().to_string()),
+        next_seq = engine.next_seq(),
+        "engine stopped cleanly"
+    );
     client.flush().await.map_err(nats("flush on shutdown"))?;
     Ok(engine)
 }
