@@ -413,7 +413,7 @@ impl Telemetry {
                 }
             }
             EventKind::OfferRejected { contact, .. } => {
-                self.offer_ended(contact, state, "rejected")
+                self.offer_ended(contact, state, "rejected");
             }
             EventKind::OfferExpired { contact, .. } => self.offer_ended(contact, state, "expired"),
             EventKind::OfferRevoked { contact, .. } => self.offer_ended(contact, state, "revoked"),
