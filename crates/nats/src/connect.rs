@@ -80,7 +80,7 @@ pub async fn connect(settings: &ConnectSettings) -> Result<Client, DriverError> 
                 Event::ServerError(_) => "server_error",
                 Event::ClientError(_) => "client_error",
             };
-            metrics::counter!("switchboard_nats_events_total", "event" => name).increment(1);
+            crate::telemetry::nats_event(name);
             match event {
                 Event::Connected => tracing::info!("connected to NATS"),
                 Event::Closed | Event::Draining => {

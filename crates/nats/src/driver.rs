@@ -16,7 +16,9 @@ use switchboard_wire::{
     query::HistoryEvent,
 };
 
+use crate::health::Health;
 use crate::idempotency::ReplyCache;
+use crate::telemetry::{self, Telemetry};
 
 /// The header naming an event's sequence number in the log, on every published event.
 pub const SEQ_HEADER: &str = "Switchboard-Seq";
@@ -40,6 +42,8 @@ pub struct DriverSettings {
     pub idempotency_window: Duration,
     /// How many replies are remembered at most.
     pub idempotency_entries_max: usize,
+    /// The readiness state the loop reports into (served on `/readyz`).
+    pub health: Health,
 }
 
 impl DriverSettings {
@@ -55,6 +59,7 @@ impl DriverSettings {
             events_max_age: Duration::from_secs(7 * 24 * 3600),
             idempotency_window: Duration::from_secs(10 * 60),
             idempotency_entries_max: 100_000,
+            health: Health::new(),
         }
     }
 }
@@ -221,6 +226,10 @@ pub async fn run(
         "engine loop running"
     );
 
+    let mut telemetry = Telemetry::new(engine.state(), settings.health.clone());
+    telemetry.health().loop_started(&client);
+    let mut sample_timer = tokio::time::interval(Duration::from_secs(1));
+    sample_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = pin!(shutdown.fuse());
     let mut batch: Vec<Input> = Vec::with_capacity(settings.batch_max);
     loop {
@@ -236,6 +245,10 @@ pub async fn run(
         tokio::select! {
             biased;
             () = &mut shutdown => break,
+            _ = sample_timer.tick() => {
+                telemetry.sample(&engine, wall_now(), Instant::now());
+                continue;
+            }
             message = commands.next() => match message {
                 Some(message) => batch.push(Input::Request(message)),
                 None => return Err(DriverError::SubscriptionEnded(subjects.commands())),
@@ -243,7 +256,7 @@ pub async fn run(
             message = intake.next() => match message {
                 Some(Ok(message)) => batch.push(Input::Inbox(Box::new(message))),
                 Some(Err(error)) => {
-                    metrics::counter!("switchboard_intake_errors_total").increment(1);
+                    telemetry::intake_error();
                     tracing::warn!(%error, "intake consumer error");
                 }
                 None => return Err(DriverError::SubscriptionEnded(subjects.inbox())),
@@ -272,6 +285,7 @@ pub async fn run(
             &mut engine,
             subjects,
             &mut cache,
+            &mut telemetry,
             std::mem::take(&mut batch),
         )
         .await?;
@@ -282,7 +296,16 @@ pub async fn run(
         pending = batch.len(),
         "shutting down: finishing the last turn"
     );
-    turn(&client, &mut engine, subjects, &mut cache, batch).await?;
+    turn(
+        &client,
+        &mut engine,
+        subjects,
+        &mut cache,
+        &mut telemetry,
+        batch,
+    )
+    .await?;
+    telemetry.health().loop_stopped();
     let snapshot = engine.snapshot()?;
     tracing::info!(
         snapshot = snapshot.as_ref().map(|path| path.display().to_string()),
@@ -299,10 +322,14 @@ async fn turn(
     engine: &mut Engine,
     subjects: &Subjects,
     cache: &mut ReplyCache,
+    telemetry: &mut Telemetry,
     batch: Vec<Input>,
 ) -> Result<(), DriverError> {
     let now = wall_now();
-    engine.tick(now);
+    let started = Instant::now();
+    if engine.tick(now) > 0 {
+        telemetry::routing_decision("timer", started.elapsed());
+    }
     let mut answers: Vec<Answer> = Vec::with_capacity(batch.len());
     for input in batch {
         let received = Instant::now();
@@ -334,13 +361,10 @@ async fn turn(
         });
     }
 
-    let committed = engine.commit()?;
-    if let Some(committed) = &committed {
-        metrics::histogram!("switchboard_log_append_seconds")
-            .record(committed.append_time.as_secs_f64());
-        metrics::histogram!("switchboard_turn_events").record(committed.events.len() as f64);
-    }
-    metrics::histogram!("switchboard_turn_messages").record(answers.len() as f64);
+    let committed = engine.commit();
+    telemetry.commit_finished(&committed, engine.state());
+    let committed = committed?;
+    let messages = answers.len();
 
     // Durable: answer, acknowledge, publish.
     let mut replies: Vec<Option<Bytes>> = Vec::with_capacity(answers.len());
@@ -391,14 +415,9 @@ async fn turn(
         {
             tracing::warn!(%error, "could not acknowledge an intake message");
         }
-        metrics::histogram!("switchboard_command_reply_seconds")
-            .record(answer.received.elapsed().as_secs_f64());
+        telemetry::command_replied(answer.received.elapsed());
     }
-    #[expect(
-        clippy::cast_precision_loss,
-        reason = "a gauge of at most 100 000 entries"
-    )]
-    metrics::gauge!("switchboard_idempotency_entries").set(cache.len() as f64);
+    telemetry::turn_finished(messages, cache.len());
     if let Some(committed) = committed {
         for (offset, event) in committed.events.iter().enumerate() {
             let seq = committed.first_seq + offset as u64;
@@ -459,8 +478,7 @@ fn decide(
     received: Instant,
 ) -> Outcome {
     let refuse = |error: WireError| {
-        metrics::counter!("switchboard_bad_messages_total", "code" => error.code.as_str())
-            .increment(1);
+        telemetry::bad_message(error.code.as_str());
         tracing::info!(subject = %message.subject, code = error.code.as_str(), message = %error.message, "command refused");
         Outcome::Refused(error)
     };
@@ -488,19 +506,22 @@ fn decide(
     }
     if let Some(k) = key.as_deref() {
         if let Some(first) = earlier.iter().position(|a| a.key.as_deref() == Some(k)) {
-            metrics::counter!("switchboard_repeated_commands_total").increment(1);
+            telemetry::repeated_command();
             return Outcome::RepeatInTurn(first);
         }
         if let Some(bytes) = cache.get(k, received) {
-            metrics::counter!("switchboard_repeated_commands_total").increment(1);
+            telemetry::repeated_command();
             return Outcome::Repeat(bytes);
         }
     }
     let command = Box::new(decoded.command.clone());
     let first_seq = engine.next_seq();
-    match engine.decide(decoded.command, now) {
+    let started = Instant::now();
+    let decided = engine.decide(decoded.command, now);
+    telemetry::routing_decision("command", started.elapsed());
+    match decided {
         Ok(_) => {
-            metrics::counter!("switchboard_commands_total", "kind" => kind.verb(), "result" => "ok").increment(1);
+            telemetry::command_decided(kind.verb(), true);
             Outcome::Decided {
                 command,
                 first_seq,
@@ -508,7 +529,7 @@ fn decide(
             }
         }
         Err(rejection) => {
-            metrics::counter!("switchboard_commands_total", "kind" => kind.verb(), "result" => "refused").increment(1);
+            telemetry::command_decided(kind.verb(), false);
             refuse(WireError::from(&rejection))
         }
     }
@@ -616,7 +637,7 @@ fn answer_query(client: &Client, engine: &Engine, subjects: &Subjects, message: 
             return;
         }
     };
-    metrics::counter!("switchboard_queries_total", "kind" => kind.as_str()).increment(1);
+    telemetry::query_answered(kind.as_str());
     let bytes = match kind {
         QueryKind::Queues => switchboard_wire::encode_query_reply(
             &switchboard_wire::queues_reply(state, now),

@@ -18,10 +18,16 @@
 //!
 //! [`connect`] turns [`ConnectSettings`] (URL, credentials, TLS) into a client that reconnects
 //! with backoff and reports reconnections and slow consumers as metrics and log lines.
+//!
+//! [`telemetry`] names every Prometheus metric (its [`telemetry::CATALOGUE`]) and turns
+//! committed events and the state into counters and gauges; [`health`] holds the readiness
+//! state the loop reports into and serves `/metrics`, `/healthz` and `/readyz`.
 
 mod connect;
 mod driver;
+pub mod health;
 mod idempotency;
+pub mod telemetry;
 
 pub use connect::{ConnectSettings, TlsSettings, connect};
 pub use driver::{DriverError, DriverSettings, SEQ_HEADER, run};

@@ -97,10 +97,7 @@ async fn demo(args: Args) -> Result<()> {
         Some(address) => address,
         None => free_local_port()?,
     };
-    metrics_exporter_prometheus::PrometheusBuilder::new()
-        .with_http_listener(metrics_addr)
-        .install()
-        .with_context(|| format!("could not serve metrics on {metrics_addr}"))?;
+    let health = crate::serve::start_http(metrics_addr).await?;
 
     let (engine, recovered) = Engine::open(
         &engine_dir,
@@ -116,7 +113,8 @@ async fn demo(args: Args) -> Result<()> {
     })
     .await?;
     let (stop, stopped) = watch::channel(false);
-    let settings = DriverSettings::new(Subjects::new(PREFIX).context("prefix")?);
+    let mut settings = DriverSettings::new(Subjects::new(PREFIX).context("prefix")?);
+    settings.health = health;
     let mut engine_stopped = stopped.clone();
     let engine_task = tokio::spawn(switchboard_nats::run(
         client,
@@ -127,7 +125,7 @@ async fn demo(args: Args) -> Result<()> {
         },
     ));
     say!(
-        "NATS on {url}; metrics on http://{metrics_addr}/metrics; data in {}",
+        "NATS on {url}; metrics on http://{metrics_addr}/metrics (and /healthz, /readyz); data in {}",
         args.data_dir.display()
     );
     say!(

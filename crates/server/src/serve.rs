@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use switchboard_engine::{Engine, EngineOptions};
+use switchboard_nats::health::Health;
 use switchboard_nats::{ConnectSettings, DriverSettings, TlsSettings};
 use switchboard_wire::Subjects;
 
@@ -87,11 +88,8 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
 }
 
 async fn serve(file: FileConfig, routing: switchboard_core::RoutingConfig) -> Result<()> {
-    metrics_exporter_prometheus::PrometheusBuilder::new()
-        .with_http_listener(file.metrics.address)
-        .install()
-        .with_context(|| format!("could not serve metrics on {}", file.metrics.address))?;
-    tracing::info!(address = %file.metrics.address, "metrics on /metrics");
+    let health = start_http(file.metrics.address).await?;
+    tracing::info!(address = %file.metrics.address, "metrics on /metrics, health on /healthz and /readyz");
 
     let dir = file.engine.data_dir.clone();
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
@@ -145,8 +143,27 @@ async fn serve(file: FileConfig, routing: switchboard_core::RoutingConfig) -> Re
     let subjects = Subjects::new(&nats.subject_prefix).context("invalid subject prefix")?;
     let mut driver = DriverSettings::new(subjects);
     driver.batch_max = file.engine.batch_max;
+    driver.health = health;
     switchboard_nats::run(client, engine, driver, shutdown_signal()).await?;
     Ok(())
+}
+
+/// Installs the Prometheus recorder and serves `/metrics`, `/healthz` and `/readyz` on
+/// `address` (one listener for all three; see `docs/operations.md`). Returns the health state
+/// for the engine loop to report into: not ready until the loop runs.
+pub(crate) async fn start_http(address: SocketAddr) -> Result<Health> {
+    let handle = switchboard_nats::telemetry::install()?;
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("could not serve metrics on {address}"))?;
+    let health = Health::new();
+    tokio::spawn(switchboard_nats::health::serve_http(
+        listener,
+        handle,
+        health.clone(),
+        std::future::pending(),
+    ));
+    Ok(health)
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

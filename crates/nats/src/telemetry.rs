@@ -1,0 +1,800 @@
+//! Telemetry: every Prometheus metric the engine exports, named in one place.
+//!
+//! [`CATALOGUE`] lists each metric with its type, labels and meaning; `docs/operations.md`,
+//! the Grafana dashboard and the alert rules are checked against it by tests. Names follow the
+//! Prometheus conventions: base units (`_seconds`, `_bytes`, `_ratio`), `_total` on counters,
+//! and bounded label sets only. **No contact, customer or agent id is ever a label value**:
+//! labels are channels (5), outcomes, tiers (1–5), presences (4), and service and site names,
+//! which come from outside and are therefore capped at [`LABEL_VALUES_MAX`] distinct values
+//! each (later ones are counted under `other`).
+//!
+//! Two kinds of measurement:
+//! - [`Telemetry::observe`] counts each committed event (called by the engine loop right after
+//!   the `fdatasync`, before any reply goes out). Events that no longer carry their contact's
+//!   channel and service (a completion, an abandonment...) are labelled from a small map of live
+//!   contacts kept here, because the state has already dropped a finished contact when the
+//!   events are seen.
+//! - [`Telemetry::sample`] sets the gauges (queues, oldest waits, agents, occupancy, service
+//!   level, health) at most once a second, and the data directory's figures (log bytes,
+//!   snapshot age) at most every five seconds.
+//!
+//! The free functions record what only the loop sees (decision latency, replies, bad input).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+use switchboard_core::model::Presence;
+use switchboard_core::state::ContactStatus;
+use switchboard_core::{Channel, ContactId, Event, EventKind, State, Timestamp};
+use switchboard_engine::{Committed, Engine, EngineError};
+
+use crate::health::Health;
+
+/// At most this many distinct values of the `service` label, and as many of `site`; others are
+/// reported as `other`. Services and sites are named by the systems that send contacts and
+/// logins, so without a cap a bad client could grow the label set without bound.
+pub const LABEL_VALUES_MAX: usize = 64;
+
+/// The label value standing for every service or site past [`LABEL_VALUES_MAX`].
+pub const OTHER: &str = "other";
+
+/// How often the gauges are set, at most.
+const SAMPLE_EVERY: Duration = Duration::from_secs(1);
+/// How often the data directory is read for log size and snapshot age, at most.
+const DISK_SAMPLE_EVERY: Duration = Duration::from_secs(5);
+
+/// What kind of Prometheus metric.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub enum MetricKind {
+    /// A monotonically increasing count (`_total`).
+    Counter,
+    /// A value that goes up and down.
+    Gauge,
+    /// A distribution in buckets (`_bucket`, `_sum`, `_count`).
+    Histogram,
+}
+
+impl MetricKind {
+    /// The name Prometheus uses in `# TYPE` lines.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Counter => "counter",
+            Self::Gauge => "gauge",
+            Self::Histogram => "histogram",
+        }
+    }
+}
+
+/// One metric of the catalogue.
+#[derive(Copy, Clone, Debug)]
+pub struct MetricDef {
+    /// The full metric name.
+    pub name: &'static str,
+    /// Its type.
+    pub kind: MetricKind,
+    /// Its label names (every series has all of them).
+    pub labels: &'static [&'static str],
+    /// What it measures (the `# HELP` text).
+    pub help: &'static str,
+}
+
+macro_rules! catalogue {
+    ($( $konst:ident = $name:literal, $kind:ident, [$($label:literal),*], $help:literal; )*) => {
+        $(
+            #[doc = $help]
+            pub const $konst: &str = $name;
+        )*
+        /// Every metric Switchboard exports, in the order `docs/operations.md` describes them.
+        pub const CATALOGUE: &[MetricDef] = &[
+            $( MetricDef { name: $name, kind: MetricKind::$kind, labels: &[$($label),*], help: $help }, )*
+        ];
+    };
+}
+
+catalogue! {
+    BUILD_INFO = "switchboard_build_info", Gauge, ["version"],
+        "Always 1; the version of the running build.";
+    READY = "switchboard_ready", Gauge, [],
+        "1 when /readyz would answer 200 (NATS connected, log writable, state recovered, loop alive), else 0.";
+    CONTACTS_CREATED = "switchboard_contacts_created_total", Counter, ["channel", "service"],
+        "Contacts that arrived.";
+    CONTACTS_ANSWERED = "switchboard_contacts_answered_total", Counter, ["channel", "service"],
+        "Contacts answered (accepted by an agent) for the first time, by the service they arrived for.";
+    CONTACTS_ANSWERED_WITHIN_SERVICE_LEVEL = "switchboard_contacts_answered_within_service_level_total", Counter, ["channel", "service"],
+        "Live contacts answered for the first time within their service-level threshold.";
+    CONTACTS_ABANDONED = "switchboard_contacts_abandoned_total", Counter, ["channel", "service"],
+        "Contacts whose customer left before being answered.";
+    CONTACTS_COMPLETED = "switchboard_contacts_completed_total", Counter, ["channel", "service", "outcome"],
+        "Contacts completed by an agent, by outcome (resolved, referred, no_action).";
+    CONTACTS_RESOLVED_FIRST_CONTACT = "switchboard_contacts_resolved_first_contact_total", Counter, ["channel", "service"],
+        "Contacts completed by the first agent who took them, without escalation or transfer.";
+    CONTACTS_REQUEUED = "switchboard_contacts_requeued_total", Counter, ["channel", "service"],
+        "Contacts in hand put back in the queue because their agent logged out.";
+    PLAN_STEPS_ADVANCED = "switchboard_routing_plan_steps_advanced_total", Counter, ["channel", "service"],
+        "Waiting contacts that moved to a later (more relaxed) step of their routing plan.";
+    WAIT = "switchboard_contact_wait_seconds", Histogram, ["channel", "service"],
+        "Time from first arrival to first answer.";
+    ABANDON_WAIT = "switchboard_contact_abandon_wait_seconds", Histogram, ["channel", "service"],
+        "Time from first arrival to abandonment.";
+    SERVICE_LEVEL_THRESHOLD_PASSED = "switchboard_service_level_threshold_passed_total", Counter, ["channel", "service"],
+        "Live contacts that waited past their service-level threshold unanswered.";
+    DUE_AT_RISK = "switchboard_due_time_at_risk_total", Counter, ["channel", "service"],
+        "Deferred contacts reported at risk of missing their due time.";
+    DUE_BREACHED = "switchboard_due_time_breached_total", Counter, ["channel", "service"],
+        "Deferred contacts that passed their due time undone.";
+    OFFERS_MADE = "switchboard_offers_made_total", Counter, ["channel", "rule"],
+        "Offers made to agents, by the routing rule that chose (preferred_agent, a strategy, queue_order).";
+    OFFERS_ANSWERED = "switchboard_offers_answered_total", Counter, ["channel", "result"],
+        "Offers that ended: accepted, rejected, expired or revoked.";
+    ESCALATIONS = "switchboard_escalations_total", Counter, ["service", "to_tier"],
+        "Contacts escalated, by the tier they went to.";
+    TRANSFERS = "switchboard_transfers_total", Counter, ["service", "to_service"],
+        "Contacts transferred from one service to another.";
+    EVENTS_COMMITTED = "switchboard_events_committed_total", Counter, ["type"],
+        "Events made durable in the log, by event type.";
+    QUEUE_DEPTH = "switchboard_queue_depth", Gauge, ["channel", "service"],
+        "Contacts waiting to be answered now (queued or offered), by current queue.";
+    CONTACTS_ASSIGNED = "switchboard_contacts_assigned", Gauge, ["channel", "service"],
+        "Contacts being handled by an agent now.";
+    OLDEST_WAIT = "switchboard_queue_oldest_wait_seconds", Gauge, ["channel", "service"],
+        "The longest wait (from first arrival) among contacts not yet answered; 0 when none waits.";
+    CONTACTS_DUE_AT_RISK = "switchboard_contacts_due_at_risk", Gauge, ["channel", "service"],
+        "Deferred contacts open now that are at risk of their due time (not yet breached).";
+    CONTACTS_OVERDUE = "switchboard_contacts_overdue", Gauge, ["channel", "service"],
+        "Deferred contacts open now past their due time.";
+    SERVICE_LEVEL = "switchboard_service_level_ratio", Gauge, ["channel", "service"],
+        "Live channels: answered within threshold / (answered + abandoned), over the whole log.";
+    SERVICE_LEVEL_TARGET = "switchboard_service_level_target_ratio", Gauge, ["channel", "service"],
+        "Live channels: the configured share to answer within the threshold.";
+    SERVICE_LEVEL_THRESHOLD = "switchboard_service_level_threshold_seconds", Gauge, ["channel", "service"],
+        "Live channels: the configured answer threshold.";
+    AGENTS = "switchboard_agents", Gauge, ["presence", "site", "tier"],
+        "Agents by presence (ready, not_ready, wrap_up, logged_out), site and tier.";
+    OCCUPANCY = "switchboard_agent_occupancy_ratio", Gauge, ["site"],
+        "Of agents ready or in wrap-up, the share holding work or wrapping up; 0 when none.";
+    ROUTING_DECISION = "switchboard_routing_decision_seconds", Histogram, ["trigger"],
+        "Time the core took to decide a command (trigger=command) or due timers (trigger=timer), routing included.";
+    COMMANDS = "switchboard_commands_total", Counter, ["kind", "result"],
+        "Commands decided, by kind and result (ok, refused).";
+    COMMAND_REPLY = "switchboard_command_reply_seconds", Histogram, [],
+        "Time from taking a command into a batch to sending its reply (after the fdatasync).";
+    BAD_MESSAGES = "switchboard_bad_messages_total", Counter, ["code"],
+        "Commands answered with an error, by wire error code.";
+    REPEATED_COMMANDS = "switchboard_repeated_commands_total", Counter, [],
+        "Commands repeated with a known idempotency key (answered with the first reply).";
+    QUERIES = "switchboard_queries_total", Counter, ["kind"],
+        "Queries answered, by kind.";
+    IDEMPOTENCY_ENTRIES = "switchboard_idempotency_entries", Gauge, [],
+        "Replies remembered for repeated idempotency keys.";
+    BATCH_MESSAGES = "switchboard_batch_messages", Histogram, [],
+        "Messages decided per turn of the engine loop.";
+    BATCH_EVENTS = "switchboard_batch_events", Histogram, [],
+        "Events committed per turn (per fdatasync).";
+    LOG_APPEND = "switchboard_log_append_seconds", Histogram, [],
+        "Time to write a batch to the log and fdatasync it.";
+    LOG_FAILURES = "switchboard_log_failures_total", Counter, [],
+        "Commits that failed (the engine stops after one).";
+    LOG_LAST_SEQUENCE = "switchboard_log_last_sequence", Gauge, [],
+        "Sequence number of the last durable event.";
+    LOG_BYTES = "switchboard_log_bytes", Gauge, [],
+        "Total size of the log's segment files.";
+    LOG_SEGMENTS = "switchboard_log_segments", Gauge, [],
+        "Number of log segment files.";
+    SNAPSHOT_AGE = "switchboard_snapshot_age_seconds", Gauge, [],
+        "Age of the newest snapshot file (absent until one exists).";
+    NATS_CONNECTED = "switchboard_nats_connected", Gauge, [],
+        "1 when the NATS connection is up.";
+    NATS_EVENTS = "switchboard_nats_events_total", Counter, ["event"],
+        "NATS connection events: connected (each reconnect too), disconnected, slow_consumer (messages dropped), server_error, ...";
+    INTAKE_ERRORS = "switchboard_intake_errors_total", Counter, [],
+        "Errors from the durable intake consumer.";
+}
+
+/// The catalogue entry of a metric, if it is one of Switchboard's.
+#[must_use]
+pub fn metric(name: &str) -> Option<&'static MetricDef> {
+    CATALOGUE.iter().find(|m| m.name == name)
+}
+
+/// Why the Prometheus recorder could not be installed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TelemetryError {
+    /// The exporter refused its configuration, or another recorder is already installed.
+    #[error("could not install the Prometheus recorder")]
+    Install(#[source] BuildError),
+}
+
+/// Buckets for latencies measured inside the process (decisions, appends, replies): 10 µs to 5 s.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002, 0.005, 0.01, 0.025,
+    0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+/// Buckets for customers' waits: 5 s to a week (deferred work waits days).
+const WAIT_BUCKETS: &[f64] = &[
+    5.0, 10.0, 20.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0, 14_400.0, 86_400.0,
+    259_200.0, 604_800.0,
+];
+/// Buckets for sizes of a turn.
+const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 500.0, 1000.0];
+
+/// Installs the process-wide Prometheus recorder with Switchboard's histogram buckets, describes
+/// every metric of the [`CATALOGUE`] and sets `switchboard_build_info`. Returns the handle that
+/// renders `/metrics` (see [`crate::health::serve_http`], which also runs its upkeep).
+///
+/// # Errors
+/// A recorder is already installed in this process.
+pub fn install() -> Result<PrometheusHandle, TelemetryError> {
+    let mut builder = PrometheusBuilder::new();
+    for metric in CATALOGUE.iter().filter(|m| m.kind == MetricKind::Histogram) {
+        let buckets = match metric.name {
+            WAIT | ABANDON_WAIT => WAIT_BUCKETS,
+            BATCH_MESSAGES | BATCH_EVENTS => BATCH_BUCKETS,
+            _ => LATENCY_BUCKETS,
+        };
+        builder = builder
+            .set_buckets_for_metric(Matcher::Full(metric.name.to_owned()), buckets)
+            .map_err(TelemetryError::Install)?;
+    }
+    let handle = builder
+        .install_recorder()
+        .map_err(TelemetryError::Install)?;
+    for metric in CATALOGUE {
+        match metric.kind {
+            MetricKind::Counter => metrics::describe_counter!(metric.name, metric.help),
+            MetricKind::Gauge => metrics::describe_gauge!(metric.name, metric.help),
+            MetricKind::Histogram => metrics::describe_histogram!(metric.name, metric.help),
+        }
+    }
+    metrics::gauge!(BUILD_INFO, "version" => env!("CARGO_PKG_VERSION")).set(1.0);
+    Ok(handle)
+}
+
+/// A capped set of label values: the first [`LABEL_VALUES_MAX`] names seen are kept, any
+/// other is [`OTHER`].
+#[derive(Debug, Default)]
+struct LabelValues {
+    known: BTreeSet<Arc<str>>,
+}
+
+impl LabelValues {
+    fn label(&mut self, name: &str) -> Arc<str> {
+        if let Some(known) = self.known.get(name) {
+            return known.clone();
+        }
+        if self.known.len() >= LABEL_VALUES_MAX {
+            return Arc::from(OTHER);
+        }
+        let value: Arc<str> = Arc::from(name);
+        self.known.insert(value.clone());
+        value
+    }
+}
+
+/// What telemetry remembers of a live contact, to label the events that no longer say it.
+#[derive(Debug)]
+struct Tracked {
+    channel: Channel,
+    /// The service it arrived for (counters stay there, as in `query.queues`).
+    service: Arc<str>,
+    /// Answered once already: later acceptances (after an escalation) are not first answers.
+    answered: bool,
+}
+
+/// Counters and gauges of the routing state, fed by the engine loop. See the module docs.
+#[derive(Debug)]
+pub struct Telemetry {
+    services: LabelValues,
+    sites: LabelValues,
+    live: HashMap<ContactId, Tracked>,
+    /// Every queue (channel, service) and agent group (presence, site, tier) ever reported, so
+    /// that a group that empties is reported as 0 rather than left at its last value.
+    queues_seen: BTreeSet<(&'static str, Arc<str>)>,
+    agents_seen: BTreeSet<(&'static str, Arc<str>, u8)>,
+    sites_seen: BTreeSet<Arc<str>>,
+    health: Health,
+    last_sample: Option<Instant>,
+    last_disk_sample: Option<Instant>,
+}
+
+impl Telemetry {
+    /// Telemetry for a recovered state: the live contacts are remembered from it.
+    #[must_use]
+    pub fn new(state: &State, health: Health) -> Self {
+        let mut telemetry = Self {
+            services: LabelValues::default(),
+            sites: LabelValues::default(),
+            live: HashMap::new(),
+            queues_seen: BTreeSet::new(),
+            agents_seen: BTreeSet::new(),
+            sites_seen: BTreeSet::new(),
+            health,
+            last_sample: None,
+            last_disk_sample: None,
+        };
+        for contact in state.contacts() {
+            let service = telemetry
+                .services
+                .label(state.service_name(contact.first_service));
+            telemetry.live.insert(
+                contact.id.clone(),
+                Tracked {
+                    channel: contact.channel,
+                    service,
+                    answered: contact.answered_at.is_some(),
+                },
+            );
+        }
+        telemetry
+    }
+
+    /// The health state this telemetry reports into.
+    #[must_use]
+    pub const fn health(&self) -> &Health {
+        &self.health
+    }
+
+    /// Records a commit's outcome: latency and batch size, each event ([`Telemetry::observe`]),
+    /// and whether the log is still writable. Called before the result is acted on.
+    pub fn commit_finished(
+        &mut self,
+        result: &Result<Option<Committed>, EngineError>,
+        state: &State,
+    ) {
+        match result {
+            Ok(Some(committed)) => {
+                metrics::histogram!(LOG_APPEND).record(committed.append_time.as_secs_f64());
+                metrics::histogram!(BATCH_EVENTS).record(count(committed.events.len()));
+                metrics::gauge!(LOG_LAST_SEQUENCE).set(count_u64(committed.last_seq));
+                for event in &committed.events {
+                    self.observe(event, state);
+                }
+            }
+            Ok(None) => {}
+            Err(_) => {
+                metrics::counter!(LOG_FAILURES).increment(1);
+                self.health.set_log_writable(false);
+            }
+        }
+    }
+
+    /// Counts one committed event. `state` is the state after the whole batch; it is only asked
+    /// about contacts this telemetry does not know yet.
+    pub fn observe(&mut self, event: &Event, state: &State) {
+        metrics::counter!(EVENTS_COMMITTED, "type" => event.kind.name()).increment(1);
+        match &event.kind {
+            EventKind::ContactCreated(created) => {
+                let details = &created.details;
+                let service = self.services.label(&details.service);
+                metrics::counter!(CONTACTS_CREATED, "channel" => details.channel.as_str(), "service" => service.to_string())
+                    .increment(1);
+                self.live.insert(
+                    details.id.clone(),
+                    Tracked {
+                        channel: details.channel,
+                        service,
+                        answered: false,
+                    },
+                );
+            }
+            EventKind::OfferMade(made) => {
+                metrics::counter!(OFFERS_MADE, "channel" => made.channel.as_str(), "rule" => made.decision.rule.as_str())
+                    .increment(1);
+            }
+            EventKind::OfferAccepted {
+                contact,
+                waited,
+                within_service_level,
+                ..
+            } => {
+                let Some((channel, service, answered)) = self.contact(contact, state) else {
+                    return;
+                };
+                metrics::counter!(OFFERS_ANSWERED, "channel" => channel.as_str(), "result" => "accepted")
+                    .increment(1);
+                if !answered {
+                    let labels = [
+                        ("channel", channel.as_str().to_owned()),
+                        ("service", service.to_string()),
+                    ];
+                    metrics::counter!(CONTACTS_ANSWERED, &labels).increment(1);
+                    if *within_service_level && channel.is_live() {
+                        metrics::counter!(CONTACTS_ANSWERED_WITHIN_SERVICE_LEVEL, &labels)
+                            .increment(1);
+                    }
+                    metrics::histogram!(WAIT, &labels).record(waited.as_secs_f64());
+                    if let Some(tracked) = self.live.get_mut(contact) {
+                        tracked.answered = true;
+                    }
+                }
+            }
+            EventKind::OfferRejected { contact, .. } => {
+                self.offer_ended(contact, state, "rejected");
+            }
+            EventKind::OfferExpired { contact, .. } => self.offer_ended(contact, state, "expired"),
+            EventKind::OfferRevoked { contact, .. } => self.offer_ended(contact, state, "revoked"),
+            EventKind::ContactAbandoned { contact, waited } => {
+                if let Some((channel, service, _)) = self.contact(contact, state) {
+                    let labels = [
+                        ("channel", channel.as_str().to_owned()),
+                        ("service", service.to_string()),
+                    ];
+                    metrics::counter!(CONTACTS_ABANDONED, &labels).increment(1);
+                    metrics::histogram!(ABANDON_WAIT, &labels).record(waited.as_secs_f64());
+                }
+                self.live.remove(contact);
+            }
+            EventKind::ContactCompleted {
+                contact,
+                outcome,
+                first_contact_resolution,
+                ..
+            } => {
+                if let Some((channel, service, _)) = self.contact(contact, state) {
+                    metrics::counter!(CONTACTS_COMPLETED, "channel" => channel.as_str(), "service" => service.to_string(), "outcome" => outcome.as_str())
+                        .increment(1);
+                    if *first_contact_resolution {
+                        metrics::counter!(CONTACTS_RESOLVED_FIRST_CONTACT, "channel" => channel.as_str(), "service" => service.to_string())
+                            .increment(1);
+                    }
+                }
+                self.live.remove(contact);
+            }
+            EventKind::ContactEscalated {
+                contact, to_tier, ..
+            } => {
+                if let Some((_, service, _)) = self.contact(contact, state) {
+                    metrics::counter!(ESCALATIONS, "service" => service.to_string(), "to_tier" => tier_label(to_tier.get()))
+                        .increment(1);
+                }
+            }
+            EventKind::ContactTransferred {
+                contact, service, ..
+            } => {
+                let to_service = self.services.label(service);
+                if let Some((_, from, _)) = self.contact(contact, state) {
+                    metrics::counter!(TRANSFERS, "service" => from.to_string(), "to_service" => to_service.to_string())
+                        .increment(1);
+                }
+            }
+            EventKind::ContactRequeued { contact, .. } => {
+                self.contact_counter(CONTACTS_REQUEUED, contact, state);
+            }
+            EventKind::ContactStepAdvanced { contact, .. } => {
+                self.contact_counter(PLAN_STEPS_ADVANCED, contact, state);
+            }
+            EventKind::ServiceLevelThresholdPassed { contact, .. } => {
+                self.contact_counter(SERVICE_LEVEL_THRESHOLD_PASSED, contact, state);
+            }
+            EventKind::DueTimeAtRisk { contact, .. } => {
+                self.contact_counter(DUE_AT_RISK, contact, state);
+            }
+            EventKind::DueTimeBreached { contact, .. } => {
+                self.contact_counter(DUE_BREACHED, contact, state);
+            }
+            EventKind::AgentLoggedIn(_)
+            | EventKind::AgentReady { .. }
+            | EventKind::AgentNotReady { .. }
+            | EventKind::AgentLoggedOut { .. }
+            | EventKind::WrapUpStarted { .. }
+            | EventKind::WrapUpEnded { .. } => {}
+        }
+    }
+
+    /// A contact's channel, service label and whether it was answered before.
+    fn contact(&mut self, id: &ContactId, state: &State) -> Option<(Channel, Arc<str>, bool)> {
+        if let Some(tracked) = self.live.get(id) {
+            return Some((tracked.channel, tracked.service.clone(), tracked.answered));
+        }
+        // Not seen arriving (it cannot happen after `new`, which reads every live contact, but
+        // a label from the state is better than none).
+        let contact = state.contact(id)?;
+        let service = self
+            .services
+            .label(state.service_name(contact.first_service));
+        Some((contact.channel, service, contact.answered_at.is_some()))
+    }
+
+    fn offer_ended(&mut self, contact: &ContactId, state: &State, result: &'static str) {
+        if let Some((channel, _, _)) = self.contact(contact, state) {
+            metrics::counter!(OFFERS_ANSWERED, "channel" => channel.as_str(), "result" => result)
+                .increment(1);
+        }
+    }
+
+    fn contact_counter(&mut self, name: &'static str, contact: &ContactId, state: &State) {
+        if let Some((channel, service, _)) = self.contact(contact, state) {
+            metrics::counter!(name, "channel" => channel.as_str(), "service" => service.to_string())
+                .increment(1);
+        }
+    }
+
+    /// Sets the gauges from the engine's state at `now` (wall clock, for waits), at most once a
+    /// second, and the data directory's figures at most every five seconds. The health's
+    /// heartbeat is renewed.
+    pub fn sample(&mut self, engine: &Engine, now: Timestamp, at: Instant) {
+        if self
+            .last_sample
+            .is_some_and(|last| at.saturating_duration_since(last) < SAMPLE_EVERY)
+        {
+            return;
+        }
+        self.last_sample = Some(at);
+        self.health.beat();
+        let nats_connected = self.health.nats_connected();
+        metrics::gauge!(NATS_CONNECTED).set(if nats_connected { 1.0 } else { 0.0 });
+        metrics::gauge!(READY).set(if self.health.readiness().is_ready() {
+            1.0
+        } else {
+            0.0
+        });
+        metrics::gauge!(LOG_LAST_SEQUENCE).set(count_u64(engine.next_seq().saturating_sub(1)));
+        let state = engine.state();
+        self.sample_queues(state, now);
+        self.sample_service_levels(engine);
+        self.sample_agents(state);
+        if self
+            .last_disk_sample
+            .is_none_or(|last| at.saturating_duration_since(last) >= DISK_SAMPLE_EVERY)
+        {
+            self.last_disk_sample = Some(at);
+            sample_data_dir(engine.dir());
+        }
+    }
+
+    fn sample_queues(&mut self, state: &State, now: Timestamp) {
+        #[derive(Default)]
+        struct Line {
+            depth: u64,
+            assigned: u64,
+            oldest_wait: Duration,
+            at_risk: u64,
+            overdue: u64,
+        }
+        let mut lines: BTreeMap<(&'static str, Arc<str>), Line> = BTreeMap::new();
+        for key in &self.queues_seen {
+            lines.insert(key.clone(), Line::default());
+        }
+        for contact in state.contacts() {
+            let service = self.services.label(state.service_name(contact.service));
+            let line = lines
+                .entry((contact.channel.as_str(), service))
+                .or_default();
+            match contact.status {
+                ContactStatus::Queued | ContactStatus::Offered { .. } => {
+                    line.depth += 1;
+                    line.oldest_wait = line
+                        .oldest_wait
+                        .max(now.saturating_since(contact.first_arrived_at));
+                }
+                ContactStatus::Assigned { .. } => line.assigned += 1,
+            }
+            if contact.due_breached {
+                line.overdue += 1;
+            } else if contact.due_at_risk {
+                line.at_risk += 1;
+            }
+        }
+        for ((channel, service), line) in lines {
+            let labels = [
+                ("channel", channel.to_owned()),
+                ("service", service.to_string()),
+            ];
+            metrics::gauge!(QUEUE_DEPTH, &labels).set(count_u64(line.depth));
+            metrics::gauge!(CONTACTS_ASSIGNED, &labels).set(count_u64(line.assigned));
+            metrics::gauge!(OLDEST_WAIT, &labels).set(line.oldest_wait.as_secs_f64());
+            metrics::gauge!(CONTACTS_DUE_AT_RISK, &labels).set(count_u64(line.at_risk));
+            metrics::gauge!(CONTACTS_OVERDUE, &labels).set(count_u64(line.overdue));
+            self.queues_seen.insert((channel, service));
+        }
+    }
+
+    fn sample_service_levels(&mut self, engine: &Engine) {
+        let state = engine.state();
+        let config = engine.router().config();
+        /// One (channel, service label) line; services past the cap are summed.
+        #[derive(Default)]
+        struct Line<'s> {
+            within: u64,
+            answered: u64,
+            abandoned: u64,
+            /// The service's own name, unless lumped under `other` (which has no target).
+            exact: Option<&'s str>,
+        }
+        let mut lines: BTreeMap<(Channel, Arc<str>), Line<'_>> = BTreeMap::new();
+        for ((service, channel), counters) in state.counters() {
+            if !channel.is_live() {
+                continue;
+            }
+            let label = self.services.label(service);
+            let exact = (*label != *OTHER).then_some(&**service);
+            let line = lines.entry((*channel, label)).or_insert_with(|| Line {
+                exact,
+                ..Line::default()
+            });
+            line.within += counters.answered_within_service_level;
+            line.answered += counters.answered;
+            line.abandoned += counters.abandoned;
+        }
+        for (
+            (channel, service),
+            Line {
+                within,
+                answered,
+                abandoned,
+                exact,
+            },
+        ) in lines
+        {
+            let labels = [
+                ("channel", channel.as_str().to_owned()),
+                ("service", service.to_string()),
+            ];
+            let offered = answered + abandoned;
+            if offered > 0 {
+                metrics::gauge!(SERVICE_LEVEL, &labels).set(count_u64(within) / count_u64(offered));
+            }
+            if let Some(service) = exact {
+                let service = switchboard_core::ServiceId::from(service);
+                let target = config
+                    .service_levels
+                    .get(&(service.clone(), channel))
+                    .map_or(0.8, |t| t.target);
+                metrics::gauge!(SERVICE_LEVEL_TARGET, &labels).set(target);
+                metrics::gauge!(SERVICE_LEVEL_THRESHOLD, &labels)
+                    .set(config.answer_within(&service, channel).as_secs_f64());
+            }
+        }
+    }
+
+    fn sample_agents(&mut self, state: &State) {
+        let mut groups: BTreeMap<(&'static str, Arc<str>, u8), u64> = BTreeMap::new();
+        for key in &self.agents_seen {
+            groups.insert(key.clone(), 0);
+        }
+        // (staffed, busy) per site.
+        let mut occupancy: BTreeMap<Arc<str>, (u64, u64)> = BTreeMap::new();
+        for site in &self.sites_seen {
+            occupancy.insert(site.clone(), (0, 0));
+        }
+        for agent in state.agents() {
+            let site = self.sites.label(state.site_name(agent.site));
+            *groups
+                .entry((agent.presence.as_str(), site.clone(), agent.tier.get()))
+                .or_default() += 1;
+            let (staffed, busy) = match agent.presence {
+                Presence::Ready => (true, agent.load_total() > 0),
+                Presence::WrapUp { .. } => (true, true),
+                Presence::NotReady { .. } | Presence::LoggedOut => (false, false),
+            };
+            let line = occupancy.entry(site).or_default();
+            line.0 += u64::from(staffed);
+            line.1 += u64::from(busy);
+        }
+        for ((presence, site, tier), n) in groups {
+            metrics::gauge!(AGENTS, "presence" => presence, "site" => site.to_string(), "tier" => tier_label(tier))
+                .set(count_u64(n));
+            self.agents_seen.insert((presence, site, tier));
+        }
+        for (site, (staffed, busy)) in occupancy {
+            let ratio = if staffed == 0 {
+                0.0
+            } else {
+                count_u64(busy) / count_u64(staffed)
+            };
+            metrics::gauge!(OCCUPANCY, "site" => site.to_string()).set(ratio);
+            self.sites_seen.insert(site);
+        }
+    }
+}
+
+/// Log bytes, segment count and snapshot age, read from the data directory's file names and
+/// sizes (the engine keeps no such figures itself).
+fn sample_data_dir(dir: &Path) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(entries) => entries,
+        Err(error) => {
+            tracing::warn!(%error, dir = %dir.display(), "could not read the data directory for metrics");
+            return;
+        }
+    };
+    let mut bytes = 0_u64;
+    let mut segments = 0_u64;
+    let mut newest_snapshot: Option<SystemTime> = None;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Ok(meta) = entry.metadata() else { continue };
+        if name.ends_with(".seg") {
+            bytes += meta.len();
+            segments += 1;
+        } else if name.starts_with("snapshot-")
+            && name.ends_with(".snap")
+            && let Ok(modified) = meta.modified()
+        {
+            newest_snapshot = newest_snapshot.max(Some(modified));
+        }
+    }
+    metrics::gauge!(LOG_BYTES).set(count_u64(bytes));
+    metrics::gauge!(LOG_SEGMENTS).set(count_u64(segments));
+    if let Some(modified) = newest_snapshot {
+        let age = SystemTime::now()
+            .duration_since(modified)
+            .unwrap_or(Duration::ZERO);
+        metrics::gauge!(SNAPSHOT_AGE).set(age.as_secs_f64());
+    }
+}
+
+fn tier_label(tier: u8) -> &'static str {
+    match tier {
+        1 => "1",
+        2 => "2",
+        3 => "3",
+        4 => "4",
+        5 => "5",
+        _ => OTHER,
+    }
+}
+
+#[expect(
+    clippy::cast_precision_loss,
+    reason = "counts far below 2^52; a gauge needs no more"
+)]
+const fn count_u64(n: u64) -> f64 {
+    n as f64
+}
+
+fn count(n: usize) -> f64 {
+    count_u64(u64::try_from(n).unwrap_or(u64::MAX))
+}
+
+/// A connection event of the NATS client (`connected`, `disconnected`, `slow_consumer`...).
+pub fn nats_event(event: &'static str) {
+    metrics::counter!(NATS_EVENTS, "event" => event).increment(1);
+}
+
+/// The durable intake consumer reported an error.
+pub fn intake_error() {
+    metrics::counter!(INTAKE_ERRORS).increment(1);
+}
+
+/// The core decided a command (`trigger` = `command`) or due timers (`timer`) in `elapsed`.
+pub fn routing_decision(trigger: &'static str, elapsed: Duration) {
+    metrics::histogram!(ROUTING_DECISION, "trigger" => trigger).record(elapsed.as_secs_f64());
+}
+
+/// A command of `kind` was decided: accepted (`ok`) or refused by the core.
+pub fn command_decided(kind: &'static str, ok: bool) {
+    metrics::counter!(COMMANDS, "kind" => kind, "result" => if ok { "ok" } else { "refused" })
+        .increment(1);
+}
+
+/// A command was answered with an error of this wire code.
+pub fn bad_message(code: &'static str) {
+    metrics::counter!(BAD_MESSAGES, "code" => code).increment(1);
+}
+
+/// A command repeated a known idempotency key.
+pub fn repeated_command() {
+    metrics::counter!(REPEATED_COMMANDS).increment(1);
+}
+
+/// A query of `kind` was answered.
+pub fn query_answered(kind: &'static str) {
+    metrics::counter!(QUERIES, "kind" => kind).increment(1);
+}
+
+/// A turn took `messages` messages; the idempotency cache holds `entries` replies.
+pub fn turn_finished(messages: usize, entries: usize) {
+    metrics::histogram!(BATCH_MESSAGES).record(count(messages));
+    metrics::gauge!(IDEMPOTENCY_ENTRIES).set(count(entries));
+}
+
+/// A reply went out `elapsed` after its command was taken into a batch.
+pub fn command_replied(elapsed: Duration) {
+    metrics::histogram!(COMMAND_REPLY).record(elapsed.as_secs_f64());
+}
