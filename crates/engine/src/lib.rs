@@ -88,6 +88,8 @@ pub struct Committed {
     pub events: Vec<Event>,
     /// How long the append and its `fdatasync` took.
     pub append_time: std::time::Duration,
+    /// How long the `fdatasync` alone took (part of `append_time`).
+    pub sync_time: std::time::Duration,
 }
 
 /// The routing core over the durable log. See the crate documentation.
@@ -213,6 +215,7 @@ impl Engine {
             head_hash: appended.head_hash,
             events,
             append_time,
+            sync_time: self.log.stats().last_append_sync,
         };
         let every = self.options.snapshot_every_events;
         if every > 0 && self.since_snapshot >= every {

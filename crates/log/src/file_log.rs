@@ -97,6 +97,9 @@ pub struct LogStats {
     pub data_syncs: u64,
     /// Segments created by roll-over.
     pub segments_rolled: u64,
+    /// How long the fdatasync(s) of the latest `append` took (the durability cost alone, without
+    /// encoding and writing).
+    pub last_append_sync: std::time::Duration,
 }
 
 /// The embedded, file-backed event log. One writer per directory: opening two `FileLog`s on the
@@ -268,6 +271,7 @@ impl FileLog {
     fn write_batch(&mut self, entries: &[Entry]) -> Result<Appended, LogError> {
         let first_seq = self.chain.next_seq;
         self.buffer.clear();
+        self.stats.last_append_sync = std::time::Duration::ZERO;
         for entry in entries {
             let record_bytes = (RECORD_HEADER_BYTES + entry.payload.len()) as u64;
             let segment_used = self.segment_bytes + self.buffer.len() as u64;
@@ -318,9 +322,11 @@ impl FileLog {
 
     /// fdatasyncs the current segment.
     fn sync_data(&mut self) -> Result<(), LogError> {
+        let started = std::time::Instant::now();
         self.segment
             .sync_data()
             .map_err(|e| LogError::io("fdatasync segment", &self.segment_path, e))?;
+        self.stats.last_append_sync += started.elapsed();
         self.stats.data_syncs += 1;
         Ok(())
     }

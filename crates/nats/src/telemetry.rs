@@ -176,6 +176,8 @@ catalogue! {
         "Events committed per turn (per fdatasync).";
     LOG_APPEND = "switchboard_log_append_seconds", Histogram, [],
         "Time to write a batch to the log and fdatasync it.";
+    LOG_FSYNC = "switchboard_log_fsync_seconds", Histogram, [],
+        "Time of the fdatasync alone that makes a batch durable (part of the append).";
     LOG_FAILURES = "switchboard_log_failures_total", Counter, [],
         "Commits that failed (the engine stops after one).";
     LOG_LAST_SEQUENCE = "switchboard_log_last_sequence", Gauge, [],
@@ -348,6 +350,7 @@ impl Telemetry {
         match result {
             Ok(Some(committed)) => {
                 metrics::histogram!(LOG_APPEND).record(committed.append_time.as_secs_f64());
+                metrics::histogram!(LOG_FSYNC).record(committed.sync_time.as_secs_f64());
                 metrics::histogram!(BATCH_EVENTS).record(count(committed.events.len()));
                 metrics::gauge!(LOG_LAST_SEQUENCE).set(count_u64(committed.last_seq));
                 for event in &committed.events {
