@@ -2,7 +2,8 @@
 //!
 //! Subcommands: `scenario` (a built-in council morning played through the durable engine),
 //! `audit verify` and `audit show` (the audit trail), and `replay` (rebuild the state from the
-//! log). The NATS service (`serve`, `demo`) and the simulator join them as they land.
+//! log), `simulate` (the discrete-event simulator over the real core) and `staffing` (Erlang
+//! staffing). The NATS service (`serve`, `demo`) joins them as it lands.
 
 use std::process::ExitCode;
 
@@ -23,6 +24,7 @@ mod progress;
 mod replay;
 mod scenario;
 mod serve;
+mod staffing;
 
 /// Switchboard: an event-sourced omnichannel contact-routing engine for public-sector contact
 /// centres.
@@ -60,6 +62,10 @@ enum Commands {
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// How many agents a queue needs: traffic in Erlangs, the fewest agents meeting the
+    /// service-level target (Erlang C, or Erlang A with --patience-secs), a table around it and
+    /// the rostered head count after shrinkage.
+    Staffing(staffing::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,6 +97,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Commands::Serve(args) => serve::run(args),
         Commands::Demo(args) => demo::run(args),
         Commands::Config(ConfigCommand::Check { file }) => config::check(&file),
+        Commands::Staffing(args) => staffing::run(&args),
     }
 }
 
