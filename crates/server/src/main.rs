@@ -24,6 +24,7 @@ mod progress;
 mod replay;
 mod scenario;
 mod serve;
+mod simulate;
 mod staffing;
 
 /// Switchboard: an event-sourced omnichannel contact-routing engine for public-sector contact
@@ -62,6 +63,10 @@ enum Commands {
     /// Work with the configuration file.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Simulate a day (or more) at a contact centre through the real routing core, from a
+    /// scenario file, and print the figures per queue; or re-run a recorded log under another
+    /// routing configuration (what-if).
+    Simulate(simulate::Args),
     /// How many agents a queue needs: traffic in Erlangs, the fewest agents meeting the
     /// service-level target (Erlang C, or Erlang A with --patience-secs), a table around it and
     /// the rostered head count after shrinkage.
@@ -97,6 +102,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Commands::Serve(args) => serve::run(args),
         Commands::Demo(args) => demo::run(args),
         Commands::Config(ConfigCommand::Check { file }) => config::check(&file),
+        Commands::Simulate(args) => simulate::run(&args),
         Commands::Staffing(args) => staffing::run(&args),
     }
 }
