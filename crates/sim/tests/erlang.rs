@@ -7,15 +7,22 @@
 //! expiry), no wrap-up, and a one-step routing plan (no relaxation over time). Every routing
 //! decision is still the real core's.
 //!
-//! **Tolerances.** About 40,000 contacts are measured after a one-hour warm-up. Waits in a
-//! busy queue are strongly correlated, so the effective sample is far smaller than the count;
-//! batch-means estimates at this size put the standard error of P(wait) and of the service
-//! level near 0.01 and of the ASA near 4%. The test allows **±0.03 absolute** on the waiting
-//! probability, the service level, the occupancy and the abandonment rate, and **±12 %
-//! relative** on the ASA: about three standard errors, so a correct simulator fails rarely
-//! for any seed, while an error in queue discipline, timing or measurement (a missed wrap-up,
-//! a wait counted from the wrong instant) moves the figures well beyond it. A failure prints
-//! its seed; `SWITCHBOARD_SEED=<n>` replays it.
+//! **Tolerances.** Each run measures about 37,000 (Erlang C: 6.4 Erlangs on 8 agents, 16 days)
+//! or 40,000 (Erlang A: 8 Erlangs on 8 agents, mean patience 180 s, 14 days) contacts after a
+//! one-hour warm-up. Waits in a busy queue are strongly autocorrelated, so the spread is much
+//! wider than the count suggests. Over 30 seeds (`examples/erlang_sweep.rs`) the simulated means
+//! sit on the formulas (P(wait) 0.4586 v 0.4576, ASA 69.1 v 68.6 s, abandonment 0.1487 v 0.1493)
+//! with standard deviations: Erlang C P(wait) 0.012, service level 0.014, ASA 6.2 s (9 %),
+//! occupancy 0.005; Erlang A abandonment 0.004, service level 0.009, ASA 0.7 s (3 %), occupancy
+//! 0.005. The bounds are about 3.5 standard deviations, so a correct simulator fails for roughly
+//! one seed in a thousand, while a systematic error (an added wrap-up, a wait counted from the
+//! wrong instant, a plan that relaxes) shows far outside them:
+//! - Erlang C: **±0.045** absolute on P(wait) and service level, **±0.02** on occupancy, **±30 %**
+//!   relative on ASA, **±3 %** on AHT;
+//! - Erlang A: **±0.015** absolute on the abandonment rate, **±0.03** on service level, **±0.02**
+//!   on occupancy, **±12 %** relative on ASA.
+//!
+//! A failure prints its seed; `SWITCHBOARD_SEED=<n>` replays it.
 
 use std::time::Duration;
 
@@ -90,7 +97,7 @@ fn close(name: &str, simulated: f64, expected: f64, tolerance: f64, seed: u64) {
 #[test]
 fn the_single_queue_agrees_with_erlang_c() {
     let seed = seed();
-    let (agents, aht, per_hour) = (8_u32, 240.0, 105.0); // 7 Erlangs on 8 agents
+    let (agents, aht, per_hour) = (8_u32, 240.0, 96.0); // 6.4 Erlangs on 8 agents
     let run = simulate(
         &single_queue(agents, per_hour, aht, None, 16),
         mmn_config(),
@@ -106,20 +113,20 @@ fn the_single_queue_agrees_with_erlang_c() {
         panic!("stable");
     };
     let p_wait = total.delayed as f64 / total.offered as f64;
-    close("P(wait)", p_wait, formula.probability_wait, 0.03, seed);
+    close("P(wait)", p_wait, formula.probability_wait, 0.045, seed);
     close(
         "service level",
         total.service_level,
         formula.service_level,
-        0.03,
+        0.045,
         seed,
     );
-    close("occupancy", total.occupancy, formula.occupancy, 0.03, seed);
+    close("occupancy", total.occupancy, formula.occupancy, 0.02, seed);
     close(
         "ASA",
         total.asa_seconds,
         formula.asa_seconds,
-        0.12 * formula.asa_seconds,
+        0.30 * formula.asa_seconds,
         seed,
     );
     close("AHT", total.aht_seconds, aht, 0.03 * aht, seed);
@@ -144,7 +151,7 @@ fn the_single_queue_with_patience_agrees_with_erlang_a() {
         "abandon rate",
         total.abandon_rate,
         formula.probability_abandon,
-        0.03,
+        0.015,
         seed,
     );
     close(
@@ -154,7 +161,7 @@ fn the_single_queue_with_patience_agrees_with_erlang_a() {
         0.03,
         seed,
     );
-    close("occupancy", total.occupancy, formula.occupancy, 0.03, seed);
+    close("occupancy", total.occupancy, formula.occupancy, 0.02, seed);
     let asa = formula.asa_seconds.expect("some answered");
     close("ASA", total.asa_seconds, asa, 0.12 * asa, seed);
 }
