@@ -2,7 +2,8 @@
 //!
 //! Subcommands: `scenario` (a built-in council morning played through the durable engine),
 //! `audit verify` and `audit show` (the audit trail), and `replay` (rebuild the state from the
-//! log). The NATS service (`serve`, `demo`) and the simulator join them as they land.
+//! log), `simulate` (the discrete-event simulator over the real core) and `staffing` (Erlang
+//! staffing). The NATS service (`serve`, `demo`) joins them as it lands.
 
 use std::process::ExitCode;
 
@@ -24,6 +25,8 @@ mod progress;
 mod replay;
 mod scenario;
 mod serve;
+mod simulate;
+mod staffing;
 
 /// Switchboard: an event-sourced omnichannel contact-routing engine for public-sector contact
 /// centres.
@@ -64,6 +67,14 @@ enum Commands {
     /// Working days and opening hours: when a channel next opens, what N working days after a
     /// time is, and a complaint's statutory due times.
     Calendar(calendar::Args),
+    /// Simulate a day (or more) at a contact centre through the real routing core, from a
+    /// scenario file, and print the figures per queue; or re-run a recorded log under another
+    /// routing configuration (what-if).
+    Simulate(simulate::Args),
+    /// How many agents a queue needs: traffic in Erlangs, the fewest agents meeting the
+    /// service-level target (Erlang C, or Erlang A with --patience-secs), a table around it and
+    /// the rostered head count after shrinkage.
+    Staffing(staffing::Args),
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +107,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Commands::Demo(args) => demo::run(args),
         Commands::Config(ConfigCommand::Check { file }) => config::check(&file),
         Commands::Calendar(args) => calendar::run(&args),
+        Commands::Simulate(args) => simulate::run(&args),
+        Commands::Staffing(args) => staffing::run(&args),
     }
 }
 

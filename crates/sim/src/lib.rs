@@ -1,11 +1,31 @@
 //! Switchboard's planning and simulation tools.
 //!
-//! Today this crate holds the [`staffing`] maths a contact-centre manager uses to size a queue
-//! from its forecast volumes: Erlang B, Erlang C, Erlang A, the fewest agents meeting a
-//! service-level target, a staffing table and shrinkage. It will later also hold a
-//! discrete-event simulator that drives the routing core.
+//! - [`staffing`]: the maths a contact-centre manager uses to size a queue from its forecast
+//!   volumes: Erlang B, Erlang C, Erlang A, the fewest agents meeting a service-level target, a
+//!   staffing table and shrinkage.
+//! - [`simulate`]: a discrete-event simulator in virtual time that drives the **real** routing
+//!   core ([`switchboard_core::Router`]) through a day (or a month) described by a
+//!   [`Scenario`], with seeded randomness, and measures it ([`Figures`]).
+//! - [`whatif`]: re-runs the contacts of a recorded event log under another routing
+//!   configuration.
+//! - [`report`]: a self-contained HTML page of a run, with charts over the day.
 //!
 //! **Architecture Invariant:** the staffing maths is pure: no I/O, no clock, no randomness, and
 //! no dependency on `switchboard-core`.
+//!
+//! **Architecture Invariant:** the simulator holds no copy of the routing logic: every routing
+//! decision is the core's. It does no I/O and reads no clock; its randomness comes from the seed
+//! it is given. Events leave through an [`Observer`], which may write them to a real log.
 
+mod error;
+pub mod figures;
+pub mod report;
+pub mod scenario;
+mod simulator;
 pub mod staffing;
+pub mod whatif;
+
+pub use error::SimError;
+pub use figures::{Collector, Figures, QueueFigures, Sample};
+pub use scenario::{Distribution, Scenario};
+pub use simulator::{NoObserver, Observer, SimulationRun, simulate};

@@ -1,0 +1,223 @@
+//! What-if replay: the contacts of a recorded log through another routing configuration.
+//!
+//! From a recorded log this takes each contact's arrival (its `ContactCreated`, details as
+//! recorded), each handling's duration (offer accepted to completed, escalated or transferred)
+//! and what ended it, and the patience of customers who abandoned (how long they waited); and
+//! each agent's logins, ready and not-ready changes (not the core's own `missed_offers`) and
+//! logouts. The re-run drives the same core under the new configuration with those fixed
+//! inputs; desktops answer offers after the recorded mean think time.
+//!
+//! Limits: the patience of a customer who was answered is unknown (they waited at least as long
+//! as they did), so under the new rules they never abandon; a contact never handled in the log
+//! gets the recorded mean handle time.
+
+use std::time::Duration;
+
+use rustc_hash::FxHashMap;
+use switchboard_core::{AgentLogin, ContactId, Event, EventKind, OfferId, Timestamp};
+
+use crate::error::SimError;
+use crate::figures::{Collector, Figures};
+use crate::simulator::{
+    Action, AgentPlan, ContactPlan, Observer, PresenceChange, SimulationRun, Workload, run,
+};
+
+const DAY_MS: u64 = 86_400_000;
+const SAMPLE_MS: u64 = 15 * 60_000;
+
+/// The workload of a recorded log: contacts, handlings, agents and their presence.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    start: Timestamp,
+    end: Timestamp,
+    contacts: Vec<ContactPlan>,
+    agents: Vec<AgentPlan>,
+    presence: Vec<(Timestamp, usize, PresenceChange)>,
+}
+
+impl Recorded {
+    /// Reconstructs the workload from a log's events, in order.
+    #[must_use]
+    pub fn from_events(events: &[Event]) -> Self {
+        let first = events.first().map_or(Timestamp::EPOCH, |e| e.at);
+        let last = events.last().map_or(Timestamp::EPOCH, |e| e.at);
+        let mut contacts: Vec<ContactPlan> = Vec::new();
+        let mut contact_index: FxHashMap<ContactId, usize> = FxHashMap::default();
+        let mut held_since: FxHashMap<ContactId, Timestamp> = FxHashMap::default();
+        let mut agents: Vec<AgentPlan> = Vec::new();
+        let mut agent_index = FxHashMap::default();
+        let mut presence = Vec::new();
+        let mut offered_at: FxHashMap<OfferId, Timestamp> = FxHashMap::default();
+        let (mut think_ms, mut thinks) = (0_u128, 0_u32);
+        for event in events {
+            let at = event.at;
+            let mut handled = |id: &ContactId, action: Action| {
+                if let (Some(since), Some(&i)) = (held_since.remove(id), contact_index.get(id)) {
+                    contacts[i].handlings.push((at - since, action));
+                }
+            };
+            match &event.kind {
+                EventKind::ContactCreated(created) => {
+                    let mut details = created.details.clone();
+                    details.received_at = None;
+                    contact_index.insert(details.id.clone(), contacts.len());
+                    contacts.push(ContactPlan {
+                        arrive_at: at,
+                        details,
+                        patience: None,
+                        handlings: Vec::new(),
+                    });
+                }
+                EventKind::OfferMade(offer) => {
+                    offered_at.insert(offer.offer, at);
+                }
+                EventKind::OfferAccepted {
+                    offer,
+                    contact,
+                    automatic,
+                    ..
+                } => {
+                    held_since.insert(contact.clone(), at);
+                    if let Some(made) = offered_at.remove(offer)
+                        && !automatic
+                    {
+                        think_ms += (at - made).as_millis();
+                        thinks += 1;
+                    }
+                }
+                EventKind::ContactCompleted {
+                    contact, outcome, ..
+                } => handled(contact, Action::Complete(*outcome)),
+                EventKind::ContactEscalated { contact, .. } => handled(contact, Action::Escalate),
+                EventKind::ContactTransferred {
+                    contact, service, ..
+                } => handled(contact, Action::Transfer(service.clone())),
+                EventKind::ContactRequeued { contact, .. } => {
+                    held_since.remove(contact);
+                }
+                EventKind::ContactAbandoned { contact, waited } => {
+                    if let Some(&i) = contact_index.get(contact) {
+                        contacts[i].patience = Some(*waited);
+                    }
+                }
+                EventKind::AgentLoggedIn(login) => {
+                    let index = *agent_index.entry(login.agent.clone()).or_insert_with(|| {
+                        agents.push(AgentPlan {
+                            login: AgentLogin {
+                                agent: login.agent.clone(),
+                                name: login.name.clone(),
+                                tier: login.tier,
+                                site: login.site.clone(),
+                                skills: login.skills.clone(),
+                                channels: Some(login.capacity),
+                            },
+                            think_secs: 0.0,
+                            reject_share: 0.0,
+                            miss_share: 0.0,
+                        });
+                        agents.len() - 1
+                    });
+                    presence.push((at, index, PresenceChange::Login));
+                }
+                EventKind::AgentReady { agent } => {
+                    if let Some(&i) = agent_index.get(agent) {
+                        presence.push((at, i, PresenceChange::Ready));
+                    }
+                }
+                EventKind::AgentNotReady { agent, reason } if &**reason != "missed_offers" => {
+                    if let Some(&i) = agent_index.get(agent) {
+                        presence.push((at, i, PresenceChange::NotReady(reason.clone())));
+                    }
+                }
+                EventKind::AgentLoggedOut { agent } => {
+                    if let Some(&i) = agent_index.get(agent) {
+                        presence.push((at, i, PresenceChange::Leave));
+                    }
+                }
+                _ => {}
+            }
+        }
+        let (sum, count) = contacts
+            .iter()
+            .flat_map(|c| &c.handlings)
+            .fold((Duration::ZERO, 0_u32), |(s, n), (d, _)| (s + *d, n + 1));
+        let mean_handle = if count == 0 {
+            Duration::from_secs(300)
+        } else {
+            sum / count
+        };
+        for contact in &mut contacts {
+            let ends = contact
+                .handlings
+                .last()
+                .is_some_and(|(_, a)| matches!(a, Action::Complete(_)));
+            if !ends {
+                contact.handlings.push((
+                    mean_handle,
+                    Action::Complete(switchboard_core::Outcome::Resolved),
+                ));
+            }
+        }
+        let think_secs = if thinks == 0 {
+            0.0
+        } else {
+            think_ms as f64 / f64::from(thinks) / 1000.0
+        };
+        for agent in &mut agents {
+            agent.think_secs = think_secs;
+        }
+        let start = Timestamp::from_millis(first.as_millis() / DAY_MS * DAY_MS);
+        Self {
+            start,
+            end: last + Duration::from_secs(3600),
+            contacts,
+            agents,
+            presence,
+        }
+    }
+
+    /// Contacts recorded.
+    #[must_use]
+    pub fn contacts(&self) -> usize {
+        self.contacts.len()
+    }
+
+    /// Agents recorded.
+    #[must_use]
+    pub fn agents(&self) -> usize {
+        self.agents.len()
+    }
+
+    /// The figures of the recorded events themselves, measured as a simulated run is.
+    #[must_use]
+    pub fn figures(&self, events: &[Event]) -> Figures {
+        let mut collector = Collector::new(self.start, self.start, SAMPLE_MS);
+        for event in events {
+            collector.observe(event);
+        }
+        collector.finish(self.end).0
+    }
+
+    /// Re-runs the recorded contacts and agents under `config`.
+    ///
+    /// # Errors
+    /// The configuration is invalid, or the observer failed.
+    pub fn resimulate(
+        &self,
+        config: switchboard_core::RoutingConfig,
+        seed: u64,
+        observer: &mut dyn Observer,
+    ) -> Result<SimulationRun, SimError> {
+        let workload = Workload {
+            start: self.start,
+            end: self.end,
+            measure_from: self.start,
+            sample_ms: SAMPLE_MS,
+            streams: Vec::new(),
+            scripted: self.contacts.clone(),
+            agents: self.agents.clone(),
+            presence: self.presence.clone(),
+        };
+        run(workload, config, seed, observer)
+    }
+}
