@@ -59,6 +59,12 @@ pub enum LogError {
     /// The group-commit writer thread is gone (it panicked or was shut down).
     #[error("the group-commit writer thread has stopped")]
     WriterStopped,
+    /// Another writer (this process or another) has the log open: one writer per log.
+    #[error("{} is locked by another writer of this log (another engine running on the same data directory?)", path.display())]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
     /// A snapshot does not belong to this log's history: its hash differs from the log's record.
     #[error(
         "snapshot at seq {seq} has chain hash {snapshot_hash} but the log's record has {log_hash}: \

@@ -122,6 +122,9 @@ pub struct FileLog {
     poisoned: Option<String>,
     /// Reused encoding buffer, at most about `WRITE_CHUNK_BYTES` plus one record.
     buffer: Vec<u8>,
+    /// The exclusive lock on `LOCK` in the directory: one writer per log. Held for the log's
+    /// life; the operating system releases it when the process ends, however it ends.
+    _lock: File,
     /// Work counters.
     stats: LogStats,
 }
@@ -138,6 +141,7 @@ impl FileLog {
                 segment::sync_dir(parent)?;
             }
         }
+        let lock = lock_dir(dir)?;
         let temp_files_removed = segment::remove_temp_segments(dir)?;
         let segments = segment::list_segments(dir)?;
         let Some(last) = segments.last().cloned() else {
@@ -161,6 +165,7 @@ impl FileLog {
                 segment::segment_path(dir, 1),
                 64,
                 header,
+                lock,
             );
             return Ok((log, recovery));
         };
@@ -201,6 +206,7 @@ impl FileLog {
             poisoned: None,
             buffer: Vec::new(),
             stats: LogStats::default(),
+            _lock: lock,
         };
         Ok((log, recovery))
     }
@@ -212,6 +218,7 @@ impl FileLog {
         segment_path: PathBuf,
         segment_bytes: u64,
         header: SegmentHeader,
+        lock: File,
     ) -> FileLog {
         FileLog {
             dir: dir.to_path_buf(),
@@ -226,6 +233,7 @@ impl FileLog {
             poisoned: None,
             buffer: Vec::new(),
             stats: LogStats::default(),
+            _lock: lock,
         }
     }
 
@@ -464,4 +472,41 @@ fn truncate(path: &Path, valid_bytes: u64) -> Result<(), LogError> {
         .map_err(|e| LogError::io("truncate torn tail", path, e))?;
     file.sync_all()
         .map_err(|e| LogError::io("fsync truncated segment", path, e))
+}
+
+/// Takes the exclusive writer's lock on `dir/LOCK`: a second writer on the same directory would
+/// interleave records and break the chain, so it is refused with [`LogError::Locked`].
+fn lock_dir(dir: &Path) -> Result<File, LogError> {
+    let path = dir.join("LOCK");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| LogError::io("open lock file", &path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(LogError::Locked { path }),
+        Err(fs::TryLockError::Error(e)) => Err(LogError::io("lock", &path, e)),
+    }
+}
+
+#[cfg(test)]
+mod lock_tests {
+    use super::*;
+
+    #[test]
+    fn a_second_writer_is_refused_while_the_first_holds_the_log() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let (first, _) = FileLog::open(dir.path(), LogOptions::default()).expect("first writer");
+        match FileLog::open(dir.path(), LogOptions::default()) {
+            Err(LogError::Locked { path }) => assert!(path.ends_with("LOCK")),
+            other => panic!("a second writer must be refused, got {other:?}"),
+        }
+        drop(first);
+        assert!(
+            FileLog::open(dir.path(), LogOptions::default()).is_ok(),
+            "free again once the first is gone"
+        );
+    }
 }
