@@ -1,28 +1,11 @@
 //! The `switchboard` binary end to end: a scenario writes a real event log, and the audit and
 //! replay commands read it back, with exit statuses and JSON that scripts can rely on.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn switchboard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .output()
-        .expect("the switchboard binary runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
-
-fn json(output: &Output) -> serde_json::Value {
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(output)))
-}
+use common::{json, switchboard, text};
 
 /// Runs the built-in scenario into `dir`; returns its output.
 fn scenario_into(dir: &Path) -> String {

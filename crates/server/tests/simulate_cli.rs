@@ -2,23 +2,12 @@
 //! with charts, the same seed writing the same event log byte for byte (which `audit verify`
 //! and `replay` accept), and a what-if re-run of a recorded log.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
-fn switchboard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .output()
-        .expect("the switchboard binary runs")
-}
-
-fn text(output: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    )
-}
+use common::{switchboard, text};
 
 fn scenario(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -29,10 +18,10 @@ fn scenario(name: &str) -> String {
         .to_owned()
 }
 
+/// Its stdout as JSON, after checking it succeeded.
 fn json(output: &Output) -> serde_json::Value {
     assert!(output.status.success(), "{}", text(output));
-    serde_json::from_slice(&output.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(output)))
+    common::json(output)
 }
 
 fn check_figures(figures: &serde_json::Value) {

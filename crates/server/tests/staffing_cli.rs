@@ -1,16 +1,13 @@
 //! `switchboard staffing` end to end: its JSON is exactly what `plan_staffing` answers, its
 //! human output shows the answer, and bad input exits 2 with a message naming the problem.
 
-use std::process::{Command, Output};
+mod common;
+
+use std::process::Output;
+
+use common::switchboard;
 
 use switchboard_sim::staffing::{StaffingQuery, plan_staffing};
-
-fn switchboard(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args(args)
-        .output()
-        .expect("the switchboard binary runs")
-}
 
 fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()

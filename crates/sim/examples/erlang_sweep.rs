@@ -3,26 +3,8 @@
 //!
 //! `cargo run --release -p switchboard-sim --example erlang_sweep -- 40`
 
-use std::time::Duration;
-
-use switchboard_core::{Channel, PlanStep, RoutingConfig, RoutingPlan};
 use switchboard_sim::staffing::{ErlangC, erlang_a, erlang_c};
-use switchboard_sim::{NoObserver, Scenario, simulate};
-
-fn mmn_config() -> RoutingConfig {
-    let mut config = RoutingConfig {
-        default_plan: RoutingPlan {
-            name: "single_step".into(),
-            steps: vec![PlanStep::matched("matched", Duration::ZERO)],
-        },
-        ..RoutingConfig::default()
-    };
-    let mut phone = config.channels.get(Channel::Phone);
-    phone.auto_accept = true;
-    phone.wrap_up = Duration::ZERO;
-    config.channels.set(Channel::Phone, phone);
-    config
-}
+use switchboard_sim::{NoObserver, Scenario, simulate, single_queue_routing};
 
 fn scenario(per_hour: f64, patience: Option<f64>, days: u32) -> Scenario {
     let patience = patience
@@ -57,7 +39,7 @@ fn main() {
     for seed in 1..=seeds {
         let c = simulate(
             &scenario(96.0, None, 16),
-            mmn_config(),
+            single_queue_routing(),
             seed,
             &mut NoObserver,
         )
@@ -70,7 +52,7 @@ fn main() {
         occ.push(c.occupancy);
         let a = simulate(
             &scenario(120.0, Some(180.0), 14),
-            mmn_config(),
+            single_queue_routing(),
             seed,
             &mut NoObserver,
         )

@@ -27,5 +27,5 @@ pub mod whatif;
 
 pub use error::SimError;
 pub use figures::{Collector, Figures, QueueFigures, Sample};
-pub use scenario::{Distribution, Scenario};
+pub use scenario::{Distribution, Scenario, single_queue_routing};
 pub use simulator::{NoObserver, Observer, SimulationRun, simulate};

@@ -455,6 +455,28 @@ pub(crate) fn start_day(text: &str) -> Result<u64, SimError> {
     Ok(era * 146_097 + doe - 719_468)
 }
 
+/// The routing configuration under which the core behaves as the M/M/N queue of Erlang C and A:
+/// one plan step (no relaxation), offers auto-accepted (no think time) and no wrap-up on the
+/// phone. The single-queue checks against the formulas run under it.
+#[must_use]
+pub fn single_queue_routing() -> switchboard_core::RoutingConfig {
+    let mut config = switchboard_core::RoutingConfig {
+        default_plan: switchboard_core::RoutingPlan {
+            name: "single_step".into(),
+            steps: vec![switchboard_core::PlanStep::matched(
+                "matched",
+                std::time::Duration::ZERO,
+            )],
+        },
+        ..switchboard_core::RoutingConfig::default()
+    };
+    let mut phone = config.channels.get(Channel::Phone);
+    phone.auto_accept = true;
+    phone.wrap_up = std::time::Duration::ZERO;
+    config.channels.set(Channel::Phone, phone);
+    config
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

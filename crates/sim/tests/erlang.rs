@@ -24,33 +24,14 @@
 //!
 //! A failure prints its seed; `SWITCHBOARD_SEED=<n>` replays it.
 
-use std::time::Duration;
-
-use switchboard_core::{Channel, PlanStep, RoutingConfig, RoutingPlan};
 use switchboard_sim::staffing::{ErlangC, erlang_a, erlang_c};
-use switchboard_sim::{NoObserver, Scenario, simulate};
+use switchboard_sim::{NoObserver, Scenario, simulate, single_queue_routing};
 
 fn seed() -> u64 {
     std::env::var("SWITCHBOARD_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20_261_123)
-}
-
-/// The routing configuration under which the core is an M/M/N queue.
-fn mmn_config() -> RoutingConfig {
-    let mut config = RoutingConfig {
-        default_plan: RoutingPlan {
-            name: "single_step".into(),
-            steps: vec![PlanStep::matched("matched", Duration::ZERO)],
-        },
-        ..RoutingConfig::default()
-    };
-    let mut phone = config.channels.get(Channel::Phone);
-    phone.auto_accept = true;
-    phone.wrap_up = Duration::ZERO;
-    config.channels.set(Channel::Phone, phone);
-    config
 }
 
 fn single_queue(
@@ -100,7 +81,7 @@ fn the_single_queue_agrees_with_erlang_c() {
     let (agents, aht, per_hour) = (8_u32, 240.0, 96.0); // 6.4 Erlangs on 8 agents
     let run = simulate(
         &single_queue(agents, per_hour, aht, None, 16),
-        mmn_config(),
+        single_queue_routing(),
         seed,
         &mut NoObserver,
     )
@@ -139,7 +120,7 @@ fn the_single_queue_with_patience_agrees_with_erlang_a() {
     let (agents, aht, per_hour, patience) = (8_u32, 240.0, 120.0, 180.0); // 8 Erlangs on 8
     let run = simulate(
         &single_queue(agents, per_hour, aht, Some(patience), 14),
-        mmn_config(),
+        single_queue_routing(),
         seed,
         &mut NoObserver,
     )
