@@ -8,7 +8,7 @@
 use std::process::{Command, Output};
 
 /// Runs the binary with `args` and waits for it.
-pub fn switchboard(args: &[&str]) -> Output {
+pub(crate) fn switchboard(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(args)
         .output()
@@ -16,7 +16,7 @@ pub fn switchboard(args: &[&str]) -> Output {
 }
 
 /// Everything it printed, stdout then stderr.
-pub fn text(output: &Output) -> String {
+pub(crate) fn text(output: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&output.stdout),
@@ -25,7 +25,7 @@ pub fn text(output: &Output) -> String {
 }
 
 /// Its stdout as JSON (whatever its exit status).
-pub fn json(output: &Output) -> serde_json::Value {
+pub(crate) fn json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(output)))
 }
