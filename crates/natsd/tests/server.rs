@@ -10,8 +10,6 @@ use switchboard_natsd::{
     ENV_NATS_SERVER, NATS_SERVER_VERSION, NatsServer, NatsdError, ensure_installed, server_version,
 };
 
-/// Bound on waiting for an exited process to disappear.
-
 /// Reads the `INFO {...}` greeting of the server on `port` and returns its JSON.
 fn info(port: u16) -> serde_json::Value {
     let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
