@@ -54,6 +54,25 @@ pub struct BusinessCalendar {
     extra_openings: Vec<Period>,
 }
 
+/// Two calendars are equal when they give the same answers by construction: the same time zone
+/// (by IANA name, or by its description for a zone without one), weekly hours, holidays, closures
+/// and extra openings.
+impl PartialEq for BusinessCalendar {
+    fn eq(&self, other: &Self) -> bool {
+        let zone = |tz: &TimeZone| {
+            tz.iana_name()
+                .map_or_else(|| format!("{tz:?}"), str::to_owned)
+        };
+        zone(&self.time_zone) == zone(&other.time_zone)
+            && self.hours == other.hours
+            && self.holidays == other.holidays
+            && self.closures == other.closures
+            && self.extra_openings == other.extra_openings
+    }
+}
+
+impl Eq for BusinessCalendar {}
+
 impl BusinessCalendar {
     /// A calendar with these weekly hours and no holidays or exceptions. Fails if the week has
     /// no opening hours at all.
@@ -328,6 +347,36 @@ impl BusinessCalendar {
                 return Some(total);
             }
             date = date.tomorrow().ok()?;
+        }
+        None
+    }
+
+    /// The instant `amount` of opening time before `to`: the latest `t <= to` with
+    /// `working_time_between(t, to) == amount`. It is the instant a deadline at `to` comes within
+    /// `amount` of working time ("at risk four working hours before it is due"), so it always
+    /// falls while the calendar is open (or is `to` itself when `amount` is zero). `None` if that
+    /// lies more than [`SPAN_DAYS_MAX`] days back.
+    pub fn working_time_before(&self, to: Timestamp, amount: Duration) -> Option<Timestamp> {
+        if amount.is_zero() {
+            return Some(to);
+        }
+        let mut left = amount;
+        let mut date = self.local_date(to);
+        for _ in 0..SPAN_DAYS_MAX {
+            let periods: Vec<(Timestamp, Timestamp)> = self.open_periods(date).collect();
+            for &(open, close) in periods.iter().rev() {
+                let end = close.min(to);
+                if end <= open {
+                    continue;
+                }
+                let span = Duration::try_from(open.duration_until(end)).ok()?;
+                if span >= left {
+                    let back = jiff::SignedDuration::try_from(left).ok()?;
+                    return end.checked_sub(back).ok();
+                }
+                left -= span;
+            }
+            date = date.yesterday().ok()?;
         }
         None
     }

@@ -156,4 +156,22 @@ proptest! {
             );
         }
     }
+
+    /// Going back `amount` of working time from `to` lands on the latest instant from which
+    /// exactly that much working time remains, and that instant is within opening hours.
+    #[test]
+    fn working_time_before_inverts_working_time_between(to in instant(), minutes in 0u64..6_000) {
+        let amount = std::time::Duration::from_secs(minutes * 60);
+        for calendar in calendars() {
+            let at = calendar.working_time_before(to, amount).unwrap();
+            prop_assert!(at <= to);
+            prop_assert_eq!(calendar.working_time_between(at, to).unwrap(), amount);
+            if !amount.is_zero() {
+                prop_assert!(calendar.is_open(at), "{} is out of hours", at);
+                // Latest: a second later, less than `amount` is left.
+                let later = at.checked_add(SignedDuration::from_secs(1)).unwrap();
+                prop_assert!(calendar.working_time_between(later, to).unwrap() < amount);
+            }
+        }
+    }
 }

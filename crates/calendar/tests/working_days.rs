@@ -481,3 +481,34 @@ fn search_bounds_give_none() {
         "n beyond WORKING_DAYS_MAX"
     );
 }
+
+#[test]
+fn at_risk_four_working_hours_before_a_due_time() {
+    let c = council();
+    // Due at close of business on Tuesday 29 December 2026 (17:00 GMT), after the Christmas and
+    // Boxing Day (substitute Monday 28th) bank holidays: four working hours before is 13:00 that
+    // Tuesday.
+    let due = london("2026-12-29T17:00");
+    assert_eq!(
+        c.working_time_before(due, hours(4)),
+        Some(london("2026-12-29T13:00"))
+    );
+    // Ten working hours back crosses the holidays and the weekend to Thursday 24 December: the
+    // Tuesday gives 8.5 hours, so the last 1.5 hours are taken from 17:00 on Thursday 24th.
+    assert_eq!(
+        c.working_time_before(due, hours(10)),
+        Some(london("2026-12-24T15:30"))
+    );
+    // Due at 16:30 on a Friday: two working hours before is 14:30.
+    assert_eq!(
+        c.working_time_before(london("2026-06-05T16:30"), hours(2)),
+        Some(london("2026-06-05T14:30"))
+    );
+    // Across the spring clock change (Sunday 29 March 2026): four working hours before 10:30
+    // BST on Monday 30 March is 14:30 GMT on Friday 27 March (2 h on Monday, 2 h on Friday).
+    assert_eq!(
+        c.working_time_before(london("2026-03-30T10:30"), hours(4)),
+        Some(london("2026-03-27T14:30"))
+    );
+    assert_eq!(c.working_time_before(due, minutes(0)), Some(due));
+}

@@ -87,6 +87,47 @@ pub enum Command {
         /// The skills it now needs; by default the new service's own skill.
         skills: Vec<SkillRequirement>,
     },
+    /// A complaint moves on a stage (stage 1 to stage 2, or a referral to the Ombudsman): the new
+    /// stage's clock starts. A queued or held complaint keeps its place in the queue; one being
+    /// handled goes back to the queue from its agent (who must be the one asking).
+    ChangeComplaintStage {
+        /// The complaint.
+        contact: ContactId,
+        /// The agent handling it, if it is being handled.
+        agent: Option<AgentId>,
+        /// The stage it moves to; a stage only moves on.
+        to: ComplaintStage,
+        /// Why (the customer's request to escalate, the Ombudsman's referral...).
+        reason: Arc<str>,
+        /// When the request for the new stage was received, if earlier than now (a letter
+        /// scanned later). The stage's clock counts from here.
+        received_at: Option<Timestamp>,
+        /// The response due time, when someone else sets it (the Ombudsman does); by default
+        /// it comes from the complaint rules.
+        due_at: Option<Timestamp>,
+    },
+    /// A contact's due time moves back by some working days, for a reason given to the customer
+    /// (the Complaint Handling Code requires every extension to be explained).
+    ExtendDueTime {
+        /// The contact.
+        contact: ContactId,
+        /// The agent or manager extending it, for the record.
+        agent: Option<AgentId>,
+        /// How many working days to add (at least 1).
+        working_days: u32,
+        /// Why, in words fit for the customer.
+        reason: Arc<str>,
+    },
+    /// A customer is designated a persistent complainant (their complaints then go only to the
+    /// designated officers), or the designation is lifted.
+    MarkPersistentComplainant {
+        /// The customer.
+        customer: CustomerId,
+        /// Designated (true) or lifted (false).
+        designated: bool,
+        /// Why: the policy decision that is being recorded.
+        reason: Arc<str>,
+    },
 }
 
 /// Everything known about a contact when it arrives.

@@ -8,8 +8,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustc_hash::FxHashMap;
+use switchboard_calendar::BusinessCalendar;
 
-use crate::ids::{ServiceId, SkillId};
+use crate::hours::{ComplaintPolicy, DueWarning, OpeningRule, OutOfHours};
+use crate::ids::{ServiceId, SiteId, SkillId};
 use crate::model::{Channel, Level, PerChannel, SelectionStrategy};
 
 /// One step of a routing plan: what a contact accepts once it has waited `after` in its queue.
@@ -151,8 +153,13 @@ pub struct ChannelPolicy {
     /// Live channels: the contact should be answered within this long of first arrival (the
     /// service-level threshold, e.g. 20 s for phone), unless a service sets its own.
     pub answer_within: Duration,
-    /// Deferred channels: the due time given to a contact that arrives without one.
+    /// Deferred channels: the due time given to a contact that arrives without one, in elapsed
+    /// time from arrival (or from the opening, for a contact held out of hours).
     pub due_after: Option<Duration>,
+    /// Deferred channels: the due time in working days of the business calendar instead ("reply
+    /// within 2 working days": close of business on the second working day after the receipt
+    /// day). Wins over `due_after` when set.
+    pub due_working_days: Option<u32>,
 }
 
 /// A service level target for one service on one channel.
@@ -168,7 +175,6 @@ pub struct ServiceLevelTarget {
 
 /// Everything that shapes routing decisions.
 #[derive(Clone, Debug, PartialEq)]
-#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
 pub struct RoutingConfig {
     /// The plan for contacts with no plan configured for their service and channel.
     pub default_plan: RoutingPlan,
@@ -196,8 +202,18 @@ pub struct RoutingConfig {
     pub safeguarding_skill: SkillId,
     /// The proficiency a contact's language requires.
     pub language_min_level: Level,
-    /// A deferred contact is reported at risk this long before its due time.
-    pub due_warning: Duration,
+    /// A deferred contact is reported at risk this long before its due time (never in the first
+    /// half of the time it was given).
+    pub due_warning: DueWarning,
+    /// When each site's channels are open and what happens out of hours. Lookup order: (site,
+    /// channel), (site, any channel), (any site, channel), (any site, any channel); a contact
+    /// with no rule is always open.
+    pub opening: Vec<OpeningRule>,
+    /// The calendar of the working-day clocks: due times in working days, complaint clocks,
+    /// extensions and warnings in working time. England and Wales council hours by default.
+    pub business_calendar: Arc<BusinessCalendar>,
+    /// How complaints are routed and timed.
+    pub complaints: ComplaintPolicy,
 }
 
 /// A routing plan bound to a service and/or channel.
@@ -227,6 +243,7 @@ impl ChannelPolicy {
                 default_capacity: 1,
                 answer_within: secs(20),
                 due_after: None,
+                due_working_days: None,
             },
             Channel::FaceToFace => Self {
                 offer_timeout: secs(30),
@@ -235,6 +252,7 @@ impl ChannelPolicy {
                 default_capacity: 1,
                 answer_within: secs(15 * 60),
                 due_after: None,
+                due_working_days: None,
             },
             Channel::Chat => Self {
                 offer_timeout: secs(30),
@@ -243,6 +261,7 @@ impl ChannelPolicy {
                 default_capacity: 3,
                 answer_within: secs(60),
                 due_after: None,
+                due_working_days: None,
             },
             Channel::Email => Self {
                 offer_timeout: secs(300),
@@ -251,6 +270,7 @@ impl ChannelPolicy {
                 default_capacity: 5,
                 answer_within: secs(24 * 3600),
                 due_after: Some(secs(2 * 24 * 3600)),
+                due_working_days: None,
             },
             Channel::Callback => Self {
                 offer_timeout: secs(30),
@@ -259,6 +279,7 @@ impl ChannelPolicy {
                 default_capacity: 1,
                 answer_within: secs(3600),
                 due_after: Some(secs(4 * 3600)),
+                due_working_days: None,
             },
         }
     }
@@ -278,7 +299,10 @@ impl Default for RoutingConfig {
             vulnerable_priority_boost: 2,
             safeguarding_skill: SkillId::from("safeguarding"),
             language_min_level: Level::COMPETENT,
-            due_warning: Duration::from_secs(4 * 3600),
+            due_warning: DueWarning::Elapsed(Duration::from_secs(4 * 3600)),
+            opening: Vec::new(),
+            business_calendar: Arc::new(BusinessCalendar::council_default()),
+            complaints: ComplaintPolicy::default(),
         }
     }
 }
@@ -303,6 +327,29 @@ impl RoutingConfig {
         if self.missed_offers_limit == 0 {
             return Err("missed_offers_limit must be at least 1".to_owned());
         }
+        for (channel, policy) in self.channels.iter() {
+            if policy
+                .due_working_days
+                .is_some_and(|n| n > switchboard_calendar::WORKING_DAYS_MAX)
+            {
+                return Err(format!(
+                    "channel {channel}: due_working_days must be at most {}",
+                    switchboard_calendar::WORKING_DAYS_MAX
+                ));
+            }
+        }
+        self.validate_opening()?;
+        for (name, skill) in [
+            ("complaints.skill", &self.complaints.skill),
+            (
+                "complaints.designated_officer_skill",
+                &self.complaints.designated_officer_skill,
+            ),
+        ] {
+            if skill.trim().is_empty() {
+                return Err(format!("{name} must name a skill"));
+            }
+        }
         for ((service, channel), target) in &self.service_levels {
             if !(target.target > 0.0 && target.target <= 1.0) {
                 return Err(format!(
@@ -312,6 +359,48 @@ impl RoutingConfig {
             }
         }
         Ok(())
+    }
+
+    fn validate_opening(&self) -> Result<(), String> {
+        for (i, rule) in self.opening.iter().enumerate() {
+            let place = format!(
+                "opening rule for site {} and channel {}",
+                rule.site.as_deref().unwrap_or("*"),
+                rule.channel.map_or("*", Channel::as_str)
+            );
+            if rule.channel == Some(Channel::Callback) && rule.out_of_hours == OutOfHours::Callback
+            {
+                return Err(format!(
+                    "{place}: a callback request cannot be turned into a callback; use `hold` or `refuse`"
+                ));
+            }
+            if rule.calendar.hours().is_always_closed() {
+                return Err(format!(
+                    "{place}: calendar `{}` is never open",
+                    rule.calendar_name
+                ));
+            }
+            if self.opening[..i]
+                .iter()
+                .any(|r| r.site == rule.site && r.channel == rule.channel)
+            {
+                return Err(format!("{place} is given twice"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The opening rule for a contact at `site` (if it names one) on `channel`, if any.
+    #[must_use]
+    pub fn opening_for(&self, site: Option<&SiteId>, channel: Channel) -> Option<&OpeningRule> {
+        let find = |want_site: Option<&SiteId>, want_channel: Option<Channel>| {
+            self.opening
+                .iter()
+                .find(|r| r.site.as_ref() == want_site && r.channel == want_channel)
+        };
+        site.and_then(|s| find(Some(s), Some(channel)).or_else(|| find(Some(s), None)))
+            .or_else(|| find(None, Some(channel)))
+            .or_else(|| find(None, None))
     }
 
     /// The service-level threshold for a live contact of `service` on `channel`.

@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::command::NewContact;
-use crate::ids::{AgentId, ContactId, OfferId, ServiceId, SiteId, SkillId};
+use crate::ids::{AgentId, ContactId, CustomerId, OfferId, ServiceId, SiteId, SkillId};
 use crate::model::{
-    Channel, Level, Outcome, PerChannel, SelectionStrategy, SkillRequirement, Tier,
+    Channel, ComplaintStage, Level, Outcome, PerChannel, SelectionStrategy, SkillRequirement, Tier,
 };
 use crate::time::Timestamp;
 
@@ -195,6 +195,35 @@ pub enum EventKind {
         /// Its due time.
         due_at: Timestamp,
     },
+    /// A contact that arrived while its channel was closed waits, unoffered, for the opening.
+    ContactHeld {
+        /// The contact.
+        contact: ContactId,
+        /// When it joins its queue: the channel's next opening.
+        until: Timestamp,
+        /// The calendar that is closed.
+        calendar: Arc<str>,
+    },
+    /// A held contact joined its queue at the opening.
+    ContactReleased {
+        /// The contact.
+        contact: ContactId,
+        /// Its place in its plan, counted from now.
+        placement: Placement,
+    },
+    /// A complaint reached a stage (on arrival, or moving on): the stage's clock starts.
+    ComplaintStageChanged(Box<ComplaintStageChanged>),
+    /// A due time was extended, with the reason given to the customer.
+    DueTimeExtended(Box<DueTimeExtended>),
+    /// A customer was designated a persistent complainant, or the designation was lifted.
+    PersistentComplainantMarked {
+        /// The customer.
+        customer: CustomerId,
+        /// Designated (true) or lifted (false).
+        designated: bool,
+        /// The policy decision recorded.
+        reason: Arc<str>,
+    },
 }
 
 impl EventKind {
@@ -223,6 +252,11 @@ impl EventKind {
             Self::ServiceLevelThresholdPassed { .. } => "service_level_threshold_passed",
             Self::DueTimeAtRisk { .. } => "due_time_at_risk",
             Self::DueTimeBreached { .. } => "due_time_breached",
+            Self::ContactHeld { .. } => "contact_held",
+            Self::ContactReleased { .. } => "contact_released",
+            Self::ComplaintStageChanged(_) => "complaint_stage_changed",
+            Self::DueTimeExtended(_) => "due_time_extended",
+            Self::PersistentComplainantMarked { .. } => "persistent_complainant_marked",
         }
     }
 
@@ -232,7 +266,11 @@ impl EventKind {
         match self {
             Self::ContactCreated(created) => Some(&created.details.id),
             Self::OfferMade(offer) => Some(&offer.contact),
+            Self::ComplaintStageChanged(changed) => Some(&changed.contact),
+            Self::DueTimeExtended(extended) => Some(&extended.contact),
             Self::ContactStepAdvanced { contact, .. }
+            | Self::ContactHeld { contact, .. }
+            | Self::ContactReleased { contact, .. }
             | Self::OfferAccepted { contact, .. }
             | Self::OfferRejected { contact, .. }
             | Self::OfferExpired { contact, .. }
@@ -250,7 +288,8 @@ impl EventKind {
             | Self::AgentNotReady { .. }
             | Self::AgentLoggedOut { .. }
             | Self::WrapUpStarted { .. }
-            | Self::WrapUpEnded { .. } => None,
+            | Self::WrapUpEnded { .. }
+            | Self::PersistentComplainantMarked { .. } => None,
         }
     }
 
@@ -260,6 +299,8 @@ impl EventKind {
         match self {
             Self::AgentLoggedIn(login) => Some(&login.agent),
             Self::OfferMade(offer) => Some(&offer.agent),
+            Self::ComplaintStageChanged(changed) => changed.agent.as_ref(),
+            Self::DueTimeExtended(extended) => extended.agent.as_ref(),
             Self::AgentReady { agent }
             | Self::AgentNotReady { agent, .. }
             | Self::AgentLoggedOut { agent }
@@ -278,7 +319,10 @@ impl EventKind {
             | Self::ContactAbandoned { .. }
             | Self::ServiceLevelThresholdPassed { .. }
             | Self::DueTimeAtRisk { .. }
-            | Self::DueTimeBreached { .. } => None,
+            | Self::DueTimeBreached { .. }
+            | Self::ContactHeld { .. }
+            | Self::ContactReleased { .. }
+            | Self::PersistentComplainantMarked { .. } => None,
         }
     }
 }
@@ -317,6 +361,54 @@ pub struct ContactCreated {
     pub answer_by: Option<Timestamp>,
     /// Deferred channels: the instant it is reported at risk if not done.
     pub due_warning_at: Option<Timestamp>,
+}
+
+/// A complaint at a new stage, and the stage's clock.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ComplaintStageChanged {
+    /// The complaint.
+    pub contact: ContactId,
+    /// The stage it was at; `None` when it arrived as a complaint.
+    pub from: Option<ComplaintStage>,
+    /// The stage it is at now.
+    pub to: ComplaintStage,
+    /// Why (`received` on arrival; the customer's request to escalate; the referral).
+    pub reason: Arc<str>,
+    /// The agent who was handling it and let it go back to the queue, or who asked.
+    pub agent: Option<AgentId>,
+    /// When the stage's clock starts: receipt of the complaint, or of the request to escalate.
+    pub received_at: Timestamp,
+    /// When the acknowledgement is due (stages 1 and 2).
+    pub acknowledge_by: Option<Timestamp>,
+    /// When the response is due: the contact's due time from now on.
+    pub due_at: Option<Timestamp>,
+    /// When it is reported at risk if not done.
+    pub due_warning_at: Option<Timestamp>,
+    /// Its place in the queue order under the new due time.
+    pub order: QueueOrder,
+    /// Its place in its routing plan (a new place if it went back to the queue).
+    pub placement: Placement,
+}
+
+/// A due time moved back, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DueTimeExtended {
+    /// The contact.
+    pub contact: ContactId,
+    /// Who extended it, if known.
+    pub agent: Option<AgentId>,
+    /// The due time before.
+    pub previous_due_at: Timestamp,
+    /// The due time now.
+    pub due_at: Timestamp,
+    /// The working days added.
+    pub working_days: u32,
+    /// The reason given to the customer.
+    pub reason: Arc<str>,
+    /// When it is reported at risk now.
+    pub due_warning_at: Option<Timestamp>,
+    /// Its place in the queue order under the new due time.
+    pub order: QueueOrder,
 }
 
 /// A contact offered to an agent, and why that agent.
@@ -639,6 +731,48 @@ impl std::fmt::Display for EventKind {
             Self::DueTimeAtRisk { contact, due_at } | Self::DueTimeBreached { contact, due_at } => {
                 write!(f, "{name} contact={contact} due={due_at}")
             }
+            Self::ContactHeld {
+                contact,
+                until,
+                calendar,
+            } => write!(
+                f,
+                "{name} contact={contact} until={until} calendar={calendar}"
+            ),
+            Self::ContactReleased { contact, placement } => {
+                write!(f, "{name} contact={contact} step={}", placement.step)
+            }
+            Self::ComplaintStageChanged(c) => {
+                write!(
+                    f,
+                    "{name} contact={} {}->{} received={}",
+                    c.contact,
+                    c.from.map_or("none", ComplaintStage::as_str),
+                    c.to.as_str(),
+                    c.received_at
+                )?;
+                if let Some(at) = c.acknowledge_by {
+                    write!(f, " acknowledge_by={at}")?;
+                }
+                if let Some(at) = c.due_at {
+                    write!(f, " due={at}")?;
+                }
+                write!(f, " reason={}", c.reason)
+            }
+            Self::DueTimeExtended(e) => write!(
+                f,
+                "{name} contact={} due={} (was {}) working_days={} reason={}",
+                e.contact, e.due_at, e.previous_due_at, e.working_days, e.reason
+            ),
+            Self::PersistentComplainantMarked {
+                customer,
+                designated,
+                reason,
+            } => write!(
+                f,
+                "{name} customer={customer} {} reason={reason}",
+                if *designated { "designated" } else { "lifted" }
+            ),
         }
     }
 }

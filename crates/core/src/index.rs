@@ -16,7 +16,8 @@
 //!   skills and the channels it can take now, with no second lookup. Contacts at a step that
 //!   accepts only their preferred agent wait in a per-agent list instead.
 //! - **Timers**: offer expiries, ends of wrap-up, plan-step advances, service-level thresholds and
-//!   due-time warnings and breaches, in time order.
+//!   due-time warnings and breaches, and the release of contacts held out of hours, in time
+//!   order.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -82,6 +83,7 @@ pub(crate) enum Timer {
     AnswerBy(ContactNo),
     DueWarning(ContactNo),
     DueBreach(ContactNo),
+    HoldRelease(ContactNo),
 }
 
 /// Where a waiting contact is filed.
@@ -228,6 +230,9 @@ impl Index {
             && let Some(at) = contact.answer_by
         {
             timers.push((at, Timer::AnswerBy(contact.no)));
+        }
+        if let ContactStatus::Held { until } = contact.status {
+            timers.push((until, Timer::HoldRelease(contact.no)));
         }
         if !contact.due_at_risk
             && let Some(at) = contact.due_warning_at

@@ -9,7 +9,8 @@
 //!   order, and [`Router::poll_timeout`] says when to call back.
 //! - [`State`] is a fold over [`Event`]s; [`State::apply`] cannot fail, and replaying the log
 //!   rebuilds the state exactly.
-//! - [`RoutingConfig`] shapes decisions (plans, channel policies, service levels); what a decision
+//! - [`RoutingConfig`] shapes decisions (plans, channel policies, service levels, opening hours,
+//!   working-day clocks and complaint rules; see [`hours`]); what a decision
 //!   computed from it travels in the event, so replay needs no configuration.
 //!
 //! The order of calls for a driver: for each command, `handle_command(command, now)` then drain
@@ -19,6 +20,7 @@
 pub mod command;
 pub mod config;
 pub mod event;
+pub mod hours;
 pub mod ids;
 pub mod index;
 pub mod model;
@@ -32,7 +34,11 @@ pub use command::{AgentLogin, Command, NewContact};
 pub use config::{
     ChannelPolicy, PlanBinding, PlanStep, RoutingConfig, RoutingPlan, ServiceLevelTarget,
 };
-pub use event::{Decision, Event, EventKind, Placement, QueueOrder, RevokeReason, Rule};
+pub use event::{
+    ComplaintStageChanged, Decision, DueTimeExtended, Event, EventKind, Placement, QueueOrder,
+    RevokeReason, Rule,
+};
+pub use hours::{ComplaintPolicy, DueWarning, OpeningRule, OutOfHours};
 pub use ids::{AgentId, ContactId, CustomerId, OfferId, ServiceId, SiteId, SkillId};
 pub use model::{
     Channel, ComplaintStage, Level, Outcome, PerChannel, Presence, Priority, SelectionStrategy,

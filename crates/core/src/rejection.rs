@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::time::Timestamp;
+
 /// A refused command, with a code for programs and a sentence for people.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Rejection {
@@ -9,6 +11,8 @@ pub struct Rejection {
     pub code: RejectionCode,
     /// What was wrong, in a sentence naming the agent, contact or offer.
     pub message: String,
+    /// For [`RejectionCode::Closed`]: when the channel next opens, if within a year.
+    pub opens_at: Option<Timestamp>,
 }
 
 impl Rejection {
@@ -16,6 +20,15 @@ impl Rejection {
         Self {
             code,
             message: message.into(),
+            opens_at: None,
+        }
+    }
+
+    pub(crate) fn closed(message: impl Into<String>, opens_at: Option<Timestamp>) -> Self {
+        Self {
+            code: RejectionCode::Closed,
+            message: message.into(),
+            opens_at,
         }
     }
 }
@@ -46,6 +59,9 @@ pub enum RejectionCode {
     DuplicateContact,
     /// The command is well-formed but not acceptable (e.g. face to face without a site).
     InvalidCommand,
+    /// The contact's channel is closed at its site and the out-of-hours treatment is to refuse
+    /// it; the rejection names the next opening.
+    Closed,
 }
 
 impl RejectionCode {
@@ -60,6 +76,7 @@ impl RejectionCode {
             Self::NotYourOffer => "not_your_offer",
             Self::DuplicateContact => "duplicate_contact",
             Self::InvalidCommand => "invalid_command",
+            Self::Closed => "closed",
         }
     }
 }

@@ -12,12 +12,15 @@ use std::sync::Arc;
 use crate::command::{AgentLogin, Command, NewContact};
 use crate::config::{RoutingConfig, RoutingPlan};
 use crate::event::{
-    AgentLoggedIn, ContactCreated, Decision, Event, EventKind, OfferMade, Placement, QueueOrder,
-    RevokeReason, Rule,
+    AgentLoggedIn, ComplaintStageChanged, ContactCreated, Decision, DueTimeExtended, Event,
+    EventKind, OfferMade, Placement, QueueOrder, RevokeReason, Rule,
 };
+use crate::hours::{self, OutOfHours};
 use crate::ids::{AgentId, ContactId, OfferId, ServiceId};
 use crate::index::Timer;
-use crate::model::{Channel, Level, Outcome, PerChannel, Presence, SkillRequirement, Tier};
+use crate::model::{
+    Channel, ComplaintStage, Level, Outcome, PerChannel, Presence, SkillRequirement, Tier,
+};
 use crate::rejection::{Rejection, RejectionCode};
 use crate::routing::{Rules, find_agent, find_contact};
 use crate::state::{AgentIdx, ContactNo, ContactStatus, State};
@@ -190,8 +193,16 @@ impl Router {
                 self.dirty_contacts
                     .extend(contact(&self.state, &created.details.id));
             }
-            EventKind::ContactStepAdvanced { contact: id, .. } => {
+            EventKind::ContactStepAdvanced { contact: id, .. }
+            | EventKind::ContactReleased { contact: id, .. } => {
                 self.dirty_contacts.extend(contact(&self.state, id));
+            }
+            EventKind::ComplaintStageChanged(changed) => {
+                if let Some(a) = &changed.agent {
+                    self.dirty_contacts
+                        .extend(contact(&self.state, &changed.contact));
+                    self.dirty_agents.extend(agent(&self.state, a));
+                }
             }
             EventKind::AgentReady { agent: id } | EventKind::WrapUpEnded { agent: id } => {
                 self.dirty_agents.extend(agent(&self.state, id));
@@ -249,7 +260,10 @@ impl Router {
             | EventKind::WrapUpStarted { .. }
             | EventKind::ServiceLevelThresholdPassed { .. }
             | EventKind::DueTimeAtRisk { .. }
-            | EventKind::DueTimeBreached { .. } => {}
+            | EventKind::DueTimeBreached { .. }
+            | EventKind::ContactHeld { .. }
+            | EventKind::DueTimeExtended(_)
+            | EventKind::PersistentComplainantMarked { .. } => {}
         }
     }
 
@@ -359,7 +373,7 @@ impl Router {
                             },
                         );
                     }
-                    ContactStatus::Queued => {}
+                    ContactStatus::Queued | ContactStatus::Held { .. } => {}
                 }
                 let waited = now - self.state.contacts[&no].first_arrived_at;
                 self.emit(now, EventKind::ContactAbandoned { contact, waited });
@@ -497,6 +511,52 @@ impl Router {
                 self.start_wrap_up(idx, channel, now);
                 Ok(())
             }
+            Command::ChangeComplaintStage {
+                contact,
+                agent,
+                to,
+                reason,
+                received_at,
+                due_at,
+            } => self.change_complaint_stage(
+                StageChange {
+                    contact,
+                    agent,
+                    to,
+                    reason,
+                    received_at,
+                    due_at,
+                },
+                now,
+            ),
+            Command::ExtendDueTime {
+                contact,
+                agent,
+                working_days,
+                reason,
+            } => self.extend_due_time(contact, agent, working_days, reason, now),
+            Command::MarkPersistentComplainant {
+                customer,
+                designated,
+                reason,
+            } => {
+                if customer.trim().is_empty() {
+                    return Err(Rejection::new(
+                        RejectionCode::InvalidCommand,
+                        "a persistent-complainant designation needs the customer's reference",
+                    ));
+                }
+                require_reason(&reason, "designating or lifting a persistent complainant")?;
+                self.emit(
+                    now,
+                    EventKind::PersistentComplainantMarked {
+                        customer,
+                        designated,
+                        reason,
+                    },
+                );
+                Ok(())
+            }
         }
     }
 
@@ -580,6 +640,24 @@ impl Router {
                 ),
             ));
         }
+        let hold = self.out_of_hours(&mut new, now)?;
+        if new.complaint_stage.is_some() {
+            // Complaints go to customer relations (beside any skills named), and a persistent
+            // complainant's only to the designated officers.
+            let policy = &self.config.complaints;
+            new.skills.push(SkillRequirement {
+                skill: policy.skill.clone(),
+                min_level: Level::MIN,
+            });
+            if let Some(customer) = &new.customer
+                && self.state.persistent_complainant(customer).is_some()
+            {
+                new.skills.push(SkillRequirement {
+                    skill: policy.designated_officer_skill.clone(),
+                    min_level: Level::MIN,
+                });
+            }
+        }
         new.skills = self.resolve_skills(
             &new.service,
             std::mem::take(&mut new.skills),
@@ -591,45 +669,50 @@ impl Router {
             new.preferred_agent = self.state.last_agent_of(customer.as_str()).cloned();
         }
         let first_arrived_at = new.received_at.map_or(now, |at| at.min(now));
+        // Clocks in elapsed time start when the contact can first be worked on.
+        let clock_start = hold.as_ref().map_or(first_arrived_at, |h| h.until);
         let policy = self.config.channels.get(new.channel);
         let live = new.channel.is_live();
-        if !live && new.due_at.is_none() {
-            new.due_at = policy.due_after.map(|after| first_arrived_at + after);
+        let complaint = match new.complaint_stage {
+            Some(stage) if new.due_at.is_none() => self.complaint_clock(stage, first_arrived_at),
+            _ => None,
+        };
+        if let Some((_, due)) = complaint {
+            new.due_at = due;
         }
-        let boost = if new.vulnerable {
-            self.config.vulnerable_priority_boost
-        } else {
-            0
-        };
-        let priority = new.priority.boosted(boost);
-        let rank = if live {
-            let arrived = i64::try_from(first_arrived_at.as_millis()).unwrap_or(i64::MAX);
-            let step = i64::try_from(millis(self.config.priority_step)).unwrap_or(i64::MAX);
-            arrived.saturating_sub(step.saturating_mul(i64::from(priority.get())))
-        } else {
-            let due = new.due_at.map_or(u64::MAX, Timestamp::as_millis);
-            i64::try_from(due).unwrap_or(i64::MAX)
-        };
-        let order = QueueOrder {
-            safeguarding: new.safeguarding,
-            live,
-            rank,
-        };
+        if !live && new.due_at.is_none() {
+            new.due_at = match policy.due_working_days {
+                Some(days) => {
+                    hours::add_working_days(&self.config.business_calendar, first_arrived_at, days)
+                }
+                None => policy.due_after.map(|after| clock_start + after),
+            };
+        }
+        let order = self.queue_order(
+            new.channel,
+            new.safeguarding,
+            new.priority.boosted(if new.vulnerable {
+                self.config.vulnerable_priority_boost
+            } else {
+                0
+            }),
+            first_arrived_at,
+            new.due_at,
+        );
         let placement = self.placement(
             &new.service,
             new.channel,
-            now,
+            clock_start.max(now),
             now,
             new.preferred_agent.is_some(),
         );
         let answer_by =
-            live.then(|| first_arrived_at + self.config.answer_within(&new.service, new.channel));
-        // At risk `due_warning` before the due time, but never in the first half of the time
-        // allowed: a callback due in 4 hours is not at risk the moment it arrives.
-        let due_warning_at = new.due_at.map(|due| {
-            let halfway = first_arrived_at + (due - first_arrived_at) / 2;
-            due.saturating_sub(self.config.due_warning).max(halfway)
-        });
+            live.then(|| clock_start + self.config.answer_within(&new.service, new.channel));
+        let due_warning_at = new
+            .due_at
+            .map(|due| self.due_warning_at(clock_start, due, new.complaint_stage.is_some()));
+        let id = new.id.clone();
+        let stage = new.complaint_stage;
         self.emit(
             now,
             EventKind::ContactCreated(Box::new(ContactCreated {
@@ -639,6 +722,327 @@ impl Router {
                 placement,
                 answer_by,
                 due_warning_at,
+            })),
+        );
+        if let Some(to) = stage {
+            let c = &self.state.contacts[&self.expect_live(&id)];
+            let changed = ComplaintStageChanged {
+                contact: id.clone(),
+                from: None,
+                to,
+                reason: Arc::from("received"),
+                agent: None,
+                received_at: first_arrived_at,
+                acknowledge_by: complaint.map(|(acknowledge_by, _)| acknowledge_by),
+                due_at: c.due_at,
+                due_warning_at: c.due_warning_at,
+                order: c.order,
+                placement: c.placement,
+            };
+            self.emit(now, EventKind::ComplaintStageChanged(Box::new(changed)));
+        }
+        if let Some(hold) = hold {
+            self.emit(
+                now,
+                EventKind::ContactHeld {
+                    contact: id,
+                    until: hold.until,
+                    calendar: hold.calendar,
+                },
+            );
+        }
+        Ok(())
+    }
+
+    /// Applies the out-of-hours treatment to a contact arriving at `now`: refuses it, turns it
+    /// into a callback request, or says until when to hold it. `None`: it may queue at once.
+    fn out_of_hours(
+        &self,
+        new: &mut NewContact,
+        now: Timestamp,
+    ) -> Result<Option<Hold>, Rejection> {
+        let Some(rule) = self.config.opening_for(new.site.as_ref(), new.channel) else {
+            return Ok(None);
+        };
+        if hours::is_open(&rule.calendar, now) {
+            return Ok(None);
+        }
+        let opens_at = hours::next_open(&rule.calendar, now);
+        let treatment = match rule.out_of_hours {
+            OutOfHours::Callback if new.channel == Channel::Callback => OutOfHours::Hold,
+            other => other,
+        };
+        let Some(until) = opens_at else {
+            return Err(Rejection::closed(
+                format!(
+                    "{} is closed (calendar {}) and does not open within a year",
+                    new.channel, rule.calendar_name
+                ),
+                None,
+            ));
+        };
+        match treatment {
+            OutOfHours::Refuse => Err(Rejection::closed(
+                format!(
+                    "{} is closed (calendar {}); it opens at {until}",
+                    new.channel, rule.calendar_name
+                ),
+                Some(until),
+            )),
+            OutOfHours::Hold => Ok(Some(Hold {
+                until,
+                calendar: rule.calendar_name.clone(),
+            })),
+            OutOfHours::Callback => {
+                new.attributes
+                    .push((Arc::from("requested_on"), Arc::from(new.channel.as_str())));
+                new.channel = Channel::Callback;
+                // A callback is a call to the customer: never made while its channel is closed.
+                let rule = self
+                    .config
+                    .opening_for(new.site.as_ref(), Channel::Callback)
+                    .unwrap_or(rule);
+                Ok(hours::next_open(&rule.calendar, now)
+                    .filter(|&opens| opens > now)
+                    .map(|until| Hold {
+                        until,
+                        calendar: rule.calendar_name.clone(),
+                    }))
+            }
+        }
+    }
+
+    /// A complaint's acknowledgement and response due times at `stage`, for one received at
+    /// `received` (none for the Ombudsman stage, whose deadlines the Ombudsman sets).
+    fn complaint_clock(
+        &self,
+        stage: ComplaintStage,
+        received: Timestamp,
+    ) -> Option<(Timestamp, Option<Timestamp>)> {
+        let stage = match stage {
+            ComplaintStage::Stage1 => switchboard_calendar::ComplaintStage::Stage1,
+            ComplaintStage::Stage2 => switchboard_calendar::ComplaintStage::Stage2,
+            ComplaintStage::Ombudsman => return None,
+        };
+        let times = self.config.complaints.rules.due_times(
+            &self.config.business_calendar,
+            stage,
+            hours::to_calendar_time(received),
+            None,
+        )?;
+        Some((
+            hours::from_calendar_time(times.acknowledge_by),
+            Some(hours::from_calendar_time(times.respond_by)),
+        ))
+    }
+
+    /// The queue order of a contact: see [`QueueOrder`].
+    fn queue_order(
+        &self,
+        channel: Channel,
+        safeguarding: bool,
+        priority: crate::model::Priority,
+        first_arrived_at: Timestamp,
+        due_at: Option<Timestamp>,
+    ) -> QueueOrder {
+        let live = channel.is_live();
+        let rank = if live {
+            let arrived = i64::try_from(first_arrived_at.as_millis()).unwrap_or(i64::MAX);
+            let step = i64::try_from(millis(self.config.priority_step)).unwrap_or(i64::MAX);
+            arrived.saturating_sub(step.saturating_mul(i64::from(priority.get())))
+        } else {
+            let due = due_at.map_or(u64::MAX, Timestamp::as_millis);
+            i64::try_from(due).unwrap_or(i64::MAX)
+        };
+        QueueOrder {
+            safeguarding,
+            live,
+            rank,
+        }
+    }
+
+    /// When work given from `start` until `due` is reported at risk: the configured warning
+    /// before the due time (the complaint warning for complaints), but never in the first half of
+    /// the time allowed, so a callback due in 4 hours is not at risk the moment it arrives.
+    fn due_warning_at(&self, start: Timestamp, due: Timestamp, complaint: bool) -> Timestamp {
+        let warning = if complaint {
+            self.config.complaints.warning
+        } else {
+            self.config.due_warning
+        };
+        let halfway = start + (due - start) / 2;
+        warning
+            .at_risk_from(&self.config.business_calendar, due)
+            .max(halfway)
+    }
+
+    fn expect_live(&self, id: &ContactId) -> ContactNo {
+        self.state
+            .contact_number(id)
+            .expect("a contact just created is live")
+    }
+
+    fn change_complaint_stage(
+        &mut self,
+        change: StageChange,
+        now: Timestamp,
+    ) -> Result<(), Rejection> {
+        let no = self.live_contact(&change.contact)?;
+        let c = &self.state.contacts[&no];
+        let Some(from) = c.complaint_stage else {
+            return Err(Rejection::new(
+                RejectionCode::InvalidTransition,
+                format!(
+                    "contact {} is not a complaint; raise a complaint with its complaint stage set",
+                    change.contact
+                ),
+            ));
+        };
+        if change.to <= from {
+            return Err(Rejection::new(
+                RejectionCode::InvalidTransition,
+                format!(
+                    "complaint {} is at {}; a stage only moves on, not to {}",
+                    change.contact,
+                    from.as_str(),
+                    change.to.as_str()
+                ),
+            ));
+        }
+        require_reason(&change.reason, "moving a complaint to another stage")?;
+        let handling = match &c.status {
+            ContactStatus::Offered { agent, .. } => {
+                return Err(Rejection::new(
+                    RejectionCode::InvalidTransition,
+                    format!(
+                        "complaint {} is being offered to agent {}; change its stage once the offer is answered",
+                        change.contact,
+                        self.state.agent_at(*agent).id
+                    ),
+                ));
+            }
+            ContactStatus::Assigned { agent, .. } => {
+                let holder = *agent;
+                if change.agent.as_ref() != Some(&self.state.agent_at(holder).id) {
+                    return Err(Rejection::new(
+                        RejectionCode::NotYourOffer,
+                        format!(
+                            "complaint {} is being handled by agent {}; they move it on",
+                            change.contact,
+                            self.state.agent_at(holder).id
+                        ),
+                    ));
+                }
+                Some(holder)
+            }
+            ContactStatus::Queued | ContactStatus::Held { .. } => None,
+        };
+        let received_at = change.received_at.map_or(now, |at| at.min(now));
+        let clock = self.complaint_clock(change.to, received_at);
+        let due_at = change.due_at.or(clock.and_then(|(_, due)| due));
+        let priority = c.priority.boosted(if c.vulnerable {
+            self.config.vulnerable_priority_boost
+        } else {
+            0
+        });
+        let order = self.queue_order(
+            c.channel,
+            c.safeguarding,
+            priority,
+            c.first_arrived_at,
+            due_at,
+        );
+        let placement = if handling.is_some() {
+            self.placement(
+                self.state.service_name(c.service),
+                c.channel,
+                now,
+                now,
+                c.preferred_agent.is_some(),
+            )
+        } else {
+            c.placement
+        };
+        let channel = c.channel;
+        let due_warning_at = due_at.map(|due| self.due_warning_at(received_at, due, true));
+        self.emit(
+            now,
+            EventKind::ComplaintStageChanged(Box::new(ComplaintStageChanged {
+                contact: change.contact,
+                from: Some(from),
+                to: change.to,
+                reason: change.reason,
+                agent: change.agent,
+                received_at,
+                acknowledge_by: clock.map(|(acknowledge_by, _)| acknowledge_by),
+                due_at,
+                due_warning_at,
+                order,
+                placement,
+            })),
+        );
+        if let Some(idx) = handling {
+            self.start_wrap_up(idx, channel, now);
+        }
+        Ok(())
+    }
+
+    fn extend_due_time(
+        &mut self,
+        contact: ContactId,
+        agent: Option<AgentId>,
+        working_days: u32,
+        reason: Arc<str>,
+        now: Timestamp,
+    ) -> Result<(), Rejection> {
+        let no = self.live_contact(&contact)?;
+        let c = &self.state.contacts[&no];
+        let Some(previous_due_at) = c.due_at else {
+            return Err(Rejection::new(
+                RejectionCode::InvalidTransition,
+                format!("contact {contact} has no due time to extend"),
+            ));
+        };
+        let extension = switchboard_calendar::Extension::new(working_days, reason.as_ref())
+            .map_err(|e| Rejection::new(RejectionCode::InvalidCommand, e.to_string()))?;
+        let due_at = extension
+            .apply(
+                &self.config.business_calendar,
+                hours::to_calendar_time(previous_due_at),
+            )
+            .map(hours::from_calendar_time)
+            .ok_or_else(|| {
+                Rejection::new(
+                    RejectionCode::InvalidCommand,
+                    format!(
+                        "{working_days} working days after {previous_due_at} is beyond the calendar's reach"
+                    ),
+                )
+            })?;
+        let priority = c.priority.boosted(if c.vulnerable {
+            self.config.vulnerable_priority_boost
+        } else {
+            0
+        });
+        let order = self.queue_order(
+            c.channel,
+            c.safeguarding,
+            priority,
+            c.first_arrived_at,
+            Some(due_at),
+        );
+        let due_warning_at = Some(self.due_warning_at(now, due_at, c.complaint_stage.is_some()));
+        self.emit(
+            now,
+            EventKind::DueTimeExtended(Box::new(DueTimeExtended {
+                contact,
+                agent,
+                previous_due_at,
+                due_at,
+                working_days,
+                reason,
+                due_warning_at,
+                order,
             })),
         );
         Ok(())
@@ -844,6 +1248,36 @@ impl Router {
                 };
                 self.emit(now, kind);
             }
+            Timer::HoldRelease(no) => {
+                let c = &self.state.contacts[&no];
+                let contact = c.id.clone();
+                let site = c.profile.site.map(|s| self.state.site_name(s).clone());
+                // Opening hours may have changed since the hold was decided: hold again if the
+                // channel is still closed.
+                if let Some(rule) = self.config.opening_for(site.as_ref(), c.channel)
+                    && !hours::is_open(&rule.calendar, now)
+                    && let Some(until) = hours::next_open(&rule.calendar, now)
+                {
+                    let calendar = rule.calendar_name.clone();
+                    self.emit(
+                        now,
+                        EventKind::ContactHeld {
+                            contact,
+                            until,
+                            calendar,
+                        },
+                    );
+                    return;
+                }
+                let placement = self.placement(
+                    self.state.service_name(c.service),
+                    c.channel,
+                    now,
+                    now,
+                    c.preferred_agent.is_some(),
+                );
+                self.emit(now, EventKind::ContactReleased { contact, placement });
+            }
         }
     }
 
@@ -953,6 +1387,33 @@ impl Router {
             self.accept(offer, true, now);
         }
     }
+}
+
+/// A contact to hold until its channel opens.
+struct Hold {
+    until: Timestamp,
+    calendar: Arc<str>,
+}
+
+/// A complaint stage change, as asked.
+struct StageChange {
+    contact: ContactId,
+    agent: Option<AgentId>,
+    to: ComplaintStage,
+    reason: Arc<str>,
+    received_at: Option<Timestamp>,
+    due_at: Option<Timestamp>,
+}
+
+/// Refuses a blank reason where the record needs one.
+fn require_reason(reason: &str, what: &str) -> Result<(), Rejection> {
+    if reason.trim().is_empty() {
+        return Err(Rejection::new(
+            RejectionCode::InvalidCommand,
+            format!("{what} needs a reason"),
+        ));
+    }
+    Ok(())
 }
 
 /// Where a contact that joined its queue at `queued_at` stands in `plan` at `now`.

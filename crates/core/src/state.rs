@@ -196,6 +196,11 @@ pub enum ContactStatus {
         /// Since when.
         since: Timestamp,
     },
+    /// Arrived out of hours: waits, unoffered, until its channel opens.
+    Held {
+        /// When it joins its queue.
+        until: Timestamp,
+    },
 }
 
 impl ContactStatus {
@@ -206,6 +211,7 @@ impl ContactStatus {
             Self::Queued => "queued",
             Self::Offered { .. } => "offered",
             Self::Assigned { .. } => "assigned",
+            Self::Held { .. } => "held",
         }
     }
 }
@@ -249,6 +255,10 @@ pub struct Contact {
     pub due_at: Option<Timestamp>,
     /// The complaint stage, if a complaint.
     pub complaint_stage: Option<ComplaintStage>,
+    /// A complaint: when the current stage's acknowledgement is due.
+    pub acknowledge_by: Option<Timestamp>,
+    /// How many times its due time was extended.
+    pub extensions: u8,
     /// Free-form attributes for the desktop.
     pub attributes: Vec<(Arc<str>, Arc<str>)>,
     /// When the customer first made contact.
@@ -355,6 +365,8 @@ pub struct QueueCounters {
     pub service_level_passed: u64,
     /// Deferred contacts that passed their due time undone.
     pub due_breached: u64,
+    /// Contacts held because they arrived out of hours.
+    pub held: u64,
 }
 
 /// The whole routing state.
@@ -373,6 +385,8 @@ pub struct State {
     pub(crate) finished_numbers: FxHashMap<ContactId, u64>,
     pub(crate) finished_count: u64,
     pub(crate) last_agent: FxHashMap<CustomerId, (AgentId, Timestamp)>,
+    /// Customers designated persistent complainants, with the reason recorded.
+    pub(crate) persistent_complainants: FxHashMap<CustomerId, Arc<str>>,
     pub(crate) counters: BTreeMap<(ServiceId, Channel), QueueCounters>,
     pub(crate) next_contact: ContactNo,
     pub(crate) next_offer: u64,
@@ -406,6 +420,7 @@ impl PartialEq for State {
             && self.finished_numbers == other.finished_numbers
             && self.finished_count == other.finished_count
             && self.last_agent == other.last_agent
+            && self.persistent_complainants == other.persistent_complainants
             && self.counters == other.counters
             && self.next_contact == other.next_contact
             && self.next_offer == other.next_offer
@@ -431,6 +446,7 @@ impl State {
             finished_numbers: FxHashMap::default(),
             finished_count: 0,
             last_agent: FxHashMap::default(),
+            persistent_complainants: FxHashMap::default(),
             counters: BTreeMap::new(),
             next_contact: 0,
             next_offer: 1,
@@ -578,6 +594,19 @@ impl State {
         self.last_agent.get(customer).map(|(agent, _)| agent)
     }
 
+    /// Why the customer is designated a persistent complainant, if they are.
+    #[must_use]
+    pub fn persistent_complainant(&self, customer: &str) -> Option<&Arc<str>> {
+        self.persistent_complainants.get(customer)
+    }
+
+    /// Customers designated persistent complainants, with the reasons recorded.
+    pub fn persistent_complainants(
+        &self,
+    ) -> impl ExactSizeIterator<Item = (&CustomerId, &Arc<str>)> {
+        self.persistent_complainants.iter()
+    }
+
     /// The earliest instant at which a timer of the state falls due.
     #[must_use]
     pub fn next_deadline(&self) -> Option<Timestamp> {
@@ -723,6 +752,8 @@ impl State {
                     preferred_agent: d.preferred_agent.clone(),
                     due_at: d.due_at,
                     complaint_stage: d.complaint_stage,
+                    acknowledge_by: None,
+                    extensions: 0,
                     attributes: d.attributes.clone(),
                     first_arrived_at: created.first_arrived_at,
                     queued_at: at,
@@ -849,10 +880,12 @@ impl State {
             }
             EventKind::ContactAbandoned { contact, .. } => {
                 let no = self.expect_contact(contact);
-                assert_eq!(
-                    self.contacts[&no].status,
-                    ContactStatus::Queued,
-                    "abandoned contact {contact} not queued"
+                assert!(
+                    matches!(
+                        self.contacts[&no].status,
+                        ContactStatus::Queued | ContactStatus::Held { .. }
+                    ),
+                    "abandoned contact {contact} not waiting"
                 );
                 let key = self.counter_key(no);
                 self.counters.entry(key).or_default().abandoned += 1;
@@ -958,6 +991,79 @@ impl State {
                 let key = self.counter_key(no);
                 self.counters.entry(key).or_default().due_breached += 1;
                 self.reindex_contact(no);
+            }
+            EventKind::ContactHeld { contact, until, .. } => {
+                let no = self.expect_contact(contact);
+                let c = self.contact_mut(no);
+                assert!(
+                    matches!(c.status, ContactStatus::Queued | ContactStatus::Held { .. }),
+                    "held contact {contact} is {:?}",
+                    c.status
+                );
+                c.status = ContactStatus::Held { until: *until };
+                let key = self.counter_key(no);
+                self.counters.entry(key).or_default().held += 1;
+                self.reindex_contact(no);
+            }
+            EventKind::ContactReleased { contact, placement } => {
+                let no = self.expect_contact(contact);
+                let c = self.contact_mut(no);
+                assert!(
+                    matches!(c.status, ContactStatus::Held { .. }),
+                    "released contact {contact} was not held"
+                );
+                c.status = ContactStatus::Queued;
+                c.queued_at = at;
+                c.placement = *placement;
+                self.reindex_contact(no);
+            }
+            EventKind::ComplaintStageChanged(changed) => {
+                let no = self.expect_contact(&changed.contact);
+                let released = match (&changed.agent, &self.contacts[&no].status) {
+                    (Some(agent), ContactStatus::Assigned { .. }) => {
+                        Some(self.release(no, agent, at))
+                    }
+                    _ => None,
+                };
+                let c = self.contact_mut(no);
+                c.complaint_stage = Some(changed.to);
+                c.acknowledge_by = changed.acknowledge_by;
+                c.due_at = changed.due_at;
+                c.due_warning_at = changed.due_warning_at;
+                c.due_at_risk = false;
+                c.due_breached = false;
+                c.order = changed.order;
+                c.placement = changed.placement;
+                if let Some(idx) = released {
+                    let profile = (*self.contacts[&no].profile).clone();
+                    self.requeue(no, at, changed.placement, profile);
+                    self.reindex_agent(idx);
+                } else {
+                    self.reindex_contact(no);
+                }
+            }
+            EventKind::DueTimeExtended(extended) => {
+                let no = self.expect_contact(&extended.contact);
+                let c = self.contact_mut(no);
+                c.due_at = Some(extended.due_at);
+                c.due_warning_at = extended.due_warning_at;
+                c.due_at_risk = false;
+                c.due_breached = false;
+                c.order = extended.order;
+                c.extensions = c.extensions.saturating_add(1);
+                self.reindex_contact(no);
+            }
+            EventKind::PersistentComplainantMarked {
+                customer,
+                designated,
+                reason,
+            } => {
+                if *designated {
+                    self.persistent_complainants
+                        .insert(customer.clone(), reason.clone());
+                } else {
+                    self.persistent_complainants.remove(customer);
+                }
             }
         }
         self.forget_finished_before(at.saturating_sub(FINISHED_RETENTION));
@@ -1146,7 +1252,7 @@ impl State {
                 return Err(format!("contact {} is not findable by id", c.id));
             }
             match c.status {
-                ContactStatus::Queued => {}
+                ContactStatus::Queued | ContactStatus::Held { .. } => {}
                 ContactStatus::Offered { offer, .. } => {
                     if self.offers.get(&offer).map(|o| o.contact) != Some(c.no) {
                         return Err(format!("contact {} names offer {offer} wrongly", c.id));
