@@ -30,12 +30,23 @@ impl Centre {
     }
 
     pub fn with_config(config: RoutingConfig) -> Self {
+        Self::starting_at(config, Timestamp::EPOCH)
+    }
+
+    /// A centre whose clock starts at `now` (real dates, for calendar tests).
+    pub fn starting_at(config: RoutingConfig, now: Timestamp) -> Self {
         Self {
             router: Router::new(config).expect("valid config"),
-            now: Timestamp::EPOCH,
+            now,
             log: Vec::new(),
             unread: 0,
         }
+    }
+
+    /// Moves the clock on to `at` (never back), handling whatever falls due on the way.
+    pub fn advance_to(&mut self, at: Timestamp) {
+        let secs = at.saturating_since(self.now).as_secs();
+        self.advance(secs);
     }
 
     /// Runs a command now; panics on rejection (use `try_command` to expect one).
@@ -77,6 +88,16 @@ impl Centre {
         let lines: Vec<String> = self.log[self.unread..]
             .iter()
             .map(|e| format!("[{:>5}s] {}", e.at.as_millis() / 1000, e.kind))
+            .collect();
+        self.unread = self.log.len();
+        lines.join("\n")
+    }
+
+    /// The events since the last call, one line each, with their instants in full (RFC 3339).
+    pub fn dated_events(&mut self) -> String {
+        let lines: Vec<String> = self.log[self.unread..]
+            .iter()
+            .map(|e| e.to_string())
             .collect();
         self.unread = self.log.len();
         lines.join("\n")

@@ -6,7 +6,8 @@ use std::time::Duration;
 use super::{Centre, login, needs};
 use switchboard_core::state::{Agent, Contact, ContactStatus};
 use switchboard_core::{
-    Channel, Command, NewContact, OfferId, Outcome, PerChannel, Presence, Priority, Tier, Timestamp,
+    Channel, Command, ComplaintStage, NewContact, OfferId, Outcome, PerChannel, Presence, Priority,
+    Tier, Timestamp,
 };
 
 pub const AGENTS: usize = 12;
@@ -74,6 +75,20 @@ pub enum Op {
     Advance {
         secs: u16,
     },
+    /// A complaint moves on a stage (by its agent when handled, by a manager when waiting).
+    ComplaintStage {
+        pick: u16,
+        to: u8,
+    },
+    /// A due time is extended (now and then without a reason, which is refused).
+    Extend {
+        pick: u16,
+        days: u8,
+    },
+    /// A customer is designated a persistent complainant, or the designation lifted.
+    MarkPersistent {
+        customer: u8,
+    },
     /// A command that names things that do not exist.
     Nonsense {
         kind: u8,
@@ -114,6 +129,14 @@ pub fn run(centre: &mut Centre, op: &Op, created: &mut Vec<String>) {
             }
             if skills & 0x10 != 0 {
                 list.push(("safeguarding", 2));
+            }
+            if skills & 0x08 != 0 {
+                // The complaints service's staff are the customer relations team; senior ones
+                // are designated officers for persistent complainants.
+                list.push(("customer_relations", 1 + (skills >> 4) % 5));
+                if tier % 5 >= 2 {
+                    list.push(("designated_officer", 1));
+                }
             }
             if skills & 0x20 != 0 {
                 list.push((LANGUAGES[usize::from(skills >> 6) % 2], 4));
@@ -184,6 +207,13 @@ pub fn run(centre: &mut Centre, op: &Op, created: &mut Vec<String>) {
             if channel == Channel::FaceToFace || site % 4 == 0 {
                 contact.site = Some(SITES[usize::from(site) % 3].into());
             }
+            if service == "complaints" {
+                contact.complaint_stage = Some(if flags % 5 == 0 {
+                    ComplaintStage::Stage2
+                } else {
+                    ComplaintStage::Stage1
+                });
+            }
             created.push(id);
             Command::CreateContact(Box::new(contact))
         }
@@ -244,6 +274,44 @@ pub fn run(centre: &mut Centre, op: &Op, created: &mut Vec<String>) {
                 _ => unreachable!("matched above"),
             }
         }
+        Op::ComplaintStage { pick, to } => {
+            let Some(id) = pick_created(created, usize::from(pick)) else {
+                return;
+            };
+            let state = centre.state();
+            let agent = state.contact(id).and_then(|c| match c.status {
+                ContactStatus::Assigned { agent, .. } => Some(state.agent_at(agent).id.clone()),
+                _ => None,
+            });
+            Command::ChangeComplaintStage {
+                contact: id.into(),
+                agent,
+                to: [
+                    ComplaintStage::Stage1,
+                    ComplaintStage::Stage2,
+                    ComplaintStage::Ombudsman,
+                ][usize::from(to) % 3],
+                reason: "customer asked".into(),
+                received_at: None,
+                due_at: (to % 2 == 0).then(|| centre.now + Duration::from_secs(600)),
+            }
+        }
+        Op::Extend { pick, days } => {
+            let Some(id) = pick_created(created, usize::from(pick)) else {
+                return;
+            };
+            Command::ExtendDueTime {
+                contact: id.into(),
+                agent: None,
+                working_days: u32::from(days % 3),
+                reason: if days % 7 == 0 { "" } else { "more time" }.into(),
+            }
+        }
+        Op::MarkPersistent { customer } => Command::MarkPersistentComplainant {
+            customer: format!("cust{}", customer % 16).into(),
+            designated: customer % 3 != 0,
+            reason: "policy decision".into(),
+        },
         Op::Nonsense { kind } => match kind % 3 {
             0 => Command::MakeReady {
                 agent: "ghost".into(),
@@ -374,7 +442,7 @@ pub fn assert_work_conserving(centre: &Centre) {
     for contact in centre.state().contacts() {
         let holder = match contact.status {
             ContactStatus::Offered { agent, .. } | ContactStatus::Assigned { agent, .. } => agent,
-            ContactStatus::Queued => continue,
+            ContactStatus::Queued | ContactStatus::Held { .. } => continue,
         };
         let agent = centre.state().agent_at(holder);
         assert!(
@@ -452,7 +520,18 @@ pub fn random_op(rng: &mut impl rand::Rng) -> Op {
             pick: b(rng),
             service: b(rng),
         },
-        83..=97 => Op::Advance { secs: rng.random() },
+        83..=96 => Op::Advance { secs: rng.random() },
+        97 => match b(rng) % 3 {
+            0 => Op::ComplaintStage {
+                pick: rng.random(),
+                to: b(rng),
+            },
+            1 => Op::Extend {
+                pick: rng.random(),
+                days: b(rng),
+            },
+            _ => Op::MarkPersistent { customer: b(rng) },
+        },
         _ => Op::Nonsense { kind: b(rng) },
     }
 }
