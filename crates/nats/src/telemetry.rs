@@ -28,7 +28,7 @@ use std::time::{Duration, Instant, SystemTime};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 use switchboard_core::model::Presence;
 use switchboard_core::state::ContactStatus;
-use switchboard_core::{Channel, ContactId, Event, EventKind, State, Timestamp};
+use switchboard_core::{Channel, ComplaintStage, ContactId, Event, EventKind, State, Timestamp};
 use switchboard_engine::{Committed, Engine, EngineError};
 
 use crate::health::Health;
@@ -126,6 +126,12 @@ catalogue! {
         "Deferred contacts reported at risk of missing their due time.";
     DUE_BREACHED = "switchboard_due_time_breached_total", Counter, ["channel", "service"],
         "Deferred contacts that passed their due time undone.";
+    CONTACTS_HELD = "switchboard_contacts_held_total", Counter, ["channel", "service"],
+        "Contacts that arrived while their channel was closed and were held for the opening (a callback request made out of hours included).";
+    DUE_EXTENDED = "switchboard_due_time_extensions_total", Counter, ["channel", "service"],
+        "Due times extended, with a reason given to the customer.";
+    COMPLAINT_STAGES = "switchboard_complaint_stage_changes_total", Counter, ["service", "stage"],
+        "Complaints reaching a stage: on arrival, and moving on (stage_1, stage_2, ombudsman).";
     OFFERS_MADE = "switchboard_offers_made_total", Counter, ["channel", "rule"],
         "Offers made to agents, by the routing rule that chose (preferred_agent, a strategy, queue_order).";
     OFFERS_ANSWERED = "switchboard_offers_answered_total", Counter, ["channel", "result"],
@@ -146,6 +152,10 @@ catalogue! {
         "Deferred contacts open now that are at risk of their due time (not yet breached).";
     CONTACTS_OVERDUE = "switchboard_contacts_overdue", Gauge, ["channel", "service"],
         "Deferred contacts open now past their due time.";
+    CONTACTS_HELD_NOW = "switchboard_contacts_held", Gauge, ["channel", "service"],
+        "Contacts held now until their channel opens.";
+    COMPLAINTS_OPEN = "switchboard_complaints_open", Gauge, ["stage"],
+        "Complaints open now, by stage.";
     SERVICE_LEVEL = "switchboard_service_level_ratio", Gauge, ["channel", "service"],
         "Live channels: answered within threshold / (answered + abandoned), over the whole log.";
     SERVICE_LEVEL_TARGET = "switchboard_service_level_target_ratio", Gauge, ["channel", "service"],
@@ -479,12 +489,26 @@ impl Telemetry {
             EventKind::DueTimeBreached { contact, .. } => {
                 self.contact_counter(DUE_BREACHED, contact, state);
             }
+            EventKind::ContactHeld { contact, .. } => {
+                self.contact_counter(CONTACTS_HELD, contact, state);
+            }
+            EventKind::DueTimeExtended(extended) => {
+                self.contact_counter(DUE_EXTENDED, &extended.contact, state);
+            }
+            EventKind::ComplaintStageChanged(changed) => {
+                if let Some((_, service, _)) = self.contact(&changed.contact, state) {
+                    metrics::counter!(COMPLAINT_STAGES, "service" => service.to_string(), "stage" => changed.to.as_str())
+                        .increment(1);
+                }
+            }
             EventKind::AgentLoggedIn(_)
             | EventKind::AgentReady { .. }
             | EventKind::AgentNotReady { .. }
             | EventKind::AgentLoggedOut { .. }
             | EventKind::WrapUpStarted { .. }
-            | EventKind::WrapUpEnded { .. } => {}
+            | EventKind::WrapUpEnded { .. }
+            | EventKind::ContactReleased { .. }
+            | EventKind::PersistentComplainantMarked { .. } => {}
         }
     }
 
@@ -557,7 +581,9 @@ impl Telemetry {
             oldest_wait: Duration,
             at_risk: u64,
             overdue: u64,
+            held: u64,
         }
+        let mut complaints = [0_u64; 3];
         let mut lines: BTreeMap<(&'static str, Arc<str>), Line> = BTreeMap::new();
         for key in &self.queues_seen {
             lines.insert(key.clone(), Line::default());
@@ -575,6 +601,15 @@ impl Telemetry {
                         .max(now.saturating_since(contact.first_arrived_at));
                 }
                 ContactStatus::Assigned { .. } => line.assigned += 1,
+                ContactStatus::Held { .. } => line.held += 1,
+            }
+            if let Some(stage) = contact.complaint_stage {
+                let slot = match stage {
+                    ComplaintStage::Stage1 => 0,
+                    ComplaintStage::Stage2 => 1,
+                    ComplaintStage::Ombudsman => 2,
+                };
+                complaints[slot] += 1;
             }
             if contact.due_breached {
                 line.overdue += 1;
@@ -592,7 +627,18 @@ impl Telemetry {
             metrics::gauge!(OLDEST_WAIT, &labels).set(line.oldest_wait.as_secs_f64());
             metrics::gauge!(CONTACTS_DUE_AT_RISK, &labels).set(count_u64(line.at_risk));
             metrics::gauge!(CONTACTS_OVERDUE, &labels).set(count_u64(line.overdue));
+            metrics::gauge!(CONTACTS_HELD_NOW, &labels).set(count_u64(line.held));
             self.queues_seen.insert((channel, service));
+        }
+        for (stage, open) in [
+            ComplaintStage::Stage1,
+            ComplaintStage::Stage2,
+            ComplaintStage::Ombudsman,
+        ]
+        .into_iter()
+        .zip(complaints)
+        {
+            metrics::gauge!(COMPLAINTS_OPEN, "stage" => stage.as_str()).set(count_u64(open));
         }
     }
 

@@ -2,15 +2,17 @@
 //! and routing. Every key is optional; unknown keys are refused (a typo is an error, not a
 //! silent default). `switchboard config check FILE` validates a file.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use serde::Deserialize;
 use switchboard_core::{
-    Channel, ChannelPolicy, Level, PlanBinding, PlanStep, RoutingConfig, RoutingPlan,
-    SelectionStrategy, ServiceLevelTarget,
+    Channel, ChannelPolicy, DueWarning, Level, OpeningRule, OutOfHours, PlanBinding, PlanStep,
+    RoutingConfig, RoutingPlan, SelectionStrategy, ServiceLevelTarget,
 };
 
 /// The whole file.
@@ -25,8 +27,133 @@ pub(crate) struct FileConfig {
     pub(crate) metrics: MetricsConfig,
     #[serde(default)]
     pub(crate) routing: RoutingSection,
-    /// The business calendar (`switchboard calendar`; routing by it is issue 7's next step).
+    /// The business calendar: working-day clocks, and opening hours unless a rule names another
+    /// calendar. Called `default` in `[[opening]]` rules. The council calendar when absent.
     pub(crate) calendar: Option<switchboard_calendar::CalendarSpec>,
+    /// More calendars, by name, for opening rules (a one-stop shop's own hours).
+    #[serde(default)]
+    pub(crate) calendars: BTreeMap<String, switchboard_calendar::CalendarSpec>,
+    /// `[[opening]]`: when each site's channels are open, and what happens out of hours.
+    #[serde(default)]
+    pub(crate) opening: Vec<OpeningSection>,
+    /// `[complaints]`
+    #[serde(default)]
+    pub(crate) complaints: ComplaintsSection,
+}
+
+/// The name of the `[calendar]` section's calendar in `[[opening]]` rules.
+const DEFAULT_CALENDAR: &str = "default";
+
+/// `[[opening]]`
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct OpeningSection {
+    site: Option<String>,
+    channel: Option<ChannelName>,
+    calendar: Option<String>,
+    out_of_hours: Option<OutOfHoursName>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum OutOfHoursName {
+    Refuse,
+    Callback,
+    Hold,
+}
+
+/// `[complaints]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ComplaintsSection {
+    skill: Option<String>,
+    designated_officer_skill: Option<String>,
+    acknowledge_working_days: Option<u32>,
+    stage1_response_working_days: Option<u32>,
+    stage2_response_working_days: Option<u32>,
+    warning_working_hours: Option<f64>,
+}
+
+impl FileConfig {
+    /// The routing configuration: built-in defaults overridden by `[routing]`, with the
+    /// calendars, opening rules and complaint rules.
+    pub(crate) fn routing_config(&self) -> Result<RoutingConfig> {
+        let mut config = self.routing.routing_config()?;
+        let business = match &self.calendar {
+            Some(spec) => Arc::new(spec.to_calendar().context("[calendar]")?),
+            None => Arc::clone(&config.business_calendar),
+        };
+        config.business_calendar = Arc::clone(&business);
+        let mut calendars = BTreeMap::new();
+        calendars.insert(DEFAULT_CALENDAR.to_owned(), business);
+        for (name, spec) in &self.calendars {
+            if name == DEFAULT_CALENDAR {
+                anyhow::bail!(
+                    "[calendars.{name}]: `{DEFAULT_CALENDAR}` is the [calendar] section's name; choose another"
+                );
+            }
+            let calendar = spec
+                .to_calendar()
+                .with_context(|| format!("[calendars.{name}]"))?;
+            calendars.insert(name.clone(), Arc::new(calendar));
+        }
+        for (i, section) in self.opening.iter().enumerate() {
+            let name = section.calendar.as_deref().unwrap_or(DEFAULT_CALENDAR);
+            let calendar = calendars.get(name).with_context(|| {
+                format!(
+                    "opening[{i}]: no calendar `{name}` (define it as [calendars.{name}], or use `{DEFAULT_CALENDAR}`)"
+                )
+            })?;
+            let channel = section.channel.map(Channel::from);
+            let out_of_hours = match section.out_of_hours {
+                Some(OutOfHoursName::Refuse) => OutOfHours::Refuse,
+                Some(OutOfHoursName::Callback) => OutOfHours::Callback,
+                Some(OutOfHoursName::Hold) => OutOfHours::Hold,
+                // Live work is refused by default; deferred work waits for the opening.
+                None if channel.is_none_or(Channel::is_live) => OutOfHours::Refuse,
+                None => OutOfHours::Hold,
+            };
+            config.opening.push(OpeningRule {
+                site: section.site.as_deref().map(Into::into),
+                channel,
+                calendar_name: name.into(),
+                calendar: Arc::clone(calendar),
+                out_of_hours,
+            });
+        }
+        let c = &self.complaints;
+        let policy = &mut config.complaints;
+        if let Some(skill) = &c.skill {
+            policy.skill = skill.as_str().into();
+        }
+        if let Some(skill) = &c.designated_officer_skill {
+            policy.designated_officer_skill = skill.as_str().into();
+        }
+        if let Some(n) = c.acknowledge_working_days {
+            policy.rules.acknowledge_working_days = n;
+        }
+        if let Some(n) = c.stage1_response_working_days {
+            policy.rules.stage1_response_working_days = n;
+        }
+        if let Some(n) = c.stage2_response_working_days {
+            policy.rules.stage2_response_working_days = n;
+        }
+        if let Some(hours) = c.warning_working_hours {
+            policy.warning = DueWarning::WorkingTime(
+                hours_span(hours).context("complaints.warning_working_hours")?,
+            );
+        }
+        config
+            .validate()
+            .map_err(|problem| anyhow::anyhow!("routing: {problem}"))?;
+        Ok(config)
+    }
+}
+
+/// A span given in (possibly fractional) hours.
+fn hours_span(hours: f64) -> Result<Duration> {
+    Duration::try_from_secs_f64(hours * 3600.0)
+        .map_err(|_| anyhow::anyhow!("{hours} is not a number of hours (0 or more)"))
 }
 
 /// `[nats]`
@@ -118,6 +245,7 @@ pub(crate) struct RoutingSection {
     safeguarding_skill: Option<String>,
     language_min_level: Option<u8>,
     due_warning_secs: Option<u64>,
+    due_warning_working_hours: Option<f64>,
     #[serde(default)]
     channels: ChannelsSection,
     default_plan: Option<PlanSection>,
@@ -177,6 +305,7 @@ struct ChannelSection {
     default_capacity: Option<u8>,
     answer_within_secs: Option<u64>,
     due_after_secs: Option<u64>,
+    due_working_days: Option<u32>,
 }
 
 /// `[[routing.plans]]` (and `[routing.default_plan]`)
@@ -273,8 +402,17 @@ impl RoutingSection {
                 format!("routing.language_min_level: {n} is not a level from 1 to 5")
             })?;
         }
-        if let Some(n) = self.due_warning_secs {
-            config.due_warning = secs(n);
+        match (self.due_warning_secs, self.due_warning_working_hours) {
+            (Some(_), Some(_)) => anyhow::bail!(
+                "routing: give due_warning_secs or due_warning_working_hours, not both"
+            ),
+            (Some(n), None) => config.due_warning = DueWarning::Elapsed(secs(n)),
+            (None, Some(hours)) => {
+                config.due_warning = DueWarning::WorkingTime(
+                    hours_span(hours).context("routing.due_warning_working_hours")?,
+                );
+            }
+            (None, None) => {}
         }
         let channels = [
             (Channel::Phone, &self.channels.phone),
@@ -303,6 +441,9 @@ impl RoutingSection {
             }
             if let Some(n) = section.due_after_secs {
                 policy.due_after = Some(secs(n));
+            }
+            if let Some(n) = section.due_working_days {
+                policy.due_working_days = Some(n);
             }
             config.channels.set(channel, policy);
         }
@@ -351,7 +492,7 @@ pub(crate) fn load(path: &Path) -> Result<(FileConfig, RoutingConfig)> {
 pub(crate) fn parse(text: &str) -> Result<(FileConfig, RoutingConfig)> {
     let file: FileConfig =
         toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
-    let routing = file.routing.routing_config()?;
+    let routing = file.routing_config()?;
     Ok((file, routing))
 }
 
@@ -359,14 +500,20 @@ pub(crate) fn parse(text: &str) -> Result<(FileConfig, RoutingConfig)> {
 pub(crate) fn check(path: &Path) -> Result<std::process::ExitCode> {
     let (file, routing) = load(path)?;
     say!(
-        "{} is valid: NATS {} (prefix `{}`), data in {}, metrics on {}, {} routing plan(s) besides the default, strategy {}.",
+        "{} is valid: NATS {} (prefix `{}`), data in {}, metrics on {}, {} routing plan(s) besides the default, strategy {}, {} opening rule(s){}.",
         path.display(),
         file.nats.url,
         file.nats.subject_prefix,
         file.engine.data_dir.display(),
         file.metrics.address,
         routing.plans.len(),
-        routing.strategy.as_str()
+        routing.strategy.as_str(),
+        routing.opening.len(),
+        if routing.opening.is_empty() {
+            " (every channel always open)"
+        } else {
+            ""
+        }
     );
     Ok(std::process::ExitCode::SUCCESS)
 }
@@ -454,6 +601,105 @@ mod tests {
         assert!(
             format!("{level:#}").contains("routing.language_min_level"),
             "{level:#}"
+        );
+    }
+
+    #[test]
+    fn opening_hours_calendars_and_complaints() {
+        let text = r#"
+            [calendar]
+            time_zone = "Europe/London"
+            [calendars.one_stop_shop]
+            hours.monday = ["09:00-16:00"]
+            hours.wednesday = ["09:00-16:00"]
+            [[opening]]
+            channel = "phone"
+            [[opening]]
+            site = "riverside"
+            channel = "face_to_face"
+            calendar = "one_stop_shop"
+            out_of_hours = "hold"
+            [[opening]]
+            channel = "callback"
+            [complaints]
+            skill = "complaints_team"
+            stage2_response_working_days = 25
+            warning_working_hours = 8
+            [routing]
+            due_warning_working_hours = 4.5
+            [routing.channels.email]
+            due_working_days = 3
+        "#;
+        let (_, routing) = parse(text).expect("valid");
+        let rules: Vec<(Option<&str>, Option<Channel>, &str, OutOfHours)> = routing
+            .opening
+            .iter()
+            .map(|r| {
+                (
+                    r.site.as_deref(),
+                    r.channel,
+                    &*r.calendar_name,
+                    r.out_of_hours,
+                )
+            })
+            .collect();
+        assert_eq!(
+            rules,
+            [
+                (None, Some(Channel::Phone), "default", OutOfHours::Refuse),
+                (
+                    Some("riverside"),
+                    Some(Channel::FaceToFace),
+                    "one_stop_shop",
+                    OutOfHours::Hold
+                ),
+                (None, Some(Channel::Callback), "default", OutOfHours::Hold),
+            ],
+            "live channels refuse by default, deferred ones hold"
+        );
+        assert_eq!(&*routing.complaints.skill, "complaints_team");
+        assert_eq!(routing.complaints.rules.stage2_response_working_days, 25);
+        assert_eq!(routing.complaints.rules.acknowledge_working_days, 5);
+        assert_eq!(
+            routing.complaints.warning,
+            DueWarning::WorkingTime(Duration::from_secs(8 * 3600))
+        );
+        assert_eq!(
+            routing.due_warning,
+            DueWarning::WorkingTime(Duration::from_secs(4 * 3600 + 1800))
+        );
+        assert_eq!(
+            routing.channels.get(Channel::Email).due_working_days,
+            Some(3)
+        );
+    }
+
+    #[test]
+    fn opening_mistakes_are_named() {
+        let error = |text: &str| format!("{:#}", parse(text).expect_err("invalid"));
+        let unknown = error("[[opening]]\nchannel = \"phone\"\ncalendar = \"library\"\n");
+        assert!(
+            unknown.contains("opening[0]: no calendar `library`"),
+            "{unknown}"
+        );
+        let callback =
+            error("[[opening]]\nchannel = \"callback\"\nout_of_hours = \"callback\"\n");
+        assert!(
+            callback.contains("a callback request cannot be turned into a callback"),
+            "{callback}"
+        );
+        let twice = error("[[opening]]\nchannel = \"chat\"\n[[opening]]\nchannel = \"chat\"\n");
+        assert!(twice.contains("is given twice"), "{twice}");
+        let treatment = error("[[opening]]\nout_of_hours = \"voicemail\"\n");
+        assert!(treatment.contains("voicemail"), "{treatment}");
+        let both = error("[routing]\ndue_warning_secs = 60\ndue_warning_working_hours = 1\n");
+        assert!(both.contains("not both"), "{both}");
+        let hours = error("[calendars.shop]\nhours.monday = [\"9-5\"]\n");
+        assert!(hours.contains("[calendars.shop]"), "{hours}");
+        let negative = error("[complaints]\nwarning_working_hours = -2\n");
+        assert!(
+            negative.contains("complaints.warning_working_hours"),
+            "{negative}"
         );
     }
 }
