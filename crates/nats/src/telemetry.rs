@@ -485,6 +485,12 @@ impl Telemetry {
             | EventKind::AgentLoggedOut { .. }
             | EventKind::WrapUpStarted { .. }
             | EventKind::WrapUpEnded { .. } => {}
+            // Opening hours and complaints: counted only in `EVENTS_COMMITTED` for now.
+            EventKind::ContactHeld { .. }
+            | EventKind::ContactReleased { .. }
+            | EventKind::ComplaintStageChanged(_)
+            | EventKind::DueTimeExtended(_)
+            | EventKind::PersistentComplainantMarked { .. } => {}
         }
     }
 
@@ -575,6 +581,8 @@ impl Telemetry {
                         .max(now.saturating_since(contact.first_arrived_at));
                 }
                 ContactStatus::Assigned { .. } => line.assigned += 1,
+                // Held for its channel's opening: not in the queue yet.
+                ContactStatus::Held { .. } => {}
             }
             if contact.due_breached {
                 line.overdue += 1;
