@@ -12,10 +12,12 @@
 //!   `safegaurding` must not silently route a safeguarding concern as routine work. Fields may be
 //!   added in later versions of the contract; a client sends only fields the engine documents.
 //! - Ids follow the id rules of [`crate::names`]; numbers are range-checked (tier and level 1–5,
-//!   priority 0–9); lists and maps are bounded.
-//! - The agent is named by the subject. An agent command's body may repeat it as `agent_id`;
+//!   priority 0–9, working days 1–60); lists and maps are bounded; reasons are non-blank.
+//! - An agent command's agent is named by the subject. Its body may repeat it as `agent_id`;
 //!   a body naming another agent is refused with `invalid_message` (it is a malformed message,
-//!   not a question of whose offer it is: nothing is looked up).
+//!   not a question of whose offer it is: nothing is looked up). Contact and customer commands
+//!   (`contact.complaint_stage`, `contact.extend_due`) name an agent, when they do, in the body:
+//!   they come from case-management systems and team leaders as much as from desktops.
 //! - `command_id` is the idempotency key; the driver remembers the first reply to each one (and
 //!   to each `Nats-Msg-Id` header) and repeats it instead of deciding the command again.
 
@@ -48,6 +50,9 @@ pub const ATTRIBUTE_NAME_BYTES_MAX: usize = 64;
 pub const ATTRIBUTE_VALUE_BYTES_MAX: usize = 1024;
 /// The most contacts of one channel an agent may hold at once.
 pub const CAPACITY_MAX: u8 = 50;
+/// The most working days one extension of a due time may add (about three months: far beyond
+/// what the Complaint Handling Code allows, so a typo such as `100` is refused, not applied).
+pub const EXTENSION_WORKING_DAYS_MAX: u32 = 60;
 
 /// The body's encoding, from the message's `Content-Type` header. Replies use the request's.
 #[derive(Copy, Clone, Debug, Default, PartialEq, Eq, Hash)]
@@ -395,6 +400,91 @@ pub struct TransferBody {
     pub command_id: Option<String>,
 }
 
+/// Body of `{p}.cmd.contact.complaint_stage`: a complaint moves on a stage (stage 1 to stage 2,
+/// or a referral to the Ombudsman) and the new stage's clock starts.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object: the body of contact.complaint_stage"
+)]
+#[schemars(title = "contact.complaint_stage")]
+pub struct ComplaintStageBody {
+    /// The complaint.
+    #[schemars(length(min = 1, max = 128))]
+    pub contact_id: String,
+    /// The agent handling it, who lets it go back to the queue at its new stage; required when it
+    /// is being handled (and must be its agent), optional otherwise.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// The stage it moves to, `stage_2` or `ombudsman`: a stage only moves on.
+    pub to: ComplaintStageDto,
+    /// Why (the customer's request to escalate, the Ombudsman's referral): non-empty, at most
+    /// 512 bytes.
+    pub reason: String,
+    /// When the request for the new stage was received, if earlier than now (a letter scanned
+    /// later): the stage's clock counts from here.
+    #[serde(default)]
+    pub received_at: Option<Time>,
+    /// The response due time, when someone else sets it (the Ombudsman does); by default it
+    /// comes from the complaint rules.
+    #[serde(default)]
+    pub due_at: Option<Time>,
+    /// The idempotency key.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 128))]
+    pub command_id: Option<String>,
+}
+
+/// Body of `{p}.cmd.contact.extend_due`: a contact's due time moves back by working days, for a
+/// reason given to the customer.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object: the body of contact.extend_due"
+)]
+#[schemars(title = "contact.extend_due")]
+pub struct ExtendDueBody {
+    /// The contact (it must have a due time).
+    #[schemars(length(min = 1, max = 128))]
+    pub contact_id: String,
+    /// The agent or manager extending it, for the record.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    /// How many working days to add, 1 to 60.
+    #[schemars(range(min = 1, max = 60))]
+    pub working_days: u32,
+    /// Why, in words fit for the customer (every extension must be explained): non-empty, at
+    /// most 512 bytes.
+    pub reason: String,
+    /// The idempotency key.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 128))]
+    pub command_id: Option<String>,
+}
+
+/// Body of `{p}.cmd.customer.persistent_complainant`: a customer is designated a persistent
+/// complainant (their complaints then go only to the designated officers), or the designation
+/// is lifted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object: the body of customer.persistent_complainant"
+)]
+#[schemars(title = "customer.persistent_complainant")]
+pub struct PersistentComplainantBody {
+    /// The customer's reference, as in `contact.create`'s `customer_id`.
+    #[schemars(length(min = 1, max = 128))]
+    pub customer_id: String,
+    /// Designate (`true`) or lift the designation (`false`).
+    pub designated: bool,
+    /// The policy decision being recorded: non-empty, at most 512 bytes.
+    pub reason: String,
+    /// The idempotency key.
+    #[serde(default)]
+    #[schemars(length(min = 1, max = 128))]
+    pub command_id: Option<String>,
+}
+
 /// Any command body, with the command it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CommandBody {
@@ -420,6 +510,12 @@ pub enum CommandBody {
     Escalate(EscalateBody),
     /// `agent.transfer`.
     Transfer(TransferBody),
+    /// `contact.complaint_stage`.
+    ComplaintStage(ComplaintStageBody),
+    /// `contact.extend_due`.
+    ExtendDue(ExtendDueBody),
+    /// `customer.persistent_complainant`.
+    PersistentComplainant(PersistentComplainantBody),
 }
 
 impl CommandBody {
@@ -438,6 +534,9 @@ impl CommandBody {
             Self::Complete(_) => CommandKind::Complete,
             Self::Escalate(_) => CommandKind::Escalate,
             Self::Transfer(_) => CommandKind::Transfer,
+            Self::ComplaintStage(_) => CommandKind::ChangeComplaintStage,
+            Self::ExtendDue(_) => CommandKind::ExtendDueTime,
+            Self::PersistentComplainant(_) => CommandKind::MarkPersistentComplainant,
         }
     }
 
@@ -606,6 +705,53 @@ impl CommandBody {
                 }),
                 Some(agent.clone()),
             ),
+            Command::ChangeComplaintStage {
+                contact,
+                agent,
+                to,
+                reason,
+                received_at,
+                due_at,
+            } => (
+                Self::ComplaintStage(ComplaintStageBody {
+                    contact_id: text(contact),
+                    agent_id: agent.as_ref().map(|a| text(a)),
+                    to: (*to).into(),
+                    reason: text(reason),
+                    received_at: received_at.map(Time::from),
+                    due_at: due_at.map(Time::from),
+                    command_id,
+                }),
+                None,
+            ),
+            Command::ExtendDueTime {
+                contact,
+                agent,
+                working_days,
+                reason,
+            } => (
+                Self::ExtendDue(ExtendDueBody {
+                    contact_id: text(contact),
+                    agent_id: agent.as_ref().map(|a| text(a)),
+                    working_days: *working_days,
+                    reason: text(reason),
+                    command_id,
+                }),
+                None,
+            ),
+            Command::MarkPersistentComplainant {
+                customer,
+                designated,
+                reason,
+            } => (
+                Self::PersistentComplainant(PersistentComplainantBody {
+                    customer_id: text(customer),
+                    designated: *designated,
+                    reason: text(reason),
+                    command_id,
+                }),
+                None,
+            ),
         }
     }
 
@@ -626,6 +772,9 @@ impl CommandBody {
             Self::Complete(b) => encode(b, format),
             Self::Escalate(b) => encode(b, format),
             Self::Transfer(b) => encode(b, format),
+            Self::ComplaintStage(b) => encode(b, format),
+            Self::ExtendDue(b) => encode(b, format),
+            Self::PersistentComplainant(b) => encode(b, format),
         }
     }
 }
@@ -835,6 +984,58 @@ pub fn decode_command(
                     contact: b.contact_id.into(),
                     service: b.service.into(),
                     skills: requirements(&b.skills)?,
+                },
+                b.command_id,
+            )
+        }
+        CommandKind::ChangeComplaintStage => {
+            let b: ComplaintStageBody = parse_body(body, format)?;
+            check_id("contact_id", &b.contact_id, IdKind::Other)?;
+            let agent = optional_id("agent_id", b.agent_id, IdKind::Agent)?;
+            check_text("reason", &b.reason, true)?;
+            (
+                Command::ChangeComplaintStage {
+                    contact: b.contact_id.into(),
+                    agent: agent.map(Into::into),
+                    to: b.to.into(),
+                    reason: b.reason.into(),
+                    received_at: b.received_at.map(Into::into),
+                    due_at: b.due_at.map(Into::into),
+                },
+                b.command_id,
+            )
+        }
+        CommandKind::ExtendDueTime => {
+            let b: ExtendDueBody = parse_body(body, format)?;
+            check_id("contact_id", &b.contact_id, IdKind::Other)?;
+            let agent = optional_id("agent_id", b.agent_id, IdKind::Agent)?;
+            if !(1..=EXTENSION_WORKING_DAYS_MAX).contains(&b.working_days) {
+                return Err(WireError::invalid(format!(
+                    "field `working_days`: {} is not a number of working days to add (1 to \
+                     {EXTENSION_WORKING_DAYS_MAX})",
+                    b.working_days
+                )));
+            }
+            check_text("reason", &b.reason, true)?;
+            (
+                Command::ExtendDueTime {
+                    contact: b.contact_id.into(),
+                    agent: agent.map(Into::into),
+                    working_days: b.working_days,
+                    reason: b.reason.into(),
+                },
+                b.command_id,
+            )
+        }
+        CommandKind::MarkPersistentComplainant => {
+            let b: PersistentComplainantBody = parse_body(body, format)?;
+            check_id("customer_id", &b.customer_id, IdKind::Other)?;
+            check_text("reason", &b.reason, true)?;
+            (
+                Command::MarkPersistentComplainant {
+                    customer: b.customer_id.into(),
+                    designated: b.designated,
+                    reason: b.reason.into(),
                 },
                 b.command_id,
             )

@@ -8,17 +8,44 @@
 use std::fmt;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::ser::SerializeStruct;
+use serde::{Deserialize, Serialize, Serializer};
 use switchboard_core::{Rejection, RejectionCode};
 
-/// A refused request: `{"code":"invalid_message","message":"field `priority`: ..."}`.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema, thiserror::Error)]
+use crate::event::Time;
+
+/// A refused request: `{"code":"invalid_message","message":"field `priority`: ..."}`, and for
+/// `closed`, when the channel opens: `{"code":"closed","message":"...","opens_at":"..."}`.
+///
+/// In JSON `opens_at` is present only when known; in postcard it is always there, as an option
+/// after `message` (the last field of the reply, so a client built before it ignores it).
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize, JsonSchema, thiserror::Error)]
 #[error("{}: {message}", code.as_str())]
 pub struct WireError {
     /// What kind of refusal.
     pub code: ErrorCode,
     /// What was wrong, in a sentence naming the field, agent, contact or offer.
     pub message: String,
+    /// `closed`: when the channel next opens, if within a year. Absent otherwise.
+    #[serde(default)]
+    pub opens_at: Option<Time>,
+}
+
+impl Serialize for WireError {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // JSON leaves out an unknown opening; postcard reads fields by position, so it has one.
+        let write_opens_at = !serializer.is_human_readable() || self.opens_at.is_some();
+        let mut error =
+            serializer.serialize_struct("WireError", 2 + usize::from(write_opens_at))?;
+        error.serialize_field("code", &self.code)?;
+        error.serialize_field("message", &self.message)?;
+        if write_opens_at {
+            error.serialize_field("opens_at", &self.opens_at)?;
+        } else {
+            error.skip_field("opens_at")?;
+        }
+        error.end()
+    }
 }
 
 impl WireError {
@@ -27,6 +54,7 @@ impl WireError {
         Self {
             code,
             message: message.into(),
+            opens_at: None,
         }
     }
 
@@ -71,11 +99,14 @@ pub enum ErrorCode {
     /// The engine cannot take the request now (starting, shutting down, its log refused a
     /// write). Safe to retry with the same `command_id`.
     Unavailable,
+    /// The contact's channel is closed (out of hours) and is configured to refuse contacts then;
+    /// the error's `opens_at` says when it opens, if within a year.
+    Closed,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 12] = [
         Self::InvalidMessage,
         Self::UnknownSubject,
         Self::PayloadTooLarge,
@@ -87,6 +118,7 @@ impl ErrorCode {
         Self::DuplicateContact,
         Self::InvalidCommand,
         Self::Unavailable,
+        Self::Closed,
     ];
 
     /// The code's name on the wire.
@@ -104,6 +136,7 @@ impl ErrorCode {
             Self::DuplicateContact => "duplicate_contact",
             Self::InvalidCommand => "invalid_command",
             Self::Unavailable => "unavailable",
+            Self::Closed => "closed",
         }
     }
 }
@@ -124,18 +157,27 @@ impl From<RejectionCode> for ErrorCode {
             RejectionCode::NotYourOffer => Self::NotYourOffer,
             RejectionCode::DuplicateContact => Self::DuplicateContact,
             RejectionCode::InvalidCommand => Self::InvalidCommand,
+            RejectionCode::Closed => Self::Closed,
         }
     }
 }
 
 impl From<&Rejection> for WireError {
     fn from(rejection: &Rejection) -> Self {
-        Self::new(rejection.code.into(), rejection.message.clone())
+        Self {
+            code: rejection.code.into(),
+            message: rejection.message.clone(),
+            opens_at: rejection.opens_at.map(Into::into),
+        }
     }
 }
 
 impl From<Rejection> for WireError {
     fn from(rejection: Rejection) -> Self {
-        Self::new(rejection.code.into(), rejection.message)
+        Self {
+            code: rejection.code.into(),
+            message: rejection.message,
+            opens_at: rejection.opens_at.map(Into::into),
+        }
     }
 }

@@ -16,7 +16,10 @@
 //!
 //! The same DTO serves postcard and JSON: the DTO is serialized to a JSON value, which serde
 //! writes as `{"<type>": {fields}}` (an externally tagged enum), and the single key is lifted into
-//! `type`. [`event_from_json`] does the reverse.
+//! `type`. [`event_from_json`] does the reverse. The current DTO (version 2) nests version 1's
+//! kinds in a `Base` variant for the stored form; that nesting never shows in JSON (see
+//! [`EventKindDto::tagged_json`]), so the kinds of version 1 are published exactly as before and
+//! the kinds added later under their own types (`contact_held`, `complaint_stage_changed`...).
 
 use std::fmt;
 
@@ -114,8 +117,9 @@ pub fn event_json(seq: u64, event: &Event) -> Result<EventJson, JsonError> {
     let at = format_rfc3339(event.at.as_millis())
         .map_err(|e| JsonError::Unwritable(serde::ser::Error::custom(e)))?;
     let event_type = event.kind.name();
-    let tagged =
-        serde_json::to_value(EventKindDto::from(&event.kind)).map_err(JsonError::Unwritable)?;
+    let tagged = EventKindDto::from(&event.kind)
+        .tagged_json()
+        .map_err(JsonError::Unwritable)?;
     let fields = match tagged {
         Value::Object(tagged) => tagged
             .into_iter()
@@ -159,9 +163,9 @@ pub fn event_from_json(text: &str) -> Result<(u64, Event), JsonError> {
         return Err(JsonError::Field("type"));
     };
     let mut tagged = Map::new();
-    tagged.insert(event_type, Value::Object(fields));
-    let kind: EventKindDto<'static> =
-        serde_json::from_value(Value::Object(tagged)).map_err(JsonError::Fields)?;
+    tagged.insert(event_type.clone(), Value::Object(fields));
+    let kind = EventKindDto::from_tagged_json(&event_type, Value::Object(tagged))
+        .map_err(JsonError::Fields)?;
     let event = Event::try_from(EventDto { at: Time(at), kind })?;
     Ok((seq, event))
 }

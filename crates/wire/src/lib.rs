@@ -4,13 +4,14 @@
 //! through the versioned DTOs of this crate. Three formats live here:
 //!
 //! - **Stored events** ([`stored`]): the event log's payload. Postcard, in a versioned envelope
-//!   whose first byte is the format version (`0x00` = version 1). Old versions stay readable for
-//!   good and are upcast to the current one in one place, [`stored::upcast`]. The rule:
-//!   postcard writes enum variants by index and struct fields by position, so in a version that
-//!   has been written no variant or field is ever removed, reordered, retyped or inserted; every
-//!   change of shape, appending included, is a new version (see [`stored`] for the recipe).
-//!   A golden file, `tests/fixtures/events-v1.bin`, holds every event type in version 1 and must
-//!   decode forever.
+//!   whose first byte is the format version (`0x00` = version 1, `0x01` = version 2, written
+//!   today). Old versions stay readable for good and are upcast to the current one in one place,
+//!   [`stored::upcast`]. The rule: postcard writes enum variants by index and struct fields by
+//!   position, so in a version that has been written no variant or field is ever removed,
+//!   reordered, retyped or inserted; every change of shape, appending included, is a new version
+//!   (see [`stored`] for the recipe). Version 2 nests version 1's kinds unchanged and appends the
+//!   kinds of opening hours and complaints. Golden files, `tests/fixtures/events-v1.bin` and
+//!   `events-v2.bin`, hold every event type of their version and must decode forever.
 //! - **Snapshots** (`snapshot`, behind this crate's `snapshot` feature): the routing state,
 //!   postcard, behind a header of magic, format version and schema fingerprint. A disposable
 //!   cache: a snapshot from another format or schema is refused and the caller replays the log.

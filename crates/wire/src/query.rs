@@ -14,7 +14,9 @@ use switchboard_core::{Channel, Event, EventKind, Presence, ServiceId, State, Ti
 
 use crate::command::{Format, parse_body};
 use crate::error::WireError;
-use crate::event::{CapacityDto, ChannelDto, EventDto, OutcomeDto, SkillLevelDto, Time};
+use crate::event::{
+    CapacityDto, ChannelDto, ComplaintStageDto, EventDto, OutcomeDto, SkillLevelDto, Time,
+};
 use crate::json::event_json;
 use crate::names::{IdKind, check_id};
 use crate::reply::{ContactStatusName, PresenceName, encode_result};
@@ -53,6 +55,13 @@ pub struct QueueFigures {
     pub due_breached: u64,
     /// answered within threshold / (answered + abandoned), 0 to 1; `null` when both are 0.
     pub service_level: Option<f64>,
+    /// Contacts held now because they arrived while their channel was closed; they join the
+    /// queue when it opens (not counted in `waiting` nor in `oldest_wait_ms`).
+    #[serde(default)]
+    pub waiting_for_opening: u32,
+    /// Running total: times a contact was held for its channel's opening.
+    #[serde(default)]
+    pub held: u64,
 }
 
 /// One queue's figures.
@@ -108,6 +117,8 @@ impl QueueFigures {
         self.resolved_first_contact += other.resolved_first_contact;
         self.service_level_passed += other.service_level_passed;
         self.due_breached += other.due_breached;
+        self.waiting_for_opening += other.waiting_for_opening;
+        self.held += other.held;
     }
 }
 
@@ -125,6 +136,7 @@ pub fn queues_reply(state: &State, now: Timestamp) -> QueuesReply {
         line.resolved_first_contact = counters.resolved_first_contact;
         line.service_level_passed = counters.service_level_passed;
         line.due_breached = counters.due_breached;
+        line.held = counters.held;
     }
     for contact in state.contacts() {
         let key = (state.service_name(contact.service).clone(), contact.channel);
@@ -140,6 +152,10 @@ pub fn queues_reply(state: &State, now: Timestamp) -> QueuesReply {
             }
             ContactStatus::Assigned { .. } => {
                 line.assigned += 1;
+                false
+            }
+            ContactStatus::Held { .. } => {
+                line.waiting_for_opening += 1;
                 false
             }
         };
@@ -373,14 +389,15 @@ impl From<OutcomeDto> for FinishName {
     }
 }
 
-/// Reply to `{p}.query.contact`.
+/// Reply to `{p}.query.contact`. Fields added after the first version of the contract follow
+/// `history`, so that a postcard reader of the earlier reply still reads it.
 #[derive(Clone, Debug, PartialEq, Serialize, JsonSchema)]
 #[schemars(title = "query.contact reply")]
 pub struct ContactReply {
     /// The contact asked about.
     pub contact_id: String,
-    /// Where it stands: `queued`, `offered`, `assigned`, `finished`, or `unknown` (no such
-    /// contact, live or in the log).
+    /// Where it stands: `queued`, `held`, `offered`, `assigned`, `finished`, or `unknown` (no
+    /// such contact, live or in the log).
     pub status: ContactStatusName,
     /// Offered or assigned: the agent.
     pub agent_id: Option<String>,
@@ -394,6 +411,16 @@ pub struct ContactReply {
     pub channel: Option<ChannelDto>,
     /// Every event about it in the log, oldest first.
     pub history: Vec<HistoryEvent>,
+    /// Held: when it joins its queue (its channel's next opening).
+    pub held_until: Option<Time>,
+    /// Live: its complaint stage, if a complaint.
+    pub complaint_stage: Option<ComplaintStageDto>,
+    /// Live complaint: when the current stage's acknowledgement is due.
+    pub acknowledge_by: Option<Time>,
+    /// Live: when it must be done by, if it has a due time (after any extension).
+    pub due_at: Option<Time>,
+    /// Live: how many times its due time was extended.
+    pub extensions: Option<u8>,
 }
 
 /// A contact's status (from the state) and history (read from the log by the caller: the
@@ -409,12 +436,25 @@ pub fn contact_reply(state: &State, contact_id: &str, history: Vec<(u64, Event)>
         service: None,
         channel: None,
         history: Vec::new(),
+        held_until: None,
+        complaint_stage: None,
+        acknowledge_by: None,
+        due_at: None,
+        extensions: None,
     };
     if let Some(contact) = state.contact(contact_id) {
         reply.service = Some(state.service_name(contact.service).to_string());
         reply.channel = Some(contact.channel.into());
+        reply.complaint_stage = contact.complaint_stage.map(Into::into);
+        reply.acknowledge_by = contact.acknowledge_by.map(Into::into);
+        reply.due_at = contact.due_at.map(Into::into);
+        reply.extensions = Some(contact.extensions);
         match &contact.status {
             ContactStatus::Queued => reply.status = ContactStatusName::Queued,
+            ContactStatus::Held { until } => {
+                reply.status = ContactStatusName::Held;
+                reply.held_until = Some((*until).into());
+            }
             ContactStatus::Offered { offer, agent } => {
                 reply.status = ContactStatusName::Offered;
                 reply.offer_id = Some(offer.get());

@@ -35,7 +35,9 @@ pub struct ReplyBody {
     /// The contact the command was about (for accept and reject: the offer's contact; for agent
     /// commands that led to an offer: the contact offered).
     pub contact_id: Option<String>,
-    /// Where that contact stands after the command: `queued`, `offered`, `assigned`, `finished`.
+    /// Where that contact stands after the command: `queued`, `held`, `offered`, `assigned`,
+    /// `finished` (`null` when the command's events do not say, e.g. a complaint's stage moved
+    /// on while it waits).
     pub status: Option<ContactStatusName>,
     /// The agent the contact is offered or assigned to.
     pub agent_id: Option<String>,
@@ -59,6 +61,9 @@ pub enum ContactStatusName {
     Finished,
     /// Not known to the engine (never created, or finished and forgotten with no history).
     Unknown,
+    /// Arrived while its channel was closed: waits, unoffered, until the channel opens (then
+    /// `queued`).
+    Held,
 }
 
 /// An agent's presence: `logged_out`, `ready`, `not_ready`, `wrap_up`.
@@ -109,6 +114,12 @@ pub fn reply_body<'a>(
         | Command::TransferContact { agent, contact, .. } => {
             (Some(contact.clone()), None, Some(agent.clone()))
         }
+        // The agent who moves a complaint on goes to wrap-up if they were handling it.
+        Command::ChangeComplaintStage { contact, agent, .. } => {
+            (Some(contact.clone()), None, agent.clone())
+        }
+        Command::ExtendDueTime { contact, .. } => (Some(contact.clone()), None, None),
+        Command::MarkPersistentComplainant { .. } => (None, None, None),
     };
     // Agent commands with no contact of their own report an offer made to the agent.
     let follow_offers_to_agent = contact.is_none() && offer.is_none();
@@ -173,7 +184,12 @@ fn track_contact(body: &mut ReplyBody, kind: &EventKind) {
         | EventKind::OfferRevoked { .. }
         | EventKind::ContactEscalated { .. }
         | EventKind::ContactTransferred { .. }
-        | EventKind::ContactRequeued { .. } => queued(body),
+        | EventKind::ContactRequeued { .. }
+        | EventKind::ContactReleased { .. } => queued(body),
+        EventKind::ContactHeld { .. } => {
+            queued(body);
+            body.status = Some(ContactStatusName::Held);
+        }
         EventKind::OfferMade(made) => {
             body.status = Some(ContactStatusName::Offered);
             body.agent_id = Some(made.agent.to_string());

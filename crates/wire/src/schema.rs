@@ -11,8 +11,9 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema, schema_for};
 use serde_json::{Map, Value, json};
 
 use crate::command::{
-    AbandonContactBody, AcceptBody, CompleteBody, CreateContactBody, EscalateBody, LoginBody,
-    LogoutBody, NotReadyBody, ReadyBody, RejectBody, TransferBody,
+    AbandonContactBody, AcceptBody, ComplaintStageBody, CompleteBody, CreateContactBody,
+    EscalateBody, ExtendDueBody, LoginBody, LogoutBody, NotReadyBody, PersistentComplainantBody,
+    ReadyBody, RejectBody, TransferBody,
 };
 use crate::error::WireError;
 use crate::event::EventKindDto;
@@ -99,6 +100,18 @@ pub fn schemas() -> Vec<(&'static str, Value)> {
         (
             "command.contact.abandon.json",
             schema_for!(AbandonContactBody).to_value(),
+        ),
+        (
+            "command.contact.complaint_stage.json",
+            schema_for!(ComplaintStageBody).to_value(),
+        ),
+        (
+            "command.contact.extend_due.json",
+            schema_for!(ExtendDueBody).to_value(),
+        ),
+        (
+            "command.customer.persistent_complainant.json",
+            schema_for!(PersistentComplainantBody).to_value(),
         ),
         (
             "command.agent.login.json",
@@ -189,16 +202,64 @@ pub fn schemas() -> Vec<(&'static str, Value)> {
 }
 
 /// The published event, `{"seq", "at", "type", ...fields}`: one branch per event type, built
-/// from the schema of the event DTOs (externally tagged there, flattened here).
+/// from the schema of the event DTOs (externally tagged there, flattened here). The current
+/// DTO's `base` variant (version 1's kinds, nested for the stored form only) is opened up into
+/// the branches of the kinds it holds, as they are published.
 fn event_schema() -> Value {
     let tagged = schema_for!(EventKindDto<'static>).to_value();
-    let defs = tagged.get("$defs").cloned().unwrap_or_else(|| json!({}));
+    let mut defs = tagged.get("$defs").cloned().unwrap_or_else(|| json!({}));
+    let mut branches = Vec::new();
+    event_branches(&tagged, &defs, &mut branches);
+    // The older version's enum is opened up into branches: its own definition is not needed.
+    let base = base_reference(&tagged);
+    if let (Some(defs), Some(base)) = (defs.as_object_mut(), base) {
+        defs.remove(&base);
+    }
+    json!({
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "event",
+        "description": "An event as published on {p}.events.<type> (and kept in the events stream). Consumers should ignore fields they do not know.",
+        "oneOf": branches,
+        "$defs": defs,
+    })
+}
+
+/// The name in `$defs` of the enum that a tagged event enum's `base` variant holds.
+fn base_reference(tagged: &Value) -> Option<String> {
+    tagged
+        .get("oneOf")?
+        .as_array()?
+        .iter()
+        .find_map(|variant| {
+            variant
+                .get("properties")?
+                .get("base")?
+                .get("$ref")?
+                .as_str()
+        })
+        .and_then(|reference| reference.strip_prefix("#/$defs/"))
+        .map(str::to_owned)
+}
+
+/// A schema from `$defs` when `schema` is a reference to one, else `schema` itself.
+fn resolve(schema: &Value, defs: &Value) -> Value {
+    match schema.get("$ref").and_then(Value::as_str) {
+        Some(reference) => reference
+            .strip_prefix("#/$defs/")
+            .and_then(|d| defs.get(d))
+            .cloned()
+            .unwrap_or_default(),
+        None => schema.clone(),
+    }
+}
+
+/// Appends the published form of every variant of an externally tagged event enum's schema.
+fn event_branches(tagged: &Value, defs: &Value, branches: &mut Vec<Value>) {
     let variants = tagged
         .get("oneOf")
         .and_then(Value::as_array)
         .cloned()
         .unwrap_or_default();
-    let mut branches = Vec::new();
     for variant in variants {
         let Some((name, inner)) = variant
             .get("properties")
@@ -207,15 +268,12 @@ fn event_schema() -> Value {
         else {
             continue;
         };
-        // A boxed struct is a reference into `$defs`: inline it.
-        let inner = match inner.get("$ref").and_then(Value::as_str) {
-            Some(reference) => reference
-                .strip_prefix("#/$defs/")
-                .and_then(|d| defs.get(d))
-                .cloned()
-                .unwrap_or_default(),
-            None => inner.clone(),
-        };
+        // A boxed struct (or the older version's enum) is a reference into `$defs`.
+        let inner = resolve(inner, defs);
+        if name == "base" {
+            event_branches(&inner, defs, branches);
+            continue;
+        }
         let mut properties = Map::new();
         properties.insert(
             "seq".into(),
@@ -242,11 +300,4 @@ fn event_schema() -> Value {
         branch.insert("required".into(), Value::Array(required));
         branches.push(Value::Object(branch));
     }
-    json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "title": "event",
-        "description": "An event as published on {p}.events.<type> (and kept in the events stream). Consumers should ignore fields they do not know.",
-        "oneOf": branches,
-        "$defs": defs,
-    })
 }

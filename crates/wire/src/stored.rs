@@ -4,51 +4,66 @@
 //!
 //! A payload is postcard's encoding of [`StoredEvent`]. Postcard writes an enum's variant
 //! *index* as a varint and then the variant's content, so the first byte of every payload is the
-//! format version: `0x00` for [`StoredEvent::V1`], `0x01` for a future `V2`, and so on. The
-//! content is the version's [`EventDto`](crate::event::v1::EventDto), whose structs postcard
-//! writes field by field in declaration order, with no names and no lengths except for strings
-//! and lists. A payload must be consumed exactly: trailing bytes are an error.
+//! format version: `0x00` for [`StoredEvent::V1`], `0x01` for [`StoredEvent::V2`] (written
+//! today), and so on. The content is the version's `EventDto` ([`v1::EventDto`],
+//! [`v2::EventDto`]), whose structs postcard writes field by field in declaration order, with no
+//! names and no lengths except for strings and lists. A payload must be consumed exactly:
+//! trailing bytes are an error.
+//!
+//! Version 2 holds version 1's kinds unchanged inside its first variant (`Base`, index 0), so a
+//! version 2 payload of an old kind is `0x01`, the instant, `0x00`, then the version 1 kind's
+//! bytes; the kinds added in version 2 follow at indexes 1 to 5 (see [`crate::event::v2`]).
 //!
 //! # The versioning rule
 //!
 //! Postcard encodes variants by index and fields by position. So in a version that has been
-//! written to a log (all of [`crate::event::v1`] today), **no variant and no field may ever be
-//! removed, reordered, renamed in its JSON spelling, or change type, and nothing may be inserted
-//! between them**. Even appending is done only through a new version: a field appended to a
-//! struct would be read by an older build as the start of the next value (a silent misreading),
-//! and a variant appended to an enum would be reported by an older build as corruption deep in
-//! the log; under a new version an older build stops at once with
+//! written to a log (all of [`crate::event::v1`] and [`crate::event::v2`] today), **no variant
+//! and no field may ever be removed, reordered, renamed in its JSON spelling, or change type, and
+//! nothing may be inserted between them**. Even appending is done only through a new version: a
+//! field appended to a struct would be read by an older build as the start of the next value (a
+//! silent misreading), and a variant appended to an enum would be reported by an older build as
+//! corruption deep in the log; under a new version an older build stops at once with
 //! [`StoredError::UnknownVersion`]: "written by a newer build". Old versions stay readable for
 //! good: logs are kept for years and replaying them must rebuild the same state.
 //!
-//! To add version 2:
+//! To add version 3 (as version 2 was added):
 //!
-//! 1. Leave `event/v1.rs` exactly as it is, conversions to the core aside (they may be deleted
-//!    once `upcast` exists, since v1 events then reach the core only through v2).
-//! 2. Copy it to `event/v2.rs`, make the change there, and re-export v2's types from
-//!    [`crate::event`] as the current ones.
-//! 3. Append `V2(v2::EventDto<'a>)` to [`StoredEvent`] (never insert it before `V1`), add its arm
-//!    to the version dispatch in `read_stored`, and make [`encode_event`] write `V2`.
-//! 4. Write `v1 → v2` in [`upcast`], the one place where old versions become the current one.
-//! 5. Keep the golden file `tests/fixtures/events-v1.bin` and its test (it now proves v1 payloads
-//!    still decode through `upcast`), and add `events-v2.bin` beside it.
+//! 1. Leave `event/v1.rs` and `event/v2.rs` exactly as they are, conversions to and from the
+//!    core aside.
+//! 2. Write `event/v3.rs` without copying: its kind enum's first variant is
+//!    `Base(v2::EventKindDto)`, holding every older kind in its exact form, and the new kinds
+//!    follow as variants of their own. The conversion from the core asks the older version first
+//!    and converts only what it hands back (v1's [`NotInV1`](crate::event::v1::NotInV1) shows
+//!    how: a typed hand-back, so there is no fallback arm and no panic). Re-export v3's types
+//!    from [`crate::event`] as the current ones.
+//! 3. Append `V3(v3::EventDto<'a>)` to [`StoredEvent`] (never insert it before the others), add
+//!    its arm to the version dispatch in `read_stored`, and make [`encode_event`] write `V3`.
+//! 4. Extend [`upcast`], the one place where old versions become the current one: an older
+//!    event is wrapped in `Base`.
+//! 5. Keep the golden files `tests/fixtures/events-v1.bin` and `events-v2.bin` and their tests
+//!    (they prove old payloads still decode through `upcast`), and add `events-v3.bin`.
 //!
 //! The JSON form ([`crate::json`]) always uses the current version; it is published, not stored.
 
 use serde::Serialize;
 use switchboard_core::Event;
 
-use crate::event::{self, DtoError, v1};
+use crate::event::{self, DtoError, v1, v2};
 
 /// The stored envelope. The variant index is the format version; see the module docs.
 #[derive(Debug, Serialize)]
 pub enum StoredEvent<'a> {
-    /// Version 1 (index 0).
+    /// Version 1 (index 0): the first format, read but no longer written.
     V1(v1::EventDto<'a>),
+    /// Version 2 (index 1): version 1's kinds plus those of opening hours, working-day clocks
+    /// and complaints. Written today.
+    V2(v2::EventDto<'a>),
 }
 
 /// The variant index of [`StoredEvent::V1`]: the first varint of a version 1 payload.
 const V1: u32 = 0;
+/// The variant index of [`StoredEvent::V2`].
+const V2: u32 = 1;
 
 /// Why a stored payload could not be read as an event.
 #[derive(Debug, thiserror::Error)]
@@ -89,7 +104,7 @@ pub enum StoredError {
 /// Encodes an event as a log payload, in the current version.
 #[must_use]
 pub fn encode_event(event: &Event) -> Vec<u8> {
-    let stored = StoredEvent::V1(v1::EventDto::from(event));
+    let stored = StoredEvent::V2(v2::EventDto::from(event));
     // Cannot fail: postcard fails only for sequences of unknown length (every list here is a
     // `Vec`) and for errors a type raises itself (`Time` raises none in binary formats).
     postcard::to_allocvec(&stored).expect("every event DTO has a postcard encoding")
@@ -112,13 +127,9 @@ fn read_stored(bytes: &[u8]) -> Result<StoredEvent<'static>, StoredError> {
     }
     let (version, rest) =
         postcard::take_from_bytes::<u32>(bytes).map_err(StoredError::MalformedVersion)?;
-    let malformed = |source| StoredError::Malformed { version, source };
     let (stored, rest) = match version {
-        V1 => {
-            let (dto, rest) =
-                postcard::take_from_bytes::<v1::EventDto<'static>>(rest).map_err(malformed)?;
-            (StoredEvent::V1(dto), rest)
-        }
+        V1 => take(version, rest, StoredEvent::V1)?,
+        V2 => take(version, rest, StoredEvent::V2)?,
         other => return Err(StoredError::UnknownVersion { version: other }),
     };
     if !rest.is_empty() {
@@ -127,12 +138,27 @@ fn read_stored(bytes: &[u8]) -> Result<StoredEvent<'static>, StoredError> {
     Ok(stored)
 }
 
-/// Brings a stored event of any version to the current version: the one place where old
-/// versions are upcast. Version 1 is current, so today this is the identity.
+/// Reads one version's DTO from the bytes after the version prefix, wrapped in its envelope.
+fn take<T: serde::de::DeserializeOwned>(
+    version: u32,
+    bytes: &[u8],
+    wrap: impl FnOnce(T) -> StoredEvent<'static>,
+) -> Result<(StoredEvent<'static>, &[u8]), StoredError> {
+    postcard::take_from_bytes::<T>(bytes)
+        .map(|(dto, rest)| (wrap(dto), rest))
+        .map_err(|source| StoredError::Malformed { version, source })
+}
+
+/// Brings a stored event of any version to the current version (2): the one place where old
+/// versions are upcast. A version 1 event is wrapped, unchanged, in version 2's `Base`.
 #[must_use]
 pub fn upcast(stored: StoredEvent<'_>) -> event::EventDto<'_> {
     match stored {
-        StoredEvent::V1(event) => event,
+        StoredEvent::V1(event) => v2::EventDto {
+            at: event.at,
+            kind: v2::EventKindDto::Base(event.kind),
+        },
+        StoredEvent::V2(event) => event,
     }
 }
 
@@ -153,18 +179,25 @@ mod tests {
     #[test]
     fn the_first_byte_is_the_version_index() {
         let bytes = encode_event(&ready(5));
-        // V1, at = 5, variant 1 (agent_ready), "ann".
-        assert_eq!(bytes, [0x00, 0x05, 0x01, 0x03, b'a', b'n', b'n']);
+        // V2, at = 5, Base (0), v1 variant 1 (agent_ready), "ann".
+        assert_eq!(bytes, [0x01, 0x05, 0x00, 0x01, 0x03, b'a', b'n', b'n']);
+        assert_eq!(decode_event(&bytes).expect("decodes"), ready(5));
+    }
+
+    #[test]
+    fn a_version_1_payload_is_upcast() {
+        // V1, at = 5, variant 1 (agent_ready), "ann": version 2's bytes without `Base`.
+        let bytes = [0x00, 0x05, 0x01, 0x03, b'a', b'n', b'n'];
         assert_eq!(decode_event(&bytes).expect("decodes"), ready(5));
     }
 
     #[test]
     fn an_unknown_version_is_named() {
         let mut bytes = encode_event(&ready(5));
-        bytes[0] = 0x01;
+        bytes[0] = 0x02;
         assert!(matches!(
             decode_event(&bytes),
-            Err(StoredError::UnknownVersion { version: 1 })
+            Err(StoredError::UnknownVersion { version: 2 })
         ));
     }
 
@@ -186,7 +219,7 @@ mod tests {
             assert!(
                 matches!(
                     decode_event(&bytes[..len]),
-                    Err(StoredError::Malformed { version: 0, .. })
+                    Err(StoredError::Malformed { version: 1, .. })
                 ),
                 "prefix of {len} bytes"
             );

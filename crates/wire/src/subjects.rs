@@ -5,7 +5,8 @@
 //!
 //! | subject | what |
 //! |---|---|
-//! | `{p}.cmd.contact.create`, `{p}.cmd.contact.abandon` | contact commands (request/reply) |
+//! | `{p}.cmd.contact.<verb>` | contact commands (request/reply): `create`, `abandon`, `complaint_stage`, `extend_due` |
+//! | `{p}.cmd.customer.<verb>` | customer commands: `persistent_complainant` |
 //! | `{p}.cmd.agent.<agent_id>.<verb>` | agent commands: `login`, `ready`, `not_ready`, `logout`, `accept`, `reject`, `complete`, `escalate`, `transfer` |
 //! | `{p}.inbox.…` | the same commands, durable fire-and-forget intake through JetStream |
 //! | `{p}.query.queues`, `{p}.query.agents`, `{p}.query.contact` | read-only queries |
@@ -74,11 +75,17 @@ pub enum CommandKind {
     Escalate,
     /// `{p}.cmd.agent.<id>.transfer`.
     Transfer,
+    /// `{p}.cmd.contact.complaint_stage`: a complaint moves on a stage.
+    ChangeComplaintStage,
+    /// `{p}.cmd.contact.extend_due`: a due time moves back by working days.
+    ExtendDueTime,
+    /// `{p}.cmd.customer.persistent_complainant`: a designation is made or lifted.
+    MarkPersistentComplainant,
 }
 
 impl CommandKind {
     /// Every command, in declaration order.
-    pub const ALL: [Self; 11] = [
+    pub const ALL: [Self; 14] = [
         Self::CreateContact,
         Self::AbandonContact,
         Self::Login,
@@ -90,6 +97,9 @@ impl CommandKind {
         Self::Complete,
         Self::Escalate,
         Self::Transfer,
+        Self::ChangeComplaintStage,
+        Self::ExtendDueTime,
+        Self::MarkPersistentComplainant,
     ];
 
     /// The subject's last token: `create`, `abandon`, `login`, `ready`, `not_ready`...
@@ -107,37 +117,51 @@ impl CommandKind {
             Self::Complete => "complete",
             Self::Escalate => "escalate",
             Self::Transfer => "transfer",
+            Self::ChangeComplaintStage => "complaint_stage",
+            Self::ExtendDueTime => "extend_due",
+            Self::MarkPersistentComplainant => "persistent_complainant",
+        }
+    }
+
+    /// What the command is about, the subject's token after `cmd`: `contact`, `agent` or
+    /// `customer`.
+    #[must_use]
+    pub const fn noun(self) -> &'static str {
+        match self {
+            Self::CreateContact
+            | Self::AbandonContact
+            | Self::ChangeComplaintStage
+            | Self::ExtendDueTime => "contact",
+            Self::MarkPersistentComplainant => "customer",
+            Self::Login
+            | Self::Ready
+            | Self::NotReady
+            | Self::Logout
+            | Self::Accept
+            | Self::Reject
+            | Self::Complete
+            | Self::Escalate
+            | Self::Transfer => "agent",
         }
     }
 
     /// Whether the subject names an agent (`{p}.cmd.agent.<id>.<verb>`).
     #[must_use]
     pub const fn is_agent_command(self) -> bool {
-        !matches!(self, Self::CreateContact | Self::AbandonContact)
+        matches!(self.noun().as_bytes(), b"agent")
     }
 
-    fn contact_verb(verb: &str) -> Option<Self> {
-        match verb {
-            "create" => Some(Self::CreateContact),
-            "abandon" => Some(Self::AbandonContact),
-            _ => None,
-        }
-    }
-
-    fn agent_verb(verb: &str) -> Option<Self> {
+    /// The command of a subject `{p}.cmd.<noun>.<verb>` (agent commands have an id between).
+    fn of(noun: &str, verb: &str) -> Option<Self> {
         Self::ALL
             .into_iter()
-            .find(|kind| kind.is_agent_command() && kind.verb() == verb)
+            .find(|kind| kind.noun() == noun && kind.verb() == verb)
     }
 }
 
 impl fmt::Display for CommandKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.is_agent_command() {
-            write!(f, "agent.{}", self.verb())
-        } else {
-            write!(f, "contact.{}", self.verb())
-        }
+        write!(f, "{}.{}", self.noun(), self.verb())
     }
 }
 
@@ -274,11 +298,11 @@ impl Subjects {
         agent: Option<&AgentId>,
     ) -> Option<String> {
         let p = &self.prefix;
-        let verb = kind.verb();
+        let (noun, verb) = (kind.noun(), kind.verb());
         match (kind.is_agent_command(), agent) {
-            (true, Some(agent)) => Some(format!("{p}.{root}.agent.{agent}.{verb}")),
+            (true, Some(agent)) => Some(format!("{p}.{root}.{noun}.{agent}.{verb}")),
             (true, None) => None,
-            (false, _) => Some(format!("{p}.{root}.contact.{verb}")),
+            (false, _) => Some(format!("{p}.{root}.{noun}.{verb}")),
         }
     }
 
@@ -301,11 +325,11 @@ impl Subjects {
             .ok_or_else(unknown)?;
         let tokens: Vec<&str> = rest.split('.').collect();
         match tokens.as_slice() {
-            ["cmd" | "inbox", "contact", verb] => CommandKind::contact_verb(verb)
+            ["cmd" | "inbox", noun @ ("contact" | "customer"), verb] => CommandKind::of(noun, verb)
                 .map(|kind| Route::Command(kind, None))
                 .ok_or_else(unknown),
             ["cmd" | "inbox", "agent", agent, verb] => {
-                let kind = CommandKind::agent_verb(verb).ok_or_else(unknown)?;
+                let kind = CommandKind::of("agent", verb).ok_or_else(unknown)?;
                 check_id("agent_id", agent, IdKind::Agent).map_err(|e| {
                     WireError::unknown_subject(format!(
                         "`{}`: the agent token is not a valid agent id ({})",

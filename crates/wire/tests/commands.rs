@@ -104,7 +104,7 @@ fn every_command() -> Vec<Command> {
             to_tier: Some(Tier::new(4).expect("tier")),
         },
         Command::TransferContact {
-            agent: ann,
+            agent: ann.clone(),
             contact: "c-1".into(),
             service: "benefits".into(),
             skills: vec![SkillRequirement {
@@ -112,7 +112,113 @@ fn every_command() -> Vec<Command> {
                 min_level: Level::new(3).expect("level"),
             }],
         },
+        Command::ChangeComplaintStage {
+            contact: "c-1".into(),
+            agent: Some(ann.clone()),
+            to: ComplaintStage::Ombudsman,
+            reason: "referred by the Ombudsman".into(),
+            received_at: Some(Timestamp::from_millis(1_795_420_000_000)),
+            due_at: Some(Timestamp::from_millis(1_796_000_000_000)),
+        },
+        Command::ChangeComplaintStage {
+            contact: "c-1".into(),
+            agent: None,
+            to: ComplaintStage::Stage2,
+            reason: "the customer asked".into(),
+            received_at: None,
+            due_at: None,
+        },
+        Command::ExtendDueTime {
+            contact: "c-1".into(),
+            agent: Some(ann),
+            working_days: 10,
+            reason: "waiting for the contractor's report".into(),
+        },
+        Command::ExtendDueTime {
+            contact: "c-1".into(),
+            agent: None,
+            working_days: 1,
+            reason: "x".into(),
+        },
+        Command::MarkPersistentComplainant {
+            customer: "cust.9".into(),
+            designated: false,
+            reason: "designation reviewed and lifted".into(),
+        },
     ]
+}
+
+#[test]
+fn every_command_kind_has_a_body() {
+    let kinds: Vec<CommandKind> = every_command()
+        .iter()
+        .map(|c| CommandBody::from_command(c, None).0.kind())
+        .collect();
+    for kind in CommandKind::ALL {
+        assert!(kinds.contains(&kind), "{kind} is not in every_command()");
+    }
+}
+
+#[test]
+fn new_commands_have_their_subjects() {
+    let subjects = Subjects::default();
+    for (kind, subject) in [
+        (
+            CommandKind::ChangeComplaintStage,
+            "switchboard.cmd.contact.complaint_stage",
+        ),
+        (
+            CommandKind::ExtendDueTime,
+            "switchboard.cmd.contact.extend_due",
+        ),
+        (
+            CommandKind::MarkPersistentComplainant,
+            "switchboard.cmd.customer.persistent_complainant",
+        ),
+    ] {
+        assert_eq!(subjects.command(kind, None).as_deref(), Some(subject));
+        assert_eq!(subjects.parse(subject), Ok(Route::Command(kind, None)));
+        assert_eq!(kind.to_string(), subject["switchboard.cmd.".len()..]);
+        assert!(!kind.is_agent_command());
+    }
+}
+
+#[test]
+fn a_minimal_extend_due_and_stage_change_read_with_defaults() {
+    let decoded = decode_command(
+        CommandKind::ExtendDueTime,
+        None,
+        br#"{"contact_id":"e1","working_days":2,"reason":"waiting for a report"}"#,
+        Format::Json,
+    )
+    .expect("valid");
+    assert_eq!(
+        decoded.command,
+        Command::ExtendDueTime {
+            contact: "e1".into(),
+            agent: None,
+            working_days: 2,
+            reason: "waiting for a report".into(),
+        }
+    );
+    let decoded = decode_command(
+        CommandKind::ChangeComplaintStage,
+        None,
+        br#"{"contact_id":"e1","to":"stage_2","reason":"asked","received_at":"2026-11-23T09:00:00+01:00"}"#,
+        Format::Json,
+    )
+    .expect("valid");
+    assert_eq!(
+        decoded.command,
+        Command::ChangeComplaintStage {
+            contact: "e1".into(),
+            agent: None,
+            to: ComplaintStage::Stage2,
+            reason: "asked".into(),
+            received_at: Some(Timestamp::from_millis(1_795_420_800_000)),
+            due_at: None,
+        }
+    );
 }
 
 #[test]
@@ -445,6 +551,90 @@ fn bad_inputs() -> Vec<(CommandKind, Vec<u8>, ErrorCode, &'static str)> {
             InvalidMessage,
             "service",
         ),
+        (
+            ChangeComplaintStage,
+            br#"{"contact_id":"c1","to":"stage_3","reason":"r"}"#.to_vec(),
+            InvalidMessage,
+            "stage_3",
+        ),
+        (
+            ChangeComplaintStage,
+            br#"{"contact_id":"c1","to":"stage_2","reason":"  "}"#.to_vec(),
+            InvalidMessage,
+            "reason",
+        ),
+        (
+            ChangeComplaintStage,
+            br#"{"contact_id":"c1","to":"stage_2"}"#.to_vec(),
+            InvalidMessage,
+            "reason",
+        ),
+        (
+            ChangeComplaintStage,
+            br#"{"contact_id":"c1","to":"stage_2","reason":"r","agent_id":"a.b"}"#.to_vec(),
+            InvalidMessage,
+            "agent_id",
+        ),
+        (
+            ChangeComplaintStage,
+            br#"{"contact_id":"c1","to":"stage_2","reason":"r","due_at":"tomorrow"}"#.to_vec(),
+            InvalidMessage,
+            "due_at",
+        ),
+        (
+            ChangeComplaintStage,
+            br#"{"contact_id":"c1","to":"stage_2","reason":"r","stage":"x"}"#.to_vec(),
+            InvalidMessage,
+            "stage",
+        ),
+        (
+            ExtendDueTime,
+            br#"{"contact_id":"c1","working_days":0,"reason":"r"}"#.to_vec(),
+            InvalidMessage,
+            "working_days",
+        ),
+        (
+            ExtendDueTime,
+            br#"{"contact_id":"c1","working_days":61,"reason":"r"}"#.to_vec(),
+            InvalidMessage,
+            "working_days",
+        ),
+        (
+            ExtendDueTime,
+            br#"{"contact_id":"c1","working_days":-1,"reason":"r"}"#.to_vec(),
+            InvalidMessage,
+            "working_days",
+        ),
+        (
+            ExtendDueTime,
+            br#"{"contact_id":"c1","working_days":2,"reason":""}"#.to_vec(),
+            InvalidMessage,
+            "reason",
+        ),
+        (
+            ExtendDueTime,
+            br#"{"contact_id":"","working_days":2,"reason":"r"}"#.to_vec(),
+            InvalidMessage,
+            "contact_id",
+        ),
+        (
+            MarkPersistentComplainant,
+            br#"{"customer_id":"u1","reason":"r"}"#.to_vec(),
+            InvalidMessage,
+            "designated",
+        ),
+        (
+            MarkPersistentComplainant,
+            br#"{"customer_id":"u 1","designated":true,"reason":"r"}"#.to_vec(),
+            InvalidMessage,
+            "customer_id",
+        ),
+        (
+            MarkPersistentComplainant,
+            br#"{"customer_id":"u1","designated":true,"reason":"\t"}"#.to_vec(),
+            InvalidMessage,
+            "reason",
+        ),
     ]
 }
 
@@ -565,6 +755,10 @@ fn unknown_subjects_are_refused() {
         "switchboard.cmd.agent.*.ready",
         "switchboard.cmd.agent.>.ready",
         "switchboard.cmd.agent.ann.create",
+        "switchboard.cmd.agent.ann.extend_due",
+        "switchboard.cmd.contact.persistent_complainant",
+        "switchboard.cmd.customer.create",
+        "switchboard.cmd.customer.cust9.persistent_complainant",
         "switchboard.query.everything",
         "switchboard.events.offer_made",
     ] {
@@ -594,15 +788,18 @@ fn every_rejection_code_maps_to_its_error_code() {
         (RejectionCode::NotYourOffer, ErrorCode::NotYourOffer),
         (RejectionCode::DuplicateContact, ErrorCode::DuplicateContact),
         (RejectionCode::InvalidCommand, ErrorCode::InvalidCommand),
+        (RejectionCode::Closed, ErrorCode::Closed),
     ];
     for (rejection, code) in codes {
         let error = WireError::from(&Rejection {
             code: rejection,
             message: "why".to_owned(),
+            opens_at: None,
         });
         assert_eq!(error.code, code);
         assert_eq!(error.code.as_str(), rejection.as_str(), "same wire name");
         assert_eq!(error.message, "why");
+        assert_eq!(error.opens_at, None);
     }
     for code in ErrorCode::ALL {
         let json = serde_json::to_string(&code).expect("serializes");
@@ -621,7 +818,9 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
             Just("phone"),
             Just("face_to_face"),
             Just("2026-11-23T09:00:00Z"),
-            Just("resolved")
+            Just("resolved"),
+            Just("stage_2"),
+            Just("ombudsman")
         ]
         .prop_map(serde_json::Value::from),
     ];
@@ -639,6 +838,11 @@ fn json_value() -> impl Strategy<Value = serde_json::Value> {
             Just("due_at".to_owned()),
             Just("attributes".to_owned()),
             Just("channels".to_owned()),
+            Just("to".to_owned()),
+            Just("working_days".to_owned()),
+            Just("customer_id".to_owned()),
+            Just("designated".to_owned()),
+            Just("received_at".to_owned()),
             "[a-z_]{1,8}",
         ];
         prop_oneof![

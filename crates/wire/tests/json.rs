@@ -307,3 +307,125 @@ proptest! {
         let _ = event_from_json(&text);
     }
 }
+
+#[test]
+fn the_kinds_added_in_version_2_have_their_own_types_and_flat_fields() {
+    use switchboard_core::{ComplaintStageChanged, DueTimeExtended};
+    let order = QueueOrder {
+        safeguarding: false,
+        live: false,
+        rank: 7,
+    };
+    let placement = Placement {
+        step: 0,
+        preferred_agent_only: false,
+        next_step_at: None,
+    };
+    check(
+        1,
+        &Event {
+            at: at(0),
+            kind: EventKind::ContactHeld {
+                contact: "w1".into(),
+                until: at(3_600_000),
+                calendar: "library".into(),
+            },
+        },
+        concat!(
+            r#"{"seq":1,"at":"2026-11-23T10:15:00.123Z","type":"contact_held","#,
+            r#""calendar":"library","contact_id":"w1","until":"2026-11-23T11:15:00.123Z"}"#
+        ),
+    );
+    check(
+        2,
+        &Event {
+            at: at(0),
+            kind: EventKind::ContactReleased {
+                contact: "w1".into(),
+                placement,
+            },
+        },
+        concat!(
+            r#"{"seq":2,"at":"2026-11-23T10:15:00.123Z","type":"contact_released","#,
+            r#""contact_id":"w1","placement":{"next_step_at":null,"preferred_agent_only":false,"step":0}}"#
+        ),
+    );
+    check(
+        3,
+        &Event {
+            at: at(0),
+            kind: EventKind::ComplaintStageChanged(Box::new(ComplaintStageChanged {
+                contact: "e1".into(),
+                from: Some(ComplaintStage::Stage1),
+                to: ComplaintStage::Stage2,
+                reason: "asked".into(),
+                agent: None,
+                received_at: at(0),
+                acknowledge_by: Some(at(1)),
+                due_at: Some(at(2)),
+                due_warning_at: None,
+                order,
+                placement,
+            })),
+        },
+        concat!(
+            r#"{"seq":3,"at":"2026-11-23T10:15:00.123Z","type":"complaint_stage_changed","#,
+            r#""acknowledge_by":"2026-11-23T10:15:00.124Z","agent_id":null,"contact_id":"e1","#,
+            r#""due_at":"2026-11-23T10:15:00.125Z","due_warning_at":null,"from":"stage_1","#,
+            r#""order":{"live":false,"rank":7,"safeguarding":false},"#,
+            r#""placement":{"next_step_at":null,"preferred_agent_only":false,"step":0},"#,
+            r#""reason":"asked","received_at":"2026-11-23T10:15:00.123Z","to":"stage_2"}"#
+        ),
+    );
+    check(
+        4,
+        &Event {
+            at: at(0),
+            kind: EventKind::DueTimeExtended(Box::new(DueTimeExtended {
+                contact: "e1".into(),
+                agent: Some("ann".into()),
+                previous_due_at: at(2),
+                due_at: at(3),
+                working_days: 5,
+                reason: "report".into(),
+                due_warning_at: Some(at(1)),
+                order,
+            })),
+        },
+        concat!(
+            r#"{"seq":4,"at":"2026-11-23T10:15:00.123Z","type":"due_time_extended","#,
+            r#""agent_id":"ann","contact_id":"e1","due_at":"2026-11-23T10:15:00.126Z","#,
+            r#""due_warning_at":"2026-11-23T10:15:00.124Z","#,
+            r#""order":{"live":false,"rank":7,"safeguarding":false},"#,
+            r#""previous_due_at":"2026-11-23T10:15:00.125Z","reason":"report","working_days":5}"#
+        ),
+    );
+    check(
+        5,
+        &Event {
+            at: at(0),
+            kind: EventKind::PersistentComplainantMarked {
+                customer: "cust9".into(),
+                designated: true,
+                reason: "policy".into(),
+            },
+        },
+        concat!(
+            r#"{"seq":5,"at":"2026-11-23T10:15:00.123Z","type":"persistent_complainant_marked","#,
+            r#""customer_id":"cust9","designated":true,"reason":"policy"}"#
+        ),
+    );
+}
+
+#[test]
+fn the_stored_forms_nesting_is_not_a_json_type() {
+    for text in [
+        r#"{"seq":1,"at":"2026-11-23T10:15:00Z","type":"base","agent_ready":{"agent_id":"a"}}"#,
+        r#"{"seq":1,"at":"2026-11-23T10:15:00Z","type":"base"}"#,
+    ] {
+        assert!(
+            matches!(event_from_json(text), Err(JsonError::Fields(_))),
+            "{text}"
+        );
+    }
+}

@@ -1,5 +1,7 @@
 //! Replies, offers, desktop notices and queries, built from a real router's state.
 
+mod common;
+
 use switchboard_core::{
     AgentId, AgentLogin, Channel, Command, Event, EventKind, Level, NewContact, Outcome, Router,
     RoutingConfig, Tier, Timestamp,
@@ -21,8 +23,12 @@ struct Centre {
 
 impl Centre {
     fn new() -> Self {
+        Self::with(RoutingConfig::default())
+    }
+
+    fn with(config: RoutingConfig) -> Self {
         Self {
-            router: Router::new(RoutingConfig::default()).expect("default config"),
+            router: Router::new(config).expect("valid config"),
             now: Timestamp::from_millis(MONDAY_9AM),
             log: Vec::new(),
         }
@@ -369,4 +375,105 @@ fn a_contact_query_tells_status_and_history() {
     let error = switchboard_wire::decode_contact_query(br#"{"id":"c1"}"#, Format::Json)
         .expect_err("unknown field");
     assert_eq!(error.code, ErrorCode::InvalidMessage);
+}
+
+#[test]
+fn a_closed_channel_is_refused_with_its_opening() {
+    // The library's phones refuse calls until noon (see `common::config`).
+    let mut centre = Centre::with(common::config());
+    let mut call = NewContact::routine("p1", Channel::Phone, "housing");
+    call.site = Some(common::LIBRARY.into());
+    let rejection = centre
+        .router
+        .handle_command(Command::CreateContact(Box::new(call)), centre.now)
+        .expect_err("closed");
+    let error = WireError::from(rejection);
+    assert_eq!(error.code, ErrorCode::Closed);
+    let reply = Reply::Error(error);
+    let json: serde_json::Value =
+        serde_json::from_slice(&encode_reply(&reply, Format::Json)).expect("JSON");
+    assert_eq!(json["error"]["code"], "closed");
+    assert_eq!(json["error"]["opens_at"], "2026-11-23T12:00:00.000Z");
+    for format in [Format::Json, Format::Postcard] {
+        assert_eq!(
+            decode_reply(&encode_reply(&reply, format), format),
+            Ok(reply.clone())
+        );
+    }
+    // Other errors have no `opens_at` in JSON: `replies_have_the_contract_shape_and_round_trip`
+    // pins their exact text.
+}
+
+#[test]
+fn a_held_contact_is_held_in_replies_queries_and_figures() {
+    let mut centre = Centre::with(common::config());
+    let mut walk_in = NewContact::routine("w1", Channel::FaceToFace, "housing");
+    walk_in.site = Some(common::LIBRARY.into());
+    let create = Command::CreateContact(Box::new(walk_in));
+    let events = centre.run(&create);
+    let body = reply_body(&create, refs(&events));
+    assert_eq!(body.status, Some(ContactStatusName::Held));
+    let json: serde_json::Value =
+        serde_json::from_slice(&encode_reply(&Reply::Ok(body), Format::Json)).expect("JSON");
+    assert_eq!(json["status"], "held");
+
+    let reply = contact_reply(centre.router.state(), "w1", centre.history("w1"));
+    assert_eq!(reply.status, ContactStatusName::Held);
+    let json: serde_json::Value =
+        serde_json::from_slice(&encode_query_reply(&reply, Format::Json)).expect("JSON");
+    assert_eq!(json["status"], "held");
+    assert_eq!(json["held_until"], "2026-11-23T12:00:00.000Z");
+    assert_eq!(json["history"][1]["type"], "contact_held");
+
+    let figures = queues_reply(centre.router.state(), centre.now).totals;
+    assert_eq!(
+        (figures.waiting, figures.waiting_for_opening, figures.held),
+        (0, 1, 1)
+    );
+    assert_eq!(
+        figures.oldest_wait_ms, None,
+        "held contacts are not waiting"
+    );
+}
+
+#[test]
+fn a_complaints_query_shows_its_stage_clock_and_extensions() {
+    let mut centre = Centre::new();
+    let mut letter = NewContact::routine("e1", Channel::Email, "housing");
+    letter.complaint_stage = Some(switchboard_core::ComplaintStage::Stage1);
+    centre.run(&Command::CreateContact(Box::new(letter)));
+    let extend = Command::ExtendDueTime {
+        contact: "e1".into(),
+        agent: None,
+        working_days: 3,
+        reason: "waiting for the surveyor".into(),
+    };
+    let events = centre.run(&extend);
+    let body = reply_body(&extend, refs(&events));
+    assert_eq!(body.contact_id.as_deref(), Some("e1"));
+    assert_eq!(body.events, 1);
+
+    let reply = contact_reply(centre.router.state(), "e1", centre.history("e1"));
+    let contact = centre.router.state().contact("e1").expect("live");
+    let json: serde_json::Value =
+        serde_json::from_slice(&encode_query_reply(&reply, Format::Json)).expect("JSON");
+    assert_eq!(json["status"], "queued");
+    assert_eq!(json["held_until"], serde_json::Value::Null);
+    assert_eq!(json["complaint_stage"], "stage_1");
+    assert_eq!(json["extensions"], 1);
+    let time = |t: Option<Timestamp>| {
+        serde_json::to_value(t.map(switchboard_wire::event::Time::from)).expect("JSON")
+    };
+    assert!(contact.acknowledge_by.is_some() && contact.due_at.is_some());
+    assert_eq!(json["acknowledge_by"], time(contact.acknowledge_by));
+    assert_eq!(json["due_at"], time(contact.due_at));
+    let types: Vec<&str> = reply.history.iter().map(|h| h.event.kind.name()).collect();
+    assert_eq!(
+        types,
+        [
+            "contact_created",
+            "complaint_stage_changed",
+            "due_time_extended"
+        ]
+    );
 }

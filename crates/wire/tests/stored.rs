@@ -1,10 +1,14 @@
-//! Stored events: the golden version 1 file, round trips of random workloads, and bad bytes.
+//! Stored events: the golden files of versions 1 and 2, round trips of random workloads, and
+//! bad bytes.
 //!
-//! The golden file `tests/fixtures/events-v1.bin` holds the events of [`common::golden_events`],
-//! each framed as a little-endian `u32` length and the payload. It is written once, by running
-//! this test with `UPDATE_FIXTURES=1`. Rewrite it only when the core's *routing* changed the
-//! scenario's events, never because `event/v1.rs` changed: version 1 is frozen, and
-//! `v1_layout_is_frozen` pins its bytes independently of the router.
+//! A golden file holds events, each framed as a little-endian `u32` length and the payload.
+//! `tests/fixtures/events-v2.bin` holds the events of [`common::golden_events`] as written today
+//! (version 2); it is written by running this test with `UPDATE_FIXTURES=1`, and rewritten only
+//! when the core's *routing* changed the scenario's events, never because `event/v2.rs` changed.
+//! `tests/fixtures/events-v1.bin` was written by the last build that wrote version 1 and is never
+//! rewritten: it proves that version 1 payloads still decode, through `upcast`, to the events
+//! they held. `v1_layout_is_frozen` and `v2_layout_is_frozen` pin the bytes independently of the
+//! router.
 
 mod common;
 
@@ -13,21 +17,21 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 use switchboard_core::event::{AgentLoggedIn, ContactCreated, OfferMade};
 use switchboard_core::{
-    Channel, ComplaintStage, Decision, Event, EventKind, Level, NewContact, OfferId, PerChannel,
-    Placement, Priority, QueueOrder, Rule, SelectionStrategy, Tier, Timestamp,
+    Channel, ComplaintStage, ComplaintStageChanged, Decision, DueTimeExtended, Event, EventKind,
+    Level, NewContact, OfferId, PerChannel, Placement, Priority, QueueOrder, Rule,
+    SelectionStrategy, Tier, Timestamp,
 };
-use switchboard_wire::event::v1;
+use switchboard_wire::event::{v1, v2};
 use switchboard_wire::stored::StoredEvent;
 use switchboard_wire::{DtoError, StoredError, decode_event, encode_event};
 
-fn fixture_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/events-v1.bin")
+fn fixture_path(version: u32) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/events-v{version}.bin"))
 }
 
-fn frame(events: &[Event]) -> Vec<u8> {
+fn frame(payloads: impl IntoIterator<Item = Vec<u8>>) -> Vec<u8> {
     let mut bytes = Vec::new();
-    for event in events {
-        let payload = encode_event(event);
+    for payload in payloads {
         let len = u32::try_from(payload.len()).expect("small payload");
         bytes.extend_from_slice(&len.to_le_bytes());
         bytes.extend_from_slice(&payload);
@@ -47,24 +51,33 @@ fn unframe(mut bytes: &[u8]) -> Vec<&[u8]> {
     payloads
 }
 
-fn fixture_events() -> Vec<Event> {
-    let bytes = std::fs::read(fixture_path()).unwrap_or_else(|e| {
+fn fixture(version: u32) -> Vec<u8> {
+    std::fs::read(fixture_path(version)).unwrap_or_else(|e| {
         panic!(
             "cannot read {}: {e}; run with UPDATE_FIXTURES=1 to write it",
-            fixture_path().display()
+            fixture_path(version).display()
         )
-    });
-    unframe(&bytes)
+    })
+}
+
+fn fixture_events(version: u32) -> Vec<Event> {
+    unframe(&fixture(version))
         .into_iter()
         .enumerate()
         .map(|(i, payload)| {
+            assert_eq!(
+                payload.first().map(|&b| u32::from(b)),
+                Some(version - 1),
+                "fixture event {i} is not of version {version}"
+            );
             decode_event(payload).unwrap_or_else(|e| panic!("fixture event {i}: {e}"))
         })
         .collect()
 }
 
 /// Each event kind's position, by an exhaustive match: a new kind in the core stops this file
-/// compiling until the golden scenario covers it.
+/// compiling until the golden scenario (and a stored version) covers it. Kinds below
+/// [`V1_KINDS`] are version 1's.
 fn kind_number(kind: &EventKind) -> usize {
     match kind {
         EventKind::AgentLoggedIn(_) => 0,
@@ -88,39 +101,49 @@ fn kind_number(kind: &EventKind) -> usize {
         EventKind::ServiceLevelThresholdPassed { .. } => 18,
         EventKind::DueTimeAtRisk { .. } => 19,
         EventKind::DueTimeBreached { .. } => 20,
+        EventKind::ContactHeld { .. } => 21,
+        EventKind::ContactReleased { .. } => 22,
+        EventKind::ComplaintStageChanged(_) => 23,
+        EventKind::DueTimeExtended(_) => 24,
+        EventKind::PersistentComplainantMarked { .. } => 25,
     }
 }
 
-const KINDS: usize = 21;
+const KINDS: usize = 26;
+const V1_KINDS: usize = 21;
+
+fn kinds_seen<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<bool> {
+    let mut seen = vec![false; KINDS];
+    for event in events {
+        seen[kind_number(&event.kind)] = true;
+    }
+    seen
+}
 
 #[test]
 fn golden_fixture_matches_the_router() {
     let events = common::golden_events();
-    let bytes = frame(&events);
+    let bytes = frame(events.iter().map(encode_event));
     if std::env::var_os("UPDATE_FIXTURES").is_some_and(|v| v == "1") {
-        std::fs::create_dir_all(fixture_path().parent().expect("has a parent"))
+        std::fs::create_dir_all(fixture_path(2).parent().expect("has a parent"))
             .expect("create the fixtures directory");
-        std::fs::write(fixture_path(), &bytes).expect("write the fixture");
+        std::fs::write(fixture_path(2), &bytes).expect("write the fixture");
     }
-    let decoded = fixture_events();
+    let decoded = fixture_events(2);
     assert_eq!(decoded.len(), events.len(), "event count differs");
     for (i, (old, new)) in decoded.iter().zip(&events).enumerate() {
         assert_eq!(old, new, "event {i} differs");
     }
-    let written = std::fs::read(fixture_path()).expect("fixture exists");
     assert!(
-        written == bytes,
+        fixture(2) == bytes,
         "today's encoding differs from the fixture's bytes"
     );
 }
 
 #[test]
 fn golden_fixture_covers_every_event_kind() {
-    let events = fixture_events();
-    let mut seen = [false; KINDS];
-    for event in &events {
-        seen[kind_number(&event.kind)] = true;
-    }
+    let events = fixture_events(2);
+    let seen = kinds_seen(&events);
     let missing: Vec<usize> = (0..KINDS).filter(|&k| !seen[k]).collect();
     assert!(
         missing.is_empty(),
@@ -135,27 +158,72 @@ fn golden_fixture_covers_every_event_kind() {
 #[test]
 fn the_golden_log_replays_to_the_routers_state() {
     let centre = common::golden_centre();
-    let replayed = switchboard_core::State::replay(&fixture_events());
+    let replayed = switchboard_core::State::replay(&fixture_events(2));
     assert!(replayed == *centre.state());
+}
+
+/// The version 1 file decodes (through `upcast`) to events that version 1 writes back to the
+/// very same bytes: nothing of a version 1 payload is lost or misread. It holds every kind of
+/// version 1, and its log still replays.
+#[test]
+fn version_1_payloads_still_decode() {
+    let bytes = fixture(1);
+    let events = fixture_events(1);
+    let rewritten = frame(events.iter().map(|event| {
+        let dto = v1::EventDto::try_from(event).expect("a version 1 event");
+        postcard::to_allocvec(&StoredEvent::V1(dto)).expect("encodes")
+    }));
+    assert!(rewritten == bytes, "version 1 did not round-trip");
+    let seen = kinds_seen(&events);
+    assert!(seen[..V1_KINDS].iter().all(|&s| s), "{seen:?}");
+    assert!(!seen[V1_KINDS..].iter().any(|&s| s), "{seen:?}");
+    let state = switchboard_core::State::replay(&events);
+    assert!(state.check_invariants().is_ok());
+    // Re-encoded today, every event is version 2 and decodes to itself.
+    for event in &events {
+        let today = encode_event(event);
+        assert_eq!(today.first(), Some(&0x01));
+        assert_eq!(&decode_event(&today).expect("decodes"), event);
+    }
+}
+
+#[test]
+fn version_1_cannot_hold_the_kinds_added_later() {
+    for event in common::golden_events() {
+        let number = kind_number(&event.kind);
+        assert_eq!(
+            v1::EventDto::try_from(&event).is_ok(),
+            number < V1_KINDS,
+            "{event}"
+        );
+        let v2 = v2::EventDto::from(&event);
+        assert_eq!(
+            matches!(v2.kind, v2::EventKindDto::Base(_)),
+            number < V1_KINDS,
+            "{event}"
+        );
+    }
 }
 
 #[test]
 fn a_long_random_workload_exercises_every_event_kind() {
     let centre = common::random_centre(0, 1_500);
-    let mut seen = [false; KINDS];
     for event in &centre.log {
-        seen[kind_number(&event.kind)] = true;
         assert_eq!(&decode_event(&encode_event(event)).expect("decodes"), event);
     }
-    assert_eq!(seen, [true; KINDS]);
+    let seen = kinds_seen(&centre.log);
+    let missing: Vec<usize> = (0..KINDS).filter(|&k| !seen[k]).collect();
+    assert!(missing.is_empty(), "kinds {missing:?} never happened");
 }
 
-/// Events built by hand (not by the router), with every optional field set, and their bytes.
-/// Version 1 is frozen: if this test fails, a change broke the stored format.
-#[test]
-fn v1_layout_is_frozen() {
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Events of version 1's kinds built by hand (not by the router), with every optional field set.
+fn hand_built_v1_events() -> [Event; 3] {
     let t = Timestamp::from_millis;
-    let events = [
+    [
         Event {
             at: t(1_795_424_400_000),
             kind: EventKind::AgentLoggedIn(Box::new(AgentLoggedIn {
@@ -221,29 +289,134 @@ fn v1_layout_is_frozen() {
                 },
             })),
         },
-    ];
-    let hex: Vec<String> = events
+    ]
+}
+
+/// The version 1 bytes of [`hand_built_v1_events`].
+const V1_HEX: [&str; 3] = [
+    // V1, at (varint), variant 0, "ann", "Ann", tier 2, "hq", 1 skill "tax" 3, capacity.
+    "0080e588bda0340003616e6e03416e6e020268710103746178030102030405",
+    "0081e588bda0340402633104037461780103746178020102706c090101010275310103616e6e01026871\
+     01ac020101010201016b01760101000301010102000103",
+    // V1, at, variant 6, offer 300, "c1", "ann", face_to_face, expires 4, "p", step 2,
+    // "s", least_occupied, pool 7, examined 128, score -1 (zigzag).
+    "0082e588bda03406ac0202633103616e6e010401700201730307800101",
+];
+
+/// Version 1 is frozen: if this test fails, a change broke the stored format.
+#[test]
+fn v1_layout_is_frozen() {
+    for (event, expected) in hand_built_v1_events().iter().zip(V1_HEX) {
+        let dto = v1::EventDto::try_from(event).expect("a version 1 event");
+        let bytes = postcard::to_allocvec(&StoredEvent::V1(dto)).expect("encodes");
+        assert_eq!(hex(&bytes), expected);
+        assert_eq!(&decode_event(&bytes).expect("decodes"), event);
+    }
+}
+
+/// Events of the kinds added in version 2, built by hand with every optional field set.
+fn hand_built_v2_events() -> [Event; 5] {
+    let t = Timestamp::from_millis;
+    let order = QueueOrder {
+        safeguarding: false,
+        live: false,
+        rank: 7,
+    };
+    let placement = Placement {
+        step: 1,
+        preferred_agent_only: false,
+        next_step_at: Some(t(9)),
+    };
+    [
+        Event {
+            at: t(1),
+            kind: EventKind::ContactHeld {
+                contact: "c1".into(),
+                until: t(2),
+                calendar: "lib".into(),
+            },
+        },
+        Event {
+            at: t(3),
+            kind: EventKind::ContactReleased {
+                contact: "c1".into(),
+                placement,
+            },
+        },
+        Event {
+            at: t(4),
+            kind: EventKind::ComplaintStageChanged(Box::new(ComplaintStageChanged {
+                contact: "c1".into(),
+                from: Some(ComplaintStage::Stage1),
+                to: ComplaintStage::Stage2,
+                reason: "r".into(),
+                agent: Some("ann".into()),
+                received_at: t(5),
+                acknowledge_by: Some(t(6)),
+                due_at: Some(t(7)),
+                due_warning_at: Some(t(8)),
+                order,
+                placement,
+            })),
+        },
+        Event {
+            at: t(10),
+            kind: EventKind::DueTimeExtended(Box::new(DueTimeExtended {
+                contact: "c1".into(),
+                agent: Some("ann".into()),
+                previous_due_at: t(7),
+                due_at: t(300),
+                working_days: 5,
+                reason: "r".into(),
+                due_warning_at: Some(t(11)),
+                order,
+            })),
+        },
+        Event {
+            at: t(12),
+            kind: EventKind::PersistentComplainantMarked {
+                customer: "u1".into(),
+                designated: true,
+                reason: "r".into(),
+            },
+        },
+    ]
+}
+
+/// Version 2 is frozen too: the kinds of version 1 are `0x01`, the instant, `Base` (`0x00`)
+/// and then exactly their version 1 bytes; the new kinds have their own variants 1 to 5.
+#[test]
+fn v2_layout_is_frozen() {
+    for (event, v1_hex) in hand_built_v1_events().iter().zip(V1_HEX) {
+        let bytes = encode_event(event);
+        // The instant's varint ends at the first byte below 0x80.
+        let at_end = 1 + bytes[1..].iter().position(|&b| b < 0x80).expect("a varint") + 1;
+        let expected = format!("01{}00{}", &v1_hex[2..2 * at_end], &v1_hex[2 * at_end..]);
+        assert_eq!(hex(&bytes), expected.replace(' ', ""));
+        assert_eq!(&decode_event(&bytes).expect("decodes"), event);
+    }
+    let added: Vec<String> = hand_built_v2_events()
         .iter()
-        .map(|e| {
-            encode_event(e)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect::<String>()
-        })
+        .map(|e| hex(&encode_event(e)))
         .collect();
     assert_eq!(
-        hex,
+        added,
         [
-            // V1, at (varint), variant 0, "ann", "Ann", tier 2, "hq", 1 skill "tax" 3, capacity.
-            "0080e588bda0340003616e6e03416e6e020268710103746178030102030405",
-            "0081e588bda0340402633104037461780103746178020102706c090101010275310103616e6e01026871\
-             01ac020101010201016b01760101000301010102000103",
-            // V1, at, variant 6, offer 300, "c1", "ann", face_to_face, expires 4, "p", step 2,
-            // "s", least_occupied, pool 7, examined 128, score -1 (zigzag).
-            "0082e588bda03406ac0202633103616e6e010401700201730307800101",
+            // V2, at 1, variant 1 (contact_held), "c1", until 2, "lib".
+            "01010102633102036c6962",
+            // V2, at 3, variant 2 (contact_released), "c1", step 1, false, some 9.
+            "01030202633101000109",
+            // V2, at 4, variant 3: "c1", some stage_1, stage_2, "r", some "ann", received 5,
+            // some 6, some 7, some 8, order (false, false, 7 zigzag 14), placement.
+            "01040302633101000101720103616e6e0501060107010800000e01000109",
+            // V2, at 10, variant 4 (due_time_extended): "c1", some "ann", previous 7, due 300,
+            // 5 working days, "r", some 11, order.
+            "010a040263310103616e6e07ac02050172010b00000e",
+            // V2, at 12, variant 5 (persistent_complainant_marked): "u1", true, "r".
+            "010c05027531010172",
         ]
     );
-    for event in &events {
+    for event in &hand_built_v2_events() {
         assert_eq!(&decode_event(&encode_event(event)).expect("decodes"), event);
     }
 }
@@ -283,10 +456,10 @@ fn every_truncation_and_every_unknown_version_of_the_golden_log_is_an_error() {
             assert!(decode_event(&bytes[..len]).is_err(), "{event}: {len} bytes");
         }
         let mut newer = bytes.clone();
-        newer[0] = 0x01;
+        newer[0] = 0x02;
         assert!(matches!(
             decode_event(&newer),
-            Err(StoredError::UnknownVersion { version: 1 })
+            Err(StoredError::UnknownVersion { version: 2 })
         ));
     }
 }
@@ -308,10 +481,13 @@ proptest! {
         body in proptest::collection::vec(any::<u8>(), 0..200),
     ) {
         let _ = decode_event(&body);
-        // The same bytes behind a version 1 prefix, to reach the event decoder.
-        let mut prefixed = vec![0];
-        prefixed.extend_from_slice(&body);
-        let _ = decode_event(&prefixed);
+        // The same bytes behind each version's prefix, to reach its event decoder (and, behind
+        // version 2's `Base`, version 1's kinds inside version 2).
+        for prefix in [&[0x00][..], &[0x01], &[0x01, 0x00]] {
+            let mut prefixed = prefix.to_vec();
+            prefixed.extend_from_slice(&body);
+            let _ = decode_event(&prefixed);
+        }
     }
 
     #[test]

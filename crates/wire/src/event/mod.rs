@@ -7,8 +7,11 @@
 //! naming the field. A decoded event never panics the core for its values; whether it fits the
 //! state it is applied to (an agent who exists, an offer that is open) is the log's business.
 //!
-//! The DTOs are versioned. [`v1`] is the first version and is frozen; the current version's types
-//! are re-exported here, and [`crate::stored`] upcasts older stored versions to them in one place.
+//! The DTOs are versioned and every written version is frozen. [`v1`] is the first version;
+//! [`v2`], the current one, holds v1's kinds unchanged (its `Base` variant) and adds the kinds of
+//! opening hours, working-day clocks and complaints. The current version's types are re-exported
+//! here (with v1's shared building blocks), and [`crate::stored`] upcasts older stored versions
+//! to them in one place.
 //!
 //! Names are snake case as in the wire contract: event variants as [`EventKind::name`]
 //! (`offer_made`), ids as `agent_id`, `contact_id`, `offer_id`, `customer_id`, channels as
@@ -19,12 +22,14 @@
 //! [`EventKind::name`]: switchboard_core::EventKind::name
 
 pub mod v1;
+pub mod v2;
 
 pub use v1::{
     AgentLoggedInDto, AttributeDto, CapacityDto, ChannelDto, ComplaintStageDto, ContactCreatedDto,
-    DecisionDto, EventDto, EventKindDto, OfferMadeDto, OutcomeDto, PlacementDto, QueueOrderDto,
-    RevokeReasonDto, RuleDto, SkillLevelDto, SkillRequirementDto, Text, Time,
+    DecisionDto, OfferMadeDto, OutcomeDto, PlacementDto, QueueOrderDto, RevokeReasonDto, RuleDto,
+    SkillLevelDto, SkillRequirementDto, Text, Time,
 };
+pub use v2::{ComplaintStageChangedDto, DueTimeExtendedDto, EventDto, EventKindDto};
 
 /// Why a DTO does not make a valid core event.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

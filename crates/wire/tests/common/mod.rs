@@ -11,9 +11,11 @@ use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
+use switchboard_calendar::BusinessCalendar;
 use switchboard_core::{
-    AgentLogin, Channel, Command, ComplaintStage, Event, Level, NewContact, OfferId, Outcome,
-    PerChannel, Priority, Router, RoutingConfig, SkillRequirement, State, Tier, Timestamp,
+    AgentLogin, Channel, Command, ComplaintStage, Event, Level, NewContact, OfferId, OpeningRule,
+    OutOfHours, Outcome, PerChannel, Priority, Router, RoutingConfig, SkillRequirement, State,
+    Tier, Timestamp,
 };
 
 /// 2026-11-23T09:00:00Z, in milliseconds.
@@ -26,10 +28,37 @@ pub struct Centre {
     pub log: Vec<Event>,
 }
 
+/// The site whose walk-ins are held out of hours: its face-to-face desk opens at noon on the
+/// golden Monday (a closure until then), then keeps council hours.
+pub const LIBRARY: &str = "library";
+
+/// The default configuration, plus opening hours for [`LIBRARY`]'s face-to-face desk (held out
+/// of hours) and for its phones (refused out of hours).
+pub fn config() -> RoutingConfig {
+    let monday = jiff::civil::date(2026, 11, 23);
+    let morning = switchboard_calendar::Period::new(monday.at(0, 0, 0, 0), monday.at(12, 0, 0, 0))
+        .expect("a valid period");
+    let calendar = std::sync::Arc::new(BusinessCalendar::council_default().with_closure(morning));
+    let rule = |channel, out_of_hours| OpeningRule {
+        site: Some(LIBRARY.into()),
+        channel: Some(channel),
+        calendar_name: "library".into(),
+        calendar: std::sync::Arc::clone(&calendar),
+        out_of_hours,
+    };
+    RoutingConfig {
+        opening: vec![
+            rule(Channel::FaceToFace, OutOfHours::Hold),
+            rule(Channel::Phone, OutOfHours::Refuse),
+        ],
+        ..RoutingConfig::default()
+    }
+}
+
 impl Centre {
     pub fn new() -> Self {
         Self {
-            router: Router::new(RoutingConfig::default()).expect("the default config is valid"),
+            router: Router::new(config()).expect("the test config is valid"),
             now: Timestamp::from_millis(MONDAY_9AM),
             log: Vec::new(),
         }
@@ -38,8 +67,7 @@ impl Centre {
     /// A centre over a recovered state, at instant `now`.
     pub fn with_state(state: State, now: Timestamp) -> Self {
         Self {
-            router: Router::with_state(RoutingConfig::default(), state)
-                .expect("the default config is valid"),
+            router: Router::with_state(config(), state).expect("the test config is valid"),
             now,
             log: Vec::new(),
         }
@@ -180,7 +208,12 @@ pub fn golden_centre() -> Centre {
         "ann",
         1,
         "hq",
-        &[("council_tax", 3), ("safeguarding", 2), ("polish", 4)],
+        &[
+            ("council_tax", 3),
+            ("safeguarding", 2),
+            ("polish", 4),
+            ("customer_relations", 2),
+        ],
     );
     let mut bobs = PerChannel::splat(1);
     bobs.set(Channel::Chat, 2);
@@ -189,7 +222,12 @@ pub fn golden_centre() -> Centre {
         "bob",
         2,
         "hq",
-        &[("council_tax", 4), ("benefits", 3), ("polish", 3)],
+        &[
+            ("council_tax", 4),
+            ("benefits", 3),
+            ("polish", 3),
+            ("customer_relations", 3),
+        ],
         Some(bobs),
     ));
     c.ready("ann");
@@ -299,6 +337,45 @@ pub fn golden_centre() -> Centre {
         agent: "ann".into(),
         force: false,
     });
+
+    // A walk-in at the library before its desk opens is held until noon, then released to its
+    // queue (where nobody at the library can take it, so the customer leaves).
+    let mut early = NewContact::routine("c7", Channel::FaceToFace, "housing");
+    early.site = Some(LIBRARY.into());
+    c.arrive(early);
+    let noon = Timestamp::from_millis(MONDAY_9AM + 3 * 3600 * 1000);
+    c.advance((noon - c.now).as_secs() + 1);
+    c.command(Command::AbandonContact {
+        contact: "c7".into(),
+    });
+
+    // A written complaint about housing (nobody here takes housing): its stage 1 clock starts
+    // on arrival; it is extended, the customer asks for stage 2 by a letter received earlier,
+    // and the customer is designated a persistent complainant.
+    let mut letter = NewContact::routine("c8", Channel::Email, "housing");
+    letter.customer = Some("cust9".into());
+    letter.complaint_stage = Some(ComplaintStage::Stage1);
+    c.arrive(letter);
+    c.command(Command::ExtendDueTime {
+        contact: "c8".into(),
+        agent: Some("bob".into()),
+        working_days: 5,
+        reason: "we are waiting for the repairs contractor's report".into(),
+    });
+    c.advance(60);
+    c.command(Command::ChangeComplaintStage {
+        contact: "c8".into(),
+        agent: None,
+        to: ComplaintStage::Stage2,
+        reason: "the customer is not satisfied with the stage 1 response".into(),
+        received_at: Some(c.now.saturating_sub(Duration::from_secs(30))),
+        due_at: None,
+    });
+    c.command(Command::MarkPersistentComplainant {
+        customer: "cust9".into(),
+        designated: true,
+        reason: "policy decision PC-12: contact restricted to the designated officer".into(),
+    });
     c
 }
 
@@ -359,6 +436,12 @@ impl Workload {
                 if rng.random_bool(0.3) {
                     skills.push(("polish", 4));
                 }
+                if rng.random_bool(0.4) {
+                    skills.push(("customer_relations", 2));
+                }
+                if rng.random_bool(0.1) {
+                    skills.push(("designated_officer", 3));
+                }
                 let channels = rng
                     .random_bool(0.5)
                     .then(|| PerChannel(std::array::from_fn(|_| rng.random_range(0..=3))));
@@ -406,6 +489,9 @@ impl Workload {
                 }
                 if channel == Channel::FaceToFace || rng.random_bool(0.2) {
                     contact.site = Some(SITES[rng.random_range(0..SITES.len())].into());
+                }
+                if rng.random_bool(0.1) {
+                    contact.site = Some(LIBRARY.into());
                 }
                 if !channel.is_live() && rng.random_bool(0.5) {
                     contact.due_at =
@@ -490,6 +576,42 @@ impl Workload {
                         contact: contact.into(),
                         outcome: [Outcome::Resolved, Outcome::Referred, Outcome::NoAction]
                             [rng.random_range(0..3)],
+                    },
+                };
+                c.try_command(command);
+            }
+            88..=90 => {
+                // Working-day clocks and complaints: extend a due time, move a complaint on (by
+                // its agent if it has one), or designate a customer.
+                let contact = format!("c{}", rng.random_range(0..(*created).max(1)));
+                let holder = c.state().contact(&contact).and_then(|k| match k.status {
+                    switchboard_core::state::ContactStatus::Assigned { agent, .. } => {
+                        Some(c.state().agent_at(agent).id.clone())
+                    }
+                    _ => None,
+                });
+                let command = match roll {
+                    88 => Command::ExtendDueTime {
+                        contact: contact.into(),
+                        agent: holder,
+                        working_days: rng.random_range(1..=3),
+                        reason: "waiting for a report".into(),
+                    },
+                    89 => Command::ChangeComplaintStage {
+                        contact: contact.into(),
+                        agent: holder,
+                        to: [ComplaintStage::Stage2, ComplaintStage::Ombudsman]
+                            [rng.random_range(0..2)],
+                        reason: "escalated by the customer".into(),
+                        received_at: None,
+                        due_at: rng
+                            .random_bool(0.3)
+                            .then(|| c.now + Duration::from_secs(rng.random_range(3_600..90_000))),
+                    },
+                    _ => Command::MarkPersistentComplainant {
+                        customer: format!("cust{}", rng.random_range(0..10)).into(),
+                        designated: rng.random_bool(0.7),
+                        reason: "policy decision".into(),
                     },
                 };
                 c.try_command(command);
