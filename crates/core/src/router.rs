@@ -888,6 +888,9 @@ impl Router {
         now: Timestamp,
     ) -> Result<(), Rejection> {
         let no = self.live_contact(&change.contact)?;
+        if let Some(agent) = &change.agent {
+            self.agent_idx(agent)?;
+        }
         let c = &self.state.contacts[&no];
         let Some(from) = c.complaint_stage else {
             return Err(Rejection::new(
@@ -996,6 +999,9 @@ impl Router {
         now: Timestamp,
     ) -> Result<(), Rejection> {
         let no = self.live_contact(&contact)?;
+        if let Some(agent) = &agent {
+            self.agent_idx(agent)?;
+        }
         let c = &self.state.contacts[&no];
         let Some(previous_due_at) = c.due_at else {
             return Err(Rejection::new(

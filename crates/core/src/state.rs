@@ -1000,9 +1000,12 @@ impl State {
                     "held contact {contact} is {:?}",
                     c.status
                 );
+                let first_hold = c.status == ContactStatus::Queued;
                 c.status = ContactStatus::Held { until: *until };
-                let key = self.counter_key(no);
-                self.counters.entry(key).or_default().held += 1;
+                if first_hold {
+                    let key = self.counter_key(no);
+                    self.counters.entry(key).or_default().held += 1;
+                }
                 self.reindex_contact(no);
             }
             EventKind::ContactReleased { contact, placement } => {
@@ -1047,8 +1050,9 @@ impl State {
                 let c = self.contact_mut(no);
                 c.due_at = Some(extended.due_at);
                 c.due_warning_at = extended.due_warning_at;
-                c.due_at_risk = false;
-                c.due_breached = false;
+                // A warning or breach already passed under the new times is not reported again.
+                c.due_at_risk &= extended.due_warning_at.is_none_or(|w| w <= at);
+                c.due_breached &= extended.due_at <= at;
                 c.order = extended.order;
                 c.extensions = c.extensions.saturating_add(1);
                 self.reindex_contact(no);

@@ -464,11 +464,49 @@ fn complaint_and_extension_commands_refuse_what_they_cannot_do() {
     // A complaint being handled is moved on only by its agent.
     centre.staff("cara", 2, "hq", &[("customer_relations", 3)]);
     centre.arrive(complaint("cmp-1", "cust-2"));
-    let mut other = stage("cmp-1");
-    if let Command::ChangeComplaintStage { agent, .. } = &mut other {
-        *agent = Some("someone-else".into());
-    }
-    assert_eq!(code(&mut centre, other), Some(RejectionCode::NotYourOffer));
+    centre.login("bob", 1, "hq", &[("housing", 1)]);
+    let by = |agent: &str| {
+        let mut command = stage("cmp-1");
+        if let Command::ChangeComplaintStage { agent: a, .. } = &mut command {
+            *a = Some(agent.into());
+        }
+        command
+    };
+    assert_eq!(
+        code(&mut centre, by("bob")),
+        Some(RejectionCode::NotYourOffer)
+    );
+    assert_eq!(
+        code(&mut centre, by("nobody")),
+        Some(RejectionCode::UnknownAgent)
+    );
     centre.events();
+    centre.assert_replay_equal();
+}
+
+#[test]
+fn an_extension_that_is_still_overdue_does_not_report_the_breach_twice() {
+    // An email due at 17:00 on Wednesday 2 December 2026 (2 working days after Monday 30
+    // November) is still open on Friday 4 December; a one-working-day extension moves it to
+    // Thursday 3rd, which has passed too: it stays breached, reported once.
+    let mut centre = centre_at("2026-11-30T10:00");
+    centre.arrive(NewContact::routine("mail-1", Channel::Email, "planning"));
+    centre.advance_to(london("2026-12-04T10:00"));
+    centre.command(Command::ExtendDueTime {
+        contact: "mail-1".into(),
+        agent: None,
+        working_days: 1,
+        reason: "awaiting a reply from the landlord".into(),
+    });
+    centre.advance_to(london("2026-12-04T11:00"));
+    let breaches = centre
+        .log
+        .iter()
+        .filter(|e| e.kind.name() == "due_time_breached")
+        .count();
+    assert_eq!(breaches, 1);
+    let c = centre.state().contact("mail-1").expect("live");
+    assert_eq!(c.due_at, Some(london("2026-12-03T17:00")));
+    assert!(c.due_breached);
     centre.assert_replay_equal();
 }

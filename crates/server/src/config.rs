@@ -682,8 +682,7 @@ mod tests {
             unknown.contains("opening[0]: no calendar `library`"),
             "{unknown}"
         );
-        let callback =
-            error("[[opening]]\nchannel = \"callback\"\nout_of_hours = \"callback\"\n");
+        let callback = error("[[opening]]\nchannel = \"callback\"\nout_of_hours = \"callback\"\n");
         assert!(
             callback.contains("a callback request cannot be turned into a callback"),
             "{callback}"

@@ -417,7 +417,23 @@ impl Collector {
                     self.counters[track.queue].due_breaches += 1;
                 }
             }
+            EventKind::ComplaintStageChanged(changed) => {
+                // Moved on from an agent's desk: back to the queue, as on escalation.
+                if let Some(agent) = &changed.agent
+                    && self
+                        .contacts
+                        .get(&changed.contact)
+                        .is_some_and(|t| t.held_since.is_some())
+                {
+                    self.release(&changed.contact, agent, now);
+                    self.set_waiting(&changed.contact, true);
+                }
+            }
             EventKind::ContactStepAdvanced { .. }
+            | EventKind::ContactHeld { .. }
+            | EventKind::ContactReleased { .. }
+            | EventKind::DueTimeExtended(_)
+            | EventKind::PersistentComplainantMarked { .. }
             | EventKind::OfferMade(_)
             | EventKind::OfferRejected { .. }
             | EventKind::OfferExpired { .. }
