@@ -20,6 +20,7 @@ const WAIT: Duration = Duration::from_secs(10);
 
 /// A nats-server, an engine on it, and a client playing telephony and desktops.
 struct Rig {
+    config: RoutingConfig,
     server: NatsServer,
     client: Client,
     dir: tempfile::TempDir,
@@ -29,12 +30,17 @@ struct Rig {
 
 impl Rig {
     async fn start() -> Self {
+        Self::start_with(RoutingConfig::default()).await
+    }
+
+    async fn start_with(config: RoutingConfig) -> Self {
         let server = NatsServer::start().expect("nats-server starts");
         let dir = tempfile::tempdir().expect("temp dir");
         let client = async_nats::connect(server.client_url())
             .await
             .expect("client connects");
         let mut rig = Self {
+            config,
             server,
             client,
             dir,
@@ -48,7 +54,7 @@ impl Rig {
     async fn start_engine(&mut self) {
         let (engine, _) = Engine::open(
             self.dir.path(),
-            RoutingConfig::default(),
+            self.config.clone(),
             EngineOptions::default(),
             &mut |_, _| {},
         )
@@ -588,4 +594,241 @@ async fn a_walk_in_is_offered_only_to_staff_at_its_site() {
         far.next().now_or_never().flatten().is_none(),
         "the agent at another site got an offer"
     );
+}
+
+#[tokio::test]
+async fn a_complaint_runs_through_stage_1_stage_2_and_the_ombudsman() {
+    let rig = Rig::start().await;
+    let mut events = rig
+        .client
+        .subscribe("switchboard.events.complaint_stage_changed")
+        .await
+        .expect("subscribe");
+    let email = Some(json!({"email": 5}));
+    let mut cara = rig
+        .agent(
+            "cara",
+            2,
+            "hq",
+            json!({"customer_relations": 3}),
+            email.clone(),
+        )
+        .await;
+    let mut pat = rig
+        .agent("pat", 2, "hq", json!({"planning": 5}), email)
+        .await;
+    // A letter received on Monday 23 November 2026, entered later: acknowledge by Monday 30
+    // November, respond by Monday 14 December (17:00 GMT), on the council calendar.
+    rig.ok(
+        "switchboard.cmd.contact.create",
+        json!({"contact_id": "cmp-1", "channel": "email", "service": "planning",
+               "customer_id": "cust-9", "complaint_stage": "stage_1",
+               "received_at": "2026-11-23T10:00:00Z"}),
+    )
+    .await;
+    let offer = next_offer(&mut cara).await;
+    assert_eq!(offer["contact_id"], "cmp-1");
+    assert_eq!(offer["complaint_stage"], "stage_1", "{offer}");
+    assert_eq!(offer["due_at"], "2026-12-14T17:00:00.000Z", "{offer}");
+    assert!(
+        pat.next().now_or_never().flatten().is_none(),
+        "complaints go to customer relations"
+    );
+    let contact = rig
+        .request("switchboard.query.contact", json!({"contact_id": "cmp-1"}))
+        .await;
+    assert_eq!(
+        contact["acknowledge_by"], "2026-11-30T17:00:00.000Z",
+        "{contact}"
+    );
+
+    // The customer asked for stage 2 (request received the same day, 11:00): acknowledge by
+    // 30 November, respond 20 working days after, on 30 December (Christmas and the
+    // substitute Boxing Day are bank holidays). Cara lets it go back to the queue.
+    rig.ok(
+        "switchboard.cmd.contact.complaint_stage",
+        json!({"contact_id": "cmp-1", "agent_id": "cara", "to": "stage_2",
+               "reason": "dissatisfied with the stage 1 response",
+               "received_at": "2026-11-23T11:00:00Z"}),
+    )
+    .await;
+    let offer = next_offer(&mut cara).await;
+    assert_eq!(offer["complaint_stage"], "stage_2", "{offer}");
+    assert_eq!(offer["due_at"], "2026-12-30T17:00:00.000Z", "{offer}");
+
+    // Five more working days, explained: 7 January 2027 (New Year's Day is a bank holiday).
+    rig.ok(
+        "switchboard.cmd.contact.extend_due",
+        json!({"contact_id": "cmp-1", "agent_id": "cara", "working_days": 5,
+               "reason": "waiting for the site visit report"}),
+    )
+    .await;
+    let contact = rig
+        .request("switchboard.query.contact", json!({"contact_id": "cmp-1"}))
+        .await;
+    assert_eq!(contact["due_at"], "2027-01-07T17:00:00.000Z", "{contact}");
+    assert_eq!(contact["extensions"], 1, "{contact}");
+    let blank = rig
+        .error_code(
+            "switchboard.cmd.contact.extend_due",
+            json!({"contact_id": "cmp-1", "working_days": 2, "reason": " "}),
+        )
+        .await;
+    assert_eq!(blank, "invalid_message", "an extension must be explained");
+
+    // Referred to the Ombudsman, who sets the council's deadline.
+    rig.ok(
+        "switchboard.cmd.contact.complaint_stage",
+        json!({"contact_id": "cmp-1", "agent_id": "cara", "to": "ombudsman",
+               "reason": "referred by the LGSCO", "due_at": "2027-01-29T17:00:00Z"}),
+    )
+    .await;
+    next_offer(&mut cara).await;
+    let backwards = rig
+        .error_code(
+            "switchboard.cmd.contact.complaint_stage",
+            json!({"contact_id": "cmp-1", "agent_id": "cara", "to": "stage_2", "reason": "undo"}),
+        )
+        .await;
+    assert_eq!(backwards, "invalid_transition");
+    rig.ok(
+        "switchboard.cmd.agent.cara.complete",
+        json!({"contact_id": "cmp-1", "outcome": "resolved"}),
+    )
+    .await;
+
+    // Every stage is on the events stream, in order, with its clock.
+    let mut stages = Vec::new();
+    for _ in 0..3 {
+        let message = tokio::time::timeout(WAIT, events.next())
+            .await
+            .expect("an event in time")
+            .expect("subscription open");
+        let event: Value = serde_json::from_slice(&message.payload).expect("JSON");
+        stages.push((
+            event["to"].as_str().unwrap_or_default().to_owned(),
+            event["due_at"].clone(),
+        ));
+    }
+    assert_eq!(
+        stages,
+        [
+            ("stage_1".to_owned(), json!("2026-12-14T17:00:00.000Z")),
+            ("stage_2".to_owned(), json!("2026-12-30T17:00:00.000Z")),
+            ("ombudsman".to_owned(), json!("2027-01-29T17:00:00.000Z")),
+        ]
+    );
+    // And the contact's story, from the log, keeps every stage.
+    let story = rig
+        .request("switchboard.query.contact", json!({"contact_id": "cmp-1"}))
+        .await;
+    let kinds: Vec<&str> = story["history"]
+        .as_array()
+        .map(|h| h.iter().filter_map(|e| e["type"].as_str()).collect())
+        .unwrap_or_default();
+    for kind in [
+        "contact_created",
+        "complaint_stage_changed",
+        "due_time_extended",
+        "contact_completed",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {story}");
+    }
+}
+
+/// A calendar open all day every day, closed today and tomorrow (UTC): whatever the time the
+/// test runs, the channel is closed now and opens at midnight after tomorrow.
+fn closed_until_the_day_after_tomorrow() -> (
+    std::sync::Arc<switchboard_calendar::BusinessCalendar>,
+    String,
+) {
+    use switchboard_calendar::{BusinessCalendar, OpeningInterval, Period, WeeklyHours};
+    let all_day = OpeningInterval::from_minutes(0, 24 * 60).expect("valid");
+    let mut hours = WeeklyHours::closed();
+    for day in [
+        jiff::civil::Weekday::Monday,
+        jiff::civil::Weekday::Tuesday,
+        jiff::civil::Weekday::Wednesday,
+        jiff::civil::Weekday::Thursday,
+        jiff::civil::Weekday::Friday,
+        jiff::civil::Weekday::Saturday,
+        jiff::civil::Weekday::Sunday,
+    ] {
+        hours = hours.with(day, [all_day]).expect("valid day");
+    }
+    let today = jiff::Timestamp::now()
+        .to_zoned_datetime(jiff::tz::TimeZone::UTC)
+        .date();
+    let tomorrow = today.tomorrow().expect("a tomorrow");
+    let calendar = BusinessCalendar::new(jiff::tz::TimeZone::UTC, hours)
+        .expect("valid")
+        .with_closure(Period::days(today, tomorrow).expect("valid"));
+    let opens = tomorrow.tomorrow().expect("a day after");
+    (
+        std::sync::Arc::new(calendar),
+        format!("{opens}T00:00:00.000Z"),
+    )
+}
+
+#[tokio::test]
+async fn out_of_hours_a_call_is_refused_naming_the_opening_and_a_chat_is_held() {
+    let (calendar, opens_at) = closed_until_the_day_after_tomorrow();
+    let rule = |channel, out_of_hours| switchboard_core::OpeningRule {
+        site: None,
+        channel: Some(channel),
+        calendar_name: "closure".into(),
+        calendar: std::sync::Arc::clone(&calendar),
+        out_of_hours,
+    };
+    let config = RoutingConfig {
+        opening: vec![
+            rule(
+                switchboard_core::Channel::Phone,
+                switchboard_core::OutOfHours::Refuse,
+            ),
+            rule(
+                switchboard_core::Channel::Chat,
+                switchboard_core::OutOfHours::Hold,
+            ),
+        ],
+        ..RoutingConfig::default()
+    };
+    let rig = Rig::start_with(config).await;
+    let mut ann = rig
+        .agent(
+            "ann",
+            1,
+            "hq",
+            json!({"benefits": 3}),
+            Some(json!({"chat": 2, "phone": 1})),
+        )
+        .await;
+    let refused = rig
+        .request(
+            "switchboard.cmd.contact.create",
+            json!({"contact_id": "call-1", "channel": "phone", "service": "benefits"}),
+        )
+        .await;
+    assert_eq!(refused["ok"], false, "{refused}");
+    assert_eq!(refused["error"]["code"], "closed", "{refused}");
+    assert_eq!(refused["error"]["opens_at"], opens_at.as_str(), "{refused}");
+    rig.ok(
+        "switchboard.cmd.contact.create",
+        json!({"contact_id": "chat-1", "channel": "chat", "service": "benefits"}),
+    )
+    .await;
+    let chat = rig
+        .request("switchboard.query.contact", json!({"contact_id": "chat-1"}))
+        .await;
+    assert_eq!(chat["status"], "held", "{chat}");
+    assert_eq!(chat["held_until"], opens_at.as_str(), "{chat}");
+    assert!(
+        ann.next().now_or_never().flatten().is_none(),
+        "nothing is offered while closed"
+    );
+    // Nothing refused was recorded; the held chat was.
+    let missing = rig
+        .request("switchboard.query.contact", json!({"contact_id": "call-1"}))
+        .await;
+    assert_eq!(missing["status"], "unknown", "{missing}");
 }
