@@ -127,6 +127,19 @@ impl WeeklyHours {
         Self::default()
     }
 
+    /// The same opening hours on all seven days (a 24-hour service, a test calendar).
+    pub fn every_day(
+        intervals: impl IntoIterator<Item = OpeningInterval>,
+    ) -> Result<Self, CalendarError> {
+        let intervals: Vec<OpeningInterval> = intervals.into_iter().collect();
+        let mut hours = Self::closed();
+        for offset in 0..7 {
+            let weekday = Weekday::Monday.wrapping_add(offset);
+            hours.set(weekday, intervals.iter().copied())?;
+        }
+        Ok(hours)
+    }
+
     /// The council office hours of DOMAIN.md: Monday–Thursday 08:30–17:00, Friday 08:30–16:30,
     /// closed at weekends.
     pub fn council_default() -> Self {

@@ -260,19 +260,7 @@ fn clock_changes_of_2026() {
 #[test]
 fn round_the_clock_service_sees_23_and_25_hour_days() {
     let all_day = OpeningInterval::parse("00:00-24:00").unwrap();
-    let week = [
-        Weekday::Monday,
-        Weekday::Tuesday,
-        Weekday::Wednesday,
-        Weekday::Thursday,
-        Weekday::Friday,
-        Weekday::Saturday,
-        Weekday::Sunday,
-    ];
-    let mut hours_24_7 = WeeklyHours::closed();
-    for weekday in week {
-        hours_24_7.set(weekday, [all_day]).unwrap();
-    }
+    let hours_24_7 = WeeklyHours::every_day([all_day]).unwrap();
     let c = BusinessCalendar::new(time_zone("Europe/London").unwrap(), hours_24_7).unwrap();
     let spring = c.working_time_between(london("2026-03-29T00:00"), london("2026-03-30T00:00"));
     assert_eq!(spring, Some(hours(23)));

@@ -9,7 +9,6 @@ mod common;
 
 use common::Centre;
 use common::workload::{assert_work_conserving, random_op, run};
-use jiff::civil::Weekday;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use std::sync::Arc;
@@ -32,18 +31,7 @@ fn short_hours() -> Arc<BusinessCalendar> {
     let intervals: Vec<OpeningInterval> = (0..8_u16)
         .map(|i| OpeningInterval::from_minutes(i * 30, i * 30 + 20).expect("valid interval"))
         .collect();
-    let mut hours = WeeklyHours::closed();
-    for day in [
-        Weekday::Monday,
-        Weekday::Tuesday,
-        Weekday::Wednesday,
-        Weekday::Thursday,
-        Weekday::Friday,
-        Weekday::Saturday,
-        Weekday::Sunday,
-    ] {
-        hours = hours.with(day, intervals.clone()).expect("valid day");
-    }
+    let hours = WeeklyHours::every_day(intervals).expect("valid hours");
     Arc::new(BusinessCalendar::new(jiff::tz::TimeZone::UTC, hours).expect("valid calendar"))
 }
 

@@ -744,18 +744,7 @@ fn closed_until_the_day_after_tomorrow() -> (
 ) {
     use switchboard_calendar::{BusinessCalendar, OpeningInterval, Period, WeeklyHours};
     let all_day = OpeningInterval::from_minutes(0, 24 * 60).expect("valid");
-    let mut hours = WeeklyHours::closed();
-    for day in [
-        jiff::civil::Weekday::Monday,
-        jiff::civil::Weekday::Tuesday,
-        jiff::civil::Weekday::Wednesday,
-        jiff::civil::Weekday::Thursday,
-        jiff::civil::Weekday::Friday,
-        jiff::civil::Weekday::Saturday,
-        jiff::civil::Weekday::Sunday,
-    ] {
-        hours = hours.with(day, [all_day]).expect("valid day");
-    }
+    let hours = WeeklyHours::every_day([all_day]).expect("valid hours");
     let today = jiff::Timestamp::now()
         .to_zoned_datetime(jiff::tz::TimeZone::UTC)
         .date();
