@@ -1,7 +1,8 @@
 //! `switchboard calendar`: working-day arithmetic for operators checking a date by hand: when a
 //! channel next opens, what N working days after a time is, and a complaint's due times.
 //!
-//! The calendar is the `[calendar]` section of the configuration file, or the council default
+//! The calendar is the `[calendar]` section of the configuration file (and the complaint rules its
+//! `[complaints]` section), or the council default
 //! (Europe/London; Monday–Thursday 08:30–17:00, Friday 08:30–16:30; England and Wales bank
 //! holidays). Times are RFC 3339 (`2026-12-24T16:59:00Z`) or a local time in the calendar's zone
 //! (`2026-12-24T16:59`). The rules are written down in the `switchboard-calendar` crate docs.
@@ -90,12 +91,19 @@ fn both(calendar: &BusinessCalendar, at: Timestamp) -> serde_json::Value {
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
-    let calendar = match &args.config {
-        Some(path) => crate::config::load(path)?.0.calendar.map_or_else(
-            || Ok(BusinessCalendar::council_default()),
-            |spec| spec.to_calendar().context("[calendar]"),
-        )?,
-        None => BusinessCalendar::council_default(),
+    // The configuration's business calendar and complaint rules, as the engine would use them.
+    let (calendar, rules) = match &args.config {
+        Some(path) => {
+            let (_, routing) = crate::config::load(path)?;
+            (
+                (*routing.business_calendar).clone(),
+                routing.complaints.rules,
+            )
+        }
+        None => (
+            BusinessCalendar::council_default(),
+            ComplaintRules::COMPLAINT_HANDLING_CODE_2024,
+        ),
     };
     match &args.command {
         CalendarCommand::NextOpen { at } => {
@@ -159,7 +167,6 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             } else {
                 ComplaintStage::Stage2
             };
-            let rules = ComplaintRules::COMPLAINT_HANDLING_CODE_2024;
             let due = rules
                 .due_times(&calendar, stage_rule, received, acknowledged)
                 .context("no such working day within the calendar's range")?;
