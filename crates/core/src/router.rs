@@ -691,11 +691,8 @@ impl Router {
         let order = self.queue_order(
             new.channel,
             new.safeguarding,
-            new.priority.boosted(if new.vulnerable {
-                self.config.vulnerable_priority_boost
-            } else {
-                0
-            }),
+            new.priority,
+            new.vulnerable,
             first_arrived_at,
             new.due_at,
         );
@@ -836,15 +833,23 @@ impl Router {
         ))
     }
 
-    /// The queue order of a contact: see [`QueueOrder`].
+    /// The queue order of a contact (a vulnerable customer's priority boosted): see
+    /// [`QueueOrder`].
     fn queue_order(
         &self,
         channel: Channel,
         safeguarding: bool,
         priority: crate::model::Priority,
+        vulnerable: bool,
         first_arrived_at: Timestamp,
         due_at: Option<Timestamp>,
     ) -> QueueOrder {
+        let boost = if vulnerable {
+            self.config.vulnerable_priority_boost
+        } else {
+            0
+        };
+        let priority = priority.boosted(boost);
         let live = channel.is_live();
         let rank = if live {
             let arrived = i64::try_from(first_arrived_at.as_millis()).unwrap_or(i64::MAX);
@@ -943,15 +948,11 @@ impl Router {
         let received_at = change.received_at.map_or(now, |at| at.min(now));
         let clock = self.complaint_clock(change.to, received_at);
         let due_at = change.due_at.or(clock.and_then(|(_, due)| due));
-        let priority = c.priority.boosted(if c.vulnerable {
-            self.config.vulnerable_priority_boost
-        } else {
-            0
-        });
         let order = self.queue_order(
             c.channel,
             c.safeguarding,
-            priority,
+            c.priority,
+            c.vulnerable,
             c.first_arrived_at,
             due_at,
         );
@@ -1025,15 +1026,11 @@ impl Router {
                     ),
                 )
             })?;
-        let priority = c.priority.boosted(if c.vulnerable {
-            self.config.vulnerable_priority_boost
-        } else {
-            0
-        });
         let order = self.queue_order(
             c.channel,
             c.safeguarding,
-            priority,
+            c.priority,
+            c.vulnerable,
             c.first_arrived_at,
             Some(due_at),
         );
