@@ -77,6 +77,18 @@ pub(super) fn resident(pid: u32) -> Option<Resident> {
     })
 }
 
+/// CPU time a process has used so far (user and system), from `/proc/<pid>/stat`, in clock
+/// ticks of 10 ms (Linux's `USER_HZ` of 100 on every mainstream architecture).
+pub(super) fn cpu_time(pid: u32) -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces; the fields after its `)` are plain.
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    // utime and stime are fields 14 and 15, i.e. the 12th and 13th after the name.
+    let user: u64 = fields.nth(11)?.parse().ok()?;
+    let system: u64 = fields.next()?.parse().ok()?;
+    Some(std::time::Duration::from_millis((user + system) * 10))
+}
+
 /// Cores this process may use.
 pub(super) fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, std::num::NonZero::get)
@@ -100,6 +112,13 @@ mod tests {
     fn this_process_has_resident_memory() {
         let me = resident(std::process::id()).expect("Linux /proc");
         assert!(me.rss_bytes > 0 && me.peak_bytes >= me.rss_bytes);
+    }
+
+    #[test]
+    fn this_process_has_used_cpu_time() {
+        let spin = Instant::now();
+        while spin.elapsed() < std::time::Duration::from_millis(30) {}
+        assert!(cpu_time(std::process::id()).is_some_and(|t| !t.is_zero()));
     }
 
     #[test]

@@ -300,10 +300,23 @@ async fn loadgen(args: &Args) -> Result<Value> {
             .await?;
             (Some(bare), Some(durable))
         };
+        let cpu_before = engine_pid.and_then(machine::cpu_time);
         let (engine_result, _) = engine_phase(&cx, "engine", args.rate, args.duration).await;
+        let cpu = engine_pid
+            .and_then(machine::cpu_time)
+            .zip(cpu_before)
+            .map(|(after, before)| after.saturating_sub(before));
         merge(
             &mut report,
             figures(&engine_result, bare.as_ref(), durable.as_ref()),
+        );
+        merge(
+            &mut report,
+            json!({
+                "engine_cpu_ms": cpu.map(|t| t.as_millis()),
+                "engine_cpu_us_per_contact":
+                    cpu.map(|t| t.as_secs_f64() * 1e6 / engine_result.sent.max(1) as f64),
+            }),
         );
     }
     let rss_after = engine_pid.and_then(machine::resident);
@@ -666,6 +679,12 @@ fn render(report: &Value, args: &Args) -> String {
             report["creates_refused"],
             report["queued"],
         ));
+        if let Some(cpu) = report["engine_cpu_us_per_contact"].as_f64() {
+            out.push_str(&format!(
+                "engine CPU: {cpu:.0} µs per contact ({} ms over the engine phase)\n",
+                report["engine_cpu_ms"]
+            ));
+        }
         if let (Some(p50), Some(p99)) = (report["ratio_p50"].as_f64(), report["ratio_p99"].as_f64())
         {
             out.push_str(&format!(
