@@ -51,7 +51,7 @@ pub(crate) struct Args {
     duration: f64,
     /// Simulated agents. Each takes one phone contact at a time; too few and contacts queue
     /// (counted in `queued`).
-    #[arg(long, default_value_t = 200)]
+    #[arg(long, default_value_t = 500)]
     agents: u32,
     /// Milliseconds an agent works a contact between accepting and completing it.
     #[arg(long, default_value_t = 1)]
@@ -636,7 +636,7 @@ fn render(report: &Value, args: &Args) -> String {
                 step["rate"].as_f64().unwrap_or(0.0),
                 step["achieved_rate"].as_f64().unwrap_or(0.0),
                 step["answered_rate"].as_f64().unwrap_or(0.0),
-                step["lost"],
+                step["lost"].to_string(),
                 ms(&step["p50_us"]),
                 ms(&step["p99_us"]),
                 ms(&step["max_us"]),
