@@ -64,7 +64,8 @@ pub(crate) struct Args {
     #[arg(long, default_value_t = 10.0)]
     drain_secs: f64,
     /// Start the engine here: this executable's `serve`, with a scratch data directory and
-    /// a free metrics port, killed at the end. Its resident memory is then reported.
+    /// a free metrics port, killed at the end. Its resident memory is then reported. (Not on a
+    /// NATS where an engine already serves the prefix: both would take every command.)
     #[arg(long)]
     spawn_engine: bool,
     /// The process id of an engine started elsewhere, to report its resident memory.
@@ -167,14 +168,19 @@ fn planned(rate: f64, secs: f64) -> u64 {
 
 /// Everything a phase needs.
 struct Run {
+    /// The NATS the relays connect to.
     url: String,
+    /// The run's ids and subjects.
     names: Names,
+    /// Every phase so far, by number, for the receivers.
     phases: Arc<Phases>,
     /// The connection the contacts (and relay messages) are sent on.
     sender: Client,
     /// The connection the agents (and the relays' receiver) use.
     desk_client: Client,
+    /// Bound on waiting for the last answers of a phase.
     drain: Duration,
+    /// No progress bars (`--json`, or stderr is not a terminal).
     quiet: bool,
 }
 
@@ -260,8 +266,18 @@ async fn loadgen(args: &Args) -> Result<Value> {
     .await?;
 
     // Warm-up, at least one contact: it also tells the offer's size for the relays.
-    let warmup = engine_phase(&cx, "warm-up", args.rate, args.warmup.max(1.0 / args.rate)).await;
-    let offer_bytes = warmup.1;
+    let (warmup, offer_bytes) =
+        engine_phase(&cx, "warm-up", args.rate, args.warmup.max(1.0 / args.rate)).await;
+    if warmup.received == 0 {
+        anyhow::bail!(
+            "none of the {} warm-up contacts got an offer ({} created, {} refused): is the \
+             engine on this NATS routing under the prefix {:?}?",
+            warmup.sent,
+            warmup.replies_ok,
+            warmup.replies_refused,
+            args.subject_prefix
+        );
+    }
     let create_bytes = names.create_body(0, 0).len();
     let rss_before = engine_pid.and_then(machine::resident);
 
@@ -275,7 +291,7 @@ async fn loadgen(args: &Args) -> Result<Value> {
         "cores": machine::cores(),
         "load_average_1m": machine::load_average(),
         "fdatasync": sync,
-        "data_dir": scratch.path().display().to_string(),
+        "scratch_dir": scratch.path().display().to_string(),
         "engine_pid": engine_pid,
         "engine_spawned": engine.is_some(),
     });
@@ -617,7 +633,7 @@ fn render(report: &Value, args: &Args) -> String {
         args.handle_time_ms,
         report["cores"],
         report["load_average_1m"].as_f64().unwrap_or(f64::NAN),
-        report["data_dir"].as_str().unwrap_or("?"),
+        report["scratch_dir"].as_str().unwrap_or("?"),
         ms(&sync["p50_us"]),
         ms(&sync["p99_us"]),
         ms(&sync["max_us"]),
