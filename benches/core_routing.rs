@@ -22,26 +22,12 @@ use hdrhistogram::Histogram;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use switchboard_core::{
-    AgentLogin, Channel, Command, Level, NewContact, PerChannel, Router, RoutingConfig,
-    SkillRequirement, Tier, Timestamp,
+    Channel, Command, Level, NewContact, Router, RoutingConfig, SkillRequirement, Timestamp,
 };
 
-const SKILLS: usize = 200;
-const LANGUAGES: usize = 10;
-const SITES: usize = 5;
-const SEED: u64 = 0x00C0_FFEE;
+mod centre;
 
-fn skill(i: usize) -> String {
-    if i < LANGUAGES {
-        format!("language_{i}")
-    } else {
-        format!("service_{i}")
-    }
-}
-
-fn level(n: u8) -> Level {
-    Level::new(n.clamp(1, 5)).unwrap_or(Level::MIN)
-}
+use centre::{LANGUAGES, SEED, SKILLS, level, skill};
 
 /// A centre of `agents` agents (8 random skills each, a language for one in five) and `queued`
 /// waiting contacts spread over many queues, built through the public commands.
@@ -63,28 +49,8 @@ impl Scenario {
             next_contact: 0,
         };
         for a in 0..agents {
-            let mut skills: Vec<(SkillName, Level)> = (0..8)
-                .map(|_| {
-                    let i = s.rng.random_range(LANGUAGES..SKILLS);
-                    (skill(i).into(), level(s.rng.random_range(1..=5)))
-                })
-                .collect();
-            if s.rng.random_bool(0.2) {
-                skills.push((skill(s.rng.random_range(0..LANGUAGES)).into(), level(4)));
-            }
-            let mut channels = PerChannel::splat(0);
-            channels.set(Channel::Phone, 1);
-            channels.set(Channel::Chat, 2);
-            channels.set(Channel::Email, 3);
-            let tier = Tier::new(s.rng.random_range(1..=3)).unwrap_or(Tier::FIRST);
-            s.run(Command::LoginAgent(Box::new(AgentLogin {
-                agent: format!("agent{a}").into(),
-                name: format!("Agent {a}").into(),
-                tier,
-                site: format!("site{}", a % SITES).into(),
-                skills,
-                channels: Some(channels),
-            })));
+            let login = centre::random_agent(&mut s.rng, a);
+            s.run(Command::LoginAgent(Box::new(login)));
         }
         // Contacts arrive while nobody is ready, so they all wait.
         for _ in 0..queued {
@@ -154,8 +120,6 @@ impl Scenario {
         }
     }
 }
-
-type SkillName = switchboard_core::SkillId;
 
 /// One arrival: the contact needs a skill the free agents have.
 fn arrival(s: &mut Scenario, service: &str) -> Duration {

@@ -232,6 +232,7 @@ pub async fn run(
     sample_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = pin!(shutdown.fuse());
     let mut batch: Vec<Input> = Vec::with_capacity(settings.batch_max);
+    let mut event_subjects = EventSubjects::default();
     loop {
         let timer = engine
             .poll_timeout()
@@ -286,6 +287,7 @@ pub async fn run(
             subjects,
             &mut cache,
             &mut telemetry,
+            &mut event_subjects,
             std::mem::take(&mut batch),
         )
         .await?;
@@ -302,6 +304,7 @@ pub async fn run(
         subjects,
         &mut cache,
         &mut telemetry,
+        &mut event_subjects,
         batch,
     )
     .await?;
@@ -323,6 +326,7 @@ async fn turn(
     subjects: &Subjects,
     cache: &mut ReplyCache,
     telemetry: &mut Telemetry,
+    event_subjects: &mut EventSubjects,
     batch: Vec<Input>,
 ) -> Result<(), DriverError> {
     let now = wall_now();
@@ -419,46 +423,61 @@ async fn turn(
     }
     telemetry::turn_finished(messages, cache.len());
     if let Some(committed) = committed {
+        // Desktops first: offers and notices are what agents wait for. The events stream is
+        // for downstream consumers and follows in the same flush.
+        for event in &committed.events {
+            publish_desktop_notices(client, engine, subjects, event).await;
+        }
         for (offset, event) in committed.events.iter().enumerate() {
             let seq = committed.first_seq + offset as u64;
-            publish_event(client, subjects, seq, event).await;
-            if let EventKind::OfferMade(made) = &event.kind
-                && let Some(notice) = switchboard_wire::offer_notice(engine.state(), made)
-            {
-                match switchboard_wire::encode_offer(&notice, Format::Json) {
-                    Ok(bytes) => {
-                        if let Err(error) = client
-                            .publish(subjects.agent_offer(&made.agent), Bytes::from(bytes))
-                            .await
-                        {
-                            tracing::warn!(%error, agent = %made.agent, "could not publish an offer");
-                        }
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, offer = %made.offer, "an offer could not be written");
-                    }
-                }
-            }
-            for (agent, notice) in switchboard_wire::agent_notices(event) {
-                let name = notice.name();
-                match switchboard_wire::encode_agent_notice(&notice, Format::Json) {
-                    Ok(bytes) => {
-                        if let Err(error) = client
-                            .publish(subjects.agent_notice(&agent, name), Bytes::from(bytes))
-                            .await
-                        {
-                            tracing::warn!(%error, %agent, notice = name, "could not publish an agent notice");
-                        }
-                    }
-                    Err(error) => {
-                        tracing::error!(%error, %agent, notice = name, "an agent notice could not be written");
-                    }
-                }
-            }
+            publish_event(client, subjects, event_subjects, seq, event).await;
         }
     }
     client.flush().await.map_err(nats("flush a turn"))?;
     Ok(())
+}
+
+/// Publishes what one committed event tells agents' desktops: an offer, and the notices
+/// (offer revoked or expired, assigned, presence) on `{p}.agent.<id>.<notice>`.
+async fn publish_desktop_notices(
+    client: &Client,
+    engine: &Engine,
+    subjects: &Subjects,
+    event: &switchboard_core::Event,
+) {
+    if let EventKind::OfferMade(made) = &event.kind
+        && let Some(notice) = switchboard_wire::offer_notice(engine.state(), made)
+    {
+        match switchboard_wire::encode_offer(&notice, Format::Json) {
+            Ok(bytes) => {
+                if let Err(error) = client
+                    .publish(subjects.agent_offer(&made.agent), Bytes::from(bytes))
+                    .await
+                {
+                    tracing::warn!(%error, agent = %made.agent, "could not publish an offer");
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, offer = %made.offer, "an offer could not be written");
+            }
+        }
+    }
+    for (agent, notice) in switchboard_wire::agent_notices(event) {
+        let name = notice.name();
+        match switchboard_wire::encode_agent_notice(&notice, Format::Json) {
+            Ok(bytes) => {
+                if let Err(error) = client
+                    .publish(subjects.agent_notice(&agent, name), Bytes::from(bytes))
+                    .await
+                {
+                    tracing::warn!(%error, %agent, notice = name, "could not publish an agent notice");
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, %agent, notice = name, "an agent notice could not be written");
+            }
+        }
+    }
 }
 
 /// Decodes, checks the idempotency key and decides one message.
@@ -539,13 +558,30 @@ fn header<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
     message.headers.as_ref()?.get(name).map(|v| v.as_str())
 }
 
+/// The subject of each event type, made once: `{p}.events.<type>`.
+#[derive(Debug, Default)]
+struct EventSubjects(std::collections::HashMap<&'static str, Subject>);
+
+impl EventSubjects {
+    fn get(&mut self, subjects: &Subjects, event_type: &'static str) -> Subject {
+        self.0
+            .entry(event_type)
+            .or_insert_with(|| Subject::from(subjects.event(event_type)))
+            .clone()
+    }
+}
+
 async fn publish_event(
     client: &Client,
     subjects: &Subjects,
+    event_subjects: &mut EventSubjects,
     seq: u64,
     event: &switchboard_core::Event,
 ) {
-    let json = match switchboard_wire::event_json(seq, event) {
+    let json = match switchboard_wire::event_json(seq, event)
+        .map_err(|e| e.to_string())
+        .and_then(|json| serde_json::to_vec(&json).map_err(|e| e.to_string()))
+    {
         Ok(json) => json,
         Err(error) => {
             tracing::error!(%error, seq, "an event could not be written as JSON; not published");
@@ -553,11 +589,12 @@ async fn publish_event(
         }
     };
     let mut headers = HeaderMap::new();
-    headers.insert("Nats-Msg-Id", seq.to_string().as_str());
-    headers.insert(SEQ_HEADER, seq.to_string().as_str());
-    let subject = subjects.event(event.kind.name());
+    let seq_text = seq.to_string();
+    headers.insert("Nats-Msg-Id", seq_text.as_str());
+    headers.insert(SEQ_HEADER, seq_text.as_str());
+    let subject = event_subjects.get(subjects, event.kind.name());
     if let Err(error) = client
-        .publish_with_headers(subject, headers, Bytes::from(json.to_string()))
+        .publish_with_headers(subject, headers, Bytes::from(json))
         .await
     {
         tracing::warn!(%error, seq, "could not publish an event");
@@ -603,6 +640,7 @@ async fn catch_up_events(
         "publishing events missing from the events stream"
     );
     let reader = switchboard_log::LogReader::open(engine.dir()).map_err(EngineError::from)?;
+    let mut event_subjects = EventSubjects::default();
     for record in reader.read_from(published + 1).map_err(EngineError::from)? {
         let record = record.map_err(EngineError::from)?;
         let event = switchboard_wire::decode_event(&record.payload).map_err(|source| {
@@ -611,7 +649,7 @@ async fn catch_up_events(
                 source,
             }
         })?;
-        publish_event(client, subjects, record.seq, &event).await;
+        publish_event(client, subjects, &mut event_subjects, record.seq, &event).await;
     }
     client.flush().await.map_err(nats("flush the catch-up"))?;
     Ok(())

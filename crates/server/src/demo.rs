@@ -72,7 +72,8 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn free_local_port() -> Result<SocketAddr> {
+/// A free TCP port on 127.0.0.1 (bound, then released for whoever binds it next).
+pub(crate) fn free_local_port() -> Result<SocketAddr> {
     let listener = TcpListener::bind("127.0.0.1:0").context("no free local port")?;
     listener.local_addr().context("no local address")
 }
@@ -138,7 +139,7 @@ async fn demo(args: Args) -> Result<()> {
         .context("the demo's clients could not connect")?;
     let mut engine_task = engine_task;
     tokio::select! {
-        ready = wait_until_ready(&peers) => ready?,
+        ready = wait_until_ready(&peers, PREFIX) => ready?,
         stopped = &mut engine_task => {
             stopped.context("engine task")??;
             anyhow::bail!("the engine stopped before it was ready");
@@ -211,7 +212,12 @@ struct Counts {
     completed: AtomicU64,
 }
 
-async fn request(client: &async_nats::Client, subject: String, body: Value) -> Option<Value> {
+/// Sends a JSON request and reads the JSON reply; `None` after 5 s or on anything unreadable.
+pub(crate) async fn request(
+    client: &async_nats::Client,
+    subject: String,
+    body: Value,
+) -> Option<Value> {
     let reply = tokio::time::timeout(
         Duration::from_secs(5),
         client.request(subject, body.to_string().into()),
@@ -222,13 +228,14 @@ async fn request(client: &async_nats::Client, subject: String, body: Value) -> O
     serde_json::from_slice(&reply.payload).ok()
 }
 
-/// Polls the engine every 100 ms until it answers a query, for at most 30 s.
-async fn wait_until_ready(client: &async_nats::Client) -> Result<()> {
+/// Polls the engine under subject prefix `prefix` every 100 ms until it answers a query, for at
+/// most 30 s.
+pub(crate) async fn wait_until_ready(client: &async_nats::Client, prefix: &str) -> Result<()> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let mut poll = tokio::time::interval(Duration::from_millis(100));
     while tokio::time::Instant::now() < deadline {
         poll.tick().await;
-        if request(client, format!("{PREFIX}.query.queues"), json!({}))
+        if request(client, format!("{prefix}.query.queues"), json!({}))
             .await
             .is_some()
         {

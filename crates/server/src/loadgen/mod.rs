@@ -1,0 +1,718 @@
+//! `switchboard loadgen`: the proof of speed. Drives an engine over NATS on the real wire
+//! contract and measures, per contact, the time from publishing its create command to its offer
+//! reaching the agent's subscription, against two baselines measured in the same run, on the same
+//! NATS, at the same rate and message sizes: a bare relay and a durable relay (see `relay`).
+//!
+//! A run: measure the disk's `fdatasync`; start NATS and the engine if asked; log in the
+//! simulated agents (`agents`); warm up (unrecorded); then the bare relay, the durable relay and
+//! the engine, each for `--duration` seconds at `--rate`, one after another so that each has the
+//! machine to itself. Sending is open loop: message `n` is sent at `n / rate` seconds whatever
+//! has been answered, so a system that falls behind shows its queueing delay. `--find-max`
+//! instead steps the engine's rate up until it stops keeping up.
+
+mod agents;
+mod machine;
+mod relay;
+mod rig;
+mod tracker;
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use async_nats::{Client, Subject};
+use bytes::Bytes;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use agents::{Desk, Names};
+use machine::Resident;
+use relay::{Relay, RelayKind};
+use tracker::{PhaseResult, Phases, Tracker};
+
+/// `switchboard loadgen`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The NATS server the engine takes commands on. Without it, loadgen starts a local
+    /// nats-server (installed on first use) and its own engine (as with --spawn-engine).
+    #[arg(long, env = "SWITCHBOARD_NATS_URL")]
+    nats_url: Option<String>,
+    /// The engine's subject prefix.
+    #[arg(long, default_value = "switchboard")]
+    subject_prefix: String,
+    /// Contacts (and relay messages) per second, sent open loop.
+    #[arg(long, default_value_t = 5000.0)]
+    rate: f64,
+    /// Seconds of load in each measured phase (the engine, and each relay).
+    #[arg(long, default_value_t = 10.0)]
+    duration: f64,
+    /// Simulated agents. Each takes one phone contact at a time; too few and contacts queue
+    /// (counted in `queued`).
+    #[arg(long, default_value_t = 500)]
+    agents: u32,
+    /// Milliseconds an agent works a contact between accepting and completing it.
+    #[arg(long, default_value_t = 1)]
+    handle_time_ms: u64,
+    /// Seconds of unrecorded load at the rate before measuring.
+    #[arg(long, default_value_t = 1.0)]
+    warmup: f64,
+    /// Bound, in seconds, on waiting for the last answers once a phase has sent everything;
+    /// what has not arrived by then is `lost`.
+    #[arg(long, default_value_t = 10.0)]
+    drain_secs: f64,
+    /// Start the engine here: this executable's `serve`, with a scratch data directory and
+    /// a free metrics port, killed at the end. Its resident memory is then reported. (Not on a
+    /// NATS where an engine already serves the prefix: both would take every command.)
+    #[arg(long)]
+    spawn_engine: bool,
+    /// The process id of an engine started elsewhere, to report its resident memory.
+    #[arg(long, conflicts_with = "spawn_engine")]
+    engine_pid: Option<u32>,
+    /// Where the scratch directory (a started engine's log, a started nats-server's store, the
+    /// durable relay's file, the fdatasync probe) is made. Put it on the disk to be measured,
+    /// not on tmpfs. Default: the system's temporary directory.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+    /// Measure the engine only, not the relays.
+    #[arg(long)]
+    no_relays: bool,
+    /// Step the rate up from --rate until the engine stops keeping up, and report the highest
+    /// sustainable rate (no relays).
+    #[arg(long)]
+    find_max: bool,
+    /// --find-max: the p99 create→offer latency, in ms, above which a rate is not sustainable.
+    #[arg(long, default_value_t = 10.0)]
+    p99_bound_ms: f64,
+    /// --find-max: each step multiplies the rate by this.
+    #[arg(long, default_value_t = 1.5)]
+    step_factor: f64,
+    /// --find-max: the highest rate tried.
+    #[arg(long, default_value_t = 100_000.0)]
+    rate_max: f64,
+    /// Print one JSON object instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A phase keeps up when it sends and is answered at no less than this share of the rate.
+const KEEP_UP_SHARE: f64 = 0.95;
+
+/// Bisection steps between the last sustainable and the first unsustainable rate.
+const REFINE_STEPS: u32 = 2;
+
+pub(crate) fn run(args: &Args) -> Result<ExitCode> {
+    crate::serve::init_logging(crate::serve::LogFormat::Text, "warn");
+    check(args)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("loadgen")
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    let report = runtime.block_on(loadgen(args))?;
+    runtime.shutdown_background();
+    if args.json {
+        say!("{report}");
+    } else {
+        say!("{}", render(&report, args));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn check(args: &Args) -> Result<()> {
+    let positive = |name: &str, value: f64| {
+        anyhow::ensure!(
+            value.is_finite() && value > 0.0,
+            "--{name} must be a positive number"
+        );
+        Ok(())
+    };
+    positive("rate", args.rate)?;
+    positive("duration", args.duration)?;
+    positive("drain-secs", args.drain_secs)?;
+    anyhow::ensure!(
+        args.warmup.is_finite() && args.warmup >= 0.0,
+        "--warmup must be zero or more"
+    );
+    anyhow::ensure!(args.agents > 0, "--agents must be at least 1");
+    anyhow::ensure!(
+        args.step_factor.is_finite() && args.step_factor > 1.0,
+        "--step-factor must be more than 1"
+    );
+    let top = if args.find_max {
+        args.rate_max.max(args.rate)
+    } else {
+        args.rate
+    };
+    anyhow::ensure!(
+        top * args.duration <= tracker::PLANNED_MAX as f64,
+        "--rate × --duration is over {} messages a phase",
+        tracker::PLANNED_MAX
+    );
+    Ok(())
+}
+
+/// Messages a phase at `rate` for `secs` sends (at least one).
+fn planned(rate: f64, secs: f64) -> u64 {
+    // Bounded by `check`; the cast saturates anyway.
+    #[expect(
+        clippy::cast_possible_truncation,
+        reason = "a positive count bounded by PLANNED_MAX"
+    )]
+    let n = (rate * secs).round() as u64;
+    n.max(1)
+}
+
+/// Everything a phase needs.
+struct Run {
+    /// The NATS the relays connect to.
+    url: String,
+    /// The run's ids and subjects.
+    names: Names,
+    /// Every phase so far, by number, for the receivers.
+    phases: Arc<Phases>,
+    /// The connection the contacts (and relay messages) are sent on.
+    sender: Client,
+    /// The connection the agents (and the relays' receiver) use.
+    desk_client: Client,
+    /// Bound on waiting for the last answers of a phase.
+    drain: Duration,
+    /// No progress bars (`--json`, or stderr is not a terminal).
+    quiet: bool,
+}
+
+async fn loadgen(args: &Args) -> Result<Value> {
+    let base = args.data_dir.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&base)
+        .with_context(|| format!("could not create {}", base.display()))?;
+    let scratch = tempfile::Builder::new()
+        .prefix("switchboard-loadgen-")
+        .tempdir_in(&base)
+        .with_context(|| format!("could not make a scratch directory in {}", base.display()))?;
+    let probe_dir = scratch.path().to_path_buf();
+    let sync = tokio::task::spawn_blocking(move || machine::fdatasync_latency(&probe_dir, 200))
+        .await
+        .context("fdatasync probe")??;
+
+    let (url, _nats) = match &args.nats_url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let store = scratch.path().join("nats");
+            let server = tokio::task::spawn_blocking(move || rig::start_nats(&store))
+                .await
+                .context("nats-server start")??;
+            (server.client_url(), Some(server))
+        }
+    };
+    let mut engine = if args.spawn_engine || args.nats_url.is_none() {
+        let dir = scratch.path().join("engine");
+        Some(rig::SpawnedEngine::start(&url, &args.subject_prefix, &dir)?)
+    } else {
+        None
+    };
+    let engine_pid = engine
+        .as_ref()
+        .map(rig::SpawnedEngine::pid)
+        .or(args.engine_pid);
+
+    let connect = |name: &'static str| {
+        let url = url.clone();
+        async move {
+            async_nats::ConnectOptions::new()
+                .name(name)
+                .connect(url.as_str())
+                .await
+                .with_context(|| format!("could not connect to NATS at {url}"))
+        }
+    };
+    let desk_client = connect("switchboard-loadgen-agents").await?;
+    if let Err(error) = crate::demo::wait_until_ready(&desk_client, &args.subject_prefix).await {
+        if let Some(status) = engine.as_mut().and_then(rig::SpawnedEngine::exited) {
+            anyhow::bail!("the engine exited ({status}) before it was ready");
+        }
+        return Err(error);
+    }
+    let sender = connect("switchboard-loadgen-contacts").await?;
+
+    let run: u32 = rand::random();
+    let names = Names::new(&args.subject_prefix, run);
+    let phases = Arc::new(Phases::default());
+    let cx = Run {
+        url: url.clone(),
+        names: names.clone(),
+        phases: phases.clone(),
+        sender: sender.clone(),
+        desk_client: desk_client.clone(),
+        drain: Duration::from_secs_f64(args.drain_secs),
+        quiet: args.json || !std::io::stderr().is_terminal(),
+    };
+    let replies = tokio::spawn(count_replies(
+        sender
+            .subscribe(format!("loadgen.{}.created.*", names.tag))
+            .await
+            .context("could not subscribe to the create replies")?,
+        phases.clone(),
+    ));
+    let desk = Desk::open(
+        desk_client.clone(),
+        names.clone(),
+        args.agents,
+        Duration::from_millis(args.handle_time_ms),
+        phases.clone(),
+    )
+    .await?;
+
+    // Warm-up, at least one contact: it also tells the offer's size for the relays.
+    let (warmup, offer_bytes) =
+        engine_phase(&cx, "warm-up", args.rate, args.warmup.max(1.0 / args.rate)).await;
+    if warmup.received == 0 {
+        anyhow::bail!(
+            "none of the {} warm-up contacts got an offer ({} created, {} refused): is the \
+             engine on this NATS routing under the prefix {:?}?",
+            warmup.sent,
+            warmup.replies_ok,
+            warmup.replies_refused,
+            args.subject_prefix
+        );
+    }
+    let create_bytes = names.create_body(0, 0).len();
+    let rss_before = engine_pid.and_then(machine::resident);
+
+    let mut report = json!({
+        "rate": args.rate,
+        "duration_secs": args.duration,
+        "agents": args.agents,
+        "handle_time_ms": args.handle_time_ms,
+        "create_bytes": create_bytes,
+        "offer_bytes": offer_bytes,
+        "cores": machine::cores(),
+        "load_average_1m": machine::load_average(),
+        "fdatasync": sync,
+        "scratch_dir": scratch.path().display().to_string(),
+        "engine_pid": engine_pid,
+        "engine_spawned": engine.is_some(),
+    });
+    if args.find_max {
+        let found = find_max(&cx, args).await;
+        merge(&mut report, found);
+    } else {
+        let (bare, durable) = if args.no_relays {
+            (None, None)
+        } else {
+            let relay_input = create_bytes;
+            let relay_output = usize::try_from(offer_bytes).unwrap_or(usize::MAX);
+            let bare = relay_phase(&cx, RelayKind::Bare, args, relay_input, relay_output).await?;
+            let file = scratch.path().join("durable-relay.log");
+            let durable = relay_phase(
+                &cx,
+                RelayKind::Durable(file),
+                args,
+                relay_input,
+                relay_output,
+            )
+            .await?;
+            (Some(bare), Some(durable))
+        };
+        let cpu_before = engine_pid.and_then(machine::cpu_time);
+        let (engine_result, _) = engine_phase(&cx, "engine", args.rate, args.duration).await;
+        let cpu = engine_pid
+            .and_then(machine::cpu_time)
+            .zip(cpu_before)
+            .map(|(after, before)| after.saturating_sub(before));
+        merge(
+            &mut report,
+            figures(&engine_result, bare.as_ref(), durable.as_ref()),
+        );
+        merge(
+            &mut report,
+            json!({
+                "engine_cpu_ms": cpu.map(|t| t.as_millis()),
+                "engine_cpu_us_per_contact":
+                    cpu.map(|t| t.as_secs_f64() * 1e6 / engine_result.sent.max(1) as f64),
+            }),
+        );
+    }
+    let rss_after = engine_pid.and_then(machine::resident);
+    merge(&mut report, memory(rss_before, rss_after));
+    let counts = desk.counts();
+    merge(
+        &mut report,
+        json!({
+            "agent_commands_refused": counts.refused.load(std::sync::atomic::Ordering::Relaxed),
+            "stray_offers": counts.strays.load(std::sync::atomic::Ordering::Relaxed),
+        }),
+    );
+    if let Some(status) = engine.as_mut().and_then(rig::SpawnedEngine::exited) {
+        anyhow::bail!("the engine exited during the run ({status})");
+    }
+    tokio::time::timeout(Duration::from_secs(10), desk.close())
+        .await
+        .ok();
+    replies.abort();
+    drop(engine);
+    Ok(report)
+}
+
+fn merge(into: &mut Value, from: Value) {
+    if let (Value::Object(into), Value::Object(from)) = (into, from) {
+        into.extend(from);
+    }
+}
+
+/// Counts the replies to create commands, per phase (named by the reply subject's last token).
+async fn count_replies(mut replies: async_nats::Subscriber, phases: Arc<Phases>) {
+    while let Some(reply) = replies.next().await {
+        let phase = reply
+            .subject
+            .rsplit('.')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .and_then(|n| phases.get(n));
+        if let Some(tracker) = phase {
+            tracker.replied(&reply.payload);
+        }
+    }
+}
+
+/// Sends `tracker.planned()` messages open loop at `rate`: message `n` at `n / rate` seconds
+/// after the phase began, however far behind the answers are. Tokio's timer ticks in
+/// milliseconds, so messages due within the same millisecond leave together.
+async fn send_paced(
+    client: &Client,
+    tracker: &Tracker,
+    rate: f64,
+    bar: &indicatif::ProgressBar,
+    mut message: impl FnMut(u64) -> (Subject, Option<Subject>, Bytes),
+) {
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let started = tokio::time::Instant::from_std(tracker.started());
+    for n in 0..tracker.planned() {
+        let due = started + interval.mul_f64(n as f64);
+        if due > tokio::time::Instant::now() {
+            tokio::time::sleep_until(due).await;
+        }
+        let (subject, reply, body) = message(n);
+        tracker.sending(n);
+        let sent = match reply {
+            Some(reply) => client.publish_with_reply(subject, reply, body).await,
+            None => client.publish(subject, body).await,
+        };
+        if let Err(error) = sent {
+            tracing::warn!(%error, "could not publish");
+        }
+        if n % 256 == 0 {
+            bar.set_position(n);
+        }
+    }
+    bar.set_position(tracker.planned());
+}
+
+fn phase_bar(cx: &Run, name: &str, planned: u64) -> indicatif::ProgressBar {
+    let bar = crate::progress::bar(cx.quiet, "sent");
+    bar.set_length(planned);
+    bar.set_message(name.to_owned());
+    bar
+}
+
+/// Waits for the stragglers, with the count on the bar.
+async fn drain(cx: &Run, tracker: &Tracker, bar: &indicatif::ProgressBar, name: &str) {
+    tracker
+        .drain(cx.drain, |t| {
+            bar.set_message(format!("{name}: {} answered", t.received()));
+        })
+        .await;
+    bar.finish_and_clear();
+}
+
+/// One engine phase: contacts at `rate` for `secs`; returns its figures and the offers' size.
+async fn engine_phase(cx: &Run, name: &str, rate: f64, secs: f64) -> (PhaseResult, u64) {
+    let tracker = Arc::new(Tracker::new(planned(rate, secs)));
+    let phase = cx.phases.add(tracker.clone());
+    let bar = phase_bar(cx, name, tracker.planned());
+    let subject = Subject::from(cx.names.create_subject());
+    let reply = Subject::from(format!("loadgen.{}.created.{phase}", cx.names.tag));
+    send_paced(&cx.sender, &tracker, rate, &bar, |n| {
+        (
+            subject.clone(),
+            Some(reply.clone()),
+            Bytes::from(cx.names.create_body(phase, n)),
+        )
+    })
+    .await;
+    drain(cx, &tracker, &bar, name).await;
+    (tracker.result(), tracker.answer_bytes())
+}
+
+/// One relay phase, on subjects of its own, at the run's rate and message sizes.
+async fn relay_phase(
+    cx: &Run,
+    kind: RelayKind,
+    args: &Args,
+    input_bytes: usize,
+    output_bytes: usize,
+) -> Result<PhaseResult> {
+    let name = match kind {
+        RelayKind::Bare => "bare relay",
+        RelayKind::Durable(_) => "durable relay",
+    };
+    let token = match kind {
+        RelayKind::Bare => "bare",
+        RelayKind::Durable(_) => "durable",
+    };
+    let input = format!("loadgen.{}.{token}.in", cx.names.tag);
+    let output = format!("loadgen.{}.{token}.out", cx.names.tag);
+    let relay = Relay::start(&cx.url, kind, input.clone(), output.clone(), output_bytes).await?;
+    let tracker = Arc::new(Tracker::new(planned(args.rate, args.duration)));
+    let mut answers = cx.desk_client.subscribe(output).await?;
+    cx.desk_client.flush().await?;
+    let receiving = tracker.clone();
+    let receiver = tokio::spawn(async move {
+        while let Some(message) = answers.next().await {
+            let arrived = std::time::Instant::now();
+            if let Some(n) = relay::number(&message.payload) {
+                receiving.answered(n, arrived, message.payload.len());
+            }
+        }
+    });
+    let bar = phase_bar(cx, name, tracker.planned());
+    let subject = Subject::from(input);
+    send_paced(&cx.sender, &tracker, args.rate, &bar, |n| {
+        (subject.clone(), None, relay::body(n, input_bytes))
+    })
+    .await;
+    drain(cx, &tracker, &bar, name).await;
+    receiver.abort();
+    drop(relay);
+    Ok(tracker.result())
+}
+
+/// Whether a phase at `rate` kept up; `None` when it did, else why not.
+fn verdict(result: &PhaseResult, rate: f64, p99_bound_us: f64) -> Option<String> {
+    if result.lost > 0 {
+        return Some(format!("{} contacts got no offer", result.lost));
+    }
+    if result.achieved_rate < KEEP_UP_SHARE * rate {
+        return Some(format!(
+            "the load generator sent only {:.0}/s",
+            result.achieved_rate
+        ));
+    }
+    if result.answered_rate < KEEP_UP_SHARE * rate {
+        return Some(format!(
+            "offers fell behind ({:.0}/s)",
+            result.answered_rate
+        ));
+    }
+    if result.p99_us > p99_bound_us {
+        return Some(format!(
+            "p99 {:.2} ms over the bound",
+            result.p99_us / 1000.0
+        ));
+    }
+    None
+}
+
+async fn find_max(cx: &Run, args: &Args) -> Value {
+    let bound_us = args.p99_bound_ms * 1000.0;
+    let mut steps = Vec::new();
+    let mut best: Option<f64> = None;
+    let mut failed: Option<f64> = None;
+    let mut rate = args.rate;
+    let step = |rate: f64, result: PhaseResult, steps: &mut Vec<Value>| {
+        let why = verdict(&result, rate, bound_us);
+        let mut line = json!({"rate": rate, "sustained": why.is_none(), "why_not": why});
+        merge(&mut line, serde_json::to_value(result).unwrap_or_default());
+        steps.push(line);
+        why.is_none()
+    };
+    loop {
+        let (result, _) = engine_phase(cx, &format!("{rate:.0}/s"), rate, args.duration).await;
+        if step(rate, result, &mut steps) {
+            best = Some(rate);
+            if rate >= args.rate_max {
+                break;
+            }
+            rate = (rate * args.step_factor).min(args.rate_max);
+        } else {
+            failed = Some(rate);
+            break;
+        }
+    }
+    if let (Some(low), Some(high)) = (best, failed) {
+        let (mut low, mut high) = (low, high);
+        for _ in 0..REFINE_STEPS {
+            let middle = f64::midpoint(low, high);
+            let (result, _) =
+                engine_phase(cx, &format!("{middle:.0}/s"), middle, args.duration).await;
+            if step(middle, result, &mut steps) {
+                low = middle;
+                best = Some(middle);
+            } else {
+                high = middle;
+            }
+        }
+    }
+    json!({
+        "max_sustainable_rate": best,
+        "p99_bound_us": bound_us,
+        "steps": steps,
+    })
+}
+
+/// The `--json` figures of a measured run.
+fn figures(
+    engine: &PhaseResult,
+    bare: Option<&PhaseResult>,
+    durable: Option<&PhaseResult>,
+) -> Value {
+    let ratio = |engine: f64, relay: Option<f64>| relay.filter(|r| *r > 0.0).map(|r| engine / r);
+    json!({
+        "sent": engine.sent,
+        "offers": engine.received,
+        "lost": engine.lost,
+        "achieved_rate": engine.achieved_rate,
+        "offer_rate": engine.answered_rate,
+        "p50_us": engine.p50_us,
+        "p99_us": engine.p99_us,
+        "p999_us": engine.p999_us,
+        "max_us": engine.max_us,
+        "mean_us": engine.mean_us,
+        "creates_ok": engine.replies_ok,
+        "creates_refused": engine.replies_refused,
+        "queued": engine.replies_queued,
+        "relay_sent": bare.map(|r| r.sent),
+        "relay_received": bare.map(|r| r.received),
+        "relay_p50_us": bare.map(|r| r.p50_us),
+        "relay_p99_us": bare.map(|r| r.p99_us),
+        "relay_p999_us": bare.map(|r| r.p999_us),
+        "relay_max_us": bare.map(|r| r.max_us),
+        "relay_lost": bare.map(|r| r.lost),
+        "durable_relay_sent": durable.map(|r| r.sent),
+        "durable_relay_received": durable.map(|r| r.received),
+        "durable_relay_p50_us": durable.map(|r| r.p50_us),
+        "durable_relay_p99_us": durable.map(|r| r.p99_us),
+        "durable_relay_p999_us": durable.map(|r| r.p999_us),
+        "durable_relay_max_us": durable.map(|r| r.max_us),
+        "durable_relay_lost": durable.map(|r| r.lost),
+        "ratio_p50": ratio(engine.p50_us, durable.map(|r| r.p50_us)),
+        "ratio_p99": ratio(engine.p99_us, durable.map(|r| r.p99_us)),
+    })
+}
+
+fn memory(before: Option<Resident>, after: Option<Resident>) -> Value {
+    json!({
+        "engine_rss_before_bytes": before.map(|r| r.rss_bytes),
+        "engine_rss_after_bytes": after.map(|r| r.rss_bytes),
+        "engine_rss_peak_bytes": after.map(|r| r.peak_bytes),
+    })
+}
+
+/// The human table, from the same figures as `--json`.
+fn render(report: &Value, args: &Args) -> String {
+    let ms = |v: &Value| {
+        v.as_f64()
+            .map_or_else(|| "-".to_owned(), |us| format!("{:.3}", us / 1000.0))
+    };
+    let mib = |v: &Value| {
+        v.as_u64().map_or_else(
+            || "-".to_owned(),
+            |b| format!("{:.1} MiB", b as f64 / 1_048_576.0),
+        )
+    };
+    let sync = &report["fdatasync"];
+    let mut out = format!(
+        "Switchboard loadgen: {} contacts/s for {} s, {} agents (handle time {} ms)\n\
+         machine: {} cores, load {:.2}; fdatasync of 256 B in {}: p50 {} ms, p99 {} ms, max {} ms ({} syncs)\n\
+         messages: create {} B, offer {} B\n",
+        args.rate,
+        args.duration,
+        args.agents,
+        args.handle_time_ms,
+        report["cores"],
+        report["load_average_1m"].as_f64().unwrap_or(f64::NAN),
+        report["scratch_dir"].as_str().unwrap_or("?"),
+        ms(&sync["p50_us"]),
+        ms(&sync["p99_us"]),
+        ms(&sync["max_us"]),
+        sync["syncs"],
+        report["create_bytes"],
+        report["offer_bytes"],
+    );
+    if args.find_max {
+        out.push_str(&format!(
+            "\n{:>10} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9}  verdict\n",
+            "rate/s", "sent/s", "offers/s", "lost", "p50 ms", "p99 ms", "max ms"
+        ));
+        for step in report["steps"].as_array().into_iter().flatten() {
+            out.push_str(&format!(
+                "{:>10.0} {:>10.0} {:>10.0} {:>8} {:>9} {:>9} {:>9}  {}\n",
+                step["rate"].as_f64().unwrap_or(0.0),
+                step["achieved_rate"].as_f64().unwrap_or(0.0),
+                step["answered_rate"].as_f64().unwrap_or(0.0),
+                step["lost"].to_string(),
+                ms(&step["p50_us"]),
+                ms(&step["p99_us"]),
+                ms(&step["max_us"]),
+                step["why_not"].as_str().unwrap_or("sustained"),
+            ));
+        }
+        out.push_str(&match report["max_sustainable_rate"].as_f64() {
+            Some(rate) => format!(
+                "\nhighest sustainable rate: {rate:.0} contacts/s (p99 ≤ {} ms, offers ≥ 95% of the rate, none lost)\n",
+                args.p99_bound_ms
+            ),
+            None => "\nno rate tried was sustainable; lower --rate\n".to_owned(),
+        });
+    } else {
+        out.push_str(&format!(
+            "\n{:<24} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9}\n",
+            "", "sent", "answered", "lost", "p50 ms", "p99 ms", "p99.9 ms", "max ms"
+        ));
+        let row = |name: &str, prefix: &str, received: &str| {
+            format!(
+                "{name:<24} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9}\n",
+                report[format!("{prefix}sent")].to_string(),
+                report[format!("{prefix}{received}")].to_string(),
+                report[format!("{prefix}lost")].to_string(),
+                ms(&report[format!("{prefix}p50_us")]),
+                ms(&report[format!("{prefix}p99_us")]),
+                ms(&report[format!("{prefix}p999_us")]),
+                ms(&report[format!("{prefix}max_us")]),
+            )
+        };
+        if !args.no_relays {
+            out.push_str(&row("bare relay", "relay_", "received"));
+            out.push_str(&row("durable relay", "durable_relay_", "received"));
+        }
+        out.push_str(&row("engine: create → offer", "", "offers"));
+        out.push_str(&format!(
+            "\nengine sent {:.0}/s, offers {:.0}/s; creates refused {}, queued {}\n",
+            report["achieved_rate"].as_f64().unwrap_or(0.0),
+            report["offer_rate"].as_f64().unwrap_or(0.0),
+            report["creates_refused"],
+            report["queued"],
+        ));
+        if let Some(cpu) = report["engine_cpu_us_per_contact"].as_f64() {
+            out.push_str(&format!(
+                "engine CPU: {cpu:.0} µs per contact ({} ms over the engine phase)\n",
+                report["engine_cpu_ms"]
+            ));
+        }
+        if let (Some(p50), Some(p99)) = (report["ratio_p50"].as_f64(), report["ratio_p99"].as_f64())
+        {
+            out.push_str(&format!(
+                "engine / durable relay: p50 {p50:.2}×, p99 {p99:.2}×\n"
+            ));
+        }
+    }
+    out.push_str(&format!(
+        "engine resident memory: {} before, {} after (peak {})",
+        mib(&report["engine_rss_before_bytes"]),
+        mib(&report["engine_rss_after_bytes"]),
+        mib(&report["engine_rss_peak_bytes"]),
+    ));
+    out
+}

@@ -1,0 +1,211 @@
+//! The two baselines: a **bare relay** (each message in becomes one publish out) and a **durable
+//! relay** (each batch in is appended to a file with one `fdatasync`, then published out, then
+//! flushed: the floor for anything that acknowledges only what is durable).
+//!
+//! A relay runs on a tokio runtime of its own (two workers, like `switchboard serve`) with its
+//! own NATS connection, so it is scheduled apart from the load generator's sender and receiver,
+//! as the engine (another process) is.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use bytes::{BufMut, Bytes, BytesMut};
+use futures::{FutureExt, StreamExt};
+use tokio::sync::oneshot;
+
+/// The most messages one durable batch takes (the engine's default `batch_max`).
+const BATCH_MAX: usize = 1024;
+
+/// How long a relay message's number is, in ASCII digits at the start of its body.
+pub(super) const NUMBER_BYTES: usize = 20;
+
+/// Which baseline.
+#[derive(Debug, Clone)]
+pub(super) enum RelayKind {
+    /// Publish each message on as it comes.
+    Bare,
+    /// Append each batch to this file, `fdatasync` once, publish, flush.
+    Durable(PathBuf),
+}
+
+/// A running relay; stopped (its runtime shut down) on drop.
+pub(super) struct Relay {
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl std::fmt::Debug for Relay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Relay").finish_non_exhaustive()
+    }
+}
+
+impl Relay {
+    /// Starts a relay from `input` to `output` on the NATS at `url`, writing bodies of
+    /// `output_bytes` bytes; returns once it is subscribed.
+    pub(super) async fn start(
+        url: &str,
+        kind: RelayKind,
+        input: String,
+        output: String,
+        output_bytes: usize,
+    ) -> Result<Self> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("loadgen-relay")
+            .enable_all()
+            .build()
+            .context("could not start the relay's runtime")?;
+        let (ready, subscribed) = oneshot::channel();
+        let url = url.to_owned();
+        runtime.spawn(async move {
+            if let Err(error) = relay(&url, kind, input, output, output_bytes, ready).await {
+                tracing::warn!("the relay stopped: {error:#}");
+            }
+        });
+        subscribed
+            .await
+            .context("the relay stopped before it subscribed")??;
+        Ok(Self {
+            runtime: Some(runtime),
+        })
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        // Shutting down in the background is allowed inside an async context; dropping a
+        // runtime there is not.
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
+}
+
+/// A relay message's body: its number in ASCII digits, padded with `.` to `bytes`.
+pub(super) fn body(number: u64, bytes: usize) -> Bytes {
+    let mut body = BytesMut::with_capacity(bytes.max(NUMBER_BYTES));
+    body.put_slice(format!("{number:0NUMBER_BYTES$}").as_bytes());
+    body.resize(bytes.max(NUMBER_BYTES), b'.');
+    body.freeze()
+}
+
+/// The number at the start of a relay message's body.
+pub(super) fn number(body: &[u8]) -> Option<u64> {
+    std::str::from_utf8(body.get(..NUMBER_BYTES)?)
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// The same message as `input`, re-sized to `bytes` (its number kept).
+fn relayed(input: &[u8], bytes: usize) -> Bytes {
+    let mut body = BytesMut::with_capacity(bytes.max(NUMBER_BYTES));
+    body.put_slice(input.get(..NUMBER_BYTES).unwrap_or(input));
+    body.resize(bytes.max(NUMBER_BYTES), b'.');
+    body.freeze()
+}
+
+async fn relay(
+    url: &str,
+    kind: RelayKind,
+    input: String,
+    output: String,
+    output_bytes: usize,
+    ready: oneshot::Sender<Result<()>>,
+) -> Result<()> {
+    let setup = async {
+        let client = async_nats::connect(url)
+            .await
+            .context("the relay could not connect")?;
+        let messages = client.subscribe(input).await?;
+        client.flush().await?;
+        let file = match &kind {
+            RelayKind::Bare => None,
+            RelayKind::Durable(path) => Some(
+                OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .with_context(|| format!("could not open {}", path.display()))?,
+            ),
+        };
+        anyhow::Ok((client, messages, file))
+    };
+    let (client, mut messages, file) = match setup.await {
+        Ok(parts) => {
+            let _ = ready.send(Ok(()));
+            parts
+        }
+        Err(error) => {
+            let _ = ready.send(Err(error));
+            return Ok(());
+        }
+    };
+    let output = async_nats::Subject::from(output);
+    match file {
+        None => {
+            while let Some(message) = messages.next().await {
+                client
+                    .publish(output.clone(), relayed(&message.payload, output_bytes))
+                    .await?;
+            }
+        }
+        Some(mut file) => {
+            let mut batch = Vec::with_capacity(BATCH_MAX);
+            let mut buffer = Vec::new();
+            while let Some(first) = messages.next().await {
+                batch.push(first);
+                // What has already arrived, without waiting, up to the bound: as the engine.
+                while batch.len() < BATCH_MAX {
+                    match messages.next().now_or_never() {
+                        Some(Some(message)) => batch.push(message),
+                        _ => break,
+                    }
+                }
+                append_durably(&mut file, &mut buffer, &batch)?;
+                for message in batch.drain(..) {
+                    client
+                        .publish(output.clone(), relayed(&message.payload, output_bytes))
+                        .await?;
+                }
+                client.flush().await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// One write of the whole batch and one `fdatasync`, on the loop's thread as the engine does.
+fn append_durably(
+    file: &mut File,
+    buffer: &mut Vec<u8>,
+    batch: &[async_nats::Message],
+) -> Result<()> {
+    buffer.clear();
+    for message in batch {
+        buffer.extend_from_slice(&message.payload);
+    }
+    file.write_all(buffer)
+        .context("the durable relay could not write")?;
+    file.sync_data()
+        .context("the durable relay could not fdatasync")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_relayed_message_keeps_its_number_at_any_size() {
+        let message = body(42, 100);
+        assert_eq!(message.len(), 100);
+        assert_eq!(number(&message), Some(42));
+        let out = relayed(&message, 700);
+        assert_eq!(out.len(), 700);
+        assert_eq!(number(&out), Some(42));
+        assert_eq!(number(&relayed(&message, 3)), Some(42));
+        assert_eq!(number(b"short"), None);
+    }
+}
