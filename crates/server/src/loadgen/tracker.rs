@@ -40,6 +40,8 @@ pub(super) struct Tracker {
     replies_queued: AtomicU64,
     /// Latencies of answered messages, in nanoseconds.
     histogram: Mutex<Histogram<u64>>,
+    /// Woken when every message sent so far has its answer.
+    caught_up: tokio::sync::Notify,
 }
 
 impl Tracker {
@@ -62,6 +64,7 @@ impl Tracker {
                 Histogram::new_with_bounds(LATENCY_NS_MIN, LATENCY_NS_MAX, 3)
                     .expect("constant bounds hdrhistogram accepts: low >= 1, high >= 2 * low"),
             ),
+            caught_up: tokio::sync::Notify::new(),
         }
     }
 
@@ -105,9 +108,12 @@ impl Tracker {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .saturating_record(latency);
-        self.received.fetch_add(1, Ordering::Relaxed);
+        let received = self.received.fetch_add(1, Ordering::Relaxed) + 1;
         self.last_received_ns.fetch_max(arrived, Ordering::Relaxed);
         self.answer_bytes.store(bytes as u64, Ordering::Relaxed);
+        if received >= self.sent() {
+            self.caught_up.notify_waiters();
+        }
         true
     }
 
@@ -138,19 +144,25 @@ impl Tracker {
         self.answer_bytes.load(Ordering::Relaxed)
     }
 
-    /// Waits until every sent message is answered, for at most `bound`; polls every 5 ms
-    /// (the counter is shared with the receiving task). Returns whether all were answered.
+    /// Waits until every sent message is answered, for at most `bound`, woken by the last
+    /// answer (and every 100 ms to call `on_poll`, which moves the progress bar). Returns
+    /// whether all were answered.
     pub(super) async fn drain(&self, bound: Duration, mut on_poll: impl FnMut(&Self)) -> bool {
+        const TICK: Duration = Duration::from_millis(100);
         let deadline = tokio::time::Instant::now() + bound;
         loop {
+            let caught_up = self.caught_up.notified();
             on_poll(self);
             if self.received() >= self.sent() {
                 return true;
             }
-            if tokio::time::Instant::now() >= deadline {
+            let now = tokio::time::Instant::now();
+            if now >= deadline {
                 return false;
             }
-            tokio::time::sleep(Duration::from_millis(5)).await;
+            let wait = TICK.min(deadline - now);
+            // Either the last answer arrived or it is time to move the bar: check again.
+            let _ = tokio::time::timeout(wait, caught_up).await;
         }
     }
 
