@@ -19,7 +19,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use switchboard_core::{Command, Event, Rejection, Router, RoutingConfig, State, Timestamp};
-use switchboard_log::{ChainHash, Entry, FileLog, LogError, LogOptions, SnapshotOptions};
+use switchboard_log::{
+    ChainHash, CommitterOptions, Entry, FileLog, GroupCommitter, LogError, LogOptions, Report,
+    SnapshotOptions,
+};
 use switchboard_wire::{encode_event, encode_snapshot};
 
 pub use history::{HistoryFilter, history};
@@ -92,11 +95,41 @@ pub struct Committed {
     pub sync_time: std::time::Duration,
 }
 
+/// Events decided since the last submit, handed to the group committer: numbered, applied to
+/// the state, but **not yet durable**. Acknowledge them only once the committer reports a
+/// durable point at or past `last_seq` (see [`Engine::group_commit`]).
+#[derive(Debug)]
+pub struct Submitted {
+    /// The first event's sequence number.
+    pub first_seq: u64,
+    /// The last event's sequence number.
+    pub last_seq: u64,
+    /// The events, first to last (`first_seq + i` is event `i`'s sequence number).
+    pub events: Vec<Event>,
+}
+
+/// Where the engine's events go: straight to the log (one synchronous append and `fdatasync`
+/// per commit), or to a [`GroupCommitter`] thread that owns the log.
+#[derive(Debug)]
+enum Writer {
+    Direct(FileLog),
+    Group(GroupCommitter<FileLog>),
+}
+
+impl Writer {
+    fn next_seq(&self) -> u64 {
+        match self {
+            Self::Direct(log) => log.next_seq(),
+            Self::Group(committer) => committer.next_seq(),
+        }
+    }
+}
+
 /// The routing core over the durable log. See the crate documentation.
 #[derive(Debug)]
 pub struct Engine {
     router: Router,
-    log: FileLog,
+    log: Writer,
     dir: PathBuf,
     options: EngineOptions,
     /// Events decided and applied, not yet durable. They are durable once `commit` returns.
@@ -124,7 +157,7 @@ impl Engine {
         let router = Router::with_state(config, state).map_err(EngineError::Config)?;
         let engine = Self {
             router,
-            log,
+            log: Writer::Direct(log),
             dir: dir.to_path_buf(),
             options,
             pending: Vec::new(),
@@ -186,7 +219,8 @@ impl Engine {
         self.pending.len()
     }
 
-    /// Makes every pending event durable: one append, one `fdatasync`. Returns `None` when
+    /// Makes every pending event durable: one append, one `fdatasync` (with a group committer:
+    /// submits them and waits for the committer to report them durable). Returns `None` when
     /// nothing was pending. Takes a snapshot afterwards when one is due.
     ///
     /// # Errors
@@ -196,32 +230,123 @@ impl Engine {
         if self.pending.is_empty() {
             return Ok(None);
         }
-        let entries: Vec<Entry> = self
-            .pending
-            .iter()
-            .map(|event| Entry {
-                at_ms: event.at.as_millis(),
-                payload: encode_event(event),
-            })
-            .collect();
+        let entries = encode_entries(&self.pending);
         let started = Instant::now();
-        let appended = self.log.append(&entries)?;
+        let (first_seq, last_seq, head_hash, sync_time) = match &mut self.log {
+            Writer::Direct(log) => {
+                let appended = log.append(&entries)?;
+                (
+                    appended.first_seq,
+                    appended.last_seq,
+                    appended.head_hash,
+                    log.stats().last_append_sync,
+                )
+            }
+            Writer::Group(committer) => {
+                let range = committer.submit(entries)?;
+                let durable = committer.flush()?;
+                (
+                    range.first_seq,
+                    range.last_seq,
+                    durable.head_hash,
+                    std::time::Duration::ZERO,
+                )
+            }
+        };
         let append_time = started.elapsed();
         let events = std::mem::take(&mut self.pending);
         self.since_snapshot += events.len() as u64;
         let committed = Committed {
-            first_seq: appended.first_seq,
-            last_seq: appended.last_seq,
-            head_hash: appended.head_hash,
+            first_seq,
+            last_seq,
+            head_hash,
             events,
             append_time,
-            sync_time: self.log.stats().last_append_sync,
+            sync_time,
         };
+        self.snapshot_if_due()?;
+        Ok(Some(committed))
+    }
+
+    /// Hands every pending event to the group committer without waiting for it: the events
+    /// are numbered and stay applied, and become durable when the committer reports so (to the
+    /// `on_report` given to [`Engine::group_commit`]). Without a group committer this is
+    /// [`Engine::commit`]: the events are durable on return. Returns `None` when nothing was
+    /// pending. When a snapshot is due, waits for everything submitted to be durable and takes
+    /// it.
+    ///
+    /// # Errors
+    /// The log failed (the committer is poisoned): the engine must stop, as for `commit`.
+    pub fn submit(&mut self) -> Result<Option<Submitted>, EngineError> {
+        let Writer::Group(committer) = &mut self.log else {
+            return Ok(self.commit()?.map(|committed| Submitted {
+                first_seq: committed.first_seq,
+                last_seq: committed.last_seq,
+                events: committed.events,
+            }));
+        };
+        if self.pending.is_empty() {
+            return Ok(None);
+        }
+        let entries = encode_entries(&self.pending);
+        let range = committer.submit(entries)?;
+        let events = std::mem::take(&mut self.pending);
+        self.since_snapshot += events.len() as u64;
+        self.snapshot_if_due()?;
+        Ok(Some(Submitted {
+            first_seq: range.first_seq,
+            last_seq: range.last_seq,
+            events,
+        }))
+    }
+
+    /// Moves the log onto a [`GroupCommitter`] thread: from now on [`Engine::submit`] returns
+    /// at once and the committer appends whatever was submitted while its last `fdatasync` was
+    /// in flight as one group, then calls `on_report` on its thread with the new durable point
+    /// (or, once, the failure). The caller decides the next commands while the disk syncs,
+    /// and acknowledges each submitted batch only when a report covers its `last_seq`.
+    /// [`Engine::commit`] and [`Engine::snapshot`] still work (they wait for the committer).
+    /// Committing anything pending first.
+    ///
+    /// # Errors
+    /// The pending events could not be committed, or the writer thread could not start.
+    pub fn group_commit<F>(mut self, on_report: F) -> Result<Self, EngineError>
+    where
+        F: FnMut(Report) + Send + 'static,
+    {
+        self.commit()?;
+        self.log = match self.log {
+            Writer::Direct(log) => Writer::Group(GroupCommitter::spawn_reporting(
+                log,
+                CommitterOptions::default(),
+                on_report,
+            )?),
+            group @ Writer::Group(_) => group,
+        };
+        Ok(self)
+    }
+
+    /// Stops the group committer (after everything submitted is durable) and takes the log
+    /// back: commits are synchronous again.
+    ///
+    /// # Errors
+    /// The committer failed: what it had not made durable is lost to this process (a restart
+    /// recovers what is durable).
+    pub fn direct_commit(mut self) -> Result<Self, EngineError> {
+        self.commit()?;
+        self.log = match self.log {
+            Writer::Group(committer) => Writer::Direct(committer.shutdown()?),
+            direct @ Writer::Direct(_) => direct,
+        };
+        Ok(self)
+    }
+
+    fn snapshot_if_due(&mut self) -> Result<(), EngineError> {
         let every = self.options.snapshot_every_events;
         if every > 0 && self.since_snapshot >= every {
             self.snapshot()?;
         }
-        Ok(Some(committed))
+        Ok(())
     }
 
     /// Writes a snapshot of the committed state now (pending events are committed first).
@@ -233,7 +358,15 @@ impl Engine {
         if !self.pending.is_empty() {
             self.commit()?;
         }
-        let seq = self.log.next_seq() - 1;
+        // The state now holds exactly the events submitted: snapshot it at the durable point
+        // that covers them all.
+        let (seq, head_hash) = match &self.log {
+            Writer::Direct(log) => (log.next_seq() - 1, log.head_hash()),
+            Writer::Group(committer) => {
+                let durable = committer.flush()?;
+                (durable.up_to_seq, durable.head_hash)
+            }
+        };
         if seq == 0 {
             return Ok(None);
         }
@@ -241,11 +374,22 @@ impl Engine {
         let path = switchboard_log::save_snapshot(
             &self.dir,
             seq,
-            self.log.head_hash(),
+            head_hash,
             &bytes,
             &self.options.snapshot,
         )?;
         self.since_snapshot = 0;
         Ok(Some(path))
     }
+}
+
+/// The log entries of decided events: each one's time and stored encoding.
+fn encode_entries(events: &[Event]) -> Vec<Entry> {
+    events
+        .iter()
+        .map(|event| Entry {
+            at_ms: event.at.as_millis(),
+            payload: encode_event(event),
+        })
+        .collect()
 }

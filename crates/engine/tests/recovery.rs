@@ -32,6 +32,24 @@ fn open(dir: &std::path::Path, every: u64) -> (Engine, switchboard_engine::Recov
 /// A seeded morning: agents log in and answer, contacts arrive and are completed; every command
 /// is committed at once. Returns every committed event.
 fn morning(engine: &mut Engine, seed: u64, steps: usize) -> Vec<Event> {
+    morning_with(engine, seed, steps, |engine| {
+        engine.commit().expect("commit").map(|batch| {
+            assert_eq!(
+                batch.last_seq - batch.first_seq + 1,
+                batch.events.len() as u64
+            );
+            batch.events
+        })
+    })
+}
+
+/// The seeded morning, each command's events handed on by `commit` (which returns them).
+fn morning_with(
+    engine: &mut Engine,
+    seed: u64,
+    steps: usize,
+    mut commit: impl FnMut(&mut Engine) -> Option<Vec<Event>>,
+) -> Vec<Event> {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut now = Timestamp::from_millis(1_795_422_600_000);
     let mut committed = Vec::new();
@@ -104,12 +122,8 @@ fn morning(engine: &mut Engine, seed: u64, steps: usize) -> Vec<Event> {
         if let Some(command) = command {
             let _ = engine.decide(command, now);
         }
-        if let Some(batch) = engine.commit().expect("commit") {
-            assert_eq!(
-                batch.last_seq - batch.first_seq + 1,
-                batch.events.len() as u64
-            );
-            committed.extend(batch.events);
+        if let Some(events) = commit(engine) {
+            committed.extend(events);
         }
     }
     committed
@@ -152,6 +166,88 @@ fn recovery_from_snapshot_and_tail_equals_replay_from_zero() {
     let (replayed, report) = replay(dir.path(), &mut |_, _| {}).expect("replay");
     assert_eq!(report.events, events.len() as u64);
     assert!(replayed == live);
+}
+
+#[test]
+fn group_commit_reports_every_submitted_batch_durable_in_order_and_recovers_the_same_state() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (engine, _) = open(dir.path(), 97);
+    let (reports, reported) = std::sync::mpsc::channel();
+    let mut engine = engine
+        .group_commit(move |report| {
+            let _ = reports.send(report);
+        })
+        .expect("group commit starts");
+    let mut last_submitted = 0;
+    let events = morning_with(&mut engine, 7, 400, |engine| {
+        engine.submit().expect("submit").map(|submitted| {
+            assert_eq!(submitted.first_seq, last_submitted + 1, "dense numbering");
+            assert_eq!(
+                submitted.last_seq - submitted.first_seq + 1,
+                submitted.events.len() as u64
+            );
+            last_submitted = submitted.last_seq;
+            submitted.events
+        })
+    });
+    assert_eq!(last_submitted, events.len() as u64);
+    assert_eq!(engine.next_seq(), last_submitted + 1);
+    // Every batch is reported durable, in increasing order, up to the last one submitted.
+    let mut durable = 0;
+    while durable < last_submitted {
+        match reported.recv_timeout(Duration::from_secs(30)) {
+            Ok(switchboard_log::Report::Durable(group)) => {
+                assert!(group.durable.up_to_seq > durable, "reports go forward");
+                assert!(group.entries > 0 && group.batches > 0);
+                durable = group.durable.up_to_seq;
+            }
+            Ok(switchboard_log::Report::Failed(error)) => panic!("the log failed: {error}"),
+            Err(error) => panic!("no report covers seq {last_submitted}: {error}"),
+        }
+    }
+    assert_eq!(durable, last_submitted);
+    let live = engine.state().clone();
+    drop(engine);
+
+    let (reopened, recovered) = open(dir.path(), 97);
+    assert_eq!(recovered.last_seq, last_submitted);
+    assert!(
+        recovered.snapshot_seq.is_some(),
+        "snapshots are taken under group commit too"
+    );
+    assert!(*reopened.state() == live);
+    assert!(State::replay(&events) == live);
+}
+
+#[test]
+fn the_engine_goes_back_to_direct_commits_and_goes_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (engine, _) = open(dir.path(), 0);
+    let mut engine = engine.group_commit(|_| {}).expect("group commit starts");
+    let mut events = morning_with(&mut engine, 5, 80, |engine| {
+        engine.submit().expect("submit").map(|s| s.events)
+    });
+    let mut engine = engine
+        .direct_commit()
+        .expect("the committer hands the log back");
+    let now = Timestamp::from_millis(1_795_500_000_000);
+    engine
+        .decide(
+            Command::CreateContact(Box::new(NewContact::routine(
+                "after",
+                Channel::Email,
+                "housing",
+            ))),
+            now,
+        )
+        .expect("create");
+    let batch = engine.commit().expect("commit").expect("events");
+    assert_eq!(batch.first_seq, events.len() as u64 + 1);
+    events.extend(batch.events);
+    assert_eq!(engine.next_seq(), events.len() as u64 + 1);
+    drop(engine);
+    let (engine, _) = open(dir.path(), 0);
+    assert!(*engine.state() == State::replay(&events));
 }
 
 #[test]

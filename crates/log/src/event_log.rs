@@ -61,4 +61,10 @@ pub trait EventLog {
 
     /// Reads records in order starting at `seq` (at least 1) up to the current end of the log.
     fn read_from(&self, seq: u64) -> Result<Self::Records, LogError>;
+
+    /// How long the durability step (`fdatasync` or the like) of the latest `append` took, if
+    /// the backend measures it.
+    fn last_sync_time(&self) -> Option<std::time::Duration> {
+        None
+    }
 }

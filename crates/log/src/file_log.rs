@@ -405,6 +405,10 @@ impl EventLog for FileLog {
     fn read_from(&self, seq: u64) -> Result<Records, LogError> {
         self.reader().read_from(seq)
     }
+
+    fn last_sync_time(&self) -> Option<std::time::Duration> {
+        Some(self.stats.last_append_sync)
+    }
 }
 
 /// Scans the segments for open: every one strictly when `full_scan_on_open`, otherwise headers of

@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::error::LogError;
 use crate::event_log::{Entry, EventLog};
@@ -50,6 +51,31 @@ pub struct Durable {
     pub up_to_seq: u64,
     /// The chain hash of that record.
     pub head_hash: ChainHash,
+}
+
+/// What the writer thread reports after each group it appends.
+#[derive(Debug)]
+pub enum Report {
+    /// The group is durable.
+    Durable(GroupDurable),
+    /// The append failed: the committer is poisoned (reported once; nothing later becomes
+    /// durable).
+    Failed(LogError),
+}
+
+/// One durable group: the new durable point and what it cost.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupDurable {
+    /// Everything up to here is durable.
+    pub durable: Durable,
+    /// Batches in the group.
+    pub batches: u64,
+    /// Entries in the group.
+    pub entries: u64,
+    /// How long the append took (encoding, writing and the `fdatasync`).
+    pub append_time: Duration,
+    /// How long the `fdatasync` alone took, when the log says ([`EventLog::last_sync_time`]).
+    pub sync_time: Option<Duration>,
 }
 
 /// Counters of a [`GroupCommitter`]'s work.
@@ -151,9 +177,27 @@ impl<L: EventLog + Send + 'static> std::fmt::Debug for GroupCommitter<L> {
 impl<L: EventLog + Send + 'static> GroupCommitter<L> {
     /// Moves `log` onto a new writer thread. `on_durable` runs on that thread after each group is
     /// durable; keep it short (hand the notice to another channel) because the next sync waits.
-    pub fn spawn<F>(log: L, options: CommitterOptions, on_durable: F) -> Result<Self, LogError>
+    pub fn spawn<F>(log: L, options: CommitterOptions, mut on_durable: F) -> Result<Self, LogError>
     where
         F: FnMut(Durable) + Send + 'static,
+    {
+        Self::spawn_reporting(log, options, move |report| {
+            if let Report::Durable(group) = report {
+                on_durable(group.durable);
+            }
+        })
+    }
+
+    /// As [`Self::spawn`], with a fuller report after each group: the durable point with the
+    /// group's size and timings, or, once, the failure that poisoned the committer (so a caller
+    /// waiting for durability learns that none is coming).
+    pub fn spawn_reporting<F>(
+        log: L,
+        options: CommitterOptions,
+        on_report: F,
+    ) -> Result<Self, LogError>
+    where
+        F: FnMut(Report) + Send + 'static,
     {
         if options.queue_batches_max == 0 || options.group_entries_max == 0 {
             return Err(LogError::InvalidOptions {
@@ -167,7 +211,7 @@ impl<L: EventLog + Send + 'static> GroupCommitter<L> {
         let writer_shared = Arc::clone(&shared);
         let writer = std::thread::Builder::new()
             .name("switchboard-log-writer".to_owned())
-            .spawn(move || run_writer(log, &receiver, &writer_shared, &options, on_durable))
+            .spawn(move || run_writer(log, &receiver, &writer_shared, &options, on_report))
             .map_err(|e| LogError::io("spawn writer thread", PathBuf::new(), e))?;
         Ok(GroupCommitter {
             sender: Some(sender),
@@ -283,12 +327,12 @@ fn batch_bytes(entries: &[Entry]) -> u64 {
 }
 
 /// The writer thread: gather a group, append it, report, repeat until the queue closes.
-fn run_writer<L: EventLog, F: FnMut(Durable)>(
+fn run_writer<L: EventLog, F: FnMut(Report)>(
     mut log: L,
     receiver: &Receiver<Message>,
     shared: &Shared,
     options: &CommitterOptions,
-    mut on_durable: F,
+    mut on_report: F,
 ) -> L {
     let mut carried: Option<Message> = None;
     let mut group: Vec<Entry> = Vec::new();
@@ -329,7 +373,10 @@ fn run_writer<L: EventLog, F: FnMut(Durable)>(
         }
 
         if shared.poisoned_error().is_none() && !group.is_empty() {
-            match log.append(&group) {
+            let started = Instant::now();
+            let appended = log.append(&group);
+            let append_time = started.elapsed();
+            match appended {
                 Ok(appended) if Some(appended.first_seq) == expected_first_seq => {
                     shared.groups_committed.fetch_add(1, Ordering::Relaxed);
                     shared
@@ -338,16 +385,25 @@ fn run_writer<L: EventLog, F: FnMut(Durable)>(
                     shared
                         .entries_committed
                         .fetch_add(group.len() as u64, Ordering::Relaxed);
-                    on_durable(Durable {
-                        up_to_seq: appended.last_seq,
-                        head_hash: appended.head_hash,
-                    });
+                    on_report(Report::Durable(GroupDurable {
+                        durable: Durable {
+                            up_to_seq: appended.last_seq,
+                            head_hash: appended.head_hash,
+                        },
+                        batches,
+                        entries: group.len() as u64,
+                        append_time,
+                        sync_time: log.last_sync_time(),
+                    }));
                 }
                 Ok(appended) => shared.poison(format!(
                     "the log gave seq {} to a batch the committer numbered {:?}",
                     appended.first_seq, expected_first_seq
                 )),
                 Err(error) => shared.poison(error.to_string()),
+            }
+            if let Some(error) = shared.poisoned_error() {
+                on_report(Report::Failed(error));
             }
         }
         let reply = match shared.poisoned_error() {

@@ -113,7 +113,9 @@ pub use error::{Corruption, LogError, Problem};
 pub use event_log::{Appended, Entry, EventLog, Record};
 pub use file_log::{FileLog, LogOptions, LogStats, Recovery, TornTail};
 pub use frame::ChainHash;
-pub use group::{CommitterOptions, CommitterStats, Durable, GroupCommitter, SeqRange};
+pub use group::{
+    CommitterOptions, CommitterStats, Durable, GroupCommitter, GroupDurable, Report, SeqRange,
+};
 pub use reader::{LogReader, RecordView, Records, Scan};
 pub use snapshot::{
     LatestSnapshot, SkippedSnapshot, Snapshot, SnapshotOptions, load_latest_snapshot,

@@ -11,6 +11,7 @@ use futures::{FutureExt, StreamExt};
 use switchboard_core::Command;
 use switchboard_core::{EventKind, Timestamp};
 use switchboard_engine::{Engine, EngineError, HistoryFilter};
+use switchboard_log::Report;
 use switchboard_wire::{
     ErrorCode, Format, PAYLOAD_BYTES_MAX, QueryKind, Reply, Route, Subjects, WireError,
     query::HistoryEvent,
@@ -160,7 +161,7 @@ enum Outcome {
 /// the process must stop and restart to recover).
 pub async fn run(
     client: Client,
-    mut engine: Engine,
+    engine: Engine,
     settings: DriverSettings,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Engine, DriverError> {
@@ -228,11 +229,20 @@ pub async fn run(
 
     let mut telemetry = Telemetry::new(engine.state(), settings.health.clone());
     telemetry.health().loop_started(&client);
+    // The log moves onto the group committer's thread: a turn's `fdatasync` runs while the
+    // loop decides the next turn, and each turn's answers wait in `in_flight` until the
+    // committer reports its events durable.
+    let (reports, mut durable_reports) = tokio::sync::mpsc::unbounded_channel::<Report>();
+    let mut engine = engine.group_commit(move |report| {
+        // The loop has stopped listening only when it is already shutting down.
+        let _ = reports.send(report);
+    })?;
+    let mut in_flight = InFlight::new(engine.next_seq() - 1);
+    let publisher = EventPublisher::spawn(client.clone(), subjects.clone());
     let mut sample_timer = tokio::time::interval(Duration::from_secs(1));
     sample_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = pin!(shutdown.fuse());
     let mut batch: Vec<Input> = Vec::with_capacity(settings.batch_max);
-    let mut event_subjects = EventSubjects::default();
     loop {
         let timer = engine
             .poll_timeout()
@@ -246,6 +256,19 @@ pub async fn run(
         tokio::select! {
             biased;
             () = &mut shutdown => break,
+            report = durable_reports.recv() => {
+                match report {
+                    Some(report) => {
+                        in_flight
+                            .reported(report, &client, &publisher, &mut telemetry)
+                            .await?;
+                    }
+                    None => return Err(DriverError::Engine(EngineError::Log(
+                        switchboard_log::LogError::WriterStopped,
+                    ))),
+                }
+                continue;
+            }
             _ = sample_timer.tick() => {
                 telemetry.sample(&engine, wall_now(), Instant::now());
                 continue;
@@ -263,7 +286,15 @@ pub async fn run(
                 None => return Err(DriverError::SubscriptionEnded(subjects.inbox())),
             },
             message = queries.next() => match message {
-                Some(message) => answer_query(&client, &engine, subjects, &message),
+                Some(message) => {
+                    if let Some((reply_to, bytes)) = answer_query(&client, &engine, subjects, &message) {
+                        // What the query read includes every event decided so far: it goes
+                        // out once they are durable.
+                        in_flight.push_query(engine.next_seq() - 1, reply_to, bytes);
+                        in_flight.release(&client, &publisher).await?;
+                    }
+                    continue;
+                }
                 None => return Err(DriverError::SubscriptionEnded(subjects.queries())),
             },
             () = sleep => {}
@@ -281,33 +312,30 @@ pub async fn run(
                 _ => break,
             }
         }
-        turn(
-            &client,
+        let turn = turn(
             &mut engine,
             subjects,
             &mut cache,
             &mut telemetry,
-            &mut event_subjects,
             std::mem::take(&mut batch),
-        )
-        .await?;
+        )?;
+        in_flight.push(turn);
+        in_flight.release(&client, &publisher).await?;
     }
 
     // Shutdown: intake stops; what was taken is finished, made durable and answered.
     tracing::info!(
         pending = batch.len(),
+        in_flight = in_flight.turns.len(),
         "shutting down: finishing the last turn"
     );
-    turn(
-        &client,
-        &mut engine,
-        subjects,
-        &mut cache,
-        &mut telemetry,
-        &mut event_subjects,
-        batch,
-    )
-    .await?;
+    let turn = turn(&mut engine, subjects, &mut cache, &mut telemetry, batch)?;
+    in_flight.push(turn);
+    let mut engine = engine.direct_commit()?;
+    in_flight.durable_seq = engine.next_seq() - 1;
+    in_flight.release(&client, &publisher).await?;
+    // Every committed event reaches the events stream before the engine reports a clean stop.
+    publisher.finish().await;
     telemetry.health().loop_stopped();
     let snapshot = engine.snapshot()?;
     tracing::info!(
@@ -319,16 +347,132 @@ pub async fn run(
     Ok(engine)
 }
 
-/// One turn: decide the batch, commit it with one `fdatasync`, then answer and publish.
-async fn turn(
-    client: &Client,
+/// A turn decided and submitted to the log, with everything it sends once durable.
+struct Turn {
+    /// Nothing of the turn goes out before the log is durable up to here: its own last event,
+    /// or, for a turn without events, the last event decided before it (its refusals and
+    /// repeats were decided against a state that includes those).
+    durable_at: u64,
+    /// Replies to commands, in order.
+    replies: Vec<(Subject, Bytes)>,
+    /// Intake messages to acknowledge.
+    acks: Vec<jetstream::Message>,
+    /// When each message of the turn was taken (for the reply latency metric).
+    received: Vec<Instant>,
+    /// Offers and desktop notices, made from the state as the turn left it.
+    notices: Vec<(Subject, Bytes)>,
+    /// The turn's events and the first one's sequence number, for the events stream.
+    events: Option<(u64, Vec<switchboard_core::Event>)>,
+}
+
+/// Turns waiting for durability, oldest first, and the durable point reported so far.
+struct InFlight {
+    turns: std::collections::VecDeque<Turn>,
+    durable_seq: u64,
+}
+
+impl InFlight {
+    fn new(durable_seq: u64) -> Self {
+        Self {
+            turns: std::collections::VecDeque::new(),
+            durable_seq,
+        }
+    }
+
+    fn push(&mut self, turn: Turn) {
+        self.turns.push_back(turn);
+    }
+
+    /// A query's reply, held (as a turn of its own) until `durable_at` is durable.
+    fn push_query(&mut self, durable_at: u64, reply_to: Subject, bytes: Bytes) {
+        self.turns.push_back(Turn {
+            durable_at,
+            replies: vec![(reply_to, bytes)],
+            acks: Vec::new(),
+            received: Vec::new(),
+            notices: Vec::new(),
+            events: None,
+        });
+    }
+
+    /// Takes in the committer's report: a new durable point (then releases what it covers),
+    /// or the failure that stops the engine.
+    async fn reported(
+        &mut self,
+        report: Report,
+        client: &Client,
+        publisher: &EventPublisher,
+        telemetry: &mut Telemetry,
+    ) -> Result<(), DriverError> {
+        match report {
+            Report::Durable(group) => {
+                telemetry::group_durable(&group);
+                self.durable_seq = self.durable_seq.max(group.durable.up_to_seq);
+                self.release(client, publisher).await
+            }
+            Report::Failed(error) => {
+                telemetry.log_failed();
+                Err(DriverError::Engine(EngineError::Log(error)))
+            }
+        }
+    }
+
+    /// Sends everything of the turns now durable, in order: replies and acknowledgements,
+    /// then offers and notices, then hands their events to the events stream's publisher; one
+    /// flush.
+    async fn release(
+        &mut self,
+        client: &Client,
+        publisher: &EventPublisher,
+    ) -> Result<(), DriverError> {
+        let mut sent = false;
+        while self
+            .turns
+            .front()
+            .is_some_and(|turn| turn.durable_at <= self.durable_seq)
+        {
+            let Some(turn) = self.turns.pop_front() else {
+                break;
+            };
+            sent = true;
+            for (reply_to, bytes) in turn.replies {
+                if let Err(error) = client.publish(reply_to, bytes).await {
+                    tracing::warn!(%error, "could not send a reply");
+                }
+            }
+            for inbox in turn.acks {
+                if let Err(error) = inbox.ack().await {
+                    tracing::warn!(%error, "could not acknowledge an intake message");
+                }
+            }
+            for received in turn.received {
+                telemetry::command_replied(received.elapsed());
+            }
+            for (subject, bytes) in turn.notices {
+                if let Err(error) = client.publish(subject, bytes).await {
+                    tracing::warn!(%error, "could not publish an offer or a desktop notice");
+                }
+            }
+            if let Some((first_seq, events)) = turn.events {
+                publisher.publish(first_seq, events).await;
+            }
+        }
+        if sent {
+            client.flush().await.map_err(nats("flush a turn"))?;
+        }
+        Ok(())
+    }
+}
+
+/// One turn: decide the batch and submit its events to the log. What it sends waits for the
+/// events to be durable (see [`InFlight`]).
+fn turn(
     engine: &mut Engine,
     subjects: &Subjects,
     cache: &mut ReplyCache,
     telemetry: &mut Telemetry,
-    event_subjects: &mut EventSubjects,
     batch: Vec<Input>,
-) -> Result<(), DriverError> {
+) -> Result<Turn, DriverError> {
     let now = wall_now();
     let started = Instant::now();
     if engine.tick(now) > 0 {
@@ -351,7 +495,7 @@ async fn turn(
         );
         answers.push(Answer {
             // An intake message's reply subject is JetStream's acknowledgement subject: it is
-            // acknowledged (below, after the commit), never sent a reply.
+            // acknowledged (once durable), never sent a reply.
             reply_to: if inbox.is_some() {
                 None
             } else {
@@ -365,28 +509,38 @@ async fn turn(
         });
     }
 
-    let committed = engine.commit();
-    telemetry.commit_finished(&committed, engine.state());
-    let committed = committed?;
+    let submitted = engine.submit();
+    if let Err(error) = &submitted {
+        telemetry.log_failed();
+        tracing::error!(%error, "the log failed; the engine stops");
+    }
+    let submitted = submitted?;
     let messages = answers.len();
+    let durable_at = engine.next_seq() - 1;
+    let no_events = Vec::new();
+    let (first_seq, events) = submitted
+        .as_ref()
+        .map_or((0, &no_events), |s| (s.first_seq, &s.events));
+    if let Some(submitted) = &submitted {
+        telemetry.submitted(&submitted.events, submitted.last_seq, engine.state());
+    }
 
-    // Durable: answer, acknowledge, publish.
+    // The replies, made now (and remembered for repeats at once, so a repeat in the next turn
+    // gets this reply, not a second effect); sent once durable.
     let mut replies: Vec<Option<Bytes>> = Vec::with_capacity(answers.len());
     for answer in &answers {
         let bytes = match &answer.outcome {
             Outcome::Decided {
                 command,
-                first_seq,
-                last_seq,
+                first_seq: from,
+                last_seq: to,
             } => {
-                let events = committed.iter().flat_map(|c| {
-                    c.events
-                        .iter()
-                        .enumerate()
-                        .map(move |(i, event)| (c.first_seq + i as u64, event))
-                        .filter(|&(seq, _)| seq >= *first_seq && seq <= *last_seq)
-                });
-                let body = switchboard_wire::reply_body(command, events);
+                let own = events
+                    .iter()
+                    .enumerate()
+                    .map(|(i, event)| (first_seq + i as u64, event))
+                    .filter(|&(seq, _)| seq >= *from && seq <= *to);
+                let body = switchboard_wire::reply_body(command, own);
                 Some(Bytes::from(switchboard_wire::encode_reply(
                     &Reply::Ok(body),
                     answer.format,
@@ -402,6 +556,14 @@ async fn turn(
         replies.push(bytes);
     }
     let now_instant = Instant::now();
+    let mut turn = Turn {
+        durable_at,
+        replies: Vec::with_capacity(answers.len()),
+        acks: Vec::new(),
+        received: Vec::with_capacity(answers.len()),
+        notices: Vec::new(),
+        events: None,
+    };
     for (answer, bytes) in answers.into_iter().zip(replies) {
         let Some(bytes) = bytes else { continue };
         if let (Some(key), Outcome::Decided { .. } | Outcome::Refused(_)) =
@@ -409,54 +571,105 @@ async fn turn(
         {
             cache.insert(key.clone(), bytes.clone(), now_instant);
         }
-        if let Some(reply_to) = answer.reply_to
-            && let Err(error) = client.publish(reply_to, bytes).await
-        {
-            tracing::warn!(%error, "could not send a reply");
+        if let Some(reply_to) = answer.reply_to {
+            turn.replies.push((reply_to, bytes));
         }
-        if let Some(inbox) = answer.inbox
-            && let Err(error) = inbox.ack().await
-        {
-            tracing::warn!(%error, "could not acknowledge an intake message");
+        if let Some(inbox) = answer.inbox {
+            turn.acks.push(*inbox);
         }
-        telemetry::command_replied(answer.received.elapsed());
+        turn.received.push(answer.received);
     }
     telemetry::turn_finished(messages, cache.len());
-    if let Some(committed) = committed {
-        // Desktops first: offers and notices are what agents wait for. The events stream is
-        // for downstream consumers and follows in the same flush.
-        for event in &committed.events {
-            publish_desktop_notices(client, engine, subjects, event).await;
+    if let Some(submitted) = submitted {
+        // Offers and notices read the state as this turn left it, so they are written now.
+        for event in &submitted.events {
+            desktop_notices(engine, subjects, event, &mut turn.notices);
         }
-        for (offset, event) in committed.events.iter().enumerate() {
-            let seq = committed.first_seq + offset as u64;
-            publish_event(client, subjects, event_subjects, seq, event).await;
-        }
+        turn.events = Some((submitted.first_seq, submitted.events));
     }
-    client.flush().await.map_err(nats("flush a turn"))?;
-    Ok(())
+    Ok(turn)
 }
 
-/// Publishes what one committed event tells agents' desktops: an offer, and the notices
-/// (offer revoked or expired, assigned, presence) on `{p}.agent.<id>.<notice>`.
-async fn publish_desktop_notices(
-    client: &Client,
+/// The turns' committed events on their way to the events stream, a bounded number of turns
+/// behind the loop.
+const PUBLISH_TURNS_BEHIND_MAX: usize = 256;
+
+/// Publishes durable events to the events stream on a task of its own, in sequence order, one
+/// flush per burst of turns. The loop hands each turn's events over once they are durable and
+/// its replies and offers have gone out, so writing the events' JSON (about a fifth of a
+/// turn's work) is off the path from a command to its reply and offer. The channel is bounded:
+/// a publisher [`PUBLISH_TURNS_BEHIND_MAX`] turns behind makes the loop wait rather than grow
+/// without bound. A restart publishes whatever the stream lacks ([`catch_up_events`]), so
+/// nothing is lost if the process stops with events still in the channel.
+struct EventPublisher {
+    sender: tokio::sync::mpsc::Sender<(u64, Vec<switchboard_core::Event>)>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl EventPublisher {
+    fn spawn(client: Client, subjects: Subjects) -> Self {
+        let (sender, mut receiver) = tokio::sync::mpsc::channel::<(
+            u64,
+            Vec<switchboard_core::Event>,
+        )>(PUBLISH_TURNS_BEHIND_MAX);
+        let task = tokio::spawn(async move {
+            let mut event_subjects = EventSubjects::default();
+            while let Some(first) = receiver.recv().await {
+                let mut next = Some(first);
+                while let Some((first_seq, events)) = next.take() {
+                    for (offset, event) in events.iter().enumerate() {
+                        let seq = first_seq + offset as u64;
+                        publish_event(&client, &subjects, &mut event_subjects, seq, event).await;
+                    }
+                    // Whatever else has been handed over goes out in the same flush.
+                    next = receiver.try_recv().ok();
+                }
+                if let Err(error) = client.flush().await {
+                    tracing::warn!(%error, "could not flush the events stream's publishes");
+                }
+            }
+        });
+        Self { sender, task }
+    }
+
+    /// Hands one turn's durable events (`first_seq` is the first one's sequence number) to the
+    /// publisher; waits only when it is [`PUBLISH_TURNS_BEHIND_MAX`] turns behind.
+    async fn publish(&self, first_seq: u64, events: Vec<switchboard_core::Event>) {
+        if self.sender.send((first_seq, events)).await.is_err() {
+            // The task ends only when its channel closes or it panicked; the events are in the
+            // log and a restart publishes them.
+            tracing::error!(
+                first_seq,
+                "the events stream's publisher has stopped; events wait for a restart"
+            );
+        }
+    }
+
+    /// Publishes everything handed over and waits for the last flush.
+    async fn finish(self) {
+        drop(self.sender);
+        if let Err(error) = self.task.await {
+            tracing::error!(%error, "the events stream's publisher failed");
+        }
+    }
+}
+
+/// What one event tells agents' desktops: an offer, and the notices (offer revoked or
+/// expired, assigned, presence) on `{p}.agent.<id>.<notice>`, as (subject, body) pairs.
+fn desktop_notices(
     engine: &Engine,
     subjects: &Subjects,
     event: &switchboard_core::Event,
+    notices: &mut Vec<(Subject, Bytes)>,
 ) {
     if let EventKind::OfferMade(made) = &event.kind
         && let Some(notice) = switchboard_wire::offer_notice(engine.state(), made)
     {
         match switchboard_wire::encode_offer(&notice, Format::Json) {
-            Ok(bytes) => {
-                if let Err(error) = client
-                    .publish(subjects.agent_offer(&made.agent), Bytes::from(bytes))
-                    .await
-                {
-                    tracing::warn!(%error, agent = %made.agent, "could not publish an offer");
-                }
-            }
+            Ok(bytes) => notices.push((
+                Subject::from(subjects.agent_offer(&made.agent)),
+                Bytes::from(bytes),
+            )),
             Err(error) => {
                 tracing::error!(%error, offer = %made.offer, "an offer could not be written");
             }
@@ -465,14 +678,10 @@ async fn publish_desktop_notices(
     for (agent, notice) in switchboard_wire::agent_notices(event) {
         let name = notice.name();
         match switchboard_wire::encode_agent_notice(&notice, Format::Json) {
-            Ok(bytes) => {
-                if let Err(error) = client
-                    .publish(subjects.agent_notice(&agent, name), Bytes::from(bytes))
-                    .await
-                {
-                    tracing::warn!(%error, %agent, notice = name, "could not publish an agent notice");
-                }
-            }
+            Ok(bytes) => notices.push((
+                Subject::from(subjects.agent_notice(&agent, name)),
+                Bytes::from(bytes),
+            )),
             Err(error) => {
                 tracing::error!(%error, %agent, notice = name, "an agent notice could not be written");
             }
@@ -655,24 +864,27 @@ async fn catch_up_events(
     Ok(())
 }
 
-/// Answers a read-only query. A contact's history is read from the log off the loop's thread.
-fn answer_query(client: &Client, engine: &Engine, subjects: &Subjects, message: &Message) {
-    let Some(reply_to) = message.reply.clone() else {
-        return;
-    };
+/// Answers a read-only query: returns the reply to send once everything decided so far is
+/// durable. A contact query is answered off the loop's thread (its history is read from the
+/// log, which holds only durable events) and returns `None`.
+fn answer_query(
+    client: &Client,
+    engine: &Engine,
+    subjects: &Subjects,
+    message: &Message,
+) -> Option<(Subject, Bytes)> {
+    let reply_to = message.reply.clone()?;
     let format = Format::from_content_type(header(message, "Content-Type"));
     let now = wall_now();
     let state = engine.state();
     let kind = match subjects.parse(message.subject.as_str()) {
         Ok(Route::Query(kind)) => kind,
-        Ok(Route::Command(..)) => return,
+        Ok(Route::Command(..)) => return None,
         Err(error) => {
-            reply_detached(
-                client,
+            return Some((
                 reply_to,
                 Bytes::from(switchboard_wire::encode_reply(&Reply::Error(error), format)),
-            );
-            return;
+            ));
         }
     };
     telemetry::query_answered(kind.as_str());
@@ -689,12 +901,10 @@ fn answer_query(client: &Client, engine: &Engine, subjects: &Subjects, message: 
             let query = match switchboard_wire::decode_contact_query(&message.payload, format) {
                 Ok(query) => query,
                 Err(error) => {
-                    reply_detached(
-                        client,
+                    return Some((
                         reply_to,
                         Bytes::from(switchboard_wire::encode_reply(&Reply::Error(error), format)),
-                    );
-                    return;
+                    ));
                 }
             };
             // The state's part now; the history is read from the log off the loop's thread.
@@ -741,18 +951,8 @@ fn answer_query(client: &Client, engine: &Engine, subjects: &Subjects, message: 
                     tracing::warn!(%error, "could not send a query reply");
                 }
             });
-            return;
+            return None;
         }
     };
-    reply_detached(client, reply_to, Bytes::from(bytes));
-}
-
-/// Sends a reply without holding up the loop.
-fn reply_detached(client: &Client, reply_to: Subject, bytes: Bytes) {
-    let client = client.clone();
-    tokio::spawn(async move {
-        if let Err(error) = client.publish(reply_to, bytes).await {
-            tracing::warn!(%error, "could not send a query reply");
-        }
-    });
+    Some((reply_to, Bytes::from(bytes)))
 }

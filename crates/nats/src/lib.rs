@@ -7,14 +7,17 @@
 //!    on `{p}.inbox.>`, and any timer the core asked for;
 //! 2. decodes and validates every message (bad input gets an error reply with a code, a log line
 //!    and a metric — never a panic) and decides it in the core;
-//! 3. commits the batch's events to the log with **one** `fdatasync`;
-//! 4. only then replies, acknowledges the intake messages, publishes offers to the agents'
-//!    desktops and every event to `{p}.events.<type>` (kept in a JetStream stream), and flushes
-//!    once.
+//! 3. submits the batch's events to the log's group committer, which makes every batch submitted
+//!    while its last `fdatasync` was in flight durable with **one** more, and prepares the
+//!    replies, offers and notices; the loop goes on to the next batch meanwhile;
+//! 4. only once the committer reports the batch durable, replies, acknowledges the intake
+//!    messages, publishes offers to the agents' desktops, and flushes once; a task of its own
+//!    then publishes every event to `{p}.events.<type>` (kept in a JetStream stream), in order.
 //!
 //! Commands repeated with the same idempotency key (`Nats-Msg-Id` header or `command_id` field)
 //! get the first reply and have no second effect. Queries on `{p}.query.>` are answered from the
-//! state (and the log, for a contact's history) without blocking the loop.
+//! state (and the log, for a contact's history) without blocking the loop; their replies too
+//! wait until what they read is durable.
 //!
 //! [`connect`] turns [`ConnectSettings`] (URL, credentials, TLS) into a client that reconnects
 //! with backoff and reports reconnections and slow consumers as metrics and log lines.

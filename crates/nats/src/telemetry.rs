@@ -847,3 +847,30 @@ pub fn turn_finished(messages: usize, entries: usize) {
 pub fn command_replied(elapsed: Duration) {
     metrics::histogram!(COMMAND_REPLY).record(elapsed.as_secs_f64());
 }
+
+impl Telemetry {
+    /// Records a turn's events handed to the group committer (not yet durable): the batch size,
+    /// the last sequence number, and each event ([`Telemetry::observe`]). `state` is the state
+    /// after the turn.
+    pub fn submitted(&mut self, events: &[Event], last_seq: u64, state: &State) {
+        metrics::histogram!(BATCH_EVENTS).record(count(events.len()));
+        metrics::gauge!(LOG_LAST_SEQUENCE).set(count_u64(last_seq));
+        for event in events {
+            self.observe(event, state);
+        }
+    }
+
+    /// Records that the log failed: the engine stops, and readiness says so.
+    pub fn log_failed(&mut self) {
+        metrics::counter!(LOG_FAILURES).increment(1);
+        self.health.set_log_writable(false);
+    }
+}
+
+/// Records one group the committer made durable: its append time and `fdatasync` time.
+pub fn group_durable(group: &switchboard_log::GroupDurable) {
+    metrics::histogram!(LOG_APPEND).record(group.append_time.as_secs_f64());
+    if let Some(sync) = group.sync_time {
+        metrics::histogram!(LOG_FSYNC).record(sync.as_secs_f64());
+    }
+}

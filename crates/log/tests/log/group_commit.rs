@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use rand::Rng;
 use switchboard_log::{
     Appended, ChainHash, CommitterOptions, Durable, Entry, EventLog, FileLog, GroupCommitter,
-    LogError, LogReader, Records, SeqRange,
+    LogError, LogReader, Records, Report, SeqRange,
 };
 
 use crate::common::{Seeded, assert_record_is_expected, entries_for, open_clean, small_segments};
@@ -249,4 +249,46 @@ fn an_io_failure_poisons_the_file_log_and_the_committer() {
         committer.shutdown(),
         Err(LogError::Poisoned { .. })
     ));
+}
+
+#[test]
+fn the_reporting_committer_reports_each_group_with_its_timings_then_its_failure_once() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("data");
+    let log = open_clean(&dir, small_segments());
+    let (reports, reported) = mpsc::channel();
+    let mut committer =
+        GroupCommitter::spawn_reporting(log, CommitterOptions::default(), move |report| {
+            reports.send(report).unwrap();
+        })
+        .unwrap();
+    committer.submit(entries_for(1, 2)).unwrap();
+    committer.submit(entries_for(3, 3)).unwrap();
+    assert_eq!(committer.flush().unwrap().up_to_seq, 5);
+    let mut groups = Vec::new();
+    while let Ok(report) = reported.try_recv() {
+        match report {
+            Report::Durable(group) => groups.push(group),
+            Report::Failed(error) => panic!("unexpected failure: {error}"),
+        }
+    }
+    assert_eq!(groups.last().map(|g| g.durable.up_to_seq), Some(5));
+    assert_eq!(groups.iter().map(|g| g.entries).sum::<u64>(), 5);
+    assert_eq!(groups.iter().map(|g| g.batches).sum::<u64>(), 2);
+    for group in &groups {
+        let sync = group.sync_time.expect("a FileLog measures its fdatasync");
+        assert!(sync <= group.append_time, "the sync is part of the append");
+    }
+
+    std::fs::remove_dir_all(&dir).unwrap();
+    committer.submit(entries_for(6, 40)).unwrap();
+    assert!(matches!(committer.flush(), Err(LogError::Poisoned { .. })));
+    assert!(matches!(
+        reported.try_recv(),
+        Ok(Report::Failed(LogError::Poisoned { .. }))
+    ));
+    assert!(
+        reported.try_recv().is_err(),
+        "the failure is reported once, and nothing durable after it"
+    );
 }
