@@ -20,12 +20,14 @@
 //!
 //! The free functions record what only the loop sees (decision latency, replies, bad input).
 //!
-//! Everything counted per committed event goes through metric handles registered once, on first
-//! use, and kept by [`Telemetry`]: counting is then an atomic operation, with no key to build,
-//! no label to allocate and no registry to search. The handles are dropped and registered anew
-//! if the recorder changes.
+//! Everything recorded per event or per command goes through metric handles registered once,
+//! on first use, and kept (by [`Telemetry`], and per thread for the free functions): recording
+//! is then an atomic operation, with no key to build, no label to allocate and no registry to
+//! search. The handles are dropped and registered anew if the recorder changes.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -1133,6 +1135,82 @@ fn count(n: usize) -> f64 {
     count_u64(u64::try_from(n).unwrap_or(u64::MAX))
 }
 
+/// FNV-1a, for the maps of [`LoopHandles`], keyed by names compiled into the program
+/// (triggers, command kinds, error codes, query kinds): a few short keys that no client chooses,
+/// so a hash without the standard one's resistance to chosen keys is enough, at a fraction of
+/// its cost.
+#[derive(Copy, Clone, Debug)]
+struct NameHasher(u64);
+
+impl Default for NameHasher {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map of the loop's metric handles (see [`NameHasher`]).
+type HandleMap<K, V> = HashMap<K, V, BuildHasherDefault<NameHasher>>;
+
+/// Handles of the series the engine loop records itself (the functions below), registered on
+/// first use and kept per thread, so that recording is an atomic operation rather than building
+/// a key and looking it up in the recorder's registry. Dropped whenever the recorder the
+/// `metrics` macros would use changes (see [`recorder_id`]).
+#[derive(Debug, Default)]
+struct LoopHandles {
+    /// The [`recorder_id`] the handles were registered with.
+    recorder: Option<usize>,
+    /// [`ROUTING_DECISION`] by trigger.
+    routing_decisions: HandleMap<&'static str, Histogram>,
+    /// [`COMMANDS`] by kind and whether it was accepted.
+    commands: HandleMap<(&'static str, bool), Counter>,
+    /// [`BAD_MESSAGES`] by code.
+    bad_messages: HandleMap<&'static str, Counter>,
+    /// [`QUERIES`] by kind.
+    queries: HandleMap<&'static str, Counter>,
+    repeated_commands: Option<Counter>,
+    batch_messages: Option<Histogram>,
+    idempotency_entries: Option<Gauge>,
+    command_reply: Option<Histogram>,
+}
+
+thread_local! {
+    static LOOP_HANDLES: RefCell<LoopHandles> = RefCell::new(LoopHandles::default());
+}
+
+/// Runs `record` with this thread's [`LoopHandles`], first dropped if the recorder changed.
+/// Returns false, without running it, if they are out of reach (the thread is exiting, or a
+/// call from within `record`): the caller then records without the cache.
+fn with_loop_handles(record: impl FnOnce(&mut LoopHandles)) -> bool {
+    LOOP_HANDLES
+        .try_with(|cell| {
+            let Ok(mut handles) = cell.try_borrow_mut() else {
+                return false;
+            };
+            let recorder = recorder_id();
+            if handles.recorder != Some(recorder) {
+                *handles = LoopHandles {
+                    recorder: Some(recorder),
+                    ..LoopHandles::default()
+                };
+            }
+            record(&mut handles);
+            true
+        })
+        .unwrap_or(false)
+}
+
 /// A connection event of the NATS client (`connected`, `disconnected`, `slow_consumer`...).
 pub fn nats_event(event: &'static str) {
     metrics::counter!(NATS_EVENTS, "event" => event).increment(1);
@@ -1145,39 +1223,112 @@ pub fn intake_error() {
 
 /// The core decided a command (`trigger` = `command`) or due timers (`timer`) in `elapsed`.
 pub fn routing_decision(trigger: &'static str, elapsed: Duration) {
-    metrics::histogram!(ROUTING_DECISION, "trigger" => trigger).record(elapsed.as_secs_f64());
+    let register = || metrics::histogram!(ROUTING_DECISION, "trigger" => trigger);
+    let seconds = elapsed.as_secs_f64();
+    let cached = with_loop_handles(|handles| {
+        handles
+            .routing_decisions
+            .entry(trigger)
+            .or_insert_with(register)
+            .record(seconds);
+    });
+    if !cached {
+        register().record(seconds);
+    }
 }
 
 /// A command of `kind` was decided: accepted (`ok`) or refused by the core.
 pub fn command_decided(kind: &'static str, ok: bool) {
-    metrics::counter!(COMMANDS, "kind" => kind, "result" => if ok { "ok" } else { "refused" })
-        .increment(1);
+    let register = || metrics::counter!(COMMANDS, "kind" => kind, "result" => if ok { "ok" } else { "refused" });
+    let cached = with_loop_handles(|handles| {
+        handles
+            .commands
+            .entry((kind, ok))
+            .or_insert_with(register)
+            .increment(1);
+    });
+    if !cached {
+        register().increment(1);
+    }
 }
 
 /// A command was answered with an error of this wire code.
 pub fn bad_message(code: &'static str) {
-    metrics::counter!(BAD_MESSAGES, "code" => code).increment(1);
+    let register = || metrics::counter!(BAD_MESSAGES, "code" => code);
+    let cached = with_loop_handles(|handles| {
+        handles
+            .bad_messages
+            .entry(code)
+            .or_insert_with(register)
+            .increment(1);
+    });
+    if !cached {
+        register().increment(1);
+    }
 }
 
 /// A command repeated a known idempotency key.
 pub fn repeated_command() {
-    metrics::counter!(REPEATED_COMMANDS).increment(1);
+    let register = || metrics::counter!(REPEATED_COMMANDS);
+    let cached = with_loop_handles(|handles| {
+        handles
+            .repeated_commands
+            .get_or_insert_with(register)
+            .increment(1);
+    });
+    if !cached {
+        register().increment(1);
+    }
 }
 
 /// A query of `kind` was answered.
 pub fn query_answered(kind: &'static str) {
-    metrics::counter!(QUERIES, "kind" => kind).increment(1);
+    let register = || metrics::counter!(QUERIES, "kind" => kind);
+    let cached = with_loop_handles(|handles| {
+        handles
+            .queries
+            .entry(kind)
+            .or_insert_with(register)
+            .increment(1);
+    });
+    if !cached {
+        register().increment(1);
+    }
 }
 
 /// A turn took `messages` messages; the idempotency cache holds `entries` replies.
 pub fn turn_finished(messages: usize, entries: usize) {
-    metrics::histogram!(BATCH_MESSAGES).record(count(messages));
-    metrics::gauge!(IDEMPOTENCY_ENTRIES).set(count(entries));
+    let batch = || metrics::histogram!(BATCH_MESSAGES);
+    let cache = || metrics::gauge!(IDEMPOTENCY_ENTRIES);
+    let cached = with_loop_handles(|handles| {
+        handles
+            .batch_messages
+            .get_or_insert_with(batch)
+            .record(count(messages));
+        handles
+            .idempotency_entries
+            .get_or_insert_with(cache)
+            .set(count(entries));
+    });
+    if !cached {
+        batch().record(count(messages));
+        cache().set(count(entries));
+    }
 }
 
 /// A reply went out `elapsed` after its command was taken into a batch.
 pub fn command_replied(elapsed: Duration) {
-    metrics::histogram!(COMMAND_REPLY).record(elapsed.as_secs_f64());
+    let register = || metrics::histogram!(COMMAND_REPLY);
+    let seconds = elapsed.as_secs_f64();
+    let cached = with_loop_handles(|handles| {
+        handles
+            .command_reply
+            .get_or_insert_with(register)
+            .record(seconds);
+    });
+    if !cached {
+        register().record(seconds);
+    }
 }
 
 #[cfg(test)]
@@ -1398,6 +1549,38 @@ mod tests {
             1
         );
         assert_eq!(second.samples(BATCH_EVENTS, &[]), 3);
+    }
+
+    #[test]
+    fn the_loop_functions_record_into_the_recorder_in_place() {
+        // Both alive throughout, so at different addresses (see `recorder_id`).
+        let recorders = [Recorded::default(), Recorded::default()];
+        for recorded in &recorders {
+            metrics::with_local_recorder(recorded, || {
+                command_decided("accept_offer", true);
+                command_decided("accept_offer", true);
+                command_decided("accept_offer", false);
+                bad_message("bad_json");
+                repeated_command();
+                query_answered("queues");
+                routing_decision("command", Duration::from_micros(20));
+                command_replied(Duration::from_micros(300));
+                turn_finished(3, 10);
+            });
+            let accepted = [("kind", "accept_offer"), ("result", "ok")];
+            assert_eq!(recorded.counter(COMMANDS, &accepted), 2);
+            let refused = [("kind", "accept_offer"), ("result", "refused")];
+            assert_eq!(recorded.counter(COMMANDS, &refused), 1);
+            assert_eq!(recorded.counter(BAD_MESSAGES, &[("code", "bad_json")]), 1);
+            assert_eq!(recorded.counter(REPEATED_COMMANDS, &[]), 1);
+            assert_eq!(recorded.counter(QUERIES, &[("kind", "queues")]), 1);
+            assert_eq!(
+                recorded.samples(ROUTING_DECISION, &[("trigger", "command")]),
+                1
+            );
+            assert_eq!(recorded.samples(COMMAND_REPLY, &[]), 1);
+            assert_eq!(recorded.samples(BATCH_MESSAGES, &[]), 1);
+        }
     }
 
     #[test]
