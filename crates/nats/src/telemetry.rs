@@ -19,16 +19,27 @@
 //!   snapshot age) at most every five seconds.
 //!
 //! The free functions record what only the loop sees (decision latency, replies, bad input).
+//!
+//! Everything recorded per event or per command goes through metric handles registered once,
+//! on first use, and kept (by [`Telemetry`], and per thread for the free functions): recording
+//! is then an atomic operation, with no key to build, no label to allocate and no registry to
+//! search. The handles are dropped and registered anew if the recorder changes.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
 use switchboard_core::model::Presence;
 use switchboard_core::state::ContactStatus;
-use switchboard_core::{Channel, ComplaintStage, ContactId, Event, EventKind, State, Timestamp};
+use switchboard_core::{
+    Channel, ComplaintStage, ContactId, Event, EventKind, Outcome, Rule, SelectionStrategy, State,
+    Timestamp,
+};
 use switchboard_engine::{Committed, Engine, EngineError};
 
 use crate::health::Health;
@@ -267,23 +278,48 @@ pub fn install() -> Result<PrometheusHandle, TelemetryError> {
 }
 
 /// A capped set of label values: the first [`LABEL_VALUES_MAX`] names seen are kept, any
-/// other is [`OTHER`].
+/// other is [`OTHER`]. Each value has a small index (in order of first sight; `other` gets the
+/// next one when first needed), by which the metric handles of [`Handles`] are kept.
 #[derive(Debug, Default)]
 struct LabelValues {
-    known: BTreeSet<Arc<str>>,
+    known: BTreeMap<Arc<str>, usize>,
+    /// Every value by its index: the known names and, once needed, `other`.
+    values: Vec<Arc<str>>,
+    /// The index of `other`, once a name past the cap was seen.
+    other: Option<usize>,
 }
 
 impl LabelValues {
-    fn label(&mut self, name: &str) -> Arc<str> {
-        if let Some(known) = self.known.get(name) {
-            return known.clone();
+    /// The index of `name`'s label value (the same for every name past the cap).
+    fn index(&mut self, name: &str) -> usize {
+        if let Some(&index) = self.known.get(name) {
+            return index;
         }
         if self.known.len() >= LABEL_VALUES_MAX {
-            return Arc::from(OTHER);
+            return *self.other.get_or_insert_with(|| {
+                self.values.push(Arc::from(OTHER));
+                self.values.len() - 1
+            });
         }
         let value: Arc<str> = Arc::from(name);
-        self.known.insert(value.clone());
-        value
+        let index = self.values.len();
+        self.values.push(value.clone());
+        self.known.insert(value, index);
+        index
+    }
+
+    /// The label value of an index returned by [`LabelValues::index`].
+    fn value(&self, index: usize) -> Arc<str> {
+        self.values
+            .get(index)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(OTHER))
+    }
+
+    /// The label value for `name`.
+    fn label(&mut self, name: &str) -> Arc<str> {
+        let index = self.index(name);
+        self.value(index)
     }
 }
 
@@ -291,10 +327,232 @@ impl LabelValues {
 #[derive(Debug)]
 struct Tracked {
     channel: Channel,
-    /// The service it arrived for (counters stay there, as in `query.queues`).
-    service: Arc<str>,
+    /// The index of the service it arrived for in [`Telemetry::services`] (counters stay
+    /// there, as in `query.queues`).
+    service: usize,
     /// Answered once already: later acceptances (after an escalation) are not first answers.
     answered: bool,
+}
+
+/// The counters labelled with a contact's channel and service only, by their place in
+/// [`Line::counters`].
+#[derive(Copy, Clone, Debug)]
+enum LineCounter {
+    Created,
+    Answered,
+    AnsweredWithinServiceLevel,
+    Abandoned,
+    ResolvedFirstContact,
+    Requeued,
+    PlanStepAdvanced,
+    ServiceLevelThresholdPassed,
+    DueAtRisk,
+    DueBreached,
+    Held,
+    DueExtended,
+}
+
+impl LineCounter {
+    const fn name(self) -> &'static str {
+        match self {
+            Self::Created => CONTACTS_CREATED,
+            Self::Answered => CONTACTS_ANSWERED,
+            Self::AnsweredWithinServiceLevel => CONTACTS_ANSWERED_WITHIN_SERVICE_LEVEL,
+            Self::Abandoned => CONTACTS_ABANDONED,
+            Self::ResolvedFirstContact => CONTACTS_RESOLVED_FIRST_CONTACT,
+            Self::Requeued => CONTACTS_REQUEUED,
+            Self::PlanStepAdvanced => PLAN_STEPS_ADVANCED,
+            Self::ServiceLevelThresholdPassed => SERVICE_LEVEL_THRESHOLD_PASSED,
+            Self::DueAtRisk => DUE_AT_RISK,
+            Self::DueBreached => DUE_BREACHED,
+            Self::Held => CONTACTS_HELD,
+            Self::DueExtended => DUE_EXTENDED,
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// How an offer ended (the `result` label of [`OFFERS_ANSWERED`]).
+#[derive(Copy, Clone, Debug)]
+enum OfferResult {
+    Accepted,
+    Rejected,
+    Expired,
+    Revoked,
+}
+
+impl OfferResult {
+    const fn as_str(self) -> &'static str {
+        match self {
+            Self::Accepted => "accepted",
+            Self::Rejected => "rejected",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+
+    const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+/// The place of a `rule` label of [`OFFERS_MADE`].
+const fn rule_index(rule: Rule) -> usize {
+    match rule {
+        Rule::PreferredAgent => 0,
+        Rule::Strategy(SelectionStrategy::LongestIdle) => 1,
+        Rule::Strategy(SelectionStrategy::MostSkilled) => 2,
+        Rule::Strategy(SelectionStrategy::LeastOccupied) => 3,
+        Rule::QueueOrder => 4,
+    }
+}
+
+/// The place of an `outcome` label of [`CONTACTS_COMPLETED`].
+const fn outcome_index(outcome: Outcome) -> usize {
+    match outcome {
+        Outcome::Resolved => 0,
+        Outcome::Referred => 1,
+        Outcome::NoAction => 2,
+    }
+}
+
+/// The place of a `stage` label.
+const fn stage_index(stage: ComplaintStage) -> usize {
+    match stage {
+        ComplaintStage::Stage1 => 0,
+        ComplaintStage::Stage2 => 1,
+        ComplaintStage::Ombudsman => 2,
+    }
+}
+
+/// The place of a `to_tier` label (see [`tier_label`]): 1 to 5, and 0 for `other`.
+fn tier_index(tier: u8) -> usize {
+    match tier {
+        1..=5 => usize::from(tier),
+        _ => 0,
+    }
+}
+
+/// The place of an event type, whose `type` label is [`EventKind::name`].
+const fn event_index(kind: &EventKind) -> usize {
+    match kind {
+        EventKind::AgentLoggedIn(_) => 0,
+        EventKind::AgentReady { .. } => 1,
+        EventKind::AgentNotReady { .. } => 2,
+        EventKind::AgentLoggedOut { .. } => 3,
+        EventKind::ContactCreated(_) => 4,
+        EventKind::ContactStepAdvanced { .. } => 5,
+        EventKind::OfferMade(_) => 6,
+        EventKind::OfferAccepted { .. } => 7,
+        EventKind::OfferRejected { .. } => 8,
+        EventKind::OfferExpired { .. } => 9,
+        EventKind::OfferRevoked { .. } => 10,
+        EventKind::ContactAbandoned { .. } => 11,
+        EventKind::ContactCompleted { .. } => 12,
+        EventKind::ContactEscalated { .. } => 13,
+        EventKind::ContactTransferred { .. } => 14,
+        EventKind::ContactRequeued { .. } => 15,
+        EventKind::WrapUpStarted { .. } => 16,
+        EventKind::WrapUpEnded { .. } => 17,
+        EventKind::ServiceLevelThresholdPassed { .. } => 18,
+        EventKind::DueTimeAtRisk { .. } => 19,
+        EventKind::DueTimeBreached { .. } => 20,
+        EventKind::ContactHeld { .. } => 21,
+        EventKind::ContactReleased { .. } => 22,
+        EventKind::ComplaintStageChanged(_) => 23,
+        EventKind::DueTimeExtended(_) => 24,
+        EventKind::PersistentComplainantMarked { .. } => 25,
+    }
+}
+
+/// The entry at `index` of a table of handles, which grows to hold it.
+fn slot<T: Default>(table: &mut Vec<T>, index: usize) -> &mut T {
+    if table.len() <= index {
+        table.resize_with(index + 1, T::default);
+    }
+    &mut table[index]
+}
+
+/// Handles of one (channel, service) line's series, each registered on first use.
+#[derive(Debug, Default)]
+struct Line {
+    /// By [`LineCounter`].
+    counters: Vec<Option<Counter>>,
+    /// By [`outcome_index`].
+    completed: Vec<Option<Counter>>,
+    wait: Option<Histogram>,
+    abandon_wait: Option<Histogram>,
+}
+
+/// Handles of one service's series that are not per channel, each registered on first use.
+#[derive(Debug, Default)]
+struct ServiceLine {
+    /// By [`stage_index`].
+    complaint_stages: Vec<Option<Counter>>,
+    /// By [`tier_index`].
+    escalations: Vec<Option<Counter>>,
+}
+
+/// Which recorder the `metrics` macros register with on this thread now (a local one, the
+/// global one or the no-op one), by address. A handle stays bound to the recorder it was
+/// registered with, so cached handles are dropped when this changes: when the global recorder
+/// is installed, and when a local recorder ([`metrics::with_local_recorder`]) comes or goes.
+///
+/// The address cannot tell apart two local recorders that live one after the other at the same
+/// place (say, on the stack of a test that makes one, drops it and makes another): a test
+/// swapping local recorders keeps each alive until it is done with it. The global recorder is
+/// set once per process and never moves.
+fn recorder_id() -> usize {
+    metrics::with_recorder(|recorder| std::ptr::from_ref(recorder).cast::<()>().addr())
+}
+
+/// The metric handles [`Telemetry`] counts committed events with, registered on first use and
+/// kept, so that counting an event is an atomic add rather than building a key, allocating its
+/// labels and looking it up in the recorder's registry. Services are kept by their index in
+/// [`Telemetry::services`].
+#[derive(Debug, Default)]
+struct Handles {
+    /// The [`recorder_id`] the handles were registered with.
+    recorder: Option<usize>,
+    /// [`EVENTS_COMMITTED`] by [`event_index`].
+    events: Vec<Option<Counter>>,
+    /// By `service * Channel::COUNT + channel`.
+    lines: Vec<Line>,
+    /// By service.
+    services: Vec<ServiceLine>,
+    /// By channel, then [`rule_index`].
+    offers_made: Vec<Vec<Option<Counter>>>,
+    /// By channel, then [`OfferResult`].
+    offers_answered: Vec<Vec<Option<Counter>>>,
+    /// By (from service, to service).
+    transfers: HashMap<(usize, usize), Counter>,
+    log_append: Option<Histogram>,
+    log_fsync: Option<Histogram>,
+    batch_events: Option<Histogram>,
+    last_sequence: Option<Gauge>,
+}
+
+impl Handles {
+    /// Drops every handle if the recorder is no longer the one they were registered with.
+    fn follow_recorder(&mut self) {
+        let recorder = recorder_id();
+        if self.recorder != Some(recorder) {
+            *self = Self {
+                recorder: Some(recorder),
+                ..Self::default()
+            };
+        }
+    }
+
+    fn line(&mut self, channel: Channel, service: usize) -> &mut Line {
+        let index = service
+            .saturating_mul(Channel::COUNT)
+            .saturating_add(channel.index());
+        slot(&mut self.lines, index)
+    }
 }
 
 /// Counters and gauges of the routing state, fed by the engine loop. See the module docs.
@@ -303,6 +561,7 @@ pub struct Telemetry {
     services: LabelValues,
     sites: LabelValues,
     live: HashMap<ContactId, Tracked>,
+    handles: Handles,
     /// Every queue (channel, service) and agent group (presence, site, tier) ever reported, so
     /// that a group that empties is reported as 0 rather than left at its last value.
     queues_seen: BTreeSet<(&'static str, Arc<str>)>,
@@ -321,6 +580,7 @@ impl Telemetry {
             services: LabelValues::default(),
             sites: LabelValues::default(),
             live: HashMap::new(),
+            handles: Handles::default(),
             queues_seen: BTreeSet::new(),
             agents_seen: BTreeSet::new(),
             sites_seen: BTreeSet::new(),
@@ -331,7 +591,7 @@ impl Telemetry {
         for contact in state.contacts() {
             let service = telemetry
                 .services
-                .label(state.service_name(contact.first_service));
+                .index(state.service_name(contact.first_service));
             telemetry.live.insert(
                 contact.id.clone(),
                 Tracked {
@@ -359,12 +619,26 @@ impl Telemetry {
     ) {
         match result {
             Ok(Some(committed)) => {
-                metrics::histogram!(LOG_APPEND).record(committed.append_time.as_secs_f64());
-                metrics::histogram!(LOG_FSYNC).record(committed.sync_time.as_secs_f64());
-                metrics::histogram!(BATCH_EVENTS).record(count(committed.events.len()));
-                metrics::gauge!(LOG_LAST_SEQUENCE).set(count_u64(committed.last_seq));
+                let handles = &mut self.handles;
+                handles.follow_recorder();
+                handles
+                    .log_append
+                    .get_or_insert_with(|| metrics::histogram!(LOG_APPEND))
+                    .record(committed.append_time.as_secs_f64());
+                handles
+                    .log_fsync
+                    .get_or_insert_with(|| metrics::histogram!(LOG_FSYNC))
+                    .record(committed.sync_time.as_secs_f64());
+                handles
+                    .batch_events
+                    .get_or_insert_with(|| metrics::histogram!(BATCH_EVENTS))
+                    .record(count(committed.events.len()));
+                handles
+                    .last_sequence
+                    .get_or_insert_with(|| metrics::gauge!(LOG_LAST_SEQUENCE))
+                    .set(count_u64(committed.last_seq));
                 for event in &committed.events {
-                    self.observe(event, state);
+                    self.count_event(event, state);
                 }
             }
             Ok(None) => {}
@@ -378,13 +652,20 @@ impl Telemetry {
     /// Counts one committed event. `state` is the state after the whole batch; it is only asked
     /// about contacts this telemetry does not know yet.
     pub fn observe(&mut self, event: &Event, state: &State) {
-        metrics::counter!(EVENTS_COMMITTED, "type" => event.kind.name()).increment(1);
+        self.handles.follow_recorder();
+        self.count_event(event, state);
+    }
+
+    /// [`Telemetry::observe`] once the handles follow the current recorder.
+    fn count_event(&mut self, event: &Event, state: &State) {
+        slot(&mut self.handles.events, event_index(&event.kind))
+            .get_or_insert_with(|| metrics::counter!(EVENTS_COMMITTED, "type" => event.kind.name()))
+            .increment(1);
         match &event.kind {
             EventKind::ContactCreated(created) => {
                 let details = &created.details;
-                let service = self.services.label(&details.service);
-                metrics::counter!(CONTACTS_CREATED, "channel" => details.channel.as_str(), "service" => service.to_string())
-                    .increment(1);
+                let service = self.services.index(&details.service);
+                self.line_counter(LineCounter::Created, details.channel, service);
                 self.live.insert(
                     details.id.clone(),
                     Tracked {
@@ -395,7 +676,12 @@ impl Telemetry {
                 );
             }
             EventKind::OfferMade(made) => {
-                metrics::counter!(OFFERS_MADE, "channel" => made.channel.as_str(), "rule" => made.decision.rule.as_str())
+                let (channel, rule) = (made.channel, made.decision.rule);
+                let by_rule = slot(&mut self.handles.offers_made, channel.index());
+                slot(by_rule, rule_index(rule))
+                    .get_or_insert_with(|| {
+                        metrics::counter!(OFFERS_MADE, "channel" => channel.as_str(), "rule" => rule.as_str())
+                    })
                     .increment(1);
             }
             EventKind::OfferAccepted {
@@ -407,37 +693,49 @@ impl Telemetry {
                 let Some((channel, service, answered)) = self.contact(contact, state) else {
                     return;
                 };
-                metrics::counter!(OFFERS_ANSWERED, "channel" => channel.as_str(), "result" => "accepted")
-                    .increment(1);
+                self.offer_answered(channel, OfferResult::Accepted);
                 if !answered {
-                    let labels = [
-                        ("channel", channel.as_str().to_owned()),
-                        ("service", service.to_string()),
-                    ];
-                    metrics::counter!(CONTACTS_ANSWERED, &labels).increment(1);
+                    self.line_counter(LineCounter::Answered, channel, service);
                     if *within_service_level && channel.is_live() {
-                        metrics::counter!(CONTACTS_ANSWERED_WITHIN_SERVICE_LEVEL, &labels)
-                            .increment(1);
+                        self.line_counter(
+                            LineCounter::AnsweredWithinServiceLevel,
+                            channel,
+                            service,
+                        );
                     }
-                    metrics::histogram!(WAIT, &labels).record(waited.as_secs_f64());
+                    let label = &self.services;
+                    self.handles
+                        .line(channel, service)
+                        .wait
+                        .get_or_insert_with(|| {
+                            metrics::histogram!(WAIT, "channel" => channel.as_str(), "service" => label.value(service).to_string())
+                        })
+                        .record(waited.as_secs_f64());
                     if let Some(tracked) = self.live.get_mut(contact) {
                         tracked.answered = true;
                     }
                 }
             }
             EventKind::OfferRejected { contact, .. } => {
-                self.offer_ended(contact, state, "rejected");
+                self.offer_ended(contact, state, OfferResult::Rejected);
             }
-            EventKind::OfferExpired { contact, .. } => self.offer_ended(contact, state, "expired"),
-            EventKind::OfferRevoked { contact, .. } => self.offer_ended(contact, state, "revoked"),
+            EventKind::OfferExpired { contact, .. } => {
+                self.offer_ended(contact, state, OfferResult::Expired);
+            }
+            EventKind::OfferRevoked { contact, .. } => {
+                self.offer_ended(contact, state, OfferResult::Revoked);
+            }
             EventKind::ContactAbandoned { contact, waited } => {
                 if let Some((channel, service, _)) = self.contact(contact, state) {
-                    let labels = [
-                        ("channel", channel.as_str().to_owned()),
-                        ("service", service.to_string()),
-                    ];
-                    metrics::counter!(CONTACTS_ABANDONED, &labels).increment(1);
-                    metrics::histogram!(ABANDON_WAIT, &labels).record(waited.as_secs_f64());
+                    self.line_counter(LineCounter::Abandoned, channel, service);
+                    let label = &self.services;
+                    self.handles
+                        .line(channel, service)
+                        .abandon_wait
+                        .get_or_insert_with(|| {
+                            metrics::histogram!(ABANDON_WAIT, "channel" => channel.as_str(), "service" => label.value(service).to_string())
+                        })
+                        .record(waited.as_secs_f64());
                 }
                 self.live.remove(contact);
             }
@@ -448,11 +746,15 @@ impl Telemetry {
                 ..
             } => {
                 if let Some((channel, service, _)) = self.contact(contact, state) {
-                    metrics::counter!(CONTACTS_COMPLETED, "channel" => channel.as_str(), "service" => service.to_string(), "outcome" => outcome.as_str())
+                    let label = &self.services;
+                    let line = self.handles.line(channel, service);
+                    slot(&mut line.completed, outcome_index(*outcome))
+                        .get_or_insert_with(|| {
+                            metrics::counter!(CONTACTS_COMPLETED, "channel" => channel.as_str(), "service" => label.value(service).to_string(), "outcome" => outcome.as_str())
+                        })
                         .increment(1);
                     if *first_contact_resolution {
-                        metrics::counter!(CONTACTS_RESOLVED_FIRST_CONTACT, "channel" => channel.as_str(), "service" => service.to_string())
-                            .increment(1);
+                        self.line_counter(LineCounter::ResolvedFirstContact, channel, service);
                     }
                 }
                 self.live.remove(contact);
@@ -461,43 +763,61 @@ impl Telemetry {
                 contact, to_tier, ..
             } => {
                 if let Some((_, service, _)) = self.contact(contact, state) {
-                    metrics::counter!(ESCALATIONS, "service" => service.to_string(), "to_tier" => tier_label(to_tier.get()))
+                    let tier = to_tier.get();
+                    let label = &self.services;
+                    let by_service = slot(&mut self.handles.services, service);
+                    slot(&mut by_service.escalations, tier_index(tier))
+                        .get_or_insert_with(|| {
+                            metrics::counter!(ESCALATIONS, "service" => label.value(service).to_string(), "to_tier" => tier_label(tier))
+                        })
                         .increment(1);
                 }
             }
             EventKind::ContactTransferred {
                 contact, service, ..
             } => {
-                let to_service = self.services.label(service);
+                let to_service = self.services.index(service);
                 if let Some((_, from, _)) = self.contact(contact, state) {
-                    metrics::counter!(TRANSFERS, "service" => from.to_string(), "to_service" => to_service.to_string())
+                    let label = &self.services;
+                    self.handles
+                        .transfers
+                        .entry((from, to_service))
+                        .or_insert_with(|| {
+                            metrics::counter!(TRANSFERS, "service" => label.value(from).to_string(), "to_service" => label.value(to_service).to_string())
+                        })
                         .increment(1);
                 }
             }
             EventKind::ContactRequeued { contact, .. } => {
-                self.contact_counter(CONTACTS_REQUEUED, contact, state);
+                self.contact_counter(LineCounter::Requeued, contact, state);
             }
             EventKind::ContactStepAdvanced { contact, .. } => {
-                self.contact_counter(PLAN_STEPS_ADVANCED, contact, state);
+                self.contact_counter(LineCounter::PlanStepAdvanced, contact, state);
             }
             EventKind::ServiceLevelThresholdPassed { contact, .. } => {
-                self.contact_counter(SERVICE_LEVEL_THRESHOLD_PASSED, contact, state);
+                self.contact_counter(LineCounter::ServiceLevelThresholdPassed, contact, state);
             }
             EventKind::DueTimeAtRisk { contact, .. } => {
-                self.contact_counter(DUE_AT_RISK, contact, state);
+                self.contact_counter(LineCounter::DueAtRisk, contact, state);
             }
             EventKind::DueTimeBreached { contact, .. } => {
-                self.contact_counter(DUE_BREACHED, contact, state);
+                self.contact_counter(LineCounter::DueBreached, contact, state);
             }
             EventKind::ContactHeld { contact, .. } => {
-                self.contact_counter(CONTACTS_HELD, contact, state);
+                self.contact_counter(LineCounter::Held, contact, state);
             }
             EventKind::DueTimeExtended(extended) => {
-                self.contact_counter(DUE_EXTENDED, &extended.contact, state);
+                self.contact_counter(LineCounter::DueExtended, &extended.contact, state);
             }
             EventKind::ComplaintStageChanged(changed) => {
                 if let Some((_, service, _)) = self.contact(&changed.contact, state) {
-                    metrics::counter!(COMPLAINT_STAGES, "service" => service.to_string(), "stage" => changed.to.as_str())
+                    let stage = changed.to;
+                    let label = &self.services;
+                    let by_service = slot(&mut self.handles.services, service);
+                    slot(&mut by_service.complaint_stages, stage_index(stage))
+                        .get_or_insert_with(|| {
+                            metrics::counter!(COMPLAINT_STAGES, "service" => label.value(service).to_string(), "stage" => stage.as_str())
+                        })
                         .increment(1);
                 }
             }
@@ -512,32 +832,51 @@ impl Telemetry {
         }
     }
 
-    /// A contact's channel, service label and whether it was answered before.
-    fn contact(&mut self, id: &ContactId, state: &State) -> Option<(Channel, Arc<str>, bool)> {
+    /// A contact's channel, service (its index in `services`) and whether it was answered
+    /// before.
+    fn contact(&mut self, id: &ContactId, state: &State) -> Option<(Channel, usize, bool)> {
         if let Some(tracked) = self.live.get(id) {
-            return Some((tracked.channel, tracked.service.clone(), tracked.answered));
+            return Some((tracked.channel, tracked.service, tracked.answered));
         }
         // Not seen arriving (it cannot happen after `new`, which reads every live contact, but
         // a label from the state is better than none).
         let contact = state.contact(id)?;
         let service = self
             .services
-            .label(state.service_name(contact.first_service));
+            .index(state.service_name(contact.first_service));
         Some((contact.channel, service, contact.answered_at.is_some()))
     }
 
-    fn offer_ended(&mut self, contact: &ContactId, state: &State, result: &'static str) {
+    fn offer_ended(&mut self, contact: &ContactId, state: &State, result: OfferResult) {
         if let Some((channel, _, _)) = self.contact(contact, state) {
-            metrics::counter!(OFFERS_ANSWERED, "channel" => channel.as_str(), "result" => result)
-                .increment(1);
+            self.offer_answered(channel, result);
         }
     }
 
-    fn contact_counter(&mut self, name: &'static str, contact: &ContactId, state: &State) {
+    fn offer_answered(&mut self, channel: Channel, result: OfferResult) {
+        let by_result = slot(&mut self.handles.offers_answered, channel.index());
+        slot(by_result, result.index())
+            .get_or_insert_with(|| {
+                metrics::counter!(OFFERS_ANSWERED, "channel" => channel.as_str(), "result" => result.as_str())
+            })
+            .increment(1);
+    }
+
+    fn contact_counter(&mut self, counter: LineCounter, contact: &ContactId, state: &State) {
         if let Some((channel, service, _)) = self.contact(contact, state) {
-            metrics::counter!(name, "channel" => channel.as_str(), "service" => service.to_string())
-                .increment(1);
+            self.line_counter(counter, channel, service);
         }
+    }
+
+    /// Adds one to a (channel, service) counter.
+    fn line_counter(&mut self, counter: LineCounter, channel: Channel, service: usize) {
+        let label = &self.services;
+        let line = self.handles.line(channel, service);
+        slot(&mut line.counters, counter.index())
+            .get_or_insert_with(|| {
+                metrics::counter!(counter.name(), "channel" => channel.as_str(), "service" => label.value(service).to_string())
+            })
+            .increment(1);
     }
 
     /// Sets the gauges from the engine's state at `now` (wall clock, for waits), at most once a
@@ -604,12 +943,7 @@ impl Telemetry {
                 ContactStatus::Held { .. } => line.held += 1,
             }
             if let Some(stage) = contact.complaint_stage {
-                let slot = match stage {
-                    ComplaintStage::Stage1 => 0,
-                    ComplaintStage::Stage2 => 1,
-                    ComplaintStage::Ombudsman => 2,
-                };
-                complaints[slot] += 1;
+                complaints[stage_index(stage)] += 1;
             }
             if contact.due_breached {
                 line.overdue += 1;
@@ -801,6 +1135,82 @@ fn count(n: usize) -> f64 {
     count_u64(u64::try_from(n).unwrap_or(u64::MAX))
 }
 
+/// FNV-1a, for the maps of [`LoopHandles`], keyed by names compiled into the program
+/// (triggers, command kinds, error codes, query kinds): a few short keys that no client chooses,
+/// so a hash without the standard one's resistance to chosen keys is enough, at a fraction of
+/// its cost.
+#[derive(Copy, Clone, Debug)]
+struct NameHasher(u64);
+
+impl Default for NameHasher {
+    fn default() -> Self {
+        Self(0xcbf2_9ce4_8422_2325)
+    }
+}
+
+impl Hasher for NameHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for byte in bytes {
+            self.0 = (self.0 ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// A map of the loop's metric handles (see [`NameHasher`]).
+type HandleMap<K, V> = HashMap<K, V, BuildHasherDefault<NameHasher>>;
+
+/// Handles of the series the engine loop records itself (the functions below), registered on
+/// first use and kept per thread, so that recording is an atomic operation rather than building
+/// a key and looking it up in the recorder's registry. Dropped whenever the recorder the
+/// `metrics` macros would use changes (see [`recorder_id`]).
+#[derive(Debug, Default)]
+struct LoopHandles {
+    /// The [`recorder_id`] the handles were registered with.
+    recorder: Option<usize>,
+    /// [`ROUTING_DECISION`] by trigger.
+    routing_decisions: HandleMap<&'static str, Histogram>,
+    /// [`COMMANDS`] by kind and whether it was accepted.
+    commands: HandleMap<(&'static str, bool), Counter>,
+    /// [`BAD_MESSAGES`] by code.
+    bad_messages: HandleMap<&'static str, Counter>,
+    /// [`QUERIES`] by kind.
+    queries: HandleMap<&'static str, Counter>,
+    repeated_commands: Option<Counter>,
+    batch_messages: Option<Histogram>,
+    idempotency_entries: Option<Gauge>,
+    command_reply: Option<Histogram>,
+}
+
+thread_local! {
+    static LOOP_HANDLES: RefCell<LoopHandles> = RefCell::new(LoopHandles::default());
+}
+
+/// Runs `record` with this thread's [`LoopHandles`], first dropped if the recorder changed.
+/// Returns false, without running it, if they are out of reach (the thread is exiting, or a
+/// call from within `record`): the caller then records without the cache.
+fn with_loop_handles(record: impl FnOnce(&mut LoopHandles)) -> bool {
+    LOOP_HANDLES
+        .try_with(|cell| {
+            let Ok(mut handles) = cell.try_borrow_mut() else {
+                return false;
+            };
+            let recorder = recorder_id();
+            if handles.recorder != Some(recorder) {
+                *handles = LoopHandles {
+                    recorder: Some(recorder),
+                    ..LoopHandles::default()
+                };
+            }
+            record(&mut handles);
+            true
+        })
+        .unwrap_or(false)
+}
+
 /// A connection event of the NATS client (`connected`, `disconnected`, `slow_consumer`...).
 pub fn nats_event(event: &'static str) {
     metrics::counter!(NATS_EVENTS, "event" => event).increment(1);
@@ -813,39 +1223,399 @@ pub fn intake_error() {
 
 /// The core decided a command (`trigger` = `command`) or due timers (`timer`) in `elapsed`.
 pub fn routing_decision(trigger: &'static str, elapsed: Duration) {
-    metrics::histogram!(ROUTING_DECISION, "trigger" => trigger).record(elapsed.as_secs_f64());
+    let register = || metrics::histogram!(ROUTING_DECISION, "trigger" => trigger);
+    let seconds = elapsed.as_secs_f64();
+    let cached = with_loop_handles(|handles| {
+        handles
+            .routing_decisions
+            .entry(trigger)
+            .or_insert_with(register)
+            .record(seconds);
+    });
+    if !cached {
+        register().record(seconds);
+    }
 }
 
 /// A command of `kind` was decided: accepted (`ok`) or refused by the core.
 pub fn command_decided(kind: &'static str, ok: bool) {
-    metrics::counter!(COMMANDS, "kind" => kind, "result" => if ok { "ok" } else { "refused" })
-        .increment(1);
+    let register = || metrics::counter!(COMMANDS, "kind" => kind, "result" => if ok { "ok" } else { "refused" });
+    let cached = with_loop_handles(|handles| {
+        handles
+            .commands
+            .entry((kind, ok))
+            .or_insert_with(register)
+            .increment(1);
+    });
+    if !cached {
+        register().increment(1);
+    }
 }
 
 /// A command was answered with an error of this wire code.
 pub fn bad_message(code: &'static str) {
-    metrics::counter!(BAD_MESSAGES, "code" => code).increment(1);
+    let register = || metrics::counter!(BAD_MESSAGES, "code" => code);
+    let cached = with_loop_handles(|handles| {
+        handles
+            .bad_messages
+            .entry(code)
+            .or_insert_with(register)
+            .increment(1);
+    });
+    if !cached {
+        register().increment(1);
+    }
 }
 
 /// A command repeated a known idempotency key.
 pub fn repeated_command() {
-    metrics::counter!(REPEATED_COMMANDS).increment(1);
+    let register = || metrics::counter!(REPEATED_COMMANDS);
+    let cached = with_loop_handles(|handles| {
+        handles
+            .repeated_commands
+            .get_or_insert_with(register)
+            .increment(1);
+    });
+    if !cached {
+        register().increment(1);
+    }
 }
 
 /// A query of `kind` was answered.
 pub fn query_answered(kind: &'static str) {
-    metrics::counter!(QUERIES, "kind" => kind).increment(1);
+    let register = || metrics::counter!(QUERIES, "kind" => kind);
+    let cached = with_loop_handles(|handles| {
+        handles
+            .queries
+            .entry(kind)
+            .or_insert_with(register)
+            .increment(1);
+    });
+    if !cached {
+        register().increment(1);
+    }
 }
 
 /// A turn took `messages` messages; the idempotency cache holds `entries` replies.
 pub fn turn_finished(messages: usize, entries: usize) {
-    metrics::histogram!(BATCH_MESSAGES).record(count(messages));
-    metrics::gauge!(IDEMPOTENCY_ENTRIES).set(count(entries));
+    let batch = || metrics::histogram!(BATCH_MESSAGES);
+    let cache = || metrics::gauge!(IDEMPOTENCY_ENTRIES);
+    let cached = with_loop_handles(|handles| {
+        handles
+            .batch_messages
+            .get_or_insert_with(batch)
+            .record(count(messages));
+        handles
+            .idempotency_entries
+            .get_or_insert_with(cache)
+            .set(count(entries));
+    });
+    if !cached {
+        batch().record(count(messages));
+        cache().set(count(entries));
+    }
 }
 
 /// A reply went out `elapsed` after its command was taken into a batch.
 pub fn command_replied(elapsed: Duration) {
-    metrics::histogram!(COMMAND_REPLY).record(elapsed.as_secs_f64());
+    let register = || metrics::histogram!(COMMAND_REPLY);
+    let seconds = elapsed.as_secs_f64();
+    let cached = with_loop_handles(|handles| {
+        handles
+            .command_reply
+            .get_or_insert_with(register)
+            .record(seconds);
+    });
+    if !cached {
+        register().record(seconds);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use metrics::{
+        Counter, Gauge, Histogram, HistogramFn, Key, KeyName, Metadata, Recorder, SharedString,
+        Unit,
+    };
+    use switchboard_core::{
+        AgentLogin, Channel, Command, Level, NewContact, Outcome, RoutingConfig, Tier, Timestamp,
+    };
+    use switchboard_engine::{Committed, Engine, EngineError, EngineOptions};
+
+    use super::*;
+
+    /// Counts histogram samples.
+    #[derive(Debug, Default)]
+    struct Records(AtomicU64);
+
+    impl HistogramFn for Records {
+        fn record(&self, _value: f64) {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// A recorder keeping counters and histogram sample counts by key, like a registry: the
+    /// same key registered twice is the same series.
+    #[derive(Debug, Default)]
+    struct Recorded {
+        counters: Mutex<HashMap<Key, Arc<AtomicU64>>>,
+        histograms: Mutex<HashMap<Key, Arc<Records>>>,
+    }
+
+    impl Recorder for Recorded {
+        fn describe_counter(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_gauge(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+        fn describe_histogram(&self, _: KeyName, _: Option<Unit>, _: SharedString) {}
+
+        fn register_counter(&self, key: &Key, _: &Metadata<'_>) -> Counter {
+            let mut counters = self.counters.lock().expect("not poisoned");
+            Counter::from_arc(counters.entry(key.clone()).or_default().clone())
+        }
+
+        fn register_gauge(&self, _: &Key, _: &Metadata<'_>) -> Gauge {
+            Gauge::noop()
+        }
+
+        fn register_histogram(&self, key: &Key, _: &Metadata<'_>) -> Histogram {
+            let mut histograms = self.histograms.lock().expect("not poisoned");
+            Histogram::from_arc(histograms.entry(key.clone()).or_default().clone())
+        }
+    }
+
+    fn matches(key: &Key, name: &str, labels: &[(&str, &str)]) -> bool {
+        key.name() == name
+            && key.labels().count() == labels.len()
+            && labels
+                .iter()
+                .all(|(k, v)| key.labels().any(|l| l.key() == *k && l.value() == *v))
+    }
+
+    impl Recorded {
+        /// The counter of `name` with exactly these labels (0 if never registered).
+        fn counter(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
+            let counters = self.counters.lock().expect("not poisoned");
+            counters
+                .iter()
+                .filter(|(key, _)| matches(key, name, labels))
+                .map(|(_, value)| value.load(Ordering::Relaxed))
+                .sum()
+        }
+
+        /// How many samples the histogram of `name` with exactly these labels got.
+        fn samples(&self, name: &str, labels: &[(&str, &str)]) -> u64 {
+            let histograms = self.histograms.lock().expect("not poisoned");
+            histograms
+                .iter()
+                .filter(|(key, _)| matches(key, name, labels))
+                .map(|(_, records)| records.0.load(Ordering::Relaxed))
+                .sum()
+        }
+    }
+
+    fn engine(dir: &Path) -> Engine {
+        Engine::open(
+            dir,
+            RoutingConfig::default(),
+            EngineOptions::default(),
+            &mut |_, _| {},
+        )
+        .expect("engine opens")
+        .0
+    }
+
+    /// One agent answers and completes a phone contact for `benefits`.
+    fn answered_call(engine: &mut Engine) -> Vec<Result<Option<Committed>, EngineError>> {
+        let now = Timestamp::from_millis(1_795_422_600_000);
+        let login = AgentLogin {
+            agent: "agent-ann".into(),
+            name: "Ann".into(),
+            tier: Tier::new(1).expect("tier 1"),
+            site: "hq".into(),
+            skills: [("benefits".into(), Level::new(3).expect("level 3"))]
+                .into_iter()
+                .collect(),
+            channels: None,
+        };
+        engine
+            .decide(Command::LoginAgent(Box::new(login)), now)
+            .expect("login");
+        engine
+            .decide(
+                Command::MakeReady {
+                    agent: "agent-ann".into(),
+                },
+                now,
+            )
+            .expect("ready");
+        let contact = NewContact::routine("contact-1", Channel::Phone, "benefits");
+        engine
+            .decide(Command::CreateContact(Box::new(contact)), now)
+            .expect("create");
+        let mut batches = vec![engine.commit()];
+        let offer = engine
+            .state()
+            .offers()
+            .next()
+            .map(|o| o.id)
+            .expect("an offer");
+        engine
+            .decide(
+                Command::AcceptOffer {
+                    agent: "agent-ann".into(),
+                    offer,
+                },
+                now,
+            )
+            .expect("accept");
+        batches.push(engine.commit());
+        engine
+            .decide(
+                Command::CompleteContact {
+                    agent: "agent-ann".into(),
+                    contact: "contact-1".into(),
+                    outcome: Outcome::Resolved,
+                },
+                now,
+            )
+            .expect("complete");
+        batches.push(engine.commit());
+        batches
+    }
+
+    const PHONE_BENEFITS: &[(&str, &str)] = &[("channel", "phone"), ("service", "benefits")];
+
+    #[test]
+    fn events_are_counted_with_their_labels_into_the_recorder_in_place() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut engine = engine(dir.path());
+        let batches = answered_call(&mut engine);
+        let state = engine.state();
+        let mut telemetry = Telemetry::new(&State::default(), Health::new());
+        let first = Recorded::default();
+        metrics::with_local_recorder(&first, || {
+            for batch in &batches {
+                telemetry.commit_finished(batch, state);
+            }
+        });
+        assert_eq!(first.counter(CONTACTS_CREATED, PHONE_BENEFITS), 1);
+        assert_eq!(first.counter(CONTACTS_ANSWERED, PHONE_BENEFITS), 1);
+        assert_eq!(
+            first.counter(
+                CONTACTS_COMPLETED,
+                &[
+                    ("channel", "phone"),
+                    ("service", "benefits"),
+                    ("outcome", "resolved")
+                ]
+            ),
+            1
+        );
+        assert_eq!(
+            first.counter(
+                OFFERS_ANSWERED,
+                &[("channel", "phone"), ("result", "accepted")]
+            ),
+            1
+        );
+        assert_eq!(
+            first.counter(
+                OFFERS_MADE,
+                &[("channel", "phone"), ("rule", "longest_idle")]
+            ),
+            1
+        );
+        assert_eq!(
+            first.counter(EVENTS_COMMITTED, &[("type", "contact_created")]),
+            1
+        );
+        assert_eq!(first.samples(WAIT, PHONE_BENEFITS), 1);
+        assert_eq!(first.samples(BATCH_EVENTS, &[]), 3);
+
+        // Another recorder in place: the handles follow it, the first one counts no more.
+        let second = Recorded::default();
+        metrics::with_local_recorder(&second, || {
+            for batch in &batches {
+                telemetry.commit_finished(batch, state);
+            }
+        });
+        assert_eq!(first.counter(CONTACTS_CREATED, PHONE_BENEFITS), 1);
+        assert_eq!(second.counter(CONTACTS_CREATED, PHONE_BENEFITS), 1);
+        assert_eq!(
+            second.counter(EVENTS_COMMITTED, &[("type", "contact_created")]),
+            1
+        );
+        assert_eq!(second.samples(BATCH_EVENTS, &[]), 3);
+    }
+
+    #[test]
+    fn the_loop_functions_record_into_the_recorder_in_place() {
+        // Both alive throughout, so at different addresses (see `recorder_id`).
+        let recorders = [Recorded::default(), Recorded::default()];
+        for recorded in &recorders {
+            metrics::with_local_recorder(recorded, || {
+                command_decided("accept_offer", true);
+                command_decided("accept_offer", true);
+                command_decided("accept_offer", false);
+                bad_message("bad_json");
+                repeated_command();
+                query_answered("queues");
+                routing_decision("command", Duration::from_micros(20));
+                command_replied(Duration::from_micros(300));
+                turn_finished(3, 10);
+            });
+            let accepted = [("kind", "accept_offer"), ("result", "ok")];
+            assert_eq!(recorded.counter(COMMANDS, &accepted), 2);
+            let refused = [("kind", "accept_offer"), ("result", "refused")];
+            assert_eq!(recorded.counter(COMMANDS, &refused), 1);
+            assert_eq!(recorded.counter(BAD_MESSAGES, &[("code", "bad_json")]), 1);
+            assert_eq!(recorded.counter(REPEATED_COMMANDS, &[]), 1);
+            assert_eq!(recorded.counter(QUERIES, &[("kind", "queues")]), 1);
+            assert_eq!(
+                recorded.samples(ROUTING_DECISION, &[("trigger", "command")]),
+                1
+            );
+            assert_eq!(recorded.samples(COMMAND_REPLY, &[]), 1);
+            assert_eq!(recorded.samples(BATCH_MESSAGES, &[]), 1);
+        }
+    }
+
+    #[test]
+    fn services_past_the_cap_are_counted_as_other() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut engine = engine(dir.path());
+        let now = Timestamp::from_millis(1_795_422_600_000);
+        let extra = 3;
+        for n in 0..LABEL_VALUES_MAX + extra {
+            let contact = NewContact::routine(
+                &format!("contact-{n}"),
+                Channel::Email,
+                &format!("service-{n}"),
+            );
+            engine
+                .decide(Command::CreateContact(Box::new(contact)), now)
+                .expect("create");
+        }
+        let batch = engine.commit();
+        let recorded = Recorded::default();
+        let mut telemetry = Telemetry::new(&State::default(), Health::new());
+        metrics::with_local_recorder(&recorded, || {
+            telemetry.commit_finished(&batch, engine.state());
+        });
+        let created = |service: &str| {
+            recorded.counter(
+                CONTACTS_CREATED,
+                &[("channel", "email"), ("service", service)],
+            )
+        };
+        assert_eq!(created("service-0"), 1);
+        assert_eq!(created(&format!("service-{}", LABEL_VALUES_MAX - 1)), 1);
+        assert_eq!(created(&format!("service-{LABEL_VALUES_MAX}")), 0);
+        assert_eq!(created(OTHER), u64::try_from(extra).expect("small"));
+    }
 }
 
 impl Telemetry {
