@@ -406,7 +406,7 @@ impl InFlight {
     ) -> Result<(), DriverError> {
         match report {
             Report::Durable(group) => {
-                telemetry::group_durable(&group);
+                telemetry.group_durable(&group);
                 self.durable_seq = self.durable_seq.max(group.durable.up_to_seq);
                 self.release(client, publisher).await
             }

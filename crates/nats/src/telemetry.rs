@@ -619,34 +619,57 @@ impl Telemetry {
     ) {
         match result {
             Ok(Some(committed)) => {
-                let handles = &mut self.handles;
-                handles.follow_recorder();
-                handles
-                    .log_append
-                    .get_or_insert_with(|| metrics::histogram!(LOG_APPEND))
-                    .record(committed.append_time.as_secs_f64());
-                handles
-                    .log_fsync
-                    .get_or_insert_with(|| metrics::histogram!(LOG_FSYNC))
-                    .record(committed.sync_time.as_secs_f64());
-                handles
-                    .batch_events
-                    .get_or_insert_with(|| metrics::histogram!(BATCH_EVENTS))
-                    .record(count(committed.events.len()));
-                handles
-                    .last_sequence
-                    .get_or_insert_with(|| metrics::gauge!(LOG_LAST_SEQUENCE))
-                    .set(count_u64(committed.last_seq));
-                for event in &committed.events {
-                    self.count_event(event, state);
-                }
+                self.log_appended(committed.append_time, Some(committed.sync_time));
+                self.submitted(&committed.events, committed.last_seq, state);
             }
             Ok(None) => {}
-            Err(_) => {
-                metrics::counter!(LOG_FAILURES).increment(1);
-                self.health.set_log_writable(false);
-            }
+            Err(_) => self.log_failed(),
         }
+    }
+
+    /// Records a turn's events as they are submitted to the log (under group commit, before
+    /// they are durable): the batch size, the last sequence number, and each event
+    /// ([`Telemetry::observe`]). `state` is the state after the turn.
+    pub fn submitted(&mut self, events: &[Event], last_seq: u64, state: &State) {
+        let handles = &mut self.handles;
+        handles.follow_recorder();
+        handles
+            .batch_events
+            .get_or_insert_with(|| metrics::histogram!(BATCH_EVENTS))
+            .record(count(events.len()));
+        handles
+            .last_sequence
+            .get_or_insert_with(|| metrics::gauge!(LOG_LAST_SEQUENCE))
+            .set(count_u64(last_seq));
+        for event in events {
+            self.count_event(event, state);
+        }
+    }
+
+    /// Records one group the log's committer made durable: its append and `fdatasync` times.
+    pub fn group_durable(&mut self, group: &switchboard_log::GroupDurable) {
+        self.log_appended(group.append_time, group.sync_time);
+    }
+
+    fn log_appended(&mut self, append_time: Duration, sync_time: Option<Duration>) {
+        let handles = &mut self.handles;
+        handles.follow_recorder();
+        handles
+            .log_append
+            .get_or_insert_with(|| metrics::histogram!(LOG_APPEND))
+            .record(append_time.as_secs_f64());
+        if let Some(sync_time) = sync_time {
+            handles
+                .log_fsync
+                .get_or_insert_with(|| metrics::histogram!(LOG_FSYNC))
+                .record(sync_time.as_secs_f64());
+        }
+    }
+
+    /// Records that the log failed: the engine stops, and readiness says so.
+    pub fn log_failed(&mut self) {
+        metrics::counter!(LOG_FAILURES).increment(1);
+        self.health.set_log_writable(false);
     }
 
     /// Counts one committed event. `state` is the state after the whole batch; it is only asked
@@ -1615,32 +1638,5 @@ mod tests {
         assert_eq!(created(&format!("service-{}", LABEL_VALUES_MAX - 1)), 1);
         assert_eq!(created(&format!("service-{LABEL_VALUES_MAX}")), 0);
         assert_eq!(created(OTHER), u64::try_from(extra).expect("small"));
-    }
-}
-
-impl Telemetry {
-    /// Records a turn's events handed to the group committer (not yet durable): the batch size,
-    /// the last sequence number, and each event ([`Telemetry::observe`]). `state` is the state
-    /// after the turn.
-    pub fn submitted(&mut self, events: &[Event], last_seq: u64, state: &State) {
-        metrics::histogram!(BATCH_EVENTS).record(count(events.len()));
-        metrics::gauge!(LOG_LAST_SEQUENCE).set(count_u64(last_seq));
-        for event in events {
-            self.observe(event, state);
-        }
-    }
-
-    /// Records that the log failed: the engine stops, and readiness says so.
-    pub fn log_failed(&mut self) {
-        metrics::counter!(LOG_FAILURES).increment(1);
-        self.health.set_log_writable(false);
-    }
-}
-
-/// Records one group the committer made durable: its append time and `fdatasync` time.
-pub fn group_durable(group: &switchboard_log::GroupDurable) {
-    metrics::histogram!(LOG_APPEND).record(group.append_time.as_secs_f64());
-    if let Some(sync) = group.sync_time {
-        metrics::histogram!(LOG_FSYNC).record(sync.as_secs_f64());
     }
 }
