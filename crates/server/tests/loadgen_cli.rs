@@ -54,6 +54,9 @@ fn a_short_load_run_offers_every_contact_and_reports_every_figure() {
         "durable_relay_p99_us",
         "ratio_p50",
         "ratio_p99",
+        // The engine (started here) and the load generator used CPU in the engine phase.
+        "engine_cpu_us_per_contact",
+        "loadgen_cpu_us_per_contact",
     ] {
         assert!(
             report[key].as_f64().is_some_and(|v| v > 0.0),
@@ -67,6 +70,8 @@ fn a_short_load_run_offers_every_contact_and_reports_every_figure() {
         );
     }
     assert!(report["fdatasync"]["p99_us"].as_f64().is_some(), "{report}");
+    // The nats-server was given (the harness's), so its CPU is not the load generator's to read.
+    assert!(report["nats_cpu_us_per_contact"].is_null(), "{report}");
     assert!(
         report["offer_bytes"].as_u64().is_some_and(|b| b > 100),
         "{report}"

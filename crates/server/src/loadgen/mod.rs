@@ -316,12 +316,22 @@ async fn loadgen(args: &Args) -> Result<Value> {
             .await?;
             (Some(bare), Some(durable))
         };
-        let cpu_before = engine_pid.and_then(machine::cpu_time);
+        // CPU time of each process in the path over the engine phase: the engine's, the
+        // nats-server's (when started here) and this load generator's own.
+        let nats_pid = _nats.as_ref().and_then(switchboard_natsd::NatsServer::pid);
+        let pids = [engine_pid, nats_pid, Some(std::process::id())];
+        let cpu_before = pids.map(|pid| pid.and_then(machine::cpu_time));
         let (engine_result, _) = engine_phase(&cx, "engine", args.rate, args.duration).await;
-        let cpu = engine_pid
-            .and_then(machine::cpu_time)
-            .zip(cpu_before)
-            .map(|(after, before)| after.saturating_sub(before));
+        let used = |n: usize| {
+            pids[n]
+                .and_then(machine::cpu_time)
+                .zip(cpu_before[n])
+                .map(|(after, before)| after.saturating_sub(before))
+        };
+        let (engine_cpu, nats_cpu, loadgen_cpu) = (used(0), used(1), used(2));
+        let per_contact = |cpu: Option<Duration>| {
+            cpu.map(|t| t.as_secs_f64() * 1e6 / engine_result.sent.max(1) as f64)
+        };
         merge(
             &mut report,
             figures(&engine_result, bare.as_ref(), durable.as_ref()),
@@ -329,9 +339,10 @@ async fn loadgen(args: &Args) -> Result<Value> {
         merge(
             &mut report,
             json!({
-                "engine_cpu_ms": cpu.map(|t| t.as_millis()),
-                "engine_cpu_us_per_contact":
-                    cpu.map(|t| t.as_secs_f64() * 1e6 / engine_result.sent.max(1) as f64),
+                "engine_cpu_ms": engine_cpu.map(|t| t.as_millis()),
+                "engine_cpu_us_per_contact": per_contact(engine_cpu),
+                "nats_cpu_us_per_contact": per_contact(nats_cpu),
+                "loadgen_cpu_us_per_contact": per_contact(loadgen_cpu),
             }),
         );
     }
@@ -699,6 +710,14 @@ fn render(report: &Value, args: &Args) -> String {
             out.push_str(&format!(
                 "engine CPU: {cpu:.0} µs per contact ({} ms over the engine phase)\n",
                 report["engine_cpu_ms"]
+            ));
+        }
+        if let (Some(nats), Some(loadgen)) = (
+            report["nats_cpu_us_per_contact"].as_f64(),
+            report["loadgen_cpu_us_per_contact"].as_f64(),
+        ) {
+            out.push_str(&format!(
+                "nats-server CPU: {nats:.0} µs per contact; this load generator: {loadgen:.0} µs\n"
             ));
         }
         if let (Some(p50), Some(p99)) = (report["ratio_p50"].as_f64(), report["ratio_p99"].as_f64())
