@@ -7,13 +7,18 @@
 //! the state from the newest valid snapshot plus the log's tail (or from the whole log).
 //!
 //! The engine is synchronous and single-threaded on purpose: it is the single writer of its
-//! routing domain. The NATS driver owns one and calls it from its loop.
+//! routing domain. The NATS driver owns one and calls it from its loop. For throughput it can
+//! hand its log to a group committer thread ([`Engine::group_commit`]): [`Engine::submit`] then
+//! returns at once and the committer reports each durable point, so the caller decides the next
+//! commands while the disk syncs and acknowledges each batch once it is reported durable; a
+//! [`Snapshotter`] writes snapshots on a thread of its own from the durable events.
 //!
 //! Also here, for the command line and queries: [`replay`] (rebuild the state from the whole log,
 //! with progress) and [`history`] (every event of one contact or customer).
 
 mod history;
 mod recovery;
+mod snapshotter;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -27,6 +32,7 @@ use switchboard_wire::{encode_event, encode_snapshot};
 
 pub use history::{HistoryFilter, history};
 pub use recovery::{Recovered, ReplayReport, replay};
+pub use snapshotter::{Snapshotter, SnapshotterOptions};
 
 /// How the engine keeps its log and snapshots.
 #[derive(Clone, Debug)]
@@ -67,6 +73,20 @@ pub enum EngineError {
     /// The routing configuration is not valid.
     #[error("routing configuration: {0}")]
     Config(String),
+    /// A thread of the engine's (the snapshot thread) could not be started.
+    #[error("could not start the {what} thread")]
+    Thread {
+        /// Which thread.
+        what: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A snapshotter was asked for while events are pending or not yet durable.
+    #[error("a snapshotter starts only from a durable state ({pending} events not yet durable)")]
+    NotDurable {
+        /// Events decided but not yet durable.
+        pending: u64,
+    },
     /// The number of events applied does not match the log: the snapshot or the log belongs to
     /// another history.
     #[error("state has {applied} events applied but the log is at {log_seq}")]
@@ -272,8 +292,8 @@ impl Engine {
     /// are numbered and stay applied, and become durable when the committer reports so (to the
     /// `on_report` given to [`Engine::group_commit`]). Without a group committer this is
     /// [`Engine::commit`]: the events are durable on return. Returns `None` when nothing was
-    /// pending. When a snapshot is due, waits for everything submitted to be durable and takes
-    /// it.
+    /// pending. It takes no snapshot: under group commit they are taken off the loop by a
+    /// [`Snapshotter`] (see [`Engine::snapshotter`]), or by [`Engine::snapshot`], which waits.
     ///
     /// # Errors
     /// The log failed (the committer is poisoned): the engine must stop, as for `commit`.
@@ -292,7 +312,6 @@ impl Engine {
         let range = committer.submit(entries)?;
         let events = std::mem::take(&mut self.pending);
         self.since_snapshot += events.len() as u64;
-        self.snapshot_if_due()?;
         Ok(Some(Submitted {
             first_seq: range.first_seq,
             last_seq: range.last_seq,
@@ -324,6 +343,38 @@ impl Engine {
             group @ Writer::Group(_) => group,
         };
         Ok(self)
+    }
+
+    /// A [`Snapshotter`] following this engine from its durable point: call it when nothing is
+    /// submitted but not yet durable (right after [`Engine::group_commit`], which commits what
+    /// was pending), then hand it every durable batch and durable point in order. It writes
+    /// a snapshot every `snapshot_every_events` of the engine's options, on its own thread.
+    ///
+    /// # Errors
+    /// Events are pending or in flight (the state is ahead of the log), or the thread could
+    /// not start.
+    pub fn snapshotter(&self) -> Result<Snapshotter, EngineError> {
+        let durable = match &self.log {
+            Writer::Direct(log) => log.next_seq() - 1,
+            Writer::Group(committer) => committer.flush()?.up_to_seq,
+        };
+        let ahead = self.next_seq() - 1 - durable;
+        if ahead > 0 {
+            return Err(EngineError::NotDurable { pending: ahead });
+        }
+        Snapshotter::spawn(
+            self.router.state().clone(),
+            durable,
+            SnapshotterOptions {
+                dir: self.dir.clone(),
+                snapshot: self.options.snapshot.clone(),
+                every_events: self.options.snapshot_every_events,
+            },
+        )
+        .map_err(|source| EngineError::Thread {
+            what: "snapshot",
+            source,
+        })
     }
 
     /// Stops the group committer (after everything submitted is durable) and takes the log

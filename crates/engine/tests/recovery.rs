@@ -178,6 +178,8 @@ fn group_commit_reports_every_submitted_batch_durable_in_order_and_recovers_the_
             let _ = reports.send(report);
         })
         .expect("group commit starts");
+    let snapshotter = engine.snapshotter().expect("the state is durable");
+    let mut batches = Vec::new();
     let mut last_submitted = 0;
     let events = morning_with(&mut engine, 7, 400, |engine| {
         engine.submit().expect("submit").map(|submitted| {
@@ -187,25 +189,37 @@ fn group_commit_reports_every_submitted_batch_durable_in_order_and_recovers_the_
                 submitted.events.len() as u64
             );
             last_submitted = submitted.last_seq;
+            batches.push((
+                submitted.first_seq,
+                submitted.last_seq,
+                submitted.events.clone(),
+            ));
             submitted.events
         })
     });
     assert_eq!(last_submitted, events.len() as u64);
     assert_eq!(engine.next_seq(), last_submitted + 1);
-    // Every batch is reported durable, in increasing order, up to the last one submitted.
+    // Every batch is reported durable, in increasing order, up to the last one submitted; the
+    // snapshotter follows as the engine loop feeds it: durable batches, then the durable point.
     let mut durable = 0;
+    let mut fed = batches.into_iter().peekable();
     while durable < last_submitted {
         match reported.recv_timeout(Duration::from_secs(30)) {
             Ok(switchboard_log::Report::Durable(group)) => {
                 assert!(group.durable.up_to_seq > durable, "reports go forward");
                 assert!(group.entries > 0 && group.batches > 0);
                 durable = group.durable.up_to_seq;
+                while let Some((first, _, events)) = fed.next_if(|(_, last, _)| *last <= durable) {
+                    snapshotter.events(first, std::sync::Arc::new(events));
+                }
+                snapshotter.durable(durable, group.durable.head_hash);
             }
             Ok(switchboard_log::Report::Failed(error)) => panic!("the log failed: {error}"),
             Err(error) => panic!("no report covers seq {last_submitted}: {error}"),
         }
     }
     assert_eq!(durable, last_submitted);
+    snapshotter.stop();
     let live = engine.state().clone();
     drop(engine);
 
@@ -213,7 +227,12 @@ fn group_commit_reports_every_submitted_batch_durable_in_order_and_recovers_the_
     assert_eq!(recovered.last_seq, last_submitted);
     assert!(
         recovered.snapshot_seq.is_some(),
-        "snapshots are taken under group commit too"
+        "the snapshotter wrote snapshots at durable points"
+    );
+    assert!(
+        recovered.skipped_snapshots.is_empty(),
+        "{:?}",
+        recovered.skipped_snapshots
     );
     assert!(*reopened.state() == live);
     assert!(State::replay(&events) == live);
@@ -417,4 +436,59 @@ fn an_empty_log_takes_no_snapshot_and_reopens_clean() {
         recovered.skipped_snapshots
     );
     assert_eq!((recovered.last_seq, recovered.snapshot_seq), (0, None));
+}
+
+#[test]
+fn the_snapshotter_writes_only_at_a_durable_point_it_has_applied_and_stops_at_a_gap() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (engine, _) = open(dir.path(), 1);
+    let mut engine = engine.group_commit(|_| {}).expect("group commit starts");
+    let snapshotter = engine.snapshotter().expect("the state is durable");
+    let mut batches = Vec::new();
+    morning_with(&mut engine, 9, 40, |engine| {
+        engine.submit().expect("submit").map(|submitted| {
+            batches.push((submitted.first_seq, submitted.events.clone()));
+            submitted.events
+        })
+    });
+    let _engine = engine
+        .direct_commit()
+        .expect("everything submitted is durable");
+    assert!(batches.len() > 3, "{} batches", batches.len());
+    let hash_at = |seq: u64| {
+        switchboard_log::LogReader::open(dir.path())
+            .expect("reader")
+            .read_from(seq)
+            .expect("read")
+            .next()
+            .expect("a record")
+            .expect("intact")
+            .hash
+    };
+    let snapshots = || {
+        std::fs::read_dir(dir.path())
+            .expect("dir")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("snapshot-"))
+            })
+            .count()
+    };
+    // The first batch, then a durable point past it: not the state it holds, so no snapshot.
+    let (first, events) = batches[0].clone();
+    let applied = first + events.len() as u64 - 1;
+    snapshotter.events(first, std::sync::Arc::new(events));
+    snapshotter.durable(applied + 1, hash_at(applied + 1));
+    // A gap: the third batch without the second. It stops following, so even an exact durable
+    // point after it writes nothing.
+    let (third, events) = batches[2].clone();
+    let last = third + events.len() as u64 - 1;
+    snapshotter.events(third, std::sync::Arc::new(events));
+    snapshotter.durable(last, hash_at(last));
+    snapshotter.stop();
+    assert_eq!(
+        snapshots(),
+        0,
+        "no snapshot of a state that is not the log's"
+    );
 }

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::pin::pin;
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::{self, consumer, stream};
@@ -10,7 +11,7 @@ use bytes::Bytes;
 use futures::{FutureExt, StreamExt};
 use switchboard_core::Command;
 use switchboard_core::{EventKind, Timestamp};
-use switchboard_engine::{Engine, EngineError, HistoryFilter};
+use switchboard_engine::{Engine, EngineError, HistoryFilter, Snapshotter};
 use switchboard_log::Report;
 use switchboard_wire::{
     ErrorCode, Format, PAYLOAD_BYTES_MAX, QueryKind, Reply, Route, Subjects, WireError,
@@ -237,7 +238,7 @@ pub async fn run(
         // The loop has stopped listening only when it is already shutting down.
         let _ = reports.send(report);
     })?;
-    let mut in_flight = InFlight::new(engine.next_seq() - 1);
+    let mut in_flight = InFlight::new(engine.next_seq() - 1, engine.snapshotter()?);
     let publisher = EventPublisher::spawn(client.clone(), subjects.clone());
     let mut sample_timer = tokio::time::interval(Duration::from_secs(1));
     sample_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -334,6 +335,8 @@ pub async fn run(
     let mut engine = engine.direct_commit()?;
     in_flight.durable_seq = engine.next_seq() - 1;
     in_flight.release(&client, &publisher).await?;
+    // The last snapshot is taken here, below; the follower stops first.
+    in_flight.snapshotter.stop();
     // Every committed event reaches the events stream before the engine reports a clean stop.
     publisher.finish().await;
     telemetry.health().loop_stopped();
@@ -369,13 +372,16 @@ struct Turn {
 struct InFlight {
     turns: std::collections::VecDeque<Turn>,
     durable_seq: u64,
+    /// Follows the durable events and writes snapshots off the loop.
+    snapshotter: Snapshotter,
 }
 
 impl InFlight {
-    fn new(durable_seq: u64) -> Self {
+    fn new(durable_seq: u64, snapshotter: Snapshotter) -> Self {
         Self {
             turns: std::collections::VecDeque::new(),
             durable_seq,
+            snapshotter,
         }
     }
 
@@ -408,7 +414,12 @@ impl InFlight {
             Report::Durable(group) => {
                 telemetry.group_durable(&group);
                 self.durable_seq = self.durable_seq.max(group.durable.up_to_seq);
-                self.release(client, publisher).await
+                self.release(client, publisher).await?;
+                // Every turn up to the durable point has been released (a group holds whole
+                // turns), so the snapshotter has had every event up to it.
+                self.snapshotter
+                    .durable(group.durable.up_to_seq, group.durable.head_hash);
+                Ok(())
             }
             Report::Failed(error) => {
                 telemetry.log_failed();
@@ -454,6 +465,8 @@ impl InFlight {
                 }
             }
             if let Some((first_seq, events)) = turn.events {
+                let events = Arc::new(events);
+                self.snapshotter.events(first_seq, Arc::clone(&events));
                 publisher.publish(first_seq, events).await;
             }
         }
@@ -602,7 +615,7 @@ const PUBLISH_TURNS_BEHIND_MAX: usize = 256;
 /// without bound. A restart publishes whatever the stream lacks ([`catch_up_events`]), so
 /// nothing is lost if the process stops with events still in the channel.
 struct EventPublisher {
-    sender: tokio::sync::mpsc::Sender<(u64, Vec<switchboard_core::Event>)>,
+    sender: tokio::sync::mpsc::Sender<(u64, Arc<Vec<switchboard_core::Event>>)>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -610,7 +623,7 @@ impl EventPublisher {
     fn spawn(client: Client, subjects: Subjects) -> Self {
         let (sender, mut receiver) = tokio::sync::mpsc::channel::<(
             u64,
-            Vec<switchboard_core::Event>,
+            Arc<Vec<switchboard_core::Event>>,
         )>(PUBLISH_TURNS_BEHIND_MAX);
         let task = tokio::spawn(async move {
             let mut event_subjects = EventSubjects::default();
@@ -634,7 +647,7 @@ impl EventPublisher {
 
     /// Hands one turn's durable events (`first_seq` is the first one's sequence number) to the
     /// publisher; waits only when it is [`PUBLISH_TURNS_BEHIND_MAX`] turns behind.
-    async fn publish(&self, first_seq: u64, events: Vec<switchboard_core::Event>) {
+    async fn publish(&self, first_seq: u64, events: Arc<Vec<switchboard_core::Event>>) {
         if self.sender.send((first_seq, events)).await.is_err() {
             // The task ends only when its channel closes or it panicked; the events are in the
             // log and a restart publishes them.
