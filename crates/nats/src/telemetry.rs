@@ -182,7 +182,7 @@ catalogue! {
     COMMANDS = "switchboard_commands_total", Counter, ["kind", "result"],
         "Commands decided, by kind and result (ok, refused).";
     COMMAND_REPLY = "switchboard_command_reply_seconds", Histogram, [],
-        "Time from taking a command into a batch to sending its reply (after the fdatasync).";
+        "Time from taking a command into a batch to sending its reply (once its turn is durable).";
     BAD_MESSAGES = "switchboard_bad_messages_total", Counter, ["code"],
         "Commands answered with an error, by wire error code.";
     REPEATED_COMMANDS = "switchboard_repeated_commands_total", Counter, [],
@@ -194,11 +194,11 @@ catalogue! {
     BATCH_MESSAGES = "switchboard_batch_messages", Histogram, [],
         "Messages decided per turn of the engine loop.";
     BATCH_EVENTS = "switchboard_batch_events", Histogram, [],
-        "Events committed per turn (per fdatasync).";
+        "Events decided per turn and submitted to the log (turns queued during a sync share the next fdatasync).";
     LOG_APPEND = "switchboard_log_append_seconds", Histogram, [],
-        "Time to write a batch to the log and fdatasync it.";
+        "Time to write a group of turns to the log and fdatasync it.";
     LOG_FSYNC = "switchboard_log_fsync_seconds", Histogram, [],
-        "Time of the fdatasync alone that makes a batch durable (part of the append).";
+        "Time of the fdatasync alone that makes a group of turns durable (part of the append).";
     LOG_FAILURES = "switchboard_log_failures_total", Counter, [],
         "Commits that failed (the engine stops after one).";
     LOG_LAST_SEQUENCE = "switchboard_log_last_sequence", Gauge, [],
