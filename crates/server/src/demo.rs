@@ -319,6 +319,10 @@ async fn desktop(
         let contact = offer["contact_id"].clone();
         let complete = cmd("complete");
         let escalate = cmd("escalate");
+        let ready = cmd("ready");
+        // After-contact work (notes, a form), then the desktop's "ready" button: the engine's
+        // wrap-up time per channel (30–60 s) is the longest an agent may take, not the usual.
+        let after_work = Duration::from_millis(rng.random_range(1_000..5_000));
         tokio::spawn(async move {
             tokio::time::sleep(work).await;
             let done = if roll < 0.05 {
@@ -339,6 +343,9 @@ async fn desktop(
             };
             if done.is_some_and(|r| r["ok"] == true) {
                 counts.completed.fetch_add(1, Ordering::Relaxed);
+                tokio::time::sleep(after_work).await;
+                // Refused harmlessly if the wrap-up time has already ended it.
+                let _ = request(&client, ready, json!({})).await;
             }
         });
     }
