@@ -800,16 +800,11 @@ async fn publish_event(
     seq: u64,
     event: &switchboard_core::Event,
 ) {
-    let json = match switchboard_wire::event_json(seq, event)
-        .map_err(|e| e.to_string())
-        .and_then(|json| serde_json::to_vec(&json).map_err(|e| e.to_string()))
-    {
-        Ok(json) => json,
-        Err(error) => {
-            tracing::error!(%error, seq, "an event could not be written as JSON; not published");
-            return;
-        }
-    };
+    let mut json = Vec::with_capacity(256);
+    if let Err(error) = switchboard_wire::write_event_json(seq, event, &mut json) {
+        tracing::error!(%error, seq, "an event could not be written as JSON; not published");
+        return;
+    }
     let mut headers = HeaderMap::new();
     let seq_text = seq.to_string();
     headers.insert("Nats-Msg-Id", seq_text.as_str());

@@ -20,6 +20,9 @@
 //! kinds in a `Base` variant for the stored form; that nesting never shows in JSON (see
 //! [`EventKindDto::tagged_json`]), so the kinds of version 1 are published exactly as before and
 //! the kinds added later under their own types (`contact_held`, `complaint_stage_changed`...).
+//!
+//! [`write_event_json`] writes the same bytes as serializing [`event_json`]'s result, without
+//! building the JSON value: the one to publish with.
 
 use std::fmt;
 
@@ -30,6 +33,10 @@ use switchboard_core::Event;
 
 use crate::event::{DtoError, EventDto, EventKindDto, Time};
 use crate::time::{TimeError, format_rfc3339, parse_rfc3339};
+
+mod direct;
+
+pub use direct::write_event_json;
 
 /// Why an event could not be written as JSON, or JSON could not be read as an event.
 #[derive(Debug, thiserror::Error)]

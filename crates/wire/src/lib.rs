@@ -66,7 +66,7 @@ pub use reply::{Reply, ReplyBody, decode_reply, encode_reply, encode_result, rep
 pub use subjects::{CommandKind, QueryKind, Route, Subjects};
 
 pub use event::DtoError;
-pub use json::{EventJson, JsonError, event_from_json, event_json};
+pub use json::{EventJson, JsonError, event_from_json, event_json, write_event_json};
 #[cfg(feature = "snapshot")]
 pub use snapshot::{SnapshotError, decode_snapshot, encode_snapshot};
 pub use stored::{StoredError, decode_event, encode_event};

@@ -144,9 +144,18 @@ impl EventKindDto<'_> {
     /// # Errors
     /// What serde says when an instant cannot be written (after year 9999).
     pub fn tagged_json(&self) -> Result<serde_json::Value, serde_json::Error> {
+        self.serialize_tagged(serde_json::value::Serializer)
+    }
+
+    /// Serializes the form of [`tagged_json`](Self::tagged_json) with any serializer: `Base`'s
+    /// content as version 1 serializes it, a new kind as itself.
+    pub(crate) fn serialize_tagged<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
         match self {
-            Self::Base(base) => serde_json::to_value(base),
-            added => serde_json::to_value(added),
+            Self::Base(base) => base.serialize(serializer),
+            added => added.serialize(serializer),
         }
     }
 
