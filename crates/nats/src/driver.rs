@@ -288,7 +288,8 @@ pub async fn run(
             },
             message = queries.next() => match message {
                 Some(message) => {
-                    if let Some((reply_to, bytes)) = answer_query(&client, &engine, subjects, &message) {
+                    let durable = in_flight.durable_watch.subscribe();
+                    if let Some((reply_to, bytes)) = answer_query(&client, &engine, subjects, &message, durable) {
                         // What the query read includes every event decided so far: it goes
                         // out once they are durable.
                         in_flight.push_query(engine.next_seq() - 1, reply_to, bytes);
@@ -333,7 +334,7 @@ pub async fn run(
     let turn = turn(&mut engine, subjects, &mut cache, &mut telemetry, batch)?;
     in_flight.push(turn);
     let mut engine = engine.direct_commit()?;
-    in_flight.durable_seq = engine.next_seq() - 1;
+    in_flight.set_durable(engine.next_seq() - 1);
     in_flight.release(&client, &publisher).await?;
     // The last snapshot is taken here, below; the follower stops first.
     in_flight.snapshotter.stop();
@@ -372,6 +373,8 @@ struct Turn {
 struct InFlight {
     turns: std::collections::VecDeque<Turn>,
     durable_seq: u64,
+    /// The durable point, for replies made off the loop (a contact query) to wait on.
+    durable_watch: tokio::sync::watch::Sender<u64>,
     /// Follows the durable events and writes snapshots off the loop.
     snapshotter: Snapshotter,
 }
@@ -381,8 +384,15 @@ impl InFlight {
         Self {
             turns: std::collections::VecDeque::new(),
             durable_seq,
+            durable_watch: tokio::sync::watch::Sender::new(durable_seq),
             snapshotter,
         }
+    }
+
+    /// Moves the durable point forward (never back) and tells whoever waits on it.
+    fn set_durable(&mut self, seq: u64) {
+        self.durable_seq = self.durable_seq.max(seq);
+        self.durable_watch.send_replace(self.durable_seq);
     }
 
     fn push(&mut self, turn: Turn) {
@@ -413,7 +423,7 @@ impl InFlight {
         match report {
             Report::Durable(group) => {
                 telemetry.group_durable(&group);
-                self.durable_seq = self.durable_seq.max(group.durable.up_to_seq);
+                self.set_durable(group.durable.up_to_seq);
                 self.release(client, publisher).await?;
                 // Every turn up to the durable point has been released (a group holds whole
                 // turns), so the snapshotter has had every event up to it.
@@ -873,13 +883,14 @@ async fn catch_up_events(
 }
 
 /// Answers a read-only query: returns the reply to send once everything decided so far is
-/// durable. A contact query is answered off the loop's thread (its history is read from the
-/// log, which holds only durable events) and returns `None`.
+/// durable. A contact query is answered off the loop's thread and returns `None`: its task
+/// waits on `durable` for the same point, then reads the history from the log.
 fn answer_query(
     client: &Client,
     engine: &Engine,
     subjects: &Subjects,
     message: &Message,
+    mut durable: tokio::sync::watch::Receiver<u64>,
 ) -> Option<(Subject, Bytes)> {
     let reply_to = message.reply.clone()?;
     let format = Format::from_content_type(header(message, "Content-Type"));
@@ -922,7 +933,14 @@ fn answer_query(
                 .then(|| switchboard_wire::contact_reply(state, &query.contact_id, Vec::new()));
             let dir = engine.dir().to_path_buf();
             let client = client.clone();
+            // The state's part includes every event decided so far: the reply waits until they
+            // are durable, and the history is read after that, so it holds them too.
+            let read = engine.next_seq() - 1;
             tokio::spawn(async move {
+                if durable.wait_for(|seq| *seq >= read).await.is_err() {
+                    // The loop stopped before they were durable: no reply, as for a command.
+                    return;
+                }
                 let id = query.contact_id.clone();
                 let history = tokio::task::spawn_blocking(move || {
                     switchboard_engine::history(&dir, &HistoryFilter::Contact(id))
