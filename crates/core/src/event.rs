@@ -227,37 +227,77 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// How many kinds of event there are.
+    pub const COUNT: usize = 26;
+
+    /// Every kind's type name, by [`EventKind::index`].
+    pub const NAMES: [&'static str; Self::COUNT] = [
+        "agent_logged_in",
+        "agent_ready",
+        "agent_not_ready",
+        "agent_logged_out",
+        "contact_created",
+        "contact_step_advanced",
+        "offer_made",
+        "offer_accepted",
+        "offer_rejected",
+        "offer_expired",
+        "offer_revoked",
+        "contact_abandoned",
+        "contact_completed",
+        "contact_escalated",
+        "contact_transferred",
+        "contact_requeued",
+        "wrap_up_started",
+        "wrap_up_ended",
+        "service_level_threshold_passed",
+        "due_time_at_risk",
+        "due_time_breached",
+        "contact_held",
+        "contact_released",
+        "complaint_stage_changed",
+        "due_time_extended",
+        "persistent_complainant_marked",
+    ];
+
+    /// The kind's place in [`EventKind::NAMES`] (dense, from 0; kinds added later come last),
+    /// for tables indexed by kind.
+    #[must_use]
+    pub const fn index(&self) -> usize {
+        match self {
+            Self::AgentLoggedIn(_) => 0,
+            Self::AgentReady { .. } => 1,
+            Self::AgentNotReady { .. } => 2,
+            Self::AgentLoggedOut { .. } => 3,
+            Self::ContactCreated(_) => 4,
+            Self::ContactStepAdvanced { .. } => 5,
+            Self::OfferMade(_) => 6,
+            Self::OfferAccepted { .. } => 7,
+            Self::OfferRejected { .. } => 8,
+            Self::OfferExpired { .. } => 9,
+            Self::OfferRevoked { .. } => 10,
+            Self::ContactAbandoned { .. } => 11,
+            Self::ContactCompleted { .. } => 12,
+            Self::ContactEscalated { .. } => 13,
+            Self::ContactTransferred { .. } => 14,
+            Self::ContactRequeued { .. } => 15,
+            Self::WrapUpStarted { .. } => 16,
+            Self::WrapUpEnded { .. } => 17,
+            Self::ServiceLevelThresholdPassed { .. } => 18,
+            Self::DueTimeAtRisk { .. } => 19,
+            Self::DueTimeBreached { .. } => 20,
+            Self::ContactHeld { .. } => 21,
+            Self::ContactReleased { .. } => 22,
+            Self::ComplaintStageChanged(_) => 23,
+            Self::DueTimeExtended(_) => 24,
+            Self::PersistentComplainantMarked { .. } => 25,
+        }
+    }
+
     /// The event's type name on the wire, in subjects and in reports (snake case).
     #[must_use]
     pub const fn name(&self) -> &'static str {
-        match self {
-            Self::AgentLoggedIn(_) => "agent_logged_in",
-            Self::AgentReady { .. } => "agent_ready",
-            Self::AgentNotReady { .. } => "agent_not_ready",
-            Self::AgentLoggedOut { .. } => "agent_logged_out",
-            Self::ContactCreated(_) => "contact_created",
-            Self::ContactStepAdvanced { .. } => "contact_step_advanced",
-            Self::OfferMade(_) => "offer_made",
-            Self::OfferAccepted { .. } => "offer_accepted",
-            Self::OfferRejected { .. } => "offer_rejected",
-            Self::OfferExpired { .. } => "offer_expired",
-            Self::OfferRevoked { .. } => "offer_revoked",
-            Self::ContactAbandoned { .. } => "contact_abandoned",
-            Self::ContactCompleted { .. } => "contact_completed",
-            Self::ContactEscalated { .. } => "contact_escalated",
-            Self::ContactTransferred { .. } => "contact_transferred",
-            Self::ContactRequeued { .. } => "contact_requeued",
-            Self::WrapUpStarted { .. } => "wrap_up_started",
-            Self::WrapUpEnded { .. } => "wrap_up_ended",
-            Self::ServiceLevelThresholdPassed { .. } => "service_level_threshold_passed",
-            Self::DueTimeAtRisk { .. } => "due_time_at_risk",
-            Self::DueTimeBreached { .. } => "due_time_breached",
-            Self::ContactHeld { .. } => "contact_held",
-            Self::ContactReleased { .. } => "contact_released",
-            Self::ComplaintStageChanged(_) => "complaint_stage_changed",
-            Self::DueTimeExtended(_) => "due_time_extended",
-            Self::PersistentComplainantMarked { .. } => "persistent_complainant_marked",
-        }
+        Self::NAMES[self.index()]
     }
 
     /// The contact this event is about, if any.
@@ -786,6 +826,15 @@ impl std::fmt::Display for Event {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_has_its_own_snake_case_name() {
+        let names: std::collections::BTreeSet<_> = EventKind::NAMES.iter().collect();
+        assert_eq!(names.len(), EventKind::COUNT, "names are distinct");
+        assert!(EventKind::NAMES.iter().all(|name| {
+            !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b == b'_')
+        }));
+    }
 
     #[test]
     fn queue_order_puts_safeguarding_then_live_then_rank_first() {

@@ -436,38 +436,6 @@ fn tier_index(tier: u8) -> usize {
     }
 }
 
-/// The place of an event type, whose `type` label is [`EventKind::name`].
-const fn event_index(kind: &EventKind) -> usize {
-    match kind {
-        EventKind::AgentLoggedIn(_) => 0,
-        EventKind::AgentReady { .. } => 1,
-        EventKind::AgentNotReady { .. } => 2,
-        EventKind::AgentLoggedOut { .. } => 3,
-        EventKind::ContactCreated(_) => 4,
-        EventKind::ContactStepAdvanced { .. } => 5,
-        EventKind::OfferMade(_) => 6,
-        EventKind::OfferAccepted { .. } => 7,
-        EventKind::OfferRejected { .. } => 8,
-        EventKind::OfferExpired { .. } => 9,
-        EventKind::OfferRevoked { .. } => 10,
-        EventKind::ContactAbandoned { .. } => 11,
-        EventKind::ContactCompleted { .. } => 12,
-        EventKind::ContactEscalated { .. } => 13,
-        EventKind::ContactTransferred { .. } => 14,
-        EventKind::ContactRequeued { .. } => 15,
-        EventKind::WrapUpStarted { .. } => 16,
-        EventKind::WrapUpEnded { .. } => 17,
-        EventKind::ServiceLevelThresholdPassed { .. } => 18,
-        EventKind::DueTimeAtRisk { .. } => 19,
-        EventKind::DueTimeBreached { .. } => 20,
-        EventKind::ContactHeld { .. } => 21,
-        EventKind::ContactReleased { .. } => 22,
-        EventKind::ComplaintStageChanged(_) => 23,
-        EventKind::DueTimeExtended(_) => 24,
-        EventKind::PersistentComplainantMarked { .. } => 25,
-    }
-}
-
 /// The entry at `index` of a table of handles, which grows to hold it.
 fn slot<T: Default>(table: &mut Vec<T>, index: usize) -> &mut T {
     if table.len() <= index {
@@ -517,7 +485,7 @@ fn recorder_id() -> usize {
 struct Handles {
     /// The [`recorder_id`] the handles were registered with.
     recorder: Option<usize>,
-    /// [`EVENTS_COMMITTED`] by [`event_index`].
+    /// [`EVENTS_COMMITTED`] by [`EventKind::index`].
     events: Vec<Option<Counter>>,
     /// By `service * Channel::COUNT + channel`.
     lines: Vec<Line>,
@@ -681,7 +649,7 @@ impl Telemetry {
 
     /// [`Telemetry::observe`] once the handles follow the current recorder.
     fn count_event(&mut self, event: &Event, state: &State) {
-        slot(&mut self.handles.events, event_index(&event.kind))
+        slot(&mut self.handles.events, event.kind.index())
             .get_or_insert_with(|| metrics::counter!(EVENTS_COMMITTED, "type" => event.kind.name()))
             .increment(1);
         match &event.kind {

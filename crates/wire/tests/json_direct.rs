@@ -16,8 +16,8 @@ use switchboard_wire::{JsonError, decode_event, event_json, write_event_json};
 /// 2026-11-23T10:15:00.123Z.
 const AT: u64 = 1_795_428_900_123;
 
-/// How many kinds the core has (`tests/stored.rs` matches them exhaustively).
-const KINDS: usize = 26;
+/// How many kinds the core has.
+const KINDS: usize = EventKind::COUNT;
 
 fn at(offset_ms: u64) -> Timestamp {
     Timestamp::from_millis(AT + offset_ms)
