@@ -32,7 +32,7 @@ use switchboard_wire::{encode_event, encode_snapshot};
 
 pub use history::{HistoryFilter, history};
 pub use recovery::{Recovered, ReplayReport, replay};
-pub use snapshotter::{Snapshotter, SnapshotterOptions};
+pub use snapshotter::{HAND_OVER_EVENTS_MAX, Snapshotter, SnapshotterOptions};
 
 /// How the engine keeps its log and snapshots.
 #[derive(Clone, Debug)]

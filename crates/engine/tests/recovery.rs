@@ -178,7 +178,7 @@ fn group_commit_reports_every_submitted_batch_durable_in_order_and_recovers_the_
             let _ = reports.send(report);
         })
         .expect("group commit starts");
-    let snapshotter = engine.snapshotter().expect("the state is durable");
+    let mut snapshotter = engine.snapshotter().expect("the state is durable");
     let mut batches = Vec::new();
     let mut last_submitted = 0;
     let events = morning_with(&mut engine, 7, 400, |engine| {
@@ -443,7 +443,7 @@ fn the_snapshotter_writes_only_at_a_durable_point_it_has_applied_and_stops_at_a_
     let dir = tempfile::tempdir().expect("temp dir");
     let (engine, _) = open(dir.path(), 1);
     let mut engine = engine.group_commit(|_| {}).expect("group commit starts");
-    let snapshotter = engine.snapshotter().expect("the state is durable");
+    let mut snapshotter = engine.snapshotter().expect("the state is durable");
     let mut batches = Vec::new();
     morning_with(&mut engine, 9, 40, |engine| {
         engine.submit().expect("submit").map(|submitted| {
