@@ -206,6 +206,9 @@ pub(crate) struct EngineConfig {
     pub(crate) data_dir: PathBuf,
     pub(crate) snapshot_every_events: u64,
     pub(crate) batch_max: usize,
+    /// Threads of the async runtime running the loop, the NATS command connection and the
+    /// metrics endpoint; 1 runs them on one thread.
+    pub(crate) worker_threads: usize,
 }
 
 impl Default for EngineConfig {
@@ -214,6 +217,7 @@ impl Default for EngineConfig {
             data_dir: PathBuf::from("data"),
             snapshot_every_events: 100_000,
             batch_max: 1024,
+            worker_threads: 1,
         }
     }
 }
@@ -488,10 +492,22 @@ pub(crate) fn load(path: &Path) -> Result<(FileConfig, RoutingConfig)> {
     parse(&text).with_context(|| format!("in {}", path.display()))
 }
 
+/// The most threads `engine.worker_threads` takes.
+const WORKER_THREADS_MAX: usize = 64;
+
 /// Parses configuration text (see [`load`]).
 pub(crate) fn parse(text: &str) -> Result<(FileConfig, RoutingConfig)> {
     let file: FileConfig =
         toml::from_str(text).map_err(|e| anyhow::anyhow!("{}", e.to_string().trim_end()))?;
+    if !(1..=WORKER_THREADS_MAX).contains(&file.engine.worker_threads) {
+        anyhow::bail!(
+            "engine.worker_threads is {}; it must be from 1 to {WORKER_THREADS_MAX}",
+            file.engine.worker_threads
+        );
+    }
+    if file.engine.batch_max == 0 {
+        anyhow::bail!("engine.batch_max must be at least 1");
+    }
     let routing = file.routing_config()?;
     Ok((file, routing))
 }
@@ -537,6 +553,7 @@ mod tests {
             subject_prefix = "council"
             [engine]
             data_dir = "/var/lib/switchboard"
+            worker_threads = 4
             [metrics]
             address = "0.0.0.0:9464"
             [routing]
@@ -563,6 +580,7 @@ mod tests {
         "#;
         let (file, routing) = parse(text).expect("valid");
         assert_eq!(file.nats.subject_prefix, "council");
+        assert_eq!(file.engine.worker_threads, 4);
         assert_eq!(routing.strategy, SelectionStrategy::MostSkilled);
         assert_eq!(
             routing.channels.get(Channel::Phone).offer_timeout,
@@ -572,6 +590,25 @@ mod tests {
         assert_eq!(
             routing.answer_within(&"council_tax".into(), Channel::Phone),
             Duration::from_secs(30)
+        );
+    }
+
+    #[test]
+    fn the_engine_runs_on_one_thread_unless_told_and_bounds_are_named() {
+        let (file, _) = parse("").expect("valid");
+        assert_eq!(file.engine.worker_threads, 1);
+        let error = |text: &str| format!("{:#}", parse(text).expect_err("invalid"));
+        let none = error("[engine]\nworker_threads = 0\n");
+        assert!(
+            none.contains("engine.worker_threads is 0; it must be from 1 to 64"),
+            "{none}"
+        );
+        let many = error("[engine]\nworker_threads = 65\n");
+        assert!(many.contains("engine.worker_threads is 65"), "{many}");
+        let batch = error("[engine]\nbatch_max = 0\n");
+        assert!(
+            batch.contains("engine.batch_max must be at least 1"),
+            "{batch}"
         );
     }
 

@@ -78,8 +78,16 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
     if let Some(prefix) = args.subject_prefix {
         file.nats.subject_prefix = prefix;
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+    // One thread by default: the loop, the command connection's I/O and the metrics endpoint
+    // then hand work to each other without waking threads (BENCHMARKS.md measures both).
+    let mut builder = if file.engine.worker_threads == 1 {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        let mut builder = tokio::runtime::Builder::new_multi_thread();
+        builder.worker_threads(file.engine.worker_threads);
+        builder
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
