@@ -106,9 +106,9 @@ const REFINE_STEPS: u32 = 2;
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     crate::serve::init_logging(crate::serve::LogFormat::Text, "warn");
     check(args)?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("loadgen")
+    // One thread: the sender, the agents and the receivers take the least CPU from the cores
+    // the engine and nats-server share (BENCHMARKS.md).
+    let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("could not start the async runtime")?;

@@ -2,9 +2,9 @@
 //! relay** (each batch in is appended to a file with one `fdatasync`, then published out, then
 //! flushed: the floor for anything that acknowledges only what is durable).
 //!
-//! A relay runs on a tokio runtime of its own (two workers, like `switchboard serve`) with its
-//! own NATS connection, so it is scheduled apart from the load generator's sender and receiver,
-//! as the engine (another process) is.
+//! A relay runs on a thread of its own with a single-threaded tokio runtime (as `switchboard
+//! serve` runs its loop by default) and its own NATS connection, so it is scheduled apart from
+//! the load generator's sender and receiver, as the engine (another process) is.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -30,9 +30,10 @@ pub(super) enum RelayKind {
     Durable(PathBuf),
 }
 
-/// A running relay; stopped (its runtime shut down) on drop.
+/// A running relay; stopped (its thread told to stop and waited for) on drop.
 pub(super) struct Relay {
-    runtime: Option<tokio::runtime::Runtime>,
+    stop: Option<oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
 }
 
 impl std::fmt::Debug for Relay {
@@ -51,34 +52,49 @@ impl Relay {
         output: String,
         output_bytes: usize,
     ) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("loadgen-relay")
+        let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .context("could not start the relay's runtime")?;
         let (ready, subscribed) = oneshot::channel();
+        let (stop, stopped) = oneshot::channel::<()>();
         let url = url.to_owned();
-        runtime.spawn(async move {
-            if let Err(error) = relay(&url, kind, input, output, output_bytes, ready).await {
-                tracing::warn!("the relay stopped: {error:#}");
-            }
-        });
+        let thread = std::thread::Builder::new()
+            .name("loadgen-relay".to_owned())
+            .spawn(move || {
+                runtime.block_on(async move {
+                    tokio::select! {
+                        result = relay(&url, kind, input, output, output_bytes, ready) => {
+                            if let Err(error) = result {
+                                tracing::warn!("the relay stopped: {error:#}");
+                            }
+                        }
+                        _ = stopped => {}
+                    }
+                });
+            })
+            .context("could not start the relay's thread")?;
+        let relay = Self {
+            stop: Some(stop),
+            thread: Some(thread),
+        };
         subscribed
             .await
             .context("the relay stopped before it subscribed")??;
-        Ok(Self {
-            runtime: Some(runtime),
-        })
+        Ok(relay)
     }
 }
 
 impl Drop for Relay {
     fn drop(&mut self) {
-        // Shutting down in the background is allowed inside an async context; dropping a
-        // runtime there is not.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        // The thread ends as soon as its runtime sees the stop.
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::warn!("the relay's thread panicked");
         }
     }
 }
