@@ -114,6 +114,16 @@ pub enum NatsdError {
         logs: String,
     },
 
+    /// A monitoring endpoint could not be read: monitoring is off, or the answer was not a
+    /// JSON document.
+    #[error("could not read nats-server's monitoring endpoint {endpoint}: {detail}")]
+    Monitor {
+        /// The path asked for, e.g. `/varz`.
+        endpoint: String,
+        /// What went wrong.
+        detail: String,
+    },
+
     /// The server did not become ready within the bound and was killed.
     #[error("nats-server was not ready within {waited:?} and was killed; its log:\n{logs}")]
     NotReady {

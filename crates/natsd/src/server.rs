@@ -236,6 +236,23 @@ impl NatsServer {
             .map(|port| format!("http://{HOST}:{port}"))
     }
 
+    /// Reads a monitoring endpoint (`/varz`, `/jsz`, ...) as JSON. Blocking, bounded by a few
+    /// seconds.
+    ///
+    /// # Errors
+    /// Monitoring is not enabled, the endpoint did not answer, or its answer is not JSON.
+    pub fn monitor_json(&self, endpoint: &str) -> Result<serde_json::Value, NatsdError> {
+        let failed = |detail: String| NatsdError::Monitor {
+            endpoint: endpoint.to_owned(),
+            detail,
+        };
+        let port = self
+            .monitor_port
+            .ok_or_else(|| failed("monitoring is not enabled".to_owned()))?;
+        let response = http_get(port, endpoint).map_err(|error| failed(error.to_string()))?;
+        serde_json::from_slice(&response).map_err(|error| failed(error.to_string()))
+    }
+
     /// The JetStream store directory (the server keeps its data in `jetstream/` inside it).
     pub fn store_dir(&self) -> &Path {
         &self.store_dir
@@ -505,6 +522,56 @@ fn read_info_line(port: u16) -> std::io::Result<String> {
         Err(std::io::Error::other(format!(
             "unexpected greeting {line:?}"
         )))
+    }
+}
+
+/// The body of `GET path` on the monitoring port, which must answer 200; a chunked body is
+/// put back together.
+fn http_get(monitor_port: u16, path: &str) -> std::io::Result<Vec<u8>> {
+    const TIMEOUT: Duration = Duration::from_secs(5);
+    const RESPONSE_BYTES_MAX: u64 = 16 << 20;
+    let mut stream = TcpStream::connect_timeout(&SocketAddr::from((HOST, monitor_port)), TIMEOUT)?;
+    stream.set_read_timeout(Some(TIMEOUT))?;
+    stream.set_write_timeout(Some(TIMEOUT))?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    )?;
+    let mut response = Vec::new();
+    stream.take(RESPONSE_BYTES_MAX).read_to_end(&mut response)?;
+    let split = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other("no end of the response's header"))?;
+    let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
+    let body = &response[split + 4..];
+    if head.split_whitespace().nth(1) != Some("200") {
+        let status = head.lines().next().unwrap_or_default().to_owned();
+        return Err(std::io::Error::other(format!("answered {status:?}")));
+    }
+    if !head.contains("transfer-encoding: chunked") {
+        return Ok(body.to_vec());
+    }
+    // Chunks: a hex size line, that many bytes, CRLF; a size of 0 ends the body.
+    let mut rest = body;
+    let mut out = Vec::with_capacity(body.len());
+    loop {
+        let line_end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .ok_or_else(|| std::io::Error::other("a chunk has no size line"))?;
+        let size_text = String::from_utf8_lossy(&rest[..line_end]);
+        let size_hex = size_text.split(';').next().unwrap_or_default().trim();
+        let size = usize::from_str_radix(size_hex, 16)
+            .map_err(|_| std::io::Error::other(format!("bad chunk size {size_hex:?}")))?;
+        if size == 0 {
+            return Ok(out);
+        }
+        let chunk = rest
+            .get(line_end + 2..line_end + 2 + size)
+            .ok_or_else(|| std::io::Error::other("a chunk is cut short"))?;
+        out.extend_from_slice(chunk);
+        rest = rest.get(line_end + 2 + size + 2..).unwrap_or_default();
     }
 }
 

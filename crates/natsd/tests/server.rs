@@ -200,3 +200,43 @@ fn a_bad_config_is_an_error_with_the_log() {
         "unexpected error: {error}"
     );
 }
+
+#[test]
+fn monitoring_endpoints_are_read_as_json_and_count_messages() {
+    let server = NatsServer::builder()
+        .monitoring(true)
+        .start()
+        .expect("server");
+    let varz = server.monitor_json("/varz").expect("varz");
+    assert_eq!(varz["server_id"], info(server.port())["server_id"]);
+    let before = varz["in_msgs"].as_u64().expect("in_msgs");
+
+    // Three messages published over a plain connection; PONG means the server has them.
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port())).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("read timeout");
+    std::io::Write::write_all(
+        &mut stream,
+        b"CONNECT {\"verbose\":false}\r\nPUB a.b 2\r\nhi\r\nPUB a.b 2\r\nhi\r\nPUB a.b 2\r\nhi\r\nPING\r\n",
+    )
+    .expect("publish");
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    while !line.starts_with("PONG") {
+        line.clear();
+        assert!(reader.read_line(&mut line).expect("read") > 0, "closed");
+    }
+    let after = server.monitor_json("/varz").expect("varz")["in_msgs"]
+        .as_u64()
+        .expect("in_msgs");
+    assert_eq!(after - before, 3);
+    // A larger document (JetStream's) comes through too.
+    assert!(server.monitor_json("/jsz").expect("jsz").is_object());
+
+    let quiet = NatsServer::start().expect("server");
+    assert!(matches!(
+        quiet.monitor_json("/varz"),
+        Err(NatsdError::Monitor { .. })
+    ));
+}

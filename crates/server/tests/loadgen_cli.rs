@@ -72,6 +72,9 @@ fn a_short_load_run_offers_every_contact_and_reports_every_figure() {
     assert!(report["fdatasync"]["p99_us"].as_f64().is_some(), "{report}");
     // The nats-server was given (the harness's), so its CPU is not the load generator's to read.
     assert!(report["nats_cpu_us_per_contact"].is_null(), "{report}");
+    // Nor its message counters (read from the monitoring endpoint of a nats-server started here).
+    assert!(report["nats_msgs_in_per_contact"].is_null(), "{report}");
+    assert!(report["nats_msgs_out_per_contact"].is_null(), "{report}");
     assert!(
         report["offer_bytes"].as_u64().is_some_and(|b| b > 100),
         "{report}"

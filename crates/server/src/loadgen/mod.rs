@@ -321,7 +321,19 @@ async fn loadgen(args: &Args) -> Result<Value> {
         let nats_pid = _nats.as_ref().and_then(switchboard_natsd::NatsServer::pid);
         let pids = [engine_pid, nats_pid, Some(std::process::id())];
         let cpu_before = pids.map(|pid| pid.and_then(machine::cpu_time));
+        // nats-server's message counters, read between phases (a local HTTP call of about a
+        // millisecond, outside the measured time).
+        let messages_before = _nats.as_ref().and_then(nats_messages);
         let (engine_result, _) = engine_phase(&cx, "engine", args.rate, args.duration).await;
+        let messages = messages_before
+            .zip(_nats.as_ref().and_then(nats_messages))
+            .map(|((in_before, out_before), (in_after, out_after))| {
+                (
+                    in_after.saturating_sub(in_before),
+                    out_after.saturating_sub(out_before),
+                )
+            });
+        let per_contact_count = |count: u64| count as f64 / engine_result.sent.max(1) as f64;
         let used = |n: usize| {
             pids[n]
                 .and_then(machine::cpu_time)
@@ -343,6 +355,8 @@ async fn loadgen(args: &Args) -> Result<Value> {
                 "engine_cpu_us_per_contact": per_contact(engine_cpu),
                 "nats_cpu_us_per_contact": per_contact(nats_cpu),
                 "loadgen_cpu_us_per_contact": per_contact(loadgen_cpu),
+                "nats_msgs_in_per_contact": messages.map(|(received, _)| per_contact_count(received)),
+                "nats_msgs_out_per_contact": messages.map(|(_, sent)| per_contact_count(sent)),
             }),
         );
     }
@@ -613,6 +627,18 @@ fn figures(
     })
 }
 
+/// The messages a nats-server started here has received and sent so far (`/varz` `in_msgs`,
+/// `out_msgs`); `None` (with a warning) if they cannot be read.
+fn nats_messages(nats: &switchboard_natsd::NatsServer) -> Option<(u64, u64)> {
+    match nats.monitor_json("/varz") {
+        Ok(varz) => varz["in_msgs"].as_u64().zip(varz["out_msgs"].as_u64()),
+        Err(error) => {
+            tracing::warn!("no message counts: {error}");
+            None
+        }
+    }
+}
+
 fn memory(before: Option<Resident>, after: Option<Resident>) -> Value {
     json!({
         "engine_rss_before_bytes": before.map(|r| r.rss_bytes),
@@ -718,6 +744,14 @@ fn render(report: &Value, args: &Args) -> String {
         ) {
             out.push_str(&format!(
                 "nats-server CPU: {nats:.0} µs per contact; this load generator: {loadgen:.0} µs\n"
+            ));
+        }
+        if let (Some(received), Some(sent)) = (
+            report["nats_msgs_in_per_contact"].as_f64(),
+            report["nats_msgs_out_per_contact"].as_f64(),
+        ) {
+            out.push_str(&format!(
+                "nats-server messages per contact: {received:.1} in, {sent:.1} out\n"
             ));
         }
         if let (Some(p50), Some(p99)) = (report["ratio_p50"].as_f64(), report["ratio_p99"].as_f64())

@@ -55,10 +55,12 @@ impl Drop for SpawnedEngine {
     }
 }
 
-/// Starts a local nats-server (installed on first use) with JetStream in `store`. Blocking.
+/// Starts a local nats-server (installed on first use) with JetStream in `store` and its
+/// monitoring endpoint on a free port (for its message counts). Blocking.
 pub(super) fn start_nats(store: &Path) -> Result<NatsServer> {
     NatsServer::builder()
         .store_dir(store)
+        .monitoring(true)
         .start()
         .context("could not start a local nats-server")
 }
