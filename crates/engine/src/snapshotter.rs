@@ -43,7 +43,8 @@ enum Follow {
 pub const HAND_OVER_EVENTS_MAX: u64 = 4096;
 
 /// The snapshot thread. Dropping it (or [`Snapshotter::stop`]) hands over what is gathered,
-/// lets the thread finish it and stops it.
+/// lets the thread finish it and stops it: up to [`HAND_OVER_EVENTS_MAX`] events to apply, and
+/// a snapshot if one is due, before the caller goes on.
 #[derive(Debug)]
 pub struct Snapshotter {
     sender: Option<Sender<Vec<Follow>>>,

@@ -1,5 +1,5 @@
-//! Finds, installs and runs local `nats-server` processes for Switchboard's integration tests and
-//! for `switchboard demo`.
+//! Finds, installs and runs local `nats-server` processes for Switchboard's integration tests,
+//! `switchboard demo` and `switchboard loadgen`.
 //!
 //! Two pieces:
 //!
@@ -11,7 +11,8 @@
 //! - [`NatsServer`] runs one server on a random loopback port (never the shared 4222) with
 //!   JetStream and its own temporary store and log, waits until it accepts clients, and kills it
 //!   on `Drop`. It can be restarted on the same port and store, to test an engine riding out a
-//!   NATS restart.
+//!   NATS restart, and its HTTP monitoring endpoint (on another random port) read as JSON with
+//!   [`NatsServer::monitor_json`].
 //!
 //! ```no_run
 //! # fn main() -> Result<(), switchboard_natsd::NatsdError> {

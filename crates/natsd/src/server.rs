@@ -236,8 +236,8 @@ impl NatsServer {
             .map(|port| format!("http://{HOST}:{port}"))
     }
 
-    /// Reads a monitoring endpoint (`/varz`, `/jsz`, ...) as JSON. Blocking, bounded by a few
-    /// seconds.
+    /// Reads a monitoring endpoint (`/varz`, `/jsz`, ...) as JSON. Blocking; each connect,
+    /// write and read waits at most 5 s.
     ///
     /// # Errors
     /// Monitoring is not enabled, the endpoint did not answer, or its answer is not JSON.
@@ -538,7 +538,14 @@ fn http_get(monitor_port: u16, path: &str) -> std::io::Result<Vec<u8>> {
         "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
     )?;
     let mut response = Vec::new();
-    stream.take(RESPONSE_BYTES_MAX).read_to_end(&mut response)?;
+    stream
+        .take(RESPONSE_BYTES_MAX + 1)
+        .read_to_end(&mut response)?;
+    if response.len() as u64 > RESPONSE_BYTES_MAX {
+        return Err(std::io::Error::other(format!(
+            "the response is over {RESPONSE_BYTES_MAX} bytes"
+        )));
+    }
     let split = response
         .windows(4)
         .position(|w| w == b"\r\n\r\n")
@@ -567,11 +574,12 @@ fn http_get(monitor_port: u16, path: &str) -> std::io::Result<Vec<u8>> {
         if size == 0 {
             return Ok(out);
         }
-        let chunk = rest
-            .get(line_end + 2..line_end + 2 + size)
-            .ok_or_else(|| std::io::Error::other("a chunk is cut short"))?;
+        let start = line_end + 2;
+        let cut_short = || std::io::Error::other("a chunk is cut short");
+        let end = start.checked_add(size).ok_or_else(cut_short)?;
+        let chunk = rest.get(start..end).ok_or_else(cut_short)?;
         out.extend_from_slice(chunk);
-        rest = rest.get(line_end + 2 + size + 2..).unwrap_or_default();
+        rest = rest.get(end + 2..).unwrap_or_default();
     }
 }
 

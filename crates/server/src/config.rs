@@ -206,8 +206,8 @@ pub(crate) struct EngineConfig {
     pub(crate) data_dir: PathBuf,
     pub(crate) snapshot_every_events: u64,
     pub(crate) batch_max: usize,
-    /// Threads of the async runtime running the loop, the NATS command connection and the
-    /// metrics endpoint; 1 runs them on one thread.
+    /// Threads of the async runtime running the loop, the NATS connection and the metrics
+    /// endpoint; 1 runs them on one thread.
     pub(crate) worker_threads: usize,
 }
 

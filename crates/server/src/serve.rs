@@ -78,7 +78,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
     if let Some(prefix) = args.subject_prefix {
         file.nats.subject_prefix = prefix;
     }
-    // One thread by default: the loop, the command connection's I/O and the metrics endpoint
+    // One thread by default: the loop, the NATS connection's I/O and the metrics endpoint
     // then hand work to each other without waking threads (BENCHMARKS.md measures both).
     let mut builder = if file.engine.worker_threads == 1 {
         tokio::runtime::Builder::new_current_thread()

@@ -320,11 +320,12 @@ async fn loadgen(args: &Args) -> Result<Value> {
         // nats-server's (when started here) and this load generator's own.
         let nats_pid = _nats.as_ref().and_then(switchboard_natsd::NatsServer::pid);
         let pids = [engine_pid, nats_pid, Some(std::process::id())];
-        let cpu_before = pids.map(|pid| pid.and_then(machine::cpu_time));
-        // nats-server's message counters, read between phases (a local HTTP call of about a
-        // millisecond, outside the measured time).
+        // nats-server's message counters, read just outside the phase and its CPU window (a
+        // local HTTP call of about a millisecond).
         let messages_before = _nats.as_ref().and_then(nats_messages);
+        let cpu_before = pids.map(|pid| pid.and_then(machine::cpu_time));
         let (engine_result, _) = engine_phase(&cx, "engine", args.rate, args.duration).await;
+        let cpu_after = pids.map(|pid| pid.and_then(machine::cpu_time));
         let messages = messages_before
             .zip(_nats.as_ref().and_then(nats_messages))
             .map(|((in_before, out_before), (in_after, out_after))| {
@@ -335,8 +336,7 @@ async fn loadgen(args: &Args) -> Result<Value> {
             });
         let per_contact_count = |count: u64| count as f64 / engine_result.sent.max(1) as f64;
         let used = |n: usize| {
-            pids[n]
-                .and_then(machine::cpu_time)
+            cpu_after[n]
                 .zip(cpu_before[n])
                 .map(|(after, before)| after.saturating_sub(before))
         };

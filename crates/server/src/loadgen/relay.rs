@@ -52,16 +52,25 @@ impl Relay {
         output: String,
         output_bytes: usize,
     ) -> Result<Self> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .context("could not start the relay's runtime")?;
         let (ready, subscribed) = oneshot::channel();
         let (stop, stopped) = oneshot::channel::<()>();
         let url = url.to_owned();
+        // The runtime is made on its own thread: a runtime may not be dropped in an async
+        // context, which this is, should the thread fail to start.
         let thread = std::thread::Builder::new()
             .name("loadgen-relay".to_owned())
             .spawn(move || {
+                let runtime = match tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                {
+                    Ok(runtime) => runtime,
+                    Err(error) => {
+                        let _ =
+                            ready.send(Err(error).context("could not start the relay's runtime"));
+                        return;
+                    }
+                };
                 runtime.block_on(async move {
                     tokio::select! {
                         result = relay(&url, kind, input, output, output_bytes, ready) => {
