@@ -375,7 +375,9 @@ impl Cursor {
             let complete = match fill_len {
                 Fill::Empty => {
                     // A clean end of segment: go on to the next one, or stop at the log's tail.
-                    let next = segment::segment_path(&self.dir, self.chain.next_seq);
+                    let Some(next) = self.next_segment_path() else {
+                        return Ok(None);
+                    };
                     match segment::open_if_exists(&next)? {
                         Some(file) => {
                             self.enter_segment(file, next, Some(self.chain))?;
@@ -405,8 +407,7 @@ impl Cursor {
                 // A partial record: a write in progress at the tail, a torn tail not yet recovered,
                 // or damage if the log continues in another segment. The writer finishes a segment
                 // before it creates the next, so reread once before calling it damage.
-                let next = segment::segment_path(&self.dir, self.chain.next_seq);
-                if !next.exists() {
+                if !self.next_segment_path().is_some_and(|next| next.exists()) {
                     return Ok(None);
                 }
                 if retried {
@@ -422,6 +423,14 @@ impl Cursor {
             }
             return self.check_record().map(Some);
         }
+    }
+
+    /// Where the segment after the current one would be: named by the next sequence number.
+    /// `None` while the current segment holds no record yet (a segment just rolled over to, or
+    /// left so by a crash), since that name is the current segment's own.
+    fn next_segment_path(&self) -> Option<PathBuf> {
+        let next = segment::segment_path(&self.dir, self.chain.next_seq);
+        (next != self.segment_path).then_some(next)
     }
 
     /// Checks the complete record in `buf` against framing, seq and chain, and advances.

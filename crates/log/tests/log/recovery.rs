@@ -9,7 +9,9 @@ use switchboard_log::{
     ChainHash, Corruption, FileLog, LogError, LogOptions, LogReader, Problem, TornTail, verify,
 };
 
-use crate::common::{Seeded, assert_record_is_expected, entries_for, open_clean, segment_files};
+use crate::common::{
+    Seeded, assert_record_is_expected, entries_for, open_clean, segment_files, small_segments,
+};
 
 /// Byte offsets of every record in a segment file, found by walking the length fields.
 fn record_offsets(bytes: &[u8]) -> Vec<usize> {
@@ -365,4 +367,70 @@ fn a_half_created_segment_is_removed_and_a_reader_stops_at_a_torn_tail() {
     assert_eq!(recovery.temp_files_removed, 1);
     assert_eq!(recovery.torn_tail.map(|t| t.bytes), Some(3));
     assert!(!leftover.exists());
+}
+
+#[test]
+fn a_newest_segment_holding_only_its_header_ends_the_log_for_readers_and_recovery() {
+    // A crash after a roll-over created the next segment but before its first record was
+    // written leaves a segment that is only a header. Readers used to take the header-only
+    // segment for its own successor and loop for ever.
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 200, small_segments());
+    let segments = segment_files(dir.path());
+    assert!(segments.len() >= 3, "the test needs roll-overs");
+    let newest = segments.last().unwrap();
+    let first_in_newest: u64 = newest
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse().ok())
+        .unwrap();
+    fs::OpenOptions::new()
+        .write(true)
+        .open(newest)
+        .unwrap()
+        .set_len(64)
+        .unwrap();
+    let kept = first_in_newest - 1;
+
+    // Read on a thread with a bound, so that a reader that loops fails the test, not hangs it.
+    let (done, read) = std::sync::mpsc::channel();
+    let path = dir.path().to_path_buf();
+    std::thread::spawn(move || {
+        let records: Result<Vec<_>, _> = LogReader::open(&path)
+            .unwrap()
+            .read_from(1)
+            .unwrap()
+            .collect();
+        let _ = done.send(records);
+    });
+    let records = read
+        .recv_timeout(std::time::Duration::from_secs(60))
+        .expect("the reader ends at the header-only segment instead of looping")
+        .unwrap();
+    assert_eq!(records.len() as u64, kept);
+    assert_eq!(records.last().map(|r| r.seq), Some(kept));
+    // Reading from inside the empty segment's range finds nothing, and ends.
+    assert_eq!(
+        LogReader::open(dir.path())
+            .unwrap()
+            .read_from(first_in_newest)
+            .unwrap()
+            .count(),
+        0
+    );
+    assert_eq!(verify(dir.path(), |_, _| {}).unwrap().records, kept);
+
+    // The writer carries on in that segment, and readers then see the new records.
+    let (mut log, recovery) = FileLog::open(dir.path(), small_segments()).unwrap();
+    assert_eq!(recovery.last_seq, kept);
+    log.append(&entries_for(first_in_newest, 3)).unwrap();
+    drop(log);
+    let records: Vec<_> = LogReader::open(dir.path())
+        .unwrap()
+        .read_from(1)
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(records.len() as u64, kept + 3);
+    records.iter().for_each(assert_record_is_expected);
 }
