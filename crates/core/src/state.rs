@@ -22,6 +22,13 @@ use crate::time::Timestamp;
 /// returning customer to their last agent). Its history stays in the log for good.
 pub const FINISHED_RETENTION: Duration = Duration::from_secs(24 * 3600);
 
+/// The most finished contacts remembered at once, the oldest forgotten first: memory stays
+/// bounded (about 500 bytes each) under a flood of contacts, not only after
+/// [`FINISHED_RETENTION`]. A busy council finishes tens of thousands a day, well under it.
+/// A constant, not a setting: the state is a fold over the events, and a replay must forget
+/// exactly what the live engine forgot.
+pub const FINISHED_KEPT_MAX: usize = 500_000;
+
 macro_rules! dense_index {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
@@ -1070,7 +1077,7 @@ impl State {
                 }
             }
         }
-        self.forget_finished_before(at.saturating_sub(FINISHED_RETENTION));
+        self.forget_finished(at.saturating_sub(FINISHED_RETENTION), FINISHED_KEPT_MAX);
     }
 
     /// Interns skills and returns them sorted by skill number, one entry per skill at the
@@ -1180,9 +1187,11 @@ impl State {
         });
     }
 
-    fn forget_finished_before(&mut self, cutoff: Timestamp) {
+    /// Forgets the finished contacts that finished before `cutoff`, and the oldest beyond
+    /// `kept_max`; with each, its customer's last agent if no later contact set it.
+    fn forget_finished(&mut self, cutoff: Timestamp, kept_max: usize) {
         while let Some(oldest) = self.finished.front() {
-            if oldest.at >= cutoff {
+            if oldest.at >= cutoff && self.finished.len() <= kept_max {
                 break;
             }
             let number = self.finished_count - self.finished.len() as u64;
@@ -1190,11 +1199,13 @@ impl State {
             if self.finished_numbers.get(&oldest.id) == Some(&number) {
                 self.finished_numbers.remove(&oldest.id);
             }
+            // The last agent is set as a contact completes, at its finishing time: one set no
+            // later than this contact's end is this contact's or an older one's.
             if let Some(customer) = &oldest.customer
                 && self
                     .last_agent
                     .get(customer)
-                    .is_some_and(|&(_, at)| at < cutoff)
+                    .is_some_and(|&(_, at)| at <= oldest.at)
             {
                 self.last_agent.remove(customer);
             }
@@ -1317,5 +1328,75 @@ impl State {
             ));
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state remembering contacts `c0..c{n}` finished a second apart, each for its own
+    /// customer except the last two, who share `shared` (its last agent set by the last one).
+    fn finished(n: u64) -> State {
+        let mut state = State::new();
+        for i in 0..n {
+            let customer = if i + 2 >= n {
+                CustomerId::from("shared")
+            } else {
+                CustomerId::from(format!("k{i}"))
+            };
+            let at = Timestamp::from_millis(1_000 * (i + 1));
+            let id = ContactId::from(format!("c{i}"));
+            state
+                .finished_numbers
+                .insert(id.clone(), state.finished_count);
+            state.finished_count += 1;
+            state.finished.push_back(FinishedContact {
+                id,
+                at,
+                finish: Finish::Abandoned,
+                customer: Some(customer.clone()),
+            });
+            state
+                .last_agent
+                .insert(customer, (AgentId::from("ann"), at));
+        }
+        state
+    }
+
+    #[test]
+    fn the_oldest_finished_contacts_beyond_the_bound_are_forgotten() {
+        let mut state = finished(6);
+        // Nothing is old enough to be forgotten by time; the bound keeps the newest three.
+        state.forget_finished(Timestamp::from_millis(0), 3);
+        assert_eq!(state.finished.len(), 3);
+        for i in 0..3 {
+            assert!(state.finished_contact(&format!("c{i}")).is_none(), "c{i}");
+            assert!(state.last_agent_of(&format!("k{i}")).is_none(), "k{i}");
+        }
+        for i in 3..6 {
+            assert!(state.finished_contact(&format!("c{i}")).is_some(), "c{i}");
+        }
+        assert!(state.last_agent_of("k3").is_some());
+        // The shared customer's last agent was set by the newest contact, still remembered.
+        assert_eq!(
+            state.last_agent_of("shared").map(AgentId::as_str),
+            Some("ann")
+        );
+
+        state.forget_finished(Timestamp::from_millis(0), 2);
+        assert!(state.finished_contact("c3").is_none());
+        assert!(state.last_agent_of("k3").is_none());
+        // c4 goes, and the shared customer's last agent, set later by c5, stays.
+        state.forget_finished(Timestamp::from_millis(0), 1);
+        assert!(state.finished_contact("c4").is_none());
+        assert!(state.last_agent_of("shared").is_some());
+        // By time: what finished before the cutoff goes; c5, at 6 s, is not before 6 s.
+        state.forget_finished(Timestamp::from_millis(6_000), usize::MAX);
+        assert!(state.finished_contact("c5").is_some());
+        assert!(state.last_agent_of("shared").is_some());
+        state.forget_finished(Timestamp::from_millis(6_001), usize::MAX);
+        assert!(state.finished.is_empty() && state.finished_numbers.is_empty());
+        assert!(state.last_agent.is_empty());
     }
 }
