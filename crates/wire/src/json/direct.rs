@@ -364,57 +364,31 @@ impl<'o> Array<'o> {
     }
 }
 
-impl SerializeSeq for Array<'_> {
-    type Ok = ();
-    type Error = Fallback;
+/// Sequences, tuples and tuple structs and variants are all JSON arrays: each serde trait for
+/// them writes an element and closes the array.
+macro_rules! array_like {
+    ($($trait:ident :: $element:ident),* $(,)?) => {$(
+        impl $trait for Array<'_> {
+            type Ok = ();
+            type Error = Fallback;
 
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Fallback> {
-        self.element(value)
-    }
+            fn $element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Fallback> {
+                self.element(value)
+            }
 
-    fn end(self) -> Result<(), Fallback> {
-        self.close()
-    }
+            fn end(self) -> Result<(), Fallback> {
+                self.close()
+            }
+        }
+    )*};
 }
 
-impl SerializeTuple for Array<'_> {
-    type Ok = ();
-    type Error = Fallback;
-
-    fn serialize_element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Fallback> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Fallback> {
-        self.close()
-    }
-}
-
-impl SerializeTupleStruct for Array<'_> {
-    type Ok = ();
-    type Error = Fallback;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Fallback> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Fallback> {
-        self.close()
-    }
-}
-
-impl SerializeTupleVariant for Array<'_> {
-    type Ok = ();
-    type Error = Fallback;
-
-    fn serialize_field<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), Fallback> {
-        self.element(value)
-    }
-
-    fn end(self) -> Result<(), Fallback> {
-        self.close()
-    }
-}
+array_like!(
+    SerializeSeq::serialize_element,
+    SerializeTuple::serialize_element,
+    SerializeTupleStruct::serialize_field,
+    SerializeTupleVariant::serialize_field,
+);
 
 /// One field of an object being written: its key and where its value lies in `out`.
 struct Field {
