@@ -80,10 +80,17 @@ impl Snapshotter {
         seq: u64,
         options: SnapshotterOptions,
     ) -> Result<Self, std::io::Error> {
-        let hand_over_events = match options.every_events {
-            0 => HAND_OVER_EVENTS_MAX,
-            every => every.min(HAND_OVER_EVENTS_MAX),
-        };
+        if options.every_events == 0 {
+            // Snapshots are off: nothing to follow, so no thread and nothing gathered.
+            return Ok(Self {
+                sender: None,
+                gathered: Vec::new(),
+                gathered_events: 0,
+                hand_over_events: HAND_OVER_EVENTS_MAX,
+                thread: None,
+            });
+        }
+        let hand_over_events = options.every_events.min(HAND_OVER_EVENTS_MAX);
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("switchboard-snapshots".to_owned())
@@ -99,6 +106,9 @@ impl Snapshotter {
 
     /// Hands over durable events, in log order, `first_seq` being the first one's number.
     pub fn events(&mut self, first_seq: u64, events: Arc<Vec<Event>>) {
+        if self.sender.is_none() {
+            return;
+        }
         self.gathered_events += events.len() as u64;
         self.gathered.push(Follow::Events { first_seq, events });
     }
@@ -106,6 +116,9 @@ impl Snapshotter {
     /// Says that everything up to `seq` is durable, with the log's chain hash there. What is
     /// gathered goes to the thread once it holds enough events for the next hand-over.
     pub fn durable(&mut self, seq: u64, head_hash: ChainHash) {
+        if self.sender.is_none() {
+            return;
+        }
         self.gathered.push(Follow::Durable { seq, head_hash });
         if self.gathered_events >= self.hand_over_events {
             self.hand_over();

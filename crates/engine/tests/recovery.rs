@@ -29,6 +29,17 @@ fn open(dir: &std::path::Path, every: u64) -> (Engine, switchboard_engine::Recov
     .expect("engine opens")
 }
 
+/// How many snapshot files `dir` holds.
+fn snapshot_files(dir: &std::path::Path) -> usize {
+    std::fs::read_dir(dir)
+        .expect("dir")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("snapshot-"))
+        })
+        .count()
+}
+
 /// A seeded morning: agents log in and answer, contacts arrive and are completed; every command
 /// is committed at once. Returns every committed event.
 fn morning(engine: &mut Engine, seed: u64, steps: usize) -> Vec<Event> {
@@ -465,15 +476,7 @@ fn the_snapshotter_writes_only_at_a_durable_point_it_has_applied_and_stops_at_a_
             .expect("intact")
             .hash
     };
-    let snapshots = || {
-        std::fs::read_dir(dir.path())
-            .expect("dir")
-            .filter(|e| {
-                e.as_ref()
-                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("snapshot-"))
-            })
-            .count()
-    };
+    let snapshots = || snapshot_files(dir.path());
     // The first batch, then a durable point past it: not the state it holds, so no snapshot.
     let (first, events) = batches[0].clone();
     let applied = first + events.len() as u64 - 1;
@@ -491,4 +494,40 @@ fn the_snapshotter_writes_only_at_a_durable_point_it_has_applied_and_stops_at_a_
         0,
         "no snapshot of a state that is not the log's"
     );
+}
+
+#[test]
+fn with_snapshots_off_the_snapshotter_follows_nothing_and_writes_nothing() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (engine, _) = open(dir.path(), 0);
+    let mut engine = engine.group_commit(|_| {}).expect("group commit starts");
+    let mut snapshotter = engine.snapshotter().expect("the state is durable");
+    let mut batches = Vec::new();
+    morning_with(&mut engine, 11, 40, |engine| {
+        engine.submit().expect("submit").map(|submitted| {
+            batches.push((submitted.first_seq, submitted.events.clone()));
+            submitted.events
+        })
+    });
+    let engine = engine
+        .direct_commit()
+        .expect("everything submitted is durable");
+    let last = engine.next_seq() - 1;
+    let head = switchboard_log::LogReader::open(dir.path())
+        .expect("reader")
+        .read_from(last)
+        .expect("read")
+        .next()
+        .expect("the last record")
+        .expect("intact")
+        .hash;
+    assert!(batches.len() > 3, "{} batches", batches.len());
+    // Every batch and an exact durable point at the end: with snapshots on, a snapshot.
+    for (first, events) in batches {
+        snapshotter.events(first, std::sync::Arc::new(events));
+    }
+    snapshotter.durable(last, head);
+    snapshotter.stop();
+    assert_eq!(snapshot_files(dir.path()), 0);
+    drop(engine);
 }
