@@ -29,6 +29,43 @@ fn open(dir: &std::path::Path, every: u64) -> (Engine, switchboard_engine::Recov
     .expect("engine opens")
 }
 
+/// A seeded morning under group commit (snapshots every `every` events), with a snapshotter
+/// taken before it and fed nothing: returns it, the submitted batches (first seq, events) and
+/// the last seq, all durable.
+fn submitted_morning(
+    dir: &std::path::Path,
+    every: u64,
+    seed: u64,
+) -> (switchboard_engine::Snapshotter, Vec<(u64, Vec<Event>)>, u64) {
+    let (engine, _) = open(dir, every);
+    let mut engine = engine.group_commit(|_| {}).expect("group commit starts");
+    let snapshotter = engine.snapshotter().expect("the state is durable");
+    let mut batches = Vec::new();
+    morning_with(&mut engine, seed, 40, |engine| {
+        engine.submit().expect("submit").map(|submitted| {
+            batches.push((submitted.first_seq, submitted.events.clone()));
+            submitted.events
+        })
+    });
+    let engine = engine
+        .direct_commit()
+        .expect("everything submitted is durable");
+    assert!(batches.len() > 3, "{} batches", batches.len());
+    (snapshotter, batches, engine.next_seq() - 1)
+}
+
+/// The chain hash of record `seq` in the log in `dir`.
+fn hash_at(dir: &std::path::Path, seq: u64) -> switchboard_log::ChainHash {
+    switchboard_log::LogReader::open(dir)
+        .expect("reader")
+        .read_from(seq)
+        .expect("read")
+        .next()
+        .expect("a record")
+        .expect("intact")
+        .hash
+}
+
 /// How many snapshot files `dir` holds.
 fn snapshot_files(dir: &std::path::Path) -> usize {
     std::fs::read_dir(dir)
@@ -452,30 +489,8 @@ fn an_empty_log_takes_no_snapshot_and_reopens_clean() {
 #[test]
 fn the_snapshotter_writes_only_at_a_durable_point_it_has_applied_and_stops_at_a_gap() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (engine, _) = open(dir.path(), 1);
-    let mut engine = engine.group_commit(|_| {}).expect("group commit starts");
-    let mut snapshotter = engine.snapshotter().expect("the state is durable");
-    let mut batches = Vec::new();
-    morning_with(&mut engine, 9, 40, |engine| {
-        engine.submit().expect("submit").map(|submitted| {
-            batches.push((submitted.first_seq, submitted.events.clone()));
-            submitted.events
-        })
-    });
-    let _engine = engine
-        .direct_commit()
-        .expect("everything submitted is durable");
-    assert!(batches.len() > 3, "{} batches", batches.len());
-    let hash_at = |seq: u64| {
-        switchboard_log::LogReader::open(dir.path())
-            .expect("reader")
-            .read_from(seq)
-            .expect("read")
-            .next()
-            .expect("a record")
-            .expect("intact")
-            .hash
-    };
+    let (mut snapshotter, batches, _) = submitted_morning(dir.path(), 1, 9);
+    let hash_at = |seq: u64| hash_at(dir.path(), seq);
     let snapshots = || snapshot_files(dir.path());
     // The first batch, then a durable point past it: not the state it holds, so no snapshot.
     let (first, events) = batches[0].clone();
@@ -499,29 +514,8 @@ fn the_snapshotter_writes_only_at_a_durable_point_it_has_applied_and_stops_at_a_
 #[test]
 fn with_snapshots_off_the_snapshotter_follows_nothing_and_writes_nothing() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let (engine, _) = open(dir.path(), 0);
-    let mut engine = engine.group_commit(|_| {}).expect("group commit starts");
-    let mut snapshotter = engine.snapshotter().expect("the state is durable");
-    let mut batches = Vec::new();
-    morning_with(&mut engine, 11, 40, |engine| {
-        engine.submit().expect("submit").map(|submitted| {
-            batches.push((submitted.first_seq, submitted.events.clone()));
-            submitted.events
-        })
-    });
-    let engine = engine
-        .direct_commit()
-        .expect("everything submitted is durable");
-    let last = engine.next_seq() - 1;
-    let head = switchboard_log::LogReader::open(dir.path())
-        .expect("reader")
-        .read_from(last)
-        .expect("read")
-        .next()
-        .expect("the last record")
-        .expect("intact")
-        .hash;
-    assert!(batches.len() > 3, "{} batches", batches.len());
+    let (mut snapshotter, batches, last) = submitted_morning(dir.path(), 0, 11);
+    let head = hash_at(dir.path(), last);
     // Every batch and an exact durable point at the end: with snapshots on, a snapshot.
     for (first, events) in batches {
         snapshotter.events(first, std::sync::Arc::new(events));
@@ -529,5 +523,4 @@ fn with_snapshots_off_the_snapshotter_follows_nothing_and_writes_nothing() {
     snapshotter.durable(last, head);
     snapshotter.stop();
     assert_eq!(snapshot_files(dir.path()), 0);
-    drop(engine);
 }

@@ -158,6 +158,15 @@ fn open_variant(out: &mut Vec<u8>, variant: &'static str) -> Result<(), Fallback
     Ok(())
 }
 
+/// Booleans and integers: serde_json writes them the same way a `Value` holds them.
+macro_rules! leaves {
+    ($($method:ident: $ty:ty),* $(,)?) => {$(
+        fn $method(self, v: $ty) -> Result<(), Fallback> {
+            leaf(self.out, &v)
+        }
+    )*};
+}
+
 impl<'o> ser::Serializer for Writer<'o> {
     type Ok = ();
     type Error = Fallback;
@@ -169,41 +178,17 @@ impl<'o> ser::Serializer for Writer<'o> {
     type SerializeStruct = Object<'o>;
     type SerializeStructVariant = Object<'o>;
 
-    fn serialize_bool(self, v: bool) -> Result<(), Fallback> {
-        leaf(self.out, &v)
-    }
-
-    fn serialize_i8(self, v: i8) -> Result<(), Fallback> {
-        leaf(self.out, &v)
-    }
-
-    fn serialize_i16(self, v: i16) -> Result<(), Fallback> {
-        leaf(self.out, &v)
-    }
-
-    fn serialize_i32(self, v: i32) -> Result<(), Fallback> {
-        leaf(self.out, &v)
-    }
-
-    fn serialize_i64(self, v: i64) -> Result<(), Fallback> {
-        leaf(self.out, &v)
-    }
-
-    fn serialize_u8(self, v: u8) -> Result<(), Fallback> {
-        leaf(self.out, &v)
-    }
-
-    fn serialize_u16(self, v: u16) -> Result<(), Fallback> {
-        leaf(self.out, &v)
-    }
-
-    fn serialize_u32(self, v: u32) -> Result<(), Fallback> {
-        leaf(self.out, &v)
-    }
-
-    fn serialize_u64(self, v: u64) -> Result<(), Fallback> {
-        leaf(self.out, &v)
-    }
+    leaves!(
+        serialize_bool: bool,
+        serialize_i8: i8,
+        serialize_i16: i16,
+        serialize_i32: i32,
+        serialize_i64: i64,
+        serialize_u8: u8,
+        serialize_u16: u16,
+        serialize_u32: u32,
+        serialize_u64: u64,
+    );
 
     // A `Value` holds these differently from how serde_json writes them directly (an `f32`
     // widened to `f64`, 128-bit integers out of range): left to the `Value` path.
