@@ -490,9 +490,9 @@ async fn relay_phase(
     let input = format!("loadgen.{}.{token}.in", cx.names.tag);
     let output = format!("loadgen.{}.{token}.out", cx.names.tag);
     let relay = Relay::start(&cx.url, kind, input.clone(), output.clone(), output_bytes).await?;
+    let mut answers = cx.desk_client.subscribe(output.clone()).await?;
+    relay::until_routed(&cx.desk_client, &mut answers, &output).await?;
     let tracker = Arc::new(Tracker::new(planned(args.rate, args.duration)));
-    let mut answers = cx.desk_client.subscribe(output).await?;
-    cx.desk_client.flush().await?;
     let receiving = tracker.clone();
     let receiver = tokio::spawn(async move {
         while let Some(message) = answers.next().await {

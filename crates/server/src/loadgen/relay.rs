@@ -10,7 +10,10 @@ use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::PathBuf;
 
+use std::time::Duration;
+
 use anyhow::{Context, Result};
+use async_nats::{Client, Subscriber};
 use bytes::{BufMut, Bytes, BytesMut};
 use futures::{FutureExt, StreamExt};
 use tokio::sync::oneshot;
@@ -20,6 +23,13 @@ const BATCH_MAX: usize = 1024;
 
 /// How long a relay message's number is, in ASCII digits at the start of its body.
 pub(super) const NUMBER_BYTES: usize = 20;
+
+/// The body of the message that proves a subscription live (shorter than a number, so never
+/// taken for one).
+const PROBE: &[u8] = b"loadgen-probe";
+
+/// How long a probe may take to come back.
+const PROBE_WAIT: Duration = Duration::from_secs(10);
 
 /// Which baseline.
 #[derive(Debug, Clone)]
@@ -108,6 +118,42 @@ impl Drop for Relay {
     }
 }
 
+/// Returns once nats-server routes messages on `subject` to `subscriber`: a probe published
+/// on it, by the same connection, has come back.
+///
+/// `flush` is not enough: it only writes the subscription out. nats-server takes it in order
+/// with this connection's later operations but not with other connections' publishes, and a
+/// core NATS message published before the subscription is in place reaches no one (a CI run
+/// lost the first message of a phase this way).
+pub(super) async fn until_routed(
+    client: &Client,
+    subscriber: &mut Subscriber,
+    subject: &str,
+) -> Result<()> {
+    client
+        .publish(subject.to_owned(), Bytes::from_static(PROBE))
+        .await
+        .context("could not publish a probe")?;
+    let came_back = async {
+        while let Some(message) = subscriber.next().await {
+            if message.payload.as_ref() == PROBE {
+                return true;
+            }
+        }
+        false
+    };
+    match tokio::time::timeout(PROBE_WAIT, came_back).await {
+        Ok(true) => Ok(()),
+        Ok(false) => {
+            anyhow::bail!("the subscription to {subject} ended before its probe came back")
+        }
+        Err(_) => anyhow::bail!(
+            "a probe on {subject} did not come back within {} s",
+            PROBE_WAIT.as_secs()
+        ),
+    }
+}
+
 /// A relay message's body: its number in ASCII digits, padded with `.` to `bytes`.
 pub(super) fn body(number: u64, bytes: usize) -> Bytes {
     let mut body = BytesMut::with_capacity(bytes.max(NUMBER_BYTES));
@@ -144,8 +190,8 @@ async fn relay(
         let client = async_nats::connect(url)
             .await
             .context("the relay could not connect")?;
-        let messages = client.subscribe(input).await?;
-        client.flush().await?;
+        let mut messages = client.subscribe(input.clone()).await?;
+        until_routed(&client, &mut messages, &input).await?;
         let file = match &kind {
             RelayKind::Bare => None,
             RelayKind::Durable(path) => Some(
