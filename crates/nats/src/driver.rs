@@ -213,6 +213,14 @@ pub async fn run(
         .subscribe(subjects.queries())
         .await
         .map_err(nats("subscribe to queries"))?;
+    // `subscribe` only writes the subscriptions out. nats-server takes one connection's
+    // operations in order, so once it has answered a request sent after them it routes commands
+    // and queries here: only then is the engine ready (a command sent before would meet no
+    // responder).
+    events_stream
+        .info()
+        .await
+        .map_err(nats("confirm the subscriptions"))?;
     let mut intake = consumer
         .messages()
         .await
