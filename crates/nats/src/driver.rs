@@ -36,6 +36,9 @@ pub struct DriverSettings {
     pub inbox_stream: String,
     /// The durable consumer of the intake stream.
     pub inbox_consumer: String,
+    /// How long an intake message taken and not acknowledged waits before JetStream delivers
+    /// it again (a message is acknowledged once durable, so normally within a turn).
+    pub inbox_ack_wait: Duration,
     /// The JetStream stream keeping every published event.
     pub events_stream: String,
     /// How long the events stream keeps events.
@@ -57,6 +60,7 @@ impl DriverSettings {
             batch_max: 1024,
             inbox_stream: "SWITCHBOARD_INBOX".to_owned(),
             inbox_consumer: "switchboard-engine".to_owned(),
+            inbox_ack_wait: Duration::from_secs(30),
             events_stream: "SWITCHBOARD_EVENTS".to_owned(),
             events_max_age: Duration::from_secs(7 * 24 * 3600),
             idempotency_window: Duration::from_secs(10 * 60),
@@ -110,6 +114,53 @@ fn nats<E: std::error::Error + Send + Sync + 'static>(
         what,
         source: Box::new(e),
     }
+}
+
+/// The durable consumer of the intake, with nothing left over from a previous run.
+///
+/// Messages a previous run took and never acknowledged (it was killed, or stopped with
+/// messages still in its pull buffer) would otherwise come back only after the ack wait, behind
+/// everything published since. The consumer is made afresh instead: the intake is a work
+/// queue, so every message still in the stream is unacknowledged, and a new consumer delivers
+/// them all again at once and in the order they were published. Those the previous run had
+/// already made durable are refused on their second decision (`duplicate_contact`, say), as a
+/// redelivery would be.
+async fn intake_consumer(
+    inbox: &stream::Stream,
+    settings: &DriverSettings,
+) -> Result<consumer::PullConsumer, DriverError> {
+    let config = consumer::pull::Config {
+        durable_name: Some(settings.inbox_consumer.clone()),
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: settings.inbox_ack_wait,
+        max_ack_pending: 20_000,
+        ..Default::default()
+    };
+    let mut consumer: consumer::PullConsumer = inbox
+        .get_or_create_consumer(&settings.inbox_consumer, config.clone())
+        .await
+        .map_err(nats("create the intake consumer"))?;
+    let stranded = consumer
+        .info()
+        .await
+        .map_err(nats("read the intake consumer"))?
+        .num_ack_pending;
+    if stranded == 0 {
+        return Ok(consumer);
+    }
+    inbox
+        .delete_consumer(&settings.inbox_consumer)
+        .await
+        .map_err(nats("remove the intake consumer"))?;
+    let consumer = inbox
+        .create_consumer(config)
+        .await
+        .map_err(nats("create the intake consumer"))?;
+    tracing::info!(
+        stranded,
+        "intake messages a previous run took and never acknowledged are delivered again"
+    );
+    Ok(consumer)
 }
 
 /// The wall clock as the core's time. The driver is the one place that reads it.
@@ -179,19 +230,7 @@ pub async fn run(
         })
         .await
         .map_err(nats("create the intake stream"))?;
-    let consumer = inbox
-        .get_or_create_consumer(
-            &settings.inbox_consumer,
-            consumer::pull::Config {
-                durable_name: Some(settings.inbox_consumer.clone()),
-                ack_policy: consumer::AckPolicy::Explicit,
-                ack_wait: Duration::from_secs(30),
-                max_ack_pending: 20_000,
-                ..Default::default()
-            },
-        )
-        .await
-        .map_err(nats("create the intake consumer"))?;
+    let consumer = intake_consumer(&inbox, &settings).await?;
     let mut events_stream = js
         .get_or_create_stream(stream::Config {
             name: settings.events_stream.clone(),

@@ -24,6 +24,8 @@ struct Rig {
     server: NatsServer,
     client: Client,
     dir: tempfile::TempDir,
+    /// The intake consumer's ack wait the engine is started with.
+    inbox_ack_wait: Duration,
     stop: Option<oneshot::Sender<()>>,
     engine: Option<JoinHandle<Result<Engine, switchboard_nats::DriverError>>>,
 }
@@ -34,6 +36,12 @@ impl Rig {
     }
 
     async fn start_with(config: RoutingConfig) -> Self {
+        let default = DriverSettings::new(Subjects::new("switchboard").expect("prefix"));
+        Self::start_with_ack_wait(config, default.inbox_ack_wait).await
+    }
+
+    /// With the intake consumer's ack wait (set when the consumer is made, at the first start).
+    async fn start_with_ack_wait(config: RoutingConfig, inbox_ack_wait: Duration) -> Self {
         let server = NatsServer::start().expect("nats-server starts");
         let dir = tempfile::tempdir().expect("temp dir");
         let client = async_nats::connect(server.client_url())
@@ -44,6 +52,7 @@ impl Rig {
             server,
             client,
             dir,
+            inbox_ack_wait,
             stop: None,
             engine: None,
         };
@@ -63,7 +72,8 @@ impl Rig {
             .await
             .expect("engine connects");
         let (stop, stopped) = oneshot::channel::<()>();
-        let settings = DriverSettings::new(Subjects::new("switchboard").expect("prefix"));
+        let mut settings = DriverSettings::new(Subjects::new("switchboard").expect("prefix"));
+        settings.inbox_ack_wait = self.inbox_ack_wait;
         self.engine = Some(tokio::spawn(switchboard_nats::run(
             client,
             engine,
@@ -404,6 +414,123 @@ async fn contacts_published_to_the_durable_inbox_are_taken_once() {
         rig.stop_engine().await
     };
     assert_eq!(engine.state().contacts().count(), 3);
+}
+
+/// Publishes a contact to the durable intake and waits for JetStream to store it.
+async fn publish_to_intake(js: &async_nats::jetstream::Context, contact_id: &str) {
+    let body = json!({"contact_id": contact_id, "channel": "email", "service": "bins"});
+    js.publish("switchboard.inbox.contact.create", body.to_string().into())
+        .await
+        .expect("publish")
+        .await
+        .expect("stored in the intake stream");
+}
+
+#[tokio::test]
+async fn intake_an_engine_took_and_never_acknowledged_comes_back_at_once_and_in_order() {
+    // An ack wait far beyond the test's bounds: JetStream's own redelivery cannot be what
+    // brings the message back in time.
+    let mut rig =
+        Rig::start_with_ack_wait(RoutingConfig::default(), Duration::from_secs(3600)).await;
+    rig.stop_engine().await;
+
+    // A message published while the engine is down is stranded on the consumer: taken and not
+    // acknowledged. Either the stopped engine's last pull request took it (nats-server still
+    // counted the request, so the message went to a subscription that is gone), or, if not,
+    // this test takes it as an engine killed before acknowledging would have.
+    let js = async_nats::jetstream::new(rig.client.clone());
+    publish_to_intake(&js, "stranded").await;
+    let mut consumer: async_nats::jetstream::consumer::PullConsumer = js
+        .get_stream("SWITCHBOARD_INBOX")
+        .await
+        .expect("the intake stream")
+        .get_consumer("switchboard-engine")
+        .await
+        .expect("the intake consumer");
+    assert_eq!(
+        consumer
+            .info()
+            .await
+            .expect("consumer info")
+            .config
+            .ack_wait,
+        Duration::from_secs(3600)
+    );
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let info = consumer.info().await.expect("consumer info");
+        if info.num_ack_pending == 1 && info.num_pending == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the message was not taken: {info:?}"
+        );
+        // Take it and drop it unacknowledged (the batch is empty if the stale request took it
+        // meanwhile).
+        let batch = consumer
+            .fetch()
+            .max_messages(1)
+            .expires(Duration::from_millis(500))
+            .messages()
+            .await
+            .expect("fetch");
+        let _taken: Vec<_> = tokio::time::timeout(WAIT, batch.collect())
+            .await
+            .expect("the fetch ends when it expires");
+    }
+    // Another contact, published after.
+    publish_to_intake(&js, "later").await;
+
+    rig.start_engine().await;
+    let created_at = |reply: &Value| {
+        reply["history"]
+            .as_array()
+            .and_then(|events| events.iter().find(|e| e["type"] == "contact_created"))
+            .and_then(|e| e["seq"].as_u64())
+    };
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    let (stranded, later) = loop {
+        poll.tick().await;
+        let stranded = rig
+            .request(
+                "switchboard.query.contact",
+                json!({"contact_id": "stranded"}),
+            )
+            .await;
+        let later = rig
+            .request("switchboard.query.contact", json!({"contact_id": "later"}))
+            .await;
+        if let (Some(stranded), Some(later)) = (created_at(&stranded), created_at(&later)) {
+            break (stranded, later);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the intake was not taken: {stranded} {later}"
+        );
+    };
+    assert!(
+        stranded < later,
+        "taken in the order published: stranded at {stranded}, later at {later}"
+    );
+    // Acknowledged too (the acks travel on the engine's connection: waited for, bounded).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        poll.tick().await;
+        let pending = consumer
+            .info()
+            .await
+            .expect("consumer info")
+            .num_ack_pending;
+        if pending == 0 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{pending} intake messages still not acknowledged"
+        );
+    }
 }
 
 #[tokio::test]
