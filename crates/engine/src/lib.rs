@@ -364,7 +364,7 @@ impl Engine {
             return Err(EngineError::NotDurable { pending: ahead });
         }
         Snapshotter::spawn(
-            self.router.state().clone(),
+            self.router.state(),
             durable,
             SnapshotterOptions {
                 dir: self.dir.clone(),

@@ -71,12 +71,13 @@ pub struct SnapshotterOptions {
 impl Snapshotter {
     /// Starts following from `state`, which must be the state after exactly the events up to
     /// `seq` (the durable point when the engine hands over: see
-    /// [`crate::Engine::snapshotter`]).
+    /// [`crate::Engine::snapshotter`]). The thread gets a copy of it; with snapshots off
+    /// (`every_events` 0) nothing is copied and no thread starts.
     ///
     /// # Errors
     /// The thread could not be started.
     pub fn spawn(
-        state: State,
+        state: &State,
         seq: u64,
         options: SnapshotterOptions,
     ) -> Result<Self, std::io::Error> {
@@ -91,6 +92,7 @@ impl Snapshotter {
             });
         }
         let hand_over_events = options.every_events.min(HAND_OVER_EVENTS_MAX);
+        let state = state.clone();
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::Builder::new()
             .name("switchboard-snapshots".to_owned())
