@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use async_nats::{Client, ConnectOptions, Event};
+use async_nats::{Client, ConnectOptions, Event, ServerAddr};
 
 use crate::driver::DriverError;
 
@@ -42,13 +42,69 @@ pub struct TlsSettings {
     pub key_file: Option<PathBuf>,
 }
 
-/// Connects with the given settings. The client retries the first connection and reconnects
-/// for ever with backoff; connection events are logged and counted
-/// (`switchboard_nats_events_total{event}`).
+/// How long the first connection may take before [`connect`] gives up.
+pub const FIRST_CONNECT_WAIT: Duration = Duration::from_secs(30);
+
+impl ConnectSettings {
+    /// The servers of `url`, a comma-separated list (`nats://a:4222,nats://b:4222`).
+    ///
+    /// # Errors
+    /// The list is empty, or an entry is not a NATS URL.
+    pub fn servers(&self) -> Result<Vec<ServerAddr>, DriverError> {
+        let invalid = |reason: String| DriverError::Settings(format!("nats url: {reason}"));
+        let servers = self
+            .url
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<ServerAddr>()
+                    .map_err(|error| invalid(format!("`{entry}` is not a NATS URL ({error})")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if servers.is_empty() {
+            return Err(invalid("no server given".to_owned()));
+        }
+        Ok(servers)
+    }
+
+    /// Checks what can be checked without connecting: the URLs, and settings that only work
+    /// in pairs (`user` with `password`, `cert_file` with `key_file`).
+    ///
+    /// # Errors
+    /// The first problem found, naming the setting.
+    pub fn check(&self) -> Result<(), DriverError> {
+        self.servers()?;
+        let pair = |a: bool, b: bool, named: &str, other: &str| {
+            if a && !b {
+                Err(DriverError::Settings(format!(
+                    "nats {named} is set but {other} is not; they go together"
+                )))
+            } else {
+                Ok(())
+            }
+        };
+        let (user, password) = (self.user.is_some(), self.password.is_some());
+        pair(user, password, "user", "password")?;
+        pair(password, user, "password", "user")?;
+        let (cert, key) = (self.tls.cert_file.is_some(), self.tls.key_file.is_some());
+        pair(cert, key, "tls.cert_file", "tls.key_file")?;
+        pair(key, cert, "tls.key_file", "tls.cert_file")
+    }
+}
+
+/// Connects with the given settings. The client retries the first connection (for at most
+/// [`FIRST_CONNECT_WAIT`], naming what it waited for) and then reconnects for ever with
+/// backoff; connection events are logged and counted (`switchboard_nats_events_total{event}`),
+/// so a refused password or an unreachable server shows in the log while it waits.
 ///
 /// # Errors
-/// The credentials file cannot be read, or the first connection fails outright.
+/// The settings do not [check](ConnectSettings::check), the credentials file cannot be read,
+/// or no server could be reached in time.
 pub async fn connect(settings: &ConnectSettings) -> Result<Client, DriverError> {
+    settings.check()?;
+    let servers = settings.servers()?;
     let mut options = ConnectOptions::new()
         .name(
             settings
@@ -121,11 +177,26 @@ pub async fn connect(settings: &ConnectSettings) -> Result<Client, DriverError> 
     if let (Some(cert), Some(key)) = (&settings.tls.cert_file, &settings.tls.key_file) {
         options = options.add_client_certificate(cert.clone(), key.clone());
     }
-    options
-        .connect(settings.url.as_str())
+    let client = options
+        .connect(servers.as_slice())
         .await
         .map_err(|source| DriverError::Connect {
             url: settings.url.clone(),
             source,
-        })
+        })?;
+    // With `retry_on_initial_connect` the client is handed back at once and connects in the
+    // background: wait for it here, so that an unreachable server is reported as that and not
+    // as a JetStream request timing out later.
+    let deadline = tokio::time::Instant::now() + FIRST_CONNECT_WAIT;
+    let mut poll = tokio::time::interval(Duration::from_millis(20));
+    while client.connection_state() != async_nats::connection::State::Connected {
+        if tokio::time::Instant::now() >= deadline {
+            return Err(DriverError::NotConnected {
+                url: settings.url.clone(),
+                waited: FIRST_CONNECT_WAIT,
+            });
+        }
+        poll.tick().await;
+    }
+    Ok(client)
 }

@@ -82,6 +82,22 @@ pub enum DriverError {
         /// Why.
         source: async_nats::ConnectError,
     },
+    /// No NATS server could be reached within the first connection's bound (the log shows
+    /// each attempt's error: refused, unknown host, authorization...).
+    #[error(
+        "could not connect to NATS at {url} within {} s: check the URL, that the server runs, \
+         and the credentials (each attempt's error is logged above)",
+        waited.as_secs()
+    )]
+    NotConnected {
+        /// The URL(s) tried.
+        url: String,
+        /// How long it tried.
+        waited: Duration,
+    },
+    /// The connection settings are not usable as given.
+    #[error("{0}")]
+    Settings(String),
     /// The credentials file could not be read.
     #[error("could not read the NATS credentials file {}", path.display())]
     Credentials {

@@ -32,5 +32,5 @@ pub mod health;
 mod idempotency;
 pub mod telemetry;
 
-pub use connect::{ConnectSettings, TlsSettings, connect};
+pub use connect::{ConnectSettings, FIRST_CONNECT_WAIT, TlsSettings, connect};
 pub use driver::{DriverError, DriverSettings, SEQ_HEADER, run};

@@ -948,3 +948,46 @@ async fn out_of_hours_a_call_is_refused_naming_the_opening_and_a_chat_is_held() 
         .await;
     assert_eq!(missing["status"], "unknown", "{missing}");
 }
+
+#[tokio::test]
+async fn a_comma_separated_server_list_connects_to_a_server_that_answers() {
+    let server = NatsServer::start().expect("nats-server starts");
+    // Port 1 refuses connections; the list goes on to the harness's server.
+    let settings = switchboard_nats::ConnectSettings {
+        url: format!("nats://127.0.0.1:1, {}", server.client_url()),
+        ..Default::default()
+    };
+    assert_eq!(settings.servers().expect("two servers").len(), 2);
+    let client = switchboard_nats::connect(&settings)
+        .await
+        .expect("connects to the server that answers");
+    assert_eq!(
+        client.connection_state(),
+        async_nats::connection::State::Connected
+    );
+    let mut echo = client.subscribe("echo").await.expect("subscribe");
+    client
+        .publish("echo", "hello".into())
+        .await
+        .expect("publish");
+    let message = tokio::time::timeout(WAIT, echo.next())
+        .await
+        .expect("in time")
+        .expect("a message");
+    assert_eq!(message.payload.as_ref(), b"hello");
+
+    let unusable = switchboard_nats::ConnectSettings {
+        url: server.client_url(),
+        user: Some("engine".to_owned()),
+        ..Default::default()
+    };
+    let error = switchboard_nats::connect(&unusable)
+        .await
+        .expect_err("a user without a password");
+    assert!(
+        error
+            .to_string()
+            .contains("nats user is set but password is not"),
+        "{error}"
+    );
+}

@@ -14,6 +14,8 @@ use switchboard_core::{
     Channel, ChannelPolicy, DueWarning, Level, OpeningRule, OutOfHours, PlanBinding, PlanStep,
     RoutingConfig, RoutingPlan, SelectionStrategy, ServiceLevelTarget,
 };
+use switchboard_nats::{ConnectSettings, TlsSettings};
+use switchboard_wire::Subjects;
 
 /// The whole file.
 #[derive(Debug, Default, Deserialize)]
@@ -184,6 +186,27 @@ impl Default for NatsConfig {
             credentials_file: None,
             subject_prefix: "switchboard".to_owned(),
             tls: TlsConfig::default(),
+        }
+    }
+}
+
+impl NatsConfig {
+    /// What the NATS client is given.
+    pub(crate) fn connect_settings(&self) -> ConnectSettings {
+        ConnectSettings {
+            url: self.url.clone(),
+            name: self.name.clone(),
+            user: self.user.clone(),
+            password: self.password.clone(),
+            token: self.token.clone(),
+            nkey_seed: self.nkey_seed.clone(),
+            credentials_file: self.credentials_file.clone(),
+            tls: TlsSettings {
+                required: self.tls.required,
+                ca_file: self.tls.ca_file.clone(),
+                cert_file: self.tls.cert_file.clone(),
+                key_file: self.tls.key_file.clone(),
+            },
         }
     }
 }
@@ -492,6 +515,9 @@ pub(crate) fn load(path: &Path) -> Result<(FileConfig, RoutingConfig)> {
     parse(&text).with_context(|| format!("in {}", path.display()))
 }
 
+/// The most messages `engine.batch_max` lets one turn decide (and one `fdatasync` cover).
+const BATCH_MAX_MAX: usize = 65_536;
+
 /// The most threads `engine.worker_threads` takes.
 const WORKER_THREADS_MAX: usize = 64;
 
@@ -505,9 +531,15 @@ pub(crate) fn parse(text: &str) -> Result<(FileConfig, RoutingConfig)> {
             file.engine.worker_threads
         );
     }
-    if file.engine.batch_max == 0 {
-        anyhow::bail!("engine.batch_max must be at least 1");
+    if !(1..=BATCH_MAX_MAX).contains(&file.engine.batch_max) {
+        anyhow::bail!(
+            "engine.batch_max is {}; it must be from 1 to {BATCH_MAX_MAX}",
+            file.engine.batch_max
+        );
     }
+    file.nats.connect_settings().check()?;
+    Subjects::new(&file.nats.subject_prefix)
+        .map_err(|problem| anyhow::anyhow!("nats.subject_prefix: {problem}"))?;
     let routing = file.routing_config()?;
     Ok((file, routing))
 }
@@ -607,9 +639,42 @@ mod tests {
         assert!(many.contains("engine.worker_threads is 65"), "{many}");
         let batch = error("[engine]\nbatch_max = 0\n");
         assert!(
-            batch.contains("engine.batch_max must be at least 1"),
+            batch.contains("engine.batch_max is 0; it must be from 1 to 65536"),
             "{batch}"
         );
+        let huge = error("[engine]\nbatch_max = 100000000000\n");
+        assert!(huge.contains("engine.batch_max is 100000000000"), "{huge}");
+    }
+
+    #[test]
+    fn nats_settings_are_checked_before_connecting() {
+        let cluster =
+            "[nats]\nurl = \"nats://nats-1:4222, nats://nats-2:4222,nats://nats-3:4222\"\n";
+        let (file, _) = parse(cluster).expect("a list of servers");
+        let servers = file.nats.connect_settings().servers().expect("servers");
+        assert_eq!(servers.len(), 3);
+        assert_eq!(servers[1].host(), "nats-2");
+
+        let error = |text: &str| format!("{:#}", parse(text).expect_err("invalid"));
+        let url = error("[nats]\nurl = \"nats://a:4222,nats://b:42x2\"\n");
+        assert!(
+            url.contains("nats url: `nats://b:42x2` is not a NATS URL"),
+            "{url}"
+        );
+        let empty = error("[nats]\nurl = \" , \"\n");
+        assert!(empty.contains("nats url: no server given"), "{empty}");
+        let user = error("[nats]\nuser = \"engine\"\n");
+        assert!(
+            user.contains("nats user is set but password is not"),
+            "{user}"
+        );
+        let key = error("[nats.tls]\nkey_file = \"engine.key\"\n");
+        assert!(
+            key.contains("nats tls.key_file is set but tls.cert_file is not"),
+            "{key}"
+        );
+        let prefix = error("[nats]\nsubject_prefix = \"council.*\"\n");
+        assert!(prefix.contains("nats.subject_prefix"), "{prefix}");
     }
 
     #[test]

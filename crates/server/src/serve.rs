@@ -8,8 +8,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use switchboard_engine::{Engine, EngineOptions};
+use switchboard_nats::DriverSettings;
 use switchboard_nats::health::Health;
-use switchboard_nats::{ConnectSettings, DriverSettings, TlsSettings};
 use switchboard_wire::Subjects;
 
 use crate::config::{self, FileConfig};
@@ -131,24 +131,8 @@ async fn serve(file: FileConfig, routing: switchboard_core::RoutingConfig) -> Re
         "state recovered"
     );
 
-    let nats = &file.nats;
-    let settings = ConnectSettings {
-        url: nats.url.clone(),
-        name: nats.name.clone(),
-        user: nats.user.clone(),
-        password: nats.password.clone(),
-        token: nats.token.clone(),
-        nkey_seed: nats.nkey_seed.clone(),
-        credentials_file: nats.credentials_file.clone(),
-        tls: TlsSettings {
-            required: nats.tls.required,
-            ca_file: nats.tls.ca_file.clone(),
-            cert_file: nats.tls.cert_file.clone(),
-            key_file: nats.tls.key_file.clone(),
-        },
-    };
-    let client = switchboard_nats::connect(&settings).await?;
-    let subjects = Subjects::new(&nats.subject_prefix).context("invalid subject prefix")?;
+    let client = switchboard_nats::connect(&file.nats.connect_settings()).await?;
+    let subjects = Subjects::new(&file.nats.subject_prefix).context("invalid subject prefix")?;
     let mut driver = DriverSettings::new(subjects);
     driver.batch_max = file.engine.batch_max;
     driver.health = health;
