@@ -32,15 +32,18 @@ pub struct DriverSettings {
     pub subjects: Subjects,
     /// The most messages decided in one turn (one `fdatasync`).
     pub batch_max: usize,
-    /// The JetStream stream holding the durable intake.
+    /// The JetStream stream holding the durable intake (`{PREFIX}_INBOX`).
     pub inbox_stream: String,
-    /// The durable consumer of the intake stream.
+    /// The durable consumer of the intake stream (`{prefix}-engine`).
     pub inbox_consumer: String,
     /// How long an intake message taken and not acknowledged waits before JetStream delivers
     /// it again (a message is acknowledged once durable, so normally within a turn).
     pub inbox_ack_wait: Duration,
-    /// The JetStream stream keeping every published event.
+    /// The JetStream stream keeping every published event (`{PREFIX}_EVENTS`).
     pub events_stream: String,
+    /// How many servers of a JetStream cluster keep each stream (1 to 5), when the stream is
+    /// made; an existing stream keeps its own.
+    pub stream_replicas: usize,
     /// How long the events stream keeps events.
     pub events_max_age: Duration,
     /// How long a reply is remembered for a repeated idempotency key.
@@ -52,16 +55,21 @@ pub struct DriverSettings {
 }
 
 impl DriverSettings {
-    /// Settings for a subject prefix, with defaults for the rest.
+    /// Settings for a subject prefix, with defaults for the rest. The streams and the
+    /// consumer are named from the prefix, so engines on different prefixes share a NATS
+    /// without sharing a stream (`switchboard` gives `SWITCHBOARD_INBOX`,
+    /// `SWITCHBOARD_EVENTS` and `switchboard-engine`).
     #[must_use]
     pub fn new(subjects: Subjects) -> Self {
+        let base = stream_base(subjects.prefix());
         Self {
-            subjects,
             batch_max: 1024,
-            inbox_stream: "SWITCHBOARD_INBOX".to_owned(),
-            inbox_consumer: "switchboard-engine".to_owned(),
+            inbox_stream: format!("{base}_INBOX"),
+            inbox_consumer: format!("{}-engine", base.to_ascii_lowercase()),
             inbox_ack_wait: Duration::from_secs(30),
-            events_stream: "SWITCHBOARD_EVENTS".to_owned(),
+            events_stream: format!("{base}_EVENTS"),
+            stream_replicas: 1,
+            subjects,
             events_max_age: Duration::from_secs(7 * 24 * 3600),
             idempotency_window: Duration::from_secs(10 * 60),
             idempotency_entries_max: 100_000,
@@ -94,6 +102,20 @@ pub enum DriverError {
         url: String,
         /// How long it tried.
         waited: Duration,
+    },
+    /// A stream this engine would use already exists and captures other subjects.
+    #[error(
+        "the JetStream stream {stream} captures {found:?}, not {wanted:?}: it belongs to another \
+         engine, or this engine's subject prefix changed; give each engine its own prefix, or \
+         move the stream deliberately (`nats stream edit`)"
+    )]
+    StreamSubjects {
+        /// The stream.
+        stream: String,
+        /// The subjects it captures.
+        found: Vec<String>,
+        /// The subjects this engine needs it to capture.
+        wanted: Vec<String>,
     },
     /// The connection settings are not usable as given.
     #[error("{0}")]
@@ -130,6 +152,53 @@ fn nats<E: std::error::Error + Send + Sync + 'static>(
         what,
         source: Box::new(e),
     }
+}
+
+/// The stream `config` names, made if missing. An existing one must capture exactly this
+/// engine's subjects: one holding other subjects belongs to another engine (or to this one
+/// before its prefix changed), and taking it over would take, acknowledge and so delete that
+/// engine's intake.
+async fn own_stream(
+    js: &jetstream::Context,
+    config: stream::Config,
+    what: &'static str,
+) -> Result<stream::Stream, DriverError> {
+    let stream = js
+        .get_or_create_stream(config.clone())
+        .await
+        .map_err(nats(what))?;
+    let found = &stream.cached_info().config;
+    if found.subjects != config.subjects {
+        return Err(DriverError::StreamSubjects {
+            stream: config.name,
+            found: found.subjects.clone(),
+            wanted: config.subjects,
+        });
+    }
+    if found.num_replicas != config.num_replicas {
+        tracing::warn!(
+            stream = %config.name,
+            replicas = found.num_replicas,
+            configured = config.num_replicas,
+            "the stream keeps its replicas as made; change them with `nats stream edit`"
+        );
+    }
+    Ok(stream)
+}
+
+/// A JetStream name made from a subject prefix: its tokens upper-cased and joined by `_`, with
+/// anything a stream name may not hold made `_` (`switchboard` gives `SWITCHBOARD`).
+fn stream_base(prefix: &str) -> String {
+    prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
 }
 
 /// The durable consumer of the intake, with nothing left over from a previous run.
@@ -235,29 +304,35 @@ pub async fn run(
 ) -> Result<Engine, DriverError> {
     let subjects = &settings.subjects;
     let js = jetstream::new(client.clone());
-    let inbox = js
-        .get_or_create_stream(stream::Config {
+    let inbox = own_stream(
+        &js,
+        stream::Config {
             name: settings.inbox_stream.clone(),
             subjects: vec![subjects.inbox()],
             storage: stream::StorageType::File,
             retention: stream::RetentionPolicy::WorkQueue,
             duplicate_window: Duration::from_secs(120),
+            num_replicas: settings.stream_replicas,
             ..Default::default()
-        })
-        .await
-        .map_err(nats("create the intake stream"))?;
+        },
+        "create the intake stream",
+    )
+    .await?;
     let consumer = intake_consumer(&inbox, &settings).await?;
-    let mut events_stream = js
-        .get_or_create_stream(stream::Config {
+    let mut events_stream = own_stream(
+        &js,
+        stream::Config {
             name: settings.events_stream.clone(),
             subjects: vec![subjects.events_wildcard()],
             storage: stream::StorageType::File,
             max_age: settings.events_max_age,
             duplicate_window: Duration::from_secs(120),
+            num_replicas: settings.stream_replicas,
             ..Default::default()
-        })
-        .await
-        .map_err(nats("create the events stream"))?;
+        },
+        "create the events stream",
+    )
+    .await?;
     catch_up_events(&client, &mut events_stream, &engine, subjects).await?;
 
     let mut commands = client

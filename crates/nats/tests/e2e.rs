@@ -991,3 +991,89 @@ async fn a_comma_separated_server_list_connects_to_a_server_that_answers() {
         "{error}"
     );
 }
+
+#[tokio::test]
+async fn an_engine_refuses_a_stream_that_captures_another_prefix() {
+    let server = NatsServer::start().expect("nats-server starts");
+    let client = async_nats::connect(server.client_url())
+        .await
+        .expect("client connects");
+    // Another engine's intake, under the name this engine's prefix would give.
+    async_nats::jetstream::new(client.clone())
+        .create_stream(async_nats::jetstream::stream::Config {
+            name: "SWITCHBOARD_INBOX".to_owned(),
+            subjects: vec!["elsewhere.inbox.>".to_owned()],
+            ..Default::default()
+        })
+        .await
+        .expect("the other engine's stream");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (engine, _) = Engine::open(
+        dir.path(),
+        RoutingConfig::default(),
+        EngineOptions::default(),
+        &mut |_, _| {},
+    )
+    .expect("engine opens");
+    let settings = DriverSettings::new(Subjects::new("switchboard").expect("prefix"));
+    assert_eq!(settings.inbox_stream, "SWITCHBOARD_INBOX");
+    let error = tokio::time::timeout(
+        WAIT,
+        switchboard_nats::run(client.clone(), engine, settings, std::future::pending()),
+    )
+    .await
+    .expect("stops at once")
+    .expect_err("refused");
+    assert!(
+        error
+            .to_string()
+            .contains("SWITCHBOARD_INBOX captures [\"elsewhere.inbox.>\"]"),
+        "{error}"
+    );
+
+    // An engine on its own prefix names its own streams and consumer and runs beside it.
+    let council = DriverSettings::new(Subjects::new("council.contact-centre").expect("prefix"));
+    assert_eq!(council.inbox_stream, "COUNCIL_CONTACT-CENTRE_INBOX");
+    assert_eq!(council.events_stream, "COUNCIL_CONTACT-CENTRE_EVENTS");
+    assert_eq!(council.inbox_consumer, "council_contact-centre-engine");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (engine, _) = Engine::open(
+        dir.path(),
+        RoutingConfig::default(),
+        EngineOptions::default(),
+        &mut |_, _| {},
+    )
+    .expect("engine opens");
+    let (stop, stopped) = oneshot::channel::<()>();
+    let running = tokio::spawn(switchboard_nats::run(
+        client.clone(),
+        engine,
+        council,
+        async {
+            let _ = stopped.await;
+        },
+    ));
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        poll.tick().await;
+        let answer = tokio::time::timeout(
+            Duration::from_millis(500),
+            client.request("council.contact-centre.query.queues", "{}".into()),
+        )
+        .await;
+        if matches!(answer, Ok(Ok(_))) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the council engine did not come up"
+        );
+    }
+    let _ = stop.send(());
+    tokio::time::timeout(WAIT, running)
+        .await
+        .expect("stops in time")
+        .expect("task")
+        .expect("clean stop");
+}

@@ -170,6 +170,8 @@ pub(crate) struct NatsConfig {
     pub(crate) nkey_seed: Option<String>,
     pub(crate) credentials_file: Option<PathBuf>,
     pub(crate) subject_prefix: String,
+    /// How many servers of a JetStream cluster keep the intake and events streams (when made).
+    pub(crate) stream_replicas: usize,
     #[serde(default)]
     pub(crate) tls: TlsConfig,
 }
@@ -185,6 +187,7 @@ impl Default for NatsConfig {
             nkey_seed: None,
             credentials_file: None,
             subject_prefix: "switchboard".to_owned(),
+            stream_replicas: 1,
             tls: TlsConfig::default(),
         }
     }
@@ -518,6 +521,9 @@ pub(crate) fn load(path: &Path) -> Result<(FileConfig, RoutingConfig)> {
 /// The most messages `engine.batch_max` lets one turn decide (and one `fdatasync` cover).
 const BATCH_MAX_MAX: usize = 65_536;
 
+/// The most replicas a JetStream stream takes.
+const STREAM_REPLICAS_MAX: usize = 5;
+
 /// The most threads `engine.worker_threads` takes.
 const WORKER_THREADS_MAX: usize = 64;
 
@@ -538,6 +544,12 @@ pub(crate) fn parse(text: &str) -> Result<(FileConfig, RoutingConfig)> {
         );
     }
     file.nats.connect_settings().check()?;
+    if !(1..=STREAM_REPLICAS_MAX).contains(&file.nats.stream_replicas) {
+        anyhow::bail!(
+            "nats.stream_replicas is {}; it must be from 1 to {STREAM_REPLICAS_MAX} (JetStream's bound)",
+            file.nats.stream_replicas
+        );
+    }
     Subjects::new(&file.nats.subject_prefix)
         .map_err(|problem| anyhow::anyhow!("nats.subject_prefix: {problem}"))?;
     let routing = file.routing_config()?;
@@ -675,6 +687,12 @@ mod tests {
         );
         let prefix = error("[nats]\nsubject_prefix = \"council.*\"\n");
         assert!(prefix.contains("nats.subject_prefix"), "{prefix}");
+        assert_eq!(parse("").expect("valid").0.nats.stream_replicas, 1);
+        let replicas = error("[nats]\nstream_replicas = 7\n");
+        assert!(
+            replicas.contains("nats.stream_replicas is 7; it must be from 1 to 5"),
+            "{replicas}"
+        );
     }
 
     #[test]

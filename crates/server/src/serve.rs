@@ -135,6 +135,7 @@ async fn serve(file: FileConfig, routing: switchboard_core::RoutingConfig) -> Re
     let subjects = Subjects::new(&file.nats.subject_prefix).context("invalid subject prefix")?;
     let mut driver = DriverSettings::new(subjects);
     driver.batch_max = file.engine.batch_max;
+    driver.stream_replicas = file.nats.stream_replicas;
     driver.health = health;
     switchboard_nats::run(client, engine, driver, shutdown_signal()).await?;
     Ok(())
