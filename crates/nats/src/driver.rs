@@ -15,7 +15,7 @@ use switchboard_engine::{Engine, EngineError, HistoryFilter, Snapshotter};
 use switchboard_log::Report;
 use switchboard_wire::{
     ErrorCode, Format, PAYLOAD_BYTES_MAX, QueryKind, Reply, Route, Subjects, WireError,
-    query::HistoryEvent,
+    names::ID_BYTES_MAX, query::HistoryEvent,
 };
 
 use crate::health::Health;
@@ -872,6 +872,7 @@ fn decide(
         Outcome::Refused(error)
     };
     if message.payload.len() > PAYLOAD_BYTES_MAX {
+        *key = None;
         return refuse(WireError::new(
             ErrorCode::PayloadTooLarge,
             format!(
@@ -882,16 +883,42 @@ fn decide(
     }
     let (kind, agent) = match subjects.parse(message.subject.as_str()) {
         Ok(Route::Command(kind, agent)) => (kind, agent),
-        Ok(Route::Query(_)) => return refuse(WireError::unknown_subject(message.subject.as_str())),
-        Err(error) => return refuse(error),
+        Ok(Route::Query(_)) => {
+            *key = None;
+            return refuse(WireError::unknown_subject(message.subject.as_str()));
+        }
+        Err(error) => {
+            *key = None;
+            return refuse(error);
+        }
     };
+    if let Some(header) = key.as_deref()
+        && header.len() > ID_BYTES_MAX
+    {
+        let length = header.len();
+        *key = None;
+        return refuse(WireError::invalid(format!(
+            "the Nats-Msg-Id header is {length} bytes long, more than {ID_BYTES_MAX}"
+        )));
+    }
     let decoded =
         match switchboard_wire::decode_command(kind, agent.as_ref(), &message.payload, format) {
             Ok(decoded) => decoded,
-            Err(error) => return refuse(error),
+            Err(error) => {
+                // Not a command that was decided, so no reply to remember: a sender that
+                // fixes its body and repeats the key gets the decision, not this refusal.
+                *key = None;
+                return refuse(error);
+            }
         };
     if key.is_none() {
         key.clone_from(&decoded.command_id);
+    }
+    // A key is the sender's for one kind of command (and one agent): another sender's command
+    // under the same key is a different command and never gets that sender's reply.
+    if let Some(k) = key.take() {
+        let agent = agent.as_ref().map_or("", |a| a.as_str());
+        *key = Some(format!("{} {agent} {k}", kind.verb()));
     }
     if let Some(k) = key.as_deref() {
         if let Some(first) = earlier.iter().position(|a| a.key.as_deref() == Some(k)) {

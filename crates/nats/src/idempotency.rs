@@ -34,9 +34,13 @@ impl ReplyCache {
         self.replies.get(key).cloned()
     }
 
-    /// Remembers the reply given under `key`.
+    /// Remembers the reply given under `key`, unless one is remembered already: the first
+    /// reply is the one repeats get.
     pub(crate) fn insert(&mut self, key: String, reply: Bytes, now: Instant) {
         self.expire(now);
+        if self.replies.contains_key(&key) {
+            return;
+        }
         while self.replies.len() >= self.entries_max {
             match self.order.pop_front() {
                 Some((_, oldest)) => {
@@ -90,5 +94,15 @@ mod tests {
             "expired"
         );
         assert_eq!(cache.len(), 0);
+    }
+
+    #[test]
+    fn the_first_reply_stays() {
+        let start = Instant::now();
+        let mut cache = ReplyCache::new(4, Duration::from_secs(60));
+        cache.insert("a".into(), Bytes::from_static(b"first"), start);
+        cache.insert("a".into(), Bytes::from_static(b"second"), start);
+        assert_eq!(cache.get("a", start), Some(Bytes::from_static(b"first")));
+        assert_eq!(cache.len(), 1);
     }
 }

@@ -358,12 +358,65 @@ async fn a_repeated_command_gets_the_first_reply_and_has_no_second_effect() {
     assert_eq!(first, second);
     let queues = rig.request("switchboard.query.queues", json!({})).await;
     assert!(queues.to_string().contains("parking"), "{queues}");
-    // Exactly two contacts were created.
+
+    // A garbled body under a key is refused and not remembered: the corrected command under the
+    // same key is decided, and its reply is the one repeats get.
+    let garbled = rig
+        .request_with(
+            "switchboard.cmd.contact.create",
+            json!({"contact_id": "dup3", "channel": "fax"}),
+            Some("m-2"),
+        )
+        .await;
+    assert_eq!(garbled["ok"], false, "{garbled}");
+    let fixed = json!({"contact_id": "dup3", "channel": "email", "service": "parking"});
+    let first = rig
+        .request_with("switchboard.cmd.contact.create", fixed.clone(), Some("m-2"))
+        .await;
+    assert_eq!(first["ok"], true, "{first}");
+    let again = rig
+        .request_with("switchboard.cmd.contact.create", fixed, Some("m-2"))
+        .await;
+    assert_eq!(first, again);
+
+    // A key is one sender's for one kind of command: another agent's command under the same
+    // key is carried out, not answered with the first agent's reply.
+    rig.agent("ann", 1, "hq", json!({"parking": 3}), None).await;
+    rig.agent("bob", 1, "hq", json!({"parking": 3}), None).await;
+    let not_ready =
+        |id: &str| json!({"agent_id": id, "reason": "training", "command_id": "shared-key"});
+    let ann = rig
+        .ok("switchboard.cmd.agent.ann.not_ready", not_ready("ann"))
+        .await;
+    let bob = rig
+        .ok("switchboard.cmd.agent.bob.not_ready", not_ready("bob"))
+        .await;
+    assert_ne!(ann["seq"], bob["seq"], "{ann} {bob}");
+    assert_eq!(bob["presence"], "not_ready", "{bob}");
+
+    // A Nats-Msg-Id longer than an id may be is refused, naming the header.
+    let long = "k".repeat(129);
+    let refused = rig
+        .request_with(
+            "switchboard.cmd.contact.create",
+            json!({"contact_id": "dup4", "channel": "email", "service": "parking"}),
+            Some(&long),
+        )
+        .await;
+    assert_eq!(refused["error"]["code"], "invalid_message", "{refused}");
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("Nats-Msg-Id header is 129 bytes")),
+        "{refused}"
+    );
+
+    // Exactly three contacts were created.
     let engine = {
         let mut rig = rig;
         rig.stop_engine().await
     };
-    assert_eq!(engine.state().contacts().count(), 2);
+    assert_eq!(engine.state().contacts().count(), 3);
 }
 
 #[tokio::test]
