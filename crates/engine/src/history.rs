@@ -20,11 +20,24 @@ pub enum HistoryFilter {
 }
 
 /// Every event of the contact (or the customer's contacts) in the log at `dir`, with its sequence
-/// number, oldest first. Reads the whole log; for the command line and for queries.
+/// number, oldest first. Reads the whole log; for the command line.
 ///
 /// # Errors
 /// The log is damaged or a record does not decode.
 pub fn history(dir: &Path, filter: &HistoryFilter) -> Result<Vec<(u64, Event)>, EngineError> {
+    history_up_to(dir, filter, u64::MAX)
+}
+
+/// Like [`history`], but only the events up to sequence number `up_to`: for a running engine,
+/// its durable point, so that what a crash could still take back is never reported.
+///
+/// # Errors
+/// The log is damaged or a record does not decode.
+pub fn history_up_to(
+    dir: &Path,
+    filter: &HistoryFilter,
+    up_to: u64,
+) -> Result<Vec<(u64, Event)>, EngineError> {
     let reader = LogReader::open(dir)?;
     if reader.last_seq()? == 0 {
         return Ok(Vec::new());
@@ -36,6 +49,9 @@ pub fn history(dir: &Path, filter: &HistoryFilter) -> Result<Vec<(u64, Event)>, 
     let mut found = Vec::new();
     for record in reader.read_from(1)? {
         let record = record?;
+        if record.seq > up_to {
+            break;
+        }
         let event = decode_event(&record.payload).map_err(|source| EngineError::Decode {
             seq: record.seq,
             source,

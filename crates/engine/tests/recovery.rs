@@ -10,7 +10,7 @@ use switchboard_core::{
     AgentLogin, Channel, Command, Event, EventKind, Level, NewContact, OfferId, Outcome,
     RoutingConfig, State, Tier, Timestamp,
 };
-use switchboard_engine::{Engine, EngineOptions, HistoryFilter, history, replay};
+use switchboard_engine::{Engine, EngineOptions, HistoryFilter, history, history_up_to, replay};
 
 fn options(snapshot_every_events: u64) -> EngineOptions {
     EngineOptions {
@@ -442,6 +442,19 @@ fn history_names_every_event_of_a_contact_and_of_a_customer() {
     assert!(!found.is_empty());
     assert_eq!(found.iter().map(|(_, e)| e).collect::<Vec<_>>(), of("c1"));
     assert!(found.windows(2).all(|w| w[0].0 < w[1].0), "in log order");
+    // Bounded at a sequence number (a running engine's durable point): nothing after it.
+    let middle = found[found.len() / 2].0;
+    let bounded =
+        history_up_to(dir.path(), &HistoryFilter::Contact("c1".into()), middle).expect("history");
+    assert_eq!(
+        bounded,
+        found
+            .iter()
+            .filter(|(seq, _)| *seq <= middle)
+            .cloned()
+            .collect::<Vec<_>>()
+    );
+    assert!(bounded.len() < found.len());
 
     let customer = "cust2";
     let theirs: Vec<String> = events

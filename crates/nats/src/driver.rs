@@ -382,6 +382,7 @@ pub async fn run(
     sample_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = pin!(shutdown.fuse());
     let mut batch: Vec<Input> = Vec::with_capacity(settings.batch_max);
+    let history_reads = Arc::new(tokio::sync::Semaphore::new(HISTORY_READS_MAX));
     loop {
         let timer = engine
             .poll_timeout()
@@ -426,13 +427,7 @@ pub async fn run(
             },
             message = queries.next() => match message {
                 Some(message) => {
-                    let durable = in_flight.durable_watch.subscribe();
-                    if let Some((reply_to, bytes)) = answer_query(&client, &engine, subjects, &message, durable) {
-                        // What the query read includes every event decided so far: it goes
-                        // out once they are durable.
-                        in_flight.push_query(engine.next_seq() - 1, reply_to, bytes);
-                        in_flight.release(&client, &publisher).await?;
-                    }
+                    query(&client, &engine, subjects, &history_reads, &mut in_flight, &publisher, &message).await?;
                     continue;
                 }
                 None => return Err(DriverError::SubscriptionEnded(subjects.queries())),
@@ -461,6 +456,23 @@ pub async fn run(
         )?;
         in_flight.push(turn);
         in_flight.release(&client, &publisher).await?;
+        // Queries that arrived meanwhile, a bounded number per turn: commands, taken first,
+        // would otherwise keep a wallboard waiting for as long as they keep coming.
+        for _ in 0..QUERIES_PER_TURN_MAX {
+            let Some(Some(message)) = queries.next().now_or_never() else {
+                break;
+            };
+            query(
+                &client,
+                &engine,
+                subjects,
+                &history_reads,
+                &mut in_flight,
+                &publisher,
+                &message,
+            )
+            .await?;
+        }
     }
 
     // Shutdown: intake stops; what was taken is finished, made durable and answered.
@@ -1047,6 +1059,34 @@ async fn catch_up_events(
     Ok(())
 }
 
+/// The most queries answered between two turns when commands keep the loop busy.
+const QUERIES_PER_TURN_MAX: usize = 64;
+
+/// The most contact histories read from the log at once (each reads the log on a blocking
+/// thread); a contact query beyond it is refused `unavailable`, to be asked again.
+const HISTORY_READS_MAX: usize = 4;
+
+/// Answers one query; its reply waits in `in_flight` until everything decided before it is
+/// durable (what the query read includes those events).
+async fn query(
+    client: &Client,
+    engine: &Engine,
+    subjects: &Subjects,
+    history_reads: &Arc<tokio::sync::Semaphore>,
+    in_flight: &mut InFlight,
+    publisher: &EventPublisher,
+    message: &Message,
+) -> Result<(), DriverError> {
+    let durable = in_flight.durable_watch.subscribe();
+    if let Some((reply_to, bytes)) =
+        answer_query(client, engine, subjects, history_reads, message, durable)
+    {
+        in_flight.push_query(engine.next_seq() - 1, reply_to, bytes);
+        in_flight.release(client, publisher).await?;
+    }
+    Ok(())
+}
+
 /// Answers a read-only query: returns the reply to send once everything decided so far is
 /// durable. A contact query is answered off the loop's thread and returns `None`: its task
 /// waits on `durable` for the same point, then reads the history from the log.
@@ -1054,6 +1094,7 @@ fn answer_query(
     client: &Client,
     engine: &Engine,
     subjects: &Subjects,
+    history_reads: &Arc<tokio::sync::Semaphore>,
     message: &Message,
     mut durable: tokio::sync::watch::Receiver<u64>,
 ) -> Option<(Subject, Bytes)> {
@@ -1091,6 +1132,20 @@ fn answer_query(
                     ));
                 }
             };
+            let Ok(permit) = history_reads.clone().try_acquire_owned() else {
+                telemetry::bad_message(ErrorCode::Unavailable.as_str());
+                let busy = WireError::new(
+                    ErrorCode::Unavailable,
+                    format!(
+                        "{HISTORY_READS_MAX} contact histories are being read already; \
+                         ask again in a moment"
+                    ),
+                );
+                return Some((
+                    reply_to,
+                    Bytes::from(switchboard_wire::encode_reply(&Reply::Error(busy), format)),
+                ));
+            };
             // The state's part now; the history is read from the log off the loop's thread.
             let known = state.contact(&query.contact_id).is_some()
                 || state.finished_contact(&query.contact_id).is_some();
@@ -1107,8 +1162,10 @@ fn answer_query(
                     return;
                 }
                 let id = query.contact_id.clone();
+                // Up to what the state's part holds: records after it may not be durable yet.
                 let history = tokio::task::spawn_blocking(move || {
-                    switchboard_engine::history(&dir, &HistoryFilter::Contact(id))
+                    let _permit = permit;
+                    switchboard_engine::history_up_to(&dir, &HistoryFilter::Contact(id), read)
                 })
                 .await;
                 let history = match history {
