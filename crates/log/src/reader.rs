@@ -12,7 +12,7 @@ use crate::frame::{
     self, ChainHash, FrameError, LEN_BYTES, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
     SegmentHeader,
 };
-use crate::segment::{self, ChainPosition, READ_BUFFER_BYTES};
+use crate::segment::{self, ChainPosition, READ_BUFFER_BYTES, SegmentFile};
 
 /// A read-only handle on a log directory. Cheap: it holds no open files; each iteration opens the
 /// segments it needs.
@@ -48,6 +48,9 @@ impl LogReader {
     /// iterator reaches it. Only the segment holding `seq` and those after it are read, sequentially
     /// through a 1 MiB buffer. Records are checked as they are read (CRC, dense seq and hash chain
     /// from the segment's header on); the first problem is yielded as an error and ends iteration.
+    /// A missing segment is such a problem: a segment that ends where no next one starts while a
+    /// later one exists, or a log whose first segment does not start at seq 1, is reported as
+    /// [`Problem::SegmentSeqMismatch`] naming the missing seq, not taken for the end of the log.
     ///
     /// While a writer appends, the iterator may see records that are written but not yet durable
     /// (bound it with [`Records::up_to`] and the last durable seq if that matters), and it ends
@@ -230,6 +233,8 @@ struct Cursor {
     reader: Option<BufReader<File>>,
     /// Its path.
     segment_path: PathBuf,
+    /// Its first seq (from its header): segments starting after it are its successors.
+    segment_first_seq: u64,
     /// Byte offset of the next record in the open segment.
     offset: u64,
     /// The seq and `prev_hash` the next record must have.
@@ -259,6 +264,7 @@ impl Cursor {
             record_bytes_max: log.record_bytes_max,
             reader: None,
             segment_path: PathBuf::new(),
+            segment_first_seq: 0,
             offset: 0,
             chain: ChainPosition {
                 next_seq: 1,
@@ -270,18 +276,29 @@ impl Cursor {
             done: false,
         };
         // The last segment whose first seq is at or before `from_seq` holds it, if anything does.
-        let start = segments
-            .iter()
-            .rev()
-            .find(|s| s.first_seq <= from_seq)
-            .or(segments.first());
-        match start {
-            Some(segment_file) => {
+        let start = segments.iter().rev().find(|s| s.first_seq <= from_seq);
+        match (start, segments.first()) {
+            (Some(segment_file), _) => {
                 let file = File::open(&segment_file.path)
                     .map_err(|e| LogError::io("open segment", &segment_file.path, e))?;
                 cursor.enter_segment(file, segment_file.path.clone(), None)?;
             }
-            None => cursor.done = true,
+            // Every segment starts after `from_seq`, so the log's first segment (which starts at
+            // seq 1, and is never removed) is missing: reading on from the next one would skip
+            // records without a word, as `FileLog::open` and `verify` refuse to.
+            (None, Some(first)) => {
+                return Err(Corruption {
+                    segment: first.path.clone(),
+                    offset: 0,
+                    seq: Some(1),
+                    problem: Problem::SegmentSeqMismatch {
+                        expected: 1,
+                        found: first.first_seq,
+                    },
+                }
+                .into());
+            }
+            (None, None) => cursor.done = true,
         }
         Ok(cursor)
     }
@@ -326,6 +343,7 @@ impl Cursor {
         }
         self.reader = Some(reader);
         self.segment_path = path;
+        self.segment_first_seq = header.first_seq;
         self.offset = SEGMENT_HEADER_BYTES as u64;
         self.chain = ChainPosition {
             next_seq: header.first_seq,
@@ -375,16 +393,38 @@ impl Cursor {
             let complete = match fill_len {
                 Fill::Empty => {
                     // A clean end of segment: go on to the next one, or stop at the log's tail.
-                    let Some(next) = self.next_segment_path() else {
+                    if let Some(next) = self.next_segment_path()
+                        && let Some(file) = segment::open_if_exists(&next)?
+                    {
+                        self.enter_segment(file, next, Some(self.chain))?;
+                        // The reread allowance is per segment: a writer may roll over again while
+                        // this reader is at the end of the new one.
+                        retried = false;
+                        continue;
+                    }
+                    // No segment starts at the next seq. That is the tail, unless a later segment
+                    // exists: then either a writer filled this segment and rolled over since we
+                    // read its end (it finishes a segment before it creates the next, so a reread
+                    // finds the rest), or the records from the next seq are gone (a removed
+                    // segment), and ending here would pass a truncated log off as whole.
+                    let Some(later) = self.later_segment()? else {
                         return Ok(None);
                     };
-                    match segment::open_if_exists(&next)? {
-                        Some(file) => {
-                            self.enter_segment(file, next, Some(self.chain))?;
-                            continue;
+                    if retried {
+                        return Err(Corruption {
+                            segment: later.path,
+                            offset: 0,
+                            seq: Some(self.chain.next_seq),
+                            problem: Problem::SegmentSeqMismatch {
+                                expected: self.chain.next_seq,
+                                found: later.first_seq,
+                            },
                         }
-                        None => return Ok(None),
+                        .into());
                     }
+                    retried = true;
+                    self.reopen_at_offset()?;
+                    continue;
                 }
                 Fill::Partial => false,
                 Fill::Full => {
@@ -405,20 +445,17 @@ impl Cursor {
             };
             if !complete {
                 // A partial record: a write in progress at the tail, a torn tail not yet recovered,
-                // or damage if the log continues in another segment. The writer finishes a segment
-                // before it creates the next, so reread once before calling it damage.
-                if !self.next_segment_path().is_some_and(|next| next.exists()) {
+                // or damage if the log continues in another segment (the next one, or a later one
+                // when the next is missing). The writer finishes a segment before it creates the
+                // next, so reread once before calling it damage.
+                if self.later_segment()?.is_none() {
                     return Ok(None);
                 }
                 if retried {
                     return Err(self.corrupt(Problem::Truncated));
                 }
                 retried = true;
-                let mut file =
-                    File::open(path).map_err(|e| LogError::io("open segment", path, e))?;
-                file.seek(SeekFrom::Start(self.offset))
-                    .map_err(|e| LogError::io("seek segment", path, e))?;
-                self.reader = Some(BufReader::with_capacity(READ_BUFFER_BYTES, file));
+                self.reopen_at_offset()?;
                 continue;
             }
             return self.check_record().map(Some);
@@ -431,6 +468,25 @@ impl Cursor {
     fn next_segment_path(&self) -> Option<PathBuf> {
         let next = segment::segment_path(&self.dir, self.chain.next_seq);
         (next != self.segment_path).then_some(next)
+    }
+
+    /// The first segment that starts after the current one, if the directory has one: the current
+    /// segment is then not the log's tail.
+    fn later_segment(&self) -> Result<Option<SegmentFile>, LogError> {
+        Ok(segment::list_segments(&self.dir)?
+            .into_iter()
+            .find(|s| s.first_seq > self.segment_first_seq))
+    }
+
+    /// Reopens the current segment at the next record's offset, so that reading sees what a
+    /// writer appended after this reader met the end of the file.
+    fn reopen_at_offset(&mut self) -> Result<(), LogError> {
+        let path = &self.segment_path;
+        let mut file = File::open(path).map_err(|e| LogError::io("open segment", path, e))?;
+        file.seek(SeekFrom::Start(self.offset))
+            .map_err(|e| LogError::io("seek segment", path, e))?;
+        self.reader = Some(BufReader::with_capacity(READ_BUFFER_BYTES, file));
+        Ok(())
     }
 
     /// Checks the complete record in `buf` against framing, seq and chain, and advances.

@@ -1,5 +1,5 @@
 //! Recovery on open: torn tails are truncated; damage anywhere else is a hard error that names its
-//! position, and `verify` reports the same position.
+//! position, and `verify` and the readers report it too (a missing segment included).
 
 use std::fs;
 use std::path::Path;
@@ -342,6 +342,145 @@ fn a_missing_middle_segment_is_a_sequence_gap() {
         corruption.problem,
         Problem::SegmentSeqMismatch { expected: 1, .. }
     ));
+}
+
+/// The first seq of a segment file, from its name.
+fn first_seq_of(segment: &Path) -> u64 {
+    segment
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .and_then(|s| s.parse().ok())
+        .unwrap()
+}
+
+/// Reads the whole log from `from_seq` and returns the corruption that must end the reading.
+fn reader_corruption(dir: &Path, from_seq: u64) -> Corruption {
+    let result: Result<Vec<_>, _> = LogReader::open(dir)
+        .unwrap()
+        .read_from(from_seq)
+        .and_then(|records| records.collect());
+    match result {
+        Err(LogError::Corrupt(corruption)) => *corruption,
+        Err(other) => panic!("expected corruption, got {other}"),
+        Ok(records) => panic!(
+            "expected corruption, the reader ended quietly after {} records",
+            records.len()
+        ),
+    }
+}
+
+#[test]
+fn a_reader_reports_a_missing_middle_segment_instead_of_ending_there() {
+    // Readers back replay and the contact history: taking the end of the segment before the
+    // hole for the end of the log would pass a truncated log off as whole.
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 40, small_segments());
+    let segments = segment_files(dir.path());
+    assert!(segments.len() >= 3, "the test needs roll-overs");
+    let missing = first_seq_of(&segments[1]);
+    let after = first_seq_of(&segments[2]);
+    fs::remove_file(&segments[1]).unwrap();
+    let expected = Corruption {
+        segment: segments[2].clone(),
+        offset: 0,
+        seq: Some(missing),
+        problem: Problem::SegmentSeqMismatch {
+            expected: missing,
+            found: after,
+        },
+    };
+
+    // From the start, and from inside the missing range (which starts in the segment before).
+    assert_eq!(reader_corruption(dir.path(), 1), expected);
+    assert_eq!(reader_corruption(dir.path(), missing + 1), expected);
+    // The scan path shares the cursor.
+    let scanned: Result<Vec<_>, _> = LogReader::open(dir.path())
+        .unwrap()
+        .scan(1, |_| true)
+        .unwrap()
+        .collect();
+    assert!(
+        matches!(&scanned, Err(LogError::Corrupt(c)) if **c == expected),
+        "{scanned:?}"
+    );
+    // Records before the hole are still readable one by one, and a bounded read ends cleanly.
+    let bounded: Vec<_> = LogReader::open(dir.path())
+        .unwrap()
+        .read_from(1)
+        .unwrap()
+        .up_to(missing - 1)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(bounded.len() as u64, missing - 1);
+    // verify walks every segment itself and names the same gap.
+    match verify(dir.path(), |_, _| {}) {
+        Err(LogError::Corrupt(from_verify)) => {
+            assert_eq!(from_verify.segment, segments[2]);
+            assert_eq!(from_verify.problem, expected.problem);
+        }
+        other => panic!("verify gave {other:?}"),
+    }
+
+    // A partial record at the end of the segment before the hole is damage too, not a torn tail:
+    // the log goes on after it.
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .open(&segments[0])
+        .unwrap();
+    std::io::Write::write_all(&mut file, &[9, 0, 0]).unwrap();
+    drop(file);
+    let corruption = reader_corruption(dir.path(), 1);
+    assert_eq!(corruption.segment, segments[0]);
+    assert_eq!(corruption.problem, Problem::Truncated);
+}
+
+#[test]
+fn a_reader_reports_a_header_only_segment_that_is_not_the_newest() {
+    // Only the newest segment may be a bare header (a crash right after a roll-over); one with
+    // later segments after it has lost its records.
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 40, small_segments());
+    let segments = segment_files(dir.path());
+    assert!(segments.len() >= 3, "the test needs roll-overs");
+    let emptied = first_seq_of(&segments[1]);
+    fs::OpenOptions::new()
+        .write(true)
+        .open(&segments[1])
+        .unwrap()
+        .set_len(64)
+        .unwrap();
+    let corruption = reader_corruption(dir.path(), 1);
+    assert_eq!(corruption.segment, segments[2]);
+    assert_eq!(
+        corruption.problem,
+        Problem::SegmentSeqMismatch {
+            expected: emptied,
+            found: first_seq_of(&segments[2]),
+        }
+    );
+    assert!(matches!(
+        verify(dir.path(), |_, _| {}),
+        Err(LogError::Corrupt(c)) if matches!(c.problem, Problem::SegmentSeqMismatch { .. })
+    ));
+}
+
+#[test]
+fn a_reader_reports_a_missing_first_segment() {
+    // Reading on from the first segment that is there would start the history part way through.
+    let dir = tempfile::tempdir().unwrap();
+    write_log(dir.path(), 40, small_segments());
+    let segments = segment_files(dir.path());
+    assert!(segments.len() >= 2, "the test needs roll-overs");
+    fs::remove_file(&segments[0]).unwrap();
+    let corruption = reader_corruption(dir.path(), 1);
+    assert_eq!(corruption.segment, segments[1]);
+    assert_eq!(
+        corruption.problem,
+        Problem::SegmentSeqMismatch {
+            expected: 1,
+            found: first_seq_of(&segments[1]),
+        }
+    );
 }
 
 #[test]
