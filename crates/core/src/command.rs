@@ -84,7 +84,8 @@ pub enum Command {
         contact: ContactId,
         /// The service it goes to.
         service: ServiceId,
-        /// The skills it now needs; by default the new service's own skill.
+        /// The skills it now needs; by default the new service's own skill. A complaint keeps the
+        /// complaint policy's skills beside these, as at creation.
         skills: Vec<SkillRequirement>,
     },
     /// A complaint moves on a stage (stage 1 to stage 2, or a referral to the Ombudsman): the new

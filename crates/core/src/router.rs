@@ -16,8 +16,8 @@ use crate::event::{
     EventKind, OfferMade, Placement, QueueOrder, RevokeReason, Rule,
 };
 use crate::hours::{self, OutOfHours};
-use crate::ids::{AgentId, ContactId, OfferId, ServiceId};
-use crate::index::Timer;
+use crate::ids::{AgentId, ContactId, OfferId, ServiceId, SkillId};
+use crate::index::{Profile, Timer};
 use crate::model::{
     Channel, ComplaintStage, Level, Outcome, PerChannel, Presence, SkillRequirement, Tier,
 };
@@ -495,6 +495,19 @@ impl Router {
                 let (idx, no) = self.held_contact(&agent, &contact)?;
                 let c = &self.state.contacts[&no];
                 let channel = c.channel;
+                let mut skills = skills;
+                if c.complaint_stage.is_some() {
+                    // The transfer replaces the contact's skills, so a complaint must get the
+                    // complaint policy's again or it could go to anyone. Whether it is a persistent
+                    // complainant's was judged when it was received (a designation made or lifted
+                    // later governs the customer's new complaints), and that judgement is in the
+                    // skills it requires now.
+                    let persistent = self.requires_skill(
+                        &c.profile,
+                        &self.config.complaints.designated_officer_skill,
+                    );
+                    self.add_complaint_skills(&mut skills, persistent);
+                }
                 let skills = self.resolve_skills(&service, skills, c.safeguarding);
                 let placement =
                     self.placement(&service, channel, now, now, c.preferred_agent.is_some());
@@ -602,6 +615,30 @@ impl Router {
         skills
     }
 
+    /// Adds the complaint policy's skills to a complaint's: complaints go to customer relations
+    /// (beside any skills named), and a persistent complainant's only to the designated officers.
+    /// Creation and transfer both call this, so a transferred complaint needs what a new one does.
+    fn add_complaint_skills(&self, skills: &mut Vec<SkillRequirement>, persistent: bool) {
+        let policy = &self.config.complaints;
+        skills.push(SkillRequirement {
+            skill: policy.skill.clone(),
+            min_level: Level::MIN,
+        });
+        if persistent {
+            skills.push(SkillRequirement {
+                skill: policy.designated_officer_skill.clone(),
+                min_level: Level::MIN,
+            });
+        }
+    }
+
+    /// Whether a contact's profile requires `skill` (at any level).
+    fn requires_skill(&self, profile: &Profile, skill: &SkillId) -> bool {
+        self.state
+            .skill_number(skill.as_str())
+            .is_some_and(|wanted| profile.skills.iter().any(|&(held, _)| held == wanted))
+    }
+
     /// Where a contact joining a queue at `queued_at` stands in its plan at `now`.
     ///
     /// It is at the last step whose wait it has served, skipping preferred-agent-only steps when
@@ -642,21 +679,11 @@ impl Router {
         }
         let hold = self.out_of_hours(&mut new, now)?;
         if new.complaint_stage.is_some() {
-            // Complaints go to customer relations (beside any skills named), and a persistent
-            // complainant's only to the designated officers.
-            let policy = &self.config.complaints;
-            new.skills.push(SkillRequirement {
-                skill: policy.skill.clone(),
-                min_level: Level::MIN,
-            });
-            if let Some(customer) = &new.customer
-                && self.state.persistent_complainant(customer).is_some()
-            {
-                new.skills.push(SkillRequirement {
-                    skill: policy.designated_officer_skill.clone(),
-                    min_level: Level::MIN,
-                });
-            }
+            let persistent = new
+                .customer
+                .as_ref()
+                .is_some_and(|customer| self.state.persistent_complainant(customer).is_some());
+            self.add_complaint_skills(&mut new.skills, persistent);
         }
         new.skills = self.resolve_skills(
             &new.service,

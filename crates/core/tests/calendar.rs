@@ -14,9 +14,10 @@ use std::time::Duration;
 use common::{Centre, needs};
 use expect_test::expect;
 use switchboard_calendar::BusinessCalendar;
+use switchboard_core::state::ContactStatus;
 use switchboard_core::{
-    Channel, Command, ComplaintStage, DueWarning, NewContact, OpeningRule, OutOfHours,
-    RejectionCode, RoutingConfig, Timestamp,
+    Channel, Command, ComplaintStage, DueWarning, EventKind, NewContact, OpeningRule, OutOfHours,
+    RejectionCode, RoutingConfig, SkillRequirement, Timestamp,
 };
 
 /// The instant of a wall-clock time in London, e.g. `"2026-12-24T17:05"`.
@@ -295,7 +296,7 @@ fn the_complaint_lifecycle_runs_on_the_statutory_clock() {
         .state()
         .contact("cmp-1")
         .and_then(|c| match c.status {
-            switchboard_core::state::ContactStatus::Assigned { agent, .. } => {
+            ContactStatus::Assigned { agent, .. } => {
                 Some(centre.state().agent_at(agent).id.to_string())
             }
             _ => None,
@@ -398,6 +399,177 @@ fn a_persistent_complainants_complaints_go_only_to_designated_officers() {
         centre.state().contact("cmp-2").map(|c| c.status.as_str()),
         Some("assigned")
     );
+    centre.assert_replay_equal();
+}
+
+/// Who holds the contact now (offered or assigned), if anyone.
+fn holder(centre: &Centre, contact: &str) -> Option<String> {
+    let state = centre.state();
+    match state.contact(contact)?.status {
+        ContactStatus::Offered { agent, .. } | ContactStatus::Assigned { agent, .. } => {
+            Some(state.agent_at(agent).id.to_string())
+        }
+        ContactStatus::Queued | ContactStatus::Held { .. } => None,
+    }
+}
+
+/// The skills the contact's latest transfer gave it.
+fn transferred_skills(centre: &Centre, contact: &str) -> Vec<SkillRequirement> {
+    centre
+        .log
+        .iter()
+        .rev()
+        .find_map(|e| match &e.kind {
+            EventKind::ContactTransferred {
+                contact: c, skills, ..
+            } if c.as_str() == contact => Some(skills.clone()),
+            _ => None,
+        })
+        .expect("the contact was transferred")
+}
+
+/// A persistent complainant's complaint with Dev, a designated officer, who has gone not ready;
+/// Cara (customer relations and housing, no designated officer) is free for email.
+fn persistent_complaint_with_dev() -> Centre {
+    let mut centre = centre_at("2027-01-11T10:00");
+    let email = &[(Channel::Email, 5)];
+    centre.login_with_channels(
+        "dev",
+        2,
+        "hq",
+        &[("customer_relations", 3), ("designated_officer", 1)],
+        email,
+    );
+    centre.command(Command::MarkPersistentComplainant {
+        customer: "cust-7".into(),
+        designated: true,
+        reason: "unreasonable contact policy decision of 8 January 2027".into(),
+    });
+    centre.arrive(complaint("cmp-1", "cust-7"));
+    centre.ready("dev");
+    assert_eq!(holder(&centre, "cmp-1").as_deref(), Some("dev"));
+    centre.not_ready("dev", "site visit");
+    centre.login_with_channels(
+        "cara",
+        2,
+        "hq",
+        &[("customer_relations", 3), ("housing", 3)],
+        email,
+    );
+    centre.ready("cara");
+    centre
+}
+
+#[test]
+fn a_transferred_persistent_complainants_complaint_goes_only_to_designated_officers() {
+    // A transfer replaces the contact's skills. A complaint keeps the complaint policy's, so a
+    // persistent complainant's complaint passed to housing does not go to Cara, who is free and
+    // has the housing skill but is no designated officer.
+    let mut centre = persistent_complaint_with_dev();
+    centre.command(Command::TransferContact {
+        agent: "dev".into(),
+        contact: "cmp-1".into(),
+        service: "housing".into(),
+        skills: vec![needs("housing", 2)],
+    });
+    assert_eq!(
+        transferred_skills(&centre, "cmp-1"),
+        vec![
+            needs("customer_relations", 1),
+            needs("designated_officer", 1),
+            needs("housing", 2)
+        ]
+    );
+    assert_eq!(
+        holder(&centre, "cmp-1"),
+        None,
+        "Cara is not a designated officer"
+    );
+    centre.login_with_channels(
+        "erin",
+        2,
+        "hq",
+        &[
+            ("customer_relations", 3),
+            ("designated_officer", 1),
+            ("housing", 3),
+        ],
+        &[(Channel::Email, 5)],
+    );
+    centre.ready("erin");
+    assert_eq!(holder(&centre, "cmp-1").as_deref(), Some("erin"));
+    centre.assert_replay_equal();
+}
+
+#[test]
+fn a_complaint_transferred_without_naming_skills_needs_what_a_new_complaint_needs() {
+    // With no skills named, a transfer would default to the new service's own skill; a complaint
+    // instead needs what creation gives it: customer relations and, for a persistent
+    // complainant, the designated officers.
+    let mut centre = persistent_complaint_with_dev();
+    centre.command(Command::TransferContact {
+        agent: "dev".into(),
+        contact: "cmp-1".into(),
+        service: "housing".into(),
+        skills: vec![],
+    });
+    assert_eq!(
+        transferred_skills(&centre, "cmp-1"),
+        vec![
+            needs("customer_relations", 1),
+            needs("designated_officer", 1)
+        ]
+    );
+    assert_eq!(
+        holder(&centre, "cmp-1"),
+        None,
+        "Cara is not a designated officer"
+    );
+    centre.assert_replay_equal();
+}
+
+#[test]
+fn a_designation_made_after_a_complaint_was_received_applies_to_new_complaints_only() {
+    // Creation judges the designation when a complaint is received; a designation made later
+    // neither restricts the open complaint when it moves on a stage nor when it is transferred,
+    // and the customer's next complaint is restricted.
+    let mut centre = centre_at("2027-01-11T10:00");
+    let email = &[(Channel::Email, 5)];
+    centre.login_with_channels("cara", 2, "hq", &[("customer_relations", 3)], email);
+    centre.arrive(complaint("cmp-1", "cust-7"));
+    centre.command(Command::MarkPersistentComplainant {
+        customer: "cust-7".into(),
+        designated: true,
+        reason: "unreasonable contact policy decision of 11 January 2027".into(),
+    });
+    centre.command(Command::ChangeComplaintStage {
+        contact: "cmp-1".into(),
+        agent: None,
+        to: ComplaintStage::Stage2,
+        reason: "customer dissatisfied with the stage 1 response".into(),
+        received_at: None,
+        due_at: None,
+    });
+    centre.ready("cara");
+    assert_eq!(holder(&centre, "cmp-1").as_deref(), Some("cara"));
+    centre.command(Command::TransferContact {
+        agent: "cara".into(),
+        contact: "cmp-1".into(),
+        service: "planning".into(),
+        skills: vec![],
+    });
+    assert_eq!(
+        transferred_skills(&centre, "cmp-1"),
+        vec![needs("customer_relations", 1)]
+    );
+    centre.arrive(complaint("cmp-2", "cust-7"));
+    let needs_officer = centre.state().contact("cmp-2").is_some_and(|c| {
+        centre
+            .state()
+            .skill_number("designated_officer")
+            .is_some_and(|officer| c.profile.skills.iter().any(|&(s, _)| s == officer))
+    });
+    assert!(needs_officer, "the next complaint is restricted");
     centre.assert_replay_equal();
 }
 
