@@ -9,8 +9,8 @@
 //! each (later ones are counted under `other`).
 //!
 //! Two kinds of measurement:
-//! - [`Telemetry::observe`] counts each committed event (called by the engine loop right after
-//!   the `fdatasync`, before any reply goes out). Events that no longer carry their contact's
+//! - [`Telemetry::observe`] counts each event as its turn is submitted to the log (called by
+//!   the engine loop just before the committer's `fdatasync`, so before any reply goes out). Events that no longer carry their contact's
 //!   channel and service (a completion, an abandonment...) are labelled from a small map of live
 //!   contacts kept here, because the state has already dropped a finished contact when the
 //!   events are seen.
