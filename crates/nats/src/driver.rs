@@ -44,6 +44,9 @@ pub struct DriverSettings {
     /// How many servers of a JetStream cluster keep each stream (1 to 5), when the stream is
     /// made; an existing stream keeps its own.
     pub stream_replicas: usize,
+    /// At shutdown, how long each last exchange with NATS (replies and acks, the events
+    /// stream, the final flush) may wait for it, so that a stop never hangs while NATS is down.
+    pub shutdown_nats_wait: Duration,
     /// How long the events stream keeps events.
     pub events_max_age: Duration,
     /// How long a reply is remembered for a repeated idempotency key.
@@ -69,6 +72,7 @@ impl DriverSettings {
             inbox_ack_wait: Duration::from_secs(30),
             events_stream: format!("{base}_EVENTS"),
             stream_replicas: 1,
+            shutdown_nats_wait: Duration::from_secs(10),
             subjects,
             events_max_age: Duration::from_secs(7 * 24 * 3600),
             idempotency_window: Duration::from_secs(10 * 60),
@@ -485,19 +489,36 @@ pub async fn run(
     in_flight.push(turn);
     let mut engine = engine.direct_commit()?;
     in_flight.set_durable(engine.next_seq() - 1);
-    in_flight.release(&client, &publisher).await?;
-    // The last snapshot is taken here, below; the follower stops first.
+    // Everything is durable now; what is left is telling NATS, which may be down. Each step
+    // waits for it a bounded time, so a stop never hangs on a lost connection: senders retry
+    // what got no reply, JetStream redelivers what got no ack, and the next start publishes the
+    // events the stream lacks.
+    let wait = settings.shutdown_nats_wait;
+    match tokio::time::timeout(wait, in_flight.release(&client, &publisher)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!(%error, "the last replies and acks may not have gone out"),
+        Err(_) => tracing::warn!(
+            wait_secs = wait.as_secs_f64(),
+            "NATS did not take the last replies and acks in time; their senders will retry"
+        ),
+    }
+    // The last snapshot is taken here; the follower stops first.
     in_flight.snapshotter.stop();
-    // Every committed event reaches the events stream before the engine reports a clean stop.
-    publisher.finish().await;
     telemetry.health().loop_stopped();
     let snapshot = engine.snapshot()?;
+    // Every committed event reaches the events stream before a clean stop, NATS willing.
+    publisher.finish(wait).await;
+    if tokio::time::timeout(wait, client.flush()).await.is_err() {
+        tracing::warn!(
+            wait_secs = wait.as_secs_f64(),
+            "NATS did not take the last messages in time"
+        );
+    }
     tracing::info!(
         snapshot = snapshot.as_ref().map(|path| path.display().to_string()),
         next_seq = engine.next_seq(),
         "engine stopped cleanly"
     );
-    client.flush().await.map_err(nats("flush on shutdown"))?;
     Ok(engine)
 }
 
@@ -819,10 +840,22 @@ impl EventPublisher {
     }
 
     /// Publishes everything handed over and waits for the last flush.
-    async fn finish(self) {
+    /// Closes the channel and waits, at most `wait`, for what was handed over to be published;
+    /// past that (NATS unreachable) the rest is left to the next start's catch-up.
+    async fn finish(self, wait: Duration) {
         drop(self.sender);
-        if let Err(error) = self.task.await {
-            tracing::error!(%error, "the events stream's publisher failed");
+        let mut task = self.task;
+        match tokio::time::timeout(wait, &mut task).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::error!(%error, "the events stream's publisher failed"),
+            Err(_) => {
+                task.abort();
+                tracing::warn!(
+                    wait_secs = wait.as_secs_f64(),
+                    "the events stream did not take the last events in time; the next start \
+                     publishes what it lacks"
+                );
+            }
         }
     }
 }

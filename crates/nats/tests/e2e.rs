@@ -74,6 +74,8 @@ impl Rig {
         let (stop, stopped) = oneshot::channel::<()>();
         let mut settings = DriverSettings::new(Subjects::new("switchboard").expect("prefix"));
         settings.inbox_ack_wait = self.inbox_ack_wait;
+        // Short, so that a test stopping the engine while NATS is down stops in seconds.
+        settings.shutdown_nats_wait = Duration::from_secs(2);
         self.engine = Some(tokio::spawn(switchboard_nats::run(
             client,
             engine,
@@ -746,6 +748,45 @@ async fn the_engine_reconnects_when_nats_restarts_and_loses_nothing_acknowledged
         .map(|c| c.id.to_string())
         .collect();
     assert_eq!(ids.into_iter().collect::<Vec<_>>(), ["after", "before"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_engine_stops_while_nats_is_down_with_everything_durable_and_a_snapshot() {
+    let mut rig = Rig::start().await;
+    rig.ok(
+        "switchboard.cmd.contact.create",
+        json!({"contact_id": "kept", "channel": "email", "service": "housing"}),
+    )
+    .await;
+    tokio::task::block_in_place(|| rig.server.stop()).expect("nats-server stops");
+    if let Some(stop) = rig.stop.take() {
+        let _ = stop.send(());
+    }
+    // Each of the three last exchanges with NATS waits 2 s at most: well inside this bound.
+    let engine = tokio::time::timeout(
+        Duration::from_secs(60),
+        rig.engine.take().expect("engine running"),
+    )
+    .await
+    .expect("stops although NATS is down")
+    .expect("task")
+    .expect("clean stop");
+    assert!(engine.state().contact("kept").is_some());
+    let last_seq = engine.next_seq() - 1;
+    drop(engine);
+    let (_, recovered) = Engine::open(
+        rig.dir.path(),
+        rig.config.clone(),
+        EngineOptions::default(),
+        &mut |_, _| {},
+    )
+    .expect("reopens");
+    assert_eq!(recovered.last_seq, last_seq);
+    assert_eq!(
+        recovered.snapshot_seq,
+        Some(last_seq),
+        "the last snapshot was written"
+    );
 }
 
 #[tokio::test]
