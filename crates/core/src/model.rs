@@ -55,6 +55,13 @@ impl Channel {
         matches!(self, Self::Phone | Self::FaceToFace | Self::Callback)
     }
 
+    /// Interruptible work (email and correspondence): an agent holding it is still free for
+    /// anything else, so it neither keeps them from being idle nor from wrapping up.
+    #[must_use]
+    pub const fn is_interruptible(self) -> bool {
+        !self.is_live() && !self.is_exclusive()
+    }
+
     /// The channel's name on the wire and in reports.
     #[must_use]
     pub const fn as_str(self) -> &'static str {

@@ -1196,12 +1196,12 @@ impl Router {
         self.emit(now, kind);
     }
 
-    /// Wrap-up after an agent lets go of a contact: only if they are ready, hold nothing else,
-    /// and the channel has wrap-up time.
+    /// Wrap-up after an agent lets go of a contact: only if they are ready, hold no other
+    /// occupying work (emails they hold wait through it), and the channel has wrap-up time.
     fn start_wrap_up(&mut self, idx: AgentIdx, channel: Channel, now: Timestamp) {
         let wrap_up = self.config.channels.get(channel).wrap_up;
         let agent = self.state.agent_at(idx);
-        if !wrap_up.is_zero() && agent.presence == Presence::Ready && agent.load_total() == 0 {
+        if !wrap_up.is_zero() && agent.presence == Presence::Ready && !agent.is_occupied() {
             let agent = agent.id.clone();
             self.emit(
                 now,

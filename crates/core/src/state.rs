@@ -163,6 +163,15 @@ impl Agent {
         self.load.iter().any(|(c, n)| n > 0 && c.is_exclusive())
     }
 
+    /// Holds work that occupies them (a call, a walk-in, a chat, a running callback): anything
+    /// but interruptible email.
+    #[must_use]
+    pub fn is_occupied(&self) -> bool {
+        self.load
+            .iter()
+            .any(|(c, n)| n > 0 && !c.is_interruptible())
+    }
+
     /// Holds live work (a call, a walk-in, a chat).
     #[must_use]
     pub fn holds_live_work(&self) -> bool {
@@ -702,7 +711,7 @@ impl State {
                 let idx = self.expect_agent(agent);
                 let a = &mut self.agents[idx.slot()];
                 a.presence = Presence::Ready;
-                if a.load_total() == 0 {
+                if !a.is_occupied() {
                     a.idle_since = at;
                 }
                 self.reindex_agent(idx);
@@ -1152,7 +1161,10 @@ impl State {
         self.unload(idx, channel);
         let a = &mut self.agents[idx.slot()];
         a.contacts.retain(|&n| n != no);
-        if a.load_total() == 0 {
+        // Idle from when they last let go of occupying work, however many emails they hold
+        // (else an agent holding one would stay "longest idle" through call after call), or
+        // from when they let go of their last email.
+        if (!channel.is_interruptible() && !a.is_occupied()) || a.load_total() == 0 {
             a.idle_since = at;
         }
         idx

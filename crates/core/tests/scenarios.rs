@@ -420,6 +420,46 @@ fn emails_are_auto_accepted_interrupted_by_calls_and_reported_at_risk_and_breach
 }
 
 #[test]
+fn an_agent_holding_an_email_wraps_up_after_a_call_and_is_idle_from_then_not_from_before() {
+    let mut centre = Centre::new();
+    let blended = [(Channel::Email, 5), (Channel::Phone, 1)];
+    centre.login_with_channels("ann", 1, "hq", &[("council_tax", 3)], &blended);
+    centre.ready("ann");
+    centre.advance(60);
+    centre.login_with_channels("bob", 1, "hq", &[("council_tax", 3)], &blended);
+    centre.ready("bob");
+    centre.advance(60);
+    centre.arrive(NewContact::routine("e1", Channel::Email, "council_tax"));
+    centre.advance(60);
+    centre.events();
+
+    // Ann holds an email, which does not keep her from calls: she has been idle longest.
+    centre.call("c1", "council_tax");
+    centre.accept("ann", 2);
+    centre.advance(120);
+    // She wraps up after the call although she still holds the email, and is idle from the
+    // end of her wrap-up: the next call goes to Bob, idle since he became ready.
+    centre.complete("ann", "c1", Outcome::Resolved);
+    centre.advance(60);
+    centre.call("c2", "council_tax");
+    expect![[r#"
+        [  180s] contact_created contact=c1 phone service=council_tax skills=council_tax:1 step=0
+        [  180s] offer_made offer=2 contact=c1 agent=ann expires=1970-01-01T00:03:15Z plan=default/0:matched rule=longest_idle pool=2 examined=1 score=180000
+        [  180s] offer_accepted offer=2 contact=c1 agent=ann waited=0ms
+        [  300s] contact_completed contact=c1 agent=ann outcome=resolved first_contact_resolution
+        [  300s] wrap_up_started agent=ann until=1970-01-01T00:05:30Z
+        [  330s] wrap_up_ended agent=ann
+        [  360s] contact_created contact=c2 phone service=council_tax skills=council_tax:1 step=0
+        [  360s] offer_made offer=3 contact=c2 agent=bob expires=1970-01-01T00:06:15Z plan=default/0:matched rule=longest_idle pool=2 examined=1 score=300000"#]].assert_eq(&centre.events());
+    assert_eq!(
+        centre.state().agent("ann").map(|a| a.contacts.len()),
+        Some(1),
+        "the email is still hers"
+    );
+    centre.assert_replay_equal();
+}
+
+#[test]
 fn a_call_unanswered_past_its_threshold_is_reported() {
     let mut centre = Centre::new();
     centre.call("c1", "elections");
