@@ -113,10 +113,13 @@ async fn demo(args: Args) -> Result<()> {
         ..Default::default()
     })
     .await?;
+    // Two stops: the desktops and the traffic first, so that they log out through a running
+    // engine, then the engine.
     let (stop, stopped) = watch::channel(false);
+    let (stop_engine, mut engine_stopped) = watch::channel(false);
     let mut settings = DriverSettings::new(Subjects::new(PREFIX).context("prefix")?);
     settings.health = health;
-    let mut engine_stopped = stopped.clone();
+    let engine_client = client.clone();
     let engine_task = tokio::spawn(switchboard_nats::run(
         client,
         engine,
@@ -186,7 +189,11 @@ async fn demo(args: Args) -> Result<()> {
     for task in tasks {
         let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
     }
+    let _ = stop_engine.send(true);
     let engine = engine_task.await.context("engine task")??;
+    // Closed before NATS stops (the health endpoint still holds it), so that stopping NATS is
+    // not reported as a lost connection.
+    let _ = engine_client.drain().await;
     let state = engine.state();
     say!(
         "Done: {} events in the log; {} contacts created, {} offers accepted, {} completed by the desktops.",
