@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_nats::jetstream::{self, consumer, stream};
-use async_nats::{Client, HeaderMap, Message, Subject};
+use async_nats::{Client, Message, Subject};
 use bytes::Bytes;
 use futures::{FutureExt, StreamExt};
 use switchboard_core::Command;
@@ -18,6 +18,7 @@ use switchboard_wire::{
     names::ID_BYTES_MAX, query::HistoryEvent,
 };
 
+use crate::events::{self, EventPublisher};
 use crate::health::Health;
 use crate::idempotency::ReplyCache;
 use crate::telemetry::{self, Telemetry};
@@ -149,7 +150,7 @@ pub enum DriverError {
     SubscriptionEnded(String),
 }
 
-fn nats<E: std::error::Error + Send + Sync + 'static>(
+pub(crate) fn nats<E: std::error::Error + Send + Sync + 'static>(
     what: &'static str,
 ) -> impl FnOnce(E) -> DriverError {
     move |e| DriverError::Nats {
@@ -337,7 +338,7 @@ pub async fn run(
         "create the events stream",
     )
     .await?;
-    catch_up_events(&client, &mut events_stream, &engine, subjects).await?;
+    let first_unpublished = events::first_unpublished(&mut events_stream).await?;
 
     let mut commands = client
         .subscribe(subjects.commands())
@@ -381,7 +382,13 @@ pub async fn run(
         let _ = reports.send(report);
     })?;
     let mut in_flight = InFlight::new(engine.next_seq() - 1, engine.snapshotter()?);
-    let publisher = EventPublisher::spawn(client.clone(), subjects.clone());
+    let publisher = EventPublisher::spawn(
+        client.clone(),
+        subjects.clone(),
+        engine.dir().to_path_buf(),
+        first_unpublished,
+        engine.next_seq() - 1,
+    );
     let mut sample_timer = tokio::time::interval(Duration::from_secs(1));
     sample_timer.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shutdown = pin!(shutdown.fuse());
@@ -648,7 +655,7 @@ impl InFlight {
             if let Some((first_seq, events)) = turn.events {
                 let events = Arc::new(events);
                 self.snapshotter.events(first_seq, Arc::clone(&events));
-                publisher.publish(first_seq, events).await;
+                publisher.publish(first_seq, events);
             }
         }
         if sent {
@@ -782,82 +789,6 @@ fn turn(
         turn.events = Some((submitted.first_seq, submitted.events));
     }
     Ok(turn)
-}
-
-/// The turns' committed events on their way to the events stream, a bounded number of turns
-/// behind the loop.
-const PUBLISH_TURNS_BEHIND_MAX: usize = 256;
-
-/// Publishes durable events to the events stream on a task of its own, in sequence order, one
-/// flush per burst of turns. The loop hands each turn's events over once they are durable and
-/// its replies and offers have gone out, so writing the events' JSON (about a fifth of a
-/// turn's work) is off the path from a command to its reply and offer. The channel is bounded:
-/// a publisher [`PUBLISH_TURNS_BEHIND_MAX`] turns behind makes the loop wait rather than grow
-/// without bound. A restart publishes whatever the stream lacks ([`catch_up_events`]), so
-/// nothing is lost if the process stops with events still in the channel.
-struct EventPublisher {
-    sender: tokio::sync::mpsc::Sender<(u64, Arc<Vec<switchboard_core::Event>>)>,
-    task: tokio::task::JoinHandle<()>,
-}
-
-impl EventPublisher {
-    fn spawn(client: Client, subjects: Subjects) -> Self {
-        let (sender, mut receiver) = tokio::sync::mpsc::channel::<(
-            u64,
-            Arc<Vec<switchboard_core::Event>>,
-        )>(PUBLISH_TURNS_BEHIND_MAX);
-        let task = tokio::spawn(async move {
-            let mut event_subjects = EventSubjects::default();
-            while let Some(first) = receiver.recv().await {
-                let mut next = Some(first);
-                while let Some((first_seq, events)) = next.take() {
-                    for (offset, event) in events.iter().enumerate() {
-                        let seq = first_seq + offset as u64;
-                        publish_event(&client, &subjects, &mut event_subjects, seq, event).await;
-                    }
-                    // Whatever else has been handed over goes out in the same flush.
-                    next = receiver.try_recv().ok();
-                }
-                if let Err(error) = client.flush().await {
-                    tracing::warn!(%error, "could not flush the events stream's publishes");
-                }
-            }
-        });
-        Self { sender, task }
-    }
-
-    /// Hands one turn's durable events (`first_seq` is the first one's sequence number) to the
-    /// publisher; waits only when it is [`PUBLISH_TURNS_BEHIND_MAX`] turns behind.
-    async fn publish(&self, first_seq: u64, events: Arc<Vec<switchboard_core::Event>>) {
-        if self.sender.send((first_seq, events)).await.is_err() {
-            // The task ends only when its channel closes or it panicked; the events are in the
-            // log and a restart publishes them.
-            tracing::error!(
-                first_seq,
-                "the events stream's publisher has stopped; events wait for a restart"
-            );
-        }
-    }
-
-    /// Publishes everything handed over and waits for the last flush.
-    /// Closes the channel and waits, at most `wait`, for what was handed over to be published;
-    /// past that (NATS unreachable) the rest is left to the next start's catch-up.
-    async fn finish(self, wait: Duration) {
-        drop(self.sender);
-        let mut task = self.task;
-        match tokio::time::timeout(wait, &mut task).await {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => tracing::error!(%error, "the events stream's publisher failed"),
-            Err(_) => {
-                task.abort();
-                tracing::warn!(
-                    wait_secs = wait.as_secs_f64(),
-                    "the events stream did not take the last events in time; the next start \
-                     publishes what it lacks"
-                );
-            }
-        }
-    }
 }
 
 /// What one event tells agents' desktops: an offer, and the notices (offer revoked or
@@ -998,98 +929,6 @@ fn decide(
 
 fn header<'m>(message: &'m Message, name: &str) -> Option<&'m str> {
     message.headers.as_ref()?.get(name).map(|v| v.as_str())
-}
-
-/// The subject of each event type, made once: `{p}.events.<type>`.
-#[derive(Debug, Default)]
-struct EventSubjects(std::collections::HashMap<&'static str, Subject>);
-
-impl EventSubjects {
-    fn get(&mut self, subjects: &Subjects, event_type: &'static str) -> Subject {
-        self.0
-            .entry(event_type)
-            .or_insert_with(|| Subject::from(subjects.event(event_type)))
-            .clone()
-    }
-}
-
-async fn publish_event(
-    client: &Client,
-    subjects: &Subjects,
-    event_subjects: &mut EventSubjects,
-    seq: u64,
-    event: &switchboard_core::Event,
-) {
-    let mut json = Vec::with_capacity(256);
-    if let Err(error) = switchboard_wire::write_event_json(seq, event, &mut json) {
-        tracing::error!(%error, seq, "an event could not be written as JSON; not published");
-        return;
-    }
-    let mut headers = HeaderMap::new();
-    let seq_text = seq.to_string();
-    headers.insert("Nats-Msg-Id", seq_text.as_str());
-    headers.insert(SEQ_HEADER, seq_text.as_str());
-    let subject = event_subjects.get(subjects, event.kind.name());
-    if let Err(error) = client
-        .publish_with_headers(subject, headers, Bytes::from(json))
-        .await
-    {
-        tracing::warn!(%error, seq, "could not publish an event");
-    }
-}
-
-/// Publishes events the log has but the events stream lacks (the engine stopped between its
-/// `fdatasync` and its publishes), so downstream consumers see every event.
-async fn catch_up_events(
-    client: &Client,
-    stream: &mut stream::Stream,
-    engine: &Engine,
-    subjects: &Subjects,
-) -> Result<(), DriverError> {
-    let last = stream
-        .info()
-        .await
-        .map_err(nats("read the events stream"))?
-        .state
-        .last_sequence;
-    let published = if last == 0 {
-        0
-    } else {
-        match stream.get_raw_message(last).await {
-            Ok(message) => message
-                .headers
-                .get(SEQ_HEADER)
-                .and_then(|v| v.as_str().parse::<u64>().ok())
-                .unwrap_or(0),
-            Err(error) => {
-                tracing::warn!(%error, "could not read the last published event; republishing all");
-                0
-            }
-        }
-    };
-    let durable = engine.next_seq() - 1;
-    if published >= durable {
-        return Ok(());
-    }
-    tracing::info!(
-        from = published + 1,
-        to = durable,
-        "publishing events missing from the events stream"
-    );
-    let reader = switchboard_log::LogReader::open(engine.dir()).map_err(EngineError::from)?;
-    let mut event_subjects = EventSubjects::default();
-    for record in reader.read_from(published + 1).map_err(EngineError::from)? {
-        let record = record.map_err(EngineError::from)?;
-        let event = switchboard_wire::decode_event(&record.payload).map_err(|source| {
-            EngineError::Decode {
-                seq: record.seq,
-                source,
-            }
-        })?;
-        publish_event(client, subjects, &mut event_subjects, record.seq, &event).await;
-    }
-    client.flush().await.map_err(nats("flush the catch-up"))?;
-    Ok(())
 }
 
 /// The most queries answered between two turns when commands keep the loop busy.

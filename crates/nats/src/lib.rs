@@ -12,7 +12,8 @@
 //!    replies, offers and notices; the loop goes on to the next batch meanwhile;
 //! 4. only once the committer reports the batch durable, replies, acknowledges the intake
 //!    messages, publishes offers to the agents' desktops, and flushes once; a task of its own
-//!    then publishes every event to `{p}.events.<type>` (kept in a JetStream stream), in order.
+//!    then publishes every event to `{p}.events.<type>` (kept in a JetStream stream), in order,
+//!    until JetStream has stored it, reading from the log whatever it fell behind on.
 //!
 //! Commands repeated with the same idempotency key (`Nats-Msg-Id` header or `command_id` field)
 //! get the first reply and have no second effect. Queries on `{p}.query.>` are answered from the
@@ -28,6 +29,7 @@
 
 mod connect;
 mod driver;
+mod events;
 pub mod health;
 mod idempotency;
 pub mod telemetry;

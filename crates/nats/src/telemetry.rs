@@ -184,7 +184,7 @@ catalogue! {
     COMMAND_REPLY = "switchboard_command_reply_seconds", Histogram, [],
         "Time from taking a command into a batch to sending its reply (once its turn is durable).";
     BAD_MESSAGES = "switchboard_bad_messages_total", Counter, ["code"],
-        "Commands answered with an error, by wire error code.";
+        "Commands (and queries) answered with an error, by wire error code.";
     REPEATED_COMMANDS = "switchboard_repeated_commands_total", Counter, [],
         "Commands repeated with a known idempotency key (answered with the first reply).";
     QUERIES = "switchboard_queries_total", Counter, ["kind"],
@@ -202,7 +202,7 @@ catalogue! {
     LOG_FAILURES = "switchboard_log_failures_total", Counter, [],
         "Commits that failed (the engine stops after one).";
     LOG_LAST_SEQUENCE = "switchboard_log_last_sequence", Gauge, [],
-        "Sequence number of the last durable event.";
+        "Sequence number of the last event submitted to the log (durable once its batch's fdatasync returns).";
     LOG_BYTES = "switchboard_log_bytes", Gauge, [],
         "Total size of the log's segment files.";
     LOG_SEGMENTS = "switchboard_log_segments", Gauge, [],
@@ -215,6 +215,10 @@ catalogue! {
         "NATS connection events: connected (each reconnect too), disconnected, slow_consumer (messages dropped), server_error, ...";
     INTAKE_ERRORS = "switchboard_intake_errors_total", Counter, [],
         "Errors from the durable intake consumer.";
+    EVENTS_STREAM_SEQUENCE = "switchboard_events_stream_sequence", Gauge, [],
+        "Sequence number up to which every event is stored in the JetStream events stream.";
+    EVENTS_PUBLISH_RETRIES = "switchboard_events_publish_retries_total", Counter, [],
+        "Events published to the events stream again because JetStream did not acknowledge them.";
 }
 
 /// The catalogue entry of a metric, if it is one of Switchboard's.
@@ -1210,6 +1214,16 @@ pub fn nats_event(event: &'static str) {
 /// The durable intake consumer reported an error.
 pub fn intake_error() {
     metrics::counter!(INTAKE_ERRORS).increment(1);
+}
+
+/// Every event up to `seq` is stored in the events stream.
+pub(crate) fn events_stream_sequence(seq: u64) {
+    metrics::gauge!(EVENTS_STREAM_SEQUENCE).set(count_u64(seq));
+}
+
+/// `events` events are published to the events stream again.
+pub(crate) fn events_publish_retried(events: usize) {
+    metrics::counter!(EVENTS_PUBLISH_RETRIES).increment(events as u64);
 }
 
 /// The core decided a command (`trigger` = `command`) or due timers (`timer`) in `elapsed`.

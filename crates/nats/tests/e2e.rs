@@ -1171,3 +1171,92 @@ async fn an_engine_refuses_a_stream_that_captures_another_prefix() {
         .expect("task")
         .expect("clean stop");
 }
+
+/// The `Switchboard-Seq` of every message in the events stream, in the stream's order.
+async fn events_in_stream(client: &Client) -> Vec<u64> {
+    let mut stream = async_nats::jetstream::new(client.clone())
+        .get_stream("SWITCHBOARD_EVENTS")
+        .await
+        .expect("the events stream");
+    let state = stream.info().await.expect("stream info").state.clone();
+    let mut seqs = Vec::new();
+    for stream_seq in state.first_sequence..=state.last_sequence {
+        if state.messages == 0 {
+            break;
+        }
+        let message = stream
+            .get_raw_message(stream_seq)
+            .await
+            .expect("a stored event");
+        seqs.push(
+            message
+                .headers
+                .get(switchboard_nats::SEQ_HEADER)
+                .and_then(|v| v.as_str().parse().ok())
+                .expect("every event names its sequence number"),
+        );
+    }
+    seqs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_the_stream_did_not_store_are_published_again_without_holding_up_routing() {
+    let mut rig = Rig::start().await;
+    let create = |id: &str| json!({"contact_id": id, "channel": "email", "service": "bins"});
+    let first = rig.ok("switchboard.cmd.contact.create", create("a")).await;
+    let stored_before = first["seq"].as_u64().expect("a sequence number");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    while events_in_stream(&rig.client).await.last() != Some(&stored_before) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the first events are stored"
+        );
+        poll.tick().await;
+    }
+
+    // The stream goes (an operator's mistake, a JetStream outage): routing goes on.
+    let js = async_nats::jetstream::new(rig.client.clone());
+    let config = js
+        .get_stream("SWITCHBOARD_EVENTS")
+        .await
+        .expect("the events stream")
+        .info()
+        .await
+        .expect("info")
+        .config
+        .clone();
+    js.delete_stream("SWITCHBOARD_EVENTS")
+        .await
+        .expect("delete the events stream");
+    let mut last = 0;
+    for id in ["b", "c", "d"] {
+        last = rig.ok("switchboard.cmd.contact.create", create(id)).await["seq"]
+            .as_u64()
+            .expect("a sequence number");
+    }
+
+    // Back: every event decided meanwhile is stored, once.
+    js.create_stream(config)
+        .await
+        .expect("the events stream again");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let wanted: Vec<u64> = (stored_before + 1..=last).collect();
+    loop {
+        poll.tick().await;
+        let mut stored = events_in_stream(&rig.client).await;
+        stored.sort_unstable();
+        let distinct = stored.len();
+        stored.dedup();
+        assert_eq!(stored.len(), distinct, "each event stored once: {stored:?}");
+        // (Later events, timers say, may have followed; these must all be there.)
+        if wanted.iter().all(|seq| stored.binary_search(seq).is_ok()) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the events stream holds {stored:?}, not all of {wanted:?}"
+        );
+    }
+    rig.stop_engine().await;
+}
