@@ -46,5 +46,5 @@ pub use model::{
 };
 pub use rejection::{Rejection, RejectionCode};
 pub use router::Router;
-pub use state::State;
+pub use state::{NAMES_MAX, State};
 pub use time::Timestamp;

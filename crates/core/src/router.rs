@@ -23,7 +23,7 @@ use crate::model::{
 };
 use crate::rejection::{Rejection, RejectionCode};
 use crate::routing::{Rules, find_agent, find_contact};
-use crate::state::{AgentIdx, ContactNo, ContactStatus, State};
+use crate::state::{AgentIdx, ContactNo, ContactStatus, NAMES_MAX, Names, State};
 use crate::time::{Timestamp, millis};
 
 /// The routing core, driven from outside. See the crate documentation for the order of calls.
@@ -509,6 +509,11 @@ impl Router {
                     self.add_complaint_skills(&mut skills, persistent);
                 }
                 let skills = self.resolve_skills(&service, skills, c.safeguarding);
+                self.room_for_names(
+                    &[service.as_str()],
+                    skills.iter().map(|s| s.skill.as_str()),
+                    None,
+                )?;
                 let placement =
                     self.placement(&service, channel, now, now, c.preferred_agent.is_some());
                 self.emit(
@@ -615,6 +620,44 @@ impl Router {
         skills
     }
 
+    /// Refuses a command that would take the state past [`NAMES_MAX`] distinct services, skills
+    /// (languages included) or sites: names are kept for good, one entry and one set of counters
+    /// each, so this bounds what an integration sending references where names belong can grow.
+    fn room_for_names<'a>(
+        &self,
+        services: &[&str],
+        skills: impl IntoIterator<Item = &'a str>,
+        sites: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), Rejection> {
+        fn check<'a, T: std::hash::Hash + Eq + Clone + std::borrow::Borrow<str>>(
+            what: &str,
+            table: &Names<T>,
+            names: impl IntoIterator<Item = &'a str>,
+        ) -> Result<(), Rejection> {
+            let mut new: Vec<&str> = names
+                .into_iter()
+                .filter(|name| table.number(name).is_none())
+                .collect();
+            new.sort_unstable();
+            new.dedup();
+            match new.first() {
+                Some(first) if table.len() + new.len() > NAMES_MAX => Err(Rejection::new(
+                    RejectionCode::InvalidCommand,
+                    format!(
+                        "{what} `{first}` is new, and the engine already knows {} {what}s, \
+                         the most it keeps is {NAMES_MAX}: {what}s are a catalogue (council_tax, \
+                         housing...), not references",
+                        table.len()
+                    ),
+                )),
+                _ => Ok(()),
+            }
+        }
+        check("service", &self.state.services, services.iter().copied())?;
+        check("skill", &self.state.skills, skills)?;
+        check("site", &self.state.sites, sites)
+    }
+
     /// Adds the complaint policy's skills to a complaint's: complaints go to customer relations
     /// (beside any skills named), and a persistent complainant's only to the designated officers.
     /// Creation and transfer both call this, so a transferred complaint needs what a new one does.
@@ -690,6 +733,14 @@ impl Router {
             std::mem::take(&mut new.skills),
             new.safeguarding,
         );
+        self.room_for_names(
+            &[new.service.as_str()],
+            new.skills
+                .iter()
+                .map(|s| s.skill.as_str())
+                .chain(new.language.as_ref().map(|l| l.as_str())),
+            new.site.as_ref().map(|s| s.as_str()),
+        )?;
         if new.preferred_agent.is_none()
             && let Some(customer) = &new.customer
         {
@@ -1091,6 +1142,11 @@ impl Router {
                 ));
             }
         }
+        self.room_for_names(
+            &[],
+            login.skills.iter().map(|(skill, _)| skill.as_str()),
+            Some(login.site.as_str()),
+        )?;
         let mut skills = login.skills;
         skills.sort_by(|a, b| a.0.cmp(&b.0).then(b.1.cmp(&a.1)));
         skills.dedup_by(|later, earlier| later.0 == earlier.0);

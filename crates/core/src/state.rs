@@ -29,6 +29,11 @@ pub const FINISHED_RETENTION: Duration = Duration::from_secs(24 * 3600);
 /// exactly what the live engine forgot.
 pub const FINISHED_KEPT_MAX: usize = 500_000;
 
+/// The most distinct services, skills (languages included) and sites the state takes, each: a
+/// council has tens of each, and a command naming one more past this is refused
+/// (`invalid_command`), since names, once seen, are kept for good.
+pub const NAMES_MAX: usize = 10_000;
+
 macro_rules! dense_index {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*

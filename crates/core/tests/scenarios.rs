@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{Centre, needs};
 use expect_test::expect;
 use switchboard_core::{
-    Channel, Command, NewContact, OfferId, Outcome, PlanStep, Priority, RejectionCode,
+    Channel, Command, NAMES_MAX, NewContact, OfferId, Outcome, PlanStep, Priority, RejectionCode,
     RoutingConfig, RoutingPlan, SelectionStrategy, Tier, Timestamp,
 };
 
@@ -651,4 +651,57 @@ fn bad_commands_are_refused_with_a_code_and_change_nothing() {
         *centre.state() == before,
         "a rejected command changed the state"
     );
+}
+
+#[test]
+fn names_past_the_bound_are_refused_and_known_ones_still_work() {
+    let mut centre = Centre::new();
+    // Each email names a service of its own, and so a skill of its own (the service's). Straight
+    // to the router: the harness checks every invariant after each command, which would make
+    // this quadratic.
+    for n in 0..NAMES_MAX {
+        let email = NewContact::routine(&format!("e{n}"), Channel::Email, &format!("service-{n}"));
+        centre
+            .router
+            .handle_command(Command::CreateContact(Box::new(email)), centre.now)
+            .expect("a new service while there is room");
+    }
+    let created = centre.router.drain_events();
+    assert_eq!(created.len(), NAMES_MAX);
+    centre.log.extend(created);
+    centre.events();
+    centre
+        .state()
+        .check_invariants()
+        .expect("the invariants hold");
+    let before = centre.state().clone();
+    let refused = centre
+        .try_command(Command::CreateContact(Box::new(NewContact::routine(
+            "one-more",
+            Channel::Email,
+            "case-ref-88121",
+        ))))
+        .expect_err("one service too many");
+    assert_eq!(refused.code, RejectionCode::InvalidCommand);
+    assert!(
+        refused.message.contains("service `case-ref-88121` is new")
+            && refused.message.contains("the most it keeps is 10000"),
+        "{}",
+        refused.message
+    );
+    let refused = centre
+        .try_command(common::login("ann", 1, "hq", &[("new-skill", 3)], None))
+        .expect_err("one skill too many");
+    assert!(
+        refused.message.contains("skill `new-skill`"),
+        "{}",
+        refused.message
+    );
+    assert!(*centre.state() == before, "refusals change nothing");
+    assert_eq!(centre.events(), "");
+
+    // Names already known are no trouble.
+    centre.arrive(NewContact::routine("again", Channel::Email, "service-7"));
+    centre.command(common::login("ann", 1, "hq", &[("service-7", 3)], None));
+    centre.assert_replay_equal();
 }
