@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use switchboard_core::State;
 use switchboard_log::{
-    ChainHash, LogReader, Recovery, TornTail, load_latest_snapshot, verify_snapshot_against_log,
+    ChainHash, LogReader, Recovery, TornTail, load_newest_usable_snapshot,
+    verify_snapshot_against_log,
 };
 use switchboard_wire::{decode_event, decode_snapshot};
 
@@ -105,38 +106,29 @@ pub(crate) fn recover(
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(State, Recovered), EngineError> {
     let started = Instant::now();
-    let latest = load_latest_snapshot(dir, &options.snapshot)?;
     let reader = LogReader::open_with_options(dir, &options.log)?;
-    let mut skipped: Vec<String> = latest
-        .skipped
+    // The newest snapshot that matches the log and decodes; an older one when it does not.
+    let (usable, skipped) = load_newest_usable_snapshot(dir, &options.snapshot, |snapshot| {
+        verify_snapshot_against_log(&reader, &snapshot).map_err(|e| error_chain(&e))?;
+        let decoded = decode_snapshot(&snapshot.payload).map_err(|e| error_chain(&e))?;
+        if decoded.events_applied() == snapshot.seq {
+            Ok((snapshot.seq, decoded))
+        } else {
+            Err(format!(
+                "it holds {} events but was taken at seq {}",
+                decoded.events_applied(),
+                snapshot.seq
+            ))
+        }
+    })?;
+    let skipped: Vec<String> = skipped
         .iter()
         .map(|s| format!("{}: {}", s.path.display(), s.reason))
         .collect();
-    let mut state = State::new();
-    let mut snapshot_seq = None;
-    if let Some(snapshot) = latest.snapshot {
-        let usable = verify_snapshot_against_log(&reader, &snapshot)
-            .map_err(|e| error_chain(&e))
-            .and_then(|()| decode_snapshot(&snapshot.payload).map_err(|e| error_chain(&e)))
-            .and_then(|decoded| {
-                if decoded.events_applied() == snapshot.seq {
-                    Ok(decoded)
-                } else {
-                    Err(format!(
-                        "it holds {} events but was taken at seq {}",
-                        decoded.events_applied(),
-                        snapshot.seq
-                    ))
-                }
-            });
-        match usable {
-            Ok(decoded) => {
-                state = decoded;
-                snapshot_seq = Some(snapshot.seq);
-            }
-            Err(reason) => skipped.push(format!("{}: {reason}", snapshot.path.display())),
-        }
-    }
+    let (snapshot_seq, mut state) = match usable {
+        Some((seq, state)) => (Some(seq), state),
+        None => (None, State::new()),
+    };
     let from = snapshot_seq.map_or(1, |seq| seq + 1);
     let total = log.last_seq.saturating_sub(from - 1);
     let replayed = if total > 0 {

@@ -396,6 +396,48 @@ fn a_torn_final_record_is_cut_and_everything_before_it_kept() {
 }
 
 #[test]
+fn an_older_snapshot_serves_when_the_newest_is_not_of_this_log() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut engine, _) = open(dir.path(), 0);
+    let events = morning(&mut engine, 9, 100);
+    let good = events.len() as u64;
+    engine.snapshot().expect("snapshot").expect("written");
+    // Newer, and of another history: past the end of this log (as after restoring an older log
+    // beside newer snapshots).
+    let other = tempfile::tempdir().expect("temp dir");
+    let (mut stranger, _) = open(other.path(), 0);
+    morning(&mut stranger, 10, 100);
+    switchboard_log::save_snapshot(
+        dir.path(),
+        good + 50,
+        switchboard_log::ChainHash([7; 32]),
+        &switchboard_wire::encode_snapshot(stranger.state()),
+        &switchboard_log::SnapshotOptions::default(),
+    )
+    .expect("save");
+    drop(engine);
+    let (mut engine, recovered) = open(dir.path(), 0);
+    assert_eq!(recovered.snapshot_seq, Some(good), "the older one serves");
+    assert_eq!(recovered.replayed, 0);
+    assert_eq!(
+        recovered.skipped_snapshots.len(),
+        1,
+        "{:?}",
+        recovered.skipped_snapshots
+    );
+    assert!(*engine.state() == State::replay(&events));
+    // The next snapshot written clears the one of the other history away.
+    engine.snapshot().expect("snapshot").expect("written");
+    drop(engine);
+    let (_, recovered) = open(dir.path(), 0);
+    assert!(
+        recovered.skipped_snapshots.is_empty(),
+        "{:?}",
+        recovered.skipped_snapshots
+    );
+}
+
+#[test]
 fn a_snapshot_that_does_not_match_the_log_is_skipped_and_the_log_replayed() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut engine, _) = open(dir.path(), 0);

@@ -119,6 +119,6 @@ pub use group::{
 pub use reader::{LogReader, RecordView, Records, Scan};
 pub use snapshot::{
     LatestSnapshot, SkippedSnapshot, Snapshot, SnapshotOptions, load_latest_snapshot,
-    save_snapshot, verify_snapshot_against_log,
+    load_newest_usable_snapshot, save_snapshot, verify_snapshot_against_log,
 };
 pub use verify::{VerifyReport, verify, verify_with_options};

@@ -156,9 +156,16 @@ pub fn save_snapshot(
     fs::rename(&temp, &path).map_err(|e| LogError::io("rename snapshot", &path, e))?;
     segment::sync_dir(dir)?;
 
+    // Snapshots past this one belong to another history (the log was restored from an older
+    // backup, the snapshots were not): they can never be used, and left in place they would
+    // count among the newest and push out every snapshot written from now on.
     let snapshots = list_snapshots(dir)?;
+    let (beyond, kept): (Vec<_>, Vec<_>) = snapshots.iter().partition(|(at, _)| *at > seq);
     let mut removed_any = false;
-    for (_, old) in snapshots.iter().skip(options.keep_count as usize) {
+    for (_, old) in beyond
+        .into_iter()
+        .chain(kept.into_iter().skip(options.keep_count as usize))
+    {
         fs::remove_file(old).map_err(|e| LogError::io("remove old snapshot", old, e))?;
         removed_any = true;
     }
@@ -171,22 +178,33 @@ pub fn save_snapshot(
 /// Loads the newest snapshot in `dir` that passes its checks (magic, version, header CRC, length,
 /// payload CRC). Damaged newer snapshots are skipped and listed, since snapshots are only a cache:
 /// the log can always be replayed instead. Check the result against the log with
-/// [`verify_snapshot_against_log`] before trusting it.
+/// [`verify_snapshot_against_log`] before trusting it, or use [`load_newest_usable_snapshot`],
+/// which goes on to older snapshots when the newest is not usable.
 pub fn load_latest_snapshot(
     dir: &Path,
     options: &SnapshotOptions,
 ) -> Result<LatestSnapshot, LogError> {
-    let mut latest = LatestSnapshot::default();
+    let (snapshot, skipped) = load_newest_usable_snapshot(dir, options, Ok)?;
+    Ok(LatestSnapshot { snapshot, skipped })
+}
+
+/// Loads snapshots newest first, one at a time, and returns what `usable` makes of the first it
+/// accepts (checked against the log and decoded, say): a newest snapshot that is damaged, from
+/// another history or of another build does not send recovery back to the first event while an
+/// older one would do. Those refused, by their checks or by `usable`, are listed, newest first.
+pub fn load_newest_usable_snapshot<T>(
+    dir: &Path,
+    options: &SnapshotOptions,
+    mut usable: impl FnMut(Snapshot) -> Result<T, String>,
+) -> Result<(Option<T>, Vec<SkippedSnapshot>), LogError> {
+    let mut skipped = Vec::new();
     for (seq, path) in list_snapshots(dir)? {
-        match read_snapshot(&path, seq, options)? {
-            Ok(snapshot) => {
-                latest.snapshot = Some(snapshot);
-                break;
-            }
-            Err(reason) => latest.skipped.push(SkippedSnapshot { path, reason }),
+        match read_snapshot(&path, seq, options)?.and_then(&mut usable) {
+            Ok(value) => return Ok((Some(value), skipped)),
+            Err(reason) => skipped.push(SkippedSnapshot { path, reason }),
         }
     }
-    Ok(latest)
+    Ok((None, skipped))
 }
 
 /// Reads one snapshot file. The outer error is I/O; the inner one says why the file is damaged.
