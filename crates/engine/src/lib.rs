@@ -241,7 +241,8 @@ impl Engine {
 
     /// Makes every pending event durable: one append, one `fdatasync` (with a group committer:
     /// submits them and waits for the committer to report them durable). Returns `None` when
-    /// nothing was pending. Takes a snapshot afterwards when one is due.
+    /// nothing was pending. Takes a snapshot afterwards when one is due (a snapshot that cannot
+    /// be written is logged and tried again at the next commit; the events are returned).
     ///
     /// # Errors
     /// The log failed. The engine must then stop: its in-memory state is ahead of the log, and
@@ -284,7 +285,11 @@ impl Engine {
             append_time,
             sync_time,
         };
-        self.snapshot_if_due()?;
+        // The events are durable and must reach the caller: a snapshot is only a cache, so one
+        // that cannot be written (a full disk) is reported and tried again at the next commit.
+        if let Err(error) = self.snapshot_if_due() {
+            tracing::warn!(%error, "could not write a snapshot; trying again at the next commit");
+        }
         Ok(Some(committed))
     }
 

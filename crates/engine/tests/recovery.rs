@@ -579,3 +579,34 @@ fn with_snapshots_off_the_snapshotter_follows_nothing_and_writes_nothing() {
     snapshotter.stop();
     assert_eq!(snapshot_files(dir.path()), 0);
 }
+
+#[test]
+fn a_snapshot_that_cannot_be_written_does_not_cost_a_commit() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut tight = options(1);
+    // Every snapshot is refused as too large: a stand-in for a full disk.
+    tight.snapshot.snapshot_bytes_max = 16;
+    let (mut engine, _) = Engine::open(dir.path(), RoutingConfig::default(), tight, &mut |_, _| {})
+        .expect("engine opens");
+    let now = Timestamp::from_millis(1_795_500_000_000);
+    engine
+        .decide(
+            Command::CreateContact(Box::new(NewContact::routine(
+                "kept",
+                Channel::Email,
+                "housing",
+            ))),
+            now,
+        )
+        .expect("create");
+    let batch = engine
+        .commit()
+        .expect("committed although the snapshot failed")
+        .expect("events");
+    assert_eq!(batch.first_seq, 1);
+    drop(engine);
+    let (engine, recovered) = open(dir.path(), 0);
+    assert_eq!(recovered.last_seq, batch.last_seq);
+    assert_eq!(recovered.snapshot_seq, None);
+    assert!(engine.state().contact("kept").is_some());
+}
