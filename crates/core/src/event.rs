@@ -555,7 +555,8 @@ pub struct Placement {
 /// `priority × priority_step`, so a contact of priority `p` can be overtaken only by contacts of
 /// higher priority `q` that arrived less than `(q − p) × priority_step` after it: with priorities
 /// 0–9 and the default step of 60 s, no routine contact waits behind later arrivals for more than
-/// nine minutes of their arrivals. (Safeguarding contacts always go first, by policy.) For
+/// nine minutes of their arrivals (a first arrival given as `received_at` counts at most
+/// [`crate::LIVE_EARLIER_ARRIVAL_MAX`] back). (Safeguarding contacts always go first, by policy.) For
 /// deferred work the rank is the due time in milliseconds: earliest due first. Ties go to the
 /// contact that arrived first.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]

@@ -45,6 +45,6 @@ pub use model::{
     SkillRequirement, Tier,
 };
 pub use rejection::{Rejection, RejectionCode};
-pub use router::Router;
+pub use router::{LIVE_EARLIER_ARRIVAL_MAX, Router};
 pub use state::{NAMES_MAX, State};
 pub use time::Timestamp;

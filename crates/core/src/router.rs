@@ -8,6 +8,7 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use crate::command::{AgentLogin, Command, NewContact};
 use crate::config::{RoutingConfig, RoutingPlan};
@@ -25,6 +26,10 @@ use crate::rejection::{Rejection, RejectionCode};
 use crate::routing::{Rules, find_agent, find_contact};
 use crate::state::{AgentIdx, ContactNo, ContactStatus, NAMES_MAX, Names, State};
 use crate::time::{Timestamp, millis};
+
+/// How far back a live contact's `received_at` is counted: earlier values count as this long
+/// before its arrival (see `create_contact`).
+pub const LIVE_EARLIER_ARRIVAL_MAX: Duration = Duration::from_secs(3600);
 
 /// The routing core, driven from outside. See the crate documentation for the order of calls.
 #[derive(Debug)]
@@ -746,7 +751,15 @@ impl Router {
         {
             new.preferred_agent = self.state.last_agent_of(customer.as_str()).cloned();
         }
-        let first_arrived_at = new.received_at.map_or(now, |at| at.min(now));
+        // A live contact counts from its first contact (time in another queue, an IVR), but at
+        // most LIVE_EARLIER_ARRIVAL_MAX back: a customer on the line has not waited a day, and
+        // a wrong `received_at` would otherwise put the contact ahead of everyone.
+        let earliest = if new.channel.is_live() {
+            now.saturating_sub(LIVE_EARLIER_ARRIVAL_MAX)
+        } else {
+            Timestamp::EPOCH
+        };
+        let first_arrived_at = new.received_at.map_or(now, |at| at.min(now).max(earliest));
         // Clocks in elapsed time start when the contact can first be worked on.
         let clock_start = hold.as_ref().map_or(first_arrived_at, |h| h.until);
         let policy = self.config.channels.get(new.channel);

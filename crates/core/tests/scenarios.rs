@@ -705,3 +705,45 @@ fn names_past_the_bound_are_refused_and_known_ones_still_work() {
     centre.command(common::login("ann", 1, "hq", &[("service-7", 3)], None));
     centre.assert_replay_equal();
 }
+
+#[test]
+fn a_live_contact_counts_from_its_first_contact_but_at_most_an_hour_back() {
+    let start = Timestamp::from_millis(1_795_422_600_000);
+    let mut centre = Centre::starting_at(RoutingConfig::default(), start);
+    let received = |minutes_before: u64| {
+        Some(Timestamp::from_millis(
+            start.as_millis() - minutes_before * 60_000,
+        ))
+    };
+    let mut transferred = NewContact::routine("from-ivr", Channel::Phone, "bins");
+    transferred.received_at = received(20);
+    centre.arrive(transferred);
+    let mut wrong = NewContact::routine("wrong-clock", Channel::Phone, "bins");
+    wrong.received_at = Some(Timestamp::from_millis(0));
+    centre.arrive(wrong);
+    let mut letter = NewContact::routine("letter", Channel::Email, "bins");
+    letter.received_at = received(3 * 24 * 60);
+    centre.arrive(letter);
+    let arrived = |id: &str| {
+        centre
+            .state()
+            .contact(id)
+            .map(|c| (start.as_millis() - c.first_arrived_at.as_millis()) / 60_000)
+    };
+    assert_eq!(
+        arrived("from-ivr"),
+        Some(20),
+        "twenty minutes in the IVR count"
+    );
+    assert_eq!(
+        arrived("wrong-clock"),
+        Some(60),
+        "at most an hour back for a live contact"
+    );
+    assert_eq!(
+        arrived("letter"),
+        Some(3 * 24 * 60),
+        "a letter's receipt counts however far back"
+    );
+    centre.assert_replay_equal();
+}
