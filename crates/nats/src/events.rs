@@ -127,12 +127,14 @@ struct Publisher {
     dir: PathBuf,
     /// The next event to publish: everything before it is stored in the stream.
     next: u64,
-    /// The last sequence number reported as stored.
+    /// Every event up to this one is stored in the stream.
     acknowledged: u64,
 }
 
 impl Publisher {
     async fn run(&mut self, mut receiver: mpsc::Receiver<Batch>, durable: u64) {
+        // What the stream held at start-up, so that the gauge does not read as a lag meanwhile.
+        telemetry::events_stream_sequence(self.acknowledged);
         if self.next <= durable {
             tracing::info!(
                 from = self.next,
@@ -225,6 +227,9 @@ impl Publisher {
     /// Publishes `outgoing` (emptying it) and waits until JetStream has stored every event,
     /// publishing again, with backoff, those it did not acknowledge.
     async fn publish_all(&mut self, outgoing: &mut Vec<Outgoing>) {
+        let Some(last) = outgoing.last().map(|event| event.seq) else {
+            return;
+        };
         let mut attempt: u32 = 0;
         while !outgoing.is_empty() {
             let mut acks = Vec::with_capacity(outgoing.len());
@@ -249,10 +254,12 @@ impl Publisher {
                 if let Err(error) = stored {
                     first_error.get_or_insert(error);
                     failed.push(event);
-                } else if failed.is_empty() {
-                    self.stored(event.seq);
                 }
             }
+            // Stored: everything before the first event that was not (all, once none failed).
+            let stored_up_to = failed.first().map_or(last, |event| event.seq - 1);
+            self.acknowledged = self.acknowledged.max(stored_up_to);
+            telemetry::events_stream_sequence(self.acknowledged);
             let Some(error) = first_error else {
                 return;
             };
@@ -273,14 +280,6 @@ impl Publisher {
             )
             .await;
             *outgoing = failed;
-        }
-    }
-
-    /// Every event up to `seq` is stored.
-    fn stored(&mut self, seq: u64) {
-        if seq > self.acknowledged {
-            self.acknowledged = seq;
-            telemetry::events_stream_sequence(seq);
         }
     }
 }

@@ -350,6 +350,10 @@ async fn metrics_and_health_follow_the_engine() {
                 &[("site", "town_hall"), ("tier", "1")],
             ) == 1.0
             && value(&samples, telemetry::LOG_BYTES, &[]) > 0.0
+            // Every event is stored in the events stream by now (it lags only while it is
+            // publishing).
+            && value(&samples, telemetry::EVENTS_STREAM_SEQUENCE, &[])
+                == value(&samples, telemetry::LOG_LAST_SEQUENCE, &[])
         {
             break scrape;
         }
