@@ -821,4 +821,191 @@ mod tests {
             "{negative}"
         );
     }
+
+    #[test]
+    fn the_configuration_reference_parses_and_matches_the_defaults() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md");
+        let doc = std::fs::read_to_string(path).expect("docs/configuration.md is readable");
+        let block = doc
+            .split_once("```toml\n")
+            .and_then(|(_, rest)| rest.split_once("\n```"))
+            .map(|(block, _)| block)
+            .expect("docs/configuration.md has a ```toml block");
+        let (file, routing) =
+            parse(block).unwrap_or_else(|e| panic!("the reference is not valid: {e:#}"));
+        let (defaults, default_routing) = parse("").expect("valid");
+
+        // The keys the reference must write out, with the values an empty file gives them.
+        let root = toml::Value::Table(toml::from_str(block).expect("the reference is TOML"));
+        let written = |path: &str| -> &toml::Value {
+            path.split('.')
+                .try_fold(&root, |value, key| value.get(key))
+                .unwrap_or_else(|| panic!("the reference does not set `{path}`"))
+        };
+        let integer = |path: &str| {
+            written(path)
+                .as_integer()
+                .and_then(|n| u64::try_from(n).ok())
+        };
+        let text = |path: &str| written(path).as_str().map(str::to_owned);
+        assert_eq!(text("nats.url"), Some(defaults.nats.url.clone()));
+        assert_eq!(
+            text("nats.subject_prefix"),
+            Some(defaults.nats.subject_prefix.clone())
+        );
+        assert_eq!(
+            integer("nats.stream_replicas"),
+            u64::try_from(defaults.nats.stream_replicas).ok()
+        );
+        assert_eq!(
+            written("nats.tls.required").as_bool(),
+            Some(defaults.nats.tls.required)
+        );
+        assert_eq!(
+            text("engine.data_dir").map(PathBuf::from),
+            Some(defaults.engine.data_dir.clone())
+        );
+        assert_eq!(
+            integer("engine.snapshot_every_events"),
+            Some(defaults.engine.snapshot_every_events)
+        );
+        assert_eq!(
+            integer("engine.batch_max"),
+            u64::try_from(defaults.engine.batch_max).ok()
+        );
+        assert_eq!(
+            integer("engine.worker_threads"),
+            u64::try_from(defaults.engine.worker_threads).ok()
+        );
+        assert_eq!(
+            text("metrics.address"),
+            Some(defaults.metrics.address.to_string())
+        );
+
+        // Routing, calendar and complaints: every key written, and what they parse to is the
+        // built-in configuration.
+        let mut keys: Vec<String> = [
+            "strategy",
+            "missed_offers_limit",
+            "reoffer_cooldown_secs",
+            "priority_step_secs",
+            "vulnerable_priority_boost",
+            "safeguarding_skill",
+            "language_min_level",
+            "due_warning_secs",
+            "default_plan.name",
+        ]
+        .iter()
+        .map(|key| format!("routing.{key}"))
+        .collect();
+        for channel in ["phone", "face_to_face", "chat", "email", "callback"] {
+            for key in [
+                "offer_timeout_secs",
+                "auto_accept",
+                "wrap_up_secs",
+                "default_capacity",
+                "answer_within_secs",
+            ] {
+                keys.push(format!("routing.channels.{channel}.{key}"));
+            }
+        }
+        keys.push("routing.channels.email.due_after_secs".to_owned());
+        keys.push("routing.channels.callback.due_after_secs".to_owned());
+        for key in [
+            "time_zone",
+            "bank_holidays",
+            "holidays",
+            "closures",
+            "extra_openings",
+        ] {
+            keys.push(format!("calendar.{key}"));
+        }
+        for day in [
+            "monday",
+            "tuesday",
+            "wednesday",
+            "thursday",
+            "friday",
+            "saturday",
+            "sunday",
+        ] {
+            keys.push(format!("calendar.hours.{day}"));
+        }
+        for key in [
+            "skill",
+            "designated_officer_skill",
+            "acknowledge_working_days",
+            "stage1_response_working_days",
+            "stage2_response_working_days",
+            "warning_working_hours",
+        ] {
+            keys.push(format!("complaints.{key}"));
+        }
+        for key in &keys {
+            written(key);
+        }
+        let steps = written("routing.default_plan.steps")
+            .as_array()
+            .expect("the default plan's steps are a list");
+        assert_eq!(steps.len(), default_routing.default_plan.steps.len());
+        for step in steps {
+            for key in [
+                "name",
+                "after_secs",
+                "preferred_agent_only",
+                "level_relaxation",
+                "tiers_above",
+                "any_site",
+                "drop_language",
+            ] {
+                assert!(step.get(key).is_some(), "a default plan step lacks `{key}`");
+            }
+        }
+        assert_eq!(routing.strategy, default_routing.strategy);
+        assert_eq!(
+            routing.missed_offers_limit,
+            default_routing.missed_offers_limit
+        );
+        assert_eq!(routing.reoffer_cooldown, default_routing.reoffer_cooldown);
+        assert_eq!(routing.priority_step, default_routing.priority_step);
+        assert_eq!(
+            routing.vulnerable_priority_boost,
+            default_routing.vulnerable_priority_boost
+        );
+        assert_eq!(
+            routing.safeguarding_skill,
+            default_routing.safeguarding_skill
+        );
+        assert_eq!(
+            routing.language_min_level,
+            default_routing.language_min_level
+        );
+        assert_eq!(routing.due_warning, default_routing.due_warning);
+        assert_eq!(routing.channels, default_routing.channels);
+        assert_eq!(routing.default_plan, default_routing.default_plan);
+        assert_eq!(routing.complaints, default_routing.complaints);
+        assert_eq!(
+            file.calendar,
+            Some(switchboard_calendar::CalendarSpec::default())
+        );
+        assert_eq!(routing.business_calendar, default_routing.business_calendar);
+
+        // The comment above a bounded key names the bound the code enforces.
+        let lines: Vec<&str> = block.lines().collect();
+        for (key, max) in [
+            ("worker_threads", WORKER_THREADS_MAX),
+            ("batch_max", BATCH_MAX_MAX),
+            ("stream_replicas", STREAM_REPLICAS_MAX),
+        ] {
+            let at = lines
+                .iter()
+                .position(|line| line.starts_with(&format!("{key} =")))
+                .unwrap_or_else(|| panic!("the reference does not set `{key}`"));
+            let comment = lines[at.saturating_sub(1)];
+            assert!(
+                comment.starts_with('#') && comment.contains(&format!("1 to {max}")),
+                "the comment on `{key}` should give its bounds, 1 to {max}: {comment}"
+            );
+        }
+    }
 }
