@@ -173,6 +173,9 @@ pub struct ServiceLevelTarget {
     pub target: f64,
 }
 
+/// The longest `priority_step`: one hour.
+pub const PRIORITY_STEP_MAX: Duration = Duration::from_secs(3600);
+
 /// Everything that shapes routing decisions.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RoutingConfig {
@@ -338,8 +341,40 @@ impl RoutingConfig {
                 ));
             }
         }
+        for (channel, policy) in self.channels.iter() {
+            if channel.is_live()
+                && (policy.due_after.is_some() || policy.due_working_days.is_some())
+            {
+                return Err(format!(
+                    "channel {channel}: a live channel has no due time (due_after, \
+                     due_working_days); its clock is the service level's answer_within"
+                ));
+            }
+        }
+        if self.priority_step > PRIORITY_STEP_MAX {
+            return Err(format!(
+                "priority_step is {} s; at most {} s (priorities 0–9 times the step bound how \
+                 long a routine contact can be overtaken)",
+                self.priority_step.as_secs(),
+                PRIORITY_STEP_MAX.as_secs()
+            ));
+        }
+        for (i, binding) in self.plans.iter().enumerate() {
+            if self.plans[..i]
+                .iter()
+                .any(|b| b.service == binding.service && b.channel == binding.channel)
+            {
+                return Err(format!(
+                    "routing plan `{}` is the second for service {} and channel {}; one plan each",
+                    binding.plan.name,
+                    binding.service.as_ref().map_or("*", |s| s.as_str()),
+                    binding.channel.map_or("*", Channel::as_str)
+                ));
+            }
+        }
         self.validate_opening()?;
         for (name, skill) in [
+            ("safeguarding_skill", &self.safeguarding_skill),
             ("complaints.skill", &self.complaints.skill),
             (
                 "complaints.designated_officer_skill",
@@ -348,6 +383,25 @@ impl RoutingConfig {
         ] {
             if skill.trim().is_empty() {
                 return Err(format!("{name} must name a skill"));
+            }
+        }
+        let rules = &self.complaints.rules;
+        for (name, days) in [
+            ("acknowledge_working_days", rules.acknowledge_working_days),
+            (
+                "stage1_response_working_days",
+                rules.stage1_response_working_days,
+            ),
+            (
+                "stage2_response_working_days",
+                rules.stage2_response_working_days,
+            ),
+        ] {
+            if days > switchboard_calendar::WORKING_DAYS_MAX {
+                return Err(format!(
+                    "complaints.{name} is {days}; at most {}",
+                    switchboard_calendar::WORKING_DAYS_MAX
+                ));
             }
         }
         for ((service, channel), target) in &self.service_levels {
@@ -368,7 +422,8 @@ impl RoutingConfig {
                 rule.site.as_deref().unwrap_or("*"),
                 rule.channel.map_or("*", Channel::as_str)
             );
-            if rule.channel == Some(Channel::Callback) && rule.out_of_hours == OutOfHours::Callback
+            if rule.channel == Some(Channel::Callback)
+                && rule.out_of_hours == Some(OutOfHours::Callback)
             {
                 return Err(format!(
                     "{place}: a callback request cannot be turned into a callback; use `hold` or `refuse`"

@@ -68,8 +68,9 @@ pub struct OpeningRule {
     pub calendar_name: Arc<str>,
     /// The opening hours, holidays and closures.
     pub calendar: Arc<BusinessCalendar>,
-    /// The treatment of a contact that arrives while closed.
-    pub out_of_hours: OutOfHours,
+    /// The treatment of a contact that arrives while closed; `None`: by its channel, live
+    /// work refused and deferred work held until the opening.
+    pub out_of_hours: Option<OutOfHours>,
 }
 
 /// How long before a due time deferred work is reported at risk.

@@ -857,8 +857,10 @@ impl Router {
         }
         let opens_at = hours::next_open(&rule.calendar, now);
         let treatment = match rule.out_of_hours {
-            OutOfHours::Callback if new.channel == Channel::Callback => OutOfHours::Hold,
-            other => other,
+            Some(OutOfHours::Callback) if new.channel == Channel::Callback => OutOfHours::Hold,
+            Some(treatment) => treatment,
+            None if new.channel.is_live() => OutOfHours::Refuse,
+            None => OutOfHours::Hold,
         };
         let Some(until) = opens_at else {
             return Err(Rejection::closed(

@@ -35,7 +35,7 @@ fn rule(site: Option<&str>, channel: Channel, out_of_hours: OutOfHours) -> Openi
         channel: Some(channel),
         calendar_name: "council".into(),
         calendar: Arc::new(BusinessCalendar::council_default()),
-        out_of_hours,
+        out_of_hours: Some(out_of_hours),
     }
 }
 
@@ -680,5 +680,39 @@ fn an_extension_that_is_still_overdue_does_not_report_the_breach_twice() {
     let c = centre.state().contact("mail-1").expect("live");
     assert_eq!(c.due_at, Some(london("2026-12-03T17:00")));
     assert!(c.due_breached);
+    centre.assert_replay_equal();
+}
+
+#[test]
+fn a_rule_for_every_channel_with_no_treatment_refuses_calls_and_holds_emails() {
+    let every_channel = OpeningRule {
+        site: None,
+        channel: None,
+        calendar_name: "council".into(),
+        calendar: Arc::new(BusinessCalendar::council_default()),
+        out_of_hours: None,
+    };
+    let config = RoutingConfig {
+        opening: vec![every_channel],
+        ..RoutingConfig::default()
+    };
+    // Saturday morning: closed.
+    let mut centre = Centre::starting_at(config, london("2026-12-05T10:00"));
+    let refused = centre
+        .try_command(Command::CreateContact(Box::new(NewContact::routine(
+            "call",
+            Channel::Phone,
+            "bins",
+        ))))
+        .expect_err("a call out of hours is refused");
+    assert_eq!(refused.code, RejectionCode::Closed);
+    centre.arrive(NewContact::routine("letter", Channel::Email, "bins"));
+    assert!(
+        matches!(
+            centre.state().contact("letter").map(|c| &c.status),
+            Some(ContactStatus::Held { .. })
+        ),
+        "an email out of hours waits for the opening"
+    );
     centre.assert_replay_equal();
 }

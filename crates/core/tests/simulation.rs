@@ -49,7 +49,7 @@ fn config_for(seed: u64) -> RoutingConfig {
                 channel: Some(channel),
                 calendar_name: "short".into(),
                 calendar: Arc::clone(&calendar),
-                out_of_hours,
+                out_of_hours: Some(out_of_hours),
             };
             config.opening = vec![
                 rule(None, Channel::Phone, OutOfHours::Refuse),

@@ -988,7 +988,7 @@ async fn out_of_hours_a_call_is_refused_naming_the_opening_and_a_chat_is_held() 
         channel: Some(channel),
         calendar_name: "closure".into(),
         calendar: std::sync::Arc::clone(&calendar),
-        out_of_hours,
+        out_of_hours: Some(out_of_hours),
     };
     let config = RoutingConfig {
         opening: vec![

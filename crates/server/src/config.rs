@@ -107,14 +107,12 @@ impl FileConfig {
                 )
             })?;
             let channel = section.channel.map(Channel::from);
-            let out_of_hours = match section.out_of_hours {
-                Some(OutOfHoursName::Refuse) => OutOfHours::Refuse,
-                Some(OutOfHoursName::Callback) => OutOfHours::Callback,
-                Some(OutOfHoursName::Hold) => OutOfHours::Hold,
-                // Live work is refused by default; deferred work waits for the opening.
-                None if channel.is_none_or(Channel::is_live) => OutOfHours::Refuse,
-                None => OutOfHours::Hold,
-            };
+            // Unset: by the contact's channel, live work refused and deferred work held.
+            let out_of_hours = section.out_of_hours.map(|name| match name {
+                OutOfHoursName::Refuse => OutOfHours::Refuse,
+                OutOfHoursName::Callback => OutOfHours::Callback,
+                OutOfHoursName::Hold => OutOfHours::Hold,
+            });
             config.opening.push(OpeningRule {
                 site: section.site.as_deref().map(Into::into),
                 channel,
@@ -478,6 +476,13 @@ impl RoutingSection {
             config.channels.set(channel, policy);
         }
         if let Some(plan) = &self.default_plan {
+            if plan.service.is_some() || plan.channel.is_some() {
+                anyhow::bail!(
+                    "routing.default_plan (`{}`) is the plan for everything else: it takes no \
+                     service or channel; a plan for one is a [[routing.plans]] entry",
+                    plan.name
+                );
+            }
             config.default_plan = plan.plan();
         }
         for (i, section) in self.plans.iter().enumerate() {
@@ -495,6 +500,16 @@ impl RoutingSection {
             });
         }
         for section in &self.service_levels {
+            let channel = Channel::from(section.channel);
+            if config
+                .service_levels
+                .contains_key(&(section.service.as_str().into(), channel))
+            {
+                anyhow::bail!(
+                    "routing.service_levels: {} on {channel} is given twice",
+                    section.service
+                );
+            }
             config.service_levels.insert(
                 (section.service.as_str().into(), section.channel.into()),
                 ServiceLevelTarget {
@@ -696,6 +711,51 @@ mod tests {
     }
 
     #[test]
+    fn settings_that_would_be_ignored_or_contradict_are_refused() {
+        let error = |text: &str| format!("{:#}", parse(text).expect_err("invalid"));
+        let level = "[[routing.service_levels]]\nservice = \"bins\"\nchannel = \"phone\"\nanswer_within_secs = 20\ntarget = 0.8\n";
+        let twice = error(&format!("{level}{level}"));
+        assert!(twice.contains("bins on phone is given twice"), "{twice}");
+        let plan = "[[routing.plans]]\nname = \"p{n}\"\nservice = \"bins\"\nsteps = [{ name = \"s\", after_secs = 0 }]\n";
+        let plans = error(&format!(
+            "{}{}",
+            plan.replace("{n}", "1"),
+            plan.replace("{n}", "2")
+        ));
+        assert!(
+            plans.contains("routing plan `p2` is the second for service bins"),
+            "{plans}"
+        );
+        let default_plan = error(
+            "[routing.default_plan]\nname = \"d\"\nservice = \"bins\"\nsteps = [{ name = \"s\", after_secs = 0 }]\n",
+        );
+        assert!(
+            default_plan.contains("takes no service or channel"),
+            "{default_plan}"
+        );
+        let live_due = error("[routing.channels.phone]\ndue_after_secs = 60\n");
+        assert!(
+            live_due.contains("channel phone: a live channel has no due time"),
+            "{live_due}"
+        );
+        let step = error("[routing]\npriority_step_secs = 7200\n");
+        assert!(
+            step.contains("priority_step is 7200 s; at most 3600 s"),
+            "{step}"
+        );
+        let skill = error("[routing]\nsafeguarding_skill = \" \"\n");
+        assert!(
+            skill.contains("safeguarding_skill must name a skill"),
+            "{skill}"
+        );
+        let days = error("[complaints]\nstage2_response_working_days = 20000\n");
+        assert!(
+            days.contains("complaints.stage2_response_working_days is 20000; at most 10000"),
+            "{days}"
+        );
+    }
+
+    #[test]
     fn mistakes_are_named_with_their_line_or_field() {
         let typo = parse("[routing]\nstrategy = \"longest_idle\"\nmised_offers_limit = 3\n")
             .expect_err("a typo");
@@ -751,7 +811,14 @@ mod tests {
             due_working_days = 3
         "#;
         let (_, routing) = parse(text).expect("valid");
-        let rules: Vec<(Option<&str>, Option<Channel>, &str, OutOfHours)> = routing
+        /// An opening rule as (site, channel, calendar, treatment).
+        type Rule<'a> = (
+            Option<&'a str>,
+            Option<Channel>,
+            &'a str,
+            Option<OutOfHours>,
+        );
+        let rules: Vec<Rule<'_>> = routing
             .opening
             .iter()
             .map(|r| {
@@ -766,16 +833,16 @@ mod tests {
         assert_eq!(
             rules,
             [
-                (None, Some(Channel::Phone), "default", OutOfHours::Refuse),
+                (None, Some(Channel::Phone), "default", None),
                 (
                     Some("riverside"),
                     Some(Channel::FaceToFace),
                     "one_stop_shop",
-                    OutOfHours::Hold
+                    Some(OutOfHours::Hold)
                 ),
-                (None, Some(Channel::Callback), "default", OutOfHours::Hold),
+                (None, Some(Channel::Callback), "default", None),
             ],
-            "live channels refuse by default, deferred ones hold"
+            "unset: by the contact's channel (live refused, deferred held)"
         );
         assert_eq!(&*routing.complaints.skill, "complaints_team");
         assert_eq!(routing.complaints.rules.stage2_response_working_days, 25);

@@ -44,7 +44,7 @@ pub fn config() -> RoutingConfig {
         channel: Some(channel),
         calendar_name: "library".into(),
         calendar: std::sync::Arc::clone(&calendar),
-        out_of_hours,
+        out_of_hours: Some(out_of_hours),
     };
     RoutingConfig {
         opening: vec![
