@@ -18,6 +18,34 @@ use tokio::task::JoinHandle;
 /// How long any single expected message may take to arrive before the test fails.
 const WAIT: Duration = Duration::from_secs(10);
 
+/// An engine on the data directory `dir`, recovered.
+fn open_engine(dir: &std::path::Path, config: RoutingConfig) -> Engine {
+    Engine::open(dir, config, EngineOptions::default(), &mut |_, _| {})
+        .expect("engine opens")
+        .0
+}
+
+/// Waits (polling every 50 ms, for at most WAIT) until an engine on `prefix` answers a query.
+async fn wait_until_answering(client: &Client, prefix: &str) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        poll.tick().await;
+        let answer = tokio::time::timeout(
+            Duration::from_millis(500),
+            client.request(format!("{prefix}.query.queues"), "{}".into()),
+        )
+        .await;
+        if matches!(answer, Ok(Ok(_))) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the engine on {prefix} did not come up"
+        );
+    }
+}
+
 /// A nats-server, an engine on it, and a client playing telephony and desktops.
 struct Rig {
     config: RoutingConfig,
@@ -61,13 +89,7 @@ impl Rig {
     }
 
     async fn start_engine(&mut self) {
-        let (engine, _) = Engine::open(
-            self.dir.path(),
-            self.config.clone(),
-            EngineOptions::default(),
-            &mut |_, _| {},
-        )
-        .expect("engine opens");
+        let engine = open_engine(self.dir.path(), self.config.clone());
         let client = async_nats::connect(self.server.client_url())
             .await
             .expect("engine connects");
@@ -85,32 +107,20 @@ impl Rig {
             },
         )));
         self.stop = Some(stop);
-        // Ready when it answers a query (polled every 50 ms, for at most WAIT).
-        let deadline = tokio::time::Instant::now() + WAIT;
-        let mut poll = tokio::time::interval(Duration::from_millis(50));
-        loop {
-            poll.tick().await;
-            let answer = tokio::time::timeout(
-                Duration::from_millis(500),
-                self.client.request("switchboard.query.queues", "{}".into()),
-            )
-            .await;
-            if matches!(answer, Ok(Ok(_))) {
-                break;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "the engine did not come up"
-            );
-        }
+        wait_until_answering(&self.client, "switchboard").await;
     }
 
     async fn stop_engine(&mut self) -> Engine {
+        self.stop_engine_within(WAIT).await
+    }
+
+    /// Stops the engine and waits for its clean stop, for at most `bound`.
+    async fn stop_engine_within(&mut self, bound: Duration) -> Engine {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
         let handle = self.engine.take().expect("engine running");
-        tokio::time::timeout(WAIT, handle)
+        tokio::time::timeout(bound, handle)
             .await
             .expect("stops in time")
             .expect("task")
@@ -759,18 +769,8 @@ async fn the_engine_stops_while_nats_is_down_with_everything_durable_and_a_snaps
     )
     .await;
     tokio::task::block_in_place(|| rig.server.stop()).expect("nats-server stops");
-    if let Some(stop) = rig.stop.take() {
-        let _ = stop.send(());
-    }
     // Each of the three last exchanges with NATS waits 2 s at most: well inside this bound.
-    let engine = tokio::time::timeout(
-        Duration::from_secs(60),
-        rig.engine.take().expect("engine running"),
-    )
-    .await
-    .expect("stops although NATS is down")
-    .expect("task")
-    .expect("clean stop");
+    let engine = rig.stop_engine_within(Duration::from_secs(60)).await;
     assert!(engine.state().contact("kept").is_some());
     let last_seq = engine.next_seq() - 1;
     drop(engine);
@@ -1102,13 +1102,7 @@ async fn an_engine_refuses_a_stream_that_captures_another_prefix() {
         .await
         .expect("the other engine's stream");
     let dir = tempfile::tempdir().expect("temp dir");
-    let (engine, _) = Engine::open(
-        dir.path(),
-        RoutingConfig::default(),
-        EngineOptions::default(),
-        &mut |_, _| {},
-    )
-    .expect("engine opens");
+    let engine = open_engine(dir.path(), RoutingConfig::default());
     let settings = DriverSettings::new(Subjects::new("switchboard").expect("prefix"));
     assert_eq!(settings.inbox_stream, "SWITCHBOARD_INBOX");
     let error = tokio::time::timeout(
@@ -1131,13 +1125,7 @@ async fn an_engine_refuses_a_stream_that_captures_another_prefix() {
     assert_eq!(council.events_stream, "COUNCIL_CONTACT-CENTRE_EVENTS");
     assert_eq!(council.inbox_consumer, "council_contact-centre-engine");
     let dir = tempfile::tempdir().expect("temp dir");
-    let (engine, _) = Engine::open(
-        dir.path(),
-        RoutingConfig::default(),
-        EngineOptions::default(),
-        &mut |_, _| {},
-    )
-    .expect("engine opens");
+    let engine = open_engine(dir.path(), RoutingConfig::default());
     let (stop, stopped) = oneshot::channel::<()>();
     let running = tokio::spawn(switchboard_nats::run(
         client.clone(),
@@ -1147,23 +1135,7 @@ async fn an_engine_refuses_a_stream_that_captures_another_prefix() {
             let _ = stopped.await;
         },
     ));
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let mut poll = tokio::time::interval(Duration::from_millis(50));
-    loop {
-        poll.tick().await;
-        let answer = tokio::time::timeout(
-            Duration::from_millis(500),
-            client.request("council.contact-centre.query.queues", "{}".into()),
-        )
-        .await;
-        if matches!(answer, Ok(Ok(_))) {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the council engine did not come up"
-        );
-    }
+    wait_until_answering(&client, "council.contact-centre").await;
     let _ = stop.send(());
     tokio::time::timeout(WAIT, running)
         .await
