@@ -192,8 +192,11 @@ async fn demo(args: Args) -> Result<()> {
     let _ = stop_engine.send(true);
     let engine = engine_task.await.context("engine task")??;
     // Closed before NATS stops (the health endpoint still holds it), so that stopping NATS is
-    // not reported as a lost connection.
+    // not reported as a lost connection. The drain ends on the connection's own task; a flush
+    // fails once that task has closed it.
     let _ = engine_client.drain().await;
+    let closed = async { while engine_client.flush().await.is_ok() {} };
+    let _ = tokio::time::timeout(Duration::from_secs(2), closed).await;
     let state = engine.state();
     say!(
         "Done: {} events in the log; {} contacts created, {} offers accepted, {} completed by the desktops.",
