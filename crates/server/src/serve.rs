@@ -91,7 +91,12 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    runtime.block_on(serve(file, routing))?;
+    let served = runtime.block_on(serve(file, routing));
+    // Once the loop has stopped everything durable is on disk and answered as far as NATS let
+    // it; a blocking task still running then (a history read, a reconnect's address lookup) is
+    // not waited for without end: a stop while NATS was down was once seen to linger here.
+    runtime.shutdown_timeout(std::time::Duration::from_secs(5));
+    served?;
     Ok(ExitCode::SUCCESS)
 }
 
