@@ -54,6 +54,17 @@ fn submitted_morning(
     (snapshotter, batches, engine.next_seq() - 1)
 }
 
+/// Decides one routine contact after the mornings (at a fixed later instant), uncommitted.
+fn decide_new_contact(engine: &mut Engine, id: &str, channel: Channel, service: &str) {
+    let now = Timestamp::from_millis(1_795_500_000_000);
+    engine
+        .decide(
+            Command::CreateContact(Box::new(NewContact::routine(id, channel, service))),
+            now,
+        )
+        .expect("a new contact is decided");
+}
+
 /// The chain hash of record `seq` in the log in `dir`.
 fn hash_at(dir: &std::path::Path, seq: u64) -> switchboard_log::ChainHash {
     switchboard_log::LogReader::open(dir)
@@ -297,17 +308,7 @@ fn the_engine_goes_back_to_direct_commits_and_goes_on() {
     let mut engine = engine
         .direct_commit()
         .expect("the committer hands the log back");
-    let now = Timestamp::from_millis(1_795_500_000_000);
-    engine
-        .decide(
-            Command::CreateContact(Box::new(NewContact::routine(
-                "after",
-                Channel::Email,
-                "housing",
-            ))),
-            now,
-        )
-        .expect("create");
+    decide_new_contact(&mut engine, "after", Channel::Email, "housing");
     let batch = engine.commit().expect("commit").expect("events");
     assert_eq!(batch.first_seq, events.len() as u64 + 1);
     events.extend(batch.events);
@@ -326,17 +327,7 @@ fn the_engine_goes_on_from_where_it_stopped() {
     let (mut engine, _) = open(dir.path(), 50);
     let next = engine.next_seq();
     assert_eq!(next, events.len() as u64 + 1);
-    let now = Timestamp::from_millis(1_795_500_000_000);
-    engine
-        .decide(
-            Command::CreateContact(Box::new(NewContact::routine(
-                "late",
-                Channel::Email,
-                "housing",
-            ))),
-            now,
-        )
-        .expect("create");
+    decide_new_contact(&mut engine, "late", Channel::Email, "housing");
     let batch = engine.commit().expect("commit").expect("events");
     assert_eq!(batch.first_seq, next);
     events.extend(batch.events);
@@ -350,17 +341,7 @@ fn nothing_decided_but_uncommitted_survives_a_crash() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut engine, _) = open(dir.path(), 0);
     let events = morning(&mut engine, 3, 60);
-    let now = Timestamp::from_millis(1_795_500_000_000);
-    engine
-        .decide(
-            Command::CreateContact(Box::new(NewContact::routine(
-                "unsaid",
-                Channel::Phone,
-                "benefits",
-            ))),
-            now,
-        )
-        .expect("decided");
+    decide_new_contact(&mut engine, "unsaid", Channel::Phone, "benefits");
     assert!(engine.pending() > 0);
     drop(engine); // no commit: as if the process died before the fdatasync
     let (engine, _) = open(dir.path(), 0);
@@ -588,17 +569,7 @@ fn a_snapshot_that_cannot_be_written_does_not_cost_a_commit() {
     tight.snapshot.snapshot_bytes_max = 16;
     let (mut engine, _) = Engine::open(dir.path(), RoutingConfig::default(), tight, &mut |_, _| {})
         .expect("engine opens");
-    let now = Timestamp::from_millis(1_795_500_000_000);
-    engine
-        .decide(
-            Command::CreateContact(Box::new(NewContact::routine(
-                "kept",
-                Channel::Email,
-                "housing",
-            ))),
-            now,
-        )
-        .expect("create");
+    decide_new_contact(&mut engine, "kept", Channel::Email, "housing");
     let batch = engine
         .commit()
         .expect("committed although the snapshot failed")
