@@ -224,11 +224,15 @@ pub enum EventKind {
         /// The policy decision recorded.
         reason: Arc<str>,
     },
+    /// A waiting contact that no logged-in agent could take at its plan step or any later one,
+    /// with the requirement nobody meets (see [`crate::reach`]). Recorded once while it waits
+    /// so; an audit record, and a signal that the rota cannot serve it.
+    ContactUnservable(Box<ContactUnservable>),
 }
 
 impl EventKind {
     /// How many kinds of event there are.
-    pub const COUNT: usize = 26;
+    pub const COUNT: usize = 27;
 
     /// Every kind's type name, by [`EventKind::index`].
     pub const NAMES: [&'static str; Self::COUNT] = [
@@ -258,6 +262,7 @@ impl EventKind {
         "complaint_stage_changed",
         "due_time_extended",
         "persistent_complainant_marked",
+        "contact_unservable",
     ];
 
     /// The kind's place in [`EventKind::NAMES`] (dense, from 0; kinds added later come last),
@@ -291,6 +296,7 @@ impl EventKind {
             Self::ComplaintStageChanged(_) => 23,
             Self::DueTimeExtended(_) => 24,
             Self::PersistentComplainantMarked { .. } => 25,
+            Self::ContactUnservable(_) => 26,
         }
     }
 
@@ -308,6 +314,7 @@ impl EventKind {
             Self::OfferMade(offer) => Some(&offer.contact),
             Self::ComplaintStageChanged(changed) => Some(&changed.contact),
             Self::DueTimeExtended(extended) => Some(&extended.contact),
+            Self::ContactUnservable(unservable) => Some(&unservable.contact),
             Self::ContactStepAdvanced { contact, .. }
             | Self::ContactHeld { contact, .. }
             | Self::ContactReleased { contact, .. }
@@ -362,6 +369,7 @@ impl EventKind {
             | Self::DueTimeBreached { .. }
             | Self::ContactHeld { .. }
             | Self::ContactReleased { .. }
+            | Self::ContactUnservable(_)
             | Self::PersistentComplainantMarked { .. } => None,
         }
     }
@@ -449,6 +457,115 @@ pub struct DueTimeExtended {
     pub due_warning_at: Option<Timestamp>,
     /// Its place in the queue order under the new due time.
     pub order: QueueOrder,
+}
+
+/// A waiting contact nobody logged in can serve, and why.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContactUnservable {
+    /// The contact.
+    pub contact: ContactId,
+    /// The plan step it was at (0-based); no step from here on accepts anyone logged in.
+    pub step: u8,
+    /// How many agents were logged in.
+    pub logged_in: u32,
+    /// The first requirement that no logged-in agent meets.
+    pub shortfall: Shortfall,
+}
+
+/// The requirement of a waiting contact that no logged-in agent meets, taken at its most
+/// relaxed over the plan steps still ahead. Checked in the order a team leader would fix a
+/// rota: who is logged in, the channel, the site, each skill, the tier, the language. `site`
+/// in a variant is the site the search was narrowed to (a walk-in's, or a plan that never
+/// looks beyond the contact's site).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Shortfall {
+    /// Nobody is logged in.
+    NobodyLoggedIn,
+    /// Nobody logged in takes the contact's channel.
+    Channel(Channel),
+    /// Nobody logged in who takes the channel works at the contact's site.
+    Site(SiteId),
+    /// Nobody logged in who takes the channel (at the site) has this skill at this level.
+    Skill {
+        /// The skill.
+        skill: SkillId,
+        /// The lowest level any step ahead accepts.
+        level: Level,
+        /// The site searched, if the contact must be served there.
+        site: Option<SiteId>,
+    },
+    /// Nobody logged in with the skills (at the site) is in the tiers that may take it.
+    Tier {
+        /// The contact's tier.
+        lowest: Tier,
+        /// The highest tier any step ahead lets take it.
+        highest: Tier,
+        /// The site searched, if the contact must be served there.
+        site: Option<SiteId>,
+    },
+    /// Nobody logged in with the skills (at the site) speaks the contact's language, and no
+    /// step drops it.
+    Language {
+        /// The language.
+        language: SkillId,
+        /// The site searched, if the contact must be served there.
+        site: Option<SiteId>,
+    },
+    /// Every step ahead takes only the preferred agent (case owner or last agent), who is not
+    /// logged in or does not meet its needs.
+    PreferredAgent(AgentId),
+    /// Someone meets each requirement, but nobody meets them all at one step.
+    NoSingleStep,
+}
+
+impl std::fmt::Display for Shortfall {
+    /// In a team leader's words, e.g. `no agent at market_square with council_tax`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let at = |site: &Option<SiteId>| {
+            site.as_ref()
+                .map(|s| format!(" at {s}"))
+                .unwrap_or_default()
+        };
+        match self {
+            Self::NobodyLoggedIn => f.write_str("no agent is logged in"),
+            Self::Channel(channel) => write!(f, "no agent takes {channel}"),
+            Self::Site(site) => write!(f, "no agent at {site}"),
+            Self::Skill { skill, level, site } if *level == Level::MIN => {
+                write!(f, "no agent{} with {skill}", at(site))
+            }
+            Self::Skill { skill, level, site } => write!(
+                f,
+                "no agent{} with {skill} at level {} or above",
+                at(site),
+                level.get()
+            ),
+            Self::Tier {
+                lowest,
+                highest,
+                site,
+            } if lowest == highest => {
+                write!(f, "no agent{} with the skills at {lowest}", at(site))
+            }
+            Self::Tier {
+                lowest,
+                highest,
+                site,
+            } => write!(
+                f,
+                "no agent{} with the skills at tiers {} to {}",
+                at(site),
+                lowest.get(),
+                highest.get()
+            ),
+            Self::Language { language, site } => {
+                write!(f, "no agent{} with the skills speaks {language}", at(site))
+            }
+            Self::PreferredAgent(agent) => {
+                write!(f, "only {agent} may take it, and cannot now")
+            }
+            Self::NoSingleStep => f.write_str("no plan step accepts any one agent logged in"),
+        }
+    }
 }
 
 /// A contact offered to an agent, and why that agent.
@@ -813,6 +930,11 @@ impl std::fmt::Display for EventKind {
                 f,
                 "{name} customer={customer} {} reason={reason}",
                 if *designated { "designated" } else { "lifted" }
+            ),
+            Self::ContactUnservable(u) => write!(
+                f,
+                "{name} contact={} step={} logged_in={}: {}",
+                u.contact, u.step, u.logged_in, u.shortfall
             ),
         }
     }

@@ -24,6 +24,7 @@ pub mod hours;
 pub mod ids;
 pub mod index;
 pub mod model;
+pub mod reach;
 pub mod rejection;
 pub mod router;
 mod routing;
@@ -35,8 +36,8 @@ pub use config::{
     ChannelPolicy, PlanBinding, PlanStep, RoutingConfig, RoutingPlan, ServiceLevelTarget,
 };
 pub use event::{
-    ComplaintStageChanged, Decision, DueTimeExtended, Event, EventKind, Placement, QueueOrder,
-    RevokeReason, Rule,
+    ComplaintStageChanged, ContactUnservable, Decision, DueTimeExtended, Event, EventKind,
+    Placement, QueueOrder, RevokeReason, Rule, Shortfall,
 };
 pub use hours::{ComplaintPolicy, DueWarning, OpeningRule, OutOfHours};
 pub use ids::{AgentId, ContactId, CustomerId, OfferId, ServiceId, SiteId, SkillId};

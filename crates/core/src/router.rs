@@ -10,11 +10,13 @@ use std::collections::{BTreeSet, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
+use rustc_hash::FxHashMap;
+
 use crate::command::{AgentLogin, Command, NewContact};
 use crate::config::{RoutingConfig, RoutingPlan};
 use crate::event::{
-    AgentLoggedIn, ComplaintStageChanged, ContactCreated, Decision, DueTimeExtended, Event,
-    EventKind, OfferMade, Placement, QueueOrder, RevokeReason, Rule,
+    AgentLoggedIn, ComplaintStageChanged, ContactCreated, ContactUnservable, Decision,
+    DueTimeExtended, Event, EventKind, OfferMade, Placement, QueueOrder, RevokeReason, Rule,
 };
 use crate::hours::{self, OutOfHours};
 use crate::ids::{AgentId, ContactId, OfferId, ServiceId, SkillId};
@@ -22,9 +24,10 @@ use crate::index::{Profile, Timer};
 use crate::model::{
     Channel, ComplaintStage, Level, Outcome, PerChannel, Presence, SkillRequirement, Tier,
 };
+use crate::reach;
 use crate::rejection::{Rejection, RejectionCode};
 use crate::routing::{Rules, find_agent, find_contact};
-use crate::state::{AgentIdx, ContactNo, ContactStatus, NAMES_MAX, Names, State};
+use crate::state::{AgentIdx, Contact, ContactNo, ContactStatus, NAMES_MAX, Names, State};
 use crate::time::{Timestamp, millis};
 
 /// How far back a live contact's `received_at` is counted: earlier values count as this long
@@ -46,7 +49,17 @@ pub struct Router {
     cooldowns: BTreeSet<(Timestamp, ContactNo)>,
     /// Try every free agent once at the next call (after a restart or a configuration change).
     sweep_pending: bool,
+    /// Check every waiting contact's reach at the end of the next call (an agent logged out, or
+    /// the configuration changed): whoever nobody logged in can serve any more is recorded.
+    reach_check: bool,
+    /// Whether anyone logged in could serve a profile at a plan step or later, as found since
+    /// the last login, logout or configuration change (which clear it). Derived; at most
+    /// [`REACH_CACHE_MAX`] entries.
+    reach: FxHashMap<(Arc<Profile>, u8), bool>,
 }
+
+/// The most profiles whose reach [`Router`] remembers between logins and logouts.
+const REACH_CACHE_MAX: usize = 4096;
 
 impl Router {
     /// A router with empty state.
@@ -84,6 +97,8 @@ impl Router {
             dirty_agents: Vec::new(),
             cooldowns,
             sweep_pending: true,
+            reach_check: true,
+            reach: FxHashMap::default(),
         })
     }
 
@@ -113,6 +128,8 @@ impl Router {
         config.validate()?;
         self.config = config;
         self.sweep_pending = true;
+        self.reach_check = true;
+        self.reach.clear();
         Ok(())
     }
 
@@ -256,9 +273,13 @@ impl Router {
             EventKind::ContactCompleted { agent: a, .. } => {
                 self.dirty_agents.extend(agent(&self.state, a));
             }
-            EventKind::AgentLoggedIn(_)
-            | EventKind::AgentNotReady { .. }
-            | EventKind::AgentLoggedOut { .. }
+            EventKind::AgentLoggedIn(_) => self.reach.clear(),
+            EventKind::AgentLoggedOut { .. } => {
+                self.reach.clear();
+                self.reach_check = true;
+            }
+            EventKind::AgentNotReady { .. }
+            | EventKind::ContactUnservable(_)
             | EventKind::OfferMade(_)
             | EventKind::OfferAccepted { .. }
             | EventKind::ContactAbandoned { .. }
@@ -1407,6 +1428,111 @@ impl Router {
             }
             break;
         }
+        if std::mem::take(&mut self.reach_check) {
+            self.check_reach(now);
+        }
+    }
+
+    /// Records every waiting contact that nobody logged in can serve any more and is not yet
+    /// recorded so: one reach check per group of identical contacts, then each member.
+    fn check_reach(&mut self, now: Timestamp) {
+        let waiting: Vec<ContactNo> = self
+            .state
+            .index
+            .groups
+            .iter()
+            .flatten()
+            .flat_map(|groups| groups.values().flatten())
+            .chain(self.state.index.awaiting.values().flatten())
+            .map(|&(_, no)| no)
+            .collect();
+        for no in waiting {
+            self.record_if_unservable(no, now);
+        }
+    }
+
+    /// Whether anyone logged in could serve `contact`'s profile at its plan step or a later
+    /// one (its preferred agent aside), remembered until the next login or logout.
+    fn anyone_could_serve(&mut self, no: ContactNo) -> bool {
+        let contact = &self.state.contacts[&no];
+        let key = (Arc::clone(&contact.profile), contact.placement.step);
+        if let Some(&anyone) = self.reach.get(&key) {
+            return anyone;
+        }
+        let rules = Rules::new(&self.config, &self.state);
+        let anyone = reach::anyone_could_serve(&self.state, &rules, &key.0, key.1);
+        if self.reach.len() >= REACH_CACHE_MAX {
+            self.reach.clear();
+        }
+        self.reach.insert(key, anyone);
+        anyone
+    }
+
+    /// Records a waiting contact as unservable, with why, if nobody logged in can serve it and
+    /// it is not recorded so already.
+    fn record_if_unservable(&mut self, no: ContactNo, now: Timestamp) {
+        let Some(contact) = self.state.contacts.get(&no) else {
+            return;
+        };
+        if contact.unservable || contact.status != ContactStatus::Queued {
+            return;
+        }
+        let anyone = self.anyone_could_serve(no);
+        let contact = &self.state.contacts[&no];
+        let rules = Rules::new(&self.config, &self.state);
+        if !reach::is_unservable(&self.state, &rules, contact, anyone) {
+            return;
+        }
+        let (shortfall, logged_in) = reach::shortfall(&self.state, &rules, contact);
+        let unservable = ContactUnservable {
+            contact: contact.id.clone(),
+            step: contact.placement.step,
+            logged_in,
+            shortfall,
+        };
+        self.emit(now, EventKind::ContactUnservable(Box::new(unservable)));
+    }
+
+    /// The waiting contacts that nobody logged in could take at their plan step or any later
+    /// one, now (see [`crate::reach`]), in no particular order. One reach check serves each
+    /// group of identical contacts.
+    #[must_use]
+    pub fn unservable(&self) -> Vec<&Contact> {
+        let rules = Rules::new(&self.config, &self.state);
+        let mut found = Vec::new();
+        for groups in self.state.index.groups.iter().flatten() {
+            for (group, members) in groups {
+                let anyone = self
+                    .reach
+                    .get(&(Arc::clone(&group.profile), group.step))
+                    .copied()
+                    .unwrap_or_else(|| {
+                        reach::anyone_could_serve(&self.state, &rules, &group.profile, group.step)
+                    });
+                if anyone {
+                    continue;
+                }
+                found.extend(
+                    members
+                        .iter()
+                        .map(|(_, no)| &self.state.contacts[no])
+                        .filter(|c| reach::is_unservable(&self.state, &rules, c, false)),
+                );
+            }
+        }
+        for &(_, no) in self.state.index.awaiting.values().flatten() {
+            let contact = &self.state.contacts[&no];
+            let anyone = reach::anyone_could_serve(
+                &self.state,
+                &rules,
+                &contact.profile,
+                contact.placement.step,
+            );
+            if reach::is_unservable(&self.state, &rules, contact, anyone) {
+                found.push(contact);
+            }
+        }
+        found
     }
 
     fn route_contact(&mut self, no: ContactNo, now: Timestamp) {
@@ -1418,6 +1544,7 @@ impl Router {
         }
         let rules = Rules::new(&self.config, &self.state);
         let Some(choice) = find_agent(&self.state, &rules, contact, now) else {
+            self.record_if_unservable(no, now);
             return;
         };
         let decision = self.decision(no, choice.rule, choice.pool, choice.examined, choice.score);

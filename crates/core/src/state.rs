@@ -312,6 +312,10 @@ pub struct Contact {
     pub escalations: u8,
     /// How many times it was transferred.
     pub transfers: u8,
+    /// Recorded unservable (a `contact_unservable` event) since it was last offered or
+    /// requeued with new needs: nobody logged in could take it then. Keeps the record to one
+    /// per wait; whether it is unservable *now* is [`crate::Router::unservable`]'s answer.
+    pub unservable: bool,
 }
 
 impl Contact {
@@ -791,6 +795,7 @@ impl State {
                     excluded: Vec::new(),
                     escalations: 0,
                     transfers: 0,
+                    unservable: false,
                 };
                 self.counters
                     .entry((d.service.clone(), d.channel))
@@ -819,6 +824,7 @@ impl State {
                     offer: made.offer,
                     agent,
                 };
+                c.unservable = false;
                 let a = &mut self.agents[agent.slot()];
                 a.load.set(made.channel, a.load.get(made.channel) + 1);
                 a.offers.push(made.offer);
@@ -1090,6 +1096,10 @@ impl State {
                     self.persistent_complainants.remove(customer);
                 }
             }
+            EventKind::ContactUnservable(unservable) => {
+                let no = self.expect_contact(&unservable.contact);
+                self.contact_mut(no).unservable = true;
+            }
         }
         self.forget_finished(at.saturating_sub(FINISHED_RETENTION), FINISHED_KEPT_MAX);
     }
@@ -1181,6 +1191,7 @@ impl State {
         c.queued_at = at;
         c.placement = placement;
         c.profile = Arc::new(profile);
+        c.unservable = false;
         self.reindex_contact(no);
     }
 

@@ -194,6 +194,7 @@ fn an_email_over_easter_2027_is_due_in_two_working_days_and_at_risk_four_working
     centre.advance_to(london("2027-04-01T09:00"));
     expect![[r#"
         2027-03-25T16:00:00Z contact_created contact=mail-1 email service=planning skills=planning:1 step=0
+        2027-03-25T16:00:00Z contact_unservable contact=mail-1 step=0 logged_in=0: no agent is logged in
         2027-03-25T16:00:30Z contact_step_advanced contact=mail-1 step=1
         2027-03-25T16:01:00Z contact_step_advanced contact=mail-1 step=2
         2027-03-25T16:02:00Z contact_step_advanced contact=mail-1 step=3

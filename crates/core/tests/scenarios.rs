@@ -10,8 +10,8 @@ use std::time::Duration;
 use common::{Centre, needs};
 use expect_test::expect;
 use switchboard_core::{
-    Channel, Command, NAMES_MAX, NewContact, OfferId, Outcome, PlanStep, Priority, RejectionCode,
-    RoutingConfig, RoutingPlan, SelectionStrategy, Tier, Timestamp,
+    Channel, Command, EventKind, NAMES_MAX, NewContact, OfferId, Outcome, PlanStep, Priority,
+    RejectionCode, RoutingConfig, RoutingPlan, SelectionStrategy, Tier, Timestamp,
 };
 
 #[test]
@@ -123,6 +123,7 @@ fn safeguarding_never_relaxes_to_an_agent_without_the_skill() {
         [    0s] agent_logged_in agent=untrained tier 1 site=hq skills=children:5
         [    0s] agent_ready agent=untrained
         [    0s] contact_created contact=s1 phone service=children skills=children:1,safeguarding:1 safeguarding step=0
+        [    0s] contact_unservable contact=s1 step=0 logged_in=1: no agent with safeguarding
         [   20s] service_level_threshold_passed contact=s1 threshold=20s
         [   30s] contact_step_advanced contact=s1 step=1
         [   60s] contact_step_advanced contact=s1 step=2
@@ -149,6 +150,7 @@ fn a_walk_in_stays_at_its_site_however_long_it_waits() {
         [    0s] agent_logged_in agent=far tier 1 site=riverside skills=parking:5
         [    0s] agent_ready agent=far
         [    0s] contact_created contact=w1 face_to_face service=parking skills=parking:1 site=town_hall step=0
+        [    0s] contact_unservable contact=w1 step=0 logged_in=1: no agent at town_hall
         [   30s] contact_step_advanced contact=w1 step=1
         [   60s] contact_step_advanced contact=w1 step=2
         [  120s] contact_step_advanced contact=w1 step=3
@@ -227,6 +229,7 @@ fn abandoning_while_queued_or_offered_withdraws_the_offer_and_loses_nothing() {
     centre.abandon("offered");
     expect![[r#"
         [    0s] contact_created contact=queued phone service=tourism skills=tourism:1 step=0
+        [    0s] contact_unservable contact=queued step=0 logged_in=0: no agent is logged in
         [    0s] contact_abandoned contact=queued waited=0ms
         [    0s] agent_logged_in agent=ann tier 1 site=hq skills=tourism:3
         [    0s] agent_ready agent=ann
@@ -341,7 +344,8 @@ fn logout_with_a_call_in_hand_is_refused_unless_forced_and_then_the_call_requeue
         [    0s] offer_made offer=1 contact=c1 agent=ann expires=1970-01-01T00:00:15Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
         [    0s] offer_accepted offer=1 contact=c1 agent=ann waited=0ms
         [    0s] contact_requeued contact=c1 agent=ann reason=agent_logged_out
-        [    0s] agent_logged_out agent=ann"#]].assert_eq(&centre.events());
+        [    0s] agent_logged_out agent=ann
+        [    0s] contact_unservable contact=c1 step=0 logged_in=0: no agent is logged in"#]].assert_eq(&centre.events());
     assert_eq!(
         centre.state().contact("c1").map(|c| c.status.as_str()),
         Some("queued")
@@ -468,6 +472,7 @@ fn a_call_unanswered_past_its_threshold_is_reported() {
     centre.accept("ann", 1);
     expect![[r#"
         [    0s] contact_created contact=c1 phone service=elections skills=elections:1 step=0
+        [    0s] contact_unservable contact=c1 step=0 logged_in=0: no agent is logged in
         [   20s] service_level_threshold_passed contact=c1 threshold=20s
         [   25s] agent_logged_in agent=ann tier 1 site=hq skills=elections:1
         [   25s] agent_ready agent=ann
@@ -666,8 +671,13 @@ fn names_past_the_bound_are_refused_and_known_ones_still_work() {
             .handle_command(Command::CreateContact(Box::new(email)), centre.now)
             .expect("a new service while there is room");
     }
-    let created = centre.router.drain_events();
-    assert_eq!(created.len(), NAMES_MAX);
+    let created: Vec<_> = centre.router.drain_events().collect();
+    // Each is also recorded unservable: nobody is logged in.
+    let arrivals = created
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::ContactCreated(_)))
+        .count();
+    assert_eq!(arrivals, NAMES_MAX);
     centre.log.extend(created);
     centre.events();
     centre
@@ -745,5 +755,80 @@ fn a_live_contact_counts_from_its_first_contact_but_at_most_an_hour_back() {
         Some(3 * 24 * 60),
         "a letter's receipt counts however far back"
     );
+    centre.assert_replay_equal();
+}
+
+#[test]
+fn a_walk_in_nobody_at_its_site_can_serve_is_recorded_with_why_and_counted_until_someone_can() {
+    let mut centre = Centre::new();
+    centre.staff("kim", 1, "market_square", &[("parking", 4)]);
+    centre.staff("lee", 1, "town_hall", &[("council_tax", 4)]);
+    let mut walk_in = NewContact::routine("w1", Channel::FaceToFace, "council_tax");
+    walk_in.site = Some("market_square".into());
+    centre.arrive(walk_in);
+    centre.advance(600);
+    let unservable = |centre: &Centre| -> Vec<String> {
+        let mut ids: Vec<String> = centre
+            .router
+            .unservable()
+            .iter()
+            .map(|c| c.id.to_string())
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(unservable(&centre), ["w1"]);
+    // A colleague with the skill arrives at the site but is not ready yet: the walk-in can be
+    // served now, so it no longer counts, though nobody has taken it.
+    centre.login("max", 2, "market_square", &[("council_tax", 2)]);
+    assert_eq!(unservable(&centre), Vec::<String>::new());
+    centre.ready("max");
+    expect![[r#"
+        [    0s] agent_logged_in agent=kim tier 1 site=market_square skills=parking:4
+        [    0s] agent_ready agent=kim
+        [    0s] agent_logged_in agent=lee tier 1 site=town_hall skills=council_tax:4
+        [    0s] agent_ready agent=lee
+        [    0s] contact_created contact=w1 face_to_face service=council_tax skills=council_tax:1 site=market_square step=0
+        [    0s] contact_unservable contact=w1 step=0 logged_in=2: no agent at market_square with council_tax
+        [   30s] contact_step_advanced contact=w1 step=1
+        [   60s] contact_step_advanced contact=w1 step=2
+        [  120s] contact_step_advanced contact=w1 step=3
+        [  600s] agent_logged_in agent=max tier 2 site=market_square skills=council_tax:2
+        [  600s] agent_ready agent=max
+        [  600s] offer_made offer=1 contact=w1 agent=max expires=1970-01-01T00:10:30Z plan=default/3:language_dropped rule=queue_order pool=1 examined=1 score=600000"#]].assert_eq(&centre.events());
+    centre.assert_replay_equal();
+}
+
+#[test]
+fn a_logout_that_leaves_waiting_contacts_without_anyone_records_each_once() {
+    let mut centre = Centre::new();
+    centre.staff("ann", 1, "hq", &[("bins", 3)]);
+    centre.staff("bob", 1, "hq", &[("parking", 3)]);
+    centre.call("c1", "bins");
+    centre.accept("ann", 1);
+    centre.call("c2", "bins");
+    // c2 waits for Ann, who is busy: servable.
+    assert!(centre.router.unservable().is_empty());
+    let logout = |agent: &str| Command::LogoutAgent {
+        agent: agent.into(),
+        force: true,
+    };
+    centre.command(logout("ann"));
+    centre.command(logout("bob"));
+    expect![[r#"
+        [    0s] agent_logged_in agent=ann tier 1 site=hq skills=bins:3
+        [    0s] agent_ready agent=ann
+        [    0s] agent_logged_in agent=bob tier 1 site=hq skills=parking:3
+        [    0s] agent_ready agent=bob
+        [    0s] contact_created contact=c1 phone service=bins skills=bins:1 step=0
+        [    0s] offer_made offer=1 contact=c1 agent=ann expires=1970-01-01T00:00:15Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
+        [    0s] offer_accepted offer=1 contact=c1 agent=ann waited=0ms
+        [    0s] contact_created contact=c2 phone service=bins skills=bins:1 step=0
+        [    0s] contact_requeued contact=c1 agent=ann reason=agent_logged_out
+        [    0s] agent_logged_out agent=ann
+        [    0s] contact_unservable contact=c1 step=0 logged_in=1: no agent with bins
+        [    0s] contact_unservable contact=c2 step=0 logged_in=1: no agent with bins
+        [    0s] agent_logged_out agent=bob"#]].assert_eq(&centre.events());
+    assert_eq!(centre.router.unservable().len(), 2);
     centre.assert_replay_equal();
 }

@@ -987,7 +987,7 @@ fn answer_query(
     telemetry::query_answered(kind.as_str());
     let bytes = match kind {
         QueryKind::Queues => switchboard_wire::encode_query_reply(
-            &switchboard_wire::queues_reply(state, now),
+            &switchboard_wire::queues_reply(engine.router(), now),
             format,
         ),
         QueryKind::Agents => switchboard_wire::encode_query_reply(

@@ -37,8 +37,8 @@ use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, Promet
 use switchboard_core::model::Presence;
 use switchboard_core::state::ContactStatus;
 use switchboard_core::{
-    Channel, ComplaintStage, ContactId, Event, EventKind, Outcome, Rule, SelectionStrategy, State,
-    Timestamp,
+    Channel, ComplaintStage, ContactId, Event, EventKind, Outcome, Router, Rule, SelectionStrategy,
+    State, Timestamp,
 };
 use switchboard_engine::{Committed, Engine, EngineError};
 
@@ -137,6 +137,8 @@ catalogue! {
         "Deferred contacts reported at risk of missing their due time.";
     DUE_BREACHED = "switchboard_due_time_breached_total", Counter, ["channel", "service"],
         "Deferred contacts that passed their due time undone.";
+    CONTACTS_UNSERVABLE_RECORDED = "switchboard_contacts_unservable_total", Counter, ["channel", "service"],
+        "Waiting contacts recorded unservable: no logged-in agent could take them at their plan step or any later one (a contact_unservable event).";
     CONTACTS_HELD = "switchboard_contacts_held_total", Counter, ["channel", "service"],
         "Contacts that arrived while their channel was closed and were held for the opening (a callback request made out of hours included).";
     DUE_EXTENDED = "switchboard_due_time_extensions_total", Counter, ["channel", "service"],
@@ -163,12 +165,14 @@ catalogue! {
         "Deferred contacts open now that are at risk of their due time (not yet breached).";
     CONTACTS_OVERDUE = "switchboard_contacts_overdue", Gauge, ["channel", "service"],
         "Deferred contacts open now past their due time.";
+    CONTACTS_UNSERVABLE = "switchboard_contacts_unservable", Gauge, ["channel", "service"],
+        "Contacts waiting now that no logged-in agent could take at their plan step or any later one (the rota cannot serve them), by current queue.";
     CONTACTS_HELD_NOW = "switchboard_contacts_held", Gauge, ["channel", "service"],
         "Contacts held now until their channel opens.";
     COMPLAINTS_OPEN = "switchboard_complaints_open", Gauge, ["stage"],
         "Complaints open now, by stage.";
     SERVICE_LEVEL = "switchboard_service_level_ratio", Gauge, ["channel", "service"],
-        "Live channels: answered within threshold / (answered + abandoned), over the whole log.";
+        "Live channels: answered within threshold / (answered + abandoned + still waiting past the threshold), over the whole log.";
     SERVICE_LEVEL_TARGET = "switchboard_service_level_target_ratio", Gauge, ["channel", "service"],
         "Live channels: the configured share to answer within the threshold.";
     SERVICE_LEVEL_THRESHOLD = "switchboard_service_level_threshold_seconds", Gauge, ["channel", "service"],
@@ -354,6 +358,7 @@ enum LineCounter {
     DueBreached,
     Held,
     DueExtended,
+    Unservable,
 }
 
 impl LineCounter {
@@ -371,6 +376,7 @@ impl LineCounter {
             Self::DueBreached => DUE_BREACHED,
             Self::Held => CONTACTS_HELD,
             Self::DueExtended => DUE_EXTENDED,
+            Self::Unservable => CONTACTS_UNSERVABLE_RECORDED,
         }
     }
 
@@ -804,6 +810,9 @@ impl Telemetry {
             EventKind::DueTimeExtended(extended) => {
                 self.contact_counter(LineCounter::DueExtended, &extended.contact, state);
             }
+            EventKind::ContactUnservable(unservable) => {
+                self.contact_counter(LineCounter::Unservable, &unservable.contact, state);
+            }
             EventKind::ComplaintStageChanged(changed) => {
                 if let Some((_, service, _)) = self.contact(&changed.contact, state) {
                     let stage = changed.to;
@@ -895,7 +904,7 @@ impl Telemetry {
         });
         metrics::gauge!(LOG_LAST_SEQUENCE).set(count_u64(engine.next_seq().saturating_sub(1)));
         let state = engine.state();
-        self.sample_queues(state, now);
+        self.sample_queues(engine.router(), now);
         self.sample_service_levels(engine);
         self.sample_agents(state);
         if self
@@ -907,7 +916,7 @@ impl Telemetry {
         }
     }
 
-    fn sample_queues(&mut self, state: &State, now: Timestamp) {
+    fn sample_queues(&mut self, router: &Router, now: Timestamp) {
         #[derive(Default)]
         struct Line {
             depth: u64,
@@ -916,7 +925,9 @@ impl Telemetry {
             at_risk: u64,
             overdue: u64,
             held: u64,
+            unservable: u64,
         }
+        let state = router.state();
         let mut complaints = [0_u64; 3];
         let mut lines: BTreeMap<(&'static str, Arc<str>), Line> = BTreeMap::new();
         for key in &self.queues_seen {
@@ -946,6 +957,13 @@ impl Telemetry {
                 line.at_risk += 1;
             }
         }
+        for contact in router.unservable() {
+            let service = self.services.label(state.service_name(contact.service));
+            let line = lines
+                .entry((contact.channel.as_str(), service))
+                .or_default();
+            line.unservable += 1;
+        }
         for ((channel, service), line) in lines {
             let labels = [
                 ("channel", channel.to_owned()),
@@ -957,6 +975,7 @@ impl Telemetry {
             metrics::gauge!(CONTACTS_DUE_AT_RISK, &labels).set(count_u64(line.at_risk));
             metrics::gauge!(CONTACTS_OVERDUE, &labels).set(count_u64(line.overdue));
             metrics::gauge!(CONTACTS_HELD_NOW, &labels).set(count_u64(line.held));
+            metrics::gauge!(CONTACTS_UNSERVABLE, &labels).set(count_u64(line.unservable));
             self.queues_seen.insert((channel, service));
         }
         for (stage, open) in [
@@ -980,6 +999,8 @@ impl Telemetry {
             within: u64,
             answered: u64,
             abandoned: u64,
+            /// Live contacts waiting now, never answered, past the threshold.
+            waiting_past: u64,
             /// The service's own name, unless lumped under `other` (which has no target).
             exact: Option<&'s str>,
         }
@@ -998,12 +1019,23 @@ impl Telemetry {
             line.answered += counters.answered;
             line.abandoned += counters.abandoned;
         }
+        for contact in state.contacts() {
+            if contact.answered_at.is_none() && contact.service_level_passed {
+                let label = self
+                    .services
+                    .label(state.service_name(contact.first_service));
+                if let Some(line) = lines.get_mut(&(contact.channel, label)) {
+                    line.waiting_past += 1;
+                }
+            }
+        }
         for (
             (channel, service),
             Line {
                 within,
                 answered,
                 abandoned,
+                waiting_past,
                 exact,
             },
         ) in lines
@@ -1012,7 +1044,7 @@ impl Telemetry {
                 ("channel", channel.as_str().to_owned()),
                 ("service", service.to_string()),
             ];
-            let offered = answered + abandoned;
+            let offered = answered + abandoned + waiting_past;
             if offered > 0 {
                 metrics::gauge!(SERVICE_LEVEL, &labels).set(count_u64(within) / count_u64(offered));
             }

@@ -311,6 +311,10 @@ fn describe(event: &Event) -> String {
             format!("at risk of missing its due time {due_at}")
         }
         EventKind::DueTimeBreached { due_at, .. } => format!("BREACHED its due time {due_at}"),
+        EventKind::ContactUnservable(unservable) => format!(
+            "NOBODY logged in can serve it, at plan step {} or later ({} logged in): {}",
+            unservable.step, unservable.logged_in, unservable.shortfall
+        ),
         other => other.to_string(),
     }
 }

@@ -439,6 +439,7 @@ impl Collector {
             | EventKind::OfferExpired { .. }
             | EventKind::OfferRevoked { .. }
             | EventKind::ServiceLevelThresholdPassed { .. }
+            | EventKind::ContactUnservable(_)
             | EventKind::DueTimeAtRisk { .. } => {}
         }
     }

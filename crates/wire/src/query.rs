@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::{Deserialize, Serialize, Serializer};
 use switchboard_core::state::{ContactStatus, Finish};
-use switchboard_core::{Channel, Event, EventKind, Presence, ServiceId, State, Timestamp};
+use switchboard_core::{Channel, Event, EventKind, Presence, Router, ServiceId, State, Timestamp};
 
 use crate::command::{Format, parse_body};
 use crate::error::WireError;
@@ -53,7 +53,13 @@ pub struct QueueFigures {
     pub service_level_passed: u64,
     /// Deferred contacts that passed their due time undone.
     pub due_breached: u64,
-    /// answered within threshold / (answered + abandoned), 0 to 1; `null` when both are 0.
+    /// Live contacts waiting now, never answered, past their service-level threshold (by the
+    /// service and channel where they arrived): they have already missed it.
+    #[serde(default)]
+    pub waiting_past_threshold: u32,
+    /// answered within threshold / (answered + abandoned + waiting past threshold), 0 to 1;
+    /// `null` when all three are 0. A contact still waiting counts once it passes the
+    /// threshold, so a queue whose callers wait unanswered does not read 100%.
     pub service_level: Option<f64>,
     /// Contacts held now because they arrived while their channel was closed; they join the
     /// queue when it opens (not counted in `waiting` nor in `oldest_wait_ms`).
@@ -62,6 +68,11 @@ pub struct QueueFigures {
     /// Running total: times a contact was held for its channel's opening.
     #[serde(default)]
     pub held: u64,
+    /// Contacts waiting now that no logged-in agent could take at their plan step or any later
+    /// one: the rota cannot serve them (by current service; each is also recorded in its
+    /// history as `contact_unservable`, with why).
+    #[serde(default)]
+    pub unservable: u32,
 }
 
 /// One queue's figures.
@@ -100,7 +111,7 @@ impl QueueFigures {
     fn finish(&mut self) {
         self.service_level = rate(
             self.answered_within_service_level,
-            self.answered + self.abandoned,
+            self.answered + self.abandoned + u64::from(self.waiting_past_threshold),
         );
     }
 
@@ -117,14 +128,17 @@ impl QueueFigures {
         self.resolved_first_contact += other.resolved_first_contact;
         self.service_level_passed += other.service_level_passed;
         self.due_breached += other.due_breached;
+        self.waiting_past_threshold += other.waiting_past_threshold;
         self.waiting_for_opening += other.waiting_for_opening;
         self.held += other.held;
+        self.unservable += other.unservable;
     }
 }
 
 /// Live figures per queue at `now`.
 #[must_use]
-pub fn queues_reply(state: &State, now: Timestamp) -> QueuesReply {
+pub fn queues_reply(router: &Router, now: Timestamp) -> QueuesReply {
+    let state = router.state();
     let mut lines: BTreeMap<(ServiceId, Channel), QueueFigures> = BTreeMap::new();
     for (key, counters) in state.counters() {
         let line = lines.entry(key.clone()).or_default();
@@ -163,6 +177,17 @@ pub fn queues_reply(state: &State, now: Timestamp) -> QueuesReply {
             let wait = switchboard_core::time::millis(now - contact.first_arrived_at);
             line.oldest_wait_ms = line.oldest_wait_ms.max(Some(wait));
         }
+        if contact.answered_at.is_none() && contact.service_level_passed {
+            let key = (
+                state.service_name(contact.first_service).clone(),
+                contact.channel,
+            );
+            lines.entry(key).or_default().waiting_past_threshold += 1;
+        }
+    }
+    for contact in router.unservable() {
+        let key = (state.service_name(contact.service).clone(), contact.channel);
+        lines.entry(key).or_default().unservable += 1;
     }
     let mut totals = QueueFigures::default();
     let queues = lines

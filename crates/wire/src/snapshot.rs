@@ -45,8 +45,8 @@ pub const FORMAT_VERSION: u32 = 1;
 /// state's serde shape changes in a way the probe scenario cannot see.
 /// Revision 2: an agent's `idle_since` is kept from when they last let go of occupying work,
 /// not of all work (a snapshot of revision 1 holds older values, so it is refused and the log
-/// replayed).
-pub const SCHEMA_REVISION: &str = "switchboard-core State, revision 2";
+/// replayed). Revision 3: a contact records whether it was recorded unservable (`unservable`).
+pub const SCHEMA_REVISION: &str = "switchboard-core State, revision 3";
 
 /// The header's length in bytes.
 const HEADER_LEN: usize = MAGIC.len() + 4 + 8;

@@ -282,7 +282,7 @@ fn queue_and_agent_figures_come_from_the_state() {
     });
     centre.later(1_000);
 
-    let queues = queues_reply(centre.router.state(), centre.now);
+    let queues = queues_reply(&centre.router, centre.now);
     assert_eq!(queues.queues.len(), 2);
     let tax = &queues.queues[1];
     assert_eq!(
@@ -425,7 +425,7 @@ fn a_held_contact_is_held_in_replies_queries_and_figures() {
     assert_eq!(json["held_until"], "2026-11-23T12:00:00.000Z");
     assert_eq!(json["history"][1]["type"], "contact_held");
 
-    let figures = queues_reply(centre.router.state(), centre.now).totals;
+    let figures = queues_reply(&centre.router, centre.now).totals;
     assert_eq!(
         (figures.waiting, figures.waiting_for_opening, figures.held),
         (0, 1, 1)
@@ -434,6 +434,35 @@ fn a_held_contact_is_held_in_replies_queries_and_figures() {
         figures.oldest_wait_ms, None,
         "held contacts are not waiting"
     );
+}
+
+#[test]
+fn callers_left_waiting_past_the_threshold_count_against_the_service_level_and_unservable_ones_are_flagged()
+ {
+    let mut centre = Centre::new();
+    centre.run(&login("ann", "council_tax"));
+    centre.run(&ready("ann"));
+    centre.run(&call("c1", "council_tax")); // offered to ann
+    centre.run(&call("c2", "council_tax")); // waits for ann: servable
+    centre.run(&call("p1", "parking")); // nobody logged in has parking
+    centre.later(60_000);
+    centre.router.handle_timeout(centre.now);
+    while centre.router.poll_event().is_some() {}
+
+    let figures = queues_reply(&centre.router, centre.now);
+    let tax = &figures.queues[0].figures;
+    let parking = &figures.queues[1].figures;
+    assert_eq!(figures.queues[0].service, "council_tax");
+    // Nobody has been answered: every call waiting is past the 20 s threshold and has missed
+    // it, so the service level is 0, not "100%" nor "none yet".
+    assert_eq!(tax.waiting_past_threshold, 2);
+    assert_eq!(tax.service_level, Some(0.0));
+    assert_eq!((tax.unservable, parking.unservable), (0, 1));
+    assert_eq!(figures.totals.unservable, 1);
+    let json: serde_json::Value =
+        serde_json::from_slice(&encode_query_reply(&figures, Format::Json)).expect("JSON");
+    assert_eq!(json["queues"][1]["unservable"], 1);
+    assert_eq!(json["totals"]["waiting_past_threshold"], 3);
 }
 
 #[test]
@@ -473,6 +502,8 @@ fn a_complaints_query_shows_its_stage_clock_and_extensions() {
         [
             "contact_created",
             "complaint_stage_changed",
+            // Nobody is logged in: the complaint is recorded unservable.
+            "contact_unservable",
             "due_time_extended"
         ]
     );

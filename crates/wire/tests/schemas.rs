@@ -61,7 +61,11 @@ fn every_event_type_has_a_branch_in_the_event_schema() {
         .find(|(name, _)| *name == "event.json")
         .expect("event.json is generated");
     let branches = event["oneOf"].as_array().expect("oneOf");
-    assert_eq!(branches.len(), 26, "one branch per event type");
+    assert_eq!(
+        branches.len(),
+        switchboard_core::EventKind::COUNT,
+        "one branch per event type"
+    );
     for branch in branches {
         let required = branch["required"].as_array().expect("required");
         assert!(required.iter().any(|r| r == "seq"));

@@ -1,14 +1,14 @@
-//! Stored events: the golden files of versions 1 and 2, round trips of random workloads, and
-//! bad bytes.
+//! Stored events: the golden files of versions 1 to 3, round trips of random workloads, and bad
+//! bytes.
 //!
 //! A golden file holds events, each framed as a little-endian `u32` length and the payload.
-//! `tests/fixtures/events-v2.bin` holds the events of [`common::golden_events`] as written today
-//! (version 2); it is written by running this test with `UPDATE_FIXTURES=1`, and rewritten only
-//! when the core's *routing* changed the scenario's events, never because `event/v2.rs` changed.
-//! `tests/fixtures/events-v1.bin` was written by the last build that wrote version 1 and is never
-//! rewritten: it proves that version 1 payloads still decode, through `upcast`, to the events
-//! they held. `v1_layout_is_frozen` and `v2_layout_is_frozen` pin the bytes independently of the
-//! router.
+//! `tests/fixtures/events-v3.bin` holds the events of [`common::golden_events`] as written today
+//! (version 3); it is written by running this test with `UPDATE_FIXTURES=1`, and rewritten only
+//! when the core's *routing* changed the scenario's events, never because `event/v3.rs` changed.
+//! `tests/fixtures/events-v1.bin` and `events-v2.bin` were written by the last builds that wrote
+//! versions 1 and 2 and are never rewritten: they prove that old payloads still decode, through
+//! `upcast`, to the events they held. `v1_layout_is_frozen`, `v2_layout_is_frozen` and
+//! `v3_layout_is_frozen` pin the bytes independently of the router.
 
 mod common;
 
@@ -17,9 +17,9 @@ use std::path::PathBuf;
 use proptest::prelude::*;
 use switchboard_core::event::{AgentLoggedIn, ContactCreated, OfferMade};
 use switchboard_core::{
-    Channel, ComplaintStage, ComplaintStageChanged, Decision, DueTimeExtended, Event, EventKind,
-    Level, NewContact, OfferId, PerChannel, Placement, Priority, QueueOrder, Rule,
-    SelectionStrategy, Tier, Timestamp,
+    Channel, ComplaintStage, ComplaintStageChanged, ContactUnservable, Decision, DueTimeExtended,
+    Event, EventKind, Level, NewContact, OfferId, PerChannel, Placement, Priority, QueueOrder,
+    Rule, SelectionStrategy, Shortfall, Tier, Timestamp,
 };
 use switchboard_wire::event::{v1, v2};
 use switchboard_wire::stored::StoredEvent;
@@ -77,9 +77,19 @@ fn fixture_events(version: u32) -> Vec<Event> {
 
 /// Every kind, by [`EventKind::index`]: a new kind in the core makes the coverage checks below
 /// fail until the golden scenario (and a stored version) covers it. Kinds below [`V1_KINDS`] are
-/// version 1's.
+/// version 1's, below [`V2_KINDS`] version 2's.
 const KINDS: usize = EventKind::COUNT;
 const V1_KINDS: usize = 21;
+const V2_KINDS: usize = 26;
+
+/// The current version's number: the fixture written today.
+const CURRENT: u32 = 3;
+
+/// An event in version 2's envelope, as the last build that wrote version 2 wrote it.
+fn encode_v2(event: &Event) -> Vec<u8> {
+    let dto = v2::EventDto::try_from(event).expect("a version 2 event");
+    postcard::to_allocvec(&StoredEvent::V2(dto)).expect("encodes")
+}
 
 fn kinds_seen<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<bool> {
     let mut seen = vec![false; KINDS];
@@ -94,24 +104,24 @@ fn golden_fixture_matches_the_router() {
     let events = common::golden_events();
     let bytes = frame(events.iter().map(encode_event));
     if std::env::var_os("UPDATE_FIXTURES").is_some_and(|v| v == "1") {
-        std::fs::create_dir_all(fixture_path(2).parent().expect("has a parent"))
+        std::fs::create_dir_all(fixture_path(CURRENT).parent().expect("has a parent"))
             .expect("create the fixtures directory");
-        std::fs::write(fixture_path(2), &bytes).expect("write the fixture");
+        std::fs::write(fixture_path(CURRENT), &bytes).expect("write the fixture");
     }
-    let decoded = fixture_events(2);
+    let decoded = fixture_events(CURRENT);
     assert_eq!(decoded.len(), events.len(), "event count differs");
     for (i, (old, new)) in decoded.iter().zip(&events).enumerate() {
         assert_eq!(old, new, "event {i} differs");
     }
     assert!(
-        fixture(2) == bytes,
+        fixture(CURRENT) == bytes,
         "today's encoding differs from the fixture's bytes"
     );
 }
 
 #[test]
 fn golden_fixture_covers_every_event_kind() {
-    let events = fixture_events(2);
+    let events = fixture_events(CURRENT);
     let seen = kinds_seen(&events);
     let missing: Vec<usize> = (0..KINDS).filter(|&k| !seen[k]).collect();
     assert!(
@@ -127,7 +137,7 @@ fn golden_fixture_covers_every_event_kind() {
 #[test]
 fn the_golden_log_replays_to_the_routers_state() {
     let centre = common::golden_centre();
-    let replayed = switchboard_core::State::replay(&fixture_events(2));
+    let replayed = switchboard_core::State::replay(&fixture_events(CURRENT));
     assert!(replayed == *centre.state());
 }
 
@@ -148,16 +158,36 @@ fn version_1_payloads_still_decode() {
     assert!(!seen[V1_KINDS..].iter().any(|&s| s), "{seen:?}");
     let state = switchboard_core::State::replay(&events);
     assert!(state.check_invariants().is_ok());
-    // Re-encoded today, every event is version 2 and decodes to itself.
-    for event in &events {
+    assert_today_round_trips(&events);
+}
+
+/// Re-encoded today, every event is of the current version and decodes to itself.
+fn assert_today_round_trips(events: &[Event]) {
+    for event in events {
         let today = encode_event(event);
-        assert_eq!(today.first(), Some(&0x01));
+        assert_eq!(today.first().map(|&b| u32::from(b)), Some(CURRENT - 1));
         assert_eq!(&decode_event(&today).expect("decodes"), event);
     }
 }
 
+/// The version 2 file decodes (through `upcast`) to events that version 2 writes back to the
+/// very same bytes. It holds every kind of version 2 and none later, and its log still replays.
 #[test]
-fn version_1_cannot_hold_the_kinds_added_later() {
+fn version_2_payloads_still_decode() {
+    let bytes = fixture(2);
+    let events = fixture_events(2);
+    let rewritten = frame(events.iter().map(encode_v2));
+    assert!(rewritten == bytes, "version 2 did not round-trip");
+    let seen = kinds_seen(&events);
+    assert!(seen[..V2_KINDS].iter().all(|&s| s), "{seen:?}");
+    assert!(!seen[V2_KINDS..].iter().any(|&s| s), "{seen:?}");
+    let state = switchboard_core::State::replay(&events);
+    assert!(state.check_invariants().is_ok());
+    assert_today_round_trips(&events);
+}
+
+#[test]
+fn older_versions_cannot_hold_the_kinds_added_later() {
     for event in common::golden_events() {
         let number = event.kind.index();
         assert_eq!(
@@ -165,12 +195,15 @@ fn version_1_cannot_hold_the_kinds_added_later() {
             number < V1_KINDS,
             "{event}"
         );
-        let v2 = v2::EventDto::from(&event);
-        assert_eq!(
-            matches!(v2.kind, v2::EventKindDto::Base(_)),
-            number < V1_KINDS,
-            "{event}"
-        );
+        let v2 = v2::EventDto::try_from(&event);
+        assert_eq!(v2.is_ok(), number < V2_KINDS, "{event}");
+        if let Ok(v2) = v2 {
+            assert_eq!(
+                matches!(v2.kind, v2::EventKindDto::Base(_)),
+                number < V1_KINDS,
+                "{event}"
+            );
+        }
     }
 }
 
@@ -357,7 +390,7 @@ fn hand_built_v2_events() -> [Event; 5] {
 #[test]
 fn v2_layout_is_frozen() {
     for (event, v1_hex) in hand_built_v1_events().iter().zip(V1_HEX) {
-        let bytes = encode_event(event);
+        let bytes = encode_v2(event);
         // The instant's varint ends at the first byte below 0x80.
         let at_end = 1 + bytes[1..].iter().position(|&b| b < 0x80).expect("a varint") + 1;
         let expected = format!("01{}00{}", &v1_hex[2..2 * at_end], &v1_hex[2 * at_end..]);
@@ -366,7 +399,7 @@ fn v2_layout_is_frozen() {
     }
     let added: Vec<String> = hand_built_v2_events()
         .iter()
-        .map(|e| hex(&encode_event(e)))
+        .map(|e| hex(&encode_v2(e)))
         .collect();
     assert_eq!(
         added,
@@ -386,6 +419,63 @@ fn v2_layout_is_frozen() {
         ]
     );
     for event in &hand_built_v2_events() {
+        assert_eq!(&decode_event(&encode_v2(event)).expect("decodes"), event);
+    }
+}
+
+fn hand_built_v3_events() -> [Event; 2] {
+    let unservable = |at: u64, shortfall: Shortfall| Event {
+        at: Timestamp::from_millis(at),
+        kind: EventKind::ContactUnservable(Box::new(ContactUnservable {
+            contact: "w1".into(),
+            step: 1,
+            logged_in: 12,
+            shortfall,
+        })),
+    };
+    [
+        unservable(
+            1,
+            Shortfall::Skill {
+                skill: "tax".into(),
+                level: Level::new(2).expect("a level"),
+                site: Some("ms".into()),
+            },
+        ),
+        unservable(2, Shortfall::NobodyLoggedIn),
+    ]
+}
+
+/// Version 3 is frozen too: the kinds of version 2 are `0x02`, the instant, `Base` (`0x00`)
+/// and then exactly their version 2 bytes after its instant; `contact_unservable` is variant 1.
+#[test]
+fn v3_layout_is_frozen() {
+    for event in hand_built_v1_events()
+        .iter()
+        .chain(hand_built_v2_events().iter())
+    {
+        let v2 = encode_v2(event);
+        let v3 = encode_event(event);
+        let at_end = 1 + v2[1..].iter().position(|&b| b < 0x80).expect("a varint") + 1;
+        let expected = format!("02{}00{}", hex(&v2[1..at_end]), hex(&v2[at_end..]));
+        assert_eq!(hex(&v3), expected);
+        assert_eq!(&decode_event(&v3).expect("decodes"), event);
+    }
+    let added: Vec<String> = hand_built_v3_events()
+        .iter()
+        .map(|e| hex(&encode_event(e)))
+        .collect();
+    assert_eq!(
+        added,
+        [
+            // V3, at 1, variant 1 (contact_unservable), "w1", step 1, 12 logged in, shortfall
+            // variant 3 (skill): "tax", level 2, some "ms".
+            "020101027731010c03037461780201026d73",
+            // V3, at 2, variant 1, "w1", step 1, 12, shortfall variant 0 (nobody_logged_in).
+            "020201027731010c00",
+        ]
+    );
+    for event in &hand_built_v3_events() {
         assert_eq!(&decode_event(&encode_event(event)).expect("decodes"), event);
     }
 }
@@ -425,10 +515,10 @@ fn every_truncation_and_every_unknown_version_of_the_golden_log_is_an_error() {
             assert!(decode_event(&bytes[..len]).is_err(), "{event}: {len} bytes");
         }
         let mut newer = bytes.clone();
-        newer[0] = 0x02;
+        newer[0] = 0x03;
         assert!(matches!(
             decode_event(&newer),
-            Err(StoredError::UnknownVersion { version: 2 })
+            Err(StoredError::UnknownVersion { version: 3 })
         ));
     }
 }

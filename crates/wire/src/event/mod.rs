@@ -8,8 +8,9 @@
 //! state it is applied to (an agent who exists, an offer that is open) is the log's business.
 //!
 //! The DTOs are versioned and every written version is frozen. [`v1`] is the first version;
-//! [`v2`], the current one, holds v1's kinds unchanged (its `Base` variant) and adds the kinds of
-//! opening hours, working-day clocks and complaints. The current version's types are re-exported
+//! [`v2`] holds v1's kinds unchanged (its `Base` variant) and adds the kinds of opening hours,
+//! working-day clocks and complaints; [`v3`], the current one, holds v2's the same way and adds
+//! `contact_unservable`. The current version's types are re-exported
 //! here (with v1's shared building blocks), and [`crate::stored`] upcasts older stored versions
 //! to them in one place.
 //!
@@ -23,13 +24,15 @@
 
 pub mod v1;
 pub mod v2;
+pub mod v3;
 
 pub use v1::{
     AgentLoggedInDto, AttributeDto, CapacityDto, ChannelDto, ComplaintStageDto, ContactCreatedDto,
     DecisionDto, OfferMadeDto, OutcomeDto, PlacementDto, QueueOrderDto, RevokeReasonDto, RuleDto,
     SkillLevelDto, SkillRequirementDto, Text, Time,
 };
-pub use v2::{ComplaintStageChangedDto, DueTimeExtendedDto, EventDto, EventKindDto};
+pub use v2::{ComplaintStageChangedDto, DueTimeExtendedDto};
+pub use v3::{ContactUnservableDto, EventDto, EventKindDto, ShortfallDto};
 
 /// Why a DTO does not make a valid core event.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

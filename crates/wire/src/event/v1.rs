@@ -32,7 +32,7 @@ use switchboard_core::{
     OfferId, Outcome, PerChannel, Placement, Priority, QueueOrder, RevokeReason, Rule,
     SelectionStrategy, SkillRequirement, Tier, Timestamp,
 };
-use switchboard_core::{ComplaintStageChanged, CustomerId, DueTimeExtended};
+use switchboard_core::{ComplaintStageChanged, ContactUnservable, CustomerId, DueTimeExtended};
 
 use super::DtoError;
 use crate::time::{format_rfc3339, parse_rfc3339};
@@ -562,6 +562,8 @@ pub enum NotInV1<'a> {
         /// The policy decision recorded.
         reason: &'a Arc<str>,
     },
+    /// `contact_unservable` (version 3).
+    ContactUnservable(&'a ContactUnservable),
 }
 
 /// Version 1 of an event, when version 1 can hold its kind. Events are no longer written in
@@ -763,6 +765,9 @@ impl<'a> TryFrom<&'a EventKind> for EventKindDto<'a> {
                     reason,
                 });
             }
+            EventKind::ContactUnservable(unservable) => {
+                return Err(NotInV1::ContactUnservable(unservable));
+            }
         })
     }
 }
@@ -949,7 +954,7 @@ pub(super) fn id<T: for<'s> From<&'s str>>(text: &Text<'_>) -> T {
     T::from(text)
 }
 
-fn tier(value: u8, field: &'static str) -> Result<Tier, DtoError> {
+pub(super) fn tier(value: u8, field: &'static str) -> Result<Tier, DtoError> {
     Tier::new(value).ok_or(DtoError::OutOfRange {
         field,
         value,
@@ -958,7 +963,7 @@ fn tier(value: u8, field: &'static str) -> Result<Tier, DtoError> {
     })
 }
 
-fn level(value: u8, field: &'static str) -> Result<Level, DtoError> {
+pub(super) fn level(value: u8, field: &'static str) -> Result<Level, DtoError> {
     Level::new(value).ok_or(DtoError::OutOfRange {
         field,
         value,

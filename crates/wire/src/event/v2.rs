@@ -1,6 +1,6 @@
 //! Version 2 of the event DTOs: version 1 unchanged, plus the kinds of issue 7 (opening hours,
 //! working-day clocks, complaints). **Frozen** once written, like version 1: see
-//! [`crate::stored`] for the rule.
+//! [`crate::stored`] for the rule. Version 3 ([`super::v3`]) holds it as its `Base`.
 //!
 //! Version 2 does not copy version 1. Its [`EventKindDto`] holds every version 1 kind in version
 //! 1's exact form as its first variant, [`EventKindDto::Base`], and appends the new kinds as
@@ -25,7 +25,9 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use switchboard_core::{ComplaintStageChanged, DueTimeExtended, Event, EventKind};
+use switchboard_core::{
+    ComplaintStageChanged, ContactUnservable, DueTimeExtended, Event, EventKind,
+};
 
 use super::DtoError;
 use super::v1::{
@@ -176,20 +178,33 @@ impl EventKindDto<'_> {
     }
 }
 
-// --- from the core (cannot fail) -------------------------------------------------------------
+// --- from the core (every kind but those of later versions) -----------------------------------
 
-impl<'a> From<&'a Event> for EventDto<'a> {
-    fn from(event: &'a Event) -> Self {
-        Self {
+/// A kind that version 2 cannot hold, handed back for a later version.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NotInV2<'a> {
+    /// `contact_unservable` (version 3).
+    ContactUnservable(&'a ContactUnservable),
+}
+
+/// Version 2 of an event, when version 2 can hold its kind. Events are no longer written in
+/// version 2; this serves version 3 (its `Base`) and tests that build version 2 payloads.
+impl<'a> TryFrom<&'a Event> for EventDto<'a> {
+    type Error = NotInV2<'a>;
+
+    fn try_from(event: &'a Event) -> Result<Self, NotInV2<'a>> {
+        Ok(Self {
             at: event.at.into(),
-            kind: (&event.kind).into(),
-        }
+            kind: (&event.kind).try_into()?,
+        })
     }
 }
 
-impl<'a> From<&'a EventKind> for EventKindDto<'a> {
-    fn from(kind: &'a EventKind) -> Self {
-        match v1::EventKindDto::try_from(kind) {
+impl<'a> TryFrom<&'a EventKind> for EventKindDto<'a> {
+    type Error = NotInV2<'a>;
+
+    fn try_from(kind: &'a EventKind) -> Result<Self, NotInV2<'a>> {
+        Ok(match v1::EventKindDto::try_from(kind) {
             Ok(base) => Self::Base(base),
             Err(NotInV1::ContactHeld {
                 contact,
@@ -219,7 +234,10 @@ impl<'a> From<&'a EventKind> for EventKindDto<'a> {
                 designated,
                 reason: text(reason),
             },
-        }
+            Err(NotInV1::ContactUnservable(unservable)) => {
+                return Err(NotInV2::ContactUnservable(unservable));
+            }
+        })
     }
 }
 

@@ -693,7 +693,7 @@ mod tests {
     use crate::decode_event;
     use crate::json::event_json;
 
-    const GOLDEN_V2: &[u8] = include_bytes!("../../tests/fixtures/events-v2.bin");
+    const GOLDEN_V3: &[u8] = include_bytes!("../../tests/fixtures/events-v3.bin");
 
     fn direct<T: Serialize>(value: &T) -> Result<Vec<u8>, Fallback> {
         let mut out = Vec::new();
@@ -708,7 +708,7 @@ mod tests {
 
     #[test]
     fn every_golden_event_is_written_without_falling_back() {
-        let mut rest = GOLDEN_V2;
+        let mut rest = GOLDEN_V3;
         let mut kinds = std::collections::BTreeSet::new();
         let mut seq = 0;
         while let Some((len, tail)) = rest.split_first_chunk::<4>() {
