@@ -387,13 +387,27 @@ impl Router {
             Command::LoginAgent(login) => self.login(*login, now),
             Command::MakeReady { agent } => {
                 let idx = self.logged_in_agent(&agent)?;
-                if self.state.agent_at(idx).presence != Presence::Ready {
-                    self.emit(now, EventKind::AgentReady { agent });
+                match self.state.agent_at(idx).presence {
+                    Presence::Ready => {}
+                    // Ready during wrap-up ends it early: the same event as when its time runs
+                    // out, so wrap-up time is always `wrap_up_started` to `wrap_up_ended`.
+                    Presence::WrapUp { .. } => self.emit(now, EventKind::WrapUpEnded { agent }),
+                    Presence::NotReady { .. } | Presence::LoggedOut => {
+                        self.emit(now, EventKind::AgentReady { agent });
+                    }
                 }
                 Ok(())
             }
             Command::MakeNotReady { agent, reason } => {
                 let idx = self.logged_in_agent(&agent)?;
+                // Time is reported per not-ready reason, so a new reason is a change; the same
+                // one again changes nothing and records nothing (a not-ready agent holds no
+                // open offers to withdraw).
+                if let Presence::NotReady { reason: current } = &self.state.agent_at(idx).presence
+                    && *current == reason
+                {
+                    return Ok(());
+                }
                 self.revoke_offers(idx, RevokeReason::AgentNotReady, now);
                 self.emit(now, EventKind::AgentNotReady { agent, reason });
                 Ok(())

@@ -747,3 +747,96 @@ fn a_live_contact_counts_from_its_first_contact_but_at_most_an_hour_back() {
     );
     centre.assert_replay_equal();
 }
+
+#[test]
+fn not_ready_with_the_same_reason_again_changes_nothing_and_a_new_reason_is_recorded() {
+    // Time in each not-ready reason is reported, so a new reason is a change of state; the same
+    // reason again (a desktop that repeats its button press) is not, and writes nothing.
+    let mut centre = Centre::new();
+    centre.staff("ann", 1, "hq", &[("housing", 3)]);
+    centre.not_ready("ann", "break");
+    centre.advance(60);
+    let repeated = centre.try_command(Command::MakeNotReady {
+        agent: "ann".into(),
+        reason: "break".into(),
+    });
+    assert_eq!(repeated, Ok(0), "nothing changed, nothing recorded");
+    centre.not_ready("ann", "training");
+    // The login's own reason counts the same way.
+    centre.login("bob", 1, "hq", &[("housing", 3)]);
+    let repeated = centre.try_command(Command::MakeNotReady {
+        agent: "bob".into(),
+        reason: "login".into(),
+    });
+    assert_eq!(repeated, Ok(0));
+    expect![[r#"
+        [    0s] agent_logged_in agent=ann tier 1 site=hq skills=housing:3
+        [    0s] agent_ready agent=ann
+        [    0s] agent_not_ready agent=ann reason=break
+        [   60s] agent_not_ready agent=ann reason=training
+        [   60s] agent_logged_in agent=bob tier 1 site=hq skills=housing:3"#]]
+    .assert_eq(&centre.events());
+    centre.assert_replay_equal();
+}
+
+#[test]
+fn ready_during_wrap_up_ends_it_early_with_wrap_up_ended() {
+    // Reporting consumers compute wrap-up time from `wrap_up_started` to `wrap_up_ended`; an
+    // agent who says ready before the time is up ends it then, with the same event.
+    let mut centre = Centre::new();
+    centre.staff("ann", 1, "hq", &[("council_tax", 3)]);
+    centre.call("c1", "council_tax");
+    centre.accept("ann", 1);
+    centre.advance(60);
+    centre.complete("ann", "c1", Outcome::Resolved);
+    centre.advance(10);
+    centre.ready("ann");
+    centre.advance(60);
+    expect![[r#"
+        [    0s] agent_logged_in agent=ann tier 1 site=hq skills=council_tax:3
+        [    0s] agent_ready agent=ann
+        [    0s] contact_created contact=c1 phone service=council_tax skills=council_tax:1 step=0
+        [    0s] offer_made offer=1 contact=c1 agent=ann expires=1970-01-01T00:00:15Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
+        [    0s] offer_accepted offer=1 contact=c1 agent=ann waited=0ms
+        [   60s] contact_completed contact=c1 agent=ann outcome=resolved first_contact_resolution
+        [   60s] wrap_up_started agent=ann until=1970-01-01T00:01:30Z
+        [   70s] wrap_up_ended agent=ann"#]]
+    .assert_eq(&centre.events());
+    let ann = centre.state().agent("ann").expect("logged in");
+    assert_eq!(ann.presence.as_str(), "ready");
+    assert_eq!(ann.idle_since, Timestamp::from_millis(70_000));
+    assert_eq!(centre.router.poll_timeout(), None, "no wrap-up timer left");
+    // Ready again while ready changes nothing.
+    let again = centre.try_command(Command::MakeReady {
+        agent: "ann".into(),
+    });
+    assert_eq!(again, Ok(0));
+    centre.assert_replay_equal();
+}
+
+#[test]
+fn a_log_that_ended_wrap_up_early_with_agent_ready_still_replays() {
+    // Logs written before `wrap_up_ended` was emitted for an early ready hold `agent_ready`
+    // there: replaying one gives the state a live router had, with no wrap-up timer left over.
+    let mut centre = Centre::new();
+    centre.staff("ann", 1, "hq", &[("council_tax", 3)]);
+    centre.call("c1", "council_tax");
+    centre.accept("ann", 1);
+    centre.complete("ann", "c1", Outcome::Resolved);
+    let mut old_log = centre.log.clone();
+    old_log.push(switchboard_core::Event {
+        at: Timestamp::from_millis(10_000),
+        kind: switchboard_core::EventKind::AgentReady {
+            agent: "ann".into(),
+        },
+    });
+    centre.advance(10);
+    centre.ready("ann");
+    let replayed = switchboard_core::State::replay(&old_log);
+    assert_eq!(replayed.check_invariants(), Ok(()));
+    assert!(
+        replayed == *centre.state(),
+        "the old and the new log give the same state"
+    );
+    assert_eq!(replayed.next_deadline(), None, "no wrap-up timer left");
+}
