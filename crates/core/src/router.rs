@@ -1076,6 +1076,21 @@ impl Router {
         };
         let channel = c.channel;
         let due_warning_at = due_at.map(|due| self.due_warning_at(received_at, due, true));
+        if let Some(idx) = handling {
+            // It leaves its agent's desk as work in hand does on logout, recorded as such, so
+            // the reply, the desktop and reporting see it back in the queue whatever the
+            // channel; the stage change then finds it waiting and keeps its new place.
+            let agent = self.state.agent_at(idx).id.clone();
+            self.emit(
+                now,
+                EventKind::ContactRequeued {
+                    contact: change.contact.clone(),
+                    agent,
+                    reason: Arc::from(COMPLAINT_MOVED_ON),
+                    placement,
+                },
+            );
+        }
         self.emit(
             now,
             EventKind::ComplaintStageChanged(Box::new(ComplaintStageChanged {
@@ -1503,6 +1518,10 @@ impl Router {
         }
     }
 }
+
+/// The reason of the `contact_requeued` that takes a complaint off its agent's desk when they
+/// move it on a stage.
+const COMPLAINT_MOVED_ON: &str = "complaint_stage_changed";
 
 /// A contact to hold until its channel opens.
 struct Hold {

@@ -840,3 +840,75 @@ fn a_log_that_ended_wrap_up_early_with_agent_ready_still_replays() {
     );
     assert_eq!(replayed.next_deadline(), None, "no wrap-up timer left");
 }
+
+fn complaint(id: &str, channel: Channel) -> NewContact {
+    let mut contact = NewContact::routine(id, channel, "planning");
+    contact.complaint_stage = Some(switchboard_core::ComplaintStage::Stage1);
+    contact
+}
+
+fn to_stage_2(contact: &str, agent: Option<&str>) -> Command {
+    Command::ChangeComplaintStage {
+        contact: contact.into(),
+        agent: agent.map(Into::into),
+        to: switchboard_core::ComplaintStage::Stage2,
+        reason: "dissatisfied with the stage 1 response".into(),
+        received_at: None,
+        due_at: None,
+    }
+}
+
+#[test]
+fn a_complaint_moved_on_by_its_agent_leaves_their_desk_on_every_channel_alike() {
+    // One rule whatever the channel: the complaint goes back to the queue from its agent's desk
+    // (`contact_requeued`, reason `complaint_stage_changed`), its new stage is recorded, the
+    // agent wraps up as after completing a contact on that channel, and the complaint is routed
+    // again like any waiting contact. A call's agent wraps up, so it goes to Dan; email has no
+    // wrap-up, so the email goes straight back to Cara, the only one free, at its new stage.
+    let mut centre = Centre::new();
+    let both = [(Channel::Phone, 1), (Channel::Email, 5)];
+    centre.login_with_channels("cara", 2, "hq", &[("customer_relations", 3)], &both);
+    centre.ready("cara");
+    centre.advance(10);
+    centre.login_with_channels("dan", 2, "hq", &[("customer_relations", 3)], &both);
+    centre.ready("dan");
+    centre.advance(10);
+    centre.arrive(complaint("call-1", Channel::Phone));
+    centre.accept("cara", 1);
+    centre.events();
+    centre.advance(60);
+    centre.command(to_stage_2("call-1", Some("cara")));
+    expect![[r#"
+        [   80s] contact_requeued contact=call-1 agent=cara reason=complaint_stage_changed
+        [   80s] complaint_stage_changed contact=call-1 stage_1->stage_2 received=1970-01-01T00:01:20Z acknowledge_by=1970-01-08T16:00:00Z due=1970-02-05T16:00:00Z reason=dissatisfied with the stage 1 response
+        [   80s] wrap_up_started agent=cara until=1970-01-01T00:01:50Z
+        [   80s] offer_made offer=2 contact=call-1 agent=dan expires=1970-01-01T00:01:35Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=70000"#]]
+    .assert_eq(&centre.events());
+    centre.accept("dan", 2);
+    centre.complete("dan", "call-1", Outcome::Resolved);
+    centre.not_ready("dan", "lunch");
+    centre.advance(60);
+    centre.arrive(complaint("mail-1", Channel::Email));
+    centre.events();
+    centre.command(to_stage_2("mail-1", Some("cara")));
+    expect![[r#"
+        [  140s] contact_requeued contact=mail-1 agent=cara reason=complaint_stage_changed
+        [  140s] complaint_stage_changed contact=mail-1 stage_1->stage_2 received=1970-01-01T00:02:20Z acknowledge_by=1970-01-08T16:00:00Z due=1970-02-05T16:00:00Z reason=dissatisfied with the stage 1 response
+        [  140s] offer_made offer=4 contact=mail-1 agent=cara expires=1970-01-01T00:07:20Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
+        [  140s] offer_accepted offer=4 contact=mail-1 agent=cara automatic waited=0ms"#]]
+    .assert_eq(&centre.events());
+    centre.assert_replay_equal();
+}
+
+#[test]
+fn a_waiting_complaint_moves_on_in_place() {
+    // A complaint nobody holds keeps its place: no requeue, no wrap-up, whoever is named.
+    let mut centre = Centre::new();
+    centre.login("cara", 2, "hq", &[("customer_relations", 3)]);
+    centre.arrive(complaint("mail-1", Channel::Email));
+    centre.events();
+    centre.command(to_stage_2("mail-1", Some("cara")));
+    expect!["[    0s] complaint_stage_changed contact=mail-1 stage_1->stage_2 received=1970-01-01T00:00:00Z acknowledge_by=1970-01-08T16:00:00Z due=1970-02-05T16:00:00Z reason=dissatisfied with the stage 1 response"]
+    .assert_eq(&centre.events());
+    centre.assert_replay_equal();
+}
