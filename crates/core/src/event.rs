@@ -151,13 +151,14 @@ pub enum EventKind {
         /// Its place in its new queue's plan.
         placement: Placement,
     },
-    /// Work in hand went back to the queue because its agent logged out.
+    /// Work in hand went back to the queue from its agent's desk: they logged out, or moved a
+    /// complaint on a stage.
     ContactRequeued {
         /// The contact.
         contact: ContactId,
         /// The agent who held it.
         agent: AgentId,
-        /// Why.
+        /// Why: `agent_logged_out`, or `complaint_stage_changed` (followed by that event).
         reason: Arc<str>,
         /// Its place in its queue's plan.
         placement: Placement,
@@ -422,7 +423,8 @@ pub struct ComplaintStageChanged {
     pub to: ComplaintStage,
     /// Why (`received` on arrival; the customer's request to escalate; the referral).
     pub reason: Arc<str>,
-    /// The agent who was handling it and let it go back to the queue, or who asked.
+    /// The agent who was handling it and let it go back to the queue (recorded by a
+    /// `contact_requeued` just before, in logs written since it was), or who asked.
     pub agent: Option<AgentId>,
     /// When the stage's clock starts: receipt of the complaint, or of the request to escalate.
     pub received_at: Timestamp,

@@ -408,13 +408,27 @@ impl Router {
             Command::LoginAgent(login) => self.login(*login, now),
             Command::MakeReady { agent } => {
                 let idx = self.logged_in_agent(&agent)?;
-                if self.state.agent_at(idx).presence != Presence::Ready {
-                    self.emit(now, EventKind::AgentReady { agent });
+                match self.state.agent_at(idx).presence {
+                    Presence::Ready => {}
+                    // Ready during wrap-up ends it early: the same event as when its time runs
+                    // out, so wrap-up time is always `wrap_up_started` to `wrap_up_ended`.
+                    Presence::WrapUp { .. } => self.emit(now, EventKind::WrapUpEnded { agent }),
+                    Presence::NotReady { .. } | Presence::LoggedOut => {
+                        self.emit(now, EventKind::AgentReady { agent });
+                    }
                 }
                 Ok(())
             }
             Command::MakeNotReady { agent, reason } => {
                 let idx = self.logged_in_agent(&agent)?;
+                // Time is reported per not-ready reason, so a new reason is a change; the same
+                // one again changes nothing and records nothing (a not-ready agent holds no
+                // open offers to withdraw).
+                if let Presence::NotReady { reason: current } = &self.state.agent_at(idx).presence
+                    && *current == reason
+                {
+                    return Ok(());
+                }
                 self.revoke_offers(idx, RevokeReason::AgentNotReady, now);
                 self.emit(now, EventKind::AgentNotReady { agent, reason });
                 Ok(())
@@ -1083,6 +1097,21 @@ impl Router {
         };
         let channel = c.channel;
         let due_warning_at = due_at.map(|due| self.due_warning_at(received_at, due, true));
+        if let Some(idx) = handling {
+            // It leaves its agent's desk as work in hand does on logout, recorded as such, so
+            // the reply, the desktop and reporting see it back in the queue whatever the
+            // channel; the stage change then finds it waiting and keeps its new place.
+            let agent = self.state.agent_at(idx).id.clone();
+            self.emit(
+                now,
+                EventKind::ContactRequeued {
+                    contact: change.contact.clone(),
+                    agent,
+                    reason: Arc::from(COMPLAINT_MOVED_ON),
+                    placement,
+                },
+            );
+        }
         self.emit(
             now,
             EventKind::ComplaintStageChanged(Box::new(ComplaintStageChanged {
@@ -1616,6 +1645,10 @@ impl Router {
         }
     }
 }
+
+/// The reason of the `contact_requeued` that takes a complaint off its agent's desk when they
+/// move it on a stage.
+const COMPLAINT_MOVED_ON: &str = "complaint_stage_changed";
 
 /// A contact to hold until its channel opens.
 struct Hold {

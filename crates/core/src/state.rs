@@ -1049,6 +1049,9 @@ impl State {
             }
             EventKind::ComplaintStageChanged(changed) => {
                 let no = self.expect_contact(&changed.contact);
+                // The router now takes a handled complaint off its agent's desk with a
+                // `contact_requeued` just before, so it arrives here queued; logs written before
+                // that carry the release in this event alone, and still replay through here.
                 let released = match (&changed.agent, &self.contacts[&no].status) {
                     (Some(agent), ContactStatus::Assigned { .. }) => {
                         Some(self.release(no, agent, at))

@@ -329,12 +329,14 @@ fn the_complaint_lifecycle_runs_on_the_statutory_clock() {
         2026-11-25T09:00:00Z offer_accepted offer=1 contact=cmp-1 agent=cara automatic waited=169200000ms
         2026-12-11T09:00:00Z due_time_at_risk contact=cmp-1 due=2026-12-14T17:00:00Z
         2026-12-14T17:00:00Z due_time_breached contact=cmp-1 due=2026-12-14T17:00:00Z
+        2027-01-06T10:00:00Z contact_requeued contact=cmp-1 agent=cara reason=complaint_stage_changed
         2027-01-06T10:00:00Z complaint_stage_changed contact=cmp-1 stage_1->stage_2 received=2027-01-05T11:00:00Z acknowledge_by=2027-01-12T17:00:00Z due=2027-02-09T17:00:00Z reason=customer dissatisfied with the stage 1 response
         2027-01-06T10:00:00Z offer_made offer=2 contact=cmp-1 agent=cara expires=2027-01-06T10:05:00Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
         2027-01-06T10:00:00Z offer_accepted offer=2 contact=cmp-1 agent=cara automatic waited=3801600000ms
         2027-02-01T10:00:00Z due_time_extended contact=cmp-1 due=2027-02-16T17:00:00Z (was 2027-02-09T17:00:00Z) working_days=5 reason=waiting for the planning officer's site visit report
         2027-02-15T09:30:00Z due_time_at_risk contact=cmp-1 due=2027-02-16T17:00:00Z
         2027-02-16T17:00:00Z due_time_breached contact=cmp-1 due=2027-02-16T17:00:00Z
+        2027-03-01T10:00:00Z contact_requeued contact=cmp-1 agent=cara reason=complaint_stage_changed
         2027-03-01T10:00:00Z complaint_stage_changed contact=cmp-1 stage_2->ombudsman received=2027-03-01T10:00:00Z due=2027-03-29T16:00:00Z reason=referred by the Local Government and Social Care Ombudsman
         2027-03-01T10:00:00Z offer_made offer=3 contact=cmp-1 agent=cara expires=2027-03-01T10:05:00Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
         2027-03-01T10:00:00Z offer_accepted offer=3 contact=cmp-1 agent=cara automatic waited=8467200000ms"#]].assert_eq(&centre.dated_events());

@@ -800,6 +800,37 @@ fn a_walk_in_nobody_at_its_site_can_serve_is_recorded_with_why_and_counted_until
 }
 
 #[test]
+fn not_ready_with_the_same_reason_again_changes_nothing_and_a_new_reason_is_recorded() {
+    // Time in each not-ready reason is reported, so a new reason is a change of state; the same
+    // reason again (a desktop that repeats its button press) is not, and writes nothing.
+    let mut centre = Centre::new();
+    centre.staff("ann", 1, "hq", &[("housing", 3)]);
+    centre.not_ready("ann", "break");
+    centre.advance(60);
+    let repeated = centre.try_command(Command::MakeNotReady {
+        agent: "ann".into(),
+        reason: "break".into(),
+    });
+    assert_eq!(repeated, Ok(0), "nothing changed, nothing recorded");
+    centre.not_ready("ann", "training");
+    // The login's own reason counts the same way.
+    centre.login("bob", 1, "hq", &[("housing", 3)]);
+    let repeated = centre.try_command(Command::MakeNotReady {
+        agent: "bob".into(),
+        reason: "login".into(),
+    });
+    assert_eq!(repeated, Ok(0));
+    expect![[r#"
+        [    0s] agent_logged_in agent=ann tier 1 site=hq skills=housing:3
+        [    0s] agent_ready agent=ann
+        [    0s] agent_not_ready agent=ann reason=break
+        [   60s] agent_not_ready agent=ann reason=training
+        [   60s] agent_logged_in agent=bob tier 1 site=hq skills=housing:3"#]]
+    .assert_eq(&centre.events());
+    centre.assert_replay_equal();
+}
+
+#[test]
 fn a_logout_that_leaves_waiting_contacts_without_anyone_records_each_once() {
     let mut centre = Centre::new();
     centre.staff("ann", 1, "hq", &[("bins", 3)]);
@@ -830,5 +861,139 @@ fn a_logout_that_leaves_waiting_contacts_without_anyone_records_each_once() {
         [    0s] contact_unservable contact=c2 step=0 logged_in=1: no agent with bins
         [    0s] agent_logged_out agent=bob"#]].assert_eq(&centre.events());
     assert_eq!(centre.router.unservable().len(), 2);
+    centre.assert_replay_equal();
+}
+
+#[test]
+fn ready_during_wrap_up_ends_it_early_with_wrap_up_ended() {
+    // Reporting consumers compute wrap-up time from `wrap_up_started` to `wrap_up_ended`; an
+    // agent who says ready before the time is up ends it then, with the same event.
+    let mut centre = Centre::new();
+    centre.staff("ann", 1, "hq", &[("council_tax", 3)]);
+    centre.call("c1", "council_tax");
+    centre.accept("ann", 1);
+    centre.advance(60);
+    centre.complete("ann", "c1", Outcome::Resolved);
+    centre.advance(10);
+    centre.ready("ann");
+    centre.advance(60);
+    expect![[r#"
+        [    0s] agent_logged_in agent=ann tier 1 site=hq skills=council_tax:3
+        [    0s] agent_ready agent=ann
+        [    0s] contact_created contact=c1 phone service=council_tax skills=council_tax:1 step=0
+        [    0s] offer_made offer=1 contact=c1 agent=ann expires=1970-01-01T00:00:15Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
+        [    0s] offer_accepted offer=1 contact=c1 agent=ann waited=0ms
+        [   60s] contact_completed contact=c1 agent=ann outcome=resolved first_contact_resolution
+        [   60s] wrap_up_started agent=ann until=1970-01-01T00:01:30Z
+        [   70s] wrap_up_ended agent=ann"#]]
+    .assert_eq(&centre.events());
+    let ann = centre.state().agent("ann").expect("logged in");
+    assert_eq!(ann.presence.as_str(), "ready");
+    assert_eq!(ann.idle_since, Timestamp::from_millis(70_000));
+    assert_eq!(centre.router.poll_timeout(), None, "no wrap-up timer left");
+    // Ready again while ready changes nothing.
+    let again = centre.try_command(Command::MakeReady {
+        agent: "ann".into(),
+    });
+    assert_eq!(again, Ok(0));
+    centre.assert_replay_equal();
+}
+
+#[test]
+fn a_log_that_ended_wrap_up_early_with_agent_ready_still_replays() {
+    // Logs written before `wrap_up_ended` was emitted for an early ready hold `agent_ready`
+    // there: replaying one gives the state a live router had, with no wrap-up timer left over.
+    let mut centre = Centre::new();
+    centre.staff("ann", 1, "hq", &[("council_tax", 3)]);
+    centre.call("c1", "council_tax");
+    centre.accept("ann", 1);
+    centre.complete("ann", "c1", Outcome::Resolved);
+    let mut old_log = centre.log.clone();
+    old_log.push(switchboard_core::Event {
+        at: Timestamp::from_millis(10_000),
+        kind: switchboard_core::EventKind::AgentReady {
+            agent: "ann".into(),
+        },
+    });
+    centre.advance(10);
+    centre.ready("ann");
+    let replayed = switchboard_core::State::replay(&old_log);
+    assert_eq!(replayed.check_invariants(), Ok(()));
+    assert!(
+        replayed == *centre.state(),
+        "the old and the new log give the same state"
+    );
+    assert_eq!(replayed.next_deadline(), None, "no wrap-up timer left");
+}
+
+fn complaint(id: &str, channel: Channel) -> NewContact {
+    let mut contact = NewContact::routine(id, channel, "planning");
+    contact.complaint_stage = Some(switchboard_core::ComplaintStage::Stage1);
+    contact
+}
+
+fn to_stage_2(contact: &str, agent: Option<&str>) -> Command {
+    Command::ChangeComplaintStage {
+        contact: contact.into(),
+        agent: agent.map(Into::into),
+        to: switchboard_core::ComplaintStage::Stage2,
+        reason: "dissatisfied with the stage 1 response".into(),
+        received_at: None,
+        due_at: None,
+    }
+}
+
+#[test]
+fn a_complaint_moved_on_by_its_agent_leaves_their_desk_on_every_channel_alike() {
+    // One rule whatever the channel: the complaint goes back to the queue from its agent's desk
+    // (`contact_requeued`, reason `complaint_stage_changed`), its new stage is recorded, the
+    // agent wraps up as after completing a contact on that channel, and the complaint is routed
+    // again like any waiting contact. A call's agent wraps up, so it goes to Dan; email has no
+    // wrap-up, so the email goes straight back to Cara, the only one free, at its new stage.
+    let mut centre = Centre::new();
+    let both = [(Channel::Phone, 1), (Channel::Email, 5)];
+    centre.login_with_channels("cara", 2, "hq", &[("customer_relations", 3)], &both);
+    centre.ready("cara");
+    centre.advance(10);
+    centre.login_with_channels("dan", 2, "hq", &[("customer_relations", 3)], &both);
+    centre.ready("dan");
+    centre.advance(10);
+    centre.arrive(complaint("call-1", Channel::Phone));
+    centre.accept("cara", 1);
+    centre.events();
+    centre.advance(60);
+    centre.command(to_stage_2("call-1", Some("cara")));
+    expect![[r#"
+        [   80s] contact_requeued contact=call-1 agent=cara reason=complaint_stage_changed
+        [   80s] complaint_stage_changed contact=call-1 stage_1->stage_2 received=1970-01-01T00:01:20Z acknowledge_by=1970-01-08T16:00:00Z due=1970-02-05T16:00:00Z reason=dissatisfied with the stage 1 response
+        [   80s] wrap_up_started agent=cara until=1970-01-01T00:01:50Z
+        [   80s] offer_made offer=2 contact=call-1 agent=dan expires=1970-01-01T00:01:35Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=70000"#]]
+    .assert_eq(&centre.events());
+    centre.accept("dan", 2);
+    centre.complete("dan", "call-1", Outcome::Resolved);
+    centre.not_ready("dan", "lunch");
+    centre.advance(60);
+    centre.arrive(complaint("mail-1", Channel::Email));
+    centre.events();
+    centre.command(to_stage_2("mail-1", Some("cara")));
+    expect![[r#"
+        [  140s] contact_requeued contact=mail-1 agent=cara reason=complaint_stage_changed
+        [  140s] complaint_stage_changed contact=mail-1 stage_1->stage_2 received=1970-01-01T00:02:20Z acknowledge_by=1970-01-08T16:00:00Z due=1970-02-05T16:00:00Z reason=dissatisfied with the stage 1 response
+        [  140s] offer_made offer=4 contact=mail-1 agent=cara expires=1970-01-01T00:07:20Z plan=default/0:matched rule=longest_idle pool=1 examined=1 score=0
+        [  140s] offer_accepted offer=4 contact=mail-1 agent=cara automatic waited=0ms"#]]
+    .assert_eq(&centre.events());
+    centre.assert_replay_equal();
+}
+
+#[test]
+fn a_waiting_complaint_moves_on_in_place() {
+    // A complaint nobody holds keeps its place: no requeue, no wrap-up, whoever is named.
+    let mut centre = Centre::new();
+    centre.login("cara", 2, "hq", &[("customer_relations", 3)]);
+    centre.arrive(complaint("mail-1", Channel::Email));
+    centre.events();
+    centre.command(to_stage_2("mail-1", Some("cara")));
+    expect!["[    0s] complaint_stage_changed contact=mail-1 stage_1->stage_2 received=1970-01-01T00:00:00Z acknowledge_by=1970-01-08T16:00:00Z due=1970-02-05T16:00:00Z reason=dissatisfied with the stage 1 response"]
+    .assert_eq(&centre.events());
     centre.assert_replay_equal();
 }

@@ -124,7 +124,7 @@ catalogue! {
     CONTACTS_RESOLVED_FIRST_CONTACT = "switchboard_contacts_resolved_first_contact_total", Counter, ["channel", "service"],
         "Contacts completed by the first agent who took them, without escalation or transfer.";
     CONTACTS_REQUEUED = "switchboard_contacts_requeued_total", Counter, ["channel", "service"],
-        "Contacts in hand put back in the queue because their agent logged out.";
+        "Contacts in hand put back in the queue from their agent: logged out, or complaint moved on a stage.";
     PLAN_STEPS_ADVANCED = "switchboard_routing_plan_steps_advanced_total", Counter, ["channel", "service"],
         "Waiting contacts that moved to a later (more relaxed) step of their routing plan.";
     WAIT = "switchboard_contact_wait_seconds", Histogram, ["channel", "service"],

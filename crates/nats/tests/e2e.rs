@@ -957,6 +957,117 @@ async fn a_complaint_runs_through_stage_1_stage_2_and_the_ombudsman() {
     }
 }
 
+#[tokio::test]
+async fn a_handled_complaint_moved_on_wrap_up_ended_early_and_a_repeated_not_ready_tell_the_truth()
+{
+    let rig = Rig::start().await;
+    let mut events = rig
+        .client
+        .subscribe("switchboard.events.>")
+        .await
+        .expect("subscribe");
+    let mut cara = rig
+        .agent("cara", 2, "hq", json!({"customer_relations": 3}), None)
+        .await;
+    rig.ok(
+        "switchboard.cmd.contact.create",
+        json!({"contact_id": "cmp-call", "channel": "phone", "service": "planning",
+               "complaint_stage": "stage_1"}),
+    )
+    .await;
+    let offer = next_offer(&mut cara).await;
+    rig.ok(
+        "switchboard.cmd.agent.cara.accept",
+        json!({"offer_id": offer["offer_id"]}),
+    )
+    .await;
+
+    // Moved on while she handles it: the reply says it is back in the queue and she wraps up.
+    let moved = rig
+        .ok(
+            "switchboard.cmd.contact.complaint_stage",
+            json!({"contact_id": "cmp-call", "agent_id": "cara", "to": "stage_2",
+                   "reason": "dissatisfied with the stage 1 response"}),
+        )
+        .await;
+    assert_eq!(moved["status"], "queued", "{moved}");
+    assert_eq!(moved["presence"], "wrap_up", "{moved}");
+    assert_eq!(moved["unchanged"], false, "{moved}");
+    // Ready before the wrap-up time is up ends it; the complaint comes back at its new stage.
+    let ready = rig.ok("switchboard.cmd.agent.cara.ready", json!({})).await;
+    assert_eq!(ready["presence"], "ready", "{ready}");
+    let again = next_offer(&mut cara).await;
+    assert_eq!(again["complaint_stage"], "stage_2", "{again}");
+
+    // The same not-ready reason twice: the second changes nothing and says so.
+    let first = rig
+        .ok(
+            "switchboard.cmd.agent.cara.not_ready",
+            json!({"reason": "break"}),
+        )
+        .await;
+    assert_eq!(first["unchanged"], false, "{first}");
+    let repeat = rig
+        .ok(
+            "switchboard.cmd.agent.cara.not_ready",
+            json!({"reason": "break"}),
+        )
+        .await;
+    assert_eq!(
+        (&repeat["unchanged"], &repeat["events"], &repeat["seq"]),
+        (&json!(true), &json!(0), &json!(0)),
+        "{repeat}"
+    );
+    rig.ok(
+        "switchboard.cmd.agent.cara.not_ready",
+        json!({"reason": "training"}),
+    )
+    .await;
+
+    // The events stream, up to the new reason: one event per change, in order.
+    let mut seen = Vec::new();
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let message = tokio::time::timeout_at(deadline, events.next())
+            .await
+            .expect("the events in time")
+            .expect("subscription open");
+        let event: Value = serde_json::from_slice(&message.payload).expect("JSON");
+        let kind = event["type"].as_str().unwrap_or_default().to_owned();
+        let reason = event["reason"].as_str().unwrap_or_default().to_owned();
+        let last = kind == "agent_not_ready" && reason == "training";
+        if [
+            "contact_requeued",
+            "complaint_stage_changed",
+            "wrap_up_started",
+            "wrap_up_ended",
+            "agent_ready",
+            "agent_not_ready",
+        ]
+        .contains(&kind.as_str())
+            // Not the complaint's arrival at stage 1, nor Cara's first ready.
+            && (kind != "complaint_stage_changed" || event["from"] != Value::Null)
+            && (kind != "agent_ready" || !seen.is_empty())
+        {
+            seen.push(format!("{kind} {reason}").trim_end().to_owned());
+        }
+        if last {
+            break;
+        }
+    }
+    assert_eq!(
+        seen,
+        [
+            "contact_requeued complaint_stage_changed",
+            "complaint_stage_changed dissatisfied with the stage 1 response",
+            "wrap_up_started",
+            "wrap_up_ended",
+            "agent_not_ready break",
+            "agent_not_ready training",
+        ]
+    );
+}
+
 /// A calendar open all day every day, closed today and tomorrow (UTC): whatever the time the
 /// test runs, the channel is closed now and opens at midnight after tomorrow.
 fn closed_until_the_day_after_tomorrow() -> (

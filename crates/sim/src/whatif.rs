@@ -48,6 +48,7 @@ impl Recorded {
         let mut agent_index = FxHashMap::default();
         let mut presence = Vec::new();
         let mut offered_at: FxHashMap<OfferId, Timestamp> = FxHashMap::default();
+        let mut wrap_up_until: FxHashMap<usize, Timestamp> = FxHashMap::default();
         let (mut think_ms, mut thinks) = (0_u128, 0_u32);
         for event in events {
             let at = event.at;
@@ -121,6 +122,20 @@ impl Recorded {
                 }
                 EventKind::AgentReady { agent } => {
                     if let Some(&i) = agent_index.get(agent) {
+                        presence.push((at, i, PresenceChange::Ready));
+                    }
+                }
+                EventKind::WrapUpStarted { agent, until } => {
+                    if let Some(&i) = agent_index.get(agent) {
+                        wrap_up_until.insert(i, *until);
+                    }
+                }
+                // The agent said ready before the wrap-up time was up (logs written before this
+                // was recorded as `wrap_up_ended` hold an `agent_ready` there, read above).
+                EventKind::WrapUpEnded { agent } => {
+                    if let Some(&i) = agent_index.get(agent)
+                        && wrap_up_until.remove(&i).is_some_and(|until| at < until)
+                    {
                         presence.push((at, i, PresenceChange::Ready));
                     }
                 }
@@ -219,5 +234,85 @@ impl Recorded {
             presence: self.presence.clone(),
         };
         run(workload, config, seed, observer)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_core::{Channel, Command, Level, NewContact, Outcome, Router, Tier};
+
+    /// Handles what falls due up to `secs`, then `command` at `secs`; keeps the events.
+    fn at(router: &mut Router, events: &mut Vec<Event>, secs: u64, command: Command) {
+        let now = Timestamp::from_millis(secs * 1000);
+        router.handle_timeout(now);
+        router.handle_command(command, now).expect("accepted");
+        events.extend(router.drain_events());
+    }
+
+    #[test]
+    fn an_early_end_of_wrap_up_is_the_agents_ready_and_a_timed_one_is_not() {
+        let mut router = Router::new(switchboard_core::RoutingConfig::default()).expect("valid");
+        let mut events = Vec::new();
+        let login = AgentLogin {
+            agent: "ann".into(),
+            name: "Ann".into(),
+            tier: Tier::FIRST,
+            site: "hq".into(),
+            skills: vec![("housing".into(), Level::MIN)],
+            channels: None,
+        };
+        let ready = || Command::MakeReady {
+            agent: "ann".into(),
+        };
+        at(
+            &mut router,
+            &mut events,
+            0,
+            Command::LoginAgent(Box::new(login)),
+        );
+        at(&mut router, &mut events, 0, ready());
+        // Two calls, each followed by 30 s of wrap-up: the first runs its time (10 s to 40 s),
+        // the second (110 s) ends when Ann says ready at 115 s.
+        for (id, start) in [("c1", 0_u64), ("c2", 100)] {
+            let call = NewContact::routine(id, Channel::Phone, "housing");
+            at(
+                &mut router,
+                &mut events,
+                start,
+                Command::CreateContact(Box::new(call)),
+            );
+            let offer = router
+                .state()
+                .offers()
+                .next()
+                .map(|o| o.id)
+                .expect("offered");
+            let accept = Command::AcceptOffer {
+                agent: "ann".into(),
+                offer,
+            };
+            at(&mut router, &mut events, start, accept);
+            let complete = Command::CompleteContact {
+                agent: "ann".into(),
+                contact: id.into(),
+                outcome: Outcome::Resolved,
+            };
+            at(&mut router, &mut events, start + 10, complete);
+        }
+        at(&mut router, &mut events, 115, ready());
+        let ended = events
+            .iter()
+            .filter(|e| e.kind.name() == "wrap_up_ended")
+            .count();
+        assert_eq!(ended, 2, "both wrap-ups ended");
+        let recorded = Recorded::from_events(&events);
+        let readies: Vec<u64> = recorded
+            .presence
+            .iter()
+            .filter(|(_, _, change)| *change == PresenceChange::Ready)
+            .map(|(at, _, _)| at.as_millis() / 1000)
+            .collect();
+        assert_eq!(readies, [0, 115]);
     }
 }

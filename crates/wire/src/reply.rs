@@ -35,9 +35,9 @@ pub struct ReplyBody {
     /// The contact the command was about (for accept and reject: the offer's contact; for agent
     /// commands that led to an offer: the contact offered).
     pub contact_id: Option<String>,
-    /// Where that contact stands after the command: `queued`, `held`, `offered`, `assigned`,
-    /// `finished` (`null` when the command's events do not say, e.g. a complaint's stage moved
-    /// on while it waits).
+    /// Where that contact stands after the command, when the command moved it: `queued`,
+    /// `held`, `offered`, `assigned`, `finished`. `null` when it did not move (it is where it
+    /// was: a waiting complaint moved on a stage, a due time extended) or there is no contact.
     pub status: Option<ContactStatusName>,
     /// The agent the contact is offered or assigned to.
     pub agent_id: Option<String>,
@@ -45,6 +45,12 @@ pub struct ReplyBody {
     pub offer_id: Option<u64>,
     /// Agent commands: the agent's presence after the command, when it changed.
     pub presence: Option<PresenceName>,
+    /// The command was accepted but changed nothing, so nothing was recorded (`events` and
+    /// `seq` are 0): `ready` from an agent already ready, `not_ready` with the reason already
+    /// in force. Added after the fields above, last, so an older reader ignores it (absent in
+    /// an older engine's JSON reply: read as `false`).
+    #[serde(default)]
+    pub unchanged: bool,
 }
 
 /// Where a contact stands.
@@ -167,6 +173,8 @@ pub fn reply_body<'a>(
         }
     }
     body.contact_id = contact.map(|c| c.to_string());
+    // Every command that changes anything records at least one event.
+    body.unchanged = body.events == 0;
     body
 }
 

@@ -508,3 +508,167 @@ fn a_complaints_query_shows_its_stage_clock_and_extensions() {
         ]
     );
 }
+
+fn with_channels(agent: &str, skill: &str, channels: &[(Channel, u8)]) -> Command {
+    let mut capacity = switchboard_core::PerChannel::splat(0);
+    for &(channel, n) in channels {
+        capacity.set(channel, n);
+    }
+    match login(agent, skill) {
+        Command::LoginAgent(mut login) => {
+            login.channels = Some(capacity);
+            Command::LoginAgent(login)
+        }
+        _ => unreachable!("login builds a login"),
+    }
+}
+
+fn stage_2(contact: &str, agent: Option<&str>) -> Command {
+    Command::ChangeComplaintStage {
+        contact: contact.into(),
+        agent: agent.map(Into::into),
+        to: switchboard_core::ComplaintStage::Stage2,
+        reason: "dissatisfied with the stage 1 response".into(),
+        received_at: None,
+        due_at: None,
+    }
+}
+
+fn complaint(id: &str, channel: Channel) -> Command {
+    let mut contact = NewContact::routine(id, channel, "planning");
+    contact.complaint_stage = Some(switchboard_core::ComplaintStage::Stage1);
+    Command::CreateContact(Box::new(contact))
+}
+
+#[test]
+fn a_complaint_stage_reply_says_where_the_complaint_went_whatever_the_channel() {
+    // One rule: `status` is where the complaint stands when the command moved it (off its
+    // agent's desk, and wherever routing then put it), `null` only when it did not move.
+    let mut centre = Centre::new();
+    let both = [(Channel::Phone, 1), (Channel::Email, 5)];
+    centre.run(&with_channels("cara", "customer_relations", &both));
+    centre.run(&ready("cara"));
+
+    // A call being handled: back in the queue, its agent in wrap-up, nobody else free.
+    centre.run(&complaint("call-1", Channel::Phone));
+    let offer = centre.router.state().offers().next().map(|o| o.id);
+    let accept = Command::AcceptOffer {
+        agent: "cara".into(),
+        offer: offer.expect("offered to cara"),
+    };
+    centre.run(&accept);
+    let command = stage_2("call-1", Some("cara"));
+    let events = centre.run(&command);
+    let body = reply_body(&command, refs(&events));
+    assert_eq!(body.status, Some(ContactStatusName::Queued), "{body:?}");
+    assert_eq!((body.agent_id, body.offer_id), (None, None));
+    assert_eq!(body.presence, Some(PresenceName::WrapUp));
+    assert!(!body.unchanged);
+
+    // An email being handled: off her desk and, email having no wrap-up, straight back to her
+    // (the only one free) at its new stage; the reply says so.
+    let mut centre = Centre::new();
+    centre.run(&with_channels("cara", "customer_relations", &both));
+    centre.run(&ready("cara"));
+    centre.run(&complaint("mail-1", Channel::Email));
+    let command = stage_2("mail-1", Some("cara"));
+    let events = centre.run(&command);
+    let body = reply_body(&command, refs(&events));
+    assert_eq!(body.status, Some(ContactStatusName::Assigned), "{body:?}");
+    assert_eq!(body.agent_id.as_deref(), Some("cara"));
+    assert_eq!(body.presence, None, "no wrap-up on email");
+
+    // A waiting complaint moves on in place: `null`, whoever is named.
+    let mut centre = Centre::new();
+    centre.run(&login("dan", "planning"));
+    centre.run(&complaint("mail-2", Channel::Email));
+    centre.run(&complaint("mail-3", Channel::Email));
+    for (contact, agent) in [("mail-2", None), ("mail-3", Some("dan"))] {
+        let command = stage_2(contact, agent);
+        let events = centre.run(&command);
+        let body = reply_body(&command, refs(&events));
+        assert_eq!(body.contact_id.as_deref(), Some(contact));
+        assert_eq!(body.status, None, "{body:?}");
+        assert_eq!((body.events, body.presence), (1, None));
+    }
+}
+
+#[test]
+fn a_presence_command_that_changes_nothing_says_so_and_records_nothing() {
+    let mut centre = Centre::new();
+    centre.run(&login("ann", "council_tax"));
+    let not_ready = |reason: &str| Command::MakeNotReady {
+        agent: "ann".into(),
+        reason: reason.into(),
+    };
+    let events = centre.run(&not_ready("break"));
+    let body = reply_body(&not_ready("break"), refs(&events));
+    assert_eq!(body.presence, Some(PresenceName::NotReady));
+    assert!(!body.unchanged);
+    let events = centre.run(&not_ready("break"));
+    let body = reply_body(&not_ready("break"), refs(&events));
+    assert!(body.unchanged, "{body:?}");
+    assert_eq!((body.seq, body.events, body.presence), (0, 0, None));
+    let json: serde_json::Value =
+        serde_json::from_slice(&encode_reply(&Reply::Ok(body), Format::Json)).expect("JSON");
+    assert_eq!(json["unchanged"], true);
+    let events = centre.run(&not_ready("training"));
+    assert!(!reply_body(&not_ready("training"), refs(&events)).unchanged);
+
+    centre.run(&ready("ann"));
+    let events = centre.run(&ready("ann"));
+    let body = reply_body(&ready("ann"), refs(&events));
+    assert!(body.unchanged);
+
+    // Ready during wrap-up ends it: a change, reported as ready.
+    centre.run(&call("c1", "council_tax"));
+    let offer = centre.router.state().offers().next().map(|o| o.id);
+    centre.run(&Command::AcceptOffer {
+        agent: "ann".into(),
+        offer: offer.expect("offered to ann"),
+    });
+    centre.run(&Command::CompleteContact {
+        agent: "ann".into(),
+        contact: "c1".into(),
+        outcome: Outcome::Resolved,
+    });
+    centre.later(5_000);
+    let events = centre.run(&ready("ann"));
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].1.kind.name(), "wrap_up_ended");
+    let body = reply_body(&ready("ann"), refs(&events));
+    assert_eq!(body.presence, Some(PresenceName::Ready));
+    assert!(!body.unchanged);
+    let notices = agent_notices(&events[0].1);
+    assert_eq!(notices.len(), 1, "one state notice: ready");
+}
+
+#[test]
+fn a_reply_with_unchanged_is_read_by_a_client_built_before_it() {
+    // The reply body as it was before `unchanged`, in the same order.
+    #[derive(serde::Deserialize, Debug, PartialEq)]
+    struct BodyBefore {
+        seq: u64,
+        events: u32,
+        contact_id: Option<String>,
+        status: Option<ContactStatusName>,
+        agent_id: Option<String>,
+        offer_id: Option<u64>,
+        presence: Option<PresenceName>,
+    }
+    let body = switchboard_wire::ReplyBody {
+        unchanged: true,
+        presence: Some(PresenceName::Ready),
+        ..Default::default()
+    };
+    let bytes = encode_reply(&Reply::Ok(body), Format::Postcard);
+    let before: Result<BodyBefore, WireError> =
+        postcard::from_bytes(&bytes).expect("an older postcard reader reads it");
+    assert_eq!(before.map(|b| b.presence), Ok(Some(PresenceName::Ready)));
+    // And a JSON reply from an engine before it reads as `false`.
+    let old = br#"{"ok":true,"seq":2,"events":1,"contact_id":null,"status":null,"agent_id":null,"offer_id":null,"presence":"ready"}"#;
+    match decode_reply(old, Format::Json) {
+        Ok(Reply::Ok(body)) => assert!(!body.unchanged),
+        other => panic!("not read: {other:?}"),
+    }
+}

@@ -233,13 +233,14 @@ pub enum EventKindDto<'a> {
         /// Its place in its new queue's plan.
         placement: PlacementDto,
     },
-    /// Work in hand went back to the queue because its agent logged out.
+    /// Work in hand went back to the queue from its agent's desk: they logged out, or moved a
+    /// complaint on a stage.
     ContactRequeued {
         /// The contact.
         contact_id: Text<'a>,
         /// The agent who held it.
         agent_id: Text<'a>,
-        /// Why.
+        /// Why: `agent_logged_out`, or `complaint_stage_changed` (followed by that event).
         reason: Text<'a>,
         /// Its place in its queue's plan.
         placement: PlacementDto,
