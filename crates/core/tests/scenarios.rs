@@ -911,7 +911,7 @@ fn a_log_that_ended_wrap_up_early_with_agent_ready_still_replays() {
     let mut old_log = centre.log.clone();
     old_log.push(switchboard_core::Event {
         at: Timestamp::from_millis(10_000),
-        kind: switchboard_core::EventKind::AgentReady {
+        kind: EventKind::AgentReady {
             agent: "ann".into(),
         },
     });
