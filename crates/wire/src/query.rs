@@ -18,7 +18,7 @@ use crate::event::{
     CapacityDto, ChannelDto, ComplaintStageDto, EventDto, OutcomeDto, SkillLevelDto, Time,
 };
 use crate::json::event_json;
-use crate::names::{IdKind, check_id};
+use crate::names::{ID_BYTES_MAX, ID_PATTERN, IdKind, check_id};
 use crate::reply::{ContactStatusName, PresenceName, encode_result};
 
 /// Figures for one queue (a service on a channel), or totals over all queues.
@@ -301,6 +301,23 @@ pub fn agents_reply(state: &State, now: Timestamp) -> AgentsReply {
     }
 }
 
+/// Request body of `{p}.query.queues` and `{p}.query.agents`: nothing (no body, or `{}`). Like
+/// every request, a field it does not know is refused.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an empty JSON object: this query takes no fields"
+)]
+pub struct EmptyQuery {}
+
+/// Reads the body of a query that takes no fields (`{p}.query.queues`, `{p}.query.agents`).
+///
+/// # Errors
+/// `payload_too_large`, or `invalid_message` naming an unknown field, as for commands.
+pub fn decode_empty_query(body: &[u8], format: Format) -> Result<EmptyQuery, WireError> {
+    parse_body(body, format)
+}
+
 /// Request body of `{p}.query.contact`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(
@@ -310,6 +327,7 @@ pub fn agents_reply(state: &State, now: Timestamp) -> AgentsReply {
 #[schemars(title = "query.contact")]
 pub struct ContactQuery {
     /// The contact.
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub contact_id: String,
 }
 
