@@ -64,8 +64,10 @@ pub struct QueueFigures {
     pub held: u64,
 }
 
-/// One queue's figures.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// One queue's figures. In JSON the figures sit beside `service` and `channel`; in postcard
+/// they follow them as one nested struct (postcard cannot write a flattened struct: it would be
+/// a map of unknown length, which it refuses).
+#[derive(Clone, Debug, PartialEq, JsonSchema)]
 pub struct QueueLine {
     /// The service.
     pub service: String,
@@ -74,6 +76,62 @@ pub struct QueueLine {
     /// The figures.
     #[serde(flatten)]
     pub figures: QueueFigures,
+}
+
+/// A queue line as JSON writes it: the figures flattened.
+#[derive(Serialize, Deserialize)]
+struct FlatLine<S, F> {
+    service: S,
+    channel: ChannelDto,
+    #[serde(flatten)]
+    figures: F,
+}
+
+/// A queue line as postcard writes it: the figures as the third field.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "QueueLine")]
+struct NestedLine<S, F> {
+    service: S,
+    channel: ChannelDto,
+    figures: F,
+}
+
+impl Serialize for QueueLine {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (service, channel, figures) = (self.service.as_str(), self.channel, &self.figures);
+        if serializer.is_human_readable() {
+            FlatLine {
+                service,
+                channel,
+                figures,
+            }
+            .serialize(serializer)
+        } else {
+            NestedLine {
+                service,
+                channel,
+                figures,
+            }
+            .serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for QueueLine {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (service, channel, figures) = if deserializer.is_human_readable() {
+            let line = FlatLine::<String, QueueFigures>::deserialize(deserializer)?;
+            (line.service, line.channel, line.figures)
+        } else {
+            let line = NestedLine::<String, QueueFigures>::deserialize(deserializer)?;
+            (line.service, line.channel, line.figures)
+        };
+        Ok(Self {
+            service,
+            channel,
+            figures,
+        })
+    }
 }
 
 /// Reply to `{p}.query.queues` (empty request body).

@@ -289,6 +289,12 @@ fn queue_and_agent_figures_come_from_the_state() {
 
     let queues = queues_reply(centre.router.state(), centre.now);
     assert_eq!(queues.queues.len(), 2);
+    // Postcard too (a line's figures are flattened in JSON only).
+    let bytes = encode_query_reply(&queues, Format::Postcard);
+    assert_eq!(
+        postcard::from_bytes::<Result<switchboard_wire::QueuesReply, WireError>>(&bytes),
+        Ok(Ok(queues.clone()))
+    );
     let tax = &queues.queues[1];
     assert_eq!(
         (tax.service.as_str(), tax.channel),
