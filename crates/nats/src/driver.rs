@@ -694,6 +694,9 @@ fn turn(
         let outcome = decide(
             engine, subjects, cache, &answers, &message, format, &mut key, now, received,
         );
+        if let Outcome::Refused(error) = &outcome {
+            telemetry.refused(error.code.as_str(), received);
+        }
         answers.push(Answer {
             // An intake message's reply subject is JetStream's acknowledgement subject: it is
             // acknowledged (once durable), never sent a reply.
@@ -844,7 +847,7 @@ fn decide(
 ) -> Outcome {
     let refuse = |error: WireError| {
         telemetry::bad_message(error.code.as_str());
-        tracing::info!(subject = %message.subject, code = error.code.as_str(), message = %error.message, "command refused");
+        crate::refusals::log_refusal(&message.subject, error.code.as_str(), &error.message);
         Outcome::Refused(error)
     };
     if message.payload.len() > PAYLOAD_BYTES_MAX {
@@ -985,6 +988,20 @@ fn answer_query(
         }
     };
     telemetry::query_answered(kind.as_str());
+    let refuse = |error: WireError| {
+        telemetry::bad_message(error.code.as_str());
+        crate::refusals::log_refusal(&message.subject, error.code.as_str(), &error.message);
+        Some((
+            reply_to.clone(),
+            Bytes::from(switchboard_wire::encode_reply(&Reply::Error(error), format)),
+        ))
+    };
+    // Like every request, a query that takes no fields refuses a body that has some.
+    if matches!(kind, QueryKind::Queues | QueryKind::Agents)
+        && let Err(error) = switchboard_wire::decode_empty_query(&message.payload, format)
+    {
+        return refuse(error);
+    }
     let bytes = match kind {
         QueryKind::Queues => switchboard_wire::encode_query_reply(
             &switchboard_wire::queues_reply(engine.router(), now),
@@ -997,12 +1014,7 @@ fn answer_query(
         QueryKind::Contact => {
             let query = match switchboard_wire::decode_contact_query(&message.payload, format) {
                 Ok(query) => query,
-                Err(error) => {
-                    return Some((
-                        reply_to,
-                        Bytes::from(switchboard_wire::encode_reply(&Reply::Error(error), format)),
-                    ));
-                }
+                Err(error) => return refuse(error),
             };
             let Ok(permit) = history_reads.clone().try_acquire_owned() else {
                 telemetry::bad_message(ErrorCode::Unavailable.as_str());

@@ -5,8 +5,9 @@
 //!
 //! 1. gathers a batch: command requests on `{p}.cmd.>`, durable intake from the JetStream stream
 //!    on `{p}.inbox.>`, and any timer the core asked for;
-//! 2. decodes and validates every message (bad input gets an error reply with a code, a log line
-//!    and a metric — never a panic) and decides it in the core;
+//! 2. decodes and validates every message (bad input gets an error reply with a code, a DEBUG
+//!    log line, a metric and a share of a WARN summary at most every ten seconds — never a
+//!    panic; see [`refusals`]) and decides it in the core;
 //! 3. submits the batch's events to the log's group committer, which makes every batch submitted
 //!    while its last `fdatasync` was in flight durable with **one** more, and prepares the
 //!    replies, offers and notices; the loop goes on to the next batch meanwhile;
@@ -32,6 +33,7 @@ mod driver;
 mod events;
 pub mod health;
 mod idempotency;
+pub mod refusals;
 pub mod telemetry;
 
 pub use connect::{ConnectSettings, FIRST_CONNECT_WAIT, TlsSettings, connect};

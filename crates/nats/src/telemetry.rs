@@ -43,6 +43,7 @@ use switchboard_core::{
 use switchboard_engine::{Committed, Engine, EngineError};
 
 use crate::health::Health;
+use crate::refusals::{RefusalLog, RefusalSummary};
 
 /// At most this many distinct values of the `service` label, and as many of `site`; others are
 /// reported as `other`. Services and sites are named by the systems that send contacts and
@@ -548,6 +549,8 @@ pub struct Telemetry {
     health: Health,
     last_sample: Option<Instant>,
     last_disk_sample: Option<Instant>,
+    /// Refused requests not yet summarised in the log (see [`crate::refusals`]).
+    refusals: RefusalLog,
 }
 
 impl Telemetry {
@@ -565,6 +568,7 @@ impl Telemetry {
             health,
             last_sample: None,
             last_disk_sample: None,
+            refusals: RefusalLog::default(),
         };
         for contact in state.contacts() {
             let service = telemetry
@@ -887,6 +891,9 @@ impl Telemetry {
     /// second, and the data directory's figures at most every five seconds. The health's
     /// heartbeat is renewed.
     pub fn sample(&mut self, engine: &Engine, now: Timestamp, at: Instant) {
+        if let Some(summary) = self.refusals.poll(at) {
+            warn_refusals(&summary);
+        }
         if self
             .last_sample
             .is_some_and(|last| at.saturating_duration_since(last) < SAMPLE_EVERY)
@@ -1287,6 +1294,23 @@ pub fn command_decided(kind: &'static str, ok: bool) {
     if !cached {
         register().increment(1);
     }
+}
+
+impl Telemetry {
+    /// A request was refused with this wire code at `at`: counted towards the next WARN
+    /// summary, written when one is due (its DEBUG line and metric are the caller's).
+    pub fn refused(&mut self, code: &'static str, at: Instant) {
+        if let Some(summary) = self.refusals.refused(code, at) {
+            warn_refusals(&summary);
+        }
+    }
+}
+
+fn warn_refusals(summary: &RefusalSummary) {
+    tracing::warn!(
+        refused = summary.refused,
+        "{summary} (each at DEBUG; counted in {BAD_MESSAGES})"
+    );
 }
 
 /// A command was answered with an error of this wire code.

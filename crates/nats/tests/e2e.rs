@@ -687,6 +687,22 @@ async fn bad_input_is_refused_with_its_code_and_the_engine_goes_on() {
             json!({"tier": 9, "site": "hq", "skills": {}}),
             "invalid_message",
         ),
+        // Every request refuses fields it does not know, queries without fields included.
+        (
+            "switchboard.query.queues",
+            json!({"x": 1}),
+            "invalid_message",
+        ),
+        (
+            "switchboard.query.agents",
+            json!({"x": 1}),
+            "invalid_message",
+        ),
+        (
+            "switchboard.query.contact",
+            json!({"contact_id": "c1", "x": 1}),
+            "invalid_message",
+        ),
     ];
     for (subject, body, code) in cases {
         assert_eq!(
@@ -701,6 +717,59 @@ async fn bad_input_is_refused_with_its_code_and_the_engine_goes_on() {
         json!({"offer_id": offer["offer_id"]}),
     )
     .await;
+    rig.ok("switchboard.query.queues", json!({})).await;
+    rig.ok("switchboard.query.agents", json!({})).await;
+}
+
+#[tokio::test]
+async fn a_create_reply_says_when_a_received_at_was_adjusted() {
+    let rig = Rig::start().await;
+    let now = jiff::Timestamp::now();
+    let hours = |n: i64| {
+        now.checked_add(jiff::SignedDuration::from_hours(n))
+            .expect("in range")
+    };
+    let time = |t: jiff::Timestamp| format!("{t:.3}");
+    let create = |id: &str, received_at: jiff::Timestamp| {
+        json!({"contact_id": id, "channel": "phone", "service": "bins",
+               "received_at": time(received_at)})
+    };
+
+    // Two hours back on the phone: it counts from an hour back, and the reply says so.
+    let reply = rig
+        .ok("switchboard.cmd.contact.create", create("c1", hours(-2)))
+        .await;
+    assert_eq!(reply["adjustments"][0]["field"], "received_at", "{reply}");
+    assert_eq!(reply["adjustments"][0]["reason"], "beyond_live_limit");
+    let used: jiff::Timestamp = reply["received_at"]
+        .as_str()
+        .expect("a time")
+        .parse()
+        .expect("RFC 3339");
+    // (The engine reads its clock after the test, in whole milliseconds.)
+    assert!(
+        used.as_millisecond() >= hours(-1).as_millisecond(),
+        "{reply}"
+    );
+
+    // Two hours ahead: it counts from now.
+    let reply = rig
+        .ok("switchboard.cmd.contact.create", create("c2", hours(2)))
+        .await;
+    assert_eq!(
+        reply["adjustments"][0]["reason"], "in_the_future",
+        "{reply}"
+    );
+
+    // Ten minutes back: taken as given.
+    let asked = now
+        .checked_sub(jiff::SignedDuration::from_mins(10))
+        .expect("in range");
+    let reply = rig
+        .ok("switchboard.cmd.contact.create", create("c3", asked))
+        .await;
+    assert_eq!(reply["adjustments"], json!([]), "{reply}");
+    assert_eq!(reply["received_at"], time(asked));
 }
 
 #[tokio::test]

@@ -23,7 +23,7 @@
 
 use std::collections::BTreeMap;
 
-use schemars::JsonSchema;
+use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use switchboard_core::{
@@ -32,8 +32,11 @@ use switchboard_core::{
 };
 
 use crate::error::{ErrorCode, WireError};
-use crate::event::{ChannelDto, ComplaintStageDto, OutcomeDto, SkillRequirementDto, Time};
-use crate::names::{ID_BYTES_MAX, IdKind, check_id, check_text};
+use crate::event::{ChannelDto, ComplaintStageDto, OutcomeDto, Time};
+use crate::names::{
+    AGENT_ID_PATTERN, ID_BYTES_MAX, ID_PATTERN, IdKind, REQUIRED_TEXT_PATTERN, TEXT_BYTES_MAX,
+    TEXT_PATTERN, check_id, check_text,
+};
 use crate::subjects::CommandKind;
 
 /// The largest body accepted, in bytes; a larger one is refused with `payload_too_large`.
@@ -104,28 +107,46 @@ pub struct Decoded {
     pub command_id: Option<String>,
 }
 
+/// A skill a contact needs, in `contact.create` and `agent.transfer`: `{"skill": "council_tax",
+/// "min_level": 2}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an object with a `skill` and its `min_level`"
+)]
+pub struct SkillNeed {
+    /// The skill (an id).
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
+    pub skill: String,
+    /// The lowest acceptable proficiency level, 1 to 5.
+    #[schemars(range(min = 1, max = 5))]
+    pub min_level: u8,
+}
+
 /// Body of `{p}.cmd.contact.create`: a new contact.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(
     deny_unknown_fields,
     expecting = "a JSON object: the body of contact.create"
 )]
-#[schemars(title = "contact.create")]
+#[schemars(title = "contact.create", transform = face_to_face_needs_a_site)]
 pub struct CreateContactBody {
     /// The contact's id, chosen by the system that raised it (unique among live contacts).
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub contact_id: String,
     /// How it arrived.
     pub channel: ChannelDto,
     /// The service area it is about (`council_tax`, `benefits`...).
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub service: String,
     /// Skills it needs, each at or above a level 1–5; when empty, the service's own skill at
     /// level 1. At most 16, each named once.
     #[serde(default)]
-    pub skills: Vec<SkillRequirementDto<'static>>,
+    #[schemars(length(max = CONTACT_SKILLS_MAX))]
+    pub skills: Vec<SkillNeed>,
     /// A community language the agent must speak (a skill, needed at level 3 by default).
     #[serde(default)]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub language: Option<String>,
     /// How urgent, 0 (routine, the default) to 9.
     #[serde(default)]
@@ -140,13 +161,16 @@ pub struct CreateContactBody {
     pub vulnerable: bool,
     /// The customer's reference in the council's records.
     #[serde(default)]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub customer_id: Option<String>,
     /// The case owner or agent the customer asked for.
     #[serde(default)]
+    #[schemars(regex(pattern = AGENT_ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub preferred_agent_id: Option<String>,
     /// The site: **required for `face_to_face`** (the building the customer is standing in); a
     /// preference for other channels.
     #[serde(default)]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub site: Option<String>,
     /// Deferred work: when it must be done by (default: email 2 days, callback 4 hours).
     #[serde(default)]
@@ -159,11 +183,12 @@ pub struct CreateContactBody {
     pub complaint_stage: Option<ComplaintStageDto>,
     /// Free-form attributes shown on the desktop, never used for routing: at most 32, names of at
     /// most 64 bytes following the id rules, values of at most 1024 bytes.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "unique_keys")]
+    #[schemars(schema_with = "attributes_schema")]
     pub attributes: BTreeMap<String, String>,
     /// The idempotency key: a repeat returns the first reply and has no second effect.
     #[serde(default)]
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub command_id: Option<String>,
 }
 
@@ -176,9 +201,11 @@ pub struct CreateContactBody {
 #[schemars(title = "contact.abandon")]
 pub struct AbandonContactBody {
     /// The contact.
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub contact_id: String,
     /// The idempotency key.
     #[serde(default)]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub command_id: Option<String>,
 }
 
@@ -221,9 +248,12 @@ pub struct LoginBody {
     #[schemars(range(min = 1, max = 5))]
     pub tier: u8,
     /// Where they work today.
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub site: String,
     /// Skills and proficiency levels 1–5, e.g. `{"council_tax": 3, "polish": 4}`; at least one,
     /// at most 256.
+    #[serde(deserialize_with = "unique_keys")]
+    #[schemars(schema_with = "login_skills_schema")]
     pub skills: BTreeMap<String, u8>,
     /// Capacity per channel; when absent, the engine's defaults (phone 1, face to face 1, chat 3,
     /// email 5, callback 1 unless configured otherwise).
@@ -231,12 +261,15 @@ pub struct LoginBody {
     pub channels: Option<ChannelCapacities>,
     /// Display name (at most 512 bytes); the agent id when absent.
     #[serde(default)]
+    #[schemars(regex(pattern = REQUIRED_TEXT_PATTERN), length(min = 1, max = TEXT_BYTES_MAX))]
     pub name: Option<String>,
     /// The agent, if the body repeats it: must match the subject's.
     #[serde(default)]
+    #[schemars(regex(pattern = AGENT_ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub agent_id: Option<String>,
     /// The idempotency key.
     #[serde(default)]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub command_id: Option<String>,
 }
 
@@ -250,9 +283,11 @@ pub struct LoginBody {
 pub struct ReadyBody {
     /// The agent, if the body repeats it: must match the subject's.
     #[serde(default)]
+    #[schemars(regex(pattern = AGENT_ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub agent_id: Option<String>,
     /// The idempotency key.
     #[serde(default)]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub command_id: Option<String>,
 }
 
@@ -265,12 +300,15 @@ pub struct ReadyBody {
 #[schemars(title = "agent.not_ready")]
 pub struct NotReadyBody {
     /// Why (break, training, meeting...): non-empty, at most 512 bytes.
+    #[schemars(regex(pattern = REQUIRED_TEXT_PATTERN), length(min = 1, max = TEXT_BYTES_MAX))]
     pub reason: String,
     /// The agent, if the body repeats it: must match the subject's.
     #[serde(default)]
+    #[schemars(regex(pattern = AGENT_ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub agent_id: Option<String>,
     /// The idempotency key.
     #[serde(default)]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub command_id: Option<String>,
 }
 
@@ -287,9 +325,11 @@ pub struct LogoutBody {
     pub force: bool,
     /// The agent, if the body repeats it: must match the subject's.
     #[serde(default)]
+    #[schemars(regex(pattern = AGENT_ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub agent_id: Option<String>,
     /// The idempotency key.
     #[serde(default)]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub command_id: Option<String>,
 }
 
@@ -305,9 +345,11 @@ pub struct AcceptBody {
     pub offer_id: u64,
     /// The agent, if the body repeats it: must match the subject's.
     #[serde(default)]
+    #[schemars(regex(pattern = AGENT_ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub agent_id: Option<String>,
     /// The idempotency key.
     #[serde(default)]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub command_id: Option<String>,
 }
 
@@ -323,12 +365,15 @@ pub struct RejectBody {
     pub offer_id: u64,
     /// Why, if the agent says (at most 512 bytes).
     #[serde(default)]
+    #[schemars(regex(pattern = TEXT_PATTERN), length(max = TEXT_BYTES_MAX))]
     pub reason: Option<String>,
     /// The agent, if the body repeats it: must match the subject's.
     #[serde(default)]
+    #[schemars(regex(pattern = AGENT_ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub agent_id: Option<String>,
     /// The idempotency key.
     #[serde(default)]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub command_id: Option<String>,
 }
 
@@ -341,14 +386,17 @@ pub struct RejectBody {
 #[schemars(title = "agent.complete")]
 pub struct CompleteBody {
     /// The contact.
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub contact_id: String,
     /// How it ended.
     pub outcome: OutcomeDto,
     /// The agent, if the body repeats it: must match the subject's.
     #[serde(default)]
+    #[schemars(regex(pattern = AGENT_ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub agent_id: Option<String>,
     /// The idempotency key.
     #[serde(default)]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub command_id: Option<String>,
 }
 
@@ -361,8 +409,10 @@ pub struct CompleteBody {
 #[schemars(title = "agent.escalate")]
 pub struct EscalateBody {
     /// The contact.
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub contact_id: String,
     /// Why: non-empty, at most 512 bytes.
+    #[schemars(regex(pattern = REQUIRED_TEXT_PATTERN), length(min = 1, max = TEXT_BYTES_MAX))]
     pub reason: String,
     /// The tier, 1–5, to escalate to; by default the tier above both the agent's and the
     /// contact's.
@@ -371,9 +421,11 @@ pub struct EscalateBody {
     pub to_tier: Option<u8>,
     /// The agent, if the body repeats it: must match the subject's.
     #[serde(default)]
+    #[schemars(regex(pattern = AGENT_ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub agent_id: Option<String>,
     /// The idempotency key.
     #[serde(default)]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub command_id: Option<String>,
 }
 
@@ -386,17 +438,22 @@ pub struct EscalateBody {
 #[schemars(title = "agent.transfer")]
 pub struct TransferBody {
     /// The contact.
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub contact_id: String,
     /// The service it goes to.
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub service: String,
     /// The skills it now needs (at most 16); by default the new service's own skill.
     #[serde(default)]
-    pub skills: Vec<SkillRequirementDto<'static>>,
+    #[schemars(length(max = CONTACT_SKILLS_MAX))]
+    pub skills: Vec<SkillNeed>,
     /// The agent, if the body repeats it: must match the subject's.
     #[serde(default)]
+    #[schemars(regex(pattern = AGENT_ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub agent_id: Option<String>,
     /// The idempotency key.
     #[serde(default)]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub command_id: Option<String>,
 }
 
@@ -410,16 +467,18 @@ pub struct TransferBody {
 #[schemars(title = "contact.complaint_stage")]
 pub struct ComplaintStageBody {
     /// The complaint.
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub contact_id: String,
     /// The agent handling it, who lets it go back to the queue at its new stage; required when it
     /// is being handled (and must be its agent), optional otherwise.
     #[serde(default)]
+    #[schemars(regex(pattern = AGENT_ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub agent_id: Option<String>,
     /// The stage it moves to, `stage_2` or `ombudsman`: a stage only moves on.
     pub to: ComplaintStageDto,
     /// Why (the customer's request to escalate, the Ombudsman's referral): non-empty, at most
     /// 512 bytes.
+    #[schemars(regex(pattern = REQUIRED_TEXT_PATTERN), length(min = 1, max = TEXT_BYTES_MAX))]
     pub reason: String,
     /// When the request for the new stage was received, if earlier than now (a letter scanned
     /// later): the stage's clock counts from here.
@@ -431,7 +490,7 @@ pub struct ComplaintStageBody {
     pub due_at: Option<Time>,
     /// The idempotency key.
     #[serde(default)]
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub command_id: Option<String>,
 }
 
@@ -445,20 +504,22 @@ pub struct ComplaintStageBody {
 #[schemars(title = "contact.extend_due")]
 pub struct ExtendDueBody {
     /// The contact (it must have a due time).
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub contact_id: String,
     /// The agent or manager extending it, for the record.
     #[serde(default)]
+    #[schemars(regex(pattern = AGENT_ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub agent_id: Option<String>,
     /// How many working days to add, 1 to 60.
     #[schemars(range(min = 1, max = 60))]
     pub working_days: u32,
     /// Why, in words fit for the customer (every extension must be explained): non-empty, at
     /// most 512 bytes.
+    #[schemars(regex(pattern = REQUIRED_TEXT_PATTERN), length(min = 1, max = TEXT_BYTES_MAX))]
     pub reason: String,
     /// The idempotency key.
     #[serde(default)]
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub command_id: Option<String>,
 }
 
@@ -473,15 +534,16 @@ pub struct ExtendDueBody {
 #[schemars(title = "customer.persistent_complainant")]
 pub struct PersistentComplainantBody {
     /// The customer's reference, as in `contact.create`'s `customer_id`.
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub customer_id: String,
     /// Designate (`true`) or lift the designation (`false`).
     pub designated: bool,
     /// The policy decision being recorded: non-empty, at most 512 bytes.
+    #[schemars(regex(pattern = REQUIRED_TEXT_PATTERN), length(min = 1, max = TEXT_BYTES_MAX))]
     pub reason: String,
     /// The idempotency key.
     #[serde(default)]
-    #[schemars(length(min = 1, max = 128))]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub command_id: Option<String>,
 }
 
@@ -559,8 +621,8 @@ impl CommandBody {
                     skills: c
                         .skills
                         .iter()
-                        .map(|r| SkillRequirementDto {
-                            skill: r.skill.to_string().into(),
+                        .map(|r| SkillNeed {
+                            skill: r.skill.to_string(),
                             min_level: r.min_level.get(),
                         })
                         .collect(),
@@ -695,8 +757,8 @@ impl CommandBody {
                     service: text(service),
                     skills: skills
                         .iter()
-                        .map(|r| SkillRequirementDto {
-                            skill: r.skill.to_string().into(),
+                        .map(|r| SkillNeed {
+                            skill: r.skill.to_string(),
                             min_level: r.min_level.get(),
                         })
                         .collect(),
@@ -777,6 +839,86 @@ impl CommandBody {
             Self::PersistentComplainant(b) => encode(b, format),
         }
     }
+}
+
+/// Reads a map whose keys must each be given once: a repeated key (`{"tax":1,"tax":5}`) is an
+/// error, not a silent choice of one value, as a repeated field of a body is.
+fn unique_keys<'de, D, V>(deserializer: D) -> Result<BTreeMap<String, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct UniqueKeys<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for UniqueKeys<V> {
+        type Value = BTreeMap<String, V>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("an object whose keys are each given once")
+        }
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = BTreeMap::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if out.contains_key(&key) {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "key `{}` is given twice",
+                        shorten(&key)
+                    )));
+                }
+                let value = map.next_value()?;
+                out.insert(key, value);
+            }
+            Ok(out)
+        }
+    }
+    deserializer.deserialize_map(UniqueKeys(std::marker::PhantomData))
+}
+
+/// `attributes` in JSON Schema: at most [`ATTRIBUTES_MAX`] names following the id rules (at
+/// most [`ATTRIBUTE_NAME_BYTES_MAX`] long), each a string of at most
+/// [`ATTRIBUTE_VALUE_BYTES_MAX`] (characters there, bytes in the engine).
+fn attributes_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "maxProperties": ATTRIBUTES_MAX,
+        "propertyNames": {
+            "pattern": ID_PATTERN,
+            "minLength": 1,
+            "maxLength": ATTRIBUTE_NAME_BYTES_MAX,
+        },
+        "additionalProperties": {"type": "string", "maxLength": ATTRIBUTE_VALUE_BYTES_MAX},
+    })
+}
+
+/// A login's `skills` in JSON Schema: 1 to [`AGENT_SKILLS_MAX`] skills (ids), each at a
+/// proficiency level 1 to 5.
+fn login_skills_schema(_: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "minProperties": 1,
+        "maxProperties": AGENT_SKILLS_MAX,
+        "propertyNames": {"pattern": ID_PATTERN, "minLength": 1, "maxLength": ID_BYTES_MAX},
+        "additionalProperties": {"type": "integer", "minimum": 1, "maximum": 5},
+    })
+}
+
+/// In JSON Schema, a `face_to_face` contact must name its `site` (a string, not null).
+fn face_to_face_needs_a_site(schema: &mut Schema) {
+    schema.insert(
+        "if".into(),
+        serde_json::json!({
+            "properties": {"channel": {"const": "face_to_face"}},
+            "required": ["channel"],
+        }),
+    );
+    schema.insert(
+        "then".into(),
+        serde_json::json!({
+            "properties": {"site": {"type": "string"}},
+            "required": ["site"],
+        }),
+    );
 }
 
 fn encode<T: Serialize>(body: &T, format: Format) -> Result<Vec<u8>, WireError> {
@@ -1108,7 +1250,7 @@ fn level(field: &str, n: u8) -> Result<Level, WireError> {
     })
 }
 
-fn requirements(skills: &[SkillRequirementDto<'_>]) -> Result<Vec<SkillRequirement>, WireError> {
+fn requirements(skills: &[SkillNeed]) -> Result<Vec<SkillRequirement>, WireError> {
     if skills.len() > CONTACT_SKILLS_MAX {
         return Err(WireError::invalid(format!(
             "field `skills`: {} skills, more than {CONTACT_SKILLS_MAX}",
@@ -1125,7 +1267,7 @@ fn requirements(skills: &[SkillRequirementDto<'_>]) -> Result<Vec<SkillRequireme
             )));
         }
         out.push(SkillRequirement {
-            skill: r.skill.as_ref().into(),
+            skill: r.skill.as_str().into(),
             min_level: level(&format!("skills[{i}].min_level"), r.min_level)?,
         });
     }

@@ -94,10 +94,15 @@ pub enum ErrorCode {
     NotYourOffer,
     /// A contact with this id is already live, or finished within the retention window.
     DuplicateContact,
-    /// The command is well formed but the core cannot accept it (e.g. escalating above tier 5).
+    /// The command is well formed but the core cannot accept it: a new service, skill or site
+    /// beyond the 10,000 of its kind the engine keeps, or a due time extended beyond the
+    /// calendar's reach. (Escalating above tier 5 does not fit the contact's state:
+    /// `invalid_transition`.)
     InvalidCommand,
-    /// The engine cannot take the request now (starting, shutting down, its log refused a
-    /// write). Safe to retry with the same `command_id`.
+    /// The engine cannot answer this request now: a contact query while four histories are
+    /// being read, or a reply that cannot be written (an instant beyond year 9999). Ask again.
+    /// (An engine that is starting, stopping or down sends no reply at all: the request times
+    /// out at the sender, and is safe to repeat with the same `command_id`.)
     Unavailable,
     /// The contact's channel is closed (out of hours) and is configured to refuse contacts then;
     /// the error's `opens_at` says when it opens, if within a year.

@@ -60,9 +60,12 @@ pub use offer::{
 };
 pub use query::{
     AgentsReply, ContactQuery, ContactReply, QueuesReply, agents_reply, contact_reply,
-    decode_contact_query, encode_query_reply, queues_reply,
+    decode_contact_query, decode_empty_query, encode_query_reply, queues_reply,
 };
-pub use reply::{Reply, ReplyBody, decode_reply, encode_reply, encode_result, reply_body};
+pub use reply::{
+    Adjustment, AdjustmentReason, Reply, ReplyBody, decode_reply, encode_reply, encode_result,
+    reply_body,
+};
 pub use subjects::{CommandKind, QueryKind, Route, Subjects};
 
 pub use event::DtoError;

@@ -4,6 +4,11 @@
 //! non-empty, at most [`ID_BYTES_MAX`] bytes, and hold no whitespace, no control characters and
 //! none of NATS's wildcard characters (`*`, `>`). Agent ids are also subject tokens
 //! (`switchboard.cmd.agent.<agent_id>.ready`), so they hold no `.` either.
+//!
+//! The same rules in JSON Schema ([`ID_PATTERN`] and its kin) sit beside them, so that the
+//! generated schemas say what the checks do; a test compares the two character by character.
+//! JSON Schema counts a string's length in characters, not bytes, so the byte limits are only
+//! approached there (a limit of 128 bytes becomes at most 128 characters).
 
 use crate::error::WireError;
 
@@ -11,6 +16,40 @@ use crate::error::WireError;
 pub const ID_BYTES_MAX: usize = 128;
 /// The longest free-text field (a reason, a display name), in bytes.
 pub const TEXT_BYTES_MAX: usize = 512;
+
+/// Control characters (`Cc`) and white space (Unicode `White_Space`, as `char::is_whitespace`),
+/// as the body of a regular-expression character class.
+macro_rules! blank_or_control {
+    () => {
+        r"\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000"
+    };
+}
+
+/// The control characters (`Cc`) free text may not hold, as a character class body.
+macro_rules! control_characters {
+    () => {
+        r"\u0000-\u001F\u007F-\u009F"
+    };
+}
+
+/// An id in JSON Schema (with `minLength` 1 and `maxLength` [`ID_BYTES_MAX`]).
+pub const ID_PATTERN: &str = concat!("^[^", blank_or_control!(), "*>]+$");
+/// An agent id in JSON Schema: an id without `.`.
+pub const AGENT_ID_PATTERN: &str = concat!("^[^", blank_or_control!(), "*>.]+$");
+/// Free text in JSON Schema: no control characters (with `maxLength` [`TEXT_BYTES_MAX`]).
+pub const TEXT_PATTERN: &str = concat!("^[^", control_characters!(), "]*$");
+/// Required free text in JSON Schema: no control characters, and not blank (at least one
+/// character that is not white space).
+pub const REQUIRED_TEXT_PATTERN: &str = concat!(
+    "^[^",
+    control_characters!(),
+    "]*[^",
+    blank_or_control!(),
+    "]",
+    "[^",
+    control_characters!(),
+    "]*$"
+);
 
 /// What kind of id a string must be.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use crate::event::{
     CapacityDto, ChannelDto, ComplaintStageDto, EventDto, OutcomeDto, SkillLevelDto, Time,
 };
 use crate::json::event_json;
-use crate::names::{IdKind, check_id};
+use crate::names::{ID_BYTES_MAX, ID_PATTERN, IdKind, check_id};
 use crate::reply::{ContactStatusName, PresenceName, encode_result};
 
 /// Figures for one queue (a service on a channel), or totals over all queues.
@@ -75,8 +75,10 @@ pub struct QueueFigures {
     pub unservable: u32,
 }
 
-/// One queue's figures.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+/// One queue's figures. In JSON the figures sit beside `service` and `channel`; in postcard
+/// they follow them as one nested struct (postcard cannot write a flattened struct: it would be
+/// a map of unknown length, which it refuses).
+#[derive(Clone, Debug, PartialEq, JsonSchema)]
 pub struct QueueLine {
     /// The service.
     pub service: String,
@@ -85,6 +87,62 @@ pub struct QueueLine {
     /// The figures.
     #[serde(flatten)]
     pub figures: QueueFigures,
+}
+
+/// A queue line as JSON writes it: the figures flattened.
+#[derive(Serialize, Deserialize)]
+struct FlatLine<S, F> {
+    service: S,
+    channel: ChannelDto,
+    #[serde(flatten)]
+    figures: F,
+}
+
+/// A queue line as postcard writes it: the figures as the third field.
+#[derive(Serialize, Deserialize)]
+#[serde(rename = "QueueLine")]
+struct NestedLine<S, F> {
+    service: S,
+    channel: ChannelDto,
+    figures: F,
+}
+
+impl Serialize for QueueLine {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let (service, channel, figures) = (self.service.as_str(), self.channel, &self.figures);
+        if serializer.is_human_readable() {
+            FlatLine {
+                service,
+                channel,
+                figures,
+            }
+            .serialize(serializer)
+        } else {
+            NestedLine {
+                service,
+                channel,
+                figures,
+            }
+            .serialize(serializer)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for QueueLine {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let (service, channel, figures) = if deserializer.is_human_readable() {
+            let line = FlatLine::<String, QueueFigures>::deserialize(deserializer)?;
+            (line.service, line.channel, line.figures)
+        } else {
+            let line = NestedLine::<String, QueueFigures>::deserialize(deserializer)?;
+            (line.service, line.channel, line.figures)
+        };
+        Ok(Self {
+            service,
+            channel,
+            figures,
+        })
+    }
 }
 
 /// Reply to `{p}.query.queues` (empty request body).
@@ -326,6 +384,23 @@ pub fn agents_reply(state: &State, now: Timestamp) -> AgentsReply {
     }
 }
 
+/// Request body of `{p}.query.queues` and `{p}.query.agents`: nothing (no body, or `{}`). Like
+/// every request, a field it does not know is refused.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "an empty JSON object: this query takes no fields"
+)]
+pub struct EmptyQuery {}
+
+/// Reads the body of a query that takes no fields (`{p}.query.queues`, `{p}.query.agents`).
+///
+/// # Errors
+/// `payload_too_large`, or `invalid_message` naming an unknown field, as for commands.
+pub fn decode_empty_query(body: &[u8], format: Format) -> Result<EmptyQuery, WireError> {
+    parse_body(body, format)
+}
+
 /// Request body of `{p}.query.contact`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(
@@ -335,6 +410,7 @@ pub fn agents_reply(state: &State, now: Timestamp) -> AgentsReply {
 #[schemars(title = "query.contact")]
 pub struct ContactQuery {
     /// The contact.
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
     pub contact_id: String,
 }
 

@@ -11,10 +11,13 @@
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use switchboard_core::{Command, ContactId, Event, EventKind, OfferId};
+use switchboard_core::{
+    Command, ContactId, Event, EventKind, LIVE_EARLIER_ARRIVAL_MAX, OfferId, Timestamp,
+};
 
 use crate::command::Format;
 use crate::error::{ErrorCode, WireError};
+use crate::event::Time;
 
 /// A command's reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -51,6 +54,39 @@ pub struct ReplyBody {
     /// an older engine's JSON reply: read as `false`).
     #[serde(default)]
     pub unchanged: bool,
+    /// `contact.create`: the contact's first arrival, from which its service level and queue
+    /// order count (`received_at` as given, or now, within the limits below);
+    /// `contact.complaint_stage`: when the new stage's clock starts. Null for other commands.
+    #[serde(default)]
+    pub received_at: Option<Time>,
+    /// What the engine changed in what the command asked, and why: a `received_at` later than
+    /// now counts from now; a live contact's (phone, face to face, chat) more than an hour back
+    /// counts from an hour back. Empty when it took the command as given.
+    #[serde(default)]
+    pub adjustments: Vec<Adjustment>,
+}
+
+/// A value of a command that the engine did not take as given.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Adjustment {
+    /// The body's field (`received_at`).
+    pub field: String,
+    /// Why it was adjusted.
+    pub reason: AdjustmentReason,
+    /// A sentence with the value given and the value used.
+    pub message: String,
+}
+
+/// Why a value was adjusted.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AdjustmentReason {
+    /// The instant is later than the engine's now: now is used.
+    InTheFuture,
+    /// A live contact's first arrival is more than an hour back: an hour back is used (a
+    /// customer on the line has not waited longer, and an earlier one would put the contact
+    /// ahead of everyone).
+    BeyondLiveLimit,
 }
 
 /// Where a contact stands.
@@ -170,12 +206,59 @@ pub fn reply_body<'a>(
         }
         if contact.is_some() && kind.contact() == contact.as_ref() {
             track_contact(&mut body, kind);
+            received_at(&mut body, command, event);
         }
     }
     body.contact_id = contact.map(|c| c.to_string());
     // Every command that changes anything records at least one event.
     body.unchanged = body.events == 0;
     body
+}
+
+/// Reports the instant a contact's clock counts from, and whether the command's `received_at`
+/// was adjusted to get it (the core writes both, as given and as used, into its events).
+fn received_at(body: &mut ReplyBody, command: &Command, event: &Event) {
+    let (asked, used) = match (command, &event.kind) {
+        (Command::CreateContact(new), EventKind::ContactCreated(created)) => {
+            (new.received_at, created.first_arrived_at)
+        }
+        (
+            Command::ChangeComplaintStage { received_at, .. },
+            EventKind::ComplaintStageChanged(changed),
+        ) => (*received_at, changed.received_at),
+        _ => return,
+    };
+    body.received_at = Some(used.into());
+    let Some(asked) = asked.filter(|&asked| asked != used) else {
+        return;
+    };
+    let show = |at: Timestamp| {
+        crate::time::format_rfc3339(at.as_millis()).unwrap_or_else(|_| at.to_string())
+    };
+    let (reason, why) = if asked > used {
+        (
+            AdjustmentReason::InTheFuture,
+            "is later than now".to_owned(),
+        )
+    } else {
+        (
+            AdjustmentReason::BeyondLiveLimit,
+            format!(
+                "is more than {} minutes back, the most a live contact (phone, face to face, \
+                 chat) counts",
+                LIVE_EARLIER_ARRIVAL_MAX.as_secs() / 60
+            ),
+        )
+    };
+    body.adjustments.push(Adjustment {
+        field: "received_at".to_owned(),
+        reason,
+        message: format!(
+            "`received_at` {} {why}: it counts from {}",
+            show(asked),
+            show(used)
+        ),
+    });
 }
 
 /// Moves the reply's view of its contact along one event about it.

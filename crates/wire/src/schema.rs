@@ -20,7 +20,7 @@ use crate::event::EventKindDto;
 use crate::offer::{
     AssignedNotice, OfferExpiredNotice, OfferNotice, OfferRevokedNotice, StateNotice,
 };
-use crate::query::{AgentsReply, ContactQuery, ContactReply, QueuesReply};
+use crate::query::{AgentsReply, ContactQuery, ContactReply, EmptyQuery, QueuesReply};
 use crate::reply::ReplyBody;
 
 /// `true`, and nothing else.
@@ -171,6 +171,22 @@ pub fn schemas() -> Vec<(&'static str, Value)> {
             schema_for!(AssignedNotice).to_value(),
         ),
         ("notice.state.json", schema_for!(StateNotice).to_value()),
+        (
+            "query.queues.json",
+            titled(
+                schema_for!(EmptyQuery),
+                "query.queues",
+                "Request body of {p}.query.queues: nothing (no body, or {}).",
+            ),
+        ),
+        (
+            "query.agents.json",
+            titled(
+                schema_for!(EmptyQuery),
+                "query.agents",
+                "Request body of {p}.query.agents: nothing (no body, or {}).",
+            ),
+        ),
         ("query.contact.json", schema_for!(ContactQuery).to_value()),
         (
             "reply.query.queues.json",

@@ -378,6 +378,24 @@ fn bad_inputs() -> Vec<(CommandKind, Vec<u8>, ErrorCode, &'static str)> {
         ),
         (
             CreateContact,
+            create(r#","skills":[{"skill":"tax","min_level":1,"level":2}]"#),
+            InvalidMessage,
+            "level",
+        ),
+        (
+            CreateContact,
+            create(r#","service":"housing""#),
+            InvalidMessage,
+            "duplicate field `service`",
+        ),
+        (
+            CreateContact,
+            create(r#","attributes":{"a":"1","a":"2"}"#),
+            InvalidMessage,
+            "key `a` is given twice",
+        ),
+        (
+            CreateContact,
             create(r#","due_at":"tomorrow""#),
             InvalidMessage,
             "due_at",
@@ -471,6 +489,12 @@ fn bad_inputs() -> Vec<(CommandKind, Vec<u8>, ErrorCode, &'static str)> {
             br#"{"tier":1,"site":"s","skills":{}}"#.to_vec(),
             InvalidMessage,
             "skills",
+        ),
+        (
+            Login,
+            br#"{"tier":1,"site":"s","skills":{"tax":1,"tax":5}}"#.to_vec(),
+            InvalidMessage,
+            "key `tax` is given twice",
         ),
         (
             Login,

@@ -82,6 +82,17 @@ fn call(id: &str, service: &str) -> Command {
     Command::CreateContact(Box::new(NewContact::routine(id, Channel::Phone, service)))
 }
 
+/// A success reply with `body` reads back as itself from JSON and from postcard.
+fn assert_round_trips(body: &switchboard_wire::ReplyBody) {
+    for format in [Format::Json, Format::Postcard] {
+        let reply = Reply::Ok(body.clone());
+        assert_eq!(
+            decode_reply(&encode_reply(&reply, format), format),
+            Ok(reply)
+        );
+    }
+}
+
 fn refs(events: &[(u64, Event)]) -> impl Iterator<Item = (u64, &Event)> {
     events.iter().map(|(s, e)| (*s, e))
 }
@@ -134,13 +145,7 @@ fn replies_say_where_the_contact_and_the_agent_stand() {
     assert_eq!(body.status, Some(ContactStatusName::Finished));
     assert_eq!(body.presence, Some(PresenceName::WrapUp));
 
-    for format in [Format::Json, Format::Postcard] {
-        let reply = Reply::Ok(body.clone());
-        assert_eq!(
-            decode_reply(&encode_reply(&reply, format), format),
-            Ok(reply)
-        );
-    }
+    assert_round_trips(&body);
 }
 
 #[test]
@@ -284,6 +289,12 @@ fn queue_and_agent_figures_come_from_the_state() {
 
     let queues = queues_reply(&centre.router, centre.now);
     assert_eq!(queues.queues.len(), 2);
+    // Postcard too (a line's figures are flattened in JSON only).
+    let bytes = encode_query_reply(&queues, Format::Postcard);
+    assert_eq!(
+        postcard::from_bytes::<Result<switchboard_wire::QueuesReply, WireError>>(&bytes),
+        Ok(Ok(queues.clone()))
+    );
     let tax = &queues.queues[1];
     assert_eq!(
         (tax.service.as_str(), tax.channel),
@@ -671,4 +682,100 @@ fn a_reply_with_unchanged_is_read_by_a_client_built_before_it() {
         Ok(Reply::Ok(body)) => assert!(!body.unchanged),
         other => panic!("not read: {other:?}"),
     }
+}
+
+#[test]
+fn a_create_reply_says_when_the_contact_counts_from_and_what_was_adjusted() {
+    use switchboard_wire::AdjustmentReason;
+    let hour = 3_600_000;
+    let mut centre = Centre::new();
+    centre.later(3 * hour);
+    let now = centre.now.as_millis();
+    let json = |body: &switchboard_wire::ReplyBody| -> serde_json::Value {
+        serde_json::from_slice(&encode_reply(&Reply::Ok(body.clone()), Format::Json)).expect("JSON")
+    };
+    let create = |id: &str, channel: Channel, received_at: Option<u64>| {
+        let mut contact = NewContact::routine(id, channel, "council_tax");
+        contact.received_at = received_at.map(Timestamp::from_millis);
+        Command::CreateContact(Box::new(contact))
+    };
+
+    // As given: no adjustment, and the reply says what it counts from.
+    let asked = create("c1", Channel::Phone, Some(now - 10 * 60_000));
+    let body = reply_body(&asked, refs(&centre.run(&asked)));
+    assert_eq!(body.received_at.map(|t| t.0), Some(now - 10 * 60_000));
+    assert!(body.adjustments.is_empty());
+    assert_eq!(json(&body)["adjustments"], serde_json::json!([]));
+
+    // Two hours back on the phone: counted from an hour back, and the reply says so.
+    let asked = create("c2", Channel::Phone, Some(now - 2 * hour));
+    let body = reply_body(&asked, refs(&centre.run(&asked)));
+    assert_eq!(body.received_at.map(|t| t.0), Some(now - hour));
+    assert_eq!(body.adjustments.len(), 1);
+    assert_eq!(body.adjustments[0].field, "received_at");
+    assert_eq!(
+        body.adjustments[0].reason,
+        AdjustmentReason::BeyondLiveLimit
+    );
+    let reply = json(&body);
+    assert_eq!(reply["received_at"], "2026-11-23T11:00:00.000Z");
+    assert_eq!(reply["adjustments"][0]["reason"], "beyond_live_limit");
+    let message = reply["adjustments"][0]["message"].as_str().expect("text");
+    assert!(
+        message.contains("2026-11-23T10:00:00.000Z") && message.contains("60 minutes"),
+        "{message}"
+    );
+
+    // Two hours back by email: deferred work counts from any earlier time, as given.
+    let asked = create("e1", Channel::Email, Some(now - 2 * hour));
+    let body = reply_body(&asked, refs(&centre.run(&asked)));
+    assert_eq!(body.received_at.map(|t| t.0), Some(now - 2 * hour));
+    assert!(body.adjustments.is_empty());
+
+    // Two hours ahead: counted from now.
+    let asked = create("c3", Channel::Chat, Some(now + 2 * hour));
+    let body = reply_body(&asked, refs(&centre.run(&asked)));
+    assert_eq!(body.received_at.map(|t| t.0), Some(now));
+    assert_eq!(body.adjustments[0].reason, AdjustmentReason::InTheFuture);
+    assert_eq!(json(&body)["adjustments"][0]["reason"], "in_the_future");
+
+    // Without received_at: now, nothing adjusted. Other commands: null.
+    let asked = create("c4", Channel::Phone, None);
+    let body = reply_body(&asked, refs(&centre.run(&asked)));
+    assert_eq!(body.received_at.map(|t| t.0), Some(now));
+    assert!(body.adjustments.is_empty());
+    let abandon = Command::AbandonContact {
+        contact: "c4".into(),
+    };
+    let body = reply_body(&abandon, refs(&centre.run(&abandon)));
+    assert_eq!(body.received_at, None);
+    assert_eq!(json(&body)["received_at"], serde_json::Value::Null);
+
+    // The fields are additive: both formats round-trip them.
+    let asked = create("c5", Channel::Phone, Some(now + hour));
+    let body = reply_body(&asked, refs(&centre.run(&asked)));
+    assert_round_trips(&body);
+}
+
+#[test]
+fn a_stage_change_reply_says_when_its_clock_starts_and_a_future_receipt_is_now() {
+    use switchboard_wire::AdjustmentReason;
+    let mut centre = Centre::new();
+    let mut letter = NewContact::routine("e1", Channel::Email, "housing");
+    letter.complaint_stage = Some(switchboard_core::ComplaintStage::Stage1);
+    centre.run(&Command::CreateContact(Box::new(letter)));
+    centre.later(60_000);
+    let now = centre.now.as_millis();
+    let change = Command::ChangeComplaintStage {
+        contact: "e1".into(),
+        agent: None,
+        to: switchboard_core::ComplaintStage::Stage2,
+        reason: "the customer asked".into(),
+        received_at: Some(Timestamp::from_millis(now + 86_400_000)),
+        due_at: None,
+    };
+    let body = reply_body(&change, refs(&centre.run(&change)));
+    assert_eq!(body.received_at.map(|t| t.0), Some(now));
+    assert_eq!(body.adjustments.len(), 1);
+    assert_eq!(body.adjustments[0].reason, AdjustmentReason::InTheFuture);
 }

@@ -69,7 +69,12 @@ impl<'de> Deserialize<'de> for Time {
     }
 }
 
-/// In JSON Schema (which describes the JSON form): an RFC 3339 string.
+/// An RFC 3339 instant in JSON Schema: a year from 1970 to 9999, fractional seconds that are
+/// whole milliseconds (digits after the third are zeros), an offset or `Z`. (An instant early
+/// on 1 January 1970 with a positive offset lies before the epoch but passes the pattern.)
+pub const TIME_PATTERN: &str = r"^(19[7-9][0-9]|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])[Tt ]([01][0-9]|2[0-3]):[0-5][0-9]:([0-5][0-9]|60)(\.[0-9]{1,3}0*)?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$";
+
+/// In JSON Schema (which describes the JSON form): an RFC 3339 string ([`TIME_PATTERN`]).
 impl JsonSchema for Time {
     fn schema_name() -> Cow<'static, str> {
         "Time".into()
@@ -79,7 +84,8 @@ impl JsonSchema for Time {
         json_schema!({
             "type": "string",
             "format": "date-time",
-            "description": "An instant, RFC 3339 (UTC is written with three fractional digits, e.g. 2026-11-23T10:15:00.123Z; any offset is accepted; at most millisecond precision)."
+            "pattern": TIME_PATTERN,
+            "description": "An instant, RFC 3339 (UTC is written with three fractional digits, e.g. 2026-11-23T10:15:00.123Z; any offset is accepted; at most millisecond precision; not before 1970, which the pattern checks by the year)."
         })
     }
 }
