@@ -324,20 +324,16 @@ fn describe(event: &Event) -> String {
 /// Fails, with a message saying where to look instead, unless `dir` holds an event log with at
 /// least one record: an empty or mistaken directory must not pass for a whole, empty audit trail.
 pub(crate) fn require_log(dir: &Path) -> Result<()> {
-    let records = |dir: &Path| -> u64 {
-        dir.is_dir()
-            .then(|| LogReader::open(dir).and_then(|log| log.last_seq()).ok())
-            .flatten()
-            .unwrap_or(0)
-    };
+    // A log that cannot even be read is not "no log": the command reports what is wrong with it.
+    let records = |dir: &Path| LogReader::open(dir).and_then(|log| log.last_seq());
     if !dir.is_dir() {
         anyhow::bail!("{} is not a directory", dir.display());
     }
-    if records(dir) > 0 {
+    if !matches!(records(dir), Ok(0)) {
         return Ok(());
     }
     let inner = dir.join("engine");
-    let hint = if records(&inner) > 0 {
+    let hint = if inner.is_dir() && records(&inner).is_ok_and(|n| n > 0) {
         format!("; there is one in {}", inner.display())
     } else {
         String::new()
