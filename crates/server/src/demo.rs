@@ -630,3 +630,59 @@ fn render(queues: &Value, agents: &Value, highlight: bool) -> String {
     out.push('\n');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::render;
+
+    #[test]
+    fn the_summary_shows_no_oldest_wait_when_none_waits_and_flags_unservable_contacts() {
+        let queues = json!({
+            "totals": {"created": 9, "answered": 5, "completed": 4, "abandoned": 1, "waiting": 2,
+                       "offered": 1, "assigned": 1, "unservable": 1},
+            "queues": [
+                {"service": "benefits", "channel": "phone", "waiting": 0, "offered": 0,
+                 "oldest_wait_ms": null, "answered": 3, "abandoned": 1, "service_level": null},
+                {"service": "council_tax", "channel": "face_to_face", "waiting": 2, "offered": 1,
+                 "oldest_wait_ms": 251_000, "unservable": 1, "answered": 2, "abandoned": 0,
+                 "service_level": 0.5},
+            ],
+        });
+        let agents = json!({"agents": [{"presence": "ready"}, {"presence": "ready"}]});
+        let screen = render(&queues, &agents, false);
+        let line = |service: &str| {
+            screen
+                .lines()
+                .find(|l| l.starts_with(service))
+                .unwrap_or_else(|| panic!("no {service} in\n{screen}"))
+                .split_whitespace()
+                .collect::<Vec<_>>()
+        };
+        // service, channel, waiting, (oldest), unservable, answered, abandoned, SL
+        assert_eq!(
+            line("benefits"),
+            ["benefits", "phone", "0", "0", "3", "1", "-"]
+        );
+        assert_eq!(
+            line("council_tax"),
+            [
+                "council_tax",
+                "face_to_face",
+                "3",
+                "251",
+                "1!",
+                "2",
+                "0",
+                "50%"
+            ]
+        );
+        assert!(screen.contains("9 contacts created"), "{screen}");
+        assert!(screen.contains("4 open now"), "{screen}");
+        assert!(screen.contains("UNSERVABLE: 1 waiting contact"), "{screen}");
+        assert!(screen.contains("agents: 2 ready"), "{screen}");
+        let calm = json!({"totals": {}, "queues": []});
+        assert!(!render(&calm, &agents, false).contains("UNSERVABLE"));
+    }
+}
