@@ -68,6 +68,21 @@ pub fn ensure_installed() -> Result<PathBuf, NatsdError> {
     install_into(&tools_dir()?)
 }
 
+/// Whether [`ensure_installed`] would have to download and install nats-server: no
+/// `SWITCHBOARD_NATS_SERVER` override is set and the pinned version's binary is not in
+/// [`tools_dir`]. A quick look (the binary's version is not run), for a caller that wants to say
+/// that the wait ahead is an install; `ensure_installed` still checks everything.
+///
+/// # Errors
+/// No tools directory can be found (see [`tools_dir`]).
+pub fn install_needed() -> Result<bool, NatsdError> {
+    if std::env::var_os(ENV_NATS_SERVER).is_some() {
+        return Ok(false);
+    }
+    let install_dir = tools_dir()?.join(format!("nats-server-{NATS_SERVER_VERSION}"));
+    Ok(!binary_in(&install_dir).is_file())
+}
+
 /// The directory pinned tools are installed into.
 ///
 /// `SWITCHBOARD_TOOLS_DIR` if set; else `.tools/` at the root of the workspace this crate was

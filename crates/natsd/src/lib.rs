@@ -32,6 +32,6 @@ mod server;
 pub use error::NatsdError;
 pub use install::{
     ENV_NATS_SERVER, ENV_PYTHON, ENV_TOOLS_DIR, NATS_SERVER_VERSION, ensure_installed,
-    install_into, server_version, tools_dir,
+    install_into, install_needed, server_version, tools_dir,
 };
 pub use server::{NatsServer, NatsServerBuilder};

@@ -49,6 +49,9 @@ pub struct NatsServerBuilder {
     port: Option<u16>,
     /// Bound on waiting for readiness.
     ready_timeout: Duration,
+    /// Whether the process gets a process group of its own (see
+    /// [`NatsServerBuilder::own_process_group`]).
+    own_process_group: bool,
 }
 
 impl Default for NatsServerBuilder {
@@ -62,6 +65,7 @@ impl Default for NatsServerBuilder {
             store_dir: None,
             port: None,
             ready_timeout: READY_TIMEOUT_DEFAULT,
+            own_process_group: false,
         }
     }
 }
@@ -127,6 +131,19 @@ impl NatsServerBuilder {
         self
     }
 
+    /// Runs the server in a process group of its own, so that the signals a terminal sends to its
+    /// foreground group (Ctrl-C's SIGINT among them) reach only the caller, which then
+    /// stops the server in its own order ([`NatsServer::stop`]) instead of racing it.
+    ///
+    /// Off by default: a test binary interrupted from the terminal dies without running `Drop`,
+    /// and its servers, in its group, then die of the same SIGINT instead of lingering. A caller
+    /// that turns this on must stop the server on every way out (it is still killed on `Drop`).
+    #[must_use]
+    pub fn own_process_group(mut self, enabled: bool) -> Self {
+        self.own_process_group = enabled;
+        self
+    }
+
     /// Starts the server and waits until it accepts clients.
     pub fn start(self) -> Result<NatsServer, NatsdError> {
         let binary = match self.binary {
@@ -164,6 +181,7 @@ impl NatsServerBuilder {
             port: 0,
             monitor_port: None,
             ready_timeout: self.ready_timeout,
+            own_process_group: self.own_process_group,
             child: None,
             work_dir,
         };
@@ -196,6 +214,8 @@ pub struct NatsServer {
     monitor_port: Option<u16>,
     /// Bound on waiting for readiness.
     ready_timeout: Duration,
+    /// Whether the process runs in a process group of its own.
+    own_process_group: bool,
     /// The process, `None` between `stop`/`kill` and `restart`.
     child: Option<Child>,
     /// Logs, ports file, config and (by default) the store. Declared last so that it is removed
@@ -391,6 +411,9 @@ impl NatsServer {
                 .arg(monitor_port.map_or_else(|| "-1".to_owned(), |p| p.to_string()));
         }
         command.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+        if self.own_process_group {
+            std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        }
         let child = command
             .spawn()
             .map_err(|e| NatsdError::io(format!("starting {:?}", self.binary), e))?;

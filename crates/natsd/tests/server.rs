@@ -240,3 +240,40 @@ fn monitoring_endpoints_are_read_as_json_and_count_messages() {
         Err(NatsdError::Monitor { .. })
     ));
 }
+
+/// The process group of `pid`: the fifth field of `/proc/<pid>/stat` (after the command name in
+/// parentheses, which may itself hold spaces).
+fn process_group_of(pid: u32) -> u32 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("stat");
+    let after_name = &stat[stat.rfind(')').expect("a command name") + 1..];
+    after_name
+        .split_whitespace()
+        .nth(2)
+        .and_then(|field| field.parse().ok())
+        .unwrap_or_else(|| panic!("no process group in {stat:?}"))
+}
+
+#[test]
+fn a_server_in_its_own_process_group_does_not_share_the_terminals_signals() {
+    let ours = process_group_of(std::process::id());
+    let shared = NatsServer::start().expect("start");
+    let shared_pid = shared.pid().expect("running");
+    assert_eq!(
+        process_group_of(shared_pid),
+        ours,
+        "by default, the caller's group"
+    );
+
+    let mut own = NatsServer::builder()
+        .own_process_group(true)
+        .start()
+        .expect("start");
+    let pid = own.pid().expect("running");
+    assert_eq!(
+        process_group_of(pid),
+        pid,
+        "a group of its own, led by itself"
+    );
+    own.stop().expect("a graceful stop still reaches it");
+    assert!(gone(pid));
+}

@@ -1,16 +1,20 @@
 //! `switchboard audit`: check the hash chain of the event log, and read the history of a contact
 //! or a customer from it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde_json::json;
 use switchboard_core::{Event, EventKind, RevokeReason, Rule};
 use switchboard_engine::{HistoryFilter, history};
-use switchboard_log::LogError;
+use switchboard_log::{LogError, LogReader};
 
 use crate::progress;
+
+mod open;
+
+pub(crate) use open::{OpenArgs, open};
 
 /// `switchboard audit verify`.
 #[derive(Debug, clap::Args)]
@@ -44,6 +48,7 @@ pub(crate) struct ShowArgs {
 /// Checks every record's checksum, the dense sequence and the whole hash chain. Exit status 0
 /// when the chain is whole; 1 with the first bad record's position when it is not.
 pub(crate) fn verify(args: &VerifyArgs) -> Result<ExitCode> {
+    require_log(&args.data_dir)?;
     let bar = progress::bar(args.json, "bytes");
     bar.set_message("verifying");
     let result = switchboard_log::verify(&args.data_dir, |done, total| {
@@ -121,6 +126,7 @@ pub(crate) fn show(args: &ShowArgs) -> Result<ExitCode> {
         (None, Some(customer)) => HistoryFilter::Customer(customer.clone()),
         (None, None) => anyhow::bail!("name a --contact or a --customer"),
     };
+    require_log(&args.data_dir)?;
     let events = history(&args.data_dir, &filter)
         .with_context(|| format!("could not read {}", args.data_dir.display()))?;
     if args.json {
@@ -317,6 +323,30 @@ fn describe(event: &Event) -> String {
         ),
         other => other.to_string(),
     }
+}
+
+/// Fails, with a message saying where to look instead, unless `dir` holds an event log with at
+/// least one record: an empty or mistaken directory must not pass for a whole, empty audit trail.
+pub(crate) fn require_log(dir: &Path) -> Result<()> {
+    // A log that cannot even be read is not "no log": the command reports what is wrong with it.
+    let records = |dir: &Path| LogReader::open(dir).and_then(|log| log.last_seq());
+    if !dir.is_dir() {
+        anyhow::bail!("{} is not a directory", dir.display());
+    }
+    if !matches!(records(dir), Ok(0)) {
+        return Ok(());
+    }
+    let inner = dir.join("engine");
+    let hint = if inner.is_dir() && records(&inner).is_ok_and(|n| n > 0) {
+        format!("; there is one in {}", inner.display())
+    } else {
+        String::new()
+    };
+    anyhow::bail!(
+        "no event log in {} (no records in it){hint}; --data-dir names the engine's data \
+         directory (`switchboard demo` keeps its log in its --data-dir's engine/)",
+        dir.display()
+    )
 }
 
 fn hex(bytes: &[u8]) -> String {

@@ -9,7 +9,7 @@
 
 use std::io::{IsTerminal, Write};
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,24 +20,31 @@ use futures::StreamExt;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Value, json};
+use switchboard_core::State;
 use switchboard_engine::{Engine, EngineOptions};
 use switchboard_nats::DriverSettings;
 use switchboard_natsd::NatsServer;
 use switchboard_wire::Subjects;
 use tokio::sync::watch;
 
+use rota::{Desk, Need, Rota};
+
+mod rota;
+
 /// `switchboard demo`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// Where the demo keeps its event log and its JetStream data (kept between runs; a new run
-    /// recovers the previous one's state).
+    /// Where the demo keeps its data (kept between runs; a new run recovers the previous one's
+    /// state): the engine's event log in DIR/engine (what `audit` and `replay` read) and NATS's
+    /// JetStream store in DIR/nats.
     #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "demo-data")]
     data_dir: PathBuf,
     /// Contacts per minute arriving over all channels.
     #[arg(long, default_value_t = 40)]
     per_minute: u32,
-    /// How many simulated agent desktops.
-    #[arg(long, default_value_t = 12)]
+    /// How many simulated agent desktops (the first three at the one-stop shops, the rest at
+    /// the contact centre). The traffic asks only for what they can serve.
+    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=i64::from(rota::DESKS_MAX)))]
     agents: u32,
     /// Stop by itself after this many seconds (otherwise run until Ctrl-C).
     #[arg(long)]
@@ -45,20 +52,16 @@ pub(crate) struct Args {
     /// Where Prometheus scrapes /metrics (default: a free port on 127.0.0.1).
     #[arg(long, env = "SWITCHBOARD_METRICS_ADDR")]
     metrics_addr: Option<SocketAddr>,
-    /// Seed of the synthetic traffic.
+    /// Seed of the synthetic traffic and the rota.
     #[arg(long, default_value_t = 1)]
     seed: u64,
 }
 
 const PREFIX: &str = "switchboard";
-const SERVICES: [&str; 5] = [
-    "council_tax",
-    "benefits",
-    "environmental_services",
-    "housing",
-    "parking",
-];
-const SITES: [&str; 3] = ["town_hall", "riverside", "market_square"];
+
+/// Bound on the traffic, the desktops and the live summary finishing once told to stop
+/// (the desktops log out through the running engine meanwhile).
+const CLIENTS_STOP_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) fn run(args: Args) -> Result<ExitCode> {
     // The live summary is the demo's output: only warnings and errors are logged by default.
@@ -78,22 +81,75 @@ pub(crate) fn free_local_port() -> Result<SocketAddr> {
     listener.local_addr().context("no local address")
 }
 
+/// Contacts counted from the engine's state: its queue counters and its open contacts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Tally {
+    /// Contacts ever created.
+    created: u64,
+    /// Contacts ever completed.
+    completed: u64,
+    /// Contacts ever abandoned.
+    abandoned: u64,
+    /// Contacts open now (waiting, offered, being handled or held; an escalated or transferred
+    /// contact is still open). Completion and abandonment are the only ways a contact ends.
+    open: u64,
+}
+
+impl Tally {
+    fn of(state: &State) -> Self {
+        let mut tally = Self {
+            open: state.contacts().len() as u64,
+            ..Self::default()
+        };
+        for counters in state.counters().values() {
+            tally.created += counters.created;
+            tally.completed += counters.completed;
+            tally.abandoned += counters.abandoned;
+        }
+        tally
+    }
+}
+
 async fn demo(args: Args) -> Result<()> {
     let nats_dir = args.data_dir.join("nats");
     let engine_dir = args.data_dir.join("engine");
     std::fs::create_dir_all(&nats_dir)
         .with_context(|| format!("could not create {}", nats_dir.display()))?;
-    std::fs::create_dir_all(&engine_dir)?;
-    say!(
-        "Installing (first run only) and starting nats-server {} ...",
-        switchboard_natsd::NATS_SERVER_VERSION
-    );
-    let server =
-        tokio::task::spawn_blocking(move || NatsServer::builder().store_dir(nats_dir).start())
-            .await
-            .context("nats-server start")?
-            .context("could not start nats-server")?;
-    let url = server.client_url();
+    std::fs::create_dir_all(&engine_dir)
+        .with_context(|| format!("could not create {}", engine_dir.display()))?;
+    let version = switchboard_natsd::NATS_SERVER_VERSION;
+    if switchboard_natsd::install_needed().context("no place to install nats-server")? {
+        say!("Installing nats-server {version} (first run only; a 20 MB download) ...");
+    }
+    say!("Starting nats-server {version} ...");
+    // A process group of its own: a terminal's Ctrl-C reaches only the demo, which stops NATS
+    // last, after the engine, instead of NATS vanishing under the ordered stop.
+    let server = tokio::task::spawn_blocking(move || {
+        NatsServer::builder()
+            .store_dir(nats_dir)
+            .own_process_group(true)
+            .start()
+    })
+    .await
+    .context("nats-server start")?
+    .context("could not start nats-server")?;
+    let result = run_on(&args, &server.client_url(), &engine_dir).await;
+    // Gracefully (SIGTERM, so JetStream flushes), after everything that used it has stopped.
+    let mut server = server;
+    let stopped = tokio::task::spawn_blocking(move || server.stop())
+        .await
+        .context("nats-server stop")?;
+    let lines = result?;
+    stopped.context("could not stop nats-server")?;
+    for line in lines {
+        say!("{line}");
+    }
+    Ok(())
+}
+
+/// Runs the engine, the traffic, the desktops and the summary on the NATS at `url` until Ctrl-C
+/// or `--duration`; returns the closing lines, to print once NATS has stopped too.
+async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>> {
     let metrics_addr = match args.metrics_addr {
         Some(address) => address,
         None => free_local_port()?,
@@ -101,14 +157,15 @@ async fn demo(args: Args) -> Result<()> {
     let health = crate::serve::start_http(metrics_addr).await?;
 
     let (engine, recovered) = Engine::open(
-        &engine_dir,
+        engine_dir,
         switchboard_core::RoutingConfig::default(),
         EngineOptions::default(),
         &mut |_, _| {},
     )
     .context("could not open the engine's data directory")?;
+    let before = Tally::of(engine.state());
     let client = switchboard_nats::connect(&switchboard_nats::ConnectSettings {
-        url: url.clone(),
+        url: url.to_owned(),
         name: Some("switchboard-demo-engine".to_owned()),
         ..Default::default()
     })
@@ -120,7 +177,7 @@ async fn demo(args: Args) -> Result<()> {
     let mut settings = DriverSettings::new(Subjects::new(PREFIX).context("prefix")?);
     settings.health = health;
     let engine_client = client.clone();
-    let engine_task = tokio::spawn(switchboard_nats::run(
+    let mut engine_task = tokio::spawn(switchboard_nats::run(
         client,
         engine,
         settings,
@@ -128,19 +185,20 @@ async fn demo(args: Args) -> Result<()> {
             let _ = engine_stopped.wait_for(|stop| *stop).await;
         },
     ));
+    say!("NATS on {url}; metrics on http://{metrics_addr}/metrics (and /healthz, /readyz).");
     say!(
-        "NATS on {url}; metrics on http://{metrics_addr}/metrics (and /healthz, /readyz); data in {}",
-        args.data_dir.display()
+        "The event log (the audit trail) is in {}: `audit` and `replay` read it there.",
+        engine_dir.display()
     );
     say!(
-        "Recovered {} events from the previous run. Ctrl-C stops the demo.",
-        recovered.last_seq
+        "Recovered {} events and {} open contacts from the previous run. Ctrl-C stops the demo.",
+        recovered.last_seq,
+        before.open
     );
 
-    let peers = async_nats::connect(url.as_str())
+    let peers = async_nats::connect(url)
         .await
         .context("the demo's clients could not connect")?;
-    let mut engine_task = engine_task;
     tokio::select! {
         ready = wait_until_ready(&peers, PREFIX) => ready?,
         stopped = &mut engine_task => {
@@ -148,29 +206,34 @@ async fn demo(args: Args) -> Result<()> {
             anyhow::bail!("the engine stopped before it was ready");
         }
     }
+    let rota = Arc::new(Rota::new(args.agents, args.seed));
     let counts = Arc::new(Counts::default());
     let mut tasks = Vec::new();
-    for n in 0..args.agents {
+    for desk in rota.desks() {
         tasks.push(tokio::spawn(desktop(
             peers.clone(),
-            n,
+            desk.clone(),
+            rota.clone(),
             args.seed,
             stopped.clone(),
-            counts.clone(),
         )));
     }
+    // This run's contact ids start with the log's sequence number at start-up, which no earlier
+    // run on this data directory started at (every run that created a contact logged events):
+    // the same seed twice must not re-send the earlier run's ids, which the engine refuses as
+    // duplicates.
     tasks.push(tokio::spawn(traffic(
         peers.clone(),
+        rota.clone(),
         args.per_minute,
-        args.seed,
+        Seeds {
+            seed: args.seed,
+            run: recovered.last_seq,
+        },
         stopped.clone(),
         counts.clone(),
     )));
-    tasks.push(tokio::spawn(summary(
-        peers.clone(),
-        stopped.clone(),
-        counts.clone(),
-    )));
+    tasks.push(tokio::spawn(summary(peers.clone(), stopped.clone())));
 
     let until = async {
         match args.duration {
@@ -186,9 +249,8 @@ async fn demo(args: Args) -> Result<()> {
         "\nStopping: traffic and desktops first, then the engine (it syncs and snapshots), then NATS."
     );
     let _ = stop.send(true);
-    for task in tasks {
-        let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
-    }
+    // One bound for all of them together, not one each.
+    let _ = tokio::time::timeout(CLIENTS_STOP_TIMEOUT, futures::future::join_all(tasks)).await;
     let _ = stop_engine.send(true);
     let engine = engine_task.await.context("engine task")??;
     // Closed before NATS stops (the health endpoint still holds it), so that stopping NATS is
@@ -197,29 +259,84 @@ async fn demo(args: Args) -> Result<()> {
     let _ = engine_client.drain().await;
     let closed = async { while engine_client.flush().await.is_ok() {} };
     let _ = tokio::time::timeout(Duration::from_secs(2), closed).await;
-    let state = engine.state();
-    say!(
-        "Done: {} events in the log; {} contacts created, {} offers accepted, {} completed by the desktops.",
+    let _ = peers.drain().await;
+    Ok(closing_lines(
         engine.next_seq() - 1,
-        counts.created.load(Ordering::Relaxed),
-        counts.accepted.load(Ordering::Relaxed),
-        counts.completed.load(Ordering::Relaxed)
-    );
-    say!(
-        "{} contacts still open. Try: switchboard replay --data-dir {}",
-        state.contacts().count(),
-        engine_dir.display()
-    );
-    drop(server);
-    Ok(())
+        before,
+        Tally::of(engine.state()),
+        counts.refused.load(Ordering::Relaxed),
+        engine_dir,
+    ))
+}
+
+/// What the demo says at the end: the log, and this run's contacts from the engine's own
+/// counts (created = completed + abandoned + still open, with those the previous run left
+/// open), then commands that work as printed.
+fn closing_lines(
+    events: u64,
+    before: Tally,
+    after: Tally,
+    refused: u64,
+    engine_dir: &Path,
+) -> Vec<String> {
+    let created = after.created.saturating_sub(before.created);
+    let completed = after.completed.saturating_sub(before.completed);
+    let abandoned = after.abandoned.saturating_sub(before.abandoned);
+    let carried = if before.open > 0 {
+        format!(" (and {} left open by the previous run)", before.open)
+    } else {
+        String::new()
+    };
+    let mut lines = vec![format!(
+        "Done: {events} events in the log. This run: {created} contacts created{carried}; \
+         {completed} completed, {abandoned} abandoned, {} still open.",
+        after.open
+    )];
+    if before.open + created != completed + abandoned + after.open {
+        // Completion and abandonment are the only ends of a contact: a bug if this shows.
+        lines.push(format!(
+            "These do not add up ({} + {created} != {completed} + {abandoned} + {}): please report it.",
+            before.open, after.open
+        ));
+    }
+    if refused > 0 {
+        lines.push(format!(
+            "The engine refused {refused} of the traffic's contacts (see the warnings above)."
+        ));
+    }
+    let exe = command_name();
+    let dir = engine_dir.display();
+    lines.push(format!(
+        "Still open, and for how long: {exe} audit open --data-dir {dir}"
+    ));
+    lines.push(format!(
+        "Check the audit trail:        {exe} audit verify --data-dir {dir}"
+    ));
+    lines
+}
+
+/// How to run this program from the current directory: `switchboard` when that is what the
+/// `PATH` finds, else this executable's own path (after `cargo run`, it is not on the `PATH`).
+fn command_name() -> String {
+    let Ok(exe) = std::env::current_exe() else {
+        return "switchboard".to_owned();
+    };
+    let on_path = std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::canonicalize(dir.join("switchboard")).is_ok_and(|found| found == exe)
+        })
+    });
+    if on_path {
+        "switchboard".to_owned()
+    } else {
+        exe.display().to_string()
+    }
 }
 
 #[derive(Debug, Default)]
 struct Counts {
-    created: AtomicU64,
+    /// Contacts the traffic sent that the engine refused (or did not answer).
     refused: AtomicU64,
-    accepted: AtomicU64,
-    completed: AtomicU64,
 }
 
 /// Sends a JSON request and reads the JSON reply; `None` after 5 s or on anything unreadable.
@@ -256,47 +373,29 @@ pub(crate) async fn wait_until_ready(client: &async_nats::Client, prefix: &str) 
 }
 
 /// One simulated agent desktop: log in, be ready, accept offers after a moment, work them,
-/// complete them (now and then escalating or referring).
+/// complete them (now and then escalating, when someone more senior on the rota can take the
+/// contact, or else referring it on).
 async fn desktop(
     client: async_nats::Client,
-    n: u32,
+    desk: Desk,
+    rota: Arc<Rota>,
     seed: u64,
     mut stop: watch::Receiver<bool>,
-    counts: Arc<Counts>,
 ) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (u64::from(n) << 32));
-    let id = format!("agent{n:02}");
-    let walk_in_site = (n as usize) < SITES.len();
-    let site = if walk_in_site {
-        SITES[n as usize]
-    } else {
-        "contact_centre"
-    };
-    let mut skills = serde_json::Map::new();
-    for service in SERVICES {
-        if rng.random_bool(0.6) {
-            skills.insert(service.to_owned(), json!(rng.random_range(2..=5)));
-        }
-    }
-    skills.insert(SERVICES[n as usize % SERVICES.len()].to_owned(), json!(4));
-    if n.is_multiple_of(4) {
-        skills.insert("polish".to_owned(), json!(5));
-    }
-    if n % 5 == 1 {
-        skills.insert("safeguarding".to_owned(), json!(3));
-    }
-    let channels = if walk_in_site {
-        json!({"face_to_face": 1})
-    } else {
-        json!({"phone": 1, "chat": 2, "email": 3, "callback": 1})
-    };
-    let tier = 1 + (n % 4) as u8;
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ (u64::from(desk.number) << 32) ^ 0xd35c);
+    let id = desk.id.clone();
     let Ok(mut offers) = client.subscribe(format!("{PREFIX}.agent.{id}.offer")).await else {
         return;
     };
     let cmd = |verb: &str| format!("{PREFIX}.cmd.agent.{id}.{verb}");
-    let login = json!({"name": format!("Agent {n}"), "tier": tier, "site": site, "skills": skills, "channels": channels});
-    if request(&client, cmd("login"), login).await.is_none() {
+    // A desktop that starts afresh ends any session a previous run left behind (one stopped
+    // without logging out still holds its offers and contacts, and a login holding work is
+    // refused): its contacts go back to their queues, place kept. Refused harmlessly when
+    // logged out.
+    let _ = request(&client, cmd("logout"), json!({"force": true})).await;
+    let logged_in = request(&client, cmd("login"), desk.login_body()).await;
+    if logged_in.as_ref().is_none_or(|reply| reply["ok"] != true) {
+        tracing::warn!(agent = %id, reply = ?logged_in, "the desktop could not log in");
         return;
     }
     let _ = request(&client, cmd("ready"), json!({})).await;
@@ -321,38 +420,43 @@ async fn desktop(
                 continue;
             }
         }
-        counts.accepted.fetch_add(1, Ordering::Relaxed);
-        let client = client.clone();
-        let counts = counts.clone();
-        let work = Duration::from_millis(rng.random_range(2_000..12_000));
         let roll: f64 = rng.random();
-        let contact = offer["contact_id"].clone();
-        let complete = cmd("complete");
-        let escalate = cmd("escalate");
+        let senior = Need {
+            channel: offer["channel"].as_str().unwrap_or_default(),
+            service: offer["service"].as_str().unwrap_or_default(),
+            site: offer["site"].as_str(),
+            safeguarding: offer["safeguarding"] == true,
+            tier: offer["tier"]
+                .as_u64()
+                .and_then(|t| u8::try_from(t).ok())
+                .unwrap_or(1)
+                .max(desk.tier)
+                .saturating_add(1),
+        };
+        let escalate = roll < 0.05 && rota.can_serve(&senior);
+        let (verb, body) = if escalate {
+            let reason = "needs a senior advisor";
+            (
+                cmd("escalate"),
+                json!({"contact_id": offer["contact_id"], "reason": reason}),
+            )
+        } else {
+            let outcome = if roll < 0.15 { "referred" } else { "resolved" };
+            (
+                cmd("complete"),
+                json!({"contact_id": offer["contact_id"], "outcome": outcome}),
+            )
+        };
+        let client = client.clone();
+        let work = Duration::from_millis(rng.random_range(2_000..12_000));
         let ready = cmd("ready");
         // After-contact work (notes, a form), then the desktop's "ready" button: the engine's
         // wrap-up time per channel (30–60 s) is the longest an agent may take, not the usual.
         let after_work = Duration::from_millis(rng.random_range(1_000..5_000));
         tokio::spawn(async move {
             tokio::time::sleep(work).await;
-            let done = if roll < 0.05 {
-                request(
-                    &client,
-                    escalate,
-                    json!({"contact_id": contact, "reason": "needs a senior advisor"}),
-                )
-                .await
-            } else {
-                let outcome = if roll < 0.15 { "referred" } else { "resolved" };
-                request(
-                    &client,
-                    complete,
-                    json!({"contact_id": contact, "outcome": outcome}),
-                )
-                .await
-            };
+            let done = request(&client, verb, body).await;
             if done.is_some_and(|r| r["ok"] == true) {
-                counts.completed.fetch_add(1, Ordering::Relaxed);
                 tokio::time::sleep(after_work).await;
                 // Refused harmlessly if the wrap-up time has already ended it.
                 let _ = request(&client, ready, json!({})).await;
@@ -362,17 +466,27 @@ async fn desktop(
     let _ = request(&client, cmd("logout"), json!({"force": true})).await;
 }
 
-/// Synthetic arrivals: Poisson at `per_minute`, spread over the channels like a council's day.
+/// The traffic's seeds: `seed` draws the arrivals, `run` tells this run's contact ids apart from
+/// every earlier run's on the same data directory.
+#[derive(Clone, Copy, Debug)]
+struct Seeds {
+    seed: u64,
+    run: u64,
+}
+
+/// Synthetic arrivals: Poisson at `per_minute`, spread over the channels like a council's day,
+/// and only of kinds some desk on the rota can take. Contact ids are `demo-{run}-{n}`.
 async fn traffic(
     client: async_nats::Client,
+    rota: Arc<Rota>,
     per_minute: u32,
-    seed: u64,
+    seeds: Seeds,
     mut stop: watch::Receiver<bool>,
     counts: Arc<Counts>,
 ) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = ChaCha8Rng::seed_from_u64(seeds.seed);
+    let arrivals = rota.arrivals();
     let mean_gap = 60.0 / f64::from(per_minute.max(1));
-    let run = rng.random::<u32>();
     let mut n = 0_u64;
     loop {
         let gap = -mean_gap * (1.0 - rng.random::<f64>()).ln();
@@ -380,79 +494,79 @@ async fn traffic(
             _ = stop.wait_for(|s| *s) => break,
             () = tokio::time::sleep(Duration::from_secs_f64(gap)) => {}
         }
+        let Some(arrival) = rota::draw(&arrivals, &mut rng) else {
+            break;
+        };
         n += 1;
-        let roll: f64 = rng.random();
-        let channel = match roll {
-            r if r < 0.55 => "phone",
-            r if r < 0.70 => "chat",
-            r if r < 0.85 => "email",
-            r if r < 0.95 => "face_to_face",
-            _ => "callback",
-        };
-        let mut body = json!({
-            "contact_id": format!("demo-{run:08x}-{n}"),
-            "channel": channel,
-            "service": SERVICES[rng.random_range(0..SERVICES.len())],
-            "customer_id": format!("cust-{}", rng.random_range(0..200)),
-        });
-        if channel == "face_to_face" {
-            body["site"] = json!(SITES[rng.random_range(0..SITES.len())]);
-        }
-        if rng.random_bool(0.08) {
-            body["language"] = json!("polish");
-        }
-        if rng.random_bool(0.05) {
-            body["vulnerable"] = json!(true);
-        }
-        if rng.random_bool(0.01) {
-            body["safeguarding"] = json!(true);
-        }
+        let body = arrival.body(
+            &format!("demo-{}-{n}", seeds.run),
+            rng.random_range(0..200),
+            rng.random_bool(0.08),
+            rng.random_bool(0.05),
+            rng.random_bool(0.01),
+        );
         let reply = request(&client, format!("{PREFIX}.cmd.contact.create"), body).await;
-        let counter = if reply.is_some_and(|r| r["ok"] == true) {
-            &counts.created
-        } else {
-            &counts.refused
-        };
-        counter.fetch_add(1, Ordering::Relaxed);
+        if reply.as_ref().is_none_or(|r| r["ok"] != true) {
+            counts.refused.fetch_add(1, Ordering::Relaxed);
+            let error = reply.as_ref().map(|r| r["error"].to_string());
+            tracing::warn!(contact = n, ?error, "the engine refused a contact");
+        }
     }
 }
 
-/// The live summary: queues, service level and agents, once a second.
-async fn summary(client: async_nats::Client, mut stop: watch::Receiver<bool>, counts: Arc<Counts>) {
+/// The live summary: queues, service level and agents, once a second (every 5 s when not on
+/// a terminal).
+async fn summary(client: async_nats::Client, mut stop: watch::Receiver<bool>) {
     let tty = std::io::stdout().is_terminal();
     let mut tick = tokio::time::interval(Duration::from_secs(if tty { 1 } else { 5 }));
     loop {
-        tokio::select! {
+        let fetch = async {
+            tick.tick().await;
+            let queues = request(&client, format!("{PREFIX}.query.queues"), json!({})).await;
+            let agents = request(&client, format!("{PREFIX}.query.agents"), json!({})).await;
+            (queues, agents)
+        };
+        let fetched = tokio::select! {
             _ = stop.wait_for(|s| *s) => break,
-            _ = tick.tick() => {}
-        }
-        let (Some(queues), Some(agents)) = (
-            request(&client, format!("{PREFIX}.query.queues"), json!({})).await,
-            request(&client, format!("{PREFIX}.query.agents"), json!({})).await,
-        ) else {
+            fetched = fetch => fetched,
+        };
+        let (Some(queues), Some(agents)) = fetched else {
             continue;
         };
         let mut out = String::new();
         if tty {
             out.push_str("\x1b[2J\x1b[H");
         }
-        out.push_str(&render(&queues, &agents, &counts));
+        out.push_str(&render(&queues, &agents, tty));
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(out.as_bytes());
         let _ = stdout.flush();
     }
 }
 
-fn render(queues: &Value, agents: &Value, counts: &Counts) -> String {
+/// One screen of the live summary, from the engine's own figures (`query.queues` and
+/// `query.agents`). `highlight` marks unservable contacts in colour (on a terminal) rather
+/// than with a `!`.
+fn render(queues: &Value, agents: &Value, highlight: bool) -> String {
+    let totals = &queues["totals"];
+    let figure = |v: &Value, key: &str| v[key].as_u64().unwrap_or(0);
+    // Not yet answered: waiting in the queue, or ringing on a desktop.
+    let unanswered = |v: &Value| figure(v, "waiting") + figure(v, "offered");
+    let open_now =
+        unanswered(totals) + figure(totals, "assigned") + figure(totals, "waiting_for_opening");
     let mut out = format!(
-        "Switchboard demo: {} created, {} accepted, {} completed\n\n{:<24} {:<13} {:>7} {:>9} {:>8} {:>8} {:>7}\n",
-        counts.created.load(Ordering::Relaxed),
-        counts.accepted.load(Ordering::Relaxed),
-        counts.completed.load(Ordering::Relaxed),
+        "Switchboard demo (the engine's figures, since its log began): {} contacts created, \
+         {} answered, {} completed, {} abandoned; {open_now} open now.\n\n\
+         {:<24} {:<13} {:>7} {:>8} {:>10} {:>8} {:>8} {:>6}\n",
+        figure(totals, "created"),
+        figure(totals, "answered"),
+        figure(totals, "completed"),
+        figure(totals, "abandoned"),
         "service",
         "channel",
         "waiting",
         "oldest s",
+        "unservable",
         "answered",
         "abandon",
         "SL"
@@ -461,15 +575,42 @@ fn render(queues: &Value, agents: &Value, counts: &Counts) -> String {
         let sl = q["service_level"]
             .as_f64()
             .map_or_else(|| "-".to_owned(), |sl| format!("{:.0}%", sl * 100.0));
+        let waiting = unanswered(q);
+        // Nothing when nothing waits: a zero would read as "someone waits, since just now".
+        let oldest = match q["oldest_wait_ms"].as_u64() {
+            Some(ms) if waiting > 0 => format!("{:.0}", ms as f64 / 1000.0),
+            _ => String::new(),
+        };
+        let unservable = figure(q, "unservable");
+        let unservable = match (unservable, highlight) {
+            (0, _) => "0".to_owned(),
+            (n, true) => format!("\x1b[1;31m{n:>10}\x1b[0m"),
+            (n, false) => format!("{n}!"),
+        };
         out.push_str(&format!(
-            "{:<24} {:<13} {:>7} {:>9.0} {:>8} {:>8} {:>7}\n",
+            "{:<24} {:<13} {:>7} {:>8} {:>10} {:>8} {:>8} {:>6}\n",
             q["service"].as_str().unwrap_or("?"),
             q["channel"].as_str().unwrap_or("?"),
-            q["waiting"].as_u64().unwrap_or(0),
-            q["oldest_wait_ms"].as_f64().unwrap_or(0.0) / 1000.0,
-            q["answered"].as_u64().unwrap_or(0),
-            q["abandoned"].as_u64().unwrap_or(0),
+            waiting,
+            oldest,
+            unservable,
+            figure(q, "answered"),
+            figure(q, "abandoned"),
             sl
+        ));
+    }
+    out.push_str(
+        "\nwaiting: not yet answered (in the queue or ringing); oldest: the longest of those \
+         waits, from first contact.\n\
+         SL: answered within the threshold / (answered + abandoned + still waiting past the \
+         threshold); - until there is one.\n",
+    );
+    let unservable = figure(totals, "unservable");
+    if unservable > 0 {
+        out.push_str(&format!(
+            "UNSERVABLE: {unservable} waiting contact(s) that no logged-in agent can take at any \
+             step of their routing plan (wrong skills, site or tier): they will wait until \
+             someone who can logs in. `audit show --contact ID` says why.\n"
         ));
     }
     let mut presence: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
@@ -488,4 +629,60 @@ fn render(queues: &Value, agents: &Value, counts: &Counts) -> String {
     );
     out.push('\n');
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::render;
+
+    #[test]
+    fn the_summary_shows_no_oldest_wait_when_none_waits_and_flags_unservable_contacts() {
+        let queues = json!({
+            "totals": {"created": 9, "answered": 5, "completed": 4, "abandoned": 1, "waiting": 2,
+                       "offered": 1, "assigned": 1, "unservable": 1},
+            "queues": [
+                {"service": "benefits", "channel": "phone", "waiting": 0, "offered": 0,
+                 "oldest_wait_ms": null, "answered": 3, "abandoned": 1, "service_level": null},
+                {"service": "council_tax", "channel": "face_to_face", "waiting": 2, "offered": 1,
+                 "oldest_wait_ms": 251_000, "unservable": 1, "answered": 2, "abandoned": 0,
+                 "service_level": 0.5},
+            ],
+        });
+        let agents = json!({"agents": [{"presence": "ready"}, {"presence": "ready"}]});
+        let screen = render(&queues, &agents, false);
+        let line = |service: &str| {
+            screen
+                .lines()
+                .find(|l| l.starts_with(service))
+                .unwrap_or_else(|| panic!("no {service} in\n{screen}"))
+                .split_whitespace()
+                .collect::<Vec<_>>()
+        };
+        // service, channel, waiting, (oldest), unservable, answered, abandoned, SL
+        assert_eq!(
+            line("benefits"),
+            ["benefits", "phone", "0", "0", "3", "1", "-"]
+        );
+        assert_eq!(
+            line("council_tax"),
+            [
+                "council_tax",
+                "face_to_face",
+                "3",
+                "251",
+                "1!",
+                "2",
+                "0",
+                "50%"
+            ]
+        );
+        assert!(screen.contains("9 contacts created"), "{screen}");
+        assert!(screen.contains("4 open now"), "{screen}");
+        assert!(screen.contains("UNSERVABLE: 1 waiting contact"), "{screen}");
+        assert!(screen.contains("agents: 2 ready"), "{screen}");
+        let calm = json!({"totals": {}, "queues": []});
+        assert!(!render(&calm, &agents, false).contains("UNSERVABLE"));
+    }
 }

@@ -1,7 +1,7 @@
 //! The `switchboard` command line: one binary for operators and integrators.
 //!
 //! Subcommands: `scenario` (a built-in council morning played through the durable engine),
-//! `audit verify` and `audit show` (the audit trail), and `replay` (rebuild the state from the
+//! `audit verify`, `audit show` and `audit open` (the audit trail), and `replay` (rebuild the state from the
 //! log), `simulate` (the discrete-event simulator over the real core) and `staffing` (Erlang
 //! staffing). The NATS service (`serve`, `demo`) joins them as it lands.
 
@@ -106,6 +106,10 @@ enum AuditCommand {
     /// Show the history of a contact (or of every contact of a customer): what happened, when,
     /// who, and why each routing decision was made.
     Show(audit::ShowArgs),
+    /// List the contacts still open (waiting, ringing, being handled or held out of hours),
+    /// longest wait first: where each is, with whom, its plan step and how long the customer
+    /// has waited, counted up to the log's last event.
+    Open(audit::OpenArgs),
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -113,6 +117,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Commands::Scenario(args) => scenario::run(&args),
         Commands::Audit(AuditCommand::Verify(args)) => audit::verify(&args),
         Commands::Audit(AuditCommand::Show(args)) => audit::show(&args),
+        Commands::Audit(AuditCommand::Open(args)) => audit::open(&args),
         Commands::Replay(args) => replay::run(&args),
         Commands::Serve(args) => serve::run(args),
         Commands::Demo(args) => demo::run(args),

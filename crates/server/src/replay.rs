@@ -1,13 +1,14 @@
 //! `switchboard replay`: rebuild the routing state from the whole log, with a progress bar, and
 //! print what it holds and how fast it was rebuilt.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde_json::json;
-use switchboard_core::Presence;
 use switchboard_core::state::ContactStatus;
+use switchboard_core::{Presence, State};
+use switchboard_engine::ReplayReport;
 
 use crate::progress;
 
@@ -22,15 +23,23 @@ pub(crate) struct Args {
     json: bool,
 }
 
-pub(crate) fn run(args: &Args) -> Result<ExitCode> {
-    let bar = progress::bar(args.json, "events");
+/// Rebuilds the state from the whole log in `data_dir` (which must hold one), with a progress
+/// bar unless `quiet`.
+pub(crate) fn replay_log(data_dir: &Path, quiet: bool) -> Result<(State, ReplayReport)> {
+    crate::audit::require_log(data_dir)?;
+    let bar = progress::bar(quiet, "events");
     bar.set_message("replaying");
-    let (state, report) = switchboard_engine::replay(&args.data_dir, &mut |done, total| {
+    let replayed = switchboard_engine::replay(data_dir, &mut |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     })
-    .with_context(|| format!("could not replay {}", args.data_dir.display()))?;
+    .with_context(|| format!("could not replay {}", data_dir.display()))?;
     bar.finish_and_clear();
+    Ok(replayed)
+}
+
+pub(crate) fn run(args: &Args) -> Result<ExitCode> {
+    let (state, report) = replay_log(&args.data_dir, args.json)?;
 
     let logged_in = state
         .agents()

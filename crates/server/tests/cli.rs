@@ -164,52 +164,40 @@ fn the_scenario_refuses_a_directory_that_already_holds_a_log() {
 }
 
 #[test]
-fn the_demo_runs_the_whole_thing_and_stops_cleanly() {
+fn audit_and_replay_refuse_a_directory_without_a_log_and_say_where_it_is() {
     let temp = tempfile::tempdir().expect("temp dir");
-    let dir = temp.path().join("demo");
-    let d = dir.to_str().expect("utf-8 path");
-    let output = switchboard(&[
-        "demo",
-        "--duration",
-        "6",
-        "--per-minute",
-        "300",
-        "--agents",
-        "6",
-        "--data-dir",
-        d,
-    ]);
-    let said = text(&output);
-    assert!(output.status.success(), "{said}");
-    assert!(
-        said.contains("NATS on nats://127.0.0.1:") && !said.contains(":4222;"),
-        "a random port: {said}"
-    );
-    let done = said
-        .lines()
-        .find(|l| l.starts_with("Done:"))
-        .unwrap_or_else(|| panic!("no summary: {said}"));
-    let created: u64 = done
-        .split(';')
-        .nth(1)
-        .and_then(|part| part.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .unwrap_or_else(|| panic!("no count in {done:?}"));
-    assert!(created > 0, "{done}");
-    // The demo's log is a real, whole audit trail.
-    let engine = dir.join("engine");
-    let verified = switchboard(&[
+    // Laid out as the demo lays out its data directory: the log one level down.
+    scenario_into(&temp.path().join("engine"));
+    let d = temp.path().to_str().expect("utf-8 path");
+    for args in [
+        vec!["audit", "verify", "--data-dir", d],
+        vec!["audit", "verify", "--data-dir", d, "--json"],
+        vec!["audit", "open", "--data-dir", d],
+        vec!["audit", "show", "--data-dir", d, "--contact", "call-003"],
+        vec!["replay", "--data-dir", d],
+    ] {
+        let refused = switchboard(&args);
+        let said = text(&refused);
+        assert_eq!(refused.status.code(), Some(2), "{args:?}: {said}");
+        assert!(
+            said.contains(&format!("no event log in {d}"))
+                && said.contains(&format!("there is one in {d}/engine")),
+            "{args:?}: {said}"
+        );
+        assert!(!said.contains("whole"), "{args:?}: {said}");
+    }
+    let missing = temp.path().join("missing");
+    let refused = switchboard(&[
         "audit",
         "verify",
         "--data-dir",
-        engine.to_str().expect("utf-8 path"),
-        "--json",
+        missing.to_str().expect("utf-8"),
     ]);
-    assert!(verified.status.success(), "{}", text(&verified));
+    assert_eq!(refused.status.code(), Some(2), "{}", text(&refused));
     assert!(
-        json(&verified)["records"]
-            .as_u64()
-            .is_some_and(|n| n > created)
+        text(&refused).contains("is not a directory"),
+        "{}",
+        text(&refused)
     );
 }
 
