@@ -870,11 +870,21 @@ async fn a_walk_in_is_offered_only_to_staff_at_its_site() {
         json!({"contact_id": "w1", "channel": "face_to_face", "service": "parking", "site": "riverside"}),
     )
     .await;
-    // Routing ran in the same turn as the create: the walk-in is still waiting.
+    // Routing ran in the same turn as the create: the walk-in is still waiting, and nobody
+    // logged in can serve it, which its history and the queue figures say.
     let contact = rig
         .request("switchboard.query.contact", json!({"contact_id": "w1"}))
         .await;
     assert_eq!(contact["status"], "queued", "{contact}");
+    let unservable = &contact["history"][1];
+    assert_eq!(unservable["type"], "contact_unservable", "{contact}");
+    assert_eq!(
+        unservable["shortfall"],
+        json!({"site": {"site": "riverside"}}),
+        "{contact}"
+    );
+    let queues = rig.request("switchboard.query.queues", json!({})).await;
+    assert_eq!(queues["totals"]["unservable"], 1, "{queues}");
     let mut near = rig
         .agent("near", 1, "riverside", json!({"parking": 1}), f2f)
         .await;
@@ -884,6 +894,8 @@ async fn a_walk_in_is_offered_only_to_staff_at_its_site() {
         far.next().now_or_never().flatten().is_none(),
         "the agent at another site got an offer"
     );
+    let queues = rig.request("switchboard.query.queues", json!({})).await;
+    assert_eq!(queues["totals"]["unservable"], 0, "{queues}");
 }
 
 #[tokio::test]
