@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use switchboard_core::{
     AgentId, AgentLogin, Channel, Command, ContactId, Event, EventKind, Level, NewContact, OfferId,
     Outcome as ContactOutcome, PerChannel, Priority, Router, RoutingConfig, ServiceId,
@@ -79,8 +79,9 @@ pub struct SimulationRun {
     pub start: Timestamp,
     /// The last instant of the run.
     pub end: Timestamp,
-    /// Commands the core refused, by rejection code. Stale answers (an offer already withdrawn,
-    /// a contact already gone) are normal; anything else points at a scenario problem.
+    /// Commands the core refused, by rejection code. The simulated desktops answer only offers
+    /// still open and finish only contacts in hand, so any refusal points at a problem (in the
+    /// scenario, its routing configuration or the core).
     pub refused: BTreeMap<&'static str, u64>,
 }
 
@@ -423,6 +424,10 @@ struct Simulation<'a> {
     agents: Vec<AgentRuntime>,
     agent_index: FxHashMap<AgentId, usize>,
     contacts: FxHashMap<ContactId, LiveContact>,
+    /// Offers a desktop means to answer and has not been told are gone: made, not yet answered,
+    /// expired or revoked. A desktop told that its offer expired or was withdrawn drops it, as a
+    /// real one does on the offer notice, so the simulated desktops cause no stale answers.
+    offers_in_hand: FxHashSet<OfferId>,
     collector: Collector,
     observer: &'a mut dyn Observer,
     out: Vec<Event>,
@@ -478,6 +483,7 @@ pub(crate) fn run(
         desk_rng,
         agent_index,
         contacts: FxHashMap::default(),
+        offers_in_hand: FxHashSet::default(),
         collector,
         observer,
         out: Vec::with_capacity(OBSERVER_BATCH),
@@ -616,6 +622,9 @@ impl Simulation<'_> {
                 offer,
                 accept,
             } => {
+                if !self.offers_in_hand.remove(&offer) {
+                    return; // the desktop was told the offer expired or was withdrawn
+                }
                 let agent = self.agent_id(agent);
                 let command = if accept {
                     Command::AcceptOffer { agent, offer }
@@ -824,6 +833,7 @@ impl Simulation<'_> {
                 let accept = self.desk_rng.random::<f64>() >= reject;
                 let v: f64 = self.desk_rng.random();
                 let wait = Duration::from_secs_f64(-think * (1.0 - v).ln());
+                self.offers_in_hand.insert(offer.offer);
                 self.schedule(
                     now + wait,
                     Happening::Answer {
@@ -855,6 +865,9 @@ impl Simulation<'_> {
                     offer: *offer,
                 };
                 self.schedule(now + handle, what);
+            }
+            EventKind::OfferExpired { offer, .. } | EventKind::OfferRevoked { offer, .. } => {
+                self.offers_in_hand.remove(offer);
             }
             EventKind::ContactRequeued { contact, .. } => {
                 if let Some(live) = self.contacts.get_mut(contact) {
