@@ -326,4 +326,13 @@ fn a_bad_scenario_is_refused_with_its_field() {
         "{}",
         text(&output)
     );
+    // A scenario's complaint policy takes the serve configuration's keys, and no others.
+    std::fs::write(&path, "name = \"x\"\n[complaints]\nskil = \"complaints\"\n").expect("write");
+    let output = switchboard(&["simulate", "--scenario", path.to_str().expect("utf-8")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output).contains("unknown field `skil`") && text(&output).contains("complaints"),
+        "{}",
+        text(&output)
+    );
 }
