@@ -292,5 +292,21 @@ fn side_by_side(before: &Figures, after: &Figures) -> Result<()> {
             a.aht_seconds
         );
     }
+    for b in &before.queues {
+        let answered_now = after
+            .queues
+            .iter()
+            .find(|o| o.service == b.service && o.channel == b.channel)
+            .map_or(0, |o| o.answered);
+        if b.answered > 0 && answered_now == 0 {
+            say!(
+                "{} on {}: {} answered in the recording, none in the re-run; can any agent take them \
+                 under the new configuration (its [complaints] skill, its plans)?",
+                b.service.as_deref().unwrap_or(""),
+                b.channel.as_deref().unwrap_or(""),
+                b.answered
+            );
+        }
+    }
     Ok(())
 }

@@ -308,6 +308,22 @@ fn the_same_seed_writes_the_same_log_byte_for_byte_and_it_audits_and_replays() {
         what_if["recorded"]["total"]["offered"], what_if["what_if"]["total"]["offered"],
         "the same contacts arrive in both"
     );
+    // The file has no [complaints]: under the built-in policy nobody can take a complaint, and
+    // the side-by-side text says so.
+    let text_what_if = switchboard(&[
+        "simulate",
+        "--replay-log",
+        d,
+        "--config",
+        config.to_str().expect("utf-8"),
+    ]);
+    assert!(text_what_if.status.success(), "{}", text(&text_what_if));
+    let out = String::from_utf8_lossy(&text_what_if.stdout);
+    assert!(
+        out.contains("complaints on phone: ") && out.contains("none in the re-run"),
+        "{out}"
+    );
+    assert!(!out.contains("council_tax on phone: "), "{out}");
 }
 
 #[test]
