@@ -13,7 +13,7 @@ use switchboard_core::{Event, RoutingConfig};
 use switchboard_log::{Entry, FileLog, LogOptions};
 use switchboard_sim::{Figures, Observer, Scenario, SimulationRun};
 
-use crate::config::RoutingSection;
+use crate::config::FileConfig;
 use crate::progress;
 
 /// Options of `switchboard simulate`.
@@ -97,20 +97,32 @@ fn open_log(dir: &Path) -> Result<LogWriter> {
     Ok(LogWriter { log })
 }
 
-/// The routing configuration: `--config`'s [routing], else the scenario's, else the defaults.
-fn routing_config(config: Option<&Path>, scenario: Option<&toml::Table>) -> Result<RoutingConfig> {
+/// The routing configuration: `--config`'s (its [routing] and the sections beside it), else the
+/// scenario's [routing] and [complaints], else the defaults.
+fn routing_config(config: Option<&Path>, scenario: Option<&Scenario>) -> Result<RoutingConfig> {
     if let Some(path) = config {
         return Ok(crate::config::load(path)?.1);
     }
-    match scenario {
-        Some(table) => {
-            let section: RoutingSection = toml::Value::Table(table.clone())
-                .try_into()
-                .map_err(|e| anyhow::anyhow!("the scenario's [routing]: {e}"))?;
-            section.routing_config().context("the scenario's [routing]")
-        }
-        None => Ok(RoutingConfig::default()),
+    let Some(scenario) = scenario else {
+        return Ok(RoutingConfig::default());
+    };
+    // The scenario's sections, read as a configuration file holding only them.
+    let mut file = toml::Table::new();
+    if let Some(routing) = &scenario.routing {
+        file.insert("routing".to_owned(), toml::Value::Table(routing.clone()));
     }
+    if let Some(complaints) = &scenario.complaints {
+        file.insert(
+            "complaints".to_owned(),
+            toml::Value::Table(complaints.clone()),
+        );
+    }
+    let sections: FileConfig = toml::Value::Table(file)
+        .try_into()
+        .map_err(|e| anyhow::anyhow!("the scenario's [routing] or [complaints]: {e}"))?;
+    sections
+        .routing_config()
+        .context("the scenario's [routing] or [complaints]")
 }
 
 fn watcher(args: &Args) -> Result<Watcher> {
@@ -132,7 +144,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("could not read {}", path.display()))?;
     let scenario = Scenario::from_toml(&text).with_context(|| format!("in {}", path.display()))?;
-    let config = routing_config(args.config.as_deref(), scenario.routing.as_ref())?;
+    let config = routing_config(args.config.as_deref(), Some(&scenario))?;
     let mut watcher = watcher(args)?;
     let started = std::time::Instant::now();
     let run = switchboard_sim::simulate(&scenario, config, args.seed, &mut watcher)
@@ -180,6 +192,18 @@ fn print_run(
     );
     say!("");
     std::io::Write::write_fmt(&mut std::io::stdout(), format_args!("{}", run.figures))?;
+    if !run.refused.is_empty() {
+        let refused: Vec<String> = run
+            .refused
+            .iter()
+            .map(|(code, n)| format!("{code} {n}"))
+            .collect();
+        say!("");
+        say!(
+            "Commands the core refused: {} (a sign of a problem in the scenario or its routing).",
+            refused.join(", ")
+        );
+    }
     Ok(())
 }
 
@@ -267,6 +291,22 @@ fn side_by_side(before: &Figures, after: &Figures) -> Result<()> {
             b.aht_seconds,
             a.aht_seconds
         );
+    }
+    for b in &before.queues {
+        let answered_now = after
+            .queues
+            .iter()
+            .find(|o| o.service == b.service && o.channel == b.channel)
+            .map_or(0, |o| o.answered);
+        if b.answered > 0 && answered_now == 0 {
+            say!(
+                "{} on {}: {} answered in the recording, none in the re-run; can any agent take them \
+                 under the new configuration (its [complaints] skill, its plans)?",
+                b.service.as_deref().unwrap_or(""),
+                b.channel.as_deref().unwrap_or(""),
+                b.answered
+            );
+        }
     }
     Ok(())
 }

@@ -49,7 +49,7 @@ fn main() {
         wait.push(c.delayed as f64 / c.offered as f64);
         sl.push(c.service_level);
         asa.push(c.asa_seconds);
-        occ.push(c.occupancy);
+        occ.push(c.occupancy.unwrap_or(f64::NAN));
         let a = simulate(
             &scenario(120.0, Some(180.0), 14),
             single_queue_routing(),
@@ -62,7 +62,7 @@ fn main() {
         ab.push(a.abandon_rate);
         sl_a.push(a.service_level);
         asa_a.push(a.asa_seconds);
-        occ_a.push(a.occupancy);
+        occ_a.push(a.occupancy.unwrap_or(f64::NAN));
     }
     let ErlangC::Stable(c) = erlang_c(6.4, 240.0, 8, 20.0).unwrap_or_else(|e| panic!("{e}")) else {
         panic!("overloaded")

@@ -3,22 +3,28 @@
 //!
 //! Definitions (per queue, a queue being the service and channel a contact arrived on):
 //! - **offered**: contacts that arrived in the measured window; **answered**: of those, the ones
-//!   an agent accepted (first acceptance); **abandoned**: the ones whose customer left.
+//!   an agent accepted (first acceptance); **abandoned**: the ones whose customer left before
+//!   being answered (hanging up on hold after an escalation or transfer is not abandonment).
 //! - **service level**: answered within the threshold, over offered (abandoned contacts count
 //!   against it, as in Erlang A's `P(answered and waited ≤ t)`).
 //! - **ASA**: the mean wait of answered contacts, from first arrival to first acceptance.
 //! - **AHT**: agent time per handling, from acceptance to release (complete, escalate,
 //!   transfer or requeue), plus the wrap-up that follows it.
-//! - **occupancy**: agent time handling this queue's contacts (and their wrap-up) over the
-//!   agent time staffed (logged in and not in `not_ready`); for the total, the share of staffed
-//!   time in which an agent held at least one contact or was wrapping up. Concurrent work
-//!   (several emails) makes the per-queue shares add up to more than the total.
+//! - **agent hours**: the agents' time on this queue's contacts, handling and wrap-up, in
+//!   hours (every handling counted in full, so three emails handled side by side for an hour are
+//!   three agent hours).
+//! - **occupancy**: the share of staffed agent time (logged in and not in `not_ready`) in which
+//!   an agent held at least one contact or was wrapping up. It is measured for the total and per
+//!   site (the agents' building), never per queue: a multi-skilled agent's free time belongs to
+//!   every queue they could take, so no queue has a staffed time of its own to divide by.
 //! - **first-contact resolution**: completed contacts resolved by their first agent, over
 //!   completed contacts; **due breaches**: deferred contacts that passed their due time.
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
-use switchboard_core::{AgentId, Channel, ContactId, Event, EventKind, ServiceId, Timestamp};
+use switchboard_core::{
+    AgentId, Channel, ContactId, Event, EventKind, ServiceId, SiteId, Timestamp,
+};
 
 /// The figures of one queue (or of all of them).
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -45,8 +51,15 @@ pub struct QueueFigures {
     pub asa_seconds: f64,
     /// The average handle time (with wrap-up), in seconds.
     pub aht_seconds: f64,
-    /// This queue's share of staffed agent time (see the module documentation).
-    pub occupancy: f64,
+    /// The share of staffed time agents were busy: for the total only (see the module
+    /// documentation; per site in [`Figures::sites`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub occupancy: Option<f64>,
+    /// Agent time on this queue's contacts (handling and wrap-up), in hours.
+    pub agent_hours: f64,
+    /// The service-level target (a share, e.g. 0.8) for this queue, when the run knows it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_level_target: Option<f64>,
     /// Abandoned over offered.
     pub abandon_rate: f64,
     /// Contacts completed.
@@ -59,13 +72,30 @@ pub struct QueueFigures {
     pub open_at_end: u64,
 }
 
-/// The figures of a run: in total and per queue (sorted by service, then channel).
+/// The figures of a run: in total, per queue (sorted by service, then channel) and per site.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Figures {
     /// All queues together.
     pub total: QueueFigures,
     /// Each service and channel.
     pub queues: Vec<QueueFigures>,
+    /// The agents of each site (sorted by site), in the measured window.
+    pub sites: Vec<SiteFigures>,
+}
+
+/// How busy the agents of one site were.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SiteFigures {
+    /// The site agents logged in at.
+    pub site: String,
+    /// Agents who logged in there.
+    pub agents: u32,
+    /// Agent hours staffed: logged in and not `not_ready`.
+    pub staffed_hours: f64,
+    /// Agent hours holding at least one contact or wrapping up.
+    pub busy_hours: f64,
+    /// Busy over staffed.
+    pub occupancy: f64,
 }
 
 /// The state of the centre at one instant and the flow over the interval before it.
@@ -75,6 +105,8 @@ pub struct Sample {
     pub at_secs: u64,
     /// Contacts waiting for an agent (queued or offered).
     pub waiting: u32,
+    /// The same per queue, in the order of [`Figures::queues`].
+    pub waiting_by_queue: Vec<u32>,
     /// Agents ready and holding nothing.
     pub idle: u32,
     /// Agents holding work.
@@ -109,6 +141,14 @@ struct Counters {
 
 type QueueKey = (ServiceId, Channel);
 
+#[derive(Debug, Default, Clone)]
+struct SiteTrack {
+    /// Agents who logged in at the site.
+    agents: FxHashSet<AgentId>,
+    /// Agent milliseconds by category (idle, busy, wrap-up, not ready), in the window.
+    agent_ms: [u128; 4],
+}
+
 #[derive(Debug)]
 struct ContactTrack {
     queue: usize,
@@ -127,6 +167,8 @@ struct AgentTrack {
     since: Timestamp,
     /// The queue the current wrap-up is for, and when it began.
     wrap_queue: Option<(usize, Timestamp)>,
+    /// The site of the agent's latest login (an index into the collector's sites).
+    site: usize,
 }
 
 impl AgentTrack {
@@ -160,6 +202,11 @@ pub struct Collector {
     queue_keys: Vec<QueueKey>,
     queue_index: FxHashMap<QueueKey, usize>,
     counters: Vec<Counters>,
+    /// Contacts waiting now, per queue (by the order queues were first seen).
+    waiting_by_queue: Vec<u32>,
+    site_names: Vec<SiteId>,
+    site_index: FxHashMap<SiteId, usize>,
+    sites: Vec<SiteTrack>,
     contacts: FxHashMap<ContactId, ContactTrack>,
     agents: FxHashMap<AgentId, AgentTrack>,
     /// Agent milliseconds by category (idle, busy, wrap-up, not ready), in the window.
@@ -184,6 +231,10 @@ impl Collector {
             queue_keys: Vec::new(),
             queue_index: FxHashMap::default(),
             counters: Vec::new(),
+            waiting_by_queue: Vec::new(),
+            site_names: Vec::new(),
+            site_index: FxHashMap::default(),
+            sites: Vec::new(),
             contacts: FxHashMap::default(),
             agents: FxHashMap::default(),
             agent_ms: [0; 4],
@@ -201,6 +252,7 @@ impl Collector {
             let mut sample = std::mem::take(&mut self.interval);
             sample.at_secs = (at - self.start).as_secs();
             sample.waiting = self.waiting;
+            sample.waiting_by_queue.clone_from(&self.waiting_by_queue);
             [sample.idle, sample.busy, sample.wrap_up, sample.not_ready] = self.agent_count;
             self.samples.push(sample);
             self.next_sample = at + std::time::Duration::from_millis(self.sample_ms);
@@ -216,6 +268,18 @@ impl Collector {
         self.queue_keys.push(key.clone());
         self.queue_index.insert(key, i);
         self.counters.push(Counters::default());
+        self.waiting_by_queue.push(0);
+        i
+    }
+
+    fn site(&mut self, site: &SiteId) -> usize {
+        if let Some(&i) = self.site_index.get(site) {
+            return i;
+        }
+        let i = self.site_names.len();
+        self.site_names.push(site.clone());
+        self.site_index.insert(site.clone(), i);
+        self.sites.push(SiteTrack::default());
         i
     }
 
@@ -236,7 +300,11 @@ impl Collector {
     ) {
         let mut track = self.agents.remove(agent).unwrap_or_default();
         if let Some(old) = track.category() {
-            self.agent_ms[old] += self.window_ms(track.since, now);
+            let ms = self.window_ms(track.since, now);
+            self.agent_ms[old] += ms;
+            if let Some(site) = self.sites.get_mut(track.site) {
+                site.agent_ms[old] += ms;
+            }
             self.agent_count[old] -= 1;
         }
         let was_wrapping = track.wrap_up;
@@ -262,8 +330,10 @@ impl Collector {
             track.waiting = waiting;
             if waiting {
                 self.waiting += 1;
+                self.waiting_by_queue[track.queue] += 1;
             } else {
                 self.waiting -= 1;
+                self.waiting_by_queue[track.queue] -= 1;
             }
         }
     }
@@ -299,10 +369,15 @@ impl Collector {
         let now = event.at;
         self.sample_until(now);
         match &event.kind {
-            EventKind::AgentLoggedIn(login) => self.agent_change(&login.agent, now, |a| {
-                a.logged_in = true;
-                a.not_ready = true;
-            }),
+            EventKind::AgentLoggedIn(login) => {
+                let site = self.site(&login.site);
+                self.sites[site].agents.insert(login.agent.clone());
+                self.agent_change(&login.agent, now, |a| {
+                    a.logged_in = true;
+                    a.not_ready = true;
+                    a.site = site;
+                });
+            }
             EventKind::AgentReady { agent } => self.agent_change(agent, now, |a| {
                 a.not_ready = false;
                 a.wrap_up = false;
@@ -380,10 +455,14 @@ impl Collector {
             EventKind::ContactAbandoned { contact, .. } => {
                 self.set_waiting(contact, false);
                 if let Some(track) = self.contacts.remove(contact) {
-                    self.interval.resolved_live += 1;
+                    // A customer who hangs up on hold after an escalation or a transfer was
+                    // answered: that contact is closed, not abandoned.
+                    if !track.answered {
+                        self.interval.resolved_live += 1;
+                    }
                     if track.counted {
                         let c = &mut self.counters[track.queue];
-                        c.abandoned += 1;
+                        c.abandoned += u64::from(!track.answered);
                         c.open -= 1;
                     }
                 }
@@ -452,21 +531,14 @@ impl Collector {
         for agent in agents {
             self.agent_change(&agent, end, |a| a.wrap_up = false);
         }
-        let staffed_ms: u128 = self.agent_ms.iter().sum::<u128>() - self.agent_ms[NOT_READY];
-        let busy_ms = self.agent_ms[BUSY] + self.agent_ms[WRAP];
         let mut order: Vec<usize> = (0..self.queue_keys.len()).collect();
         order.sort_by(|&a, &b| self.queue_keys[a].cmp(&self.queue_keys[b]));
         let mut total = Counters::default();
         let mut queues = Vec::with_capacity(order.len());
-        for i in order {
+        for &i in &order {
             let c = &self.counters[i];
             let (service, channel) = &self.queue_keys[i];
-            queues.push(figures_of(
-                c,
-                Some(service.as_str()),
-                Some(*channel),
-                ratio128(c.handle_ms, staffed_ms),
-            ));
+            queues.push(figures_of(c, Some(service.as_str()), Some(*channel), None));
             total.offered += c.offered;
             total.answered += c.answered;
             total.within += c.within;
@@ -480,9 +552,54 @@ impl Collector {
             total.due_breaches += c.due_breaches;
             total.open += c.open;
         }
-        let total = figures_of(&total, None, None, ratio128(busy_ms, staffed_ms));
-        (Figures { total, queues }, self.samples)
+        let total = figures_of(&total, None, None, Some(occupancy(&self.agent_ms)));
+        // Samples taken before a queue was first seen are shorter; all follow the sorted order.
+        for sample in &mut self.samples {
+            let seen = std::mem::take(&mut sample.waiting_by_queue);
+            sample.waiting_by_queue = order
+                .iter()
+                .map(|&i| seen.get(i).copied().unwrap_or(0))
+                .collect();
+        }
+        let mut sites: Vec<SiteFigures> = self
+            .site_names
+            .iter()
+            .zip(&self.sites)
+            .map(|(name, track)| {
+                let staffed = staffed_ms(&track.agent_ms);
+                SiteFigures {
+                    site: name.as_str().to_owned(),
+                    agents: u32::try_from(track.agents.len()).unwrap_or(u32::MAX),
+                    staffed_hours: hours(staffed),
+                    busy_hours: hours(track.agent_ms[BUSY] + track.agent_ms[WRAP]),
+                    occupancy: occupancy(&track.agent_ms),
+                }
+            })
+            .collect();
+        sites.sort_by(|a, b| a.site.cmp(&b.site));
+        (
+            Figures {
+                total,
+                queues,
+                sites,
+            },
+            self.samples,
+        )
     }
+}
+
+/// Staffed agent time: logged in and not `not_ready` (holding work counts, even on a break).
+fn staffed_ms(agent_ms: &[u128; 4]) -> u128 {
+    agent_ms.iter().sum::<u128>() - agent_ms[NOT_READY]
+}
+
+/// Busy (holding a contact or wrapping up) over staffed.
+fn occupancy(agent_ms: &[u128; 4]) -> f64 {
+    ratio128(agent_ms[BUSY] + agent_ms[WRAP], staffed_ms(agent_ms))
+}
+
+fn hours(ms: u128) -> f64 {
+    ms as f64 / 3_600_000.0
 }
 
 fn ratio(numerator: u64, denominator: u64) -> f64 {
@@ -505,7 +622,7 @@ fn figures_of(
     c: &Counters,
     service: Option<&str>,
     channel: Option<Channel>,
-    occupancy: f64,
+    occupancy: Option<f64>,
 ) -> QueueFigures {
     QueueFigures {
         service: service.map(str::to_owned),
@@ -519,6 +636,8 @@ fn figures_of(
         asa_seconds: ratio128(c.wait_ms, u128::from(c.answered)) / 1000.0,
         aht_seconds: ratio128(c.handle_ms, u128::from(c.handlings)) / 1000.0,
         occupancy,
+        agent_hours: hours(c.handle_ms),
+        service_level_target: None,
         abandon_rate: ratio(c.abandoned, c.offered),
         completed: c.completed,
         first_contact_resolution: ratio(c.resolved_first, c.completed),
@@ -527,39 +646,112 @@ fn figures_of(
     }
 }
 
+/// A span of seconds as a manager reads it: `42 s`, `4 min 05 s`, `2 h 33 min`.
+#[must_use]
+pub fn duration_text(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "-".to_owned();
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "finite and non-negative, rounded to whole seconds"
+    )]
+    let whole = secs.round() as u64;
+    if whole < 60 {
+        format!("{whole} s")
+    } else if whole < 3600 {
+        format!("{} min {:02} s", whole / 60, whole % 60)
+    } else {
+        let minutes = (whole + 30) / 60;
+        format!("{} h {:02} min", minutes / 60, minutes % 60)
+    }
+}
+
 impl std::fmt::Display for Figures {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "{:<24} {:<13} {:>8} {:>8} {:>9} {:>7} {:>8} {:>8} {:>6} {:>6} {:>6}",
+            "{:<24} {:<13} {:>8} {:>8} {:>9} {:>5} {:>7} {:>12} {:>12} {:>8} {:>6} {:>6}",
             "service",
             "channel",
             "offered",
             "answered",
             "abandoned",
+            "open",
             "SL",
-            "ASA (s)",
-            "AHT (s)",
-            "occ",
+            "ASA",
+            "AHT",
+            "agent h",
             "FCR",
             "breach"
         )?;
         for q in self.queues.iter().chain(std::iter::once(&self.total)) {
             writeln!(
                 f,
-                "{:<24} {:<13} {:>8} {:>8} {:>9} {:>6.1}% {:>8.1} {:>8.1} {:>5.1}% {:>5.1}% {:>6}",
+                "{:<24} {:<13} {:>8} {:>8} {:>9} {:>5} {:>6.1}% {:>12} {:>12} {:>8.1} {:>5.1}% {:>6}",
                 q.service.as_deref().unwrap_or("total"),
                 q.channel.as_deref().unwrap_or(""),
                 q.offered,
                 q.answered,
                 q.abandoned,
+                q.open_at_end,
                 q.service_level * 100.0,
-                q.asa_seconds,
-                q.aht_seconds,
-                q.occupancy * 100.0,
+                duration_text(q.asa_seconds),
+                duration_text(q.aht_seconds),
+                q.agent_hours,
                 q.first_contact_resolution * 100.0,
                 q.due_breaches
             )?;
+        }
+        writeln!(f)?;
+        let open: Vec<String> = self
+            .queues
+            .iter()
+            .filter(|q| q.open_at_end > 0)
+            .map(|q| {
+                format!(
+                    "{} {} {}",
+                    q.service.as_deref().unwrap_or(""),
+                    q.channel.as_deref().unwrap_or(""),
+                    q.open_at_end
+                )
+            })
+            .collect();
+        writeln!(
+            f,
+            "Open at the end: {} of the {} contacts offered were still waiting or in hand{}.",
+            self.total.open_at_end,
+            self.total.offered,
+            if open.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", open.join(", "))
+            }
+        )?;
+        writeln!(
+            f,
+            "Occupancy (staffed time holding a contact or in wrap-up): {:.1}% overall.",
+            self.total.occupancy.unwrap_or(0.0) * 100.0
+        )?;
+        if !self.sites.is_empty() {
+            writeln!(f)?;
+            writeln!(
+                f,
+                "{:<24} {:>6} {:>10} {:>10} {:>9}",
+                "site", "agents", "staffed h", "busy h", "occupancy"
+            )?;
+            for site in &self.sites {
+                writeln!(
+                    f,
+                    "{:<24} {:>6} {:>10.1} {:>10.1} {:>8.1}%",
+                    site.site,
+                    site.agents,
+                    site.staffed_hours,
+                    site.busy_hours,
+                    site.occupancy * 100.0
+                )?;
+            }
         }
         Ok(())
     }

@@ -3,9 +3,9 @@
 //! A scenario names the streams of contacts that arrive (per service and channel, Poisson with
 //! an hour-by-hour profile), how long they take to handle, how patient the customers are, and the
 //! groups of agents with their shifts, breaks, skills, tiers and sites. The routing
-//! configuration is not part of this crate: a scenario may carry a `[routing]` table with the
-//! same keys as the serve configuration's, which the command line turns into a
-//! [`switchboard_core::RoutingConfig`].
+//! configuration is not part of this crate: a scenario may carry a `[routing]` and a
+//! `[complaints]` table with the same keys as the serve configuration's, which the command line
+//! turns into a [`switchboard_core::RoutingConfig`].
 
 use std::collections::BTreeMap;
 
@@ -40,6 +40,12 @@ pub struct Scenario {
     /// Interpreted by the command line; absent means the built-in defaults.
     #[serde(default)]
     pub routing: Option<toml::Table>,
+    /// The complaint policy, with the keys of `[complaints]` in the serve configuration file
+    /// (the skill every complaint needs, the designated officers' skill, the time limits).
+    /// Interpreted by the command line; absent means the built-in policy, whose skill is
+    /// `customer_relations`.
+    #[serde(default)]
+    pub complaints: Option<toml::Table>,
     /// The streams of contacts.
     #[serde(default)]
     pub arrivals: Vec<ArrivalStream>,

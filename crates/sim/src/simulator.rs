@@ -20,7 +20,7 @@ use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use switchboard_core::{
     AgentId, AgentLogin, Channel, Command, ContactId, Event, EventKind, Level, NewContact, OfferId,
     Outcome as ContactOutcome, PerChannel, Priority, Router, RoutingConfig, ServiceId,
@@ -35,6 +35,8 @@ const DAY_MS: u64 = 86_400_000;
 const HOUR_MS: f64 = 3_600_000.0;
 /// Events handed to the observer at once.
 const OBSERVER_BATCH: usize = 4096;
+/// The service-level target of a queue with none configured (the core's documented default).
+const DEFAULT_SERVICE_LEVEL_TARGET: f64 = 0.8;
 /// How long an agent sent not ready for missed offers takes to come back.
 const RETURN_AFTER_MISSED: Duration = Duration::from_secs(60);
 
@@ -79,9 +81,12 @@ pub struct SimulationRun {
     pub start: Timestamp,
     /// The last instant of the run.
     pub end: Timestamp,
-    /// Commands the core refused, by rejection code. Stale answers (an offer already withdrawn,
-    /// a contact already gone) are normal; anything else points at a scenario problem.
+    /// Commands the core refused, by rejection code. The simulated desktops answer only offers
+    /// still open and finish only contacts in hand, so any refusal points at a problem (in the
+    /// scenario, its routing configuration or the core).
     pub refused: BTreeMap<&'static str, u64>,
+    /// The seed of the run's random draws.
+    pub seed: u64,
 }
 
 /// What the agent does when a handling ends.
@@ -371,7 +376,11 @@ enum Happening {
         contact: ContactId,
         offer: OfferId,
     },
-    Abandon(ContactId),
+    /// The customer's patience runs out in the contact's `wait`-th spell in the queue.
+    Abandon {
+        contact: ContactId,
+        wait: u32,
+    },
     Return(usize),
 }
 
@@ -403,8 +412,11 @@ impl Ord for Scheduled {
 struct LiveContact {
     plan: Box<ContactPlan>,
     stage: usize,
+    /// The offer accepted for the handling in progress; `None` while the contact waits.
     offer: Option<OfferId>,
-    answered: bool,
+    /// How many times the contact went back to the queue (escalated, transferred, requeued):
+    /// each spell in the queue runs the customer's patience anew.
+    wait: u32,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -423,6 +435,10 @@ struct Simulation<'a> {
     agents: Vec<AgentRuntime>,
     agent_index: FxHashMap<AgentId, usize>,
     contacts: FxHashMap<ContactId, LiveContact>,
+    /// Offers a desktop means to answer and has not been told are gone: made, not yet answered,
+    /// expired or revoked. A desktop told that its offer expired or was withdrawn drops it, as a
+    /// real one does on the offer notice, so the simulated desktops cause no stale answers.
+    offers_in_hand: FxHashSet<OfferId>,
     collector: Collector,
     observer: &'a mut dyn Observer,
     out: Vec<Event>,
@@ -431,6 +447,7 @@ struct Simulation<'a> {
     arrived: u64,
     refused: BTreeMap<&'static str, u64>,
     top_tier: u8,
+    seed: u64,
 }
 
 /// Simulates a scenario through the real routing core under `config`, seeded by `seed`.
@@ -478,6 +495,7 @@ pub(crate) fn run(
         desk_rng,
         agent_index,
         contacts: FxHashMap::default(),
+        offers_in_hand: FxHashSet::default(),
         collector,
         observer,
         out: Vec::with_capacity(OBSERVER_BATCH),
@@ -486,6 +504,7 @@ pub(crate) fn run(
         arrived: 0,
         refused: BTreeMap::new(),
         top_tier,
+        seed,
     };
     sim.prime();
     sim.run()
@@ -557,7 +576,23 @@ impl Simulation<'_> {
         self.flush()?;
         self.observer.progress(total, total);
         let end = self.workload.end;
-        let (figures, samples) = self.collector.finish(end);
+        let (mut figures, samples) = self.collector.finish(end);
+        let config = self.router.config();
+        for queue in &mut figures.queues {
+            let (Some(service), Some(channel)) = (&queue.service, &queue.channel) else {
+                continue;
+            };
+            let Ok(channel) = scenario::channel(channel) else {
+                continue;
+            };
+            let key = (ServiceId::from(service.as_str()), channel);
+            queue.service_level_target = Some(
+                config
+                    .service_levels
+                    .get(&key)
+                    .map_or(DEFAULT_SERVICE_LEVEL_TARGET, |t| t.target),
+            );
+        }
         Ok(SimulationRun {
             figures,
             samples,
@@ -567,6 +602,7 @@ impl Simulation<'_> {
             start: self.workload.start,
             end,
             refused: self.refused,
+            seed: self.seed,
         })
     }
 
@@ -616,6 +652,9 @@ impl Simulation<'_> {
                 offer,
                 accept,
             } => {
+                if !self.offers_in_hand.remove(&offer) {
+                    return; // the desktop was told the offer expired or was withdrawn
+                }
                 let agent = self.agent_id(agent);
                 let command = if accept {
                     Command::AcceptOffer { agent, offer }
@@ -633,8 +672,12 @@ impl Simulation<'_> {
                 contact,
                 offer,
             } => self.finish(agent, &contact, offer, now),
-            Happening::Abandon(contact) => {
-                if self.contacts.get(&contact).is_some_and(|c| !c.answered) {
+            Happening::Abandon { contact, wait } => {
+                if self
+                    .contacts
+                    .get(&contact)
+                    .is_some_and(|c| c.wait == wait && c.offer.is_none())
+                {
                     self.command(Command::AbandonContact { contact }, now);
                 }
             }
@@ -658,12 +701,18 @@ impl Simulation<'_> {
                 plan: Box::new(plan),
                 stage: 0,
                 offer: None,
-                answered: false,
+                wait: 0,
             },
         );
         if self.command(Command::CreateContact(Box::new(details)), now) {
             if let Some(patience) = patience {
-                self.schedule(now + patience, Happening::Abandon(id));
+                self.schedule(
+                    now + patience,
+                    Happening::Abandon {
+                        contact: id,
+                        wait: 0,
+                    },
+                );
             }
         } else {
             self.contacts.remove(&id);
@@ -824,6 +873,7 @@ impl Simulation<'_> {
                 let accept = self.desk_rng.random::<f64>() >= reject;
                 let v: f64 = self.desk_rng.random();
                 let wait = Duration::from_secs_f64(-think * (1.0 - v).ln());
+                self.offers_in_hand.insert(offer.offer);
                 self.schedule(
                     now + wait,
                     Happening::Answer {
@@ -846,7 +896,6 @@ impl Simulation<'_> {
                     return;
                 };
                 live.offer = Some(*offer);
-                live.answered = true;
                 let last = live.plan.handlings.len() - 1;
                 let handle = live.plan.handlings[live.stage.min(last)].0;
                 let what = Happening::Finish {
@@ -856,17 +905,19 @@ impl Simulation<'_> {
                 };
                 self.schedule(now + handle, what);
             }
-            EventKind::ContactRequeued { contact, .. } => {
-                if let Some(live) = self.contacts.get_mut(contact) {
-                    live.offer = None;
-                }
+            EventKind::OfferExpired { offer, .. } | EventKind::OfferRevoked { offer, .. } => {
+                self.offers_in_hand.remove(offer);
             }
+            EventKind::ContactRequeued { contact, .. } => self.back_in_queue(contact, now),
             EventKind::ContactCompleted { contact, agent, .. } => {
                 self.contacts.remove(contact);
                 self.after_release(agent, now);
             }
-            EventKind::ContactEscalated { agent, .. }
-            | EventKind::ContactTransferred { agent, .. } => self.after_release(agent, now),
+            EventKind::ContactEscalated { agent, contact, .. }
+            | EventKind::ContactTransferred { agent, contact, .. } => {
+                self.back_in_queue(contact, now);
+                self.after_release(agent, now);
+            }
             EventKind::ContactAbandoned { contact, .. } => {
                 self.contacts.remove(contact);
             }
@@ -881,6 +932,27 @@ impl Simulation<'_> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// A contact went back to the queue: a customer on the line waits again, for as long as
+    /// their patience (the same draw as on arrival, so runs stay comparable), and hangs up
+    /// unless answered first; without this a call escalated at closing time waited all night.
+    fn back_in_queue(&mut self, contact: &ContactId, now: Timestamp) {
+        let Some(live) = self.contacts.get_mut(contact) else {
+            return;
+        };
+        live.offer = None;
+        live.wait += 1;
+        if let Some(patience) = live.plan.patience {
+            let wait = live.wait;
+            self.schedule(
+                now + patience,
+                Happening::Abandon {
+                    contact: contact.clone(),
+                    wait,
+                },
+            );
         }
     }
 
