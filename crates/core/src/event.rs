@@ -713,17 +713,7 @@ impl std::fmt::Display for EventKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let name = self.name();
         match self {
-            Self::AgentLoggedIn(l) => {
-                write!(
-                    f,
-                    "{name} agent={} {} site={} skills=",
-                    l.agent, l.tier, l.site
-                )?;
-                for (i, (skill, level)) in l.skills.iter().enumerate() {
-                    write!(f, "{}{skill}:{}", if i > 0 { "," } else { "" }, level.get())?;
-                }
-                Ok(())
-            }
+            Self::AgentLoggedIn(l) => write!(f, "{name} {l}"),
             Self::AgentReady { agent }
             | Self::AgentLoggedOut { agent }
             | Self::WrapUpEnded { agent } => {
@@ -732,57 +722,62 @@ impl std::fmt::Display for EventKind {
             Self::AgentNotReady { agent, reason } => {
                 write!(f, "{name} agent={agent} reason={reason}")
             }
-            Self::ContactCreated(c) => {
-                let d = &c.details;
-                write!(
-                    f,
-                    "{name} contact={} {} service={} skills=",
-                    d.id, d.channel, d.service
-                )?;
-                for (i, r) in d.skills.iter().enumerate() {
-                    write!(
-                        f,
-                        "{}{}:{}",
-                        if i > 0 { "," } else { "" },
-                        r.skill,
-                        r.min_level.get()
-                    )?;
-                }
-                if d.safeguarding {
-                    f.write_str(" safeguarding")?;
-                }
-                if d.vulnerable {
-                    f.write_str(" vulnerable")?;
-                }
-                if let Some(agent) = &d.preferred_agent {
-                    write!(f, " preferred={agent}")?;
-                }
-                if let Some(site) = &d.site {
-                    write!(f, " site={site}")?;
-                }
-                write!(f, " step={}", c.placement.step)
-            }
+            Self::ContactCreated(c) => write!(f, "{name} {c}"),
             Self::ContactStepAdvanced { contact, placement } => {
                 write!(f, "{name} contact={contact} step={}", placement.step)
             }
-            Self::OfferMade(o) => {
-                let d = &o.decision;
+            Self::OfferMade(o) => write!(f, "{name} {o}"),
+            Self::OfferAccepted { .. }
+            | Self::OfferRejected { .. }
+            | Self::OfferExpired { .. }
+            | Self::OfferRevoked { .. } => self.fmt_offer_answer(name, f),
+            Self::ContactAbandoned { .. }
+            | Self::ContactCompleted { .. }
+            | Self::ContactEscalated { .. }
+            | Self::ContactTransferred { .. }
+            | Self::ContactRequeued { .. } => self.fmt_contact_let_go(name, f),
+            Self::WrapUpStarted { agent, until } => write!(f, "{name} agent={agent} until={until}"),
+            Self::ServiceLevelThresholdPassed { contact, threshold } => {
                 write!(
                     f,
-                    "{name} offer={} contact={} agent={} expires={} plan={}/{}:{} rule={} pool={} examined={} score={}",
-                    o.offer,
-                    o.contact,
-                    o.agent,
-                    o.expires_at,
-                    d.plan,
-                    d.step,
-                    d.step_name,
-                    d.rule.as_str(),
-                    d.pool,
-                    d.examined,
-                    d.score
+                    "{name} contact={contact} threshold={}s",
+                    threshold.as_secs()
                 )
             }
+            Self::DueTimeAtRisk { contact, due_at } | Self::DueTimeBreached { contact, due_at } => {
+                write!(f, "{name} contact={contact} due={due_at}")
+            }
+            Self::ContactHeld {
+                contact,
+                until,
+                calendar,
+            } => write!(
+                f,
+                "{name} contact={contact} until={until} calendar={calendar}"
+            ),
+            Self::ContactReleased { contact, placement } => {
+                write!(f, "{name} contact={contact} step={}", placement.step)
+            }
+            Self::ComplaintStageChanged(c) => write!(f, "{name} {c}"),
+            Self::DueTimeExtended(e) => write!(f, "{name} {e}"),
+            Self::PersistentComplainantMarked {
+                customer,
+                designated,
+                reason,
+            } => write!(
+                f,
+                "{name} customer={customer} {} reason={reason}",
+                if *designated { "designated" } else { "lifted" }
+            ),
+            Self::ContactUnservable(u) => write!(f, "{name} {u}"),
+        }
+    }
+}
+
+impl EventKind {
+    /// An answered or withdrawn offer's fields, after its name.
+    fn fmt_offer_answer(&self, name: &str, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
             Self::OfferAccepted {
                 offer,
                 contact,
@@ -827,6 +822,13 @@ impl std::fmt::Display for EventKind {
                     reason.as_str()
                 )
             }
+            other => write!(f, "{}", other.name()),
+        }
+    }
+
+    /// The fields of a contact that left an agent or the queue, after its name.
+    fn fmt_contact_let_go(&self, name: &str, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
             Self::ContactAbandoned { contact, waited } => {
                 write!(
                     f,
@@ -880,65 +882,124 @@ impl std::fmt::Display for EventKind {
             } => {
                 write!(f, "{name} contact={contact} agent={agent} reason={reason}")
             }
-            Self::WrapUpStarted { agent, until } => write!(f, "{name} agent={agent} until={until}"),
-            Self::ServiceLevelThresholdPassed { contact, threshold } => {
-                write!(
-                    f,
-                    "{name} contact={contact} threshold={}s",
-                    threshold.as_secs()
-                )
-            }
-            Self::DueTimeAtRisk { contact, due_at } | Self::DueTimeBreached { contact, due_at } => {
-                write!(f, "{name} contact={contact} due={due_at}")
-            }
-            Self::ContactHeld {
-                contact,
-                until,
-                calendar,
-            } => write!(
-                f,
-                "{name} contact={contact} until={until} calendar={calendar}"
-            ),
-            Self::ContactReleased { contact, placement } => {
-                write!(f, "{name} contact={contact} step={}", placement.step)
-            }
-            Self::ComplaintStageChanged(c) => {
-                write!(
-                    f,
-                    "{name} contact={} {}->{} received={}",
-                    c.contact,
-                    c.from.map_or("none", ComplaintStage::as_str),
-                    c.to.as_str(),
-                    c.received_at
-                )?;
-                if let Some(at) = c.acknowledge_by {
-                    write!(f, " acknowledge_by={at}")?;
-                }
-                if let Some(at) = c.due_at {
-                    write!(f, " due={at}")?;
-                }
-                write!(f, " reason={}", c.reason)
-            }
-            Self::DueTimeExtended(e) => write!(
-                f,
-                "{name} contact={} due={} (was {}) working_days={} reason={}",
-                e.contact, e.due_at, e.previous_due_at, e.working_days, e.reason
-            ),
-            Self::PersistentComplainantMarked {
-                customer,
-                designated,
-                reason,
-            } => write!(
-                f,
-                "{name} customer={customer} {} reason={reason}",
-                if *designated { "designated" } else { "lifted" }
-            ),
-            Self::ContactUnservable(u) => write!(
-                f,
-                "{name} contact={} step={} logged_in={}: {}",
-                u.contact, u.step, u.logged_in, u.shortfall
-            ),
+            other => write!(f, "{}", other.name()),
         }
+    }
+}
+
+impl std::fmt::Display for AgentLoggedIn {
+    /// The login's fields as in an event line: `agent=ann tier 1 site=hq skills=tax:3`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let l = self;
+        write!(f, "agent={} {} site={} skills=", l.agent, l.tier, l.site)?;
+        for (i, (skill, level)) in l.skills.iter().enumerate() {
+            write!(f, "{}{skill}:{}", if i > 0 { "," } else { "" }, level.get())?;
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for ContactCreated {
+    /// The arrival's fields as in an event line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = self;
+        let d = &c.details;
+        write!(
+            f,
+            "contact={} {} service={} skills=",
+            d.id, d.channel, d.service
+        )?;
+        for (i, r) in d.skills.iter().enumerate() {
+            write!(
+                f,
+                "{}{}:{}",
+                if i > 0 { "," } else { "" },
+                r.skill,
+                r.min_level.get()
+            )?;
+        }
+        if d.safeguarding {
+            f.write_str(" safeguarding")?;
+        }
+        if d.vulnerable {
+            f.write_str(" vulnerable")?;
+        }
+        if let Some(agent) = &d.preferred_agent {
+            write!(f, " preferred={agent}")?;
+        }
+        if let Some(site) = &d.site {
+            write!(f, " site={site}")?;
+        }
+        write!(f, " step={}", c.placement.step)
+    }
+}
+
+impl std::fmt::Display for OfferMade {
+    /// The offer and its decision record as in an event line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let o = self;
+        let d = &o.decision;
+        write!(
+            f,
+            "offer={} contact={} agent={} expires={} plan={}/{}:{} rule={} pool={} examined={} score={}",
+            o.offer,
+            o.contact,
+            o.agent,
+            o.expires_at,
+            d.plan,
+            d.step,
+            d.step_name,
+            d.rule.as_str(),
+            d.pool,
+            d.examined,
+            d.score
+        )
+    }
+}
+
+impl std::fmt::Display for ComplaintStageChanged {
+    /// The stage change and its clock as in an event line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = self;
+        write!(
+            f,
+            "contact={} {}->{} received={}",
+            c.contact,
+            c.from.map_or("none", ComplaintStage::as_str),
+            c.to.as_str(),
+            c.received_at
+        )?;
+        if let Some(at) = c.acknowledge_by {
+            write!(f, " acknowledge_by={at}")?;
+        }
+        if let Some(at) = c.due_at {
+            write!(f, " due={at}")?;
+        }
+        write!(f, " reason={}", c.reason)
+    }
+}
+
+impl std::fmt::Display for DueTimeExtended {
+    /// The extension as in an event line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let e = self;
+        write!(
+            f,
+            "contact={} due={} (was {}) working_days={} reason={}",
+            e.contact, e.due_at, e.previous_due_at, e.working_days, e.reason
+        )
+    }
+}
+
+impl std::fmt::Display for ContactUnservable {
+    /// The contact, its step and why nobody logged in can serve it, as in an event line.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let u = self;
+        write!(
+            f,
+            "contact={} step={} logged_in={}: {}",
+            u.contact, u.step, u.logged_in, u.shortfall
+        )
     }
 }
 

@@ -19,7 +19,7 @@ use crate::event::{
     DueTimeExtended, Event, EventKind, OfferMade, Placement, QueueOrder, RevokeReason, Rule,
 };
 use crate::hours::{self, OutOfHours};
-use crate::ids::{AgentId, ContactId, OfferId, ServiceId, SkillId};
+use crate::ids::{AgentId, ContactId, CustomerId, OfferId, ServiceId, SkillId};
 use crate::index::{Profile, Timer};
 use crate::model::{
     Channel, ComplaintStage, Level, Outcome, PerChannel, Presence, SkillRequirement, Tier,
@@ -375,64 +375,10 @@ impl Router {
     fn decide(&mut self, command: Command, now: Timestamp) -> Result<(), Rejection> {
         match command {
             Command::CreateContact(new) => self.create_contact(*new, now),
-            Command::AbandonContact { contact } => {
-                let no = self.live_contact(&contact)?;
-                match self.state.contacts[&no].status.clone() {
-                    ContactStatus::Assigned { agent, .. } => {
-                        return Err(Rejection::new(
-                            RejectionCode::InvalidTransition,
-                            format!(
-                                "contact {contact} is being handled by agent {}; it is completed, not abandoned",
-                                self.state.agent_at(agent).id
-                            ),
-                        ));
-                    }
-                    ContactStatus::Offered { offer, agent } => {
-                        let agent = self.state.agent_at(agent).id.clone();
-                        self.emit(
-                            now,
-                            EventKind::OfferRevoked {
-                                offer,
-                                contact: contact.clone(),
-                                agent,
-                                reason: RevokeReason::ContactAbandoned,
-                            },
-                        );
-                    }
-                    ContactStatus::Queued | ContactStatus::Held { .. } => {}
-                }
-                let waited = now - self.state.contacts[&no].first_arrived_at;
-                self.emit(now, EventKind::ContactAbandoned { contact, waited });
-                Ok(())
-            }
+            Command::AbandonContact { contact } => self.abandon(contact, now),
             Command::LoginAgent(login) => self.login(*login, now),
-            Command::MakeReady { agent } => {
-                let idx = self.logged_in_agent(&agent)?;
-                match self.state.agent_at(idx).presence {
-                    Presence::Ready => {}
-                    // Ready during wrap-up ends it early: the same event as when its time runs
-                    // out, so wrap-up time is always `wrap_up_started` to `wrap_up_ended`.
-                    Presence::WrapUp { .. } => self.emit(now, EventKind::WrapUpEnded { agent }),
-                    Presence::NotReady { .. } | Presence::LoggedOut => {
-                        self.emit(now, EventKind::AgentReady { agent });
-                    }
-                }
-                Ok(())
-            }
-            Command::MakeNotReady { agent, reason } => {
-                let idx = self.logged_in_agent(&agent)?;
-                // Time is reported per not-ready reason, so a new reason is a change; the same
-                // one again changes nothing and records nothing (a not-ready agent holds no
-                // open offers to withdraw).
-                if let Presence::NotReady { reason: current } = &self.state.agent_at(idx).presence
-                    && *current == reason
-                {
-                    return Ok(());
-                }
-                self.revoke_offers(idx, RevokeReason::AgentNotReady, now);
-                self.emit(now, EventKind::AgentNotReady { agent, reason });
-                Ok(())
-            }
+            Command::MakeReady { agent } => self.make_ready(agent, now),
+            Command::MakeNotReady { agent, reason } => self.make_not_ready(agent, reason, now),
             Command::LogoutAgent { agent, force } => self.logout(&agent, force, now),
             Command::AcceptOffer { agent, offer } => {
                 self.own_offer(&agent, offer)?;
@@ -443,132 +389,24 @@ impl Router {
                 agent,
                 offer,
                 reason,
-            } => {
-                self.own_offer(&agent, offer)?;
-                let contact = self.offer_contact_id(offer);
-                self.emit(
-                    now,
-                    EventKind::OfferRejected {
-                        offer,
-                        contact,
-                        agent,
-                        reason,
-                        reoffer_after: now + self.config.reoffer_cooldown,
-                    },
-                );
-                Ok(())
-            }
+            } => self.reject(agent, offer, reason, now),
             Command::CompleteContact {
                 agent,
                 contact,
                 outcome,
-            } => {
-                let (idx, no) = self.held_contact(&agent, &contact)?;
-                let c = &self.state.contacts[&no];
-                let first_contact_resolution =
-                    outcome == Outcome::Resolved && c.escalations == 0 && c.transfers == 0;
-                let channel = c.channel;
-                self.emit(
-                    now,
-                    EventKind::ContactCompleted {
-                        contact,
-                        agent,
-                        outcome,
-                        first_contact_resolution,
-                    },
-                );
-                self.start_wrap_up(idx, channel, now);
-                Ok(())
-            }
+            } => self.complete(agent, contact, outcome, now),
             Command::EscalateContact {
                 agent,
                 contact,
                 reason,
                 to_tier,
-            } => {
-                let (idx, no) = self.held_contact(&agent, &contact)?;
-                let c = &self.state.contacts[&no];
-                let current = c.profile.tier;
-                let agent_tier = self.state.agent_at(idx).tier;
-                let to_tier = match to_tier {
-                    Some(tier) if tier > current => tier,
-                    Some(tier) => {
-                        return Err(Rejection::new(
-                            RejectionCode::InvalidTransition,
-                            format!("contact {contact} is at {current}; it can only be escalated above it, not to {tier}"),
-                        ));
-                    }
-                    None => current.max(agent_tier).next().ok_or_else(|| {
-                        Rejection::new(
-                            RejectionCode::InvalidTransition,
-                            format!("contact {contact} is with {agent_tier}, the top tier; transfer it instead"),
-                        )
-                    })?,
-                };
-                let channel = c.channel;
-                let placement = self.placement(
-                    self.state.service_name(c.service),
-                    channel,
-                    now,
-                    now,
-                    c.preferred_agent.is_some(),
-                );
-                self.emit(
-                    now,
-                    EventKind::ContactEscalated {
-                        contact,
-                        agent,
-                        to_tier,
-                        reason,
-                        placement,
-                    },
-                );
-                self.start_wrap_up(idx, channel, now);
-                Ok(())
-            }
+            } => self.escalate(agent, contact, reason, to_tier, now),
             Command::TransferContact {
                 agent,
                 contact,
                 service,
                 skills,
-            } => {
-                let (idx, no) = self.held_contact(&agent, &contact)?;
-                let c = &self.state.contacts[&no];
-                let channel = c.channel;
-                let mut skills = skills;
-                if c.complaint_stage.is_some() {
-                    // The transfer replaces the contact's skills, so a complaint must get the
-                    // complaint policy's again or it could go to anyone. Whether it is a persistent
-                    // complainant's was judged when it was received (a designation made or lifted
-                    // later governs the customer's new complaints), and that judgement is in the
-                    // skills it requires now.
-                    let persistent = self.requires_skill(
-                        &c.profile,
-                        &self.config.complaints.designated_officer_skill,
-                    );
-                    self.add_complaint_skills(&mut skills, persistent);
-                }
-                let skills = self.resolve_skills(&service, skills, c.safeguarding);
-                self.room_for_names(
-                    &[service.as_str()],
-                    skills.iter().map(|s| s.skill.as_str()),
-                    None,
-                )?;
-                let placement =
-                    self.placement(&service, channel, now, now, c.preferred_agent.is_some());
-                self.emit(
-                    now,
-                    EventKind::ContactTransferred {
-                        contact,
-                        agent,
-                        service,
-                        skills,
-                        placement,
-                    },
-                );
-                self.start_wrap_up(idx, channel, now);
-                Ok(())
-            }
+            } => self.transfer(agent, contact, service, skills, now),
             Command::ChangeComplaintStage {
                 contact,
                 agent,
@@ -597,25 +435,249 @@ impl Router {
                 customer,
                 designated,
                 reason,
-            } => {
-                if customer.trim().is_empty() {
-                    return Err(Rejection::new(
-                        RejectionCode::InvalidCommand,
-                        "a persistent-complainant designation needs the customer's reference",
-                    ));
-                }
-                require_reason(&reason, "designating or lifting a persistent complainant")?;
+            } => self.mark_persistent_complainant(customer, designated, reason, now),
+        }
+    }
+
+    /// The customer hangs up or walks away: an open offer is withdrawn first.
+    fn abandon(&mut self, contact: ContactId, now: Timestamp) -> Result<(), Rejection> {
+        let no = self.live_contact(&contact)?;
+        match self.state.contacts[&no].status.clone() {
+            ContactStatus::Assigned { agent, .. } => {
+                return Err(Rejection::new(
+                    RejectionCode::InvalidTransition,
+                    format!(
+                        "contact {contact} is being handled by agent {}; it is completed, not abandoned",
+                        self.state.agent_at(agent).id
+                    ),
+                ));
+            }
+            ContactStatus::Offered { offer, agent } => {
+                let agent = self.state.agent_at(agent).id.clone();
                 self.emit(
                     now,
-                    EventKind::PersistentComplainantMarked {
-                        customer,
-                        designated,
-                        reason,
+                    EventKind::OfferRevoked {
+                        offer,
+                        contact: contact.clone(),
+                        agent,
+                        reason: RevokeReason::ContactAbandoned,
                     },
                 );
-                Ok(())
+            }
+            ContactStatus::Queued | ContactStatus::Held { .. } => {}
+        }
+        let waited = now - self.state.contacts[&no].first_arrived_at;
+        self.emit(now, EventKind::ContactAbandoned { contact, waited });
+        Ok(())
+    }
+
+    /// An agent says ready: from not ready, or ending wrap-up early; already ready changes nothing.
+    fn make_ready(&mut self, agent: AgentId, now: Timestamp) -> Result<(), Rejection> {
+        let idx = self.logged_in_agent(&agent)?;
+        match self.state.agent_at(idx).presence {
+            Presence::Ready => {}
+            // Ready during wrap-up ends it early: the same event as when its time runs
+            // out, so wrap-up time is always `wrap_up_started` to `wrap_up_ended`.
+            Presence::WrapUp { .. } => self.emit(now, EventKind::WrapUpEnded { agent }),
+            Presence::NotReady { .. } | Presence::LoggedOut => {
+                self.emit(now, EventKind::AgentReady { agent });
             }
         }
+        Ok(())
+    }
+
+    /// An agent goes not ready: their open offers are withdrawn.
+    fn make_not_ready(
+        &mut self,
+        agent: AgentId,
+        reason: Arc<str>,
+        now: Timestamp,
+    ) -> Result<(), Rejection> {
+        let idx = self.logged_in_agent(&agent)?;
+        // Time is reported per not-ready reason, so a new reason is a change; the same
+        // one again changes nothing and records nothing (a not-ready agent holds no
+        // open offers to withdraw).
+        if let Presence::NotReady { reason: current } = &self.state.agent_at(idx).presence
+            && *current == reason
+        {
+            return Ok(());
+        }
+        self.revoke_offers(idx, RevokeReason::AgentNotReady, now);
+        self.emit(now, EventKind::AgentNotReady { agent, reason });
+        Ok(())
+    }
+
+    /// An agent rejects their offer: the contact waits again, kept from them for the cool-down.
+    fn reject(
+        &mut self,
+        agent: AgentId,
+        offer: OfferId,
+        reason: Option<Arc<str>>,
+        now: Timestamp,
+    ) -> Result<(), Rejection> {
+        self.own_offer(&agent, offer)?;
+        let contact = self.offer_contact_id(offer);
+        self.emit(
+            now,
+            EventKind::OfferRejected {
+                offer,
+                contact,
+                agent,
+                reason,
+                reoffer_after: now + self.config.reoffer_cooldown,
+            },
+        );
+        Ok(())
+    }
+
+    /// An agent completes the contact they hold, then wraps up.
+    fn complete(
+        &mut self,
+        agent: AgentId,
+        contact: ContactId,
+        outcome: Outcome,
+        now: Timestamp,
+    ) -> Result<(), Rejection> {
+        let (idx, no) = self.held_contact(&agent, &contact)?;
+        let c = &self.state.contacts[&no];
+        let first_contact_resolution =
+            outcome == Outcome::Resolved && c.escalations == 0 && c.transfers == 0;
+        let channel = c.channel;
+        self.emit(
+            now,
+            EventKind::ContactCompleted {
+                contact,
+                agent,
+                outcome,
+                first_contact_resolution,
+            },
+        );
+        self.start_wrap_up(idx, channel, now);
+        Ok(())
+    }
+
+    /// An agent escalates the contact they hold to a higher tier (the next one by default).
+    fn escalate(
+        &mut self,
+        agent: AgentId,
+        contact: ContactId,
+        reason: Arc<str>,
+        to_tier: Option<Tier>,
+        now: Timestamp,
+    ) -> Result<(), Rejection> {
+        let (idx, no) = self.held_contact(&agent, &contact)?;
+        let c = &self.state.contacts[&no];
+        let current = c.profile.tier;
+        let agent_tier = self.state.agent_at(idx).tier;
+        let to_tier = match to_tier {
+            Some(tier) if tier > current => tier,
+            Some(tier) => {
+                return Err(Rejection::new(
+                    RejectionCode::InvalidTransition,
+                    format!(
+                        "contact {contact} is at {current}; it can only be escalated above it, not to {tier}"
+                    ),
+                ));
+            }
+            None => current.max(agent_tier).next().ok_or_else(|| {
+                Rejection::new(
+                    RejectionCode::InvalidTransition,
+                    format!(
+                        "contact {contact} is with {agent_tier}, the top tier; transfer it instead"
+                    ),
+                )
+            })?,
+        };
+        let channel = c.channel;
+        let placement = self.placement(
+            self.state.service_name(c.service),
+            channel,
+            now,
+            now,
+            c.preferred_agent.is_some(),
+        );
+        self.emit(
+            now,
+            EventKind::ContactEscalated {
+                contact,
+                agent,
+                to_tier,
+                reason,
+                placement,
+            },
+        );
+        self.start_wrap_up(idx, channel, now);
+        Ok(())
+    }
+
+    /// An agent transfers the contact they hold to another service.
+    fn transfer(
+        &mut self,
+        agent: AgentId,
+        contact: ContactId,
+        service: ServiceId,
+        skills: Vec<SkillRequirement>,
+        now: Timestamp,
+    ) -> Result<(), Rejection> {
+        let (idx, no) = self.held_contact(&agent, &contact)?;
+        let c = &self.state.contacts[&no];
+        let channel = c.channel;
+        let mut skills = skills;
+        if c.complaint_stage.is_some() {
+            // The transfer replaces the contact's skills, so a complaint must get the
+            // complaint policy's again or it could go to anyone. Whether it is a persistent
+            // complainant's was judged when it was received (a designation made or lifted
+            // later governs the customer's new complaints), and that judgement is in the
+            // skills it requires now.
+            let persistent =
+                self.requires_skill(&c.profile, &self.config.complaints.designated_officer_skill);
+            self.add_complaint_skills(&mut skills, persistent);
+        }
+        let skills = self.resolve_skills(&service, skills, c.safeguarding);
+        self.room_for_names(
+            &[service.as_str()],
+            skills.iter().map(|s| s.skill.as_str()),
+            None,
+        )?;
+        let placement = self.placement(&service, channel, now, now, c.preferred_agent.is_some());
+        self.emit(
+            now,
+            EventKind::ContactTransferred {
+                contact,
+                agent,
+                service,
+                skills,
+                placement,
+            },
+        );
+        self.start_wrap_up(idx, channel, now);
+        Ok(())
+    }
+
+    /// A customer is designated a persistent complainant, or the designation is lifted.
+    fn mark_persistent_complainant(
+        &mut self,
+        customer: CustomerId,
+        designated: bool,
+        reason: Arc<str>,
+        now: Timestamp,
+    ) -> Result<(), Rejection> {
+        if customer.trim().is_empty() {
+            return Err(Rejection::new(
+                RejectionCode::InvalidCommand,
+                "a persistent-complainant designation needs the customer's reference",
+            ));
+        }
+        require_reason(&reason, "designating or lifting a persistent complainant")?;
+        self.emit(
+            now,
+            EventKind::PersistentComplainantMarked {
+                customer,
+                designated,
+                reason,
+            },
+        );
+        Ok(())
     }
 
     fn offer_contact_id(&self, offer: OfferId) -> ContactId {

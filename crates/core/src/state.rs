@@ -12,10 +12,15 @@ use std::time::Duration;
 
 use rustc_hash::FxHashMap;
 
-use crate::event::{Event, EventKind, Placement, QueueOrder};
+use crate::event::{
+    AgentLoggedIn, ComplaintStageChanged, ContactCreated, ContactUnservable, DueTimeExtended,
+    Event, EventKind, OfferMade, Placement, QueueOrder,
+};
 use crate::ids::{AgentId, ContactId, CustomerId, OfferId, ServiceId, SiteId, SkillId};
 use crate::index::{Index, Profile};
-use crate::model::{Channel, ComplaintStage, Level, Outcome, PerChannel, Presence, Priority, Tier};
+use crate::model::{
+    Channel, ComplaintStage, Level, Outcome, PerChannel, Presence, Priority, SkillRequirement, Tier,
+};
 use crate::time::Timestamp;
 
 /// How long a finished contact is remembered in memory (for duplicate detection and to route a
@@ -674,203 +679,20 @@ impl State {
         self.clock = self.clock.max(at);
         self.applied += 1;
         match &event.kind {
-            EventKind::AgentLoggedIn(login) => {
-                let site = SiteIdx(self.sites.intern(&login.site));
-                let skills =
-                    self.skill_levels(login.skills.iter().map(|(skill, level)| (skill, *level)));
-                let agent = Agent {
-                    id: login.agent.clone(),
-                    name: login.name.clone(),
-                    tier: login.tier,
-                    site,
-                    skills,
-                    capacity: login.capacity,
-                    load: PerChannel::splat(0),
-                    presence: Presence::NotReady {
-                        reason: "login".into(),
-                    },
-                    idle_since: at,
-                    missed_offers: 0,
-                    offers: Vec::new(),
-                    contacts: Vec::new(),
-                };
-                let idx = match self.agent_numbers.get(&login.agent) {
-                    Some(&idx) => {
-                        let old = &self.agents[idx.slot()];
-                        assert!(
-                            old.offers.is_empty() && old.contacts.is_empty(),
-                            "agent {} logged in again while holding work",
-                            login.agent
-                        );
-                        self.agents[idx.slot()] = agent;
-                        idx
-                    }
-                    None => {
-                        let idx = AgentIdx(
-                            u32::try_from(self.agents.len()).expect("fewer than 2^32 agents"),
-                        );
-                        self.agents.push(agent);
-                        self.agent_numbers.insert(login.agent.clone(), idx);
-                        idx
-                    }
-                };
-                self.reindex_agent(idx);
-            }
-            EventKind::AgentReady { agent } => {
-                let idx = self.expect_agent(agent);
-                let a = &mut self.agents[idx.slot()];
-                a.presence = Presence::Ready;
-                if !a.is_occupied() {
-                    a.idle_since = at;
-                }
-                self.reindex_agent(idx);
-            }
-            EventKind::AgentNotReady { agent, reason } => {
-                let idx = self.expect_agent(agent);
-                self.agents[idx.slot()].presence = Presence::NotReady {
-                    reason: reason.clone(),
-                };
-                self.reindex_agent(idx);
-            }
-            EventKind::AgentLoggedOut { agent } => {
-                let idx = self.expect_agent(agent);
-                let a = &mut self.agents[idx.slot()];
-                assert!(
-                    a.offers.is_empty() && a.contacts.is_empty(),
-                    "agent {agent} logged out while holding work"
-                );
-                a.presence = Presence::LoggedOut;
-                self.reindex_agent(idx);
-            }
-            EventKind::ContactCreated(created) => {
-                let d = &created.details;
-                assert!(
-                    !self.contact_numbers.contains_key(&d.id),
-                    "contact {} created twice",
-                    d.id
-                );
-                let no = self.next_contact;
-                self.next_contact += 1;
-                let service = ServiceIdx(self.services.intern(&d.service));
-                let skills = self.skill_levels(d.skills.iter().map(|r| (&r.skill, r.min_level)));
-                let language = d.language.as_ref().map(|l| SkillIdx(self.skills.intern(l)));
-                let site = d.site.as_ref().map(|s| SiteIdx(self.sites.intern(s)));
-                let profile = Arc::new(Profile {
-                    channel: d.channel,
-                    service,
-                    tier: Tier::FIRST,
-                    safeguarding: d.safeguarding,
-                    site,
-                    language,
-                    skills: skills.into_boxed_slice(),
-                });
-                let contact = Contact {
-                    no,
-                    id: d.id.clone(),
-                    channel: d.channel,
-                    service,
-                    first_service: service,
-                    priority: d.priority,
-                    safeguarding: d.safeguarding,
-                    vulnerable: d.vulnerable,
-                    customer: d.customer.clone(),
-                    preferred_agent: d.preferred_agent.clone(),
-                    due_at: d.due_at,
-                    complaint_stage: d.complaint_stage,
-                    acknowledge_by: None,
-                    extensions: 0,
-                    attributes: d.attributes.clone(),
-                    first_arrived_at: created.first_arrived_at,
-                    queued_at: at,
-                    order: created.order,
-                    placement: created.placement,
-                    profile,
-                    status: ContactStatus::Queued,
-                    answered_at: None,
-                    answer_by: created.answer_by,
-                    due_warning_at: created.due_warning_at,
-                    service_level_passed: false,
-                    due_at_risk: false,
-                    due_breached: false,
-                    excluded: Vec::new(),
-                    escalations: 0,
-                    transfers: 0,
-                    unservable: false,
-                };
-                self.counters
-                    .entry((d.service.clone(), d.channel))
-                    .or_default()
-                    .created += 1;
-                self.contact_numbers.insert(d.id.clone(), no);
-                self.contacts.insert(no, contact);
-                self.reindex_contact(no);
-            }
+            EventKind::AgentLoggedIn(login) => self.on_agent_logged_in(at, login),
+            EventKind::AgentReady { agent } => self.on_agent_ready(at, agent),
+            EventKind::AgentNotReady { agent, reason } => self.on_agent_not_ready(agent, reason),
+            EventKind::AgentLoggedOut { agent } => self.on_agent_logged_out(agent),
+            EventKind::ContactCreated(created) => self.on_contact_created(at, created),
             EventKind::ContactStepAdvanced { contact, placement } => {
-                let no = self.expect_contact(contact);
-                self.contact_mut(no).placement = *placement;
-                self.reindex_contact(no);
+                self.on_contact_step_advanced(contact, placement);
             }
-            EventKind::OfferMade(made) => {
-                let no = self.expect_contact(&made.contact);
-                let agent = self.expect_agent(&made.agent);
-                let c = self.contact_mut(no);
-                assert_eq!(
-                    c.status,
-                    ContactStatus::Queued,
-                    "offered contact {} not queued",
-                    made.contact
-                );
-                c.status = ContactStatus::Offered {
-                    offer: made.offer,
-                    agent,
-                };
-                c.unservable = false;
-                let a = &mut self.agents[agent.slot()];
-                a.load.set(made.channel, a.load.get(made.channel) + 1);
-                a.offers.push(made.offer);
-                let previous = self.offers.insert(
-                    made.offer,
-                    Offer {
-                        id: made.offer,
-                        contact: no,
-                        agent,
-                        channel: made.channel,
-                        made_at: at,
-                        expires_at: made.expires_at,
-                    },
-                );
-                assert!(previous.is_none(), "offer {} made twice", made.offer);
-                self.next_offer = self.next_offer.max(made.offer.get() + 1);
-                if !self.index_suspended {
-                    self.index.add_offer_timer(made.expires_at, made.offer);
-                }
-                self.reindex_contact(no);
-                self.reindex_agent(agent);
-            }
+            EventKind::OfferMade(made) => self.on_offer_made(at, made),
             EventKind::OfferAccepted {
                 offer,
                 within_service_level,
                 ..
-            } => {
-                let o = self.take_offer(*offer);
-                let a = &mut self.agents[o.agent.slot()];
-                a.missed_offers = 0;
-                a.contacts.push(o.contact);
-                let c = self.contact_mut(o.contact);
-                c.status = ContactStatus::Assigned {
-                    agent: o.agent,
-                    since: at,
-                };
-                if c.answered_at.is_none() {
-                    c.answered_at = Some(at);
-                    let key = self.counter_key(o.contact);
-                    let counters = self.counters.entry(key).or_default();
-                    counters.answered += 1;
-                    counters.answered_within_service_level += u64::from(*within_service_level);
-                }
-                self.reindex_contact(o.contact);
-                self.reindex_agent(o.agent);
-            }
+            } => self.on_offer_accepted(at, *offer, *within_service_level),
             EventKind::OfferRejected {
                 offer,
                 reoffer_after,
@@ -880,231 +702,540 @@ impl State {
                 offer,
                 reoffer_after,
                 ..
-            } => {
-                let o = self.take_offer(*offer);
-                self.unload(o.agent, o.channel);
-                if matches!(event.kind, EventKind::OfferExpired { .. }) {
-                    let a = &mut self.agents[o.agent.slot()];
-                    a.missed_offers = a.missed_offers.saturating_add(1);
-                }
-                let c = self.contact_mut(o.contact);
-                c.status = ContactStatus::Queued;
-                c.excluded
-                    .retain(|e| e.until.is_none_or(|until| at < until));
-                c.excluded.push(Exclusion {
-                    agent: o.agent,
-                    until: Some(*reoffer_after),
-                });
-                self.reindex_contact(o.contact);
-                self.reindex_agent(o.agent);
-            }
-            EventKind::OfferRevoked { offer, .. } => {
-                let o = self.take_offer(*offer);
-                self.unload(o.agent, o.channel);
-                self.contact_mut(o.contact).status = ContactStatus::Queued;
-                self.reindex_contact(o.contact);
-                self.reindex_agent(o.agent);
-            }
-            EventKind::ContactAbandoned { contact, .. } => {
-                let no = self.expect_contact(contact);
-                assert!(
-                    matches!(
-                        self.contacts[&no].status,
-                        ContactStatus::Queued | ContactStatus::Held { .. }
-                    ),
-                    "abandoned contact {contact} not waiting"
-                );
-                let key = self.counter_key(no);
-                self.counters.entry(key).or_default().abandoned += 1;
-                self.finish(no, at, Finish::Abandoned);
-            }
+            } => self.on_offer_declined(
+                at,
+                *offer,
+                *reoffer_after,
+                matches!(event.kind, EventKind::OfferExpired { .. }),
+            ),
+            EventKind::OfferRevoked { offer, .. } => self.on_offer_revoked(*offer),
+            EventKind::ContactAbandoned { contact, .. } => self.on_contact_abandoned(at, contact),
             EventKind::ContactCompleted {
                 contact,
                 agent,
                 outcome,
                 first_contact_resolution,
-            } => {
-                let no = self.expect_contact(contact);
-                let idx = self.release(no, agent, at);
-                let key = self.counter_key(no);
-                let counters = self.counters.entry(key).or_default();
-                counters.completed += 1;
-                counters.resolved_first_contact += u64::from(*first_contact_resolution);
-                if let Some(customer) = self.contacts[&no].customer.clone() {
-                    self.last_agent.insert(customer, (agent.clone(), at));
-                }
-                self.finish(no, at, Finish::Completed(*outcome));
-                self.reindex_agent(idx);
-            }
+            } => self.on_contact_completed(at, contact, agent, *outcome, *first_contact_resolution),
             EventKind::ContactEscalated {
                 contact,
                 agent,
                 to_tier,
                 placement,
                 ..
-            } => {
-                let no = self.expect_contact(contact);
-                let idx = self.release(no, agent, at);
-                let c = self.contact_mut(no);
-                c.escalations = c.escalations.saturating_add(1);
-                c.excluded.push(Exclusion {
-                    agent: idx,
-                    until: None,
-                });
-                let mut profile = (*c.profile).clone();
-                profile.tier = *to_tier;
-                self.requeue(no, at, *placement, profile);
-                self.reindex_agent(idx);
-            }
+            } => self.on_contact_escalated(at, contact, agent, *to_tier, *placement),
             EventKind::ContactTransferred {
                 contact,
                 agent,
                 service,
                 skills,
                 placement,
-            } => {
-                let no = self.expect_contact(contact);
-                let idx = self.release(no, agent, at);
-                let service = ServiceIdx(self.services.intern(service));
-                let skills = self.skill_levels(skills.iter().map(|r| (&r.skill, r.min_level)));
-                let c = self.contact_mut(no);
-                c.transfers = c.transfers.saturating_add(1);
-                c.service = service;
-                let mut profile = (*c.profile).clone();
-                profile.service = service;
-                profile.skills = skills.into_boxed_slice();
-                self.requeue(no, at, *placement, profile);
-                self.reindex_agent(idx);
-            }
+            } => self.on_contact_transferred(at, contact, agent, service, skills, *placement),
             EventKind::ContactRequeued {
                 contact,
                 agent,
                 placement,
                 ..
-            } => {
-                let no = self.expect_contact(contact);
-                let idx = self.release(no, agent, at);
-                let profile = (*self.contacts[&no].profile).clone();
-                self.requeue(no, at, *placement, profile);
-                self.reindex_agent(idx);
-            }
-            EventKind::WrapUpStarted { agent, until } => {
-                let idx = self.expect_agent(agent);
-                self.agents[idx.slot()].presence = Presence::WrapUp { until: *until };
-                self.reindex_agent(idx);
-            }
-            EventKind::WrapUpEnded { agent } => {
-                let idx = self.expect_agent(agent);
-                let a = &mut self.agents[idx.slot()];
-                a.presence = Presence::Ready;
-                a.idle_since = at;
-                self.reindex_agent(idx);
-            }
+            } => self.on_contact_requeued(at, contact, agent, *placement),
+            EventKind::WrapUpStarted { agent, until } => self.on_wrap_up_started(agent, until),
+            EventKind::WrapUpEnded { agent } => self.on_wrap_up_ended(at, agent),
             EventKind::ServiceLevelThresholdPassed { contact, .. } => {
-                let no = self.expect_contact(contact);
-                self.contact_mut(no).service_level_passed = true;
-                let key = self.counter_key(no);
-                self.counters.entry(key).or_default().service_level_passed += 1;
-                self.reindex_contact(no);
+                self.on_service_level_threshold_passed(contact);
             }
-            EventKind::DueTimeAtRisk { contact, .. } => {
-                let no = self.expect_contact(contact);
-                self.contact_mut(no).due_at_risk = true;
-                self.reindex_contact(no);
-            }
-            EventKind::DueTimeBreached { contact, .. } => {
-                let no = self.expect_contact(contact);
-                self.contact_mut(no).due_breached = true;
-                let key = self.counter_key(no);
-                self.counters.entry(key).or_default().due_breached += 1;
-                self.reindex_contact(no);
-            }
-            EventKind::ContactHeld { contact, until, .. } => {
-                let no = self.expect_contact(contact);
-                let c = self.contact_mut(no);
-                assert!(
-                    matches!(c.status, ContactStatus::Queued | ContactStatus::Held { .. }),
-                    "held contact {contact} is {:?}",
-                    c.status
-                );
-                let first_hold = c.status == ContactStatus::Queued;
-                c.status = ContactStatus::Held { until: *until };
-                if first_hold {
-                    let key = self.counter_key(no);
-                    self.counters.entry(key).or_default().held += 1;
-                }
-                self.reindex_contact(no);
-            }
+            EventKind::DueTimeAtRisk { contact, .. } => self.on_due_time_at_risk(contact),
+            EventKind::DueTimeBreached { contact, .. } => self.on_due_time_breached(contact),
+            EventKind::ContactHeld { contact, until, .. } => self.on_contact_held(contact, *until),
             EventKind::ContactReleased { contact, placement } => {
-                let no = self.expect_contact(contact);
-                let c = self.contact_mut(no);
-                assert!(
-                    matches!(c.status, ContactStatus::Held { .. }),
-                    "released contact {contact} was not held"
-                );
-                c.status = ContactStatus::Queued;
-                c.queued_at = at;
-                c.placement = *placement;
-                self.reindex_contact(no);
+                self.on_contact_released(at, contact, *placement);
             }
             EventKind::ComplaintStageChanged(changed) => {
-                let no = self.expect_contact(&changed.contact);
-                // The router now takes a handled complaint off its agent's desk with a
-                // `contact_requeued` just before, so it arrives here queued; logs written before
-                // that carry the release in this event alone, and still replay through here.
-                let released = match (&changed.agent, &self.contacts[&no].status) {
-                    (Some(agent), ContactStatus::Assigned { .. }) => {
-                        Some(self.release(no, agent, at))
-                    }
-                    _ => None,
-                };
-                let c = self.contact_mut(no);
-                c.complaint_stage = Some(changed.to);
-                c.acknowledge_by = changed.acknowledge_by;
-                c.due_at = changed.due_at;
-                c.due_warning_at = changed.due_warning_at;
-                c.due_at_risk = false;
-                c.due_breached = false;
-                c.order = changed.order;
-                c.placement = changed.placement;
-                if let Some(idx) = released {
-                    let profile = (*self.contacts[&no].profile).clone();
-                    self.requeue(no, at, changed.placement, profile);
-                    self.reindex_agent(idx);
-                } else {
-                    self.reindex_contact(no);
-                }
+                self.on_complaint_stage_changed(at, changed);
             }
-            EventKind::DueTimeExtended(extended) => {
-                let no = self.expect_contact(&extended.contact);
-                let c = self.contact_mut(no);
-                c.due_at = Some(extended.due_at);
-                c.due_warning_at = extended.due_warning_at;
-                // A warning or breach already passed under the new times is not reported again.
-                c.due_at_risk &= extended.due_warning_at.is_none_or(|w| w <= at);
-                c.due_breached &= extended.due_at <= at;
-                c.order = extended.order;
-                c.extensions = c.extensions.saturating_add(1);
-                self.reindex_contact(no);
-            }
+            EventKind::DueTimeExtended(extended) => self.on_due_time_extended(at, extended),
             EventKind::PersistentComplainantMarked {
                 customer,
                 designated,
                 reason,
-            } => {
-                if *designated {
-                    self.persistent_complainants
-                        .insert(customer.clone(), reason.clone());
-                } else {
-                    self.persistent_complainants.remove(customer);
-                }
-            }
-            EventKind::ContactUnservable(unservable) => {
-                let no = self.expect_contact(&unservable.contact);
-                self.contact_mut(no).unservable = true;
-            }
+            } => self.on_persistent_complainant_marked(customer, *designated, reason),
+            EventKind::ContactUnservable(unservable) => self.on_contact_unservable(unservable),
         }
         self.forget_finished(at.saturating_sub(FINISHED_RETENTION), FINISHED_KEPT_MAX);
+    }
+
+    /// An agent stops taking new work, for a reason.
+    fn on_agent_not_ready(&mut self, agent: &AgentId, reason: &Arc<str>) {
+        let idx = self.expect_agent(agent);
+        self.agents[idx.slot()].presence = Presence::NotReady {
+            reason: reason.clone(),
+        };
+        self.reindex_agent(idx);
+    }
+
+    /// A waiting contact reaches a later step of its plan.
+    fn on_contact_step_advanced(&mut self, contact: &ContactId, placement: &Placement) {
+        let no = self.expect_contact(contact);
+        self.contact_mut(no).placement = *placement;
+        self.reindex_contact(no);
+    }
+
+    /// An agent starts wrap-up.
+    fn on_wrap_up_started(&mut self, agent: &AgentId, until: &Timestamp) {
+        let idx = self.expect_agent(agent);
+        self.agents[idx.slot()].presence = Presence::WrapUp { until: *until };
+        self.reindex_agent(idx);
+    }
+
+    /// Deferred work is reported at risk of its due time.
+    fn on_due_time_at_risk(&mut self, contact: &ContactId) {
+        let no = self.expect_contact(contact);
+        self.contact_mut(no).due_at_risk = true;
+        self.reindex_contact(no);
+    }
+
+    /// A waiting contact is recorded as one nobody logged in can serve.
+    fn on_contact_unservable(&mut self, unservable: &ContactUnservable) {
+        let no = self.expect_contact(&unservable.contact);
+        self.contact_mut(no).unservable = true;
+    }
+
+    /// An agent logs in: a new agent, or a returning one with their new details.
+    fn on_agent_logged_in(&mut self, at: Timestamp, login: &AgentLoggedIn) {
+        let site = SiteIdx(self.sites.intern(&login.site));
+        let skills = self.skill_levels(login.skills.iter().map(|(skill, level)| (skill, *level)));
+        let agent = Agent {
+            id: login.agent.clone(),
+            name: login.name.clone(),
+            tier: login.tier,
+            site,
+            skills,
+            capacity: login.capacity,
+            load: PerChannel::splat(0),
+            presence: Presence::NotReady {
+                reason: "login".into(),
+            },
+            idle_since: at,
+            missed_offers: 0,
+            offers: Vec::new(),
+            contacts: Vec::new(),
+        };
+        let idx = match self.agent_numbers.get(&login.agent) {
+            Some(&idx) => {
+                let old = &self.agents[idx.slot()];
+                assert!(
+                    old.offers.is_empty() && old.contacts.is_empty(),
+                    "agent {} logged in again while holding work",
+                    login.agent
+                );
+                self.agents[idx.slot()] = agent;
+                idx
+            }
+            None => {
+                let idx =
+                    AgentIdx(u32::try_from(self.agents.len()).expect("fewer than 2^32 agents"));
+                self.agents.push(agent);
+                self.agent_numbers.insert(login.agent.clone(), idx);
+                idx
+            }
+        };
+        self.reindex_agent(idx);
+    }
+
+    /// An agent becomes ready; their idle time starts unless work occupies them.
+    fn on_agent_ready(&mut self, at: Timestamp, agent: &AgentId) {
+        let idx = self.expect_agent(agent);
+        let a = &mut self.agents[idx.slot()];
+        a.presence = Presence::Ready;
+        if !a.is_occupied() {
+            a.idle_since = at;
+        }
+        self.reindex_agent(idx);
+    }
+
+    /// An agent logs out, holding no work.
+    fn on_agent_logged_out(&mut self, agent: &AgentId) {
+        let idx = self.expect_agent(agent);
+        let a = &mut self.agents[idx.slot()];
+        assert!(
+            a.offers.is_empty() && a.contacts.is_empty(),
+            "agent {agent} logged out while holding work"
+        );
+        a.presence = Presence::LoggedOut;
+        self.reindex_agent(idx);
+    }
+
+    /// A contact arrives and joins its queue.
+    fn on_contact_created(&mut self, at: Timestamp, created: &ContactCreated) {
+        let d = &created.details;
+        assert!(
+            !self.contact_numbers.contains_key(&d.id),
+            "contact {} created twice",
+            d.id
+        );
+        let no = self.next_contact;
+        self.next_contact += 1;
+        let service = ServiceIdx(self.services.intern(&d.service));
+        let skills = self.skill_levels(d.skills.iter().map(|r| (&r.skill, r.min_level)));
+        let language = d.language.as_ref().map(|l| SkillIdx(self.skills.intern(l)));
+        let site = d.site.as_ref().map(|s| SiteIdx(self.sites.intern(s)));
+        let profile = Arc::new(Profile {
+            channel: d.channel,
+            service,
+            tier: Tier::FIRST,
+            safeguarding: d.safeguarding,
+            site,
+            language,
+            skills: skills.into_boxed_slice(),
+        });
+        let contact = Contact {
+            no,
+            id: d.id.clone(),
+            channel: d.channel,
+            service,
+            first_service: service,
+            priority: d.priority,
+            safeguarding: d.safeguarding,
+            vulnerable: d.vulnerable,
+            customer: d.customer.clone(),
+            preferred_agent: d.preferred_agent.clone(),
+            due_at: d.due_at,
+            complaint_stage: d.complaint_stage,
+            acknowledge_by: None,
+            extensions: 0,
+            attributes: d.attributes.clone(),
+            first_arrived_at: created.first_arrived_at,
+            queued_at: at,
+            order: created.order,
+            placement: created.placement,
+            profile,
+            status: ContactStatus::Queued,
+            answered_at: None,
+            answer_by: created.answer_by,
+            due_warning_at: created.due_warning_at,
+            service_level_passed: false,
+            due_at_risk: false,
+            due_breached: false,
+            excluded: Vec::new(),
+            escalations: 0,
+            transfers: 0,
+            unservable: false,
+        };
+        self.counters
+            .entry((d.service.clone(), d.channel))
+            .or_default()
+            .created += 1;
+        self.contact_numbers.insert(d.id.clone(), no);
+        self.contacts.insert(no, contact);
+        self.reindex_contact(no);
+    }
+
+    /// A waiting contact is offered to an agent.
+    fn on_offer_made(&mut self, at: Timestamp, made: &OfferMade) {
+        let no = self.expect_contact(&made.contact);
+        let agent = self.expect_agent(&made.agent);
+        let c = self.contact_mut(no);
+        assert_eq!(
+            c.status,
+            ContactStatus::Queued,
+            "offered contact {} not queued",
+            made.contact
+        );
+        c.status = ContactStatus::Offered {
+            offer: made.offer,
+            agent,
+        };
+        c.unservable = false;
+        let a = &mut self.agents[agent.slot()];
+        a.load.set(made.channel, a.load.get(made.channel) + 1);
+        a.offers.push(made.offer);
+        let previous = self.offers.insert(
+            made.offer,
+            Offer {
+                id: made.offer,
+                contact: no,
+                agent,
+                channel: made.channel,
+                made_at: at,
+                expires_at: made.expires_at,
+            },
+        );
+        assert!(previous.is_none(), "offer {} made twice", made.offer);
+        self.next_offer = self.next_offer.max(made.offer.get() + 1);
+        if !self.index_suspended {
+            self.index.add_offer_timer(made.expires_at, made.offer);
+        }
+        self.reindex_contact(no);
+        self.reindex_agent(agent);
+    }
+
+    /// An offer is accepted: the contact is assigned, and counted answered the first time.
+    fn on_offer_accepted(&mut self, at: Timestamp, offer: OfferId, within_service_level: bool) {
+        let o = self.take_offer(offer);
+        let a = &mut self.agents[o.agent.slot()];
+        a.missed_offers = 0;
+        a.contacts.push(o.contact);
+        let c = self.contact_mut(o.contact);
+        c.status = ContactStatus::Assigned {
+            agent: o.agent,
+            since: at,
+        };
+        if c.answered_at.is_none() {
+            c.answered_at = Some(at);
+            let key = self.counter_key(o.contact);
+            let counters = self.counters.entry(key).or_default();
+            counters.answered += 1;
+            counters.answered_within_service_level += u64::from(within_service_level);
+        }
+        self.reindex_contact(o.contact);
+        self.reindex_agent(o.agent);
+    }
+
+    /// An offer is rejected or expires: the contact waits again, kept from that agent for a while.
+    fn on_offer_declined(
+        &mut self,
+        at: Timestamp,
+        offer: OfferId,
+        reoffer_after: Timestamp,
+        expired: bool,
+    ) {
+        let o = self.take_offer(offer);
+        self.unload(o.agent, o.channel);
+        if expired {
+            let a = &mut self.agents[o.agent.slot()];
+            a.missed_offers = a.missed_offers.saturating_add(1);
+        }
+        let c = self.contact_mut(o.contact);
+        c.status = ContactStatus::Queued;
+        c.excluded
+            .retain(|e| e.until.is_none_or(|until| at < until));
+        c.excluded.push(Exclusion {
+            agent: o.agent,
+            until: Some(reoffer_after),
+        });
+        self.reindex_contact(o.contact);
+        self.reindex_agent(o.agent);
+    }
+
+    /// An offer is withdrawn: the contact waits again.
+    fn on_offer_revoked(&mut self, offer: OfferId) {
+        let o = self.take_offer(offer);
+        self.unload(o.agent, o.channel);
+        self.contact_mut(o.contact).status = ContactStatus::Queued;
+        self.reindex_contact(o.contact);
+        self.reindex_agent(o.agent);
+    }
+
+    /// A waiting customer leaves.
+    fn on_contact_abandoned(&mut self, at: Timestamp, contact: &ContactId) {
+        let no = self.expect_contact(contact);
+        assert!(
+            matches!(
+                self.contacts[&no].status,
+                ContactStatus::Queued | ContactStatus::Held { .. }
+            ),
+            "abandoned contact {contact} not waiting"
+        );
+        let key = self.counter_key(no);
+        self.counters.entry(key).or_default().abandoned += 1;
+        self.finish(no, at, Finish::Abandoned);
+    }
+
+    /// An agent completes a contact.
+    fn on_contact_completed(
+        &mut self,
+        at: Timestamp,
+        contact: &ContactId,
+        agent: &AgentId,
+        outcome: Outcome,
+        first_contact_resolution: bool,
+    ) {
+        let no = self.expect_contact(contact);
+        let idx = self.release(no, agent, at);
+        let key = self.counter_key(no);
+        let counters = self.counters.entry(key).or_default();
+        counters.completed += 1;
+        counters.resolved_first_contact += u64::from(first_contact_resolution);
+        if let Some(customer) = self.contacts[&no].customer.clone() {
+            self.last_agent.insert(customer, (agent.clone(), at));
+        }
+        self.finish(no, at, Finish::Completed(outcome));
+        self.reindex_agent(idx);
+    }
+
+    /// A contact is escalated: back in the queue for a higher tier, kept from its agent for good.
+    fn on_contact_escalated(
+        &mut self,
+        at: Timestamp,
+        contact: &ContactId,
+        agent: &AgentId,
+        to_tier: Tier,
+        placement: Placement,
+    ) {
+        let no = self.expect_contact(contact);
+        let idx = self.release(no, agent, at);
+        let c = self.contact_mut(no);
+        c.escalations = c.escalations.saturating_add(1);
+        c.excluded.push(Exclusion {
+            agent: idx,
+            until: None,
+        });
+        let mut profile = (*c.profile).clone();
+        profile.tier = to_tier;
+        self.requeue(no, at, placement, profile);
+        self.reindex_agent(idx);
+    }
+
+    /// A contact is transferred to another service, with its skills.
+    fn on_contact_transferred(
+        &mut self,
+        at: Timestamp,
+        contact: &ContactId,
+        agent: &AgentId,
+        service: &ServiceId,
+        skills: &[SkillRequirement],
+        placement: Placement,
+    ) {
+        let no = self.expect_contact(contact);
+        let idx = self.release(no, agent, at);
+        let service = ServiceIdx(self.services.intern(service));
+        let skills = self.skill_levels(skills.iter().map(|r| (&r.skill, r.min_level)));
+        let c = self.contact_mut(no);
+        c.transfers = c.transfers.saturating_add(1);
+        c.service = service;
+        let mut profile = (*c.profile).clone();
+        profile.service = service;
+        profile.skills = skills.into_boxed_slice();
+        self.requeue(no, at, placement, profile);
+        self.reindex_agent(idx);
+    }
+
+    /// A contact goes back to its queue from its agent.
+    fn on_contact_requeued(
+        &mut self,
+        at: Timestamp,
+        contact: &ContactId,
+        agent: &AgentId,
+        placement: Placement,
+    ) {
+        let no = self.expect_contact(contact);
+        let idx = self.release(no, agent, at);
+        let profile = (*self.contacts[&no].profile).clone();
+        self.requeue(no, at, placement, profile);
+        self.reindex_agent(idx);
+    }
+
+    /// Wrap-up ends: the agent is ready and idle.
+    fn on_wrap_up_ended(&mut self, at: Timestamp, agent: &AgentId) {
+        let idx = self.expect_agent(agent);
+        let a = &mut self.agents[idx.slot()];
+        a.presence = Presence::Ready;
+        a.idle_since = at;
+        self.reindex_agent(idx);
+    }
+
+    /// A live contact passes its answer threshold unanswered.
+    fn on_service_level_threshold_passed(&mut self, contact: &ContactId) {
+        let no = self.expect_contact(contact);
+        self.contact_mut(no).service_level_passed = true;
+        let key = self.counter_key(no);
+        self.counters.entry(key).or_default().service_level_passed += 1;
+        self.reindex_contact(no);
+    }
+
+    /// Deferred work passes its due time undone.
+    fn on_due_time_breached(&mut self, contact: &ContactId) {
+        let no = self.expect_contact(contact);
+        self.contact_mut(no).due_breached = true;
+        let key = self.counter_key(no);
+        self.counters.entry(key).or_default().due_breached += 1;
+        self.reindex_contact(no);
+    }
+
+    /// A contact waits, unoffered, for its channel to open.
+    fn on_contact_held(&mut self, contact: &ContactId, until: Timestamp) {
+        let no = self.expect_contact(contact);
+        let c = self.contact_mut(no);
+        assert!(
+            matches!(c.status, ContactStatus::Queued | ContactStatus::Held { .. }),
+            "held contact {contact} is {:?}",
+            c.status
+        );
+        let first_hold = c.status == ContactStatus::Queued;
+        c.status = ContactStatus::Held { until };
+        if first_hold {
+            let key = self.counter_key(no);
+            self.counters.entry(key).or_default().held += 1;
+        }
+        self.reindex_contact(no);
+    }
+
+    /// A held contact joins its queue at the opening.
+    fn on_contact_released(&mut self, at: Timestamp, contact: &ContactId, placement: Placement) {
+        let no = self.expect_contact(contact);
+        let c = self.contact_mut(no);
+        assert!(
+            matches!(c.status, ContactStatus::Held { .. }),
+            "released contact {contact} was not held"
+        );
+        c.status = ContactStatus::Queued;
+        c.queued_at = at;
+        c.placement = placement;
+        self.reindex_contact(no);
+    }
+
+    /// A complaint reaches a stage; its clock restarts.
+    fn on_complaint_stage_changed(&mut self, at: Timestamp, changed: &ComplaintStageChanged) {
+        let no = self.expect_contact(&changed.contact);
+        // The router now takes a handled complaint off its agent's desk with a
+        // `contact_requeued` just before, so it arrives here queued; logs written before
+        // that carry the release in this event alone, and still replay through here.
+        let released = match (&changed.agent, &self.contacts[&no].status) {
+            (Some(agent), ContactStatus::Assigned { .. }) => Some(self.release(no, agent, at)),
+            _ => None,
+        };
+        let c = self.contact_mut(no);
+        c.complaint_stage = Some(changed.to);
+        c.acknowledge_by = changed.acknowledge_by;
+        c.due_at = changed.due_at;
+        c.due_warning_at = changed.due_warning_at;
+        c.due_at_risk = false;
+        c.due_breached = false;
+        c.order = changed.order;
+        c.placement = changed.placement;
+        if let Some(idx) = released {
+            let profile = (*self.contacts[&no].profile).clone();
+            self.requeue(no, at, changed.placement, profile);
+            self.reindex_agent(idx);
+        } else {
+            self.reindex_contact(no);
+        }
+    }
+
+    /// A due time moves back.
+    fn on_due_time_extended(&mut self, at: Timestamp, extended: &DueTimeExtended) {
+        let no = self.expect_contact(&extended.contact);
+        let c = self.contact_mut(no);
+        c.due_at = Some(extended.due_at);
+        c.due_warning_at = extended.due_warning_at;
+        // A warning or breach already passed under the new times is not reported again.
+        c.due_at_risk &= extended.due_warning_at.is_none_or(|w| w <= at);
+        c.due_breached &= extended.due_at <= at;
+        c.order = extended.order;
+        c.extensions = c.extensions.saturating_add(1);
+        self.reindex_contact(no);
+    }
+
+    /// A customer is designated a persistent complainant, or the designation is lifted.
+    fn on_persistent_complainant_marked(
+        &mut self,
+        customer: &CustomerId,
+        designated: bool,
+        reason: &Arc<str>,
+    ) {
+        if designated {
+            self.persistent_complainants
+                .insert(customer.clone(), reason.clone());
+        } else {
+            self.persistent_complainants.remove(customer);
+        }
     }
 
     /// Interns skills and returns them sorted by skill number, one entry per skill at the
