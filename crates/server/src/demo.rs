@@ -355,6 +355,21 @@ pub(crate) async fn request(
     serde_json::from_slice(&reply.payload).ok()
 }
 
+/// Whether the engine has `agent` logged in (per `query.agents`); `false` when it does not
+/// answer.
+async fn still_logged_in(client: &async_nats::Client, agent: &str) -> bool {
+    request(client, format!("{PREFIX}.query.agents"), json!({}))
+        .await
+        .and_then(|reply| {
+            reply["agents"].as_array().map(|agents| {
+                agents
+                    .iter()
+                    .any(|a| a["agent_id"] == agent && a["presence"] != "logged_out")
+            })
+        })
+        .unwrap_or(false)
+}
+
 /// Polls the engine under subject prefix `prefix` every 100 ms until it answers a query, for at
 /// most 30 s.
 pub(crate) async fn wait_until_ready(client: &async_nats::Client, prefix: &str) -> Result<()> {
@@ -390,9 +405,12 @@ async fn desktop(
     let cmd = |verb: &str| format!("{PREFIX}.cmd.agent.{id}.{verb}");
     // A desktop that starts afresh ends any session a previous run left behind (one stopped
     // without logging out still holds its offers and contacts, and a login holding work is
-    // refused): its contacts go back to their queues, place kept. Refused harmlessly when
-    // logged out.
-    let _ = request(&client, cmd("logout"), json!({"force": true})).await;
+    // refused): its contacts go back to their queues, place kept. Only then: a logout the
+    // engine would refuse (an agent it does not know, or logged out) would count as bad input
+    // in its log and metrics.
+    if still_logged_in(&client, &id).await {
+        let _ = request(&client, cmd("logout"), json!({"force": true})).await;
+    }
     let logged_in = request(&client, cmd("login"), desk.login_body()).await;
     if logged_in.as_ref().is_none_or(|reply| reply["ok"] != true) {
         tracing::warn!(agent = %id, reply = ?logged_in, "the desktop could not log in");
