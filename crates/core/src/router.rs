@@ -55,11 +55,18 @@ pub struct Router {
     /// Whether anyone logged in could serve a profile at a plan step or later, as found since
     /// the last login, logout or configuration change (which clear it). Derived; at most
     /// [`REACH_CACHE_MAX`] entries.
-    reach: FxHashMap<(Arc<Profile>, u8), bool>,
+    reach: FxHashMap<ReachKey, bool>,
 }
 
 /// The most profiles whose reach [`Router`] remembers between logins and logouts.
 const REACH_CACHE_MAX: usize = 4096;
+
+/// A profile at a plan step: what one reach check answers for.
+type ReachKey = (Arc<Profile>, u8);
+
+/// Waiting contacts that may be unservable, each with whether anyone could serve its group
+/// (`None`: to be checked alone), and the group verdicts found on the way.
+type ReachCandidates = (Vec<(ContactNo, Option<bool>)>, Vec<(ReachKey, bool)>);
 
 impl Router {
     /// A router with empty state.
@@ -273,8 +280,9 @@ impl Router {
             EventKind::ContactCompleted { agent: a, .. } => {
                 self.dirty_agents.extend(agent(&self.state, a));
             }
-            EventKind::AgentLoggedIn(_) => self.reach.clear(),
-            EventKind::AgentLoggedOut { .. } => {
+            // A login again with other skills or another site can leave contacts without
+            // anyone, as a logout can.
+            EventKind::AgentLoggedIn(_) | EventKind::AgentLoggedOut { .. } => {
                 self.reach.clear();
                 self.reach_check = true;
             }
@@ -1525,21 +1533,52 @@ impl Router {
     }
 
     /// Records every waiting contact that nobody logged in can serve any more and is not yet
-    /// recorded so: one reach check per group of identical contacts, then each member.
+    /// recorded so.
     fn check_reach(&mut self, now: Timestamp) {
-        let waiting: Vec<ContactNo> = self
-            .state
-            .index
-            .groups
-            .iter()
-            .flatten()
-            .flat_map(|groups| groups.values().flatten())
-            .chain(self.state.index.awaiting.values().flatten())
-            .map(|&(_, no)| no)
-            .collect();
-        for no in waiting {
+        let (candidates, verdicts) = self.reach_candidates();
+        for (key, anyone) in verdicts {
+            if self.reach.len() >= REACH_CACHE_MAX {
+                self.reach.clear();
+            }
+            self.reach.insert(key, anyone);
+        }
+        for (no, _) in candidates {
             self.record_if_unservable(no, now);
         }
+    }
+
+    /// The waiting contacts that may be unservable, each with whether anyone could serve its
+    /// profile at its step (`Some(false)` for a member of a group nobody could serve; `None`
+    /// for a contact waiting for its preferred agent, to be checked alone), and the verdicts
+    /// found for groups not in the cache. One check per group of identical contacts: the
+    /// members of a group someone could serve are not looked at.
+    fn reach_candidates(&self) -> ReachCandidates {
+        let rules = Rules::new(&self.config, &self.state);
+        let mut candidates = Vec::new();
+        let mut verdicts = Vec::new();
+        for groups in self.state.index.groups.iter().flatten() {
+            for (group, members) in groups {
+                let key = (Arc::clone(&group.profile), group.step);
+                let anyone = self.reach.get(&key).copied().unwrap_or_else(|| {
+                    let anyone =
+                        reach::anyone_could_serve(&self.state, &rules, &group.profile, group.step);
+                    verdicts.push((key, anyone));
+                    anyone
+                });
+                if !anyone {
+                    candidates.extend(members.iter().map(|&(_, no)| (no, Some(false))));
+                }
+            }
+        }
+        candidates.extend(
+            self.state
+                .index
+                .awaiting
+                .values()
+                .flatten()
+                .map(|&(_, no)| (no, None)),
+        );
+        (candidates, verdicts)
     }
 
     /// Whether anyone logged in could serve `contact`'s profile at its plan step or a later
@@ -1590,40 +1629,23 @@ impl Router {
     #[must_use]
     pub fn unservable(&self) -> Vec<&Contact> {
         let rules = Rules::new(&self.config, &self.state);
-        let mut found = Vec::new();
-        for groups in self.state.index.groups.iter().flatten() {
-            for (group, members) in groups {
-                let anyone = self
-                    .reach
-                    .get(&(Arc::clone(&group.profile), group.step))
-                    .copied()
-                    .unwrap_or_else(|| {
-                        reach::anyone_could_serve(&self.state, &rules, &group.profile, group.step)
-                    });
-                if anyone {
-                    continue;
-                }
-                found.extend(
-                    members
-                        .iter()
-                        .map(|(_, no)| &self.state.contacts[no])
-                        .filter(|c| reach::is_unservable(&self.state, &rules, c, false)),
-                );
-            }
-        }
-        for &(_, no) in self.state.index.awaiting.values().flatten() {
-            let contact = &self.state.contacts[&no];
-            let anyone = reach::anyone_could_serve(
-                &self.state,
-                &rules,
-                &contact.profile,
-                contact.placement.step,
-            );
-            if reach::is_unservable(&self.state, &rules, contact, anyone) {
-                found.push(contact);
-            }
-        }
-        found
+        let (candidates, _) = self.reach_candidates();
+        candidates
+            .into_iter()
+            .map(|(no, anyone)| (&self.state.contacts[&no], anyone))
+            .filter(|&(contact, anyone)| {
+                let anyone = anyone.unwrap_or_else(|| {
+                    reach::anyone_could_serve(
+                        &self.state,
+                        &rules,
+                        &contact.profile,
+                        contact.placement.step,
+                    )
+                });
+                reach::is_unservable(&self.state, &rules, contact, anyone)
+            })
+            .map(|(contact, _)| contact)
+            .collect()
     }
 
     fn route_contact(&mut self, no: ContactNo, now: Timestamp) {

@@ -997,3 +997,22 @@ fn a_waiting_complaint_moves_on_in_place() {
     .assert_eq(&centre.events());
     centre.assert_replay_equal();
 }
+
+#[test]
+fn a_login_again_without_the_skill_leaves_the_waiting_contact_unservable_and_says_so() {
+    let mut centre = Centre::new();
+    // Not ready: the call waits, but Ann could take it once ready.
+    centre.login("ann", 1, "hq", &[("housing", 3)]);
+    centre.call("c1", "housing");
+    assert!(centre.router.unservable().is_empty());
+    // Ann logs in again (a new session, as a desktop may) with other skills only.
+    centre.login("ann", 1, "hq", &[("parking", 3)]);
+    expect![[r#"
+        [    0s] agent_logged_in agent=ann tier 1 site=hq skills=housing:3
+        [    0s] contact_created contact=c1 phone service=housing skills=housing:1 step=0
+        [    0s] agent_logged_in agent=ann tier 1 site=hq skills=parking:3
+        [    0s] contact_unservable contact=c1 step=0 logged_in=1: no agent with housing"#]]
+    .assert_eq(&centre.events());
+    assert_eq!(centre.router.unservable().len(), 1);
+    centre.assert_replay_equal();
+}
