@@ -98,7 +98,7 @@ async fn demo(args: Args) -> Result<()> {
         Some(address) => address,
         None => free_local_port()?,
     };
-    let health = crate::serve::start_http(metrics_addr).await?;
+    let (health, http) = crate::serve::start_http(metrics_addr).await?;
 
     let (engine, recovered) = Engine::open(
         &engine_dir,
@@ -191,6 +191,7 @@ async fn demo(args: Args) -> Result<()> {
     }
     let _ = stop_engine.send(true);
     let engine = engine_task.await.context("engine task")??;
+    http.stop().await;
     // Closed before NATS stops (the health endpoint still holds it), so that stopping NATS is
     // not reported as a lost connection. The drain ends on the connection's own task; a flush
     // fails once that task has closed it.
