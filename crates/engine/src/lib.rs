@@ -72,7 +72,7 @@ pub enum EngineError {
     },
     /// The routing configuration is not valid.
     #[error("routing configuration: {0}")]
-    Config(String),
+    Config(switchboard_core::ConfigError),
     /// A thread of the engine's (the snapshot thread) could not be started.
     #[error("could not start the {what} thread")]
     Thread {
