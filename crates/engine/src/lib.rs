@@ -31,7 +31,7 @@ use switchboard_log::{
 use switchboard_wire::{encode_event, encode_snapshot};
 
 pub use history::{HistoryFilter, history, history_up_to};
-pub use recovery::{Recovered, ReplayReport, replay};
+pub use recovery::{Recovered, ReplayReport, SnapshotRejection, replay};
 pub use snapshotter::{HAND_OVER_EVENTS_MAX, Snapshotter, SnapshotterOptions};
 
 /// How the engine keeps its log and snapshots.
