@@ -10,6 +10,7 @@ use std::time::Duration;
 use rustc_hash::FxHashMap;
 use switchboard_calendar::BusinessCalendar;
 
+use crate::config_error::ConfigError;
 use crate::hours::{ComplaintPolicy, DueWarning, OpeningRule, OutOfHours};
 use crate::ids::{ServiceId, SiteId, SkillId};
 use crate::model::{Channel, Level, PerChannel, SelectionStrategy};
@@ -107,31 +108,32 @@ impl RoutingPlan {
     /// Checks the plan's shape: at least one step, the first at zero, `after` never decreasing.
     ///
     /// # Errors
-    /// A sentence naming the first problem found.
-    pub fn validate(&self) -> Result<(), String> {
+    /// The first problem found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let plan = || self.name.to_string();
         let Some(first) = self.steps.first() else {
-            return Err(format!("routing plan `{}` has no steps", self.name));
+            return Err(ConfigError::PlanWithoutSteps { plan: plan() });
         };
         if self.steps.len() > Self::STEPS_MAX {
-            return Err(format!(
-                "routing plan `{}` has {} steps; at most {} are allowed",
-                self.name,
-                self.steps.len(),
-                Self::STEPS_MAX
-            ));
+            return Err(ConfigError::PlanTooLong {
+                plan: plan(),
+                steps: self.steps.len(),
+                steps_max: Self::STEPS_MAX,
+            });
         }
         if !first.after.is_zero() {
-            return Err(format!(
-                "routing plan `{}`: the first step `{}` must apply at once (after = 0)",
-                self.name, first.name
-            ));
+            return Err(ConfigError::FirstStepDelayed {
+                plan: plan(),
+                step: first.name.to_string(),
+            });
         }
         for pair in self.steps.windows(2) {
             if pair[1].after < pair[0].after {
-                return Err(format!(
-                    "routing plan `{}`: step `{}` applies before the step `{}` above it",
-                    self.name, pair[1].name, pair[0].name
-                ));
+                return Err(ConfigError::StepsOutOfOrder {
+                    plan: plan(),
+                    step: pair[1].name.to_string(),
+                    above: pair[0].name.to_string(),
+                });
             }
         }
         Ok(())
@@ -314,62 +316,55 @@ impl RoutingConfig {
     /// Checks every plan and policy.
     ///
     /// # Errors
-    /// A sentence naming the first problem found.
-    pub fn validate(&self) -> Result<(), String> {
+    /// The first problem found.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         self.default_plan.validate()?;
         for binding in &self.plans {
             binding.plan.validate()?;
         }
         for (channel, policy) in self.channels.iter() {
             if policy.offer_timeout.is_zero() && !policy.auto_accept {
-                return Err(format!(
-                    "channel {channel}: offer_timeout must be more than zero unless offers are auto-accepted"
-                ));
+                return Err(ConfigError::OfferTimeoutZero { channel });
             }
         }
         if self.missed_offers_limit == 0 {
-            return Err("missed_offers_limit must be at least 1".to_owned());
+            return Err(ConfigError::MissedOffersLimitZero);
         }
         for (channel, policy) in self.channels.iter() {
-            if policy
+            if let Some(days) = policy
                 .due_working_days
-                .is_some_and(|n| n > switchboard_calendar::WORKING_DAYS_MAX)
+                .filter(|&n| n > switchboard_calendar::WORKING_DAYS_MAX)
             {
-                return Err(format!(
-                    "channel {channel}: due_working_days must be at most {}",
-                    switchboard_calendar::WORKING_DAYS_MAX
-                ));
+                return Err(ConfigError::DueWorkingDaysTooMany {
+                    channel,
+                    days,
+                    days_max: switchboard_calendar::WORKING_DAYS_MAX,
+                });
             }
         }
         for (channel, policy) in self.channels.iter() {
             if channel.is_live()
                 && (policy.due_after.is_some() || policy.due_working_days.is_some())
             {
-                return Err(format!(
-                    "channel {channel}: a live channel has no due time (due_after, \
-                     due_working_days); its clock is the service level's answer_within"
-                ));
+                return Err(ConfigError::LiveChannelDue { channel });
             }
         }
         if self.priority_step > PRIORITY_STEP_MAX {
-            return Err(format!(
-                "priority_step is {} s; at most {} s (priorities 0–9 times the step bound how \
-                 long a routine contact can be overtaken)",
-                self.priority_step.as_secs(),
-                PRIORITY_STEP_MAX.as_secs()
-            ));
+            return Err(ConfigError::PriorityStepTooLong {
+                step: self.priority_step,
+                step_max: PRIORITY_STEP_MAX,
+            });
         }
         for (i, binding) in self.plans.iter().enumerate() {
             if self.plans[..i]
                 .iter()
                 .any(|b| b.service == binding.service && b.channel == binding.channel)
             {
-                return Err(format!(
-                    "routing plan `{}` is the second for service {} and channel {}; one plan each",
-                    binding.plan.name,
-                    binding.service.as_ref().map_or("*", |s| s.as_str()),
-                    binding.channel.map_or("*", Channel::as_str)
-                ));
+                return Err(ConfigError::PlanRepeated {
+                    plan: binding.plan.name.to_string(),
+                    service: binding.service.clone(),
+                    channel: binding.channel,
+                });
             }
         }
         self.validate_opening()?;
@@ -382,7 +377,7 @@ impl RoutingConfig {
             ),
         ] {
             if skill.trim().is_empty() {
-                return Err(format!("{name} must name a skill"));
+                return Err(ConfigError::SkillUnnamed { setting: name });
             }
         }
         let rules = &self.complaints.rules;
@@ -398,48 +393,45 @@ impl RoutingConfig {
             ),
         ] {
             if days > switchboard_calendar::WORKING_DAYS_MAX {
-                return Err(format!(
-                    "complaints.{name} is {days}; at most {}",
-                    switchboard_calendar::WORKING_DAYS_MAX
-                ));
+                return Err(ConfigError::ComplaintDaysTooMany {
+                    setting: name,
+                    days,
+                    days_max: switchboard_calendar::WORKING_DAYS_MAX,
+                });
             }
         }
         for ((service, channel), target) in &self.service_levels {
             if !(target.target > 0.0 && target.target <= 1.0) {
-                return Err(format!(
-                    "service level for {service} on {channel}: target must be in (0, 1], got {}",
-                    target.target
-                ));
+                return Err(ConfigError::ServiceLevelTargetOutOfRange {
+                    service: service.clone(),
+                    channel: *channel,
+                    target: target.target,
+                });
             }
         }
         Ok(())
     }
 
-    fn validate_opening(&self) -> Result<(), String> {
+    fn validate_opening(&self) -> Result<(), ConfigError> {
         for (i, rule) in self.opening.iter().enumerate() {
-            let place = format!(
-                "opening rule for site {} and channel {}",
-                rule.site.as_deref().unwrap_or("*"),
-                rule.channel.map_or("*", Channel::as_str)
-            );
+            let (site, channel) = (rule.site.clone(), rule.channel);
             if rule.channel == Some(Channel::Callback)
                 && rule.out_of_hours == Some(OutOfHours::Callback)
             {
-                return Err(format!(
-                    "{place}: a callback request cannot be turned into a callback; use `hold` or `refuse`"
-                ));
+                return Err(ConfigError::OpeningCallbackToCallback { site, channel });
             }
             if rule.calendar.hours().is_always_closed() {
-                return Err(format!(
-                    "{place}: calendar `{}` is never open",
-                    rule.calendar_name
-                ));
+                return Err(ConfigError::OpeningNeverOpen {
+                    site,
+                    channel,
+                    calendar: rule.calendar_name.to_string(),
+                });
             }
             if self.opening[..i]
                 .iter()
                 .any(|r| r.site == rule.site && r.channel == rule.channel)
             {
-                return Err(format!("{place} is given twice"));
+                return Err(ConfigError::OpeningRepeated { site, channel });
             }
         }
         Ok(())

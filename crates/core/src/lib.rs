@@ -19,6 +19,7 @@
 
 pub mod command;
 pub mod config;
+pub mod config_error;
 pub mod event;
 pub mod hours;
 pub mod ids;
@@ -35,6 +36,7 @@ pub use command::{AgentLogin, Command, NewContact};
 pub use config::{
     ChannelPolicy, PlanBinding, PlanStep, RoutingConfig, RoutingPlan, ServiceLevelTarget,
 };
+pub use config_error::ConfigError;
 pub use event::{
     ComplaintStageChanged, ContactUnservable, Decision, DueTimeExtended, Event, EventKind,
     Placement, QueueOrder, RevokeReason, Rule, Shortfall,

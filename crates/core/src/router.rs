@@ -14,6 +14,7 @@ use rustc_hash::FxHashMap;
 
 use crate::command::{AgentLogin, Command, NewContact};
 use crate::config::{RoutingConfig, RoutingPlan};
+use crate::config_error::ConfigError;
 use crate::event::{
     AgentLoggedIn, ComplaintStageChanged, ContactCreated, ContactUnservable, Decision,
     DueTimeExtended, Event, EventKind, OfferMade, Placement, QueueOrder, RevokeReason, Rule,
@@ -72,8 +73,8 @@ impl Router {
     /// A router with empty state.
     ///
     /// # Errors
-    /// The configuration's first problem, in a sentence.
-    pub fn new(config: RoutingConfig) -> Result<Self, String> {
+    /// The configuration's first problem.
+    pub fn new(config: RoutingConfig) -> Result<Self, ConfigError> {
         Self::with_state(config, State::new())
     }
 
@@ -81,8 +82,8 @@ impl Router {
     /// also try every free agent, in case work was left waiting when the process stopped.
     ///
     /// # Errors
-    /// The configuration's first problem, in a sentence.
-    pub fn with_state(config: RoutingConfig, state: State) -> Result<Self, String> {
+    /// The configuration's first problem.
+    pub fn with_state(config: RoutingConfig, state: State) -> Result<Self, ConfigError> {
         config.validate()?;
         // Cool-downs still running when the state was saved must wake their contacts as they
         // would have in the router that decided them.
@@ -130,8 +131,8 @@ impl Router {
     /// Replaces the configuration; it applies to decisions from now on.
     ///
     /// # Errors
-    /// The configuration's first problem, in a sentence; the old one stays in force.
-    pub fn set_config(&mut self, config: RoutingConfig) -> Result<(), String> {
+    /// The configuration's first problem; the old one stays in force.
+    pub fn set_config(&mut self, config: RoutingConfig) -> Result<(), ConfigError> {
         config.validate()?;
         self.config = config;
         self.sweep_pending = true;

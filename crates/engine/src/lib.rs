@@ -31,7 +31,7 @@ use switchboard_log::{
 use switchboard_wire::{encode_event, encode_snapshot};
 
 pub use history::{HistoryFilter, history, history_up_to};
-pub use recovery::{Recovered, ReplayReport, replay};
+pub use recovery::{Recovered, ReplayReport, SnapshotRejection, replay};
 pub use snapshotter::{HAND_OVER_EVENTS_MAX, Snapshotter, SnapshotterOptions};
 
 /// How the engine keeps its log and snapshots.
@@ -72,7 +72,7 @@ pub enum EngineError {
     },
     /// The routing configuration is not valid.
     #[error("routing configuration: {0}")]
-    Config(String),
+    Config(switchboard_core::ConfigError),
     /// A thread of the engine's (the snapshot thread) could not be started.
     #[error("could not start the {what} thread")]
     Thread {

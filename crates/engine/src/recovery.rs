@@ -6,10 +6,10 @@ use std::time::{Duration, Instant};
 
 use switchboard_core::State;
 use switchboard_log::{
-    ChainHash, LogReader, Recovery, TornTail, load_newest_usable_snapshot,
-    verify_snapshot_against_log,
+    ChainHash, LogError, LogReader, Recovery, SkippedSnapshot, SnapshotDamage, TornTail,
+    load_newest_usable_snapshot, verify_snapshot_against_log,
 };
-use switchboard_wire::{decode_event, decode_snapshot};
+use switchboard_wire::{SnapshotError, decode_event, decode_snapshot};
 
 use crate::{EngineError, EngineOptions};
 
@@ -22,8 +22,9 @@ pub struct Recovered {
     /// The sequence number the snapshot used was taken at, if one was used.
     pub snapshot_seq: Option<u64>,
     /// Snapshots that could not be used (damaged, from another build, or from another history),
-    /// each with the reason. Not an error: the log is replayed instead.
-    pub skipped_snapshots: Vec<String>,
+    /// each with the reason; printed, one reads `path: reason: cause`. Not an error: the log is
+    /// replayed instead.
+    pub skipped_snapshots: Vec<SkippedSnapshot<SnapshotRejection>>,
     /// Events replayed from the log after the snapshot (or from the start).
     pub replayed: u64,
     /// The log's last sequence number.
@@ -55,16 +56,30 @@ impl ReplayReport {
     }
 }
 
-/// An error and its causes in one line, for reasons reported as text.
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        text.push_str(": ");
-        text.push_str(&e.to_string());
-        cause = e.source();
-    }
-    text
+/// Why recovery did not use a snapshot (it then tries an older one, or replays the whole log).
+/// Each variant prints its cause's message and exposes that cause's own source.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotRejection {
+    /// The file failed its own checks (header, checksums, sizes).
+    #[error(transparent)]
+    Damaged(#[from] SnapshotDamage),
+    /// The log has no record at the snapshot's sequence number with its chain hash (another
+    /// history, or a log that lost its tail), or could not be read to tell.
+    #[error(transparent)]
+    NotInLog(LogError),
+    /// The payload does not decode as this build's state (another build's schema, or damage
+    /// the checksums missed).
+    #[error(transparent)]
+    Undecodable(SnapshotError),
+    /// The decoded state has applied another number of events than the snapshot's sequence.
+    #[error("it holds {events_applied} events but was taken at seq {seq}")]
+    EventsMismatch {
+        /// Events the decoded state has applied.
+        events_applied: u64,
+        /// The sequence number the snapshot is stamped with.
+        seq: u64,
+    },
 }
 
 /// Applies the log's records from `from` to `state`; returns how many were applied.
@@ -109,22 +124,17 @@ pub(crate) fn recover(
     let reader = LogReader::open_with_options(dir, &options.log)?;
     // The newest snapshot that matches the log and decodes; an older one when it does not.
     let (usable, skipped) = load_newest_usable_snapshot(dir, &options.snapshot, |snapshot| {
-        verify_snapshot_against_log(&reader, &snapshot).map_err(|e| error_chain(&e))?;
-        let decoded = decode_snapshot(&snapshot.payload).map_err(|e| error_chain(&e))?;
+        verify_snapshot_against_log(&reader, &snapshot).map_err(SnapshotRejection::NotInLog)?;
+        let decoded = decode_snapshot(&snapshot.payload).map_err(SnapshotRejection::Undecodable)?;
         if decoded.events_applied() == snapshot.seq {
             Ok((snapshot.seq, decoded))
         } else {
-            Err(format!(
-                "it holds {} events but was taken at seq {}",
-                decoded.events_applied(),
-                snapshot.seq
-            ))
+            Err(SnapshotRejection::EventsMismatch {
+                events_applied: decoded.events_applied(),
+                seq: snapshot.seq,
+            })
         }
     })?;
-    let skipped: Vec<String> = skipped
-        .iter()
-        .map(|s| format!("{}: {}", s.path.display(), s.reason))
-        .collect();
     let (snapshot_seq, mut state) = match usable {
         Some((seq, state)) => (Some(seq), state),
         None => (None, State::new()),

@@ -446,6 +446,22 @@ fn a_snapshot_that_does_not_match_the_log_is_skipped_and_the_log_replayed() {
         "{:?}",
         recovered.skipped_snapshots
     );
+    let skipped = &recovered.skipped_snapshots[0];
+    assert!(
+        matches!(
+            skipped.reason,
+            switchboard_engine::SnapshotRejection::NotInLog(
+                switchboard_log::LogError::SnapshotMismatch { seq: at, .. }
+            ) if at == seq
+        ),
+        "{skipped:?}"
+    );
+    assert!(
+        skipped
+            .to_string()
+            .starts_with(&format!("{}: ", skipped.path.display())),
+        "{skipped}"
+    );
     assert!(*engine.state() == State::replay(&events));
 }
 

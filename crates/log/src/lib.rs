@@ -118,7 +118,7 @@ pub use group::{
 };
 pub use reader::{LogReader, RecordView, Records, Scan};
 pub use snapshot::{
-    LatestSnapshot, SkippedSnapshot, Snapshot, SnapshotOptions, load_latest_snapshot,
-    load_newest_usable_snapshot, save_snapshot, verify_snapshot_against_log,
+    LatestSnapshot, SkippedSnapshot, Snapshot, SnapshotDamage, SnapshotOptions,
+    load_latest_snapshot, load_newest_usable_snapshot, save_snapshot, verify_snapshot_against_log,
 };
 pub use verify::{VerifyReport, verify, verify_with_options};

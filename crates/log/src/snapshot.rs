@@ -58,13 +58,80 @@ pub struct LatestSnapshot {
     pub skipped: Vec<SkippedSnapshot>,
 }
 
-/// A snapshot file that failed its checks.
+/// A snapshot file that was not used, and why: [`SnapshotDamage`] when it failed its own
+/// checks, or the caller's reason (see [`load_newest_usable_snapshot`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SkippedSnapshot {
+pub struct SkippedSnapshot<R = SnapshotDamage> {
     /// The file.
     pub path: PathBuf,
     /// What was wrong with it.
-    pub reason: String,
+    pub reason: R,
+}
+
+/// `path: reason: cause: ...`, the reason's whole chain on one line (a skipped snapshot is
+/// reported, not returned as an error).
+impl<R: std::error::Error> std::fmt::Display for SkippedSnapshot<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)?;
+        let mut cause = self.reason.source();
+        while let Some(error) = cause {
+            write!(f, ": {error}")?;
+            cause = error.source();
+        }
+        Ok(())
+    }
+}
+
+/// Why a snapshot file failed its own checks (it is then skipped, never trusted).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotDamage {
+    /// The file is shorter than the header.
+    #[error("shorter than the {header_bytes}-byte header")]
+    TooShort {
+        /// The header's size.
+        header_bytes: usize,
+    },
+    /// The file does not start with the snapshot magic.
+    #[error("bad magic")]
+    BadMagic,
+    /// The header's checksum does not match.
+    #[error("header CRC32C mismatch")]
+    HeaderCrc,
+    /// The header's format version is not this build's.
+    #[error("unsupported version {version}")]
+    UnsupportedVersion {
+        /// The version in the header.
+        version: u32,
+    },
+    /// The header's sequence number is not the one in the file name.
+    #[error("header seq {header_seq} differs from the file name")]
+    SeqMismatch {
+        /// The sequence number in the header.
+        header_seq: u64,
+    },
+    /// The payload is larger than [`SnapshotOptions::snapshot_bytes_max`].
+    #[error("payload of {payload_bytes} bytes exceeds the limit of {limit_bytes}")]
+    TooLarge {
+        /// The payload's size per the header.
+        payload_bytes: u64,
+        /// The limit.
+        limit_bytes: u64,
+    },
+    /// The header's payload size is not what the file holds.
+    #[error("header says {payload_bytes} payload bytes but the file holds {file_payload_bytes}")]
+    LengthMismatch {
+        /// The payload's size per the header.
+        payload_bytes: u64,
+        /// What follows the header in the file.
+        file_payload_bytes: u64,
+    },
+    /// The payload's size does not fit this machine's address space.
+    #[error("payload does not fit in memory")]
+    TooLargeForMemory,
+    /// The payload's checksum does not match.
+    #[error("payload CRC32C mismatch")]
+    PayloadCrc,
 }
 
 /// The path of the snapshot taken at `seq`.
@@ -184,22 +251,26 @@ pub fn load_latest_snapshot(
     dir: &Path,
     options: &SnapshotOptions,
 ) -> Result<LatestSnapshot, LogError> {
-    let (snapshot, skipped) = load_newest_usable_snapshot(dir, options, Ok)?;
+    let (snapshot, skipped) = load_newest_usable_snapshot(dir, options, Ok::<_, SnapshotDamage>)?;
     Ok(LatestSnapshot { snapshot, skipped })
 }
 
 /// Loads snapshots newest first, one at a time, and returns what `usable` makes of the first it
 /// accepts (checked against the log and decoded, say): a newest snapshot that is damaged, from
 /// another history or of another build does not send recovery back to the first event while an
-/// older one would do. Those refused, by their checks or by `usable`, are listed, newest first.
-pub fn load_newest_usable_snapshot<T>(
+/// older one would do. Those refused, by their checks or by `usable`, are listed, newest first,
+/// with a reason of `usable`'s type (which says what a [`SnapshotDamage`] becomes).
+pub fn load_newest_usable_snapshot<T, R: From<SnapshotDamage>>(
     dir: &Path,
     options: &SnapshotOptions,
-    mut usable: impl FnMut(Snapshot) -> Result<T, String>,
-) -> Result<(Option<T>, Vec<SkippedSnapshot>), LogError> {
+    mut usable: impl FnMut(Snapshot) -> Result<T, R>,
+) -> Result<(Option<T>, Vec<SkippedSnapshot<R>>), LogError> {
     let mut skipped = Vec::new();
     for (seq, path) in list_snapshots(dir)? {
-        match read_snapshot(&path, seq, options)?.and_then(&mut usable) {
+        match read_snapshot(&path, seq, options)?
+            .map_err(R::from)
+            .and_then(&mut usable)
+        {
             Ok(value) => return Ok((Some(value), skipped)),
             Err(reason) => skipped.push(SkippedSnapshot { path, reason }),
         }
@@ -212,22 +283,22 @@ fn read_snapshot(
     path: &Path,
     name_seq: u64,
     options: &SnapshotOptions,
-) -> Result<Result<Snapshot, String>, LogError> {
+) -> Result<Result<Snapshot, SnapshotDamage>, LogError> {
     let mut file = File::open(path).map_err(|e| LogError::io("open snapshot", path, e))?;
     let file_bytes = file
         .metadata()
         .map_err(|e| LogError::io("stat snapshot", path, e))?
         .len();
     if file_bytes < SNAPSHOT_HEADER_BYTES as u64 {
-        return Ok(Err(format!(
-            "shorter than the {SNAPSHOT_HEADER_BYTES}-byte header"
-        )));
+        return Ok(Err(SnapshotDamage::TooShort {
+            header_bytes: SNAPSHOT_HEADER_BYTES,
+        }));
     }
     let mut header = [0u8; SNAPSHOT_HEADER_BYTES];
     file.read_exact(&mut header)
         .map_err(|e| LogError::io("read snapshot", path, e))?;
     if header[0..8] != SNAPSHOT_MAGIC {
-        return Ok(Err("bad magic".to_owned()));
+        return Ok(Err(SnapshotDamage::BadMagic));
     }
     let field = |at: usize| -> [u8; 8] {
         let mut out = [0; 8];
@@ -240,38 +311,38 @@ fn read_snapshot(
         u32::from_le_bytes(out)
     };
     if crc32c::crc32c(&header[..68]) != word(68) {
-        return Ok(Err("header CRC32C mismatch".to_owned()));
+        return Ok(Err(SnapshotDamage::HeaderCrc));
     }
     if word(8) != SNAPSHOT_VERSION {
-        return Ok(Err(format!("unsupported version {}", word(8))));
+        return Ok(Err(SnapshotDamage::UnsupportedVersion { version: word(8) }));
     }
     let seq = u64::from_le_bytes(field(16));
     if seq != name_seq {
-        return Ok(Err(format!("header seq {seq} differs from the file name")));
+        return Ok(Err(SnapshotDamage::SeqMismatch { header_seq: seq }));
     }
     let mut hash = [0; 32];
     hash.copy_from_slice(&header[24..56]);
     let payload_bytes = u64::from_le_bytes(field(56));
     if payload_bytes > options.snapshot_bytes_max {
-        return Ok(Err(format!(
-            "payload of {payload_bytes} bytes exceeds the limit of {}",
-            options.snapshot_bytes_max
-        )));
+        return Ok(Err(SnapshotDamage::TooLarge {
+            payload_bytes,
+            limit_bytes: options.snapshot_bytes_max,
+        }));
     }
     if payload_bytes != file_bytes - SNAPSHOT_HEADER_BYTES as u64 {
-        return Ok(Err(format!(
-            "header says {payload_bytes} payload bytes but the file holds {}",
-            file_bytes - SNAPSHOT_HEADER_BYTES as u64
-        )));
+        return Ok(Err(SnapshotDamage::LengthMismatch {
+            payload_bytes,
+            file_payload_bytes: file_bytes - SNAPSHOT_HEADER_BYTES as u64,
+        }));
     }
     let Ok(payload_len) = usize::try_from(payload_bytes) else {
-        return Ok(Err("payload does not fit in memory".to_owned()));
+        return Ok(Err(SnapshotDamage::TooLargeForMemory));
     };
     let mut payload = vec![0; payload_len];
     file.read_exact(&mut payload)
         .map_err(|e| LogError::io("read snapshot", path, e))?;
     if crc32c::crc32c(&payload) != word(64) {
-        return Ok(Err("payload CRC32C mismatch".to_owned()));
+        return Ok(Err(SnapshotDamage::PayloadCrc));
     }
     Ok(Ok(Snapshot {
         seq,

@@ -26,12 +26,13 @@
 //!
 //! [`telemetry`] names every Prometheus metric (its [`telemetry::CATALOGUE`]) and turns
 //! committed events and the state into counters and gauges; [`health`] holds the readiness
-//! state the loop reports into and serves `/metrics`, `/healthz` and `/readyz`.
+//! state the loop reports into; [`http`] serves `/metrics`, `/healthz` and `/readyz` (hyper).
 
 mod connect;
 mod driver;
 mod events;
 pub mod health;
+pub mod http;
 mod idempotency;
 pub mod refusals;
 pub mod telemetry;

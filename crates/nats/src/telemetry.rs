@@ -256,7 +256,7 @@ const BATCH_BUCKETS: &[f64] = &[1.0, 2.0, 5.0, 10.0, 20.0, 50.0, 100.0, 200.0, 5
 
 /// Installs the process-wide Prometheus recorder with Switchboard's histogram buckets, describes
 /// every metric of the [`CATALOGUE`] and sets `switchboard_build_info`. Returns the handle that
-/// renders `/metrics` (see [`crate::health::serve_http`], which also runs its upkeep).
+/// renders `/metrics` (see [`crate::http::serve`], which also runs its upkeep).
 ///
 /// # Errors
 /// A recorder is already installed in this process.

@@ -17,6 +17,7 @@ use switchboard_core::RoutingConfig;
 use switchboard_engine::{Engine, EngineOptions};
 use switchboard_nats::DriverSettings;
 use switchboard_nats::health::Health;
+use switchboard_nats::http::{Endpoints, HttpLimits, HttpServer};
 use switchboard_nats::telemetry::{self, CATALOGUE, MetricKind};
 use switchboard_natsd::NatsServer;
 use switchboard_wire::Subjects;
@@ -225,12 +226,11 @@ async fn metrics_and_health_follow_the_engine() {
         .expect("a free port");
     let address = listener.local_addr().expect("address");
     let health = Health::new();
-    tokio::spawn(switchboard_nats::health::serve_http(
+    let http = HttpServer::spawn(
         listener,
-        handle,
-        health.clone(),
-        std::future::pending(),
-    ));
+        Endpoints::new(handle, health.clone()),
+        HttpLimits::default(),
+    );
     assert_eq!(get(address, "/healthz").await.0, 200);
     let (status, body) = get(address, "/readyz").await;
     assert_eq!(status, 503, "{body}");
@@ -548,4 +548,7 @@ async fn metrics_and_health_follow_the_engine() {
         .expect("clean stop");
     let (status, body) = get(address, "/readyz").await;
     assert_eq!(status, 503, "{body}");
+    tokio::time::timeout(WAIT, http.stop())
+        .await
+        .expect("the endpoint stops in time");
 }

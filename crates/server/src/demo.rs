@@ -154,7 +154,7 @@ async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>
         Some(address) => address,
         None => free_local_port()?,
     };
-    let health = crate::serve::start_http(metrics_addr).await?;
+    let (health, http) = crate::serve::start_http(metrics_addr).await?;
 
     let (engine, recovered) = Engine::open(
         engine_dir,
@@ -253,6 +253,7 @@ async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>
     let _ = tokio::time::timeout(CLIENTS_STOP_TIMEOUT, futures::future::join_all(tasks)).await;
     let _ = stop_engine.send(true);
     let engine = engine_task.await.context("engine task")??;
+    http.stop().await;
     // Closed before NATS stops (the health endpoint still holds it), so that stopping NATS is
     // not reported as a lost connection. The drain ends on the connection's own task; a flush
     // fails once that task has closed it.

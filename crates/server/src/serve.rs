@@ -10,6 +10,7 @@ use anyhow::{Context, Result};
 use switchboard_engine::{Engine, EngineOptions};
 use switchboard_nats::DriverSettings;
 use switchboard_nats::health::Health;
+use switchboard_nats::http::{Endpoints, HttpLimits, HttpServer};
 use switchboard_wire::Subjects;
 
 use crate::config::{self, FileConfig};
@@ -101,7 +102,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
 }
 
 async fn serve(file: FileConfig, routing: switchboard_core::RoutingConfig) -> Result<()> {
-    let health = start_http(file.metrics.address).await?;
+    let (health, http) = start_http(file.metrics.address).await?;
     tracing::info!(address = %file.metrics.address, "metrics on /metrics, health on /healthz and /readyz");
 
     let dir = file.engine.data_dir.clone();
@@ -142,26 +143,29 @@ async fn serve(file: FileConfig, routing: switchboard_core::RoutingConfig) -> Re
     driver.batch_max = file.engine.batch_max;
     driver.stream_replicas = file.nats.stream_replicas;
     driver.health = health;
-    switchboard_nats::run(client, engine, driver, shutdown_signal()).await?;
+    let ran = switchboard_nats::run(client, engine, driver, shutdown_signal()).await;
+    // The endpoint answers (503 on /readyz) until the loop has stopped, then stops itself.
+    http.stop().await;
+    ran?;
     Ok(())
 }
 
 /// Installs the Prometheus recorder and serves `/metrics`, `/healthz` and `/readyz` on
 /// `address` (one listener for all three; see `docs/operations.md`). Returns the health state
-/// for the engine loop to report into: not ready until the loop runs.
-pub(crate) async fn start_http(address: SocketAddr) -> Result<Health> {
+/// for the engine loop to report into (not ready until the loop runs) and the server, which
+/// the caller stops once the loop has stopped (dropped, it is aborted).
+pub(crate) async fn start_http(address: SocketAddr) -> Result<(Health, HttpServer)> {
     let handle = switchboard_nats::telemetry::install()?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .with_context(|| format!("could not serve metrics on {address}"))?;
     let health = Health::new();
-    tokio::spawn(switchboard_nats::health::serve_http(
+    let server = HttpServer::spawn(
         listener,
-        handle,
-        health.clone(),
-        std::future::pending(),
-    ));
-    Ok(health)
+        Endpoints::new(handle, health.clone()),
+        HttpLimits::default(),
+    );
+    Ok((health, server))
 }
 
 /// Completes on SIGINT (Ctrl-C) or SIGTERM.

@@ -13,7 +13,7 @@ pub enum SimError {
     Invalid(String),
     /// The routing configuration is not valid.
     #[error("routing configuration: {0}")]
-    Config(String),
+    Config(switchboard_core::ConfigError),
     /// The observer (for example the writer of the event log) failed; the run stopped.
     #[error("the event observer failed")]
     Observer(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -4,8 +4,8 @@
 use std::fs;
 
 use switchboard_log::{
-    ChainHash, LogError, LogReader, SnapshotOptions, load_latest_snapshot, save_snapshot,
-    verify_snapshot_against_log,
+    ChainHash, LogError, LogReader, SnapshotDamage, SnapshotOptions, load_latest_snapshot,
+    save_snapshot, verify_snapshot_against_log,
 };
 
 use crate::common::{entries_for, open_clean};
@@ -96,10 +96,13 @@ fn a_damaged_newest_snapshot_falls_back_to_the_previous_one_and_says_so() {
     assert_eq!(latest.snapshot.as_ref().map(|s| s.seq), Some(6));
     assert_eq!(latest.skipped.len(), 1);
     assert_eq!(latest.skipped[0].path, newest);
+    assert_eq!(latest.skipped[0].reason, SnapshotDamage::PayloadCrc);
     assert!(
-        latest.skipped[0].reason.contains("CRC"),
+        latest.skipped[0]
+            .to_string()
+            .ends_with(".snap: payload CRC32C mismatch"),
         "{}",
-        latest.skipped[0].reason
+        latest.skipped[0]
     );
 
     let len = fs::metadata(&newer).unwrap().len();
@@ -119,6 +122,15 @@ fn a_damaged_newest_snapshot_falls_back_to_the_previous_one_and_says_so() {
         latest.skipped.iter().map(|s| &s.path).collect::<Vec<_>>(),
         [&newest, &newer]
     );
+    assert!(
+        matches!(
+            latest.skipped[1].reason,
+            SnapshotDamage::LengthMismatch { payload_bytes, file_payload_bytes }
+                if file_payload_bytes + 1 == payload_bytes
+        ),
+        "{}",
+        latest.skipped[1]
+    );
 
     // A header bit flip is caught by the header CRC.
     let oldest = snapshot.path;
@@ -128,6 +140,7 @@ fn a_damaged_newest_snapshot_falls_back_to_the_previous_one_and_says_so() {
     let latest = load_latest_snapshot(dir.path(), &options).unwrap();
     assert_eq!(latest.snapshot, None);
     assert_eq!(latest.skipped.len(), 3);
+    assert_eq!(latest.skipped[2].reason, SnapshotDamage::HeaderCrc);
 }
 
 #[test]
