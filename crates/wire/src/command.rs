@@ -605,138 +605,92 @@ impl CommandBody {
     /// The body that asks for `command` (what a client sends), with its agent for the subject.
     /// The agent is not repeated in the body.
     #[must_use]
-    #[allow(
-        clippy::too_many_lines,
-        reason = "one arm per command reads best as one match"
-    )]
     pub fn from_command(command: &Command, command_id: Option<&str>) -> (Self, Option<AgentId>) {
         let command_id = command_id.map(str::to_owned);
+        if let Some((body, agent)) = Self::from_agent_command(command, command_id.clone()) {
+            return (body, Some(agent));
+        }
+        let body = Self::from_contact_command(command, command_id);
+        (
+            body.expect("every command is an agent's or a contact's"),
+            None,
+        )
+    }
+
+    /// The body of a command on `{p}.cmd.agent.<id>.…`, with the agent; `None` for others.
+    fn from_agent_command(
+        command: &Command,
+        command_id: Option<String>,
+    ) -> Option<(Self, AgentId)> {
         let text = |s: &str| s.to_owned();
         match command {
-            Command::CreateContact(c) => (
-                Self::CreateContact(Box::new(CreateContactBody {
-                    contact_id: text(&c.id),
-                    channel: c.channel.into(),
-                    service: text(&c.service),
-                    skills: c
-                        .skills
-                        .iter()
-                        .map(|r| SkillNeed {
-                            skill: r.skill.to_string(),
-                            min_level: r.min_level.get(),
-                        })
-                        .collect(),
-                    language: c.language.as_ref().map(|s| text(s)),
-                    priority: c.priority.get(),
-                    safeguarding: c.safeguarding,
-                    vulnerable: c.vulnerable,
-                    customer_id: c.customer.as_ref().map(|s| text(s)),
-                    preferred_agent_id: c.preferred_agent.as_ref().map(|s| text(s)),
-                    site: c.site.as_ref().map(|s| text(s)),
-                    due_at: c.due_at.map(Time::from),
-                    received_at: c.received_at.map(Time::from),
-                    complaint_stage: c.complaint_stage.map(Into::into),
-                    attributes: c
-                        .attributes
-                        .iter()
-                        .map(|(k, v)| (text(k), text(v)))
-                        .collect(),
-                    command_id,
-                })),
-                None,
-            ),
-            Command::AbandonContact { contact } => (
-                Self::AbandonContact(AbandonContactBody {
-                    contact_id: text(contact),
-                    command_id,
-                }),
-                None,
-            ),
-            Command::LoginAgent(login) => (
-                Self::Login(LoginBody {
-                    tier: login.tier.get(),
-                    site: text(&login.site),
-                    skills: login
-                        .skills
-                        .iter()
-                        .map(|(s, l)| (text(s), l.get()))
-                        .collect(),
-                    channels: login.channels.map(|c| ChannelCapacities {
-                        phone: Some(c.get(Channel::Phone)),
-                        face_to_face: Some(c.get(Channel::FaceToFace)),
-                        chat: Some(c.get(Channel::Chat)),
-                        email: Some(c.get(Channel::Email)),
-                        callback: Some(c.get(Channel::Callback)),
-                    }),
-                    name: Some(text(&login.name)),
-                    agent_id: None,
-                    command_id,
-                }),
-                Some(login.agent.clone()),
-            ),
-            Command::MakeReady { agent } => (
+            Command::LoginAgent(login) => Some((
+                Self::Login(LoginBody::from_login(login, command_id)),
+                login.agent.clone(),
+            )),
+            Command::MakeReady { agent } => Some((
                 Self::Ready(ReadyBody {
                     agent_id: None,
                     command_id,
                 }),
-                Some(agent.clone()),
-            ),
-            Command::MakeNotReady { agent, reason } => (
+                agent.clone(),
+            )),
+            Command::MakeNotReady { agent, reason } => Some((
                 Self::NotReady(NotReadyBody {
                     reason: text(reason),
                     agent_id: None,
                     command_id,
                 }),
-                Some(agent.clone()),
-            ),
-            Command::LogoutAgent { agent, force } => (
+                agent.clone(),
+            )),
+            Command::LogoutAgent { agent, force } => Some((
                 Self::Logout(LogoutBody {
                     force: *force,
                     agent_id: None,
                     command_id,
                 }),
-                Some(agent.clone()),
-            ),
-            Command::AcceptOffer { agent, offer } => (
+                agent.clone(),
+            )),
+            Command::AcceptOffer { agent, offer } => Some((
                 Self::Accept(AcceptBody {
                     offer_id: offer.get(),
                     agent_id: None,
                     command_id,
                 }),
-                Some(agent.clone()),
-            ),
+                agent.clone(),
+            )),
             Command::RejectOffer {
                 agent,
                 offer,
                 reason,
-            } => (
+            } => Some((
                 Self::Reject(RejectBody {
                     offer_id: offer.get(),
                     reason: reason.as_ref().map(|s| text(s)),
                     agent_id: None,
                     command_id,
                 }),
-                Some(agent.clone()),
-            ),
+                agent.clone(),
+            )),
             Command::CompleteContact {
                 agent,
                 contact,
                 outcome,
-            } => (
+            } => Some((
                 Self::Complete(CompleteBody {
                     contact_id: text(contact),
                     outcome: (*outcome).into(),
                     agent_id: None,
                     command_id,
                 }),
-                Some(agent.clone()),
-            ),
+                agent.clone(),
+            )),
             Command::EscalateContact {
                 agent,
                 contact,
                 reason,
                 to_tier,
-            } => (
+            } => Some((
                 Self::Escalate(EscalateBody {
                     contact_id: text(contact),
                     reason: text(reason),
@@ -744,29 +698,36 @@ impl CommandBody {
                     agent_id: None,
                     command_id,
                 }),
-                Some(agent.clone()),
-            ),
+                agent.clone(),
+            )),
             Command::TransferContact {
                 agent,
                 contact,
                 service,
                 skills,
-            } => (
-                Self::Transfer(TransferBody {
-                    contact_id: text(contact),
-                    service: text(service),
-                    skills: skills
-                        .iter()
-                        .map(|r| SkillNeed {
-                            skill: r.skill.to_string(),
-                            min_level: r.min_level.get(),
-                        })
-                        .collect(),
-                    agent_id: None,
-                    command_id,
-                }),
-                Some(agent.clone()),
-            ),
+            } => Some((
+                Self::Transfer(TransferBody::asking(contact, service, skills, command_id)),
+                agent.clone(),
+            )),
+            Command::CreateContact(_)
+            | Command::AbandonContact { .. }
+            | Command::ChangeComplaintStage { .. }
+            | Command::ExtendDueTime { .. }
+            | Command::MarkPersistentComplainant { .. } => None,
+        }
+    }
+
+    /// The body of a command on `{p}.cmd.contact.…` or `{p}.cmd.customer.…`; `None` for others.
+    fn from_contact_command(command: &Command, command_id: Option<String>) -> Option<Self> {
+        let text = |s: &str| s.to_owned();
+        match command {
+            Command::CreateContact(c) => Some(Self::CreateContact(Box::new(
+                CreateContactBody::from_new(c, command_id),
+            ))),
+            Command::AbandonContact { contact } => Some(Self::AbandonContact(AbandonContactBody {
+                contact_id: text(contact),
+                command_id,
+            })),
             Command::ChangeComplaintStage {
                 contact,
                 agent,
@@ -774,46 +735,46 @@ impl CommandBody {
                 reason,
                 received_at,
                 due_at,
-            } => (
-                Self::ComplaintStage(ComplaintStageBody {
-                    contact_id: text(contact),
-                    agent_id: agent.as_ref().map(|a| text(a)),
-                    to: (*to).into(),
-                    reason: text(reason),
-                    received_at: received_at.map(Time::from),
-                    due_at: due_at.map(Time::from),
-                    command_id,
-                }),
-                None,
-            ),
+            } => Some(Self::ComplaintStage(ComplaintStageBody {
+                contact_id: text(contact),
+                agent_id: agent.as_ref().map(|a| text(a)),
+                to: (*to).into(),
+                reason: text(reason),
+                received_at: received_at.map(Time::from),
+                due_at: due_at.map(Time::from),
+                command_id,
+            })),
             Command::ExtendDueTime {
                 contact,
                 agent,
                 working_days,
                 reason,
-            } => (
-                Self::ExtendDue(ExtendDueBody {
-                    contact_id: text(contact),
-                    agent_id: agent.as_ref().map(|a| text(a)),
-                    working_days: *working_days,
-                    reason: text(reason),
-                    command_id,
-                }),
-                None,
-            ),
+            } => Some(Self::ExtendDue(ExtendDueBody {
+                contact_id: text(contact),
+                agent_id: agent.as_ref().map(|a| text(a)),
+                working_days: *working_days,
+                reason: text(reason),
+                command_id,
+            })),
             Command::MarkPersistentComplainant {
                 customer,
                 designated,
                 reason,
-            } => (
-                Self::PersistentComplainant(PersistentComplainantBody {
-                    customer_id: text(customer),
-                    designated: *designated,
-                    reason: text(reason),
-                    command_id,
-                }),
-                None,
-            ),
+            } => Some(Self::PersistentComplainant(PersistentComplainantBody {
+                customer_id: text(customer),
+                designated: *designated,
+                reason: text(reason),
+                command_id,
+            })),
+            Command::LoginAgent(_)
+            | Command::MakeReady { .. }
+            | Command::MakeNotReady { .. }
+            | Command::LogoutAgent { .. }
+            | Command::AcceptOffer { .. }
+            | Command::RejectOffer { .. }
+            | Command::CompleteContact { .. }
+            | Command::EscalateContact { .. }
+            | Command::TransferContact { .. } => None,
         }
     }
 
@@ -1401,4 +1362,88 @@ fn login(agent: AgentId, b: LoginBody) -> Result<Command, WireError> {
         skills,
         channels,
     })))
+}
+
+/// Skill requirements as a body lists them.
+fn skill_needs(skills: &[SkillRequirement]) -> Vec<SkillNeed> {
+    skills
+        .iter()
+        .map(|r| SkillNeed {
+            skill: r.skill.to_string(),
+            min_level: r.min_level.get(),
+        })
+        .collect()
+}
+
+impl TransferBody {
+    /// The body that asks to transfer `contact` to `service` with `skills`.
+    fn asking(
+        contact: &str,
+        service: &str,
+        skills: &[SkillRequirement],
+        command_id: Option<String>,
+    ) -> Self {
+        Self {
+            contact_id: contact.to_owned(),
+            service: service.to_owned(),
+            skills: skill_needs(skills),
+            agent_id: None,
+            command_id,
+        }
+    }
+}
+
+impl CreateContactBody {
+    /// The body that asks for `c` (the inverse of decoding it).
+    fn from_new(c: &NewContact, command_id: Option<String>) -> Self {
+        let text = |s: &str| s.to_owned();
+        Self {
+            contact_id: text(&c.id),
+            channel: c.channel.into(),
+            service: text(&c.service),
+            skills: skill_needs(&c.skills),
+            language: c.language.as_ref().map(|s| text(s)),
+            priority: c.priority.get(),
+            safeguarding: c.safeguarding,
+            vulnerable: c.vulnerable,
+            customer_id: c.customer.as_ref().map(|s| text(s)),
+            preferred_agent_id: c.preferred_agent.as_ref().map(|s| text(s)),
+            site: c.site.as_ref().map(|s| text(s)),
+            due_at: c.due_at.map(Time::from),
+            received_at: c.received_at.map(Time::from),
+            complaint_stage: c.complaint_stage.map(Into::into),
+            attributes: c
+                .attributes
+                .iter()
+                .map(|(k, v)| (text(k), text(v)))
+                .collect(),
+            command_id,
+        }
+    }
+}
+
+impl LoginBody {
+    /// The body that asks for `login` (the agent's id is in the subject).
+    fn from_login(login: &AgentLogin, command_id: Option<String>) -> Self {
+        let text = |s: &str| s.to_owned();
+        LoginBody {
+            tier: login.tier.get(),
+            site: text(&login.site),
+            skills: login
+                .skills
+                .iter()
+                .map(|(s, l)| (text(s), l.get()))
+                .collect(),
+            channels: login.channels.map(|c| ChannelCapacities {
+                phone: Some(c.get(Channel::Phone)),
+                face_to_face: Some(c.get(Channel::FaceToFace)),
+                chat: Some(c.get(Channel::Chat)),
+                email: Some(c.get(Channel::Email)),
+                callback: Some(c.get(Channel::Callback)),
+            }),
+            name: Some(text(&login.name)),
+            agent_id: None,
+            command_id,
+        }
+    }
 }
