@@ -20,10 +20,14 @@
 //! - **first-contact resolution**: completed contacts resolved by their first agent, over
 //!   completed contacts; **due breaches**: deferred contacts that passed their due time.
 
+use std::time::Duration;
+
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
+use switchboard_core::event::{AgentLoggedIn, ContactCreated};
 use switchboard_core::{
-    AgentId, Channel, ContactId, Event, EventKind, ServiceId, SiteId, Timestamp,
+    AgentId, Channel, ComplaintStageChanged, ContactId, Event, EventKind, ServiceId, SiteId,
+    Timestamp,
 };
 
 /// The figures of one queue (or of all of them).
@@ -227,7 +231,7 @@ impl Collector {
             start,
             measure_from,
             sample_ms: sample_ms.max(1),
-            next_sample: start + std::time::Duration::from_millis(sample_ms.max(1)),
+            next_sample: start + Duration::from_millis(sample_ms.max(1)),
             queue_keys: Vec::new(),
             queue_index: FxHashMap::default(),
             counters: Vec::new(),
@@ -255,7 +259,7 @@ impl Collector {
             sample.waiting_by_queue.clone_from(&self.waiting_by_queue);
             [sample.idle, sample.busy, sample.wrap_up, sample.not_ready] = self.agent_count;
             self.samples.push(sample);
-            self.next_sample = at + std::time::Duration::from_millis(self.sample_ms);
+            self.next_sample = at + Duration::from_millis(self.sample_ms);
         }
     }
 
@@ -369,15 +373,7 @@ impl Collector {
         let now = event.at;
         self.sample_until(now);
         match &event.kind {
-            EventKind::AgentLoggedIn(login) => {
-                let site = self.site(&login.site);
-                self.sites[site].agents.insert(login.agent.clone());
-                self.agent_change(&login.agent, now, |a| {
-                    a.logged_in = true;
-                    a.not_ready = true;
-                    a.site = site;
-                });
-            }
+            EventKind::AgentLoggedIn(login) => self.on_agent_logged_in(now, login),
             EventKind::AgentReady { agent } => self.agent_change(agent, now, |a| {
                 a.not_ready = false;
                 a.wrap_up = false;
@@ -402,87 +398,21 @@ impl Collector {
             EventKind::WrapUpEnded { agent } => self.agent_change(agent, now, |a| {
                 a.wrap_up = false;
             }),
-            EventKind::ContactCreated(created) => {
-                let d = &created.details;
-                let queue = self.queue(&d.service, d.channel);
-                let counted = now >= self.measure_from;
-                if counted {
-                    self.counters[queue].offered += 1;
-                    self.counters[queue].open += 1;
-                }
-                self.interval.arrived += 1;
-                self.contacts.insert(
-                    d.id.clone(),
-                    ContactTrack {
-                        queue,
-                        counted,
-                        answered: false,
-                        waiting: false,
-                        held_since: None,
-                    },
-                );
-                self.set_waiting(&d.id, true);
-            }
+            EventKind::ContactCreated(created) => self.on_contact_created(now, created),
             EventKind::OfferAccepted {
                 contact,
                 agent,
                 waited,
                 within_service_level,
                 ..
-            } => {
-                self.set_waiting(contact, false);
-                let mut live = false;
-                if let Some(track) = self.contacts.get_mut(contact) {
-                    track.held_since = Some(now);
-                    if !track.answered {
-                        track.answered = true;
-                        live = self.queue_keys[track.queue].1.is_live();
-                        if track.counted {
-                            let c = &mut self.counters[track.queue];
-                            c.answered += 1;
-                            c.wait_ms += waited.as_millis();
-                            c.within += u64::from(*within_service_level);
-                            c.delayed += u64::from(!waited.is_zero());
-                        }
-                    }
-                }
-                if live {
-                    self.interval.resolved_live += 1;
-                    self.interval.within_service_level += u32::from(*within_service_level);
-                }
-                self.agent_change(agent, now, |a| a.holds += 1);
-            }
-            EventKind::ContactAbandoned { contact, .. } => {
-                self.set_waiting(contact, false);
-                if let Some(track) = self.contacts.remove(contact) {
-                    // A customer who hangs up on hold after an escalation or a transfer was
-                    // answered: that contact is closed, not abandoned.
-                    if !track.answered {
-                        self.interval.resolved_live += 1;
-                    }
-                    if track.counted {
-                        let c = &mut self.counters[track.queue];
-                        c.abandoned += u64::from(!track.answered);
-                        c.open -= 1;
-                    }
-                }
-            }
+            } => self.on_offer_accepted(now, contact, agent, *waited, *within_service_level),
+            EventKind::ContactAbandoned { contact, .. } => self.on_contact_abandoned(contact),
             EventKind::ContactCompleted {
                 contact,
                 agent,
                 first_contact_resolution,
                 ..
-            } => {
-                self.release(contact, agent, now);
-                if let Some(track) = self.contacts.remove(contact)
-                    && track.counted
-                {
-                    let c = &mut self.counters[track.queue];
-                    c.completed += 1;
-                    c.resolved_first += u64::from(*first_contact_resolution);
-                    c.open -= 1;
-                }
-            }
+            } => self.on_contact_completed(now, contact, agent, *first_contact_resolution),
             EventKind::ContactEscalated { contact, agent, .. }
             | EventKind::ContactTransferred { contact, agent, .. }
             | EventKind::ContactRequeued { contact, agent, .. } => {
@@ -497,16 +427,7 @@ impl Collector {
                 }
             }
             EventKind::ComplaintStageChanged(changed) => {
-                // Moved on from an agent's desk: back to the queue, as on escalation.
-                if let Some(agent) = &changed.agent
-                    && self
-                        .contacts
-                        .get(&changed.contact)
-                        .is_some_and(|t| t.held_since.is_some())
-                {
-                    self.release(&changed.contact, agent, now);
-                    self.set_waiting(&changed.contact, true);
-                }
+                self.on_complaint_stage_changed(now, changed);
             }
             EventKind::ContactStepAdvanced { .. }
             | EventKind::ContactHeld { .. }
@@ -520,6 +441,122 @@ impl Collector {
             | EventKind::ServiceLevelThresholdPassed { .. }
             | EventKind::ContactUnservable(_)
             | EventKind::DueTimeAtRisk { .. } => {}
+        }
+    }
+
+    /// An agent logs in at their site, not ready.
+    fn on_agent_logged_in(&mut self, now: Timestamp, login: &AgentLoggedIn) {
+        let site = self.site(&login.site);
+        self.sites[site].agents.insert(login.agent.clone());
+        self.agent_change(&login.agent, now, |a| {
+            a.logged_in = true;
+            a.not_ready = true;
+            a.site = site;
+        });
+    }
+
+    /// A contact arrives: offered to its queue (if in the measured period) and waiting.
+    fn on_contact_created(&mut self, now: Timestamp, created: &ContactCreated) {
+        let d = &created.details;
+        let queue = self.queue(&d.service, d.channel);
+        let counted = now >= self.measure_from;
+        if counted {
+            self.counters[queue].offered += 1;
+            self.counters[queue].open += 1;
+        }
+        self.interval.arrived += 1;
+        self.contacts.insert(
+            d.id.clone(),
+            ContactTrack {
+                queue,
+                counted,
+                answered: false,
+                waiting: false,
+                held_since: None,
+            },
+        );
+        self.set_waiting(&d.id, true);
+    }
+
+    /// An agent answers: counted answered the first time, with its wait.
+    fn on_offer_accepted(
+        &mut self,
+        now: Timestamp,
+        contact: &ContactId,
+        agent: &AgentId,
+        waited: Duration,
+        within_service_level: bool,
+    ) {
+        self.set_waiting(contact, false);
+        let mut live = false;
+        if let Some(track) = self.contacts.get_mut(contact) {
+            track.held_since = Some(now);
+            if !track.answered {
+                track.answered = true;
+                live = self.queue_keys[track.queue].1.is_live();
+                if track.counted {
+                    let c = &mut self.counters[track.queue];
+                    c.answered += 1;
+                    c.wait_ms += waited.as_millis();
+                    c.within += u64::from(within_service_level);
+                    c.delayed += u64::from(!waited.is_zero());
+                }
+            }
+        }
+        if live {
+            self.interval.resolved_live += 1;
+            self.interval.within_service_level += u32::from(within_service_level);
+        }
+        self.agent_change(agent, now, |a| a.holds += 1);
+    }
+
+    /// The customer leaves: abandoned if never answered, closed otherwise.
+    fn on_contact_abandoned(&mut self, contact: &ContactId) {
+        self.set_waiting(contact, false);
+        if let Some(track) = self.contacts.remove(contact) {
+            // A customer who hangs up on hold after an escalation or a transfer was
+            // answered: that contact is closed, not abandoned.
+            if !track.answered {
+                self.interval.resolved_live += 1;
+            }
+            if track.counted {
+                let c = &mut self.counters[track.queue];
+                c.abandoned += u64::from(!track.answered);
+                c.open -= 1;
+            }
+        }
+    }
+
+    /// An agent completes a contact.
+    fn on_contact_completed(
+        &mut self,
+        now: Timestamp,
+        contact: &ContactId,
+        agent: &AgentId,
+        first_contact_resolution: bool,
+    ) {
+        self.release(contact, agent, now);
+        if let Some(track) = self.contacts.remove(contact)
+            && track.counted
+        {
+            let c = &mut self.counters[track.queue];
+            c.completed += 1;
+            c.resolved_first += u64::from(first_contact_resolution);
+            c.open -= 1;
+        }
+    }
+
+    /// A complaint moved on from an agent's desk goes back to the queue, as on escalation.
+    fn on_complaint_stage_changed(&mut self, now: Timestamp, changed: &ComplaintStageChanged) {
+        // Moved on from an agent's desk: back to the queue, as on escalation.
+        if let Some(agent) = &changed.agent
+            && self
+                .contacts
+                .get(&changed.contact)
+                .is_some_and(|t| t.held_since.is_some())
+        {
+            self.release(&changed.contact, agent, now);
+            self.set_waiting(&changed.contact, true);
         }
     }
 
