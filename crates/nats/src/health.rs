@@ -3,8 +3,10 @@
 //!
 //! - `GET /healthz`: 200 while the process can answer at all (liveness).
 //! - `GET /readyz`: 200 when the engine's NATS connection is up (read live from the client), the log is writable (the last commit did not
-//!   fail), the state is recovered (the engine loop is running) and the loop has sampled within
-//!   the last [`HEARTBEAT_STALE`]; else 503 with the failing checks listed, one per line.
+//!   fail), the state is recovered (the engine loop is running), the loop has sampled within
+//!   the last [`HEARTBEAT_STALE`] and the data directory's file system has at least the
+//!   configured floor free ([`Health::set_min_free_bytes`]); else 503 with the failing checks
+//!   listed, one per line.
 //! - `GET /metrics`: the Prometheus text exposition.
 //!
 //! Anything else is 404 (405 for a method other than GET or HEAD). The responder reads at most
@@ -51,6 +53,11 @@ struct Inner {
     state_recovered: AtomicBool,
     /// Milliseconds since `started` at the loop's last sample; `u64::MAX` before the first.
     heartbeat_ms: AtomicU64,
+    /// Free bytes on the data directory's file system at the last sample; `u64::MAX` before
+    /// the first (or when it cannot be read: a metric failing is no reason to refuse traffic).
+    free_bytes: AtomicU64,
+    /// Below this many free bytes the engine is not ready (0: no floor). Set once at start.
+    min_free_bytes: AtomicU64,
     /// The origin of `heartbeat_ms`.
     started: Instant,
 }
@@ -59,7 +66,7 @@ struct Inner {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[expect(
     clippy::struct_excessive_bools,
-    reason = "four independent checks, reported as such"
+    reason = "five independent checks, reported as such"
 )]
 pub struct Readiness {
     /// The NATS connection is up.
@@ -70,13 +77,19 @@ pub struct Readiness {
     pub state_recovered: bool,
     /// The loop sampled within [`HEARTBEAT_STALE`].
     pub loop_alive: bool,
+    /// The data directory's file system has at least the floor free (or no floor is set).
+    pub disk_space: bool,
 }
 
 impl Readiness {
     /// All checks pass.
     #[must_use]
     pub const fn is_ready(&self) -> bool {
-        self.nats_connected && self.log_writable && self.state_recovered && self.loop_alive
+        self.nats_connected
+            && self.log_writable
+            && self.state_recovered
+            && self.loop_alive
+            && self.disk_space
     }
 }
 
@@ -95,6 +108,8 @@ impl Health {
             log_writable: AtomicBool::new(false),
             state_recovered: AtomicBool::new(false),
             heartbeat_ms: AtomicU64::new(u64::MAX),
+            free_bytes: AtomicU64::new(u64::MAX),
+            min_free_bytes: AtomicU64::new(0),
             started: Instant::now(),
         }))
     }
@@ -130,6 +145,17 @@ impl Health {
         self.0.log_writable.store(writable, Ordering::Release);
     }
 
+    /// Not ready while the data directory's file system has fewer than `bytes` free (0: no
+    /// floor), so that traffic stops before a full disk stops the engine.
+    pub fn set_min_free_bytes(&self, bytes: u64) {
+        self.0.min_free_bytes.store(bytes, Ordering::Release);
+    }
+
+    /// Records the free bytes just read from the data directory's file system.
+    pub fn set_free_bytes(&self, bytes: u64) {
+        self.0.free_bytes.store(bytes, Ordering::Release);
+    }
+
     /// The loop is alive now.
     pub fn beat(&self) {
         let ms = u64::try_from(self.0.started.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
@@ -147,6 +173,8 @@ impl Health {
             log_writable: self.0.log_writable.load(Ordering::Acquire),
             state_recovered: self.0.state_recovered.load(Ordering::Acquire),
             loop_alive: beat != u64::MAX && now.saturating_sub(beat) <= stale,
+            disk_space: self.0.free_bytes.load(Ordering::Acquire)
+                >= self.0.min_free_bytes.load(Ordering::Acquire),
         }
     }
 }
@@ -309,6 +337,10 @@ fn readyz(readiness: Readiness) -> Response {
             readiness.loop_alive,
             "the engine loop has not reported recently",
         ),
+        (
+            readiness.disk_space,
+            "the data directory's file system has less free space than engine.min_free_bytes",
+        ),
     ] {
         if !ok {
             body.push_str(what);
@@ -316,4 +348,28 @@ fn readyz(readiness: Readiness) -> Response {
         }
     }
     Response::text("503 Service Unavailable", body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Health;
+
+    #[test]
+    fn readiness_fails_below_the_free_space_floor_and_only_there() {
+        let health = Health::new();
+        assert!(health.readiness().disk_space, "no floor, nothing sampled");
+        health.set_min_free_bytes(1000);
+        assert!(health.readiness().disk_space, "nothing sampled yet");
+        health.set_free_bytes(1000);
+        assert!(health.readiness().disk_space, "at the floor");
+        health.set_free_bytes(999);
+        assert!(!health.readiness().disk_space, "below the floor");
+        health.set_min_free_bytes(0);
+        assert!(health.readiness().disk_space, "0: no floor");
+        health.set_free_bytes(0);
+        assert!(
+            health.readiness().disk_space,
+            "0: no floor, even on a full disk"
+        );
+    }
 }

@@ -25,9 +25,11 @@
 //!
 //! [`telemetry`] names every Prometheus metric (its [`telemetry::CATALOGUE`]) and turns
 //! committed events and the state into counters and gauges; [`health`] holds the readiness
-//! state the loop reports into and serves `/metrics`, `/healthz` and `/readyz`.
+//! state the loop reports into and serves `/metrics`, `/healthz` and `/readyz`; [`disk`] reads
+//! the data directory's free space for both.
 
 mod connect;
+pub mod disk;
 mod driver;
 mod events;
 pub mod health;
