@@ -288,7 +288,10 @@ impl Engine {
         // The events are durable and must reach the caller: a snapshot is only a cache, so one
         // that cannot be written (a full disk) is reported and tried again at the next commit.
         if let Err(error) = self.snapshot_if_due() {
-            tracing::warn!(%error, "could not write a snapshot; trying again at the next commit");
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                "could not write a snapshot; trying again at the next commit"
+            );
         }
         Ok(Some(committed))
     }

@@ -14,8 +14,9 @@
 //!
 //! It writes a snapshot only at a durable point it has applied exactly (the chain hash it is
 //! stamped with is the log's at that sequence number), so a snapshot never holds an event that
-//! is not durable. A snapshot that cannot be written is logged and skipped: snapshots shorten
-//! start-up, the log alone is the truth.
+//! is not durable. A snapshot that cannot be written (a full disk, say) is logged and skipped,
+//! and the next one is tried after another `every_events`: snapshots shorten start-up, the log
+//! alone is the truth.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -216,7 +217,15 @@ fn follow(
                             );
                         }
                         Err(error) => {
-                            tracing::error!(%error, seq, "could not write a snapshot; the next durable point tries again");
+                            // Tried again only after as many events again: on a full disk every
+                            // try writes until the space runs out (and then removes the file).
+                            since_snapshot = 0;
+                            tracing::warn!(
+                                error = &error as &dyn std::error::Error,
+                                seq,
+                                every_events = options.every_events,
+                                "could not write a snapshot; trying again after as many events again"
+                            );
                         }
                     }
                 }

@@ -28,8 +28,12 @@ pub enum LogError {
     /// all further work. Reopen the log (which recovers from what is on disk); never retry a fsync.
     #[error("the log writer is poisoned by an earlier failure ({cause}); reopen the log")]
     Poisoned {
-        /// The failure that poisoned the writer.
+        /// The failure that poisoned the writer, with the operating system's error
+        /// ("write segment /data/….seg: No space left on device (os error 28)").
         cause: String,
+        /// Whether that failure was a full file system or an exhausted quota (see
+        /// [`LogError::is_storage_full`]).
+        storage_full: bool,
     },
     /// A record would be larger than `record_bytes_max`.
     #[error("record of {record_bytes} bytes exceeds the limit of {record_bytes_max} bytes")]
@@ -106,6 +110,31 @@ impl LogError {
         }
     }
 
+    /// Whether this is (or was poisoned by) a file system with no space, or no inodes, left
+    /// (`ENOSPC`), or an exhausted disk quota (`EDQUOT`): the operator's fix is to free space,
+    /// and a restart then recovers everything that was durable.
+    #[must_use]
+    pub fn is_storage_full(&self) -> bool {
+        match self {
+            LogError::Io { source, .. } => is_storage_full(source),
+            LogError::Poisoned { storage_full, .. } => *storage_full,
+            _ => false,
+        }
+    }
+
+    /// The text of this error and of every error beneath it, joined by `": "`: what a
+    /// poisoned writer keeps of the failure (the operating system's error included).
+    pub(crate) fn with_sources(&self) -> String {
+        let mut text = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(error) = source {
+            text.push_str(": ");
+            text.push_str(&error.to_string());
+            source = error.source();
+        }
+        text
+    }
+
     /// The corruption this error reports, if it is one.
     pub fn corruption(&self) -> Option<&Corruption> {
         match self {
@@ -113,6 +142,18 @@ impl LogError {
             _ => None,
         }
     }
+}
+
+/// `ENOSPC` (no space or no inodes left) or `EDQUOT` (quota exhausted).
+fn is_storage_full(error: &io::Error) -> bool {
+    /// `ENOSPC` on Linux and the BSDs.
+    const ENOSPC: i32 = 28;
+    /// `EDQUOT` on Linux.
+    const EDQUOT: i32 = 122;
+    matches!(
+        error.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    ) || matches!(error.raw_os_error(), Some(ENOSPC | EDQUOT))
 }
 
 /// Where the log is damaged and how.

@@ -67,7 +67,9 @@ pub struct Recovery {
     pub segment_count: u32,
     /// A torn final record that was cut off, if any.
     pub torn_tail: Option<TornTail>,
-    /// Half-created segment files (`*.seg.tmp`) from a crash during roll-over that were removed.
+    /// Half-written files that were removed: segments (`*.seg.tmp`) from a crash during a
+    /// roll-over, snapshots (`snapshot-*.snap.tmp`) from a crash or a full disk while one was
+    /// written.
     pub temp_files_removed: u32,
     /// Whether the directory held no log and a new one was created.
     pub created: bool,
@@ -118,8 +120,9 @@ pub struct FileLog {
     segment_bytes: u64,
     /// The seq the next record gets and the hash it must chain to.
     chain: ChainPosition,
-    /// Set by the first failed write or fsync; every later append fails with it.
-    poisoned: Option<String>,
+    /// Set by the first failed write or fsync (its text, sources included, and whether the
+    /// disk was full); every later append fails with it.
+    poisoned: Option<(String, bool)>,
     /// Reused encoding buffer, at most about `WRITE_CHUNK_BYTES` plus one record.
     buffer: Vec<u8>,
     /// The exclusive lock on `LOCK` in the directory: one writer per log. Held for the log's
@@ -142,7 +145,7 @@ impl FileLog {
             }
         }
         let lock = lock_dir(dir)?;
-        let temp_files_removed = segment::remove_temp_segments(dir)?;
+        let temp_files_removed = segment::remove_temp_files(dir)?;
         let segments = segment::list_segments(dir)?;
         let Some(last) = segments.last().cloned() else {
             let header = SegmentHeader {
@@ -245,9 +248,10 @@ impl FileLog {
     /// this `FileLog` and reopen the directory (recovery keeps what reached the disk). A failed
     /// fsync is never retried, because the kernel may have dropped the unwritten pages.
     pub fn append(&mut self, entries: &[Entry]) -> Result<Appended, LogError> {
-        if let Some(cause) = &self.poisoned {
+        if let Some((cause, storage_full)) = &self.poisoned {
             return Err(LogError::Poisoned {
                 cause: cause.clone(),
+                storage_full: *storage_full,
             });
         }
         if entries.is_empty() {
@@ -269,7 +273,7 @@ impl FileLog {
                 Ok(appended)
             }
             Err(error) => {
-                self.poisoned = Some(error.to_string());
+                self.poisoned = Some((error.with_sources(), error.is_storage_full()));
                 Err(error)
             }
         }
@@ -374,7 +378,7 @@ impl FileLog {
 
     /// Why the log is poisoned, if it is.
     pub fn poisoned(&self) -> Option<&str> {
-        self.poisoned.as_deref()
+        self.poisoned.as_ref().map(|(cause, _)| cause.as_str())
     }
 
     /// A reader over the same directory, with the same record size limit.

@@ -59,7 +59,8 @@ pub enum Report {
     /// The group is durable.
     Durable(GroupDurable),
     /// The append failed: the committer is poisoned (reported once; nothing later becomes
-    /// durable).
+    /// durable). This is the append's own error (say [`LogError::Io`], with the operating
+    /// system's error as its source); later calls fail with [`LogError::Poisoned`].
     Failed(LogError),
 }
 
@@ -110,8 +111,9 @@ enum Message {
 struct Shared {
     /// Fast check of `cause`.
     poisoned: AtomicBool,
-    /// The failure that poisoned the writer.
-    cause: Mutex<Option<String>>,
+    /// The failure that poisoned the writer: its text (sources included) and whether the disk
+    /// was full.
+    cause: Mutex<Option<(String, bool)>>,
     /// See [`CommitterStats`].
     batches_submitted: AtomicU64,
     /// See [`CommitterStats`].
@@ -123,9 +125,9 @@ struct Shared {
 }
 
 impl Shared {
-    fn poison(&self, cause: String) {
+    fn poison(&self, cause: String, storage_full: bool) {
         let mut slot = self.cause.lock().unwrap_or_else(|e| e.into_inner());
-        slot.get_or_insert(cause);
+        slot.get_or_insert((cause, storage_full));
         self.poisoned.store(true, Ordering::Release);
     }
 
@@ -134,8 +136,10 @@ impl Shared {
             return None;
         }
         let slot = self.cause.lock().unwrap_or_else(|e| e.into_inner());
+        let (cause, storage_full) = slot.clone().unwrap_or_default();
         Some(LogError::Poisoned {
-            cause: slot.clone().unwrap_or_default(),
+            cause,
+            storage_full,
         })
     }
 }
@@ -396,14 +400,24 @@ fn run_writer<L: EventLog, F: FnMut(Report)>(
                         sync_time: log.last_sync_time(),
                     }));
                 }
-                Ok(appended) => shared.poison(format!(
-                    "the log gave seq {} to a batch the committer numbered {:?}",
-                    appended.first_seq, expected_first_seq
-                )),
-                Err(error) => shared.poison(error.to_string()),
-            }
-            if let Some(error) = shared.poisoned_error() {
-                on_report(Report::Failed(error));
+                Ok(appended) => {
+                    shared.poison(
+                        format!(
+                            "the log gave seq {} to a batch the committer numbered {:?}",
+                            appended.first_seq, expected_first_seq
+                        ),
+                        false,
+                    );
+                    if let Some(error) = shared.poisoned_error() {
+                        on_report(Report::Failed(error));
+                    }
+                }
+                // The failure itself is reported (what failed, on which file, and the operating
+                // system's error as its source); later calls get `Poisoned`, which keeps its text.
+                Err(error) => {
+                    shared.poison(error.with_sources(), error.is_storage_full());
+                    on_report(Report::Failed(error));
+                }
             }
         }
         let reply = match shared.poisoned_error() {

@@ -16,7 +16,7 @@
 //! the log (snapshots may share the directory). A segment is rolled over before a record would
 //! take it past [`LogOptions::segment_bytes_max`] (default 64 MiB). New segments are written as
 //! `*.seg.tmp`, fsynced, renamed and the directory fsynced, so a segment file always has a whole
-//! header; leftover `*.seg.tmp` files are removed on open.
+//! header; leftover `*.seg.tmp` files (and `snapshot-*.snap.tmp` files) are removed on open.
 //!
 //! All integers are little-endian.
 //!
@@ -82,20 +82,22 @@
 //! * [`GroupCommitter::submit`] assigns seqs at once and queues; durability is reported by the
 //!   `on_durable` callback, in seq order, after the group's fdatasync.
 //! * A failed write or fsync **poisons** the writer: every later call fails with
-//!   [`LogError::Poisoned`]. A failed fsync is never retried, because the kernel may have dropped
+//!   [`LogError::Poisoned`], which keeps the first failure's text and whether the file system
+//!   was full ([`LogError::is_storage_full`]: `ENOSPC` or `EDQUOT`). A failed fsync is never retried, because the kernel may have dropped
 //!   the dirty pages and a second fsync could succeed without them. Reopen the directory instead;
 //!   recovery keeps exactly what reached the disk.
 //! * After a crash the log is a prefix of what was written, containing at least every record
 //!   whose append returned (or that `on_durable` reported).
-//! * One writer per directory. This is not yet enforced: an OS file lock (`File::try_lock`) needs
-//!   Rust 1.89 and the workspace's MSRV is 1.88. Readers ([`LogReader`], [`verify`]) may run
-//!   beside the writer.
+//! * One writer per directory, enforced by an exclusive OS lock on `LOCK` in the directory held
+//!   for the writer's lifetime: a second writer is refused with [`LogError::Locked`]. Readers
+//!   ([`LogReader`], [`verify`]) take no lock and may run beside the writer.
 //!
 //! # Snapshots
 //!
 //! [`save_snapshot`] writes opaque caller bytes pinned to a `(seq, chain hash)` as
-//! `snapshot-<seq, 20 digits>.snap` (temp file, fsync, rename, directory fsync) and keeps the
-//! newest [`SnapshotOptions::keep_count`]. [`load_latest_snapshot`] returns the newest one that
+//! `snapshot-<seq, 20 digits>.snap` (temp file, fsync, rename, directory fsync; a temp file
+//! that cannot be finished, on a full disk say, is removed) and keeps the newest
+//! [`SnapshotOptions::keep_count`]. [`load_latest_snapshot`] returns the newest one that
 //! passes its checks and lists the damaged newer ones it skipped; [`verify_snapshot_against_log`]
 //! refuses a snapshot whose hash is not the log's at that seq.
 

@@ -57,16 +57,16 @@ pub(crate) fn list_segments(dir: &Path) -> Result<Vec<SegmentFile>, LogError> {
     Ok(segments)
 }
 
-/// Removes segment files left half-created by a crash (`*.seg.tmp`); returns how many.
-pub(crate) fn remove_temp_segments(dir: &Path) -> Result<u32, LogError> {
+/// Removes segment and snapshot files left half-written by a crash or a full disk
+/// (`*.seg.tmp`, `snapshot-*.snap.tmp`); returns how many.
+pub(crate) fn remove_temp_files(dir: &Path) -> Result<u32, LogError> {
     let mut removed = 0;
     let entries = fs::read_dir(dir).map_err(|e| LogError::io("list directory", dir, e))?;
     for entry in entries {
         let entry = entry.map_err(|e| LogError::io("list directory", dir, e))?;
-        let is_temp = entry
-            .file_name()
-            .to_str()
-            .is_some_and(|n| n.ends_with(".seg.tmp"));
+        let is_temp = entry.file_name().to_str().is_some_and(|n| {
+            n.ends_with(".seg.tmp") || (n.starts_with("snapshot-") && n.ends_with(".snap.tmp"))
+        });
         if is_temp {
             let path = entry.path();
             fs::remove_file(&path).map_err(|e| LogError::io("remove temp segment", &path, e))?;
@@ -91,17 +91,28 @@ pub(crate) fn create_segment(dir: &Path, header: SegmentHeader) -> Result<File, 
     let mut temp = path.clone().into_os_string();
     temp.push(TEMP_SUFFIX);
     let temp = PathBuf::from(temp);
-    let mut file = OpenOptions::new()
+    let created = OpenOptions::new()
         .create(true)
         .truncate(true)
         .write(true)
         .open(&temp)
-        .map_err(|e| LogError::io("create segment", &temp, e))?;
-    file.write_all(&header.encode())
-        .map_err(|e| LogError::io("write segment header", &temp, e))?;
-    file.sync_all()
-        .map_err(|e| LogError::io("fsync new segment", &temp, e))?;
-    fs::rename(&temp, &path).map_err(|e| LogError::io("rename new segment", &path, e))?;
+        .map_err(|e| LogError::io("create segment", &temp, e))
+        .and_then(|mut file| {
+            file.write_all(&header.encode())
+                .map_err(|e| LogError::io("write segment header", &temp, e))?;
+            file.sync_all()
+                .map_err(|e| LogError::io("fsync new segment", &temp, e))?;
+            fs::rename(&temp, &path).map_err(|e| LogError::io("rename new segment", &path, e))?;
+            Ok(file)
+        });
+    let mut file = match created {
+        Ok(file) => file,
+        Err(error) => {
+            // Removed now rather than at the next open: on a full disk it holds space.
+            let _ = fs::remove_file(&temp);
+            return Err(error);
+        }
+    };
     sync_dir(dir)?;
     file.seek(SeekFrom::End(0))
         .map_err(|e| LogError::io("seek segment", &path, e))?;

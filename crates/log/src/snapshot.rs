@@ -36,6 +36,28 @@ impl Default for SnapshotOptions {
     }
 }
 
+/// Writes `header` and `payload` to `temp`, syncs it and renames it to `path`.
+fn write_snapshot_file(
+    temp: &Path,
+    path: &Path,
+    header: &[u8],
+    payload: &[u8],
+) -> Result<(), LogError> {
+    let mut file = OpenOptions::new()
+        .create(true)
+        .truncate(true)
+        .write(true)
+        .open(temp)
+        .map_err(|e| LogError::io("create snapshot", temp, e))?;
+    file.write_all(header)
+        .and_then(|()| file.write_all(payload))
+        .map_err(|e| LogError::io("write snapshot", temp, e))?;
+    file.sync_all()
+        .map_err(|e| LogError::io("fsync snapshot", temp, e))?;
+    drop(file);
+    fs::rename(temp, path).map_err(|e| LogError::io("rename snapshot", path, e))
+}
+
 /// A snapshot read back from disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Snapshot {
@@ -208,19 +230,12 @@ pub fn save_snapshot(
 
     let path = snapshot_path(dir, seq);
     let temp = dir.join(format!("snapshot-{seq:020}.snap.tmp"));
-    let mut file = OpenOptions::new()
-        .create(true)
-        .truncate(true)
-        .write(true)
-        .open(&temp)
-        .map_err(|e| LogError::io("create snapshot", &temp, e))?;
-    file.write_all(&header)
-        .and_then(|()| file.write_all(payload))
-        .map_err(|e| LogError::io("write snapshot", &temp, e))?;
-    file.sync_all()
-        .map_err(|e| LogError::io("fsync snapshot", &temp, e))?;
-    drop(file);
-    fs::rename(&temp, &path).map_err(|e| LogError::io("rename snapshot", &path, e))?;
+    if let Err(error) = write_snapshot_file(&temp, &path, &header, payload) {
+        // A half-written snapshot is of no use, and on a full disk it holds the very space the
+        // log needs: it goes at once (and, if even that fails, at the log's next open).
+        let _ = fs::remove_file(&temp);
+        return Err(error);
+    }
     segment::sync_dir(dir)?;
 
     // Snapshots past this one belong to another history (the log was restored from an older

@@ -414,9 +414,12 @@ pub async fn run(
                             .reported(report, &client, &publisher, &mut telemetry)
                             .await?;
                     }
-                    None => return Err(DriverError::Engine(EngineError::Log(
-                        switchboard_log::LogError::WriterStopped,
-                    ))),
+                    None => {
+                        in_flight.log_failed(&client, Vec::new()).await;
+                        return Err(DriverError::Engine(EngineError::Log(
+                            switchboard_log::LogError::WriterStopped,
+                        )));
+                    }
                 }
                 continue;
             }
@@ -458,13 +461,19 @@ pub async fn run(
                 _ => break,
             }
         }
-        let turn = turn(
+        let turn = match turn(
             &mut engine,
             subjects,
             &mut cache,
             &mut telemetry,
             std::mem::take(&mut batch),
-        )?;
+        ) {
+            Ok(turn) => turn,
+            Err(failed) => {
+                in_flight.log_failed(&client, failed.waiting).await;
+                return Err(failed.error);
+            }
+        };
         in_flight.push(turn);
         in_flight.release(&client, &publisher).await?;
         // Queries that arrived meanwhile, a bounded number per turn: commands, taken first,
@@ -492,9 +501,21 @@ pub async fn run(
         in_flight = in_flight.turns.len(),
         "shutting down: finishing the last turn"
     );
-    let turn = turn(&mut engine, subjects, &mut cache, &mut telemetry, batch)?;
+    let turn = match turn(&mut engine, subjects, &mut cache, &mut telemetry, batch) {
+        Ok(turn) => turn,
+        Err(failed) => {
+            in_flight.log_failed(&client, failed.waiting).await;
+            return Err(failed.error);
+        }
+    };
     in_flight.push(turn);
-    let mut engine = engine.direct_commit()?;
+    let mut engine = match engine.direct_commit() {
+        Ok(engine) => engine,
+        Err(error) => {
+            in_flight.log_failed(&client, Vec::new()).await;
+            return Err(error.into());
+        }
+    };
     in_flight.set_durable(engine.next_seq() - 1);
     // Everything is durable now; what is left is telling NATS, which may be down. Each step
     // waits for it a bounded time, so a stop never hangs on a lost connection: senders retry
@@ -529,14 +550,35 @@ pub async fn run(
     Ok(engine)
 }
 
+/// After a log failure, how long the `unavailable` replies to what was waiting may take to go
+/// out (NATS may be down too; the process stops either way).
+const LOG_FAILED_NATS_WAIT: Duration = Duration::from_secs(5);
+
+/// The reply to a request whose events the log failed to make durable (or whose reply waited
+/// for earlier ones that were not): not known to be durable, so to be sent again.
+fn log_failed_error() -> WireError {
+    WireError::new(
+        ErrorCode::Unavailable,
+        "the engine's event log could not be written and the engine is stopping; this was not \
+         acknowledged: send it again, with the same idempotency key, once the engine is back",
+    )
+}
+
+/// A turn the log refused: why, and the requests of the turn that wait for a reply.
+struct TurnFailed {
+    error: DriverError,
+    waiting: Vec<(Subject, Format)>,
+}
+
 /// A turn decided and submitted to the log, with everything it sends once durable.
 struct Turn {
     /// Nothing of the turn goes out before the log is durable up to here: its own last event,
     /// or, for a turn without events, the last event decided before it (its refusals and
     /// repeats were decided against a state that includes those).
     durable_at: u64,
-    /// Replies to commands, in order.
-    replies: Vec<(Subject, Bytes)>,
+    /// Replies to commands, in order, each with the format its request came in (for an
+    /// `unavailable` reply in its place should the log fail).
+    replies: Vec<(Subject, Bytes, Format)>,
     /// Intake messages to acknowledge.
     acks: Vec<jetstream::Message>,
     /// When each message of the turn was taken (for the reply latency metric).
@@ -578,10 +620,10 @@ impl InFlight {
     }
 
     /// A query's reply, held (as a turn of its own) until `durable_at` is durable.
-    fn push_query(&mut self, durable_at: u64, reply_to: Subject, bytes: Bytes) {
+    fn push_query(&mut self, durable_at: u64, reply_to: Subject, bytes: Bytes, format: Format) {
         self.turns.push_back(Turn {
             durable_at,
-            replies: vec![(reply_to, bytes)],
+            replies: vec![(reply_to, bytes, format)],
             acks: Vec::new(),
             received: Vec::new(),
             notices: Vec::new(),
@@ -611,8 +653,55 @@ impl InFlight {
             }
             Report::Failed(error) => {
                 telemetry.log_failed();
+                self.log_failed(client, Vec::new()).await;
                 Err(DriverError::Engine(EngineError::Log(error)))
             }
+        }
+    }
+
+    /// The log failed, so nothing waiting here will become durable: every command and query
+    /// waiting for a reply (those of the turns in flight, and `unsubmitted`, the requests of a
+    /// turn the log refused) is answered `unavailable` now rather than left to time out.
+    /// Intake messages are not acknowledged (JetStream delivers them again to the next run);
+    /// offers, notices and events are dropped. NATS gets [`LOG_FAILED_NATS_WAIT`] at most.
+    async fn log_failed(&mut self, client: &Client, unsubmitted: Vec<(Subject, Format)>) {
+        let waiting: Vec<(Subject, Format)> = self
+            .turns
+            .drain(..)
+            .flat_map(|turn| turn.replies)
+            .map(|(reply_to, _, format)| (reply_to, format))
+            .chain(unsubmitted)
+            .collect();
+        let replies = waiting.len();
+        let send = async {
+            for (reply_to, format) in waiting {
+                telemetry::bad_message(ErrorCode::Unavailable.as_str());
+                let bytes =
+                    switchboard_wire::encode_reply(&Reply::Error(log_failed_error()), format);
+                client
+                    .publish(reply_to, Bytes::from(bytes))
+                    .await
+                    .map_err(nats("send an unavailable reply"))?;
+            }
+            client
+                .flush()
+                .await
+                .map_err(nats("flush the unavailable replies"))
+        };
+        match tokio::time::timeout(LOG_FAILED_NATS_WAIT, send).await {
+            Ok(Ok(())) => tracing::info!(
+                replies,
+                "requests waiting for the failed log were answered unavailable"
+            ),
+            Ok(Err(error)) => tracing::warn!(
+                %error,
+                replies,
+                "could not answer the requests waiting for the failed log; their senders will retry"
+            ),
+            Err(_) => tracing::warn!(
+                replies,
+                "NATS did not take the unavailable replies in time; their senders will retry"
+            ),
         }
     }
 
@@ -634,7 +723,7 @@ impl InFlight {
                 break;
             };
             sent = true;
-            for (reply_to, bytes) in turn.replies {
+            for (reply_to, bytes, _) in turn.replies {
                 if let Err(error) = client.publish(reply_to, bytes).await {
                     tracing::warn!(%error, "could not send a reply");
                 }
@@ -673,7 +762,7 @@ fn turn(
     cache: &mut ReplyCache,
     telemetry: &mut Telemetry,
     batch: Vec<Input>,
-) -> Result<Turn, DriverError> {
+) -> Result<Turn, TurnFailed> {
     let now = wall_now();
     let started = Instant::now();
     if engine.tick(now) > 0 {
@@ -713,12 +802,19 @@ fn turn(
         });
     }
 
-    let submitted = engine.submit();
-    if let Err(error) = &submitted {
-        telemetry.log_failed();
-        tracing::error!(%error, "the log failed; the engine stops");
-    }
-    let submitted = submitted?;
+    let submitted = match engine.submit() {
+        Ok(submitted) => submitted,
+        Err(error) => {
+            telemetry.log_failed();
+            return Err(TurnFailed {
+                error: error.into(),
+                waiting: answers
+                    .into_iter()
+                    .filter_map(|answer| answer.reply_to.map(|reply_to| (reply_to, answer.format)))
+                    .collect(),
+            });
+        }
+    };
     let messages = answers.len();
     let durable_at = engine.next_seq() - 1;
     let no_events = Vec::new();
@@ -776,7 +872,7 @@ fn turn(
             cache.insert(key.clone(), bytes.clone(), now_instant);
         }
         if let Some(reply_to) = answer.reply_to {
-            turn.replies.push((reply_to, bytes));
+            turn.replies.push((reply_to, bytes, answer.format));
         }
         if let Some(inbox) = answer.inbox {
             turn.acks.push(*inbox);
@@ -956,7 +1052,8 @@ async fn query(
     if let Some((reply_to, bytes)) =
         answer_query(client, engine, subjects, history_reads, message, durable)
     {
-        in_flight.push_query(engine.next_seq() - 1, reply_to, bytes);
+        let format = Format::from_content_type(header(message, "Content-Type"));
+        in_flight.push_query(engine.next_seq() - 1, reply_to, bytes, format);
         in_flight.release(client, publisher).await?;
     }
     Ok(())
@@ -1042,7 +1139,13 @@ fn answer_query(
             let read = engine.next_seq() - 1;
             tokio::spawn(async move {
                 if durable.wait_for(|seq| *seq >= read).await.is_err() {
-                    // The loop stopped before they were durable: no reply, as for a command.
+                    // The loop stopped before they were durable (a clean stop makes everything
+                    // durable first, so the log failed): `unavailable`, as for a command.
+                    let bytes =
+                        switchboard_wire::encode_reply(&Reply::Error(log_failed_error()), format);
+                    if let Err(error) = client.publish(reply_to, Bytes::from(bytes)).await {
+                        tracing::debug!(%error, "could not send an unavailable query reply");
+                    }
                     return;
                 }
                 let id = query.contact_id.clone();

@@ -3,7 +3,8 @@
 //!
 //! Ready when the engine's NATS connection is up (read live from the client), the log is
 //! writable (the last commit did not fail), the state is recovered (the engine loop is running)
-//! and the loop has sampled within the last [`HEARTBEAT_STALE`]; else `/readyz` is 503 with the
+//! the loop has sampled within the last [`HEARTBEAT_STALE`] and the data directory's file
+//! system has at least the configured floor free ([`Health::set_min_free_bytes`]); else `/readyz` is 503 with the
 //! failing checks listed, one per line ([`Readiness::report`]).
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -29,6 +30,11 @@ struct Inner {
     state_recovered: AtomicBool,
     /// Milliseconds since `started` at the loop's last sample; `u64::MAX` before the first.
     heartbeat_ms: AtomicU64,
+    /// Free bytes on the data directory's file system at the last sample; `u64::MAX` before
+    /// the first (or when it cannot be read: a metric failing is no reason to refuse traffic).
+    free_bytes: AtomicU64,
+    /// Below this many free bytes the engine is not ready (0: no floor). Set once at start.
+    min_free_bytes: AtomicU64,
     /// The origin of `heartbeat_ms`.
     started: Instant,
 }
@@ -37,7 +43,7 @@ struct Inner {
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 #[expect(
     clippy::struct_excessive_bools,
-    reason = "four independent checks, reported as such"
+    reason = "five independent checks, reported as such"
 )]
 pub struct Readiness {
     /// The NATS connection is up.
@@ -48,13 +54,19 @@ pub struct Readiness {
     pub state_recovered: bool,
     /// The loop sampled within [`HEARTBEAT_STALE`].
     pub loop_alive: bool,
+    /// The data directory's file system has at least the floor free (or no floor is set).
+    pub disk_space: bool,
 }
 
 impl Readiness {
     /// All checks pass.
     #[must_use]
     pub const fn is_ready(&self) -> bool {
-        self.nats_connected && self.log_writable && self.state_recovered && self.loop_alive
+        self.nats_connected
+            && self.log_writable
+            && self.state_recovered
+            && self.loop_alive
+            && self.disk_space
     }
 }
 
@@ -73,6 +85,8 @@ impl Health {
             log_writable: AtomicBool::new(false),
             state_recovered: AtomicBool::new(false),
             heartbeat_ms: AtomicU64::new(u64::MAX),
+            free_bytes: AtomicU64::new(u64::MAX),
+            min_free_bytes: AtomicU64::new(0),
             started: Instant::now(),
         }))
     }
@@ -108,6 +122,17 @@ impl Health {
         self.0.log_writable.store(writable, Ordering::Release);
     }
 
+    /// Not ready while the data directory's file system has fewer than `bytes` free (0: no
+    /// floor), so that traffic stops before a full disk stops the engine.
+    pub fn set_min_free_bytes(&self, bytes: u64) {
+        self.0.min_free_bytes.store(bytes, Ordering::Release);
+    }
+
+    /// Records the free bytes just read from the data directory's file system.
+    pub fn set_free_bytes(&self, bytes: u64) {
+        self.0.free_bytes.store(bytes, Ordering::Release);
+    }
+
     /// The loop is alive now.
     pub fn beat(&self) {
         let ms = u64::try_from(self.0.started.elapsed().as_millis()).unwrap_or(u64::MAX - 1);
@@ -125,6 +150,8 @@ impl Health {
             log_writable: self.0.log_writable.load(Ordering::Acquire),
             state_recovered: self.0.state_recovered.load(Ordering::Acquire),
             loop_alive: beat != u64::MAX && now.saturating_sub(beat) <= stale,
+            disk_space: self.0.free_bytes.load(Ordering::Acquire)
+                >= self.0.min_free_bytes.load(Ordering::Acquire),
         }
     }
 }
@@ -145,6 +172,10 @@ impl Readiness {
                 "the state is not recovered (the engine loop is not running)",
             ),
             (self.loop_alive, "the engine loop has not reported recently"),
+            (
+                self.disk_space,
+                "the data directory's file system has less free space than engine.min_free_bytes",
+            ),
         ] {
             if !ok {
                 body.push_str(what);
@@ -152,5 +183,29 @@ impl Readiness {
             }
         }
         body
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Health;
+
+    #[test]
+    fn readiness_fails_below_the_free_space_floor_and_only_there() {
+        let health = Health::new();
+        assert!(health.readiness().disk_space, "no floor, nothing sampled");
+        health.set_min_free_bytes(1000);
+        assert!(health.readiness().disk_space, "nothing sampled yet");
+        health.set_free_bytes(1000);
+        assert!(health.readiness().disk_space, "at the floor");
+        health.set_free_bytes(999);
+        assert!(!health.readiness().disk_space, "below the floor");
+        health.set_min_free_bytes(0);
+        assert!(health.readiness().disk_space, "0: no floor");
+        health.set_free_bytes(0);
+        assert!(
+            health.readiness().disk_space,
+            "0: no floor, even on a full disk"
+        );
     }
 }

@@ -26,9 +26,11 @@
 //!
 //! [`telemetry`] names every Prometheus metric (its [`telemetry::CATALOGUE`]) and turns
 //! committed events and the state into counters and gauges; [`health`] holds the readiness
-//! state the loop reports into; [`http`] serves `/metrics`, `/healthz` and `/readyz` (hyper).
+//! state the loop reports into; [`http`] serves `/metrics`, `/healthz` and `/readyz` (hyper);
+//! [`disk`] reads the data directory's free space for both.
 
 mod connect;
+pub mod disk;
 mod driver;
 mod events;
 pub mod health;

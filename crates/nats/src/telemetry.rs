@@ -16,7 +16,8 @@
 //!   events are seen.
 //! - [`Telemetry::sample`] sets the gauges (queues, oldest waits, agents, occupancy, service
 //!   level, health) at most once a second, and the data directory's figures (log bytes,
-//!   snapshot age) at most every five seconds.
+//!   snapshot age, free bytes and inodes of its file system, which also feed readiness) at
+//!   most every five seconds.
 //!
 //! The free functions record what only the loop sees (decision latency, replies, bad input).
 //!
@@ -111,7 +112,7 @@ catalogue! {
     BUILD_INFO = "switchboard_build_info", Gauge, ["version"],
         "Always 1; the version of the running build.";
     READY = "switchboard_ready", Gauge, [],
-        "1 when /readyz would answer 200 (NATS connected, log writable, state recovered, loop alive), else 0.";
+        "1 when /readyz would answer 200 (NATS connected, log writable, state recovered, loop alive, disk space above engine.min_free_bytes), else 0.";
     CONTACTS_CREATED = "switchboard_contacts_created_total", Counter, ["channel", "service"],
         "Contacts that arrived.";
     CONTACTS_ANSWERED = "switchboard_contacts_answered_total", Counter, ["channel", "service"],
@@ -214,6 +215,10 @@ catalogue! {
         "Number of log segment files.";
     SNAPSHOT_AGE = "switchboard_snapshot_age_seconds", Gauge, [],
         "Age of the newest snapshot file (absent until one exists).";
+    DATA_DIR_FREE_BYTES = "switchboard_data_dir_free_bytes", Gauge, [],
+        "Bytes free (for the engine's user) on the file system holding the data directory; below engine.min_free_bytes /readyz fails, at 0 the log fails and the engine stops.";
+    DATA_DIR_FREE_INODES = "switchboard_data_dir_free_inodes", Gauge, [],
+        "File nodes (inodes) free on the file system holding the data directory (0 where the file system does not count them).";
     NATS_CONNECTED = "switchboard_nats_connected", Gauge, [],
         "1 when the NATS connection is up.";
     NATS_EVENTS = "switchboard_nats_events_total", Counter, ["event"],
@@ -904,6 +909,15 @@ impl Telemetry {
         self.health.beat();
         let nats_connected = self.health.nats_connected();
         metrics::gauge!(NATS_CONNECTED).set(if nats_connected { 1.0 } else { 0.0 });
+        // The free space first: readiness depends on it.
+        if self
+            .last_disk_sample
+            .is_none_or(|last| at.saturating_duration_since(last) >= DISK_SAMPLE_EVERY)
+        {
+            self.last_disk_sample = Some(at);
+            sample_data_dir(engine.dir());
+            self.sample_free_space(engine.dir());
+        }
         metrics::gauge!(READY).set(if self.health.readiness().is_ready() {
             1.0
         } else {
@@ -914,12 +928,20 @@ impl Telemetry {
         self.sample_queues(engine.router(), now);
         self.sample_service_levels(engine);
         self.sample_agents(state);
-        if self
-            .last_disk_sample
-            .is_none_or(|last| at.saturating_duration_since(last) >= DISK_SAMPLE_EVERY)
-        {
-            self.last_disk_sample = Some(at);
-            sample_data_dir(engine.dir());
+    }
+
+    /// Free bytes and inodes of the data directory's file system, into the gauges and the
+    /// readiness check. A failed read is logged and changes nothing.
+    fn sample_free_space(&self, dir: &Path) {
+        match crate::disk::free_space(dir) {
+            Ok(free) => {
+                metrics::gauge!(DATA_DIR_FREE_BYTES).set(count_u64(free.bytes));
+                metrics::gauge!(DATA_DIR_FREE_INODES).set(count_u64(free.inodes));
+                self.health.set_free_bytes(free.bytes);
+            }
+            Err(error) => {
+                tracing::warn!(%error, dir = %dir.display(), "could not read the data directory's free space");
+            }
         }
     }
 

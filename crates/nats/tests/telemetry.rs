@@ -552,3 +552,28 @@ async fn metrics_and_health_follow_the_engine() {
         .await
         .expect("the endpoint stops in time");
 }
+
+/// The alert rules' unit tests (`deploy/prometheus/alerts_test.yml`): the disk alerts fire
+/// with the time left, and not for a disk that is not filling.
+#[test]
+fn the_alert_rules_pass_their_promtool_unit_tests() {
+    let Some(promtool) = promtool() else {
+        assert!(
+            std::env::var_os("SWITCHBOARD_REQUIRE_PROMTOOL").is_none(),
+            "promtool is required (SWITCHBOARD_REQUIRE_PROMTOOL) but not on PATH"
+        );
+        eprintln!("promtool is not on PATH; the alert rules' unit tests were not run");
+        return;
+    };
+    let output = std::process::Command::new(promtool)
+        .args(["test", "rules"])
+        .arg(workspace().join("deploy/prometheus/alerts_test.yml"))
+        .output()
+        .expect("promtool runs");
+    assert!(
+        output.status.success(),
+        "promtool test rules:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

@@ -233,6 +233,9 @@ pub(crate) struct EngineConfig {
     /// Threads of the async runtime running the loop, the NATS connection and the metrics
     /// endpoint; 1 runs them on one thread.
     pub(crate) worker_threads: usize,
+    /// `/readyz` fails while the data directory's file system has fewer bytes free than this
+    /// (0: never), so that traffic stops before the log fails.
+    pub(crate) min_free_bytes: u64,
 }
 
 impl Default for EngineConfig {
@@ -242,9 +245,14 @@ impl Default for EngineConfig {
             snapshot_every_events: 100_000,
             batch_max: 1024,
             worker_threads: 1,
+            min_free_bytes: MIN_FREE_BYTES_DEFAULT,
         }
     }
 }
+
+/// The default of `engine.min_free_bytes`: 256 MiB, room for a busy centre's snapshot and some
+/// hours of log, so that the not-ready answer comes well before the disk is full.
+const MIN_FREE_BYTES_DEFAULT: u64 = 256 << 20;
 
 /// `[metrics]`
 #[derive(Debug, Deserialize)]
@@ -943,6 +951,10 @@ mod tests {
         assert_eq!(
             integer("engine.worker_threads"),
             u64::try_from(defaults.engine.worker_threads).ok()
+        );
+        assert_eq!(
+            integer("engine.min_free_bytes"),
+            Some(defaults.engine.min_free_bytes)
         );
         assert_eq!(
             text("metrics.address"),

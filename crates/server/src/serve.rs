@@ -1,7 +1,12 @@
 //! `switchboard serve`: the engine on NATS. Recovers the state from the data directory, connects,
 //! and runs the single-writer loop until SIGINT or SIGTERM, when it stops taking messages,
 //! finishes its batch, syncs, snapshots and exits.
+//!
+//! A log that cannot be written stops the engine with one error line naming the cause and the
+//! data directory, and a distinct exit status: [`EXIT_DISK_FULL`] when the file system is full,
+//! [`EXIT_LOG_FAILED`] for any other failure of the log (docs/operations.md).
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -48,17 +53,39 @@ pub(crate) struct Args {
     log_format: LogFormat,
 }
 
-/// Structured logs on stderr; the level comes from `RUST_LOG`, else `default_filter`.
+/// The exit status when the data directory's file system is full (`ENOSPC`, or a quota):
+/// `EX_TEMPFAIL` of sysexits.h, "try again later". Nothing acknowledged is lost; free space and
+/// start the engine again.
+pub(crate) const EXIT_DISK_FULL: u8 = 75;
+
+/// The exit status when the event log failed otherwise (an I/O error, a failed `fdatasync`):
+/// `EX_IOERR` of sysexits.h. Check the disk before starting again.
+pub(crate) const EXIT_LOG_FAILED: u8 = 74;
+
+/// Structured logs on stderr; the level comes from `RUST_LOG`, else `default_filter`. Text
+/// lines are coloured only on a terminal (see [`colour_logs`]).
 pub(crate) fn init_logging(format: LogFormat, default_filter: &str) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let colour = colour_logs(
+        std::io::stderr().is_terminal(),
+        std::env::var_os("NO_COLOR").as_deref(),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(colour)
         .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+}
+
+/// Whether log lines get ANSI colour codes: only when stderr is a terminal, and never when
+/// `NO_COLOR` is set to anything but the empty string (<https://no-color.org>). A pipe, a file,
+/// journald or a container's log driver gets plain text.
+pub(crate) fn colour_logs(stderr_is_terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
+    stderr_is_terminal && no_color.is_none_or(std::ffi::OsStr::is_empty)
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode> {
@@ -92,13 +119,58 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
+    let dir = file.engine.data_dir.clone();
     let served = runtime.block_on(serve(file, routing));
     // Once the loop has stopped everything durable is on disk and answered as far as NATS let
     // it; a blocking task still running then (a history read, a reconnect's address lookup) is
     // not waited for without end: a stop while NATS was down was once seen to linger here.
     runtime.shutdown_timeout(std::time::Duration::from_secs(5));
-    served?;
-    Ok(ExitCode::SUCCESS)
+    match served {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(error) => match log_failure(&error) {
+            Some(failure) => Ok(stop_on_log_failure(&dir, &error, failure)),
+            None => Err(error),
+        },
+    }
+}
+
+/// The log's failure behind `error`, if that is what stopped the engine.
+fn log_failure(error: &anyhow::Error) -> Option<&switchboard_log::LogError> {
+    match error.downcast_ref::<switchboard_nats::DriverError>()? {
+        switchboard_nats::DriverError::Engine(switchboard_engine::EngineError::Log(failure)) => {
+            Some(failure)
+        }
+        _ => None,
+    }
+}
+
+/// The one line that says why the engine stopped on a failed log, and the exit status.
+fn stop_on_log_failure(
+    dir: &std::path::Path,
+    error: &anyhow::Error,
+    failure: &switchboard_log::LogError,
+) -> ExitCode {
+    let data_dir = dir.display();
+    if failure.is_storage_full() {
+        tracing::error!(
+            %data_dir,
+            cause = %format!("{error:#}"),
+            exit_status = EXIT_DISK_FULL,
+            "the file system of the data directory is full: the engine stops; nothing \
+             acknowledged is lost; free space (docs/operations.md, \"Disk filling up\") and \
+             start it again"
+        );
+        ExitCode::from(EXIT_DISK_FULL)
+    } else {
+        tracing::error!(
+            %data_dir,
+            cause = %format!("{error:#}"),
+            exit_status = EXIT_LOG_FAILED,
+            "the event log in the data directory could not be written: the engine stops; \
+             nothing acknowledged is lost; check the disk, then start it again"
+        );
+        ExitCode::from(EXIT_LOG_FAILED)
+    }
 }
 
 async fn serve(file: FileConfig, routing: switchboard_core::RoutingConfig) -> Result<()> {
@@ -142,6 +214,7 @@ async fn serve(file: FileConfig, routing: switchboard_core::RoutingConfig) -> Re
     let mut driver = DriverSettings::new(subjects);
     driver.batch_max = file.engine.batch_max;
     driver.stream_replicas = file.nats.stream_replicas;
+    health.set_min_free_bytes(file.engine.min_free_bytes);
     driver.health = health;
     let ran = switchboard_nats::run(client, engine, driver, shutdown_signal()).await;
     // The endpoint answers (503 on /readyz) until the loop has stopped, then stops itself.
@@ -184,5 +257,28 @@ pub(crate) async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
         () = terminate => tracing::info!("SIGTERM: shutting down"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+
+    use super::colour_logs;
+
+    #[test]
+    fn logs_are_coloured_only_on_a_terminal_without_no_color() {
+        assert!(colour_logs(true, None));
+        assert!(
+            !colour_logs(false, None),
+            "a pipe or a file gets no escape codes"
+        );
+        assert!(
+            !colour_logs(true, Some(OsStr::new("1"))),
+            "NO_COLOR is honoured"
+        );
+        assert!(!colour_logs(false, Some(OsStr::new("1"))));
+        // no-color.org: an empty NO_COLOR does not count.
+        assert!(colour_logs(true, Some(OsStr::new(""))));
     }
 }

@@ -5,6 +5,8 @@
 //!
 //! The kill points come from a seed, printed on failure; `SWITCHBOARD_SEED=<n>` replays it.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::net::TcpListener;
 use std::path::Path;
@@ -175,7 +177,7 @@ async fn nothing_acknowledged_is_lost_when_the_engine_is_killed() {
     let mut poll = tokio::time::interval(Duration::from_millis(100));
     loop {
         poll.tick().await;
-        let logged = created_in_log(dir.path());
+        let logged = common::created_in_log(dir.path());
         let missing = acked
             .replied
             .iter()
@@ -224,19 +226,4 @@ async fn nothing_acknowledged_is_lost_when_the_engine_is_killed() {
             "seed {seed}: {id} not in the state"
         );
     }
-}
-
-/// The ids of every contact the log records as created, read as it is now.
-fn created_in_log(dir: &Path) -> BTreeSet<String> {
-    let mut created = BTreeSet::new();
-    let reader = switchboard_log::LogReader::open(dir).expect("reader");
-    for record in reader.read_from(1).expect("records") {
-        // The engine may be writing the tail: a partial last record ends this read.
-        let Ok(record) = record else { break };
-        let event = switchboard_wire::decode_event(&record.payload).expect("event");
-        if let EventKind::ContactCreated(c) = &event.kind {
-            created.insert(c.details.id.to_string());
-        }
-    }
-    created
 }

@@ -285,7 +285,7 @@ fn the_reporting_committer_reports_each_group_with_its_timings_then_its_failure_
     assert!(matches!(committer.flush(), Err(LogError::Poisoned { .. })));
     assert!(matches!(
         reported.try_recv(),
-        Ok(Report::Failed(LogError::Poisoned { .. }))
+        Ok(Report::Failed(LogError::Io { .. }))
     ));
     assert!(
         reported.try_recv().is_err(),

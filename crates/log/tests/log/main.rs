@@ -1,5 +1,5 @@
 //! Integration tests of the event log: round trips, recovery, crashes, tampering, snapshots and
-//! group commit, all against real files in temporary directories.
+//! group commit, all against real files in temporary directories; a full disk on a small tmpfs.
 
 // Test helpers outside `#[test]` functions may unwrap (a failure is the test failing), truncate
 // small test numbers into bytes, and print a failing seed.
@@ -11,6 +11,7 @@
 
 mod common;
 mod crash;
+mod disk_full;
 mod group_commit;
 mod recovery;
 mod round_trip;

@@ -29,3 +29,18 @@ pub(crate) fn json(output: &Output) -> serde_json::Value {
     serde_json::from_slice(&output.stdout)
         .unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(output)))
 }
+
+/// The ids of every contact the log records as created, read as it is now.
+pub(crate) fn created_in_log(dir: &std::path::Path) -> std::collections::BTreeSet<String> {
+    let mut created = std::collections::BTreeSet::new();
+    let reader = switchboard_log::LogReader::open(dir).expect("reader");
+    for record in reader.read_from(1).expect("records") {
+        // The engine may be writing the tail: a partial last record ends this read.
+        let Ok(record) = record else { break };
+        let event = switchboard_wire::decode_event(&record.payload).expect("event");
+        if let switchboard_core::EventKind::ContactCreated(c) = &event.kind {
+            created.insert(c.details.id.to_string());
+        }
+    }
+    created
+}
