@@ -11,13 +11,12 @@
 //!   reordered, retyped or inserted; every change of shape, appending included, is a new version
 //!   (see [`stored`] for the recipe). Version 2 nests version 1's kinds unchanged and appends the
 //!   kinds of opening hours and complaints. Golden files, `tests/fixtures/events-v1.bin` and
-//!   `events-v2.bin`, hold every event type of their version and must decode forever.
+//!   `events-v2.bin`, `events-v3.bin`, hold every event type of their version and must decode forever.
 //! - **Snapshots** (`snapshot`, behind this crate's `snapshot` feature): the routing state,
 //!   postcard, behind a header of magic, format version and schema fingerprint. A disposable
 //!   cache: a snapshot from another format or schema is refused and the caller replays the log.
-//!   The feature is off by default because the core's own `snapshot` feature does not compile
-//!   yet (`ContactCreated` derives serde but embeds `NewContact`, which does not); turn it on by
-//!   default once the core is fixed.
+//!   The feature is off by default, so a tool that reads events only does not build serde into
+//!   the core; the engine turns it on.
 //! - **Published events** ([`json`]): a flat JSON object `{"seq", "at", "type", ...fields}` for
 //!   `switchboard.events.<type>`, from the same DTOs as the stored form.
 //! - **The wire contract v1** (`docs/wire.md`): NATS [`subjects`] and the [`Route`] each one asks
