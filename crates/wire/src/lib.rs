@@ -10,8 +10,9 @@
 //!   position, so in a version that has been written no variant or field is ever removed,
 //!   reordered, retyped or inserted; every change of shape, appending included, is a new version
 //!   (see [`stored`] for the recipe). Version 2 nests version 1's kinds unchanged and appends the
-//!   kinds of opening hours and complaints. Golden files, `tests/fixtures/events-v1.bin` and
-//!   `events-v2.bin`, `events-v3.bin`, hold every event type of their version and must decode forever.
+//!   kinds of opening hours and complaints; version 3 nests version 2 and appends
+//!   `ContactUnservable`. Golden files, `tests/fixtures/events-v1.bin`, `events-v2.bin` and
+//!   `events-v3.bin`, hold every event type of their version and must decode forever.
 //! - **Snapshots** (`snapshot`, behind this crate's `snapshot` feature): the routing state,
 //!   postcard, behind a header of magic, format version and schema fingerprint. A disposable
 //!   cache: a snapshot from another format or schema is refused and the caller replays the log.
