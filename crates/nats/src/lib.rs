@@ -31,6 +31,7 @@
 mod connect;
 mod driver;
 mod events;
+mod feed;
 pub mod health;
 mod idempotency;
 pub mod refusals;
