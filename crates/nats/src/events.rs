@@ -248,12 +248,13 @@ impl Shell {
         }
     }
 
-    /// Hands JetStream's answer to the feed; a failure that starts a run of them, and every
-    /// tenth after, is logged.
+    /// Hands JetStream's answer to the feed; a failure of the current attempt that starts a run
+    /// of them, and every tenth after, is logged (not those of events abandoned behind it).
     fn acknowledged(&mut self, seq: u64, epoch: u64, ack: Ack, error: Option<String>) {
+        let current = epoch == self.feed.epoch();
         self.feed
             .handle_ack(Instant::now().into_std(), seq, epoch, ack);
-        if let Some(error) = error {
+        if let Some(error) = error.filter(|_| current) {
             let failures = self.feed.failures_in_a_row();
             if failures == 1 || failures.is_multiple_of(10) {
                 tracing::warn!(

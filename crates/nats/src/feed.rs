@@ -257,6 +257,11 @@ impl EventsFeed {
         self.phase == Phase::Publishing && self.confirmed == self.durable && !self.reading
     }
 
+    /// The current attempt (see [`Publish::epoch`]).
+    pub(crate) fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
     /// Failures since the feed last made progress (0 when the last attempt went well).
     pub(crate) fn failures_in_a_row(&self) -> u32 {
         self.failures
