@@ -18,7 +18,7 @@ use switchboard_wire::{
     names::ID_BYTES_MAX, query::HistoryEvent,
 };
 
-use crate::events::{self, EventPublisher};
+use crate::events::EventPublisher;
 use crate::health::Health;
 use crate::idempotency::ReplyCache;
 use crate::telemetry::{self, Telemetry};
@@ -338,7 +338,6 @@ pub async fn run(
         "create the events stream",
     )
     .await?;
-    let first_unpublished = events::first_unpublished(&mut events_stream).await?;
 
     let mut commands = client
         .subscribe(subjects.commands())
@@ -385,8 +384,8 @@ pub async fn run(
     let publisher = EventPublisher::spawn(
         client.clone(),
         subjects.clone(),
+        events_stream.clone(),
         engine.dir().to_path_buf(),
-        first_unpublished,
         engine.next_seq() - 1,
     );
     let mut sample_timer = tokio::time::interval(Duration::from_secs(1));

@@ -1,91 +1,95 @@
-//! The events stream: every durable event, in sequence order, as JSON on `{p}.events.<type>`,
-//! kept by a JetStream stream. Delivery to the stream is at least once and stored once:
+//! The events stream's shell: a task that moves bytes between an [`EventsFeed`] (which holds
+//! every rule: order, confirmation, retries, where to resume) and JetStream, the log and the
+//! clock. Every durable event goes, in sequence order, as JSON to `{p}.events.<type>`, kept by a
+//! JetStream stream, stored exactly once and in log order (see `feed.rs` for how).
 //!
-//! - each event is published with `Nats-Msg-Id` = its sequence number, and JetStream's
-//!   acknowledgement is awaited; an event it did not acknowledge (NATS unreachable, a stream
-//!   leader change) is published again, with backoff, until it is stored (the stream's duplicate
-//!   window drops a second copy of one stored after all);
-//! - the loop never waits for the stream: it hands each turn's durable events over without
-//!   blocking, and when the publisher is too far behind to take them, it leaves them; the
-//!   publisher, finding a gap before the next batch, reads the missing events back from the log;
-//! - at start-up the publisher begins after the last event the stream holds, so whatever a
-//!   previous run did not get stored is read from the log and published first.
-//!
-//! The log is the source of truth; the stream is its feed for downstream systems, and a consumer
-//! resumes from a sequence number (the `Switchboard-Seq` header). An event republished after a
-//! failure can be stored after later ones: order consumers by that header, not by arrival.
+//! - The loop never waits for the stream: it hands each turn's durable events over with
+//!   `try_send`; when the channel is full it says only how far the log is durable (a watch), and
+//!   the feed reads those events back from the log.
+//! - At start-up the feed reads the stream's last event and resumes after it; the shell checks
+//!   that the stream's message count matches its first and last events, and says so loudly if a
+//!   build before ordered publishing left it with an event out of order or twice.
 
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_nats::Client;
+use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::{self, stream};
-use async_nats::{Client, HeaderMap, Subject};
-use bytes::Bytes;
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use switchboard_core::Event;
 use switchboard_engine::EngineError;
 use switchboard_wire::Subjects;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 
-use crate::driver::{DriverError, SEQ_HEADER, nats};
+use crate::driver::SEQ_HEADER;
+use crate::feed::{self, Ack, EventsFeed, StreamTail, Transmit};
 use crate::telemetry;
 
-/// The most turns of events waiting for the publisher in memory; beyond, they are read back from
-/// the log when the publisher gets to them.
+/// The most turns of events waiting for the feed in memory; beyond, they are read back from the
+/// log when the feed gets to them.
 const TURNS_BEHIND_MAX: usize = 1024;
 
-/// The most events published before their acknowledgements are awaited (and read from the log
-/// at once when catching up).
-const BURST_EVENTS_MAX: usize = 4096;
-
-/// The longest wait between two attempts to get the same events stored.
-const RETRY_WAIT_MAX: Duration = Duration::from_secs(5);
+/// The most transmits the shell carries out before it looks at its inputs again.
+const TRANSMITS_PER_ROUND_MAX: usize = 1024;
 
 /// One turn's durable events: the first one's sequence number, and the events.
 type Batch = (u64, Arc<Vec<Event>>);
 
-/// An event ready to publish.
-struct Outgoing {
-    seq: u64,
-    subject: Subject,
-    headers: HeaderMap,
-    body: Bytes,
-}
+/// A log read on a blocking thread.
+type LogRead = tokio::task::JoinHandle<Result<Vec<Event>, EngineError>>;
+
+/// JetStream's answer to one publish: the event, its attempt, the answer, and the error if it
+/// was not stored.
+type Answer = (u64, u64, Ack, Option<String>);
 
 /// The events stream's publisher: a task of its own, fed by the loop.
 pub(crate) struct EventPublisher {
     sender: mpsc::Sender<Batch>,
+    /// How far the log is durable, raised when a batch did not fit in the channel.
+    left_in_log: watch::Sender<u64>,
     task: tokio::task::JoinHandle<()>,
 }
 
 impl EventPublisher {
-    /// Starts publishing from sequence number `next` (the first event the stream lacks): the
-    /// events up to `durable`, already in the log at `dir`, are read from it first.
+    /// Starts the feed of the events stream `stream` for a log (at `dir`) durable up to
+    /// `durable`: it resumes after the stream's last event.
     pub(crate) fn spawn(
         client: Client,
         subjects: Subjects,
+        stream: stream::Stream,
         dir: PathBuf,
-        next: u64,
         durable: u64,
     ) -> Self {
         let (sender, receiver) = mpsc::channel::<Batch>(TURNS_BEHIND_MAX);
-        let mut publisher = Publisher {
+        let (left_in_log, left) = watch::channel(durable);
+        let shell = Shell {
             js: jetstream::new(client),
-            subjects,
-            event_subjects: std::collections::HashMap::new(),
+            stream,
             dir,
-            next,
-            acknowledged: next.saturating_sub(1),
+            feed: EventsFeed::new(subjects, durable),
         };
-        let task = tokio::spawn(async move { publisher.run(receiver, durable).await });
-        Self { sender, task }
+        let task = tokio::spawn(shell.run(receiver, left));
+        Self {
+            sender,
+            left_in_log,
+            task,
+        }
     }
 
-    /// Hands one turn's durable events over. Never waits: if the publisher is
-    /// [`TURNS_BEHIND_MAX`] turns behind, the events are left in the log for it to read.
+    /// Hands one turn's durable events over. Never waits: if the feed is [`TURNS_BEHIND_MAX`]
+    /// turns behind, the events are left in the log for it to read.
     pub(crate) fn publish(&self, first_seq: u64, events: Arc<Vec<Event>>) {
+        let last = first_seq + (events.len() as u64).saturating_sub(1);
         match self.sender.try_send((first_seq, events)) {
-            Ok(()) | Err(mpsc::error::TrySendError::Full(_)) => {}
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) => {
+                self.left_in_log.send_replace(last);
+            }
             Err(mpsc::error::TrySendError::Closed(_)) => {
                 // The task ends only when its channel closes or it panicked; the events are in
                 // the log and a restart publishes them.
@@ -117,179 +121,179 @@ impl EventPublisher {
     }
 }
 
-/// The publisher task's state.
-struct Publisher {
+/// The publisher task: the feed and the means to carry out what it asks.
+struct Shell {
     js: jetstream::Context,
-    subjects: Subjects,
-    /// The subject of each event type, made once.
-    event_subjects: std::collections::HashMap<&'static str, Subject>,
-    /// The engine's data directory, to read events the channel did not bring.
+    stream: stream::Stream,
     dir: PathBuf,
-    /// The next event to publish: everything before it is stored in the stream.
-    next: u64,
-    /// Every event up to this one is stored in the stream.
-    acknowledged: u64,
+    feed: EventsFeed,
 }
 
-impl Publisher {
-    async fn run(&mut self, mut receiver: mpsc::Receiver<Batch>, durable: u64) {
-        // What the stream held at start-up, so that the gauge does not read as a lag meanwhile.
-        telemetry::events_stream_sequence(self.acknowledged);
-        if self.next <= durable {
-            tracing::info!(
-                from = self.next,
-                to = durable,
-                "publishing events missing from the events stream"
-            );
-            self.publish_from_log(durable + 1).await;
-        }
-        while let Some(first) = receiver.recv().await {
-            let mut outgoing = Vec::new();
-            let mut batch = Some(first);
-            while let Some((first_seq, events)) = batch.take() {
-                if first_seq > self.next {
-                    // Batches were left while this task was behind: they are in the log.
-                    self.publish_all(&mut outgoing).await;
-                    self.publish_from_log(first_seq).await;
+/// What is out on the feed's behalf: at most one log read, one tail read, and the window's
+/// acknowledgements (bounded by the feed's window).
+#[derive(Default)]
+struct Outstanding {
+    acks: FuturesUnordered<BoxFuture<'static, Answer>>,
+    log_read: Option<(u64, LogRead)>,
+    tail: Option<BoxFuture<'static, Option<StreamTail>>>,
+}
+
+impl Shell {
+    async fn run(mut self, mut batches: mpsc::Receiver<Batch>, mut left: watch::Receiver<u64>) {
+        let mut out = Outstanding::default();
+        let mut closed = false;
+        let mut confirmed = None;
+        loop {
+            self.transmit(&mut out).await;
+            self.report(&mut confirmed);
+            if closed && self.feed.is_idle() {
+                return;
+            }
+            let timer = self.feed.poll_timeout();
+            tokio::select! {
+                batch = batches.recv(), if !closed => match batch {
+                    Some((first_seq, events)) => self.feed.handle_durable(first_seq, events),
+                    None => closed = true,
+                },
+                Ok(()) = left.changed() => {
+                    let durable = *left.borrow_and_update();
+                    self.feed.handle_durable_point(durable);
                 }
-                for (offset, event) in events.iter().enumerate() {
-                    let seq = first_seq + offset as u64;
-                    if seq >= self.next {
-                        outgoing.extend(self.outgoing(seq, event));
-                        self.next = seq + 1;
+                Some((seq, epoch, ack, error)) = out.acks.next(), if !out.acks.is_empty() => {
+                    self.acknowledged(seq, epoch, ack, error);
+                }
+                read = async {
+                    match &mut out.log_read {
+                        Some((_, task)) => task.await,
+                        None => std::future::pending().await,
                     }
+                }, if out.log_read.is_some() => {
+                    let from = out.log_read.take().map_or(0, |(from, _)| from);
+                    let events = match read {
+                        Ok(Ok(events)) => Some(events),
+                        Ok(Err(error)) => {
+                            tracing::error!(%error, from, "could not read events to publish from the log; trying again");
+                            None
+                        }
+                        Err(error) => {
+                            tracing::error!(%error, from, "the log reader for the events stream failed; trying again");
+                            None
+                        }
+                    };
+                    self.feed.handle_log_read(Instant::now().into_std(), from, events);
                 }
-                if outgoing.len() < BURST_EVENTS_MAX {
-                    // Whatever else has been handed over goes out in the same burst.
-                    batch = receiver.try_recv().ok();
+                tail = async {
+                    match &mut out.tail {
+                        Some(tail) => tail.await,
+                        None => std::future::pending().await,
+                    }
+                }, if out.tail.is_some() => {
+                    out.tail = None;
+                    self.feed.handle_stream_tail(Instant::now().into_std(), tail);
                 }
+                () = async {
+                    match timer {
+                        Some(at) => tokio::time::sleep_until(at.into()).await,
+                        None => std::future::pending().await,
+                    }
+                }, if timer.is_some() => self.feed.handle_timeout(Instant::now().into_std()),
             }
-            self.publish_all(&mut outgoing).await;
         }
     }
 
-    /// Publishes the events from `self.next` up to (not including) `end`, read from the log a
-    /// burst at a time.
-    async fn publish_from_log(&mut self, end: u64) {
-        while self.next < end {
-            let (from, to) = (self.next, end.min(self.next + BURST_EVENTS_MAX as u64) - 1);
-            let dir = self.dir.clone();
-            let read = tokio::task::spawn_blocking(move || read_events(&dir, from, to)).await;
-            let events = match read {
-                Ok(Ok(events)) => events,
-                Ok(Err(error)) => {
-                    // Not published now; the next start begins after the stream's last event,
-                    // so it would skip these only if later ones are stored: stop here instead.
-                    tracing::error!(%error, from, to, "could not read events to publish from the log; the events stream stops here until a restart");
-                    std::future::pending::<()>().await;
-                    return;
-                }
-                Err(error) => {
-                    tracing::error!(%error, "the log reader for the events stream failed");
-                    std::future::pending::<()>().await;
-                    return;
-                }
-            };
-            let mut outgoing = Vec::with_capacity(events.len());
-            for (seq, event) in &events {
-                outgoing.extend(self.outgoing(*seq, event));
-            }
-            self.next = to + 1;
-            self.publish_all(&mut outgoing).await;
-        }
-    }
-
-    /// The event as a message, or `None` (logged) if it cannot be written as JSON.
-    fn outgoing(&mut self, seq: u64, event: &Event) -> Option<Outgoing> {
-        let mut json = Vec::with_capacity(256);
-        if let Err(error) = switchboard_wire::write_event_json(seq, event, &mut json) {
-            tracing::error!(%error, seq, "an event could not be written as JSON; not published");
-            return None;
-        }
-        let mut headers = HeaderMap::new();
-        let seq_text = seq.to_string();
-        headers.insert("Nats-Msg-Id", seq_text.as_str());
-        headers.insert(SEQ_HEADER, seq_text.as_str());
-        let name = event.kind.name();
-        let subject = self
-            .event_subjects
-            .entry(name)
-            .or_insert_with(|| Subject::from(self.subjects.event(name)))
-            .clone();
-        Some(Outgoing {
-            seq,
-            subject,
-            headers,
-            body: Bytes::from(json),
-        })
-    }
-
-    /// Publishes `outgoing` (emptying it) and waits until JetStream has stored every event,
-    /// publishing again, with backoff, those it did not acknowledge.
-    async fn publish_all(&mut self, outgoing: &mut Vec<Outgoing>) {
-        let Some(last) = outgoing.last().map(|event| event.seq) else {
-            return;
-        };
-        let mut attempt: u32 = 0;
-        while !outgoing.is_empty() {
-            let mut acks = Vec::with_capacity(outgoing.len());
-            for event in outgoing.iter() {
-                acks.push(
-                    self.js
-                        .publish_with_headers(
-                            event.subject.clone(),
-                            event.headers.clone(),
-                            event.body.clone(),
-                        )
-                        .await,
-                );
-            }
-            let mut failed = Vec::new();
-            let mut first_error = None;
-            for (event, ack) in outgoing.drain(..).zip(acks) {
-                let stored = match ack {
-                    Ok(ack) => ack.await.map(drop),
-                    Err(error) => Err(error),
-                };
-                if let Err(error) = stored {
-                    first_error.get_or_insert(error);
-                    failed.push(event);
-                }
-            }
-            // Stored: everything before the first event that was not (all, once none failed).
-            let stored_up_to = failed.first().map_or(last, |event| event.seq - 1);
-            self.acknowledged = self.acknowledged.max(stored_up_to);
-            telemetry::events_stream_sequence(self.acknowledged);
-            let Some(error) = first_error else {
+    /// Carries out what the feed asks, up to [`TRANSMITS_PER_ROUND_MAX`] things.
+    async fn transmit(&mut self, out: &mut Outstanding) {
+        for _ in 0..TRANSMITS_PER_ROUND_MAX {
+            let Some(transmit) = self.feed.poll_transmit(Instant::now().into_std()) else {
                 return;
             };
-            attempt = attempt.saturating_add(1);
-            telemetry::events_publish_retried(failed.len());
-            if attempt == 1 || attempt.is_multiple_of(10) {
+            match transmit {
+                Transmit::Publish(publish) => {
+                    let (seq, epoch) = (publish.seq, publish.epoch);
+                    let sent = self
+                        .js
+                        .publish_with_headers(
+                            publish.subject.clone(),
+                            publish.headers(),
+                            publish.body,
+                        )
+                        .await;
+                    match sent {
+                        Ok(ack) => out.acks.push(
+                            async move {
+                                match ack.await {
+                                    Ok(ack) if ack.duplicate => (seq, epoch, Ack::Duplicate, None),
+                                    Ok(_) => (seq, epoch, Ack::Stored, None),
+                                    Err(error) => {
+                                        (seq, epoch, refused(&error), Some(error.to_string()))
+                                    }
+                                }
+                            }
+                            .boxed(),
+                        ),
+                        Err(error) => {
+                            self.acknowledged(seq, epoch, refused(&error), Some(error.to_string()));
+                        }
+                    }
+                }
+                Transmit::ReadLog { from, to } => {
+                    let dir = self.dir.clone();
+                    let task = tokio::task::spawn_blocking(move || read_events(&dir, from, to));
+                    out.log_read = Some((from, task));
+                }
+                Transmit::ReadStreamTail => {
+                    out.tail = Some(read_tail(self.stream.clone()).boxed());
+                }
+            }
+        }
+    }
+
+    /// Hands JetStream's answer to the feed; a failure of the current attempt that starts a run
+    /// of them, and every tenth after, is logged (not those of events abandoned behind it).
+    fn acknowledged(&mut self, seq: u64, epoch: u64, ack: Ack, error: Option<String>) {
+        let current = epoch == self.feed.epoch();
+        self.feed
+            .handle_ack(Instant::now().into_std(), seq, epoch, ack);
+        if let Some(error) = error.filter(|_| current) {
+            let failures = self.feed.failures_in_a_row();
+            if failures == 1 || failures.is_multiple_of(10) {
                 tracing::warn!(
                     %error,
-                    events = failed.len(),
-                    first_seq = failed.first().map(|e| e.seq),
-                    attempt,
-                    "the events stream did not store events; publishing them again"
+                    seq,
+                    failures,
+                    "the events stream did not store events; publishing again from event {}",
+                    self.feed.confirmed() + 1
                 );
             }
-            let exponent = attempt.min(7) - 1;
-            tokio::time::sleep(
-                (Duration::from_millis(100) * 2_u32.pow(exponent)).min(RETRY_WAIT_MAX),
-            )
-            .await;
-            *outgoing = failed;
         }
+    }
+
+    /// Telemetry: how far the stream is confirmed, what went again.
+    fn report(&mut self, confirmed: &mut Option<u64>) {
+        if *confirmed != Some(self.feed.confirmed()) {
+            *confirmed = Some(self.feed.confirmed());
+            telemetry::events_stream_sequence(self.feed.confirmed());
+        }
+        let counts = self.feed.take_counts();
+        if counts.republished > 0 {
+            telemetry::events_publish_retried(counts.republished);
+        }
+        if counts.refused_for_order > 0 {
+            telemetry::events_refused_for_order(counts.refused_for_order);
+        }
+    }
+}
+
+/// The feed's reading of a failed publish.
+fn refused(error: &jetstream::context::PublishError) -> Ack {
+    match error.kind() {
+        PublishErrorKind::WrongLastMessageId => Ack::WrongLast,
+        _ => Ack::Failed,
     }
 }
 
 /// The events from `from` to `to` (both included) in the log at `dir`.
-fn read_events(
-    dir: &std::path::Path,
-    from: u64,
-    to: u64,
-) -> Result<Vec<(u64, Event)>, EngineError> {
+fn read_events(dir: &std::path::Path, from: u64, to: u64) -> Result<Vec<Event>, EngineError> {
     let reader = switchboard_log::LogReader::open(dir)?;
     let mut events = Vec::new();
     for record in reader.read_from(from)?.up_to(to) {
@@ -300,32 +304,67 @@ fn read_events(
                 source,
             }
         })?;
-        events.push((record.seq, event));
+        events.push(event);
     }
     Ok(events)
 }
 
-/// The first event the events stream lacks: one after the `Switchboard-Seq` of its last message
-/// (1 for an empty stream, or one whose last message cannot be read).
-pub(crate) async fn first_unpublished(stream: &mut stream::Stream) -> Result<u64, DriverError> {
-    let last = stream
-        .info()
-        .await
-        .map_err(nats("read the events stream"))?
-        .state
-        .last_sequence;
-    if last == 0 {
-        return Ok(1);
-    }
-    match stream.get_raw_message(last).await {
-        Ok(message) => Ok(message
-            .headers
-            .get(SEQ_HEADER)
-            .and_then(|v| v.as_str().parse::<u64>().ok())
-            .map_or(1, |seq| seq + 1)),
+/// The `Switchboard-Seq` of a stored message, if it has one.
+fn event_seq(message: &jetstream::message::StreamMessage) -> Option<u64> {
+    message
+        .headers
+        .get(SEQ_HEADER)
+        .and_then(|value| value.as_str().parse::<u64>().ok())
+}
+
+/// Where the events stream ends, or `None` if that could not be read now (logged). Says loudly
+/// if its message count does not match its first and last events.
+async fn read_tail(mut stream: stream::Stream) -> Option<StreamTail> {
+    let state = match stream.info().await {
+        Ok(info) => info.state.clone(),
         Err(error) => {
-            tracing::warn!(%error, "could not read the last published event; republishing all");
-            Ok(1)
+            tracing::warn!(%error, "could not read the events stream's state; trying again");
+            return None;
         }
+    };
+    if state.last_sequence == 0 {
+        return Some(StreamTail::Empty);
     }
+    if state.messages == 0 {
+        return Some(StreamTail::Expired);
+    }
+    let last = match stream.get_raw_message(state.last_sequence).await {
+        Ok(message) => event_seq(&message),
+        Err(error) => {
+            tracing::warn!(%error, "could not read the events stream's last event; trying again");
+            return None;
+        }
+    };
+    let Some(last) = last else {
+        tracing::error!(
+            stream_seq = state.last_sequence,
+            "the events stream's last message has no Switchboard-Seq header: something else \
+             writes to it; not publishing until it ends with an event"
+        );
+        return None;
+    };
+    let first = stream
+        .get_raw_message(state.first_sequence)
+        .await
+        .ok()
+        .and_then(|message| event_seq(&message));
+    if let Some(first) = first
+        && !feed::tail_is_consistent(state.messages, first, last)
+    {
+        tracing::error!(
+            messages = state.messages,
+            first,
+            last,
+            "the events stream holds a number of messages that does not match its first and \
+             last events: a build before ordered publishing stored an event out of order, twice, \
+             or not at all; consumers should order by Switchboard-Seq and drop repeats up to \
+             event {last}, and check for a missing one"
+        );
+    }
+    Some(StreamTail::Event(last))
 }

@@ -33,6 +33,7 @@ mod connect;
 pub mod disk;
 mod driver;
 mod events;
+mod feed;
 pub mod health;
 pub mod http;
 mod idempotency;

@@ -229,6 +229,8 @@ catalogue! {
         "Sequence number up to which every event is stored in the JetStream events stream.";
     EVENTS_PUBLISH_RETRIES = "switchboard_events_publish_retries_total", Counter, [],
         "Events published to the events stream again because JetStream did not acknowledge them.";
+    EVENTS_REFUSED_FOR_ORDER = "switchboard_events_refused_for_order_total", Counter, [],
+        "Events the events stream refused because its last message was not the previous event.";
 }
 
 /// The catalogue entry of a metric, if it is one of Switchboard's.
@@ -1283,8 +1285,14 @@ pub(crate) fn events_stream_sequence(seq: u64) {
 }
 
 /// `events` events are published to the events stream again.
-pub(crate) fn events_publish_retried(events: usize) {
-    metrics::counter!(EVENTS_PUBLISH_RETRIES).increment(events as u64);
+pub(crate) fn events_publish_retried(events: u64) {
+    metrics::counter!(EVENTS_PUBLISH_RETRIES).increment(events);
+}
+
+/// The events stream refused `events` events because its last message was not the previous one
+/// (they are published again in order).
+pub(crate) fn events_refused_for_order(events: u64) {
+    metrics::counter!(EVENTS_REFUSED_FOR_ORDER).increment(events);
 }
 
 /// The core decided a command (`trigger` = `command`) or due timers (`timer`) in `elapsed`.

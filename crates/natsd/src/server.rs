@@ -361,6 +361,46 @@ impl NatsServer {
         }
     }
 
+    /// Freezes the server (SIGSTOP), like a machine that stops answering without closing its
+    /// connections: clients' requests and JetStream acknowledgements go unanswered until
+    /// [`NatsServer::resume`]. Dropping a paused server still kills it.
+    ///
+    /// # Errors
+    /// The server is not running, or the signal could not be sent.
+    pub fn pause(&mut self) -> Result<(), NatsdError> {
+        self.signal("STOP")
+    }
+
+    /// Lets a [`NatsServer::pause`]d server run again (SIGCONT).
+    ///
+    /// # Errors
+    /// The server is not running, or the signal could not be sent.
+    pub fn resume(&mut self) -> Result<(), NatsdError> {
+        self.signal("CONT")
+    }
+
+    /// Sends the signal `name` (`STOP`, `CONT`) with `kill`, which needs no `unsafe` here.
+    fn signal(&mut self, name: &str) -> Result<(), NatsdError> {
+        let what = format!("sending SIG{name} to the server");
+        let pid = self
+            .pid()
+            .ok_or_else(|| NatsdError::io(&what, std::io::Error::other("not running")))?;
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(pid.to_string())
+            .stdin(Stdio::null())
+            .status()
+            .map_err(|e| NatsdError::io(&what, e))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(NatsdError::io(
+                &what,
+                std::io::Error::other(format!("kill exited with {status}")),
+            ))
+        }
+    }
+
     /// Kills the server (SIGKILL) if it is running and starts it again on the same port(s), with
     /// the same store directory and configuration, waiting until it is ready: "NATS restarted
     /// under the engine". For a graceful restart call [`NatsServer::stop`] first.

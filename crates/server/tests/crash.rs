@@ -5,12 +5,8 @@
 //!
 //! The kill points come from a seed, printed on failure; `SWITCHBOARD_SEED=<n>` replays it.
 
-mod common;
-
 use std::collections::BTreeSet;
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -21,52 +17,10 @@ use serde_json::json;
 use switchboard_core::EventKind;
 use switchboard_natsd::NatsServer;
 
+mod common;
+use common::{start_engine, wait_until_serving};
+
 const KILLS: usize = 3;
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
-fn start_engine(url: &str, dir: &Path) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args([
-            "serve",
-            "--nats-url",
-            url,
-            "--metrics-addr",
-            &format!("127.0.0.1:{}", free_port()),
-        ])
-        .arg("--data-dir")
-        .arg(dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("the switchboard binary starts")
-}
-
-async fn wait_until_serving(client: &async_nats::Client) {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let mut poll = tokio::time::interval(Duration::from_millis(50));
-    loop {
-        poll.tick().await;
-        let answer = tokio::time::timeout(
-            Duration::from_millis(300),
-            client.request("switchboard.query.queues", "{}".into()),
-        )
-        .await;
-        if matches!(answer, Ok(Ok(_))) {
-            return;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the engine did not come up"
-        );
-    }
-}
 
 #[derive(Default)]
 struct Acknowledged {

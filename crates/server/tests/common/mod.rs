@@ -5,7 +5,10 @@
     reason = "each test file uses a different part of the helpers"
 )]
 
-use std::process::{Command, Output};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
 
 /// Runs the binary with `args` and waits for it.
 pub(crate) fn switchboard(args: &[&str]) -> Output {
@@ -31,7 +34,7 @@ pub(crate) fn json(output: &Output) -> serde_json::Value {
 }
 
 /// The ids of every contact the log records as created, read as it is now.
-pub(crate) fn created_in_log(dir: &std::path::Path) -> std::collections::BTreeSet<String> {
+pub(crate) fn created_in_log(dir: &Path) -> std::collections::BTreeSet<String> {
     let mut created = std::collections::BTreeSet::new();
     let reader = switchboard_log::LogReader::open(dir).expect("reader");
     for record in reader.read_from(1).expect("records") {
@@ -43,4 +46,52 @@ pub(crate) fn created_in_log(dir: &std::path::Path) -> std::collections::BTreeSe
         }
     }
     created
+}
+
+/// A free loopback port (for a metrics address).
+pub(crate) fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// Starts `switchboard serve` on NATS at `url` with its data in `dir` (WARN logs to stderr).
+pub(crate) fn start_engine(url: &str, dir: &Path) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args([
+            "serve",
+            "--nats-url",
+            url,
+            "--metrics-addr",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
+        .arg("--data-dir")
+        .arg(dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the switchboard binary starts")
+}
+
+/// Waits (at most 30 s) until the engine answers a query.
+pub(crate) async fn wait_until_serving(client: &async_nats::Client) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        poll.tick().await;
+        let answer = tokio::time::timeout(
+            Duration::from_millis(300),
+            client.request("switchboard.query.queues", "{}".into()),
+        )
+        .await;
+        if matches!(answer, Ok(Ok(_))) {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the engine did not come up"
+        );
+    }
 }
