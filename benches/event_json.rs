@@ -1,10 +1,12 @@
 //! Benchmark of writing the published JSON form of events (`switchboard.events.<type>`), the
-//! events feed's per-event encoding work.
+//! events feed's per-event encoding work: `switchboard_wire::write_event_json`, through
+//! serde_json (BENCHMARKS.md, "The published JSON of events", has the figures and why a
+//! hand-written serializer was removed).
 //!
 //! The events are a seeded working day through the real routing core: 150 agents log in and say
 //! ready, contacts arrive on the phone, chat and email for six services, are offered, accepted,
-//! worked and completed, and wrap-up ends; about 60,000 events, in the mix a day has (each
-//! contact's `contact_created`, `offer_made`, `offer_accepted`, `contact_completed`,
+//! worked and completed; about 47,000 events, in the mix a day has (each contact's
+//! `contact_created`, `offer_made`, `offer_accepted` and `contact_completed`, a phone call's
 //! `wrap_up_started` and `wrap_up_ended`, and the agents' own events).
 //!
 //! Run: `cargo bench --bench event_json`.
@@ -62,18 +64,6 @@ fn bench_event_json(c: &mut Criterion) {
             for (seq, event) in (1..).zip(&events) {
                 out.clear();
                 switchboard_wire::write_event_json(seq, event, &mut out).expect("writable");
-                bytes += out.len();
-            }
-            black_box(bytes)
-        });
-    });
-    group.bench_function(format!("event_json_then_serde_json_{count}_events"), |b| {
-        b.iter(|| {
-            let mut bytes = 0_usize;
-            for (seq, event) in (1..).zip(&events) {
-                out.clear();
-                let json = switchboard_wire::event_json(seq, event).expect("writable");
-                serde_json::to_writer(&mut out, &json).expect("writable");
                 bytes += out.len();
             }
             black_box(bytes)
