@@ -17,7 +17,7 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use switchboard_core::{Channel, Command, NewContact, RoutingConfig, Timestamp};
 use switchboard_engine::{Engine, EngineOptions, ReceiptOptions};
 use switchboard_log::{LogOptions, LogReader};
-use switchboard_wire::{Receipt, reply_body};
+use switchboard_wire::{Receipt, decode_record, encode_event, reply_body};
 
 /// 08:30 on a Monday morning.
 const START_MS: u64 = 1_795_422_600_000;
@@ -42,6 +42,46 @@ fn decide_keyed(engine: &mut Engine, command: &Command, key: String, now: Timest
         .expect("attached");
 }
 
+/// A UUID-shaped key, 36 characters, from a number and a verb.
+fn uuid(i: u64, verb: u64) -> String {
+    format!(
+        "{:08x}-{verb:04x}-4000-8000-{:012x}",
+        i,
+        i.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 16
+    )
+}
+
+/// What a receipt costs on disk: the mean bytes of a record (56 bytes of framing and the
+/// payload) without a receipt, and the mean bytes a receipt adds, by command.
+fn disk_cost(dir: &Path) {
+    let reader = LogReader::open(dir).expect("reader");
+    let (mut plain, mut plain_bytes) = (0_u64, 0_u64);
+    let mut keyed: std::collections::BTreeMap<String, (u64, u64)> = Default::default();
+    for record in reader.read_from(1).expect("records") {
+        let record = record.expect("record");
+        let (event, receipt) = decode_record(&record.payload).expect("a record");
+        let without = encode_event(&event).len() as u64;
+        plain += 1;
+        plain_bytes += 56 + without;
+        if let Some(receipt) = receipt {
+            let verb = receipt.key.split(' ').next().unwrap_or("").to_owned();
+            let entry = keyed.entry(verb).or_default();
+            entry.0 += 1;
+            entry.1 += record.payload.len() as u64 - without;
+        }
+    }
+    println!(
+        "disk: a record without a receipt is {:.1} bytes on average (56 of framing)",
+        plain_bytes as f64 / plain as f64
+    );
+    for (verb, (count, bytes)) in keyed {
+        println!(
+            "disk: a receipt of {verb} adds {:.1} bytes on average ({count} receipts)",
+            bytes as f64 / count as f64
+        );
+    }
+}
+
 /// Writes the log and a snapshot at its end; returns the number of records.
 fn write_log(dir: &Path) -> u64 {
     let options = EngineOptions {
@@ -58,14 +98,15 @@ fn write_log(dir: &Path) -> u64 {
             Channel::Phone,
             "council_tax",
         )));
-        decide_keyed(&mut engine, &create, format!("create  call-{i}"), now);
+        // Keys as a telephony system would send them: a UUID per call and verb.
+        decide_keyed(&mut engine, &create, format!("create  {}", uuid(i, 1)), now);
         let abandon = Command::AbandonContact {
             contact: id.as_str().into(),
         };
         decide_keyed(
             &mut engine,
             &abandon,
-            format!("abandon  call-{i}-gone"),
+            format!("abandon  {}", uuid(i, 2)),
             now,
         );
         if i % 1_000 == 999 {
@@ -105,6 +146,7 @@ fn open(dir: &Path, entries_max: usize) -> switchboard_engine::Recovered {
 fn bench_receipts(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
     let records = write_log(dir.path());
+    disk_cost(dir.path());
     let segments = LogReader::open(dir.path())
         .expect("reader")
         .segment_first_seqs()

@@ -13,6 +13,11 @@
 //! commands while the disk syncs and acknowledges each batch once it is reported durable; a
 //! [`Snapshotter`] writes snapshots on a thread of its own from the durable events.
 //!
+//! Idempotency receipts (docs/adr/0002) ride in the log: [`Engine::attach_receipt`] puts a keyed
+//! command's first reply on its last event's record, and [`Engine::open`] reads back those of the
+//! log's last ten minutes ([`ReceiptOptions`], [`Recovered::receipts`]) from its tail, whatever
+//! snapshot it starts from.
+//!
 //! Also here, for the command line and queries: [`replay`] (rebuild the state from the whole log,
 //! with progress) and [`history`] (every event of one contact or customer).
 
