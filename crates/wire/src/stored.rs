@@ -316,6 +316,14 @@ mod tests {
             (ready(5), Some(receipt.clone()))
         );
         assert_eq!(decode_receipt(&bytes).expect("decodes"), Some(receipt));
+        // What the events feed publishes, from the decoded event, knows nothing of it.
+        let published = |bytes: &[u8]| {
+            let event = decode_event(bytes).expect("decodes");
+            serde_json::to_string(&crate::event_json(7, &event).expect("writable"))
+                .expect("serializable")
+        };
+        assert_eq!(published(&bytes), published(&without));
+        assert!(!published(&bytes).contains("k1"));
     }
 
     #[test]
