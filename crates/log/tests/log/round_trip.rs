@@ -33,6 +33,7 @@ fn batches_of_varying_sizes_round_trip_across_roll_overs() {
     let reader = LogReader::open(dir.path()).unwrap();
     let records = read_the_whole_chain(&reader, last_seq, head);
     read_from_the_middle(dir.path(), &reader, &records);
+    read_segment_by_segment(dir.path(), &reader, last_seq);
     read_views_ranges_and_scans(&reader, &records);
     // The trait's read_from agrees with the reader's.
     let via_trait: Vec<Record> = switchboard_log::EventLog::read_from(&log, last_seq - 5)
@@ -106,6 +107,29 @@ fn read_from_the_middle(dir: &Path, reader: &LogReader, records: &[Record]) {
         reader.read_from(0),
         Err(LogError::InvalidSeq { seq: 0, .. })
     ));
+}
+
+/// The segments' first seqs are the file names', and reading one segment alone gives its
+/// records: the first at its first seq, and together every record once.
+fn read_segment_by_segment(dir: &Path, reader: &LogReader, last_seq: u64) {
+    let firsts = reader.segment_first_seqs().unwrap();
+    let named: Vec<u64> = segment_files(dir)
+        .iter()
+        .map(|path| path.file_stem().unwrap().to_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(firsts, named);
+    let mut by_segment = Vec::new();
+    for (i, &first) in firsts.iter().enumerate() {
+        let end = firsts.get(i + 1).map_or(last_seq, |next| next - 1);
+        by_segment.extend(
+            reader
+                .read_from(first)
+                .unwrap()
+                .up_to(end)
+                .map(|r| r.unwrap().seq),
+        );
+    }
+    assert_eq!(by_segment, (1..=last_seq).collect::<Vec<_>>());
 }
 
 /// The borrowing path, a bounded range, single records and a payload scan all yield the same
