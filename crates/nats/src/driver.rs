@@ -301,6 +301,10 @@ enum Outcome {
 /// # Errors
 /// JetStream could not be set up, a subscription ended, or the engine's log failed (after which
 /// the process must stop and restart to recover).
+#[expect(
+    clippy::too_many_lines,
+    reason = "the driver is rewritten as a thin shell around a sans-IO node on the node branch"
+)]
 pub async fn run(
     client: Client,
     engine: Engine,
@@ -755,6 +759,10 @@ impl InFlight {
 
 /// One turn: decide the batch and submit its events to the log. What it sends waits for the
 /// events to be durable (see [`InFlight`]).
+#[expect(
+    clippy::too_many_lines,
+    reason = "the driver is rewritten as a thin shell around a sans-IO node on the node branch"
+)]
 fn turn(
     engine: &mut Engine,
     subjects: &Subjects,
@@ -1061,6 +1069,10 @@ async fn query(
 /// Answers a read-only query: returns the reply to send once everything decided so far is
 /// durable. A contact query is answered off the loop's thread and returns `None`: its task
 /// waits on `durable` for the same point, then reads the history from the log.
+#[expect(
+    clippy::too_many_lines,
+    reason = "the driver is rewritten as a thin shell around a sans-IO node on the node branch"
+)]
 fn answer_query(
     client: &Client,
     engine: &Engine,
