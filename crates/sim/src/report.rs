@@ -440,9 +440,8 @@ impl Plot {
             ..
         } = self.frame;
         let (t_max, plot_w, plot_h) = (self.t_max, self.plot_w, self.plot_h);
-        #[allow(
+        #[expect(
             clippy::cast_possible_truncation,
-            clippy::cast_sign_loss,
             reason = "hours in the run, non-negative, capped just after"
         )]
         let hours = ((t_max / 3600.0) as u64).min(24 * 31);
