@@ -5,7 +5,10 @@
 //! agent desktops that log in, receive offers on their own subjects, accept them, work them and
 //! complete them: every one of them a plain NATS client speaking the wire contract, exactly as
 //! real systems would. A live summary shows the queues, the service level and the agents; the
-//! Prometheus endpoint is up. Ctrl-C (or `--duration`) stops everything cleanly.
+//! Prometheus endpoint is up, and with it the wallboard and the agent desktop (nats-server opens
+//! a WebSocket listener for them). One more desk is left for a person: no simulated desktop
+//! answers its offers, which wait for a click in the browser. Ctrl-C (or `--duration`) stops
+//! everything cleanly.
 
 use std::io::{IsTerminal, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -128,12 +131,17 @@ async fn demo(args: Args) -> Result<()> {
         NatsServer::builder()
             .store_dir(nats_dir)
             .own_process_group(true)
+            .websocket(true)
             .start()
     })
     .await
     .context("nats-server start")?
     .context("could not start nats-server")?;
-    let result = run_on(&args, &server.client_url(), &engine_dir).await;
+    let urls = Urls {
+        nats: server.client_url(),
+        websocket: server.websocket_url(),
+    };
+    let result = run_on(&args, &urls, &engine_dir).await;
     // Gracefully (SIGTERM, so JetStream flushes), after everything that used it has stopped.
     let mut server = server;
     let stopped = tokio::task::spawn_blocking(move || server.stop())
@@ -147,18 +155,30 @@ async fn demo(args: Args) -> Result<()> {
     Ok(())
 }
 
-/// Runs the engine, the traffic, the desktops and the summary on the NATS at `url` until Ctrl-C
-/// or `--duration`; returns the closing lines, to print once NATS has stopped too.
-async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>> {
+/// Where the demo's NATS listens.
+#[derive(Debug)]
+struct Urls {
+    /// For NATS clients: `nats://127.0.0.1:PORT`.
+    nats: String,
+    /// For the web pages: `ws://127.0.0.1:PORT`.
+    websocket: Option<String>,
+}
+
+/// Runs the engine, the traffic, the desktops and the summary on the NATS at `urls` until
+/// Ctrl-C or `--duration`; returns the closing lines, to print once NATS has stopped too.
+async fn run_on(args: &Args, urls: &Urls, engine_dir: &Path) -> Result<Vec<String>> {
+    let url = urls.nats.as_str();
     let metrics_addr = match args.metrics_addr {
         Some(address) => address,
         None => free_local_port()?,
     };
-    let (health, http) = crate::serve::start_http(metrics_addr).await?;
+    let routing = switchboard_core::RoutingConfig::default();
+    let pages = crate::serve::pages(urls.websocket.clone(), PREFIX, &routing);
+    let (health, http) = crate::serve::start_http(metrics_addr, pages).await?;
 
     let (engine, recovered) = Engine::open(
         engine_dir,
-        switchboard_core::RoutingConfig::default(),
+        routing,
         EngineOptions::default(),
         &mut |_, _| {},
     )
@@ -185,7 +205,10 @@ async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>
             let _ = engine_stopped.wait_for(|stop| *stop).await;
         },
     ));
-    say!("NATS on {url}; metrics on http://{metrics_addr}/metrics (and /healthz, /readyz).");
+    say!(
+        "NATS on {url} (WebSocket {}); metrics on http://{metrics_addr}/metrics (and /healthz, /readyz).",
+        urls.websocket.as_deref().unwrap_or("not open")
+    );
     say!(
         "The event log (the audit trail) is in {}: `audit` and `replay` read it there.",
         engine_dir.display()
@@ -207,6 +230,21 @@ async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>
         }
     }
     let rota = Arc::new(Rota::new(args.agents, args.seed));
+    // The person's desk: logged out if a previous run left it logged in (its offers and work
+    // go back to the queues), then left alone for the browser.
+    let person = rota.person(args.seed);
+    if still_logged_in(&peers, &person.id).await {
+        let logout = format!("{PREFIX}.cmd.agent.{}.logout", person.id);
+        let _ = request(&peers, logout, json!({"force": true})).await;
+    }
+    let base = format!("http://{metrics_addr}");
+    // Printed now and under every screen of the live summary, which clears the terminal.
+    let pages = format!(
+        "The wallboard:  {base}/wallboard\nYour desktop:   {base}{}\n                (agent {}: no simulated desktop answers its offers; they wait for you)\n",
+        desktop_path(&person),
+        person.id
+    );
+    say!("{}", pages.trim_end());
     let counts = Arc::new(Counts::default());
     let mut tasks = Vec::new();
     for desk in rota.desks() {
@@ -233,7 +271,7 @@ async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>
         stopped.clone(),
         counts.clone(),
     )));
-    tasks.push(tokio::spawn(summary(peers.clone(), stopped.clone())));
+    tasks.push(tokio::spawn(summary(peers.clone(), pages, stopped.clone())));
 
     let until = async {
         match args.duration {
@@ -251,6 +289,11 @@ async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>
     let _ = stop.send(true);
     // One bound for all of them together, not one each.
     let _ = tokio::time::timeout(CLIENTS_STOP_TIMEOUT, futures::future::join_all(tasks)).await;
+    // The person's desk too, so that the next run starts it afresh.
+    if still_logged_in(&peers, &person.id).await {
+        let logout = format!("{PREFIX}.cmd.agent.{}.logout", person.id);
+        let _ = request(&peers, logout, json!({"force": true})).await;
+    }
     let _ = stop_engine.send(true);
     let engine = engine_task.await.context("engine task")??;
     http.stop().await;
@@ -268,6 +311,39 @@ async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>
         counts.refused.load(Ordering::Relaxed),
         engine_dir,
     ))
+}
+
+/// The desktop page's address for `desk`, with its login form filled in.
+fn desktop_path(desk: &Desk) -> String {
+    let tier = desk.tier.to_string();
+    let query = [
+        ("agent", desk.id.as_str()),
+        ("name", "You"),
+        ("site", desk.site),
+        ("tier", tier.as_str()),
+        ("skills", &desk.skills_text()),
+    ]
+    .iter()
+    .map(|(key, value)| format!("{key}={}", query_escape(value)))
+    .collect::<Vec<_>>()
+    .join("&");
+    format!("/desktop?{query}")
+}
+
+/// `text` for a URL's query: letters, digits and `-_.~` as they are, a space as `+`, the rest
+/// percent-encoded.
+fn query_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(byte));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }
 
 /// What the demo says at the end: the log, and this run's contacts from the engine's own
@@ -534,8 +610,9 @@ async fn traffic(
 }
 
 /// The live summary: queues, service level and agents, once a second (every 5 s when not on
-/// a terminal).
-async fn summary(client: async_nats::Client, mut stop: watch::Receiver<bool>) {
+/// a terminal), then the `pages` lines (the wallboard's and the desktop's addresses) on a
+/// terminal, where each screen clears the one before.
+async fn summary(client: async_nats::Client, pages: String, mut stop: watch::Receiver<bool>) {
     let tty = std::io::stdout().is_terminal();
     let mut tick = tokio::time::interval(Duration::from_secs(if tty { 1 } else { 5 }));
     loop {
@@ -557,6 +634,10 @@ async fn summary(client: async_nats::Client, mut stop: watch::Receiver<bool>) {
             out.push_str("\x1b[2J\x1b[H");
         }
         out.push_str(&render(&queues, &agents, tty));
+        if tty {
+            out.push('\n');
+            out.push_str(&pages);
+        }
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(out.as_bytes());
         let _ = stdout.flush();
@@ -654,7 +735,16 @@ fn render(queues: &Value, agents: &Value, highlight: bool) -> String {
 mod tests {
     use serde_json::json;
 
-    use super::render;
+    use super::{query_escape, render};
+
+    #[test]
+    fn the_desktop_address_escapes_its_query() {
+        assert_eq!(
+            query_escape("council_tax 4, benefits 2"),
+            "council_tax+4%2C+benefits+2"
+        );
+        assert_eq!(query_escape("é&="), "%C3%A9%26%3D");
+    }
 
     #[test]
     fn the_summary_shows_no_oldest_wait_when_none_waits_and_flags_unservable_contacts() {
