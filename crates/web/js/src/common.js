@@ -61,7 +61,8 @@ export function refusalInWords(error) {
 }
 
 function sentence(text) {
-  const trimmed = String(text).trim();
+  // The engine quotes names in backticks; people read quotation marks.
+  const trimmed = String(text).trim().replace(/`([^`]*)`/g, "‘$1’");
   if (!trimmed) return "";
   const first = trimmed[0].toUpperCase() + trimmed.slice(1);
   return /[.!?]$/.test(first) ? first : `${first}.`;

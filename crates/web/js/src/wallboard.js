@@ -63,7 +63,7 @@ function today() {
 }
 
 function queueKey(line) {
-  return `${line.service}\u0000${line.channel}`;
+  return `${line.service} ${line.channel}`;
 }
 
 /** Running totals the wallboard counts "today" from. */
@@ -341,9 +341,9 @@ function renderAgents() {
       {},
       GROUPS.map(([key, label]) => el("div", { class: `figure big ${key}` }, el("dt", { text: label }), el("dd", { text: String(totals[key]) }))),
     ),
-    reasons.size
-      ? el("p", { class: "note", text: `Not ready: ${[...reasons].map(([r, n]) => `${n} ${r.toLowerCase()}`).join(", ")}.` })
-      : null,
+    ...(reasons.size
+      ? [el("p", { class: "note", text: `Not ready: ${[...reasons].map(([r, n]) => `${n} ${r.toLowerCase()}`).join(", ")}.` })]
+      : []),
   );
   const sorted = [...rows.values()].sort((a, b) => a.site.localeCompare(b.site) || a.tier - b.tier);
   $("agents-rows").replaceChildren(

@@ -1,0 +1,483 @@
+//! The wallboard and the agent desktop in a real browser (Debian's Chromium, headless, driven
+//! over the DevTools protocol) against a real engine (`switchboard serve`) and a real
+//! nats-server with a WebSocket listener and deploy/'s users and permissions: the desktop signs
+//! in as an agent's desktop user, the wallboard as the wallboard user.
+//!
+//! One browser for the file. The desktop goes through the whole loop (log in, ready, an offer
+//! created over NATS, accept, complete with an outcome, wrap-up, ready again), sees an offer
+//! withdrawn and a refusal in words; the wallboard follows the queue's counts, the agents and a
+//! contact past its due time; axe-core finds no WCAG 2.2 AA violation on any page; screenshots
+//! are saved under `target/tmp/browser/`.
+//!
+//! Without a browser the test says so and passes; `SWITCHBOARD_REQUIRE_BROWSER=1` (set by CI)
+//! makes a missing browser a failure.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod cdp;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use async_nats::{Client, ConnectOptions};
+use serde_json::{Value, json};
+use switchboard_natsd::NatsServer;
+
+use cdp::{Browser, Page};
+
+/// The passwords deploy/nats/auth.conf takes as variables, with test values.
+const PASSWORDS: [(&str, &str); 5] = [
+    ("SWITCHBOARD_ENGINE_PASSWORD", "engine-secret"),
+    ("SWITCHBOARD_CHANNEL_PASSWORD", "channel-secret"),
+    ("SWITCHBOARD_WALLBOARD_PASSWORD", "wallboard-secret"),
+    ("SWITCHBOARD_DESKTOP_PASSWORD", "desktop-secret"),
+    ("SWITCHBOARD_SYSTEM_PASSWORD", "system-secret"),
+];
+
+/// axe-core, vendored for the tests only (from crates/web/js's lockfile; CI checks it).
+const AXE: &str = include_str!("axe.min.js");
+
+/// The WCAG 2.2 A and AA rules, and axe's best practices.
+const AXE_RUN: &str = "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', \
+    'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}}).then(r => r.violations.map(v => \
+    `${v.id} (${v.impact}): ${v.help}: ${v.nodes.map(n => n.target.join(' ')).join(', ')}`))";
+
+fn deploy() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
+}
+
+/// Where the screenshots go (kept after the test, as its artefacts).
+fn artefacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
+    std::fs::create_dir_all(&dir).expect("the artefacts directory");
+    dir
+}
+
+/// The engine as a child process, killed on drop.
+struct Engine(Child);
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn client(server: &NatsServer, user: &str, password: &str, inbox: &str) -> Client {
+    ConnectOptions::with_user_and_password(user.to_owned(), password.to_owned())
+        .custom_inbox_prefix(format!("_INBOX.{inbox}"))
+        .connect(server.client_url())
+        .await
+        .unwrap_or_else(|e| panic!("{user} connects: {e}"))
+}
+
+async fn ok(client: &Client, subject: &str, body: Value) -> Value {
+    let reply = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.request(subject.to_owned(), body.to_string().into()),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{subject}: a reply in time"))
+    .unwrap_or_else(|e| panic!("{subject}: {e}"));
+    let reply: Value = serde_json::from_slice(&reply.payload).expect("JSON reply");
+    assert_eq!(reply["ok"], true, "{subject}: {reply}");
+    reply
+}
+
+/// Checks the page with axe-core: no violation.
+async fn accessible(page: &Page<'_>, what: &str) {
+    if page.eval("typeof axe").await != json!("object") {
+        page.eval(AXE).await;
+    }
+    let violations = page.eval(AXE_RUN).await;
+    assert_eq!(
+        violations,
+        json!([]),
+        "{what}: axe-core found accessibility violations"
+    );
+}
+
+/// The cells of the wallboard's row for a queue, as text (state, waiting, oldest, SL,
+/// answered, abandoned, nobody can serve), or `null` while it has none.
+fn queue_row(key: &str) -> String {
+    format!(
+        "(() => {{ const row = document.querySelector('.wide tr[data-queue=\"{key}\"]'); \
+         return row ? [...row.querySelectorAll('td')].map(c => c.innerText.trim()) : null; }})()"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_desktop_works_a_contact_through_and_the_wallboard_follows() {
+    let Some(chromium) = cdp::find_chromium() else {
+        assert!(
+            std::env::var_os("SWITCHBOARD_REQUIRE_BROWSER").is_none(),
+            "SWITCHBOARD_REQUIRE_BROWSER is set but no Chromium was found (apt-get install chromium)"
+        );
+        eprintln!("SKIPPED the browser test: no Chromium (install Debian's `chromium`)");
+        return;
+    };
+
+    // nats-server with deploy/'s users and permissions, and a WebSocket listener for the pages.
+    let auth = std::fs::read_to_string(deploy().join("nats/auth.conf")).expect("auth.conf");
+    let mut config: String = PASSWORDS
+        .iter()
+        .map(|(name, value)| format!("{name}: \"{value}\"\n"))
+        .collect();
+    config.push_str(&auth);
+    let server = NatsServer::builder()
+        .config_text(config)
+        .websocket(true)
+        .start()
+        .expect("nats-server starts with the deploy permissions and WebSocket");
+    let ws = server.websocket_url().expect("a WebSocket URL");
+
+    // The engine, as the engine user, serving the pages.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let http = format!("127.0.0.1:{}", common::free_port());
+    let config_file = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config_file,
+        format!(
+            "[nats]\nurl = \"{}\"\nuser = \"engine\"\npassword = \"engine-secret\"\n\
+             [engine]\ndata_dir = \"{}\"\n[metrics]\naddress = \"{http}\"\n\
+             [http]\nnats_ws_url = \"{ws}\"\n",
+            server.client_url(),
+            dir.path().join("data").display()
+        ),
+    )
+    .expect("the engine's configuration");
+    let _engine = Engine(
+        Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .arg("serve")
+            .arg("--config")
+            .arg(&config_file)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("the engine starts"),
+    );
+    let engine = client(&server, "engine", "engine-secret", "engine").await;
+    common::wait_until_serving(&engine).await;
+    let telephony = client(&server, "telephony", "channel-secret", "channel").await;
+    let base = format!("http://{http}");
+    let shots = artefacts();
+
+    let browser = Browser::launch(&chromium).await;
+
+    // The wallboard asks who it is (NATS wants a user), then shows the board.
+    let wallboard = browser.open(&format!("{base}/wallboard"), 1400, 1000).await;
+    wallboard
+        .wait_for(
+            "the sign-in form",
+            "!document.getElementById('sign-in').hidden",
+        )
+        .await;
+    accessible(&wallboard, "the wallboard's sign-in").await;
+    wallboard.fill("#wb-user", "wallboard").await;
+    wallboard.fill("#wb-password", "wallboard-secret").await;
+    wallboard.press("Enter").await;
+    wallboard
+        .wait_for(
+            "the board",
+            "!document.getElementById('board').hidden && document.body.dataset.readAt",
+        )
+        .await;
+
+    // The desktop: Ann logs in with the form (her NATS user is her desktop's).
+    let desktop = browser
+        .open(&format!("{base}/desktop?agent=ann"), 1280, 1000)
+        .await;
+    accessible(&desktop, "the desktop's login").await;
+    desktop.fill("#agent-name", "Ann Jones").await;
+    desktop.fill("#agent-site", "town_hall").await;
+    desktop
+        .eval("document.getElementById('agent-tier').value = '1'")
+        .await;
+    desktop
+        .fill("#agent-skills", "council_tax 3, benefits 2")
+        .await;
+    desktop
+        .eval("document.querySelector('#login details').open = true")
+        .await;
+    desktop.fill("#nats-user", "desktop-ann").await;
+    desktop.fill("#nats-password", "desktop-secret").await;
+    desktop.press("Enter").await;
+    // 1. logged in, not ready; focus on the Ready button.
+    desktop
+        .wait_for(
+            "logged in",
+            "document.getElementById('presence').innerText.includes('Not ready')",
+        )
+        .await;
+    assert_eq!(
+        desktop.eval("document.activeElement.id").await,
+        json!("ready")
+    );
+    // 2. ready, by keyboard.
+    desktop.press("Enter").await;
+    desktop
+        .wait_for(
+            "ready",
+            "document.getElementById('presence').innerText.startsWith('Ready')",
+        )
+        .await;
+
+    // The wallboard sees Ann available at the town hall, tier 1.
+    wallboard
+        .wait_for(
+            "Ann available",
+            "[...document.querySelectorAll('#agents-rows tr')].some(r => r.innerText.replace(/\\s+/g, ' ').trim() === 'Town hall 1 1 0 0 0')",
+        )
+        .await;
+
+    // 3. a call arrives over NATS and rings on her desktop, saying why it came to her.
+    ok(
+        &telephony,
+        "switchboard.cmd.contact.create",
+        json!({"contact_id": "call-1", "channel": "phone", "service": "council_tax",
+               "customer_id": "C-42", "vulnerable": true,
+               "attributes": {"caller_number": "+441632960000"}}),
+    )
+    .await;
+    let offer = desktop
+        .wait_for(
+            "the offer",
+            "document.querySelector('#offers article')?.innerText",
+        )
+        .await;
+    let offer = offer.as_str().unwrap_or_default().to_owned();
+    for words in [
+        "Incoming call: Council tax",
+        "Answer within",
+        "C-42",
+        "+441632960000",
+        "Vulnerable customer",
+        "Why you:",
+        "you were the only agent who could take it",
+    ] {
+        assert!(offer.contains(words), "the offer lacks {words:?}:\n{offer}");
+    }
+    let announced = desktop
+        .wait_for(
+            "the offer announced",
+            "document.getElementById('announce').innerText",
+        )
+        .await;
+    assert!(
+        announced
+            .as_str()
+            .is_some_and(|a| a.starts_with("Incoming call: Council tax")),
+        "{announced}"
+    );
+    accessible(&desktop, "the desktop with an offer ringing").await;
+    desktop.screenshot(&shots.join("desktop-offer.png")).await;
+    // The wallboard: one waiting (ringing) on council tax by phone.
+    let row = wallboard
+        .wait_for(
+            "call-1 waiting",
+            &format!(
+                "(r => r && r[1] === '1' && r)({})",
+                queue_row("council_tax phone")
+            ),
+        )
+        .await;
+    assert_eq!(row[4], "0", "nothing answered yet: {row}");
+
+    // 4. accept, by keyboard.
+    desktop.focus("#offers button.accept").await;
+    desktop.press("Enter").await;
+    desktop
+        .wait_for(
+            "the call in hand",
+            "document.querySelector('#work article')?.innerText.includes('Call: Council tax')",
+        )
+        .await;
+    let row = wallboard
+        .wait_for(
+            "call-1 answered",
+            &format!(
+                "(r => r && r[1] === '0' && r[4] === '1' && r)({})",
+                queue_row("council_tax phone")
+            ),
+        )
+        .await;
+    assert_eq!(row[3], "100%\ntarget 80%", "{row}");
+
+    // 5. complete with an outcome; 6. wrap-up, with its timer.
+    desktop.focus("#work input[value=resolved]").await;
+    desktop.press(" ").await;
+    desktop.focus("#work form.complete button").await;
+    desktop.press("Enter").await;
+    desktop
+        .wait_for(
+            "wrap-up",
+            "document.getElementById('presence').innerText.startsWith('Wrap-up') && document.getElementById('wrap-up').innerText.startsWith('Wrap-up time left')",
+        )
+        .await;
+    desktop.screenshot(&shots.join("desktop-wrap-up.png")).await;
+    // 7. ready again (ending wrap-up early).
+    assert_eq!(
+        desktop.eval("document.activeElement.id").await,
+        json!("ready")
+    );
+    desktop.press("Enter").await;
+    desktop
+        .wait_for(
+            "ready again",
+            "document.getElementById('presence').innerText.startsWith('Ready')",
+        )
+        .await;
+
+    // An offer withdrawn (the caller hangs up) shows at once.
+    ok(
+        &telephony,
+        "switchboard.cmd.contact.create",
+        json!({"contact_id": "call-2", "channel": "phone", "service": "benefits"}),
+    )
+    .await;
+    desktop
+        .wait_for(
+            "the second offer",
+            "document.querySelector('#offers article')",
+        )
+        .await;
+    ok(
+        &telephony,
+        "switchboard.cmd.contact.abandon",
+        json!({"contact_id": "call-2"}),
+    )
+    .await;
+    desktop
+        .wait_for(
+            "the offer withdrawn",
+            "!document.querySelector('#offers article') && document.getElementById('log').innerText.includes('withdrawn: the customer left before it was answered')",
+        )
+        .await;
+
+    // A refusal is shown in words, never as a code: a transfer to a service with a space.
+    ok(
+        &telephony,
+        "switchboard.cmd.contact.create",
+        json!({"contact_id": "call-3", "channel": "phone", "service": "council_tax"}),
+    )
+    .await;
+    desktop
+        .wait_for(
+            "the third offer",
+            "document.querySelector('#offers button.accept')",
+        )
+        .await;
+    desktop.focus("#offers button.accept").await;
+    desktop.press("Enter").await;
+    desktop
+        .wait_for("call-3 in hand", "document.querySelector('#work details')")
+        .await;
+    desktop
+        .eval("document.querySelectorAll('#work details')[1].open = true")
+        .await;
+    desktop
+        .fill("#work input[name=service]", "no such service")
+        .await;
+    desktop.press("Enter").await;
+    let problem = desktop
+        .wait_for(
+            "the refusal",
+            "!document.getElementById('problem').hidden && document.getElementById('problem').innerText",
+        )
+        .await;
+    let problem = problem.as_str().unwrap_or_default();
+    assert!(
+        problem.starts_with("The engine could not accept the request as sent.")
+            && problem.contains("‘service’"),
+        "{problem}"
+    );
+    assert!(
+        !problem.contains("invalid_message") && !problem.contains('`'),
+        "{problem}"
+    );
+
+    // The wallboard: deferred work (a letter) that nobody logged in can serve, past its due time.
+    let due = std::time::SystemTime::now() + Duration::from_secs(2);
+    let due: jiff::Timestamp = due.try_into().expect("a time");
+    ok(
+        &telephony,
+        "switchboard.cmd.contact.create",
+        json!({"contact_id": "letter-1", "channel": "email", "service": "housing",
+               "due_at": due.round(jiff::Unit::Millisecond).expect("rounded").to_string()}),
+    )
+    .await;
+    wallboard
+        .wait_for(
+            "the letter past due",
+            "document.getElementById('due').innerText.includes('Past due letter-1 (Housing, email)')",
+        )
+        .await;
+    let row = wallboard
+        .wait_for(
+            "nobody can serve housing",
+            &format!(
+                "(r => r && r[6] === '1' && r)({})",
+                queue_row("housing email")
+            ),
+        )
+        .await;
+    assert!(
+        row[0]
+            .as_str()
+            .is_some_and(|s| s.contains("Nobody can serve 1")),
+        "{row}"
+    );
+    let totals = wallboard
+        .eval("document.getElementById('agent-totals').innerText")
+        .await;
+    assert!(
+        totals
+            .as_str()
+            .is_some_and(|t| !t.contains("null") && t.contains("On contacts")),
+        "{totals}"
+    );
+    accessible(&wallboard, "the wallboard").await;
+    wallboard.screenshot(&shots.join("wallboard.png")).await;
+    accessible(&desktop, "the desktop with work in hand and a refusal").await;
+    desktop.screenshot(&shots.join("desktop-work.png")).await;
+
+    // On a phone.
+    wallboard.resize(390, 844).await;
+    wallboard
+        .wait_for(
+            "the queue cards",
+            "getComputedStyle(document.querySelector('.narrow')).display !== 'none'",
+        )
+        .await;
+    accessible(&wallboard, "the wallboard on a phone").await;
+    wallboard
+        .screenshot(&shots.join("wallboard-phone.png"))
+        .await;
+
+    // The home page links to both.
+    let home = browser.open(&format!("{base}/"), 1000, 700).await;
+    let links = home
+        .eval("[...document.querySelectorAll('main a')].map(a => a.getAttribute('href'))")
+        .await;
+    assert_eq!(
+        links,
+        json!(["/wallboard", "/desktop", "/metrics", "/readyz"])
+    );
+    accessible(&home, "the home page").await;
+
+    for (name, page) in [
+        ("wallboard", &wallboard),
+        ("desktop", &desktop),
+        ("home", &home),
+    ] {
+        assert_eq!(
+            page.reports(),
+            Vec::<String>::new(),
+            "{name} reported errors"
+        );
+    }
+    eprintln!("screenshots in {}", shots.display());
+}
