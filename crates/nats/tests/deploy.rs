@@ -1,7 +1,8 @@
 //! The deploy/ files that can be checked without a container engine: the NATS cluster
 //! configuration parses with the pinned nats-server (`-t`), and the per-role permissions in
 //! `deploy/nats/auth.conf` hold on a real nats-server running the engine: a desktop may use only
-//! its own agent's subjects, a channel system may only create and abandon contacts.
+//! its own agent's subjects, a channel system may only create and abandon contacts, the
+//! wallboard may only query and follow the events feed.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -41,6 +42,10 @@ fn the_nats_cluster_configuration_parses() {
             .arg("-c")
             .arg(deploy().join("nats/cluster.conf"))
             .env("NATS_SERVER_NAME", name)
+            .env(
+                "SWITCHBOARD_PAGES_ORIGIN",
+                "https://switchboard.council.example",
+            )
             .envs(PASSWORDS)
             .output()
             .expect("nats-server runs");
@@ -224,6 +229,41 @@ async fn roles_are_confined_to_their_subjects() {
         .expect("subscribe (refused by the server)");
     telephony.flush().await.expect("flush");
     violation(&mut telephony_errors, "switchboard.events.>").await;
+
+    // The wallboard reads the figures and the events feed, and may send nothing else.
+    let (wallboard, mut wallboard_errors) =
+        connect(&server, "wallboard", "wallboard-secret", "wallboard").await;
+    let _feed = wallboard
+        .subscribe("switchboard.events.>")
+        .await
+        .expect("subscribe to the events feed");
+    let queues = ok(&wallboard, "switchboard.query.queues", json!({})).await;
+    assert!(queues["queues"].is_array(), "{queues}");
+    ok(&wallboard, "switchboard.query.agents", json!({})).await;
+    ok(
+        &wallboard,
+        "switchboard.query.contact",
+        json!({"contact_id": "call-1"}),
+    )
+    .await;
+    wallboard
+        .publish("switchboard.cmd.agent.ann.not_ready", "{}".into())
+        .await
+        .expect("publish (refused by the server)");
+    wallboard.flush().await.expect("flush");
+    violation(&mut wallboard_errors, "switchboard.cmd.agent.ann.not_ready").await;
+    wallboard
+        .publish("switchboard.cmd.contact.create", "{}".into())
+        .await
+        .expect("publish (refused by the server)");
+    wallboard.flush().await.expect("flush");
+    violation(&mut wallboard_errors, "switchboard.cmd.contact.create").await;
+    let _desk = wallboard
+        .subscribe("switchboard.agent.ann.>")
+        .await
+        .expect("subscribe (refused by the server)");
+    wallboard.flush().await.expect("flush");
+    violation(&mut wallboard_errors, "switchboard.agent.ann.>").await;
 
     let _ = stop.send(());
     tokio::time::timeout(WAIT, engine_task)
