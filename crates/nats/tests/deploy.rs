@@ -112,6 +112,36 @@ async fn violation(errors: &mut mpsc::UnboundedReceiver<String>, subject: &str) 
     }
 }
 
+/// Publishes on `subject` and waits for the server to refuse it as a permissions violation.
+async fn refused_publish(
+    client: &Client,
+    errors: &mut mpsc::UnboundedReceiver<String>,
+    subject: &str,
+) {
+    client
+        .publish(subject.to_owned(), "{}".into())
+        .await
+        .expect("publish (refused by the server)");
+    client.flush().await.expect("flush");
+    violation(errors, subject).await;
+}
+
+/// Subscribes to `subject` and waits for the server to refuse it as a permissions violation;
+/// the subscription is returned so that it is not dropped before the refusal.
+async fn refused_subscribe(
+    client: &Client,
+    errors: &mut mpsc::UnboundedReceiver<String>,
+    subject: &str,
+) -> async_nats::Subscriber {
+    let subscription = client
+        .subscribe(subject.to_owned())
+        .await
+        .expect("subscribe (refused by the server)");
+    client.flush().await.expect("flush");
+    violation(errors, subject).await;
+    subscription
+}
+
 #[tokio::test]
 async fn roles_are_confined_to_their_subjects() {
     let auth = std::fs::read_to_string(deploy().join("nats/auth.conf")).expect("auth.conf");
@@ -198,37 +228,20 @@ async fn roles_are_confined_to_their_subjects() {
     .await;
 
     // Ann may not act as Bob, nor listen to Bob's desktop.
-    ann.publish("switchboard.cmd.agent.bob.login", "{}".into())
-        .await
-        .expect("publish (refused by the server)");
-    ann.flush().await.expect("flush");
-    violation(&mut ann_errors, "switchboard.cmd.agent.bob.login").await;
-    let _bob = ann
-        .subscribe("switchboard.agent.bob.>")
-        .await
-        .expect("subscribe (refused by the server)");
-    ann.flush().await.expect("flush");
-    violation(&mut ann_errors, "switchboard.agent.bob.>").await;
+    refused_publish(&ann, &mut ann_errors, "switchboard.cmd.agent.bob.login").await;
+    let _bob = refused_subscribe(&ann, &mut ann_errors, "switchboard.agent.bob.>").await;
     // Nor create contacts.
-    ann.publish("switchboard.cmd.contact.create", "{}".into())
-        .await
-        .expect("publish (refused by the server)");
-    ann.flush().await.expect("flush");
-    violation(&mut ann_errors, "switchboard.cmd.contact.create").await;
+    refused_publish(&ann, &mut ann_errors, "switchboard.cmd.contact.create").await;
 
     // The telephony system may not send agent commands, nor listen to desktops or events.
-    telephony
-        .publish("switchboard.cmd.agent.ann.ready", "{}".into())
-        .await
-        .expect("publish (refused by the server)");
-    telephony.flush().await.expect("flush");
-    violation(&mut telephony_errors, "switchboard.cmd.agent.ann.ready").await;
-    let _events = telephony
-        .subscribe("switchboard.events.>")
-        .await
-        .expect("subscribe (refused by the server)");
-    telephony.flush().await.expect("flush");
-    violation(&mut telephony_errors, "switchboard.events.>").await;
+    refused_publish(
+        &telephony,
+        &mut telephony_errors,
+        "switchboard.cmd.agent.ann.ready",
+    )
+    .await;
+    let _events =
+        refused_subscribe(&telephony, &mut telephony_errors, "switchboard.events.>").await;
 
     // The wallboard reads the figures and the events feed, and may send nothing else.
     let (wallboard, mut wallboard_errors) =
@@ -246,24 +259,20 @@ async fn roles_are_confined_to_their_subjects() {
         json!({"contact_id": "call-1"}),
     )
     .await;
-    wallboard
-        .publish("switchboard.cmd.agent.ann.not_ready", "{}".into())
-        .await
-        .expect("publish (refused by the server)");
-    wallboard.flush().await.expect("flush");
-    violation(&mut wallboard_errors, "switchboard.cmd.agent.ann.not_ready").await;
-    wallboard
-        .publish("switchboard.cmd.contact.create", "{}".into())
-        .await
-        .expect("publish (refused by the server)");
-    wallboard.flush().await.expect("flush");
-    violation(&mut wallboard_errors, "switchboard.cmd.contact.create").await;
-    let _desk = wallboard
-        .subscribe("switchboard.agent.ann.>")
-        .await
-        .expect("subscribe (refused by the server)");
-    wallboard.flush().await.expect("flush");
-    violation(&mut wallboard_errors, "switchboard.agent.ann.>").await;
+    refused_publish(
+        &wallboard,
+        &mut wallboard_errors,
+        "switchboard.cmd.agent.ann.not_ready",
+    )
+    .await;
+    refused_publish(
+        &wallboard,
+        &mut wallboard_errors,
+        "switchboard.cmd.contact.create",
+    )
+    .await;
+    let _desk =
+        refused_subscribe(&wallboard, &mut wallboard_errors, "switchboard.agent.ann.>").await;
 
     let _ = stop.send(());
     tokio::time::timeout(WAIT, engine_task)

@@ -352,6 +352,12 @@ impl Page<'_> {
         assert_eq!(found, json!(true), "no focusable {selector}");
     }
 
+    /// Focuses `selector` and presses `key` there, as a keyboard user would.
+    pub(crate) async fn press_on(&self, selector: &str, key: &str) {
+        self.focus(selector).await;
+        self.press(key).await;
+    }
+
     /// Types `text` into the focused element, as a keyboard would.
     pub(crate) async fn type_text(&self, text: &str) {
         self.call("Input.insertText", json!({"text": text})).await;

@@ -17,87 +17,14 @@ mod common;
 
 mod cdp;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+mod stack;
+
 use std::time::Duration;
 
-use async_nats::{Client, ConnectOptions};
-use serde_json::{Value, json};
-use switchboard_natsd::NatsServer;
+use serde_json::json;
 
-use cdp::{Browser, Page};
-
-/// The passwords deploy/nats/auth.conf takes as variables, with test values.
-const PASSWORDS: [(&str, &str); 5] = [
-    ("SWITCHBOARD_ENGINE_PASSWORD", "engine-secret"),
-    ("SWITCHBOARD_CHANNEL_PASSWORD", "channel-secret"),
-    ("SWITCHBOARD_WALLBOARD_PASSWORD", "wallboard-secret"),
-    ("SWITCHBOARD_DESKTOP_PASSWORD", "desktop-secret"),
-    ("SWITCHBOARD_SYSTEM_PASSWORD", "system-secret"),
-];
-
-/// axe-core, vendored for the tests only (from crates/web/js's lockfile; CI checks it).
-const AXE: &str = include_str!("axe.min.js");
-
-/// The WCAG 2.2 A and AA rules, and axe's best practices.
-const AXE_RUN: &str = "axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', \
-    'wcag21a', 'wcag21aa', 'wcag22aa', 'best-practice']}}).then(r => r.violations.map(v => \
-    `${v.id} (${v.impact}): ${v.help}: ${v.nodes.map(n => n.target.join(' ')).join(', ')}`))";
-
-fn deploy() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../deploy")
-}
-
-/// Where the screenshots go (kept after the test, as its artefacts).
-fn artefacts() -> PathBuf {
-    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser");
-    std::fs::create_dir_all(&dir).expect("the artefacts directory");
-    dir
-}
-
-/// The engine as a child process, killed on drop.
-struct Engine(Child);
-
-impl Drop for Engine {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-async fn client(server: &NatsServer, user: &str, password: &str, inbox: &str) -> Client {
-    ConnectOptions::with_user_and_password(user.to_owned(), password.to_owned())
-        .custom_inbox_prefix(format!("_INBOX.{inbox}"))
-        .connect(server.client_url())
-        .await
-        .unwrap_or_else(|e| panic!("{user} connects: {e}"))
-}
-
-async fn ok(client: &Client, subject: &str, body: Value) -> Value {
-    let reply = tokio::time::timeout(
-        Duration::from_secs(10),
-        client.request(subject.to_owned(), body.to_string().into()),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("{subject}: a reply in time"))
-    .unwrap_or_else(|e| panic!("{subject}: {e}"));
-    let reply: Value = serde_json::from_slice(&reply.payload).expect("JSON reply");
-    assert_eq!(reply["ok"], true, "{subject}: {reply}");
-    reply
-}
-
-/// Checks the page with axe-core: no violation.
-async fn accessible(page: &Page<'_>, what: &str) {
-    if page.eval("typeof axe").await != json!("object") {
-        page.eval(AXE).await;
-    }
-    let violations = page.eval(AXE_RUN).await;
-    assert_eq!(
-        violations,
-        json!([]),
-        "{what}: axe-core found accessibility violations"
-    );
-}
+use cdp::Browser;
+use stack::{Stack, accessible, artefacts};
 
 /// The cells of the wallboard's row for a queue, as text (state, waiting, oldest, SL,
 /// answered, abandoned, nobody can serve), or `null` while it has none.
@@ -119,50 +46,8 @@ async fn the_desktop_works_a_contact_through_and_the_wallboard_follows() {
         return;
     };
 
-    // nats-server with deploy/'s users and permissions, and a WebSocket listener for the pages.
-    let auth = std::fs::read_to_string(deploy().join("nats/auth.conf")).expect("auth.conf");
-    let mut config: String = PASSWORDS
-        .iter()
-        .map(|(name, value)| format!("{name}: \"{value}\"\n"))
-        .collect();
-    config.push_str(&auth);
-    let server = NatsServer::builder()
-        .config_text(config)
-        .websocket(true)
-        .start()
-        .expect("nats-server starts with the deploy permissions and WebSocket");
-    let ws = server.websocket_url().expect("a WebSocket URL");
-
-    // The engine, as the engine user, serving the pages.
-    let dir = tempfile::tempdir().expect("temp dir");
-    let http = format!("127.0.0.1:{}", common::free_port());
-    let config_file = dir.path().join("switchboard.toml");
-    std::fs::write(
-        &config_file,
-        format!(
-            "[nats]\nurl = \"{}\"\nuser = \"engine\"\npassword = \"engine-secret\"\n\
-             [engine]\ndata_dir = \"{}\"\n[metrics]\naddress = \"{http}\"\n\
-             [http]\nnats_ws_url = \"{ws}\"\n",
-            server.client_url(),
-            dir.path().join("data").display()
-        ),
-    )
-    .expect("the engine's configuration");
-    let _engine = Engine(
-        Command::new(env!("CARGO_BIN_EXE_switchboard"))
-            .arg("serve")
-            .arg("--config")
-            .arg(&config_file)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("the engine starts"),
-    );
-    let engine = client(&server, "engine", "engine-secret", "engine").await;
-    common::wait_until_serving(&engine).await;
-    let telephony = client(&server, "telephony", "channel-secret", "channel").await;
-    let base = format!("http://{http}");
+    let stack = Stack::start().await;
+    let base = &stack.base;
     let shots = artefacts();
 
     let browser = Browser::launch(&chromium).await;
@@ -234,14 +119,13 @@ async fn the_desktop_works_a_contact_through_and_the_wallboard_follows() {
         .await;
 
     // 3. a call arrives over NATS and rings on her desktop, saying why it came to her.
-    ok(
-        &telephony,
-        "switchboard.cmd.contact.create",
-        json!({"contact_id": "call-1", "channel": "phone", "service": "council_tax",
+    stack
+        .create_contact(
+            json!({"contact_id": "call-1", "channel": "phone", "service": "council_tax",
                "customer_id": "C-42", "vulnerable": true,
                "attributes": {"caller_number": "+441632960000"}}),
-    )
-    .await;
+        )
+        .await;
     let offer = desktop
         .wait_for(
             "the offer",
@@ -287,8 +171,7 @@ async fn the_desktop_works_a_contact_through_and_the_wallboard_follows() {
     assert_eq!(row[4], "0", "nothing answered yet: {row}");
 
     // 4. accept, by keyboard.
-    desktop.focus("#offers button.accept").await;
-    desktop.press("Enter").await;
+    desktop.press_on("#offers button.accept", "Enter").await;
     desktop
         .wait_for(
             "the call in hand",
@@ -307,10 +190,10 @@ async fn the_desktop_works_a_contact_through_and_the_wallboard_follows() {
     assert_eq!(row[3], "100%\ntarget 80%", "{row}");
 
     // 5. complete with an outcome; 6. wrap-up, with its timer.
-    desktop.focus("#work input[value=resolved]").await;
-    desktop.press(" ").await;
-    desktop.focus("#work form.complete button").await;
-    desktop.press("Enter").await;
+    desktop.press_on("#work input[value=resolved]", " ").await;
+    desktop
+        .press_on("#work form.complete button", "Enter")
+        .await;
     desktop
         .wait_for(
             "wrap-up",
@@ -332,24 +215,16 @@ async fn the_desktop_works_a_contact_through_and_the_wallboard_follows() {
         .await;
 
     // An offer withdrawn (the caller hangs up) shows at once.
-    ok(
-        &telephony,
-        "switchboard.cmd.contact.create",
-        json!({"contact_id": "call-2", "channel": "phone", "service": "benefits"}),
-    )
-    .await;
+    stack
+        .create_contact(json!({"contact_id": "call-2", "channel": "phone", "service": "benefits"}))
+        .await;
     desktop
         .wait_for(
             "the second offer",
             "document.querySelector('#offers article')",
         )
         .await;
-    ok(
-        &telephony,
-        "switchboard.cmd.contact.abandon",
-        json!({"contact_id": "call-2"}),
-    )
-    .await;
+    stack.abandon("call-2").await;
     desktop
         .wait_for(
             "the offer withdrawn",
@@ -358,20 +233,18 @@ async fn the_desktop_works_a_contact_through_and_the_wallboard_follows() {
         .await;
 
     // A refusal is shown in words, never as a code: a transfer to a service with a space.
-    ok(
-        &telephony,
-        "switchboard.cmd.contact.create",
-        json!({"contact_id": "call-3", "channel": "phone", "service": "council_tax"}),
-    )
-    .await;
+    stack
+        .create_contact(
+            json!({"contact_id": "call-3", "channel": "phone", "service": "council_tax"}),
+        )
+        .await;
     desktop
         .wait_for(
             "the third offer",
             "document.querySelector('#offers button.accept')",
         )
         .await;
-    desktop.focus("#offers button.accept").await;
-    desktop.press("Enter").await;
+    desktop.press_on("#offers button.accept", "Enter").await;
     desktop
         .wait_for("call-3 in hand", "document.querySelector('#work details')")
         .await;
@@ -402,13 +275,12 @@ async fn the_desktop_works_a_contact_through_and_the_wallboard_follows() {
     // The wallboard: deferred work (a letter) that nobody logged in can serve, past its due time.
     let due = std::time::SystemTime::now() + Duration::from_secs(2);
     let due: jiff::Timestamp = due.try_into().expect("a time");
-    ok(
-        &telephony,
-        "switchboard.cmd.contact.create",
-        json!({"contact_id": "letter-1", "channel": "email", "service": "housing",
+    stack
+        .create_contact(
+            json!({"contact_id": "letter-1", "channel": "email", "service": "housing",
                "due_at": due.round(jiff::Unit::Millisecond).expect("rounded").to_string()}),
-    )
-    .await;
+        )
+        .await;
     wallboard
         .wait_for(
             "the letter past due",
