@@ -5,9 +5,12 @@
 //!
 //! One browser for the file. The desktop goes through the whole loop (log in, ready, an offer
 //! created over NATS, accept, complete with an outcome, wrap-up, ready again), sees an offer
-//! withdrawn and a refusal in words; the wallboard follows the queue's counts, the agents and a
-//! contact past its due time; axe-core finds no WCAG 2.2 AA violation on any page; screenshots
-//! are saved under `target/tmp/browser/`.
+//! withdrawn and a refusal in words, escalates a call and goes not ready for lunch; the
+//! wallboard follows the queue's counts, the agents (and their not-ready reasons) and a
+//! contact past its due time; axe-core finds no WCAG 2.2 AA violation on any page, and no page
+//! scrolls sideways, wide or at a phone's width; screenshots are saved under
+//! `target/tmp/browser/`. The setup (nats-server, the engine) is in `stack.rs`, the DevTools
+//! client in `cdp.rs`.
 //!
 //! Without a browser the test says so and passes; `SWITCHBOARD_REQUIRE_BROWSER=1` (set by CI)
 //! makes a missing browser a failure.
@@ -25,6 +28,17 @@ use serde_json::json;
 
 use cdp::Browser;
 use stack::{Stack, accessible, artefacts};
+
+/// Checks that the page needs no sideways scrolling at its current width.
+async fn fits(page: &cdp::Page<'_>, what: &str) {
+    let widths = page
+        .eval("[document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        .await;
+    assert!(
+        widths[0].as_u64() <= widths[1].as_u64(),
+        "{what} is wider than the window (page, window): {widths}"
+    );
+}
 
 /// The cells of the wallboard's row for a queue, as text (state, waiting, oldest, SL,
 /// answered, abandoned, nobody can serve), or `null` while it has none.
@@ -178,6 +192,13 @@ async fn the_desktop_works_a_contact_through_and_the_wallboard_follows() {
             "document.querySelector('#work article')?.innerText.includes('Call: Council tax')",
         )
         .await;
+    // Ready, but not idle: the call takes all of her.
+    assert_eq!(
+        desktop
+            .eval("document.getElementById('presence').innerText")
+            .await,
+        json!("Ready, with one contact in hand: more offers come when you have room")
+    );
     let row = wallboard
         .wait_for(
             "call-1 answered",
@@ -271,6 +292,50 @@ async fn the_desktop_works_a_contact_through_and_the_wallboard_follows() {
         !problem.contains("invalid_message") && !problem.contains('`'),
         "{problem}"
     );
+    accessible(&desktop, "the desktop with work in hand and a refusal").await;
+    desktop.screenshot(&shots.join("desktop-work.png")).await;
+
+    // Escalated instead: it leaves her desk, and (no tier 2 is logged in) nobody can serve it.
+    desktop
+        .eval("document.querySelectorAll('#work details')[0].open = true")
+        .await;
+    desktop
+        .fill("#work input[name=reason]", "wants a payment plan")
+        .await;
+    desktop.press("Enter").await;
+    desktop
+        .wait_for(
+            "call-3 escalated",
+            "!document.querySelector('#work article') && document.getElementById('log').innerText.includes('Escalated call-3')",
+        )
+        .await;
+    wallboard
+        .wait_for(
+            "call-3 unservable",
+            &format!(
+                "(r => r && r[1] === '1' && r[6] === '1' && r)({})",
+                queue_row("council_tax phone")
+            ),
+        )
+        .await;
+
+    // Not ready, with a reason, which the wallboard counts.
+    desktop
+        .eval("document.getElementById('not-ready-reason').value = 'lunch'")
+        .await;
+    desktop.press_on("#not-ready button", "Enter").await;
+    desktop
+        .wait_for(
+            "not ready for lunch",
+            "document.getElementById('presence').innerText === 'Not ready (lunch)' && !document.getElementById('ready').hidden",
+        )
+        .await;
+    wallboard
+        .wait_for(
+            "Ann at lunch",
+            "document.getElementById('agent-totals').innerText.includes('Not ready: 1 lunch.')",
+        )
+        .await;
 
     // The wallboard: deferred work (a letter) that nobody logged in can serve, past its due time.
     let due = std::time::SystemTime::now() + Duration::from_secs(2);
@@ -312,9 +377,8 @@ async fn the_desktop_works_a_contact_through_and_the_wallboard_follows() {
         "{totals}"
     );
     accessible(&wallboard, "the wallboard").await;
+    fits(&wallboard, "the wallboard").await;
     wallboard.screenshot(&shots.join("wallboard.png")).await;
-    accessible(&desktop, "the desktop with work in hand and a refusal").await;
-    desktop.screenshot(&shots.join("desktop-work.png")).await;
 
     // On a phone.
     wallboard.resize(390, 844).await;
@@ -325,9 +389,23 @@ async fn the_desktop_works_a_contact_through_and_the_wallboard_follows() {
         )
         .await;
     accessible(&wallboard, "the wallboard on a phone").await;
+    fits(&wallboard, "the wallboard on a phone").await;
+    let list = wallboard
+        .eval("document.getElementById('agents-list').innerText")
+        .await;
+    assert_eq!(
+        list,
+        json!("Town hall, tier 1: 0 available, 0 on contacts, 0 wrap-up, 1 not ready"),
+        "the agents by site and tier, on a phone"
+    );
     wallboard
         .screenshot(&shots.join("wallboard-phone.png"))
         .await;
+
+    desktop.resize(390, 844).await;
+    accessible(&desktop, "the desktop on a phone").await;
+    fits(&desktop, "the desktop on a phone").await;
+    desktop.screenshot(&shots.join("desktop-phone.png")).await;
 
     // The home page links to both.
     let home = browser.open(&format!("{base}/"), 1000, 700).await;

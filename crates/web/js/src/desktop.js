@@ -408,6 +408,12 @@ function presenceWords() {
     return `${base} (${REASON_WORDS[state.reason] ?? words(state.reason).toLowerCase()})`;
   }
   if (state.presence === "wrap_up" && state.wrapUpUntil) return `${base} until ${clock(state.wrapUpUntil, true)}`;
+  if (state.presence === "ready" && state.work.size > 0) {
+    // Ready in the engine's words, but a call in hand takes all of an agent: "offers come to
+    // you" would read as idle.
+    const held = state.work.size === 1 ? "one contact" : `${state.work.size} contacts`;
+    return `Ready, with ${held} in hand: more offers come when you have room`;
+  }
   return base;
 }
 
@@ -418,7 +424,16 @@ function renderPresence() {
   const presence = $("presence");
   presence.textContent = state.presence ? presenceWords() : "Your state shows when the engine next changes it.";
   presence.dataset.presence = state.presence ?? "unknown";
-  $("ready").textContent = state.presence === "wrap_up" ? "Ready now (end wrap-up)" : "Ready";
+  // Ready is offered only when not ready: a green "Ready" beside "Ready: offers come to you"
+  // reads as a second state. Focus on it moves to the state it led to.
+  const ready = $("ready");
+  const hide = state.presence === "ready";
+  if (hide && document.activeElement === ready) {
+    presence.setAttribute("tabindex", "-1");
+    presence.focus();
+  }
+  ready.hidden = hide;
+  ready.textContent = state.presence === "wrap_up" ? "Ready now (end wrap-up)" : "Ready";
   renderTimers();
 }
 
@@ -704,7 +719,8 @@ $("not-ready").addEventListener("submit", async (event) => {
   event.preventDefault();
   const reason = $("not-ready-reason").value;
   const reply = await command("not_ready", { reason });
-  if (reply && !reply.presence && !reply.unchanged) setPresence("not_ready", reason, null);
+  // The reply says the presence, not the reason: the reason shown is the one just sent.
+  if (reply && !reply.unchanged) setPresence("not_ready", reason, null);
 });
 $("logout").addEventListener("click", async () => {
   const reply = await command("logout");

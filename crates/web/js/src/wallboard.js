@@ -101,6 +101,17 @@ function baselineFor(reply) {
   return baseline;
 }
 
+/**
+ * The span the counts cover, for the headings: "today" when this screen has read the figures
+ * since the day began, else "since 14:05" (a screen opened mid-day cannot know the morning's:
+ * the engine's figures are running totals since its log began).
+ */
+function period() {
+  const since = state.baseline ? new Date(state.baseline.at) : null;
+  if (!since || (since.getHours() === 0 && since.getMinutes() < 5)) return "today";
+  return `since ${clock(since)}`;
+}
+
 /** Today's counts of one queue: its totals less the day's first figures (none: it is new today). */
 function todays(line) {
   const base = state.baseline?.queues[queueKey(line)];
@@ -122,7 +133,7 @@ function targetOf(line) {
 
 const STATES = {
   ok: { word: "On target", mark: "✓" },
-  quiet: { word: "No answers yet today", mark: "–" },
+  quiet: { word: "No answers yet", mark: "–" },
   warn: { word: "At risk", mark: "!" },
   bad: { word: "Below target", mark: "✕" },
   unservable: { word: "Nobody can serve", mark: "✕" },
@@ -199,9 +210,9 @@ function queueTable(models) {
     "State",
     "Waiting now",
     "Oldest wait",
-    "Service level today",
-    "Answered today",
-    "Abandoned today",
+    `Service level ${period()}`,
+    `Answered ${period()}`,
+    `Abandoned ${period()}`,
     "Nobody can serve",
   ];
   return el(
@@ -250,11 +261,11 @@ function queueCards(models) {
           {},
           figure("Waiting now", String(model.waiting), { class: "big" }),
           figure("Oldest wait", model.oldest, { class: `big ${model.late ? "late" : ""}` }),
-          figure(`Service level today (target ${percent(model.status.target)})`, percent(model.counts.service_level), {
+          figure(`Service level ${period()} (target ${percent(model.status.target)})`, percent(model.counts.service_level), {
             class: "big",
           }),
-          figure("Answered today", String(model.counts.answered)),
-          figure("Abandoned today", String(model.counts.abandoned)),
+          figure(`Answered ${period()}`, String(model.counts.answered)),
+          figure(`Abandoned ${period()}`, String(model.counts.abandoned)),
           figure("Nobody can serve", String(model.line.unservable ?? 0), {
             class: (model.line.unservable ?? 0) > 0 ? "alarm" : "",
           }),
@@ -282,17 +293,18 @@ function renderQueues() {
     // The table on a wide screen, cards on a phone: the style sheet shows one of the two.
     shown.push(el("div", { class: "wide" }, queueTable(busy)), el("div", { class: "narrow" }, queueCards(busy)));
   } else {
-    shown.push(el("p", { class: "note", text: "Nobody is waiting and no contact has arrived today." }));
+    shown.push(el("p", { class: "note", text: `Nobody is waiting and no contact has arrived ${period()}.` }));
   }
   if (quiet.length) {
-    shown.push(el("p", { class: "note quiet", text: `Quiet today (nothing waiting, nothing arrived): ${quiet.map((m) => m.name).join("; ")}.` }));
+    shown.push(el("p", { class: "note quiet", text: `Quiet (nothing waiting or in hand, nothing arrived ${period()}): ${quiet.map((m) => m.name).join("; ")}.` }));
   }
   $("queues").replaceChildren(...shown);
-  const since = state.baseline ? new Date(state.baseline.at) : null;
-  const midnight = since && since.getHours() === 0 && since.getMinutes() < 5;
+  const counted = period();
   $("queues-note").textContent =
     `Read at ${clock(reply.at, true)}. ` +
-    (since && !midnight ? `"Today" counts from ${clock(since)}, when this screen first read the figures today. ` : "") +
+    (counted === "today"
+      ? ""
+      : `Answered, abandoned and service level count ${counted}, when this screen first read the figures today (it cannot know earlier ones). `) +
     "Service level: answered within the threshold ÷ (answered + abandoned + still waiting past it).";
   if (announcements.length) $("changes").textContent = announcements.join(" ");
 }
@@ -346,6 +358,20 @@ function renderAgents() {
       : []),
   );
   const sorted = [...rows.values()].sort((a, b) => a.site.localeCompare(b.site) || a.tier - b.tier);
+  // A phone has no room for six columns: one line per site and tier instead (the style sheet
+  // shows one of the two).
+  $("agents-list").replaceChildren(
+    ...(sorted.length
+      ? sorted.map((row) =>
+          el(
+            "li",
+            {},
+            el("strong", { text: `${words(row.site)}, tier ${row.tier}: ` }),
+            GROUPS.map(([key, label]) => `${row[key]} ${label.toLowerCase()}`).join(", "),
+          ),
+        )
+      : [el("li", { text: "Nobody is logged in." })]),
+  );
   $("agents-rows").replaceChildren(
     ...(sorted.length
       ? sorted.map((row) =>
