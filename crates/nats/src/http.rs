@@ -6,10 +6,12 @@
 //!   [`Health::readiness`]).
 //! - `GET /metrics`: the Prometheus text exposition (format 0.0.4).
 //!
+//! - `GET /`, `/wallboard`, `/desktop` and `/assets/*`: the web pages, embedded in the binary
+//!   ([`switchboard_web::Pages`]).
+//!
 //! `HEAD` is answered like `GET` without the body; any other method is 405, any other path
 //! 404. Every request is routed by one function, [`Endpoints::route`] (method and path in, a
-//! whole response out), so a page (the wallboard, the desktop: embedded static assets) is one
-//! more arm there, not another server.
+//! whole response out): the pages are routes there, not another server.
 //!
 //! Bounds, against slow or greedy clients: a request head must arrive within
 //! [`HEADER_READ_TIMEOUT`] (else the connection is closed) and fit in [`REQUEST_BYTES_MAX`]
@@ -36,6 +38,7 @@ use hyper::service::service_fn;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use metrics_exporter_prometheus::PrometheusHandle;
+use switchboard_web::{Asset, Pages};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
@@ -93,13 +96,26 @@ pub struct Endpoints {
     metrics: PrometheusHandle,
     /// Answers `/readyz`.
     health: Health,
+    /// The web pages.
+    pages: Pages,
 }
 
 impl Endpoints {
-    /// Serves `metrics` and `health`.
+    /// Serves `metrics` and `health`, and the pages unconfigured (they say so).
     #[must_use]
-    pub const fn new(metrics: PrometheusHandle, health: Health) -> Self {
-        Self { metrics, health }
+    pub fn new(metrics: PrometheusHandle, health: Health) -> Self {
+        Self {
+            metrics,
+            health,
+            pages: Pages::default(),
+        }
+    }
+
+    /// Serves these pages.
+    #[must_use]
+    pub fn with_pages(mut self, pages: Pages) -> Self {
+        self.pages = pages;
+        self
     }
 
     /// The response to `method` on `path` (without its query): the whole routing table.
@@ -117,12 +133,28 @@ impl Endpoints {
             "/healthz" => text(StatusCode::OK, "ok\n"),
             "/readyz" => readyz(self.health.readiness()),
             "/metrics" => response(StatusCode::OK, PROMETHEUS_TEXT, self.metrics.render()),
-            _ => text(
-                StatusCode::NOT_FOUND,
-                "not found: try /metrics, /healthz or /readyz\n",
-            ),
+            _ => match self.pages.asset(path) {
+                Some(asset) => page(asset),
+                None => text(
+                    StatusCode::NOT_FOUND,
+                    "not found: try /wallboard, /desktop, /metrics, /healthz or /readyz\n",
+                ),
+            },
         }
     }
+}
+
+/// A page or one of its assets, with its own headers.
+fn page(asset: Asset) -> Response<Full<Bytes>> {
+    let mut answer = response(StatusCode::OK, asset.content_type, asset.body);
+    for (name, value) in asset.headers {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            answer
+                .headers_mut()
+                .insert(header::HeaderName::from_static(name), value);
+        }
+    }
+    answer
 }
 
 /// A response with the headers every answer carries.
@@ -336,7 +368,13 @@ mod tests {
             status(&Method::GET, "/readyz"),
             StatusCode::SERVICE_UNAVAILABLE
         );
-        assert_eq!(status(&Method::GET, "/"), StatusCode::NOT_FOUND);
+        assert_eq!(status(&Method::GET, "/"), StatusCode::OK);
+        assert_eq!(status(&Method::GET, "/wallboard"), StatusCode::OK);
+        assert_eq!(status(&Method::HEAD, "/desktop"), StatusCode::OK);
+        assert_eq!(
+            status(&Method::GET, "/assets/nope.js"),
+            StatusCode::NOT_FOUND
+        );
         assert_eq!(status(&Method::GET, "/metrics/"), StatusCode::NOT_FOUND);
         assert_eq!(
             status(&Method::POST, "/metrics"),
@@ -374,5 +412,14 @@ mod tests {
         assert_eq!(metrics.headers()[header::CONTENT_TYPE], PROMETHEUS_TEXT);
         let refused = endpoints.route(&Method::POST, "/metrics");
         assert_eq!(refused.headers()[header::ALLOW], "GET, HEAD");
+        let wallboard = endpoints.route(&Method::GET, "/wallboard");
+        assert_eq!(wallboard.headers()[header::CONNECTION], "close");
+        assert!(
+            wallboard.headers()[header::CONTENT_SECURITY_POLICY]
+                .to_str()
+                .is_ok_and(|policy| policy.contains("script-src 'self'")),
+            "{:?}",
+            wallboard.headers()
+        );
     }
 }

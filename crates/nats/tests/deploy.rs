@@ -1,7 +1,8 @@
 //! The deploy/ files that can be checked without a container engine: the NATS cluster
 //! configuration parses with the pinned nats-server (`-t`), and the per-role permissions in
 //! `deploy/nats/auth.conf` hold on a real nats-server running the engine: a desktop may use only
-//! its own agent's subjects, a channel system may only create and abandon contacts.
+//! its own agent's subjects, a channel system may only create and abandon contacts, the
+//! wallboard may only query and follow the events feed.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -41,6 +42,10 @@ fn the_nats_cluster_configuration_parses() {
             .arg("-c")
             .arg(deploy().join("nats/cluster.conf"))
             .env("NATS_SERVER_NAME", name)
+            .env(
+                "SWITCHBOARD_PAGES_ORIGIN",
+                "https://switchboard.council.example",
+            )
             .envs(PASSWORDS)
             .output()
             .expect("nats-server runs");
@@ -107,32 +112,67 @@ async fn violation(errors: &mut mpsc::UnboundedReceiver<String>, subject: &str) 
     }
 }
 
-/// Publishes to `subject`, which the server must refuse, and waits for the violation.
-async fn publish_refused(
+/// Publishes on `subject` and waits for the server to refuse it as a permissions violation.
+async fn refused_publish(
     client: &Client,
     errors: &mut mpsc::UnboundedReceiver<String>,
-    subject: &'static str,
+    subject: &str,
 ) {
     client
-        .publish(subject, "{}".into())
+        .publish(subject.to_owned(), "{}".into())
         .await
         .expect("publish (refused by the server)");
     client.flush().await.expect("flush");
     violation(errors, subject).await;
 }
 
-/// Subscribes to `subject`, which the server must refuse, and waits for the violation.
-async fn subscribe_refused(
+/// Subscribes to `subject` and waits for the server to refuse it as a permissions violation;
+/// the subscription is returned so that it is not dropped before the refusal.
+async fn refused_subscribe(
     client: &Client,
     errors: &mut mpsc::UnboundedReceiver<String>,
-    subject: &'static str,
-) {
-    let _subscription = client
-        .subscribe(subject)
+    subject: &str,
+) -> async_nats::Subscriber {
+    let subscription = client
+        .subscribe(subject.to_owned())
         .await
         .expect("subscribe (refused by the server)");
     client.flush().await.expect("flush");
     violation(errors, subject).await;
+    subscription
+}
+
+/// The wallboard reads the figures and the events feed, and may send nothing else.
+async fn the_wallboard_only_reads(server: &NatsServer) {
+    let (wallboard, mut wallboard_errors) =
+        connect(server, "wallboard", "wallboard-secret", "wallboard").await;
+    let _feed = wallboard
+        .subscribe("switchboard.events.>")
+        .await
+        .expect("subscribe to the events feed");
+    let queues = ok(&wallboard, "switchboard.query.queues", json!({})).await;
+    assert!(queues["queues"].is_array(), "{queues}");
+    ok(&wallboard, "switchboard.query.agents", json!({})).await;
+    ok(
+        &wallboard,
+        "switchboard.query.contact",
+        json!({"contact_id": "call-1"}),
+    )
+    .await;
+    refused_publish(
+        &wallboard,
+        &mut wallboard_errors,
+        "switchboard.cmd.agent.ann.not_ready",
+    )
+    .await;
+    refused_publish(
+        &wallboard,
+        &mut wallboard_errors,
+        "switchboard.cmd.contact.create",
+    )
+    .await;
+    let _desk =
+        refused_subscribe(&wallboard, &mut wallboard_errors, "switchboard.agent.ann.>").await;
 }
 
 #[tokio::test]
@@ -221,19 +261,22 @@ async fn roles_are_confined_to_their_subjects() {
     .await;
 
     // Ann may not act as Bob, nor listen to Bob's desktop.
-    publish_refused(&ann, &mut ann_errors, "switchboard.cmd.agent.bob.login").await;
-    subscribe_refused(&ann, &mut ann_errors, "switchboard.agent.bob.>").await;
+    refused_publish(&ann, &mut ann_errors, "switchboard.cmd.agent.bob.login").await;
+    let _bob = refused_subscribe(&ann, &mut ann_errors, "switchboard.agent.bob.>").await;
     // Nor create contacts.
-    publish_refused(&ann, &mut ann_errors, "switchboard.cmd.contact.create").await;
+    refused_publish(&ann, &mut ann_errors, "switchboard.cmd.contact.create").await;
 
     // The telephony system may not send agent commands, nor listen to desktops or events.
-    publish_refused(
+    refused_publish(
         &telephony,
         &mut telephony_errors,
         "switchboard.cmd.agent.ann.ready",
     )
     .await;
-    subscribe_refused(&telephony, &mut telephony_errors, "switchboard.events.>").await;
+    let _events =
+        refused_subscribe(&telephony, &mut telephony_errors, "switchboard.events.>").await;
+
+    the_wallboard_only_reads(&server).await;
 
     let _ = stop.send(());
     tokio::time::timeout(WAIT, engine_task)

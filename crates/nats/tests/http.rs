@@ -142,11 +142,24 @@ async fn paths_statuses_and_bodies() {
     );
     assert_eq!(head.body, "");
 
-    let missing = get(address, "GET", "/wallboard").await;
+    // The pages are routes of the same server (unconfigured here: they say so themselves).
+    let wallboard = get(address, "GET", "/wallboard").await;
+    assert_eq!(wallboard.status, 200);
+    assert_eq!(
+        wallboard.header("content-type"),
+        Some("text/html; charset=utf-8")
+    );
+    assert!(
+        wallboard.body.contains("\"nats_ws_url\":null"),
+        "{}",
+        wallboard.body
+    );
+
+    let missing = get(address, "GET", "/wallboard/nowhere").await;
     assert_eq!(missing.status, 404);
     assert_eq!(
         missing.body,
-        "not found: try /metrics, /healthz or /readyz\n"
+        "not found: try /wallboard, /desktop, /metrics, /healthz or /readyz\n"
     );
     let post = get(address, "POST", "/metrics").await;
     assert_eq!(post.status, 405);

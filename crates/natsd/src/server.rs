@@ -52,6 +52,8 @@ pub struct NatsServerBuilder {
     /// Whether the process gets a process group of its own (see
     /// [`NatsServerBuilder::own_process_group`]).
     own_process_group: bool,
+    /// Whether to open a WebSocket listener (on a random loopback port), for the web pages.
+    websocket: bool,
 }
 
 impl Default for NatsServerBuilder {
@@ -66,6 +68,7 @@ impl Default for NatsServerBuilder {
             port: None,
             ready_timeout: READY_TIMEOUT_DEFAULT,
             own_process_group: false,
+            websocket: false,
         }
     }
 }
@@ -144,6 +147,17 @@ impl NatsServerBuilder {
         self
     }
 
+    /// Opens a WebSocket listener for browsers (the wallboard and the desktop) on a random
+    /// loopback port, without TLS (a local listener; production puts TLS in front, see
+    /// docs/operations.md), with the same users and permissions as the client port. Its URL is
+    /// [`NatsServer::websocket_url`]. The listener is a `websocket` block added to the
+    /// configuration file, so `config_text` must not hold one of its own.
+    #[must_use]
+    pub fn websocket(mut self, enabled: bool) -> Self {
+        self.websocket = enabled;
+        self
+    }
+
     /// Starts the server and waits until it accepts clients.
     pub fn start(self) -> Result<NatsServer, NatsdError> {
         let binary = match self.binary {
@@ -163,19 +177,15 @@ impl NatsServerBuilder {
                 NatsdError::io(format!("creating store directory {store_dir:?}"), e)
             })?;
         }
-        let config_path = match self.config_text {
-            Some(text) => {
-                let path = work_dir.path().join("nats-server.conf");
-                std::fs::write(&path, text)
-                    .map_err(|e| NatsdError::io(format!("writing {path:?}"), e))?;
-                Some(path)
-            }
-            None => None,
-        };
+        let config_path = (self.config_text.is_some() || self.websocket)
+            .then(|| work_dir.path().join("nats-server.conf"));
         let mut server = NatsServer {
             binary,
             store_dir,
             config_path,
+            config_text: self.config_text.unwrap_or_default(),
+            websocket: self.websocket,
+            websocket_port: None,
             jetstream: self.jetstream,
             monitoring: self.monitoring,
             port: 0,
@@ -202,8 +212,14 @@ pub struct NatsServer {
     binary: PathBuf,
     /// The JetStream store directory, the same across restarts.
     store_dir: PathBuf,
-    /// The configuration file written from `config_text`, if any.
+    /// The configuration file written from `config_text` and the WebSocket block, if any.
     config_path: Option<PathBuf>,
+    /// The caller's configuration text (empty when none).
+    config_text: String,
+    /// Whether a WebSocket listener is opened.
+    websocket: bool,
+    /// The WebSocket port: chosen by the first start, reused by every restart.
+    websocket_port: Option<u16>,
     /// Whether JetStream is enabled.
     jetstream: bool,
     /// Whether the monitoring endpoint is open.
@@ -243,6 +259,13 @@ impl NatsServer {
     /// The client port.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The URL browsers connect to over WebSocket, `ws://127.0.0.1:PORT`, if
+    /// [`NatsServerBuilder::websocket`] was asked for.
+    pub fn websocket_url(&self) -> Option<String> {
+        self.websocket_port
+            .map(|port| format!("ws://{HOST}:{port}"))
     }
 
     /// The monitoring port, if monitoring is enabled.
@@ -429,6 +452,18 @@ impl NatsServer {
             .try_clone()
             .map_err(|e| NatsdError::io(format!("cloning {stderr_path:?}"), e))?;
 
+        if let Some(config) = &self.config_path {
+            let mut text = self.config_text.clone();
+            if self.websocket {
+                // -1: a random port, reported in the ports file; a restart keeps the first one.
+                let port = self.websocket_port.map_or(-1, i32::from);
+                text.push_str(&format!(
+                    "\nwebsocket {{\n  host: \"{HOST}\"\n  port: {port}\n  no_tls: true\n}}\n"
+                ));
+            }
+            std::fs::write(config, text)
+                .map_err(|e| NatsdError::io(format!("writing {config:?}"), e))?;
+        }
         let mut command = Command::new(&self.binary);
         if let Some(config) = &self.config_path {
             command.arg("-c").arg(config);
@@ -460,9 +495,10 @@ impl NatsServer {
         self.child = Some(child);
 
         match self.wait_ready(&ports_dir) {
-            Ok((port, monitor_port)) => {
-                self.port = port;
-                self.monitor_port = monitor_port;
+            Ok(ports) => {
+                self.port = ports.nats;
+                self.monitor_port = ports.monitoring;
+                self.websocket_port = ports.websocket;
                 Ok(())
             }
             Err(e) => {
@@ -475,7 +511,7 @@ impl NatsServer {
 
     /// Polls until the server has written its ports file, answers a client connection with its
     /// `INFO` greeting and (with monitoring) reports healthy; bounded by `ready_timeout`.
-    fn wait_ready(&mut self, ports_dir: &Path) -> Result<(u16, Option<u16>), NatsdError> {
+    fn wait_ready(&mut self, ports_dir: &Path) -> Result<Ports, NatsdError> {
         let deadline = Instant::now() + self.ready_timeout;
         let mut ports = None;
         loop {
@@ -498,13 +534,18 @@ impl NatsServer {
             if ports.is_none() {
                 ports = read_ports_file(ports_dir, pid);
             }
-            if let Some((port, monitor_port)) = ports {
-                let monitor_ready = match monitor_port {
+            if let Some(found) = ports {
+                let monitor_ready = match found.monitoring {
                     Some(monitor_port) => healthz_ok(monitor_port),
                     None => !self.monitoring,
                 };
-                if monitor_ready && read_info_line(port).is_ok() {
-                    return Ok((port, monitor_port));
+                let websocket_ready = found.websocket.is_some() || !self.websocket;
+                if monitor_ready && websocket_ready && read_info_line(found.nats).is_ok() {
+                    return Ok(found);
+                }
+                if !websocket_ready {
+                    // Written before the WebSocket listener was up: read it again.
+                    ports = None;
                 }
             }
             if Instant::now() >= deadline {
@@ -550,9 +591,20 @@ fn kill_child(child: &mut Child) -> Result<(), NatsdError> {
     Ok(())
 }
 
-/// Reads `<name>_<pid>.ports` from `dir`: `{"nats":["nats://127.0.0.1:P"],"monitoring":[...]}`.
-/// `None` until the server has written it completely.
-fn read_ports_file(dir: &Path, pid: u32) -> Option<(u16, Option<u16>)> {
+/// The ports a server reported in its ports file.
+#[derive(Clone, Copy, Debug)]
+struct Ports {
+    /// The client port.
+    nats: u16,
+    /// The HTTP monitoring port, when open.
+    monitoring: Option<u16>,
+    /// The WebSocket port, when open.
+    websocket: Option<u16>,
+}
+
+/// Reads `<name>_<pid>.ports` from `dir`: `{"nats":["nats://127.0.0.1:P"],"monitoring":[...],
+/// "websocket":[...]}`. `None` until the server has written it completely.
+fn read_ports_file(dir: &Path, pid: u32) -> Option<Ports> {
     let suffix = format!("_{pid}.ports");
     let entry = std::fs::read_dir(dir).ok()?.find_map(|entry| {
         let entry = entry.ok()?;
@@ -569,8 +621,11 @@ fn read_ports_file(dir: &Path, pid: u32) -> Option<(u16, Option<u16>)> {
         let url = json.get(key)?.as_array()?.first()?.as_str()?;
         url.trim_end_matches('/').rsplit(':').next()?.parse().ok()
     };
-    let port = first_port("nats")?;
-    Some((port, first_port("monitoring")))
+    Some(Ports {
+        nats: first_port("nats")?,
+        monitoring: first_port("monitoring"),
+        websocket: first_port("websocket"),
+    })
 }
 
 /// Connects to `port` and returns the server's first line, which must be its `INFO {...}`.

@@ -277,3 +277,49 @@ fn a_server_in_its_own_process_group_does_not_share_the_terminals_signals() {
     own.stop().expect("a graceful stop still reaches it");
     assert!(gone(pid));
 }
+
+/// Sends a WebSocket upgrade request to `url` (`ws://127.0.0.1:PORT`) and returns the status
+/// line of the answer.
+fn websocket_handshake(url: &str) -> String {
+    use std::io::Write;
+    let address = url.strip_prefix("ws://").expect("a ws:// URL");
+    let mut stream = TcpStream::connect(address).expect("connect to the WebSocket port");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("read timeout");
+    write!(
+        stream,
+        "GET / HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .expect("send the upgrade");
+    let mut line = String::new();
+    BufReader::new(stream)
+        .read_line(&mut line)
+        .expect("read the status line");
+    line
+}
+
+#[test]
+fn a_websocket_listener_opens_on_a_random_port_and_keeps_it_across_a_restart() {
+    let plain = NatsServer::start().expect("start");
+    assert_eq!(plain.websocket_url(), None, "no listener unless asked");
+
+    let mut server = NatsServer::builder()
+        .websocket(true)
+        .config_text("max_payload: 65536\n")
+        .start()
+        .expect("start with WebSocket");
+    let url = server.websocket_url().expect("a WebSocket URL");
+    assert!(url.starts_with("ws://127.0.0.1:"), "{url}");
+    assert_ne!(url, format!("ws://127.0.0.1:{}", server.port()));
+    let answer = websocket_handshake(&url);
+    assert!(answer.starts_with("HTTP/1.1 101"), "{answer}");
+    // The caller's configuration still applies beside the WebSocket block.
+    assert_eq!(info(server.port())["max_payload"], 65536);
+
+    server.restart().expect("restart");
+    assert_eq!(server.websocket_url().as_deref(), Some(url.as_str()));
+    let answer = websocket_handshake(&url);
+    assert!(answer.starts_with("HTTP/1.1 101"), "{answer}");
+}

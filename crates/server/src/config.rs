@@ -28,6 +28,8 @@ pub(crate) struct FileConfig {
     #[serde(default)]
     pub(crate) metrics: MetricsConfig,
     #[serde(default)]
+    pub(crate) http: HttpConfig,
+    #[serde(default)]
     pub(crate) routing: RoutingSection,
     /// The business calendar: working-day clocks, and opening hours unless a rule names another
     /// calendar. Called `default` in `[[opening]]` rules. The council calendar when absent.
@@ -267,6 +269,16 @@ impl Default for MetricsConfig {
             address: SocketAddr::from(([127, 0, 0, 1], 9464)),
         }
     }
+}
+
+/// `[http]`: the web pages served beside `/metrics` (the wallboard and the agent desktop).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct HttpConfig {
+    /// Where the pages reach NATS's WebSocket listener: `ws://HOST:PORT`, `wss://HOST/PATH`,
+    /// or a path on the pages' own origin (`/nats`, behind a reverse proxy). Unset: the pages
+    /// say that it is not configured.
+    pub(crate) nats_ws_url: Option<String>,
 }
 
 /// `[routing]`: everything optional; absent keys keep the built-in defaults (docs/routing.md).
@@ -600,6 +612,10 @@ pub(crate) fn parse(text: &str) -> Result<(FileConfig, RoutingConfig)> {
     }
     Subjects::new(&file.nats.subject_prefix)
         .map_err(|problem| anyhow::anyhow!("nats.subject_prefix: {problem}"))?;
+    if let Some(url) = &file.http.nats_ws_url {
+        switchboard_web::check_nats_ws_url(url)
+            .map_err(|problem| anyhow::anyhow!("http.{problem}"))?;
+    }
     let routing = file.routing_config()?;
     Ok((file, routing))
 }
@@ -608,12 +624,16 @@ pub(crate) fn parse(text: &str) -> Result<(FileConfig, RoutingConfig)> {
 pub(crate) fn check(path: &Path) -> Result<std::process::ExitCode> {
     let (file, routing) = load(path)?;
     say!(
-        "{} is valid: NATS {} (prefix `{}`), data in {}, metrics on {}, {} routing plan(s) besides the default, strategy {}, {} opening rule(s){}.",
+        "{} is valid: NATS {} (prefix `{}`), data in {}, metrics and pages on {} (pages reach NATS at {}), {} routing plan(s) besides the default, strategy {}, {} opening rule(s){}.",
         path.display(),
         file.nats.url,
         file.nats.subject_prefix,
         file.engine.data_dir.display(),
         file.metrics.address,
+        file.http
+            .nats_ws_url
+            .as_deref()
+            .unwrap_or("no WebSocket URL set"),
         routing.plans.len(),
         routing.strategy.as_str(),
         routing.opening.len(),
@@ -735,6 +755,15 @@ mod tests {
         );
         let prefix = error("[nats]\nsubject_prefix = \"council.*\"\n");
         assert!(prefix.contains("nats.subject_prefix"), "{prefix}");
+        let ws = error("[http]\nnats_ws_url = \"nats://127.0.0.1:4222\"\n");
+        assert!(
+            ws.contains("http.nats_ws_url `nats://127.0.0.1:4222` is not a NATS WebSocket URL"),
+            "{ws}"
+        );
+        let (file, _) =
+            parse("[http]\nnats_ws_url = \"/nats\"\n").expect("a path on the pages' origin");
+        assert_eq!(file.http.nats_ws_url.as_deref(), Some("/nats"));
+        assert_eq!(parse("").expect("valid").0.http.nats_ws_url, None);
         assert_eq!(parse("").expect("valid").0.nats.stream_replicas, 1);
         let replicas = error("[nats]\nstream_replicas = 7\n");
         assert!(

@@ -5,7 +5,10 @@
 //! agent desktops that log in, receive offers on their own subjects, accept them, work them and
 //! complete them: every one of them a plain NATS client speaking the wire contract, exactly as
 //! real systems would. A live summary shows the queues, the service level and the agents; the
-//! Prometheus endpoint is up. Ctrl-C (or `--duration`) stops everything cleanly.
+//! Prometheus endpoint is up, and with it the wallboard and the agent desktop (nats-server opens
+//! a WebSocket listener for them). One more desk is left for a person: no simulated desktop
+//! answers its offers, which wait for a click in the browser. Ctrl-C (or `--duration`) stops
+//! everything cleanly.
 
 use std::io::{IsTerminal, Write};
 use std::net::{SocketAddr, TcpListener};
@@ -128,12 +131,17 @@ async fn demo(args: Args) -> Result<()> {
         NatsServer::builder()
             .store_dir(nats_dir)
             .own_process_group(true)
+            .websocket(true)
             .start()
     })
     .await
     .context("nats-server start")?
     .context("could not start nats-server")?;
-    let result = run_on(&args, &server.client_url(), &engine_dir).await;
+    let urls = Urls {
+        nats: server.client_url(),
+        websocket: server.websocket_url(),
+    };
+    let result = run_on(&args, &urls, &engine_dir).await;
     // Gracefully (SIGTERM, so JetStream flushes), after everything that used it has stopped.
     let mut server = server;
     let stopped = tokio::task::spawn_blocking(move || server.stop())
@@ -147,16 +155,48 @@ async fn demo(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// Where the demo's NATS listens.
+#[derive(Debug)]
+struct Urls {
+    /// For NATS clients: `nats://127.0.0.1:PORT`.
+    nats: String,
+    /// For the web pages: `ws://127.0.0.1:PORT`.
+    websocket: Option<String>,
+}
+
+/// Logs the person's desk out if a previous run left it logged in (its offers and work go back
+/// to the queues), so that it is left alone for the browser, and prints the pages' addresses;
+/// returns them, for the live summary to print under every screen (it clears the terminal).
+async fn announce_pages(
+    peers: &async_nats::Client,
+    person: &Desk,
+    metrics_addr: SocketAddr,
+) -> Result<String> {
+    if still_logged_in(peers, &person.id).await {
+        let logout = format!("{PREFIX}.cmd.agent.{}.logout", person.id);
+        let _ = request(peers, logout, json!({"force": true})).await;
+    }
+    let base = format!("http://{metrics_addr}");
+    let pages = format!(
+        "The wallboard:  {base}/wallboard\nYour desktop:   {base}{}\n                (agent {}: no simulated desktop answers its offers; they wait for you)\n",
+        desktop_path(person),
+        person.id
+    );
+    say!("{}", pages.trim_end());
+    Ok(pages)
+}
+
 /// Starts the demo's clients on `peers`: a desktop per desk of the rota, the traffic and the
-/// live summary, each stopping when `stopped` turns true.
+/// live summary (with the pages' addresses under it), each stopping when `stopped` turns true.
 fn start_clients(
     args: &Args,
     peers: &async_nats::Client,
+    rota: &Arc<Rota>,
+    pages: String,
     run: u64,
     stopped: &watch::Receiver<bool>,
     counts: &Arc<Counts>,
 ) -> Vec<tokio::task::JoinHandle<()>> {
-    let rota = Arc::new(Rota::new(args.agents, args.seed));
     let mut tasks = Vec::new();
     for desk in rota.desks() {
         tasks.push(tokio::spawn(desktop(
@@ -173,7 +213,7 @@ fn start_clients(
     // refuses as duplicates.
     tasks.push(tokio::spawn(traffic(
         peers.clone(),
-        rota,
+        rota.clone(),
         args.per_minute,
         Seeds {
             seed: args.seed,
@@ -182,7 +222,7 @@ fn start_clients(
         stopped.clone(),
         counts.clone(),
     )));
-    tasks.push(tokio::spawn(summary(peers.clone(), stopped.clone())));
+    tasks.push(tokio::spawn(summary(peers.clone(), pages, stopped.clone())));
     tasks
 }
 
@@ -200,18 +240,21 @@ async fn wait_for_the_end(duration: Option<u64>) {
     }
 }
 
-/// Runs the engine, the traffic, the desktops and the summary on the NATS at `url` until Ctrl-C
-/// or `--duration`; returns the closing lines, to print once NATS has stopped too.
-async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>> {
+/// Runs the engine, the traffic, the desktops and the summary on the NATS at `urls` until
+/// Ctrl-C or `--duration`; returns the closing lines, to print once NATS has stopped too.
+async fn run_on(args: &Args, urls: &Urls, engine_dir: &Path) -> Result<Vec<String>> {
+    let url = urls.nats.as_str();
     let metrics_addr = match args.metrics_addr {
         Some(address) => address,
         None => free_local_port()?,
     };
-    let (health, http) = crate::serve::start_http(metrics_addr).await?;
+    let routing = switchboard_core::RoutingConfig::default();
+    let pages = crate::serve::pages(urls.websocket.clone(), PREFIX, &routing);
+    let (health, http) = crate::serve::start_http(metrics_addr, pages).await?;
 
     let (engine, recovered) = Engine::open(
         engine_dir,
-        switchboard_core::RoutingConfig::default(),
+        routing,
         EngineOptions::default(),
         &mut |_, _| {},
     )
@@ -238,7 +281,10 @@ async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>
             let _ = engine_stopped.wait_for(|stop| *stop).await;
         },
     ));
-    say!("NATS on {url}; metrics on http://{metrics_addr}/metrics (and /healthz, /readyz).");
+    say!(
+        "NATS on {url} (WebSocket {}); metrics on http://{metrics_addr}/metrics (and /healthz, /readyz).",
+        urls.websocket.as_deref().unwrap_or("not open")
+    );
     say!(
         "The event log (the audit trail) is in {}: `audit` and `replay` read it there.",
         engine_dir.display()
@@ -259,8 +305,19 @@ async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>
             anyhow::bail!("the engine stopped before it was ready");
         }
     }
+    let rota = Arc::new(Rota::new(args.agents, args.seed));
+    let person = rota.person(args.seed);
+    let pages = announce_pages(&peers, &person, metrics_addr).await?;
     let counts = Arc::new(Counts::default());
-    let tasks = start_clients(args, &peers, recovered.last_seq, &stopped, &counts);
+    let tasks = start_clients(
+        args,
+        &peers,
+        &rota,
+        pages,
+        recovered.last_seq,
+        &stopped,
+        &counts,
+    );
     wait_for_the_end(args.duration).await;
     say!(
         "\nStopping: traffic and desktops first, then the engine (it syncs and snapshots), then NATS."
@@ -268,6 +325,11 @@ async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>
     let _ = stop.send(true);
     // One bound for all of them together, not one each.
     let _ = tokio::time::timeout(CLIENTS_STOP_TIMEOUT, futures::future::join_all(tasks)).await;
+    // The person's desk too, so that the next run starts it afresh.
+    if still_logged_in(&peers, &person.id).await {
+        let logout = format!("{PREFIX}.cmd.agent.{}.logout", person.id);
+        let _ = request(&peers, logout, json!({"force": true})).await;
+    }
     let _ = stop_engine.send(true);
     let engine = engine_task.await.context("engine task")??;
     http.stop().await;
@@ -285,6 +347,39 @@ async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>
         counts.refused.load(Ordering::Relaxed),
         engine_dir,
     ))
+}
+
+/// The desktop page's address for `desk`, with its login form filled in.
+fn desktop_path(desk: &Desk) -> String {
+    let tier = desk.tier.to_string();
+    let query = [
+        ("agent", desk.id.as_str()),
+        ("name", "You"),
+        ("site", desk.site),
+        ("tier", tier.as_str()),
+        ("skills", &desk.skills_text()),
+    ]
+    .iter()
+    .map(|(key, value)| format!("{key}={}", query_escape(value)))
+    .collect::<Vec<_>>()
+    .join("&");
+    format!("/desktop?{query}")
+}
+
+/// `text` for a URL's query: letters, digits and `-_.~` as they are, a space as `+`, the rest
+/// percent-encoded.
+fn query_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        match byte {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(char::from(byte));
+            }
+            b' ' => out.push('+'),
+            _ => out.push_str(&format!("%{byte:02X}")),
+        }
+    }
+    out
 }
 
 /// What the demo says at the end: the log, and this run's contacts from the engine's own
@@ -551,8 +646,9 @@ async fn traffic(
 }
 
 /// The live summary: queues, service level and agents, once a second (every 5 s when not on
-/// a terminal).
-async fn summary(client: async_nats::Client, mut stop: watch::Receiver<bool>) {
+/// a terminal), then the `pages` lines (the wallboard's and the desktop's addresses) on a
+/// terminal, where each screen clears the one before.
+async fn summary(client: async_nats::Client, pages: String, mut stop: watch::Receiver<bool>) {
     let tty = std::io::stdout().is_terminal();
     let mut tick = tokio::time::interval(Duration::from_secs(if tty { 1 } else { 5 }));
     loop {
@@ -574,6 +670,10 @@ async fn summary(client: async_nats::Client, mut stop: watch::Receiver<bool>) {
             out.push_str("\x1b[2J\x1b[H");
         }
         out.push_str(&render(&queues, &agents, tty));
+        if tty {
+            out.push('\n');
+            out.push_str(&pages);
+        }
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(out.as_bytes());
         let _ = stdout.flush();
@@ -686,7 +786,16 @@ fn agents_line(agents: &Value) -> String {
 mod tests {
     use serde_json::json;
 
-    use super::render;
+    use super::{query_escape, render};
+
+    #[test]
+    fn the_desktop_address_escapes_its_query() {
+        assert_eq!(
+            query_escape("council_tax 4, benefits 2"),
+            "council_tax+4%2C+benefits+2"
+        );
+        assert_eq!(query_escape("é&="), "%C3%A9%26%3D");
+    }
 
     #[test]
     fn the_summary_shows_no_oldest_wait_when_none_waits_and_flags_unservable_contacts() {

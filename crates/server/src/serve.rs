@@ -16,6 +16,7 @@ use switchboard_engine::{Engine, EngineOptions};
 use switchboard_nats::DriverSettings;
 use switchboard_nats::health::Health;
 use switchboard_nats::http::{Endpoints, HttpLimits, HttpServer};
+use switchboard_web::{PageConfig, Pages, QueueTarget, ServiceLevels};
 use switchboard_wire::Subjects;
 
 use crate::config::{self, FileConfig};
@@ -48,6 +49,11 @@ pub(crate) struct Args {
     /// The subject prefix of the wire contract.
     #[arg(long, env = "SWITCHBOARD_SUBJECT_PREFIX")]
     subject_prefix: Option<String>,
+    /// Where the web pages (/wallboard, /desktop, served on the metrics address) reach NATS's
+    /// WebSocket listener: ws://HOST:PORT, wss://HOST/PATH, or a path on the pages' own origin
+    /// (/nats, behind a reverse proxy).
+    #[arg(long, env = "SWITCHBOARD_NATS_WS_URL")]
+    nats_ws_url: Option<String>,
     /// Log line format.
     #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
@@ -105,6 +111,10 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
     }
     if let Some(prefix) = args.subject_prefix {
         file.nats.subject_prefix = prefix;
+    }
+    if let Some(url) = args.nats_ws_url {
+        switchboard_web::check_nats_ws_url(&url).context("--nats-ws-url")?;
+        file.http.nats_ws_url = Some(url);
     }
     // One thread by default: the loop, the NATS connection's I/O and the metrics endpoint
     // then hand work to each other without waking threads (BENCHMARKS.md measures both).
@@ -174,8 +184,23 @@ fn stop_on_log_failure(
 }
 
 async fn serve(file: FileConfig, routing: switchboard_core::RoutingConfig) -> Result<()> {
-    let (health, http) = start_http(file.metrics.address).await?;
-    tracing::info!(address = %file.metrics.address, "metrics on /metrics, health on /healthz and /readyz");
+    let pages = pages(
+        file.http.nats_ws_url.clone(),
+        &file.nats.subject_prefix,
+        &routing,
+    );
+    let (health, http) = start_http(file.metrics.address, pages).await?;
+    tracing::info!(
+        address = %file.metrics.address,
+        nats_ws_url = file.http.nats_ws_url.as_deref().unwrap_or("not set"),
+        "metrics on /metrics, health on /healthz and /readyz, the wallboard on /wallboard and the desktop on /desktop"
+    );
+    if file.http.nats_ws_url.is_none() {
+        tracing::warn!(
+            "no NATS WebSocket URL is set (--nats-ws-url, [http] nats_ws_url or \
+             SWITCHBOARD_NATS_WS_URL): /wallboard and /desktop will say they cannot connect"
+        );
+    }
 
     let dir = file.engine.data_dir.clone();
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
@@ -223,11 +248,47 @@ async fn serve(file: FileConfig, routing: switchboard_core::RoutingConfig) -> Re
     Ok(())
 }
 
-/// Installs the Prometheus recorder and serves `/metrics`, `/healthz` and `/readyz` on
-/// `address` (one listener for all three; see `docs/operations.md`). Returns the health state
-/// for the engine loop to report into (not ready until the loop runs) and the server, which
-/// the caller stops once the loop has stopped (dropped, it is aborted).
-pub(crate) async fn start_http(address: SocketAddr) -> Result<(Health, HttpServer)> {
+/// The web pages, told where NATS's WebSocket listener is, the subject prefix and the
+/// service-level targets of `routing`.
+pub(crate) fn pages(
+    nats_ws_url: Option<String>,
+    subject_prefix: &str,
+    routing: &switchboard_core::RoutingConfig,
+) -> Pages {
+    let answer_within_secs = switchboard_core::Channel::ALL
+        .iter()
+        .map(|&channel| {
+            let within = routing.channels.get(channel).answer_within.as_secs();
+            (channel.as_str().to_owned(), within)
+        })
+        .collect();
+    let mut queues: Vec<QueueTarget> = routing
+        .service_levels
+        .iter()
+        .map(|((service, channel), target)| QueueTarget {
+            service: service.to_string(),
+            channel: channel.as_str().to_owned(),
+            answer_within_secs: target.answer_within.as_secs(),
+            target: target.target,
+        })
+        .collect();
+    queues.sort_by(|a, b| (&a.service, &a.channel).cmp(&(&b.service, &b.channel)));
+    Pages::new(&PageConfig {
+        nats_ws_url,
+        subject_prefix: subject_prefix.to_owned(),
+        service_levels: ServiceLevels {
+            answer_within_secs,
+            queues,
+            ..ServiceLevels::default()
+        },
+    })
+}
+
+/// Installs the Prometheus recorder and serves `/metrics`, `/healthz`, `/readyz` and the web
+/// `pages` on `address` (one listener for all; see `docs/operations.md`). Returns the health
+/// state for the engine loop to report into (not ready until the loop runs) and the server,
+/// which the caller stops once the loop has stopped (dropped, it is aborted).
+pub(crate) async fn start_http(address: SocketAddr, pages: Pages) -> Result<(Health, HttpServer)> {
     let handle = switchboard_nats::telemetry::install()?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
@@ -235,7 +296,7 @@ pub(crate) async fn start_http(address: SocketAddr) -> Result<(Health, HttpServe
     let health = Health::new();
     let server = HttpServer::spawn(
         listener,
-        Endpoints::new(handle, health.clone()),
+        Endpoints::new(handle, health.clone()).with_pages(pages),
         HttpLimits::default(),
     );
     Ok((health, server))

@@ -62,6 +62,15 @@ pub(crate) struct Desk {
 }
 
 impl Desk {
+    /// The skills as the desktop page's form writes them: `council_tax 4, benefits 2`.
+    pub(crate) fn skills_text(&self) -> String {
+        self.skills
+            .iter()
+            .map(|(skill, level)| format!("{skill} {level}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// The body of the desk's `login` command.
     pub(crate) fn login_body(&self) -> Value {
         let skills: serde_json::Map<String, Value> = self
@@ -224,6 +233,19 @@ impl Rota {
             site: CONTACT_CENTRE,
             skills,
             channels: vec![("phone", 1), ("chat", 2), ("email", 3), ("callback", 1)],
+        }
+    }
+
+    /// The desk left for a person at the browser's desktop: one more contact-centre desk after
+    /// the rota's, at tier 1. It is not on the rota: the traffic and the simulated escalations
+    /// never count on it, so the demo runs the same whether or not anybody logs in there.
+    pub(crate) fn person(&self, seed: u64) -> Desk {
+        let n = u32::try_from(self.desks.len())
+            .unwrap_or(DESKS_MAX)
+            .max(u32::try_from(SITES.len()).unwrap_or(u32::MAX));
+        Desk {
+            tier: 1,
+            ..Self::desk(n, seed)
         }
     }
 
@@ -409,6 +431,26 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn the_persons_desk_is_off_the_rota_at_the_contact_centre() {
+        for agents in [1, 3, 12] {
+            let rota = Rota::new(agents, 7);
+            let person = rota.person(7);
+            assert!(
+                rota.desks().iter().all(|desk| desk.id != person.id),
+                "{agents} desks: {} is on the rota",
+                person.id
+            );
+            assert_eq!(person.site, super::CONTACT_CENTRE);
+            assert_eq!(person.tier, 1);
+            assert!(!person.skills.is_empty());
+            assert_eq!(
+                person.skills_text().split(", ").count(),
+                person.skills.len()
+            );
         }
     }
 
