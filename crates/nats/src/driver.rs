@@ -254,7 +254,7 @@ async fn intake_consumer(
 }
 
 /// The wall clock as the core's time. The driver is the one place that reads it.
-fn wall_now() -> Timestamp {
+pub(crate) fn wall_now() -> Timestamp {
     let ms = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis());
@@ -783,7 +783,7 @@ fn turn(
             engine, subjects, cache, &answers, &message, format, &mut key, now, received,
         );
         if let Outcome::Refused(error) = &outcome {
-            telemetry.refused(error.code.as_str(), received);
+            telemetry.refused(error.code.as_str(), now);
         }
         answers.push(Answer {
             // An intake message's reply subject is JetStream's acknowledgement subject: it is

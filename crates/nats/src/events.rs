@@ -24,7 +24,6 @@ use switchboard_core::Event;
 use switchboard_engine::EngineError;
 use switchboard_wire::Subjects;
 use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
 
 use crate::driver::SEQ_HEADER;
 use crate::feed::{self, Ack, EventsFeed, StreamTail, Transmit};
@@ -180,7 +179,7 @@ impl Shell {
                             None
                         }
                     };
-                    self.feed.handle_log_read(Instant::now().into_std(), from, events);
+                    self.feed.handle_log_read(crate::driver::wall_now(), from, events);
                 }
                 tail = async {
                     match &mut out.tail {
@@ -189,14 +188,14 @@ impl Shell {
                     }
                 }, if out.tail.is_some() => {
                     out.tail = None;
-                    self.feed.handle_stream_tail(Instant::now().into_std(), tail);
+                    self.feed.handle_stream_tail(crate::driver::wall_now(), tail);
                 }
                 () = async {
                     match timer {
-                        Some(at) => tokio::time::sleep_until(at.into()).await,
+                        Some(at) => tokio::time::sleep(at.saturating_since(crate::driver::wall_now())).await,
                         None => std::future::pending().await,
                     }
-                }, if timer.is_some() => self.feed.handle_timeout(Instant::now().into_std()),
+                }, if timer.is_some() => self.feed.handle_timeout(crate::driver::wall_now()),
             }
         }
     }
@@ -204,7 +203,7 @@ impl Shell {
     /// Carries out what the feed asks, up to [`TRANSMITS_PER_ROUND_MAX`] things.
     async fn transmit(&mut self, out: &mut Outstanding) {
         for _ in 0..TRANSMITS_PER_ROUND_MAX {
-            let Some(transmit) = self.feed.poll_transmit(Instant::now().into_std()) else {
+            let Some(transmit) = self.feed.poll_transmit(crate::driver::wall_now()) else {
                 return;
             };
             match transmit {
@@ -253,7 +252,7 @@ impl Shell {
     fn acknowledged(&mut self, seq: u64, epoch: u64, ack: Ack, error: Option<String>) {
         let current = epoch == self.feed.epoch();
         self.feed
-            .handle_ack(Instant::now().into_std(), seq, epoch, ack);
+            .handle_ack(crate::driver::wall_now(), seq, epoch, ack);
         if let Some(error) = error.filter(|_| current) {
             let failures = self.feed.failures_in_a_row();
             if failures == 1 || failures.is_multiple_of(10) {

@@ -898,7 +898,7 @@ impl Telemetry {
     /// second, and the data directory's figures at most every five seconds. The health's
     /// heartbeat is renewed.
     pub fn sample(&mut self, engine: &Engine, now: Timestamp, at: Instant) {
-        if let Some(summary) = self.refusals.poll(at) {
+        if let Some(summary) = self.refusals.poll(now) {
             warn_refusals(&summary);
         }
         if self
@@ -1329,7 +1329,7 @@ pub fn command_decided(kind: &'static str, ok: bool) {
 impl Telemetry {
     /// A request was refused with this wire code at `at`: counted towards the next WARN
     /// summary, written when one is due (its DEBUG line and metric are the caller's).
-    pub fn refused(&mut self, code: &'static str, at: Instant) {
+    pub fn refused(&mut self, code: &'static str, at: Timestamp) {
         if let Some(summary) = self.refusals.refused(code, at) {
             warn_refusals(&summary);
         }

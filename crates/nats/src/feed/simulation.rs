@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -157,7 +157,6 @@ struct Outbound {
 struct World {
     rng: ChaCha8Rng,
     rules: Rules,
-    base: Instant,
     now: Duration,
     /// The durable log's events (index + 1 is the sequence number).
     log: Vec<Event>,
@@ -196,7 +195,6 @@ impl World {
         Self {
             rng: ChaCha8Rng::seed_from_u64(seed),
             rules,
-            base: Instant::now(),
             now: Duration::ZERO,
             log: Vec::new(),
             stream: SimStream::default(),
@@ -210,8 +208,8 @@ impl World {
         }
     }
 
-    fn instant(&self) -> Instant {
-        self.base + self.now
+    fn instant(&self) -> Timestamp {
+        Timestamp::from_millis(self.now.as_millis().try_into().unwrap_or(u64::MAX))
     }
 
     fn chance(&mut self, p: f64) -> bool {
@@ -465,7 +463,10 @@ fn run(seed: u64, rules: Rules) -> Result<(), Violation> {
         }
         // Nothing to do until the next timer or answer: jump there.
         let next = [
-            world.feed.poll_timeout().map(|at| at - world.base),
+            world
+                .feed
+                .poll_timeout()
+                .map(|at| Duration::from_millis(at.as_millis())),
             world.to_feed.iter().map(|(at, _, _)| *at).min(),
             world.to_server.front().map(|o| o.arrive),
         ]
