@@ -1,7 +1,7 @@
 //! The events feed's rules without I/O: which durable event goes to the JetStream events stream
 //! next, what is confirmed stored, what to publish again after a failure, and where to resume
-//! after a restart. The tokio shell (`events.rs`) only moves bytes between an [`EventsFeed`],
-//! JetStream and the log reader; a seeded simulation (`feed/simulation.rs`) drives the same type
+//! after a restart. The node (`node/`) embeds an [`EventsFeed`] and hands it the events it
+//! releases; the driver's shell only moves bytes between it, JetStream and the log reader; a seeded simulation (`feed/simulation.rs`) drives the same type
 //! with a simulated stream, network, log and crashes.
 //!
 //! # The rules
@@ -288,8 +288,10 @@ impl EventsFeed {
         }
     }
 
-    /// The log is durable up to `seq`, but the events were left in it (the shell's channel was
-    /// full): they are read from the log.
+    /// The log is durable up to `seq`, but the events were left in it: they are read from the
+    /// log. (The node always hands the events over, and the feed leaves in the log what it
+    /// cannot hold; the simulation uses this to start a feed behind.)
+    #[cfg(test)]
     pub(crate) fn handle_durable_point(&mut self, seq: u64) {
         self.durable = self.durable.max(seq);
     }

@@ -9,8 +9,8 @@
 //! each (later ones are counted under `other`).
 //!
 //! Two kinds of measurement:
-//! - [`Telemetry::observe`] counts each event as its turn is submitted to the log (called by
-//!   the engine loop just before the committer's `fdatasync`, so before any reply goes out). Events that no longer carry their contact's
+//! - [`Telemetry::submitted`] counts each event as its turn is submitted to the log (called by
+//!   the driver's shell as it hands a turn to the committer, so before any reply goes out). Events that no longer carry their contact's
 //!   channel and service (a completion, an abandonment...) are labelled from a small map of live
 //!   contacts kept here, because the state has already dropped a finished contact when the
 //!   events are seen.
@@ -41,10 +41,9 @@ use switchboard_core::{
     Channel, ComplaintStage, ContactId, Event, EventKind, Outcome, Router, Rule, SelectionStrategy,
     State, Timestamp,
 };
-use switchboard_engine::{Committed, Engine, EngineError};
+use switchboard_engine::{Committed, EngineError};
 
 use crate::health::Health;
-use crate::refusals::{RefusalLog, RefusalSummary};
 
 /// At most this many distinct values of the `service` label, and as many of `site`; others are
 /// reported as `other`. Services and sites are named by the systems that send contacts and
@@ -556,8 +555,6 @@ pub struct Telemetry {
     health: Health,
     last_sample: Option<Instant>,
     last_disk_sample: Option<Instant>,
-    /// Refused requests not yet summarised in the log (see [`crate::refusals`]).
-    refusals: RefusalLog,
 }
 
 impl Telemetry {
@@ -575,7 +572,6 @@ impl Telemetry {
             health,
             last_sample: None,
             last_disk_sample: None,
-            refusals: RefusalLog::default(),
         };
         for contact in state.contacts() {
             let service = telemetry
@@ -599,7 +595,7 @@ impl Telemetry {
         &self.health
     }
 
-    /// Records a commit's outcome: latency and batch size, each event ([`Telemetry::observe`]),
+    /// Records a commit's outcome: latency and batch size, each event,
     /// and whether the log is still writable. Called before the result is acted on.
     pub fn commit_finished(
         &mut self,
@@ -617,8 +613,9 @@ impl Telemetry {
     }
 
     /// Records a turn's events as they are submitted to the log (under group commit, before
-    /// they are durable): the batch size, the last sequence number, and each event
-    /// ([`Telemetry::observe`]). `state` is the state after the turn.
+    /// they are durable): the batch size, the last sequence number, and each event (labelled
+    /// from the event, or from the live contacts kept here). `state` is the state after the
+    /// turn (asked only about contacts this telemetry does not know yet).
     pub fn submitted(&mut self, events: &[Event], last_seq: u64, state: &State) {
         let handles = &mut self.handles;
         handles.follow_recorder();
@@ -661,14 +658,7 @@ impl Telemetry {
         self.health.set_log_writable(false);
     }
 
-    /// Counts one committed event. `state` is the state after the whole batch; it is only asked
-    /// about contacts this telemetry does not know yet.
-    pub fn observe(&mut self, event: &Event, state: &State) {
-        self.handles.follow_recorder();
-        self.count_event(event, state);
-    }
-
-    /// [`Telemetry::observe`] once the handles follow the current recorder.
+    /// Counts one event (the handles already follow the current recorder).
     fn count_event(&mut self, event: &Event, state: &State) {
         slot(&mut self.handles.events, event.kind.index())
             .get_or_insert_with(|| metrics::counter!(EVENTS_COMMITTED, "type" => event.kind.name()))
@@ -897,10 +887,7 @@ impl Telemetry {
     /// Sets the gauges from the engine's state at `now` (wall clock, for waits), at most once a
     /// second, and the data directory's figures at most every five seconds. The health's
     /// heartbeat is renewed.
-    pub fn sample(&mut self, engine: &Engine, now: Timestamp, at: Instant) {
-        if let Some(summary) = self.refusals.poll(now) {
-            warn_refusals(&summary);
-        }
+    pub fn sample(&mut self, router: &Router, dir: &Path, now: Timestamp, at: Instant) {
         if self
             .last_sample
             .is_some_and(|last| at.saturating_duration_since(last) < SAMPLE_EVERY)
@@ -917,18 +904,18 @@ impl Telemetry {
             .is_none_or(|last| at.saturating_duration_since(last) >= DISK_SAMPLE_EVERY)
         {
             self.last_disk_sample = Some(at);
-            sample_data_dir(engine.dir());
-            self.sample_free_space(engine.dir());
+            sample_data_dir(dir);
+            self.sample_free_space(dir);
         }
         metrics::gauge!(READY).set(if self.health.readiness().is_ready() {
             1.0
         } else {
             0.0
         });
-        metrics::gauge!(LOG_LAST_SEQUENCE).set(count_u64(engine.next_seq().saturating_sub(1)));
-        let state = engine.state();
-        self.sample_queues(engine.router(), now);
-        self.sample_service_levels(engine);
+        let state = router.state();
+        metrics::gauge!(LOG_LAST_SEQUENCE).set(count_u64(state.events_applied()));
+        self.sample_queues(router, now);
+        self.sample_service_levels(router);
         self.sample_agents(state);
     }
 
@@ -1021,9 +1008,9 @@ impl Telemetry {
         }
     }
 
-    fn sample_service_levels(&mut self, engine: &Engine) {
-        let state = engine.state();
-        let config = engine.router().config();
+    fn sample_service_levels(&mut self, router: &Router) {
+        let state = router.state();
+        let config = router.config();
         /// One (channel, service label) line; services past the cap are summed.
         #[derive(Default)]
         struct Line<'s> {
@@ -1324,23 +1311,6 @@ pub fn command_decided(kind: &'static str, ok: bool) {
     if !cached {
         register().increment(1);
     }
-}
-
-impl Telemetry {
-    /// A request was refused with this wire code at `at`: counted towards the next WARN
-    /// summary, written when one is due (its DEBUG line and metric are the caller's).
-    pub fn refused(&mut self, code: &'static str, at: Timestamp) {
-        if let Some(summary) = self.refusals.refused(code, at) {
-            warn_refusals(&summary);
-        }
-    }
-}
-
-fn warn_refusals(summary: &RefusalSummary) {
-    tracing::warn!(
-        refused = summary.refused,
-        "{summary} (each at DEBUG; counted in {BAD_MESSAGES})"
-    );
 }
 
 /// A command was answered with an error of this wire code.

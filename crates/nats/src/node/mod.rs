@@ -308,13 +308,9 @@ impl Node {
     }
 
     /// The last event decided.
+    #[cfg(test)]
     pub(crate) const fn last_decided(&self) -> u64 {
         self.last_decided
-    }
-
-    /// Every event up to here is durable, as reported.
-    pub(crate) const fn durable(&self) -> u64 {
-        self.durable
     }
 
     /// Whether every turn is released: nothing decided waits for the log.
@@ -327,12 +323,8 @@ impl Node {
         self.feed.is_idle()
     }
 
-    /// Every event up to here is stored in the events stream.
-    pub(crate) fn feed_confirmed(&self) -> u64 {
-        self.feed.confirmed()
-    }
-
     /// How many idempotency keys are remembered.
+    #[cfg(test)]
     pub(crate) fn remembered(&self) -> usize {
         self.window.len()
     }
@@ -398,12 +390,15 @@ impl Node {
 
     /// The log failed: nothing waiting will become durable. Every request waiting for a reply
     /// is answered `unavailable`; intake is left unacknowledged; offers, notices and events
-    /// are dropped.
-    pub(crate) fn handle_log_failed(&mut self) {
+    /// are dropped. Returns how many requests were answered `unavailable`.
+    pub(crate) fn handle_log_failed(&mut self) -> usize {
         if self.failed {
-            return;
+            return 0;
         }
         self.failed = true;
+        // What the shell has not taken yet will not be appended either.
+        self.transmits
+            .retain(|transmit| !matches!(transmit, Transmit::Append(_)));
         let open = std::mem::take(&mut self.open);
         let waiting: Vec<Answer> = self
             .waiting
@@ -411,12 +406,14 @@ impl Node {
             .flat_map(|turn| turn.answers)
             .chain(open.answers)
             .collect();
+        let mut answered = 0;
         for answer in waiting {
             if let Answer::Reply { to, format, .. } = answer {
                 self.unavailable(to, format);
+                answered += 1;
             }
         }
-        self.fail_histories();
+        answered + self.fail_histories()
     }
 
     /// Time has passed: the core's timers due by `now` are decided (their events join the open

@@ -156,18 +156,20 @@ impl Node {
         });
     }
 
-    /// The log failed: the histories not yet asked for will not become durable.
-    pub(super) fn fail_histories(&mut self) {
+    /// The log failed: the histories not yet asked for will not become durable; they are
+    /// answered `unavailable`. Returns how many.
+    pub(super) fn fail_histories(&mut self) -> usize {
         let failed: Vec<u64> = self
             .histories
             .iter()
             .filter(|(_, history)| !history.asked)
             .map(|(&id, _)| id)
             .collect();
-        for id in failed {
+        for &id in &failed {
             if let Some(history) = self.histories.remove(&id) {
                 self.unavailable(history.to, history.format);
             }
         }
+        failed.len()
     }
 }
