@@ -602,7 +602,7 @@ pub(crate) fn tail_is_consistent(messages: u64, first: u64, last: u64) -> bool {
 }
 
 #[cfg(test)]
-mod simulation;
+pub(crate) mod simulation;
 
 #[cfg(test)]
 mod tests {

@@ -67,27 +67,27 @@ enum Violation {
 
 /// One message stored in the simulated stream.
 #[derive(Clone, Copy, Debug)]
-struct Stored {
+pub(crate) struct Stored {
     /// Its `Switchboard-Seq`.
-    seq: u64,
+    pub(crate) seq: u64,
     /// When it was stored.
     at: Duration,
 }
 
-/// A JetStream stream, as far as the feed can tell.
+/// A JetStream stream, as far as the feed can tell (the node's simulation uses it too).
 #[derive(Debug, Default)]
-struct SimStream {
-    messages: Vec<Stored>,
+pub(crate) struct SimStream {
+    pub(crate) messages: Vec<Stored>,
     /// Message ids and when they were stored, for the duplicate window.
     ids: HashMap<u64, Duration>,
     /// The last message's id, as the server remembers it.
     last_msg_id: Option<u64>,
     /// Refuses everything until then.
-    unavailable_until: Duration,
+    pub(crate) unavailable_until: Duration,
 }
 
 impl SimStream {
-    fn publish(&mut self, now: Duration, publish: &Publish) -> Ack {
+    pub(crate) fn publish(&mut self, now: Duration, publish: &Publish) -> Ack {
         if now < self.unavailable_until {
             return Ack::Failed;
         }
@@ -114,7 +114,7 @@ impl SimStream {
 
     /// nats-server restarts: it rebuilds its message ids from the messages inside the duplicate
     /// window, so it forgets the last message id if the last message is older.
-    fn restart(&mut self, now: Duration) {
+    pub(crate) fn restart(&mut self, now: Duration) {
         self.ids
             .retain(|_, at| now.saturating_sub(*at) <= DUPLICATE_WINDOW);
         self.last_msg_id = self
@@ -124,7 +124,7 @@ impl SimStream {
             .map(|m| m.seq);
     }
 
-    fn tail(&self, now: Duration) -> Option<StreamTail> {
+    pub(crate) fn tail(&self, now: Duration) -> Option<StreamTail> {
         if now < self.unavailable_until {
             return None;
         }

@@ -45,6 +45,8 @@ mod notices;
 mod query;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod vopr;
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
