@@ -37,7 +37,7 @@ use switchboard_log::{
 use switchboard_wire::encode_snapshot;
 
 pub use history::{HistoryFilter, history, history_up_to};
-pub use receipts::{ReceiptError, ReceiptOptions, RecoveredReceipts};
+pub use receipts::{ReceiptError, ReceiptOptions, RecoveredReceipts, encode_entries};
 pub use recovery::{Recovered, ReplayReport, SnapshotRejection, replay};
 pub use snapshotter::{HAND_OVER_EVENTS_MAX, Snapshotter, SnapshotterOptions};
 

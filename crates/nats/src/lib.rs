@@ -10,8 +10,9 @@
 //!   decides it in the core, gathers a turn's events into one append, and releases the turn's
 //!   replies, intake acknowledgements, offers and desktop notices, in order, only once the log
 //!   is durable up to the turn; it answers repeats of an idempotency key (`Nats-Msg-Id` header
-//!   or `command_id` field) with the first reply, answers queries from the state with the same
-//!   wait, and feeds the events stream (`{p}.events.<type>`, a JetStream stream) in log order;
+//!   or `command_id` field) with the first reply, also after a restart (from the receipts the
+//!   log keeps), answers queries from the state with the same wait, and feeds the events
+//!   stream (`{p}.events.<type>`, a JetStream stream) in log order;
 //! - **the shell** (`driver/`), which subscribes to `{p}.cmd.>`, `{p}.query.>` and the durable
 //!   intake on `{p}.inbox.>`, hands what arrives to the node with the time, hands each turn to
 //!   the log's group committer (one `fdatasync` for every turn submitted while the last one ran)

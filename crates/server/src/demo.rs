@@ -156,7 +156,7 @@ async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>
     };
     let (health, http) = crate::serve::start_http(metrics_addr).await?;
 
-    let (engine, recovered) = Engine::open(
+    let (engine, mut recovered) = Engine::open(
         engine_dir,
         switchboard_core::RoutingConfig::default(),
         EngineOptions::default(),
@@ -176,6 +176,7 @@ async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>
     let (stop_engine, mut engine_stopped) = watch::channel(false);
     let mut settings = DriverSettings::new(Subjects::new(PREFIX).context("prefix")?);
     settings.health = health;
+    settings.receipts = std::mem::take(&mut recovered.receipts).into_entries();
     let engine_client = client.clone();
     let mut engine_task = tokio::spawn(switchboard_nats::run(
         client,

@@ -20,7 +20,7 @@ use futures::stream::FuturesUnordered;
 use switchboard_core::Timestamp;
 use switchboard_engine::{Engine, EngineError, EngineParts, Snapshotter, SnapshotterOptions};
 use switchboard_log::{CommitterOptions, GroupCommitter, Report};
-use switchboard_wire::Subjects;
+use switchboard_wire::{Receipt, Subjects};
 use tokio::task::JoinSet;
 
 use crate::health::Health;
@@ -59,6 +59,11 @@ pub struct DriverSettings {
     pub idempotency_window: Duration,
     /// How many replies are remembered at most.
     pub idempotency_entries_max: usize,
+    /// The idempotency receipts the engine's recovery read back from the log
+    /// (`Recovered::receipts`, each with its record's time, oldest first): the window starts
+    /// from them, so a command repeated after a restart gets its first reply. Empty by default
+    /// (a new log, or a caller that does not pass them: repeats then get the core's answer).
+    pub receipts: Vec<(Timestamp, Receipt)>,
     /// The readiness state the loop reports into (served on `/readyz`).
     pub health: Health,
 }
@@ -83,6 +88,7 @@ impl DriverSettings {
             events_max_age: Duration::from_secs(7 * 24 * 3600),
             idempotency_window: Duration::from_secs(10 * 60),
             idempotency_entries_max: 100_000,
+            receipts: Vec::new(),
             health: Health::new(),
         }
     }
@@ -181,7 +187,7 @@ pub(crate) fn wall_now() -> Timestamp {
 pub async fn run(
     client: Client,
     engine: Engine,
-    settings: DriverSettings,
+    mut settings: DriverSettings,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Engine, DriverError> {
     let wired = setup::wire(&client, &settings).await?;
@@ -221,7 +227,7 @@ pub async fn run(
             let _ = reports.send(report);
         })
         .map_err(EngineError::Log)?;
-    let node = Node::new(
+    let mut node = Node::new(
         router,
         durable,
         NodeSettings {
@@ -231,6 +237,7 @@ pub async fn run(
             idempotency_entries_max: settings.idempotency_entries_max,
         },
     );
+    node.restore_receipts(std::mem::take(&mut settings.receipts));
     let mut shell = Shell {
         client,
         wired,

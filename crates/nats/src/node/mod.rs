@@ -35,7 +35,10 @@
 //! - **Idempotency.** A command with a key (`Nats-Msg-Id`, or the body's `command_id`; scoped
 //!   to the command's kind and agent) is remembered with its reply at once, for
 //!   `idempotency_window`, at most `idempotency_entries_max` of them; a repeat gets that reply,
-//!   in the format it asks in, released with its own turn.
+//!   in the format it asks in, released with its own turn. A keyed command that produced events
+//!   also writes its reply into the log, as a receipt on its last event's record; at start-up
+//!   [`Node::restore_receipts`] rebuilds the window from those the engine's recovery read back,
+//!   so a repeat after a restart gets the first reply too (a refusal is not kept across one).
 //! - **A failed log** ([`Node::handle_log_failed`]) answers every request still waiting
 //!   `unavailable`, leaves intake unacknowledged (JetStream delivers it again to the next run) and
 //!   drops offers, notices and events; later requests are answered `unavailable` at once.
@@ -57,7 +60,7 @@ use bytes::Bytes;
 use switchboard_core::{AgentId, Event, Router, State, Timestamp};
 use switchboard_log::Entry;
 use switchboard_wire::{
-    CommandKind, ErrorCode, Format, PAYLOAD_BYTES_MAX, Reply, Route, Subjects, WireError,
+    CommandKind, ErrorCode, Format, PAYLOAD_BYTES_MAX, Receipt, Reply, Route, Subjects, WireError,
     names::ID_BYTES_MAX,
 };
 
@@ -193,6 +196,9 @@ struct OpenTurn {
     first_seq: u64,
     /// Its events so far.
     events: Vec<Event>,
+    /// The idempotency receipts of its keyed commands, each by the index (in `events`) of the
+    /// command's last event, which carries it into the log.
+    receipts: Vec<(usize, Receipt)>,
     /// Its answers so far, in the order the messages came.
     answers: Vec<Answer>,
     /// Commands and intake messages taken (bounded by `batch_max`).
@@ -291,6 +297,18 @@ impl Node {
             feed_reported: None,
             failed: false,
             now: Timestamp::EPOCH,
+        }
+    }
+
+    /// Rebuilds the idempotency window from the receipts recovery read back from the log
+    /// (`Recovered::receipts`: each with its record's time, oldest first), so that a repeat
+    /// after a restart gets the first reply. Call before any input. The window's bounds hold:
+    /// receipts older than the window are forgotten at the first look, and past
+    /// `idempotency_entries_max` the oldest go first.
+    pub(crate) fn restore_receipts(&mut self, receipts: Vec<(Timestamp, Receipt)>) {
+        for (at, receipt) in receipts {
+            self.window
+                .insert(receipt.key, Reply::Ok(receipt.reply), at);
         }
     }
 
@@ -640,9 +658,27 @@ impl Node {
             }
         };
         if let Some(key) = key {
-            self.window.insert(key, reply.clone(), self.now);
+            self.remember(key, &reply);
         }
         reply
+    }
+
+    /// Remembers a keyed command's first reply; one that produced events also rides into the
+    /// log as a receipt on the command's last event (just decided, the open turn's last), so a
+    /// restart can rebuild it ([`Node::restore_receipts`]).
+    fn remember(&mut self, key: String, reply: &Reply) {
+        if let Reply::Ok(body) = reply
+            && body.events > 0
+            && let Some(last) = self.open.events.len().checked_sub(1)
+        {
+            debug_assert_eq!(body.seq, self.last_decided, "the command's last event");
+            let receipt = Receipt {
+                key: key.clone(),
+                reply: body.clone(),
+            };
+            self.open.receipts.push((last, receipt));
+        }
+        self.window.insert(key, reply.clone(), self.now);
     }
 
     /// The open turn's events from `first_seq` on, with their sequence numbers.
@@ -702,14 +738,7 @@ impl Node {
                     &mut closed.notices,
                 );
             }
-            let entries = turn
-                .events
-                .iter()
-                .map(|event| Entry {
-                    at_ms: event.at.as_millis(),
-                    payload: switchboard_wire::encode_event(event),
-                })
-                .collect();
+            let entries = switchboard_engine::encode_entries(&turn.events, turn.receipts);
             let events = Arc::new(turn.events);
             self.transmits.push_back(Transmit::Append(Append {
                 first_seq: turn.first_seq,

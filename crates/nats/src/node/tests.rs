@@ -257,6 +257,58 @@ fn a_repeated_key_gets_the_first_reply_in_its_own_format_and_no_second_effect() 
 }
 
 #[test]
+fn a_keyed_commands_reply_rides_into_the_log_and_a_restarted_node_answers_from_it() {
+    let mut node = node();
+    let subject = "sb.cmd.contact.create";
+    node.handle_request(&keyed(subject, &create("c1"), "r1", "k"), START);
+    // A refused keyed command (no events) keeps no receipt.
+    node.handle_request(&keyed(subject, &create("c1"), "r2", "other"), START);
+    let out = drain(&mut node);
+    let Some(Transmit::Append(append)) = out.first() else {
+        panic!("an append first: {out:?}");
+    };
+    let records: Vec<_> = append
+        .entries
+        .iter()
+        .map(|entry| switchboard_wire::decode_record(&entry.payload).expect("a record"))
+        .collect();
+    let last = node.last_decided();
+    let carried: Vec<(usize, &Receipt)> = records
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, receipt))| receipt.as_ref().map(|r| (i, r)))
+        .collect();
+    assert_eq!(carried.len(), 1, "one receipt: {records:?}");
+    let (index, receipt) = carried[0];
+    assert_eq!(index, records.len() - 1, "on the command's last event");
+    assert_eq!(receipt.key, "create  k");
+    assert_eq!(receipt.reply.seq, last);
+    node.handle_durable(last);
+    let first = replies(&drain(&mut node))[0].1.clone();
+
+    // A new node over the same state, its window rebuilt from the receipts.
+    let mut restarted = Node::new(node.into_router(), last, settings(1024));
+    let receipts = vec![(START, receipt.clone())];
+    restarted.restore_receipts(receipts.clone());
+    let later = START + Duration::from_secs(30);
+    restarted.handle_request(&keyed(subject, &create("c1"), "r3", "k"), later);
+    restarted.handle_durable(last);
+    let out = drain(&mut restarted);
+    assert!(appended(&out).is_empty(), "no second effect");
+    assert_eq!(replies(&out), [("r3".to_owned(), first)], "the first reply");
+
+    // Past the window, the receipt is forgotten.
+    let mut restarted = Node::new(restarted.into_router(), last, settings(1024));
+    restarted.restore_receipts(receipts);
+    let late = START + Duration::from_secs(600);
+    restarted.handle_request(&keyed(subject, &create("c1"), "r4", "k"), late);
+    drain(&mut restarted); // The core's timers due by then may have decided events.
+    restarted.handle_durable(restarted.last_decided());
+    let out = drain(&mut restarted);
+    assert_eq!(replies(&out)[0].1["error"]["code"], "duplicate_contact");
+}
+
+#[test]
 fn a_key_is_scoped_to_its_command_and_a_garbled_body_is_not_remembered() {
     let mut node = node();
     let garbled = json!({"contact_id": "c1", "channel": "fax"});

@@ -11,8 +11,9 @@ use std::path::Path;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use switchboard_core::{Event, Router, RoutingConfig, State, Timestamp};
-use switchboard_engine::{Engine, EngineOptions, EngineParts};
+use switchboard_engine::{Engine, EngineOptions, EngineParts, ReceiptOptions};
 use switchboard_log::{Entry, FileLog, LogOptions, LogReader, SnapshotOptions};
+use switchboard_wire::Receipt;
 
 /// One group of appended records waiting for its `fdatasync`.
 #[derive(Debug)]
@@ -56,6 +57,8 @@ pub(super) struct Recovered {
     pub(super) torn: bool,
     /// The snapshot recovery started from, if any.
     pub(super) snapshot_seq: Option<u64>,
+    /// The idempotency receipts recovery read back.
+    pub(super) receipts: Vec<(Timestamp, Receipt)>,
 }
 
 impl Disk {
@@ -121,6 +124,7 @@ impl Disk {
         &mut self,
         rng: &mut ChaCha8Rng,
         config: &RoutingConfig,
+        receipts: &ReceiptOptions,
     ) -> Recovered {
         let unsynced = self.len() - self.synced;
         let kept = self.synced + rng.random_range(0..=unsynced);
@@ -129,7 +133,7 @@ impl Disk {
             rng.random_range(1..framed)
         });
         let snapshot_at = (kept > 0 && rng.random_bool(0.3)).then(|| rng.random_range(1..=kept));
-        let recovered = recover(&self.entries, kept, snapshot_at, torn, config);
+        let recovered = recover(&self.entries, kept, snapshot_at, torn, config, receipts);
         assert_eq!(
             recovered.entries.len() as u64,
             kept,
@@ -173,6 +177,7 @@ fn recover(
     snapshot_at: Option<u64>,
     torn: Option<usize>,
     config: &RoutingConfig,
+    receipts: &ReceiptOptions,
 ) -> Recovered {
     let dir = scratch();
     let (mut log, _) = FileLog::open(dir.path(), LogOptions::default()).expect("a new log");
@@ -208,6 +213,7 @@ fn recover(
     drop(log);
     let options = EngineOptions {
         snapshot_every_events: 0,
+        receipts: receipts.clone(),
         ..EngineOptions::default()
     };
     let (engine, recovered) = Engine::open(dir.path(), config.clone(), options, &mut |_, _| {})
@@ -230,5 +236,6 @@ fn recover(
         entries,
         torn: recovered.torn_tail.is_some(),
         snapshot_seq: recovered.snapshot_seq,
+        receipts: recovered.receipts.into_entries(),
     }
 }

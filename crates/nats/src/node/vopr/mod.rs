@@ -85,7 +85,8 @@ fn run_half(half: u64, rules: Rules) {
 
 const RULES: Rules = Rules {
     legacy_feed: false,
-    across_restarts: false,
+    across_restarts: true,
+    restore_receipts: true,
 };
 
 #[test]
@@ -106,10 +107,33 @@ fn the_simulation_finds_the_old_feeds_lost_and_reordered_events() {
     let legacy = Rules {
         legacy_feed: true,
         across_restarts: false,
+        restore_receipts: true,
     };
     let found = (0..20).find_map(|seed| run(seed, legacy).err().map(|v| (seed, v)));
     match found {
         Some((_, Violation::Stream { .. } | Violation::Missing { .. })) => {}
         other => panic!("the old feed's defect was not found in seeds 0..20: {other:?}"),
+    }
+}
+
+/// A node that keeps its idempotency window in memory only (as before receipts) answers a key
+/// repeated after a restart with a new decision (`duplicate_contact`, say) instead of the first
+/// reply: the simulation must see it within a few seeds.
+#[test]
+fn the_simulation_finds_replies_forgotten_across_a_restart() {
+    let forgetful = Rules {
+        restore_receipts: false,
+        ..RULES
+    };
+    let found = (0..20).find_map(|seed| run(seed, forgetful).err().map(|v| (seed, v)));
+    match found {
+        Some((
+            _,
+            Violation::Repeat {
+                across_restart: true,
+                ..
+            },
+        )) => {}
+        other => panic!("a forgotten reply was not found in seeds 0..20: {other:?}"),
     }
 }

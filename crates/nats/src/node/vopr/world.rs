@@ -14,6 +14,7 @@ use bytes::Bytes;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use switchboard_core::{Event, EventKind, Router, RoutingConfig, State, Timestamp};
+use switchboard_engine::ReceiptOptions;
 
 use super::check::{Checker, Violation, same_state};
 use super::clients::{Clients, Outgoing};
@@ -42,6 +43,9 @@ pub(super) struct Rules {
     pub(super) legacy_feed: bool,
     /// Whether a repeat after a restart must get the first reply.
     pub(super) across_restarts: bool,
+    /// Whether a restarted node rebuilds its idempotency window from the log's receipts (off:
+    /// the window lived in memory only, as before receipts).
+    pub(super) restore_receipts: bool,
 }
 
 /// Something on its way, due at a time.
@@ -269,7 +273,13 @@ impl World {
             return Ok(());
         }
         self.restart_at = None;
-        let recovered = self.disk.crash_and_recover(&mut self.rng, &self.config);
+        let receipts = ReceiptOptions {
+            window: self.settings.idempotency_window,
+            entries_max: self.settings.idempotency_entries_max,
+        };
+        let recovered = self
+            .disk
+            .crash_and_recover(&mut self.rng, &self.config, &receipts);
         self.checker.recovered(self.step, &self.disk.entries)?;
         self.log = self.disk.entries.iter().map(event).collect();
         self.shadow = State::replay(&self.log);
@@ -280,7 +290,11 @@ impl World {
             self.index_offer(seq);
         }
         self.durable_told = self.disk.len();
-        self.node = Some(self.new_node(recovered.router, self.disk.len()));
+        let mut node = self.new_node(recovered.router, self.disk.len());
+        if self.rules.restore_receipts {
+            node.restore_receipts(recovered.receipts);
+        }
+        self.node = Some(node);
         self.intake_handles.clear();
         for message in &mut self.intake {
             message.out_until = None; // The consumer is made afresh: everything comes again.
