@@ -1,20 +1,145 @@
-//! The I/O the shell does on the node's behalf off its loop: the events stream's publishes and
-//! tail, and reads of the log on blocking threads (events for the feed, a contact's history).
+//! The I/O the shell does on the node's behalf off its loop ([`Work`]: the events stream's
+//! publishes and tail, reads of the log on blocking threads for the feed and a contact's
+//! history), and the intake messages waiting for their acknowledgement ([`IntakeAcks`]).
 
-use std::path::Path;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_nats::jetstream::context::PublishErrorKind;
 use async_nats::jetstream::{self, stream};
 use async_nats::{HeaderMap, Message};
-use futures::FutureExt;
 use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 use switchboard_core::Event;
 use switchboard_engine::{EngineError, HistoryFilter};
+use tokio::task::{JoinError, JoinSet};
 
 use super::SEQ_HEADER;
 use crate::feed::{self, Ack, Publish, StreamTail};
-use crate::node::{Mark, Request};
+use crate::node::{IntakeHandle, Mark, Request};
+
+/// The work the shell does for the node off its round, every piece tracked: the events
+/// stream's acknowledgements (at most the feed's window, 256, are awaited at a time) and the
+/// tasks in a `JoinSet` (at most one log read, one tail read and the node's four history
+/// reads), shut down at stop.
+pub(super) struct Work {
+    js: jetstream::Context,
+    events_stream: stream::Stream,
+    dir: PathBuf,
+    acks: FuturesUnordered<BoxFuture<'static, EventAck>>,
+    tasks: JoinSet<Done>,
+}
+
+/// A piece of [`Work`] finished.
+pub(super) enum Finished {
+    /// JetStream answered a publish of the feed.
+    Ack(EventAck),
+    /// A task ended (an error: it panicked or was cancelled).
+    Done(Result<Done, JoinError>),
+}
+
+impl Work {
+    pub(super) fn new(js: jetstream::Context, events_stream: stream::Stream, dir: PathBuf) -> Self {
+        Self {
+            js,
+            events_stream,
+            dir,
+            acks: FuturesUnordered::new(),
+            tasks: JoinSet::new(),
+        }
+    }
+
+    /// Reads a contact's history up to `up_to` (for the node's query `id`).
+    pub(super) fn history(&mut self, id: u64, contact_id: String, up_to: u64) {
+        let dir = self.dir.clone();
+        self.tasks
+            .spawn_blocking(move || history(&dir, id, contact_id, up_to));
+    }
+
+    /// Starts what the events feed asks; returns whether it published (to flush).
+    pub(super) async fn feed(&mut self, transmit: feed::Transmit) -> bool {
+        let dir = self.dir.clone();
+        match transmit {
+            feed::Transmit::ReadLog { from, to } => {
+                self.tasks.spawn_blocking(move || log_read(&dir, from, to));
+            }
+            feed::Transmit::ReadStreamTail => {
+                self.tasks.spawn(tail(self.events_stream.clone()));
+            }
+            feed::Transmit::Publish(publish) => {
+                let answer = publish_event(&self.js, publish).await;
+                self.acks.push(answer);
+                return true;
+            }
+        }
+        false
+    }
+
+    /// The next piece of work to finish (acknowledgements first); pending while none is out.
+    pub(super) async fn next(&mut self) -> Finished {
+        tokio::select! {
+            biased;
+            Some(ack) = self.acks.next(), if !self.acks.is_empty() => Finished::Ack(ack),
+            Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => Finished::Done(done),
+            else => std::future::pending().await,
+        }
+    }
+
+    /// Stops every task (a blocking read already running finishes on its thread; its result
+    /// is dropped).
+    pub(super) async fn shutdown(&mut self) {
+        self.tasks.shutdown().await;
+    }
+}
+
+/// A message of the durable intake, as its consumer delivers it.
+pub(super) type IntakeMessage =
+    Result<jetstream::Message, jetstream::consumer::pull::MessagesError>;
+
+/// Intake messages handed to the node and not yet acknowledged, by handle: at most the intake
+/// consumer's `max_ack_pending` (20 000).
+#[derive(Default)]
+pub(super) struct IntakeAcks {
+    messages: HashMap<u64, jetstream::Message>,
+    next: u64,
+}
+
+impl IntakeAcks {
+    /// Keeps a delivered message to acknowledge later and gives it as the node takes it,
+    /// with the handle the node knows it by (`None`: the consumer's error, counted and logged).
+    pub(super) fn take(
+        &mut self,
+        delivered: IntakeMessage,
+        mark: Mark,
+    ) -> Option<(Request, IntakeHandle)> {
+        let message = match delivered {
+            Ok(message) => message,
+            Err(error) => {
+                crate::telemetry::intake_error();
+                tracing::warn!(%error, "intake consumer error");
+                return None;
+            }
+        };
+        let mut plain = request(&message.message, mark);
+        plain.reply = None; // JetStream's acknowledgement subject: acknowledged, never replied to.
+        let handle = IntakeHandle(self.next);
+        self.next += 1;
+        self.messages.insert(handle.0, message);
+        Some((plain, handle))
+    }
+
+    /// Acknowledges the message of `handle` (a failure is logged: JetStream delivers it again,
+    /// and its repeat gets the first reply).
+    pub(super) async fn ack(&mut self, handle: IntakeHandle) {
+        if let Some(message) = self.messages.remove(&handle.0)
+            && let Err(error) = message.ack().await
+        {
+            tracing::warn!(%error, "could not acknowledge an intake message");
+        }
+    }
+}
 
 /// A finished piece of work for the node.
 #[derive(Debug)]
@@ -39,10 +164,7 @@ pub(super) type EventAck = (u64, u64, Ack, Option<String>);
 
 /// Publishes one event to the events stream; the future answers once JetStream has (or the
 /// client has given up).
-pub(super) async fn publish_event(
-    js: &jetstream::Context,
-    publish: Publish,
-) -> BoxFuture<'static, EventAck> {
+async fn publish_event(js: &jetstream::Context, publish: Publish) -> BoxFuture<'static, EventAck> {
     let (seq, epoch) = (publish.seq, publish.epoch);
     let sent = js
         .publish_with_headers(publish.subject.clone(), publish.headers(), publish.body)
@@ -64,7 +186,7 @@ pub(super) async fn publish_event(
 }
 
 /// The feed's read of events `from..=to` from the log at `dir`, on a blocking thread.
-pub(super) fn log_read(dir: &Path, from: u64, to: u64) -> Done {
+fn log_read(dir: &Path, from: u64, to: u64) -> Done {
     let events = match read_events(dir, from, to) {
         Ok(events) => Some(events),
         Err(error) => {
@@ -76,7 +198,7 @@ pub(super) fn log_read(dir: &Path, from: u64, to: u64) -> Done {
 }
 
 /// A contact's history up to `up_to` from the log at `dir`, on a blocking thread.
-pub(super) fn history(dir: &Path, id: u64, contact_id: String, up_to: u64) -> Done {
+fn history(dir: &Path, id: u64, contact_id: String, up_to: u64) -> Done {
     let filter = HistoryFilter::Contact(contact_id);
     let history = match switchboard_engine::history_up_to(dir, &filter, up_to) {
         Ok(history) => Some(history),
@@ -89,7 +211,7 @@ pub(super) fn history(dir: &Path, id: u64, contact_id: String, up_to: u64) -> Do
 }
 
 /// The events stream's tail.
-pub(super) async fn tail(stream: stream::Stream) -> Done {
+async fn tail(stream: stream::Stream) -> Done {
     Done::Tail(read_tail(stream).await)
 }
 

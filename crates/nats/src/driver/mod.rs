@@ -10,22 +10,20 @@ mod setup;
 mod shell;
 mod stop;
 
-use std::collections::HashMap;
 use std::future::Future;
 use std::pin::pin;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_nats::Client;
-use futures::stream::FuturesUnordered;
 use switchboard_core::Timestamp;
 use switchboard_engine::{Engine, EngineError, EngineParts, Snapshotter, SnapshotterOptions};
 use switchboard_log::{CommitterOptions, GroupCommitter, Report};
 use switchboard_wire::{Receipt, Subjects};
-use tokio::task::JoinSet;
 
 use crate::health::Health;
 use crate::node::{Node, NodeSettings};
 use crate::telemetry::Telemetry;
+use io::{IntakeAcks, Work};
 use shell::Shell;
 
 /// The header naming an event's sequence number in the log, on every published event.
@@ -238,6 +236,7 @@ pub async fn run(
         },
     );
     node.restore_receipts(std::mem::take(&mut settings.receipts));
+    let work = Work::new(wired.js.clone(), wired.events_stream.clone(), dir.clone());
     let mut shell = Shell {
         client,
         wired,
@@ -249,10 +248,8 @@ pub async fn run(
         dir: dir.clone(),
         subjects: settings.subjects.clone(),
         batch_max: settings.batch_max.max(1),
-        intake: HashMap::new(),
-        next_intake: 0,
-        acks: FuturesUnordered::new(),
-        tasks: JoinSet::new(),
+        intake: IntakeAcks::default(),
+        work,
         durable_point: None,
         started: Instant::now(),
         clock: wall_now(),

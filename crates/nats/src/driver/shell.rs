@@ -7,30 +7,24 @@
 //! Bounds: the committer's reports wait in an unbounded channel, but the committer reports at
 //! most once per group of turns and takes at most its queue's 4 096 turns, and the loop takes
 //! reports before anything else, so fewer than about 4 100 ever wait; intake messages wait for
-//! their acknowledgement at most `max_ack_pending` (20 000) at a time; the events stream's
-//! answers at most the feed's window (256); the tasks (log reads, the stream's tail, contact
-//! histories) at most one, one and [`crate::node::HISTORY_READS_MAX`].
+//! their acknowledgement at most `max_ack_pending` (20 000) at a time ([`IntakeAcks`]); the
+//! work done off the round is bounded as [`Work`] says.
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use async_nats::{Client, Message, jetstream};
-use futures::future::BoxFuture;
-use futures::stream::FuturesUnordered;
+use async_nats::{Client, Message};
 use futures::{FutureExt, StreamExt};
 use switchboard_core::Timestamp;
 use switchboard_engine::{EngineError, Snapshotter};
 use switchboard_log::{ChainHash, FileLog, GroupCommitter, LogError, Report};
 use switchboard_wire::Subjects;
 use tokio::sync::mpsc::UnboundedReceiver;
-use tokio::task::JoinSet;
 
-use super::io::{self, Done, EventAck, request, sleep};
+use super::io::{Done, Finished, IntakeAcks, IntakeMessage, Work, request, sleep};
 use super::setup::Wired;
 use super::{DriverError, nats, wall_now};
-use crate::feed;
-use crate::node::{IntakeHandle, Mark, Node, Transmit};
+use crate::node::{Mark, Node, Transmit};
 use crate::telemetry::{self, Telemetry};
 
 /// The most queries handed in per round: commands, taken first, would otherwise keep a
@@ -45,11 +39,10 @@ const QUERIES_PER_ROUND_MAX: usize = 64;
 enum Input {
     Shutdown,
     Report(Option<Report>),
-    EventAck(EventAck),
-    Done(Result<Done, tokio::task::JoinError>),
+    Finished(Finished),
     Sample,
     Command(Option<Message>),
-    Intake(Option<Result<jetstream::Message, jetstream::consumer::pull::MessagesError>>),
+    Intake(Option<IntakeMessage>),
     Query(Option<Message>),
     Timeout,
 }
@@ -66,11 +59,8 @@ pub(super) struct Shell {
     pub(super) dir: PathBuf,
     pub(super) subjects: Subjects,
     pub(super) batch_max: usize,
-    /// Intake messages handed to the node and not yet acknowledged, by handle.
-    pub(super) intake: HashMap<u64, jetstream::Message>,
-    pub(super) next_intake: u64,
-    pub(super) acks: FuturesUnordered<BoxFuture<'static, EventAck>>,
-    pub(super) tasks: JoinSet<Done>,
+    pub(super) intake: IntakeAcks,
+    pub(super) work: Work,
     /// A durable point to tell the snapshotter once its released events are handed over.
     pub(super) durable_point: Option<(u64, ChainHash)>,
     pub(super) started: Instant,
@@ -112,8 +102,7 @@ impl Shell {
                 biased;
                 () = &mut shutdown, if taking => Input::Shutdown,
                 report = self.reports.recv() => Input::Report(report),
-                Some(ack) = self.acks.next(), if !self.acks.is_empty() => Input::EventAck(ack),
-                Some(done) = self.tasks.join_next(), if !self.tasks.is_empty() => Input::Done(done),
+                finished = self.work.next() => Input::Finished(finished),
                 _ = sample.tick() => Input::Sample,
                 message = self.wired.commands.next(), if taking => Input::Command(message),
                 message = self.wired.intake.next(), if taking => Input::Intake(message),
@@ -150,16 +139,18 @@ impl Shell {
                 return Err(EngineError::Log(error).into());
             }
             Input::Report(None) => return Err(EngineError::Log(LogError::WriterStopped).into()),
-            Input::EventAck((seq, epoch, ack, error)) => {
+            Input::Finished(Finished::Ack((seq, epoch, ack, error))) => {
                 self.node
                     .handle_event_ack(seq, epoch, ack, error.as_deref(), now);
             }
-            Input::Done(Ok(Done::LogRead { from, events })) => {
-                self.node.handle_log_read(from, events, now);
+            Input::Finished(Finished::Done(Ok(done))) => match done {
+                Done::LogRead { from, events } => self.node.handle_log_read(from, events, now),
+                Done::Tail(tail) => self.node.handle_stream_tail(tail, now),
+                Done::History { id, history } => self.node.handle_history(id, history),
+            },
+            Input::Finished(Finished::Done(Err(error))) => {
+                tracing::error!(%error, "a task of the driver failed");
             }
-            Input::Done(Ok(Done::Tail(tail))) => self.node.handle_stream_tail(tail, now),
-            Input::Done(Ok(Done::History { id, history })) => self.node.handle_history(id, history),
-            Input::Done(Err(error)) => tracing::error!(%error, "a task of the driver failed"),
             Input::Sample => {
                 let at = Instant::now();
                 self.telemetry
@@ -171,9 +162,9 @@ impl Shell {
                     telemetry::routing_decision("timer", started.elapsed());
                 }
             }
-            Input::Command(message) => self.hand_in(Input::Command(message), now)?,
-            Input::Intake(message) => self.hand_in(Input::Intake(message), now)?,
-            Input::Query(message) => self.hand_in(Input::Query(message), now)?,
+            message @ (Input::Command(_) | Input::Intake(_) | Input::Query(_)) => {
+                self.hand_in(message, now)?;
+            }
         }
         Ok(())
     }
@@ -186,64 +177,37 @@ impl Shell {
             Input::Command(None) => return Err(ended(self.subjects.commands())),
             Input::Query(None) => return Err(ended(self.subjects.queries())),
             Input::Intake(None) => return Err(ended(self.subjects.inbox())),
-            Input::Command(Some(message)) => self.command(&message, now),
-            Input::Query(Some(message)) => self.query(&message, now),
+            Input::Command(Some(message)) => self.request(&message, true, now),
+            Input::Query(Some(message)) => self.request(&message, false, now),
             Input::Intake(Some(message)) => self.intake(message, now),
             _ => {}
         }
-        for _ in 1..self.batch_max {
-            let Some(Some(message)) = self.wired.commands.next().now_or_never() else {
-                break;
-            };
-            self.command(&message, now);
-        }
-        for _ in 1..self.batch_max {
-            let Some(Some(message)) = self.wired.intake.next().now_or_never() else {
-                break;
-            };
-            self.intake(message, now);
-        }
-        for _ in 0..QUERIES_PER_ROUND_MAX {
-            let Some(Some(message)) = self.wired.queries.next().now_or_never() else {
-                break;
-            };
-            self.query(&message, now);
-        }
+        let wired = &mut self.wired;
+        let commands = ready(&mut wired.commands, self.batch_max - 1);
+        let intake = ready(&mut wired.intake, self.batch_max - 1);
+        let queries = ready(&mut wired.queries, QUERIES_PER_ROUND_MAX);
+        commands.iter().for_each(|m| self.request(m, true, now));
+        intake.into_iter().for_each(|m| self.intake(m, now));
+        queries.iter().for_each(|m| self.request(m, false, now));
         Ok(())
     }
 
-    fn command(&mut self, message: &Message, now: Timestamp) {
+    /// A command or a query (only a command's decision is timed).
+    fn request(&mut self, message: &Message, command: bool, now: Timestamp) {
         let started = Instant::now();
-        self.query(message, now);
-        telemetry::routing_decision("command", started.elapsed());
-    }
-
-    fn query(&mut self, message: &Message, now: Timestamp) {
         let request = request(message, self.mark());
         self.node.handle_request(&request, now);
+        if command {
+            telemetry::routing_decision("command", started.elapsed());
+        }
     }
 
-    fn intake(
-        &mut self,
-        message: Result<jetstream::Message, jetstream::consumer::pull::MessagesError>,
-        now: Timestamp,
-    ) {
-        let message = match message {
-            Ok(message) => message,
-            Err(error) => {
-                telemetry::intake_error();
-                tracing::warn!(%error, "intake consumer error");
-                return;
-            }
-        };
-        let mut plain = request(&message.message, self.mark());
-        plain.reply = None; // JetStream's acknowledgement subject: acknowledged, never replied to.
-        let handle = IntakeHandle(self.next_intake);
-        self.next_intake += 1;
-        self.intake.insert(handle.0, message);
-        let started = Instant::now();
-        self.node.handle_intake(&plain, handle, now);
-        telemetry::routing_decision("command", started.elapsed());
+    fn intake(&mut self, delivered: IntakeMessage, now: Timestamp) {
+        if let Some((request, handle)) = self.intake.take(delivered, self.mark()) {
+            let started = Instant::now();
+            self.node.handle_intake(&request, handle, now);
+            telemetry::routing_decision("command", started.elapsed());
+        }
     }
 
     /// Carries out everything the node asks, in order, then flushes once.
@@ -283,25 +247,17 @@ impl Shell {
                 return Ok(false);
             }
             Transmit::Reply { to, body, mark } => {
-                if let Err(error) = self.client.publish(to, body).await {
-                    tracing::warn!(%error, "could not send a reply");
-                }
+                publish(&self.client, to, body, "a reply").await;
                 if let Some(mark) = mark {
                     telemetry::command_replied(self.since(mark));
                 }
             }
             Transmit::AckIntake { handle, mark } => {
-                if let Some(message) = self.intake.remove(&handle.0)
-                    && let Err(error) = message.ack().await
-                {
-                    tracing::warn!(%error, "could not acknowledge an intake message");
-                }
+                self.intake.ack(handle).await;
                 telemetry::command_replied(self.since(mark));
             }
             Transmit::Notice { subject, body } => {
-                if let Err(error) = self.client.publish(subject, body).await {
-                    tracing::warn!(%error, "could not publish an offer or a desktop notice");
-                }
+                publish(&self.client, subject, body, "an offer or a desktop notice").await;
             }
             Transmit::Released { first_seq, events } => {
                 self.snapshotter.events(first_seq, events);
@@ -312,25 +268,10 @@ impl Shell {
                 contact_id,
                 up_to,
             } => {
-                let dir = self.dir.clone();
-                self.tasks
-                    .spawn_blocking(move || io::history(&dir, id, contact_id, up_to));
+                self.work.history(id, contact_id, up_to);
                 return Ok(false);
             }
-            Transmit::Feed(feed::Transmit::Publish(publish)) => {
-                let answer = io::publish_event(&self.wired.js, publish).await;
-                self.acks.push(answer);
-            }
-            Transmit::Feed(feed::Transmit::ReadLog { from, to }) => {
-                let dir = self.dir.clone();
-                self.tasks
-                    .spawn_blocking(move || io::log_read(&dir, from, to));
-                return Ok(false);
-            }
-            Transmit::Feed(feed::Transmit::ReadStreamTail) => {
-                self.tasks.spawn(io::tail(self.wired.events_stream.clone()));
-                return Ok(false);
-            }
+            Transmit::Feed(work) => return Ok(self.work.feed(work).await),
         }
         Ok(true)
     }
@@ -338,5 +279,19 @@ impl Shell {
     fn since(&self, mark: Mark) -> Duration {
         let now = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
         Duration::from_micros(now.saturating_sub(mark.0))
+    }
+}
+
+/// Up to `max` messages that have already arrived on `stream`, without waiting.
+fn ready<S: futures::Stream + Unpin>(stream: &mut S, max: usize) -> Vec<S::Item> {
+    std::iter::from_fn(|| stream.next().now_or_never().flatten())
+        .take(max)
+        .collect()
+}
+
+/// Publishes on core NATS; a failure is logged (the receiver's retry or timeout covers it).
+async fn publish(client: &Client, subject: async_nats::Subject, body: bytes::Bytes, what: &str) {
+    if let Err(error) = client.publish(subject, body).await {
+        tracing::warn!(%error, "could not publish {what}");
     }
 }

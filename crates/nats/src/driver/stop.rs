@@ -53,7 +53,7 @@ impl Shell {
                  JetStream redelivers, and the next start publishes the events it lacks"
             ),
         }
-        self.tasks.shutdown().await;
+        self.work.shutdown().await;
         self.snapshotter.stop();
         let log = self.committer.shutdown().map_err(EngineError::Log)?;
         if tokio::time::timeout(wait, self.client.flush())
