@@ -12,19 +12,10 @@ use std::time::Duration;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use switchboard_core::{
-    AgentLogin, Channel, Command, Level, NewContact, Outcome, RoutingConfig, Tier, Timestamp,
-};
+use switchboard_core::{RoutingConfig, Timestamp};
 use switchboard_engine::{Engine, EngineOptions};
 
-const SERVICES: [&str; 6] = [
-    "council_tax",
-    "benefits",
-    "housing",
-    "parking",
-    "bins",
-    "complaints",
-];
+mod day;
 
 /// Writes a busy morning into `dir` and returns the number of events.
 fn write_morning(dir: &std::path::Path, events_min: u64) -> u64 {
@@ -36,31 +27,8 @@ fn write_morning(dir: &std::path::Path, events_min: u64) -> u64 {
         Engine::open(dir, RoutingConfig::default(), options, &mut |_, _| {}).expect("open");
     let mut rng = ChaCha8Rng::seed_from_u64(42);
     let mut now = Timestamp::from_millis(1_795_422_600_000);
-    for a in 0..200 {
-        let skills = SERVICES
-            .iter()
-            .map(|s| {
-                (
-                    (*s).into(),
-                    Level::new(rng.random_range(1..=5)).unwrap_or(Level::MIN),
-                )
-            })
-            .collect();
-        let login = AgentLogin {
-            agent: format!("agent{a}").into(),
-            name: format!("Agent {a}").into(),
-            tier: Tier::new(rng.random_range(1..=3)).unwrap_or(Tier::FIRST),
-            site: "hq".into(),
-            skills,
-            channels: None,
-        };
-        let _ = engine.decide(Command::LoginAgent(Box::new(login)), now);
-        let _ = engine.decide(
-            Command::MakeReady {
-                agent: format!("agent{a}").into(),
-            },
-            now,
-        );
+    for command in day::staffing(&mut rng, 200) {
+        let _ = engine.decide(command, now);
     }
     let mut n = 0_u64;
     while engine.next_seq() <= events_min {
@@ -68,41 +36,12 @@ fn write_morning(dir: &std::path::Path, events_min: u64) -> u64 {
             now = now + Duration::from_millis(rng.random_range(10..400));
             engine.tick(now);
             n += 1;
-            let channel = [Channel::Phone, Channel::Chat, Channel::Email][rng.random_range(0..3)];
-            let contact = NewContact::routine(
-                &format!("c{n}"),
-                channel,
-                SERVICES[rng.random_range(0..SERVICES.len())],
-            );
-            let _ = engine.decide(Command::CreateContact(Box::new(contact)), now);
-            let offers: Vec<_> = engine
-                .state()
-                .offers()
-                .map(|o| (engine.state().agent_at(o.agent).id.clone(), o.id))
-                .collect();
-            for (agent, offer) in offers {
-                let _ = engine.decide(Command::AcceptOffer { agent, offer }, now);
+            let _ = engine.decide(day::arrival(&mut rng, n), now);
+            for command in day::answers(engine.state()) {
+                let _ = engine.decide(command, now);
             }
-            let held: Vec<_> = engine
-                .state()
-                .agents()
-                .filter(|a| !a.contacts.is_empty() && rng.random_bool(0.3))
-                .filter_map(|a| {
-                    Some((
-                        a.id.clone(),
-                        engine.state().contact_by_number(a.contacts[0])?.id.clone(),
-                    ))
-                })
-                .collect();
-            for (agent, contact) in held {
-                let _ = engine.decide(
-                    Command::CompleteContact {
-                        agent,
-                        contact,
-                        outcome: Outcome::Resolved,
-                    },
-                    now,
-                );
+            for command in day::completions(engine.state(), &mut rng) {
+                let _ = engine.decide(command, now);
             }
         }
         engine.commit().expect("commit");

@@ -1,11 +1,6 @@
 //! The synthetic contact centre the core benchmarks share: 200 skills (190 services and 10
 //! languages), 5 sites, and agents with 8 random skills each.
 
-#![allow(
-    dead_code,
-    reason = "each benchmark uses a different part of the centre"
-)]
-
 use rand::Rng;
 use switchboard_core::{AgentLogin, Channel, Level, PerChannel, SkillId, Tier};
 

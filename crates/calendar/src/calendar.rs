@@ -94,7 +94,6 @@ impl BusinessCalendar {
     pub fn council_default() -> Self {
         // The bundled database is compiled into the binary (`tzdb-bundle-always`) and always
         // contains Europe/London; a unit test checks it. UTC would be wrong, so no fallback.
-        #[allow(clippy::expect_used)]
         let london = time_zone(DEFAULT_TIME_ZONE).expect("the bundled tzdb has Europe/London");
         Self {
             time_zone: london,

@@ -49,5 +49,5 @@ pub use model::{
 };
 pub use rejection::{Rejection, RejectionCode};
 pub use router::{LIVE_EARLIER_ARRIVAL_MAX, Router};
-pub use state::{NAMES_MAX, State};
+pub use state::{BrokenInvariant, NAMES_MAX, State};
 pub use time::Timestamp;

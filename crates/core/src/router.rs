@@ -813,7 +813,51 @@ impl Router {
         )
     }
 
+    /// A new contact: checked, its requirements and clocks settled, then recorded as created
+    /// (with its complaint stage and its hold out of hours, when it has them).
     fn create_contact(&mut self, mut new: NewContact, now: Timestamp) -> Result<(), Rejection> {
+        self.check_new_contact(&new)?;
+        let hold = self.out_of_hours(&mut new, now)?;
+        self.settle_requirements(&mut new)?;
+        let first_arrived_at = first_arrival(&new, now);
+        // Clocks in elapsed time start when the contact can first be worked on.
+        let clock_start = hold.as_ref().map_or(first_arrived_at, |h| h.until);
+        let complaint = self.set_due_time(&mut new, first_arrived_at, clock_start);
+        let id = new.id.clone();
+        let stage = new.complaint_stage;
+        let created = self.contact_created(new, first_arrived_at, clock_start, now);
+        self.emit(now, EventKind::ContactCreated(Box::new(created)));
+        if let Some(to) = stage {
+            let c = &self.state.contacts[&self.expect_live(&id)];
+            let received = ComplaintStageChanged {
+                contact: id.clone(),
+                from: None,
+                to,
+                reason: Arc::from("received"),
+                agent: None,
+                received_at: first_arrived_at,
+                acknowledge_by: complaint.map(|(acknowledge_by, _)| acknowledge_by),
+                due_at: c.due_at,
+                due_warning_at: c.due_warning_at,
+                order: c.order,
+                placement: c.placement,
+            };
+            self.emit(now, EventKind::ComplaintStageChanged(Box::new(received)));
+        }
+        if let Some(hold) = hold {
+            let held = EventKind::ContactHeld {
+                contact: id,
+                until: hold.until,
+                calendar: hold.calendar,
+            };
+            self.emit(now, held);
+        }
+        Ok(())
+    }
+
+    /// Refuses a contact whose id is taken (live or finished), and a face-to-face contact
+    /// without the site where the customer is.
+    fn check_new_contact(&self, new: &NewContact) -> Result<(), Rejection> {
         if self.state.contact_number(&new.id).is_some()
             || self.state.finished_contact(&new.id).is_some()
         {
@@ -831,7 +875,13 @@ impl Router {
                 ),
             ));
         }
-        let hold = self.out_of_hours(&mut new, now)?;
+        Ok(())
+    }
+
+    /// Settles who may take the contact: the complaint team's skills for a complaint, the
+    /// service's own skill and safeguarding, room for any new names, and the customer's last
+    /// agent as the preferred one when the contact names none.
+    fn settle_requirements(&self, new: &mut NewContact) -> Result<(), Rejection> {
         if new.complaint_stage.is_some() {
             let persistent = new
                 .customer
@@ -857,19 +907,18 @@ impl Router {
         {
             new.preferred_agent = self.state.last_agent_of(customer.as_str()).cloned();
         }
-        // A live contact counts from its first contact (time in another queue, an IVR), but at
-        // most LIVE_EARLIER_ARRIVAL_MAX back: a customer on the line has not waited a day, and
-        // a wrong `received_at` would otherwise put the contact ahead of everyone.
-        let earliest = if new.channel.is_live() {
-            now.saturating_sub(LIVE_EARLIER_ARRIVAL_MAX)
-        } else {
-            Timestamp::EPOCH
-        };
-        let first_arrived_at = new.received_at.map_or(now, |at| at.min(now).max(earliest));
-        // Clocks in elapsed time start when the contact can first be worked on.
-        let clock_start = hold.as_ref().map_or(first_arrived_at, |h| h.until);
-        let policy = self.config.channels.get(new.channel);
-        let live = new.channel.is_live();
+        Ok(())
+    }
+
+    /// Sets the contact's due time when it has none: a complaint's from its stage's clock, other
+    /// deferred work's from its channel's policy (working days, or elapsed time from
+    /// `clock_start`). Returns the complaint clock (acknowledge-by, due), if it ran.
+    fn set_due_time(
+        &self,
+        new: &mut NewContact,
+        first_arrived_at: Timestamp,
+        clock_start: Timestamp,
+    ) -> Option<(Timestamp, Option<Timestamp>)> {
         let complaint = match new.complaint_stage {
             Some(stage) if new.due_at.is_none() => self.complaint_clock(stage, first_arrived_at),
             _ => None,
@@ -877,7 +926,8 @@ impl Router {
         if let Some((_, due)) = complaint {
             new.due_at = due;
         }
-        if !live && new.due_at.is_none() {
+        if !new.channel.is_live() && new.due_at.is_none() {
+            let policy = self.config.channels.get(new.channel);
             new.due_at = match policy.due_working_days {
                 Some(days) => {
                     hours::add_working_days(&self.config.business_calendar, first_arrived_at, days)
@@ -885,6 +935,18 @@ impl Router {
                 None => policy.due_after.map(|after| clock_start + after),
             };
         }
+        complaint
+    }
+
+    /// The `ContactCreated` record of a checked contact: its place in the queue, its plan step,
+    /// and its answer-by and due-warning instants.
+    fn contact_created(
+        &self,
+        new: NewContact,
+        first_arrived_at: Timestamp,
+        clock_start: Timestamp,
+        now: Timestamp,
+    ) -> ContactCreated {
         let order = self.queue_order(
             new.channel,
             new.safeguarding,
@@ -900,52 +962,21 @@ impl Router {
             now,
             new.preferred_agent.is_some(),
         );
-        let answer_by =
-            live.then(|| clock_start + self.config.answer_within(&new.service, new.channel));
+        let answer_by = new
+            .channel
+            .is_live()
+            .then(|| clock_start + self.config.answer_within(&new.service, new.channel));
         let due_warning_at = new
             .due_at
             .map(|due| self.due_warning_at(clock_start, due, new.complaint_stage.is_some()));
-        let id = new.id.clone();
-        let stage = new.complaint_stage;
-        self.emit(
-            now,
-            EventKind::ContactCreated(Box::new(ContactCreated {
-                details: new,
-                first_arrived_at,
-                order,
-                placement,
-                answer_by,
-                due_warning_at,
-            })),
-        );
-        if let Some(to) = stage {
-            let c = &self.state.contacts[&self.expect_live(&id)];
-            let changed = ComplaintStageChanged {
-                contact: id.clone(),
-                from: None,
-                to,
-                reason: Arc::from("received"),
-                agent: None,
-                received_at: first_arrived_at,
-                acknowledge_by: complaint.map(|(acknowledge_by, _)| acknowledge_by),
-                due_at: c.due_at,
-                due_warning_at: c.due_warning_at,
-                order: c.order,
-                placement: c.placement,
-            };
-            self.emit(now, EventKind::ComplaintStageChanged(Box::new(changed)));
+        ContactCreated {
+            details: new,
+            first_arrived_at,
+            order,
+            placement,
+            answer_by,
+            due_warning_at,
         }
-        if let Some(hold) = hold {
-            self.emit(
-                now,
-                EventKind::ContactHeld {
-                    contact: id,
-                    until: hold.until,
-                    calendar: hold.calendar,
-                },
-            );
-        }
-        Ok(())
     }
 
     /// Applies the out-of-hours treatment to a contact arriving at `now`: refuses it, turns it
@@ -1086,6 +1117,9 @@ impl Router {
             .expect("a contact just created is live")
     }
 
+    /// A complaint moved on a stage: checked (see [`Router::check_stage_change`]), its clocks
+    /// restarted, and, when an agent was handling it, requeued from their desk and their wrap-up
+    /// started.
     fn change_complaint_stage(
         &mut self,
         change: StageChange,
@@ -1095,55 +1129,8 @@ impl Router {
         if let Some(agent) = &change.agent {
             self.agent_idx(agent)?;
         }
+        let (from, handling) = self.check_stage_change(&change, no)?;
         let c = &self.state.contacts[&no];
-        let Some(from) = c.complaint_stage else {
-            return Err(Rejection::new(
-                RejectionCode::InvalidTransition,
-                format!(
-                    "contact {} is not a complaint; raise a complaint with its complaint stage set",
-                    change.contact
-                ),
-            ));
-        };
-        if change.to <= from {
-            return Err(Rejection::new(
-                RejectionCode::InvalidTransition,
-                format!(
-                    "complaint {} is at {}; a stage only moves on, not to {}",
-                    change.contact,
-                    from.as_str(),
-                    change.to.as_str()
-                ),
-            ));
-        }
-        require_reason(&change.reason, "moving a complaint to another stage")?;
-        let handling = match &c.status {
-            ContactStatus::Offered { agent, .. } => {
-                return Err(Rejection::new(
-                    RejectionCode::InvalidTransition,
-                    format!(
-                        "complaint {} is being offered to agent {}; change its stage once the offer is answered",
-                        change.contact,
-                        self.state.agent_at(*agent).id
-                    ),
-                ));
-            }
-            ContactStatus::Assigned { agent, .. } => {
-                let holder = *agent;
-                if change.agent.as_ref() != Some(&self.state.agent_at(holder).id) {
-                    return Err(Rejection::new(
-                        RejectionCode::NotYourOffer,
-                        format!(
-                            "complaint {} is being handled by agent {}; they move it on",
-                            change.contact,
-                            self.state.agent_at(holder).id
-                        ),
-                    ));
-                }
-                Some(holder)
-            }
-            ContactStatus::Queued | ContactStatus::Held { .. } => None,
-        };
         let received_at = change.received_at.map_or(now, |at| at.min(now));
         let clock = self.complaint_clock(change.to, received_at);
         let due_at = change.due_at.or(clock.and_then(|(_, due)| due));
@@ -1203,6 +1190,66 @@ impl Router {
             self.start_wrap_up(idx, channel, now);
         }
         Ok(())
+    }
+
+    /// The stage a complaint moves on from, and the agent handling it (who must be the one
+    /// moving it on). Refused: a contact that is no complaint, a stage that does not move on, no
+    /// reason, a complaint being offered, or one handled by another agent.
+    fn check_stage_change(
+        &self,
+        change: &StageChange,
+        no: ContactNo,
+    ) -> Result<(ComplaintStage, Option<AgentIdx>), Rejection> {
+        let c = &self.state.contacts[&no];
+        let Some(from) = c.complaint_stage else {
+            return Err(Rejection::new(
+                RejectionCode::InvalidTransition,
+                format!(
+                    "contact {} is not a complaint; raise a complaint with its complaint stage set",
+                    change.contact
+                ),
+            ));
+        };
+        if change.to <= from {
+            return Err(Rejection::new(
+                RejectionCode::InvalidTransition,
+                format!(
+                    "complaint {} is at {}; a stage only moves on, not to {}",
+                    change.contact,
+                    from.as_str(),
+                    change.to.as_str()
+                ),
+            ));
+        }
+        require_reason(&change.reason, "moving a complaint to another stage")?;
+        let handling = match &c.status {
+            ContactStatus::Offered { agent, .. } => {
+                return Err(Rejection::new(
+                    RejectionCode::InvalidTransition,
+                    format!(
+                        "complaint {} is being offered to agent {}; change its stage once the offer is answered",
+                        change.contact,
+                        self.state.agent_at(*agent).id
+                    ),
+                ));
+            }
+            ContactStatus::Assigned { agent, .. } => {
+                let holder = *agent;
+                if change.agent.as_ref() != Some(&self.state.agent_at(holder).id) {
+                    return Err(Rejection::new(
+                        RejectionCode::NotYourOffer,
+                        format!(
+                            "complaint {} is being handled by agent {}; they move it on",
+                            change.contact,
+                            self.state.agent_at(holder).id
+                        ),
+                    ));
+                }
+                Some(holder)
+            }
+            ContactStatus::Queued | ContactStatus::Held { .. } => None,
+        };
+        Ok((from, handling))
     }
 
     fn extend_due_time(
@@ -1734,6 +1781,19 @@ impl Router {
 /// The reason of the `contact_requeued` that takes a complaint off its agent's desk when they
 /// move it on a stage.
 const COMPLAINT_MOVED_ON: &str = "complaint_stage_changed";
+
+/// When a new contact first arrived: now, or its `received_at` when earlier. A live contact
+/// counts from its first contact (time in another queue, an IVR), but at most
+/// [`LIVE_EARLIER_ARRIVAL_MAX`] back: a customer on the line has not waited a day, and a wrong
+/// `received_at` would otherwise put the contact ahead of everyone.
+fn first_arrival(new: &NewContact, now: Timestamp) -> Timestamp {
+    let earliest = if new.channel.is_live() {
+        now.saturating_sub(LIVE_EARLIER_ARRIVAL_MAX)
+    } else {
+        Timestamp::EPOCH
+    };
+    new.received_at.map_or(now, |at| at.min(now).max(earliest))
+}
 
 /// A contact to hold until its channel opens.
 struct Hold {

@@ -1402,8 +1402,13 @@ impl State {
     /// the index equals one rebuilt from scratch.
     ///
     /// # Errors
-    /// A sentence naming the broken invariant.
-    pub fn check_invariants(&self) -> Result<(), String> {
+    /// A [`BrokenInvariant`] naming the first broken invariant: a bug in the core.
+    pub fn check_invariants(&self) -> Result<(), BrokenInvariant> {
+        self.first_broken_invariant().map_err(BrokenInvariant)
+    }
+
+    /// [`State::check_invariants`], the broken invariant as a sentence.
+    fn first_broken_invariant(&self) -> Result<(), String> {
         let mut load: Vec<PerChannel<u8>> = vec![PerChannel::splat(0); self.agents.len()];
         for (id, offer) in &self.offers {
             let c = self
@@ -1492,6 +1497,19 @@ impl State {
         Ok(())
     }
 }
+
+/// A broken invariant of the [`State`], found by [`State::check_invariants`]: a bug in the core,
+/// never a consequence of input. Its text names the invariant and what breaks it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrokenInvariant(String);
+
+impl std::fmt::Display for BrokenInvariant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BrokenInvariant {}
 
 #[cfg(test)]
 mod tests {

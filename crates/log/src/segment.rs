@@ -174,95 +174,23 @@ pub(crate) fn scan_segment(
     progress: &mut dyn FnMut(u64),
 ) -> Result<SegmentScan, LogError> {
     let path = &segment.path;
-    let corrupt = |offset: u64, seq: Option<u64>, problem: Problem| -> LogError {
-        Corruption {
-            segment: path.clone(),
-            offset,
-            seq,
-            problem,
-        }
-        .into()
-    };
     let file = File::open(path).map_err(|e| LogError::io("open segment", path, e))?;
     let file_bytes = file
         .metadata()
         .map_err(|e| LogError::io("stat segment", path, e))?
         .len();
     let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, file);
-
-    let mut header_bytes = [0; SEGMENT_HEADER_BYTES];
-    if file_bytes < SEGMENT_HEADER_BYTES as u64 {
-        return Err(corrupt(
-            0,
-            None,
-            Problem::BadSegmentHeader("shorter than 64 bytes"),
-        ));
-    }
-    reader
-        .read_exact(&mut header_bytes)
-        .map_err(|e| LogError::io("read segment header", path, e))?;
-    let header = SegmentHeader::decode(&header_bytes)
-        .map_err(|reason| corrupt(0, None, Problem::BadSegmentHeader(reason)))?;
-    if header.first_seq != segment.first_seq {
-        return Err(corrupt(
-            0,
-            Some(header.first_seq),
-            Problem::SegmentSeqMismatch {
-                expected: segment.first_seq,
-                found: header.first_seq,
-            },
-        ));
-    }
-    let mut position = match entering {
-        Entering::Expect(expected) => {
-            if header.first_seq != expected.next_seq {
-                return Err(corrupt(
-                    0,
-                    Some(header.first_seq),
-                    Problem::SegmentSeqMismatch {
-                        expected: expected.next_seq,
-                        found: header.first_seq,
-                    },
-                ));
-            }
-            if header.prev_hash != expected.head_hash {
-                return Err(corrupt(
-                    0,
-                    Some(header.first_seq),
-                    Problem::SegmentChainMismatch,
-                ));
-            }
-            expected
-        }
-        Entering::TrustHeader { first_seq } => {
-            if header.first_seq != first_seq {
-                return Err(corrupt(
-                    0,
-                    Some(header.first_seq),
-                    Problem::SegmentSeqMismatch {
-                        expected: first_seq,
-                        found: header.first_seq,
-                    },
-                ));
-            }
-            ChainPosition {
-                next_seq: header.first_seq,
-                head_hash: header.prev_hash,
-            }
-        }
-    };
+    let header = read_header(segment, file_bytes, &mut reader)?;
+    let mut position = entry_position(path, &header, entering)?;
 
     let mut offset = SEGMENT_HEADER_BYTES as u64;
     let mut records = 0u64;
     let mut buf = Vec::with_capacity(4096);
     let mut progress_reported = 0u64;
-    loop {
+    while offset < file_bytes {
         if offset - progress_reported >= READ_BUFFER_BYTES as u64 {
             progress(offset);
             progress_reported = offset;
-        }
-        if offset == file_bytes {
-            break;
         }
         let remaining = file_bytes - offset;
         let framed = read_record(&mut reader, remaining, record_bytes_max, &mut buf, path)?;
@@ -273,64 +201,30 @@ pub(crate) fn scan_segment(
                 FrameError::Incomplete { .. } => Problem::Truncated,
             })
         });
-        let problem = match decoded {
+        match decoded {
             Ok((record, size)) => {
-                if record.seq != position.next_seq {
-                    return Err(corrupt(
-                        offset,
-                        Some(position.next_seq),
-                        Problem::SequenceMismatch {
-                            expected: position.next_seq,
-                            found: record.seq,
-                        },
-                    ));
-                }
-                if record.prev_hash != position.head_hash {
-                    return Err(corrupt(
-                        offset,
-                        Some(record.seq),
-                        Problem::ChainBroken {
-                            expected: position.head_hash,
-                            found: record.prev_hash,
-                        },
-                    ));
-                }
-                let next_seq = record.seq + 1;
+                check_continues(path, offset, position, record.seq, record.prev_hash)?;
                 position = ChainPosition {
-                    next_seq,
+                    next_seq: record.seq + 1,
                     head_hash: frame::hash_framed_in_place(&mut buf[..size]),
                 };
                 offset += size as u64;
                 records += 1;
-                continue;
             }
-            Err(problem) => problem,
-        };
-        // A record failed to frame. In the tail segment with nothing valid after it, it is torn.
-        let seq = Some(position.next_seq);
-        if !is_last {
-            return Err(corrupt(offset, seq, problem));
+            Err(problem) => {
+                // A record failed to frame: a torn tail, or damage.
+                check_torn_tail(
+                    path,
+                    offset,
+                    file_bytes,
+                    position.next_seq,
+                    is_last,
+                    problem,
+                    record_bytes_max,
+                )?;
+                break;
+            }
         }
-        if valid_record_after(
-            path,
-            offset,
-            file_bytes,
-            position.next_seq,
-            record_bytes_max,
-        )? {
-            return Err(corrupt(
-                offset,
-                seq,
-                Problem::DamagedBeforeValidData(Box::new(problem)),
-            ));
-        }
-        progress(file_bytes);
-        return Ok(SegmentScan {
-            end: position,
-            valid_bytes: offset,
-            file_bytes,
-            records,
-        });
     }
     progress(file_bytes);
     Ok(SegmentScan {
@@ -339,6 +233,149 @@ pub(crate) fn scan_segment(
         file_bytes,
         records,
     })
+}
+
+/// A corruption of the segment at `path`, at byte `offset`.
+fn corrupt(path: &Path, offset: u64, seq: Option<u64>, problem: Problem) -> LogError {
+    Corruption {
+        segment: path.to_path_buf(),
+        offset,
+        seq,
+        problem,
+    }
+    .into()
+}
+
+/// Reads and checks the segment's header: whole, well formed, and starting at the seq its file
+/// name says.
+fn read_header(
+    segment: &SegmentFile,
+    file_bytes: u64,
+    reader: &mut impl Read,
+) -> Result<SegmentHeader, LogError> {
+    let path = &segment.path;
+    if file_bytes < SEGMENT_HEADER_BYTES as u64 {
+        return Err(corrupt(
+            path,
+            0,
+            None,
+            Problem::BadSegmentHeader("shorter than 64 bytes"),
+        ));
+    }
+    let mut header_bytes = [0; SEGMENT_HEADER_BYTES];
+    reader
+        .read_exact(&mut header_bytes)
+        .map_err(|e| LogError::io("read segment header", path, e))?;
+    let header = SegmentHeader::decode(&header_bytes)
+        .map_err(|reason| corrupt(path, 0, None, Problem::BadSegmentHeader(reason)))?;
+    if header.first_seq != segment.first_seq {
+        return Err(corrupt(
+            path,
+            0,
+            Some(header.first_seq),
+            Problem::SegmentSeqMismatch {
+                expected: segment.first_seq,
+                found: header.first_seq,
+            },
+        ));
+    }
+    Ok(header)
+}
+
+/// Where the chain stands as the segment's first record comes: the expected position, which
+/// the header must continue, or the header's own (trusted) one.
+fn entry_position(
+    path: &Path,
+    header: &SegmentHeader,
+    entering: Entering,
+) -> Result<ChainPosition, LogError> {
+    let expected_seq = match entering {
+        Entering::Expect(expected) => expected.next_seq,
+        Entering::TrustHeader { first_seq } => first_seq,
+    };
+    if header.first_seq != expected_seq {
+        return Err(corrupt(
+            path,
+            0,
+            Some(header.first_seq),
+            Problem::SegmentSeqMismatch {
+                expected: expected_seq,
+                found: header.first_seq,
+            },
+        ));
+    }
+    match entering {
+        Entering::Expect(expected) if header.prev_hash != expected.head_hash => Err(corrupt(
+            path,
+            0,
+            Some(header.first_seq),
+            Problem::SegmentChainMismatch,
+        )),
+        Entering::Expect(expected) => Ok(expected),
+        Entering::TrustHeader { .. } => Ok(ChainPosition {
+            next_seq: header.first_seq,
+            head_hash: header.prev_hash,
+        }),
+    }
+}
+
+/// Checks that the record at `offset` carries the next seq and continues the hash chain.
+fn check_continues(
+    path: &Path,
+    offset: u64,
+    position: ChainPosition,
+    seq: u64,
+    prev_hash: ChainHash,
+) -> Result<(), LogError> {
+    if seq != position.next_seq {
+        return Err(corrupt(
+            path,
+            offset,
+            Some(position.next_seq),
+            Problem::SequenceMismatch {
+                expected: position.next_seq,
+                found: seq,
+            },
+        ));
+    }
+    if prev_hash != position.head_hash {
+        return Err(corrupt(
+            path,
+            offset,
+            Some(seq),
+            Problem::ChainBroken {
+                expected: position.head_hash,
+                found: prev_hash,
+            },
+        ));
+    }
+    Ok(())
+}
+
+/// A record at `offset` failed to frame with `problem`. That is a torn tail, which the scan
+/// reports by ending its valid bytes there, only in the log's last segment with no valid record
+/// after it; anything else is a hard corruption.
+fn check_torn_tail(
+    path: &Path,
+    offset: u64,
+    file_bytes: u64,
+    next_seq: u64,
+    is_last: bool,
+    problem: Problem,
+    record_bytes_max: u32,
+) -> Result<(), LogError> {
+    if !is_last {
+        return Err(corrupt(path, offset, Some(next_seq), problem));
+    }
+    if valid_record_after(path, offset, file_bytes, next_seq, record_bytes_max)? {
+        return Err(corrupt(
+            path,
+            offset,
+            Some(next_seq),
+            Problem::DamagedBeforeValidData(Box::new(problem)),
+        ));
+    }
+    Ok(())
 }
 
 /// Reads one framed record into `buf` (replacing its contents), checking its length bounds; the

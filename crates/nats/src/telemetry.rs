@@ -10,10 +10,11 @@
 //!
 //! Two kinds of measurement:
 //! - [`Telemetry::submitted`] counts each event as its turn is submitted to the log (called by
-//!   the driver's shell as it hands a turn to the committer, so before any reply goes out). Events that no longer carry their contact's
-//!   channel and service (a completion, an abandonment...) are labelled from a small map of live
-//!   contacts kept here, because the state has already dropped a finished contact when the
-//!   events are seen.
+//!   the driver's shell as it hands a turn to the committer, so before any reply goes out;
+//!   [`Telemetry::commit_finished`] records a whole direct commit the same way). Events that
+//!   no longer carry their contact's channel and service (a completion, an abandonment...)
+//!   are labelled from a small map of live contacts kept here, because the state has already
+//!   dropped a finished contact when the events are seen.
 //! - [`Telemetry::sample`] sets the gauges (queues, oldest waits, agents, occupancy, service
 //!   level, health) at most once a second, and the data directory's figures (log bytes,
 //!   snapshot age, free bytes and inodes of its file system, which also feed readiness) at
@@ -35,11 +36,12 @@ use std::time::{Duration, Instant, SystemTime};
 
 use metrics::{Counter, Gauge, Histogram};
 use metrics_exporter_prometheus::{BuildError, Matcher, PrometheusBuilder, PrometheusHandle};
+use switchboard_core::event::{ContactCreated, OfferMade};
 use switchboard_core::model::Presence;
 use switchboard_core::state::ContactStatus;
 use switchboard_core::{
     Channel, ComplaintStage, ContactId, Event, EventKind, Outcome, Router, Rule, SelectionStrategy,
-    State, Timestamp,
+    ServiceId, State, Timestamp,
 };
 use switchboard_engine::{Committed, EngineError};
 
@@ -595,8 +597,8 @@ impl Telemetry {
         &self.health
     }
 
-    /// Records a commit's outcome: latency and batch size, each event,
-    /// and whether the log is still writable. Called before the result is acted on.
+    /// Records a commit's outcome: latency, batch size and each event (as
+    /// [`Telemetry::submitted`]), and whether the log is still writable. Called before the result is acted on.
     pub fn commit_finished(
         &mut self,
         result: &Result<Option<Committed>, EngineError>,
@@ -613,9 +615,9 @@ impl Telemetry {
     }
 
     /// Records a turn's events as they are submitted to the log (under group commit, before
-    /// they are durable): the batch size, the last sequence number, and each event (labelled
-    /// from the event, or from the live contacts kept here). `state` is the state after the
-    /// turn (asked only about contacts this telemetry does not know yet).
+    /// they are durable): the batch size, the last sequence number, and each event (by type,
+    /// and the contact lines' counters). `state` is the state after the turn; it is only asked
+    /// about contacts this telemetry does not know yet.
     pub fn submitted(&mut self, events: &[Event], last_seq: u64, state: &State) {
         let handles = &mut self.handles;
         handles.follow_recorder();
@@ -658,66 +660,21 @@ impl Telemetry {
         self.health.set_log_writable(false);
     }
 
-    /// Counts one event (the handles already follow the current recorder).
+    /// Counts one submitted event, the handles already following the current recorder: by
+    /// type, then the counters of its kind.
     fn count_event(&mut self, event: &Event, state: &State) {
         slot(&mut self.handles.events, event.kind.index())
             .get_or_insert_with(|| metrics::counter!(EVENTS_COMMITTED, "type" => event.kind.name()))
             .increment(1);
         match &event.kind {
-            EventKind::ContactCreated(created) => {
-                let details = &created.details;
-                let service = self.services.index(&details.service);
-                self.line_counter(LineCounter::Created, details.channel, service);
-                self.live.insert(
-                    details.id.clone(),
-                    Tracked {
-                        channel: details.channel,
-                        service,
-                        answered: false,
-                    },
-                );
-            }
-            EventKind::OfferMade(made) => {
-                let (channel, rule) = (made.channel, made.decision.rule);
-                let by_rule = slot(&mut self.handles.offers_made, channel.index());
-                slot(by_rule, rule_index(rule))
-                    .get_or_insert_with(|| {
-                        metrics::counter!(OFFERS_MADE, "channel" => channel.as_str(), "rule" => rule.as_str())
-                    })
-                    .increment(1);
-            }
+            EventKind::ContactCreated(created) => self.contact_created(created),
+            EventKind::OfferMade(made) => self.offer_made(made),
             EventKind::OfferAccepted {
                 contact,
                 waited,
                 within_service_level,
                 ..
-            } => {
-                let Some((channel, service, answered)) = self.contact(contact, state) else {
-                    return;
-                };
-                self.offer_answered(channel, OfferResult::Accepted);
-                if !answered {
-                    self.line_counter(LineCounter::Answered, channel, service);
-                    if *within_service_level && channel.is_live() {
-                        self.line_counter(
-                            LineCounter::AnsweredWithinServiceLevel,
-                            channel,
-                            service,
-                        );
-                    }
-                    let label = &self.services;
-                    self.handles
-                        .line(channel, service)
-                        .wait
-                        .get_or_insert_with(|| {
-                            metrics::histogram!(WAIT, "channel" => channel.as_str(), "service" => label.value(service).to_string())
-                        })
-                        .record(waited.as_secs_f64());
-                    if let Some(tracked) = self.live.get_mut(contact) {
-                        tracked.answered = true;
-                    }
-                }
-            }
+            } => self.offer_accepted(contact, *waited, *within_service_level, state),
             EventKind::OfferRejected { contact, .. } => {
                 self.offer_ended(contact, state, OfferResult::Rejected);
             }
@@ -728,68 +685,20 @@ impl Telemetry {
                 self.offer_ended(contact, state, OfferResult::Revoked);
             }
             EventKind::ContactAbandoned { contact, waited } => {
-                if let Some((channel, service, _)) = self.contact(contact, state) {
-                    self.line_counter(LineCounter::Abandoned, channel, service);
-                    let label = &self.services;
-                    self.handles
-                        .line(channel, service)
-                        .abandon_wait
-                        .get_or_insert_with(|| {
-                            metrics::histogram!(ABANDON_WAIT, "channel" => channel.as_str(), "service" => label.value(service).to_string())
-                        })
-                        .record(waited.as_secs_f64());
-                }
-                self.live.remove(contact);
+                self.contact_abandoned(contact, *waited, state);
             }
             EventKind::ContactCompleted {
                 contact,
                 outcome,
                 first_contact_resolution,
                 ..
-            } => {
-                if let Some((channel, service, _)) = self.contact(contact, state) {
-                    let label = &self.services;
-                    let line = self.handles.line(channel, service);
-                    slot(&mut line.completed, outcome_index(*outcome))
-                        .get_or_insert_with(|| {
-                            metrics::counter!(CONTACTS_COMPLETED, "channel" => channel.as_str(), "service" => label.value(service).to_string(), "outcome" => outcome.as_str())
-                        })
-                        .increment(1);
-                    if *first_contact_resolution {
-                        self.line_counter(LineCounter::ResolvedFirstContact, channel, service);
-                    }
-                }
-                self.live.remove(contact);
-            }
+            } => self.contact_completed(contact, *outcome, *first_contact_resolution, state),
             EventKind::ContactEscalated {
                 contact, to_tier, ..
-            } => {
-                if let Some((_, service, _)) = self.contact(contact, state) {
-                    let tier = to_tier.get();
-                    let label = &self.services;
-                    let by_service = slot(&mut self.handles.services, service);
-                    slot(&mut by_service.escalations, tier_index(tier))
-                        .get_or_insert_with(|| {
-                            metrics::counter!(ESCALATIONS, "service" => label.value(service).to_string(), "to_tier" => tier_label(tier))
-                        })
-                        .increment(1);
-                }
-            }
+            } => self.contact_escalated(contact, to_tier.get(), state),
             EventKind::ContactTransferred {
                 contact, service, ..
-            } => {
-                let to_service = self.services.index(service);
-                if let Some((_, from, _)) = self.contact(contact, state) {
-                    let label = &self.services;
-                    self.handles
-                        .transfers
-                        .entry((from, to_service))
-                        .or_insert_with(|| {
-                            metrics::counter!(TRANSFERS, "service" => label.value(from).to_string(), "to_service" => label.value(to_service).to_string())
-                        })
-                        .increment(1);
-                }
-            }
+            } => self.contact_transferred(contact, service, state),
             EventKind::ContactRequeued { contact, .. } => {
                 self.contact_counter(LineCounter::Requeued, contact, state);
             }
@@ -815,16 +724,7 @@ impl Telemetry {
                 self.contact_counter(LineCounter::Unservable, &unservable.contact, state);
             }
             EventKind::ComplaintStageChanged(changed) => {
-                if let Some((_, service, _)) = self.contact(&changed.contact, state) {
-                    let stage = changed.to;
-                    let label = &self.services;
-                    let by_service = slot(&mut self.handles.services, service);
-                    slot(&mut by_service.complaint_stages, stage_index(stage))
-                        .get_or_insert_with(|| {
-                            metrics::counter!(COMPLAINT_STAGES, "service" => label.value(service).to_string(), "stage" => stage.as_str())
-                        })
-                        .increment(1);
-                }
+                self.complaint_stage_changed(&changed.contact, changed.to, state);
             }
             EventKind::AgentLoggedIn(_)
             | EventKind::AgentReady { .. }
@@ -834,6 +734,151 @@ impl Telemetry {
             | EventKind::WrapUpEnded { .. }
             | EventKind::ContactReleased { .. }
             | EventKind::PersistentComplainantMarked { .. } => {}
+        }
+    }
+
+    /// A new contact: counted on its line, and tracked until it is finished.
+    fn contact_created(&mut self, created: &ContactCreated) {
+        let details = &created.details;
+        let service = self.services.index(&details.service);
+        self.line_counter(LineCounter::Created, details.channel, service);
+        self.live.insert(
+            details.id.clone(),
+            Tracked {
+                channel: details.channel,
+                service,
+                answered: false,
+            },
+        );
+    }
+
+    /// An offer, by channel and the rule that chose the agent.
+    fn offer_made(&mut self, made: &OfferMade) {
+        let (channel, rule) = (made.channel, made.decision.rule);
+        let by_rule = slot(&mut self.handles.offers_made, channel.index());
+        slot(by_rule, rule_index(rule))
+            .get_or_insert_with(|| {
+                metrics::counter!(OFFERS_MADE, "channel" => channel.as_str(), "rule" => rule.as_str())
+            })
+            .increment(1);
+    }
+
+    /// An accepted offer; the contact's first answer also counts as answered (within the
+    /// service level or not) and records its wait.
+    fn offer_accepted(
+        &mut self,
+        contact: &ContactId,
+        waited: Duration,
+        within_service_level: bool,
+        state: &State,
+    ) {
+        let Some((channel, service, answered)) = self.contact(contact, state) else {
+            return;
+        };
+        self.offer_answered(channel, OfferResult::Accepted);
+        if answered {
+            return;
+        }
+        self.line_counter(LineCounter::Answered, channel, service);
+        if within_service_level && channel.is_live() {
+            self.line_counter(LineCounter::AnsweredWithinServiceLevel, channel, service);
+        }
+        let label = &self.services;
+        self.handles
+            .line(channel, service)
+            .wait
+            .get_or_insert_with(|| {
+                metrics::histogram!(WAIT, "channel" => channel.as_str(), "service" => label.value(service).to_string())
+            })
+            .record(waited.as_secs_f64());
+        if let Some(tracked) = self.live.get_mut(contact) {
+            tracked.answered = true;
+        }
+    }
+
+    /// An abandoned contact, with how long it waited; no longer tracked.
+    fn contact_abandoned(&mut self, contact: &ContactId, waited: Duration, state: &State) {
+        if let Some((channel, service, _)) = self.contact(contact, state) {
+            self.line_counter(LineCounter::Abandoned, channel, service);
+            let label = &self.services;
+            self.handles
+                .line(channel, service)
+                .abandon_wait
+                .get_or_insert_with(|| {
+                    metrics::histogram!(ABANDON_WAIT, "channel" => channel.as_str(), "service" => label.value(service).to_string())
+                })
+                .record(waited.as_secs_f64());
+        }
+        self.live.remove(contact);
+    }
+
+    /// A completed contact, by outcome, and whether it was resolved at first contact; no
+    /// longer tracked.
+    fn contact_completed(
+        &mut self,
+        contact: &ContactId,
+        outcome: Outcome,
+        first_contact_resolution: bool,
+        state: &State,
+    ) {
+        if let Some((channel, service, _)) = self.contact(contact, state) {
+            let label = &self.services;
+            let line = self.handles.line(channel, service);
+            slot(&mut line.completed, outcome_index(outcome))
+                .get_or_insert_with(|| {
+                    metrics::counter!(CONTACTS_COMPLETED, "channel" => channel.as_str(), "service" => label.value(service).to_string(), "outcome" => outcome.as_str())
+                })
+                .increment(1);
+            if first_contact_resolution {
+                self.line_counter(LineCounter::ResolvedFirstContact, channel, service);
+            }
+        }
+        self.live.remove(contact);
+    }
+
+    /// An escalation, by service and the tier it goes to.
+    fn contact_escalated(&mut self, contact: &ContactId, tier: u8, state: &State) {
+        if let Some((_, service, _)) = self.contact(contact, state) {
+            let label = &self.services;
+            let by_service = slot(&mut self.handles.services, service);
+            slot(&mut by_service.escalations, tier_index(tier))
+                .get_or_insert_with(|| {
+                    metrics::counter!(ESCALATIONS, "service" => label.value(service).to_string(), "to_tier" => tier_label(tier))
+                })
+                .increment(1);
+        }
+    }
+
+    /// A transfer, by the service it leaves and the one it goes to.
+    fn contact_transferred(&mut self, contact: &ContactId, to: &ServiceId, state: &State) {
+        let to_service = self.services.index(to);
+        if let Some((_, from, _)) = self.contact(contact, state) {
+            let label = &self.services;
+            self.handles
+                .transfers
+                .entry((from, to_service))
+                .or_insert_with(|| {
+                    metrics::counter!(TRANSFERS, "service" => label.value(from).to_string(), "to_service" => label.value(to_service).to_string())
+                })
+                .increment(1);
+        }
+    }
+
+    /// A complaint's change of stage, by service and the stage it enters.
+    fn complaint_stage_changed(
+        &mut self,
+        contact: &ContactId,
+        stage: ComplaintStage,
+        state: &State,
+    ) {
+        if let Some((_, service, _)) = self.contact(contact, state) {
+            let label = &self.services;
+            let by_service = slot(&mut self.handles.services, service);
+            slot(&mut by_service.complaint_stages, stage_index(stage))
+                .get_or_insert_with(|| {
+                    metrics::counter!(COMPLAINT_STAGES, "service" => label.value(service).to_string(), "stage" => stage.as_str())
+                })
+                .increment(1);
         }
     }
 
@@ -1067,7 +1112,7 @@ impl Telemetry {
                 metrics::gauge!(SERVICE_LEVEL, &labels).set(count_u64(within) / count_u64(offered));
             }
             if let Some(service) = exact {
-                let service = switchboard_core::ServiceId::from(service);
+                let service = ServiceId::from(service);
                 let target = config
                     .service_levels
                     .get(&(service.clone(), channel))

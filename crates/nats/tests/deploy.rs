@@ -107,6 +107,34 @@ async fn violation(errors: &mut mpsc::UnboundedReceiver<String>, subject: &str) 
     }
 }
 
+/// Publishes to `subject`, which the server must refuse, and waits for the violation.
+async fn publish_refused(
+    client: &Client,
+    errors: &mut mpsc::UnboundedReceiver<String>,
+    subject: &'static str,
+) {
+    client
+        .publish(subject, "{}".into())
+        .await
+        .expect("publish (refused by the server)");
+    client.flush().await.expect("flush");
+    violation(errors, subject).await;
+}
+
+/// Subscribes to `subject`, which the server must refuse, and waits for the violation.
+async fn subscribe_refused(
+    client: &Client,
+    errors: &mut mpsc::UnboundedReceiver<String>,
+    subject: &'static str,
+) {
+    let _subscription = client
+        .subscribe(subject)
+        .await
+        .expect("subscribe (refused by the server)");
+    client.flush().await.expect("flush");
+    violation(errors, subject).await;
+}
+
 #[tokio::test]
 async fn roles_are_confined_to_their_subjects() {
     let auth = std::fs::read_to_string(deploy().join("nats/auth.conf")).expect("auth.conf");
@@ -193,37 +221,19 @@ async fn roles_are_confined_to_their_subjects() {
     .await;
 
     // Ann may not act as Bob, nor listen to Bob's desktop.
-    ann.publish("switchboard.cmd.agent.bob.login", "{}".into())
-        .await
-        .expect("publish (refused by the server)");
-    ann.flush().await.expect("flush");
-    violation(&mut ann_errors, "switchboard.cmd.agent.bob.login").await;
-    let _bob = ann
-        .subscribe("switchboard.agent.bob.>")
-        .await
-        .expect("subscribe (refused by the server)");
-    ann.flush().await.expect("flush");
-    violation(&mut ann_errors, "switchboard.agent.bob.>").await;
+    publish_refused(&ann, &mut ann_errors, "switchboard.cmd.agent.bob.login").await;
+    subscribe_refused(&ann, &mut ann_errors, "switchboard.agent.bob.>").await;
     // Nor create contacts.
-    ann.publish("switchboard.cmd.contact.create", "{}".into())
-        .await
-        .expect("publish (refused by the server)");
-    ann.flush().await.expect("flush");
-    violation(&mut ann_errors, "switchboard.cmd.contact.create").await;
+    publish_refused(&ann, &mut ann_errors, "switchboard.cmd.contact.create").await;
 
     // The telephony system may not send agent commands, nor listen to desktops or events.
-    telephony
-        .publish("switchboard.cmd.agent.ann.ready", "{}".into())
-        .await
-        .expect("publish (refused by the server)");
-    telephony.flush().await.expect("flush");
-    violation(&mut telephony_errors, "switchboard.cmd.agent.ann.ready").await;
-    let _events = telephony
-        .subscribe("switchboard.events.>")
-        .await
-        .expect("subscribe (refused by the server)");
-    telephony.flush().await.expect("flush");
-    violation(&mut telephony_errors, "switchboard.events.>").await;
+    publish_refused(
+        &telephony,
+        &mut telephony_errors,
+        "switchboard.cmd.agent.ann.ready",
+    )
+    .await;
+    subscribe_refused(&telephony, &mut telephony_errors, "switchboard.events.>").await;
 
     let _ = stop.send(());
     tokio::time::timeout(WAIT, engine_task)

@@ -605,18 +605,8 @@ async fn intake_an_engine_took_and_never_acknowledged_comes_back_at_once_and_in_
     }
 }
 
-#[tokio::test]
-async fn bad_input_is_refused_with_its_code_and_the_engine_goes_on() {
-    let rig = Rig::start().await;
-    let mut offers = rig.agent("ann", 1, "hq", json!({"bins": 3}), None).await;
-    rig.agent("bob", 1, "hq", json!({"parking": 3}), None).await;
-    rig.ok(
-        "switchboard.cmd.contact.create",
-        json!({"contact_id": "c1", "channel": "phone", "service": "bins"}),
-    )
-    .await;
-    let offer = next_offer(&mut offers).await;
-
+/// Bytes that are not JSON, and a body over the size limit, are refused with their codes.
+async fn bytes_that_are_not_a_command_are_refused(rig: &Rig) {
     let raw = |subject: &str, bytes: &[u8]| {
         let client = rig.client.clone();
         let subject = subject.to_owned();
@@ -638,7 +628,12 @@ async fn bad_input_is_refused_with_its_code_and_the_engine_goes_on() {
         raw("switchboard.cmd.contact.create", &vec![b' '; 70 * 1024]).await,
         "payload_too_large"
     );
-    let cases = [
+}
+
+/// Requests the engine refuses, each with its code: bad shapes, unknown names, wrong states and
+/// unknown fields. Contact `c1` exists, offered to Ann as `offer_id`.
+fn refusals(offer_id: &Value) -> Vec<(&'static str, Value, &'static str)> {
+    vec![
         (
             "switchboard.cmd.contact.create",
             json!({"contact_id": 7, "channel": "phone", "service": "bins"}),
@@ -681,7 +676,7 @@ async fn bad_input_is_refused_with_its_code_and_the_engine_goes_on() {
         ),
         (
             "switchboard.cmd.agent.bob.accept",
-            json!({"offer_id": offer["offer_id"]}),
+            json!({"offer_id": offer_id}),
             "not_your_offer",
         ),
         (
@@ -710,8 +705,23 @@ async fn bad_input_is_refused_with_its_code_and_the_engine_goes_on() {
             json!({"contact_id": "c1", "x": 1}),
             "invalid_message",
         ),
-    ];
-    for (subject, body, code) in cases {
+    ]
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_with_its_code_and_the_engine_goes_on() {
+    let rig = Rig::start().await;
+    let mut offers = rig.agent("ann", 1, "hq", json!({"bins": 3}), None).await;
+    rig.agent("bob", 1, "hq", json!({"parking": 3}), None).await;
+    rig.ok(
+        "switchboard.cmd.contact.create",
+        json!({"contact_id": "c1", "channel": "phone", "service": "bins"}),
+    )
+    .await;
+    let offer = next_offer(&mut offers).await;
+
+    bytes_that_are_not_a_command_are_refused(&rig).await;
+    for (subject, body, code) in refusals(&offer["offer_id"]) {
         assert_eq!(
             rig.error_code(subject, body.clone()).await,
             code,
@@ -913,6 +923,49 @@ async fn a_walk_in_is_offered_only_to_staff_at_its_site() {
     assert_eq!(queues["totals"]["unservable"], 0, "{queues}");
 }
 
+/// Every stage of complaint `cmp-1` is on the events stream, in order, with its clock.
+async fn every_stage_is_on_the_events_stream_in_order(events: &mut Subscriber) {
+    let mut stages = Vec::new();
+    for _ in 0..3 {
+        let message = tokio::time::timeout(WAIT, events.next())
+            .await
+            .expect("an event in time")
+            .expect("subscription open");
+        let event: Value = serde_json::from_slice(&message.payload).expect("JSON");
+        stages.push((
+            event["to"].as_str().unwrap_or_default().to_owned(),
+            event["due_at"].clone(),
+        ));
+    }
+    assert_eq!(
+        stages,
+        [
+            ("stage_1".to_owned(), json!("2026-12-14T17:00:00.000Z")),
+            ("stage_2".to_owned(), json!("2026-12-30T17:00:00.000Z")),
+            ("ombudsman".to_owned(), json!("2027-01-29T17:00:00.000Z")),
+        ]
+    );
+}
+
+/// The story of complaint `cmp-1`, from the log, keeps every stage.
+async fn the_story_keeps_every_stage(rig: &Rig) {
+    let story = rig
+        .request("switchboard.query.contact", json!({"contact_id": "cmp-1"}))
+        .await;
+    let kinds: Vec<&str> = story["history"]
+        .as_array()
+        .map(|h| h.iter().filter_map(|e| e["type"].as_str()).collect())
+        .unwrap_or_default();
+    for kind in [
+        "contact_created",
+        "complaint_stage_changed",
+        "due_time_extended",
+        "contact_completed",
+    ] {
+        assert!(kinds.contains(&kind), "{kind} missing from {story}");
+    }
+}
+
 #[tokio::test]
 async fn a_complaint_runs_through_stage_1_stage_2_and_the_ombudsman() {
     let rig = Rig::start().await;
@@ -1014,43 +1067,8 @@ async fn a_complaint_runs_through_stage_1_stage_2_and_the_ombudsman() {
     )
     .await;
 
-    // Every stage is on the events stream, in order, with its clock.
-    let mut stages = Vec::new();
-    for _ in 0..3 {
-        let message = tokio::time::timeout(WAIT, events.next())
-            .await
-            .expect("an event in time")
-            .expect("subscription open");
-        let event: Value = serde_json::from_slice(&message.payload).expect("JSON");
-        stages.push((
-            event["to"].as_str().unwrap_or_default().to_owned(),
-            event["due_at"].clone(),
-        ));
-    }
-    assert_eq!(
-        stages,
-        [
-            ("stage_1".to_owned(), json!("2026-12-14T17:00:00.000Z")),
-            ("stage_2".to_owned(), json!("2026-12-30T17:00:00.000Z")),
-            ("ombudsman".to_owned(), json!("2027-01-29T17:00:00.000Z")),
-        ]
-    );
-    // And the contact's story, from the log, keeps every stage.
-    let story = rig
-        .request("switchboard.query.contact", json!({"contact_id": "cmp-1"}))
-        .await;
-    let kinds: Vec<&str> = story["history"]
-        .as_array()
-        .map(|h| h.iter().filter_map(|e| e["type"].as_str()).collect())
-        .unwrap_or_default();
-    for kind in [
-        "contact_created",
-        "complaint_stage_changed",
-        "due_time_extended",
-        "contact_completed",
-    ] {
-        assert!(kinds.contains(&kind), "{kind} missing from {story}");
-    }
+    every_stage_is_on_the_events_stream_in_order(&mut events).await;
+    the_story_keeps_every_stage(&rig).await;
 }
 
 #[tokio::test]

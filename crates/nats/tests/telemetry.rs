@@ -28,6 +28,8 @@ const WAIT: Duration = Duration::from_secs(20);
 
 const AGENT: &str = "agent-ann-7f3";
 const CONTACTS: [&str; 3] = ["contact-0001", "contact-0002", "contact-0003"];
+/// The labels of the morning's one line.
+const PHONE_TAX: [(&str, &str); 2] = [("channel", "phone"), ("service", "council_tax")];
 
 fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
@@ -266,12 +268,45 @@ async fn metrics_and_health_follow_the_engine() {
     ));
     wait_status(address, "/readyz", 200).await;
 
-    // A morning in miniature: answered and completed, abandoned while offered, escalated.
+    // A client on the wire, and a morning over it.
     let wire = Wire {
         client: async_nats::connect(server.client_url())
             .await
             .expect("client connects"),
     };
+    a_morning_in_miniature(&wire).await;
+
+    let scrape = scrape_once_caught_up(address).await;
+    let (samples, types) = parse(&scrape);
+    the_figures_are_the_mornings(&samples, &scrape);
+    every_series_is_catalogued_and_no_id_is_a_label(&samples, &types);
+    promtool_accepts(&scrape);
+    the_dashboard_alerts_and_docs_name_catalogued_metrics();
+
+    // NATS down: not ready (the engine rides it out); back: ready again.
+    server.stop().expect("nats-server stops");
+    let body = wait_status(address, "/readyz", 503).await;
+    assert!(body.contains("NATS"), "{body}");
+    assert_eq!(get(address, "/healthz").await.0, 200);
+    server.restart().expect("nats-server restarts");
+    wait_status(address, "/readyz", 200).await;
+
+    let _ = stop.send(());
+    tokio::time::timeout(WAIT, engine_task)
+        .await
+        .expect("stops in time")
+        .expect("task")
+        .expect("clean stop");
+    let (status, body) = get(address, "/readyz").await;
+    assert_eq!(status, 503, "{body}");
+    tokio::time::timeout(WAIT, http.stop())
+        .await
+        .expect("the endpoint stops in time");
+}
+
+/// A morning in miniature, over the wire: a contact answered and completed, one abandoned while
+/// offered, one escalated, and a bad message.
+async fn a_morning_in_miniature(wire: &Wire) {
     let mut offers = wire
         .client
         .subscribe(format!("switchboard.agent.{AGENT}.offer"))
@@ -333,17 +368,19 @@ async fn metrics_and_health_follow_the_engine() {
         .await
         .expect("a reply");
     assert!(String::from_utf8_lossy(&bad.payload).contains("invalid_message"));
+}
 
-    // Counters are set before the replies go out; gauges within a second or so.
-    let phone_tax = [("channel", "phone"), ("service", "council_tax")];
+/// Scrapes until the gauges have caught up with the morning (counters are set before the
+/// replies go out; gauges within a second or so) and the events stream holds every event.
+async fn scrape_once_caught_up(address: std::net::SocketAddr) -> String {
     let deadline = tokio::time::Instant::now() + WAIT;
     let mut poll = tokio::time::interval(Duration::from_millis(100));
-    let scrape = loop {
+    loop {
         poll.tick().await;
         let (status, scrape) = get(address, "/metrics").await;
         assert_eq!(status, 200);
         let (samples, _) = parse(&scrape);
-        if value(&samples, telemetry::QUEUE_DEPTH, &phone_tax) == 1.0
+        if value(&samples, telemetry::QUEUE_DEPTH, &PHONE_TAX) == 1.0
             && value(
                 &samples,
                 telemetry::AGENTS,
@@ -361,12 +398,15 @@ async fn metrics_and_health_follow_the_engine() {
             tokio::time::Instant::now() < deadline,
             "the gauges did not catch up:\n{scrape}"
         );
-    };
-    let (samples, types) = parse(&scrape);
-    let v = |name: &str, labels: &[(&str, &str)]| value(&samples, name, labels);
-    assert_eq!(v(telemetry::CONTACTS_CREATED, &phone_tax), 3.0);
-    assert_eq!(v(telemetry::CONTACTS_ANSWERED, &phone_tax), 2.0);
-    assert_eq!(v(telemetry::CONTACTS_ABANDONED, &phone_tax), 1.0);
+    }
+}
+
+/// The counters, histograms and gauges of the morning.
+fn the_figures_are_the_mornings(samples: &[Sample], scrape: &str) {
+    let v = |name: &str, labels: &[(&str, &str)]| value(samples, name, labels);
+    assert_eq!(v(telemetry::CONTACTS_CREATED, &PHONE_TAX), 3.0);
+    assert_eq!(v(telemetry::CONTACTS_ANSWERED, &PHONE_TAX), 2.0);
+    assert_eq!(v(telemetry::CONTACTS_ABANDONED, &PHONE_TAX), 1.0);
     assert_eq!(
         v(
             telemetry::CONTACTS_COMPLETED,
@@ -379,7 +419,7 @@ async fn metrics_and_health_follow_the_engine() {
         1.0
     );
     assert_eq!(
-        v(telemetry::CONTACTS_RESOLVED_FIRST_CONTACT, &phone_tax),
+        v(telemetry::CONTACTS_RESOLVED_FIRST_CONTACT, &PHONE_TAX),
         1.0
     );
     assert_eq!(v(telemetry::OFFERS_MADE, &[("channel", "phone")]), 3.0);
@@ -404,9 +444,9 @@ async fn metrics_and_health_follow_the_engine() {
         ),
         1.0
     );
-    assert_eq!(v(&format!("{}_count", telemetry::WAIT), &phone_tax), 2.0);
+    assert_eq!(v(&format!("{}_count", telemetry::WAIT), &PHONE_TAX), 2.0);
     assert_eq!(
-        v(&format!("{}_count", telemetry::ABANDON_WAIT), &phone_tax),
+        v(&format!("{}_count", telemetry::ABANDON_WAIT), &PHONE_TAX),
         1.0
     );
     assert_eq!(
@@ -426,17 +466,23 @@ async fn metrics_and_health_follow_the_engine() {
     );
     assert!(v(&format!("{}_count", telemetry::LOG_APPEND), &[]) >= 1.0);
     assert!(v(&format!("{}_count", telemetry::COMMAND_REPLY), &[]) >= 9.0);
-    assert_eq!(v(telemetry::QUEUE_DEPTH, &phone_tax), 1.0);
-    assert!(v(telemetry::OLDEST_WAIT, &phone_tax) >= 0.0);
-    assert_eq!(v(telemetry::SERVICE_LEVEL_TARGET, &phone_tax), 0.8);
-    assert!(v(telemetry::SERVICE_LEVEL, &phone_tax) > 0.0);
+    assert_eq!(v(telemetry::QUEUE_DEPTH, &PHONE_TAX), 1.0);
+    assert!(v(telemetry::OLDEST_WAIT, &PHONE_TAX) >= 0.0);
+    assert_eq!(v(telemetry::SERVICE_LEVEL_TARGET, &PHONE_TAX), 0.8);
+    assert!(v(telemetry::SERVICE_LEVEL, &PHONE_TAX) > 0.0);
     assert_eq!(v(telemetry::BUILD_INFO, &[]), 1.0);
     assert_eq!(v(telemetry::READY, &[]), 1.0);
     assert_eq!(v(telemetry::NATS_CONNECTED, &[]), 1.0);
     assert!(v(telemetry::LOG_LAST_SEQUENCE, &[]) >= 10.0);
+}
 
-    // No id is ever a label value.
-    for sample in &samples {
+/// No id is ever a label value, and every series is of the catalogue, with the catalogue's type
+/// and labels.
+fn every_series_is_catalogued_and_no_id_is_a_label(
+    samples: &[Sample],
+    types: &BTreeMap<String, String>,
+) {
+    for sample in samples {
         for value in sample.labels.values() {
             assert!(
                 !value.contains("contact-") && !value.contains(AGENT),
@@ -445,7 +491,7 @@ async fn metrics_and_health_follow_the_engine() {
         }
     }
     // Every series is of the catalogue, with the catalogue's type and labels.
-    for sample in &samples {
+    for sample in samples {
         let def = catalogued(&sample.name)
             .unwrap_or_else(|| panic!("{} is not in the catalogue", sample.name));
         assert_eq!(
@@ -463,9 +509,11 @@ async fn metrics_and_health_follow_the_engine() {
             sample.name
         );
     }
+}
 
-    // promtool's lint of the live exposition (CI installs promtool and sets
-    // SWITCHBOARD_REQUIRE_PROMTOOL=1 so that a missing promtool fails instead of skipping).
+/// promtool's lint of the live exposition (CI installs promtool and sets
+/// SWITCHBOARD_REQUIRE_PROMTOOL=1 so that a missing promtool fails instead of skipping).
+fn promtool_accepts(scrape: &str) {
     match promtool() {
         Some(promtool) => {
             let mut child = std::process::Command::new(promtool)
@@ -493,8 +541,11 @@ async fn metrics_and_health_follow_the_engine() {
             "promtool is required (SWITCHBOARD_REQUIRE_PROMTOOL) but not on PATH"
         ),
     }
+}
 
-    // The dashboard and the alert rules name only catalogued metrics.
+/// The dashboard and the alert rules name only catalogued metrics, and docs/operations.md
+/// describes every metric.
+fn the_dashboard_alerts_and_docs_name_catalogued_metrics() {
     let dashboard_path = workspace().join("deploy/grafana/dashboards/switchboard.json");
     let dashboard: Value = serde_json::from_str(
         &std::fs::read_to_string(&dashboard_path).expect("the dashboard exists"),
@@ -521,7 +572,6 @@ async fn metrics_and_health_follow_the_engine() {
             "{name} (dashboard or alert rules) is not a metric Switchboard exports"
         );
     }
-    // And docs/operations.md describes every metric.
     let operations =
         std::fs::read_to_string(workspace().join("docs/operations.md")).expect("operations.md");
     for metric in CATALOGUE {
@@ -531,26 +581,6 @@ async fn metrics_and_health_follow_the_engine() {
             metric.name
         );
     }
-
-    // NATS down: not ready (the engine rides it out); back: ready again.
-    server.stop().expect("nats-server stops");
-    let body = wait_status(address, "/readyz", 503).await;
-    assert!(body.contains("NATS"), "{body}");
-    assert_eq!(get(address, "/healthz").await.0, 200);
-    server.restart().expect("nats-server restarts");
-    wait_status(address, "/readyz", 200).await;
-
-    let _ = stop.send(());
-    tokio::time::timeout(WAIT, engine_task)
-        .await
-        .expect("stops in time")
-        .expect("task")
-        .expect("clean stop");
-    let (status, body) = get(address, "/readyz").await;
-    assert_eq!(status, 503, "{body}");
-    tokio::time::timeout(WAIT, http.stop())
-        .await
-        .expect("the endpoint stops in time");
 }
 
 /// The alert rules' unit tests (`deploy/prometheus/alerts_test.yml`): the disk alerts fire

@@ -6,7 +6,8 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde_json::json;
-use switchboard_core::{Event, EventKind, RevokeReason, Rule};
+use switchboard_core::event::OfferMade;
+use switchboard_core::{Event, EventKind, NewContact, RevokeReason, Rule};
 use switchboard_engine::{HistoryFilter, history};
 use switchboard_log::{LogError, LogReader};
 
@@ -158,74 +159,8 @@ pub(crate) fn show(args: &ShowArgs) -> Result<ExitCode> {
 /// One event as a sentence: what happened, who, and why.
 fn describe(event: &Event) -> String {
     match &event.kind {
-        EventKind::ContactCreated(c) => {
-            let d = &c.details;
-            let mut needs: Vec<String> = d
-                .skills
-                .iter()
-                .map(|r| format!("{} at level {}", r.skill, r.min_level.get()))
-                .collect();
-            if let Some(language) = &d.language {
-                needs.push(format!("{language} speaker"));
-            }
-            let mut flags = Vec::new();
-            if d.safeguarding {
-                flags.push("SAFEGUARDING concern".to_owned());
-            }
-            if d.vulnerable {
-                flags.push("vulnerable customer".to_owned());
-            }
-            if let Some(customer) = &d.customer {
-                flags.push(format!("customer {customer}"));
-            }
-            if let Some(agent) = &d.preferred_agent {
-                flags.push(format!("preferred agent {agent}"));
-            }
-            if let Some(site) = &d.site {
-                flags.push(format!("site {site}"));
-            }
-            if let Some(due) = d.due_at {
-                flags.push(format!("due {due}"));
-            }
-            format!(
-                "{} {} contact {} arrived for {}; needs {}{}",
-                d.channel,
-                if d.priority.get() > 0 {
-                    format!("priority {}", d.priority.get())
-                } else {
-                    "routine".to_owned()
-                },
-                d.id,
-                d.service,
-                needs.join(", "),
-                if flags.is_empty() {
-                    String::new()
-                } else {
-                    format!(" ({})", flags.join(", "))
-                }
-            )
-        }
-        EventKind::OfferMade(o) => {
-            let d = &o.decision;
-            let why = match d.rule {
-                Rule::PreferredAgent => "the customer's preferred agent was free".to_owned(),
-                Rule::Strategy(s) => format!(
-                    "{} among {} free agents (examined {}, score {})",
-                    s.as_str(),
-                    d.pool,
-                    d.examined,
-                    d.score
-                ),
-                Rule::QueueOrder => format!(
-                    "{} became free and this was first in queue order of {} waiting",
-                    o.agent, d.pool
-                ),
-            };
-            format!(
-                "offered to {} (offer {}, expires {}); plan {} step {} '{}': {why}",
-                o.agent, o.offer, o.expires_at, d.plan, d.step, d.step_name
-            )
-        }
+        EventKind::ContactCreated(c) => contact_arrived(&c.details),
+        EventKind::OfferMade(o) => offer_made(o),
         EventKind::OfferAccepted {
             agent,
             offer,
@@ -323,6 +258,77 @@ fn describe(event: &Event) -> String {
         ),
         other => other.to_string(),
     }
+}
+
+/// A contact's arrival: channel, priority, service, what it needs and what marks it out.
+fn contact_arrived(d: &NewContact) -> String {
+    let mut needs: Vec<String> = d
+        .skills
+        .iter()
+        .map(|r| format!("{} at level {}", r.skill, r.min_level.get()))
+        .collect();
+    if let Some(language) = &d.language {
+        needs.push(format!("{language} speaker"));
+    }
+    let mut flags = Vec::new();
+    if d.safeguarding {
+        flags.push("SAFEGUARDING concern".to_owned());
+    }
+    if d.vulnerable {
+        flags.push("vulnerable customer".to_owned());
+    }
+    if let Some(customer) = &d.customer {
+        flags.push(format!("customer {customer}"));
+    }
+    if let Some(agent) = &d.preferred_agent {
+        flags.push(format!("preferred agent {agent}"));
+    }
+    if let Some(site) = &d.site {
+        flags.push(format!("site {site}"));
+    }
+    if let Some(due) = d.due_at {
+        flags.push(format!("due {due}"));
+    }
+    format!(
+        "{} {} contact {} arrived for {}; needs {}{}",
+        d.channel,
+        if d.priority.get() > 0 {
+            format!("priority {}", d.priority.get())
+        } else {
+            "routine".to_owned()
+        },
+        d.id,
+        d.service,
+        needs.join(", "),
+        if flags.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", flags.join(", "))
+        }
+    )
+}
+
+/// An offer: to whom, until when, at which plan step, and why that agent.
+fn offer_made(o: &OfferMade) -> String {
+    let d = &o.decision;
+    let why = match d.rule {
+        Rule::PreferredAgent => "the customer's preferred agent was free".to_owned(),
+        Rule::Strategy(s) => format!(
+            "{} among {} free agents (examined {}, score {})",
+            s.as_str(),
+            d.pool,
+            d.examined,
+            d.score
+        ),
+        Rule::QueueOrder => format!(
+            "{} became free and this was first in queue order of {} waiting",
+            o.agent, d.pool
+        ),
+    };
+    format!(
+        "offered to {} (offer {}, expires {}); plan {} step {} '{}': {why}",
+        o.agent, o.offer, o.expires_at, d.plan, d.step, d.step_name
+    )
 }
 
 /// Fails, with a message saying where to look instead, unless `dir` holds an event log with at

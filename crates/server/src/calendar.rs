@@ -106,97 +106,123 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         ),
     };
     match &args.command {
-        CalendarCommand::NextOpen { at } => {
-            let from = match at {
-                Some(text) => parse_time(&calendar, text)?,
-                None => Timestamp::now(),
-            };
-            let open = calendar.is_open(from);
-            let next = calendar.next_open(from);
-            if args.json {
-                say!(
-                    "{}",
-                    json!({"from": both(&calendar, from), "open_now": open, "next_open": next.map(|t| both(&calendar, t))})
-                );
-            } else if open {
-                say!("Open now ({}).", local(&calendar, from));
-            } else {
-                match next {
-                    Some(next) => say!(
-                        "Closed at {}; opens {}.",
-                        local(&calendar, from),
-                        local(&calendar, next)
-                    ),
-                    None => say!(
-                        "Closed at {}, and not open in the next year.",
-                        local(&calendar, from)
-                    ),
-                }
-            }
-        }
+        CalendarCommand::NextOpen { at } => next_open(&calendar, at.as_deref(), args.json)?,
         CalendarCommand::AddWorkingDays { from, days } => {
-            let from = parse_time(&calendar, from)?;
-            let due = calendar
-                .add_working_days(from, *days)
-                .context("no such working day within the calendar's range")?;
-            if args.json {
-                say!(
-                    "{}",
-                    json!({"from": both(&calendar, from), "working_days": days, "due": both(&calendar, due)})
-                );
-            } else {
-                say!(
-                    "{days} working days after {}: due by {}.",
-                    local(&calendar, from),
-                    local(&calendar, due)
-                );
-            }
+            add_working_days(&calendar, from, *days, args.json)?;
         }
         CalendarCommand::Due {
             stage,
             received,
             acknowledged,
-        } => {
-            let received = parse_time(&calendar, received)?;
-            let acknowledged = acknowledged
-                .as_deref()
-                .map(|t| parse_time(&calendar, t))
-                .transpose()?;
-            let stage_rule = if *stage == 1 {
-                ComplaintStage::Stage1
-            } else {
-                ComplaintStage::Stage2
-            };
-            let due = rules
-                .due_times(&calendar, stage_rule, received, acknowledged)
-                .context("no such working day within the calendar's range")?;
-            if args.json {
-                say!(
-                    "{}",
-                    json!({
-                        "stage": stage,
-                        "received": both(&calendar, received),
-                        "acknowledge_by": both(&calendar, due.acknowledge_by),
-                        "respond_by": both(&calendar, due.respond_by),
-                    })
-                );
-            } else {
-                say!(
-                    "Stage {stage} complaint received {}:",
-                    local(&calendar, received)
-                );
-                say!("  acknowledge by {}", local(&calendar, due.acknowledge_by));
-                say!(
-                    "  respond by     {}{}",
-                    local(&calendar, due.respond_by),
-                    if acknowledged.is_some() {
-                        ""
-                    } else {
-                        " (from the latest acknowledgement; earlier if acknowledged sooner)"
-                    }
-                );
-            }
-        }
+        } => complaint_due(
+            &calendar,
+            rules,
+            *stage,
+            received,
+            acknowledged.as_deref(),
+            args.json,
+        )?,
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `calendar next-open`: whether the calendar is open at `at` (default now), and when it opens
+/// next.
+fn next_open(calendar: &BusinessCalendar, at: Option<&str>, json: bool) -> Result<()> {
+    let from = match at {
+        Some(text) => parse_time(calendar, text)?,
+        None => Timestamp::now(),
+    };
+    let open = calendar.is_open(from);
+    let next = calendar.next_open(from);
+    if json {
+        say!(
+            "{}",
+            json!({"from": both(calendar, from), "open_now": open, "next_open": next.map(|t| both(calendar, t))})
+        );
+    } else if open {
+        say!("Open now ({}).", local(calendar, from));
+    } else {
+        match next {
+            Some(next) => say!(
+                "Closed at {}; opens {}.",
+                local(calendar, from),
+                local(calendar, next)
+            ),
+            None => say!(
+                "Closed at {}, and not open in the next year.",
+                local(calendar, from)
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// `calendar add-working-days`: the instant `days` working days after `from`.
+fn add_working_days(calendar: &BusinessCalendar, from: &str, days: u32, json: bool) -> Result<()> {
+    let from = parse_time(calendar, from)?;
+    let due = calendar
+        .add_working_days(from, days)
+        .context("no such working day within the calendar's range")?;
+    if json {
+        say!(
+            "{}",
+            json!({"from": both(calendar, from), "working_days": days, "due": both(calendar, due)})
+        );
+    } else {
+        say!(
+            "{days} working days after {}: due by {}.",
+            local(calendar, from),
+            local(calendar, due)
+        );
+    }
+    Ok(())
+}
+
+/// `calendar due`: a stage 1 or 2 complaint's acknowledge-by and respond-by times.
+fn complaint_due(
+    calendar: &BusinessCalendar,
+    rules: ComplaintRules,
+    stage: u8,
+    received: &str,
+    acknowledged: Option<&str>,
+    json: bool,
+) -> Result<()> {
+    let received = parse_time(calendar, received)?;
+    let acknowledged = acknowledged.map(|t| parse_time(calendar, t)).transpose()?;
+    let stage_rule = if stage == 1 {
+        ComplaintStage::Stage1
+    } else {
+        ComplaintStage::Stage2
+    };
+    let due = rules
+        .due_times(calendar, stage_rule, received, acknowledged)
+        .context("no such working day within the calendar's range")?;
+    if json {
+        say!(
+            "{}",
+            json!({
+                "stage": stage,
+                "received": both(calendar, received),
+                "acknowledge_by": both(calendar, due.acknowledge_by),
+                "respond_by": both(calendar, due.respond_by),
+            })
+        );
+    } else {
+        say!(
+            "Stage {stage} complaint received {}:",
+            local(calendar, received)
+        );
+        say!("  acknowledge by {}", local(calendar, due.acknowledge_by));
+        say!(
+            "  respond by     {}{}",
+            local(calendar, due.respond_by),
+            if acknowledged.is_some() {
+                ""
+            } else {
+                " (from the latest acknowledgement; earlier if acknowledged sooner)"
+            }
+        );
+    }
+    Ok(())
 }

@@ -410,6 +410,19 @@ impl RoutingSection {
     /// The routing configuration: built-in defaults overridden by what the file says.
     pub(crate) fn routing_config(&self) -> Result<RoutingConfig> {
         let mut config = RoutingConfig::default();
+        self.set_settings(&mut config)?;
+        self.set_channel_policies(&mut config);
+        self.set_plans(&mut config)?;
+        self.set_service_levels(&mut config)?;
+        config
+            .validate()
+            .map_err(|problem| anyhow::anyhow!("routing: {problem}"))?;
+        Ok(config)
+    }
+
+    /// The section's own settings: selection strategy, missed offers, priorities, the
+    /// safeguarding skill, the language level and the due-time warning.
+    fn set_settings(&self, config: &mut RoutingConfig) -> Result<()> {
         if let Some(strategy) = self.strategy {
             config.strategy = match strategy {
                 Strategy::LongestIdle => SelectionStrategy::LongestIdle,
@@ -450,6 +463,12 @@ impl RoutingSection {
             }
             (None, None) => {}
         }
+        Ok(())
+    }
+
+    /// Each `[routing.channels.*]` section over the channel's default policy.
+    fn set_channel_policies(&self, config: &mut RoutingConfig) {
+        let secs = Duration::from_secs;
         let channels = [
             (Channel::Phone, &self.channels.phone),
             (Channel::FaceToFace, &self.channels.face_to_face),
@@ -483,6 +502,10 @@ impl RoutingSection {
             }
             config.channels.set(channel, policy);
         }
+    }
+
+    /// The default plan and the plans for a service or channel.
+    fn set_plans(&self, config: &mut RoutingConfig) -> Result<()> {
         if let Some(plan) = &self.default_plan {
             if plan.service.is_some() || plan.channel.is_some() {
                 anyhow::bail!(
@@ -507,6 +530,11 @@ impl RoutingSection {
                 plan: section.plan(),
             });
         }
+        Ok(())
+    }
+
+    /// The service-level targets per service and channel, each given once.
+    fn set_service_levels(&self, config: &mut RoutingConfig) -> Result<()> {
         for section in &self.service_levels {
             let channel = Channel::from(section.channel);
             if config
@@ -521,15 +549,12 @@ impl RoutingSection {
             config.service_levels.insert(
                 (section.service.as_str().into(), section.channel.into()),
                 ServiceLevelTarget {
-                    answer_within: secs(section.answer_within_secs),
+                    answer_within: Duration::from_secs(section.answer_within_secs),
                     target: section.target,
                 },
             );
         }
-        config
-            .validate()
-            .map_err(|problem| anyhow::anyhow!("routing: {problem}"))?;
-        Ok(config)
+        Ok(())
     }
 }
 
@@ -897,32 +922,35 @@ mod tests {
         );
     }
 
-    #[test]
-    fn the_configuration_reference_parses_and_matches_the_defaults() {
+    /// The ```toml block of docs/configuration.md: the configuration reference.
+    fn reference() -> String {
         let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/configuration.md");
         let doc = std::fs::read_to_string(path).expect("docs/configuration.md is readable");
-        let block = doc
-            .split_once("```toml\n")
+        doc.split_once("```toml\n")
             .and_then(|(_, rest)| rest.split_once("\n```"))
-            .map(|(block, _)| block)
-            .expect("docs/configuration.md has a ```toml block");
-        let (file, routing) =
-            parse(block).unwrap_or_else(|e| panic!("the reference is not valid: {e:#}"));
-        let (defaults, default_routing) = parse("").expect("valid");
+            .map(|(block, _)| block.to_owned())
+            .expect("docs/configuration.md has a ```toml block")
+    }
 
+    /// The value the reference (as TOML, `root`) writes at the dotted `path`.
+    fn written<'a>(root: &'a toml::Value, path: &str) -> &'a toml::Value {
+        path.split('.')
+            .try_fold(root, |value, key| value.get(key))
+            .unwrap_or_else(|| panic!("the reference does not set `{path}`"))
+    }
+
+    #[test]
+    fn the_configuration_reference_writes_the_engine_defaults() {
+        let block = reference();
+        let (defaults, _) = parse("").expect("valid");
         // The keys the reference must write out, with the values an empty file gives them.
-        let root = toml::Value::Table(toml::from_str(block).expect("the reference is TOML"));
-        let written = |path: &str| -> &toml::Value {
-            path.split('.')
-                .try_fold(&root, |value, key| value.get(key))
-                .unwrap_or_else(|| panic!("the reference does not set `{path}`"))
-        };
+        let root = toml::Value::Table(toml::from_str(&block).expect("the reference is TOML"));
         let integer = |path: &str| {
-            written(path)
+            written(&root, path)
                 .as_integer()
                 .and_then(|n| u64::try_from(n).ok())
         };
-        let text = |path: &str| written(path).as_str().map(str::to_owned);
+        let text = |path: &str| written(&root, path).as_str().map(str::to_owned);
         assert_eq!(text("nats.url"), Some(defaults.nats.url.clone()));
         assert_eq!(
             text("nats.subject_prefix"),
@@ -933,7 +961,7 @@ mod tests {
             u64::try_from(defaults.nats.stream_replicas).ok()
         );
         assert_eq!(
-            written("nats.tls.required").as_bool(),
+            written(&root, "nats.tls.required").as_bool(),
             Some(defaults.nats.tls.required)
         );
         assert_eq!(
@@ -960,9 +988,10 @@ mod tests {
             text("metrics.address"),
             Some(defaults.metrics.address.to_string())
         );
+    }
 
-        // Routing, calendar and complaints: every key written, and what they parse to is the
-        // built-in configuration.
+    /// The routing, calendar and complaints keys the reference must write out.
+    fn routing_calendar_and_complaints_keys() -> Vec<String> {
         let mut keys: Vec<String> = [
             "strategy",
             "missed_offers_limit",
@@ -1020,10 +1049,18 @@ mod tests {
         ] {
             keys.push(format!("complaints.{key}"));
         }
-        for key in &keys {
-            written(key);
+        keys
+    }
+
+    #[test]
+    fn the_configuration_reference_writes_every_routing_calendar_and_complaints_key() {
+        let block = reference();
+        let (_, default_routing) = parse("").expect("valid");
+        let root = toml::Value::Table(toml::from_str(&block).expect("the reference is TOML"));
+        for key in &routing_calendar_and_complaints_keys() {
+            written(&root, key);
         }
-        let steps = written("routing.default_plan.steps")
+        let steps = written(&root, "routing.default_plan.steps")
             .as_array()
             .expect("the default plan's steps are a list");
         assert_eq!(steps.len(), default_routing.default_plan.steps.len());
@@ -1040,6 +1077,14 @@ mod tests {
                 assert!(step.get(key).is_some(), "a default plan step lacks `{key}`");
             }
         }
+    }
+
+    #[test]
+    fn the_configuration_reference_parses_to_the_built_in_routing() {
+        let block = reference();
+        let (file, routing) =
+            parse(&block).unwrap_or_else(|e| panic!("the reference is not valid: {e:#}"));
+        let (_, default_routing) = parse("").expect("valid");
         assert_eq!(routing.strategy, default_routing.strategy);
         assert_eq!(
             routing.missed_offers_limit,
@@ -1068,7 +1113,11 @@ mod tests {
             Some(switchboard_calendar::CalendarSpec::default())
         );
         assert_eq!(routing.business_calendar, default_routing.business_calendar);
+    }
 
+    #[test]
+    fn the_configuration_reference_gives_the_bounds_of_bounded_keys() {
+        let block = reference();
         // The comment above a bounded key names the bound the code enforces.
         let lines: Vec<&str> = block.lines().collect();
         for (key, max) in [

@@ -147,6 +147,59 @@ async fn demo(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// Starts the demo's clients on `peers`: a desktop per desk of the rota, the traffic and the
+/// live summary, each stopping when `stopped` turns true.
+fn start_clients(
+    args: &Args,
+    peers: &async_nats::Client,
+    run: u64,
+    stopped: &watch::Receiver<bool>,
+    counts: &Arc<Counts>,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let rota = Arc::new(Rota::new(args.agents, args.seed));
+    let mut tasks = Vec::new();
+    for desk in rota.desks() {
+        tasks.push(tokio::spawn(desktop(
+            peers.clone(),
+            desk.clone(),
+            rota.clone(),
+            args.seed,
+            stopped.clone(),
+        )));
+    }
+    // This run's contact ids start with the log's sequence number at start-up (`run`), which
+    // no earlier run on this data directory started at (every run that created a contact logged
+    // events): the same seed twice must not re-send the earlier run's ids, which the engine
+    // refuses as duplicates.
+    tasks.push(tokio::spawn(traffic(
+        peers.clone(),
+        rota,
+        args.per_minute,
+        Seeds {
+            seed: args.seed,
+            run,
+        },
+        stopped.clone(),
+        counts.clone(),
+    )));
+    tasks.push(tokio::spawn(summary(peers.clone(), stopped.clone())));
+    tasks
+}
+
+/// Waits for Ctrl-C (or the terminal's stop), or for `duration` seconds when given.
+async fn wait_for_the_end(duration: Option<u64>) {
+    let until = async {
+        match duration {
+            Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = crate::serve::shutdown_signal() => {}
+        () = until => {}
+    }
+}
+
 /// Runs the engine, the traffic, the desktops and the summary on the NATS at `url` until Ctrl-C
 /// or `--duration`; returns the closing lines, to print once NATS has stopped too.
 async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>> {
@@ -207,45 +260,9 @@ async fn run_on(args: &Args, url: &str, engine_dir: &Path) -> Result<Vec<String>
             anyhow::bail!("the engine stopped before it was ready");
         }
     }
-    let rota = Arc::new(Rota::new(args.agents, args.seed));
     let counts = Arc::new(Counts::default());
-    let mut tasks = Vec::new();
-    for desk in rota.desks() {
-        tasks.push(tokio::spawn(desktop(
-            peers.clone(),
-            desk.clone(),
-            rota.clone(),
-            args.seed,
-            stopped.clone(),
-        )));
-    }
-    // This run's contact ids start with the log's sequence number at start-up, which no earlier
-    // run on this data directory started at (every run that created a contact logged events):
-    // the same seed twice must not re-send the earlier run's ids, which the engine refuses as
-    // duplicates.
-    tasks.push(tokio::spawn(traffic(
-        peers.clone(),
-        rota.clone(),
-        args.per_minute,
-        Seeds {
-            seed: args.seed,
-            run: recovered.last_seq,
-        },
-        stopped.clone(),
-        counts.clone(),
-    )));
-    tasks.push(tokio::spawn(summary(peers.clone(), stopped.clone())));
-
-    let until = async {
-        match args.duration {
-            Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        () = crate::serve::shutdown_signal() => {}
-        () = until => {}
-    }
+    let tasks = start_clients(args, &peers, recovered.last_seq, &stopped, &counts);
+    wait_for_the_end(args.duration).await;
     say!(
         "\nStopping: traffic and desktops first, then the engine (it syncs and snapshots), then NATS."
     );

@@ -1,16 +1,16 @@
 //! `switchboard scenario`: a scripted morning at a council contact centre, played through the
 //! real routing core with simulated agent desktops, printed as it happens.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use switchboard_core::{
-    AgentLogin, Channel, Command, EventKind, Level, NewContact, Outcome, PerChannel, Priority,
-    RoutingConfig, SkillRequirement, Tier, Timestamp,
+    AgentLogin, Channel, Command, ContactId, Event, EventKind, Level, NewContact, Outcome,
+    PerChannel, Priority, RoutingConfig, SkillRequirement, State, Tier, Timestamp,
 };
 use switchboard_engine::{Engine, EngineOptions};
 
@@ -68,119 +68,139 @@ fn agent(
     }))
 }
 
+/// One member of staff on the morning's rota.
+struct Shift {
+    id: &'static str,
+    name: &'static str,
+    tier: u8,
+    site: &'static str,
+    skills: &'static [(&'static str, u8)],
+    channels: &'static [(Channel, u8)],
+}
+
+/// The phones, and three emails at a time.
+const PHONE_AND_EMAIL: &[(Channel, u8)] = &[(Channel::Phone, 1), (Channel::Email, 3)];
+
+/// Who works the morning: seven in the contact centre, one at each one-stop shop.
+const ROTA: [Shift; 9] = [
+    Shift {
+        id: "amira",
+        name: "Amira Khan",
+        tier: 1,
+        site: "contact_centre",
+        skills: &[("council_tax", 3), ("benefits", 2)],
+        channels: PHONE_AND_EMAIL,
+    },
+    Shift {
+        id: "ben",
+        name: "Ben Hughes",
+        tier: 1,
+        site: "contact_centre",
+        skills: &[("council_tax", 2), ("environmental_services", 3)],
+        channels: PHONE_AND_EMAIL,
+    },
+    Shift {
+        id: "chloe",
+        name: "Chloe Evans",
+        tier: 2,
+        site: "contact_centre",
+        skills: &[("benefits", 4), ("council_tax", 3), ("polish", 5)],
+        channels: PHONE_AND_EMAIL,
+    },
+    Shift {
+        id: "dev",
+        name: "Dev Patel",
+        tier: 1,
+        site: "contact_centre",
+        skills: &[("environmental_services", 2), ("housing", 2)],
+        channels: &[(Channel::Phone, 1), (Channel::Chat, 3)],
+    },
+    Shift {
+        id: "erin",
+        name: "Erin Walsh",
+        tier: 3,
+        site: "contact_centre",
+        skills: &[("council_tax", 5), ("benefits", 5), ("safeguarding", 3)],
+        channels: PHONE_AND_EMAIL,
+    },
+    Shift {
+        id: "femi",
+        name: "Femi Adeyemi",
+        tier: 4,
+        site: "contact_centre",
+        skills: &[("council_tax", 5), ("housing", 4), ("safeguarding", 4)],
+        channels: PHONE_AND_EMAIL,
+    },
+    Shift {
+        id: "gosia",
+        name: "Gosia Nowak",
+        tier: 1,
+        site: "riverside",
+        skills: &[("council_tax", 3), ("benefits", 3), ("polish", 5)],
+        channels: &[(Channel::FaceToFace, 1)],
+    },
+    Shift {
+        id: "harry",
+        name: "Harry Moss",
+        tier: 1,
+        site: "town_hall",
+        skills: &[("council_tax", 2), ("housing", 3)],
+        channels: &[(Channel::FaceToFace, 1)],
+    },
+    Shift {
+        id: "isla",
+        name: "Isla Reid",
+        tier: 2,
+        site: "contact_centre",
+        skills: &[("council_tax", 3), ("benefits", 3)],
+        channels: &[(Channel::Email, 5)],
+    },
+];
+
 /// The morning's script: who logs in, and which contacts arrive when.
 fn script() -> Vec<(Timestamp, Command)> {
-    use Channel::{Chat, Email, FaceToFace, Phone};
-    let phone = [(Phone, 1), (Email, 3)];
-    let mut s = vec![
-        (
-            at(0, 0),
-            agent(
-                "amira",
-                "Amira Khan",
-                1,
-                "contact_centre",
-                &[("council_tax", 3), ("benefits", 2)],
-                &phone,
-            ),
-        ),
-        (
-            at(0, 0),
-            agent(
-                "ben",
-                "Ben Hughes",
-                1,
-                "contact_centre",
-                &[("council_tax", 2), ("environmental_services", 3)],
-                &phone,
-            ),
-        ),
-        (
-            at(0, 0),
-            agent(
-                "chloe",
-                "Chloe Evans",
-                2,
-                "contact_centre",
-                &[("benefits", 4), ("council_tax", 3), ("polish", 5)],
-                &phone,
-            ),
-        ),
-        (
-            at(0, 0),
-            agent(
-                "dev",
-                "Dev Patel",
-                1,
-                "contact_centre",
-                &[("environmental_services", 2), ("housing", 2)],
-                &[(Phone, 1), (Chat, 3)],
-            ),
-        ),
-        (
-            at(0, 0),
-            agent(
-                "erin",
-                "Erin Walsh",
-                3,
-                "contact_centre",
-                &[("council_tax", 5), ("benefits", 5), ("safeguarding", 3)],
-                &phone,
-            ),
-        ),
-        (
-            at(0, 0),
-            agent(
-                "femi",
-                "Femi Adeyemi",
-                4,
-                "contact_centre",
-                &[("council_tax", 5), ("housing", 4), ("safeguarding", 4)],
-                &phone,
-            ),
-        ),
-        (
-            at(0, 0),
-            agent(
-                "gosia",
-                "Gosia Nowak",
-                1,
-                "riverside",
-                &[("council_tax", 3), ("benefits", 3), ("polish", 5)],
-                &[(FaceToFace, 1)],
-            ),
-        ),
-        (
-            at(0, 0),
-            agent(
-                "harry",
-                "Harry Moss",
-                1,
-                "town_hall",
-                &[("council_tax", 2), ("housing", 3)],
-                &[(FaceToFace, 1)],
-            ),
-        ),
-        (
-            at(0, 0),
-            agent(
-                "isla",
-                "Isla Reid",
-                2,
-                "contact_centre",
-                &[("council_tax", 3), ("benefits", 3)],
-                &[(Email, 5)],
-            ),
-        ),
-    ];
-    for id in [
-        "amira", "ben", "chloe", "dev", "erin", "femi", "gosia", "harry", "isla",
-    ] {
-        s.push((at(0, 5), Command::MakeReady { agent: id.into() }));
+    let mut s: Vec<(Timestamp, Command)> = ROTA
+        .iter()
+        .map(|shift| {
+            let login = agent(
+                shift.id,
+                shift.name,
+                shift.tier,
+                shift.site,
+                shift.skills,
+                shift.channels,
+            );
+            (at(0, 0), login)
+        })
+        .collect();
+    for shift in &ROTA {
+        s.push((
+            at(0, 5),
+            Command::MakeReady {
+                agent: shift.id.into(),
+            },
+        ));
     }
-    let contact =
-        |id: &str, channel: Channel, service: &str| NewContact::routine(id, channel, service);
-    let arrivals: Vec<(Timestamp, NewContact)> = vec![
+    let arrivals = calls().into_iter().chain(walk_ins_chats_and_emails());
+    s.extend(arrivals.map(|(t, c)| (t, Command::CreateContact(Box::new(c)))));
+    s.push((
+        at(5, 35),
+        Command::AbandonContact {
+            contact: "call-009".into(),
+        },
+    ));
+    s
+}
+
+/// A routine contact.
+fn contact(id: &str, channel: Channel, service: &str) -> NewContact {
+    NewContact::routine(id, channel, service)
+}
+
+/// The morning's phone calls, when each arrives.
+fn calls() -> Vec<(Timestamp, NewContact)> {
+    use Channel::Phone;
+    vec![
         (at(1, 0), contact("call-001", Phone, "council_tax")),
         (
             at(1, 10),
@@ -196,27 +216,6 @@ fn script() -> Vec<(Timestamp, Command)> {
         ),
         (at(1, 30), contact("call-005", Phone, "council_tax")),
         (at(1, 40), contact("call-006", Phone, "council_tax")),
-        (
-            at(2, 0),
-            NewContact {
-                site: Some("riverside".into()),
-                ..contact("walkin-001", FaceToFace, "benefits")
-            },
-        ),
-        (
-            at(2, 30),
-            NewContact {
-                site: Some("town_hall".into()),
-                ..contact("walkin-002", FaceToFace, "housing")
-            },
-        ),
-        (
-            at(3, 0),
-            contact("chat-001", Chat, "environmental_services"),
-        ),
-        (at(3, 5), contact("chat-002", Chat, "housing")),
-        (at(4, 0), contact("email-001", Email, "council_tax")),
-        (at(4, 0), contact("email-002", Email, "benefits")),
         (
             at(5, 0),
             NewContact {
@@ -261,19 +260,35 @@ fn script() -> Vec<(Timestamp, Command)> {
                 ..contact("call-013", Phone, "benefits")
             },
         ),
-    ];
-    s.extend(
-        arrivals
-            .into_iter()
-            .map(|(t, c)| (t, Command::CreateContact(Box::new(c)))),
-    );
-    s.push((
-        at(5, 35),
-        Command::AbandonContact {
-            contact: "call-009".into(),
-        },
-    ));
-    s
+    ]
+}
+
+/// The morning's walk-ins, chats and emails, when each arrives.
+fn walk_ins_chats_and_emails() -> Vec<(Timestamp, NewContact)> {
+    use Channel::{Chat, Email, FaceToFace};
+    vec![
+        (
+            at(2, 0),
+            NewContact {
+                site: Some("riverside".into()),
+                ..contact("walkin-001", FaceToFace, "benefits")
+            },
+        ),
+        (
+            at(2, 30),
+            NewContact {
+                site: Some("town_hall".into()),
+                ..contact("walkin-002", FaceToFace, "housing")
+            },
+        ),
+        (
+            at(3, 0),
+            contact("chat-001", Chat, "environmental_services"),
+        ),
+        (at(3, 5), contact("chat-002", Chat, "housing")),
+        (at(4, 0), contact("email-001", Email, "council_tax")),
+        (at(4, 0), contact("email-002", Email, "benefits")),
+    ]
 }
 
 /// How long each contact takes, and what happens at the end of it. A contact is escalated or
@@ -320,9 +335,59 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             temporary.path().to_path_buf()
         }
     };
-    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    let (mut engine, recovered) = Engine::open(
-        &dir,
+    let mut engine = open_empty(&dir)?;
+    let mut agenda = Agenda::default();
+    for (t, command) in script() {
+        agenda.add(t, command);
+    }
+    let mut passed_on_already = BTreeSet::new();
+    let mut out = std::io::stdout().lock();
+    let end = at(60, 0);
+    let mut now = at(0, 0);
+    loop {
+        let next_command = agenda.next_at();
+        let next_timer = engine.poll_timeout();
+        let Some(next) = [next_command, next_timer].into_iter().flatten().min() else {
+            break;
+        };
+        if next > end {
+            break;
+        }
+        now = now.max(next);
+        if next_command == Some(next) {
+            let command = agenda.take_next().context("agenda entry vanished")?;
+            if let Err(rejection) = engine.decide(command, now) {
+                writeln!(out, "{} refused: {rejection}", clock(now))?;
+            }
+        } else {
+            engine.tick(now);
+        }
+        let committed = engine.commit().context("could not write the event log")?;
+        for event in committed.map(|c| c.events).unwrap_or_default() {
+            if !args.quiet {
+                writeln!(out, "{} {}", clock(event.at), event.kind)?;
+            }
+            if let Some((at, command)) = desktop_answer(&event, &mut passed_on_already) {
+                agenda.add(at, command);
+            }
+        }
+    }
+    write_queue_figures(&mut out, engine.state(), now)?;
+    if let Some(dir) = &args.data_dir {
+        writeln!(
+            out,
+            "The event log is in {0}: try `switchboard audit verify --data-dir {0}`.",
+            dir.display()
+        )?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Opens the engine on `dir`, which must hold no event log yet.
+fn open_empty(dir: &Path) -> Result<Engine> {
+    std::fs::create_dir_all(dir).with_context(|| format!("could not create {}", dir.display()))?;
+    let (engine, recovered) = Engine::open(
+        dir,
         RoutingConfig::default(),
         EngineOptions::default(),
         &mut |_, _| {},
@@ -335,88 +400,88 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             recovered.last_seq
         );
     }
-    let mut agenda: BTreeMap<(Timestamp, u64), Command> = BTreeMap::new();
-    let mut order = 0_u64;
-    for (t, command) in script() {
-        agenda.insert((t, order), command);
-        order += 1;
+    Ok(engine)
+}
+
+/// The commands still to come, in time order; commands due at the same instant keep the order
+/// they were added in.
+#[derive(Default)]
+struct Agenda {
+    commands: BTreeMap<(Timestamp, u64), Command>,
+    /// How many commands were added: the tie-break of the next one.
+    added: u64,
+}
+
+impl Agenda {
+    fn add(&mut self, at: Timestamp, command: Command) {
+        self.commands.insert((at, self.added), command);
+        self.added += 1;
     }
-    let mut passed_on_already = std::collections::BTreeSet::new();
-    let mut out = std::io::stdout().lock();
-    let end = at(60, 0);
-    let mut now = at(0, 0);
-    loop {
-        let next_command = agenda.keys().next().map(|&(t, _)| t);
-        let next_timer = engine.poll_timeout();
-        let Some(next) = [next_command, next_timer].into_iter().flatten().min() else {
-            break;
-        };
-        if next > end {
-            break;
-        }
-        now = now.max(next);
-        if next_command == Some(next) {
-            let (_, command) = agenda.pop_first().context("agenda entry vanished")?;
-            if let Err(rejection) = engine.decide(command, now) {
-                writeln!(out, "{} refused: {rejection}", clock(now))?;
-            }
-        } else {
-            engine.tick(now);
-        }
-        let committed = engine.commit().context("could not write the event log")?;
-        for event in committed.map(|c| c.events).unwrap_or_default() {
-            if !args.quiet {
-                writeln!(out, "{} {}", clock(event.at), event.kind)?;
-            }
-            // Simulated desktops: answer offers after a few seconds, then work the contact.
-            match &event.kind {
-                EventKind::OfferMade(offer)
-                    if offer.agent.as_str() != "ben" || offer.offer.get() % 4 != 0 =>
-                {
-                    let accept = Command::AcceptOffer {
-                        agent: offer.agent.clone(),
-                        offer: offer.offer,
-                    };
-                    agenda.insert((event.at + Duration::from_secs(4), order), accept);
-                    order += 1;
-                }
-                EventKind::OfferAccepted { contact, agent, .. } => {
-                    let passed_on = !passed_on_already.insert(contact.clone());
-                    let (took, ending) = handling(contact.as_str(), passed_on);
-                    let (agent, contact) = (agent.clone(), contact.clone());
-                    let command = match ending {
-                        Ending::Complete(outcome) => Command::CompleteContact {
-                            agent,
-                            contact,
-                            outcome,
-                        },
-                        Ending::Escalate => Command::EscalateContact {
-                            agent,
-                            contact,
-                            reason: "appeal against a decision".into(),
-                            to_tier: None,
-                        },
-                        Ending::Transfer(service) => Command::TransferContact {
-                            agent,
-                            contact,
-                            service: service.into(),
-                            skills: vec![],
-                        },
-                    };
-                    agenda.insert((event.at + took, order), command);
-                    order += 1;
-                }
-                _ => {}
-            }
-        }
+
+    /// When the next command is due, if any is.
+    fn next_at(&self) -> Option<Timestamp> {
+        self.commands.keys().next().map(|&(t, _)| t)
     }
+
+    fn take_next(&mut self) -> Option<Command> {
+        self.commands.pop_first().map(|(_, command)| command)
+    }
+}
+
+/// What the simulated desktops do about `event`: answer an offer after a few seconds (all but
+/// some of Ben's, which he lets expire), and end an accepted contact when its handling time is
+/// up (see [`handling`]).
+fn desktop_answer(
+    event: &Event,
+    passed_on_already: &mut BTreeSet<ContactId>,
+) -> Option<(Timestamp, Command)> {
+    match &event.kind {
+        EventKind::OfferMade(offer)
+            if offer.agent.as_str() != "ben" || offer.offer.get() % 4 != 0 =>
+        {
+            let accept = Command::AcceptOffer {
+                agent: offer.agent.clone(),
+                offer: offer.offer,
+            };
+            Some((event.at + Duration::from_secs(4), accept))
+        }
+        EventKind::OfferAccepted { contact, agent, .. } => {
+            let passed_on = !passed_on_already.insert(contact.clone());
+            let (took, ending) = handling(contact.as_str(), passed_on);
+            let (agent, contact) = (agent.clone(), contact.clone());
+            let command = match ending {
+                Ending::Complete(outcome) => Command::CompleteContact {
+                    agent,
+                    contact,
+                    outcome,
+                },
+                Ending::Escalate => Command::EscalateContact {
+                    agent,
+                    contact,
+                    reason: "appeal against a decision".into(),
+                    to_tier: None,
+                },
+                Ending::Transfer(service) => Command::TransferContact {
+                    agent,
+                    contact,
+                    service: service.into(),
+                    skills: vec![],
+                },
+            };
+            Some((event.at + took, command))
+        }
+        _ => None,
+    }
+}
+
+/// The figures per queue at `now`, then how many events and open contacts there are.
+fn write_queue_figures(out: &mut impl Write, state: &State, now: Timestamp) -> Result<()> {
     writeln!(out, "\nQueue figures at {}:", clock(now))?;
     writeln!(
         out,
         "{:<24} {:<13} {:>7} {:>8} {:>9} {:>9} {:>8} {:>6}",
         "service", "channel", "offered", "answered", "abandoned", "completed", "SL", "FCR"
     )?;
-    let state = engine.state();
     for ((service, channel), c) in state.counters() {
         let sl = if c.answered + c.abandoned == 0 {
             "-".to_owned()
@@ -453,12 +518,5 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         "\n{} events, {waiting} contacts still open.",
         state.events_applied()
     )?;
-    if let Some(dir) = &args.data_dir {
-        writeln!(
-            out,
-            "The event log is in {0}: try `switchboard audit verify --data-dir {0}`.",
-            dir.display()
-        )?;
-    }
-    Ok(ExitCode::SUCCESS)
+    Ok(())
 }

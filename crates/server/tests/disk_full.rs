@@ -219,6 +219,113 @@ fn no_colour(log: &str) {
     );
 }
 
+/// The contacts sent so far: those acknowledged, how many were answered `unavailable`, and the
+/// number of the next.
+struct Traffic {
+    acked: Vec<String>,
+    unavailable: u64,
+    next: u64,
+}
+
+impl Traffic {
+    /// Nothing sent yet; the first contact is `full-1`.
+    const fn new() -> Self {
+        Self {
+            acked: Vec::new(),
+            unavailable: 0,
+            next: 1,
+        }
+    }
+
+    /// Sends `count` more contacts, and waits for their answers.
+    async fn send(&mut self, client: &async_nats::Client, count: u64) {
+        let (ok, refused) = send(client, self.next, count).await;
+        self.next += count;
+        self.acked.extend(ok);
+        self.unavailable += refused;
+    }
+}
+
+/// Seen coming: contacts go in batches until readiness turns 503 naming the disk while the
+/// engine still serves.
+async fn fill_until_not_ready(
+    client: &async_nats::Client,
+    metrics: SocketAddr,
+    engine: &mut Engine,
+    traffic: &mut Traffic,
+) {
+    loop {
+        // A batch, then a wait for the engine to read the free space again (every 5 s): the
+        // disk fills in about a second at full speed, faster than that.
+        let free = free_bytes(metrics).await;
+        traffic.send(client, 1000).await;
+        wait_free_bytes_changed(metrics, free).await;
+        let (status, body) = get(metrics, "/readyz").await;
+        if status == 503 {
+            assert!(
+                body.contains("less free space than engine.min_free_bytes"),
+                "{body}"
+            );
+            return;
+        }
+        assert!(
+            traffic.next < 100_000 && engine.child.try_wait().expect("wait").is_none(),
+            "readiness never saw the disk fill; {} acknowledged of {}:\n{}",
+            traffic.acked.len(),
+            traffic.next,
+            std::fs::read_to_string(&engine.stderr).unwrap_or_default()
+        );
+    }
+}
+
+/// Full: contacts go on until the engine stops.
+async fn fill_until_it_stops(
+    client: &async_nats::Client,
+    engine: &mut Engine,
+    traffic: &mut Traffic,
+) {
+    while engine.child.try_wait().expect("wait").is_none() {
+        traffic.send(client, 200).await;
+        assert!(traffic.next < 100_000, "the disk never filled");
+    }
+}
+
+/// The stopped engine's log: every request it had taken and not answered was answered
+/// `unavailable`, one error line names the full disk and the data directory, a snapshot met
+/// the full disk first and left no half-written file, and no colour.
+fn the_log_tells_of_the_full_disk(engine: &Engine, data_dir: &Path, unavailable: u64) {
+    let log = std::fs::read_to_string(&engine.stderr).expect("the log");
+    let answered_unavailable: u64 = log
+        .lines()
+        .find(|line| line.contains("requests waiting for the failed log were answered unavailable"))
+        .and_then(|line| line.split("replies=").nth(1))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("the engine says what it answered unavailable:\n{log}"));
+    assert_eq!(unavailable, answered_unavailable, "{log}");
+    no_colour(&log);
+    let stopped: Vec<&str> = log.lines().filter(|line| line.contains("ERROR")).collect();
+    assert_eq!(stopped.len(), 1, "one error line:\n{log}");
+    let line = stopped[0];
+    assert!(
+        line.contains("the file system of the data directory is full"),
+        "{line}"
+    );
+    assert!(line.contains(&data_dir.display().to_string()), "{line}");
+    assert!(line.contains("No space left on device"), "{line}");
+    assert!(
+        log.lines()
+            .any(|line| line.contains("could not write a snapshot")
+                && line.contains("No space left on device")),
+        "a snapshot met the full disk before the log did:\n{log}"
+    );
+    let leftovers: Vec<String> = std::fs::read_dir(data_dir)
+        .expect("the data directory")
+        .filter_map(|e| e.expect("entry").file_name().into_string().ok())
+        .filter(|name| name.ends_with(".snap.tmp"))
+        .collect();
+    assert_eq!(leftovers, Vec::<String>::new(), "half-written snapshots");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_is_seen_coming_stops_the_engine_cleanly_and_loses_nothing_acknowledged() {
     let fs = match SmallFs::mount("3m") {
@@ -254,79 +361,21 @@ async fn a_full_disk_is_seen_coming_stops_the_engine_cleanly_and_loses_nothing_a
         scrape.contains("switchboard_data_dir_free_inodes "),
         "{scrape}"
     );
-    let mut acked = Vec::new();
-    let mut unavailable = 0;
-    let mut next = 1;
-    loop {
-        // A batch, then a wait for the engine to read the free space again (every 5 s): the
-        // disk fills in about a second at full speed, faster than that.
-        let free = free_bytes(metrics).await;
-        let (ok, refused) = send(&client, next, 1000).await;
-        next += 1000;
-        wait_free_bytes_changed(metrics, free).await;
-        acked.extend(ok);
-        unavailable += refused;
-        let (status, body) = get(metrics, "/readyz").await;
-        if status == 503 {
-            assert!(
-                body.contains("less free space than engine.min_free_bytes"),
-                "{body}"
-            );
-            break;
-        }
-        assert!(
-            next < 100_000 && engine.child.try_wait().expect("wait").is_none(),
-            "readiness never saw the disk fill; {} acknowledged of {next}:\n{}",
-            acked.len(),
-            std::fs::read_to_string(&engine.stderr).unwrap_or_default()
-        );
-    }
-    assert_eq!(unavailable, 0, "the disk is not full yet");
-    let before_full = acked.len();
+    let mut traffic = Traffic::new();
+    fill_until_not_ready(&client, metrics, &mut engine, &mut traffic).await;
+    assert_eq!(traffic.unavailable, 0, "the disk is not full yet");
+    let before_full = traffic.acked.len();
 
     // Full: the engine stops with status 75, having answered what waited `unavailable`.
-    while engine.child.try_wait().expect("wait").is_none() {
-        let (ok, refused) = send(&client, next, 200).await;
-        next += 200;
-        acked.extend(ok);
-        unavailable += refused;
-        assert!(next < 100_000, "the disk never filled");
-    }
+    fill_until_it_stops(&client, &mut engine, &mut traffic).await;
+    let Traffic {
+        acked,
+        unavailable,
+        next,
+    } = traffic;
     let status = wait_exit(&mut engine).await;
     assert_eq!(status.code(), Some(75), "exit status of a full disk");
-    // Every request the engine had taken and not answered was answered `unavailable` (how many
-    // there were depends on timing: the failed write may hold only timer events, and requests
-    // sent after it find no engine).
-    let log = std::fs::read_to_string(&engine.stderr).expect("the log");
-    let answered_unavailable: u64 = log
-        .lines()
-        .find(|line| line.contains("requests waiting for the failed log were answered unavailable"))
-        .and_then(|line| line.split("replies=").nth(1))
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("the engine says what it answered unavailable:\n{log}"));
-    assert_eq!(unavailable, answered_unavailable, "{log}");
-    no_colour(&log);
-    let stopped: Vec<&str> = log.lines().filter(|line| line.contains("ERROR")).collect();
-    assert_eq!(stopped.len(), 1, "one error line:\n{log}");
-    let line = stopped[0];
-    assert!(
-        line.contains("the file system of the data directory is full"),
-        "{line}"
-    );
-    assert!(line.contains(&data_dir.display().to_string()), "{line}");
-    assert!(line.contains("No space left on device"), "{line}");
-    assert!(
-        log.lines()
-            .any(|line| line.contains("could not write a snapshot")
-                && line.contains("No space left on device")),
-        "a snapshot met the full disk before the log did:\n{log}"
-    );
-    let leftovers: Vec<String> = std::fs::read_dir(&data_dir)
-        .expect("the data directory")
-        .filter_map(|e| e.expect("entry").file_name().into_string().ok())
-        .filter(|name| name.ends_with(".snap.tmp"))
-        .collect();
-    assert_eq!(leftovers, Vec::<String>::new(), "half-written snapshots");
+    the_log_tells_of_the_full_disk(&engine, &data_dir, unavailable);
     eprintln!(
         "{} contacts acknowledged ({before_full} before readiness failed), {unavailable} answered unavailable, {} sent",
         acked.len(),

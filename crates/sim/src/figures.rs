@@ -689,9 +689,8 @@ pub fn duration_text(secs: f64) -> String {
     if !secs.is_finite() || secs < 0.0 {
         return "-".to_owned();
     }
-    #[allow(
+    #[expect(
         clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
         reason = "finite and non-negative, rounded to whole seconds"
     )]
     let whole = secs.round() as u64;

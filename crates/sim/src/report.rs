@@ -303,138 +303,218 @@ fn chart(
     series: &[(&str, &str, &[f64])],
     axis: &Axis<'_>,
 ) {
+    let plot = Plot::new(frame, samples, series, axis.max);
+    if series.len() > 1 {
+        legend(page, series);
+    }
     let Frame {
         width,
         height,
-        left,
-        right,
-        top,
-        bottom,
         font,
+        ..
     } = frame;
-    let t_max = samples.last().map_or(1.0, |s| s.at_secs as f64).max(1.0);
-    let data_max = series
-        .iter()
-        .flat_map(|(_, _, v)| v.iter().copied())
-        .filter(|v| v.is_finite())
-        .fold(0.0, f64::max);
-    let (v_max, step) = match axis.max {
-        Some(max) => (max, 20.0),
-        None => {
-            let step = tick_step(data_max);
-            ((data_max / step).ceil().max(1.0) * step, step)
-        }
-    };
-    let plot_w = width - left - right;
-    let plot_h = height - top - bottom;
-    let x = |t: f64| left + t / t_max * plot_w;
-    let y = |v: f64| top + plot_h - v / v_max * plot_h;
-    if series.len() > 1 {
-        let _ = write!(
-            page,
-            "<div class=\"legend\">{}</div>",
-            series
-                .iter()
-                .map(|(name, colour, _)| format!(
-                    "<span><b style=\"color:{colour}\">&#9632;</b> {}</span>",
-                    escape(name)
-                ))
-                .collect::<String>()
-        );
-    }
     let _ = write!(
         page,
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {width} {height}\" font-size=\"{font}\" \
          font-family=\"system-ui,sans-serif\" role=\"img\">"
     );
-    // The y axis: gridlines and labels at each tick, and its title.
-    let mut v = 0.0;
-    while v <= v_max + step / 2.0 {
-        let _ = write!(
-            page,
-            "<line x1=\"{left}\" y1=\"{py:.1}\" x2=\"{r:.1}\" y2=\"{py:.1}\" stroke=\"{}\"/>\
-             <text x=\"{lx:.1}\" y=\"{ty:.1}\" text-anchor=\"end\">{v}</text>",
-            if v == 0.0 { "#888" } else { "#e4e4e4" },
-            py = y(v),
-            r = width - right,
-            lx = left - 6.0,
-            ty = y(v) + font * 0.35,
-        );
-        v += step;
-    }
+    plot.value_axis(page, axis.title);
+    plot.time_axis(page);
+    plot.targets(page, axis.targets);
+    plot.lines(page, samples, series);
+    page.push_str("</svg>\n");
+}
+
+/// The names of a chart's series in their colours, above it.
+fn legend(page: &mut String, series: &[(&str, &str, &[f64])]) {
     let _ = write!(
         page,
-        "<text transform=\"translate({tx:.1},{ty:.1}) rotate(-90)\" text-anchor=\"middle\" fill=\"#555\">{}</text>",
-        escape(axis.title),
-        tx = font,
-        ty = top + plot_h / 2.0,
+        "<div class=\"legend\">{}</div>",
+        series
+            .iter()
+            .map(|(name, colour, _)| format!(
+                "<span><b style=\"color:{colour}\">&#9632;</b> {}</span>",
+                escape(name)
+            ))
+            .collect::<String>()
     );
-    // The time axis: a tick and label every few hours (every day on runs of several days).
-    #[allow(
-        clippy::cast_possible_truncation,
-        clippy::cast_sign_loss,
-        reason = "hours in the run, non-negative, capped just after"
-    )]
-    let hours = ((t_max / 3600.0) as u64).min(24 * 31);
-    let step_hours = if t_max > 3.0 * 86_400.0 {
-        24
-    } else if plot_w < 800.0 {
-        4
-    } else {
-        2
-    };
-    for hour in (0..=hours).step_by(step_hours) {
-        let t = hour as f64 * 3600.0;
-        let label = if step_hours == 24 {
-            format!("day {}", hour / 24 + 1)
-        } else {
-            format!("{:02}:00", hour % 24)
-        };
-        let _ = write!(
-            page,
-            "<line x1=\"{px:.1}\" y1=\"{top}\" x2=\"{px:.1}\" y2=\"{b:.1}\" stroke=\"#f0f0f0\"/>\
-             <line x1=\"{px:.1}\" y1=\"{b:.1}\" x2=\"{px:.1}\" y2=\"{b5:.1}\" stroke=\"#888\"/>\
-             <text x=\"{px:.1}\" y=\"{ly:.1}\" text-anchor=\"middle\">{label}</text>",
-            px = x(t),
-            b = top + plot_h,
-            b5 = top + plot_h + 5.0,
-            ly = top + plot_h + font + 6.0,
-        );
-    }
-    let _ = write!(
-        page,
-        "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{b:.1}\" stroke=\"#888\"/>\
-         <text x=\"{cx:.1}\" y=\"{ty:.1}\" text-anchor=\"middle\" fill=\"#555\">time of day (UTC)</text>",
-        b = top + plot_h,
-        cx = left + plot_w / 2.0,
-        ty = height - 6.0,
-    );
-    for target in axis.targets {
-        let _ = write!(
-            page,
-            "<line x1=\"{left}\" y1=\"{py:.1}\" x2=\"{r:.1}\" y2=\"{py:.1}\" stroke=\"#1e8449\" \
-             stroke-width=\"2\" stroke-dasharray=\"8 5\"/>\
-             <text x=\"{tx:.1}\" y=\"{ty:.1}\" text-anchor=\"end\" fill=\"#1e8449\" font-weight=\"bold\">target {target:.0}%</text>",
-            py = y(*target),
-            r = width - right,
-            tx = width - right - 4.0,
-            ty = y(*target) - 5.0,
-        );
-    }
-    for (_, colour, values) in series {
-        let mut points = String::new();
-        for (s, v) in samples.iter().zip(values.iter()) {
-            if v.is_finite() {
-                let _ = write!(points, "{:.1},{:.1} ", x(s.at_secs as f64), y(*v));
+}
+
+/// A chart's scales: its frame, the run's length and the value axis's top and tick step.
+struct Plot {
+    frame: Frame,
+    /// The time axis's end, in seconds.
+    t_max: f64,
+    /// The value axis's top.
+    v_max: f64,
+    /// The value axis's tick step.
+    step: f64,
+    /// The plotting area inside the frame's margins.
+    plot_w: f64,
+    plot_h: f64,
+}
+
+impl Plot {
+    /// The scales for `series` over the samples' times: a fixed top (`max`) or the data's,
+    /// rounded up to a tick.
+    fn new(
+        frame: Frame,
+        samples: &[Sample],
+        series: &[(&str, &str, &[f64])],
+        max: Option<f64>,
+    ) -> Self {
+        let t_max = samples.last().map_or(1.0, |s| s.at_secs as f64).max(1.0);
+        let data_max = series
+            .iter()
+            .flat_map(|(_, _, v)| v.iter().copied())
+            .filter(|v| v.is_finite())
+            .fold(0.0, f64::max);
+        let (v_max, step) = match max {
+            Some(max) => (max, 20.0),
+            None => {
+                let step = tick_step(data_max);
+                ((data_max / step).ceil().max(1.0) * step, step)
             }
+        };
+        Self {
+            frame,
+            t_max,
+            v_max,
+            step,
+            plot_w: frame.width - frame.left - frame.right,
+            plot_h: frame.height - frame.top - frame.bottom,
+        }
+    }
+
+    /// The horizontal position of a time, in seconds.
+    fn x(&self, t: f64) -> f64 {
+        self.frame.left + t / self.t_max * self.plot_w
+    }
+
+    /// The vertical position of a value.
+    fn y(&self, v: f64) -> f64 {
+        self.frame.top + self.plot_h - v / self.v_max * self.plot_h
+    }
+
+    /// The value axis: gridlines and labels at each tick, and its title.
+    fn value_axis(&self, page: &mut String, title: &str) {
+        let Frame {
+            width,
+            left,
+            right,
+            top,
+            font,
+            ..
+        } = self.frame;
+        let mut v = 0.0;
+        while v <= self.v_max + self.step / 2.0 {
+            let _ = write!(
+                page,
+                "<line x1=\"{left}\" y1=\"{py:.1}\" x2=\"{r:.1}\" y2=\"{py:.1}\" stroke=\"{}\"/>\
+                 <text x=\"{lx:.1}\" y=\"{ty:.1}\" text-anchor=\"end\">{v}</text>",
+                if v == 0.0 { "#888" } else { "#e4e4e4" },
+                py = self.y(v),
+                r = width - right,
+                lx = left - 6.0,
+                ty = self.y(v) + font * 0.35,
+            );
+            v += self.step;
         }
         let _ = write!(
             page,
-            "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>",
-            points.trim_end()
+            "<text transform=\"translate({tx:.1},{ty:.1}) rotate(-90)\" text-anchor=\"middle\" fill=\"#555\">{}</text>",
+            escape(title),
+            tx = font,
+            ty = top + self.plot_h / 2.0,
         );
     }
-    page.push_str("</svg>\n");
+
+    /// The time axis: a tick and label every few hours (every day on runs of several days),
+    /// and its title.
+    fn time_axis(&self, page: &mut String) {
+        let Frame {
+            height,
+            left,
+            top,
+            font,
+            ..
+        } = self.frame;
+        let (t_max, plot_w, plot_h) = (self.t_max, self.plot_w, self.plot_h);
+        #[expect(
+            clippy::cast_possible_truncation,
+            reason = "hours in the run, non-negative, capped just after"
+        )]
+        let hours = ((t_max / 3600.0) as u64).min(24 * 31);
+        let step_hours = if t_max > 3.0 * 86_400.0 {
+            24
+        } else if plot_w < 800.0 {
+            4
+        } else {
+            2
+        };
+        for hour in (0..=hours).step_by(step_hours) {
+            let t = hour as f64 * 3600.0;
+            let label = if step_hours == 24 {
+                format!("day {}", hour / 24 + 1)
+            } else {
+                format!("{:02}:00", hour % 24)
+            };
+            let _ = write!(
+                page,
+                "<line x1=\"{px:.1}\" y1=\"{top}\" x2=\"{px:.1}\" y2=\"{b:.1}\" stroke=\"#f0f0f0\"/>\
+                 <line x1=\"{px:.1}\" y1=\"{b:.1}\" x2=\"{px:.1}\" y2=\"{b5:.1}\" stroke=\"#888\"/>\
+                 <text x=\"{px:.1}\" y=\"{ly:.1}\" text-anchor=\"middle\">{label}</text>",
+                px = self.x(t),
+                b = top + plot_h,
+                b5 = top + plot_h + 5.0,
+                ly = top + plot_h + font + 6.0,
+            );
+        }
+        let _ = write!(
+            page,
+            "<line x1=\"{left}\" y1=\"{top}\" x2=\"{left}\" y2=\"{b:.1}\" stroke=\"#888\"/>\
+             <text x=\"{cx:.1}\" y=\"{ty:.1}\" text-anchor=\"middle\" fill=\"#555\">time of day (UTC)</text>",
+            b = top + plot_h,
+            cx = left + plot_w / 2.0,
+            ty = height - 6.0,
+        );
+    }
+
+    /// Dashed, labelled lines at the targets.
+    fn targets(&self, page: &mut String, targets: &[f64]) {
+        let Frame {
+            width, left, right, ..
+        } = self.frame;
+        for target in targets {
+            let _ = write!(
+                page,
+                "<line x1=\"{left}\" y1=\"{py:.1}\" x2=\"{r:.1}\" y2=\"{py:.1}\" stroke=\"#1e8449\" \
+                 stroke-width=\"2\" stroke-dasharray=\"8 5\"/>\
+                 <text x=\"{tx:.1}\" y=\"{ty:.1}\" text-anchor=\"end\" fill=\"#1e8449\" font-weight=\"bold\">target {target:.0}%</text>",
+                py = self.y(*target),
+                r = width - right,
+                tx = width - right - 4.0,
+                ty = self.y(*target) - 5.0,
+            );
+        }
+    }
+
+    /// One line per series, through its finite values.
+    fn lines(&self, page: &mut String, samples: &[Sample], series: &[(&str, &str, &[f64])]) {
+        for (_, colour, values) in series {
+            let mut points = String::new();
+            for (s, v) in samples.iter().zip(values.iter()) {
+                if v.is_finite() {
+                    let _ = write!(points, "{:.1},{:.1} ", self.x(s.at_secs as f64), self.y(*v));
+                }
+            }
+            let _ = write!(
+                page,
+                "<polyline fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\" points=\"{}\"/>",
+                points.trim_end()
+            );
+        }
+    }
 }
 
 fn escape(text: &str) -> String {

@@ -310,100 +310,119 @@ impl Scenario {
             return bad("sample_minutes must be at least 1".to_owned());
         }
         for (i, s) in self.arrivals.iter().enumerate() {
-            let at = format!("arrivals[{i}] ({} {})", s.service, s.channel);
-            let channel =
-                channel(&s.channel).map_err(|e| SimError::Invalid(format!("{at}: {e}")))?;
-            let (from, to) = (minute_of_day(&s.from)?, minute_of_day(&s.to)?);
-            if to <= from {
-                return bad(format!("{at}: `to` must be after `from`"));
-            }
-            if !(s.per_hour.is_finite() && s.per_hour >= 0.0) {
-                return bad(format!("{at}: per_hour must be a rate of at least 0"));
-            }
-            if s.profile.iter().any(|f| !(f.is_finite() && *f >= 0.0)) {
-                return bad(format!("{at}: profile multipliers must be at least 0"));
-            }
-            s.handle.validate(&format!("{at}.handle"))?;
-            if let Some(p) = &s.patience {
-                p.validate(&format!("{at}.patience"))?;
-                if !channel.is_live() {
-                    return bad(format!("{at}: patience applies only to live channels"));
-                }
-            }
-            for (skill, level) in &s.skills {
-                if Level::new(*level).is_none() {
-                    return bad(format!("{at}: skill {skill} level must be 1 to 5"));
-                }
-            }
-            if channel == Channel::FaceToFace && s.sites.is_empty() {
-                return bad(format!("{at}: face-to-face contacts need `sites`"));
-            }
-            let shares = [
-                ("vulnerable_share", s.vulnerable_share),
-                ("safeguarding_share", s.safeguarding_share),
-                ("resolve_share", s.resolve_share),
-                ("escalate_share", s.escalate_share),
-                ("transfer_share", s.transfer_share),
-            ];
-            for (name, share) in shares
-                .into_iter()
-                .chain(s.languages.iter().map(|(l, v)| (l.as_str(), *v)))
-            {
-                if !(0.0..=1.0).contains(&share) {
-                    return bad(format!("{at}: {name} must be a share from 0 to 1"));
-                }
-            }
-            if s.languages.values().sum::<f64>() > 1.0 + 1e-9 {
-                return bad(format!("{at}: language shares add up to more than 1"));
-            }
-            if Priority::new(s.priority).is_none() {
-                return bad(format!("{at}: priority must be 0 to 9"));
-            }
-            if s.transfer_share > 0.0 && s.transfer_to.is_none() {
-                return bad(format!("{at}: transfer_share needs transfer_to"));
-            }
-            if let Some(stage) = &s.complaint_stage {
-                complaint_stage(stage).map_err(|e| SimError::Invalid(format!("{at}: {e}")))?;
-            }
-            if let Some(h) = s.due_after_hours
-                && !(h.is_finite() && h > 0.0)
-            {
-                return bad(format!("{at}: due_after_hours must be positive"));
-            }
+            s.validate(&format!("arrivals[{i}] ({} {})", s.service, s.channel))?;
         }
         for (i, g) in self.agents.iter().enumerate() {
-            let at = format!("agents[{i}] ({})", g.name);
-            if g.count > 100_000 {
-                return bad(format!("{at}: at most 100000 agents in a group"));
+            g.validate(&format!("agents[{i}] ({})", g.name))?;
+        }
+        Ok(())
+    }
+}
+
+impl ArrivalStream {
+    /// Checks the stream's values; `at` names it in the error.
+    fn validate(&self, at: &str) -> Result<(), SimError> {
+        let bad = |m: String| Err(SimError::Invalid(m));
+        let channel =
+            channel(&self.channel).map_err(|e| SimError::Invalid(format!("{at}: {e}")))?;
+        let (from, to) = (minute_of_day(&self.from)?, minute_of_day(&self.to)?);
+        if to <= from {
+            return bad(format!("{at}: `to` must be after `from`"));
+        }
+        if !(self.per_hour.is_finite() && self.per_hour >= 0.0) {
+            return bad(format!("{at}: per_hour must be a rate of at least 0"));
+        }
+        if self.profile.iter().any(|f| !(f.is_finite() && *f >= 0.0)) {
+            return bad(format!("{at}: profile multipliers must be at least 0"));
+        }
+        self.handle.validate(&format!("{at}.handle"))?;
+        if let Some(p) = &self.patience {
+            p.validate(&format!("{at}.patience"))?;
+            if !channel.is_live() {
+                return bad(format!("{at}: patience applies only to live channels"));
             }
-            if Tier::new(g.tier).is_none() {
-                return bad(format!("{at}: tier must be 1 to 5"));
+        }
+        for (skill, level) in &self.skills {
+            if Level::new(*level).is_none() {
+                return bad(format!("{at}: skill {skill} level must be 1 to 5"));
             }
-            for (skill, level) in &g.skills {
-                if Level::new(*level).is_none() {
-                    return bad(format!("{at}: skill {skill} level must be 1 to 5"));
-                }
+        }
+        if channel == Channel::FaceToFace && self.sites.is_empty() {
+            return bad(format!("{at}: face-to-face contacts need `sites`"));
+        }
+        let shares = [
+            ("vulnerable_share", self.vulnerable_share),
+            ("safeguarding_share", self.safeguarding_share),
+            ("resolve_share", self.resolve_share),
+            ("escalate_share", self.escalate_share),
+            ("transfer_share", self.transfer_share),
+        ];
+        for (name, share) in shares
+            .into_iter()
+            .chain(self.languages.iter().map(|(l, v)| (l.as_str(), *v)))
+        {
+            if !(0.0..=1.0).contains(&share) {
+                return bad(format!("{at}: {name} must be a share from 0 to 1"));
             }
-            for name in g.channels.iter().flat_map(|c| c.keys()) {
-                channel(name).map_err(|e| SimError::Invalid(format!("{at}: {e}")))?;
+        }
+        if self.languages.values().sum::<f64>() > 1.0 + 1e-9 {
+            return bad(format!("{at}: language shares add up to more than 1"));
+        }
+        if Priority::new(self.priority).is_none() {
+            return bad(format!("{at}: priority must be 0 to 9"));
+        }
+        if self.transfer_share > 0.0 && self.transfer_to.is_none() {
+            return bad(format!("{at}: transfer_share needs transfer_to"));
+        }
+        if let Some(stage) = &self.complaint_stage {
+            complaint_stage(stage).map_err(|e| SimError::Invalid(format!("{at}: {e}")))?;
+        }
+        if let Some(h) = self.due_after_hours
+            && !(h.is_finite() && h > 0.0)
+        {
+            return bad(format!("{at}: due_after_hours must be positive"));
+        }
+        Ok(())
+    }
+}
+
+impl AgentGroup {
+    /// Checks the group's values; `at` names it in the error.
+    fn validate(&self, at: &str) -> Result<(), SimError> {
+        let bad = |m: String| Err(SimError::Invalid(m));
+        if self.count > 100_000 {
+            return bad(format!("{at}: at most 100000 agents in a group"));
+        }
+        if Tier::new(self.tier).is_none() {
+            return bad(format!("{at}: tier must be 1 to 5"));
+        }
+        for (skill, level) in &self.skills {
+            if Level::new(*level).is_none() {
+                return bad(format!("{at}: skill {skill} level must be 1 to 5"));
             }
-            let (from, to) = (minute_of_day(&g.shift.from)?, minute_of_day(&g.shift.to)?);
-            if to <= from {
-                return bad(format!("{at}: the shift must end after it starts"));
-            }
-            for b in &g.breaks {
-                minute_of_day(&b.at)?;
-            }
-            if !(g.think_secs.is_finite() && g.think_secs >= 0.0) {
-                return bad(format!("{at}: think_secs must be at least 0"));
-            }
-            for (name, share) in [
-                ("reject_share", g.reject_share),
-                ("miss_share", g.miss_share),
-            ] {
-                if !(0.0..=1.0).contains(&share) {
-                    return bad(format!("{at}: {name} must be a share from 0 to 1"));
-                }
+        }
+        for name in self.channels.iter().flat_map(|c| c.keys()) {
+            channel(name).map_err(|e| SimError::Invalid(format!("{at}: {e}")))?;
+        }
+        let (from, to) = (
+            minute_of_day(&self.shift.from)?,
+            minute_of_day(&self.shift.to)?,
+        );
+        if to <= from {
+            return bad(format!("{at}: the shift must end after it starts"));
+        }
+        for b in &self.breaks {
+            minute_of_day(&b.at)?;
+        }
+        if !(self.think_secs.is_finite() && self.think_secs >= 0.0) {
+            return bad(format!("{at}: think_secs must be at least 0"));
+        }
+        for (name, share) in [
+            ("reject_share", self.reject_share),
+            ("miss_share", self.miss_share),
+        ] {
+            if !(0.0..=1.0).contains(&share) {
+                return bad(format!("{at}: {name} must be a share from 0 to 1"));
             }
         }
         Ok(())

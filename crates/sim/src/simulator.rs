@@ -271,7 +271,7 @@ impl GeneratedStream {
             }
             let hour = ((t - open) / HOUR_MS).floor();
             let segment_end = (open + (hour + 1.0) * HOUR_MS).min(close);
-            #[allow(
+            #[expect(
                 clippy::cast_possible_truncation,
                 reason = "an hour index within a day"
             )]
@@ -285,7 +285,7 @@ impl GeneratedStream {
             let gap = -(1.0 - u).ln() / rate_per_ms;
             if t + gap < segment_end {
                 self.clock_ms = t + gap;
-                #[allow(clippy::cast_possible_truncation, reason = "non-negative, within days")]
+                #[expect(clippy::cast_possible_truncation, reason = "non-negative, within days")]
                 return Some((t + gap) as u64);
             }
             t = segment_end;
@@ -308,7 +308,7 @@ impl GeneratedStream {
             .collect();
         details.priority = Priority::new(spec.priority).unwrap_or(Priority::ROUTINE);
         if !spec.sites.is_empty() {
-            #[allow(clippy::cast_possible_truncation, reason = "an index below the length")]
+            #[expect(clippy::cast_possible_truncation, reason = "an index below the length")]
             let i = ((uniform() * spec.sites.len() as f64) as usize).min(spec.sites.len() - 1);
             details.site = Some(spec.sites[i].as_str().into());
         }

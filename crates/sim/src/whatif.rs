@@ -14,7 +14,8 @@
 use std::time::Duration;
 
 use rustc_hash::FxHashMap;
-use switchboard_core::{AgentLogin, ContactId, Event, EventKind, OfferId, Timestamp};
+use switchboard_core::event::{AgentLoggedIn, ContactCreated};
+use switchboard_core::{AgentId, AgentLogin, ContactId, Event, EventKind, OfferId, Timestamp};
 
 use crate::error::SimError;
 use crate::figures::{Collector, Figures};
@@ -39,156 +40,13 @@ impl Recorded {
     /// Reconstructs the workload from a log's events, in order.
     #[must_use]
     pub fn from_events(events: &[Event]) -> Self {
+        let mut reading = Reading::default();
+        for event in events {
+            reading.read(event);
+        }
         let first = events.first().map_or(Timestamp::EPOCH, |e| e.at);
         let last = events.last().map_or(Timestamp::EPOCH, |e| e.at);
-        let mut contacts: Vec<ContactPlan> = Vec::new();
-        let mut contact_index: FxHashMap<ContactId, usize> = FxHashMap::default();
-        let mut held_since: FxHashMap<ContactId, Timestamp> = FxHashMap::default();
-        let mut agents: Vec<AgentPlan> = Vec::new();
-        let mut agent_index = FxHashMap::default();
-        let mut presence = Vec::new();
-        let mut offered_at: FxHashMap<OfferId, Timestamp> = FxHashMap::default();
-        let mut wrap_up_until: FxHashMap<usize, Timestamp> = FxHashMap::default();
-        let (mut think_ms, mut thinks) = (0_u128, 0_u32);
-        for event in events {
-            let at = event.at;
-            let mut handled = |id: &ContactId, action: Action| {
-                if let (Some(since), Some(&i)) = (held_since.remove(id), contact_index.get(id)) {
-                    contacts[i].handlings.push((at - since, action));
-                }
-            };
-            match &event.kind {
-                EventKind::ContactCreated(created) => {
-                    let mut details = created.details.clone();
-                    details.received_at = None;
-                    contact_index.insert(details.id.clone(), contacts.len());
-                    contacts.push(ContactPlan {
-                        arrive_at: at,
-                        details,
-                        patience: None,
-                        handlings: Vec::new(),
-                    });
-                }
-                EventKind::OfferMade(offer) => {
-                    offered_at.insert(offer.offer, at);
-                }
-                EventKind::OfferAccepted {
-                    offer,
-                    contact,
-                    automatic,
-                    ..
-                } => {
-                    held_since.insert(contact.clone(), at);
-                    if let Some(made) = offered_at.remove(offer)
-                        && !automatic
-                    {
-                        think_ms += (at - made).as_millis();
-                        thinks += 1;
-                    }
-                }
-                EventKind::ContactCompleted {
-                    contact, outcome, ..
-                } => handled(contact, Action::Complete(*outcome)),
-                EventKind::ContactEscalated { contact, .. } => handled(contact, Action::Escalate),
-                EventKind::ContactTransferred {
-                    contact, service, ..
-                } => handled(contact, Action::Transfer(service.clone())),
-                EventKind::ContactRequeued { contact, .. } => {
-                    held_since.remove(contact);
-                }
-                EventKind::ContactAbandoned { contact, waited } => {
-                    if let Some(&i) = contact_index.get(contact) {
-                        contacts[i].patience = Some(*waited);
-                    }
-                }
-                EventKind::AgentLoggedIn(login) => {
-                    let index = *agent_index.entry(login.agent.clone()).or_insert_with(|| {
-                        agents.push(AgentPlan {
-                            login: AgentLogin {
-                                agent: login.agent.clone(),
-                                name: login.name.clone(),
-                                tier: login.tier,
-                                site: login.site.clone(),
-                                skills: login.skills.clone(),
-                                channels: Some(login.capacity),
-                            },
-                            think_secs: 0.0,
-                            reject_share: 0.0,
-                            miss_share: 0.0,
-                        });
-                        agents.len() - 1
-                    });
-                    presence.push((at, index, PresenceChange::Login));
-                }
-                EventKind::AgentReady { agent } => {
-                    if let Some(&i) = agent_index.get(agent) {
-                        presence.push((at, i, PresenceChange::Ready));
-                    }
-                }
-                EventKind::WrapUpStarted { agent, until } => {
-                    if let Some(&i) = agent_index.get(agent) {
-                        wrap_up_until.insert(i, *until);
-                    }
-                }
-                // The agent said ready before the wrap-up time was up (logs written before this
-                // was recorded as `wrap_up_ended` hold an `agent_ready` there, read above).
-                EventKind::WrapUpEnded { agent } => {
-                    if let Some(&i) = agent_index.get(agent)
-                        && wrap_up_until.remove(&i).is_some_and(|until| at < until)
-                    {
-                        presence.push((at, i, PresenceChange::Ready));
-                    }
-                }
-                EventKind::AgentNotReady { agent, reason } if &**reason != "missed_offers" => {
-                    if let Some(&i) = agent_index.get(agent) {
-                        presence.push((at, i, PresenceChange::NotReady(reason.clone())));
-                    }
-                }
-                EventKind::AgentLoggedOut { agent } => {
-                    if let Some(&i) = agent_index.get(agent) {
-                        presence.push((at, i, PresenceChange::Leave));
-                    }
-                }
-                _ => {}
-            }
-        }
-        let (sum, count) = contacts
-            .iter()
-            .flat_map(|c| &c.handlings)
-            .fold((Duration::ZERO, 0_u32), |(s, n), (d, _)| (s + *d, n + 1));
-        let mean_handle = if count == 0 {
-            Duration::from_secs(300)
-        } else {
-            sum / count
-        };
-        for contact in &mut contacts {
-            let ends = contact
-                .handlings
-                .last()
-                .is_some_and(|(_, a)| matches!(a, Action::Complete(_)));
-            if !ends {
-                contact.handlings.push((
-                    mean_handle,
-                    Action::Complete(switchboard_core::Outcome::Resolved),
-                ));
-            }
-        }
-        let think_secs = if thinks == 0 {
-            0.0
-        } else {
-            think_ms as f64 / f64::from(thinks) / 1000.0
-        };
-        for agent in &mut agents {
-            agent.think_secs = think_secs;
-        }
-        let start = Timestamp::from_millis(first.as_millis() / DAY_MS * DAY_MS);
-        Self {
-            start,
-            end: last + Duration::from_secs(3600),
-            contacts,
-            agents,
-            presence,
-        }
+        reading.finish(first, last)
     }
 
     /// Contacts recorded.
@@ -234,6 +92,200 @@ impl Recorded {
             presence: self.presence.clone(),
         };
         run(workload, config, seed, observer)
+    }
+}
+
+/// A recorded log being read into a [`Recorded`] workload, one event at a time.
+#[derive(Default)]
+struct Reading {
+    contacts: Vec<ContactPlan>,
+    contact_index: FxHashMap<ContactId, usize>,
+    /// Since when each contact has been held by an agent (its offer accepted).
+    held_since: FxHashMap<ContactId, Timestamp>,
+    agents: Vec<AgentPlan>,
+    agent_index: FxHashMap<AgentId, usize>,
+    presence: Vec<(Timestamp, usize, PresenceChange)>,
+    /// When each open offer was made.
+    offered_at: FxHashMap<OfferId, Timestamp>,
+    /// Until when each agent (by index) is in wrap-up.
+    wrap_up_until: FxHashMap<usize, Timestamp>,
+    /// The agents' think time (offer made to accepted by hand), summed, and how many.
+    think_ms: u128,
+    thinks: u32,
+}
+
+impl Reading {
+    /// Takes one event into the workload.
+    fn read(&mut self, event: &Event) {
+        let at = event.at;
+        match &event.kind {
+            EventKind::ContactCreated(created) => self.contact_created(at, created),
+            EventKind::OfferMade(offer) => {
+                self.offered_at.insert(offer.offer, at);
+            }
+            EventKind::OfferAccepted {
+                offer,
+                contact,
+                automatic,
+                ..
+            } => self.offer_accepted(at, *offer, contact, *automatic),
+            EventKind::ContactCompleted {
+                contact, outcome, ..
+            } => self.handled(at, contact, Action::Complete(*outcome)),
+            EventKind::ContactEscalated { contact, .. } => {
+                self.handled(at, contact, Action::Escalate);
+            }
+            EventKind::ContactTransferred {
+                contact, service, ..
+            } => self.handled(at, contact, Action::Transfer(service.clone())),
+            EventKind::ContactRequeued { contact, .. } => {
+                self.held_since.remove(contact);
+            }
+            EventKind::ContactAbandoned { contact, waited } => {
+                if let Some(&i) = self.contact_index.get(contact) {
+                    self.contacts[i].patience = Some(*waited);
+                }
+            }
+            EventKind::AgentLoggedIn(login) => self.agent_logged_in(at, login),
+            EventKind::AgentReady { agent } => self.presence(at, agent, PresenceChange::Ready),
+            EventKind::WrapUpStarted { agent, until } => {
+                if let Some(&i) = self.agent_index.get(agent) {
+                    self.wrap_up_until.insert(i, *until);
+                }
+            }
+            // The agent said ready before the wrap-up time was up (logs written before this
+            // was recorded as `wrap_up_ended` hold an `agent_ready` there, read above).
+            EventKind::WrapUpEnded { agent } => {
+                if let Some(&i) = self.agent_index.get(agent)
+                    && self
+                        .wrap_up_until
+                        .remove(&i)
+                        .is_some_and(|until| at < until)
+                {
+                    self.presence.push((at, i, PresenceChange::Ready));
+                }
+            }
+            EventKind::AgentNotReady { agent, reason } if &**reason != "missed_offers" => {
+                self.presence(at, agent, PresenceChange::NotReady(reason.clone()));
+            }
+            EventKind::AgentLoggedOut { agent } => {
+                self.presence(at, agent, PresenceChange::Leave);
+            }
+            _ => {}
+        }
+    }
+
+    /// A contact arrives, with its details as recorded (no received time: it arrives now).
+    fn contact_created(&mut self, at: Timestamp, created: &ContactCreated) {
+        let mut details = created.details.clone();
+        details.received_at = None;
+        self.contact_index
+            .insert(details.id.clone(), self.contacts.len());
+        self.contacts.push(ContactPlan {
+            arrive_at: at,
+            details,
+            patience: None,
+            handlings: Vec::new(),
+        });
+    }
+
+    /// An agent holds the contact from now; an offer accepted by hand adds to the think time.
+    fn offer_accepted(
+        &mut self,
+        at: Timestamp,
+        offer: OfferId,
+        contact: &ContactId,
+        automatic: bool,
+    ) {
+        self.held_since.insert(contact.clone(), at);
+        if let Some(made) = self.offered_at.remove(&offer)
+            && !automatic
+        {
+            self.think_ms += (at - made).as_millis();
+            self.thinks += 1;
+        }
+    }
+
+    /// A handling of the contact ended with `action`: it lasted since the contact was held.
+    fn handled(&mut self, at: Timestamp, id: &ContactId, action: Action) {
+        if let (Some(since), Some(&i)) = (self.held_since.remove(id), self.contact_index.get(id)) {
+            self.contacts[i].handlings.push((at - since, action));
+        }
+    }
+
+    /// An agent logs in: the first login of an agent adds them, as they logged in.
+    fn agent_logged_in(&mut self, at: Timestamp, login: &AgentLoggedIn) {
+        let agents = &mut self.agents;
+        let index = *self
+            .agent_index
+            .entry(login.agent.clone())
+            .or_insert_with(|| {
+                agents.push(AgentPlan {
+                    login: AgentLogin {
+                        agent: login.agent.clone(),
+                        name: login.name.clone(),
+                        tier: login.tier,
+                        site: login.site.clone(),
+                        skills: login.skills.clone(),
+                        channels: Some(login.capacity),
+                    },
+                    think_secs: 0.0,
+                    reject_share: 0.0,
+                    miss_share: 0.0,
+                });
+                agents.len() - 1
+            });
+        self.presence.push((at, index, PresenceChange::Login));
+    }
+
+    /// A known agent's change of presence.
+    fn presence(&mut self, at: Timestamp, agent: &AgentId, change: PresenceChange) {
+        if let Some(&i) = self.agent_index.get(agent) {
+            self.presence.push((at, i, change));
+        }
+    }
+
+    /// The workload read, from the day `first` falls in to an hour after `last`: a contact
+    /// whose last handling did not complete it gets one more of the mean handle time that
+    /// does, and every agent thinks for the recorded mean think time.
+    fn finish(mut self, first: Timestamp, last: Timestamp) -> Recorded {
+        let (sum, count) = self
+            .contacts
+            .iter()
+            .flat_map(|c| &c.handlings)
+            .fold((Duration::ZERO, 0_u32), |(s, n), (d, _)| (s + *d, n + 1));
+        let mean_handle = if count == 0 {
+            Duration::from_secs(300)
+        } else {
+            sum / count
+        };
+        for contact in &mut self.contacts {
+            let ends = contact
+                .handlings
+                .last()
+                .is_some_and(|(_, a)| matches!(a, Action::Complete(_)));
+            if !ends {
+                contact.handlings.push((
+                    mean_handle,
+                    Action::Complete(switchboard_core::Outcome::Resolved),
+                ));
+            }
+        }
+        let think_secs = if self.thinks == 0 {
+            0.0
+        } else {
+            self.think_ms as f64 / f64::from(self.thinks) / 1000.0
+        };
+        for agent in &mut self.agents {
+            agent.think_secs = think_secs;
+        }
+        Recorded {
+            start: Timestamp::from_millis(first.as_millis() / DAY_MS * DAY_MS),
+            end: last + Duration::from_secs(3600),
+            contacts: self.contacts,
+            agents: self.agents,
+            presence: self.presence,
+        }
     }
 }
 

@@ -44,7 +44,7 @@ fn whole_agents(value: f64) -> u32 {
         (0.0..1e6).contains(&value) && value.fract() == 0.0,
         "{value}"
     );
-    #[allow(
+    #[expect(
         clippy::cast_possible_truncation,
         reason = "a whole number below 1e6, checked"
     )]

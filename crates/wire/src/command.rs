@@ -967,190 +967,281 @@ pub fn decode_command(
     format: Format,
 ) -> Result<Decoded, WireError> {
     check_size(body)?;
-    if route.is_agent_command() {
-        subject_agent(route, agent)?;
-    }
-    let agent = || subject_agent(route, agent);
-    let (command, command_id) = match route {
-        CommandKind::CreateContact => {
-            let b: CreateContactBody = parse_body(body, format)?;
-            let id = b.command_id.clone();
-            (create_contact(b)?, id)
-        }
-        CommandKind::AbandonContact => {
-            let b: AbandonContactBody = parse_body(body, format)?;
-            check_id("contact_id", &b.contact_id, IdKind::Other)?;
-            (
-                Command::AbandonContact {
-                    contact: b.contact_id.into(),
-                },
-                b.command_id,
-            )
-        }
-        CommandKind::Login => {
-            let b: LoginBody = parse_body(body, format)?;
-            same_agent(b.agent_id.as_deref(), &agent()?)?;
-            let id = b.command_id.clone();
-            (login(agent()?, b)?, id)
-        }
-        CommandKind::Ready => {
-            let b: ReadyBody = parse_body(body, format)?;
-            same_agent(b.agent_id.as_deref(), &agent()?)?;
-            (Command::MakeReady { agent: agent()? }, b.command_id)
-        }
-        CommandKind::NotReady => {
-            let b: NotReadyBody = parse_body(body, format)?;
-            same_agent(b.agent_id.as_deref(), &agent()?)?;
-            check_text("reason", &b.reason, true)?;
-            (
-                Command::MakeNotReady {
-                    agent: agent()?,
-                    reason: b.reason.into(),
-                },
-                b.command_id,
-            )
-        }
-        CommandKind::Logout => {
-            let b: LogoutBody = parse_body(body, format)?;
-            same_agent(b.agent_id.as_deref(), &agent()?)?;
-            (
-                Command::LogoutAgent {
-                    agent: agent()?,
-                    force: b.force,
-                },
-                b.command_id,
-            )
-        }
-        CommandKind::Accept => {
-            let b: AcceptBody = parse_body(body, format)?;
-            same_agent(b.agent_id.as_deref(), &agent()?)?;
-            (
-                Command::AcceptOffer {
-                    agent: agent()?,
-                    offer: OfferId::new(b.offer_id),
-                },
-                b.command_id,
-            )
-        }
-        CommandKind::Reject => {
-            let b: RejectBody = parse_body(body, format)?;
-            same_agent(b.agent_id.as_deref(), &agent()?)?;
-            if let Some(reason) = &b.reason {
-                check_text("reason", reason, false)?;
-            }
-            (
-                Command::RejectOffer {
-                    agent: agent()?,
-                    offer: OfferId::new(b.offer_id),
-                    reason: b.reason.map(Into::into),
-                },
-                b.command_id,
-            )
-        }
-        CommandKind::Complete => {
-            let b: CompleteBody = parse_body(body, format)?;
-            same_agent(b.agent_id.as_deref(), &agent()?)?;
-            check_id("contact_id", &b.contact_id, IdKind::Other)?;
-            (
-                Command::CompleteContact {
-                    agent: agent()?,
-                    contact: b.contact_id.into(),
-                    outcome: b.outcome.into(),
-                },
-                b.command_id,
-            )
-        }
-        CommandKind::Escalate => {
-            let b: EscalateBody = parse_body(body, format)?;
-            same_agent(b.agent_id.as_deref(), &agent()?)?;
-            check_id("contact_id", &b.contact_id, IdKind::Other)?;
-            check_text("reason", &b.reason, true)?;
-            let to_tier = b.to_tier.map(|t| tier("to_tier", t)).transpose()?;
-            (
-                Command::EscalateContact {
-                    agent: agent()?,
-                    contact: b.contact_id.into(),
-                    reason: b.reason.into(),
-                    to_tier,
-                },
-                b.command_id,
-            )
-        }
-        CommandKind::Transfer => {
-            let b: TransferBody = parse_body(body, format)?;
-            same_agent(b.agent_id.as_deref(), &agent()?)?;
-            check_id("contact_id", &b.contact_id, IdKind::Other)?;
-            check_id("service", &b.service, IdKind::Other)?;
-            (
-                Command::TransferContact {
-                    agent: agent()?,
-                    contact: b.contact_id.into(),
-                    service: b.service.into(),
-                    skills: requirements(&b.skills)?,
-                },
-                b.command_id,
-            )
-        }
-        CommandKind::ChangeComplaintStage => {
-            let b: ComplaintStageBody = parse_body(body, format)?;
-            check_id("contact_id", &b.contact_id, IdKind::Other)?;
-            let agent = optional_id("agent_id", b.agent_id, IdKind::Agent)?;
-            check_text("reason", &b.reason, true)?;
-            (
-                Command::ChangeComplaintStage {
-                    contact: b.contact_id.into(),
-                    agent: agent.map(Into::into),
-                    to: b.to.into(),
-                    reason: b.reason.into(),
-                    received_at: b.received_at.map(Into::into),
-                    due_at: b.due_at.map(Into::into),
-                },
-                b.command_id,
-            )
-        }
-        CommandKind::ExtendDueTime => {
-            let b: ExtendDueBody = parse_body(body, format)?;
-            check_id("contact_id", &b.contact_id, IdKind::Other)?;
-            let agent = optional_id("agent_id", b.agent_id, IdKind::Agent)?;
-            if !(1..=EXTENSION_WORKING_DAYS_MAX).contains(&b.working_days) {
-                return Err(WireError::invalid(format!(
-                    "field `working_days`: {} is not a number of working days to add (1 to \
-                     {EXTENSION_WORKING_DAYS_MAX})",
-                    b.working_days
-                )));
-            }
-            check_text("reason", &b.reason, true)?;
-            (
-                Command::ExtendDueTime {
-                    contact: b.contact_id.into(),
-                    agent: agent.map(Into::into),
-                    working_days: b.working_days,
-                    reason: b.reason.into(),
-                },
-                b.command_id,
-            )
-        }
+    let decoded = match route {
+        CommandKind::CreateContact => contact_command::<CreateContactBody>(body, format),
+        CommandKind::AbandonContact => contact_command::<AbandonContactBody>(body, format),
+        CommandKind::ChangeComplaintStage => contact_command::<ComplaintStageBody>(body, format),
+        CommandKind::ExtendDueTime => contact_command::<ExtendDueBody>(body, format),
         CommandKind::MarkPersistentComplainant => {
-            let b: PersistentComplainantBody = parse_body(body, format)?;
-            check_id("customer_id", &b.customer_id, IdKind::Other)?;
-            check_text("reason", &b.reason, true)?;
-            (
-                Command::MarkPersistentComplainant {
-                    customer: b.customer_id.into(),
-                    designated: b.designated,
-                    reason: b.reason.into(),
-                },
-                b.command_id,
-            )
+            contact_command::<PersistentComplainantBody>(body, format)
         }
-    };
-    if let Some(id) = &command_id {
+        CommandKind::Login => agent_command::<LoginBody>(route, agent, body, format),
+        CommandKind::Ready => agent_command::<ReadyBody>(route, agent, body, format),
+        CommandKind::NotReady => agent_command::<NotReadyBody>(route, agent, body, format),
+        CommandKind::Logout => agent_command::<LogoutBody>(route, agent, body, format),
+        CommandKind::Accept => agent_command::<AcceptBody>(route, agent, body, format),
+        CommandKind::Reject => agent_command::<RejectBody>(route, agent, body, format),
+        CommandKind::Complete => agent_command::<CompleteBody>(route, agent, body, format),
+        CommandKind::Escalate => agent_command::<EscalateBody>(route, agent, body, format),
+        CommandKind::Transfer => agent_command::<TransferBody>(route, agent, body, format),
+    }?;
+    if let Some(id) = &decoded.command_id {
         check_id("command_id", id, IdKind::Other)?;
     }
-    Ok(Decoded {
-        command,
-        command_id,
-    })
+    Ok(decoded)
+}
+
+/// The body of a command on a contact or a customer (no agent in its subject).
+trait ContactCommandBody: DeserializeOwned {
+    /// The core command, checked, and the body's `command_id`.
+    fn decode(self) -> Result<Decoded, WireError>;
+}
+
+/// The body of an agent command, `{p}.cmd.agent.<agent_id>.<verb>`.
+trait AgentCommandBody: DeserializeOwned {
+    /// The core command of the subject's `agent`, checked, and the body's `command_id`.
+    fn decode(self, agent: AgentId) -> Result<Decoded, WireError>;
+}
+
+/// Parses and decodes a contact or customer command's body.
+fn contact_command<B: ContactCommandBody>(
+    body: &[u8],
+    format: Format,
+) -> Result<Decoded, WireError> {
+    parse_body::<B>(body, format)?.decode()
+}
+
+/// Checks the agent of an agent command's subject, then parses and decodes its body.
+fn agent_command<B: AgentCommandBody>(
+    route: CommandKind,
+    agent: Option<&AgentId>,
+    body: &[u8],
+    format: Format,
+) -> Result<Decoded, WireError> {
+    let agent = subject_agent(route, agent)?;
+    parse_body::<B>(body, format)?.decode(agent)
+}
+
+impl ContactCommandBody for CreateContactBody {
+    fn decode(self) -> Result<Decoded, WireError> {
+        let command_id = self.command_id.clone();
+        let command = create_contact(self)?;
+        Ok(Decoded {
+            command,
+            command_id,
+        })
+    }
+}
+
+impl ContactCommandBody for AbandonContactBody {
+    fn decode(self) -> Result<Decoded, WireError> {
+        check_id("contact_id", &self.contact_id, IdKind::Other)?;
+        let command = Command::AbandonContact {
+            contact: self.contact_id.into(),
+        };
+        Ok(Decoded {
+            command,
+            command_id: self.command_id,
+        })
+    }
+}
+
+impl ContactCommandBody for ComplaintStageBody {
+    fn decode(self) -> Result<Decoded, WireError> {
+        check_id("contact_id", &self.contact_id, IdKind::Other)?;
+        let agent = optional_id("agent_id", self.agent_id, IdKind::Agent)?;
+        check_text("reason", &self.reason, true)?;
+        let command = Command::ChangeComplaintStage {
+            contact: self.contact_id.into(),
+            agent: agent.map(Into::into),
+            to: self.to.into(),
+            reason: self.reason.into(),
+            received_at: self.received_at.map(Into::into),
+            due_at: self.due_at.map(Into::into),
+        };
+        Ok(Decoded {
+            command,
+            command_id: self.command_id,
+        })
+    }
+}
+
+impl ContactCommandBody for ExtendDueBody {
+    fn decode(self) -> Result<Decoded, WireError> {
+        check_id("contact_id", &self.contact_id, IdKind::Other)?;
+        let agent = optional_id("agent_id", self.agent_id, IdKind::Agent)?;
+        if !(1..=EXTENSION_WORKING_DAYS_MAX).contains(&self.working_days) {
+            return Err(WireError::invalid(format!(
+                "field `working_days`: {} is not a number of working days to add (1 to \
+                 {EXTENSION_WORKING_DAYS_MAX})",
+                self.working_days
+            )));
+        }
+        check_text("reason", &self.reason, true)?;
+        let command = Command::ExtendDueTime {
+            contact: self.contact_id.into(),
+            agent: agent.map(Into::into),
+            working_days: self.working_days,
+            reason: self.reason.into(),
+        };
+        Ok(Decoded {
+            command,
+            command_id: self.command_id,
+        })
+    }
+}
+
+impl ContactCommandBody for PersistentComplainantBody {
+    fn decode(self) -> Result<Decoded, WireError> {
+        check_id("customer_id", &self.customer_id, IdKind::Other)?;
+        check_text("reason", &self.reason, true)?;
+        let command = Command::MarkPersistentComplainant {
+            customer: self.customer_id.into(),
+            designated: self.designated,
+            reason: self.reason.into(),
+        };
+        Ok(Decoded {
+            command,
+            command_id: self.command_id,
+        })
+    }
+}
+
+impl AgentCommandBody for LoginBody {
+    fn decode(self, agent: AgentId) -> Result<Decoded, WireError> {
+        same_agent(self.agent_id.as_deref(), &agent)?;
+        let command_id = self.command_id.clone();
+        let command = login(agent, self)?;
+        Ok(Decoded {
+            command,
+            command_id,
+        })
+    }
+}
+
+impl AgentCommandBody for ReadyBody {
+    fn decode(self, agent: AgentId) -> Result<Decoded, WireError> {
+        same_agent(self.agent_id.as_deref(), &agent)?;
+        let command = Command::MakeReady { agent };
+        Ok(Decoded {
+            command,
+            command_id: self.command_id,
+        })
+    }
+}
+
+impl AgentCommandBody for NotReadyBody {
+    fn decode(self, agent: AgentId) -> Result<Decoded, WireError> {
+        same_agent(self.agent_id.as_deref(), &agent)?;
+        check_text("reason", &self.reason, true)?;
+        let command = Command::MakeNotReady {
+            agent,
+            reason: self.reason.into(),
+        };
+        Ok(Decoded {
+            command,
+            command_id: self.command_id,
+        })
+    }
+}
+
+impl AgentCommandBody for LogoutBody {
+    fn decode(self, agent: AgentId) -> Result<Decoded, WireError> {
+        same_agent(self.agent_id.as_deref(), &agent)?;
+        let command = Command::LogoutAgent {
+            agent,
+            force: self.force,
+        };
+        Ok(Decoded {
+            command,
+            command_id: self.command_id,
+        })
+    }
+}
+
+impl AgentCommandBody for AcceptBody {
+    fn decode(self, agent: AgentId) -> Result<Decoded, WireError> {
+        same_agent(self.agent_id.as_deref(), &agent)?;
+        let command = Command::AcceptOffer {
+            agent,
+            offer: OfferId::new(self.offer_id),
+        };
+        Ok(Decoded {
+            command,
+            command_id: self.command_id,
+        })
+    }
+}
+
+impl AgentCommandBody for RejectBody {
+    fn decode(self, agent: AgentId) -> Result<Decoded, WireError> {
+        same_agent(self.agent_id.as_deref(), &agent)?;
+        if let Some(reason) = &self.reason {
+            check_text("reason", reason, false)?;
+        }
+        let command = Command::RejectOffer {
+            agent,
+            offer: OfferId::new(self.offer_id),
+            reason: self.reason.map(Into::into),
+        };
+        Ok(Decoded {
+            command,
+            command_id: self.command_id,
+        })
+    }
+}
+
+impl AgentCommandBody for CompleteBody {
+    fn decode(self, agent: AgentId) -> Result<Decoded, WireError> {
+        same_agent(self.agent_id.as_deref(), &agent)?;
+        check_id("contact_id", &self.contact_id, IdKind::Other)?;
+        let command = Command::CompleteContact {
+            agent,
+            contact: self.contact_id.into(),
+            outcome: self.outcome.into(),
+        };
+        Ok(Decoded {
+            command,
+            command_id: self.command_id,
+        })
+    }
+}
+
+impl AgentCommandBody for EscalateBody {
+    fn decode(self, agent: AgentId) -> Result<Decoded, WireError> {
+        same_agent(self.agent_id.as_deref(), &agent)?;
+        check_id("contact_id", &self.contact_id, IdKind::Other)?;
+        check_text("reason", &self.reason, true)?;
+        let to_tier = self.to_tier.map(|t| tier("to_tier", t)).transpose()?;
+        let command = Command::EscalateContact {
+            agent,
+            contact: self.contact_id.into(),
+            reason: self.reason.into(),
+            to_tier,
+        };
+        Ok(Decoded {
+            command,
+            command_id: self.command_id,
+        })
+    }
+}
+
+impl AgentCommandBody for TransferBody {
+    fn decode(self, agent: AgentId) -> Result<Decoded, WireError> {
+        same_agent(self.agent_id.as_deref(), &agent)?;
+        check_id("contact_id", &self.contact_id, IdKind::Other)?;
+        check_id("service", &self.service, IdKind::Other)?;
+        let command = Command::TransferContact {
+            agent,
+            contact: self.contact_id.into(),
+            service: self.service.into(),
+            skills: requirements(&self.skills)?,
+        };
+        Ok(Decoded {
+            command,
+            command_id: self.command_id,
+        })
+    }
 }
 
 /// The agent named by an agent command's subject, checked against the id rules.

@@ -21,8 +21,7 @@
 //! [`EventKindDto::tagged_json`]), so the kinds of version 1 are published exactly as before and
 //! the kinds added later under their own types (`contact_held`, `complaint_stage_changed`...).
 //!
-//! [`write_event_json`] writes the same bytes as serializing [`event_json`]'s result, without
-//! building the JSON value: the one to publish with.
+//! [`write_event_json`] writes that text into a message body: the one to publish with.
 
 use std::fmt;
 
@@ -33,10 +32,6 @@ use switchboard_core::Event;
 
 use crate::event::{DtoError, EventDto, EventKindDto, Time};
 use crate::time::{TimeError, format_rfc3339, parse_rfc3339};
-
-mod direct;
-
-pub use direct::write_event_json;
 
 /// Why an event could not be written as JSON, or JSON could not be read as an event.
 #[derive(Debug, thiserror::Error)]
@@ -147,6 +142,22 @@ pub fn event_json(seq: u64, event: &Event) -> Result<EventJson, JsonError> {
         event_type,
         fields,
     })
+}
+
+/// Writes the JSON form of event number `seq` (the text of [`event_json`]'s result) at the end of
+/// `out`, the body of the message published on `switchboard.events.<type>`.
+///
+/// # Errors
+/// [`JsonError::Unwritable`] when one of the event's instants lies after year 9999, as
+/// [`event_json`]. `out` is then left as it was.
+pub fn write_event_json(seq: u64, event: &Event, out: &mut Vec<u8>) -> Result<(), JsonError> {
+    let json = event_json(seq, event)?;
+    let start = out.len();
+    let written = serde_json::to_writer(&mut *out, &json).map_err(JsonError::Unwritable);
+    if written.is_err() {
+        out.truncate(start);
+    }
+    written
 }
 
 /// Reads the JSON form back: the sequence number and the event.

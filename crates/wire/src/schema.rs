@@ -54,7 +54,7 @@ impl JsonSchema for False {
 
 /// A success: `ok` is true and the body's fields sit beside it.
 #[derive(JsonSchema)]
-#[allow(dead_code, reason = "only its schema is used")]
+#[expect(dead_code, reason = "only its schema is used")]
 struct Success<T> {
     /// Always true.
     ok: True,
@@ -64,7 +64,7 @@ struct Success<T> {
 
 /// A refusal: `ok` is false and `error` says why. Nothing changed.
 #[derive(JsonSchema)]
-#[allow(dead_code, reason = "only its schema is used")]
+#[expect(dead_code, reason = "only its schema is used")]
 struct Failure {
     /// Always false.
     ok: False,
@@ -75,7 +75,7 @@ struct Failure {
 /// A reply: a success with a body `T`, or a refusal.
 #[derive(JsonSchema)]
 #[serde(untagged)]
-#[allow(dead_code, reason = "only its schema is used")]
+#[expect(dead_code, reason = "only its schema is used")]
 enum Envelope<T> {
     /// Done.
     Success(Success<T>),
@@ -92,7 +92,16 @@ fn titled(mut schema: Schema, title: &str, description: &str) -> Value {
 /// Every schema, as (file name, schema), in a fixed order.
 #[must_use]
 pub fn schemas() -> Vec<(&'static str, Value)> {
-    let mut out = vec![
+    let mut out = command_schemas();
+    out.extend(reply_and_notice_schemas());
+    out.extend(query_schemas());
+    out.push(("event.json", event_schema()));
+    out
+}
+
+/// The request bodies of the commands, `{p}.cmd.*`.
+fn command_schemas() -> Vec<(&'static str, Value)> {
+    vec![
         (
             "command.contact.create.json",
             schema_for!(CreateContactBody).to_value(),
@@ -149,6 +158,12 @@ pub fn schemas() -> Vec<(&'static str, Value)> {
             "command.agent.transfer.json",
             schema_for!(TransferBody).to_value(),
         ),
+    ]
+}
+
+/// The command reply, the offer and the desktop notices.
+fn reply_and_notice_schemas() -> Vec<(&'static str, Value)> {
+    vec![
         (
             "reply.json",
             titled(
@@ -171,6 +186,12 @@ pub fn schemas() -> Vec<(&'static str, Value)> {
             schema_for!(AssignedNotice).to_value(),
         ),
         ("notice.state.json", schema_for!(StateNotice).to_value()),
+    ]
+}
+
+/// The queries' request bodies and replies.
+fn query_schemas() -> Vec<(&'static str, Value)> {
+    vec![
         (
             "query.queues.json",
             titled(
@@ -212,9 +233,7 @@ pub fn schemas() -> Vec<(&'static str, Value)> {
                 "One contact's status and full history.",
             ),
         ),
-    ];
-    out.push(("event.json", event_schema()));
-    out
+    ]
 }
 
 /// The published event, `{"seq", "at", "type", ...fields}`: one branch per event type, built

@@ -13,7 +13,17 @@ use switchboard_wire::{
     decode_command,
 };
 
+/// One command of every kind, and of every kind's optional shapes.
 fn every_command() -> Vec<Command> {
+    let mut commands = contact_commands();
+    commands.extend(agent_commands());
+    commands.extend(work_in_hand_commands());
+    commands.extend(complaint_commands());
+    commands
+}
+
+/// A walk-in with every detail a contact can carry.
+fn a_contact_with_every_detail() -> NewContact {
     let mut contact = NewContact::routine("c-1", Channel::FaceToFace, "council_tax");
     contact.skills = vec![
         SkillRequirement {
@@ -39,9 +49,13 @@ fn every_command() -> Vec<Command> {
         (Arc::from("caller_number"), Arc::from("+44 1632 960000")),
         (Arc::from("ivr_path"), Arc::from("1>3>2")),
     ];
-    let ann = AgentId::from("ann");
+    contact
+}
+
+/// Contacts arriving (with every detail, and routine) and abandoned.
+fn contact_commands() -> Vec<Command> {
     vec![
-        Command::CreateContact(Box::new(contact)),
+        Command::CreateContact(Box::new(a_contact_with_every_detail())),
         Command::CreateContact(Box::new(NewContact::routine(
             "c-2",
             Channel::Email,
@@ -50,6 +64,13 @@ fn every_command() -> Vec<Command> {
         Command::AbandonContact {
             contact: "c-1".into(),
         },
+    ]
+}
+
+/// An agent's logins (with every detail, and the least), presence and offer answers.
+fn agent_commands() -> Vec<Command> {
+    let ann = AgentId::from("ann");
+    vec![
         Command::LoginAgent(Box::new(AgentLogin {
             agent: ann.clone(),
             name: "Ann Example".into(),
@@ -88,10 +109,17 @@ fn every_command() -> Vec<Command> {
             reason: Some("wrong language".into()),
         },
         Command::RejectOffer {
-            agent: ann.clone(),
+            agent: ann,
             offer: OfferId::new(44),
             reason: None,
         },
+    ]
+}
+
+/// What an agent does with a contact in hand: complete, escalate, transfer.
+fn work_in_hand_commands() -> Vec<Command> {
+    let ann = AgentId::from("ann");
+    vec![
         Command::CompleteContact {
             agent: ann.clone(),
             contact: "c-1".into(),
@@ -104,7 +132,7 @@ fn every_command() -> Vec<Command> {
             to_tier: Some(Tier::new(4).expect("tier")),
         },
         Command::TransferContact {
-            agent: ann.clone(),
+            agent: ann,
             contact: "c-1".into(),
             service: "benefits".into(),
             skills: vec![SkillRequirement {
@@ -112,6 +140,13 @@ fn every_command() -> Vec<Command> {
                 min_level: Level::new(3).expect("level"),
             }],
         },
+    ]
+}
+
+/// Complaints and working-day clocks: stage changes, due-time extensions, designation.
+fn complaint_commands() -> Vec<Command> {
+    let ann = AgentId::from("ann");
+    vec![
         Command::ChangeComplaintStage {
             contact: "c-1".into(),
             agent: Some(ann.clone()),
@@ -298,368 +333,104 @@ fn content_types_choose_the_format() {
     assert_eq!(Format::from_content_type(Some("text/plain")), Format::Json);
 }
 
+/// Bodies refused as `invalid_message`, one a line: the command's kind, the body, and a word the
+/// refusal's message must contain.
+const INVALID_BODIES: &str = r#"
+CreateContact             | {not json | JSON
+CreateContact             | [1,2] | object
+CreateContact             | 42 | object
+CreateContact             | {} | contact_id
+CreateContact             | {"contact_id":"c1","service":"tax"} | channel
+CreateContact             | {"contact_id":"c1","channel":"fax","service":"tax"} | fax
+CreateContact             | {"contact_id":7,"channel":"phone","service":"tax"} | contact_id
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","priority":10} | priority
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","priority":300} | priority
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","priority":-1} | priority
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","priority":"high"} | priority
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","safegaurding":true} | safegaurding
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","skills":[{"skill":"tax","min_level":0}]} | skills[0].min_level
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","skills":[{"skill":"tax","min_level":6}]} | min_level
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","skills":[{"skill":"tax","min_level":1},{"skill":"tax","min_level":2}]} | twice
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","skills":[{"skill":"tax","min_level":1,"level":2}]} | level
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","service":"housing"} | duplicate field `service`
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","attributes":{"a":"1","a":"2"}} | key `a` is given twice
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","due_at":"tomorrow"} | due_at
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","due_at":"1969-01-01T00:00:00Z"} | due_at
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","complaint_stage":"stage_3"} | complaint_stage
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","preferred_agent_id":"ann.smith"} | preferred_agent_id
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","language":""} | language
+CreateContact             | {"contact_id":"c 1","channel":"phone","service":"tax"} | contact_id
+CreateContact             | {"contact_id":"c*","channel":"phone","service":"tax"} | contact_id
+CreateContact             | {"contact_id":"c1","channel":"face_to_face","service":"tax"} | site
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","attributes":{"a":1}} | attributes
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax","command_id":""} | command_id
+CreateContact             | {"contact_id":"c1","channel":"phone","service":"tax"} trailing} | trailing
+AbandonContact            | {"contact_id":""} | contact_id
+Login                     | {"tier":0,"site":"s","skills":{"tax":1}} | tier
+Login                     | {"tier":6,"site":"s","skills":{"tax":1}} | tier
+Login                     | {"tier":1,"site":"s","skills":{}} | skills
+Login                     | {"tier":1,"site":"s","skills":{"tax":1,"tax":5}} | key `tax` is given twice
+Login                     | {"tier":1,"site":"s","skills":{"tax":9}} | skills.tax
+Login                     | {"tier":1,"site":"s","skills":{"tax":1},"channels":{"fax":1}} | fax
+Login                     | {"tier":1,"site":"s","skills":{"tax":1},"channels":{"chat":51}} | channels.chat
+Login                     | {"tier":1,"site":"s","skills":{"tax":1},"agent_id":"bob"} | bob
+Ready                     | {"agent_id":"bob"} | agent_id
+NotReady                  | {"reason":"  "} | reason
+Logout                    | {"force":"yes"} | force
+Accept                    | {} | offer_id
+Accept                    | {"offer_id":-3} | offer_id
+Reject                    | {"offer_id":1,"reason":"a\u0000b"} | reason
+Complete                  | {"contact_id":"c1","outcome":"sorted"} | outcome
+Escalate                  | {"contact_id":"c1","reason":"x","to_tier":7} | to_tier
+Escalate                  | {"contact_id":"c1"} | reason
+Transfer                  | {"contact_id":"c1"} | service
+ChangeComplaintStage      | {"contact_id":"c1","to":"stage_3","reason":"r"} | stage_3
+ChangeComplaintStage      | {"contact_id":"c1","to":"stage_2","reason":"  "} | reason
+ChangeComplaintStage      | {"contact_id":"c1","to":"stage_2"} | reason
+ChangeComplaintStage      | {"contact_id":"c1","to":"stage_2","reason":"r","agent_id":"a.b"} | agent_id
+ChangeComplaintStage      | {"contact_id":"c1","to":"stage_2","reason":"r","due_at":"tomorrow"} | due_at
+ChangeComplaintStage      | {"contact_id":"c1","to":"stage_2","reason":"r","stage":"x"} | stage
+ExtendDueTime             | {"contact_id":"c1","working_days":0,"reason":"r"} | working_days
+ExtendDueTime             | {"contact_id":"c1","working_days":61,"reason":"r"} | working_days
+ExtendDueTime             | {"contact_id":"c1","working_days":-1,"reason":"r"} | working_days
+ExtendDueTime             | {"contact_id":"c1","working_days":2,"reason":""} | reason
+ExtendDueTime             | {"contact_id":"","working_days":2,"reason":"r"} | contact_id
+MarkPersistentComplainant | {"customer_id":"u1","reason":"r"} | designated
+MarkPersistentComplainant | {"customer_id":"u 1","designated":true,"reason":"r"} | customer_id
+MarkPersistentComplainant | {"customer_id":"u1","designated":true,"reason":"\t"} | reason
+"#;
+
 /// (subject kind, body, expected code, a word the message must contain)
 fn bad_inputs() -> Vec<(CommandKind, Vec<u8>, ErrorCode, &'static str)> {
-    use CommandKind::*;
-    use ErrorCode::*;
-    let create = |extra: &str| {
-        format!(r#"{{"contact_id":"c1","channel":"phone","service":"tax"{extra}}}"#).into_bytes()
-    };
-    vec![
-        (CreateContact, b"{not json".to_vec(), InvalidMessage, "JSON"),
-        (CreateContact, b"[1,2]".to_vec(), InvalidMessage, "object"),
-        (CreateContact, b"42".to_vec(), InvalidMessage, "object"),
-        (CreateContact, b"{}".to_vec(), InvalidMessage, "contact_id"),
-        (
-            CreateContact,
-            br#"{"contact_id":"c1","service":"tax"}"#.to_vec(),
-            InvalidMessage,
-            "channel",
-        ),
-        (
-            CreateContact,
-            br#"{"contact_id":"c1","channel":"fax","service":"tax"}"#.to_vec(),
-            InvalidMessage,
-            "fax",
-        ),
-        (
-            CreateContact,
-            br#"{"contact_id":7,"channel":"phone","service":"tax"}"#.to_vec(),
-            InvalidMessage,
-            "contact_id",
-        ),
-        (
-            CreateContact,
-            create(r#","priority":10"#),
-            InvalidMessage,
-            "priority",
-        ),
-        (
-            CreateContact,
-            create(r#","priority":300"#),
-            InvalidMessage,
-            "priority",
-        ),
-        (
-            CreateContact,
-            create(r#","priority":-1"#),
-            InvalidMessage,
-            "priority",
-        ),
-        (
-            CreateContact,
-            create(r#","priority":"high""#),
-            InvalidMessage,
-            "priority",
-        ),
-        (
-            CreateContact,
-            create(r#","safegaurding":true"#),
-            InvalidMessage,
-            "safegaurding",
-        ),
-        (
-            CreateContact,
-            create(r#","skills":[{"skill":"tax","min_level":0}]"#),
-            InvalidMessage,
-            "skills[0].min_level",
-        ),
-        (
-            CreateContact,
-            create(r#","skills":[{"skill":"tax","min_level":6}]"#),
-            InvalidMessage,
-            "min_level",
-        ),
-        (
-            CreateContact,
-            create(r#","skills":[{"skill":"tax","min_level":1},{"skill":"tax","min_level":2}]"#),
-            InvalidMessage,
-            "twice",
-        ),
-        (
-            CreateContact,
-            create(r#","skills":[{"skill":"tax","min_level":1,"level":2}]"#),
-            InvalidMessage,
-            "level",
-        ),
-        (
-            CreateContact,
-            create(r#","service":"housing""#),
-            InvalidMessage,
-            "duplicate field `service`",
-        ),
-        (
-            CreateContact,
-            create(r#","attributes":{"a":"1","a":"2"}"#),
-            InvalidMessage,
-            "key `a` is given twice",
-        ),
-        (
-            CreateContact,
-            create(r#","due_at":"tomorrow""#),
-            InvalidMessage,
-            "due_at",
-        ),
-        (
-            CreateContact,
-            create(r#","due_at":"1969-01-01T00:00:00Z""#),
-            InvalidMessage,
-            "due_at",
-        ),
-        (
-            CreateContact,
-            create(r#","complaint_stage":"stage_3""#),
-            InvalidMessage,
-            "complaint_stage",
-        ),
-        (
-            CreateContact,
-            create(r#","preferred_agent_id":"ann.smith""#),
-            InvalidMessage,
-            "preferred_agent_id",
-        ),
-        (
-            CreateContact,
-            create(r#","language":"""#),
-            InvalidMessage,
-            "language",
-        ),
-        (
-            CreateContact,
-            br#"{"contact_id":"c 1","channel":"phone","service":"tax"}"#.to_vec(),
-            InvalidMessage,
-            "contact_id",
-        ),
-        (
-            CreateContact,
-            br#"{"contact_id":"c*","channel":"phone","service":"tax"}"#.to_vec(),
-            InvalidMessage,
-            "contact_id",
-        ),
-        (
-            CreateContact,
-            br#"{"contact_id":"c1","channel":"face_to_face","service":"tax"}"#.to_vec(),
-            InvalidMessage,
-            "site",
-        ),
-        (
-            CreateContact,
-            create(r#","attributes":{"a":1}"#),
-            InvalidMessage,
-            "attributes",
-        ),
-        (
-            CreateContact,
-            create(r#","command_id":"""#),
-            InvalidMessage,
-            "command_id",
-        ),
-        (
-            CreateContact,
-            create(r#"} trailing"#),
-            InvalidMessage,
-            "trailing",
-        ),
-        (
-            CreateContact,
-            vec![b' '; PAYLOAD_BYTES_MAX + 1],
-            PayloadTooLarge,
-            "65536",
-        ),
-        (
-            AbandonContact,
-            br#"{"contact_id":""}"#.to_vec(),
-            InvalidMessage,
-            "contact_id",
-        ),
-        (
-            Login,
-            br#"{"tier":0,"site":"s","skills":{"tax":1}}"#.to_vec(),
-            InvalidMessage,
-            "tier",
-        ),
-        (
-            Login,
-            br#"{"tier":6,"site":"s","skills":{"tax":1}}"#.to_vec(),
-            InvalidMessage,
-            "tier",
-        ),
-        (
-            Login,
-            br#"{"tier":1,"site":"s","skills":{}}"#.to_vec(),
-            InvalidMessage,
-            "skills",
-        ),
-        (
-            Login,
-            br#"{"tier":1,"site":"s","skills":{"tax":1,"tax":5}}"#.to_vec(),
-            InvalidMessage,
-            "key `tax` is given twice",
-        ),
-        (
-            Login,
-            br#"{"tier":1,"site":"s","skills":{"tax":9}}"#.to_vec(),
-            InvalidMessage,
-            "skills.tax",
-        ),
-        (
-            Login,
-            br#"{"tier":1,"site":"s","skills":{"tax":1},"channels":{"fax":1}}"#.to_vec(),
-            InvalidMessage,
-            "fax",
-        ),
-        (
-            Login,
-            br#"{"tier":1,"site":"s","skills":{"tax":1},"channels":{"chat":51}}"#.to_vec(),
-            InvalidMessage,
-            "channels.chat",
-        ),
-        (
-            Login,
-            br#"{"tier":1,"site":"s","skills":{"tax":1},"agent_id":"bob"}"#.to_vec(),
-            InvalidMessage,
-            "bob",
-        ),
-        (
-            Ready,
-            br#"{"agent_id":"bob"}"#.to_vec(),
-            InvalidMessage,
-            "agent_id",
-        ),
-        (
-            NotReady,
-            br#"{"reason":"  "}"#.to_vec(),
-            InvalidMessage,
-            "reason",
-        ),
-        (
-            Logout,
-            br#"{"force":"yes"}"#.to_vec(),
-            InvalidMessage,
-            "force",
-        ),
-        (Accept, br#"{}"#.to_vec(), InvalidMessage, "offer_id"),
-        (
-            Accept,
-            br#"{"offer_id":-3}"#.to_vec(),
-            InvalidMessage,
-            "offer_id",
-        ),
-        (
-            Reject,
-            br#"{"offer_id":1,"reason":"a\u0000b"}"#.to_vec(),
-            InvalidMessage,
-            "reason",
-        ),
-        (
-            Complete,
-            br#"{"contact_id":"c1","outcome":"sorted"}"#.to_vec(),
-            InvalidMessage,
-            "outcome",
-        ),
-        (
-            Escalate,
-            br#"{"contact_id":"c1","reason":"x","to_tier":7}"#.to_vec(),
-            InvalidMessage,
-            "to_tier",
-        ),
-        (
-            Escalate,
-            br#"{"contact_id":"c1"}"#.to_vec(),
-            InvalidMessage,
-            "reason",
-        ),
-        (
-            Transfer,
-            br#"{"contact_id":"c1"}"#.to_vec(),
-            InvalidMessage,
-            "service",
-        ),
-        (
-            ChangeComplaintStage,
-            br#"{"contact_id":"c1","to":"stage_3","reason":"r"}"#.to_vec(),
-            InvalidMessage,
-            "stage_3",
-        ),
-        (
-            ChangeComplaintStage,
-            br#"{"contact_id":"c1","to":"stage_2","reason":"  "}"#.to_vec(),
-            InvalidMessage,
-            "reason",
-        ),
-        (
-            ChangeComplaintStage,
-            br#"{"contact_id":"c1","to":"stage_2"}"#.to_vec(),
-            InvalidMessage,
-            "reason",
-        ),
-        (
-            ChangeComplaintStage,
-            br#"{"contact_id":"c1","to":"stage_2","reason":"r","agent_id":"a.b"}"#.to_vec(),
-            InvalidMessage,
-            "agent_id",
-        ),
-        (
-            ChangeComplaintStage,
-            br#"{"contact_id":"c1","to":"stage_2","reason":"r","due_at":"tomorrow"}"#.to_vec(),
-            InvalidMessage,
-            "due_at",
-        ),
-        (
-            ChangeComplaintStage,
-            br#"{"contact_id":"c1","to":"stage_2","reason":"r","stage":"x"}"#.to_vec(),
-            InvalidMessage,
-            "stage",
-        ),
-        (
-            ExtendDueTime,
-            br#"{"contact_id":"c1","working_days":0,"reason":"r"}"#.to_vec(),
-            InvalidMessage,
-            "working_days",
-        ),
-        (
-            ExtendDueTime,
-            br#"{"contact_id":"c1","working_days":61,"reason":"r"}"#.to_vec(),
-            InvalidMessage,
-            "working_days",
-        ),
-        (
-            ExtendDueTime,
-            br#"{"contact_id":"c1","working_days":-1,"reason":"r"}"#.to_vec(),
-            InvalidMessage,
-            "working_days",
-        ),
-        (
-            ExtendDueTime,
-            br#"{"contact_id":"c1","working_days":2,"reason":""}"#.to_vec(),
-            InvalidMessage,
-            "reason",
-        ),
-        (
-            ExtendDueTime,
-            br#"{"contact_id":"","working_days":2,"reason":"r"}"#.to_vec(),
-            InvalidMessage,
-            "contact_id",
-        ),
-        (
-            MarkPersistentComplainant,
-            br#"{"customer_id":"u1","reason":"r"}"#.to_vec(),
-            InvalidMessage,
-            "designated",
-        ),
-        (
-            MarkPersistentComplainant,
-            br#"{"customer_id":"u 1","designated":true,"reason":"r"}"#.to_vec(),
-            InvalidMessage,
-            "customer_id",
-        ),
-        (
-            MarkPersistentComplainant,
-            br#"{"customer_id":"u1","designated":true,"reason":"\t"}"#.to_vec(),
-            InvalidMessage,
-            "reason",
-        ),
-    ]
+    let mut out: Vec<_> = INVALID_BODIES
+        .lines()
+        .filter(|line| !line.trim().is_empty())
+        .map(|line| {
+            let mut columns = line.splitn(3, " | ");
+            let (Some(kind), Some(body), Some(word)) =
+                (columns.next(), columns.next(), columns.next())
+            else {
+                panic!("`{line}` is not `kind | body | word`");
+            };
+            let kind = CommandKind::ALL
+                .into_iter()
+                .find(|k| format!("{k:?}") == kind.trim())
+                .unwrap_or_else(|| panic!("`{kind}` is not a command kind"));
+            (
+                kind,
+                body.as_bytes().to_vec(),
+                ErrorCode::InvalidMessage,
+                word,
+            )
+        })
+        .collect();
+    out.push((
+        CommandKind::CreateContact,
+        vec![b' '; PAYLOAD_BYTES_MAX + 1],
+        ErrorCode::PayloadTooLarge,
+        "65536",
+    ));
+    out
 }
 
 #[test]

@@ -11,7 +11,7 @@ use switchboard_core::{
     Channel, ComplaintStage, Decision, Event, EventKind, NewContact, OfferId, Placement, Priority,
     QueueOrder, Rule, SelectionStrategy, Timestamp,
 };
-use switchboard_wire::{DtoError, JsonError, event_from_json, event_json};
+use switchboard_wire::{DtoError, JsonError, event_from_json, event_json, write_event_json};
 
 /// 2026-11-23T10:15:00.123Z.
 const AT: u64 = 1_795_428_900_123;
@@ -216,6 +216,41 @@ fn an_instant_past_year_9999_cannot_be_written() {
 }
 
 #[test]
+fn the_published_body_is_the_text_of_event_json_appended() {
+    let mut body = b"kept".to_vec();
+    let mut expected = body.clone();
+    for (seq, event) in (1..).zip(common::golden_events()) {
+        write_event_json(seq, &event, &mut body).expect("writable");
+        expected.extend_from_slice(
+            event_json(seq, &event)
+                .expect("writable")
+                .to_string()
+                .as_bytes(),
+        );
+    }
+    assert_eq!(
+        String::from_utf8_lossy(&body),
+        String::from_utf8_lossy(&expected)
+    );
+}
+
+#[test]
+fn a_body_that_cannot_be_written_leaves_the_buffer_as_it_was() {
+    let event = Event {
+        at: Timestamp::from_millis(u64::MAX),
+        kind: EventKind::AgentReady {
+            agent: "ann".into(),
+        },
+    };
+    let mut body = b"kept".to_vec();
+    assert!(matches!(
+        write_event_json(1, &event, &mut body),
+        Err(JsonError::Unwritable(_))
+    ));
+    assert_eq!(body, b"kept");
+}
+
+#[test]
 fn json_that_is_not_an_event_is_a_typed_error() {
     let ok = r#"{"seq":1,"at":"2026-11-23T10:15:00.123Z","type":"agent_ready","agent_id":"ann"}"#;
     assert!(event_from_json(ok).is_ok());
@@ -308,19 +343,22 @@ proptest! {
     }
 }
 
+/// A deferred contact's place in the queue, for the kinds of version 2.
+const ORDER: QueueOrder = QueueOrder {
+    safeguarding: false,
+    live: false,
+    rank: 7,
+};
+
+/// A contact at its plan's first step, for the kinds of version 2.
+const PLACEMENT: Placement = Placement {
+    step: 0,
+    preferred_agent_only: false,
+    next_step_at: None,
+};
+
 #[test]
-fn the_kinds_added_in_version_2_have_their_own_types_and_flat_fields() {
-    use switchboard_core::{ComplaintStageChanged, DueTimeExtended};
-    let order = QueueOrder {
-        safeguarding: false,
-        live: false,
-        rank: 7,
-    };
-    let placement = Placement {
-        step: 0,
-        preferred_agent_only: false,
-        next_step_at: None,
-    };
+fn the_hold_kinds_added_in_version_2_have_their_own_types_and_flat_fields() {
     check(
         1,
         &Event {
@@ -342,7 +380,7 @@ fn the_kinds_added_in_version_2_have_their_own_types_and_flat_fields() {
             at: at(0),
             kind: EventKind::ContactReleased {
                 contact: "w1".into(),
-                placement,
+                placement: PLACEMENT,
             },
         },
         concat!(
@@ -350,6 +388,11 @@ fn the_kinds_added_in_version_2_have_their_own_types_and_flat_fields() {
             r#""contact_id":"w1","placement":{"next_step_at":null,"preferred_agent_only":false,"step":0}}"#
         ),
     );
+}
+
+#[test]
+fn the_complaint_kinds_added_in_version_2_have_their_own_types_and_flat_fields() {
+    use switchboard_core::{ComplaintStageChanged, DueTimeExtended};
     check(
         3,
         &Event {
@@ -364,8 +407,8 @@ fn the_kinds_added_in_version_2_have_their_own_types_and_flat_fields() {
                 acknowledge_by: Some(at(1)),
                 due_at: Some(at(2)),
                 due_warning_at: None,
-                order,
-                placement,
+                order: ORDER,
+                placement: PLACEMENT,
             })),
         },
         concat!(
@@ -389,7 +432,7 @@ fn the_kinds_added_in_version_2_have_their_own_types_and_flat_fields() {
                 working_days: 5,
                 reason: "report".into(),
                 due_warning_at: Some(at(1)),
-                order,
+                order: ORDER,
             })),
         },
         concat!(

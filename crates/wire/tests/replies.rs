@@ -3,8 +3,7 @@
 mod common;
 
 use switchboard_core::{
-    AgentId, AgentLogin, Channel, Command, Event, EventKind, Level, NewContact, Outcome, Router,
-    RoutingConfig, Tier, Timestamp,
+    AgentId, Channel, Command, Event, EventKind, NewContact, Outcome, RoutingConfig, Timestamp,
 };
 use switchboard_wire::reply::{ContactStatusName, PresenceName};
 use switchboard_wire::{
@@ -12,64 +11,45 @@ use switchboard_wire::{
     decode_reply, encode_query_reply, encode_reply, offer_notice, queues_reply, reply_body,
 };
 
-/// 2026-11-23T09:00:00Z.
-const MONDAY_9AM: u64 = 1_795_424_400_000;
+use common::{Centre, MONDAY_9AM};
 
-struct Centre {
-    router: Router,
-    now: Timestamp,
-    log: Vec<(u64, Event)>,
+/// A centre with `config` at 9 am on the golden Monday.
+fn centre_with(config: RoutingConfig) -> Centre {
+    Centre::starting_at(config, Timestamp::from_millis(MONDAY_9AM))
 }
 
-impl Centre {
-    fn new() -> Self {
-        Self::with(RoutingConfig::default())
-    }
-
-    fn with(config: RoutingConfig) -> Self {
-        Self {
-            router: Router::new(config).expect("valid config"),
-            now: Timestamp::from_millis(MONDAY_9AM),
-            log: Vec::new(),
-        }
-    }
-
-    /// Runs a command; returns its events with their sequence numbers.
-    fn run(&mut self, command: &Command) -> Vec<(u64, Event)> {
-        self.router
-            .handle_command(command.clone(), self.now)
-            .unwrap_or_else(|r| panic!("{command:?} refused: {r}"));
-        let mut out = Vec::new();
-        while let Some(event) = self.router.poll_event() {
-            let seq = self.log.len() as u64 + 1;
-            self.log.push((seq, event.clone()));
-            out.push((seq, event));
-        }
-        out
-    }
-
-    fn later(&mut self, ms: u64) {
-        self.now = Timestamp::from_millis(self.now.as_millis() + ms);
-    }
-
-    fn history(&self, contact: &str) -> Vec<(u64, Event)> {
-        self.log
-            .iter()
-            .filter(|(_, e)| e.kind.contact().map(|c| c.as_str()) == Some(contact))
-            .cloned()
-            .collect()
-    }
+/// A centre with the default configuration at 9 am on the golden Monday.
+fn new_centre() -> Centre {
+    centre_with(RoutingConfig::default())
 }
 
+/// Runs a command; returns its events with their sequence numbers.
+fn run(centre: &mut Centre, command: &Command) -> Vec<(u64, Event)> {
+    let first = centre.log.len();
+    centre.command(command.clone());
+    numbered(&centre.log).skip(first).collect()
+}
+
+/// Every event of the log with its sequence number.
+fn numbered(log: &[Event]) -> impl Iterator<Item = (u64, Event)> {
+    (1..).zip(log.iter().cloned())
+}
+
+/// Moves the clock on by `ms` without handling what falls due.
+fn later(centre: &mut Centre, ms: u64) {
+    centre.now = Timestamp::from_millis(centre.now.as_millis() + ms);
+}
+
+/// The events of `contact`'s history, with their sequence numbers.
+fn history(centre: &Centre, contact: &str) -> Vec<(u64, Event)> {
+    numbered(&centre.log)
+        .filter(|(_, e)| e.kind.contact().map(|c| c.as_str()) == Some(contact))
+        .collect()
+}
+
+/// `agent`'s login at tier 1 on the phones site, with `skill` at level 3.
 fn login(agent: &str, skill: &str) -> Command {
-    Command::LoginAgent(Box::new(AgentLogin {
-        agent: agent.into(),
-        name: agent.to_uppercase().into(),
-        tier: Tier::FIRST,
-        site: "phones".into(),
-        skills: vec![(skill.into(), Level::new(3).expect("level"))],
-        channels: None,
-    }))
+    common::login(agent, 1, "phones", &[(skill, 3)], None)
 }
 
 fn ready(agent: &str) -> Command {
@@ -99,19 +79,19 @@ fn refs(events: &[(u64, Event)]) -> impl Iterator<Item = (u64, &Event)> {
 
 #[test]
 fn replies_say_where_the_contact_and_the_agent_stand() {
-    let mut centre = Centre::new();
-    let events = centre.run(&login("ann", "council_tax"));
+    let mut centre = new_centre();
+    let events = run(&mut centre, &login("ann", "council_tax"));
     let body = reply_body(&login("ann", "council_tax"), refs(&events));
     assert_eq!((body.seq, body.events), (1, 1));
     assert_eq!(body.presence, Some(PresenceName::NotReady));
 
-    let events = centre.run(&ready("ann"));
+    let events = run(&mut centre, &ready("ann"));
     let body = reply_body(&ready("ann"), refs(&events));
     assert_eq!(body.presence, Some(PresenceName::Ready));
     assert_eq!(body.contact_id, None);
 
     let create = call("c1", "council_tax");
-    let events = centre.run(&create);
+    let events = run(&mut centre, &create);
     let body = reply_body(&create, refs(&events));
     assert_eq!(body.contact_id.as_deref(), Some("c1"));
     assert_eq!(body.status, Some(ContactStatusName::Offered));
@@ -121,7 +101,7 @@ fn replies_say_where_the_contact_and_the_agent_stand() {
 
     // A queued call: nobody free.
     let create2 = call("c2", "council_tax");
-    let events = centre.run(&create2);
+    let events = run(&mut centre, &create2);
     let body = reply_body(&create2, refs(&events));
     assert_eq!(body.status, Some(ContactStatusName::Queued));
     assert_eq!((body.agent_id, body.offer_id), (None, None));
@@ -130,7 +110,7 @@ fn replies_say_where_the_contact_and_the_agent_stand() {
         agent: "ann".into(),
         offer: switchboard_core::OfferId::new(offer),
     };
-    let events = centre.run(&accept);
+    let events = run(&mut centre, &accept);
     let body = reply_body(&accept, refs(&events));
     assert_eq!(body.contact_id.as_deref(), Some("c1"));
     assert_eq!(body.status, Some(ContactStatusName::Assigned));
@@ -140,7 +120,7 @@ fn replies_say_where_the_contact_and_the_agent_stand() {
         contact: "c1".into(),
         outcome: Outcome::Resolved,
     };
-    let events = centre.run(&complete);
+    let events = run(&mut centre, &complete);
     let body = reply_body(&complete, refs(&events));
     assert_eq!(body.status, Some(ContactStatusName::Finished));
     assert_eq!(body.presence, Some(PresenceName::WrapUp));
@@ -183,14 +163,14 @@ fn replies_have_the_contract_shape_and_round_trip() {
 
 #[test]
 fn offers_carry_the_contact_and_the_decision_and_notices_follow_events() {
-    let mut centre = Centre::new();
-    centre.run(&login("ann", "council_tax"));
-    centre.run(&ready("ann"));
+    let mut centre = new_centre();
+    run(&mut centre, &login("ann", "council_tax"));
+    run(&mut centre, &ready("ann"));
     let mut contact = NewContact::routine("c1", Channel::Phone, "council_tax");
     contact.customer = Some("cust-1".into());
     contact.vulnerable = true;
     contact.attributes = vec![("caller".into(), "+44 1632 960000".into())];
-    let events = centre.run(&Command::CreateContact(Box::new(contact)));
+    let events = run(&mut centre, &Command::CreateContact(Box::new(contact)));
     let made = events
         .iter()
         .find_map(|(_, e)| match &e.kind {
@@ -224,9 +204,12 @@ fn offers_carry_the_contact_and_the_decision_and_notices_follow_events() {
     );
 
     // The customer hangs up: the offer is revoked, and the desktop is told.
-    let events = centre.run(&Command::AbandonContact {
-        contact: "c1".into(),
-    });
+    let events = run(
+        &mut centre,
+        &Command::AbandonContact {
+            contact: "c1".into(),
+        },
+    );
     assert!(offer_notice(centre.router.state(), &made).is_none());
     let notices: Vec<_> = events.iter().flat_map(|(_, e)| agent_notices(e)).collect();
     assert!(
@@ -235,10 +218,13 @@ fn offers_carry_the_contact_and_the_decision_and_notices_follow_events() {
             .any(|(agent, n)| agent.as_str() == "ann" && n.name() == "offer_revoked"),
         "{notices:?}"
     );
-    let events = centre.run(&Command::MakeNotReady {
-        agent: "ann".into(),
-        reason: "lunch".into(),
-    });
+    let events = run(
+        &mut centre,
+        &Command::MakeNotReady {
+            agent: "ann".into(),
+            reason: "lunch".into(),
+        },
+    );
     let (agent, notice) = events
         .iter()
         .flat_map(|(_, e)| agent_notices(e))
@@ -259,19 +245,22 @@ fn offers_carry_the_contact_and_the_decision_and_notices_follow_events() {
 
 #[test]
 fn queue_and_agent_figures_come_from_the_state() {
-    let mut centre = Centre::new();
-    centre.run(&login("ann", "council_tax"));
-    centre.run(&login("bob", "benefits"));
-    centre.run(&ready("ann"));
-    centre.run(&call("c1", "council_tax")); // offered to ann
-    centre.later(5_000);
-    centre.run(&call("c2", "council_tax")); // waits
-    centre.later(5_000);
-    centre.run(&call("c3", "council_tax")); // waits
-    centre.run(&call("b1", "benefits")); // waits: bob is not ready
-    centre.run(&Command::AbandonContact {
-        contact: "b1".into(),
-    });
+    let mut centre = new_centre();
+    run(&mut centre, &login("ann", "council_tax"));
+    run(&mut centre, &login("bob", "benefits"));
+    run(&mut centre, &ready("ann"));
+    run(&mut centre, &call("c1", "council_tax")); // offered to ann
+    later(&mut centre, 5_000);
+    run(&mut centre, &call("c2", "council_tax")); // waits
+    later(&mut centre, 5_000);
+    run(&mut centre, &call("c3", "council_tax")); // waits
+    run(&mut centre, &call("b1", "benefits")); // waits: bob is not ready
+    run(
+        &mut centre,
+        &Command::AbandonContact {
+            contact: "b1".into(),
+        },
+    );
     let offer = centre
         .router
         .state()
@@ -281,11 +270,14 @@ fn queue_and_agent_figures_come_from_the_state() {
             _ => None,
         })
         .expect("c1 is offered");
-    centre.run(&Command::AcceptOffer {
-        agent: "ann".into(),
-        offer,
-    });
-    centre.later(1_000);
+    run(
+        &mut centre,
+        &Command::AcceptOffer {
+            agent: "ann".into(),
+            offer,
+        },
+    );
+    later(&mut centre, 1_000);
 
     let queues = queues_reply(&centre.router, centre.now);
     assert_eq!(queues.queues.len(), 2);
@@ -324,7 +316,10 @@ fn queue_and_agent_figures_come_from_the_state() {
     let agents = agents_reply(centre.router.state(), centre.now);
     assert_eq!(agents.agents.len(), 2);
     let ann = &agents.agents[0];
-    assert_eq!((ann.agent_id.as_str(), ann.name.as_str()), ("ann", "ANN"));
+    assert_eq!(
+        (ann.agent_id.as_str(), ann.name.as_str()),
+        ("ann", "Agent ann")
+    );
     assert_eq!(ann.presence, PresenceName::Ready);
     assert_eq!(ann.contacts, vec!["c1".to_owned()]);
     assert_eq!(ann.load.phone, 1);
@@ -349,12 +344,12 @@ fn queue_and_agent_figures_come_from_the_state() {
 
 #[test]
 fn a_contact_query_tells_status_and_history() {
-    let mut centre = Centre::new();
-    centre.run(&login("ann", "council_tax"));
-    centre.run(&ready("ann"));
-    centre.run(&call("c1", "council_tax"));
+    let mut centre = new_centre();
+    run(&mut centre, &login("ann", "council_tax"));
+    run(&mut centre, &ready("ann"));
+    run(&mut centre, &call("c1", "council_tax"));
     let state = centre.router.state();
-    let reply = contact_reply(state, "c1", centre.history("c1"));
+    let reply = contact_reply(state, "c1", history(&centre, "c1"));
     assert_eq!(reply.status, ContactStatusName::Offered);
     assert_eq!(reply.agent_id.as_deref(), Some("ann"));
     assert_eq!(reply.history.len(), 2, "created, offered");
@@ -365,17 +360,24 @@ fn a_contact_query_tells_status_and_history() {
     assert_eq!(json["history"][1]["agent_id"], "ann");
     assert!(!encode_query_reply(&reply, Format::Postcard).is_empty());
 
-    centre.run(&Command::AbandonContact {
-        contact: "c1".into(),
-    });
-    let reply = contact_reply(centre.router.state(), "c1", centre.history("c1"));
+    run(
+        &mut centre,
+        &Command::AbandonContact {
+            contact: "c1".into(),
+        },
+    );
+    let reply = contact_reply(centre.router.state(), "c1", history(&centre, "c1"));
     assert_eq!(reply.status, ContactStatusName::Finished);
     assert_eq!(
         reply.finish,
         Some(switchboard_wire::query::FinishName::Abandoned)
     );
     // Forgotten by the state, still in the log.
-    let reply = contact_reply(&switchboard_core::State::new(), "c1", centre.history("c1"));
+    let reply = contact_reply(
+        &switchboard_core::State::new(),
+        "c1",
+        history(&centre, "c1"),
+    );
     assert_eq!(reply.status, ContactStatusName::Finished);
     let reply = contact_reply(centre.router.state(), "nobody", Vec::new());
     assert_eq!(reply.status, ContactStatusName::Unknown);
@@ -391,7 +393,7 @@ fn a_contact_query_tells_status_and_history() {
 #[test]
 fn a_closed_channel_is_refused_with_its_opening() {
     // The library's phones refuse calls until noon (see `common::config`).
-    let mut centre = Centre::with(common::config());
+    let mut centre = centre_with(common::config());
     let mut call = NewContact::routine("p1", Channel::Phone, "housing");
     call.site = Some(common::LIBRARY.into());
     let rejection = centre
@@ -417,18 +419,18 @@ fn a_closed_channel_is_refused_with_its_opening() {
 
 #[test]
 fn a_held_contact_is_held_in_replies_queries_and_figures() {
-    let mut centre = Centre::with(common::config());
+    let mut centre = centre_with(common::config());
     let mut walk_in = NewContact::routine("w1", Channel::FaceToFace, "housing");
     walk_in.site = Some(common::LIBRARY.into());
     let create = Command::CreateContact(Box::new(walk_in));
-    let events = centre.run(&create);
+    let events = run(&mut centre, &create);
     let body = reply_body(&create, refs(&events));
     assert_eq!(body.status, Some(ContactStatusName::Held));
     let json: serde_json::Value =
         serde_json::from_slice(&encode_reply(&Reply::Ok(body), Format::Json)).expect("JSON");
     assert_eq!(json["status"], "held");
 
-    let reply = contact_reply(centre.router.state(), "w1", centre.history("w1"));
+    let reply = contact_reply(centre.router.state(), "w1", history(&centre, "w1"));
     assert_eq!(reply.status, ContactStatusName::Held);
     let json: serde_json::Value =
         serde_json::from_slice(&encode_query_reply(&reply, Format::Json)).expect("JSON");
@@ -450,13 +452,13 @@ fn a_held_contact_is_held_in_replies_queries_and_figures() {
 #[test]
 fn callers_left_waiting_past_the_threshold_count_against_the_service_level_and_unservable_ones_are_flagged()
  {
-    let mut centre = Centre::new();
-    centre.run(&login("ann", "council_tax"));
-    centre.run(&ready("ann"));
-    centre.run(&call("c1", "council_tax")); // offered to ann
-    centre.run(&call("c2", "council_tax")); // waits for ann: servable
-    centre.run(&call("p1", "parking")); // nobody logged in has parking
-    centre.later(60_000);
+    let mut centre = new_centre();
+    run(&mut centre, &login("ann", "council_tax"));
+    run(&mut centre, &ready("ann"));
+    run(&mut centre, &call("c1", "council_tax")); // offered to ann
+    run(&mut centre, &call("c2", "council_tax")); // waits for ann: servable
+    run(&mut centre, &call("p1", "parking")); // nobody logged in has parking
+    later(&mut centre, 60_000);
     centre.router.handle_timeout(centre.now);
     while centre.router.poll_event().is_some() {}
 
@@ -478,22 +480,22 @@ fn callers_left_waiting_past_the_threshold_count_against_the_service_level_and_u
 
 #[test]
 fn a_complaints_query_shows_its_stage_clock_and_extensions() {
-    let mut centre = Centre::new();
+    let mut centre = new_centre();
     let mut letter = NewContact::routine("e1", Channel::Email, "housing");
     letter.complaint_stage = Some(switchboard_core::ComplaintStage::Stage1);
-    centre.run(&Command::CreateContact(Box::new(letter)));
+    run(&mut centre, &Command::CreateContact(Box::new(letter)));
     let extend = Command::ExtendDueTime {
         contact: "e1".into(),
         agent: None,
         working_days: 3,
         reason: "waiting for the surveyor".into(),
     };
-    let events = centre.run(&extend);
+    let events = run(&mut centre, &extend);
     let body = reply_body(&extend, refs(&events));
     assert_eq!(body.contact_id.as_deref(), Some("e1"));
     assert_eq!(body.events, 1);
 
-    let reply = contact_reply(centre.router.state(), "e1", centre.history("e1"));
+    let reply = contact_reply(centre.router.state(), "e1", history(&centre, "e1"));
     let contact = centre.router.state().contact("e1").expect("live");
     let json: serde_json::Value =
         serde_json::from_slice(&encode_query_reply(&reply, Format::Json)).expect("JSON");
@@ -555,21 +557,24 @@ fn complaint(id: &str, channel: Channel) -> Command {
 fn a_complaint_stage_reply_says_where_the_complaint_went_whatever_the_channel() {
     // One rule: `status` is where the complaint stands when the command moved it (off its
     // agent's desk, and wherever routing then put it), `null` only when it did not move.
-    let mut centre = Centre::new();
+    let mut centre = new_centre();
     let both = [(Channel::Phone, 1), (Channel::Email, 5)];
-    centre.run(&with_channels("cara", "customer_relations", &both));
-    centre.run(&ready("cara"));
+    run(
+        &mut centre,
+        &with_channels("cara", "customer_relations", &both),
+    );
+    run(&mut centre, &ready("cara"));
 
     // A call being handled: back in the queue, its agent in wrap-up, nobody else free.
-    centre.run(&complaint("call-1", Channel::Phone));
+    run(&mut centre, &complaint("call-1", Channel::Phone));
     let offer = centre.router.state().offers().next().map(|o| o.id);
     let accept = Command::AcceptOffer {
         agent: "cara".into(),
         offer: offer.expect("offered to cara"),
     };
-    centre.run(&accept);
+    run(&mut centre, &accept);
     let command = stage_2("call-1", Some("cara"));
-    let events = centre.run(&command);
+    let events = run(&mut centre, &command);
     let body = reply_body(&command, refs(&events));
     assert_eq!(body.status, Some(ContactStatusName::Queued), "{body:?}");
     assert_eq!((body.agent_id, body.offer_id), (None, None));
@@ -578,25 +583,28 @@ fn a_complaint_stage_reply_says_where_the_complaint_went_whatever_the_channel() 
 
     // An email being handled: off her desk and, email having no wrap-up, straight back to her
     // (the only one free) at its new stage; the reply says so.
-    let mut centre = Centre::new();
-    centre.run(&with_channels("cara", "customer_relations", &both));
-    centre.run(&ready("cara"));
-    centre.run(&complaint("mail-1", Channel::Email));
+    let mut centre = new_centre();
+    run(
+        &mut centre,
+        &with_channels("cara", "customer_relations", &both),
+    );
+    run(&mut centre, &ready("cara"));
+    run(&mut centre, &complaint("mail-1", Channel::Email));
     let command = stage_2("mail-1", Some("cara"));
-    let events = centre.run(&command);
+    let events = run(&mut centre, &command);
     let body = reply_body(&command, refs(&events));
     assert_eq!(body.status, Some(ContactStatusName::Assigned), "{body:?}");
     assert_eq!(body.agent_id.as_deref(), Some("cara"));
     assert_eq!(body.presence, None, "no wrap-up on email");
 
     // A waiting complaint moves on in place: `null`, whoever is named.
-    let mut centre = Centre::new();
-    centre.run(&login("dan", "planning"));
-    centre.run(&complaint("mail-2", Channel::Email));
-    centre.run(&complaint("mail-3", Channel::Email));
+    let mut centre = new_centre();
+    run(&mut centre, &login("dan", "planning"));
+    run(&mut centre, &complaint("mail-2", Channel::Email));
+    run(&mut centre, &complaint("mail-3", Channel::Email));
     for (contact, agent) in [("mail-2", None), ("mail-3", Some("dan"))] {
         let command = stage_2(contact, agent);
-        let events = centre.run(&command);
+        let events = run(&mut centre, &command);
         let body = reply_body(&command, refs(&events));
         assert_eq!(body.contact_id.as_deref(), Some(contact));
         assert_eq!(body.status, None, "{body:?}");
@@ -606,45 +614,51 @@ fn a_complaint_stage_reply_says_where_the_complaint_went_whatever_the_channel() 
 
 #[test]
 fn a_presence_command_that_changes_nothing_says_so_and_records_nothing() {
-    let mut centre = Centre::new();
-    centre.run(&login("ann", "council_tax"));
+    let mut centre = new_centre();
+    run(&mut centre, &login("ann", "council_tax"));
     let not_ready = |reason: &str| Command::MakeNotReady {
         agent: "ann".into(),
         reason: reason.into(),
     };
-    let events = centre.run(&not_ready("break"));
+    let events = run(&mut centre, &not_ready("break"));
     let body = reply_body(&not_ready("break"), refs(&events));
     assert_eq!(body.presence, Some(PresenceName::NotReady));
     assert!(!body.unchanged);
-    let events = centre.run(&not_ready("break"));
+    let events = run(&mut centre, &not_ready("break"));
     let body = reply_body(&not_ready("break"), refs(&events));
     assert!(body.unchanged, "{body:?}");
     assert_eq!((body.seq, body.events, body.presence), (0, 0, None));
     let json: serde_json::Value =
         serde_json::from_slice(&encode_reply(&Reply::Ok(body), Format::Json)).expect("JSON");
     assert_eq!(json["unchanged"], true);
-    let events = centre.run(&not_ready("training"));
+    let events = run(&mut centre, &not_ready("training"));
     assert!(!reply_body(&not_ready("training"), refs(&events)).unchanged);
 
-    centre.run(&ready("ann"));
-    let events = centre.run(&ready("ann"));
+    run(&mut centre, &ready("ann"));
+    let events = run(&mut centre, &ready("ann"));
     let body = reply_body(&ready("ann"), refs(&events));
     assert!(body.unchanged);
 
     // Ready during wrap-up ends it: a change, reported as ready.
-    centre.run(&call("c1", "council_tax"));
+    run(&mut centre, &call("c1", "council_tax"));
     let offer = centre.router.state().offers().next().map(|o| o.id);
-    centre.run(&Command::AcceptOffer {
-        agent: "ann".into(),
-        offer: offer.expect("offered to ann"),
-    });
-    centre.run(&Command::CompleteContact {
-        agent: "ann".into(),
-        contact: "c1".into(),
-        outcome: Outcome::Resolved,
-    });
-    centre.later(5_000);
-    let events = centre.run(&ready("ann"));
+    run(
+        &mut centre,
+        &Command::AcceptOffer {
+            agent: "ann".into(),
+            offer: offer.expect("offered to ann"),
+        },
+    );
+    run(
+        &mut centre,
+        &Command::CompleteContact {
+            agent: "ann".into(),
+            contact: "c1".into(),
+            outcome: Outcome::Resolved,
+        },
+    );
+    later(&mut centre, 5_000);
+    let events = run(&mut centre, &ready("ann"));
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].1.kind.name(), "wrap_up_ended");
     let body = reply_body(&ready("ann"), refs(&events));
@@ -688,8 +702,8 @@ fn a_reply_with_unchanged_is_read_by_a_client_built_before_it() {
 fn a_create_reply_says_when_the_contact_counts_from_and_what_was_adjusted() {
     use switchboard_wire::AdjustmentReason;
     let hour = 3_600_000;
-    let mut centre = Centre::new();
-    centre.later(3 * hour);
+    let mut centre = new_centre();
+    later(&mut centre, 3 * hour);
     let now = centre.now.as_millis();
     let json = |body: &switchboard_wire::ReplyBody| -> serde_json::Value {
         serde_json::from_slice(&encode_reply(&Reply::Ok(body.clone()), Format::Json)).expect("JSON")
@@ -702,14 +716,14 @@ fn a_create_reply_says_when_the_contact_counts_from_and_what_was_adjusted() {
 
     // As given: no adjustment, and the reply says what it counts from.
     let asked = create("c1", Channel::Phone, Some(now - 10 * 60_000));
-    let body = reply_body(&asked, refs(&centre.run(&asked)));
+    let body = reply_body(&asked, refs(&run(&mut centre, &asked)));
     assert_eq!(body.received_at.map(|t| t.0), Some(now - 10 * 60_000));
     assert!(body.adjustments.is_empty());
     assert_eq!(json(&body)["adjustments"], serde_json::json!([]));
 
     // Two hours back on the phone: counted from an hour back, and the reply says so.
     let asked = create("c2", Channel::Phone, Some(now - 2 * hour));
-    let body = reply_body(&asked, refs(&centre.run(&asked)));
+    let body = reply_body(&asked, refs(&run(&mut centre, &asked)));
     assert_eq!(body.received_at.map(|t| t.0), Some(now - hour));
     assert_eq!(body.adjustments.len(), 1);
     assert_eq!(body.adjustments[0].field, "received_at");
@@ -728,43 +742,43 @@ fn a_create_reply_says_when_the_contact_counts_from_and_what_was_adjusted() {
 
     // Two hours back by email: deferred work counts from any earlier time, as given.
     let asked = create("e1", Channel::Email, Some(now - 2 * hour));
-    let body = reply_body(&asked, refs(&centre.run(&asked)));
+    let body = reply_body(&asked, refs(&run(&mut centre, &asked)));
     assert_eq!(body.received_at.map(|t| t.0), Some(now - 2 * hour));
     assert!(body.adjustments.is_empty());
 
     // Two hours ahead: counted from now.
     let asked = create("c3", Channel::Chat, Some(now + 2 * hour));
-    let body = reply_body(&asked, refs(&centre.run(&asked)));
+    let body = reply_body(&asked, refs(&run(&mut centre, &asked)));
     assert_eq!(body.received_at.map(|t| t.0), Some(now));
     assert_eq!(body.adjustments[0].reason, AdjustmentReason::InTheFuture);
     assert_eq!(json(&body)["adjustments"][0]["reason"], "in_the_future");
 
     // Without received_at: now, nothing adjusted. Other commands: null.
     let asked = create("c4", Channel::Phone, None);
-    let body = reply_body(&asked, refs(&centre.run(&asked)));
+    let body = reply_body(&asked, refs(&run(&mut centre, &asked)));
     assert_eq!(body.received_at.map(|t| t.0), Some(now));
     assert!(body.adjustments.is_empty());
     let abandon = Command::AbandonContact {
         contact: "c4".into(),
     };
-    let body = reply_body(&abandon, refs(&centre.run(&abandon)));
+    let body = reply_body(&abandon, refs(&run(&mut centre, &abandon)));
     assert_eq!(body.received_at, None);
     assert_eq!(json(&body)["received_at"], serde_json::Value::Null);
 
     // The fields are additive: both formats round-trip them.
     let asked = create("c5", Channel::Phone, Some(now + hour));
-    let body = reply_body(&asked, refs(&centre.run(&asked)));
+    let body = reply_body(&asked, refs(&run(&mut centre, &asked)));
     assert_round_trips(&body);
 }
 
 #[test]
 fn a_stage_change_reply_says_when_its_clock_starts_and_a_future_receipt_is_now() {
     use switchboard_wire::AdjustmentReason;
-    let mut centre = Centre::new();
+    let mut centre = new_centre();
     let mut letter = NewContact::routine("e1", Channel::Email, "housing");
     letter.complaint_stage = Some(switchboard_core::ComplaintStage::Stage1);
-    centre.run(&Command::CreateContact(Box::new(letter)));
-    centre.later(60_000);
+    run(&mut centre, &Command::CreateContact(Box::new(letter)));
+    later(&mut centre, 60_000);
     let now = centre.now.as_millis();
     let change = Command::ChangeComplaintStage {
         contact: "e1".into(),
@@ -774,7 +788,7 @@ fn a_stage_change_reply_says_when_its_clock_starts_and_a_future_receipt_is_now()
         received_at: Some(Timestamp::from_millis(now + 86_400_000)),
         due_at: None,
     };
-    let body = reply_body(&change, refs(&centre.run(&change)));
+    let body = reply_body(&change, refs(&run(&mut centre, &change)));
     assert_eq!(body.received_at.map(|t| t.0), Some(now));
     assert_eq!(body.adjustments.len(), 1);
     assert_eq!(body.adjustments[0].reason, AdjustmentReason::InTheFuture);

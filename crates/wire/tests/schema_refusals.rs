@@ -182,13 +182,20 @@ fn accepted() -> Vec<(Target, Value)> {
 }
 
 /// Bodies the engine refuses for their shape (`invalid_message`): each must fail its schema.
-#[allow(clippy::too_many_lines, reason = "one matrix, read as a list")]
 fn refused() -> Vec<(Target, Value)> {
-    use CommandKind::*;
-    let mut out = vec![
-        (Target::Command(CreateContact), json!([1, 2])),
-        (Target::Command(CreateContact), json!(42)),
-    ];
+    let mut out = Vec::new();
+    refused_creates(&mut out);
+    refused_logins(&mut out);
+    refused_reasons(&mut out);
+    refused_others(&mut out);
+    out
+}
+
+/// `contact.create` bodies refused: each field at fault in turn.
+fn refused_creates(out: &mut Vec<(Target, Value)>) {
+    use CommandKind::CreateContact;
+    out.push((Target::Command(CreateContact), json!([1, 2])));
+    out.push((Target::Command(CreateContact), json!(42)));
     let mut add = |target: Target, base: &Value, field: &str, value: Option<Value>| {
         out.push((target, with(base, field, value)));
     };
@@ -262,7 +269,14 @@ fn refused() -> Vec<(Target, Value)> {
         add(c, &create(), "command_id", Some(bad));
     }
     add(c, &create(), "safegaurding", Some(json!(true)));
+}
 
+/// `agent.login` bodies refused: each field at fault in turn.
+fn refused_logins(out: &mut Vec<(Target, Value)>) {
+    use CommandKind::Login;
+    let mut add = |target: Target, base: &Value, field: &str, value: Option<Value>| {
+        out.push((target, with(base, field, value)));
+    };
     let l = Target::Command(Login);
     for bad in [json!(0), json!(6), json!(255)] {
         add(l, &login(), "tier", Some(bad));
@@ -284,7 +298,11 @@ fn refused() -> Vec<(Target, Value)> {
         add(l, &login(), "name", Some(bad));
     }
     add(l, &login(), "agent_id", Some(json!("a.b")));
+}
 
+/// Every command with a required reason refuses a blank, controlled, over-long or missing one.
+fn refused_reasons(out: &mut Vec<(Target, Value)>) {
+    use CommandKind::*;
     let reason = |target: Target, base: &Value, out: &mut Vec<(Target, Value)>| {
         for bad in [
             json!(""),
@@ -298,19 +316,24 @@ fn refused() -> Vec<(Target, Value)> {
         }
         out.push((target, with(base, "reason", None)));
     };
-    reason(Target::Command(NotReady), &json!({"reason": "r"}), &mut out);
+    reason(Target::Command(NotReady), &json!({"reason": "r"}), out);
     reason(
         Target::Command(Escalate),
         &json!({"contact_id": "c1", "reason": "r"}),
-        &mut out,
+        out,
     );
-    reason(Target::Command(ChangeComplaintStage), &stage(), &mut out);
-    reason(Target::Command(ExtendDueTime), &extend(), &mut out);
+    reason(Target::Command(ChangeComplaintStage), &stage(), out);
+    reason(Target::Command(ExtendDueTime), &extend(), out);
     reason(
         Target::Command(MarkPersistentComplainant),
         &json!({"customer_id": "u1", "designated": true, "reason": "r"}),
-        &mut out,
+        out,
     );
+}
+
+/// The other agent commands, complaint and due-time commands, and queries.
+fn refused_others(out: &mut Vec<(Target, Value)>) {
+    use CommandKind::*;
     let mut add = |target: Target, body: Value| out.push((target, body));
     add(Target::Command(Ready), json!({"agent_id": "a b"}));
     add(Target::Command(Ready), json!({"x": 1}));
@@ -386,7 +409,6 @@ fn refused() -> Vec<(Target, Value)> {
     add(Target::QueryQueues, json!({"x": 1}));
     add(Target::QueryAgents, json!({"x": 1}));
     add(Target::QueryQueues, json!([]));
-    out
 }
 
 /// Raw bodies the engine refuses but JSON Schema cannot tell apart from good ones, each with

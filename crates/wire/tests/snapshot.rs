@@ -37,8 +37,8 @@ proptest! {
         let (original, workload) = run(seed, before);
         let decoded = decode_snapshot(&encode_snapshot(original.state()))
             .map_err(|e| TestCaseError::fail(format!("seed {seed}: {e}")))?;
-        let mut restored = common::Centre::with_state(decoded, original.now);
-        let mut in_memory = common::Centre::with_state(original.state().clone(), original.now);
+        let mut restored = common::centre_over(decoded, original.now);
+        let mut in_memory = common::centre_over(original.state().clone(), original.now);
         let (mut a, mut b) = (workload.clone(), workload);
         for _ in 0..after {
             a.step(&mut restored);
@@ -60,7 +60,7 @@ proptest! {
         let now = original.now;
         let decoded = decode_snapshot(&encode_snapshot(original.state()))
             .map_err(|e| TestCaseError::fail(format!("seed {seed}: {e}")))?;
-        let mut restored = common::Centre::with_state(decoded, now);
+        let mut restored = common::centre_over(decoded, now);
         original.log.clear();
         let (mut a, mut b) = (workload.clone(), workload);
         for _ in 0..after {
@@ -83,7 +83,7 @@ proptest! {
 
 /// A centre after `steps` steps of the workload from `seed`, and the workload to go on with.
 fn run(seed: u64, steps: usize) -> (common::Centre, common::Workload) {
-    let mut centre = common::Centre::new();
+    let mut centre = common::centre();
     let mut workload = common::Workload::new(seed);
     for _ in 0..steps {
         workload.step(&mut centre);

@@ -1,23 +1,29 @@
 //! A random contact-centre workload as a list of abstract operations, and a brute-force reference
 //! model of who could take what, written independently of the core's index.
 
+#![allow(
+    dead_code,
+    reason = "each test file uses a different part of the workload (an `expect` would be \
+              unfulfilled in those that use all of it)"
+)]
+
 use std::time::Duration;
 
 use super::{Centre, login, needs};
 use switchboard_core::state::{Agent, Contact, ContactStatus};
 use switchboard_core::{
-    Channel, Command, ComplaintStage, NewContact, OfferId, Outcome, PerChannel, Presence, Priority,
-    Tier, Timestamp,
+    AgentId, Channel, Command, ComplaintStage, ContactId, NewContact, OfferId, Outcome, PerChannel,
+    Presence, Priority, Tier, Timestamp,
 };
 
-pub const AGENTS: usize = 12;
-pub const SERVICES: [&str; 4] = ["council_tax", "benefits", "housing", "complaints"];
-pub const SITES: [&str; 3] = ["hq", "riverside", "town_hall"];
-pub const LANGUAGES: [&str; 2] = ["polish", "portuguese"];
+pub(crate) const AGENTS: usize = 12;
+pub(crate) const SERVICES: [&str; 4] = ["council_tax", "benefits", "housing", "complaints"];
+pub(crate) const SITES: [&str; 3] = ["hq", "riverside", "town_hall"];
+pub(crate) const LANGUAGES: [&str; 2] = ["polish", "portuguese"];
 
 /// One step of a workload. Indices are taken modulo whatever exists, so any value is valid.
 #[derive(Clone, Debug)]
-pub enum Op {
+pub(crate) enum Op {
     Login {
         agent: u8,
         tier: u8,
@@ -101,16 +107,10 @@ fn agent_name(i: u8) -> String {
 
 /// Runs one operation against the centre. Rejections are expected and fine; they must change
 /// nothing, which is checked here.
-pub fn run(centre: &mut Centre, op: &Op, created: &mut Vec<String>) {
+pub(crate) fn run(centre: &mut Centre, op: &Op, created: &mut Vec<String>) {
     let command = match *op {
         Op::Advance { secs } => {
-            // Mostly a few seconds; now and then long enough for offers to expire and plans to relax.
-            let secs = if secs % 8 == 0 {
-                u64::from(secs % 240)
-            } else {
-                u64::from(secs % 12)
-            };
-            centre.advance(secs);
+            let_time_pass(centre, secs);
             return;
         }
         Op::Login {
@@ -120,38 +120,7 @@ pub fn run(centre: &mut Centre, op: &Op, created: &mut Vec<String>) {
             skills,
             chat,
             email,
-        } => {
-            let mut list: Vec<(&str, u8)> = Vec::new();
-            for (i, service) in SERVICES.iter().enumerate() {
-                if skills & (1 << i) != 0 {
-                    list.push((service, 1 + (skills >> 4) % 5));
-                }
-            }
-            if skills & 0x10 != 0 {
-                list.push(("safeguarding", 2));
-            }
-            if skills & 0x08 != 0 {
-                // The complaints service's staff are the customer relations team; senior ones
-                // are designated officers for persistent complainants.
-                list.push(("customer_relations", 1 + (skills >> 4) % 5));
-                if tier % 5 >= 2 {
-                    list.push(("designated_officer", 1));
-                }
-            }
-            if skills & 0x20 != 0 {
-                list.push((LANGUAGES[usize::from(skills >> 6) % 2], 4));
-            }
-            let mut capacity = PerChannel::splat(1);
-            capacity.set(Channel::Chat, chat % 4);
-            capacity.set(Channel::Email, email % 6);
-            login(
-                &agent_name(agent),
-                1 + tier % 5,
-                SITES[usize::from(site) % 3],
-                &list,
-                Some(capacity),
-            )
-        }
+        } => log_in(agent, tier, site, skills, chat, email),
         Op::Ready { agent } => Command::MakeReady {
             agent: agent_name(agent).into(),
         },
@@ -159,64 +128,8 @@ pub fn run(centre: &mut Centre, op: &Op, created: &mut Vec<String>) {
             agent: agent_name(agent).into(),
             reason: "break".into(),
         },
-        Op::Logout { agent, force } => {
-            let name = if force {
-                busy_agent(centre, agent, |a| !a.contacts.is_empty())
-            } else {
-                agent_name(agent)
-            };
-            Command::LogoutAgent {
-                agent: name.into(),
-                force,
-            }
-        }
-        Op::Create {
-            channel,
-            service,
-            level,
-            language,
-            priority,
-            flags,
-            customer,
-            site,
-        } => {
-            let channel = Channel::ALL[usize::from(channel) % Channel::COUNT];
-            let id = format!("c{}", created.len());
-            let service = SERVICES[usize::from(service) % SERVICES.len()];
-            let mut contact = NewContact::routine(&id, channel, service);
-            if level % 3 == 0 {
-                contact.skills = vec![needs(service, 1 + level % 5)];
-            }
-            if language % 5 == 0 {
-                contact.language = Some(LANGUAGES[usize::from(language / 5) % 2].into());
-            }
-            contact.priority = Priority::new(priority % 10).expect("0-9");
-            contact.safeguarding = flags % 11 == 0;
-            contact.vulnerable = flags % 7 == 0;
-            if customer % 2 == 0 {
-                contact.customer = Some(format!("cust{}", customer % 16).into());
-            }
-            if flags % 4 == 0 {
-                contact.preferred_agent = Some(agent_name(customer).into());
-            }
-            if !channel.is_live() && level % 4 == 1 {
-                // Deferred work due within minutes, so due times are reached during the run.
-                contact.due_at =
-                    Some(centre.now + Duration::from_secs(60 * u64::from(1 + priority % 30)));
-            }
-            if channel == Channel::FaceToFace || site % 4 == 0 {
-                contact.site = Some(SITES[usize::from(site) % 3].into());
-            }
-            if service == "complaints" {
-                contact.complaint_stage = Some(if flags % 5 == 0 {
-                    ComplaintStage::Stage2
-                } else {
-                    ComplaintStage::Stage1
-                });
-            }
-            created.push(id);
-            Command::CreateContact(Box::new(contact))
-        }
+        Op::Logout { agent, force } => log_out(centre, agent, force),
+        Op::Create { .. } => create_contact(centre, op, created),
         Op::Abandon { pick } => {
             let Some(id) = pick_created(created, usize::from(pick)) else {
                 return;
@@ -224,108 +137,67 @@ pub fn run(centre: &mut Centre, op: &Op, created: &mut Vec<String>) {
             Command::AbandonContact { contact: id.into() }
         }
         Op::Accept { agent, pick } | Op::Reject { agent, pick } => {
-            let name = busy_agent(centre, agent, |a| !a.offers.is_empty());
-            let offer = centre
-                .state()
-                .agent(&name)
-                .and_then(|a| pick_from(&a.offers, pick))
-                .unwrap_or(OfferId::new(u64::from(pick)));
-            if matches!(op, Op::Accept { .. }) {
-                Command::AcceptOffer {
-                    agent: name.into(),
-                    offer,
-                }
-            } else {
-                Command::RejectOffer {
-                    agent: name.into(),
-                    offer,
-                    reason: None,
-                }
+            answer_an_offer(centre, agent, pick, matches!(op, Op::Accept { .. }))
+        }
+        Op::Complete {
+            agent,
+            pick,
+            outcome,
+        } => {
+            let (agent, contact) = work_in_hand(centre, agent, pick);
+            Command::CompleteContact {
+                agent,
+                contact,
+                outcome: [Outcome::Resolved, Outcome::Referred, Outcome::NoAction]
+                    [usize::from(outcome) % 3],
             }
         }
-        Op::Complete { agent, pick, .. }
-        | Op::Escalate { agent, pick, .. }
-        | Op::Transfer { agent, pick, .. } => {
-            let name = busy_agent(centre, agent, |a| !a.contacts.is_empty());
-            let contact = held(centre, &name, pick).unwrap_or_else(|| format!("c{pick}"));
-            match *op {
-                Op::Complete { outcome, .. } => Command::CompleteContact {
-                    agent: name.into(),
-                    contact: contact.into(),
-                    outcome: [Outcome::Resolved, Outcome::Referred, Outcome::NoAction]
-                        [usize::from(outcome) % 3],
-                },
-                Op::Escalate { tier, .. } => Command::EscalateContact {
-                    agent: name.into(),
-                    contact: contact.into(),
-                    reason: "beyond me".into(),
-                    to_tier: if tier % 2 == 0 {
-                        None
-                    } else {
-                        Tier::new(1 + tier % 5)
-                    },
-                },
-                Op::Transfer { service, .. } => Command::TransferContact {
-                    agent: name.into(),
-                    contact: contact.into(),
-                    service: SERVICES[usize::from(service) % SERVICES.len()].into(),
-                    skills: vec![],
-                },
-                _ => unreachable!("matched above"),
+        Op::Escalate { agent, pick, tier } => {
+            let (agent, contact) = work_in_hand(centre, agent, pick);
+            let to_tier = if tier % 2 == 0 {
+                None
+            } else {
+                Tier::new(1 + tier % 5)
+            };
+            Command::EscalateContact {
+                agent,
+                contact,
+                reason: "beyond me".into(),
+                to_tier,
+            }
+        }
+        Op::Transfer {
+            agent,
+            pick,
+            service,
+        } => {
+            let (agent, contact) = work_in_hand(centre, agent, pick);
+            let service = SERVICES[usize::from(service) % SERVICES.len()].into();
+            Command::TransferContact {
+                agent,
+                contact,
+                service,
+                skills: vec![],
             }
         }
         Op::ComplaintStage { pick, to } => {
             let Some(id) = pick_created(created, usize::from(pick)) else {
                 return;
             };
-            let state = centre.state();
-            let agent = state.contact(id).and_then(|c| match c.status {
-                ContactStatus::Assigned { agent, .. } => Some(state.agent_at(agent).id.clone()),
-                _ => None,
-            });
-            Command::ChangeComplaintStage {
-                contact: id.into(),
-                agent,
-                to: [
-                    ComplaintStage::Stage1,
-                    ComplaintStage::Stage2,
-                    ComplaintStage::Ombudsman,
-                ][usize::from(to) % 3],
-                reason: "customer asked".into(),
-                received_at: None,
-                due_at: (to % 2 == 0).then(|| centre.now + Duration::from_secs(600)),
-            }
+            move_a_complaint_on(centre, id, to)
         }
         Op::Extend { pick, days } => {
             let Some(id) = pick_created(created, usize::from(pick)) else {
                 return;
             };
-            Command::ExtendDueTime {
-                contact: id.into(),
-                agent: None,
-                working_days: u32::from(days % 3),
-                reason: if days % 7 == 0 { "" } else { "more time" }.into(),
-            }
+            extend_a_due_time(id, days)
         }
         Op::MarkPersistent { customer } => Command::MarkPersistentComplainant {
             customer: format!("cust{}", customer % 16).into(),
             designated: customer % 3 != 0,
             reason: "policy decision".into(),
         },
-        Op::Nonsense { kind } => match kind % 3 {
-            0 => Command::MakeReady {
-                agent: "ghost".into(),
-            },
-            1 => Command::AcceptOffer {
-                agent: agent_name(kind).into(),
-                offer: OfferId::new(u64::MAX),
-            },
-            _ => Command::CompleteContact {
-                agent: agent_name(kind).into(),
-                contact: "never".into(),
-                outcome: Outcome::Resolved,
-            },
-        },
+        Op::Nonsense { kind } => nonsense(kind),
     };
     let applied = centre.state().events_applied();
     if centre.try_command(command).is_err() {
@@ -334,6 +206,206 @@ pub fn run(centre: &mut Centre, op: &Op, created: &mut Vec<String>) {
             applied,
             "a rejected command applied events"
         );
+    }
+}
+
+/// Time passes: mostly a few seconds; now and then long enough for offers to expire and plans
+/// to relax.
+fn let_time_pass(centre: &mut Centre, secs: u16) {
+    let secs = if secs.is_multiple_of(8) {
+        u64::from(secs % 240)
+    } else {
+        u64::from(secs % 12)
+    };
+    centre.advance(secs);
+}
+
+/// The login an [`Op::Login`] draws: services, safeguarding, the complaints team's skills and
+/// a language from the bits of `skills`; capacity one per channel but chat's and email's.
+fn log_in(agent: u8, tier: u8, site: u8, skills: u8, chat: u8, email: u8) -> Command {
+    let mut list: Vec<(&str, u8)> = Vec::new();
+    for (i, service) in SERVICES.iter().enumerate() {
+        if skills & (1 << i) != 0 {
+            list.push((service, 1 + (skills >> 4) % 5));
+        }
+    }
+    if skills & 0x10 != 0 {
+        list.push(("safeguarding", 2));
+    }
+    if skills & 0x08 != 0 {
+        // The complaints service's staff are the customer relations team; senior ones are
+        // designated officers for persistent complainants.
+        list.push(("customer_relations", 1 + (skills >> 4) % 5));
+        if tier % 5 >= 2 {
+            list.push(("designated_officer", 1));
+        }
+    }
+    if skills & 0x20 != 0 {
+        list.push((LANGUAGES[usize::from(skills >> 6) % 2], 4));
+    }
+    let mut capacity = PerChannel::splat(1);
+    capacity.set(Channel::Chat, chat % 4);
+    capacity.set(Channel::Email, email % 6);
+    login(
+        &agent_name(agent),
+        1 + tier % 5,
+        SITES[usize::from(site) % 3],
+        &list,
+        Some(capacity),
+    )
+}
+
+/// The contact an [`Op::Create`] draws (its id is `c<n>`, the n-th created), with skills,
+/// language, priority, flags, customer, preferred agent, due time, site and complaint stage
+/// from its bytes.
+fn create_contact(centre: &Centre, op: &Op, created: &mut Vec<String>) -> Command {
+    let Op::Create {
+        channel,
+        service,
+        level,
+        language,
+        priority,
+        flags,
+        customer,
+        site,
+    } = *op
+    else {
+        unreachable!("create_contact is called for Op::Create");
+    };
+    let channel = Channel::ALL[usize::from(channel) % Channel::COUNT];
+    let id = format!("c{}", created.len());
+    let service = SERVICES[usize::from(service) % SERVICES.len()];
+    let mut contact = NewContact::routine(&id, channel, service);
+    if level % 3 == 0 {
+        contact.skills = vec![needs(service, 1 + level % 5)];
+    }
+    if language % 5 == 0 {
+        contact.language = Some(LANGUAGES[usize::from(language / 5) % 2].into());
+    }
+    contact.priority = Priority::new(priority % 10).expect("0-9");
+    contact.safeguarding = flags % 11 == 0;
+    contact.vulnerable = flags % 7 == 0;
+    if customer % 2 == 0 {
+        contact.customer = Some(format!("cust{}", customer % 16).into());
+    }
+    if flags % 4 == 0 {
+        contact.preferred_agent = Some(agent_name(customer).into());
+    }
+    if !channel.is_live() && level % 4 == 1 {
+        // Deferred work due within minutes, so due times are reached during the run.
+        contact.due_at = Some(centre.now + Duration::from_secs(60 * u64::from(1 + priority % 30)));
+    }
+    if channel == Channel::FaceToFace || site % 4 == 0 {
+        contact.site = Some(SITES[usize::from(site) % 3].into());
+    }
+    if service == "complaints" {
+        contact.complaint_stage = Some(if flags % 5 == 0 {
+            ComplaintStage::Stage2
+        } else {
+            ComplaintStage::Stage1
+        });
+    }
+    created.push(id);
+    Command::CreateContact(Box::new(contact))
+}
+
+/// An agent with offers (chosen by `agent`) accepts or rejects one of them (chosen by `pick`).
+fn answer_an_offer(centre: &Centre, agent: u8, pick: u8, accept: bool) -> Command {
+    let name = busy_agent(centre, agent, |a| !a.offers.is_empty());
+    let offer = centre
+        .state()
+        .agent(&name)
+        .and_then(|a| pick_from(&a.offers, pick))
+        .unwrap_or(OfferId::new(u64::from(pick)));
+    if accept {
+        Command::AcceptOffer {
+            agent: name.into(),
+            offer,
+        }
+    } else {
+        Command::RejectOffer {
+            agent: name.into(),
+            offer,
+            reason: None,
+        }
+    }
+}
+
+/// An agent holding work (chosen by `agent`) and one of their contacts (chosen by `pick`); any
+/// names when nobody holds work (so the command is refused, which is checked to change nothing).
+fn work_in_hand(centre: &Centre, agent: u8, pick: u8) -> (AgentId, ContactId) {
+    let name = busy_agent(centre, agent, |a| !a.contacts.is_empty());
+    let contact = held(centre, &name, pick).unwrap_or_else(|| format!("c{pick}"));
+    (name.into(), contact.into())
+}
+
+/// An agent logs out: one holding work when by force (which requeues it).
+fn log_out(centre: &Centre, agent: u8, force: bool) -> Command {
+    let name = if force {
+        busy_agent(centre, agent, |a| !a.contacts.is_empty())
+    } else {
+        agent_name(agent)
+    };
+    Command::LogoutAgent {
+        agent: name.into(),
+        force,
+    }
+}
+
+/// Contact `id`'s due time is extended by up to two working days (now and then without a
+/// reason, which is refused).
+fn extend_a_due_time(id: &str, days: u8) -> Command {
+    Command::ExtendDueTime {
+        contact: id.into(),
+        agent: None,
+        working_days: u32::from(days % 3),
+        reason: if days.is_multiple_of(7) {
+            ""
+        } else {
+            "more time"
+        }
+        .into(),
+    }
+}
+
+/// Complaint `id` moves on a stage: by its agent when handled, by a manager when waiting.
+fn move_a_complaint_on(centre: &Centre, id: &str, to: u8) -> Command {
+    let state = centre.state();
+    let agent = state.contact(id).and_then(|c| match c.status {
+        ContactStatus::Assigned { agent, .. } => Some(state.agent_at(agent).id.clone()),
+        _ => None,
+    });
+    Command::ChangeComplaintStage {
+        contact: id.into(),
+        agent,
+        to: [
+            ComplaintStage::Stage1,
+            ComplaintStage::Stage2,
+            ComplaintStage::Ombudsman,
+        ][usize::from(to) % 3],
+        reason: "customer asked".into(),
+        received_at: None,
+        due_at: to
+            .is_multiple_of(2)
+            .then(|| centre.now + Duration::from_secs(600)),
+    }
+}
+
+/// A command that names things that do not exist.
+fn nonsense(kind: u8) -> Command {
+    match kind % 3 {
+        0 => Command::MakeReady {
+            agent: "ghost".into(),
+        },
+        1 => Command::AcceptOffer {
+            agent: agent_name(kind).into(),
+            offer: OfferId::new(u64::MAX),
+        },
+        _ => Command::CompleteContact {
+            agent: agent_name(kind).into(),
+            contact: "never".into(),
+            outcome: Outcome::Resolved,
+        },
     }
 }
 
@@ -361,7 +433,12 @@ fn held(centre: &Centre, agent: &str, pick: u8) -> Option<String> {
 
 /// The reference model's answer to "could this free agent take this waiting contact now?",
 /// written from the documented rules without the core's index or matching code.
-pub fn could_take(centre: &Centre, agent: &Agent, contact: &Contact, now: Timestamp) -> bool {
+pub(crate) fn could_take(
+    centre: &Centre,
+    agent: &Agent,
+    contact: &Contact,
+    now: Timestamp,
+) -> bool {
     let state = centre.state();
     if contact.status != ContactStatus::Queued || agent.presence != Presence::Ready {
         return false;
@@ -393,7 +470,7 @@ pub fn could_take(centre: &Centre, agent: &Agent, contact: &Contact, now: Timest
 
 /// The reference model's static half: the contact's plan step accepts this agent (preferred
 /// agent, tier, site, skills with relaxation, language), whatever the agent is doing.
-pub fn meets_requirements(centre: &Centre, agent: &Agent, contact: &Contact) -> bool {
+pub(crate) fn meets_requirements(centre: &Centre, agent: &Agent, contact: &Contact) -> bool {
     let state = centre.state();
     let config = centre.router.config();
     let channel = contact.channel;
@@ -438,7 +515,7 @@ pub fn meets_requirements(centre: &Centre, agent: &Agent, contact: &Contact) -> 
 
 /// Checks that every offer and assignment meets its contact's requirements, and that routing
 /// left no free agent who could take a waiting contact.
-pub fn assert_work_conserving(centre: &Centre) {
+pub(crate) fn assert_work_conserving(centre: &Centre) {
     for contact in centre.state().contacts() {
         let holder = match contact.status {
             ContactStatus::Offered { agent, .. } | ContactStatus::Assigned { agent, .. } => agent,
@@ -468,7 +545,7 @@ pub fn assert_work_conserving(centre: &Centre) {
 }
 
 /// A workload step drawn from a seeded generator, weighted like a busy morning.
-pub fn random_op(rng: &mut impl rand::Rng) -> Op {
+pub(crate) fn random_op(rng: &mut impl rand::Rng) -> Op {
     let roll: u8 = rng.random_range(0..100);
     let b = |rng: &mut dyn rand::RngCore| rng.next_u32().to_le_bytes()[0];
     match roll {

@@ -1,5 +1,7 @@
 //! Appending across many segment roll-overs, reopening, and reading everything back.
 
+use std::path::Path;
+
 use rand::Rng;
 use switchboard_log::{ChainHash, Entry, FileLog, LogError, LogReader, Record, verify};
 
@@ -9,29 +11,11 @@ use crate::common::{
 
 #[test]
 fn batches_of_varying_sizes_round_trip_across_roll_overs() {
-    let mut seeded = Seeded::new(0x5eed_0001);
     let dir = tempfile::tempdir().unwrap();
     let mut log = open_clean(dir.path(), small_segments());
     assert_eq!(log.next_seq(), 1);
     assert_eq!(log.head_hash(), ChainHash::GENESIS);
-
-    let mut next = 1u64;
-    let mut heads = vec![ChainHash::GENESIS];
-    // Many small batches, then one batch that spans several segments on its own.
-    let mut sizes: Vec<u64> = (0..60).map(|_| seeded.rng.random_range(1..=80)).collect();
-    sizes.push(400);
-    for size in sizes {
-        let appended = log.append(&entries_for(next, size)).unwrap();
-        assert_eq!(appended.first_seq, next);
-        assert_eq!(appended.last_seq, next + size - 1);
-        assert_eq!(appended.head_hash, log.head_hash());
-        next += size;
-        heads.push(appended.head_hash);
-    }
-    let last_seq = next - 1;
-    let stats = log.stats();
-    assert!(stats.segments_rolled > 20, "{stats:?}");
-    assert_eq!(stats.records, last_seq);
+    let (last_seq, segments_rolled) = append_batches(&mut log);
     let head = log.head_hash();
     drop(log);
 
@@ -44,9 +28,45 @@ fn batches_of_varying_sizes_round_trip_across_roll_overs() {
         recovery.segment_count as usize,
         segment_files(dir.path()).len()
     );
-    assert_eq!(u64::from(recovery.segment_count), stats.segments_rolled + 1);
+    assert_eq!(u64::from(recovery.segment_count), segments_rolled + 1);
 
     let reader = LogReader::open(dir.path()).unwrap();
+    let records = read_the_whole_chain(&reader, last_seq, head);
+    read_from_the_middle(dir.path(), &reader, &records);
+    read_segment_by_segment(dir.path(), &reader, last_seq);
+    read_views_ranges_and_scans(&reader, &records);
+    // The trait's read_from agrees with the reader's.
+    let via_trait: Vec<Record> = switchboard_log::EventLog::read_from(&log, last_seq - 5)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(via_trait.as_slice(), &records[(last_seq - 6) as usize..]);
+    verify_agrees(dir.path(), last_seq, head);
+}
+
+/// Many small batches, then one batch that spans several segments on its own, each checked as
+/// appended. Returns the last seq and how many segments were rolled over.
+fn append_batches(log: &mut FileLog) -> (u64, u64) {
+    let mut seeded = Seeded::new(0x5eed_0001);
+    let mut next = 1u64;
+    let mut sizes: Vec<u64> = (0..60).map(|_| seeded.rng.random_range(1..=80)).collect();
+    sizes.push(400);
+    for size in sizes {
+        let appended = log.append(&entries_for(next, size)).unwrap();
+        assert_eq!(appended.first_seq, next);
+        assert_eq!(appended.last_seq, next + size - 1);
+        assert_eq!(appended.head_hash, log.head_hash());
+        next += size;
+    }
+    let last_seq = next - 1;
+    let stats = log.stats();
+    assert!(stats.segments_rolled > 20, "{stats:?}");
+    assert_eq!(stats.records, last_seq);
+    (last_seq, stats.segments_rolled)
+}
+
+/// Reads every record from the start: dense seqs, each continuing the chain up to `head`.
+fn read_the_whole_chain(reader: &LogReader, last_seq: u64, head: ChainHash) -> Vec<Record> {
     let records: Vec<Record> = reader.read_from(1).unwrap().map(Result::unwrap).collect();
     assert_eq!(records.len() as u64, last_seq);
     let mut prev = ChainHash::GENESIS;
@@ -57,9 +77,13 @@ fn batches_of_varying_sizes_round_trip_across_roll_overs() {
         prev = record.hash;
     }
     assert_eq!(prev, head);
+    records
+}
 
-    // From the middle: a segment's first seq, a seq inside a segment, the last, and past the end.
-    let second_segment_first_seq: u64 = segment_files(dir.path())[1]
+/// From the middle: a segment's first seq, a seq inside a segment, the last, and past the end.
+fn read_from_the_middle(dir: &Path, reader: &LogReader, records: &[Record]) {
+    let last_seq = records.len() as u64;
+    let second_segment_first_seq: u64 = segment_files(dir)[1]
         .file_stem()
         .unwrap()
         .to_str()
@@ -79,10 +103,17 @@ fn batches_of_varying_sizes_round_trip_across_roll_overs() {
         );
     }
     assert_eq!(reader.read_from(last_seq + 1).unwrap().count(), 0);
-    // The segments' first seqs are the file names', and reading one segment alone gives its
-    // records: the first at its first seq, and together every record once.
+    assert!(matches!(
+        reader.read_from(0),
+        Err(LogError::InvalidSeq { seq: 0, .. })
+    ));
+}
+
+/// The segments' first seqs are the file names', and reading one segment alone gives its
+/// records: the first at its first seq, and together every record once.
+fn read_segment_by_segment(dir: &Path, reader: &LogReader, last_seq: u64) {
     let firsts = reader.segment_first_seqs().unwrap();
-    let named: Vec<u64> = segment_files(dir.path())
+    let named: Vec<u64> = segment_files(dir)
         .iter()
         .map(|path| path.file_stem().unwrap().to_str().unwrap().parse().unwrap())
         .collect();
@@ -99,7 +130,12 @@ fn batches_of_varying_sizes_round_trip_across_roll_overs() {
         );
     }
     assert_eq!(by_segment, (1..=last_seq).collect::<Vec<_>>());
-    // The borrowing path yields the same records.
+}
+
+/// The borrowing path, a bounded range, single records and a payload scan all yield the same
+/// records as reading everything.
+fn read_views_ranges_and_scans(reader: &LogReader, records: &[Record]) {
+    let last_seq = records.len() as u64;
     let mut views = reader.read_from(1).unwrap();
     let mut viewed = 0;
     while let Some(view) = views.next_view() {
@@ -108,10 +144,6 @@ fn batches_of_varying_sizes_round_trip_across_roll_overs() {
         viewed += 1;
     }
     assert_eq!(viewed, records.len());
-    assert!(matches!(
-        reader.read_from(0),
-        Err(LogError::InvalidSeq { seq: 0, .. })
-    ));
     let bounded: Vec<u64> = reader
         .read_from(10)
         .unwrap()
@@ -122,14 +154,6 @@ fn batches_of_varying_sizes_round_trip_across_roll_overs() {
     assert_eq!(reader.record_at(77).unwrap().as_ref(), Some(&records[76]));
     assert_eq!(reader.record_at(last_seq + 1).unwrap(), None);
     assert_eq!(reader.last_seq().unwrap(), last_seq);
-
-    // The trait's read_from agrees with the reader's.
-    let via_trait: Vec<Record> = switchboard_log::EventLog::read_from(&log, last_seq - 5)
-        .unwrap()
-        .map(Result::unwrap)
-        .collect();
-    assert_eq!(via_trait.as_slice(), &records[(last_seq - 6) as usize..]);
-
     // A scan yields exactly the records whose payload matches.
     let long: Vec<u64> = reader
         .scan(1, |payload| payload.len() > 250)
@@ -143,9 +167,12 @@ fn batches_of_varying_sizes_round_trip_across_roll_overs() {
         .collect();
     assert!(!expected.is_empty());
     assert_eq!(long, expected);
+}
 
+/// `verify` finds the whole chain, reporting progress at least once a segment.
+fn verify_agrees(dir: &Path, last_seq: u64, head: ChainHash) {
     let mut progress_calls = 0u32;
-    let report = verify(dir.path(), |done, total| {
+    let report = verify(dir, |done, total| {
         assert!(done <= total);
         progress_calls += 1;
     })

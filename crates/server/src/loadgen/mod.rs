@@ -17,7 +17,7 @@ mod rig;
 mod tracker;
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -27,6 +27,7 @@ use async_nats::{Client, Subject};
 use bytes::Bytes;
 use futures::StreamExt;
 use serde_json::{Value, json};
+use switchboard_natsd::NatsServer;
 
 use agents::{Desk, Names};
 use machine::Resident;
@@ -185,57 +186,17 @@ struct Run {
 }
 
 async fn loadgen(args: &Args) -> Result<Value> {
-    let base = args.data_dir.clone().unwrap_or_else(std::env::temp_dir);
-    std::fs::create_dir_all(&base)
-        .with_context(|| format!("could not create {}", base.display()))?;
-    let scratch = tempfile::Builder::new()
-        .prefix("switchboard-loadgen-")
-        .tempdir_in(&base)
-        .with_context(|| format!("could not make a scratch directory in {}", base.display()))?;
+    let scratch = scratch_dir(args)?;
     let probe_dir = scratch.path().to_path_buf();
     let sync = tokio::task::spawn_blocking(move || machine::fdatasync_latency(&probe_dir, 200))
         .await
         .context("fdatasync probe")??;
-
-    let (url, _nats) = match &args.nats_url {
-        Some(url) => (url.clone(), None),
-        None => {
-            let store = scratch.path().join("nats");
-            let server = tokio::task::spawn_blocking(move || rig::start_nats(&store))
-                .await
-                .context("nats-server start")??;
-            (server.client_url(), Some(server))
-        }
-    };
-    let mut engine = if args.spawn_engine || args.nats_url.is_none() {
-        let dir = scratch.path().join("engine");
-        Some(rig::SpawnedEngine::start(&url, &args.subject_prefix, &dir)?)
-    } else {
-        None
-    };
+    let (url, _nats, mut engine) = start_rig(args, scratch.path()).await?;
     let engine_pid = engine
         .as_ref()
         .map(rig::SpawnedEngine::pid)
         .or(args.engine_pid);
-
-    let connect = |name: &'static str| {
-        let url = url.clone();
-        async move {
-            async_nats::ConnectOptions::new()
-                .name(name)
-                .connect(url.as_str())
-                .await
-                .with_context(|| format!("could not connect to NATS at {url}"))
-        }
-    };
-    let desk_client = connect("switchboard-loadgen-agents").await?;
-    if let Err(error) = crate::demo::wait_until_ready(&desk_client, &args.subject_prefix).await {
-        if let Some(status) = engine.as_mut().and_then(rig::SpawnedEngine::exited) {
-            anyhow::bail!("the engine exited ({status}) before it was ready");
-        }
-        return Err(error);
-    }
-    let sender = connect("switchboard-loadgen-contacts").await?;
+    let (desk_client, sender) = connect_when_ready(&url, args, engine.as_mut()).await?;
 
     let run: u32 = rand::random();
     let names = Names::new(&args.subject_prefix, run);
@@ -265,19 +226,7 @@ async fn loadgen(args: &Args) -> Result<Value> {
     )
     .await?;
 
-    // Warm-up, at least one contact: it also tells the offer's size for the relays.
-    let (warmup, offer_bytes) =
-        engine_phase(&cx, "warm-up", args.rate, args.warmup.max(1.0 / args.rate)).await;
-    if warmup.received == 0 {
-        anyhow::bail!(
-            "none of the {} warm-up contacts got an offer ({} created, {} refused): is the \
-             engine on this NATS routing under the prefix {:?}?",
-            warmup.sent,
-            warmup.replies_ok,
-            warmup.replies_refused,
-            args.subject_prefix
-        );
-    }
+    let offer_bytes = warm_up(&cx, args).await?;
     let create_bytes = names.create_body(0, 0).len();
     let rss_before = engine_pid.and_then(machine::resident);
 
@@ -302,63 +251,19 @@ async fn loadgen(args: &Args) -> Result<Value> {
         let (bare, durable) = if args.no_relays {
             (None, None)
         } else {
-            let relay_input = create_bytes;
-            let relay_output = usize::try_from(offer_bytes).unwrap_or(usize::MAX);
-            let bare = relay_phase(&cx, RelayKind::Bare, args, relay_input, relay_output).await?;
-            let file = scratch.path().join("durable-relay.log");
-            let durable = relay_phase(
-                &cx,
-                RelayKind::Durable(file),
-                args,
-                relay_input,
-                relay_output,
-            )
-            .await?;
+            let durable_file = scratch.path().join("durable-relay.log");
+            let output_bytes = usize::try_from(offer_bytes).unwrap_or(usize::MAX);
+            let (bare, durable) =
+                relay_phases(&cx, args, create_bytes, output_bytes, durable_file).await?;
             (Some(bare), Some(durable))
         };
-        // CPU time of each process in the path over the engine phase: the engine's, the
-        // nats-server's (when started here) and this load generator's own.
-        let nats_pid = _nats.as_ref().and_then(switchboard_natsd::NatsServer::pid);
-        let pids = [engine_pid, nats_pid, Some(std::process::id())];
-        // nats-server's message counters, read just outside the phase and its CPU window (a
-        // local HTTP call of about a millisecond).
-        let messages_before = _nats.as_ref().and_then(nats_messages);
-        let cpu_before = pids.map(|pid| pid.and_then(machine::cpu_time));
-        let (engine_result, _) = engine_phase(&cx, "engine", args.rate, args.duration).await;
-        let cpu_after = pids.map(|pid| pid.and_then(machine::cpu_time));
-        let messages = messages_before
-            .zip(_nats.as_ref().and_then(nats_messages))
-            .map(|((in_before, out_before), (in_after, out_after))| {
-                (
-                    in_after.saturating_sub(in_before),
-                    out_after.saturating_sub(out_before),
-                )
-            });
-        let per_contact_count = |count: u64| count as f64 / engine_result.sent.max(1) as f64;
-        let used = |n: usize| {
-            cpu_after[n]
-                .zip(cpu_before[n])
-                .map(|(after, before)| after.saturating_sub(before))
-        };
-        let (engine_cpu, nats_cpu, loadgen_cpu) = (used(0), used(1), used(2));
-        let per_contact = |cpu: Option<Duration>| {
-            cpu.map(|t| t.as_secs_f64() * 1e6 / engine_result.sent.max(1) as f64)
-        };
+        let nats = _nats.as_ref();
+        let (engine_result, costs) = measured_engine_phase(&cx, args, engine_pid, nats).await;
         merge(
             &mut report,
             figures(&engine_result, bare.as_ref(), durable.as_ref()),
         );
-        merge(
-            &mut report,
-            json!({
-                "engine_cpu_ms": engine_cpu.map(|t| t.as_millis()),
-                "engine_cpu_us_per_contact": per_contact(engine_cpu),
-                "nats_cpu_us_per_contact": per_contact(nats_cpu),
-                "loadgen_cpu_us_per_contact": per_contact(loadgen_cpu),
-                "nats_msgs_in_per_contact": messages.map(|(received, _)| per_contact_count(received)),
-                "nats_msgs_out_per_contact": messages.map(|(_, sent)| per_contact_count(sent)),
-            }),
-        );
+        merge(&mut report, costs);
     }
     let rss_after = engine_pid.and_then(machine::resident);
     merge(&mut report, memory(rss_before, rss_after));
@@ -379,6 +284,151 @@ async fn loadgen(args: &Args) -> Result<Value> {
     replies.abort();
     drop(engine);
     Ok(report)
+}
+
+/// A scratch directory for the run (under `--data-dir`, or the system's temporary directory),
+/// removed when dropped.
+fn scratch_dir(args: &Args) -> Result<tempfile::TempDir> {
+    let base = args.data_dir.clone().unwrap_or_else(std::env::temp_dir);
+    std::fs::create_dir_all(&base)
+        .with_context(|| format!("could not create {}", base.display()))?;
+    tempfile::Builder::new()
+        .prefix("switchboard-loadgen-")
+        .tempdir_in(&base)
+        .with_context(|| format!("could not make a scratch directory in {}", base.display()))
+}
+
+/// The NATS to drive (`--nats-url`, or a nats-server started in `scratch`) and the engine,
+/// when this run starts one (`--spawn-engine`, or no `--nats-url`).
+async fn start_rig(
+    args: &Args,
+    scratch: &Path,
+) -> Result<(String, Option<NatsServer>, Option<rig::SpawnedEngine>)> {
+    let (url, nats) = match &args.nats_url {
+        Some(url) => (url.clone(), None),
+        None => {
+            let store = scratch.join("nats");
+            let server = tokio::task::spawn_blocking(move || rig::start_nats(&store))
+                .await
+                .context("nats-server start")??;
+            (server.client_url(), Some(server))
+        }
+    };
+    let engine = if args.spawn_engine || args.nats_url.is_none() {
+        let dir = scratch.join("engine");
+        Some(rig::SpawnedEngine::start(&url, &args.subject_prefix, &dir)?)
+    } else {
+        None
+    };
+    Ok((url, nats, engine))
+}
+
+/// The agents' connection, once the engine answers on it, and the contacts' connection.
+async fn connect_when_ready(
+    url: &str,
+    args: &Args,
+    engine: Option<&mut rig::SpawnedEngine>,
+) -> Result<(Client, Client)> {
+    let connect = |name: &'static str| async move {
+        async_nats::ConnectOptions::new()
+            .name(name)
+            .connect(url)
+            .await
+            .with_context(|| format!("could not connect to NATS at {url}"))
+    };
+    let desk_client = connect("switchboard-loadgen-agents").await?;
+    if let Err(error) = crate::demo::wait_until_ready(&desk_client, &args.subject_prefix).await {
+        if let Some(status) = engine.and_then(rig::SpawnedEngine::exited) {
+            anyhow::bail!("the engine exited ({status}) before it was ready");
+        }
+        return Err(error);
+    }
+    let sender = connect("switchboard-loadgen-contacts").await?;
+    Ok((desk_client, sender))
+}
+
+/// The warm-up, at least one contact, which must get an offer; returns the offer's size, for
+/// the relays.
+async fn warm_up(cx: &Run, args: &Args) -> Result<u64> {
+    let (warmup, offer_bytes) =
+        engine_phase(cx, "warm-up", args.rate, args.warmup.max(1.0 / args.rate)).await;
+    if warmup.received == 0 {
+        anyhow::bail!(
+            "none of the {} warm-up contacts got an offer ({} created, {} refused): is the \
+             engine on this NATS routing under the prefix {:?}?",
+            warmup.sent,
+            warmup.replies_ok,
+            warmup.replies_refused,
+            args.subject_prefix
+        );
+    }
+    Ok(offer_bytes)
+}
+
+/// The bare and the durable relay at the run's rate, with the engine's message sizes.
+async fn relay_phases(
+    cx: &Run,
+    args: &Args,
+    input_bytes: usize,
+    output_bytes: usize,
+    durable_file: PathBuf,
+) -> Result<(PhaseResult, PhaseResult)> {
+    let bare = relay_phase(cx, RelayKind::Bare, args, input_bytes, output_bytes).await?;
+    let durable = relay_phase(
+        cx,
+        RelayKind::Durable(durable_file),
+        args,
+        input_bytes,
+        output_bytes,
+    )
+    .await?;
+    Ok((bare, durable))
+}
+
+/// The engine phase at the run's rate, with what each contact cost: the CPU time of each
+/// process in the path (the engine's, the nats-server's when started here, and this load
+/// generator's own) and nats-server's messages in and out.
+async fn measured_engine_phase(
+    cx: &Run,
+    args: &Args,
+    engine_pid: Option<u32>,
+    nats: Option<&NatsServer>,
+) -> (PhaseResult, Value) {
+    let nats_pid = nats.and_then(NatsServer::pid);
+    let pids = [engine_pid, nats_pid, Some(std::process::id())];
+    // nats-server's message counters, read just outside the phase and its CPU window (a local
+    // HTTP call of about a millisecond).
+    let messages_before = nats.and_then(nats_messages);
+    let cpu_before = pids.map(|pid| pid.and_then(machine::cpu_time));
+    let (engine_result, _) = engine_phase(cx, "engine", args.rate, args.duration).await;
+    let cpu_after = pids.map(|pid| pid.and_then(machine::cpu_time));
+    let messages = messages_before.zip(nats.and_then(nats_messages)).map(
+        |((in_before, out_before), (in_after, out_after))| {
+            (
+                in_after.saturating_sub(in_before),
+                out_after.saturating_sub(out_before),
+            )
+        },
+    );
+    let per_contact_count = |count: u64| count as f64 / engine_result.sent.max(1) as f64;
+    let used = |n: usize| {
+        cpu_after[n]
+            .zip(cpu_before[n])
+            .map(|(after, before)| after.saturating_sub(before))
+    };
+    let (engine_cpu, nats_cpu, loadgen_cpu) = (used(0), used(1), used(2));
+    let per_contact = |cpu: Option<Duration>| {
+        cpu.map(|t| t.as_secs_f64() * 1e6 / engine_result.sent.max(1) as f64)
+    };
+    let costs = json!({
+        "engine_cpu_ms": engine_cpu.map(|t| t.as_millis()),
+        "engine_cpu_us_per_contact": per_contact(engine_cpu),
+        "nats_cpu_us_per_contact": per_contact(nats_cpu),
+        "loadgen_cpu_us_per_contact": per_contact(loadgen_cpu),
+        "nats_msgs_in_per_contact": messages.map(|(received, _)| per_contact_count(received)),
+        "nats_msgs_out_per_contact": messages.map(|(_, sent)| per_contact_count(sent)),
+    });
+    (engine_result, costs)
 }
 
 fn merge(into: &mut Value, from: Value) {
@@ -629,7 +679,7 @@ fn figures(
 
 /// The messages a nats-server started here has received and sent so far (`/varz` `in_msgs`,
 /// `out_msgs`); `None` (with a warning) if they cannot be read.
-fn nats_messages(nats: &switchboard_natsd::NatsServer) -> Option<(u64, u64)> {
+fn nats_messages(nats: &NatsServer) -> Option<(u64, u64)> {
     match nats.monitor_json("/varz") {
         Ok(varz) => varz["in_msgs"].as_u64().zip(varz["out_msgs"].as_u64()),
         Err(error) => {
@@ -648,11 +698,105 @@ fn memory(before: Option<Resident>, after: Option<Resident>) -> Value {
 }
 
 /// The human table, from the same figures as `--json`.
-fn render(report: &Value, args: &Args) -> String {
-    let ms = |v: &Value| {
-        v.as_f64()
-            .map_or_else(|| "-".to_owned(), |us| format!("{:.3}", us / 1000.0))
+/// The `--find-max` report's table: each rate tried, and the highest sustainable one.
+fn render_steps(report: &Value, args: &Args) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "\n{:>10} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9}  verdict\n",
+        "rate/s", "sent/s", "offers/s", "lost", "p50 ms", "p99 ms", "max ms"
+    ));
+    for step in report["steps"].as_array().into_iter().flatten() {
+        out.push_str(&format!(
+            "{:>10.0} {:>10.0} {:>10.0} {:>8} {:>9} {:>9} {:>9}  {}\n",
+            step["rate"].as_f64().unwrap_or(0.0),
+            step["achieved_rate"].as_f64().unwrap_or(0.0),
+            step["answered_rate"].as_f64().unwrap_or(0.0),
+            step["lost"].to_string(),
+            ms(&step["p50_us"]),
+            ms(&step["p99_us"]),
+            ms(&step["max_us"]),
+            step["why_not"].as_str().unwrap_or("sustained"),
+        ));
+    }
+    out.push_str(&match report["max_sustainable_rate"].as_f64() {
+        Some(rate) => format!(
+            "\nhighest sustainable rate: {rate:.0} contacts/s (p99 ≤ {} ms, offers ≥ 95% of the rate, none lost)\n",
+            args.p99_bound_ms
+        ),
+        None => "\nno rate tried was sustainable; lower --rate\n".to_owned(),
+    });
+    out
+}
+
+/// The fixed-rate report: the relays' and the engine's latency table, then what each contact
+/// cost (CPU time, nats-server's messages) and the engine against the durable relay.
+fn render_phases(report: &Value, args: &Args) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "\n{:<24} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9}\n",
+        "", "sent", "answered", "lost", "p50 ms", "p99 ms", "p99.9 ms", "max ms"
+    ));
+    let row = |name: &str, prefix: &str, received: &str| {
+        format!(
+            "{name:<24} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9}\n",
+            report[format!("{prefix}sent")].to_string(),
+            report[format!("{prefix}{received}")].to_string(),
+            report[format!("{prefix}lost")].to_string(),
+            ms(&report[format!("{prefix}p50_us")]),
+            ms(&report[format!("{prefix}p99_us")]),
+            ms(&report[format!("{prefix}p999_us")]),
+            ms(&report[format!("{prefix}max_us")]),
+        )
     };
+    if !args.no_relays {
+        out.push_str(&row("bare relay", "relay_", "received"));
+        out.push_str(&row("durable relay", "durable_relay_", "received"));
+    }
+    out.push_str(&row("engine: create → offer", "", "offers"));
+    out.push_str(&format!(
+        "\nengine sent {:.0}/s, offers {:.0}/s; creates refused {}, queued {}\n",
+        report["achieved_rate"].as_f64().unwrap_or(0.0),
+        report["offer_rate"].as_f64().unwrap_or(0.0),
+        report["creates_refused"],
+        report["queued"],
+    ));
+    if let Some(cpu) = report["engine_cpu_us_per_contact"].as_f64() {
+        out.push_str(&format!(
+            "engine CPU: {cpu:.0} µs per contact ({} ms over the engine phase)\n",
+            report["engine_cpu_ms"]
+        ));
+    }
+    if let (Some(nats), Some(loadgen)) = (
+        report["nats_cpu_us_per_contact"].as_f64(),
+        report["loadgen_cpu_us_per_contact"].as_f64(),
+    ) {
+        out.push_str(&format!(
+            "nats-server CPU: {nats:.0} µs per contact; this load generator: {loadgen:.0} µs\n"
+        ));
+    }
+    if let (Some(received), Some(sent)) = (
+        report["nats_msgs_in_per_contact"].as_f64(),
+        report["nats_msgs_out_per_contact"].as_f64(),
+    ) {
+        out.push_str(&format!(
+            "nats-server messages per contact: {received:.1} in, {sent:.1} out\n"
+        ));
+    }
+    if let (Some(p50), Some(p99)) = (report["ratio_p50"].as_f64(), report["ratio_p99"].as_f64()) {
+        out.push_str(&format!(
+            "engine / durable relay: p50 {p50:.2}×, p99 {p99:.2}×\n"
+        ));
+    }
+    out
+}
+
+/// Microseconds as milliseconds with three decimals, `-` when absent.
+fn ms(v: &Value) -> String {
+    v.as_f64()
+        .map_or_else(|| "-".to_owned(), |us| format!("{:.3}", us / 1000.0))
+}
+
+fn render(report: &Value, args: &Args) -> String {
     let mib = |v: &Value| {
         v.as_u64().map_or_else(
             || "-".to_owned(),
@@ -679,87 +823,9 @@ fn render(report: &Value, args: &Args) -> String {
         report["offer_bytes"],
     );
     if args.find_max {
-        out.push_str(&format!(
-            "\n{:>10} {:>10} {:>10} {:>8} {:>9} {:>9} {:>9}  verdict\n",
-            "rate/s", "sent/s", "offers/s", "lost", "p50 ms", "p99 ms", "max ms"
-        ));
-        for step in report["steps"].as_array().into_iter().flatten() {
-            out.push_str(&format!(
-                "{:>10.0} {:>10.0} {:>10.0} {:>8} {:>9} {:>9} {:>9}  {}\n",
-                step["rate"].as_f64().unwrap_or(0.0),
-                step["achieved_rate"].as_f64().unwrap_or(0.0),
-                step["answered_rate"].as_f64().unwrap_or(0.0),
-                step["lost"].to_string(),
-                ms(&step["p50_us"]),
-                ms(&step["p99_us"]),
-                ms(&step["max_us"]),
-                step["why_not"].as_str().unwrap_or("sustained"),
-            ));
-        }
-        out.push_str(&match report["max_sustainable_rate"].as_f64() {
-            Some(rate) => format!(
-                "\nhighest sustainable rate: {rate:.0} contacts/s (p99 ≤ {} ms, offers ≥ 95% of the rate, none lost)\n",
-                args.p99_bound_ms
-            ),
-            None => "\nno rate tried was sustainable; lower --rate\n".to_owned(),
-        });
+        out.push_str(&render_steps(report, args));
     } else {
-        out.push_str(&format!(
-            "\n{:<24} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9}\n",
-            "", "sent", "answered", "lost", "p50 ms", "p99 ms", "p99.9 ms", "max ms"
-        ));
-        let row = |name: &str, prefix: &str, received: &str| {
-            format!(
-                "{name:<24} {:>9} {:>9} {:>6} {:>9} {:>9} {:>9} {:>9}\n",
-                report[format!("{prefix}sent")].to_string(),
-                report[format!("{prefix}{received}")].to_string(),
-                report[format!("{prefix}lost")].to_string(),
-                ms(&report[format!("{prefix}p50_us")]),
-                ms(&report[format!("{prefix}p99_us")]),
-                ms(&report[format!("{prefix}p999_us")]),
-                ms(&report[format!("{prefix}max_us")]),
-            )
-        };
-        if !args.no_relays {
-            out.push_str(&row("bare relay", "relay_", "received"));
-            out.push_str(&row("durable relay", "durable_relay_", "received"));
-        }
-        out.push_str(&row("engine: create → offer", "", "offers"));
-        out.push_str(&format!(
-            "\nengine sent {:.0}/s, offers {:.0}/s; creates refused {}, queued {}\n",
-            report["achieved_rate"].as_f64().unwrap_or(0.0),
-            report["offer_rate"].as_f64().unwrap_or(0.0),
-            report["creates_refused"],
-            report["queued"],
-        ));
-        if let Some(cpu) = report["engine_cpu_us_per_contact"].as_f64() {
-            out.push_str(&format!(
-                "engine CPU: {cpu:.0} µs per contact ({} ms over the engine phase)\n",
-                report["engine_cpu_ms"]
-            ));
-        }
-        if let (Some(nats), Some(loadgen)) = (
-            report["nats_cpu_us_per_contact"].as_f64(),
-            report["loadgen_cpu_us_per_contact"].as_f64(),
-        ) {
-            out.push_str(&format!(
-                "nats-server CPU: {nats:.0} µs per contact; this load generator: {loadgen:.0} µs\n"
-            ));
-        }
-        if let (Some(received), Some(sent)) = (
-            report["nats_msgs_in_per_contact"].as_f64(),
-            report["nats_msgs_out_per_contact"].as_f64(),
-        ) {
-            out.push_str(&format!(
-                "nats-server messages per contact: {received:.1} in, {sent:.1} out\n"
-            ));
-        }
-        if let (Some(p50), Some(p99)) = (report["ratio_p50"].as_f64(), report["ratio_p99"].as_f64())
-        {
-            out.push_str(&format!(
-                "engine / durable relay: p50 {p50:.2}×, p99 {p99:.2}×\n"
-            ));
-        }
+        out.push_str(&render_phases(report, args));
     }
     out.push_str(&format!(
         "engine resident memory: {} before, {} after (peak {})",

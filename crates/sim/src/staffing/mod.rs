@@ -350,7 +350,7 @@ pub fn rostered_agents(agents: u32, shrinkage: f64) -> Result<u64, StaffingError
     if !(0.0..=LARGEST_EXACT).contains(&head_count) {
         return Err(StaffingError::RosterTooLarge { agents, shrinkage });
     }
-    #[allow(
+    #[expect(
         clippy::cast_possible_truncation,
         reason = "a whole number in [0, 2^53], checked just above"
     )]
@@ -369,7 +369,7 @@ fn validate_shrinkage(shrinkage: f64) -> Result<f64, StaffingError> {
 /// A whole, non-negative `f64` as a head count, or `None` past `u32::MAX`.
 fn agents_from_f64(value: f64) -> Option<u32> {
     if (0.0..=f64::from(u32::MAX)).contains(&value) {
-        #[allow(
+        #[expect(
             clippy::cast_possible_truncation,
             reason = "in [0, u32::MAX], checked just above"
         )]
