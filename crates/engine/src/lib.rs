@@ -37,7 +37,7 @@ use switchboard_log::{
 use switchboard_wire::encode_snapshot;
 
 pub use history::{HistoryFilter, history, history_up_to};
-pub use receipts::{ReceiptError, ReceiptOptions, RecoveredReceipts};
+pub use receipts::{ReceiptError, ReceiptOptions, RecoveredReceipts, encode_entries};
 pub use recovery::{Recovered, ReplayReport, SnapshotRejection, replay};
 pub use snapshotter::{HAND_OVER_EVENTS_MAX, Snapshotter, SnapshotterOptions};
 
@@ -106,6 +106,21 @@ pub enum EngineError {
         /// The log's last sequence number.
         log_seq: u64,
     },
+}
+
+/// An engine taken apart ([`Engine::into_parts`]), for a driver that runs the router and the
+/// log's writer itself (the NATS driver's node decides, its shell appends); put back together
+/// with [`Engine::from_parts`].
+#[derive(Debug)]
+pub struct EngineParts {
+    /// The router: state and configuration, holding exactly the log's events.
+    pub router: Router,
+    /// The log, with nothing pending.
+    pub log: FileLog,
+    /// The data directory.
+    pub dir: PathBuf,
+    /// The options the engine was opened with.
+    pub options: EngineOptions,
 }
 
 /// Events made durable by one [`Engine::commit`], in order, with their sequence numbers.
@@ -412,6 +427,47 @@ impl Engine {
             direct @ Writer::Direct(_) => direct,
         };
         Ok(self)
+    }
+
+    /// Takes the engine apart: everything pending is committed first and a group committer
+    /// stopped, so the router holds exactly the log's events.
+    ///
+    /// # Errors
+    /// The pending events could not be committed, or the committer had failed.
+    pub fn into_parts(mut self) -> Result<EngineParts, EngineError> {
+        self.commit()?;
+        let log = match self.log {
+            Writer::Direct(log) => log,
+            Writer::Group(committer) => committer.shutdown()?,
+        };
+        Ok(EngineParts {
+            router: self.router,
+            log,
+            dir: self.dir,
+            options: self.options,
+        })
+    }
+
+    /// Puts an engine back together from its parts. The router must hold exactly the log's
+    /// events (as [`Engine::into_parts`] left them, plus what was appended since).
+    ///
+    /// # Errors
+    /// The router has applied another number of events than the log holds.
+    pub fn from_parts(parts: EngineParts) -> Result<Self, EngineError> {
+        let log_seq = parts.log.next_seq() - 1;
+        let applied = parts.router.state().events_applied();
+        if applied != log_seq {
+            return Err(EngineError::Diverged { applied, log_seq });
+        }
+        Ok(Self {
+            router: parts.router,
+            log: Writer::Direct(parts.log),
+            dir: parts.dir,
+            options: parts.options,
+            pending: Vec::new(),
+            since_snapshot: 0,
+            receipts: receipts::Attached::default(),
+        })
     }
 
     fn snapshot_if_due(&mut self) -> Result<(), EngineError> {

@@ -129,24 +129,36 @@ impl Attached {
     /// The log entries of `events` (the engine's pending list), each receipt attached to its
     /// event's record; the attachments are used up.
     pub(crate) fn encode_entries(&mut self, events: &[Event]) -> Vec<Entry> {
-        let mut receipts = std::mem::take(&mut self.by_index).into_iter().peekable();
-        let entries = events
-            .iter()
-            .enumerate()
-            .map(|(index, event)| {
-                let receipt = receipts.next_if(|(at, _)| *at == index).map(|(_, r)| r);
-                Entry {
-                    at_ms: event.at.as_millis(),
-                    payload: encode_record(event, receipt.as_ref()),
-                }
-            })
-            .collect();
-        debug_assert!(
-            receipts.next().is_none(),
-            "a receipt past the pending events"
-        );
-        entries
+        encode_entries(events, std::mem::take(&mut self.by_index))
     }
+}
+
+/// The log entries of `events`, each receipt of `receipts` (by the index of the event it rides
+/// on, ascending; at most one per event) written in its event's record. For a writer that
+/// holds the router itself (the NATS driver's node), as [`Engine::attach_receipt`] does for the
+/// engine's own pending events.
+#[must_use]
+pub fn encode_entries(
+    events: &[Event],
+    receipts: impl IntoIterator<Item = (usize, Receipt)>,
+) -> Vec<Entry> {
+    let mut receipts = receipts.into_iter().peekable();
+    let entries = events
+        .iter()
+        .enumerate()
+        .map(|(index, event)| {
+            let receipt = receipts.next_if(|(at, _)| *at == index).map(|(_, r)| r);
+            Entry {
+                at_ms: event.at.as_millis(),
+                payload: encode_record(event, receipt.as_ref()),
+            }
+        })
+        .collect();
+    debug_assert!(
+        receipts.next().is_none(),
+        "a receipt past the events, or two on one event"
+    );
+    entries
 }
 
 impl Engine {

@@ -337,6 +337,36 @@ fn the_engine_goes_on_from_where_it_stopped() {
 }
 
 #[test]
+fn an_engine_taken_apart_and_put_back_together_goes_on() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut engine, _) = open(dir.path(), 0);
+    morning(&mut engine, 13, 60);
+    decide_new_contact(&mut engine, "pending", Channel::Email, "housing");
+    let parts = engine.into_parts().expect("taken apart");
+    assert_eq!(
+        parts.router.state().events_applied(),
+        parts.log.next_seq() - 1,
+        "what was pending is committed first"
+    );
+    let mut engine = Engine::from_parts(parts).expect("put back together");
+    decide_new_contact(&mut engine, "after", Channel::Email, "housing");
+    engine.commit().expect("commit").expect("events");
+    let (state, _) = replay(dir.path(), &mut |_, _| {}).expect("replay");
+    assert!(state == *engine.state());
+    // A router that does not hold the log's events is refused.
+    let parts = engine.into_parts().expect("taken apart");
+    let stranger = switchboard_core::Router::new(RoutingConfig::default()).expect("router");
+    let refused = Engine::from_parts(switchboard_engine::EngineParts {
+        router: stranger,
+        ..parts
+    });
+    assert!(matches!(
+        refused,
+        Err(switchboard_engine::EngineError::Diverged { .. })
+    ));
+}
+
+#[test]
 fn nothing_decided_but_uncommitted_survives_a_crash() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut engine, _) = open(dir.path(), 0);

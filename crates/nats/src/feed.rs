@@ -1,7 +1,7 @@
 //! The events feed's rules without I/O: which durable event goes to the JetStream events stream
 //! next, what is confirmed stored, what to publish again after a failure, and where to resume
-//! after a restart. The tokio shell (`events.rs`) only moves bytes between an [`EventsFeed`],
-//! JetStream and the log reader; a seeded simulation (`feed/simulation.rs`) drives the same type
+//! after a restart. The node (`node/`) embeds an [`EventsFeed`] and hands it the events it
+//! releases; the driver's shell only moves bytes between it, JetStream and the log reader; a seeded simulation (`feed/simulation.rs`) drives the same type
 //! with a simulated stream, network, log and crashes.
 //!
 //! # The rules
@@ -35,11 +35,11 @@
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::{HeaderMap, Subject};
 use bytes::Bytes;
-use switchboard_core::Event;
+use switchboard_core::{Event, Timestamp};
 use switchboard_wire::Subjects;
 
 use crate::driver::SEQ_HEADER;
@@ -182,9 +182,9 @@ pub(crate) struct EventsFeed {
     /// The attempt: bumped when the feed abandons what is in flight and starts again.
     epoch: u64,
     /// The deadline of each event in flight in this epoch, in sequence order.
-    deadlines: VecDeque<(u64, Instant)>,
+    deadlines: VecDeque<(u64, Timestamp)>,
     /// While backing off after a failure: when to try again.
-    retry_at: Option<Instant>,
+    retry_at: Option<Timestamp>,
     /// Failures since the last progress, for the backoff.
     failures: u32,
     /// Whether the next publish of `confirmed + 1` goes without the expected-last header
@@ -288,15 +288,22 @@ impl EventsFeed {
         }
     }
 
-    /// The log is durable up to `seq`, but the events were left in it (the shell's channel was
-    /// full): they are read from the log.
+    /// The log is durable up to `seq`, but the events were left in it: they are read from the
+    /// log. (The node always hands the events over, and the feed leaves in the log what it
+    /// cannot hold; the simulation uses this to start a feed behind.)
+    #[cfg(test)]
     pub(crate) fn handle_durable_point(&mut self, seq: u64) {
         self.durable = self.durable.max(seq);
     }
 
     /// The answer to [`Transmit::ReadLog`] from `from`: the events read (fewer than asked if the
     /// log ends sooner), or `None` if the read failed (tried again after a backoff).
-    pub(crate) fn handle_log_read(&mut self, now: Instant, from: u64, events: Option<Vec<Event>>) {
+    pub(crate) fn handle_log_read(
+        &mut self,
+        now: Timestamp,
+        from: u64,
+        events: Option<Vec<Event>>,
+    ) {
         self.reading = false;
         match events {
             Some(events) if !events.is_empty() => {
@@ -311,7 +318,7 @@ impl EventsFeed {
 
     /// The answer to [`Transmit::ReadStreamTail`], or `None` if it could not be read (tried
     /// again after a backoff).
-    pub(crate) fn handle_stream_tail(&mut self, now: Instant, tail: Option<StreamTail>) {
+    pub(crate) fn handle_stream_tail(&mut self, now: Timestamp, tail: Option<StreamTail>) {
         let Phase::ReadingTail { asked: true } = self.phase else {
             return;
         };
@@ -363,7 +370,7 @@ impl EventsFeed {
     }
 
     /// JetStream's answer to the publish of `seq` in attempt `epoch`.
-    pub(crate) fn handle_ack(&mut self, now: Instant, seq: u64, epoch: u64, ack: Ack) {
+    pub(crate) fn handle_ack(&mut self, now: Timestamp, seq: u64, epoch: u64, ack: Ack) {
         #[cfg(test)]
         if self.legacy.is_some() {
             self.legacy_ack(now, seq, ack);
@@ -397,7 +404,7 @@ impl EventsFeed {
     }
 
     /// Time has passed: a backoff may be over, an acknowledgement overdue.
-    pub(crate) fn handle_timeout(&mut self, now: Instant) {
+    pub(crate) fn handle_timeout(&mut self, now: Timestamp) {
         if self.retry_at.is_some_and(|at| at <= now) {
             self.retry_at = None;
         }
@@ -416,7 +423,7 @@ impl EventsFeed {
     }
 
     /// When [`EventsFeed::handle_timeout`] should next be called, if at all.
-    pub(crate) fn poll_timeout(&self) -> Option<Instant> {
+    pub(crate) fn poll_timeout(&self) -> Option<Timestamp> {
         let deadline = self.deadlines.front().map(|&(_, at)| at);
         match (self.retry_at, deadline) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -425,7 +432,7 @@ impl EventsFeed {
     }
 
     /// The next thing to do, if any (see the module documentation for the order).
-    pub(crate) fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
+    pub(crate) fn poll_transmit(&mut self, now: Timestamp) -> Option<Transmit> {
         if self.retry_at.is_some() {
             return None;
         }
@@ -451,7 +458,7 @@ impl EventsFeed {
     }
 
     /// The next event to publish, if the window has room and it is held.
-    fn next_publish(&mut self, now: Instant) -> Option<Transmit> {
+    fn next_publish(&mut self, now: Timestamp) -> Option<Transmit> {
         #[cfg(test)]
         if let Some(legacy) = &mut self.legacy
             && let Some(seq) = legacy.retry.pop_first()
@@ -467,7 +474,7 @@ impl EventsFeed {
     }
 
     /// The message for event `seq` (held), with its deadline noted.
-    fn publish(&mut self, now: Instant, seq: u64) -> Option<Transmit> {
+    fn publish(&mut self, now: Timestamp, seq: u64) -> Option<Transmit> {
         let event = self.held_event(seq)?;
         let name = event.kind.name();
         let mut body = Vec::with_capacity(256);
@@ -541,7 +548,7 @@ impl EventsFeed {
 
     /// Abandons what is in flight and publishes again from the first unconfirmed event, after a
     /// backoff.
-    fn start_again(&mut self, now: Instant) {
+    fn start_again(&mut self, now: Timestamp) {
         self.counts.republished += self.next - (self.confirmed + 1);
         self.epoch += 1;
         self.next = self.confirmed + 1;
@@ -550,7 +557,7 @@ impl EventsFeed {
     }
 
     /// Waits before the next attempt, longer after each failure in a row.
-    fn back_off(&mut self, now: Instant) {
+    fn back_off(&mut self, now: Timestamp) {
         let exponent = self.failures.min(6);
         self.failures = self.failures.saturating_add(1);
         let wait = (RETRY_WAIT_MIN * 2_u32.pow(exponent)).min(RETRY_WAIT_MAX);
@@ -560,7 +567,7 @@ impl EventsFeed {
     /// The old rules' answer handling: an acknowledged event counts, and the contiguous run
     /// from `confirmed` is confirmed; a failed one goes again alone after a backoff.
     #[cfg(test)]
-    fn legacy_ack(&mut self, now: Instant, seq: u64, ack: Ack) {
+    fn legacy_ack(&mut self, now: Timestamp, seq: u64, ack: Ack) {
         let Some(legacy) = &mut self.legacy else {
             return;
         };
@@ -595,7 +602,7 @@ pub(crate) fn tail_is_consistent(messages: u64, first: u64, last: u64) -> bool {
 }
 
 #[cfg(test)]
-mod simulation;
+pub(crate) mod simulation;
 
 #[cfg(test)]
 mod tests {

@@ -1,25 +1,22 @@
 //! The NATS driver: Switchboard's engine on the wire.
 //!
-//! [`run`] is the single-writer engine loop. It is handed a connected [`async_nats::Client`], an
-//! opened [`switchboard_engine::Engine`] and a shutdown signal, and it:
+//! [`run`] runs the engine on NATS. It is handed a connected [`async_nats::Client`], an opened
+//! [`switchboard_engine::Engine`] and a shutdown signal. Inside, two halves
+//! (docs/adr/0002-the-node.md):
 //!
-//! 1. gathers a batch: command requests on `{p}.cmd.>`, durable intake from the JetStream stream
-//!    on `{p}.inbox.>`, and any timer the core asked for;
-//! 2. decodes and validates every message (bad input gets an error reply with a code, a DEBUG
-//!    log line, a metric and a share of a WARN summary at most every ten seconds — never a
-//!    panic; see [`refusals`]) and decides it in the core;
-//! 3. submits the batch's events to the log's group committer, which makes every batch submitted
-//!    while its last `fdatasync` was in flight durable with **one** more, and prepares the
-//!    replies, offers and notices; the loop goes on to the next batch meanwhile;
-//! 4. only once the committer reports the batch durable, replies, acknowledges the intake
-//!    messages, publishes offers to the agents' desktops, and flushes once; a task of its own
-//!    then publishes every event to `{p}.events.<type>` (kept in a JetStream stream), in order,
-//!    until JetStream has stored it, reading from the log whatever it fell behind on.
-//!
-//! Commands repeated with the same idempotency key (`Nats-Msg-Id` header or `command_id` field)
-//! get the first reply and have no second effect. Queries on `{p}.query.>` are answered from the
-//! state (and the log, for a contact's history) without blocking the loop; their replies too
-//! wait until what they read is durable.
+//! - **the node** (`node/`), which holds every rule and does no I/O: it decodes and validates
+//!   each command (bad input gets an error reply with a code, a DEBUG log line, a metric and a
+//!   share of a WARN summary at most every ten seconds — never a panic; see [`refusals`]),
+//!   decides it in the core, gathers a turn's events into one append, and releases the turn's
+//!   replies, intake acknowledgements, offers and desktop notices, in order, only once the log
+//!   is durable up to the turn; it answers repeats of an idempotency key (`Nats-Msg-Id` header
+//!   or `command_id` field) with the first reply, also after a restart (from the receipts the
+//!   log keeps), answers queries from the state with the same wait, and feeds the events
+//!   stream (`{p}.events.<type>`, a JetStream stream) in log order;
+//! - **the shell** (`driver/`), which subscribes to `{p}.cmd.>`, `{p}.query.>` and the durable
+//!   intake on `{p}.inbox.>`, hands what arrives to the node with the time, hands each turn to
+//!   the log's group committer (one `fdatasync` for every turn submitted while the last one ran)
+//!   and its durable points back, and sends what the node gives out.
 //!
 //! [`connect`] turns [`ConnectSettings`] (URL, credentials, TLS) into a client that reconnects
 //! with backoff and reports reconnections and slow consumers as metrics and log lines.
@@ -32,11 +29,10 @@
 mod connect;
 pub mod disk;
 mod driver;
-mod events;
 mod feed;
 pub mod health;
 pub mod http;
-mod idempotency;
+mod node;
 pub mod refusals;
 pub mod telemetry;
 

@@ -4,11 +4,14 @@
 //! [`SUMMARY_EVERY`] ("37 requests refused in the last 10 s, by code: invalid_message 30,
 //! unknown_subject 7"). The `switchboard_bad_messages_total` metric counts every one.
 //!
-//! The rate limit is a pure type fed explicit instants, so it is tested without a clock.
+//! The rate limit is a pure type fed explicit instants, so it is tested without a clock (the
+//! node owns one, and its timer says when a summary is due).
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+use switchboard_core::Timestamp;
 
 /// The shortest time between two summaries of refusals.
 pub const SUMMARY_EVERY: Duration = Duration::from_secs(10);
@@ -21,7 +24,7 @@ pub const LOGGED_TEXT_BYTES_MAX: usize = 512;
 #[derive(Debug, Default)]
 pub struct RefusalLog {
     /// When the first refusal not yet summarised came; `None` when there is none.
-    since: Option<Instant>,
+    since: Option<Timestamp>,
     /// Refusals not yet summarised, by wire error code (a dozen codes at most).
     by_code: BTreeMap<&'static str, u64>,
 }
@@ -54,8 +57,14 @@ impl fmt::Display for RefusalSummary {
 }
 
 impl RefusalLog {
+    /// When the next summary is due, if a refusal waits for one.
+    #[must_use]
+    pub fn due_at(&self) -> Option<Timestamp> {
+        self.since.map(|since| since + SUMMARY_EVERY)
+    }
+
     /// Counts one refusal at `at`; returns the summary when one is due.
-    pub fn refused(&mut self, code: &'static str, at: Instant) -> Option<RefusalSummary> {
+    pub fn refused(&mut self, code: &'static str, at: Timestamp) -> Option<RefusalSummary> {
         self.since.get_or_insert(at);
         *self.by_code.entry(code).or_default() += 1;
         self.poll(at)
@@ -63,9 +72,9 @@ impl RefusalLog {
 
     /// The summary, when [`SUMMARY_EVERY`] has passed since the first refusal not yet
     /// summarised (called from a timer too, so the last refusals of a burst are reported).
-    pub fn poll(&mut self, at: Instant) -> Option<RefusalSummary> {
+    pub fn poll(&mut self, at: Timestamp) -> Option<RefusalSummary> {
         let since = self.since?;
-        let over = at.saturating_duration_since(since);
+        let over = at.saturating_since(since);
         if over < SUMMARY_EVERY {
             return None;
         }
@@ -111,7 +120,7 @@ mod tests {
 
     #[test]
     fn refusals_are_summarised_at_most_once_per_window() {
-        let start = Instant::now();
+        let start = Timestamp::from_millis(1_700_000_000_000);
         let at = |ms: u64| start + Duration::from_millis(ms);
         let mut log = RefusalLog::default();
         // A burst of 10,000 refusals within the window gives no line until it has passed.
@@ -124,6 +133,7 @@ mod tests {
             assert_eq!(log.refused(code, at(i / 2)), None);
         }
         assert_eq!(log.poll(at(9_999)), None);
+        assert_eq!(log.due_at(), Some(at(10_000)));
         let summary = log.poll(at(10_000)).expect("due after 10 s");
         assert_eq!(summary.refused, 10_000);
         assert_eq!(

@@ -10,7 +10,7 @@
 //!
 //! Two kinds of measurement:
 //! - [`Telemetry::submitted`] counts each event as its turn is submitted to the log (called by
-//!   the engine loop just before the committer's `fdatasync`, so before any reply goes out;
+//!   the driver's shell as it hands a turn to the committer, so before any reply goes out;
 //!   [`Telemetry::commit_finished`] records a whole direct commit the same way). Events that
 //!   no longer carry their contact's channel and service (a completion, an abandonment...)
 //!   are labelled from a small map of live contacts kept here, because the state has already
@@ -43,10 +43,9 @@ use switchboard_core::{
     Channel, ComplaintStage, ContactId, Event, EventKind, Outcome, Router, Rule, SelectionStrategy,
     ServiceId, State, Timestamp,
 };
-use switchboard_engine::{Committed, Engine, EngineError};
+use switchboard_engine::{Committed, EngineError};
 
 use crate::health::Health;
-use crate::refusals::{RefusalLog, RefusalSummary};
 
 /// At most this many distinct values of the `service` label, and as many of `site`; others are
 /// reported as `other`. Services and sites are named by the systems that send contacts and
@@ -558,8 +557,6 @@ pub struct Telemetry {
     health: Health,
     last_sample: Option<Instant>,
     last_disk_sample: Option<Instant>,
-    /// Refused requests not yet summarised in the log (see [`crate::refusals`]).
-    refusals: RefusalLog,
 }
 
 impl Telemetry {
@@ -577,7 +574,6 @@ impl Telemetry {
             health,
             last_sample: None,
             last_disk_sample: None,
-            refusals: RefusalLog::default(),
         };
         for contact in state.contacts() {
             let service = telemetry
@@ -936,10 +932,7 @@ impl Telemetry {
     /// Sets the gauges from the engine's state at `now` (wall clock, for waits), at most once a
     /// second, and the data directory's figures at most every five seconds. The health's
     /// heartbeat is renewed.
-    pub fn sample(&mut self, engine: &Engine, now: Timestamp, at: Instant) {
-        if let Some(summary) = self.refusals.poll(at) {
-            warn_refusals(&summary);
-        }
+    pub fn sample(&mut self, router: &Router, dir: &Path, now: Timestamp, at: Instant) {
         if self
             .last_sample
             .is_some_and(|last| at.saturating_duration_since(last) < SAMPLE_EVERY)
@@ -956,18 +949,18 @@ impl Telemetry {
             .is_none_or(|last| at.saturating_duration_since(last) >= DISK_SAMPLE_EVERY)
         {
             self.last_disk_sample = Some(at);
-            sample_data_dir(engine.dir());
-            self.sample_free_space(engine.dir());
+            sample_data_dir(dir);
+            self.sample_free_space(dir);
         }
         metrics::gauge!(READY).set(if self.health.readiness().is_ready() {
             1.0
         } else {
             0.0
         });
-        metrics::gauge!(LOG_LAST_SEQUENCE).set(count_u64(engine.next_seq().saturating_sub(1)));
-        let state = engine.state();
-        self.sample_queues(engine.router(), now);
-        self.sample_service_levels(engine);
+        let state = router.state();
+        metrics::gauge!(LOG_LAST_SEQUENCE).set(count_u64(state.events_applied()));
+        self.sample_queues(router, now);
+        self.sample_service_levels(router);
         self.sample_agents(state);
     }
 
@@ -1060,9 +1053,9 @@ impl Telemetry {
         }
     }
 
-    fn sample_service_levels(&mut self, engine: &Engine) {
-        let state = engine.state();
-        let config = engine.router().config();
+    fn sample_service_levels(&mut self, router: &Router) {
+        let state = router.state();
+        let config = router.config();
         /// One (channel, service label) line; services past the cap are summed.
         #[derive(Default)]
         struct Line<'s> {
@@ -1363,23 +1356,6 @@ pub fn command_decided(kind: &'static str, ok: bool) {
     if !cached {
         register().increment(1);
     }
-}
-
-impl Telemetry {
-    /// A request was refused with this wire code at `at`: counted towards the next WARN
-    /// summary, written when one is due (its DEBUG line and metric are the caller's).
-    pub fn refused(&mut self, code: &'static str, at: Instant) {
-        if let Some(summary) = self.refusals.refused(code, at) {
-            warn_refusals(&summary);
-        }
-    }
-}
-
-fn warn_refusals(summary: &RefusalSummary) {
-    tracing::warn!(
-        refused = summary.refused,
-        "{summary} (each at DEBUG; counted in {BAD_MESSAGES})"
-    );
 }
 
 /// A command was answered with an error of this wire code.

@@ -89,7 +89,13 @@ impl Rig {
     }
 
     async fn start_engine(&mut self) {
-        let engine = open_engine(self.dir.path(), self.config.clone());
+        let (engine, recovered) = Engine::open(
+            self.dir.path(),
+            self.config.clone(),
+            EngineOptions::default(),
+            &mut |_, _| {},
+        )
+        .expect("engine opens");
         let client = async_nats::connect(self.server.client_url())
             .await
             .expect("engine connects");
@@ -98,6 +104,7 @@ impl Rig {
         settings.inbox_ack_wait = self.inbox_ack_wait;
         // Short, so that a test stopping the engine while NATS is down stops in seconds.
         settings.shutdown_nats_wait = Duration::from_secs(2);
+        settings.receipts = recovered.receipts.into_entries();
         self.engine = Some(tokio::spawn(switchboard_nats::run(
             client,
             engine,
@@ -783,7 +790,7 @@ async fn a_create_reply_says_when_a_received_at_was_adjusted() {
 }
 
 #[tokio::test]
-async fn state_survives_a_restart_of_the_engine() {
+async fn state_and_first_replies_survive_a_restart_of_the_engine() {
     let mut rig = Rig::start().await;
     rig.agent("ann", 2, "hq", json!({"housing": 3}), None).await;
     rig.ok(
@@ -791,8 +798,16 @@ async fn state_survives_a_restart_of_the_engine() {
         json!({"contact_id": "keep", "channel": "email", "service": "tourism"}),
     )
     .await;
+    let keyed = json!({"contact_id": "again", "channel": "email", "service": "housing"});
+    let create = "switchboard.cmd.contact.create";
+    let first = rig.request_with(create, keyed.clone(), Some("m-9")).await;
+    assert_eq!(first["ok"], true, "{first}");
     let before = rig.stop_engine().await.state().clone();
     rig.start_engine().await;
+    // The same command under the same key, after the restart: the first reply, from the
+    // receipt the log kept, not `duplicate_contact`.
+    let repeat = rig.request_with(create, keyed, Some("m-9")).await;
+    assert_eq!(repeat, first);
     let contact = rig
         .request("switchboard.query.contact", json!({"contact_id": "keep"}))
         .await;

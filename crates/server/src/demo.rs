@@ -252,7 +252,7 @@ async fn run_on(args: &Args, urls: &Urls, engine_dir: &Path) -> Result<Vec<Strin
     let pages = crate::serve::pages(urls.websocket.clone(), PREFIX, &routing);
     let (health, http) = crate::serve::start_http(metrics_addr, pages).await?;
 
-    let (engine, recovered) = Engine::open(
+    let (engine, mut recovered) = Engine::open(
         engine_dir,
         routing,
         EngineOptions::default(),
@@ -272,6 +272,7 @@ async fn run_on(args: &Args, urls: &Urls, engine_dir: &Path) -> Result<Vec<Strin
     let (stop_engine, mut engine_stopped) = watch::channel(false);
     let mut settings = DriverSettings::new(Subjects::new(PREFIX).context("prefix")?);
     settings.health = health;
+    settings.receipts = std::mem::take(&mut recovered.receipts).into_entries();
     let engine_client = client.clone();
     let mut engine_task = tokio::spawn(switchboard_nats::run(
         client,

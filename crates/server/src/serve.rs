@@ -230,6 +230,7 @@ async fn serve(file: FileConfig, routing: switchboard_core::RoutingConfig) -> Re
         last_seq = recovered.last_seq,
         snapshot_seq = recovered.snapshot_seq,
         replayed = recovered.replayed,
+        receipts = recovered.receipts().len(),
         elapsed_ms = recovered.elapsed.as_millis(),
         "state recovered"
     );
@@ -239,6 +240,7 @@ async fn serve(file: FileConfig, routing: switchboard_core::RoutingConfig) -> Re
     let mut driver = DriverSettings::new(subjects);
     driver.batch_max = file.engine.batch_max;
     driver.stream_replicas = file.nats.stream_replicas;
+    driver.receipts = recovered.receipts.into_entries();
     health.set_min_free_bytes(file.engine.min_free_bytes);
     driver.health = health;
     let ran = switchboard_nats::run(client, engine, driver, shutdown_signal()).await;

@@ -15,7 +15,7 @@
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -67,27 +67,27 @@ enum Violation {
 
 /// One message stored in the simulated stream.
 #[derive(Clone, Copy, Debug)]
-struct Stored {
+pub(crate) struct Stored {
     /// Its `Switchboard-Seq`.
-    seq: u64,
+    pub(crate) seq: u64,
     /// When it was stored.
     at: Duration,
 }
 
-/// A JetStream stream, as far as the feed can tell.
+/// A JetStream stream, as far as the feed can tell (the node's simulation uses it too).
 #[derive(Debug, Default)]
-struct SimStream {
-    messages: Vec<Stored>,
+pub(crate) struct SimStream {
+    pub(crate) messages: Vec<Stored>,
     /// Message ids and when they were stored, for the duplicate window.
     ids: HashMap<u64, Duration>,
     /// The last message's id, as the server remembers it.
     last_msg_id: Option<u64>,
     /// Refuses everything until then.
-    unavailable_until: Duration,
+    pub(crate) unavailable_until: Duration,
 }
 
 impl SimStream {
-    fn publish(&mut self, now: Duration, publish: &Publish) -> Ack {
+    pub(crate) fn publish(&mut self, now: Duration, publish: &Publish) -> Ack {
         if now < self.unavailable_until {
             return Ack::Failed;
         }
@@ -114,7 +114,7 @@ impl SimStream {
 
     /// nats-server restarts: it rebuilds its message ids from the messages inside the duplicate
     /// window, so it forgets the last message id if the last message is older.
-    fn restart(&mut self, now: Duration) {
+    pub(crate) fn restart(&mut self, now: Duration) {
         self.ids
             .retain(|_, at| now.saturating_sub(*at) <= DUPLICATE_WINDOW);
         self.last_msg_id = self
@@ -124,7 +124,7 @@ impl SimStream {
             .map(|m| m.seq);
     }
 
-    fn tail(&self, now: Duration) -> Option<StreamTail> {
+    pub(crate) fn tail(&self, now: Duration) -> Option<StreamTail> {
         if now < self.unavailable_until {
             return None;
         }
@@ -157,7 +157,6 @@ struct Outbound {
 struct World {
     rng: ChaCha8Rng,
     rules: Rules,
-    base: Instant,
     now: Duration,
     /// The durable log's events (index + 1 is the sequence number).
     log: Vec<Event>,
@@ -196,7 +195,6 @@ impl World {
         Self {
             rng: ChaCha8Rng::seed_from_u64(seed),
             rules,
-            base: Instant::now(),
             now: Duration::ZERO,
             log: Vec::new(),
             stream: SimStream::default(),
@@ -210,8 +208,8 @@ impl World {
         }
     }
 
-    fn instant(&self) -> Instant {
-        self.base + self.now
+    fn instant(&self) -> Timestamp {
+        Timestamp::from_millis(self.now.as_millis().try_into().unwrap_or(u64::MAX))
     }
 
     fn chance(&mut self, p: f64) -> bool {
@@ -465,7 +463,10 @@ fn run(seed: u64, rules: Rules) -> Result<(), Violation> {
         }
         // Nothing to do until the next timer or answer: jump there.
         let next = [
-            world.feed.poll_timeout().map(|at| at - world.base),
+            world
+                .feed
+                .poll_timeout()
+                .map(|at| Duration::from_millis(at.as_millis())),
             world.to_feed.iter().map(|(at, _, _)| *at).min(),
             world.to_server.front().map(|o| o.arrive),
         ]

@@ -1,0 +1,181 @@
+//! Setting the engine up on NATS: the intake and events streams (made if missing, refused if
+//! they belong to another engine), the intake's durable consumer with nothing left over from a
+//! previous run, and the subscriptions, confirmed before the engine says it is ready.
+
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream};
+use async_nats::{Client, Subscriber};
+
+use super::{DriverError, DriverSettings, nats};
+
+/// What the shell listens to and publishes into.
+pub(super) struct Wired {
+    /// JetStream, for the events stream's publishes.
+    pub(super) js: jetstream::Context,
+    /// The events stream (its tail is read at start and after a refusal for order).
+    pub(super) events_stream: stream::Stream,
+    /// Command requests, `{p}.cmd.>`.
+    pub(super) commands: Subscriber,
+    /// Queries, `{p}.query.>`.
+    pub(super) queries: Subscriber,
+    /// The durable intake, `{p}.inbox.>`.
+    pub(super) intake: consumer::pull::Stream,
+}
+
+/// Makes (or checks) the streams and the intake consumer and subscribes; returns once
+/// nats-server routes commands and queries here.
+pub(super) async fn wire(client: &Client, settings: &DriverSettings) -> Result<Wired, DriverError> {
+    let subjects = &settings.subjects;
+    let js = jetstream::new(client.clone());
+    let inbox = own_stream(
+        &js,
+        stream::Config {
+            name: settings.inbox_stream.clone(),
+            subjects: vec![subjects.inbox()],
+            storage: stream::StorageType::File,
+            retention: stream::RetentionPolicy::WorkQueue,
+            duplicate_window: Duration::from_secs(120),
+            num_replicas: settings.stream_replicas,
+            ..Default::default()
+        },
+        "create the intake stream",
+    )
+    .await?;
+    let consumer = intake_consumer(&inbox, settings).await?;
+    let mut events_stream = own_stream(
+        &js,
+        stream::Config {
+            name: settings.events_stream.clone(),
+            subjects: vec![subjects.events_wildcard()],
+            storage: stream::StorageType::File,
+            max_age: settings.events_max_age,
+            duplicate_window: Duration::from_secs(120),
+            num_replicas: settings.stream_replicas,
+            ..Default::default()
+        },
+        "create the events stream",
+    )
+    .await?;
+    let commands = client
+        .subscribe(subjects.commands())
+        .await
+        .map_err(nats("subscribe to commands"))?;
+    let queries = client
+        .subscribe(subjects.queries())
+        .await
+        .map_err(nats("subscribe to queries"))?;
+    // `subscribe` only writes the subscriptions out. nats-server takes one connection's
+    // operations in order, so once it has answered a request sent after them it routes commands
+    // and queries here: only then is the engine ready (a command sent before would meet no
+    // responder).
+    events_stream
+        .info()
+        .await
+        .map_err(nats("confirm the subscriptions"))?;
+    let intake = consumer
+        .messages()
+        .await
+        .map_err(nats("consume the intake"))?;
+    Ok(Wired {
+        js,
+        events_stream,
+        commands,
+        queries,
+        intake,
+    })
+}
+
+/// The stream `config` names, made if missing. An existing one must capture exactly this
+/// engine's subjects: one holding other subjects belongs to another engine (or to this one
+/// before its prefix changed), and taking it over would take, acknowledge and so delete that
+/// engine's intake.
+async fn own_stream(
+    js: &jetstream::Context,
+    config: stream::Config,
+    what: &'static str,
+) -> Result<stream::Stream, DriverError> {
+    let stream = js
+        .get_or_create_stream(config.clone())
+        .await
+        .map_err(nats(what))?;
+    let found = &stream.cached_info().config;
+    if found.subjects != config.subjects {
+        return Err(DriverError::StreamSubjects {
+            stream: config.name,
+            found: found.subjects.clone(),
+            wanted: config.subjects,
+        });
+    }
+    if found.num_replicas != config.num_replicas {
+        tracing::warn!(
+            stream = %config.name,
+            replicas = found.num_replicas,
+            configured = config.num_replicas,
+            "the stream keeps its replicas as made; change them with `nats stream edit`"
+        );
+    }
+    Ok(stream)
+}
+
+/// A JetStream name made from a subject prefix: its tokens upper-cased and joined by `_`, with
+/// anything a stream name may not hold made `_` (`switchboard` gives `SWITCHBOARD`).
+pub(super) fn stream_base(prefix: &str) -> String {
+    prefix
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c.to_ascii_uppercase()
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// The durable consumer of the intake, with nothing left over from a previous run.
+///
+/// Messages a previous run took and never acknowledged (it was killed, or stopped with
+/// messages still in its pull buffer) would otherwise come back only after the ack wait, behind
+/// everything published since. The consumer is made afresh instead: the intake is a work
+/// queue, so every message still in the stream is unacknowledged, and a new consumer delivers
+/// them all again at once and in the order they were published. Those the previous run had
+/// already made durable are refused on their second decision (`duplicate_contact`, say), as a
+/// redelivery would be.
+async fn intake_consumer(
+    inbox: &stream::Stream,
+    settings: &DriverSettings,
+) -> Result<consumer::PullConsumer, DriverError> {
+    let config = consumer::pull::Config {
+        durable_name: Some(settings.inbox_consumer.clone()),
+        ack_policy: consumer::AckPolicy::Explicit,
+        ack_wait: settings.inbox_ack_wait,
+        max_ack_pending: 20_000,
+        ..Default::default()
+    };
+    let mut consumer: consumer::PullConsumer = inbox
+        .get_or_create_consumer(&settings.inbox_consumer, config.clone())
+        .await
+        .map_err(nats("create the intake consumer"))?;
+    let stranded = consumer
+        .info()
+        .await
+        .map_err(nats("read the intake consumer"))?
+        .num_ack_pending;
+    if stranded == 0 {
+        return Ok(consumer);
+    }
+    inbox
+        .delete_consumer(&settings.inbox_consumer)
+        .await
+        .map_err(nats("remove the intake consumer"))?;
+    let consumer = inbox
+        .create_consumer(config)
+        .await
+        .map_err(nats("create the intake consumer"))?;
+    tracing::info!(
+        stranded,
+        "intake messages a previous run took and never acknowledged are delivered again"
+    );
+    Ok(consumer)
+}

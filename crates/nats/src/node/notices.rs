@@ -1,0 +1,42 @@
+//! What the agents' desktops are told of an event: an offer, and the notices (offer revoked or
+//! expired, assigned, presence) on `{p}.agent.<id>.<notice>`.
+
+use async_nats::Subject;
+use bytes::Bytes;
+use switchboard_core::{Event, EventKind, State};
+use switchboard_wire::{Format, Subjects};
+
+/// Adds what `event` tells agents' desktops to `notices`, as (subject, body) pairs. `state` is
+/// the state as the event's turn left it (an offer's notice carries the contact's details).
+pub(super) fn desktop_notices(
+    state: &State,
+    subjects: &Subjects,
+    event: &Event,
+    notices: &mut Vec<(Subject, Bytes)>,
+) {
+    if let EventKind::OfferMade(made) = &event.kind
+        && let Some(notice) = switchboard_wire::offer_notice(state, made)
+    {
+        match switchboard_wire::encode_offer(&notice, Format::Json) {
+            Ok(bytes) => notices.push((
+                Subject::from(subjects.agent_offer(&made.agent)),
+                Bytes::from(bytes),
+            )),
+            Err(error) => {
+                tracing::error!(%error, offer = %made.offer, "an offer could not be written");
+            }
+        }
+    }
+    for (agent, notice) in switchboard_wire::agent_notices(event) {
+        let name = notice.name();
+        match switchboard_wire::encode_agent_notice(&notice, Format::Json) {
+            Ok(bytes) => notices.push((
+                Subject::from(subjects.agent_notice(&agent, name)),
+                Bytes::from(bytes),
+            )),
+            Err(error) => {
+                tracing::error!(%error, %agent, notice = name, "an agent notice could not be written");
+            }
+        }
+    }
+}

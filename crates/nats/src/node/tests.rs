@@ -1,0 +1,543 @@
+//! Unit tests of the node's rules: what waits for which durable point, in what order, the
+//! idempotency window, intake, queries, timers and a failed log.
+
+use std::time::Duration;
+
+use async_nats::Subject;
+use bytes::Bytes;
+use serde_json::{Value, json};
+use switchboard_core::{Router, RoutingConfig, Timestamp};
+use switchboard_wire::{Format, Subjects};
+
+use super::*;
+
+const START: Timestamp = Timestamp::from_millis(1_767_600_000_000);
+
+fn settings(batch_max: usize) -> NodeSettings {
+    NodeSettings {
+        subjects: Subjects::new("sb").expect("a valid prefix"),
+        batch_max,
+        idempotency_window: Duration::from_secs(600),
+        idempotency_entries_max: 1000,
+    }
+}
+
+fn node() -> Node {
+    node_with(settings(1024))
+}
+
+fn node_with(settings: NodeSettings) -> Node {
+    let router = Router::new(RoutingConfig::default()).expect("the default configuration");
+    Node::new(router, 0, settings)
+}
+
+fn request(subject: &str, body: &Value, reply: &str) -> Request {
+    Request {
+        subject: Subject::from(subject),
+        reply: Some(Subject::from(reply)),
+        content_type: None,
+        msg_id: None,
+        payload: Bytes::from(body.to_string()),
+        mark: Mark(0),
+    }
+}
+
+fn keyed(subject: &str, body: &Value, reply: &str, key: &str) -> Request {
+    Request {
+        msg_id: Some(key.to_owned()),
+        ..request(subject, body, reply)
+    }
+}
+
+fn create(id: &str) -> Value {
+    json!({"contact_id": id, "channel": "phone", "service": "council_tax"})
+}
+
+fn login() -> Value {
+    json!({"name": "Ann", "tier": 1, "site": "hq", "skills": {"council_tax": 3}})
+}
+
+/// Everything the node has to say now, the events feed's work left out.
+fn drain(node: &mut Node) -> Vec<Transmit> {
+    let mut out = Vec::new();
+    while let Some(transmit) = node.poll_transmit(node.now) {
+        if !matches!(transmit, Transmit::Feed(_)) {
+            out.push(transmit);
+        }
+    }
+    out
+}
+
+/// The replies among `transmits`, by reply subject, as JSON.
+fn replies(transmits: &[Transmit]) -> Vec<(String, Value)> {
+    transmits
+        .iter()
+        .filter_map(|t| match t {
+            Transmit::Reply { to, body, .. } => Some((
+                to.to_string(),
+                serde_json::from_slice(body).expect("a JSON reply"),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn events(count: u64) -> usize {
+    usize::try_from(count).expect("a small count")
+}
+
+fn appended(transmits: &[Transmit]) -> Vec<(u64, usize)> {
+    transmits
+        .iter()
+        .filter_map(|t| match t {
+            Transmit::Append(append) => Some((append.first_seq, append.entries.len())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_reply_waits_until_its_turn_is_durable() {
+    let mut node = node();
+    node.handle_request(
+        &request("sb.cmd.contact.create", &create("c1"), "r1"),
+        START,
+    );
+    let out = drain(&mut node);
+    let last = node.last_decided();
+    assert!(last >= 1);
+    assert_eq!(
+        appended(&out),
+        [(1, events(last))],
+        "the turn's events go to the log"
+    );
+    assert!(replies(&out).is_empty(), "no reply before it is durable");
+    node.handle_durable(last - 1);
+    assert!(
+        replies(&drain(&mut node)).is_empty(),
+        "nor before its last event is"
+    );
+    node.handle_durable(last);
+    let out = drain(&mut node);
+    let replies = replies(&out);
+    assert_eq!(replies.len(), 1);
+    assert_eq!(replies[0].0, "r1");
+    assert_eq!(replies[0].1["ok"], true);
+    assert_eq!(replies[0].1["seq"], last);
+    assert!(
+        out.iter()
+            .any(|t| matches!(t, Transmit::Released { first_seq: 1, .. })),
+        "the durable events are released to the log's followers"
+    );
+}
+
+#[test]
+fn a_refusal_waits_for_the_events_decided_before_it_and_turns_go_in_order() {
+    let mut node = node();
+    node.handle_request(
+        &request("sb.cmd.contact.create", &create("c1"), "r1"),
+        START,
+    );
+    let last = node.last_decided();
+    assert_eq!(appended(&drain(&mut node)), [(1, events(last))]);
+    // A second turn without events: a duplicate, refused against a state holding the first's.
+    node.handle_request(
+        &request("sb.cmd.contact.create", &create("c1"), "r2"),
+        START,
+    );
+    let out = drain(&mut node);
+    assert!(appended(&out).is_empty());
+    assert!(
+        replies(&out).is_empty(),
+        "the refusal waits for the first turn"
+    );
+    node.handle_durable(last);
+    let replies = replies(&drain(&mut node));
+    let order: Vec<&str> = replies.iter().map(|(to, _)| to.as_str()).collect();
+    assert_eq!(order, ["r1", "r2"], "turns are released in order");
+    assert_eq!(replies[1].1["error"]["code"], "duplicate_contact");
+}
+
+#[test]
+fn a_later_durable_point_releases_every_turn_it_covers_and_no_more() {
+    let mut node = node();
+    node.handle_request(
+        &request("sb.cmd.contact.create", &create("c1"), "r1"),
+        START,
+    );
+    drain(&mut node);
+    node.handle_request(
+        &request("sb.cmd.contact.create", &create("c2"), "r2"),
+        START,
+    );
+    drain(&mut node);
+    let second = node.last_decided();
+    node.handle_request(
+        &request("sb.cmd.contact.create", &create("c3"), "r3"),
+        START,
+    );
+    assert_eq!(
+        appended(&drain(&mut node)),
+        [(second + 1, events(node.last_decided() - second))]
+    );
+    node.handle_durable(second);
+    let order: Vec<String> = replies(&drain(&mut node))
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(order, ["r1", "r2"]);
+    assert!(!node.is_settled());
+    node.handle_durable(node.last_decided());
+    let order: Vec<String> = replies(&drain(&mut node))
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    assert_eq!(order, ["r3"]);
+    assert!(node.is_settled());
+}
+
+#[test]
+fn a_turn_gathers_what_comes_between_two_polls_up_to_the_bound() {
+    let mut node = node_with(settings(2));
+    for i in 0..5 {
+        node.handle_request(
+            &request("sb.cmd.contact.create", &create(&format!("c{i}")), "r"),
+            START,
+        );
+    }
+    let out = drain(&mut node);
+    let per_contact = node.last_decided() / 5;
+    let turns: Vec<usize> = appended(&out)
+        .into_iter()
+        .map(|(_, count)| count / events(per_contact))
+        .collect();
+    assert_eq!(turns, [2, 2, 1], "two full turns and the rest at the poll");
+}
+
+#[test]
+fn a_repeated_key_gets_the_first_reply_in_its_own_format_and_no_second_effect() {
+    let mut node = node();
+    let subject = "sb.cmd.contact.create";
+    node.handle_request(&keyed(subject, &create("c1"), "r1", "k"), START);
+    // In the same turn, and in the next one, under the same key: no second decision.
+    node.handle_request(&keyed(subject, &create("c1"), "r2", "k"), START);
+    let last = node.last_decided();
+    assert_eq!(appended(&drain(&mut node)), [(1, events(last))]);
+    let mut postcard = keyed(subject, &create("c1"), "r3", "k");
+    let decoded = switchboard_wire::decode_command(
+        CommandKind::CreateContact,
+        None,
+        &postcard.payload,
+        Format::Json,
+    )
+    .expect("a valid create");
+    let (body, _) = switchboard_wire::CommandBody::from_command(&decoded.command, None);
+    postcard.payload = Bytes::from(body.encode(Format::Postcard).expect("postcard"));
+    postcard.content_type = Some(Format::POSTCARD_CONTENT_TYPE.to_owned());
+    node.handle_request(&postcard, START);
+    assert!(appended(&drain(&mut node)).is_empty());
+    node.handle_durable(last);
+    let out: Vec<Transmit> = drain(&mut node)
+        .into_iter()
+        .filter(|t| matches!(t, Transmit::Reply { .. }))
+        .collect();
+    let json = replies(&out[..2]);
+    assert_eq!(json[0].1, json[1].1, "the repeat gets the first reply");
+    let Transmit::Reply { to, body, .. } = &out[2] else {
+        panic!("a reply: {:?}", out[2]);
+    };
+    assert_eq!(to.as_str(), "r3");
+    let decoded = switchboard_wire::decode_reply(body, Format::Postcard).expect("postcard");
+    let Reply::Ok(body) = decoded else {
+        panic!("the first reply: {decoded:?}");
+    };
+    assert_eq!(body.seq, last);
+    assert_eq!(node.state().contacts().count(), 1);
+    assert_eq!(node.remembered(), 1);
+}
+
+#[test]
+fn a_keyed_commands_reply_rides_into_the_log_and_a_restarted_node_answers_from_it() {
+    let mut node = node();
+    let subject = "sb.cmd.contact.create";
+    node.handle_request(&keyed(subject, &create("c1"), "r1", "k"), START);
+    // A refused keyed command (no events) keeps no receipt.
+    node.handle_request(&keyed(subject, &create("c1"), "r2", "other"), START);
+    let out = drain(&mut node);
+    let Some(Transmit::Append(append)) = out.first() else {
+        panic!("an append first: {out:?}");
+    };
+    let records: Vec<_> = append
+        .entries
+        .iter()
+        .map(|entry| switchboard_wire::decode_record(&entry.payload).expect("a record"))
+        .collect();
+    let last = node.last_decided();
+    let carried: Vec<(usize, &Receipt)> = records
+        .iter()
+        .enumerate()
+        .filter_map(|(i, (_, receipt))| receipt.as_ref().map(|r| (i, r)))
+        .collect();
+    assert_eq!(carried.len(), 1, "one receipt: {records:?}");
+    let (index, receipt) = carried[0];
+    assert_eq!(index, records.len() - 1, "on the command's last event");
+    assert_eq!(receipt.key, "create  k");
+    assert_eq!(receipt.reply.seq, last);
+    node.handle_durable(last);
+    let first = replies(&drain(&mut node))[0].1.clone();
+
+    // A new node over the same state, its window rebuilt from the receipts.
+    let mut restarted = Node::new(node.into_router(), last, settings(1024));
+    let receipts = vec![(START, receipt.clone())];
+    restarted.restore_receipts(receipts.clone());
+    let later = START + Duration::from_secs(30);
+    restarted.handle_request(&keyed(subject, &create("c1"), "r3", "k"), later);
+    restarted.handle_durable(last);
+    let out = drain(&mut restarted);
+    assert!(appended(&out).is_empty(), "no second effect");
+    assert_eq!(replies(&out), [("r3".to_owned(), first)], "the first reply");
+
+    // Past the window, the receipt is forgotten.
+    let mut restarted = Node::new(restarted.into_router(), last, settings(1024));
+    restarted.restore_receipts(receipts);
+    let late = START + Duration::from_secs(600);
+    restarted.handle_request(&keyed(subject, &create("c1"), "r4", "k"), late);
+    drain(&mut restarted); // The core's timers due by then may have decided events.
+    restarted.handle_durable(restarted.last_decided());
+    let out = drain(&mut restarted);
+    assert_eq!(replies(&out)[0].1["error"]["code"], "duplicate_contact");
+}
+
+#[test]
+fn a_key_is_scoped_to_its_command_and_a_garbled_body_is_not_remembered() {
+    let mut node = node();
+    let garbled = json!({"contact_id": "c1", "channel": "fax"});
+    node.handle_request(&keyed("sb.cmd.contact.create", &garbled, "r1", "k"), START);
+    node.handle_request(
+        &keyed("sb.cmd.contact.create", &create("c1"), "r2", "k"),
+        START,
+    );
+    // Another kind of command under the same key is decided too.
+    node.handle_request(&keyed("sb.cmd.agent.ann.login", &login(), "r3", "k"), START);
+    drain(&mut node);
+    node.handle_durable(node.last_decided());
+    let replies = replies(&drain(&mut node));
+    assert_eq!(replies[0].1["error"]["code"], "invalid_message");
+    assert_eq!(replies[1].1["ok"], true, "the fixed command is decided");
+    assert_eq!(
+        replies[2].1["ok"], true,
+        "a login under the same key is decided"
+    );
+}
+
+#[test]
+fn the_window_forgets_a_key_after_its_time() {
+    let mut node = node();
+    let subject = "sb.cmd.contact.create";
+    node.handle_request(&keyed(subject, &create("c1"), "r1", "k"), START);
+    drain(&mut node);
+    node.handle_durable(node.last_decided());
+    drain(&mut node);
+    let within = START + Duration::from_secs(599);
+    node.handle_request(&keyed(subject, &create("c1"), "r2", "k"), within);
+    let later = START + Duration::from_secs(600);
+    node.handle_request(&keyed(subject, &create("c1"), "r3", "k"), later);
+    drain(&mut node);
+    node.handle_durable(node.last_decided());
+    let replies = replies(&drain(&mut node));
+    assert_eq!(
+        replies[0].1["ok"], true,
+        "the first reply: {:?}",
+        replies[0].1
+    );
+    assert_eq!(
+        replies[1].1["error"]["code"], "duplicate_contact",
+        "decided again: {:?}",
+        replies[1].1
+    );
+}
+
+#[test]
+fn intake_is_acknowledged_once_durable_and_never_replied_to() {
+    let mut node = node();
+    let mut message = request("sb.inbox.contact.create", &create("c1"), "$JS.ACK.x");
+    message.reply = None;
+    node.handle_intake(&message, IntakeHandle(7), START);
+    let out = drain(&mut node);
+    assert_eq!(appended(&out), [(1, events(node.last_decided()))]);
+    assert!(!out.iter().any(|t| matches!(t, Transmit::AckIntake { .. })));
+    node.handle_durable(node.last_decided());
+    let out = drain(&mut node);
+    assert!(out.iter().any(|t| matches!(
+        t,
+        Transmit::AckIntake {
+            handle: IntakeHandle(7),
+            ..
+        }
+    )));
+    assert!(replies(&out).is_empty());
+}
+
+#[test]
+fn a_query_sees_every_command_before_it_and_waits_for_them_to_be_durable() {
+    let mut node = node();
+    node.handle_request(
+        &request("sb.cmd.contact.create", &create("c1"), "r1"),
+        START,
+    );
+    node.handle_request(&request("sb.query.queues", &json!({}), "q1"), START);
+    let out = drain(&mut node);
+    assert!(replies(&out).is_empty());
+    node.handle_durable(node.last_decided());
+    let replies = replies(&drain(&mut node));
+    assert_eq!(replies[1].0, "q1");
+    assert!(
+        replies[1].1.to_string().contains("council_tax"),
+        "{}",
+        replies[1].1
+    );
+}
+
+#[test]
+fn a_contact_history_is_read_once_durable_up_to_the_query() {
+    let mut node = node();
+    node.handle_request(
+        &request("sb.cmd.contact.create", &create("c1"), "r1"),
+        START,
+    );
+    node.handle_request(
+        &request("sb.query.contact", &json!({"contact_id": "c1"}), "q1"),
+        START,
+    );
+    let out = drain(&mut node);
+    assert!(
+        !out.iter()
+            .any(|t| matches!(t, Transmit::ReadHistory { .. }))
+    );
+    node.handle_durable(node.last_decided());
+    let out = drain(&mut node);
+    let Some(Transmit::ReadHistory { id, up_to, .. }) = out
+        .iter()
+        .find(|t| matches!(t, Transmit::ReadHistory { .. }))
+        .cloned()
+    else {
+        panic!("a history read: {out:?}");
+    };
+    assert_eq!(up_to, node.last_decided());
+    let created = node.state().contacts().count();
+    assert_eq!(created, 1);
+    node.handle_history(id, Some(Vec::new()));
+    let replies = replies(&drain(&mut node));
+    assert_eq!(replies[0].0, "q1");
+    assert_eq!(replies[0].1["contact_id"], "c1");
+}
+
+#[test]
+fn offers_and_notices_wait_for_their_turn() {
+    let mut node = node();
+    node.handle_request(&request("sb.cmd.agent.ann.login", &login(), "r1"), START);
+    node.handle_request(&request("sb.cmd.agent.ann.ready", &json!({}), "r2"), START);
+    node.handle_request(
+        &request("sb.cmd.contact.create", &create("c1"), "r3"),
+        START,
+    );
+    let out = drain(&mut node);
+    assert!(!out.iter().any(|t| matches!(t, Transmit::Notice { .. })));
+    node.handle_durable(node.last_decided());
+    let out = drain(&mut node);
+    assert!(
+        out.iter().any(|t| matches!(
+            t,
+            Transmit::Notice { subject, .. } if subject.as_str() == "sb.agent.ann.offer"
+        )),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn the_cores_timers_decide_in_a_turn_of_their_own() {
+    let mut node = node();
+    node.handle_request(&request("sb.cmd.agent.ann.login", &login(), "r1"), START);
+    node.handle_request(&request("sb.cmd.agent.ann.ready", &json!({}), "r2"), START);
+    node.handle_request(
+        &request("sb.cmd.contact.create", &create("c1"), "r3"),
+        START,
+    );
+    drain(&mut node);
+    node.handle_durable(node.last_decided());
+    drain(&mut node);
+    let deadline = node.poll_timeout().expect("the offer's expiry");
+    let before = node.last_decided();
+    assert!(node.handle_timeout(deadline) > 0, "the offer expired");
+    let out = drain(&mut node);
+    assert_eq!(
+        appended(&out),
+        [(
+            before + 1,
+            usize::try_from(node.last_decided() - before).expect("small")
+        )]
+    );
+}
+
+#[test]
+fn a_failed_log_answers_what_waits_unavailable_and_leaves_intake_unacknowledged() {
+    let mut node = node();
+    node.handle_request(
+        &request("sb.cmd.contact.create", &create("c1"), "r1"),
+        START,
+    );
+    let mut message = request("sb.inbox.contact.create", &create("c2"), "x");
+    message.reply = None;
+    node.handle_intake(&message, IntakeHandle(1), START);
+    drain(&mut node);
+    node.handle_request(&request("sb.query.agents", &json!({}), "q1"), START);
+    node.handle_log_failed();
+    let out = drain(&mut node);
+    assert!(
+        appended(&out).is_empty(),
+        "the open turn never goes to the log"
+    );
+    let replies = replies(&out);
+    let to: Vec<&str> = replies.iter().map(|(to, _)| to.as_str()).collect();
+    assert_eq!(to, ["r1", "q1"]);
+    assert!(
+        replies
+            .iter()
+            .all(|(_, reply)| reply["error"]["code"] == "unavailable")
+    );
+    assert!(!out.iter().any(|t| matches!(t, Transmit::AckIntake { .. })));
+    // Later requests are answered at once, unavailable.
+    node.handle_request(
+        &request("sb.cmd.contact.create", &create("c3"), "r4"),
+        START,
+    );
+    let replies = self::replies(&drain(&mut node));
+    assert_eq!(replies[0].1["error"]["code"], "unavailable");
+    assert!(node.has_failed());
+}
+
+#[test]
+fn durable_events_go_to_the_events_feed_which_first_reads_the_streams_tail() {
+    let mut node = node();
+    node.handle_request(
+        &request("sb.cmd.contact.create", &create("c1"), "r1"),
+        START,
+    );
+    let out: Vec<Transmit> = std::iter::from_fn(|| node.poll_transmit(START)).collect();
+    assert!(matches!(out[0], Transmit::Append(_)));
+    assert!(
+        matches!(out[1], Transmit::Feed(feed::Transmit::ReadStreamTail)),
+        "{out:?}"
+    );
+    node.handle_stream_tail(Some(StreamTail::Empty), START);
+    assert!(
+        node.poll_transmit(START).is_none(),
+        "nothing durable to publish"
+    );
+    node.handle_durable(node.last_decided());
+    let publish = std::iter::from_fn(|| node.poll_transmit(START)).find_map(|t| match t {
+        Transmit::Feed(feed::Transmit::Publish(publish)) => Some(publish),
+        _ => None,
+    });
+    assert_eq!(publish.map(|p| p.seq), Some(1));
+}
