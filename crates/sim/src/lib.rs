@@ -26,6 +26,9 @@ pub mod staffing;
 pub mod whatif;
 
 pub use error::SimError;
-pub use figures::{Collector, Figures, QueueFigures, Sample};
+pub use figures::{
+    AgentFigures, Collector, ComplaintFigures, Figures, IntervalFigures, Intervals, Measured,
+    QueueFigures, Sample,
+};
 pub use scenario::{Distribution, Scenario, single_queue_routing};
 pub use simulator::{NoObserver, Observer, SimulationRun, simulate};

@@ -208,13 +208,25 @@ fn charts(page: &mut String, run: &SimulationRun) {
     }
     page.push_str("</div>\n");
 
-    let service_level: Vec<f64> = samples
+    let service_level: Vec<f64> = run
+        .intervals
         .iter()
-        .map(|s| {
-            if s.resolved_live == 0 {
+        .map(|interval| {
+            let (within, counted) = interval
+                .queues
+                .iter()
+                .filter(|q| is_live(q.channel.as_deref()))
+                .fold((0, 0), |(within, counted), q| {
+                    let failed_or_done = q.answered + q.abandoned + q.waiting_past_threshold;
+                    (
+                        within + q.answered_within_service_level,
+                        counted + failed_or_done,
+                    )
+                });
+            if counted == 0 {
                 f64::NAN
             } else {
-                100.0 * f64::from(s.within_service_level) / f64::from(s.resolved_live)
+                100.0 * within as f64 / counted as f64
             }
         })
         .collect();
@@ -227,9 +239,10 @@ fn charts(page: &mut String, run: &SimulationRun) {
     targets.sort_by(f64::total_cmp);
     targets.dedup();
     page.push_str(
-        "<h2>Live service level per interval</h2>\n<p class=\"note\">Phone, face-to-face and chat \
-         contacts answered within their threshold, over those answered or abandoned in each \
-         interval; the dashed line is the target.</p>\n",
+        "<h2>Live service level per interval</h2>\n<p class=\"note\">Of the phone, face-to-face \
+         and chat contacts that arrived in each interval: those answered within their threshold, \
+         over those answered, abandoned, or still waiting past the threshold at the end; the \
+         dashed line is the target.</p>\n",
     );
     chart(
         page,

@@ -17,7 +17,7 @@ use rustc_hash::FxHashMap;
 use switchboard_core::{AgentLogin, ContactId, Event, EventKind, OfferId, Timestamp};
 
 use crate::error::SimError;
-use crate::figures::{Collector, Figures};
+use crate::figures::{Collector, Figures, Intervals};
 use crate::simulator::{
     Action, AgentPlan, ContactPlan, Observer, PresenceChange, SimulationRun, Workload, run,
 };
@@ -206,11 +206,12 @@ impl Recorded {
     /// The figures of the recorded events themselves, measured as a simulated run is.
     #[must_use]
     pub fn figures(&self, events: &[Event]) -> Figures {
-        let mut collector = Collector::new(self.start, self.start, SAMPLE_MS);
+        let intervals = Intervals::uniform(self.start, self.end, Duration::from_millis(SAMPLE_MS));
+        let mut collector = Collector::new(intervals, self.start);
         for event in events {
             collector.observe(event);
         }
-        collector.finish(self.end).0
+        collector.finish().figures
     }
 
     /// Re-runs the recorded contacts and agents under `config`.

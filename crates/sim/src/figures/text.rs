@@ -1,0 +1,134 @@
+//! The figures as text for a terminal: durations a manager reads at a glance, and the table
+//! `switchboard simulate` prints.
+
+use super::Figures;
+
+/// A span of seconds as a manager reads it: `42 s`, `4 min 05 s`, `2 h 33 min`.
+#[must_use]
+pub fn duration_text(secs: f64) -> String {
+    if !secs.is_finite() || secs < 0.0 {
+        return "-".to_owned();
+    }
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "finite and non-negative, rounded to whole seconds"
+    )]
+    let whole = secs.round() as u64;
+    if whole < 60 {
+        format!("{whole} s")
+    } else if whole < 3600 {
+        format!("{} min {:02} s", whole / 60, whole % 60)
+    } else {
+        let minutes = (whole + 30) / 60;
+        format!("{} h {:02} min", minutes / 60, minutes % 60)
+    }
+}
+
+impl std::fmt::Display for Figures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.write_queues(f)?;
+        writeln!(f)?;
+        self.write_open_and_occupancy(f)?;
+        self.write_sites(f)
+    }
+}
+
+impl Figures {
+    /// The table per queue, with the total last.
+    fn write_queues(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(
+            f,
+            "{:<24} {:<13} {:>8} {:>8} {:>9} {:>5} {:>7} {:>12} {:>12} {:>8} {:>6} {:>6}",
+            "service",
+            "channel",
+            "offered",
+            "answered",
+            "abandoned",
+            "open",
+            "SL",
+            "ASA",
+            "AHT",
+            "agent h",
+            "FCR",
+            "breach"
+        )?;
+        for q in self.queues.iter().chain(std::iter::once(&self.total)) {
+            writeln!(
+                f,
+                "{:<24} {:<13} {:>8} {:>8} {:>9} {:>5} {:>6.1}% {:>12} {:>12} {:>8.1} {:>5.1}% {:>6}",
+                q.service.as_deref().unwrap_or("total"),
+                q.channel.as_deref().unwrap_or(""),
+                q.offered,
+                q.answered,
+                q.abandoned,
+                q.open_at_end,
+                q.service_level * 100.0,
+                duration_text(q.asa_seconds),
+                duration_text(q.aht_seconds),
+                q.agent_hours,
+                q.first_contact_resolution * 100.0,
+                q.due_breaches
+            )?;
+        }
+        Ok(())
+    }
+
+    /// The contacts still open at the end, and the overall occupancy.
+    fn write_open_and_occupancy(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let open: Vec<String> = self
+            .queues
+            .iter()
+            .filter(|q| q.open_at_end > 0)
+            .map(|q| {
+                format!(
+                    "{} {} {}",
+                    q.service.as_deref().unwrap_or(""),
+                    q.channel.as_deref().unwrap_or(""),
+                    q.open_at_end
+                )
+            })
+            .collect();
+        writeln!(
+            f,
+            "Open at the end: {} of the {} contacts offered were still waiting or in hand{}.",
+            self.total.open_at_end,
+            self.total.offered,
+            if open.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", open.join(", "))
+            }
+        )?;
+        writeln!(
+            f,
+            "Occupancy (staffed time holding a contact or in wrap-up): {:.1}% overall.",
+            self.total.occupancy.unwrap_or(0.0) * 100.0
+        )
+    }
+
+    /// Occupancy per site.
+    fn write_sites(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.sites.is_empty() {
+            return Ok(());
+        }
+        writeln!(f)?;
+        writeln!(
+            f,
+            "{:<24} {:>6} {:>10} {:>10} {:>9}",
+            "site", "agents", "staffed h", "busy h", "occupancy"
+        )?;
+        for site in &self.sites {
+            writeln!(
+                f,
+                "{:<24} {:>6} {:>10.1} {:>10.1} {:>8.1}%",
+                site.site,
+                site.agents,
+                site.staffed_hours,
+                site.busy_hours,
+                site.occupancy * 100.0
+            )?;
+        }
+        Ok(())
+    }
+}
