@@ -37,6 +37,9 @@ pub(crate) struct Counters {
     pub(crate) escalations: u64,
     /// Agent time staffed by agents who could take the queue (or any agent, for a total).
     pub(crate) staffed_ms: u64,
+    /// The queue's share of that time: each agent's staffed time split among the queues they
+    /// could take in proportion to each queue's workload (arrivals times AHT) in the interval.
+    pub(crate) share_ms: u64,
     /// Agent time busy (holding work or wrapping up), for totals only.
     pub(crate) busy_ms: u64,
 }
@@ -64,6 +67,7 @@ impl Counters {
         self.transfers += other.transfers;
         self.escalations += other.escalations;
         self.staffed_ms += other.staffed_ms;
+        self.share_ms += other.share_ms;
         self.busy_ms += other.busy_ms;
     }
 
@@ -94,8 +98,11 @@ impl Counters {
             longest_wait_seconds: self.longest_wait_ms as f64 / 1000.0,
             occupancy: occupancy.then(|| ratio(self.busy_ms, self.staffed_ms)),
             agents_staffed: ratio(self.staffed_ms, span_ms),
+            staffed_hours: hours(self.staffed_ms),
+            agents_share: ratio(self.share_ms, span_ms),
             agent_hours: hours(self.handle_ms),
             service_level_target: None,
+            service_level_threshold_seconds: None,
             abandon_rate: ratio(self.abandoned, self.offered),
             completed: self.completed,
             first_contact_resolution: ratio(self.resolved_first, self.completed),

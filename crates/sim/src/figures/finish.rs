@@ -3,11 +3,11 @@
 
 use switchboard_core::Channel;
 
-use super::agents::{busy, staffed};
+use super::agents::{Agents, busy, staffed};
 use super::counters::{Counters, hours, ratio};
 use super::{
     AgentFigures, ChannelCount, Collector, DEFAULT_SERVICE_LEVEL_TARGET, Figures, IntervalFigures,
-    Measured, QueueFigures, ReasonHours, SiteFigures,
+    Measured, QueueFigures, Queues, ReasonHours, SiteFigures,
 };
 
 impl Collector {
@@ -18,11 +18,12 @@ impl Collector {
         self.sample_until(end);
         self.close_agents(end);
         self.close_contacts(end);
-        self.count_agents_staffed();
+        let admitted = self.count_agents_staffed();
         let mut order: Vec<usize> = (0..self.queues.keys.len()).collect();
         order.sort_by(|&a, &b| self.queues.keys[a].cmp(&self.queues.keys[b]));
+        let pools = self.pools(&admitted, &order);
         let intervals = self.interval_figures(&order);
-        let figures = self.period_figures(&order);
+        let figures = self.period_figures(&order, &admitted);
         let mut samples = std::mem::take(&mut self.samples);
         // Samples taken before a queue was first seen are shorter; all follow the sorted order.
         for sample in &mut samples {
@@ -38,27 +39,72 @@ impl Collector {
             agents: self.agent_figures(),
             complaints: self.complaint_figures(),
             samples,
+            pools,
         }
     }
 
-    /// Each queue's agents staffed per interval: the time of the profiles that could take it.
-    fn count_agents_staffed(&mut self) {
+    /// Each queue's agents staffed per interval: the time of the profiles that could take it,
+    /// and its share of that time by workload. Returns the profiles that could take each queue.
+    fn count_agents_staffed(&mut self) -> Vec<Vec<usize>> {
         let agents = &self.agents;
-        for (q, (_, channel)) in self.queues.keys.iter().enumerate() {
-            let needs = &self.queues.needs[q];
-            let admitted: Vec<usize> = (0..agents.profiles.len())
-                .filter(|&p| {
-                    let profile = &agents.profiles[p];
-                    needs.admit(profile, &agents.site_names[profile.site], *channel)
-                })
-                .collect();
-            for (i, counters) in self.queues.counters[q].iter_mut().enumerate() {
-                counters.staffed_ms = admitted
+        let queues = &mut self.queues;
+        // admitted[q]: the profiles that could take queue q.
+        let admitted: Vec<Vec<usize>> = queues
+            .keys
+            .iter()
+            .zip(&queues.needs)
+            .map(|((_, channel), needs)| {
+                (0..agents.profiles.len())
+                    .filter(|&p| {
+                        let profile = &agents.profiles[p];
+                        needs.admit(profile, &agents.site_names[profile.site], *channel)
+                    })
+                    .collect()
+            })
+            .collect();
+        for (q, profiles) in admitted.iter().enumerate() {
+            for (i, counters) in queues.counters[q].iter_mut().enumerate() {
+                counters.staffed_ms = profiles
                     .iter()
                     .map(|&p| staffed(&agents.profile_ms[p][i]))
                     .sum();
             }
         }
+        share_by_workload(agents, queues, &admitted);
+        admitted
+    }
+
+    /// The live queues in groups sharing agents, by their place in the sorted `order`.
+    fn pools(&self, admitted: &[Vec<usize>], order: &[usize]) -> Vec<Vec<usize>> {
+        let live: Vec<usize> = order
+            .iter()
+            .copied()
+            .filter(|&q| self.queues.keys[q].1.is_live())
+            .collect();
+        let mut pools: Vec<Vec<usize>> = Vec::new();
+        for &q in &live {
+            // Every pool sharing a profile with q joins q's.
+            let (joined, rest): (Vec<Vec<usize>>, Vec<Vec<usize>>) =
+                pools.into_iter().partition(|pool| {
+                    pool.iter()
+                        .any(|&other| admitted[q].iter().any(|p| admitted[other].contains(p)))
+                });
+            pools = rest;
+            let mut pool: Vec<usize> = joined.into_iter().flatten().collect();
+            pool.push(q);
+            pools.push(pool);
+        }
+        let place = |q: usize| order.iter().position(|&o| o == q).unwrap_or(usize::MAX);
+        let mut pools: Vec<Vec<usize>> = pools
+            .into_iter()
+            .map(|pool| {
+                let mut places: Vec<usize> = pool.into_iter().map(place).collect();
+                places.sort_unstable();
+                places
+            })
+            .collect();
+        pools.sort();
+        pools
     }
 
     /// All agents' staffed and busy time in interval `i`.
@@ -75,12 +121,18 @@ impl Collector {
     fn queue_figures(&self, q: usize, counters: &Counters, span_ms: u64) -> QueueFigures {
         let (service, channel) = &self.queues.keys[q];
         let mut figures = counters.figures(Some((service.as_str(), *channel)), span_ms, false);
-        figures.service_level_target = self.targets.as_ref().map(|targets| {
-            targets
-                .get(&(service.clone(), *channel))
-                .copied()
-                .unwrap_or(DEFAULT_SERVICE_LEVEL_TARGET)
-        });
+        if let Some(config) = &self.config {
+            let key = (service.clone(), *channel);
+            figures.service_level_target = Some(
+                config
+                    .service_levels
+                    .get(&key)
+                    .map_or(DEFAULT_SERVICE_LEVEL_TARGET, |t| t.target),
+            );
+            figures.service_level_threshold_seconds = channel
+                .is_live()
+                .then(|| config.answer_within(service, *channel).as_secs_f64());
+        }
         figures
     }
 
@@ -113,12 +165,14 @@ impl Collector {
     }
 
     /// The whole window's figures: per queue, in total and per site.
-    fn period_figures(&self, order: &[usize]) -> Figures {
+    fn period_figures(&self, order: &[usize], admitted: &[Vec<usize>]) -> Figures {
         let span_ms = self.intervals.end().as_millis() - self.measure_from.as_millis();
         let mut total = Counters::default();
         for i in 0..self.intervals.len() {
             total.add(&self.all_agents(i));
         }
+        let mut live = total.clone();
+        let shares = period_shares(&self.agents, &self.queues, admitted);
         let queues = order
             .iter()
             .map(|&q| {
@@ -126,16 +180,22 @@ impl Collector {
                 for counters in &self.queues.counters[q] {
                     sum.add(counters);
                 }
-                total.add(&Counters {
+                sum.share_ms = shares[q];
+                let contacts = Counters {
                     staffed_ms: 0,
                     busy_ms: 0,
                     ..sum.clone()
-                });
+                };
+                total.add(&contacts);
+                if self.queues.keys[q].1.is_live() {
+                    live.add(&contacts);
+                }
                 self.queue_figures(q, &sum, span_ms)
             })
             .collect();
         Figures {
             total: total.figures(None, span_ms, true),
+            live: live.figures(None, span_ms, true),
             queues,
             sites: self.site_figures(),
         }
@@ -203,6 +263,100 @@ impl Collector {
         agents.sort_by(|a, b| a.agent.cmp(&b.agent));
         agents
     }
+}
+
+/// Each queue's AHT over the period in milliseconds (1 for a queue with no handling yet, so
+/// that its arrivals still weigh), for splitting agents' time by workload.
+fn workload_aht_ms(queues: &Queues) -> Vec<u64> {
+    queues
+        .counters
+        .iter()
+        .map(|by_interval| {
+            let (handle_ms, handlings) = by_interval
+                .iter()
+                .fold((0, 0), |(ms, n), c| (ms + c.handle_ms, n + c.handlings));
+            handle_ms.checked_div(handlings).map_or(1, |aht| aht.max(1))
+        })
+        .collect()
+}
+
+/// Splits `staffed_ms` of agents who could take the queues `takes` among them in proportion to
+/// `offered` times AHT, adding each part to `share`.
+fn split(
+    staffed_ms: u64,
+    takes: &[usize],
+    offered: &dyn Fn(usize) -> u64,
+    aht_ms: &[u64],
+    share: &mut dyn FnMut(usize, u64),
+) {
+    let loads: Vec<u128> = takes
+        .iter()
+        .map(|&q| u128::from(offered(q)) * u128::from(aht_ms[q]))
+        .collect();
+    let total: u128 = loads.iter().sum();
+    if total == 0 {
+        return;
+    }
+    for (&q, load) in takes.iter().zip(loads) {
+        share(
+            q,
+            u64::try_from(u128::from(staffed_ms) * load / total).unwrap_or(u64::MAX),
+        );
+    }
+}
+
+/// The queues each profile could take.
+fn takes(admitted: &[Vec<usize>], profiles: usize) -> Vec<Vec<usize>> {
+    (0..profiles)
+        .map(|p| {
+            (0..admitted.len())
+                .filter(|&q| admitted[q].contains(&p))
+                .collect()
+        })
+        .collect()
+}
+
+/// Splits each profile's staffed time in each interval among the queues it could take, in
+/// proportion to their workload there.
+fn share_by_workload(agents: &Agents, queues: &mut Queues, admitted: &[Vec<usize>]) {
+    let aht_ms = workload_aht_ms(queues);
+    let takes = takes(admitted, agents.profiles.len());
+    for (p, by_interval) in agents.profile_ms.iter().enumerate() {
+        for (i, ms) in by_interval.iter().enumerate() {
+            let mut parts = Vec::new();
+            let offered = |q: usize| queues.counters[q][i].offered;
+            split(staffed(ms), &takes[p], &offered, &aht_ms, &mut |q, part| {
+                parts.push((q, part));
+            });
+            for (q, part) in parts {
+                queues.counters[q][i].share_ms += part;
+            }
+        }
+    }
+}
+
+/// Each queue's share of the agents' time over the whole window, split by the window's
+/// workload (so it does not depend on how the window is cut into intervals).
+fn period_shares(agents: &Agents, queues: &Queues, admitted: &[Vec<usize>]) -> Vec<u64> {
+    let aht_ms = workload_aht_ms(queues);
+    let takes = takes(admitted, agents.profiles.len());
+    let offered: Vec<u64> = queues
+        .counters
+        .iter()
+        .map(|by_interval| by_interval.iter().map(|c| c.offered).sum())
+        .collect();
+    let mut shares = vec![0; queues.keys.len()];
+    for (p, by_interval) in agents.profile_ms.iter().enumerate() {
+        let staffed_ms: u64 = by_interval.iter().map(staffed).sum();
+        split(
+            staffed_ms,
+            &takes[p],
+            &|q| offered[q],
+            &aht_ms,
+            &mut |q, part| shares[q] += part,
+        );
+    }
+    shares
 }
 
 fn count<T>(items: impl Iterator<Item = T>) -> u32 {

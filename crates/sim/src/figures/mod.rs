@@ -16,7 +16,9 @@
 //!   escalate, transfer or requeue), plus the wrap-up that follows it.
 //! - **agents staffed**: the average number of agents logged in and not `not_ready` who could
 //!   take the queue (its channel, the skills every one of its contacts needed, and for
-//!   face-to-face its sites); a multi-skilled agent counts in every queue they could take.
+//!   face-to-face its sites); a multi-skilled agent counts in every queue they could take. The
+//!   queue's **share** splits each agent's time among those queues by their workload (arrivals
+//!   times AHT), so shares add up to the agents staffed.
 //! - **occupancy**: the share of staffed agent time in which an agent held at least one contact
 //!   or was wrapping up; for the total and per site, never per queue.
 //! - **first-contact resolution**: completed contacts resolved by their first agent, over
@@ -94,13 +96,25 @@ pub struct QueueFigures {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub occupancy: Option<f64>,
     /// The average number of agents staffed who could take the queue (all agents staffed, for
-    /// a total).
+    /// a total) over the interval or the period.
     pub agents_staffed: f64,
+    /// The hours those agents were staffed: `agents_staffed` times the span.
+    pub staffed_hours: f64,
+    /// The queue's share of the agents staffed: each agent's staffed time split among the
+    /// queues they could take in proportion to each one's workload (arrivals times AHT) in the
+    /// interval (for the period, in the whole period, so that it does not depend on the
+    /// intervals), so that the shares of all queues add up to the agents staffed who had any
+    /// workload to share; for a total, that sum.
+    pub agents_share: f64,
     /// Agent time on this queue's contacts (handling and wrap-up), in hours.
     pub agent_hours: f64,
     /// The service-level target (a share, e.g. 0.8) for this queue, when the run knows it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub service_level_target: Option<f64>,
+    /// The answer threshold of a live queue, in seconds, when the run knows its configuration
+    /// (answers are recorded within it or not as they happen; this is today's setting).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_level_threshold_seconds: Option<f64>,
     /// Abandoned over offered.
     pub abandon_rate: f64,
     /// Contacts completed.
@@ -123,11 +137,32 @@ pub struct QueueFigures {
     pub patience_seconds: Option<f64>,
 }
 
+impl QueueFigures {
+    /// The contacts the service level counts: answered, abandoned, or unanswered past the
+    /// threshold at the end. With none, there is no service level to show.
+    #[must_use]
+    pub const fn service_level_counted(&self) -> u64 {
+        self.answered + self.abandoned + self.waiting_past_threshold
+    }
+
+    /// Whether the service level is below the queue's target (never when nothing counts).
+    #[must_use]
+    pub fn below_target(&self) -> bool {
+        self.service_level_counted() > 0
+            && self
+                .service_level_target
+                .is_some_and(|target| self.service_level < target)
+    }
+}
+
 /// The figures of a run: in total, per queue (sorted by service, then channel) and per site.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct Figures {
     /// All queues together.
     pub total: QueueFigures,
+    /// The live queues together (phone, face to face, chat): where customers wait, so where
+    /// speed of answer and abandonment mean what they say (agents as in the total).
+    pub live: QueueFigures,
     /// Each service and channel.
     pub queues: Vec<QueueFigures>,
     /// The agents of each site (sorted by site), in the measured window.
@@ -266,6 +301,10 @@ pub struct Measured {
     pub complaints: Vec<ComplaintFigures>,
     /// The state at the end of each interval.
     pub samples: Vec<Sample>,
+    /// The live queues in groups that share agents (by their index in [`Figures::queues`]):
+    /// two queues are in one group when some agent could take both, or each shares with a
+    /// third. Staffing sizes each group as one queue.
+    pub pools: Vec<Vec<usize>>,
 }
 
 type QueueKey = (ServiceId, Channel);
@@ -299,8 +338,8 @@ pub struct Collector {
     /// Contacts waiting now.
     waiting: u32,
     samples: Vec<Sample>,
-    /// The configured service-level targets, once given.
-    targets: Option<FxHashMap<QueueKey, f64>>,
+    /// The routing configuration, for the service-level targets and thresholds, once given.
+    config: Option<Box<RoutingConfig>>,
 }
 
 impl Collector {
@@ -320,19 +359,14 @@ impl Collector {
             complaints: Default::default(),
             waiting: 0,
             samples: Vec::new(),
-            targets: None,
+            config: None,
         }
     }
 
     /// Sets every queue's service-level target from `config` (the configured target, else
-    /// [`DEFAULT_SERVICE_LEVEL_TARGET`]).
+    /// [`DEFAULT_SERVICE_LEVEL_TARGET`]) and a live queue's answer threshold.
     pub fn set_service_level_targets(&mut self, config: &RoutingConfig) {
-        let targets = config
-            .service_levels
-            .iter()
-            .map(|(key, target)| (key.clone(), target.target))
-            .collect();
-        self.targets = Some(targets);
+        self.config = Some(Box::new(config.clone()));
     }
 
     /// The end of the window: events at or after it are not measured.

@@ -1,7 +1,7 @@
 //! The figures as text for a terminal: durations a manager reads at a glance, and the table
 //! `switchboard simulate` prints.
 
-use super::Figures;
+use super::{AgentFigures, ComplaintFigures, Figures};
 
 /// A span of seconds as a manager reads it: `42 s`, `4 min 05 s`, `2 h 33 min`.
 #[must_use]
@@ -22,6 +22,60 @@ pub fn duration_text(secs: f64) -> String {
     } else {
         let minutes = (whole + 30) / 60;
         format!("{} h {:02} min", minutes / 60, minutes % 60)
+    }
+}
+
+impl ComplaintFigures {
+    /// The stage as a council's table names it: `stage 1`, `stage 2`, `Ombudsman`.
+    #[must_use]
+    pub fn stage_name(&self) -> &str {
+        match self.stage.as_str() {
+            "stage_1" => "stage 1",
+            "stage_2" => "stage 2",
+            "ombudsman" => "Ombudsman",
+            other => other,
+        }
+    }
+
+    /// The counts in the order of the published table: opened, responded, within timescale,
+    /// breached, extended, to stage 2, to the Ombudsman, abandoned, open at the end.
+    #[must_use]
+    pub const fn counts(&self) -> [u64; 9] {
+        [
+            self.opened,
+            self.closed,
+            self.closed_within_timescale,
+            self.breached,
+            self.extended,
+            self.escalated_to_stage_2,
+            self.referred_to_ombudsman,
+            self.abandoned,
+            self.open_at_end,
+        ]
+    }
+}
+
+impl AgentFigures {
+    /// Contacts handled per channel: `phone 31, chat 4`.
+    #[must_use]
+    pub fn handled_text(&self) -> String {
+        let parts: Vec<String> = self
+            .handled
+            .iter()
+            .map(|c| format!("{} {}", c.channel, c.count))
+            .collect();
+        parts.join(", ")
+    }
+
+    /// Time in each not-ready reason: `break 45 min 00 s, training 1 h 00 min`.
+    #[must_use]
+    pub fn not_ready_text(&self) -> String {
+        let parts: Vec<String> = self
+            .not_ready
+            .iter()
+            .map(|r| format!("{} {}", r.reason, duration_text(r.hours * 3600.0)))
+            .collect();
+        parts.join(", ")
     }
 }
 
