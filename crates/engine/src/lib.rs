@@ -13,10 +13,16 @@
 //! commands while the disk syncs and acknowledges each batch once it is reported durable; a
 //! [`Snapshotter`] writes snapshots on a thread of its own from the durable events.
 //!
+//! Idempotency receipts (docs/adr/0002) ride in the log: [`Engine::attach_receipt`] puts a keyed
+//! command's first reply on its last event's record, and [`Engine::open`] reads back those of the
+//! log's last ten minutes ([`ReceiptOptions`], [`Recovered::receipts`]) from its tail, whatever
+//! snapshot it starts from.
+//!
 //! Also here, for the command line and queries: [`replay`] (rebuild the state from the whole log,
 //! with progress) and [`history`] (every event of one contact or customer).
 
 mod history;
+mod receipts;
 mod recovery;
 mod snapshotter;
 
@@ -25,12 +31,13 @@ use std::time::Instant;
 
 use switchboard_core::{Command, Event, Rejection, Router, RoutingConfig, State, Timestamp};
 use switchboard_log::{
-    ChainHash, CommitterOptions, Entry, FileLog, GroupCommitter, LogError, LogOptions, Report,
+    ChainHash, CommitterOptions, FileLog, GroupCommitter, LogError, LogOptions, Report,
     SnapshotOptions,
 };
-use switchboard_wire::{encode_event, encode_snapshot};
+use switchboard_wire::encode_snapshot;
 
 pub use history::{HistoryFilter, history, history_up_to};
+pub use receipts::{ReceiptError, ReceiptOptions, RecoveredReceipts};
 pub use recovery::{Recovered, ReplayReport, SnapshotRejection, replay};
 pub use snapshotter::{HAND_OVER_EVENTS_MAX, Snapshotter, SnapshotterOptions};
 
@@ -43,6 +50,8 @@ pub struct EngineOptions {
     pub snapshot: SnapshotOptions,
     /// Take a snapshot after this many events since the last (0: never automatically).
     pub snapshot_every_events: u64,
+    /// How many idempotency receipts recovery reads back from the log's tail, and how far.
+    pub receipts: ReceiptOptions,
 }
 
 impl Default for EngineOptions {
@@ -51,6 +60,7 @@ impl Default for EngineOptions {
             log: LogOptions::default(),
             snapshot: SnapshotOptions::default(),
             snapshot_every_events: 100_000,
+            receipts: ReceiptOptions::default(),
         }
     }
 }
@@ -156,6 +166,8 @@ pub struct Engine {
     pending: Vec<Event>,
     /// Events made durable since the last snapshot.
     since_snapshot: u64,
+    /// Idempotency receipts attached to pending events (see [`Engine::attach_receipt`]).
+    receipts: receipts::Attached,
 }
 
 impl Engine {
@@ -182,6 +194,7 @@ impl Engine {
             options,
             pending: Vec::new(),
             since_snapshot: recovered.replayed,
+            receipts: receipts::Attached::default(),
         };
         Ok((engine, recovered))
     }
@@ -251,7 +264,7 @@ impl Engine {
         if self.pending.is_empty() {
             return Ok(None);
         }
-        let entries = encode_entries(&self.pending);
+        let entries = self.receipts.encode_entries(&self.pending);
         let started = Instant::now();
         let (first_seq, last_seq, head_hash, sync_time) = match &mut self.log {
             Writer::Direct(log) => {
@@ -316,7 +329,7 @@ impl Engine {
         if self.pending.is_empty() {
             return Ok(None);
         }
-        let entries = encode_entries(&self.pending);
+        let entries = self.receipts.encode_entries(&self.pending);
         let range = committer.submit(entries)?;
         // Not counted towards the next snapshot: under group commit the snapshotter takes them
         // (counting here would make the next `commit` write one more on the loop).
@@ -441,15 +454,4 @@ impl Engine {
         self.since_snapshot = 0;
         Ok(Some(path))
     }
-}
-
-/// The log entries of decided events: each one's time and stored encoding.
-fn encode_entries(events: &[Event]) -> Vec<Entry> {
-    events
-        .iter()
-        .map(|event| Entry {
-            at_ms: event.at.as_millis(),
-            payload: encode_event(event),
-        })
-        .collect()
 }

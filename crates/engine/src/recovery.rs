@@ -11,7 +11,7 @@ use switchboard_log::{
 };
 use switchboard_wire::{SnapshotError, decode_event, decode_snapshot};
 
-use crate::{EngineError, EngineOptions};
+use crate::{EngineError, EngineOptions, RecoveredReceipts, receipts};
 
 /// How often replay reports progress, in events.
 const PROGRESS_EVERY: u64 = 1 << 16;
@@ -33,6 +33,9 @@ pub struct Recovered {
     pub head_hash: ChainHash,
     /// A torn final record the log cut off (a write interrupted by a crash), if any.
     pub torn_tail: Option<TornTail>,
+    /// The idempotency receipts read back from the log's last window, whatever snapshot was
+    /// used ([`Recovered::receipts`] lists them).
+    pub receipts: RecoveredReceipts,
     /// How long recovery took.
     pub elapsed: Duration,
 }
@@ -152,6 +155,7 @@ pub(crate) fn recover(
             log_seq: log.last_seq,
         });
     }
+    let receipts = receipts::read_back(&reader, &options.receipts, log.last_seq)?;
     let recovered = Recovered {
         snapshot_seq,
         skipped_snapshots: skipped,
@@ -159,6 +163,7 @@ pub(crate) fn recover(
         last_seq: log.last_seq,
         head_hash: log.head_hash,
         torn_tail: log.torn_tail,
+        receipts,
         elapsed: started.elapsed(),
     };
     Ok((state, recovered))

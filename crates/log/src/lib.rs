@@ -108,6 +108,8 @@ mod frame;
 mod group;
 mod reader;
 mod segment;
+#[cfg(feature = "testing")]
+pub mod small_fs;
 mod snapshot;
 mod verify;
 

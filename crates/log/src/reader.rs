@@ -88,6 +88,18 @@ impl LogReader {
         Ok(last_seq)
     }
 
+    /// The first sequence number of every segment file, oldest first (empty when there is no
+    /// segment). Reads only the directory. For a reader that works back from the tail a segment
+    /// at a time, reading each with `read_from(first).up_to(next_first - 1)`, which opens that
+    /// segment alone (the last segment may hold no record yet: its first seq is then past the
+    /// log's last).
+    pub fn segment_first_seqs(&self) -> Result<Vec<u64>, LogError> {
+        Ok(segment::list_segments(&self.dir)?
+            .into_iter()
+            .map(|segment| segment.first_seq)
+            .collect())
+    }
+
     /// The record at `seq`, or `None` if the log does not reach it.
     pub fn record_at(&self, seq: u64) -> Result<Option<Record>, LogError> {
         self.read_from(seq)?.up_to(seq).next().transpose()

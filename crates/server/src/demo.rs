@@ -632,22 +632,37 @@ fn render(queues: &Value, agents: &Value, highlight: bool) -> String {
              someone who can logs in. `audit show --contact ID` says why.\n"
         ));
     }
-    let mut presence: std::collections::BTreeMap<String, u32> = std::collections::BTreeMap::new();
-    for a in agents["agents"].as_array().into_iter().flatten() {
-        *presence
-            .entry(a["presence"].as_str().unwrap_or("?").to_owned())
-            .or_default() += 1;
-    }
-    out.push_str("\nagents: ");
-    out.push_str(
-        &presence
-            .iter()
-            .map(|(p, n)| format!("{n} {p}"))
-            .collect::<Vec<_>>()
-            .join(", "),
-    );
-    out.push('\n');
+    out.push_str(&agents_line(agents));
     out
+}
+
+/// `agents: 12 ready (4 with contacts, 8 free), 1 wrap_up`: a ready agent can hold
+/// contacts (up to their capacity per channel), so "ready" alone would read as idle.
+fn agents_line(agents: &Value) -> String {
+    let mut presence: std::collections::BTreeMap<&str, u32> = std::collections::BTreeMap::new();
+    let mut handling = 0_u32;
+    for a in agents["agents"].as_array().into_iter().flatten() {
+        let p = a["presence"].as_str().unwrap_or("?");
+        *presence.entry(p).or_default() += 1;
+        let holds = a["contacts"].as_array().is_some_and(|c| !c.is_empty());
+        if p == "ready" && holds {
+            handling += 1;
+        }
+    }
+    let parts = presence
+        .iter()
+        .map(|(&p, &n)| {
+            if p == "ready" && handling > 0 {
+                format!(
+                    "{n} ready ({handling} with contacts, {} free)",
+                    n - handling
+                )
+            } else {
+                format!("{n} {p}")
+            }
+        })
+        .collect::<Vec<_>>();
+    format!("\nagents: {}\n", parts.join(", "))
 }
 
 #[cfg(test)]
@@ -669,7 +684,11 @@ mod tests {
                  "service_level": 0.5},
             ],
         });
-        let agents = json!({"agents": [{"presence": "ready"}, {"presence": "ready"}]});
+        let agents = json!({"agents": [
+            {"presence": "ready", "contacts": []},
+            {"presence": "ready", "contacts": ["call-1"]},
+            {"presence": "wrap_up", "contacts": []},
+        ]});
         let screen = render(&queues, &agents, false);
         let line = |service: &str| {
             screen
@@ -700,7 +719,10 @@ mod tests {
         assert!(screen.contains("9 contacts created"), "{screen}");
         assert!(screen.contains("4 open now"), "{screen}");
         assert!(screen.contains("UNSERVABLE: 1 waiting contact"), "{screen}");
-        assert!(screen.contains("agents: 2 ready"), "{screen}");
+        assert!(
+            screen.contains("agents: 2 ready (1 with contacts, 1 free), 1 wrap_up"),
+            "{screen}"
+        );
         let calm = json!({"totals": {}, "queues": []});
         assert!(!render(&calm, &agents, false).contains("UNSERVABLE"));
     }

@@ -18,6 +18,7 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
 use serde_json::json;
+use switchboard_log::small_fs::SmallFs;
 use switchboard_natsd::NatsServer;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -28,55 +29,6 @@ fn free_address() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
-}
-
-/// A tmpfs mounted over a temporary directory, unmounted on drop.
-struct SmallFs {
-    mount_point: PathBuf,
-    _root: tempfile::TempDir,
-}
-
-impl SmallFs {
-    fn mount(size: &str) -> Result<Self, String> {
-        let root = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let mount_point = root.path().join("fs");
-        std::fs::create_dir(&mount_point).map_err(|e| e.to_string())?;
-        let output = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&mount_point)
-            .output()
-            .map_err(|e| format!("cannot run mount: {e}"))?;
-        if !output.status.success() {
-            return Err(format!(
-                "mount -t tmpfs failed ({}): {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
-        }
-        Ok(Self {
-            mount_point,
-            _root: root,
-        })
-    }
-
-    /// What an operator freeing space does, in one step.
-    fn grow(&self, size: &str) {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.mount_point)
-            .status()
-            .expect("mount runs");
-        assert!(status.success(), "remount to {size}");
-    }
-}
-
-impl Drop for SmallFs {
-    fn drop(&mut self) {
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(&self.mount_point)
-            .status();
-    }
 }
 
 /// An engine started from a configuration file, its stderr going to a file (not a terminal).
@@ -283,7 +235,7 @@ async fn a_full_disk_is_seen_coming_stops_the_engine_cleanly_and_loses_nothing_a
     let url = server.client_url();
     let client = async_nats::connect(url.as_str()).await.expect("connect");
     let outside = tempfile::tempdir().expect("temp dir");
-    let data_dir = fs.mount_point.join("data");
+    let data_dir = fs.path().join("data");
     let config = outside.path().join("switchboard.toml");
     let metrics = free_address();
     // Not ready once less than 2 MiB of the 3 are left: well before the disk is full.
@@ -382,7 +334,7 @@ async fn a_full_disk_is_seen_coming_stops_the_engine_cleanly_and_loses_nothing_a
     );
 
     // Space freed: it starts, is ready, and every acknowledged contact is there.
-    fs.grow("16m");
+    fs.grow("16m").expect("the tmpfs grows");
     let mut engine = start_engine(&config, metrics, outside.path().join("stderr-2.log"));
     wait_readyz(&engine, 200, |_| true).await;
     let (ok, refused) = send(&client, next, 10).await;

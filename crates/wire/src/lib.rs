@@ -4,15 +4,18 @@
 //! through the versioned DTOs of this crate. Three formats live here:
 //!
 //! - **Stored events** ([`stored`]): the event log's payload. Postcard, in a versioned envelope
-//!   whose first byte is the format version (`0x00` = version 1, `0x01` = version 2, written
+//!   whose first byte is the format version (`0x00` = version 1, ... `0x03` = version 4, written
 //!   today). Old versions stay readable for good and are upcast to the current one in one place,
-//!   [`stored::upcast`]. The rule: postcard writes enum variants by index and struct fields by
-//!   position, so in a version that has been written no variant or field is ever removed,
-//!   reordered, retyped or inserted; every change of shape, appending included, is a new version
-//!   (see [`stored`] for the recipe). Version 2 nests version 1's kinds unchanged and appends the
-//!   kinds of opening hours and complaints; version 3 nests version 2 and appends
-//!   `ContactUnservable`. Golden files, `tests/fixtures/events-v1.bin`, `events-v2.bin` and
-//!   `events-v3.bin`, hold every event type of their version and must decode forever.
+//!   [`stored::upcast_record`]. The rule: postcard writes enum variants by index and struct
+//!   fields by position, so in a version that has been written no variant or field is ever
+//!   removed, reordered, retyped or inserted; every change of shape, appending included, is a new
+//!   version (see [`stored`] for the recipe). Version 2 nests version 1's kinds unchanged and
+//!   appends the kinds of opening hours and complaints; version 3 nests version 2 and appends
+//!   `ContactUnservable`; version 4 keeps version 3's events and puts an optional idempotency
+//!   [`Receipt`] ([`receipt`]: the scoped key and the first reply) in the envelope before the
+//!   event ([`encode_record`], [`decode_record`]). Golden files, `tests/fixtures/events-v1.bin`
+//!   to `events-v4.bin`, hold every event type of their version (and `events-v4.bin` receipts
+//!   of every reply shape) and must decode forever.
 //! - **Snapshots** (`snapshot`, behind this crate's `snapshot` feature): the routing state,
 //!   postcard, behind a header of magic, format version and schema fingerprint. A disposable
 //!   cache: a snapshot from another format or schema is refused and the caller replays the log.
@@ -44,6 +47,7 @@ pub mod json;
 pub mod names;
 pub mod offer;
 pub mod query;
+pub mod receipt;
 pub mod reply;
 pub mod schema;
 #[cfg(feature = "snapshot")]
@@ -70,7 +74,10 @@ pub use subjects::{CommandKind, QueryKind, Route, Subjects};
 
 pub use event::DtoError;
 pub use json::{EventJson, JsonError, event_from_json, event_json, write_event_json};
+pub use receipt::Receipt;
 #[cfg(feature = "snapshot")]
 pub use snapshot::{SnapshotError, decode_snapshot, encode_snapshot};
-pub use stored::{StoredError, decode_event, encode_event};
+pub use stored::{
+    StoredError, decode_event, decode_receipt, decode_record, encode_event, encode_record,
+};
 pub use time::TimeError;

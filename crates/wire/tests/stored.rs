@@ -1,14 +1,15 @@
-//! Stored events: the golden files of versions 1 to 3, round trips of random workloads, and bad
-//! bytes.
+//! Stored events: the golden files of versions 1 to 4, round trips of random workloads (with
+//! receipts), and bad bytes.
 //!
-//! A golden file holds events, each framed as a little-endian `u32` length and the payload.
-//! `tests/fixtures/events-v3.bin` holds the events of [`common::golden_events`] as written today
-//! (version 3); it is written by running this test with `UPDATE_FIXTURES=1`, and rewritten only
-//! when the core's *routing* changed the scenario's events, never because `event/v3.rs` changed.
-//! `tests/fixtures/events-v1.bin` and `events-v2.bin` were written by the last builds that wrote
-//! versions 1 and 2 and are never rewritten: they prove that old payloads still decode, through
-//! `upcast`, to the events they held. `v1_layout_is_frozen`, `v2_layout_is_frozen` and
-//! `v3_layout_is_frozen` pin the bytes independently of the router.
+//! A golden file holds records, each framed as a little-endian `u32` length and the payload.
+//! `tests/fixtures/events-v4.bin` holds the events of [`common::golden_events`] as written today
+//! (version 4), every third one with a receipt from [`golden_receipt`]; it is written by running
+//! this test with `UPDATE_FIXTURES=1`, and rewritten only when the core's *routing* changed the
+//! scenario's events, never because a stored DTO changed. `tests/fixtures/events-v1.bin`,
+//! `events-v2.bin` and `events-v3.bin` were written by the last builds that wrote versions 1 to 3
+//! and are never rewritten: they prove that old payloads still decode, through `upcast_record`,
+//! to the events they held (with no receipt). `v1_layout_is_frozen` to `v4_layout_is_frozen` pin
+//! the bytes independently of the router.
 
 mod common;
 
@@ -21,9 +22,13 @@ use switchboard_core::{
     Event, EventKind, Level, NewContact, OfferId, PerChannel, Placement, Priority, QueueOrder,
     Rule, SelectionStrategy, Shortfall, Tier, Timestamp,
 };
-use switchboard_wire::event::{v1, v2};
+use switchboard_wire::event::{Time, v1, v2, v3};
+use switchboard_wire::reply::{Adjustment, AdjustmentReason, ContactStatusName, PresenceName};
 use switchboard_wire::stored::StoredEvent;
-use switchboard_wire::{DtoError, StoredError, decode_event, encode_event};
+use switchboard_wire::{
+    DtoError, Receipt, ReplyBody, StoredError, decode_event, decode_receipt, decode_record,
+    encode_event, encode_record,
+};
 
 fn fixture_path(version: u32) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/events-v{version}.bin"))
@@ -83,12 +88,92 @@ const V1_KINDS: usize = 21;
 const V2_KINDS: usize = 26;
 
 /// The current version's number: the fixture written today.
-const CURRENT: u32 = 3;
+const CURRENT: u32 = 4;
 
 /// An event in version 2's envelope, as the last build that wrote version 2 wrote it.
 fn encode_v2(event: &Event) -> Vec<u8> {
     let dto = v2::EventDto::try_from(event).expect("a version 2 event");
     postcard::to_allocvec(&StoredEvent::V2(dto)).expect("encodes")
+}
+
+/// An event in version 3's envelope, as the last build that wrote version 3 wrote it.
+fn encode_v3(event: &Event) -> Vec<u8> {
+    postcard::to_allocvec(&StoredEvent::V3(v3::EventDto::from(event))).expect("encodes")
+}
+
+/// Every contact status a reply can hold, and none.
+const STATUSES: [Option<ContactStatusName>; 7] = [
+    None,
+    Some(ContactStatusName::Queued),
+    Some(ContactStatusName::Offered),
+    Some(ContactStatusName::Assigned),
+    Some(ContactStatusName::Finished),
+    Some(ContactStatusName::Unknown),
+    Some(ContactStatusName::Held),
+];
+
+/// Every presence a reply can hold, and none.
+const PRESENCES: [Option<PresenceName>; 5] = [
+    None,
+    Some(PresenceName::LoggedOut),
+    Some(PresenceName::Ready),
+    Some(PresenceName::NotReady),
+    Some(PresenceName::WrapUp),
+];
+
+/// Every adjustment reason, and none.
+const REASONS: [Option<AdjustmentReason>; 3] = [
+    None,
+    Some(AdjustmentReason::InTheFuture),
+    Some(AdjustmentReason::BeyondLiveLimit),
+];
+
+/// The receipt the golden file holds with event `i` (at sequence number `i + 1`): every third
+/// event has one, and between them they hold every contact status, presence and adjustment
+/// reason of a reply, present and absent.
+fn golden_receipt(i: usize, event: &Event) -> Option<Receipt> {
+    if !i.is_multiple_of(3) {
+        return None;
+    }
+    let n = i / 3;
+    let adjustments = REASONS[n % REASONS.len()]
+        .map(|reason| Adjustment {
+            field: "received_at".into(),
+            reason,
+            message: format!("adjusted {n}"),
+        })
+        .into_iter()
+        .collect();
+    Some(Receipt {
+        key: format!(
+            "golden {} key-{n}",
+            event.kind.agent().map_or("", |a| a.as_str())
+        ),
+        reply: ReplyBody {
+            seq: i as u64 + 1,
+            events: u32::try_from(n % 4 + 1).expect("small"),
+            contact_id: event.kind.contact().map(ToString::to_string),
+            status: STATUSES[n % STATUSES.len()],
+            agent_id: event.kind.agent().map(ToString::to_string),
+            offer_id: n.is_multiple_of(2).then_some(n as u64 + 300),
+            presence: PRESENCES[n % PRESENCES.len()],
+            unchanged: n % 5 == 4,
+            received_at: (n % 2 == 1).then_some(Time(event.at.as_millis())),
+            adjustments,
+        },
+    })
+}
+
+/// The golden records: the golden events with their receipts.
+fn golden_records() -> Vec<(Event, Option<Receipt>)> {
+    common::golden_events()
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| {
+            let receipt = golden_receipt(i, &event);
+            (event, receipt)
+        })
+        .collect()
 }
 
 fn kinds_seen<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<bool> {
@@ -99,19 +184,39 @@ fn kinds_seen<'a>(events: impl IntoIterator<Item = &'a Event>) -> Vec<bool> {
     seen
 }
 
+/// The records of the current version's golden file, with their receipts.
+fn fixture_records() -> Vec<(Event, Option<Receipt>)> {
+    unframe(&fixture(CURRENT))
+        .into_iter()
+        .enumerate()
+        .map(|(i, payload)| {
+            assert_eq!(payload.first().map(|&b| u32::from(b)), Some(CURRENT - 1));
+            let record =
+                decode_record(payload).unwrap_or_else(|e| panic!("fixture record {i}: {e}"));
+            let receipt = decode_receipt(payload).unwrap_or_else(|e| panic!("receipt {i}: {e}"));
+            assert_eq!(receipt, record.1, "record {i}: the receipt alone differs");
+            record
+        })
+        .collect()
+}
+
 #[test]
 fn golden_fixture_matches_the_router() {
-    let events = common::golden_events();
-    let bytes = frame(events.iter().map(encode_event));
+    let records = golden_records();
+    let bytes = frame(
+        records
+            .iter()
+            .map(|(event, receipt)| encode_record(event, receipt.as_ref())),
+    );
     if std::env::var_os("UPDATE_FIXTURES").is_some_and(|v| v == "1") {
         std::fs::create_dir_all(fixture_path(CURRENT).parent().expect("has a parent"))
             .expect("create the fixtures directory");
         std::fs::write(fixture_path(CURRENT), &bytes).expect("write the fixture");
     }
-    let decoded = fixture_events(CURRENT);
-    assert_eq!(decoded.len(), events.len(), "event count differs");
-    for (i, (old, new)) in decoded.iter().zip(&events).enumerate() {
-        assert_eq!(old, new, "event {i} differs");
+    let decoded = fixture_records();
+    assert_eq!(decoded.len(), records.len(), "record count differs");
+    for (i, (old, new)) in decoded.iter().zip(&records).enumerate() {
+        assert_eq!(old, new, "record {i} differs");
     }
     assert!(
         fixture(CURRENT) == bytes,
@@ -132,6 +237,27 @@ fn golden_fixture_covers_every_event_kind() {
     names.sort_unstable();
     names.dedup();
     assert_eq!(names.len(), KINDS);
+}
+
+#[test]
+fn golden_fixture_covers_every_reply_shape_in_its_receipts() {
+    let receipts: Vec<Receipt> = fixture_records()
+        .into_iter()
+        .filter_map(|(_, receipt)| receipt)
+        .collect();
+    let statuses: std::collections::HashSet<_> = receipts.iter().map(|r| r.reply.status).collect();
+    let presences: std::collections::HashSet<_> =
+        receipts.iter().map(|r| r.reply.presence).collect();
+    let reasons: std::collections::HashSet<_> = receipts
+        .iter()
+        .map(|r| r.reply.adjustments.first().map(|a| a.reason))
+        .collect();
+    assert_eq!(statuses.len(), STATUSES.len(), "{statuses:?}");
+    assert_eq!(presences.len(), PRESENCES.len(), "{presences:?}");
+    assert_eq!(reasons.len(), REASONS.len(), "{reasons:?}");
+    assert!(receipts.iter().any(|r| r.reply.unchanged));
+    assert!(receipts.iter().any(|r| r.reply.received_at.is_some()));
+    assert!(receipts.iter().any(|r| r.reply.offer_id.is_none()));
 }
 
 #[test]
@@ -181,6 +307,26 @@ fn version_2_payloads_still_decode() {
     let seen = kinds_seen(&events);
     assert!(seen[..V2_KINDS].iter().all(|&s| s), "{seen:?}");
     assert!(!seen[V2_KINDS..].iter().any(|&s| s), "{seen:?}");
+    let state = switchboard_core::State::replay(&events);
+    assert!(state.check_invariants().is_ok());
+    assert_today_round_trips(&events);
+}
+
+/// The version 3 file decodes (through `upcast_record`) to events with no receipt that version 3
+/// writes back to the very same bytes; it holds every kind, and its log still replays.
+#[test]
+fn version_3_payloads_still_decode() {
+    let bytes = fixture(3);
+    let events = fixture_events(3);
+    let rewritten = frame(events.iter().map(encode_v3));
+    assert!(rewritten == bytes, "version 3 did not round-trip");
+    for payload in unframe(&bytes) {
+        assert!(decode_record(payload).expect("decodes").1.is_none());
+        assert_eq!(decode_receipt(payload).expect("decodes"), None);
+    }
+    let seen = kinds_seen(&events);
+    assert!(seen.iter().all(|&s| s), "{seen:?}");
+    assert!(events == common::golden_events(), "the routing changed");
     let state = switchboard_core::State::replay(&events);
     assert!(state.check_invariants().is_ok());
     assert_today_round_trips(&events);
@@ -455,7 +601,7 @@ fn v3_layout_is_frozen() {
         .chain(hand_built_v2_events().iter())
     {
         let v2 = encode_v2(event);
-        let v3 = encode_event(event);
+        let v3 = encode_v3(event);
         let at_end = 1 + v2[1..].iter().position(|&b| b < 0x80).expect("a varint") + 1;
         let expected = format!("02{}00{}", hex(&v2[1..at_end]), hex(&v2[at_end..]));
         assert_eq!(hex(&v3), expected);
@@ -463,7 +609,7 @@ fn v3_layout_is_frozen() {
     }
     let added: Vec<String> = hand_built_v3_events()
         .iter()
-        .map(|e| hex(&encode_event(e)))
+        .map(|e| hex(&encode_v3(e)))
         .collect();
     assert_eq!(
         added,
@@ -476,14 +622,67 @@ fn v3_layout_is_frozen() {
         ]
     );
     for event in &hand_built_v3_events() {
-        assert_eq!(&decode_event(&encode_event(event)).expect("decodes"), event);
+        assert_eq!(&decode_event(&encode_v3(event)).expect("decodes"), event);
+    }
+}
+
+/// A receipt built by hand with every optional field set.
+fn hand_built_receipt() -> Receipt {
+    Receipt {
+        key: "accept ann k".into(),
+        reply: ReplyBody {
+            seq: 300,
+            events: 2,
+            contact_id: Some("c1".into()),
+            status: Some(ContactStatusName::Assigned),
+            agent_id: Some("ann".into()),
+            offer_id: Some(7),
+            presence: Some(PresenceName::WrapUp),
+            unchanged: false,
+            received_at: Some(Time(5)),
+            adjustments: vec![Adjustment {
+                field: "f".into(),
+                reason: AdjustmentReason::BeyondLiveLimit,
+                message: "m".into(),
+            }],
+        },
+    }
+}
+
+/// Version 4 is frozen too: without a receipt a record is `0x03 0x00` and then exactly the
+/// version 3 bytes after their version byte; with one, `0x03 0x01`, the receipt, the same.
+#[test]
+fn v4_layout_is_frozen() {
+    let events = hand_built_v1_events()
+        .into_iter()
+        .chain(hand_built_v2_events())
+        .chain(hand_built_v3_events());
+    let receipt = hand_built_receipt();
+    // "accept ann k"; seq 300, 2 events, some "c1", some assigned (2), some "ann", some 7, some
+    // wrap_up (3), not unchanged, some received 5, 1 adjustment: "f", beyond_live_limit (1), "m".
+    let receipt_hex = "0c61636365707420616e6e206bac02020102633101020103616e6e0107010300\
+                       010501016601016d";
+    for event in events {
+        let v3 = encode_v3(&event);
+        let without = encode_event(&event);
+        assert_eq!(hex(&without), format!("0300{}", hex(&v3[1..])));
+        assert_eq!(
+            decode_record(&without).expect("decodes"),
+            (event.clone(), None)
+        );
+        let with = encode_record(&event, Some(&receipt));
+        assert_eq!(hex(&with), format!("0301{receipt_hex}{}", hex(&v3[1..])));
+        assert_eq!(
+            decode_record(&with).expect("decodes"),
+            (event, Some(receipt.clone()))
+        );
     }
 }
 
 #[test]
 fn values_the_core_cannot_take_are_invalid_not_panics() {
     let dto = v1::EventDto {
-        at: v1::Time(5),
+        at: Time(5),
         kind: v1::EventKindDto::ContactEscalated {
             contact_id: "c1".into(),
             agent_id: "ann".into(),
@@ -515,12 +714,61 @@ fn every_truncation_and_every_unknown_version_of_the_golden_log_is_an_error() {
             assert!(decode_event(&bytes[..len]).is_err(), "{event}: {len} bytes");
         }
         let mut newer = bytes.clone();
-        newer[0] = 0x03;
+        newer[0] = 0x04;
         assert!(matches!(
             decode_event(&newer),
-            Err(StoredError::UnknownVersion { version: 3 })
+            Err(StoredError::UnknownVersion { version: 4 })
+        ));
+        assert!(matches!(
+            decode_receipt(&newer),
+            Err(StoredError::UnknownVersion { version: 4 })
         ));
     }
+}
+
+/// Any receipt: every field drawn, strings of any characters.
+fn receipt_strategy() -> impl Strategy<Value = Receipt> {
+    let status = prop::sample::select(STATUSES.to_vec());
+    let presence = prop::sample::select(PRESENCES.to_vec());
+    let reasons: Vec<AdjustmentReason> = REASONS.into_iter().flatten().collect();
+    let adjustment = (".{0,12}", prop::sample::select(reasons), ".{0,40}").prop_map(
+        |(field, reason, message)| Adjustment {
+            field,
+            reason,
+            message,
+        },
+    );
+    (
+        ".{0,40}",
+        (any::<u64>(), any::<u32>(), proptest::option::of(".{0,16}")),
+        (
+            status,
+            proptest::option::of(".{0,16}"),
+            any::<Option<u64>>(),
+        ),
+        (presence, any::<bool>(), any::<Option<u64>>()),
+        proptest::collection::vec(adjustment, 0..3),
+    )
+        .prop_map(
+            |(key, (seq, events, contact_id), (status, agent_id, offer_id), rest, adjustments)| {
+                let (presence, unchanged, received_at) = rest;
+                Receipt {
+                    key,
+                    reply: ReplyBody {
+                        seq,
+                        events,
+                        contact_id,
+                        status,
+                        agent_id,
+                        offer_id,
+                        presence,
+                        unchanged,
+                        received_at: received_at.map(Time),
+                        adjustments,
+                    },
+                }
+            },
+        )
 }
 
 proptest! {
@@ -536,16 +784,42 @@ proptest! {
     }
 
     #[test]
+    fn every_record_with_a_random_receipt_round_trips(
+        seed in any::<u64>(),
+        steps in 1..200_usize,
+        receipts in proptest::collection::vec(receipt_strategy(), 1..8),
+    ) {
+        let centre = common::random_centre(seed, steps);
+        for (i, event) in centre.log.iter().enumerate() {
+            let receipt = i.is_multiple_of(2).then(|| &receipts[i / 2 % receipts.len()]);
+            let bytes = encode_record(event, receipt);
+            let decoded = decode_record(&bytes);
+            prop_assert_eq!(
+                decoded.as_ref().ok(),
+                Some(&(event.clone(), receipt.cloned())),
+                "seed {}", seed
+            );
+            prop_assert_eq!(decode_receipt(&bytes).ok(), Some(receipt.cloned()), "seed {}", seed);
+            prop_assert_eq!(decode_event(&bytes).ok(), Some(event.clone()), "seed {}", seed);
+        }
+    }
+
+    #[test]
     fn random_bytes_decode_to_an_error_or_an_event_never_a_panic(
         body in proptest::collection::vec(any::<u8>(), 0..200),
     ) {
         let _ = decode_event(&body);
+        let _ = decode_receipt(&body);
         // The same bytes behind each version's prefix, to reach its event decoder (and, behind
-        // version 2's `Base`, version 1's kinds inside version 2).
-        for prefix in [&[0x00][..], &[0x01], &[0x01, 0x00]] {
+        // version 2's `Base`, version 1's kinds inside version 2; behind version 4's receipt
+        // tags, its receipt decoder and a version 3 event).
+        for prefix in [
+            &[0x00][..], &[0x01], &[0x01, 0x00], &[0x02], &[0x03], &[0x03, 0x00], &[0x03, 0x01],
+        ] {
             let mut prefixed = prefix.to_vec();
             prefixed.extend_from_slice(&body);
-            let _ = decode_event(&prefixed);
+            let _ = decode_record(&prefixed);
+            let _ = decode_receipt(&prefixed);
         }
     }
 
@@ -555,11 +829,13 @@ proptest! {
         at in any::<prop::sample::Index>(),
         xor in 1..=255_u8,
     ) {
-        let events = common::golden_events();
-        let mut bytes = encode_event(pick.get(&events));
+        let records = golden_records();
+        let (event, receipt) = pick.get(&records);
+        let mut bytes = encode_record(event, receipt.as_ref());
         let i = at.index(bytes.len());
         bytes[i] ^= xor;
-        // Either an error or some other valid event: never a panic.
-        let _ = decode_event(&bytes);
+        // Either an error or some other valid record: never a panic.
+        let _ = decode_record(&bytes);
+        let _ = decode_receipt(&bytes);
     }
 }

@@ -8,7 +8,6 @@
 //! against an injected `ENOSPC` instead.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::mpsc;
 
 use switchboard_log::{
@@ -16,58 +15,9 @@ use switchboard_log::{
     LogOptions, Records, Report, SnapshotOptions, load_latest_snapshot, save_snapshot, verify,
 };
 
+use switchboard_log::small_fs::SmallFs;
+
 use crate::common::{assert_record_is_expected, entries_for, open_clean};
-
-/// A tmpfs mounted over a temporary directory, unmounted on drop.
-struct SmallFs {
-    mount_point: PathBuf,
-    _root: tempfile::TempDir,
-}
-
-impl SmallFs {
-    /// Mounts a tmpfs of `size` (as `mount -o size=` takes it), or says why it cannot.
-    fn mount(size: &str) -> Result<Self, String> {
-        let root = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let mount_point = root.path().join("fs");
-        std::fs::create_dir(&mount_point).map_err(|e| e.to_string())?;
-        let output = Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(&mount_point)
-            .output()
-            .map_err(|e| format!("cannot run mount: {e}"))?;
-        if !output.status.success() {
-            return Err(format!(
-                "mount -t tmpfs failed ({}): {}",
-                output.status,
-                String::from_utf8_lossy(&output.stderr).trim()
-            ));
-        }
-        Ok(Self {
-            mount_point,
-            _root: root,
-        })
-    }
-
-    /// Gives the file system `size` in all (what freeing space does for an operator).
-    fn grow(&self, size: &str) {
-        let status = Command::new("mount")
-            .args(["-o", &format!("remount,size={size}")])
-            .arg(&self.mount_point)
-            .status()
-            .unwrap();
-        assert!(status.success(), "remount to {size}");
-    }
-}
-
-impl Drop for SmallFs {
-    fn drop(&mut self) {
-        // Lazy, so that a test failing with a file still open does not leave the mount behind.
-        let _ = Command::new("umount")
-            .arg("-l")
-            .arg(&self.mount_point)
-            .status();
-    }
-}
 
 fn temp_files(dir: &Path) -> Vec<String> {
     std::fs::read_dir(dir)
@@ -122,7 +72,7 @@ fn a_full_disk_stops_the_writer_with_its_cause_and_loses_nothing_durable() {
             return;
         }
     };
-    let dir = fs.mount_point.join("data");
+    let dir = fs.path().join("data");
     let options = LogOptions {
         segment_bytes_max: 64 * 1024,
         ..LogOptions::default()
@@ -153,7 +103,7 @@ fn a_full_disk_stops_the_writer_with_its_cause_and_loses_nothing_durable() {
 
     // Space is freed: the log reopens (cutting a torn tail, if the last write was cut short)
     // with every record reported durable, the chain whole, and takes appends again.
-    fs.grow("4m");
+    fs.grow("4m").expect("the tmpfs grows");
     let (mut log, recovery) = FileLog::open(&dir, options).unwrap();
     assert!(
         recovery.last_seq >= durable,

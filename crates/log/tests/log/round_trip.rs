@@ -79,6 +79,26 @@ fn batches_of_varying_sizes_round_trip_across_roll_overs() {
         );
     }
     assert_eq!(reader.read_from(last_seq + 1).unwrap().count(), 0);
+    // The segments' first seqs are the file names', and reading one segment alone gives its
+    // records: the first at its first seq, and together every record once.
+    let firsts = reader.segment_first_seqs().unwrap();
+    let named: Vec<u64> = segment_files(dir.path())
+        .iter()
+        .map(|path| path.file_stem().unwrap().to_str().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(firsts, named);
+    let mut by_segment = Vec::new();
+    for (i, &first) in firsts.iter().enumerate() {
+        let end = firsts.get(i + 1).map_or(last_seq, |next| next - 1);
+        by_segment.extend(
+            reader
+                .read_from(first)
+                .unwrap()
+                .up_to(end)
+                .map(|r| r.unwrap().seq),
+        );
+    }
+    assert_eq!(by_segment, (1..=last_seq).collect::<Vec<_>>());
     // The borrowing path yields the same records.
     let mut views = reader.read_from(1).unwrap();
     let mut viewed = 0;
