@@ -23,6 +23,8 @@ use crate::simulator::{
 };
 
 const DAY_MS: u64 = 86_400_000;
+/// The handle time of a contact never handled in a log without any handling.
+const MEAN_HANDLE_UNKNOWN: Duration = Duration::from_secs(300);
 const SAMPLE_MS: u64 = 15 * 60_000;
 
 /// The workload of a recorded log: contacts, handlings, agents and their presence.
@@ -41,154 +43,12 @@ impl Recorded {
     pub fn from_events(events: &[Event]) -> Self {
         let first = events.first().map_or(Timestamp::EPOCH, |e| e.at);
         let last = events.last().map_or(Timestamp::EPOCH, |e| e.at);
-        let mut contacts: Vec<ContactPlan> = Vec::new();
-        let mut contact_index: FxHashMap<ContactId, usize> = FxHashMap::default();
-        let mut held_since: FxHashMap<ContactId, Timestamp> = FxHashMap::default();
-        let mut agents: Vec<AgentPlan> = Vec::new();
-        let mut agent_index = FxHashMap::default();
-        let mut presence = Vec::new();
-        let mut offered_at: FxHashMap<OfferId, Timestamp> = FxHashMap::default();
-        let mut wrap_up_until: FxHashMap<usize, Timestamp> = FxHashMap::default();
-        let (mut think_ms, mut thinks) = (0_u128, 0_u32);
+        let mut rebuild = Rebuild::default();
         for event in events {
-            let at = event.at;
-            let mut handled = |id: &ContactId, action: Action| {
-                if let (Some(since), Some(&i)) = (held_since.remove(id), contact_index.get(id)) {
-                    contacts[i].handlings.push((at - since, action));
-                }
-            };
-            match &event.kind {
-                EventKind::ContactCreated(created) => {
-                    let mut details = created.details.clone();
-                    details.received_at = None;
-                    contact_index.insert(details.id.clone(), contacts.len());
-                    contacts.push(ContactPlan {
-                        arrive_at: at,
-                        details,
-                        patience: None,
-                        handlings: Vec::new(),
-                    });
-                }
-                EventKind::OfferMade(offer) => {
-                    offered_at.insert(offer.offer, at);
-                }
-                EventKind::OfferAccepted {
-                    offer,
-                    contact,
-                    automatic,
-                    ..
-                } => {
-                    held_since.insert(contact.clone(), at);
-                    if let Some(made) = offered_at.remove(offer)
-                        && !automatic
-                    {
-                        think_ms += (at - made).as_millis();
-                        thinks += 1;
-                    }
-                }
-                EventKind::ContactCompleted {
-                    contact, outcome, ..
-                } => handled(contact, Action::Complete(*outcome)),
-                EventKind::ContactEscalated { contact, .. } => handled(contact, Action::Escalate),
-                EventKind::ContactTransferred {
-                    contact, service, ..
-                } => handled(contact, Action::Transfer(service.clone())),
-                EventKind::ContactRequeued { contact, .. } => {
-                    held_since.remove(contact);
-                }
-                EventKind::ContactAbandoned { contact, waited } => {
-                    if let Some(&i) = contact_index.get(contact) {
-                        contacts[i].patience = Some(*waited);
-                    }
-                }
-                EventKind::AgentLoggedIn(login) => {
-                    let index = *agent_index.entry(login.agent.clone()).or_insert_with(|| {
-                        agents.push(AgentPlan {
-                            login: AgentLogin {
-                                agent: login.agent.clone(),
-                                name: login.name.clone(),
-                                tier: login.tier,
-                                site: login.site.clone(),
-                                skills: login.skills.clone(),
-                                channels: Some(login.capacity),
-                            },
-                            think_secs: 0.0,
-                            reject_share: 0.0,
-                            miss_share: 0.0,
-                        });
-                        agents.len() - 1
-                    });
-                    presence.push((at, index, PresenceChange::Login));
-                }
-                EventKind::AgentReady { agent } => {
-                    if let Some(&i) = agent_index.get(agent) {
-                        presence.push((at, i, PresenceChange::Ready));
-                    }
-                }
-                EventKind::WrapUpStarted { agent, until } => {
-                    if let Some(&i) = agent_index.get(agent) {
-                        wrap_up_until.insert(i, *until);
-                    }
-                }
-                // The agent said ready before the wrap-up time was up (logs written before this
-                // was recorded as `wrap_up_ended` hold an `agent_ready` there, read above).
-                EventKind::WrapUpEnded { agent } => {
-                    if let Some(&i) = agent_index.get(agent)
-                        && wrap_up_until.remove(&i).is_some_and(|until| at < until)
-                    {
-                        presence.push((at, i, PresenceChange::Ready));
-                    }
-                }
-                EventKind::AgentNotReady { agent, reason } if &**reason != "missed_offers" => {
-                    if let Some(&i) = agent_index.get(agent) {
-                        presence.push((at, i, PresenceChange::NotReady(reason.clone())));
-                    }
-                }
-                EventKind::AgentLoggedOut { agent } => {
-                    if let Some(&i) = agent_index.get(agent) {
-                        presence.push((at, i, PresenceChange::Leave));
-                    }
-                }
-                _ => {}
-            }
-        }
-        let (sum, count) = contacts
-            .iter()
-            .flat_map(|c| &c.handlings)
-            .fold((Duration::ZERO, 0_u32), |(s, n), (d, _)| (s + *d, n + 1));
-        let mean_handle = if count == 0 {
-            Duration::from_secs(300)
-        } else {
-            sum / count
-        };
-        for contact in &mut contacts {
-            let ends = contact
-                .handlings
-                .last()
-                .is_some_and(|(_, a)| matches!(a, Action::Complete(_)));
-            if !ends {
-                contact.handlings.push((
-                    mean_handle,
-                    Action::Complete(switchboard_core::Outcome::Resolved),
-                ));
-            }
-        }
-        let think_secs = if thinks == 0 {
-            0.0
-        } else {
-            think_ms as f64 / f64::from(thinks) / 1000.0
-        };
-        for agent in &mut agents {
-            agent.think_secs = think_secs;
+            rebuild.observe(event);
         }
         let start = Timestamp::from_millis(first.as_millis() / DAY_MS * DAY_MS);
-        Self {
-            start,
-            end: last + Duration::from_secs(3600),
-            contacts,
-            agents,
-            presence,
-        }
+        rebuild.finish(start, last + Duration::from_secs(3600))
     }
 
     /// Contacts recorded.
@@ -315,5 +175,177 @@ mod tests {
             .map(|(at, _, _)| at.as_millis() / 1000)
             .collect();
         assert_eq!(readies, [0, 115]);
+    }
+}
+
+/// The workload being read back from a log's events, one at a time.
+#[derive(Default)]
+struct Rebuild {
+    contacts: Vec<ContactPlan>,
+    contact_index: FxHashMap<ContactId, usize>,
+    held_since: FxHashMap<ContactId, Timestamp>,
+    agents: Vec<AgentPlan>,
+    agent_index: FxHashMap<switchboard_core::AgentId, usize>,
+    presence: Vec<(Timestamp, usize, PresenceChange)>,
+    offered_at: FxHashMap<OfferId, Timestamp>,
+    wrap_up_until: FxHashMap<usize, Timestamp>,
+    /// Desktop think time: the sum, in milliseconds, and how many offers it covers.
+    think_ms: u128,
+    thinks: u32,
+}
+
+impl Rebuild {
+    fn observe(&mut self, event: &Event) {
+        let at = event.at;
+        match &event.kind {
+            EventKind::ContactCreated(created) => {
+                let mut details = created.details.clone();
+                details.received_at = None;
+                self.contact_index
+                    .insert(details.id.clone(), self.contacts.len());
+                self.contacts.push(ContactPlan {
+                    arrive_at: at,
+                    details,
+                    patience: None,
+                    handlings: Vec::new(),
+                });
+            }
+            EventKind::OfferMade(offer) => {
+                self.offered_at.insert(offer.offer, at);
+            }
+            EventKind::OfferAccepted {
+                offer,
+                contact,
+                automatic,
+                ..
+            } => {
+                self.held_since.insert(contact.clone(), at);
+                if let Some(made) = self.offered_at.remove(offer)
+                    && !automatic
+                {
+                    self.think_ms += (at - made).as_millis();
+                    self.thinks += 1;
+                }
+            }
+            EventKind::ContactCompleted {
+                contact, outcome, ..
+            } => self.handled(at, contact, Action::Complete(*outcome)),
+            EventKind::ContactEscalated { contact, .. } => {
+                self.handled(at, contact, Action::Escalate);
+            }
+            EventKind::ContactTransferred {
+                contact, service, ..
+            } => self.handled(at, contact, Action::Transfer(service.clone())),
+            EventKind::ContactRequeued { contact, .. } => {
+                self.held_since.remove(contact);
+            }
+            EventKind::ContactAbandoned { contact, waited } => {
+                if let Some(&i) = self.contact_index.get(contact) {
+                    self.contacts[i].patience = Some(*waited);
+                }
+            }
+            EventKind::AgentLoggedIn(login) => self.logged_in(at, login),
+            _ => self.presence_changed(at, &event.kind),
+        }
+    }
+
+    /// A handling of `contact` ended at `at` with `action`.
+    fn handled(&mut self, at: Timestamp, contact: &ContactId, action: Action) {
+        if let (Some(since), Some(&i)) = (
+            self.held_since.remove(contact),
+            self.contact_index.get(contact),
+        ) {
+            self.contacts[i].handlings.push((at - since, action));
+        }
+    }
+
+    fn logged_in(&mut self, at: Timestamp, login: &switchboard_core::event::AgentLoggedIn) {
+        let agents = &mut self.agents;
+        let index = *self
+            .agent_index
+            .entry(login.agent.clone())
+            .or_insert_with(|| {
+                agents.push(AgentPlan {
+                    login: AgentLogin {
+                        agent: login.agent.clone(),
+                        name: login.name.clone(),
+                        tier: login.tier,
+                        site: login.site.clone(),
+                        skills: login.skills.clone(),
+                        channels: Some(login.capacity),
+                    },
+                    think_secs: 0.0,
+                    reject_share: 0.0,
+                    miss_share: 0.0,
+                });
+                agents.len() - 1
+            });
+        self.presence.push((at, index, PresenceChange::Login));
+    }
+
+    /// An agent's ready, wrap-up, not-ready and logout events.
+    fn presence_changed(&mut self, at: Timestamp, kind: &EventKind) {
+        let index = |agent| self.agent_index.get(agent).copied();
+        let change = match kind {
+            EventKind::AgentReady { agent } => index(agent).map(|i| (i, PresenceChange::Ready)),
+            EventKind::WrapUpStarted { agent, until } => {
+                if let Some(i) = index(agent) {
+                    self.wrap_up_until.insert(i, *until);
+                }
+                None
+            }
+            // The agent said ready before the wrap-up time was up (logs written before this
+            // was recorded as `wrap_up_ended` hold an `agent_ready` there, read above).
+            EventKind::WrapUpEnded { agent } => index(agent)
+                .filter(|i| self.wrap_up_until.remove(i).is_some_and(|until| at < until))
+                .map(|i| (i, PresenceChange::Ready)),
+            EventKind::AgentNotReady { agent, reason } if &**reason != "missed_offers" => {
+                index(agent).map(|i| (i, PresenceChange::NotReady(reason.clone())))
+            }
+            EventKind::AgentLoggedOut { agent } => index(agent).map(|i| (i, PresenceChange::Leave)),
+            _ => None,
+        };
+        if let Some((i, change)) = change {
+            self.presence.push((at, i, change));
+        }
+    }
+
+    /// The workload from `start` to `end`: the contacts (each ending in a completion: one
+    /// never completed in the log gets the mean handle time), the agents (with the mean think
+    /// time) and their presence.
+    fn finish(mut self, start: Timestamp, end: Timestamp) -> Recorded {
+        let (sum, count) = self
+            .contacts
+            .iter()
+            .flat_map(|c| &c.handlings)
+            .fold((Duration::ZERO, 0_u32), |(s, n), (d, _)| (s + *d, n + 1));
+        let mean_handle = sum.checked_div(count).unwrap_or(MEAN_HANDLE_UNKNOWN);
+        for contact in &mut self.contacts {
+            let ends = contact
+                .handlings
+                .last()
+                .is_some_and(|(_, a)| matches!(a, Action::Complete(_)));
+            if !ends {
+                contact.handlings.push((
+                    mean_handle,
+                    Action::Complete(switchboard_core::Outcome::Resolved),
+                ));
+            }
+        }
+        let think_secs = if self.thinks == 0 {
+            0.0
+        } else {
+            self.think_ms as f64 / f64::from(self.thinks) / 1000.0
+        };
+        for agent in &mut self.agents {
+            agent.think_secs = think_secs;
+        }
+        Recorded {
+            start,
+            end,
+            contacts: self.contacts,
+            agents: self.agents,
+            presence: self.presence,
+        }
     }
 }
