@@ -255,6 +255,7 @@ fn complaints(report: &Report) -> Csv {
         "opened",
         "responded",
         "responded within timescale",
+        "responded within timescale %",
         "breached",
         "extended",
         "escalated to stage 2",
@@ -269,6 +270,11 @@ fn complaints(report: &Report) -> Csv {
             c.stage_name().to_owned(),
         ];
         row.extend(c.counts().iter().map(u64::to_string));
+        let share = c.within_timescale_share();
+        row.insert(
+            6,
+            share.map_or_else(String::new, |s| format!("{:.1}", s * 100.0)),
+        );
         csv.row(row);
     }
     csv

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 
 use anyhow::Result;
 use serde_json::json;
-use switchboard_sim::figures::duration_text;
+use switchboard_sim::figures::{duration_text, or_dash};
 use switchboard_sim::shortfall::{ShortfallQuery, ShortfallRow, shortfalls};
 
 use super::table::{Align, Table};
@@ -154,7 +154,7 @@ fn cells(report: &Report, row: &ShortfallRow) -> Vec<String> {
         pool_name(report, row.pool),
         label.text(report.whole_days()),
         row.arrivals.to_string(),
-        super::text::or_dash(row.arrivals > 0, || duration_text(row.aht_seconds)),
+        or_dash(row.arrivals > 0, || duration_text(row.aht_seconds)),
         row.patience_seconds
             .map_or_else(|| "-".to_owned(), duration_text),
         row.model.replace('_', " "),
@@ -164,7 +164,7 @@ fn cells(report: &Report, row: &ShortfallRow) -> Vec<String> {
         format!("{:.1}", row.staffed),
         row.shortfall
             .map_or_else(String::new, |s| format!("{s:+.1}")),
-        super::text::or_dash(row.arrivals > 0, || {
+        or_dash(row.arrivals > 0, || {
             format!("{:.1}%", row.measured_service_level * 100.0)
         }),
         row.predicted_service_level

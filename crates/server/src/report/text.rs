@@ -2,7 +2,7 @@
 //! complaint table and the agents.
 
 use anyhow::Result;
-use switchboard_sim::figures::{ComplaintFigures, QueueFigures, duration_text};
+use switchboard_sim::figures::{ComplaintFigures, QueueFigures, duration_text, or_dash};
 
 use super::Report;
 use super::table::{Align, Table};
@@ -31,11 +31,6 @@ fn figure_columns(period: bool) -> Vec<(&'static str, Align)> {
         ("open", Align::Right),
     ]);
     columns
-}
-
-/// `text()` when the figure is defined, else `-`.
-pub(super) fn or_dash(defined: bool, text: impl FnOnce() -> String) -> String {
-    if defined { text() } else { "-".to_owned() }
 }
 
 /// A queue's figures as cells (see [`figure_columns`]); a service level below its target is
@@ -198,6 +193,8 @@ fn complaint_table(complaints: &[ComplaintFigures]) -> Table {
     for c in complaints {
         let mut row = vec![c.stage_name().to_owned()];
         row.extend(c.counts().iter().map(u64::to_string));
+        // The published figure: within the timescale, with its share of the responses.
+        row[3] = c.within_timescale_text();
         table.row(row);
     }
     table
@@ -209,8 +206,8 @@ fn complaints(report: &Report) -> Result<()> {
     std::io::Write::write_all(&mut std::io::stdout(), table.render().as_bytes())?;
     note(
         "Counted when they happened in the period. Responded: completed at that stage; within \
-         timescale: by the due time in force (an explained extension included); breached: a \
-         due time passed undone.",
+         timescale: by the due time in force (an explained extension included), with its share \
+         of the responses (the figure a council publishes); breached: a due time passed undone.",
     )?;
     say!("");
     Ok(())

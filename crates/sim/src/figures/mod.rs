@@ -51,7 +51,7 @@ use contacts::ContactTrack;
 use counters::Counters;
 
 pub use intervals::{Intervals, IntervalsError};
-pub use text::duration_text;
+pub use text::{duration_text, or_dash};
 
 /// A customer who leaves within this long of arriving is a short abandon: a wrong number, or
 /// a caller who heard the opening message and rang off (reported apart, as the industry does).

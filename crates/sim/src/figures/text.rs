@@ -25,6 +25,12 @@ pub fn duration_text(secs: f64) -> String {
     }
 }
 
+/// `text()` when the figure is defined, else `-` (the ASA of an interval nobody was answered in).
+#[must_use]
+pub fn or_dash(defined: bool, text: impl FnOnce() -> String) -> String {
+    if defined { text() } else { "-".to_owned() }
+}
+
 impl ComplaintFigures {
     /// The stage as a council's table names it: `stage 1`, `stage 2`, `Ombudsman`.
     #[must_use]
@@ -52,6 +58,24 @@ impl ComplaintFigures {
             self.abandoned,
             self.open_at_end,
         ]
+    }
+}
+
+impl ComplaintFigures {
+    /// The published figure: the share of responses at this stage within the timescale
+    /// (`None` without responses).
+    #[must_use]
+    pub fn within_timescale_share(&self) -> Option<f64> {
+        (self.closed > 0).then(|| self.closed_within_timescale as f64 / self.closed as f64)
+    }
+
+    /// The count within the timescale and its share of the responses: `58 (100.0%)`.
+    #[must_use]
+    pub fn within_timescale_text(&self) -> String {
+        self.within_timescale_share().map_or_else(
+            || self.closed_within_timescale.to_string(),
+            |share| format!("{} ({:.1}%)", self.closed_within_timescale, share * 100.0),
+        )
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::fmt::Write;
 
-use crate::figures::{Measured, QueueFigures, duration_text};
+use crate::figures::{Measured, QueueFigures, duration_text, or_dash};
 
 use super::chart::{Axis, PANEL, STYLE, TimeAxis, WIDE, chart, escape};
 use super::{is_live, live_service_level};
@@ -93,11 +93,6 @@ fn figure_headers(period: bool) -> String {
     )
 }
 
-/// `text()` when the figure is defined, else `-`.
-fn or_dash(defined: bool, text: impl FnOnce() -> String) -> String {
-    if defined { text() } else { "-".to_owned() }
-}
-
 /// The cells of a queue's figures (see [`figure_headers`]), the service level red when below
 /// its target, a figure with nothing to measure `-`.
 fn figure_cells(q: &QueueFigures, period: bool) -> String {
@@ -158,16 +153,20 @@ fn queues_table(page: &mut String, measured: &Measured) {
             figure_cells(q, true)
         );
     }
-    let _ = writeln!(
-        page,
-        "<tr class=\"total\"><td class=\"name\">total</td>{}</tr></table></div>",
-        figure_cells(&measured.figures.total, true)
-    );
+    let figures = &measured.figures;
+    for (name, q) in [("live queues", &figures.live), ("total", &figures.total)] {
+        let _ = writeln!(
+            page,
+            "<tr class=\"total\"><td class=\"name\">{name}</td>{}</tr>",
+            figure_cells(q, true)
+        );
+    }
+    page.push_str("</table></div>\n");
     page.push_str(
         "<p class=\"note\">Contacts count in the interval they arrived in. Service level: answered \
          within the threshold (live channels) or by the due time (email, callbacks), over \
          answered, abandoned and still unanswered at the end past the threshold or due time; red \
-         when below its target. Abandoned includes those who left within 5 s, shown apart. ASA: \
+         when below its target. Live queues: phone, face to face and chat together. Abandoned includes those who left within 5 s, shown apart. ASA: \
          mean wait of answered contacts from first arrival. AHT: handling plus wrap-up. FCR: \
          completed contacts resolved with no escalation or transfer. Agent hours staffed: the \
          hours agents who could take the queue were logged in and not on a break or otherwise \
@@ -325,8 +324,13 @@ fn complaints_table(page: &mut String, measured: &Measured) {
             "<tr><td class=\"name\">{}</td>",
             escape(c.stage_name())
         );
-        for count in c.counts() {
-            let _ = write!(page, "<td>{count}</td>");
+        for (column, count) in c.counts().into_iter().enumerate() {
+            // The published figure: within the timescale, with its share of the responses.
+            if column == 2 {
+                let _ = write!(page, "<td>{}</td>", c.within_timescale_text());
+            } else {
+                let _ = write!(page, "<td>{count}</td>");
+            }
         }
         page.push_str("</tr>\n");
     }
