@@ -82,8 +82,9 @@ enum Commands {
     Simulate(simulate::Args),
     /// How many agents a queue needs: traffic in Erlangs, the fewest agents meeting the
     /// service-level target (Erlang C, or Erlang A with --patience-secs), a table around it and
-    /// the rostered head count after shrinkage. With --from-log DIR: per queue and interval of a
-    /// recorded log, the requirement beside the agents staffed, understaffed intervals first.
+    /// the rostered head count after shrinkage. With --from-log DIR: per interval of a recorded log
+    /// and per pool of live queues sharing agents, the requirement beside the agents staffed,
+    /// understaffed intervals first.
     Staffing(staffing::Args),
     /// Management information from a recorded log: per queue and interval (offered, answered,
     /// abandoned, service level against target, ASA, AHT, longest wait, transfers,

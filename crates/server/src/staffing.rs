@@ -44,8 +44,9 @@ pub(crate) struct Args {
     /// Print the answer as JSON (the keys of `StaffingAnswer`).
     #[arg(long)]
     json: bool,
-    /// Size every live queue and interval of the recorded log in this data directory, from its
-    /// measured arrivals and handle times, against the agents it had staffed.
+    /// Size every interval of the recorded log in this data directory, per pool of live queues
+    /// sharing agents, from its measured arrivals and handle times, against the agents it had
+    /// staffed (docs/reporting.md).
     #[arg(long, value_name = "DIR", conflicts_with_all = ["arrivals_per_interval", "aht_secs", "patience_secs"])]
     from_log: Option<std::path::PathBuf>,
     /// With --from-log: size with Erlang A, each queue's patience estimated from the log.
