@@ -1,9 +1,10 @@
 //! The `switchboard` command line: one binary for operators and integrators.
 //!
 //! Subcommands: `scenario` (a built-in council morning played through the durable engine),
-//! `audit verify`, `audit show` and `audit open` (the audit trail), and `replay` (rebuild the state from the
-//! log), `simulate` (the discrete-event simulator over the real core) and `staffing` (Erlang
-//! staffing). The NATS service (`serve`, `demo`) joins them as it lands.
+//! `audit verify`, `audit show` and `audit open` (the audit trail), `replay` (rebuild the state
+//! from the log), `report` (management information from the log), `simulate` (the
+//! discrete-event simulator over the real core) and `staffing` (Erlang staffing). The NATS
+//! service (`serve`, `demo`) joins them as it lands.
 
 use std::process::ExitCode;
 
@@ -30,6 +31,7 @@ mod demo;
 mod loadgen;
 mod progress;
 mod replay;
+mod report;
 mod scenario;
 mod serve;
 mod simulate;
@@ -80,8 +82,15 @@ enum Commands {
     Simulate(simulate::Args),
     /// How many agents a queue needs: traffic in Erlangs, the fewest agents meeting the
     /// service-level target (Erlang C, or Erlang A with --patience-secs), a table around it and
-    /// the rostered head count after shrinkage.
+    /// the rostered head count after shrinkage. With --from-log DIR: per interval of a recorded log
+    /// and per pool of live queues sharing agents, the requirement beside the agents staffed,
+    /// understaffed intervals first.
     Staffing(staffing::Args),
+    /// Management information from a recorded log: per queue and interval (offered, answered,
+    /// abandoned, service level against target, ASA, AHT, longest wait, transfers,
+    /// escalations, first-contact resolution, agents staffed), per agent, and the complaint
+    /// timescale table; over local days, as text, --json, --csv files or an --html page.
+    Report(report::Args),
     /// Proof of speed: drive an engine over NATS with simulated agents at a fixed open-loop
     /// rate and report create→offer latency against a bare and a durable NATS relay measured in
     /// the same run, and the engine's memory; --find-max finds the highest sustainable rate.
@@ -125,6 +134,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Commands::Calendar(args) => calendar::run(&args),
         Commands::Simulate(args) => simulate::run(&args),
         Commands::Staffing(args) => staffing::run(&args),
+        Commands::Report(args) => report::run(&args),
         Commands::Loadgen(args) => loadgen::run(&args),
     }
 }

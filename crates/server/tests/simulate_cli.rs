@@ -9,16 +9,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
-use common::{switchboard, text};
-
-fn scenario(name: &str) -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../scenarios")
-        .join(name)
-        .to_str()
-        .expect("utf-8 path")
-        .to_owned()
-}
+use common::{scenario, switchboard, text};
 
 /// Its stdout as JSON, after checking it succeeded.
 fn json(output: &Output) -> serde_json::Value {

@@ -6,9 +6,15 @@
 //! - [`simulate`]: a discrete-event simulator in virtual time that drives the **real** routing
 //!   core ([`switchboard_core::Router`]) through a day (or a month) described by a
 //!   [`Scenario`], with seeded randomness, and measures it ([`Figures`]).
+//! - [`figures`]: the one fold of events into a manager's figures, per queue and interval, per
+//!   agent and per complaint stage, used by the simulator, what-if replay and the report of a
+//!   recorded log alike.
 //! - [`whatif`]: re-runs the contacts of a recorded event log under another routing
 //!   configuration.
-//! - [`report`]: a self-contained HTML page of a run, with charts over the day.
+//! - [`report`]: self-contained HTML pages: a simulated run with charts over the day, and the
+//!   management report of a recorded log.
+//! - [`shortfall`]: staffing from measured figures: the Erlang requirement per queue and
+//!   interval beside the agents actually staffed.
 //!
 //! **Architecture Invariant:** the staffing maths is pure: no I/O, no clock, no randomness, and
 //! no dependency on `switchboard-core`.
@@ -21,11 +27,15 @@ mod error;
 pub mod figures;
 pub mod report;
 pub mod scenario;
+pub mod shortfall;
 mod simulator;
 pub mod staffing;
 pub mod whatif;
 
 pub use error::SimError;
-pub use figures::{Collector, Figures, QueueFigures, Sample};
+pub use figures::{
+    AgentFigures, Collector, ComplaintFigures, Figures, IntervalFigures, Intervals, Measured,
+    QueueFigures, Sample,
+};
 pub use scenario::{Distribution, Scenario, single_queue_routing};
 pub use simulator::{NoObserver, Observer, SimulationRun, simulate};

@@ -28,15 +28,15 @@ use switchboard_core::{
 };
 
 use crate::error::SimError;
-use crate::figures::{Collector, Figures, Sample};
+use crate::figures::{
+    AgentFigures, Collector, ComplaintFigures, Figures, IntervalFigures, Intervals, Sample,
+};
 use crate::scenario::{self, ArrivalStream, Scenario};
 
 const DAY_MS: u64 = 86_400_000;
 const HOUR_MS: f64 = 3_600_000.0;
 /// Events handed to the observer at once.
 const OBSERVER_BATCH: usize = 4096;
-/// The service-level target of a queue with none configured (the core's documented default).
-const DEFAULT_SERVICE_LEVEL_TARGET: f64 = 0.8;
 /// How long an agent sent not ready for missed offers takes to come back.
 const RETURN_AFTER_MISSED: Duration = Duration::from_secs(60);
 
@@ -69,8 +69,14 @@ impl Observer for NoObserver {
 pub struct SimulationRun {
     /// The figures, in total and per queue.
     pub figures: Figures,
-    /// The state of the centre at each report interval.
+    /// The state of the centre at the end of each report interval.
     pub samples: Vec<Sample>,
+    /// The figures of each report interval.
+    pub intervals: Vec<IntervalFigures>,
+    /// Each agent's figures.
+    pub agents: Vec<AgentFigures>,
+    /// The complaint table.
+    pub complaints: Vec<ComplaintFigures>,
     /// The report interval, in seconds.
     pub sample_secs: u64,
     /// Events the core decided.
@@ -485,7 +491,15 @@ pub(crate) fn run(
         .enumerate()
         .map(|(i, a)| (a.login.agent.clone(), i))
         .collect();
-    let collector = Collector::new(workload.start, workload.measure_from, workload.sample_ms);
+    let mut collector = Collector::new(
+        Intervals::uniform(
+            workload.start,
+            workload.end,
+            Duration::from_millis(workload.sample_ms),
+        ),
+        workload.measure_from,
+    );
+    collector.set_service_level_targets(router.config());
     let mut sim = Simulation {
         agents: vec![AgentRuntime::default(); workload.agents.len()],
         workload,
@@ -576,26 +590,13 @@ impl Simulation<'_> {
         self.flush()?;
         self.observer.progress(total, total);
         let end = self.workload.end;
-        let (mut figures, samples) = self.collector.finish(end);
-        let config = self.router.config();
-        for queue in &mut figures.queues {
-            let (Some(service), Some(channel)) = (&queue.service, &queue.channel) else {
-                continue;
-            };
-            let Ok(channel) = scenario::channel(channel) else {
-                continue;
-            };
-            let key = (ServiceId::from(service.as_str()), channel);
-            queue.service_level_target = Some(
-                config
-                    .service_levels
-                    .get(&key)
-                    .map_or(DEFAULT_SERVICE_LEVEL_TARGET, |t| t.target),
-            );
-        }
+        let measured = self.collector.finish();
         Ok(SimulationRun {
-            figures,
-            samples,
+            figures: measured.figures,
+            samples: measured.samples,
+            intervals: measured.intervals,
+            agents: measured.agents,
+            complaints: measured.complaints,
             sample_secs: self.workload.sample_ms / 1000,
             events: self.events,
             contacts: self.arrived,

@@ -14,16 +14,17 @@
 use std::time::Duration;
 
 use rustc_hash::FxHashMap;
-use switchboard_core::event::{AgentLoggedIn, ContactCreated};
-use switchboard_core::{AgentId, AgentLogin, ContactId, Event, EventKind, OfferId, Timestamp};
+use switchboard_core::{AgentLogin, ContactId, Event, EventKind, OfferId, Timestamp};
 
 use crate::error::SimError;
-use crate::figures::{Collector, Figures};
+use crate::figures::{Collector, Figures, Intervals};
 use crate::simulator::{
     Action, AgentPlan, ContactPlan, Observer, PresenceChange, SimulationRun, Workload, run,
 };
 
 const DAY_MS: u64 = 86_400_000;
+/// The handle time of a contact never handled in a log without any handling.
+const MEAN_HANDLE_UNKNOWN: Duration = Duration::from_secs(300);
 const SAMPLE_MS: u64 = 15 * 60_000;
 
 /// The workload of a recorded log: contacts, handlings, agents and their presence.
@@ -40,13 +41,14 @@ impl Recorded {
     /// Reconstructs the workload from a log's events, in order.
     #[must_use]
     pub fn from_events(events: &[Event]) -> Self {
-        let mut reading = Reading::default();
-        for event in events {
-            reading.read(event);
-        }
         let first = events.first().map_or(Timestamp::EPOCH, |e| e.at);
         let last = events.last().map_or(Timestamp::EPOCH, |e| e.at);
-        reading.finish(first, last)
+        let mut rebuild = Rebuild::default();
+        for event in events {
+            rebuild.observe(event);
+        }
+        let start = Timestamp::from_millis(first.as_millis() / DAY_MS * DAY_MS);
+        rebuild.finish(start, last + Duration::from_secs(3600))
     }
 
     /// Contacts recorded.
@@ -64,11 +66,12 @@ impl Recorded {
     /// The figures of the recorded events themselves, measured as a simulated run is.
     #[must_use]
     pub fn figures(&self, events: &[Event]) -> Figures {
-        let mut collector = Collector::new(self.start, self.start, SAMPLE_MS);
+        let intervals = Intervals::uniform(self.start, self.end, Duration::from_millis(SAMPLE_MS));
+        let mut collector = Collector::new(intervals, self.start);
         for event in events {
             collector.observe(event);
         }
-        collector.finish(self.end).0
+        collector.finish().figures
     }
 
     /// Re-runs the recorded contacts and agents under `config`.
@@ -92,200 +95,6 @@ impl Recorded {
             presence: self.presence.clone(),
         };
         run(workload, config, seed, observer)
-    }
-}
-
-/// A recorded log being read into a [`Recorded`] workload, one event at a time.
-#[derive(Default)]
-struct Reading {
-    contacts: Vec<ContactPlan>,
-    contact_index: FxHashMap<ContactId, usize>,
-    /// Since when each contact has been held by an agent (its offer accepted).
-    held_since: FxHashMap<ContactId, Timestamp>,
-    agents: Vec<AgentPlan>,
-    agent_index: FxHashMap<AgentId, usize>,
-    presence: Vec<(Timestamp, usize, PresenceChange)>,
-    /// When each open offer was made.
-    offered_at: FxHashMap<OfferId, Timestamp>,
-    /// Until when each agent (by index) is in wrap-up.
-    wrap_up_until: FxHashMap<usize, Timestamp>,
-    /// The agents' think time (offer made to accepted by hand), summed, and how many.
-    think_ms: u128,
-    thinks: u32,
-}
-
-impl Reading {
-    /// Takes one event into the workload.
-    fn read(&mut self, event: &Event) {
-        let at = event.at;
-        match &event.kind {
-            EventKind::ContactCreated(created) => self.contact_created(at, created),
-            EventKind::OfferMade(offer) => {
-                self.offered_at.insert(offer.offer, at);
-            }
-            EventKind::OfferAccepted {
-                offer,
-                contact,
-                automatic,
-                ..
-            } => self.offer_accepted(at, *offer, contact, *automatic),
-            EventKind::ContactCompleted {
-                contact, outcome, ..
-            } => self.handled(at, contact, Action::Complete(*outcome)),
-            EventKind::ContactEscalated { contact, .. } => {
-                self.handled(at, contact, Action::Escalate);
-            }
-            EventKind::ContactTransferred {
-                contact, service, ..
-            } => self.handled(at, contact, Action::Transfer(service.clone())),
-            EventKind::ContactRequeued { contact, .. } => {
-                self.held_since.remove(contact);
-            }
-            EventKind::ContactAbandoned { contact, waited } => {
-                if let Some(&i) = self.contact_index.get(contact) {
-                    self.contacts[i].patience = Some(*waited);
-                }
-            }
-            EventKind::AgentLoggedIn(login) => self.agent_logged_in(at, login),
-            EventKind::AgentReady { agent } => self.presence(at, agent, PresenceChange::Ready),
-            EventKind::WrapUpStarted { agent, until } => {
-                if let Some(&i) = self.agent_index.get(agent) {
-                    self.wrap_up_until.insert(i, *until);
-                }
-            }
-            // The agent said ready before the wrap-up time was up (logs written before this
-            // was recorded as `wrap_up_ended` hold an `agent_ready` there, read above).
-            EventKind::WrapUpEnded { agent } => {
-                if let Some(&i) = self.agent_index.get(agent)
-                    && self
-                        .wrap_up_until
-                        .remove(&i)
-                        .is_some_and(|until| at < until)
-                {
-                    self.presence.push((at, i, PresenceChange::Ready));
-                }
-            }
-            EventKind::AgentNotReady { agent, reason } if &**reason != "missed_offers" => {
-                self.presence(at, agent, PresenceChange::NotReady(reason.clone()));
-            }
-            EventKind::AgentLoggedOut { agent } => {
-                self.presence(at, agent, PresenceChange::Leave);
-            }
-            _ => {}
-        }
-    }
-
-    /// A contact arrives, with its details as recorded (no received time: it arrives now).
-    fn contact_created(&mut self, at: Timestamp, created: &ContactCreated) {
-        let mut details = created.details.clone();
-        details.received_at = None;
-        self.contact_index
-            .insert(details.id.clone(), self.contacts.len());
-        self.contacts.push(ContactPlan {
-            arrive_at: at,
-            details,
-            patience: None,
-            handlings: Vec::new(),
-        });
-    }
-
-    /// An agent holds the contact from now; an offer accepted by hand adds to the think time.
-    fn offer_accepted(
-        &mut self,
-        at: Timestamp,
-        offer: OfferId,
-        contact: &ContactId,
-        automatic: bool,
-    ) {
-        self.held_since.insert(contact.clone(), at);
-        if let Some(made) = self.offered_at.remove(&offer)
-            && !automatic
-        {
-            self.think_ms += (at - made).as_millis();
-            self.thinks += 1;
-        }
-    }
-
-    /// A handling of the contact ended with `action`: it lasted since the contact was held.
-    fn handled(&mut self, at: Timestamp, id: &ContactId, action: Action) {
-        if let (Some(since), Some(&i)) = (self.held_since.remove(id), self.contact_index.get(id)) {
-            self.contacts[i].handlings.push((at - since, action));
-        }
-    }
-
-    /// An agent logs in: the first login of an agent adds them, as they logged in.
-    fn agent_logged_in(&mut self, at: Timestamp, login: &AgentLoggedIn) {
-        let agents = &mut self.agents;
-        let index = *self
-            .agent_index
-            .entry(login.agent.clone())
-            .or_insert_with(|| {
-                agents.push(AgentPlan {
-                    login: AgentLogin {
-                        agent: login.agent.clone(),
-                        name: login.name.clone(),
-                        tier: login.tier,
-                        site: login.site.clone(),
-                        skills: login.skills.clone(),
-                        channels: Some(login.capacity),
-                    },
-                    think_secs: 0.0,
-                    reject_share: 0.0,
-                    miss_share: 0.0,
-                });
-                agents.len() - 1
-            });
-        self.presence.push((at, index, PresenceChange::Login));
-    }
-
-    /// A known agent's change of presence.
-    fn presence(&mut self, at: Timestamp, agent: &AgentId, change: PresenceChange) {
-        if let Some(&i) = self.agent_index.get(agent) {
-            self.presence.push((at, i, change));
-        }
-    }
-
-    /// The workload read, from the day `first` falls in to an hour after `last`: a contact
-    /// whose last handling did not complete it gets one more of the mean handle time that
-    /// does, and every agent thinks for the recorded mean think time.
-    fn finish(mut self, first: Timestamp, last: Timestamp) -> Recorded {
-        let (sum, count) = self
-            .contacts
-            .iter()
-            .flat_map(|c| &c.handlings)
-            .fold((Duration::ZERO, 0_u32), |(s, n), (d, _)| (s + *d, n + 1));
-        let mean_handle = if count == 0 {
-            Duration::from_secs(300)
-        } else {
-            sum / count
-        };
-        for contact in &mut self.contacts {
-            let ends = contact
-                .handlings
-                .last()
-                .is_some_and(|(_, a)| matches!(a, Action::Complete(_)));
-            if !ends {
-                contact.handlings.push((
-                    mean_handle,
-                    Action::Complete(switchboard_core::Outcome::Resolved),
-                ));
-            }
-        }
-        let think_secs = if self.thinks == 0 {
-            0.0
-        } else {
-            self.think_ms as f64 / f64::from(self.thinks) / 1000.0
-        };
-        for agent in &mut self.agents {
-            agent.think_secs = think_secs;
-        }
-        Recorded {
-            start: Timestamp::from_millis(first.as_millis() / DAY_MS * DAY_MS),
-            end: last + Duration::from_secs(3600),
-            contacts: self.contacts,
-            agents: self.agents,
-            presence: self.presence,
-        }
     }
 }
 
@@ -366,5 +175,177 @@ mod tests {
             .map(|(at, _, _)| at.as_millis() / 1000)
             .collect();
         assert_eq!(readies, [0, 115]);
+    }
+}
+
+/// The workload being read back from a log's events, one at a time.
+#[derive(Default)]
+struct Rebuild {
+    contacts: Vec<ContactPlan>,
+    contact_index: FxHashMap<ContactId, usize>,
+    held_since: FxHashMap<ContactId, Timestamp>,
+    agents: Vec<AgentPlan>,
+    agent_index: FxHashMap<switchboard_core::AgentId, usize>,
+    presence: Vec<(Timestamp, usize, PresenceChange)>,
+    offered_at: FxHashMap<OfferId, Timestamp>,
+    wrap_up_until: FxHashMap<usize, Timestamp>,
+    /// Desktop think time: the sum, in milliseconds, and how many offers it covers.
+    think_ms: u128,
+    thinks: u32,
+}
+
+impl Rebuild {
+    fn observe(&mut self, event: &Event) {
+        let at = event.at;
+        match &event.kind {
+            EventKind::ContactCreated(created) => {
+                let mut details = created.details.clone();
+                details.received_at = None;
+                self.contact_index
+                    .insert(details.id.clone(), self.contacts.len());
+                self.contacts.push(ContactPlan {
+                    arrive_at: at,
+                    details,
+                    patience: None,
+                    handlings: Vec::new(),
+                });
+            }
+            EventKind::OfferMade(offer) => {
+                self.offered_at.insert(offer.offer, at);
+            }
+            EventKind::OfferAccepted {
+                offer,
+                contact,
+                automatic,
+                ..
+            } => {
+                self.held_since.insert(contact.clone(), at);
+                if let Some(made) = self.offered_at.remove(offer)
+                    && !automatic
+                {
+                    self.think_ms += (at - made).as_millis();
+                    self.thinks += 1;
+                }
+            }
+            EventKind::ContactCompleted {
+                contact, outcome, ..
+            } => self.handled(at, contact, Action::Complete(*outcome)),
+            EventKind::ContactEscalated { contact, .. } => {
+                self.handled(at, contact, Action::Escalate);
+            }
+            EventKind::ContactTransferred {
+                contact, service, ..
+            } => self.handled(at, contact, Action::Transfer(service.clone())),
+            EventKind::ContactRequeued { contact, .. } => {
+                self.held_since.remove(contact);
+            }
+            EventKind::ContactAbandoned { contact, waited } => {
+                if let Some(&i) = self.contact_index.get(contact) {
+                    self.contacts[i].patience = Some(*waited);
+                }
+            }
+            EventKind::AgentLoggedIn(login) => self.logged_in(at, login),
+            _ => self.presence_changed(at, &event.kind),
+        }
+    }
+
+    /// A handling of `contact` ended at `at` with `action`.
+    fn handled(&mut self, at: Timestamp, contact: &ContactId, action: Action) {
+        if let (Some(since), Some(&i)) = (
+            self.held_since.remove(contact),
+            self.contact_index.get(contact),
+        ) {
+            self.contacts[i].handlings.push((at - since, action));
+        }
+    }
+
+    fn logged_in(&mut self, at: Timestamp, login: &switchboard_core::event::AgentLoggedIn) {
+        let agents = &mut self.agents;
+        let index = *self
+            .agent_index
+            .entry(login.agent.clone())
+            .or_insert_with(|| {
+                agents.push(AgentPlan {
+                    login: AgentLogin {
+                        agent: login.agent.clone(),
+                        name: login.name.clone(),
+                        tier: login.tier,
+                        site: login.site.clone(),
+                        skills: login.skills.clone(),
+                        channels: Some(login.capacity),
+                    },
+                    think_secs: 0.0,
+                    reject_share: 0.0,
+                    miss_share: 0.0,
+                });
+                agents.len() - 1
+            });
+        self.presence.push((at, index, PresenceChange::Login));
+    }
+
+    /// An agent's ready, wrap-up, not-ready and logout events.
+    fn presence_changed(&mut self, at: Timestamp, kind: &EventKind) {
+        let index = |agent| self.agent_index.get(agent).copied();
+        let change = match kind {
+            EventKind::AgentReady { agent } => index(agent).map(|i| (i, PresenceChange::Ready)),
+            EventKind::WrapUpStarted { agent, until } => {
+                if let Some(i) = index(agent) {
+                    self.wrap_up_until.insert(i, *until);
+                }
+                None
+            }
+            // The agent said ready before the wrap-up time was up (logs written before this
+            // was recorded as `wrap_up_ended` hold an `agent_ready` there, read above).
+            EventKind::WrapUpEnded { agent } => index(agent)
+                .filter(|i| self.wrap_up_until.remove(i).is_some_and(|until| at < until))
+                .map(|i| (i, PresenceChange::Ready)),
+            EventKind::AgentNotReady { agent, reason } if &**reason != "missed_offers" => {
+                index(agent).map(|i| (i, PresenceChange::NotReady(reason.clone())))
+            }
+            EventKind::AgentLoggedOut { agent } => index(agent).map(|i| (i, PresenceChange::Leave)),
+            _ => None,
+        };
+        if let Some((i, change)) = change {
+            self.presence.push((at, i, change));
+        }
+    }
+
+    /// The workload from `start` to `end`: the contacts (each ending in a completion: one
+    /// never completed in the log gets the mean handle time), the agents (with the mean think
+    /// time) and their presence.
+    fn finish(mut self, start: Timestamp, end: Timestamp) -> Recorded {
+        let (sum, count) = self
+            .contacts
+            .iter()
+            .flat_map(|c| &c.handlings)
+            .fold((Duration::ZERO, 0_u32), |(s, n), (d, _)| (s + *d, n + 1));
+        let mean_handle = sum.checked_div(count).unwrap_or(MEAN_HANDLE_UNKNOWN);
+        for contact in &mut self.contacts {
+            let ends = contact
+                .handlings
+                .last()
+                .is_some_and(|(_, a)| matches!(a, Action::Complete(_)));
+            if !ends {
+                contact.handlings.push((
+                    mean_handle,
+                    Action::Complete(switchboard_core::Outcome::Resolved),
+                ));
+            }
+        }
+        let think_secs = if self.thinks == 0 {
+            0.0
+        } else {
+            self.think_ms as f64 / f64::from(self.thinks) / 1000.0
+        };
+        for agent in &mut self.agents {
+            agent.think_secs = think_secs;
+        }
+        Recorded {
+            start,
+            end,
+            contacts: self.contacts,
+            agents: self.agents,
+            presence: self.presence,
+        }
     }
 }

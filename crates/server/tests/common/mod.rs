@@ -18,6 +18,16 @@ pub(crate) fn switchboard(args: &[&str]) -> Output {
         .expect("the switchboard binary runs")
 }
 
+/// The path of a shipped scenario file, `scenarios/<name>`.
+pub(crate) fn scenario(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../scenarios")
+        .join(name)
+        .to_str()
+        .expect("utf-8 path")
+        .to_owned()
+}
+
 /// Everything it printed, stdout then stderr.
 pub(crate) fn text(output: &Output) -> String {
     format!(
