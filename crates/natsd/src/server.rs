@@ -146,6 +146,15 @@ impl NatsServerBuilder {
 
     /// Starts the server and waits until it accepts clients.
     pub fn start(self) -> Result<NatsServer, NatsdError> {
+        let mut server = self.spawn()?;
+        server.wait_launched()?;
+        Ok(server)
+    }
+
+    /// Starts the server process without waiting for it to be ready: the servers of a cluster
+    /// are all started first, because a clustered JetStream server reports healthy only once its
+    /// peers are up. Call [`NatsServer::wait_launched`] next.
+    pub(crate) fn spawn(self) -> Result<NatsServer, NatsdError> {
         let binary = match self.binary {
             Some(binary) => binary,
             None => ensure_installed()?,
@@ -183,9 +192,10 @@ impl NatsServerBuilder {
             ready_timeout: self.ready_timeout,
             own_process_group: self.own_process_group,
             child: None,
+            pending_ports_dir: None,
             work_dir,
         };
-        server.launch(self.port, self.monitor_port)?;
+        server.pending_ports_dir = Some(server.spawn_child(self.port, self.monitor_port)?);
         Ok(server)
     }
 }
@@ -218,6 +228,9 @@ pub struct NatsServer {
     own_process_group: bool,
     /// The process, `None` between `stop`/`kill` and `restart`.
     child: Option<Child>,
+    /// The ports directory of a process spawned but not yet seen ready (see
+    /// [`NatsServerBuilder::spawn`]); `None` once [`NatsServer::wait_launched`] has returned.
+    pending_ports_dir: Option<PathBuf>,
     /// Logs, ports file, config and (by default) the store. Declared last so that it is removed
     /// after `Drop::drop` has killed the process.
     work_dir: TempDir,
@@ -411,6 +424,37 @@ impl NatsServer {
 
     /// Spawns the process and waits until it is ready, recording its ports.
     fn launch(&mut self, port: Option<u16>, monitor_port: Option<u16>) -> Result<(), NatsdError> {
+        self.pending_ports_dir = Some(self.spawn_child(port, monitor_port)?);
+        self.wait_launched()
+    }
+
+    /// Waits until a process spawned by [`NatsServerBuilder::spawn`] (or a restart) is ready
+    /// and records its ports; kills it if it is not ready within the bound. Does nothing if no
+    /// process is waiting to be seen ready.
+    pub(crate) fn wait_launched(&mut self) -> Result<(), NatsdError> {
+        let Some(ports_dir) = self.pending_ports_dir.take() else {
+            return Ok(());
+        };
+        match self.wait_ready(&ports_dir) {
+            Ok((port, monitor_port)) => {
+                self.port = port;
+                self.monitor_port = monitor_port;
+                Ok(())
+            }
+            Err(e) => {
+                // Best effort: the readiness error is the one to report.
+                let _ = self.kill();
+                Err(e)
+            }
+        }
+    }
+
+    /// Spawns the process (with these ports, or random ones) and returns its ports directory.
+    fn spawn_child(
+        &mut self,
+        port: Option<u16>,
+        monitor_port: Option<u16>,
+    ) -> Result<PathBuf, NatsdError> {
         let work = self.work_dir.path();
         let ports_dir = work.join("ports");
         if ports_dir.exists() {
@@ -458,19 +502,7 @@ impl NatsServer {
             .spawn()
             .map_err(|e| NatsdError::io(format!("starting {:?}", self.binary), e))?;
         self.child = Some(child);
-
-        match self.wait_ready(&ports_dir) {
-            Ok((port, monitor_port)) => {
-                self.port = port;
-                self.monitor_port = monitor_port;
-                Ok(())
-            }
-            Err(e) => {
-                // Best effort: the readiness error is the one to report.
-                let _ = self.kill();
-                Err(e)
-            }
-        }
+        Ok(ports_dir)
     }
 
     /// Polls until the server has written its ports file, answers a client connection with its
