@@ -116,7 +116,7 @@ mod verify;
 pub use error::{Corruption, LogError, Problem};
 pub use event_log::{Appended, Entry, EventLog, Record};
 pub use file_log::{FileLog, LogOptions, LogStats, Recovery, TornTail};
-pub use frame::ChainHash;
+pub use frame::{ChainHash, ChainPosition, frame_record, unframe_record};
 pub use group::{
     CommitterOptions, CommitterStats, Durable, GroupCommitter, GroupDurable, Report, SeqRange,
 };

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Corruption, LogError, Problem};
 use crate::frame::{
-    self, ChainHash, FrameError, LEN_BYTES, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
-    SegmentHeader,
+    self, FrameError, LEN_BYTES, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES, SegmentHeader,
 };
 
 /// The extension of segment files.
@@ -119,14 +118,7 @@ pub(crate) fn create_segment(dir: &Path, header: SegmentHeader) -> Result<File, 
     Ok(file)
 }
 
-/// The chain state the scan expects the next record to continue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ChainPosition {
-    /// The seq the next record must have.
-    pub(crate) next_seq: u64,
-    /// The hash the next record's `prev_hash` must equal.
-    pub(crate) head_hash: ChainHash,
-}
+pub(crate) use crate::frame::ChainPosition;
 
 /// What a scan of one segment found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -266,34 +258,14 @@ pub(crate) fn scan_segment(
         }
         let remaining = file_bytes - offset;
         let framed = read_record(&mut reader, remaining, record_bytes_max, &mut buf, path)?;
-        let decoded = framed.and_then(|()| {
-            frame::decode_record(&buf, record_bytes_max).map_err(|e| match e {
-                FrameError::CrcMismatch => Problem::CrcMismatch,
-                FrameError::LengthOutOfBounds { len } => Problem::LengthOutOfBounds { len },
-                FrameError::Incomplete { .. } => Problem::Truncated,
-            })
-        });
+        let decoded = framed
+            .and_then(|()| frame::decode_record(&buf, record_bytes_max).map_err(Problem::from));
         let problem = match decoded {
             Ok((record, size)) => {
-                if record.seq != position.next_seq {
-                    return Err(corrupt(
-                        offset,
-                        Some(position.next_seq),
-                        Problem::SequenceMismatch {
-                            expected: position.next_seq,
-                            found: record.seq,
-                        },
-                    ));
-                }
-                if record.prev_hash != position.head_hash {
-                    return Err(corrupt(
-                        offset,
-                        Some(record.seq),
-                        Problem::ChainBroken {
-                            expected: position.head_hash,
-                            found: record.prev_hash,
-                        },
-                    ));
+                if let Err(problem) =
+                    frame::check_continues(record.seq, &record.prev_hash, &position)
+                {
+                    return Err(corrupt(offset, Some(position.next_seq), problem));
                 }
                 let next_seq = record.seq + 1;
                 position = ChainPosition {

@@ -168,6 +168,24 @@ impl NatsCluster {
         &mut self.servers[index]
     }
 
+    /// Kills every server at once (SIGKILL: a power cut, no graceful flush), starts them all
+    /// again on the same ports and stores, and waits until they agree on a meta leader.
+    ///
+    /// # Errors
+    /// A server could not be restarted or was not ready in time, or no leader was elected.
+    pub fn crash_and_restart_all(&mut self) -> Result<String, NatsdError> {
+        for server in &mut self.servers {
+            server.kill()?;
+        }
+        for server in &mut self.servers {
+            server.respawn()?;
+        }
+        for server in &mut self.servers {
+            server.wait_launched()?;
+        }
+        self.wait_for_meta_leader()
+    }
+
     /// The index of the server named `name` (`n1`, `n2`, ...), if there is one.
     pub fn index_of(&self, name: &str) -> Option<usize> {
         (0..self.servers.len()).find(|&index| node_name(index) == name)

@@ -418,14 +418,16 @@ impl NatsServer {
     /// the same store directory and configuration, waiting until it is ready: "NATS restarted
     /// under the engine". For a graceful restart call [`NatsServer::stop`] first.
     pub fn restart(&mut self) -> Result<(), NatsdError> {
-        self.kill()?;
-        self.launch(Some(self.port), self.monitor_port)
+        self.respawn()?;
+        self.wait_launched()
     }
 
-    /// Spawns the process and waits until it is ready, recording its ports.
-    fn launch(&mut self, port: Option<u16>, monitor_port: Option<u16>) -> Result<(), NatsdError> {
-        self.pending_ports_dir = Some(self.spawn_child(port, monitor_port)?);
-        self.wait_launched()
+    /// Kills the server if it is running and starts it again on the same ports, store and
+    /// configuration, without waiting for it to be ready (see [`NatsServer::wait_launched`]).
+    pub(crate) fn respawn(&mut self) -> Result<(), NatsdError> {
+        self.kill()?;
+        self.pending_ports_dir = Some(self.spawn_child(Some(self.port), self.monitor_port)?);
+        Ok(())
     }
 
     /// Waits until a process spawned by [`NatsServerBuilder::spawn`] (or a restart) is ready
