@@ -18,13 +18,15 @@ pub const ATOMIC_BATCH_MAX: usize = 1000;
 /// How long a request that found no responders waits before it is sent again.
 const NO_RESPONDERS_RETRY: Duration = Duration::from_millis(20);
 
-/// JetStream's error code for a failed `Nats-Expected-Last-Sequence` check.
-const ERR_WRONG_LAST_SEQUENCE: u64 = 10071;
+/// JetStream's error codes for a failed `Nats-Expected-Last-Sequence` (or subject sequence)
+/// check: the stream's, and the one the batch and subject checks answer with.
+const ERR_WRONG_LAST_SEQUENCE: [u64; 2] = [10071, 10164];
 
 /// How an atomic batch failed.
 #[derive(Debug)]
 pub(crate) enum BatchFailure {
-    /// The stream does not end at the expected sequence: another writer has appended.
+    /// The stream (or the subject) does not end at the expected sequence: another writer has
+    /// appended.
     Fenced,
     /// Anything else; whether the batch was stored is unknown if the commit went unanswered.
     Failed(JetStreamError),
@@ -92,7 +94,7 @@ fn batch_headers(batch_id: &str, index: usize, expected_last_seq: u64) -> Header
 /// Sends one request and returns the reply's payload. "No responders" (the stream is electing
 /// a leader, or its interest has not reached this server yet) means nobody received it, so it is
 /// sent again, every [`NO_RESPONDERS_RETRY`], within the same bound.
-async fn request(
+pub(crate) async fn request(
     client: &Client,
     subject: &str,
     headers: HeaderMap,
@@ -124,7 +126,7 @@ async fn request(
 }
 
 /// Refuses a reply that is a JetStream API error (`{"error": {...}}`).
-fn check_api_error(reply: &[u8]) -> Result<serde_json::Value, BatchFailure> {
+pub(crate) fn check_api_error(reply: &[u8]) -> Result<serde_json::Value, BatchFailure> {
     let json: serde_json::Value = serde_json::from_slice(reply).map_err(|error| {
         BatchFailure::Failed(JetStreamError::Unexpected(format!(
             "a batch reply is not JSON ({error}): {}",
@@ -133,7 +135,7 @@ fn check_api_error(reply: &[u8]) -> Result<serde_json::Value, BatchFailure> {
     })?;
     if let Some(error) = json.get("error") {
         let err_code = error["err_code"].as_u64().unwrap_or_default();
-        if err_code == ERR_WRONG_LAST_SEQUENCE {
+        if ERR_WRONG_LAST_SEQUENCE.contains(&err_code) {
             return Err(BatchFailure::Fenced);
         }
         return Err(BatchFailure::Failed(JetStreamError::Refused {

@@ -5,10 +5,15 @@
 
 use std::time::{Duration, Instant};
 
+use async_nats::HeaderMap;
 use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 
-use crate::LeaseError;
+use crate::batch::{self, BatchFailure};
+use crate::{JetStreamError, LeaseError};
+
+/// Bound on each write to the lease bucket.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// What a lease is, and for whom.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,6 +34,8 @@ pub struct LeaseConfig {
 /// This node's handle on a domain's lease. See the module documentation.
 #[derive(Debug)]
 pub struct Lease {
+    /// The connection, for the lease's writes.
+    client: async_nats::Client,
     /// The bucket.
     store: kv::Store,
     /// What the lease is.
@@ -78,6 +85,7 @@ impl Lease {
             });
         }
         Ok(Self {
+            client: context.client(),
             store,
             config,
             revision: None,
@@ -85,55 +93,90 @@ impl Lease {
         })
     }
 
-    /// Takes the lease if nobody holds it (the key is absent or has expired).
+    /// Takes the lease if nobody holds it: the key is absent (never taken, or expired), or was
+    /// released.
     ///
     /// # Errors
-    /// [`LeaseError::Held`] naming the holder; [`LeaseError::Bucket`] if the bucket failed.
+    /// [`LeaseError::Held`] naming the holder (empty if the replica read had not yet seen it);
+    /// [`LeaseError::Bucket`] if the bucket failed.
     pub async fn acquire(&mut self) -> Result<(), LeaseError> {
-        let sent = Instant::now();
-        let value = Bytes::from(self.config.holder.clone());
-        match self.store.create(&self.config.key, value).await {
-            Ok(revision) => {
-                self.hold(revision, sent);
-                Ok(())
+        // Revision 0: stored only if the key has no entry at all.
+        match self.write_expecting(0).await {
+            Ok(()) => return Ok(()),
+            Err(BatchFailure::Fenced) => {}
+            Err(BatchFailure::Failed(error)) => return Err(self.bucket_error(&error)),
+        }
+        let entry = self
+            .store
+            .entry(&self.config.key)
+            .await
+            .map_err(|error| self.bucket_error(&error))?;
+        let key = self.config.key.clone();
+        let held = |holder: String| LeaseError::Held { key, holder };
+        match entry {
+            // Released: take it over the release, by its revision.
+            Some(entry) if entry.operation != kv::Operation::Put => {
+                match self.write_expecting(entry.revision).await {
+                    Ok(()) => Ok(()),
+                    Err(BatchFailure::Fenced) => Err(held(String::new())),
+                    Err(BatchFailure::Failed(error)) => Err(self.bucket_error(&error)),
+                }
             }
-            Err(error) if error.kind() == kv::CreateErrorKind::AlreadyExists => {
-                Err(LeaseError::Held {
-                    key: self.config.key.clone(),
-                    holder: self.holder().await?.unwrap_or_default(),
-                })
-            }
-            Err(error) => Err(self.bucket_error(&error)),
+            Some(entry) => Err(held(String::from_utf8_lossy(&entry.value).into_owned())),
+            // The replica that answered has not yet seen the entry the refusal was about.
+            None => Err(held(String::new())),
         }
     }
 
     /// Renews the held lease by revision, for another TTL from now.
     ///
     /// # Errors
-    /// [`LeaseError::Lost`] if the entry expired or was taken since the last renewal (the lease
-    /// is then no longer held); [`LeaseError::NotHeld`] if it was not held.
+    /// [`LeaseError::Lost`] if the entry expired or was taken since the last renewal, or the
+    /// renewal went unanswered (the lease is then no longer held: a holder that cannot confirm
+    /// its lease stops serving); [`LeaseError::NotHeld`] if it was not held.
     pub async fn renew(&mut self) -> Result<(), LeaseError> {
         let Some(revision) = self.revision else {
             return Err(LeaseError::NotHeld {
                 key: self.config.key.clone(),
             });
         };
-        let sent = Instant::now();
-        let value = Bytes::from(self.config.holder.clone());
-        match self.store.update(&self.config.key, value, revision).await {
-            Ok(revision) => {
-                self.hold(revision, sent);
-                Ok(())
-            }
-            Err(error) => {
+        match self.write_expecting(revision).await {
+            Ok(()) => Ok(()),
+            Err(failure) => {
                 self.revision = None;
                 self.valid_until = None;
+                let reason = match failure {
+                    BatchFailure::Fenced => "the entry expired or another node took it".to_owned(),
+                    BatchFailure::Failed(error) => error.to_string(),
+                };
                 Err(LeaseError::Lost {
                     key: self.config.key.clone(),
-                    reason: error.to_string(),
+                    reason,
                 })
             }
         }
+    }
+
+    /// Writes this node's name into the lease if the key's last revision is `revision` (0: no
+    /// entry), and holds the lease from then.
+    async fn write_expecting(&mut self, revision: u64) -> Result<(), BatchFailure> {
+        let sent = Instant::now();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "Nats-Expected-Last-Subject-Sequence",
+            revision.to_string().as_str(),
+        );
+        let subject = format!("$KV.{}.{}", self.config.bucket, self.config.key);
+        let value = Bytes::from(self.config.holder.clone());
+        let reply = batch::request(&self.client, &subject, headers, value, REQUEST_TIMEOUT).await?;
+        let ack = batch::check_api_error(&reply)?;
+        let stored = ack["seq"].as_u64().ok_or_else(|| {
+            BatchFailure::Failed(JetStreamError::Unexpected(format!(
+                "a lease write's ack has no sequence: {ack}"
+            )))
+        })?;
+        self.hold(stored, sent);
+        Ok(())
     }
 
     /// Gives the lease up at once (deleting the entry if it is still this node's), so that a

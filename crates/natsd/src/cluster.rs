@@ -81,13 +81,15 @@ impl NatsClusterBuilder {
             .map(|port| format!("\"nats-route://127.0.0.1:{port}\""))
             .collect();
         let routes = routes.join(", ");
+        // A name of its own, so that a route dialled to another test's cluster is refused.
+        let cluster_name = format!("{CLUSTER_NAME}-{}", cluster_ports[0]);
         let mut servers = Vec::with_capacity(self.size);
         for (index, cluster_port) in cluster_ports.iter().enumerate() {
             let name = node_name(index);
             let config = format!(
                 "server_name: \"{name}\"\n\
                  jetstream {{ sync_interval: always }}\n\
-                 cluster {{\n  name: \"{CLUSTER_NAME}\"\n  listen: \"127.0.0.1:{cluster_port}\"\n  \
+                 cluster {{\n  name: \"{cluster_name}\"\n  listen: \"127.0.0.1:{cluster_port}\"\n  \
                  routes: [{routes}]\n}}\n"
             );
             let server = NatsServerBuilder::default()
@@ -97,6 +99,7 @@ impl NatsClusterBuilder {
                 .spawn()?;
             servers.push(server);
         }
+        wait_all_bound(&mut servers, self.ready_timeout)?;
         for server in &mut servers {
             server.wait_launched()?;
         }
@@ -249,22 +252,64 @@ fn node_name(index: usize) -> String {
     format!("n{}", index + 1)
 }
 
-/// Asks the operating system for `count` free loopback ports (all held at once, so they differ),
-/// then releases them for the servers to bind.
-fn reserve_ports(count: usize) -> Result<Vec<u16>, NatsdError> {
-    let mut listeners = Vec::with_capacity(count);
-    for _ in 0..count {
-        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
-            .map_err(|e| NatsdError::io("reserving a cluster port", e))?;
-        listeners.push(listener);
+/// Waits until every spawned server has bound its ports (or one has exited: its error is
+/// returned, for the start to be tried again with other ports).
+fn wait_all_bound(servers: &mut [NatsServer], timeout: Duration) -> Result<(), NatsdError> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let mut all = true;
+        for server in servers.iter_mut() {
+            all &= server.has_bound_ports()?;
+        }
+        if all || Instant::now() >= deadline {
+            // Past the deadline, `wait_launched` reports what is wrong.
+            return Ok(());
+        }
+        std::thread::sleep(POLL_INTERVAL);
     }
-    listeners
-        .iter()
-        .map(|listener| {
-            listener
-                .local_addr()
-                .map(|address| address.port())
-                .map_err(|e| NatsdError::io("reading a reserved cluster port", e))
-        })
-        .collect()
+}
+
+/// Picks `count` distinct loopback ports that are free now, below the kernel's ephemeral range
+/// (where `bind(0)`, which every other server here uses, never lands), at random, so that two
+/// clusters starting at once rarely pick the same; a port taken before its server binds it
+/// makes that server exit, and the start is tried again.
+fn reserve_ports(count: usize) -> Result<Vec<u16>, NatsdError> {
+    let (low, high) = (PORTS_LOW, ephemeral_start().max(PORTS_LOW + 1_000));
+    let mut state = std::hash::BuildHasher::hash_one(
+        &std::collections::hash_map::RandomState::new(),
+        (std::process::id(), Instant::now()),
+    );
+    let mut ports: Vec<u16> = Vec::with_capacity(count);
+    let mut tries = 0u32;
+    while ports.len() < count {
+        tries += 1;
+        if tries > 10_000 {
+            return Err(NatsdError::io(
+                "reserving cluster ports",
+                std::io::Error::other(format!("no free port in {low}..{high}")),
+            ));
+        }
+        // xorshift64: cheap, and enough to spread the choices.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let span = u64::from(high - low);
+        let port = low + u16::try_from(state % span).unwrap_or(0);
+        if ports.contains(&port) || TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_err() {
+            continue;
+        }
+        ports.push(port);
+    }
+    Ok(ports)
+}
+
+/// The lowest cluster port picked.
+const PORTS_LOW: u16 = 20_000;
+
+/// The start of the kernel's ephemeral port range (32768 if it cannot be read).
+fn ephemeral_start() -> u16 {
+    std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|text| text.split_whitespace().next()?.parse().ok())
+        .unwrap_or(32_768)
 }

@@ -422,6 +422,19 @@ impl NatsServer {
         self.wait_launched()
     }
 
+    /// Whether a spawned process has bound all its ports (its ports file is written), for a
+    /// cluster to learn early that one of its servers could not start.
+    ///
+    /// # Errors
+    /// [`NatsdError::ExitedEarly`] if the process has exited.
+    pub(crate) fn has_bound_ports(&mut self) -> Result<bool, NatsdError> {
+        let pid = self.starting_pid()?;
+        Ok(match &self.pending_ports_dir {
+            Some(dir) => read_ports_file(dir, pid).is_some(),
+            None => true,
+        })
+    }
+
     /// Kills the server if it is running and starts it again on the same ports, store and
     /// configuration, without waiting for it to be ready (see [`NatsServer::wait_launched`]).
     pub(crate) fn respawn(&mut self) -> Result<(), NatsdError> {
@@ -507,28 +520,36 @@ impl NatsServer {
         Ok(ports_dir)
     }
 
+    /// The pid of the process being started, if it is still alive.
+    ///
+    /// # Errors
+    /// [`NatsdError::ExitedEarly`] if it has exited, with the tail of its log.
+    fn starting_pid(&mut self) -> Result<u32, NatsdError> {
+        let child = self.child.as_mut().ok_or_else(|| {
+            NatsdError::io(
+                "waiting for readiness",
+                std::io::Error::other("no server process"),
+            )
+        })?;
+        if let Some(status) = child
+            .try_wait()
+            .map_err(|e| NatsdError::io("checking the server process", e))?
+        {
+            return Err(NatsdError::ExitedEarly {
+                status,
+                logs: self.logs_tail(),
+            });
+        }
+        Ok(child.id())
+    }
+
     /// Polls until the server has written its ports file, answers a client connection with its
     /// `INFO` greeting and (with monitoring) reports healthy; bounded by `ready_timeout`.
     fn wait_ready(&mut self, ports_dir: &Path) -> Result<(u16, Option<u16>), NatsdError> {
         let deadline = Instant::now() + self.ready_timeout;
         let mut ports = None;
         loop {
-            let child = self.child.as_mut().ok_or_else(|| {
-                NatsdError::io(
-                    "waiting for readiness",
-                    std::io::Error::other("no server process"),
-                )
-            })?;
-            if let Some(status) = child
-                .try_wait()
-                .map_err(|e| NatsdError::io("checking the server process", e))?
-            {
-                return Err(NatsdError::ExitedEarly {
-                    status,
-                    logs: self.logs_tail(),
-                });
-            }
-            let pid = child.id();
+            let pid = self.starting_pid()?;
             if ports.is_none() {
                 ports = read_ports_file(ports_dir, pid);
             }
