@@ -195,7 +195,7 @@ impl JetStreamLog {
         let first_seq = self.position.next_seq;
         for chunk in framed.chunks(ATOMIC_BATCH_MAX) {
             if let Err(error) = self.publish_chunk(chunk).await {
-                self.poisoned = Some(error.to_string());
+                self.poisoned = Some(error.with_sources());
                 return Err(error);
             }
         }

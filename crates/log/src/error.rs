@@ -147,8 +147,10 @@ impl LogError {
     }
 
     /// The text of this error and of every error beneath it, joined by `": "`: what a
-    /// poisoned writer keeps of the failure (the operating system's error included).
-    pub(crate) fn with_sources(&self) -> String {
+    /// poisoned writer keeps of the failure (the operating system's or the backend's error
+    /// included).
+    #[must_use]
+    pub fn with_sources(&self) -> String {
         let mut text = self.to_string();
         let mut source = std::error::Error::source(self);
         while let Some(error) = source {
