@@ -381,7 +381,23 @@ impl NatsServer {
     /// # Errors
     /// The server is not running, or the signal could not be sent.
     pub fn pause(&mut self) -> Result<(), NatsdError> {
-        self.signal("STOP")
+        self.signal("STOP")?;
+        // `kill` returns once the signal is sent; the threads stop when next scheduled. Wait
+        // (bounded) until every one of them is stopped, so that nothing answers after this.
+        let pid = self.pid().unwrap_or_default();
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while !all_threads_stopped(pid) {
+            if Instant::now() >= deadline {
+                return Err(NatsdError::io(
+                    "pausing the server",
+                    std::io::Error::other(format!(
+                        "its threads did not stop within {STOP_TIMEOUT:?}"
+                    )),
+                ));
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+        Ok(())
     }
 
     /// Lets a [`NatsServer::pause`]d server run again (SIGCONT).
@@ -586,6 +602,22 @@ impl Drop for NatsServer {
         // Nothing useful can be done with a failure here; the process is usually already gone.
         let _ = self.kill();
     }
+}
+
+/// Whether every thread of process `pid` is stopped (state `T` in `/proc/<pid>/task/*/stat`).
+/// Where `/proc` cannot be read, the signal's delivery is taken on trust.
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    tasks.filter_map(Result::ok).all(|task| {
+        std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+            // The state follows the command name, which is in parentheses and may hold spaces.
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| state == "T" || state == "t")
+        })
+    })
 }
 
 /// SIGKILLs and reaps `child`; an already exited child is only reaped.
