@@ -98,6 +98,30 @@ pub enum LogError {
         /// The limit.
         bytes_max: u64,
     },
+    /// The log no longer ends where this writer left it: another writer has appended since, so
+    /// this one is no longer its domain's leader and must stop writing (a replicated backend's
+    /// fence; the file log's lock makes it impossible there). Nothing of the refused batch was
+    /// stored.
+    #[error(
+        "append fenced: the log no longer ends at seq {expected_last_seq}, another writer has \
+         appended (this engine is no longer its domain's leader)"
+    )]
+    Fenced {
+        /// The last seq this writer expected the log to end at.
+        expected_last_seq: u64,
+    },
+    /// A replicated backend (a JetStream stream) could not be reached, or answered with an
+    /// error: `op` says what the log was doing.
+    #[error("{op} on the {backend} log")]
+    Backend {
+        /// The backend, e.g. `jetstream`.
+        backend: &'static str,
+        /// What the log was doing, e.g. "append batch".
+        op: &'static str,
+        /// The backend's error.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl LogError {
@@ -123,8 +147,10 @@ impl LogError {
     }
 
     /// The text of this error and of every error beneath it, joined by `": "`: what a
-    /// poisoned writer keeps of the failure (the operating system's error included).
-    pub(crate) fn with_sources(&self) -> String {
+    /// poisoned writer keeps of the failure (the operating system's or the backend's error
+    /// included).
+    #[must_use]
+    pub fn with_sources(&self) -> String {
         let mut text = self.to_string();
         let mut source = std::error::Error::source(self);
         while let Some(error) = source {

@@ -40,7 +40,9 @@ pub struct Appended {
 
 /// An append-only, hash-chained log of opaque records.
 ///
-/// Kept small so that other backends (a NATS JetStream stream) can stand beside [`crate::FileLog`].
+/// Kept small so that other backends stand beside [`crate::FileLog`]: `switchboard-jetlog`'s
+/// `JetStreamLog` keeps the log in a JetStream stream, and can refuse an append with
+/// [`LogError::Fenced`] when another writer has appended.
 /// Contract: sequence numbers start at 1 and are dense; `append` returns only once the whole batch
 /// is durable; after any `append` error the log is poisoned and every later `append` fails.
 pub trait EventLog {

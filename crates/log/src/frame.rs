@@ -5,6 +5,9 @@
 
 use std::fmt;
 
+use crate::error::{LogError, Problem};
+use crate::event_log::Record;
+
 /// Bytes of the length field that starts every record.
 pub(crate) const LEN_BYTES: usize = 4;
 /// Bytes of a record before its payload: length, CRC32C, seq, at_ms and prev_hash.
@@ -58,6 +61,120 @@ impl fmt::Debug for ChainHash {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "ChainHash({self})")
     }
+}
+
+/// Where a hash chain stands: the seq the next record must have and the hash its `prev_hash`
+/// must equal (the hash of the last record, or [`ChainHash::GENESIS`] before the first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChainPosition {
+    /// The seq the next record must have.
+    pub next_seq: u64,
+    /// The hash the next record's `prev_hash` must equal.
+    pub head_hash: ChainHash,
+}
+
+impl ChainPosition {
+    /// The position of an empty log: seq 1 comes next, continuing the genesis hash.
+    pub const EMPTY: ChainPosition = ChainPosition {
+        next_seq: 1,
+        head_hash: ChainHash::GENESIS,
+    };
+}
+
+/// Frames one record in its stored form, the bytes a segment file holds for it (see the crate
+/// docs): the form every backend stores, so that one check verifies them all. The record gets
+/// `position.next_seq` and continues `position.head_hash`; returns the bytes and the position
+/// after the record.
+///
+/// # Errors
+/// The framed record would exceed `record_bytes_max` ([`LogError::RecordTooLarge`]).
+pub fn frame_record(
+    position: ChainPosition,
+    at_ms: u64,
+    payload: &[u8],
+    record_bytes_max: u32,
+) -> Result<(Vec<u8>, ChainPosition), LogError> {
+    let record_bytes = (RECORD_HEADER_BYTES + payload.len()) as u64;
+    if record_bytes > u64::from(record_bytes_max) {
+        return Err(LogError::RecordTooLarge {
+            record_bytes,
+            record_bytes_max,
+        });
+    }
+    let mut out = Vec::with_capacity(RECORD_HEADER_BYTES + payload.len());
+    let hash = encode_record(
+        &mut out,
+        position.next_seq,
+        at_ms,
+        &position.head_hash,
+        payload,
+    );
+    let after = ChainPosition {
+        next_seq: position.next_seq + 1,
+        head_hash: hash,
+    };
+    Ok((out, after))
+}
+
+/// Decodes one record in its stored form ([`frame_record`]), which must be exactly these bytes:
+/// its length bounds and CRC are checked and its own hash computed. Whether it continues a chain
+/// is [`ChainPosition::advance`]'s to check.
+///
+/// # Errors
+/// The first [`Problem`] found, as a segment scan would report it.
+pub fn unframe_record(framed: &[u8], record_bytes_max: u32) -> Result<Record, Problem> {
+    let (record, size) = decode_record(framed, record_bytes_max).map_err(Problem::from)?;
+    if size != framed.len() {
+        return Err(Problem::LengthOutOfBounds {
+            len: u32::try_from(framed.len()).unwrap_or(u32::MAX),
+        });
+    }
+    Ok(Record {
+        seq: record.seq,
+        at_ms: record.at_ms,
+        hash: ChainHash::of_record(&record.prev_hash, record.seq, record.at_ms, record.payload),
+        prev_hash: record.prev_hash,
+        payload: record.payload.to_vec(),
+    })
+}
+
+impl ChainPosition {
+    /// Checks that `record` continues the chain here (the next seq, a `prev_hash` equal to the
+    /// head hash) and moves past it.
+    ///
+    /// # Errors
+    /// [`Problem::SequenceMismatch`] or [`Problem::ChainBroken`]; the position is then unchanged.
+    pub fn advance(&mut self, record: &Record) -> Result<(), Problem> {
+        check_continues(record.seq, &record.prev_hash, self)?;
+        *self = ChainPosition {
+            next_seq: record.seq + 1,
+            head_hash: record.hash,
+        };
+        Ok(())
+    }
+}
+
+/// Whether a record with this seq and `prev_hash` continues the chain at `position`: the next
+/// seq, and a `prev_hash` equal to the head hash. The one check of the chain, for scans, readers
+/// and other backends.
+pub(crate) fn check_continues(
+    seq: u64,
+    prev_hash: &ChainHash,
+    position: &ChainPosition,
+) -> Result<(), Problem> {
+    if seq != position.next_seq {
+        return Err(Problem::SequenceMismatch {
+            expected: position.next_seq,
+            found: seq,
+        });
+    }
+    if *prev_hash != position.head_hash {
+        return Err(Problem::ChainBroken {
+            expected: position.head_hash,
+            found: *prev_hash,
+        });
+    }
+    Ok(())
 }
 
 /// The CRC32C of a framed record: over the 4 length bytes, then everything after the CRC field.
@@ -133,6 +250,16 @@ pub(crate) enum FrameError {
     },
     /// The CRC32C stored in the record does not match its bytes.
     CrcMismatch,
+}
+
+impl From<FrameError> for Problem {
+    fn from(error: FrameError) -> Self {
+        match error {
+            FrameError::CrcMismatch => Problem::CrcMismatch,
+            FrameError::LengthOutOfBounds { len } => Problem::LengthOutOfBounds { len },
+            FrameError::Incomplete { .. } => Problem::Truncated,
+        }
+    }
 }
 
 /// Reads the length field and returns the total framed size of the record, bounded.

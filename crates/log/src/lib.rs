@@ -7,7 +7,9 @@
 //! detectable. [`FileLog`] is the embedded backend behind the small [`EventLog`] trait;
 //! [`GroupCommitter`] runs it on its own thread with group commit; [`LogReader`] reads while it
 //! writes; [`verify`] audits a directory; snapshots ([`save_snapshot`], [`load_latest_snapshot`])
-//! bound recovery time.
+//! bound recovery time. The stored form of one record ([`frame_record`], [`unframe_record`],
+//! [`ChainPosition::advance`]) is public so that another backend (the JetStream stream of
+//! `switchboard-jetlog`) stores and checks records exactly as segments do.
 //!
 //! # Files
 //!
@@ -116,7 +118,7 @@ mod verify;
 pub use error::{Corruption, LogError, Problem};
 pub use event_log::{Appended, Entry, EventLog, Record};
 pub use file_log::{FileLog, LogOptions, LogStats, Recovery, TornTail};
-pub use frame::ChainHash;
+pub use frame::{ChainHash, ChainPosition, frame_record, unframe_record};
 pub use group::{
     CommitterOptions, CommitterStats, Durable, GroupCommitter, GroupDurable, Report, SeqRange,
 };

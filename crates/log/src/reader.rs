@@ -505,23 +505,10 @@ impl Cursor {
     fn check_record(&mut self) -> Result<RecordHeader, LogError> {
         let (record, size) = match frame::decode_record(&self.buf, self.record_bytes_max) {
             Ok(decoded) => decoded,
-            Err(FrameError::CrcMismatch) => return Err(self.corrupt(Problem::CrcMismatch)),
-            Err(FrameError::LengthOutOfBounds { len }) => {
-                return Err(self.corrupt(Problem::LengthOutOfBounds { len }));
-            }
-            Err(FrameError::Incomplete { .. }) => return Err(self.corrupt(Problem::Truncated)),
+            Err(error) => return Err(self.corrupt(Problem::from(error))),
         };
-        if record.seq != self.chain.next_seq {
-            return Err(self.corrupt(Problem::SequenceMismatch {
-                expected: self.chain.next_seq,
-                found: record.seq,
-            }));
-        }
-        if record.prev_hash != self.chain.head_hash {
-            return Err(self.corrupt(Problem::ChainBroken {
-                expected: self.chain.head_hash,
-                found: record.prev_hash,
-            }));
+        if let Err(problem) = frame::check_continues(record.seq, &record.prev_hash, &self.chain) {
+            return Err(self.corrupt(problem));
         }
         let (seq, at_ms, prev_hash) = (record.seq, record.at_ms, record.prev_hash);
         let hash = frame::hash_framed_in_place(&mut self.buf[..size]);

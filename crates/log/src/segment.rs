@@ -119,14 +119,7 @@ pub(crate) fn create_segment(dir: &Path, header: SegmentHeader) -> Result<File, 
     Ok(file)
 }
 
-/// The chain state the scan expects the next record to continue.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct ChainPosition {
-    /// The seq the next record must have.
-    pub(crate) next_seq: u64,
-    /// The hash the next record's `prev_hash` must equal.
-    pub(crate) head_hash: ChainHash,
-}
+pub(crate) use crate::frame::ChainPosition;
 
 /// What a scan of one segment found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -194,13 +187,8 @@ pub(crate) fn scan_segment(
         }
         let remaining = file_bytes - offset;
         let framed = read_record(&mut reader, remaining, record_bytes_max, &mut buf, path)?;
-        let decoded = framed.and_then(|()| {
-            frame::decode_record(&buf, record_bytes_max).map_err(|e| match e {
-                FrameError::CrcMismatch => Problem::CrcMismatch,
-                FrameError::LengthOutOfBounds { len } => Problem::LengthOutOfBounds { len },
-                FrameError::Incomplete { .. } => Problem::Truncated,
-            })
-        });
+        let decoded = framed
+            .and_then(|()| frame::decode_record(&buf, record_bytes_max).map_err(Problem::from));
         match decoded {
             Ok((record, size)) => {
                 check_continues(path, offset, position, record.seq, record.prev_hash)?;
@@ -327,29 +315,8 @@ fn check_continues(
     seq: u64,
     prev_hash: ChainHash,
 ) -> Result<(), LogError> {
-    if seq != position.next_seq {
-        return Err(corrupt(
-            path,
-            offset,
-            Some(position.next_seq),
-            Problem::SequenceMismatch {
-                expected: position.next_seq,
-                found: seq,
-            },
-        ));
-    }
-    if prev_hash != position.head_hash {
-        return Err(corrupt(
-            path,
-            offset,
-            Some(seq),
-            Problem::ChainBroken {
-                expected: position.head_hash,
-                found: prev_hash,
-            },
-        ));
-    }
-    Ok(())
+    frame::check_continues(seq, &prev_hash, &position)
+        .map_err(|problem| corrupt(path, offset, Some(position.next_seq), problem))
 }
 
 /// A record at `offset` failed to frame with `problem`. That is a torn tail, which the scan

@@ -132,6 +132,20 @@ pub enum NatsdError {
         /// Its log and standard error, for the message.
         logs: String,
     },
+
+    /// The servers of a cluster did not agree on a JetStream meta leader within the bound.
+    #[error(
+        "the cluster elected no JetStream meta leader within {waited:?} (leaders seen: {seen}); \
+         the servers' logs:\n{logs}"
+    )]
+    NoMetaLeader {
+        /// How long it was given.
+        waited: Duration,
+        /// The leader each running server reported last (empty: none).
+        seen: String,
+        /// Every server's log.
+        logs: String,
+    },
 }
 
 impl NatsdError {

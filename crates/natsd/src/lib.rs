@@ -13,6 +13,9 @@
 //!   on `Drop`. It can be restarted on the same port and store, to test an engine riding out a
 //!   NATS restart, and its HTTP monitoring endpoint (on another random port) read as JSON with
 //!   [`NatsServer::monitor_json`].
+//! - [`NatsCluster`] runs several such servers (three by default) as one JetStream cluster, with
+//!   random cluster ports, `sync_interval: always` and a store each, and waits until they agree
+//!   on a meta leader; each server can be stopped, restarted, paused and resumed on its own.
 //!
 //! ```no_run
 //! # fn main() -> Result<(), switchboard_natsd::NatsdError> {
@@ -25,10 +28,12 @@
 //! Everything here is blocking and synchronous (no async runtime is needed to start a server).
 //! Unix only: the binary path and the signals are Unix ones.
 
+mod cluster;
 mod error;
 mod install;
 mod server;
 
+pub use cluster::{NatsCluster, NatsClusterBuilder};
 pub use error::NatsdError;
 pub use install::{
     ENV_NATS_SERVER, ENV_PYTHON, ENV_TOOLS_DIR, NATS_SERVER_VERSION, ensure_installed,

@@ -160,6 +160,15 @@ impl NatsServerBuilder {
 
     /// Starts the server and waits until it accepts clients.
     pub fn start(self) -> Result<NatsServer, NatsdError> {
+        let mut server = self.spawn()?;
+        server.wait_launched()?;
+        Ok(server)
+    }
+
+    /// Starts the server process without waiting for it to be ready: the servers of a cluster
+    /// are all started first, because a clustered JetStream server reports healthy only once its
+    /// peers are up. Call [`NatsServer::wait_launched`] next.
+    pub(crate) fn spawn(self) -> Result<NatsServer, NatsdError> {
         let binary = match self.binary {
             Some(binary) => binary,
             None => ensure_installed()?,
@@ -193,9 +202,10 @@ impl NatsServerBuilder {
             ready_timeout: self.ready_timeout,
             own_process_group: self.own_process_group,
             child: None,
+            pending_ports_dir: None,
             work_dir,
         };
-        server.launch(self.port, self.monitor_port)?;
+        server.pending_ports_dir = Some(server.spawn_child(self.port, self.monitor_port)?);
         Ok(server)
     }
 }
@@ -234,6 +244,9 @@ pub struct NatsServer {
     own_process_group: bool,
     /// The process, `None` between `stop`/`kill` and `restart`.
     child: Option<Child>,
+    /// The ports directory of a process spawned but not yet seen ready (see
+    /// [`NatsServerBuilder::spawn`]); `None` once [`NatsServer::wait_launched`] has returned.
+    pending_ports_dir: Option<PathBuf>,
     /// Logs, ports file, config and (by default) the store. Declared last so that it is removed
     /// after `Drop::drop` has killed the process.
     work_dir: TempDir,
@@ -391,7 +404,23 @@ impl NatsServer {
     /// # Errors
     /// The server is not running, or the signal could not be sent.
     pub fn pause(&mut self) -> Result<(), NatsdError> {
-        self.signal("STOP")
+        self.signal("STOP")?;
+        // `kill` returns once the signal is sent; the threads stop when next scheduled. Wait
+        // (bounded) until every one of them is stopped, so that nothing answers after this.
+        let pid = self.pid().unwrap_or_default();
+        let deadline = Instant::now() + STOP_TIMEOUT;
+        while !all_threads_stopped(pid) {
+            if Instant::now() >= deadline {
+                return Err(NatsdError::io(
+                    "pausing the server",
+                    std::io::Error::other(format!(
+                        "its threads did not stop within {STOP_TIMEOUT:?}"
+                    )),
+                ));
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+        Ok(())
     }
 
     /// Lets a [`NatsServer::pause`]d server run again (SIGCONT).
@@ -428,12 +457,59 @@ impl NatsServer {
     /// the same store directory and configuration, waiting until it is ready: "NATS restarted
     /// under the engine". For a graceful restart call [`NatsServer::stop`] first.
     pub fn restart(&mut self) -> Result<(), NatsdError> {
-        self.kill()?;
-        self.launch(Some(self.port), self.monitor_port)
+        self.respawn()?;
+        self.wait_launched()
     }
 
-    /// Spawns the process and waits until it is ready, recording its ports.
-    fn launch(&mut self, port: Option<u16>, monitor_port: Option<u16>) -> Result<(), NatsdError> {
+    /// Whether a spawned process has bound all its ports (its ports file is written), for a
+    /// cluster to learn early that one of its servers could not start.
+    ///
+    /// # Errors
+    /// [`NatsdError::ExitedEarly`] if the process has exited.
+    pub(crate) fn has_bound_ports(&mut self) -> Result<bool, NatsdError> {
+        let pid = self.starting_pid()?;
+        Ok(match &self.pending_ports_dir {
+            Some(dir) => read_ports_file(dir, pid).is_some(),
+            None => true,
+        })
+    }
+
+    /// Kills the server if it is running and starts it again on the same ports, store and
+    /// configuration, without waiting for it to be ready (see [`NatsServer::wait_launched`]).
+    pub(crate) fn respawn(&mut self) -> Result<(), NatsdError> {
+        self.kill()?;
+        self.pending_ports_dir = Some(self.spawn_child(Some(self.port), self.monitor_port)?);
+        Ok(())
+    }
+
+    /// Waits until a process spawned by [`NatsServerBuilder::spawn`] (or a restart) is ready
+    /// and records its ports; kills it if it is not ready within the bound. Does nothing if no
+    /// process is waiting to be seen ready.
+    pub(crate) fn wait_launched(&mut self) -> Result<(), NatsdError> {
+        let Some(ports_dir) = self.pending_ports_dir.take() else {
+            return Ok(());
+        };
+        match self.wait_ready(&ports_dir) {
+            Ok(ports) => {
+                self.port = ports.nats;
+                self.monitor_port = ports.monitoring;
+                self.websocket_port = ports.websocket;
+                Ok(())
+            }
+            Err(e) => {
+                // Best effort: the readiness error is the one to report.
+                let _ = self.kill();
+                Err(e)
+            }
+        }
+    }
+
+    /// Spawns the process (with these ports, or random ones) and returns its ports directory.
+    fn spawn_child(
+        &mut self,
+        port: Option<u16>,
+        monitor_port: Option<u16>,
+    ) -> Result<PathBuf, NatsdError> {
         let work = self.work_dir.path();
         let ports_dir = work.join("ports");
         if ports_dir.exists() {
@@ -493,20 +569,30 @@ impl NatsServer {
             .spawn()
             .map_err(|e| NatsdError::io(format!("starting {:?}", self.binary), e))?;
         self.child = Some(child);
+        Ok(ports_dir)
+    }
 
-        match self.wait_ready(&ports_dir) {
-            Ok(ports) => {
-                self.port = ports.nats;
-                self.monitor_port = ports.monitoring;
-                self.websocket_port = ports.websocket;
-                Ok(())
-            }
-            Err(e) => {
-                // Best effort: the readiness error is the one to report.
-                let _ = self.kill();
-                Err(e)
-            }
+    /// The pid of the process being started, if it is still alive.
+    ///
+    /// # Errors
+    /// [`NatsdError::ExitedEarly`] if it has exited, with the tail of its log.
+    fn starting_pid(&mut self) -> Result<u32, NatsdError> {
+        let child = self.child.as_mut().ok_or_else(|| {
+            NatsdError::io(
+                "waiting for readiness",
+                std::io::Error::other("no server process"),
+            )
+        })?;
+        if let Some(status) = child
+            .try_wait()
+            .map_err(|e| NatsdError::io("checking the server process", e))?
+        {
+            return Err(NatsdError::ExitedEarly {
+                status,
+                logs: self.logs_tail(),
+            });
         }
+        Ok(child.id())
     }
 
     /// Polls until the server has written its ports file, answers a client connection with its
@@ -515,22 +601,7 @@ impl NatsServer {
         let deadline = Instant::now() + self.ready_timeout;
         let mut ports = None;
         loop {
-            let child = self.child.as_mut().ok_or_else(|| {
-                NatsdError::io(
-                    "waiting for readiness",
-                    std::io::Error::other("no server process"),
-                )
-            })?;
-            if let Some(status) = child
-                .try_wait()
-                .map_err(|e| NatsdError::io("checking the server process", e))?
-            {
-                return Err(NatsdError::ExitedEarly {
-                    status,
-                    logs: self.logs_tail(),
-                });
-            }
-            let pid = child.id();
+            let pid = self.starting_pid()?;
             if ports.is_none() {
                 ports = read_ports_file(ports_dir, pid);
             }
@@ -572,6 +643,22 @@ impl Drop for NatsServer {
         // Nothing useful can be done with a failure here; the process is usually already gone.
         let _ = self.kill();
     }
+}
+
+/// Whether every thread of process `pid` is stopped (state `T` in `/proc/<pid>/task/*/stat`).
+/// Where `/proc` cannot be read, the signal's delivery is taken on trust.
+fn all_threads_stopped(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return true;
+    };
+    tasks.filter_map(Result::ok).all(|task| {
+        std::fs::read_to_string(task.path().join("stat")).is_ok_and(|stat| {
+            // The state follows the command name, which is in parentheses and may hold spaces.
+            stat.rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().next())
+                .is_some_and(|state| state == "T" || state == "t")
+        })
+    })
 }
 
 /// SIGKILLs and reaps `child`; an already exited child is only reaped.
