@@ -1,5 +1,6 @@
 //! What an agent's desktop receives: offers on `{p}.agent.<agent_id>.offer`, and notices on
-//! `{p}.agent.<agent_id>.<notice>` (`offer_revoked`, `offer_expired`, `assigned`, `state`).
+//! `{p}.agent.<agent_id>.<notice>` (`offer_revoked`, `offer_expired`, `assigned`, `released`,
+//! `state`).
 //!
 //! An offer carries everything the desktop needs to show the contact (its details as they are
 //! now, after any escalation or transfer) and why it was chosen (the routing decision as
@@ -192,6 +193,21 @@ pub struct AssignedNotice {
     pub at: Time,
 }
 
+/// `{p}.agent.<agent_id>.released`: work in the agent's hand went back to its queue without
+/// them finishing it (they logged out, or the complaint moved on a stage). Stop showing it: an
+/// action on it now would be refused. It is shown again only if offered or assigned anew.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[schemars(title = "released")]
+pub struct ReleasedNotice {
+    /// The contact.
+    pub contact_id: String,
+    /// Why: `agent_logged_out`, or `complaint_stage_changed` (as in the `contact_requeued`
+    /// event).
+    pub reason: String,
+    /// When.
+    pub at: Time,
+}
+
 /// `{p}.agent.<agent_id>.state`: the agent's presence changed (login, ready, not ready, wrap-up
 /// started or ended, logout), whoever caused it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -216,13 +232,21 @@ pub enum AgentNotice {
     OfferExpired(OfferExpiredNotice),
     /// `assigned`.
     Assigned(AssignedNotice),
+    /// `released`.
+    Released(ReleasedNotice),
     /// `state`.
     State(StateNotice),
 }
 
 impl AgentNotice {
     /// Every notice name.
-    pub const NAMES: [&'static str; 4] = ["offer_revoked", "offer_expired", "assigned", "state"];
+    pub const NAMES: [&'static str; 5] = [
+        "offer_revoked",
+        "offer_expired",
+        "assigned",
+        "released",
+        "state",
+    ];
 
     /// The notice's name: the last token of `{p}.agent.<agent_id>.<notice>`.
     #[must_use]
@@ -231,6 +255,7 @@ impl AgentNotice {
             Self::OfferRevoked(_) => "offer_revoked",
             Self::OfferExpired(_) => "offer_expired",
             Self::Assigned(_) => "assigned",
+            Self::Released(_) => "released",
             Self::State(_) => "state",
         }
     }
@@ -244,6 +269,7 @@ impl AgentNotice {
             Self::OfferRevoked(n) => encode_message(n, format),
             Self::OfferExpired(n) => encode_message(n, format),
             Self::Assigned(n) => encode_message(n, format),
+            Self::Released(n) => encode_message(n, format),
             Self::State(n) => encode_message(n, format),
         }
     }
@@ -313,6 +339,19 @@ pub fn agent_notices(event: &Event) -> Vec<(AgentId, AgentNotice)> {
                 offer_id: offer.get(),
                 contact_id: contact.to_string(),
                 automatic: *automatic,
+                at,
+            }),
+        )],
+        EventKind::ContactRequeued {
+            contact,
+            agent,
+            reason,
+            ..
+        } => vec![(
+            agent.clone(),
+            AgentNotice::Released(ReleasedNotice {
+                contact_id: contact.to_string(),
+                reason: reason.to_string(),
                 at,
             }),
         )],

@@ -18,7 +18,8 @@ use crate::command::{
 use crate::error::WireError;
 use crate::event::EventKindDto;
 use crate::offer::{
-    AssignedNotice, OfferExpiredNotice, OfferNotice, OfferRevokedNotice, StateNotice,
+    AssignedNotice, OfferExpiredNotice, OfferNotice, OfferRevokedNotice, ReleasedNotice,
+    StateNotice,
 };
 use crate::query::{AgentsReply, ContactQuery, ContactReply, EmptyQuery, QueuesReply};
 use crate::reply::ReplyBody;
@@ -184,6 +185,10 @@ fn reply_and_notice_schemas() -> Vec<(&'static str, Value)> {
         (
             "notice.assigned.json",
             schema_for!(AssignedNotice).to_value(),
+        ),
+        (
+            "notice.released.json",
+            schema_for!(ReleasedNotice).to_value(),
         ),
         ("notice.state.json", schema_for!(StateNotice).to_value()),
     ]

@@ -19,7 +19,8 @@ use switchboard_wire::command::{
 };
 use switchboard_wire::event::Time;
 use switchboard_wire::offer::{
-    AssignedNotice, OfferExpiredNotice, OfferNotice, OfferRevokedNotice, StateNotice,
+    AssignedNotice, OfferExpiredNotice, OfferNotice, OfferRevokedNotice, ReleasedNotice,
+    StateNotice,
 };
 use switchboard_wire::query::{AgentsReply, ContactQuery, EmptyQuery, QueuesReply};
 use switchboard_wire::{ReplyBody, WireError, contact_reply};
@@ -60,6 +61,7 @@ const MESSAGES: &[(&str, &str)] = &[
     ("`{p}.agent.<agent_id>.offer_revoked`", "OfferRevokedNotice"),
     ("`{p}.agent.<agent_id>.offer_expired`", "OfferExpiredNotice"),
     ("`{p}.agent.<agent_id>.assigned`", "AssignedNotice"),
+    ("`{p}.agent.<agent_id>.released`", "ReleasedNotice"),
     ("`{p}.agent.<agent_id>.state`", "StateNotice"),
 ];
 
@@ -115,6 +117,7 @@ fn registry() -> Registry {
         OfferRevokedNotice,
         OfferExpiredNotice,
         AssignedNotice,
+        ReleasedNotice,
         StateNotice,
     );
     // The contact reply is written, never read, by the engine: traced from a value whose

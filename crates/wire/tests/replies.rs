@@ -553,10 +553,8 @@ fn complaint(id: &str, channel: Channel) -> Command {
     Command::CreateContact(Box::new(contact))
 }
 
-#[test]
-fn a_complaint_stage_reply_says_where_the_complaint_went_whatever_the_channel() {
-    // One rule: `status` is where the complaint stands when the command moved it (off its
-    // agent's desk, and wherever routing then put it), `null` only when it did not move.
+/// A centre where cara (customer relations: one call, five emails at once) is ready.
+fn cara_ready() -> Centre {
     let mut centre = new_centre();
     let both = [(Channel::Phone, 1), (Channel::Email, 5)];
     run(
@@ -564,15 +562,28 @@ fn a_complaint_stage_reply_says_where_the_complaint_went_whatever_the_channel() 
         &with_channels("cara", "customer_relations", &both),
     );
     run(&mut centre, &ready("cara"));
+    centre
+}
 
-    // A call being handled: back in the queue, its agent in wrap-up, nobody else free.
-    run(&mut centre, &complaint("call-1", Channel::Phone));
+/// A complaint call `id` arrives and cara accepts it.
+fn handle_call(centre: &mut Centre, id: &str) {
+    run(centre, &complaint(id, Channel::Phone));
     let offer = centre.router.state().offers().next().map(|o| o.id);
     let accept = Command::AcceptOffer {
         agent: "cara".into(),
         offer: offer.expect("offered to cara"),
     };
-    run(&mut centre, &accept);
+    run(centre, &accept);
+}
+
+#[test]
+fn a_complaint_stage_reply_says_where_the_complaint_went_whatever_the_channel() {
+    // One rule: `status` is where the complaint stands when the command moved it (off its
+    // agent's desk, and wherever routing then put it), `null` only when it did not move.
+    let mut centre = cara_ready();
+
+    // A call being handled: back in the queue, its agent in wrap-up, nobody else free.
+    handle_call(&mut centre, "call-1");
     let command = stage_2("call-1", Some("cara"));
     let events = run(&mut centre, &command);
     let body = reply_body(&command, refs(&events));
@@ -583,12 +594,7 @@ fn a_complaint_stage_reply_says_where_the_complaint_went_whatever_the_channel() 
 
     // An email being handled: off her desk and, email having no wrap-up, straight back to her
     // (the only one free) at its new stage; the reply says so.
-    let mut centre = new_centre();
-    run(
-        &mut centre,
-        &with_channels("cara", "customer_relations", &both),
-    );
-    run(&mut centre, &ready("cara"));
+    let mut centre = cara_ready();
     run(&mut centre, &complaint("mail-1", Channel::Email));
     let command = stage_2("mail-1", Some("cara"));
     let events = run(&mut centre, &command);
@@ -610,6 +616,62 @@ fn a_complaint_stage_reply_says_where_the_complaint_went_whatever_the_channel() 
         assert_eq!(body.status, None, "{body:?}");
         assert_eq!((body.events, body.presence), (1, None));
     }
+}
+
+/// The `released` notices among `events`, with the agent each is for.
+fn released(events: &[(u64, Event)]) -> Vec<(AgentId, switchboard_wire::offer::ReleasedNotice)> {
+    events
+        .iter()
+        .flat_map(|(_, e)| agent_notices(e))
+        .filter_map(|(agent, notice)| match notice {
+            AgentNotice::Released(released) => Some((agent, released)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn work_that_leaves_an_agents_desk_tells_their_desktop_why() {
+    let mut centre = cara_ready();
+    handle_call(&mut centre, "call-1");
+
+    // The complaint in her hand moves on a stage: her desktop is told it left, and why.
+    let events = run(&mut centre, &stage_2("call-1", Some("cara")));
+    let notices = released(&events);
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    let (agent, notice) = &notices[0];
+    assert_eq!(agent, &AgentId::from("cara"));
+    assert_eq!(notice.contact_id, "call-1");
+    assert_eq!(notice.reason, "complaint_stage_changed");
+    let json = AgentNotice::Released(notice.clone())
+        .encode(Format::Json)
+        .expect("ok");
+    assert_eq!(
+        String::from_utf8(json).expect("UTF-8"),
+        r#"{"contact_id":"call-1","reason":"complaint_stage_changed","at":"2026-11-23T09:00:00.000Z"}"#
+    );
+
+    // An email in hand (assigned automatically) when she logs out: told too.
+    let mut centre = cara_ready();
+    run(&mut centre, &complaint("mail-1", Channel::Email));
+    let logout = Command::LogoutAgent {
+        agent: "cara".into(),
+        force: true,
+    };
+    let events = run(&mut centre, &logout);
+    let notices = released(&events);
+    let held: Vec<_> = notices
+        .iter()
+        .map(|(agent, n)| (agent.as_str(), n.contact_id.as_str(), n.reason.as_str()))
+        .collect();
+    assert_eq!(held, [("cara", "mail-1", "agent_logged_out")]);
+
+    // A waiting complaint moved on in place left nobody's desk: no notice, even naming an agent.
+    let mut centre = new_centre();
+    run(&mut centre, &login("dan", "planning"));
+    run(&mut centre, &complaint("mail-2", Channel::Email));
+    let events = run(&mut centre, &stage_2("mail-2", Some("dan")));
+    assert_eq!(released(&events), []);
 }
 
 #[test]

@@ -1,5 +1,5 @@
 //! What the agents' desktops are told of an event: an offer, and the notices (offer revoked or
-//! expired, assigned, presence) on `{p}.agent.<id>.<notice>`.
+//! expired, assigned, released, presence) on `{p}.agent.<id>.<notice>`.
 
 use async_nats::Subject;
 use bytes::Bytes;

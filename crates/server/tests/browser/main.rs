@@ -5,8 +5,9 @@
 //!
 //! One browser for the file. The desktop goes through the whole loop (log in, ready, an offer
 //! created over NATS, accept, complete with an outcome, wrap-up, ready again), sees an offer
-//! withdrawn and a refusal in words, escalates a call and goes not ready for lunch; the
-//! wallboard follows the queue's counts, the agents (and their not-ready reasons) and a
+//! withdrawn and a refusal in words, escalates a call, sees a complaint in hand taken off its
+//! desk when it moves on a stage (the card goes at once, with why) and goes not ready for
+//! lunch; the wallboard follows the queue's counts, the agents (and their not-ready reasons) and a
 //! contact past its due time; axe-core finds no WCAG 2.2 AA violation on any page, and no page
 //! scrolls sideways, wide or at a phone's width; screenshots are saved under
 //! `target/tmp/browser/`. The setup (nats-server, the engine) is in `stack.rs`, the DevTools
@@ -329,6 +330,71 @@ async fn refused_then_escalated(
         .await;
 }
 
+/// She ends her wrap-up by keyboard (if it has not ended by itself) and is ready.
+async fn ends_wrap_up(desktop: &Page<'_>, what: &str) {
+    if desktop
+        .eval("document.getElementById('ready').hidden")
+        .await
+        == json!(false)
+    {
+        desktop.press_on("#ready", "Enter").await;
+    }
+    desktop
+        .wait_for(
+            what,
+            "document.getElementById('presence').innerText.startsWith('Ready')",
+        )
+        .await;
+}
+
+/// A complaint in her hand is moved on a stage over NATS (by a complaints officer): the engine
+/// takes it off her desk, and the desktop drops its card at once and says why. The caller then
+/// hangs up and she ends her wrap-up, ready with nothing in hand.
+async fn a_complaint_moved_on(stack: &Stack, desktop: &Page<'_>) {
+    ends_wrap_up(desktop, "ready after the escalation").await;
+    stack
+        .create_contact(json!({"contact_id": "call-4", "channel": "phone",
+            "service": "council_tax", "complaint_stage": "stage_1"}))
+        .await;
+    desktop
+        .wait_for(
+            "the complaint offered",
+            "document.querySelector('#offers button.accept')",
+        )
+        .await;
+    desktop.press_on("#offers button.accept", "Enter").await;
+    desktop
+        .wait_for(
+            "the complaint in hand",
+            "document.querySelector('#work article')?.innerText.includes('Stage 1')",
+        )
+        .await;
+    stack.complaint_stage_2("call-4", "ann").await;
+    let said = desktop
+        .wait_for(
+            "the complaint gone from her desk, and why",
+            "!document.querySelector('#work article') && !document.getElementById('no-work').hidden \
+             && document.getElementById('log').innerText",
+        )
+        .await;
+    let said = said.as_str().unwrap_or_default();
+    assert!(
+        said.contains(
+            "The call call-4 went back to the queue: the complaint moved on from stage 1 to its next stage. It is no longer yours."
+        ),
+        "{said}"
+    );
+    accessible(desktop, "the desktop after a complaint left it").await;
+    desktop
+        .wait_for(
+            "wrap-up after the complaint",
+            "document.getElementById('presence').innerText.startsWith('Wrap-up')",
+        )
+        .await;
+    stack.abandon("call-4").await;
+    ends_wrap_up(desktop, "ready after the complaint").await;
+}
+
 /// Not ready, with a reason, which the wallboard counts.
 async fn not_ready_for_lunch(desktop: &Page<'_>, wallboard: &Page<'_>) {
     desktop
@@ -462,6 +528,7 @@ async fn the_desktop_works_a_contact_through_and_the_wallboard_follows() {
     accepted_completed_ready(&desktop, &wallboard, &shots).await;
     an_offer_withdrawn(&stack, &desktop).await;
     refused_then_escalated(&stack, &desktop, &wallboard, &shots).await;
+    a_complaint_moved_on(&stack, &desktop).await;
     not_ready_for_lunch(&desktop, &wallboard).await;
     a_letter_past_due(&stack, &wallboard, &shots).await;
     on_a_phone(&wallboard, &desktop, &shots).await;

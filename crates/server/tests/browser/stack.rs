@@ -54,6 +54,9 @@ pub(crate) struct Stack {
     pub(crate) base: String,
     /// The telephony system's connection (the channel role), which creates contacts.
     pub(crate) telephony: Client,
+    /// A connection as the engine's user, standing in for the complaints officers' case
+    /// management system (deploy/ has no role of its own for it): moves complaints on a stage.
+    case_management: Client,
     _dir: tempfile::TempDir,
     _server: NatsServer,
 }
@@ -83,7 +86,8 @@ impl Stack {
             format!(
                 "[nats]\nurl = \"{}\"\nuser = \"engine\"\npassword = \"engine-secret\"\n\
                  [engine]\ndata_dir = \"{}\"\n[metrics]\naddress = \"{http}\"\n\
-                 [http]\nnats_ws_url = \"{ws}\"\n",
+                 [http]\nnats_ws_url = \"{ws}\"\n\
+                 [complaints]\nskill = \"council_tax\"\n",
                 server.client_url(),
                 dir.path().join("data").display()
             ),
@@ -107,6 +111,7 @@ impl Stack {
             _engine: engine,
             base: format!("http://{http}"),
             telephony,
+            case_management: engine_client,
             _dir: dir,
             _server: server,
         }
@@ -123,6 +128,18 @@ impl Stack {
             &self.telephony,
             "switchboard.cmd.contact.abandon",
             json!({ "contact_id": contact_id }),
+        )
+        .await;
+    }
+
+    /// Moves the complaint `contact_id`, handled by `agent_id`, on to stage 2, as a complaints
+    /// officer would.
+    pub(crate) async fn complaint_stage_2(&self, contact_id: &str, agent_id: &str) {
+        ok(
+            &self.case_management,
+            "switchboard.cmd.contact.complaint_stage",
+            json!({ "contact_id": contact_id, "agent_id": agent_id, "to": "stage_2",
+                    "reason": "the customer asked for a stage 2 review" }),
         )
         .await;
     }

@@ -1,6 +1,7 @@
 // The agent desktop: log in, ready and not ready, the ringing offer (with its countdown, the
 // contact's details and why it came to this agent), accept and reject, then complete, escalate
-// or transfer, wrap-up and ready again. It sends only this agent's commands
+// or transfer, wrap-up and ready again; work the engine takes off the desk (a complaint moved on
+// a stage) goes from it at once, with why. It sends only this agent's commands
 // (`{p}.cmd.agent.<id>.*`) and hears only this agent's notices (`{p}.agent.<id>.>`), as the
 // desktop NATS users of deploy/nats/auth.conf may; every refusal is shown in words.
 
@@ -61,6 +62,15 @@ const REVOKED_WORDS = {
   contact_abandoned: "the customer left before it was answered",
   agent_not_ready: "you went not ready",
   agent_logged_out: "you logged out",
+};
+
+/** Why work in hand left this desk (the `released` notice's reason), given the contact. */
+const RELEASED_WORDS = {
+  agent_logged_out: () => "you logged out",
+  complaint_stage_changed: (offer) =>
+    offer.complaint_stage
+      ? `the complaint moved on from ${words(offer.complaint_stage).toLowerCase()} to its next stage`
+      : "the complaint moved on to its next stage",
 };
 
 const RULE_WORDS = {
@@ -334,6 +344,9 @@ async function listen() {
       case "assigned":
         onAssigned(notice);
         break;
+      case "released":
+        onReleased(notice);
+        break;
       case "state":
         setPresence(notice.presence, notice.reason, notice.wrap_up_until);
         log(`Your state: ${presenceWords()}.`);
@@ -393,6 +406,27 @@ function onAssigned(notice) {
   }
   save();
   render();
+}
+
+/** Work in hand left this desk without this agent finishing it: the card goes at once. */
+function onReleased(notice) {
+  const item = state.work.get(notice.contact_id);
+  if (!item) return;
+  const card = document.getElementById(`work-${cssId(notice.contact_id)}-heading`)?.closest("article");
+  const hadFocus = card?.contains(document.activeElement) ?? false;
+  state.work.delete(notice.contact_id);
+  save();
+  render();
+  const offer = item.offer ?? {};
+  const because = RELEASED_WORDS[notice.reason]?.(offer) ?? words(notice.reason).toLowerCase();
+  const text = `The ${channelNoun(offer.channel)} ${notice.contact_id} went back to the queue: ${because}. It is no longer yours.`;
+  log(text);
+  say(text);
+  // Focus that was on the card it left stays on the list it was in.
+  if (hadFocus) {
+    $("work-heading").setAttribute("tabindex", "-1");
+    $("work-heading").focus();
+  }
 }
 
 function setPresence(presence, reason, wrapUpUntil) {
