@@ -6,28 +6,21 @@
 //!
 //! # The rules
 //!
-//! - **Batches.** Events go out in runs of consecutive events ([`Publish`], at most
-//!   [`BATCH_EVENTS_MAX`], whatever is held when the window has room): a run of several is one
-//!   JetStream atomic batch (`Nats-Batch-Id`, `Nats-Batch-Sequence`, `Nats-Batch-Commit` on the
-//!   last), stored whole or not at all, with one acknowledgement; a run of one is a plain
-//!   publish. Each event keeps `Nats-Msg-Id: n` and `Switchboard-Seq: n`.
-//! - **Order by construction.** A run's first message carries `Nats-Expected-Last-Sequence`:
-//!   the stream sequence its previous event has (or will have: the stream holds only this feed's
-//!   events, one message each). JetStream refuses the run unless the stream ends there. So a
-//!   window of runs may be in flight at once, yet a failed run can never be overtaken by a later
-//!   one, and an acknowledgement of a run (stored, or a duplicate of a lone event) means every
-//!   event up to its last is stored; the acknowledgement's stream sequence becomes the next
-//!   check's base. (Atomic batches refuse `Nats-Expected-Last-Msg-Id`, which the feed used
-//!   before, so it checks stream sequences, which JetStream never forgets.)
+//! - **Order by construction.** Event `n` is published with `Nats-Msg-Id: n` and
+//!   `Nats-Expected-Last-Msg-Id: n-1`: JetStream refuses it unless the stream's last message is
+//!   event `n-1`. So a window of events may be in flight at once, yet a failed event can never be
+//!   overtaken by a later one, and an acknowledgement of `n` (stored or duplicate) means every
+//!   event up to `n` is stored. Event 1 goes without the header (an empty stream has no last
+//!   message id), and so does the one event published after a check of the stream found that
+//!   JetStream has forgotten its last message id (a server restart after the duplicate window).
 //! - **On any failure, publish again from the first unconfirmed event**, in order, after a
-//!   backoff: a failed batch goes again whole, and what was in flight behind it is refused for
-//!   order and goes again too. Acknowledgements of an abandoned attempt (an older epoch) still
-//!   confirm; their failures are ignored.
+//!   backoff: what was in flight behind the failed event is refused for order and goes again too.
+//!   Acknowledgements of an abandoned attempt (an older epoch) still confirm; their failures are
+//!   ignored.
 //! - **Resume after the stream's last event.** At start the shell reads the stream's last
-//!   message's `Switchboard-Seq` and stream sequence ([`StreamTail`]); with ordered publishing
-//!   the stream has no gap, so everything up to it is stored. A refusal for order of the first
-//!   unconfirmed run means the feed's idea of the stream is wrong; it reads the tail again and
-//!   resumes after it.
+//!   message's `Switchboard-Seq` ([`StreamTail`]); with ordered publishing the stream has no gap,
+//!   so everything up to it is stored. A refusal for order of the first unconfirmed event means
+//!   the feed's idea of the stream is wrong; it reads the tail again and resumes after it.
 //! - **The log is the source.** Durable events handed over by the loop are held in memory (at
 //!   most [`HELD_EVENTS_MAX`]); whatever did not fit, or came before the feed was ready, is read
 //!   back from the log ([`READ_EVENTS_MAX`] at a time).
@@ -51,17 +44,8 @@ use switchboard_wire::Subjects;
 
 use crate::driver::SEQ_HEADER;
 
-/// The most events published and not yet confirmed at once. (A batch is acknowledged only
-/// once JetStream has it whole, later than a lone event; 256 held the feed to about 10,000
-/// events a second at 2,000 contacts a second.)
-pub(crate) const WINDOW_EVENTS_MAX: u64 = 1024;
-
-/// The most events in one run (one atomic batch); JetStream takes at most 1,000.
-pub(crate) const BATCH_EVENTS_MAX: u64 = 256;
-
-/// The most runs published and not yet confirmed at once (JetStream stages at most 50 atomic
-/// batches per stream).
-pub(crate) const RUNS_IN_FLIGHT_MAX: usize = 16;
+/// The most events published and not yet confirmed at once.
+pub(crate) const WINDOW_EVENTS_MAX: u64 = 256;
 
 /// The most events held in memory past the last confirmed one; beyond, they are left in the log
 /// and read back when the feed gets to them.
@@ -80,19 +64,17 @@ pub(crate) const RETRY_WAIT_MIN: Duration = Duration::from_millis(100);
 /// The longest wait before trying again after a failure.
 pub(crate) const RETRY_WAIT_MAX: Duration = Duration::from_secs(5);
 
-/// The header naming the stream sequence the stream's last message must have.
-pub(crate) const EXPECTED_LAST_SEQUENCE_HEADER: &str = "Nats-Expected-Last-Sequence";
+/// The header naming the message id the stream's last message must have.
+pub(crate) const EXPECTED_LAST_MSG_ID_HEADER: &str = "Nats-Expected-Last-Msg-Id";
 
-/// JetStream's answer to one published run.
+/// JetStream's answer to one published event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Ack {
-    /// Stored now; the stream sequence of the run's last message.
-    Stored(u64),
-    /// A lone event stored before (JetStream's duplicate window knew the message id); the
-    /// stream sequence it was stored at.
-    Duplicate(u64),
-    /// Refused: the stream's last message is not the run's previous event (or a batch held a
-    /// message id the duplicate window knew).
+    /// Stored now.
+    Stored,
+    /// Stored before (JetStream's duplicate window knew the message id).
+    Duplicate,
+    /// Refused: the stream's last message is not the previous event.
     WrongLast,
     /// No answer, a timeout, the stream unavailable, or any other error: not known to be stored.
     Failed,
@@ -103,82 +85,38 @@ pub(crate) enum Ack {
 pub(crate) enum StreamTail {
     /// The stream has never held a message.
     Empty,
-    /// The stream's last message is this event (its `Switchboard-Seq`), at this stream sequence.
-    Event { seq: u64, stream_seq: u64 },
-    /// The stream has held messages, the last at this stream sequence, but keeps none (all older
-    /// than its `max_age`): it cannot say where the feed stopped.
-    Expired { stream_seq: u64 },
+    /// The stream's last message is this event (its `Switchboard-Seq`).
+    Event(u64),
+    /// The stream has held messages but keeps none (all older than its `max_age`): it cannot say
+    /// where the feed stopped.
+    Expired,
 }
 
-/// One event of a [`Publish`].
+/// One event to publish to the events stream.
 #[derive(Clone, Debug)]
-pub(crate) struct EventMessage {
+pub(crate) struct Publish {
+    /// The event's sequence number (also its `Nats-Msg-Id` and `Switchboard-Seq`).
+    pub(crate) seq: u64,
+    /// The attempt it belongs to; hand it back with its [`Ack`].
+    pub(crate) epoch: u64,
     /// `{p}.events.<type>`.
     pub(crate) subject: Subject,
+    /// The message id the stream's last message must have, if checked.
+    pub(crate) expected_last: Option<u64>,
     /// The event as JSON.
     pub(crate) body: Bytes,
 }
 
-/// Which run an [`Ack`] answers: hand it back with it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Sent {
-    /// The run's first event.
-    pub(crate) seq: u64,
-    /// The run's last event.
-    pub(crate) last: u64,
-    /// The attempt it belongs to.
-    pub(crate) epoch: u64,
-}
-
-/// A run of consecutive events to publish to the events stream: one atomic batch, or a plain
-/// publish when it holds one event.
-#[derive(Clone, Debug)]
-pub(crate) struct Publish {
-    /// The first event's sequence number (each event's is its `Nats-Msg-Id` and
-    /// `Switchboard-Seq`).
-    pub(crate) seq: u64,
-    /// The attempt it belongs to.
-    pub(crate) epoch: u64,
-    /// The stream sequence the stream's last message must have before the run, if checked.
-    pub(crate) expected_last: Option<u64>,
-    /// The events, in order, at least one.
-    pub(crate) messages: Vec<EventMessage>,
-}
-
 impl Publish {
-    /// Which run this is, for its [`Ack`].
-    pub(crate) fn sent(&self) -> Sent {
-        Sent {
-            seq: self.seq,
-            last: self.seq + self.messages.len() as u64 - 1,
-            epoch: self.epoch,
-        }
-    }
-
-    /// Whether it goes as an atomic batch (more than one event).
-    pub(crate) fn is_batch(&self) -> bool {
-        self.messages.len() > 1
-    }
-
-    /// The headers of message `index`: `Nats-Msg-Id`, `Switchboard-Seq`, on the first
-    /// `Nats-Expected-Last-Sequence` when checked and, in a batch, `Nats-Batch-Id: batch_id`,
-    /// `Nats-Batch-Sequence` and on the last `Nats-Batch-Commit: 1`.
-    pub(crate) fn headers(&self, index: usize, batch_id: &str) -> HeaderMap {
+    /// The message's headers: `Nats-Msg-Id`, `Switchboard-Seq` and, when checked,
+    /// `Nats-Expected-Last-Msg-Id`.
+    pub(crate) fn headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        let seq = (self.seq + index as u64).to_string();
+        let seq = self.seq.to_string();
         headers.insert("Nats-Msg-Id", seq.as_str());
         headers.insert(SEQ_HEADER, seq.as_str());
-        if index == 0
-            && let Some(last) = self.expected_last
-        {
-            headers.insert(EXPECTED_LAST_SEQUENCE_HEADER, last.to_string().as_str());
-        }
-        if self.is_batch() {
-            headers.insert("Nats-Batch-Id", batch_id);
-            headers.insert("Nats-Batch-Sequence", (index + 1).to_string().as_str());
-            if index + 1 == self.messages.len() {
-                headers.insert("Nats-Batch-Commit", "1");
-            }
+        if let Some(last) = self.expected_last {
+            headers.insert(EXPECTED_LAST_MSG_ID_HEADER, last.to_string().as_str());
         }
         headers
     }
@@ -196,7 +134,7 @@ pub(crate) enum Transmit {
         /// The last event to read.
         to: u64,
     },
-    /// Publish this run and answer with [`EventsFeed::handle_ack`].
+    /// Publish this event and answer with [`EventsFeed::handle_ack`].
     Publish(Publish),
 }
 
@@ -205,7 +143,7 @@ pub(crate) enum Transmit {
 pub(crate) struct Counts {
     /// Events published again after a failure.
     pub(crate) republished: u64,
-    /// Runs JetStream refused because the stream's last message was not the event before them.
+    /// Events JetStream refused because the stream's last message was not the previous event.
     pub(crate) refused_for_order: u64,
 }
 
@@ -230,10 +168,6 @@ pub(crate) struct EventsFeed {
     durable: u64,
     /// Every event up to this one is stored in the stream.
     confirmed: u64,
-    /// The stream sequence of event `confirmed` (0: the stream has never held a message).
-    stream_last: u64,
-    /// The most events in one run (1 where the stream takes no atomic batch).
-    batch_max: u64,
     /// The next event to publish; `confirmed + 1..next` are in flight in this epoch.
     next: u64,
     /// Batches of events held in memory, by first sequence number; together they cover
@@ -247,12 +181,15 @@ pub(crate) struct EventsFeed {
     resumed: bool,
     /// The attempt: bumped when the feed abandons what is in flight and starts again.
     epoch: u64,
-    /// The last event and deadline of each run in flight in this epoch, in sequence order.
+    /// The deadline of each event in flight in this epoch, in sequence order.
     deadlines: VecDeque<(u64, Timestamp)>,
     /// While backing off after a failure: when to try again.
     retry_at: Option<Timestamp>,
     /// Failures since the last progress, for the backoff.
     failures: u32,
+    /// Whether the next publish of `confirmed + 1` goes without the expected-last header
+    /// (the tail was read and JetStream had forgotten its last message id).
+    unchecked: bool,
     counts: Counts,
     /// Test-only: today's rules before this type, to show the simulation finds their defects.
     #[cfg(test)]
@@ -280,8 +217,6 @@ impl EventsFeed {
             phase: Phase::ReadingTail { asked: false },
             durable,
             confirmed: 0,
-            stream_last: 0,
-            batch_max: BATCH_EVENTS_MAX,
             next: 1,
             held: BTreeMap::new(),
             held_end: 1,
@@ -291,6 +226,7 @@ impl EventsFeed {
             deadlines: VecDeque::new(),
             retry_at: None,
             failures: 0,
+            unchecked: false,
             counts: Counts::default(),
             #[cfg(test)]
             legacy: None,
@@ -303,11 +239,6 @@ impl EventsFeed {
         let mut feed = Self::new(subjects, durable);
         feed.legacy = Some(Legacy::default());
         feed
-    }
-
-    /// Publishes one event at a time (the events stream does not take atomic batches).
-    pub(crate) fn publish_singly(&mut self) {
-        self.batch_max = 1;
     }
 
     /// Every event up to this one is stored in the stream.
@@ -398,29 +329,31 @@ impl EventsFeed {
         };
         let starting = !self.resumed;
         self.resumed = true;
-        let (resume_after, stream_last) = match (tail, starting) {
-            (StreamTail::Event { seq, stream_seq }, _) => (seq, stream_seq),
-            (StreamTail::Empty, true) => (0, 0),
-            (StreamTail::Expired { stream_seq }, true) => {
+        let resume_after = match (tail, starting) {
+            (StreamTail::Event(last), _) => {
+                // JetStream refused the event after `confirmed` although the stream ends there:
+                // it has forgotten its last message id, so the next event goes unchecked.
+                self.unchecked = !starting && last == self.confirmed;
+                last
+            }
+            (StreamTail::Empty, true) => 0,
+            (StreamTail::Expired, true) => {
                 tracing::warn!(
                     durable = self.durable,
                     "the events stream keeps no message (all older than its max_age): it cannot \
                      say where the feed stopped; resuming after the log's last event"
                 );
-                (self.durable, stream_seq)
+                self.durable
             }
-            (StreamTail::Empty | StreamTail::Expired { .. }, false) => {
+            (StreamTail::Empty | StreamTail::Expired, false) => {
                 // Made again, or everything in it expired: nothing in it to keep order with.
                 tracing::warn!(
                     confirmed = self.confirmed,
                     "the events stream holds no message (made again, or all expired); going on \
                      after the last event it stored"
                 );
-                let stream_seq = match tail {
-                    StreamTail::Expired { stream_seq } => stream_seq,
-                    _ => 0,
-                };
-                (self.confirmed, stream_seq)
+                self.unchecked = true;
+                self.confirmed
             }
         };
         if resume_after > self.durable {
@@ -432,33 +365,30 @@ impl EventsFeed {
             );
         }
         self.resume_after(resume_after);
-        self.stream_last = stream_last;
         self.phase = Phase::Publishing;
         self.epoch += 1;
     }
 
-    /// JetStream's answer to the publish of the run `sent`.
-    pub(crate) fn handle_ack(&mut self, now: Timestamp, sent: Sent, ack: Ack) {
-        let Sent { seq, last, epoch } = sent;
+    /// JetStream's answer to the publish of `seq` in attempt `epoch`.
+    pub(crate) fn handle_ack(&mut self, now: Timestamp, seq: u64, epoch: u64, ack: Ack) {
         #[cfg(test)]
         if self.legacy.is_some() {
             self.legacy_ack(now, seq, ack);
             return;
         }
         match ack {
-            Ack::Stored(stream_seq) | Ack::Duplicate(stream_seq) => {
-                // Published in order: the stream holds every event up to `last`.
-                if last > self.confirmed && last <= self.durable {
-                    self.confirm(last);
-                    self.stream_last = stream_seq;
+            Ack::Stored | Ack::Duplicate => {
+                // Published in order: the stream holds every event up to `seq`.
+                if seq > self.confirmed && seq <= self.durable {
+                    self.confirm(seq);
                 }
             }
             Ack::WrongLast | Ack::Failed => {
                 if ack == Ack::WrongLast {
                     self.counts.refused_for_order += 1;
                 }
-                if epoch != self.epoch || last <= self.confirmed || seq >= self.next {
-                    return; // An abandoned attempt, or stored meanwhile: nothing to do.
+                if epoch != self.epoch || seq <= self.confirmed || seq >= self.next {
+                    return; // An abandoned attempt: its events go again already.
                 }
                 if ack == Ack::WrongLast && seq == self.confirmed + 1 {
                     // The stream does not end where the feed thinks: ask it.
@@ -527,62 +457,28 @@ impl EventsFeed {
         self.next_publish(now)
     }
 
-    /// The next run to publish, if the window has room and its first event is held: every
-    /// held event from there, as far as the window and [`BATCH_EVENTS_MAX`] allow.
+    /// The next event to publish, if the window has room and it is held.
     fn next_publish(&mut self, now: Timestamp) -> Option<Transmit> {
         #[cfg(test)]
         if let Some(legacy) = &mut self.legacy
             && let Some(seq) = legacy.retry.pop_first()
         {
-            return self.publish(now, seq, 1);
+            return self.publish(now, seq);
         }
-        let in_flight = self.next - (self.confirmed + 1);
-        if self.next >= self.held_end
-            || in_flight >= WINDOW_EVENTS_MAX
-            || self.deadlines.len() >= RUNS_IN_FLIGHT_MAX
-        {
+        if self.next >= self.held_end || self.next - self.confirmed > WINDOW_EVENTS_MAX {
             return None;
         }
-        let count = (self.held_end - self.next)
-            .min(WINDOW_EVENTS_MAX - in_flight)
-            .min(self.batch_max);
-        #[cfg(test)]
-        let count = if self.legacy.is_some() { 1 } else { count };
         let seq = self.next;
-        let publish = self.publish(now, seq, count)?;
-        self.next += count;
-        Some(publish)
+        self.next += 1;
+        self.publish(now, seq)
     }
 
-    /// The run of `count` held events from `seq`, with its deadline noted.
-    fn publish(&mut self, now: Timestamp, seq: u64, count: u64) -> Option<Transmit> {
-        let mut messages = Vec::with_capacity(usize::try_from(count).unwrap_or(0));
-        for seq in seq..seq + count {
-            let event = self.held_event(seq)?;
-            messages.push(self.message(seq, &event));
-        }
-        // The stream sequence the run's previous event has (or will have: those in flight
-        // before it are one message each).
-        #[cfg(test)]
-        let checked = self.legacy.is_none();
-        #[cfg(not(test))]
-        let checked = true;
-        let expected_last = checked.then(|| self.stream_last + (seq - (self.confirmed + 1)));
-        self.deadlines
-            .push_back((seq + count - 1, now + ACK_WAIT_MAX));
-        Some(Transmit::Publish(Publish {
-            seq,
-            epoch: self.epoch,
-            expected_last,
-            messages,
-        }))
-    }
-
-    /// Event `seq`'s message.
-    fn message(&mut self, seq: u64, event: &Event) -> EventMessage {
+    /// The message for event `seq` (held), with its deadline noted.
+    fn publish(&mut self, now: Timestamp, seq: u64) -> Option<Transmit> {
+        let event = self.held_event(seq)?;
         let name = event.kind.name();
         let mut body = Vec::with_capacity(256);
-        if let Err(error) = switchboard_wire::write_event_json(seq, event, &mut body) {
+        if let Err(error) = switchboard_wire::write_event_json(seq, &event, &mut body) {
             // Cannot happen for an event the engine decided; publishing it empty would still
             // keep the feed's order, and the error names it.
             tracing::error!(%error, seq, "an event could not be written as JSON");
@@ -592,10 +488,17 @@ impl EventsFeed {
             .entry(name)
             .or_insert_with(|| Subject::from(self.subjects.event(name)))
             .clone();
-        EventMessage {
+        let checked = seq > 1 && !(self.unchecked && seq == self.confirmed + 1);
+        #[cfg(test)]
+        let checked = checked && self.legacy.is_none();
+        self.deadlines.push_back((seq, now + ACK_WAIT_MAX));
+        Some(Transmit::Publish(Publish {
+            seq,
+            epoch: self.epoch,
             subject,
+            expected_last: checked.then(|| seq - 1),
             body: Bytes::from(body),
-        }
+        }))
     }
 
     /// Event `seq` from the held batches.
@@ -612,6 +515,7 @@ impl EventsFeed {
         self.next = self.next.max(seq + 1);
         self.held_end = self.held_end.max(seq + 1);
         self.failures = 0;
+        self.unchecked = false;
         while self.deadlines.front().is_some_and(|&(s, _)| s <= seq) {
             self.deadlines.pop_front();
         }
@@ -669,7 +573,7 @@ impl EventsFeed {
         };
         self.deadlines.retain(|&(s, _)| s != seq);
         match ack {
-            Ack::Stored(_) | Ack::Duplicate(_) => {
+            Ack::Stored | Ack::Duplicate => {
                 legacy.acked.insert(seq);
                 let mut last = self.confirmed;
                 while legacy.acked.remove(&(last + 1)) {
@@ -711,79 +615,5 @@ mod tests {
         assert!(!tail_is_consistent(9, 1, 10), "a gap");
         assert!(!tail_is_consistent(11, 1, 10), "a duplicate");
         assert!(!tail_is_consistent(2, 10, 9), "out of order");
-    }
-
-    fn events(count: u64) -> Arc<Vec<Event>> {
-        let event = |at| Event {
-            at: Timestamp::from_millis(at),
-            kind: switchboard_core::event::EventKind::AgentLoggedOut {
-                agent: switchboard_core::ids::AgentId::new("a"),
-            },
-        };
-        Arc::new((0..count).map(event).collect())
-    }
-
-    fn publishes(feed: &mut EventsFeed, now: Timestamp) -> Vec<Publish> {
-        std::iter::from_fn(|| feed.poll_transmit(now))
-            .filter_map(|t| match t {
-                Transmit::Publish(publish) => Some(publish),
-                _ => None,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn held_events_go_as_one_checked_batch_and_a_failed_one_goes_again_whole() {
-        let now = Timestamp::from_millis(0);
-        let mut feed = EventsFeed::new(Subjects::new("sb").expect("a prefix"), 0);
-        assert!(matches!(
-            feed.poll_transmit(now),
-            Some(Transmit::ReadStreamTail)
-        ));
-        let tail = StreamTail::Event {
-            seq: 0,
-            stream_seq: 7,
-        };
-        feed.handle_stream_tail(now, Some(tail));
-        feed.handle_durable(1, events(3));
-        let sent = publishes(&mut feed, now);
-        assert_eq!(sent.len(), 1, "three held events, one run");
-        let run = &sent[0];
-        assert_eq!((run.sent().seq, run.sent().last), (1, 3));
-        assert_eq!(run.expected_last, Some(7), "the stream's last sequence");
-        let first = run.headers(0, "b1");
-        let last = run.headers(2, "b1");
-        let header = |h: &HeaderMap, name: &str| h.get(name).map(|v| v.as_str().to_owned());
-        assert_eq!(
-            header(&first, "Nats-Expected-Last-Sequence").as_deref(),
-            Some("7")
-        );
-        assert_eq!(header(&last, "Nats-Expected-Last-Sequence"), None);
-        assert_eq!(header(&last, "Nats-Msg-Id").as_deref(), Some("3"));
-        assert_eq!(header(&last, "Nats-Batch-Sequence").as_deref(), Some("3"));
-        assert_eq!(header(&last, "Nats-Batch-Commit").as_deref(), Some("1"));
-        assert_eq!(header(&first, "Nats-Batch-Commit"), None);
-
-        // The next turn's events go behind it, checked against where it will end.
-        feed.handle_durable(4, events(1));
-        let behind = publishes(&mut feed, now);
-        assert_eq!(behind.len(), 1);
-        assert!(!behind[0].is_batch(), "a lone event is a plain publish");
-        assert!(behind[0].headers(0, "").get("Nats-Batch-Id").is_none());
-        assert_eq!(behind[0].expected_last, Some(10));
-
-        // The batch fails: after the backoff it goes again whole, with the one behind it.
-        feed.handle_ack(now, run.sent(), Ack::Failed);
-        feed.handle_ack(now, behind[0].sent(), Ack::WrongLast);
-        assert!(publishes(&mut feed, now).is_empty(), "backing off");
-        let later = now + RETRY_WAIT_MAX;
-        feed.handle_timeout(later);
-        let again = publishes(&mut feed, later);
-        assert_eq!(again.len(), 1);
-        assert_eq!((again[0].sent().seq, again[0].sent().last), (1, 4));
-        assert_eq!(again[0].expected_last, Some(7));
-        feed.handle_ack(later, again[0].sent(), Ack::Stored(11));
-        assert_eq!(feed.confirmed(), 4);
-        assert!(feed.is_idle());
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use async_nats::jetstream::context::PublishErrorKind;
-use async_nats::jetstream::{self, ErrorCode, stream};
+use async_nats::jetstream::{self, stream};
 use async_nats::{HeaderMap, Message};
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
@@ -17,12 +17,11 @@ use switchboard_engine::{EngineError, HistoryFilter};
 use tokio::task::{JoinError, JoinSet};
 
 use super::SEQ_HEADER;
-use crate::feed::{self, Ack, Publish, Sent, StreamTail};
+use crate::feed::{self, Ack, Publish, StreamTail};
 use crate::node::{IntakeHandle, Mark, Request};
 
 /// The work the shell does for the node off its round, every piece tracked: the events
-/// stream's acknowledgements (one per run of events, at most the feed's eight runs are awaited
-/// at a time) and the
+/// stream's acknowledgements (at most the feed's window, 256, are awaited at a time) and the
 /// tasks in a `JoinSet` (at most one log read, one tail read and the node's four history
 /// reads), shut down at stop.
 pub(super) struct Work {
@@ -70,7 +69,7 @@ impl Work {
                 self.tasks.spawn(tail(self.events_stream.clone()));
             }
             feed::Transmit::Publish(publish) => {
-                let answer = publish_run(&self.js, publish).await;
+                let answer = publish_event(&self.js, publish).await;
                 self.acks.push(answer);
                 return true;
             }
@@ -159,54 +158,28 @@ pub(super) enum Done {
     },
 }
 
-/// JetStream's answer to one publish of the feed: the run, the answer, and the error's text
-/// when it was not stored.
-pub(super) type EventAck = (Sent, Ack, Option<String>);
+/// JetStream's answer to one publish of the feed: the event, its attempt, the answer, and the
+/// error's text when it was not stored.
+pub(super) type EventAck = (u64, u64, Ack, Option<String>);
 
-/// Publishes one run of events to the events stream: a lone event as a JetStream publish,
-/// several as an atomic batch (all but the last as core messages, without a reply; the last
-/// commits and is the one acknowledged). The future answers once JetStream has (or the client
-/// has given up).
-async fn publish_run(js: &jetstream::Context, publish: Publish) -> BoxFuture<'static, EventAck> {
-    let sent = publish.sent();
-    let fail = |error: String| std::future::ready((sent, Ack::Failed, Some(error))).boxed();
-    // A batch id is unique per run, also across restarts (a batch a dead engine left half
-    // sent must not be continued).
-    let batch_id = if publish.is_batch() {
-        let inbox = js.client().new_inbox();
-        inbox.rsplit('.').next().unwrap_or(&inbox).to_owned()
-    } else {
-        String::new()
-    };
-    let Some((message, staged)) = publish.messages.split_last() else {
-        return fail("an empty run".to_owned());
-    };
-    let client = js.client();
-    for (index, staged) in staged.iter().enumerate() {
-        let headers = publish.headers(index, &batch_id);
-        let subject = staged.subject.clone();
-        if let Err(error) = client
-            .publish_with_headers(subject, headers, staged.body.clone())
-            .await
-        {
-            return fail(error.to_string());
-        }
-    }
-    let headers = publish.headers(publish.messages.len() - 1, &batch_id);
-    let ack = js
-        .publish_with_headers(message.subject.clone(), headers, message.body.clone())
+/// Publishes one event to the events stream; the future answers once JetStream has (or the
+/// client has given up).
+async fn publish_event(js: &jetstream::Context, publish: Publish) -> BoxFuture<'static, EventAck> {
+    let (seq, epoch) = (publish.seq, publish.epoch);
+    let sent = js
+        .publish_with_headers(publish.subject.clone(), publish.headers(), publish.body)
         .await;
-    match ack {
+    match sent {
         Ok(ack) => async move {
             match ack.await {
-                Ok(ack) if ack.duplicate => (sent, Ack::Duplicate(ack.sequence), None),
-                Ok(ack) => (sent, Ack::Stored(ack.sequence), None),
-                Err(error) => (sent, refused(&error), Some(error.to_string())),
+                Ok(ack) if ack.duplicate => (seq, epoch, Ack::Duplicate, None),
+                Ok(_) => (seq, epoch, Ack::Stored, None),
+                Err(error) => (seq, epoch, refused(&error), Some(error.to_string())),
             }
         }
         .boxed(),
         Err(error) => {
-            let answer = (sent, refused(&error), Some(error.to_string()));
+            let answer = (seq, epoch, refused(&error), Some(error.to_string()));
             std::future::ready(answer).boxed()
         }
     }
@@ -269,17 +242,10 @@ pub(super) async fn sleep(wait: Option<Duration>) {
     }
 }
 
-/// The feed's reading of a failed publish: refused for order (the stream does not end where
-/// the run expected, or a batch repeats a stored event), or failed.
+/// The feed's reading of a failed publish.
 fn refused(error: &jetstream::context::PublishError) -> Ack {
-    let code = std::error::Error::source(error)
-        .and_then(|source| source.downcast_ref::<jetstream::Error>())
-        .map(jetstream::Error::error_code);
     match error.kind() {
-        PublishErrorKind::WrongLastSequence | PublishErrorKind::WrongLastMessageId => {
-            Ack::WrongLast
-        }
-        _ if code == Some(ErrorCode::ATOMIC_PUBLISH_CONTAINS_DUPLICATE_MESSAGE) => Ack::WrongLast,
+        PublishErrorKind::WrongLastMessageId => Ack::WrongLast,
         _ => Ack::Failed,
     }
 }
@@ -323,9 +289,7 @@ async fn read_tail(mut stream: stream::Stream) -> Option<StreamTail> {
         return Some(StreamTail::Empty);
     }
     if state.messages == 0 {
-        return Some(StreamTail::Expired {
-            stream_seq: state.last_sequence,
-        });
+        return Some(StreamTail::Expired);
     }
     let last = match stream.get_raw_message(state.last_sequence).await {
         Ok(message) => event_seq(&message),
@@ -360,8 +324,5 @@ async fn read_tail(mut stream: stream::Stream) -> Option<StreamTail> {
              event {last}, and check for a missing one"
         );
     }
-    Some(StreamTail::Event {
-        seq: last,
-        stream_seq: state.last_sequence,
-    })
+    Some(StreamTail::Event(last))
 }

@@ -236,9 +236,6 @@ pub async fn run(
         },
     );
     node.restore_receipts(std::mem::take(&mut settings.receipts));
-    if !wired.atomic {
-        node.publish_events_singly();
-    }
     let work = Work::new(wired.js.clone(), wired.events_stream.clone(), dir.clone());
     let mut shell = Shell {
         client,

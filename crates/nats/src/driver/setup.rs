@@ -21,8 +21,6 @@ pub(super) struct Wired {
     pub(super) queries: Subscriber,
     /// The durable intake, `{p}.inbox.>`.
     pub(super) intake: consumer::pull::Stream,
-    /// Whether the events stream takes atomic batches (`allow_atomic`, nats-server 2.12+).
-    pub(super) atomic: bool,
 }
 
 /// Makes (or checks) the streams and the intake consumer and subscribes; returns once
@@ -54,13 +52,11 @@ pub(super) async fn wire(client: &Client, settings: &DriverSettings) -> Result<W
             max_age: settings.events_max_age,
             duplicate_window: Duration::from_secs(120),
             num_replicas: settings.stream_replicas,
-            allow_atomic_publish: true,
             ..Default::default()
         },
         "create the events stream",
     )
     .await?;
-    let atomic = allow_atomic(&js, &events_stream).await;
     let commands = client
         .subscribe(subjects.commands())
         .await
@@ -87,40 +83,7 @@ pub(super) async fn wire(client: &Client, settings: &DriverSettings) -> Result<W
         commands,
         queries,
         intake,
-        atomic,
     })
-}
-
-/// Whether the events stream takes atomic batches; turns them on for a stream made before
-/// they were used. `false` (logged) where nats-server does not have them: the feed then
-/// publishes one event at a time.
-async fn allow_atomic(js: &jetstream::Context, stream: &stream::Stream) -> bool {
-    let found = stream.cached_info().config.clone();
-    if found.allow_atomic_publish {
-        return true;
-    }
-    let config = stream::Config {
-        allow_atomic_publish: true,
-        ..found
-    };
-    match js.update_stream(config).await {
-        Ok(info) if info.config.allow_atomic_publish => true,
-        Ok(_) => {
-            tracing::warn!(
-                "this nats-server keeps no atomic batches (2.12 or later has them): the events \
-                 feed publishes one event at a time"
-            );
-            false
-        }
-        Err(error) => {
-            tracing::warn!(
-                %error,
-                "could not let the events stream take atomic batches: the events feed publishes \
-                 one event at a time"
-            );
-            false
-        }
-    }
 }
 
 /// The stream `config` names, made if missing. An existing one must capture exactly this

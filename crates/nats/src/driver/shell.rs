@@ -139,8 +139,9 @@ impl Shell {
                 return Err(EngineError::Log(error).into());
             }
             Input::Report(None) => return Err(EngineError::Log(LogError::WriterStopped).into()),
-            Input::Finished(Finished::Ack((sent, ack, error))) => {
-                self.node.handle_event_ack(sent, ack, error.as_deref(), now);
+            Input::Finished(Finished::Ack((seq, epoch, ack, error))) => {
+                self.node
+                    .handle_event_ack(seq, epoch, ack, error.as_deref(), now);
             }
             Input::Finished(Finished::Done(Ok(done))) => match done {
                 Done::LogRead { from, events } => self.node.handle_log_read(from, events, now),

@@ -64,7 +64,7 @@ use switchboard_wire::{
     names::ID_BYTES_MAX,
 };
 
-use crate::feed::{self, Ack, EventsFeed, Sent, StreamTail};
+use crate::feed::{self, Ack, EventsFeed, StreamTail};
 use crate::refusals::RefusalLog;
 use crate::telemetry;
 use idempotency::Window;
@@ -338,11 +338,6 @@ impl Node {
         self.open.is_empty() && self.waiting.is_empty()
     }
 
-    /// The events stream takes no atomic batch: the feed publishes one event at a time.
-    pub(crate) fn publish_events_singly(&mut self) {
-        self.feed.publish_singly();
-    }
-
     /// Whether the events feed has stored every durable event and has nothing out.
     pub(crate) fn feed_is_idle(&self) -> bool {
         self.feed.is_idle()
@@ -485,19 +480,19 @@ impl Node {
         self.feed.poll_transmit(self.now).map(Transmit::Feed)
     }
 
-    /// The events stream's answer to the publish of the feed's run `sent`; `error` is its text
-    /// when it was not stored.
+    /// The events stream's answer to the publish of event `seq` in the feed's attempt `epoch`;
+    /// `error` is its text when it was not stored.
     pub(crate) fn handle_event_ack(
         &mut self,
-        sent: Sent,
+        seq: u64,
+        epoch: u64,
         ack: Ack,
         error: Option<&str>,
         now: Timestamp,
     ) {
         self.advance(now);
-        let current = sent.epoch == self.feed.epoch();
-        let seq = sent.seq;
-        self.feed.handle_ack(self.now, sent, ack);
+        let current = epoch == self.feed.epoch();
+        self.feed.handle_ack(self.now, seq, epoch, ack);
         if let Some(error) = error.filter(|_| current) {
             let failures = self.feed.failures_in_a_row();
             if failures == 1 || failures.is_multiple_of(10) {

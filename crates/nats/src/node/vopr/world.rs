@@ -20,7 +20,7 @@ use super::check::{Checker, Violation, same_state};
 use super::clients::{Clients, Outgoing};
 use super::disk::{Disk, Synced, event};
 use crate::feed::simulation::SimStream;
-use crate::feed::{self, Ack, EventsFeed, Publish, Sent};
+use crate::feed::{self, Ack, EventsFeed, Publish};
 use crate::node::{IntakeHandle, Mark, Node, NodeSettings, Request, Transmit};
 
 /// Monday 5 January 2026, 09:00 UTC: the simulation's first instant.
@@ -59,10 +59,15 @@ enum Flight {
     ToClient { subject: Subject, body: Bytes },
     /// An intake acknowledgement to JetStream.
     IntakeAck { index: usize },
-    /// A run of events to the events stream, from the engine of run `run`.
+    /// An event to the events stream, from the engine of run `run`.
     Publish { run: u32, publish: Publish },
     /// The events stream's answer.
-    EventAck { run: u32, sent: Sent, ack: Ack },
+    EventAck {
+        run: u32,
+        seq: u64,
+        epoch: u64,
+        ack: Ack,
+    },
     /// A log read's answer.
     LogRead {
         run: u32,
@@ -446,8 +451,7 @@ impl World {
             .insert(handle, (index, node.last_decided()));
     }
 
-    /// A run of events reaches the events stream (a batch whole, or abandoned for a lost
-    /// message); its answer goes back (or is lost, or fails late).
+    /// An event reaches the events stream; its answer goes back (or is lost, or fails late).
     fn stream_publish(&mut self, run: u32, publish: &Publish) {
         let copies = if self.chance(0.01) { 2 } else { 1 };
         for _ in 0..copies {
@@ -456,12 +460,10 @@ impl World {
             let ack = if self.disconnected() {
                 Ack::Failed
             } else {
-                let complete = !(publish.is_batch() && self.chance(0.01));
-                self.stream.publish(now, publish, complete)
+                self.stream.publish(now, publish)
             };
             if self.stream.messages.len() > stored_before {
-                self.stream_bodies
-                    .extend(publish.messages.iter().map(|m| m.body.clone()));
+                self.stream_bodies.push(publish.body.clone());
             }
             let (ack, delay) = if self.chance(0.02) {
                 continue; // The acknowledgement is lost.
@@ -470,8 +472,13 @@ impl World {
             } else {
                 (ack, self.millis(0..50))
             };
-            let sent = publish.sent();
-            let flight = Flight::EventAck { run, sent, ack };
+            let (seq, epoch) = (publish.seq, publish.epoch);
+            let flight = Flight::EventAck {
+                run,
+                seq,
+                epoch,
+                ack,
+            };
             self.fly(flight, delay, None);
         }
     }
@@ -484,9 +491,12 @@ impl World {
             return;
         };
         match flight {
-            Flight::EventAck { run, sent, ack } if run == self.run => {
-                node.handle_event_ack(sent, ack, None, now);
-            }
+            Flight::EventAck {
+                run,
+                seq,
+                epoch,
+                ack,
+            } if run == self.run => node.handle_event_ack(seq, epoch, ack, None, now),
             Flight::LogRead {
                 run,
                 from,
@@ -662,20 +672,24 @@ impl World {
         let (step, run) = (self.step, self.run);
         match transmit {
             feed::Transmit::Publish(publish) => {
-                let last = publish.sent().last;
-                Checker::released(
-                    step,
-                    || format!("event {last} to the stream"),
-                    last,
-                    durable,
-                )?;
+                let seq = publish.seq;
+                Checker::released(step, || format!("event {seq} to the stream"), seq, durable)?;
                 if self.chance(0.01) {
                     // Lost on the way; the client times out, or says nothing.
                     if self.rng.random_bool(0.5) {
                         let delay = self.millis(1_000..5_000);
-                        let sent = publish.sent();
+                        let (seq, epoch) = (publish.seq, publish.epoch);
                         let ack = Ack::Failed;
-                        self.fly(Flight::EventAck { run, sent, ack }, delay, None);
+                        self.fly(
+                            Flight::EventAck {
+                                run,
+                                seq,
+                                epoch,
+                                ack,
+                            },
+                            delay,
+                            None,
+                        );
                     }
                     return Ok(());
                 }
