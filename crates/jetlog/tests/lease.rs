@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use switchboard_jetlog::{Lease, LeaseConfig, LeaseError};
 use switchboard_natsd::NatsCluster;
 
-use common::{POLL, SETTLE_MAX, connect, context, runtime};
+use common::{connect, context, eventually, runtime};
 
 /// The TTL of the tests' leases: short, so that a lapse is quick to wait for.
 const TTL: Duration = Duration::from_secs(2);
@@ -24,21 +24,18 @@ fn config(bucket: &str, holder: &str) -> LeaseConfig {
     }
 }
 
-/// Tries to take `lease` until it succeeds, within a bound; returns how many tries it took.
-async fn acquire_when_free(lease: &mut Lease) -> u32 {
-    let deadline = Instant::now() + SETTLE_MAX;
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        match lease.acquire().await {
-            Ok(()) => return tries,
-            Err(LeaseError::Held { .. }) => {
-                assert!(Instant::now() < deadline, "the lease never lapsed");
-                tokio::time::sleep(POLL).await;
-            }
+/// Tries to take `lease` until it succeeds, within a bound.
+async fn acquire_when_free(lease: &mut Lease) {
+    // Each try borrows the lease mutably; a mutex hands it to one try at a time.
+    let lease = tokio::sync::Mutex::new(lease);
+    eventually("the lease lapses", || async {
+        match lease.lock().await.acquire().await {
+            Ok(()) => Some(()),
+            Err(LeaseError::Held { .. }) => None,
             Err(other) => panic!("acquire failed: {other}"),
         }
-    }
+    })
+    .await;
 }
 
 #[test]
@@ -71,11 +68,10 @@ fn of_two_contenders_one_holds_the_lease_and_renews_it() {
         }
         assert!(winner.is_held(Instant::now()));
         assert!(!loser.is_held(Instant::now()));
-        let deadline = Instant::now() + SETTLE_MAX;
-        while loser.holder().await.expect("holder") != Some(holder.clone()) {
-            assert!(Instant::now() < deadline, "the holder is never read back");
-            tokio::time::sleep(POLL).await;
-        }
+        eventually("the holder is read back", || async {
+            (loser.holder().await.expect("holder") == Some(holder.clone())).then_some(())
+        })
+        .await;
         for _ in 0..3 {
             winner.renew().await.expect("renew");
             assert!(matches!(
@@ -131,14 +127,10 @@ fn a_holder_that_stops_renewing_loses_the_lease_and_its_late_renewal_fails() {
             other => panic!("the zombie's renewal was not refused: {other:?}"),
         }
         assert!(!zombie.is_held(Instant::now()));
-        let deadline = Instant::now() + SETTLE_MAX;
-        while zombie.holder().await.expect("holder") != Some("standby".to_owned()) {
-            assert!(
-                Instant::now() < deadline,
-                "the new holder is never read back"
-            );
-            tokio::time::sleep(POLL).await;
-        }
+        eventually("the new holder is read back", || async {
+            (zombie.holder().await.expect("holder") == Some("standby".to_owned())).then_some(())
+        })
+        .await;
         standby.renew().await.expect("the new holder renews");
     });
 }

@@ -43,17 +43,31 @@ pub fn context(rt: &Runtime, client: &async_nats::Client) -> jetstream::Context 
     rt.block_on(async { jetstream::new(client.clone()) })
 }
 
-/// Waits (bounded) until the stream has a leader and returns its server name.
-pub async fn stream_leader(context: &jetstream::Context, name: &str) -> String {
+/// Looks at a condition until `probe` answers `Some`, and returns the answer; fails naming
+/// `what` if it has not within [`SETTLE_MAX`]. The one wait on the cluster's state in these
+/// tests: JetStream gives no notification for a stream leader or a lease read back from a
+/// replica, so the condition is polled every [`POLL`].
+pub async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
     let deadline = Instant::now() + SETTLE_MAX;
     loop {
-        if let Ok(mut stream) = context.get_stream(name).await
-            && let Ok(info) = stream.info().await
-            && let Some(leader) = info.cluster.as_ref().and_then(|c| c.leader.clone())
-        {
-            return leader;
+        if let Some(answer) = probe().await {
+            return answer;
         }
-        assert!(Instant::now() < deadline, "stream {name} has no leader");
+        assert!(Instant::now() < deadline, "{what} within {SETTLE_MAX:?}");
         tokio::time::sleep(POLL).await;
     }
+}
+
+/// Waits (bounded) until the stream has a leader and returns its server name.
+pub async fn stream_leader(context: &jetstream::Context, name: &str) -> String {
+    eventually(&format!("stream {name} has a leader"), || async {
+        let mut stream = context.get_stream(name).await.ok()?;
+        let info = stream.info().await.ok()?;
+        info.cluster.as_ref().and_then(|c| c.leader.clone())
+    })
+    .await
 }
