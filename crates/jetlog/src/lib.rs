@@ -22,11 +22,13 @@
 //! [`LogError::Fenced`]: switchboard_log::LogError::Fenced
 
 mod batch;
+mod domain;
 mod error;
 mod lease;
 mod stream_log;
 
 pub use batch::ATOMIC_BATCH_MAX;
+pub use domain::{DomainNames, LEASE_BUCKET};
 pub use error::{JetStreamError, LeaseError};
 pub use lease::{Lease, LeaseConfig};
 pub use stream_log::{
