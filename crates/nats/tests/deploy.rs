@@ -14,9 +14,10 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use switchboard_core::RoutingConfig;
 use switchboard_engine::{Engine, EngineOptions};
-use switchboard_jetlog::{DomainNames, JetStreamLog, LEASE_BUCKET, Lease, LeaseConfig};
+use switchboard_jetlog::{JetStreamConfig, JetStreamLog, Lease, LeaseConfig};
 use switchboard_log::Entry;
 use switchboard_nats::DriverSettings;
+use switchboard_nats::cluster::{Domain, LEASE_BUCKET};
 use switchboard_natsd::NatsServer;
 use switchboard_wire::Subjects;
 use tokio::sync::mpsc;
@@ -301,7 +302,7 @@ async fn roles_are_confined_to_their_subjects() {
 async fn the_engine_user_runs_cluster_mode(server: &NatsServer) {
     let (client, _) = connect(server, "engine", "engine-secret", "engine-cluster").await;
     let context = async_nats::jetstream::new(client.clone());
-    let names = DomainNames::new("switchboard");
+    let names = Domain::new("switchboard");
     let mut lease = Lease::open(
         &context,
         LeaseConfig {
@@ -320,7 +321,9 @@ async fn the_engine_user_runs_cluster_mode(server: &NatsServer) {
         lease.holder().await.expect("reads it").as_deref(),
         Some("engine-a")
     );
-    let mut log = JetStreamLog::open(client, names.log_config(1))
+    let mut config = JetStreamConfig::new(names.log_stream(), names.log_subject());
+    config.replicas = 1;
+    let mut log = JetStreamLog::open(client, config)
         .await
         .expect("the engine user makes the log stream");
     let entry = Entry {

@@ -6,8 +6,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use async_nats::jetstream::{self, context::GetStreamErrorKind};
-use switchboard_jetlog::{DomainNames, JetStreamConfig, StreamReader};
+use switchboard_jetlog::{JetStreamConfig, StreamReader};
 use switchboard_log::{LogError, Record};
+use switchboard_nats::cluster::Domain;
 use tokio::runtime::Runtime;
 
 use crate::config;
@@ -97,8 +98,8 @@ impl StreamSource {
             .enable_all()
             .build()
             .context("could not start the async runtime")?;
-        let names = DomainNames::new(prefix);
-        let config = names.log_config(1);
+        let domain = Domain::new(prefix);
+        let config = JetStreamConfig::new(domain.log_stream(), domain.log_subject());
         let url = settings.url.clone();
         let (context, last_seq) = runtime.block_on(async {
             let client = switchboard_nats::connect(settings)

@@ -9,8 +9,9 @@ mod common;
 use std::path::Path;
 
 use common::{json, switchboard, text};
-use switchboard_jetlog::{DomainNames, JetStreamLog};
+use switchboard_jetlog::{JetStreamConfig, JetStreamLog};
 use switchboard_log::{Entry, LogReader};
+use switchboard_nats::cluster::Domain;
 use switchboard_natsd::NatsServer;
 
 /// The domain the copy is kept under.
@@ -33,7 +34,9 @@ fn copy_to_jetstream(rt: &tokio::runtime::Runtime, dir: &Path, url: &str) -> u64
         .collect();
     rt.block_on(async {
         let client = async_nats::connect(url).await.expect("connect");
-        let config = DomainNames::new(PREFIX).log_config(1);
+        let domain = Domain::new(PREFIX);
+        let mut config = JetStreamConfig::new(domain.log_stream(), domain.log_subject());
+        config.replicas = 1;
         let mut log = JetStreamLog::open(client, config).await.expect("open");
         for turn in records.chunks(50) {
             log.append_async(turn).await.expect("append");

@@ -1,0 +1,61 @@
+//! Cluster mode's metrics (docs/operations.md), each labelled with the routing domain.
+
+use crate::telemetry::{
+    CLUSTER_LEADER, FAILOVER_DURATION, FAILOVERS, LEASE_LOST, LEASE_RENEWALS, LOG_FENCED_APPENDS,
+    STANDBY_LAG,
+};
+
+use super::role::Takeover;
+
+/// The cluster's metrics of one domain.
+#[derive(Debug, Clone)]
+pub(super) struct Metrics {
+    domain: String,
+}
+
+impl Metrics {
+    pub(super) fn new(domain: &str) -> Self {
+        let metrics = Self {
+            domain: domain.to_owned(),
+        };
+        // Present from the start, so that a rate or an absence alert has a series to read.
+        for counter in [LEASE_RENEWALS, LEASE_LOST, LOG_FENCED_APPENDS, FAILOVERS] {
+            metrics::counter!(counter, "domain" => metrics.domain.clone()).increment(0);
+        }
+        metrics
+    }
+
+    pub(super) fn leader(&self, serving: bool) {
+        metrics::gauge!(CLUSTER_LEADER, "domain" => self.domain.clone()).set(if serving {
+            1.0
+        } else {
+            0.0
+        });
+    }
+
+    pub(super) fn standby_lag(&self, events: u64) {
+        metrics::gauge!(STANDBY_LAG, "domain" => self.domain.clone()).set(events as f64);
+    }
+
+    pub(super) fn renewed(&self) {
+        metrics::counter!(LEASE_RENEWALS, "domain" => self.domain.clone()).increment(1);
+    }
+
+    pub(super) fn lost(&self) {
+        metrics::counter!(LEASE_LOST, "domain" => self.domain.clone()).increment(1);
+    }
+
+    pub(super) fn fenced(&self) {
+        metrics::counter!(LOG_FENCED_APPENDS, "domain" => self.domain.clone()).increment(1);
+    }
+
+    pub(super) fn serving(&self, takeover: Takeover) {
+        self.leader(true);
+        self.standby_lag(0);
+        if takeover.failover {
+            metrics::counter!(FAILOVERS, "domain" => self.domain.clone()).increment(1);
+            metrics::histogram!(FAILOVER_DURATION, "domain" => self.domain.clone())
+                .record(takeover.took.as_secs_f64());
+        }
+    }
+}
