@@ -9,6 +9,10 @@ use switchboard_log::{Appended, ChainHash, Entry, EventLog, FileLog, LogError, R
 
 /// The log an [`crate::Engine`] appends to. See the module documentation.
 #[derive(Debug)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per engine, moved a few times; boxing the file log would add an indirection on               every append of the embedded default"
+)]
 pub enum EngineLog {
     /// The file log in the data directory (`[log] backend = "file"`).
     File(FileLog),

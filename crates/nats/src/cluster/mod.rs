@@ -149,8 +149,13 @@ pub async fn serve(
     let mut lease = Lease::open(&context, options.lease_config())
         .await
         .map_err(nats("open the lease bucket"))?;
+    // The stream is made (or checked: dense, atomic batches allowed) before anyone follows it.
+    JetStreamLog::open(client.clone(), options.stream_config())
+        .await
+        .map_err(EngineError::Log)?;
     let metrics = measure::Metrics::new(options.domain.prefix());
     let mut role = Leadership::new(options.lease_ttl);
+    let mut stopping = stop.clone();
     loop {
         metrics.leader(false);
         let Some(follower) =
@@ -158,24 +163,43 @@ pub async fn serve(
         else {
             return Ok(());
         };
-        let reason = lead(
+        let (reason, held) = lead(
             &client, &options, follower, lease, &mut role, &metrics, &driver, &stop,
         )
         .await?;
-        lease = reason.1;
-        let reason = reason.0;
+        lease = held;
         metrics.leader(false);
-        tracing::warn!(node_id = %options.node_id, domain = %options.domain.prefix(), reason = reason.as_str(), "stopped serving");
-        if reason.releases_lease()
+        role.stopped();
+        if let Some(reason) = reason {
+            tracing::warn!(node_id = %options.node_id, domain = %options.domain.prefix(), reason = reason.as_str(), "stopped serving");
+        }
+        if reason.is_none_or(StopReason::releases_lease)
             && let Err(error) = lease.release().await
         {
-            tracing::info!(%error, "the lease was not released; it lapses after its TTL");
+            tracing::info!(error = %chain(&error), "the lease was not released; it lapses after its TTL");
         }
-        role.stopped();
-        if reason == StopReason::Shutdown {
-            return Ok(());
+        match reason {
+            Some(StopReason::Shutdown) => return Ok(()),
+            Some(_) => {}
+            // A takeover that failed: give the stream a moment before the next try.
+            None => tokio::select! {
+                _ = stopping.changed() => {}
+                () = tokio::time::sleep(role.standby_poll_every()) => {}
+            },
         }
     }
+}
+
+/// An error with its causes, `: `-separated.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
 }
 
 /// Waits as a hot standby until this node holds the lease (`None`: shutdown came first).
@@ -196,7 +220,9 @@ async fn standby(
         }
         match follow(context, &stream, &mut follower).await {
             Ok(lag) => metrics.standby_lag(lag),
-            Err(error) => tracing::warn!(%error, "could not follow the log stream; trying again"),
+            Err(error) => {
+                tracing::warn!(error = %chain(&error), "could not follow the log stream; trying again");
+            }
         }
         match lease.acquire().await {
             Ok(()) => {
@@ -204,7 +230,9 @@ async fn standby(
                 return Ok(Some(follower));
             }
             Err(LeaseError::Held { holder, .. }) => role.held_by(&holder, &options.node_id),
-            Err(error) => tracing::warn!(%error, "could not try the lease; trying again"),
+            Err(error) => {
+                tracing::warn!(error = %chain(&error), "could not try the lease; trying again");
+            }
         }
         tokio::select! {
             _ = stop.changed() => {}
@@ -257,8 +285,8 @@ async fn follow(
     .await
 }
 
-/// Serves as leader until the lease is lost, an append fails, or shutdown; returns why, with
-/// the lease.
+/// Serves as leader until the lease is lost, an append fails, or shutdown; returns why (`None`:
+/// the takeover failed before serving), with the lease.
 #[expect(clippy::too_many_arguments, reason = "one call, from `serve`")]
 async fn lead(
     client: &Client,
@@ -269,14 +297,14 @@ async fn lead(
     metrics: &measure::Metrics,
     driver: &DriverSettings,
     stop: &watch::Receiver<bool>,
-) -> Result<(StopReason, Lease), DriverError> {
+) -> Result<(Option<StopReason>, Lease), DriverError> {
     let context = jetstream::new(client.clone());
     let stream_config = options.stream_config();
     let engine = match take_over(client, &context, options, follower, stream_config).await {
         Ok(engine) => engine,
         Err(error) => {
-            tracing::warn!(%error, "could not take over; back to standby");
-            return Ok((StopReason::LogFailed, lease));
+            tracing::warn!(error = %chain(&error), "could not take over; back to standby");
+            return Ok((None, lease));
         }
     };
     let from_seq = engine.next_seq();
@@ -334,12 +362,12 @@ async fn lead(
             if reason == StopReason::Fenced {
                 metrics.fenced();
             }
-            tracing::warn!(error = &error as &dyn std::error::Error, "an append failed");
+            tracing::warn!(error = %chain(&error), "an append failed");
             reason
         }
         Err(error) => return Err(error),
     };
-    Ok((reason, lease))
+    Ok((Some(reason), lease))
 }
 
 /// Brings the follower to the stream's end and builds the leader's engine on it.
@@ -350,10 +378,10 @@ async fn take_over(
     mut follower: Follower,
     stream_config: JetStreamConfig,
 ) -> Result<Engine, DriverError> {
-    follow(context, &stream_config, &mut follower)
+    let stream = JetStreamLog::open(client.clone(), stream_config.clone())
         .await
         .map_err(EngineError::Log)?;
-    let stream = JetStreamLog::open(client.clone(), stream_config)
+    follow(context, &stream_config, &mut follower)
         .await
         .map_err(EngineError::Log)?;
     let Follower { state, log } = follower;

@@ -32,12 +32,31 @@ impl StopReason {
     }
 
     /// The reason a log failure ends a leader's term, or `None` if it should stop the process
-    /// (the local copy's disk failed: a standby on it would fail the same way).
+    /// (the local copy's disk failed: a standby on it would fail the same way). A writer
+    /// poisoned by an earlier failure (a turn submitted after it) is read by that failure's
+    /// text, the one the log crate wrote for it.
     #[must_use]
-    pub const fn of_log_failure(error: &LogError) -> Option<Self> {
+    pub fn of_log_failure(error: &LogError) -> Option<Self> {
         match error {
             LogError::Fenced { .. } => Some(Self::Fenced),
             LogError::Backend { .. } => Some(Self::LogFailed),
+            LogError::Poisoned {
+                cause,
+                storage_full: false,
+            } => {
+                let fenced = LogError::Fenced {
+                    expected_last_seq: 0,
+                }
+                .to_string();
+                let fence_text = fenced.split(':').next().unwrap_or_default();
+                if cause.starts_with(fence_text) {
+                    Some(Self::Fenced)
+                } else if cause.contains("on the jetstream log") {
+                    Some(Self::LogFailed)
+                } else {
+                    None
+                }
+            }
             _ => None,
         }
     }
@@ -186,6 +205,20 @@ mod tests {
             Some(StopReason::Fenced)
         );
         assert_eq!(StopReason::of_log_failure(&LogError::WriterStopped), None);
+        let poisoned = |cause: String| LogError::Poisoned {
+            cause,
+            storage_full: false,
+        };
+        assert_eq!(
+            StopReason::of_log_failure(&poisoned(fenced.with_sources())),
+            Some(StopReason::Fenced),
+            "a turn submitted after the fenced one"
+        );
+        assert_eq!(
+            StopReason::of_log_failure(&poisoned("fdatasync failed: EIO".to_owned())),
+            None,
+            "the local disk failed: the process stops"
+        );
         assert_eq!(StopReason::LeaseLost.as_str(), "lease lost");
         assert!(!StopReason::LeaseLost.releases_lease());
         assert!(StopReason::Fenced.releases_lease());
