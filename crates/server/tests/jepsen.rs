@@ -186,9 +186,9 @@ fn report_figures(
 ) {
     let mut times: Vec<Duration> = nemesis.failovers.clone();
     times.sort();
-    let at = |q: f64| {
+    let at = |percent: usize| {
         times
-            .get(((times.len() as f64 - 1.0) * q).round() as usize)
+            .get((times.len() * percent).div_ceil(100).saturating_sub(1))
             .map_or(0.0, Duration::as_secs_f64)
     };
     println!(
@@ -198,8 +198,8 @@ fn report_figures(
         nemesis.kills,
         nemesis.pauses,
         nemesis.restarts,
-        at(0.5),
-        at(0.99),
+        at(50),
+        at(99),
         times.last().map_or(0.0, Duration::as_secs_f64),
         times.len()
     );

@@ -163,8 +163,11 @@ pub(crate) fn check(log: &Log, ledger: &Ledger, seed: u64) -> Report {
     }
 }
 
+/// The seqs of every accepted offer (by offer number) and every completed contact (by id).
+type Answers<'a> = (BTreeMap<u64, Vec<u64>>, BTreeMap<&'a str, Vec<u64>>);
+
 /// Every accepted offer and every completed contact in the log, with their seqs.
-fn answers(log: &Log) -> (BTreeMap<u64, Vec<u64>>, BTreeMap<&str, Vec<u64>>) {
+fn answers(log: &Log) -> Answers<'_> {
     let mut accepts: BTreeMap<u64, Vec<u64>> = BTreeMap::new();
     let mut completes: BTreeMap<&str, Vec<u64>> = BTreeMap::new();
     for (seq, event) in &log.events {

@@ -211,7 +211,12 @@ impl Drop for Engines {
             for (node, log) in self.nodes.iter().zip(self.logs()) {
                 let lines: Vec<&str> = log.lines().collect();
                 let tail = &lines[lines.len().saturating_sub(60)..];
-                eprintln!("--- {} (last {} lines)\n{}", node.id, tail.len(), tail.join("\n"));
+                println!(
+                    "--- {} (last {} lines)\n{}",
+                    node.id,
+                    tail.len(),
+                    tail.join("\n")
+                );
             }
         }
     }
