@@ -97,7 +97,8 @@ pub(crate) async fn connect(urls: &str) -> Client {
         .expect("connect to the cluster")
 }
 
-/// Sends a command until it is answered, with the same key each time (the retry rule); `None`
+/// Sends a command until it is answered (an `unavailable` error is not an answer), with the same
+/// key each time (the retry rule); `None`
 /// when it was not answered within [`RETRY_BOUND`]. The flag says whether it took a retry.
 pub(crate) async fn command(
     client: &Client,
@@ -115,8 +116,11 @@ pub(crate) async fn command(
         let sent =
             client.request_with_headers(subject.to_owned(), headers, body.to_string().into());
         if let Ok(Ok(reply)) = tokio::time::timeout(ATTEMPT, sent).await {
-            let value = serde_json::from_slice(&reply.payload).expect("a JSON reply");
-            return Some((value, attempts > 1));
+            let value: Value = serde_json::from_slice(&reply.payload).expect("a JSON reply");
+            // `unavailable`: the engine stopped serving with it in hand; retry like a timeout.
+            if value["error"]["code"] != "unavailable" {
+                return Some((value, attempts > 1));
+            }
         }
         if tokio::time::Instant::now() + backoff > deadline {
             return None;
