@@ -12,6 +12,9 @@
 //! - every intake message JetStream acknowledged, during a failover too, was routed;
 //! - the zombie's appends were fenced (counted from the engines' `stopped serving` lines).
 //!
+//! An engine that exits on its own (rather than standing by again) is started again before the
+//! next fault, as its supervisor (systemd, compose) would, and named in the figures.
+//!
 //! It prints its seed (`SWITCHBOARD_SEED=<n>` replays the nemesis's choices) and the failover
 //! times seen by the clients (p50, p99) and reported by the engines. `SWITCHBOARD_JEPSEN_KILLS`
 //! sets the number of faults (default 3, one of each kind: CI's short form).
@@ -54,6 +57,8 @@ struct Nemesis {
     failovers: Vec<Duration>,
     kills: usize,
     pauses: usize,
+    /// Engines that exited on their own (a supervisor's restart brought them back).
+    exits: Vec<String>,
     restarts: usize,
 }
 
@@ -89,6 +94,10 @@ fn cluster_mode_keeps_every_acknowledged_command_through_kills_pauses_and_restar
         let more = rng.random_range(20..80);
         rt.block_on(ledger.wait_for_more(more, Duration::from_secs(60)))
             .unwrap_or_else(|| panic!("seed {seed}: the load stalled before fault {}", n + 1));
+        for (id, last) in engines.revive_exited() {
+            println!("jepsen: {id} had exited on its own and was started again; it said: {last}");
+            nemesis.exits.push(id);
+        }
         let fault = FAULTS[n % FAULTS.len()];
         println!("jepsen: fault {} of {faults}: {fault:?}", n + 1);
         ledger.set_failover(true);
@@ -194,14 +203,15 @@ fn report_figures(
     println!(
         "jepsen: seed {seed}: {} kills, {} pauses, {} nats restarts; failover seen by clients \
          p50 {:.2} s, p99 {:.2} s, max {:.2} s over {}; engines' takeovers (ms) {took:?}; \
-         {fenced} fenced stop(s)",
+         {fenced} fenced stop(s); engines that exited on their own: {:?}",
         nemesis.kills,
         nemesis.pauses,
         nemesis.restarts,
         at(50),
         at(99),
         times.last().map_or(0.0, Duration::as_secs_f64),
-        times.len()
+        times.len(),
+        nemesis.exits
     );
     println!("jepsen: {report}");
 }

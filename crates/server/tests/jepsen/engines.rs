@@ -125,6 +125,25 @@ impl Engines {
         self.spawn(index);
     }
 
+    /// Starts again, as a supervisor (systemd, compose) would, every engine whose process has
+    /// exited on its own; returns each one's id and last log line.
+    pub(crate) fn revive_exited(&mut self) -> Vec<(String, String)> {
+        let mut revived = Vec::new();
+        for index in 0..self.nodes.len() {
+            let exited = self.nodes[index]
+                .child
+                .as_mut()
+                .is_some_and(|c| c.try_wait().ok().flatten().is_some());
+            if exited {
+                let log = std::fs::read_to_string(self.log_path(index)).unwrap_or_default();
+                let last = log.lines().last().unwrap_or_default().to_owned();
+                revived.push((self.nodes[index].id.clone(), last));
+                self.spawn(index);
+            }
+        }
+        revived
+    }
+
     /// SIGSTOPs engine `id`.
     pub(crate) fn pause(&self, id: &str) {
         self.signal(id, "-STOP");
