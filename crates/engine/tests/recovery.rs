@@ -345,7 +345,7 @@ fn an_engine_taken_apart_and_put_back_together_goes_on() {
     let parts = engine.into_parts().expect("taken apart");
     assert_eq!(
         parts.router.state().events_applied(),
-        parts.log.next_seq() - 1,
+        switchboard_log::EventLog::next_seq(&parts.log) - 1,
         "what was pending is committed first"
     );
     let mut engine = Engine::from_parts(parts).expect("put back together");

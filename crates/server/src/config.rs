@@ -931,6 +931,52 @@ mod tests {
     }
 
     #[test]
+    fn cluster_mode_keys_are_resolved_and_checked() {
+        let (file, _) = parse("").expect("valid");
+        assert_eq!(file.log.backend, LogBackend::File);
+        assert_eq!(cluster_settings(&file).expect("valid"), None);
+        let (file, _) =
+            parse("[log]\nbackend = \"jetstream\"\n[cluster]\nnode_id = \"engine-a\"\n")
+                .expect("valid");
+        let cluster = cluster_settings(&file)
+            .expect("valid")
+            .expect("cluster mode");
+        assert_eq!(
+            cluster,
+            ClusterSettings {
+                replicas: LOG_REPLICAS_DEFAULT,
+                node_id: "engine-a".to_owned(),
+                lease_ttl: Duration::from_secs(LEASE_TTL_SECS_DEFAULT),
+            }
+        );
+        let (file, _) = parse("[log]\nbackend = \"jetstream\"\n").expect("valid");
+        let named = cluster_settings(&file)
+            .expect("the host name")
+            .expect("cluster");
+        assert!(!named.node_id.is_empty(), "the host name is the default");
+        let error = |text: &str| format!("{:#}", parse(text).expect_err("invalid"));
+        let ignored = error("[cluster]\nnode_id = \"a\"\n");
+        assert!(
+            ignored.contains("cluster.node_id is set but log.backend is \"file\""),
+            "{ignored}"
+        );
+        let replicas = error("[log]\nbackend = \"jetstream\"\nreplicas = 7\n");
+        assert!(
+            replicas.contains("log.replicas is 7; it must be from 1 to 5"),
+            "{replicas}"
+        );
+        let ttl = error("[log]\nbackend = \"jetstream\"\n[cluster]\nlease_ttl_secs = 1\n");
+        assert!(
+            ttl.contains("cluster.lease_ttl_secs is 1; it must be from 2 to 60"),
+            "{ttl}"
+        );
+        let id = error("[log]\nbackend = \"jetstream\"\n[cluster]\nnode_id = \"a b\"\n");
+        assert!(id.contains("cluster.node_id \"a b\""), "{id}");
+        let backend = error("[log]\nbackend = \"s3\"\n");
+        assert!(backend.contains("unknown variant `s3`"), "{backend}");
+    }
+
+    #[test]
     fn settings_that_would_be_ignored_or_contradict_are_refused() {
         let error = |text: &str| format!("{:#}", parse(text).expect_err("invalid"));
         let level = "[[routing.service_levels]]\nservice = \"bins\"\nchannel = \"phone\"\nanswer_within_secs = 20\ntarget = 0.8\n";

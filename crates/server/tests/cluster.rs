@@ -29,6 +29,15 @@ struct Node {
     child: Child,
 }
 
+/// The lease TTL the engines run with: 3 s (the default), or `SWITCHBOARD_CLUSTER_TTL` to
+/// measure takeovers under another (docs/cluster.md, "Measured").
+fn lease_ttl_secs() -> u64 {
+    std::env::var("SWITCHBOARD_CLUSTER_TTL")
+        .ok()
+        .and_then(|ttl| ttl.parse().ok())
+        .unwrap_or(3)
+}
+
 impl Node {
     fn start(id: &'static str, urls: &str, root: &Path) -> Self {
         let dir = root.join(id);
@@ -37,9 +46,10 @@ impl Node {
         let text = format!(
             "[nats]\nurl = \"{urls}\"\nstream_replicas = 3\n\n[engine]\ndata_dir = \"{}\"\n\n\
              [metrics]\naddress = \"127.0.0.1:{}\"\n\n[log]\nbackend = \"jetstream\"\n\
-             replicas = 3\n\n[cluster]\nnode_id = \"{id}\"\nlease_ttl_secs = 3\n",
+             replicas = 3\n\n[cluster]\nnode_id = \"{id}\"\nlease_ttl_secs = {}\n",
             dir.join("data").display(),
-            free_port()
+            free_port(),
+            lease_ttl_secs()
         );
         std::fs::write(&config, text).expect("config written");
         let log = dir.join("serve.log");
@@ -303,7 +313,8 @@ async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
     holder(&js, |h| h == nodes[standby].id).await;
     wait_until_serving(&client).await;
     eprintln!(
-        "takeover after SIGKILL (lease TTL 3 s): {} ms to answering",
+        "takeover after SIGKILL (lease TTL {} s): {} ms to answering",
+        lease_ttl_secs(),
         killed.elapsed().as_millis()
     );
     acknowledged_more(&mut progress, 60).await;
