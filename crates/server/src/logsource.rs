@@ -13,30 +13,32 @@ use tokio::runtime::Runtime;
 
 use crate::config;
 
-/// The log to read: `--data-dir`, or a domain's JetStream log with `--nats-url`.
+/// The log to read: `--data-dir`, a domain's JetStream log with `--nats-url`, or whatever the
+/// engine's `--config` says (its `[log] backend`, NATS settings, prefix and data directory).
 #[derive(Debug, clap::Args)]
 pub(crate) struct LogSource {
     /// The engine's data directory (holding the log's segment files).
     #[arg(
         long,
         env = "SWITCHBOARD_DATA_DIR",
-        required_unless_present = "nats_url"
+        required_unless_present_any = ["nats_url", "config"]
     )]
     data_dir: Option<PathBuf>,
     /// Read the routing domain's log from JetStream (cluster mode) instead of a data directory:
     /// the NATS server URL(s), comma separated.
     #[arg(long)]
     nats_url: Option<String>,
-    /// With --nats-url: the routing domain, by its subject prefix (the engine's
+    /// With JetStream: the routing domain, by its subject prefix (the engine's
     /// `[nats] subject_prefix`; default `switchboard`, or the --config file's).
-    #[arg(long, requires = "nats_url")]
+    #[arg(long)]
     subject_prefix: Option<String>,
-    /// With --nats-url: a NATS credentials file (.creds) to connect with.
-    #[arg(long, requires = "nats_url")]
+    /// With JetStream: a NATS credentials file (.creds) to connect with.
+    #[arg(long)]
     nats_creds: Option<PathBuf>,
-    /// With --nats-url: the engine's configuration file, whose `[nats]` credentials, TLS settings
-    /// and subject prefix are used (the flags above win over it).
-    #[arg(long, requires = "nats_url")]
+    /// The engine's configuration file: the log it names is read (`[log] backend = "jetstream"`:
+    /// the domain's stream, with its `[nats]` URL, credentials, TLS and subject prefix; else its
+    /// `[engine] data_dir`). The flags above win over it.
+    #[arg(long)]
     config: Option<PathBuf>,
 }
 
@@ -52,19 +54,26 @@ impl LogSource {
     /// Opens the source: for JetStream, connects and checks that the domain's log stream exists
     /// and holds records (an absent or empty stream must not pass for a whole, empty trail).
     pub(crate) fn open(&self) -> Result<Source> {
-        let Some(url) = &self.nats_url else {
+        let file = match &self.config {
+            Some(path) => Some(config::load(path)?.0),
+            None => None,
+        };
+        let in_cluster = file
+            .as_ref()
+            .is_some_and(|f| f.log.backend == config::LogBackend::Jetstream);
+        if self.nats_url.is_none() && !in_cluster {
             let dir = self
                 .data_dir
                 .clone()
+                .or_else(|| file.map(|f| f.engine.data_dir))
                 .context("name a --data-dir (or --nats-url for a JetStream log)")?;
             crate::audit::require_log(&dir)?;
             return Ok(Source::Dir(dir));
-        };
-        let mut nats = match &self.config {
-            Some(path) => config::load(path)?.0.nats,
-            None => config::FileConfig::default().nats,
-        };
-        nats.url.clone_from(url);
+        }
+        let mut nats = file.map_or_else(|| config::FileConfig::default().nats, |f| f.nats);
+        if let Some(url) = &self.nats_url {
+            nats.url.clone_from(url);
+        }
         if let Some(creds) = &self.nats_creds {
             nats.credentials_file = Some(creds.clone());
         }

@@ -76,6 +76,7 @@ fn the_audit_commands_read_a_jetstream_log_as_they_read_a_file_log() {
     assert_eq!(stream["stream"], "SB_LOG_COUNCIL_A");
     assert_eq!(stream["head_hash"], file["head_hash"]);
     assert_eq!(stream["last_seq"], file["last_seq"]);
+    let head = stream["head_hash"].clone();
 
     let (file, stream) = both(&data, &url, &["replay", "--json"]);
     assert_eq!(stream["events"], copied);
@@ -92,6 +93,25 @@ fn the_audit_commands_read_a_jetstream_log_as_they_read_a_file_log() {
     );
     assert!(file.as_array().is_some_and(|a| !a.is_empty()), "{file}");
     assert_eq!(stream, file);
+
+    // The engine's own configuration names the log: cluster mode, its NATS and its prefix.
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[nats]\nurl = \"{url}\"\nsubject_prefix = \"{PREFIX}\"\n\n[log]\nbackend = \"jetstream\"\n"
+        ),
+    )
+    .expect("write the configuration");
+    let configured = switchboard(&[
+        "audit",
+        "verify",
+        "--json",
+        "--config",
+        config.to_str().expect("utf-8"),
+    ]);
+    assert!(configured.status.success(), "{}", text(&configured));
+    assert_eq!(json(&configured)["head_hash"], head);
 
     // A message the log did not write, published straight to the log's subject.
     rt.block_on(async {

@@ -146,7 +146,7 @@ fn kill_leader(
     seed: u64,
 ) {
     let leader = rt
-        .block_on(load::lease_holder(client))
+        .block_on(load::wait_for_holder(client, Duration::from_secs(60)))
         .unwrap_or_else(|| panic!("seed {seed}: nobody holds the lease"));
     let started = Instant::now();
     engines.kill(&leader);
@@ -167,7 +167,7 @@ fn pause_leader(
     seed: u64,
 ) {
     let leader = rt
-        .block_on(load::lease_holder(client))
+        .block_on(load::wait_for_holder(client, Duration::from_secs(60)))
         .unwrap_or_else(|| panic!("seed {seed}: nobody holds the lease"));
     let stops_before = engines.stops_of(&leader);
     let started = Instant::now();

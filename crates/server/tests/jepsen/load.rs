@@ -157,6 +157,22 @@ pub(crate) async fn lease_holder(client: &Client) -> Option<String> {
     (!holder.is_empty()).then_some(holder)
 }
 
+/// Waits (at most `bound`) until some node holds the lease, and names it (a read may fail, or
+/// find the key between a lapse and a takeover).
+pub(crate) async fn wait_for_holder(client: &Client, bound: Duration) -> Option<String> {
+    tokio::time::timeout(bound, async {
+        let mut poll = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            poll.tick().await;
+            if let Some(holder) = lease_holder(client).await {
+                return holder;
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
 /// Waits (at most `bound`) until a node other than `old` holds the lease.
 pub(crate) async fn wait_for_holder_other_than(
     client: &Client,
