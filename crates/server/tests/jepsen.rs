@@ -92,12 +92,8 @@ fn cluster_mode_keeps_every_acknowledged_command_through_kills_pauses_and_restar
     for n in 0..faults {
         // Some acknowledged load between faults (a seeded amount).
         let more = rng.random_range(20..80);
-        rt.block_on(ledger.wait_for_more(more, Duration::from_secs(60)))
+        settle(&rt, &ledger, &mut engines, &mut nemesis, more)
             .unwrap_or_else(|| panic!("seed {seed}: the load stalled before fault {}", n + 1));
-        for (id, last) in engines.revive_exited() {
-            println!("jepsen: {id} had exited on its own and was started again; it said: {last}");
-            nemesis.exits.push(id);
-        }
         let fault = FAULTS[n % FAULTS.len()];
         println!("jepsen: fault {} of {faults}: {fault:?}", n + 1);
         ledger.set_failover(true);
@@ -118,14 +114,15 @@ fn cluster_mode_keeps_every_acknowledged_command_through_kills_pauses_and_restar
         }
         ledger.set_failover(false);
     }
-    rt.block_on(ledger.wait_for_more(20, Duration::from_secs(60)))
+    settle(&rt, &ledger, &mut engines, &mut nemesis, 20)
         .unwrap_or_else(|| panic!("seed {seed}: the load stalled after the last fault"));
     rt.block_on(running.stop());
 
-    let log = rt.block_on(checker::read_log(&client, &ledger, seed));
+    rt.block_on(checker::wait_for_intake(&client, &ledger, seed));
+    engines.stop_all();
+    let log = rt.block_on(checker::final_log(&client, seed));
     let fenced = engines.fenced_stops();
     let took = engines.takeovers_ms();
-    engines.stop_all();
     let report = checker::check(&log, &ledger, seed);
     report_figures(seed, &nemesis, &report, fenced, &took);
     if nemesis.pauses > 0 {
@@ -134,6 +131,33 @@ fn cluster_mode_keeps_every_acknowledged_command_through_kills_pauses_and_restar
             "seed {seed}: a paused leader was resumed {} time(s) but no append was fenced",
             nemesis.pauses
         );
+    }
+}
+
+/// Waits (at most 60 s) until `more` further commands are acknowledged, starting again, as a
+/// supervisor would, any engine that exited on its own meanwhile.
+fn settle(
+    rt: &tokio::runtime::Runtime,
+    ledger: &Ledger,
+    engines: &mut Engines,
+    nemesis: &mut Nemesis,
+    more: usize,
+) -> Option<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let target = ledger.acknowledged_so_far() + more;
+    loop {
+        for (id, last) in engines.revive_exited() {
+            println!("jepsen: {id} had exited on its own and was started again; it said: {last}");
+            nemesis.exits.push(id);
+        }
+        let left = target.saturating_sub(ledger.acknowledged_so_far());
+        if left == 0 {
+            return Some(());
+        }
+        if Instant::now() > deadline {
+            return None;
+        }
+        let _ = rt.block_on(ledger.wait_for_more(left, Duration::from_secs(2)));
     }
 }
 

@@ -18,12 +18,16 @@ pub(crate) struct Log {
     events: Vec<(u64, Event)>,
 }
 
-/// Reads the log, waiting (at most 60 s) until every contact JetStream acknowledged on the intake
-/// is in it: the leader takes the intake's backlog after the last fault. The whole chain is
-/// verified on the final read.
-pub(crate) async fn read_log(client: &Client, ledger: &Ledger, seed: u64) -> Log {
+/// The domain's log stream.
+fn log_config() -> JetStreamConfig {
     let domain = Domain::new(PREFIX);
-    let config = JetStreamConfig::new(domain.log_stream(), domain.log_subject());
+    JetStreamConfig::new(domain.log_stream(), domain.log_subject())
+}
+
+/// Waits (at most 60 s) until every contact JetStream acknowledged on the intake is in the log:
+/// the leader takes the intake's backlog after the last fault.
+pub(crate) async fn wait_for_intake(client: &Client, ledger: &Ledger, seed: u64) {
+    let config = log_config();
     let context = async_nats::jetstream::new(client.clone());
     let intake: BTreeSet<String> = {
         let records = ledger.records.lock().expect("records");
@@ -37,11 +41,7 @@ pub(crate) async fn read_log(client: &Client, ledger: &Ledger, seed: u64) -> Log
         let created: BTreeSet<String> = log.created().map(|(_, id)| id.to_owned()).collect();
         let missing: Vec<&String> = intake.difference(&created).collect();
         if missing.is_empty() {
-            let verified = JetStreamLog::verify(&context, &config)
-                .await
-                .unwrap_or_else(|e| panic!("seed {seed}: the chain does not verify: {e}"));
-            assert_eq!(verified.last_seq, log.events.last().map_or(0, |e| e.0));
-            return log;
+            return;
         }
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -51,6 +51,20 @@ pub(crate) async fn read_log(client: &Client, ledger: &Ledger, seed: u64) -> Log
             missing.iter().take(5).collect::<Vec<_>>()
         );
     }
+}
+
+/// Reads the final log (every engine stopped) and verifies its whole chain, as `audit verify`
+/// does.
+pub(crate) async fn final_log(client: &Client, seed: u64) -> Log {
+    let config = log_config();
+    let context = async_nats::jetstream::new(client.clone());
+    let log = read(&context, &config).await;
+    let verified = JetStreamLog::verify(&context, &config)
+        .await
+        .unwrap_or_else(|e| panic!("seed {seed}: the chain does not verify: {e}"));
+    assert_eq!(verified.last_seq, log.events.last().map_or(0, |e| e.0));
+    assert_eq!(verified.records, log.events.len() as u64);
+    log
 }
 
 async fn read(context: &async_nats::jetstream::Context, config: &JetStreamConfig) -> Log {

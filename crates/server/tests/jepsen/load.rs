@@ -67,6 +67,11 @@ impl Ledger {
         self.failover.store(on, Ordering::SeqCst);
     }
 
+    /// Commands acknowledged so far.
+    pub(crate) fn acknowledged_so_far(&self) -> usize {
+        self.acknowledged.load(Ordering::SeqCst)
+    }
+
     /// Waits until `more` further commands are acknowledged; `None` after `bound`.
     pub(crate) async fn wait_for_more(&self, more: usize, bound: Duration) -> Option<()> {
         let target = self.acknowledged.load(Ordering::SeqCst) + more;
