@@ -237,5 +237,13 @@ fn report_figures(
         times.len(),
         nemesis.exits
     );
+    let all: Vec<String> = times
+        .iter()
+        .map(|t| format!("{:.2}", t.as_secs_f64()))
+        .collect();
+    println!(
+        "jepsen: failovers seen by clients, sorted (s): {}",
+        all.join(" ")
+    );
     println!("jepsen: {report}");
 }
