@@ -11,12 +11,15 @@ use super::role::Takeover;
 #[derive(Debug, Clone)]
 pub(super) struct Metrics {
     domain: String,
+    /// The standby's lag at its last look, for the log lines.
+    lag: std::sync::Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Metrics {
     pub(super) fn new(domain: &str) -> Self {
         let metrics = Self {
             domain: domain.to_owned(),
+            lag: std::sync::Arc::default(),
         };
         // Present from the start, so that a rate or an absence alert has a series to read.
         for counter in [LEASE_RENEWALS, LEASE_LOST, LOG_FENCED_APPENDS, FAILOVERS] {
@@ -33,7 +36,12 @@ impl Metrics {
         });
     }
 
+    pub(super) fn last_lag(&self) -> u64 {
+        self.lag.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
     pub(super) fn standby_lag(&self, events: u64) {
+        self.lag.store(events, std::sync::atomic::Ordering::Relaxed);
         metrics::gauge!(STANDBY_LAG, "domain" => self.domain.clone()).set(events as f64);
     }
 

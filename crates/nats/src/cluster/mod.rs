@@ -214,6 +214,7 @@ async fn standby(
     let mut follower = open_follower(options).await?;
     let stream = options.stream_config();
     let mut stop = stop.clone();
+    let mut seen_holder: Option<String> = None;
     loop {
         if *stop.borrow() {
             return Ok(None);
@@ -229,7 +230,13 @@ async fn standby(
                 role.acquired(Instant::now());
                 return Ok(Some(follower));
             }
-            Err(LeaseError::Held { holder, .. }) => role.held_by(&holder, &options.node_id),
+            Err(LeaseError::Held { holder, .. }) => {
+                if seen_holder.as_deref() != Some(holder.as_str()) {
+                    tracing::info!(holder = %holder, lag_events = metrics.last_lag(), "standing by: the domain's lease is held");
+                    seen_holder = Some(holder.clone());
+                }
+                role.held_by(&holder, &options.node_id);
+            }
             Err(error) => {
                 tracing::warn!(error = %chain(&error), "could not try the lease; trying again");
             }
