@@ -178,6 +178,10 @@ fn kill_leader(
     rt.block_on(load::wait_until_answered(client, Duration::from_secs(60)))
         .unwrap_or_else(|| panic!("seed {seed}: no takeover after {leader} was killed"));
     nemesis.failovers.push(started.elapsed());
+    println!(
+        "jepsen: {leader} killed: served again after {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     nemesis.kills += 1;
 }
 
@@ -202,6 +206,10 @@ fn pause_leader(
     })
     .unwrap_or_else(|| panic!("seed {seed}: no takeover while {leader} was paused"));
     nemesis.failovers.push(started.elapsed());
+    println!(
+        "jepsen: {leader} paused: served again after {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
     engines.resume(&leader);
     engines
         .wait_for_stops(&leader, stops_before + 1, Duration::from_secs(60))
