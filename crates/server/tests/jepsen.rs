@@ -17,7 +17,7 @@
 //!
 //! It prints its seed (`SWITCHBOARD_SEED=<n>` replays the nemesis's choices) and the failover
 //! times seen by the clients (p50, p99) and reported by the engines. `SWITCHBOARD_JEPSEN_KILLS`
-//! sets the number of faults (default 3, one of each kind: CI's short form).
+//! sets the number of faults (default 5: two kills, two pauses and a restart, CI's short form).
 
 #[path = "jepsen/checker.rs"]
 mod checker;
@@ -71,7 +71,7 @@ fn cluster_mode_keeps_every_acknowledged_command_through_kills_pauses_and_restar
     let faults: usize = std::env::var("SWITCHBOARD_JEPSEN_KILLS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(3);
+        .unwrap_or(5);
     println!("jepsen: seed {seed} (SWITCHBOARD_SEED={seed} replays it), {faults} faults");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     let mut cluster = NatsCluster::start().expect("a three-node NATS cluster");
@@ -125,7 +125,10 @@ fn cluster_mode_keeps_every_acknowledged_command_through_kills_pauses_and_restar
     let took = engines.takeovers_ms();
     let report = checker::check(&log, &ledger, seed);
     report_figures(seed, &nemesis, &report, fenced, &took);
-    if nemesis.pauses > 0 {
+    // A resumed zombie is fenced when it appends before it notices its lease is gone, which it
+    // does about nine times in ten (BENCHMARKS.md): two pauses make a run without a fenced
+    // append rare enough to assert.
+    if nemesis.pauses >= 2 {
         assert!(
             fenced > 0,
             "seed {seed}: a paused leader was resumed {} time(s) but no append was fenced",
