@@ -1,6 +1,6 @@
 //! What personal data costs the engine per contact, and what a keystore save costs: sealing and
-//! opening a value of a caller's typical size, a pseudonym, and the file keystore's atomic,
-//! fsynced rewrite at 10 000 and 100 000 subjects. Prints a Markdown table (BENCHMARKS.md).
+//! opening a value of a caller's typical size, a pseudonym, the file keystore's journal append
+//! of a new customer's key, and its atomic, fsynced rewrite at 10 000 and 100 000 subjects. Prints a Markdown table (BENCHMARKS.md).
 //!
 //! `cargo bench -p switchboard-privacy --bench privacy_costs` (`SWITCHBOARD_BENCH_QUICK=1` for
 //! a short run).
@@ -65,6 +65,17 @@ fn main() {
         let saves = if quick { 3 } else { 10 };
         let save = mean(saves, |_| store.save().expect("save"));
         let bytes = std::fs::metadata(store.path()).expect("size").len();
-        println!("| save the keystore file, {subjects} subjects ({bytes} bytes) | {save:.2?} |");
+        println!("| rewrite the keystore file, {subjects} subjects ({bytes} bytes) | {save:.2?} |");
     }
+    let appends = if quick { 20 } else { 200 };
+    let append = mean(appends, |i| {
+        let mut changes = Changes::default();
+        let keys = store.keys_mut();
+        let subject = keys.customer(&format!("NEW-{i}"));
+        keys.seal(subject, VALUE, &mut changes).expect("seal");
+        store.commit(&changes).expect("append");
+    });
+    println!(
+        "| a new customer's key appended to the journal (with its fdatasync) | {append:.2?} |"
+    );
 }

@@ -109,6 +109,11 @@ impl Keys {
         self.subjects.iter()
     }
 
+    /// `subject`'s key, if it holds one (for the keystores only).
+    pub(crate) fn key(&self, subject: Pseudonym) -> Option<&SubjectKey> {
+        self.subjects.get(&subject)
+    }
+
     /// Puts a loaded key in place (for the keystores' loading).
     pub(crate) fn insert(&mut self, subject: Pseudonym, key: SubjectKey) {
         self.subjects.insert(subject, key);
