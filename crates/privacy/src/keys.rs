@@ -190,4 +190,22 @@ mod tests {
         assert_eq!(changes.made.len(), 2);
         assert_eq!(changes.destroyed, vec![alice]);
     }
+
+    #[test]
+    fn debug_output_shows_no_key_or_secret() {
+        let secret = [0x5A; 32];
+        let mut keys = Keys::new(DomainSecret::from_bytes(secret));
+        let subject = keys.customer("CUST-1001");
+        keys.seal(subject, b"x", &mut Changes::default())
+            .expect("seal");
+        let key = *keys.key(subject).expect("made").as_bytes();
+        let shown = format!("{keys:?}");
+        assert!(shown.contains("DomainSecret(..)"), "{shown}");
+        assert!(!shown.contains(&format!("{secret:?}")), "{shown}");
+        assert!(!shown.contains(&format!("{key:?}")), "{shown}");
+        assert!(
+            !shown.contains(format!("{:?}", &key[..4]).trim_end_matches(']')),
+            "{shown}"
+        );
+    }
 }
