@@ -81,6 +81,17 @@ impl RetentionPeriod {
     }
 }
 
+impl std::fmt::Display for RetentionPeriod {
+    /// The form [`RetentionPeriod::parse`] reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Years(n) => write!(f, "{n}y"),
+            Self::Months(n) => write!(f, "{n}m"),
+            Self::Days(n) => write!(f, "{n}d"),
+        }
+    }
+}
+
 /// The retention schedule: a period per service, and a default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetentionSchedule {
