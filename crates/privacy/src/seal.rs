@@ -1,4 +1,5 @@
-//! Sealing: XChaCha20-Poly1305 under a subject's key, with a random 192-bit nonce per value.
+//! Sealing: XChaCha20-Poly1305 under a subject's key, with a random 192-bit nonce per value
+//! (keys come from the operating system's random source, nonces from the thread's generator).
 //!
 //! A sealed value's stored form is self-describing, so any reader holding the keystore can open
 //! it without context: `[version 1][subject pseudonym 16][key id 16][nonce 24][ciphertext + tag]`.
@@ -10,7 +11,7 @@
 use std::fmt;
 
 use chacha20poly1305::aead::rand_core::RngCore;
-use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::aead::{Aead, KeyInit, OsRng, Payload};
 use chacha20poly1305::{XChaCha20Poly1305, XNonce};
 
 use crate::PrivacyError;
@@ -86,7 +87,10 @@ impl SubjectKey {
     /// # Errors
     /// The random source failed to give a nonce.
     pub fn seal(&self, subject: Pseudonym, plaintext: &[u8]) -> Result<SealedValue, PrivacyError> {
-        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        // A nonce needs to be unique, not secret: the thread's ChaCha generator (seeded and
+        // reseeded from the operating system) gives 192 random bits without a system call.
+        let mut nonce = XNonce::default();
+        rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
         let mut bytes = Vec::with_capacity(plaintext.len() + SEALED_OVERHEAD);
         bytes.push(SEALED_VERSION);
         bytes.extend_from_slice(subject.as_bytes());
