@@ -358,6 +358,15 @@ async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
     // The leader dies: the standby serves.
     let first = holder(&js, |h| !h.is_empty()).await;
     let (leader, standby) = if first == "a" { (0, 1) } else { (1, 0) };
+    // The standby has started and looked at the lease (start-up is not takeover).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !nodes[standby]
+        .logged()
+        .contains("the domain's lease is held")
+    {
+        assert!(Instant::now() < deadline, "the standby never stood by");
+        acknowledged_more(&mut progress, 1).await;
+    }
     let killed = Instant::now();
     let killed_at = ms_of_day(std::time::SystemTime::now());
     nodes[leader].child.kill().expect("SIGKILL the leader");
