@@ -15,7 +15,8 @@ use crate::EngineError;
 pub enum HistoryFilter {
     /// One contact, by id.
     Contact(String),
-    /// Every contact of one customer, by customer reference.
+    /// Every contact of one customer, by customer reference, and the decisions about the
+    /// customer that name no contact (a persistent-complainant designation).
     Customer(String),
 }
 
@@ -62,10 +63,20 @@ pub fn history_up_to(
         {
             contacts.insert(created.details.id.to_string());
         }
-        if event
-            .kind
-            .contact()
-            .is_some_and(|c| contacts.contains(c.as_str()))
+        // A customer's own events name no contact (a persistent-complainant decision): a
+        // subject access request must see them too.
+        let of_customer = matches!(
+            (filter, &event.kind),
+            (
+                HistoryFilter::Customer(customer),
+                EventKind::PersistentComplainantMarked { customer: theirs, .. },
+            ) if theirs.as_str() == customer.as_str()
+        );
+        if of_customer
+            || event
+                .kind
+                .contact()
+                .is_some_and(|c| contacts.contains(c.as_str()))
         {
             found.push((record.seq, event));
         }

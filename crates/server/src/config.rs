@@ -49,6 +49,39 @@ pub(crate) struct FileConfig {
     /// `[complaints]`
     #[serde(default)]
     pub(crate) complaints: ComplaintsSection,
+    /// `[retention]`: how long personal data is kept after a customer's last contact, per
+    /// service (`complaints = "6y"`), with `default` for the others (docs/privacy.md).
+    #[serde(default)]
+    pub(crate) retention: BTreeMap<String, String>,
+}
+
+impl FileConfig {
+    /// The retention schedule of `[retention]`, if the file has one.
+    pub(crate) fn retention_schedule(
+        &self,
+    ) -> Result<Option<switchboard_privacy::RetentionSchedule>> {
+        if self.retention.is_empty() {
+            return Ok(None);
+        }
+        let mut default = None;
+        let mut services = BTreeMap::new();
+        for (key, text) in &self.retention {
+            let period = switchboard_privacy::RetentionPeriod::parse(text)
+                .with_context(|| format!("retention.{key}"))?;
+            if key == "default" {
+                default = Some(period);
+            } else {
+                services.insert(key.clone(), period);
+            }
+        }
+        let default = default.context(
+            "retention.default is missing: [retention] needs a default period for the services it does not name",
+        )?;
+        Ok(Some(switchboard_privacy::RetentionSchedule {
+            default,
+            services,
+        }))
+    }
 }
 
 /// The name of the `[calendar]` section's calendar in `[[opening]]` rules.
@@ -765,6 +798,7 @@ pub(crate) fn parse(text: &str) -> Result<(FileConfig, RoutingConfig)> {
     }
     cluster_settings(&file)?;
     let routing = file.routing_config()?;
+    file.retention_schedule()?;
     Ok((file, routing))
 }
 
@@ -801,12 +835,53 @@ pub(crate) fn check(path: &Path) -> Result<std::process::ExitCode> {
             ""
         }
     );
+    if let Some(schedule) = file.retention_schedule()? {
+        say!(
+            "Retention: {} by default, {} service(s) of their own.",
+            schedule.default,
+            schedule.services.len()
+        );
+    }
     Ok(std::process::ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retention_periods_are_checked_and_need_a_default() {
+        let error = |text: &str| format!("{:#}", parse(text).expect_err("invalid"));
+        let (file, _) =
+            parse("[retention]\ndefault = \"2y\"\ncomplaints = \"6y\"\n").expect("valid");
+        let schedule = file.retention_schedule().expect("valid").expect("given");
+        assert_eq!(
+            schedule.period("complaints"),
+            switchboard_privacy::RetentionPeriod::Years(6)
+        );
+        assert_eq!(
+            schedule.period("parking"),
+            switchboard_privacy::RetentionPeriod::Years(2)
+        );
+        let bad = error("[retention]\ndefault = \"2y\"\nparking = \"90 days\"\n");
+        assert!(
+            bad.contains("retention.parking") && bad.contains("90 days"),
+            "{bad}"
+        );
+        let no_default = error("[retention]\ncomplaints = \"6y\"\n");
+        assert!(
+            no_default.contains("retention.default is missing"),
+            "{no_default}"
+        );
+        assert!(
+            parse("")
+                .expect("valid")
+                .0
+                .retention_schedule()
+                .expect("ok")
+                .is_none()
+        );
+    }
 
     #[test]
     fn an_empty_file_gives_the_defaults() {
