@@ -130,6 +130,14 @@ impl Node {
     }
 }
 
+/// A failed test does not leave its engines running.
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn spawn(config: &Path, log: &Path) -> Child {
     let file = std::fs::OpenOptions::new()
         .create(true)
