@@ -18,6 +18,10 @@
 //! log's last ten minutes ([`ReceiptOptions`], [`Recovered::receipts`]) from its tail, whatever
 //! snapshot it starts from.
 //!
+//! The log is an [`EngineLog`]: the file log in the data directory, or in cluster mode a
+//! [`switchboard_jetlog::MirroredLog`] (the domain's JetStream stream, fenced, then a local copy
+//! in the data directory), opened with [`Engine::open_on`]; both recover the same way.
+//!
 //! Also here, for the command line and queries: [`replay`] (rebuild the state from the whole log,
 //! with progress) and [`history`] (every event of one contact or customer).
 

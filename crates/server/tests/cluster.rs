@@ -130,6 +130,14 @@ impl Node {
     }
 }
 
+/// A failed test does not leave its engines running.
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn spawn(config: &Path, log: &Path) -> Child {
     let file = std::fs::OpenOptions::new()
         .create(true)
@@ -358,6 +366,15 @@ async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
     // The leader dies: the standby serves.
     let first = holder(&js, |h| !h.is_empty()).await;
     let (leader, standby) = if first == "a" { (0, 1) } else { (1, 0) };
+    // The standby has started and looked at the lease (start-up is not takeover).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !nodes[standby]
+        .logged()
+        .contains("the domain's lease is held")
+    {
+        assert!(Instant::now() < deadline, "the standby never stood by");
+        acknowledged_more(&mut progress, 1).await;
+    }
     let killed = Instant::now();
     let killed_at = ms_of_day(std::time::SystemTime::now());
     nodes[leader].child.kill().expect("SIGKILL the leader");

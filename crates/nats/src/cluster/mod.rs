@@ -372,6 +372,10 @@ async fn lead(
             tracing::warn!(error = %chain(&error), "an append failed");
             reason
         }
+        Err(error @ (DriverError::Nats { .. } | DriverError::SubscriptionEnded(_))) => {
+            tracing::warn!(error = %chain(&error), "NATS failed under the loop");
+            StopReason::NatsFailed
+        }
         Err(error) => return Err(error),
     };
     Ok((Some(reason), lease))

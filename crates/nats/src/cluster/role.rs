@@ -15,6 +15,9 @@ pub enum StopReason {
     Fenced,
     /// The stream failed otherwise (an append unanswered or refused): the writer is poisoned.
     LogFailed,
+    /// NATS failed under the loop (a stream or the intake consumer could not be set up, a
+    /// subscription ended).
+    NatsFailed,
     /// The process was told to stop (SIGINT or SIGTERM).
     Shutdown,
 }
@@ -27,6 +30,7 @@ impl StopReason {
             Self::LeaseLost => "lease lost",
             Self::Fenced => "fenced",
             Self::LogFailed => "log failed",
+            Self::NatsFailed => "nats failed",
             Self::Shutdown => "shutdown",
         }
     }
