@@ -28,6 +28,9 @@ pub struct NatsClusterBuilder {
     size: usize,
     /// Bound on waiting for each server's readiness and for the meta leader.
     ready_timeout: Duration,
+    /// Whether each server gets a process group of its own (see
+    /// [`NatsServerBuilder::own_process_group`]).
+    own_process_group: bool,
 }
 
 impl Default for NatsClusterBuilder {
@@ -35,6 +38,7 @@ impl Default for NatsClusterBuilder {
         Self {
             size: 3,
             ready_timeout: LEADER_TIMEOUT_DEFAULT,
+            own_process_group: false,
         }
     }
 }
@@ -51,6 +55,15 @@ impl NatsClusterBuilder {
     #[must_use]
     pub fn ready_timeout(mut self, timeout: Duration) -> Self {
         self.ready_timeout = timeout;
+        self
+    }
+
+    /// Gives each server a process group of its own, so that a terminal's Ctrl-C reaches only
+    /// the caller, which then stops the servers itself, last (default off: a test's servers
+    /// die with it). See [`NatsServerBuilder::own_process_group`].
+    #[must_use]
+    pub fn own_process_group(mut self, enabled: bool) -> Self {
+        self.own_process_group = enabled;
         self
     }
 
@@ -96,6 +109,7 @@ impl NatsClusterBuilder {
                 .config_text(config)
                 .monitoring(true)
                 .ready_timeout(self.ready_timeout)
+                .own_process_group(self.own_process_group)
                 .spawn()?;
             servers.push(server);
         }

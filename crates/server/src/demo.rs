@@ -32,6 +32,7 @@ use tokio::sync::watch;
 
 use rota::{Desk, Need, Rota};
 
+mod cluster;
 mod rota;
 
 /// `switchboard demo`.
@@ -58,6 +59,20 @@ pub(crate) struct Args {
     /// Seed of the synthetic traffic and the rota.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Run on a local cluster instead: three nats-servers in a JetStream cluster (random local
+    /// ports, temporary stores) and two engines as child `switchboard serve` processes in
+    /// cluster mode, one leading and one standing by (docs/cluster.md). Each engine's
+    /// configuration file, data and log are in DIR/cluster/engine-N, replaced at each
+    /// --cluster run. The live summary says who leads; the web pages and --metrics-addr are
+    /// not used (each engine has its metrics on a free port, in its configuration file).
+    #[arg(long)]
+    cluster: bool,
+    /// With --cluster: SIGKILL the leading engine every SECS seconds and start it again as a
+    /// standby; each takeover is reported with the new leader, the time from the kill to it
+    /// serving, and whether every create the traffic was told was done is in the log stream
+    /// (checked again at the end; the demo fails if one is missing).
+    #[arg(long, value_name = "SECS", requires = "cluster", value_parser = clap::value_parser!(u64).range(1..))]
+    failover_every: Option<u64>,
 }
 
 const PREFIX: &str = "switchboard";
@@ -74,7 +89,11 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    runtime.block_on(demo(args))?;
+    if args.cluster {
+        runtime.block_on(cluster::demo(&args))?;
+    } else {
+        runtime.block_on(demo(args))?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -187,12 +206,13 @@ async fn announce_pages(
 }
 
 /// Starts the demo's clients on `peers`: a desktop per desk of the rota, the traffic and the
-/// live summary (with the pages' addresses under it), each stopping when `stopped` turns true.
+/// live summary (with `footer` under it: the pages' addresses, or who leads the cluster), each
+/// stopping when `stopped` turns true.
 fn start_clients(
     args: &Args,
     peers: &async_nats::Client,
     rota: &Arc<Rota>,
-    pages: String,
+    footer: watch::Receiver<String>,
     run: u64,
     stopped: &watch::Receiver<bool>,
     counts: &Arc<Counts>,
@@ -222,7 +242,11 @@ fn start_clients(
         stopped.clone(),
         counts.clone(),
     )));
-    tasks.push(tokio::spawn(summary(peers.clone(), pages, stopped.clone())));
+    tasks.push(tokio::spawn(summary(
+        peers.clone(),
+        footer,
+        stopped.clone(),
+    )));
     tasks
 }
 
@@ -314,7 +338,7 @@ async fn run_on(args: &Args, urls: &Urls, engine_dir: &Path) -> Result<Vec<Strin
         args,
         &peers,
         &rota,
-        pages,
+        watch::channel(pages).1,
         recovered.last_seq,
         &stopped,
         &counts,
@@ -451,6 +475,46 @@ fn command_name() -> String {
 struct Counts {
     /// Contacts the traffic sent that the engine refused (or did not answer).
     refused: AtomicU64,
+    /// The ids of the contacts whose create the engine answered `ok`.
+    acknowledged: std::sync::Mutex<Vec<String>>,
+}
+
+/// Bound on retrying one command while no engine answers it (a cluster's takeover).
+const RETRY_BOUND: Duration = Duration::from_secs(30);
+
+/// Sends a command until it is answered, with the same `Nats-Msg-Id` `key` each time (the
+/// retry rule: the engine answers a repeat with its first reply), backing off from 50 ms to
+/// 1 s; an `unavailable` error is not an answer (the engine stopped serving with it in hand).
+/// `None` when nothing answered within [`RETRY_BOUND`].
+async fn command(
+    client: &async_nats::Client,
+    subject: &str,
+    body: &Value,
+    key: &str,
+) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + RETRY_BOUND;
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", key);
+        let sent =
+            client.request_with_headers(subject.to_owned(), headers, body.to_string().into());
+        if let Ok(Ok(reply)) = tokio::time::timeout(Duration::from_secs(5), sent).await {
+            let value: Option<Value> = serde_json::from_slice(&reply.payload).ok();
+            if value
+                .as_ref()
+                .is_none_or(|v| v["error"]["code"] != "unavailable")
+            {
+                return value;
+            }
+        }
+        if tokio::time::Instant::now() + backoff > deadline {
+            return None;
+        }
+        // The retry rule's backoff: no engine serves the domain yet.
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
 }
 
 /// Sends a JSON request and reads the JSON reply; `None` after 5 s or on anything unreadable.
@@ -630,15 +694,21 @@ async fn traffic(
             break;
         };
         n += 1;
+        let id = format!("demo-{}-{n}", seeds.run);
         let body = arrival.body(
-            &format!("demo-{}-{n}", seeds.run),
+            &id,
             rng.random_range(0..200),
             rng.random_bool(0.08),
             rng.random_bool(0.05),
             rng.random_bool(0.01),
         );
-        let reply = request(&client, format!("{PREFIX}.cmd.contact.create"), body).await;
-        if reply.as_ref().is_none_or(|r| r["ok"] != true) {
+        let subject = format!("{PREFIX}.cmd.contact.create");
+        let reply = command(&client, &subject, &body, &id).await;
+        if reply.as_ref().is_some_and(|r| r["ok"] == true) {
+            if let Ok(mut acknowledged) = counts.acknowledged.lock() {
+                acknowledged.push(id);
+            }
+        } else {
             counts.refused.fetch_add(1, Ordering::Relaxed);
             let error = reply.as_ref().map(|r| r["error"].to_string());
             tracing::warn!(contact = n, ?error, "the engine refused a contact");
@@ -647,9 +717,13 @@ async fn traffic(
 }
 
 /// The live summary: queues, service level and agents, once a second (every 5 s when not on
-/// a terminal), then the `pages` lines (the wallboard's and the desktop's addresses) on a
-/// terminal, where each screen clears the one before.
-async fn summary(client: async_nats::Client, pages: String, mut stop: watch::Receiver<bool>) {
+/// a terminal), then the `footer` lines (the wallboard's and the desktop's addresses, or who
+/// leads the cluster) on a terminal, where each screen clears the one before.
+async fn summary(
+    client: async_nats::Client,
+    footer: watch::Receiver<String>,
+    mut stop: watch::Receiver<bool>,
+) {
     let tty = std::io::stdout().is_terminal();
     let mut tick = tokio::time::interval(Duration::from_secs(if tty { 1 } else { 5 }));
     loop {
@@ -673,7 +747,7 @@ async fn summary(client: async_nats::Client, pages: String, mut stop: watch::Rec
         out.push_str(&render(&queues, &agents, tty));
         if tty {
             out.push('\n');
-            out.push_str(&pages);
+            out.push_str(&footer.borrow());
         }
         let mut stdout = std::io::stdout().lock();
         let _ = stdout.write_all(out.as_bytes());

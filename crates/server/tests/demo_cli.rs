@@ -8,7 +8,7 @@ mod common;
 use std::io::{BufRead, BufReader};
 use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
@@ -146,55 +146,119 @@ fn signal_group(signal: &str, group: u32) {
     assert!(sent.success(), "kill {signal} -{group}");
 }
 
+/// A demo started as a shell starts a foreground job: a process group of its own (a terminal's
+/// SIGINT goes to every process in it), its stdout and stderr read line by line.
+struct Foreground {
+    child: Option<Child>,
+    group: u32,
+    seen: mpsc::Receiver<String>,
+    said: String,
+}
+
+impl Foreground {
+    fn start(args: &[&str]) -> Self {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(args)
+            .process_group(0)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("the demo starts");
+        let group = child.id();
+        let (lines, seen) = mpsc::channel();
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let lines = lines.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    if lines.send(line).is_err() {
+                        break;
+                    }
+                }
+            });
+        }
+        Self {
+            child: Some(child),
+            group,
+            seen,
+            said: String::new(),
+        }
+    }
+
+    /// Reads what the demo says until `done` holds of it (at most 60 s; else kills the demo and
+    /// fails with `failure`).
+    fn read_until(&mut self, failure: &str, done: impl Fn(&str) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !done(&self.said) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.seen.recv_timeout(left) {
+                Ok(line) => {
+                    self.said.push_str(&line);
+                    self.said.push('\n');
+                }
+                Err(_) => {
+                    signal_group("-KILL", self.group);
+                    panic!("{failure}:\n{}", self.said);
+                }
+            }
+        }
+    }
+
+    /// Waits (at most 60 s) for the demo to exit, asserts that it succeeded, and returns all it
+    /// said.
+    fn finish(mut self) -> String {
+        let mut child = self.child.take().expect("running");
+        let (exited, exit) = mpsc::channel();
+        std::thread::spawn(move || exited.send(child.wait()));
+        let Ok(status) = exit.recv_timeout(Duration::from_secs(60)) else {
+            signal_group("-KILL", self.group);
+            panic!("the demo did not stop within 60 s:\n{}", self.said);
+        };
+        let status = status.expect("wait");
+        let mut said = std::mem::take(&mut self.said);
+        said.extend(self.seen.iter().map(|line| line + "\n"));
+        assert!(status.success(), "{status}:\n{said}");
+        said
+    }
+}
+
+impl Drop for Foreground {
+    /// A demo left running by a failed test is killed with everything in its group.
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill")
+                .args(["-KILL", "--", &format!("-{}", self.group)])
+                .status();
+            let _ = child.wait();
+        }
+    }
+}
+
 #[test]
 fn ctrl_c_in_a_terminal_stops_the_demo_in_order_every_time() {
     let temp = tempfile::tempdir().expect("temp dir");
     let dir = temp.path().join("demo");
     let d = dir.to_str().expect("utf-8 path");
-    // Its own process group, as a shell gives a foreground job: the terminal's SIGINT goes to
-    // every process in it.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
-        .args([
-            "demo",
-            "--per-minute",
-            "300",
-            "--agents",
-            "6",
-            "--data-dir",
-            d,
-        ])
-        .process_group(0)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("the demo starts");
-    let group = child.id();
-    let (lines, seen) = mpsc::channel();
-    for stream in [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let lines = lines.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                if lines.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-    }
-    drop(lines);
-    let mut said = String::new();
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut demo = Foreground::start(&[
+        "demo",
+        "--per-minute",
+        "300",
+        "--agents",
+        "6",
+        "--data-dir",
+        d,
+    ]);
     // Busy: the live summary (every 5 s off a terminal) shows contacts created, so desktops
     // hold work and requests are in flight when the signal comes, as in real use.
     let busy = |said: &str| {
@@ -210,32 +274,12 @@ fn ctrl_c_in_a_terminal_stops_the_demo_in_order_every_time() {
             })
             .any(|created: u64| created > 0)
     };
-    while !busy(&said) {
-        let left = deadline.saturating_duration_since(Instant::now());
-        match seen.recv_timeout(left) {
-            Ok(line) => {
-                said.push_str(&line);
-                said.push('\n');
-            }
-            Err(_) => {
-                signal_group("-KILL", group);
-                panic!("the demo did not start serving:\n{said}");
-            }
-        }
-    }
+    demo.read_until("the demo did not start serving", busy);
     let nats = processes_mentioning(&format!("{d}/nats"));
     assert_eq!(nats.len(), 1, "one nats-server for the demo: {nats:?}");
 
-    let (exited, exit) = mpsc::channel();
-    std::thread::spawn(move || exited.send(child.wait()));
-    signal_group("-INT", group);
-    let Ok(status) = exit.recv_timeout(Duration::from_secs(60)) else {
-        signal_group("-KILL", group);
-        panic!("the demo did not stop within 60 s of SIGINT:\n{said}");
-    };
-    let status = status.expect("wait");
-    said.extend(seen.iter().map(|line| line + "\n"));
-    assert!(status.success(), "{status}:\n{said}");
+    signal_group("-INT", demo.group);
+    let said = demo.finish();
     assert!(said.contains("Stopping:"), "{said}");
     assert!(said.contains("Done:"), "{said}");
     assert!(said.contains("Check the audit trail"), "{said}");
@@ -253,4 +297,108 @@ fn ctrl_c_in_a_terminal_stops_the_demo_in_order_every_time() {
             .all(|pid| !Path::new(&format!("/proc/{pid}")).exists()),
         "nats-server left behind: {nats:?}"
     );
+}
+
+/// The pids `--cluster` names on its `Engines:` line.
+fn engine_pids(said: &str) -> Vec<u32> {
+    let line = said
+        .lines()
+        .find(|l| l.starts_with("Engines:"))
+        .unwrap_or_else(|| panic!("no Engines line in\n{said}"));
+    line.split("(pid ")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next()?.parse().ok())
+        .collect()
+}
+
+#[test]
+fn a_cluster_demo_survives_killed_leaders_and_loses_nothing_acknowledged() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let d = temp.path().join("demo");
+    let d = d.to_str().expect("utf-8 path");
+    let mut demo = Foreground::start(&[
+        "demo",
+        "--cluster",
+        "--failover-every",
+        "4",
+        "--duration",
+        "12",
+        "--per-minute",
+        "300",
+        "--agents",
+        "6",
+        "--data-dir",
+        d,
+    ]);
+    demo.read_until("the demo did not start", |said| said.contains("Engines:"));
+    let engines = processes_mentioning(&format!("{d}/cluster/engine-"));
+    let said = demo.finish();
+    let pids = engine_pids(&said);
+    assert_eq!(pids.len(), 2, "two engines: {said}");
+    assert!(
+        engines.len() >= 2,
+        "the engines ran as child processes: {engines:?}"
+    );
+    let takeovers: Vec<&str> = said
+        .lines()
+        .filter(|l| l.starts_with("Takeover "))
+        .collect();
+    assert!(!takeovers.is_empty(), "no takeover in\n{said}");
+    for takeover in &takeovers {
+        assert!(
+            takeover.contains("killed (SIGKILL)") && takeover.contains("serving"),
+            "{takeover}"
+        );
+        assert!(
+            takeover.contains("nothing acknowledged lost: all"),
+            "{takeover}"
+        );
+    }
+    let done = said
+        .lines()
+        .find(|l| l.starts_with("Done: nothing acknowledged lost: all"))
+        .unwrap_or_else(|| panic!("no closing check in\n{said}"));
+    let acknowledged: u64 = done
+        .split_whitespace()
+        .nth(5)
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("a count in {done}"));
+    assert!(acknowledged > 0, "the traffic flowed: {done}");
+    assert!(said.contains("takeover(s), from the kill"), "{said}");
+    // Figures for the reader: the takeovers as the demo timed them.
+    println!("{}", takeovers.join("\n"));
+    println!("{done}");
+    let left = processes_mentioning(&format!("{d}/cluster/engine-"));
+    assert!(left.is_empty(), "engines left behind: {left:?}");
+}
+
+#[test]
+fn ctrl_c_stops_a_cluster_demo_in_order_leaving_no_engine_behind() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let d = temp.path().join("demo");
+    let d = d.to_str().expect("utf-8 path");
+    let mut demo = Foreground::start(&[
+        "demo",
+        "--cluster",
+        "--per-minute",
+        "300",
+        "--agents",
+        "6",
+        "--data-dir",
+        d,
+    ]);
+    demo.read_until("the cluster demo did not start serving", |said| {
+        said.contains("Cluster: engine-")
+    });
+    let engines = processes_mentioning(&format!("{d}/cluster/engine-"));
+    assert_eq!(engines.len(), 2, "two engines: {engines:?}");
+    signal_group("-INT", demo.group);
+    let said = demo.finish();
+    assert!(said.contains("Stopping the engines"), "{said}");
+    assert!(said.contains("Done: nothing acknowledged lost"), "{said}");
+    for warning in ["WARN", "ERROR"] {
+        assert!(!said.contains(warning), "{warning:?} in\n{said}");
+    }
+    let left = processes_mentioning(&format!("{d}/cluster/engine-"));
+    assert!(left.is_empty(), "engines left behind: {left:?}");
 }
