@@ -50,7 +50,8 @@ pub(crate) struct Args {
     /// the contact centre). The traffic asks only for what they can serve.
     #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(1..=i64::from(rota::DESKS_MAX)))]
     agents: u32,
-    /// Stop by itself after this many seconds (otherwise run until Ctrl-C).
+    /// Stop by itself after this many seconds (otherwise run until Ctrl-C); with --cluster,
+    /// counted from when the first engine serves.
     #[arg(long)]
     duration: Option<u64>,
     /// Where Prometheus scrapes /metrics (default: a free port on 127.0.0.1).

@@ -324,9 +324,10 @@ async fn check_acknowledged(client: &async_nats::Client, counts: &Counts) -> Res
 
 /// `switchboard demo --cluster`.
 pub(super) async fn demo(args: &Args) -> Result<()> {
-    let mut end = Box::pin(super::wait_for_the_end(args.duration));
+    let mut end = Box::pin(crate::serve::shutdown_signal());
     // Polled once now, so that its signal handlers are in place: from here on a Ctrl-C is never
     // lost (nor kills the demo outright, leaving its children): it is acted on at the next step.
+    // `--duration` counts from when the first engine serves (see `run_on`).
     let _ = futures::FutureExt::now_or_never(&mut end);
     let dir = args.data_dir.join("cluster");
     if dir.exists() {
@@ -456,6 +457,14 @@ async fn run_on(
     let rota = Arc::new(Rota::new(args.agents, args.seed));
     let tasks = super::start_clients(args, &peers, &rota, footer_rx, 1, &stopped, &counts);
     let mut takeovers = Vec::new();
+    // The traffic runs for `--duration` whatever the start-up took.
+    let duration = async {
+        match args.duration {
+            Some(secs) => tokio::time::sleep(Duration::from_secs(secs)).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(duration);
     let mut every = args.failover_every.map(|secs| {
         let period = Duration::from_secs(secs);
         tokio::time::interval_at(tokio::time::Instant::now() + period, period)
@@ -469,6 +478,7 @@ async fn run_on(
         };
         tokio::select! {
             () = &mut *end => break,
+            () = &mut duration => break,
             _ = tick => {}
         }
         let old = leader.clone().unwrap_or_default();
