@@ -386,7 +386,28 @@ pub(crate) async fn start_http(address: SocketAddr, pages: Pages) -> Result<(Hea
     Ok((health, server))
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+/// Set by `demo --cluster` on the engines it starts (to its own pid): an engine whose parent is
+/// no longer that process (the demo was SIGKILLed; its children are in process groups of their
+/// own, so nothing else would stop them) shuts down as on SIGTERM.
+pub(crate) const EXIT_WITH_PARENT_ENV: &str = "SWITCHBOARD_EXIT_WITH_PARENT";
+
+/// Completes when [`EXIT_WITH_PARENT_ENV`] names a process that is no longer this one's parent
+/// (looked at twice a second: the parent's exit sends no signal); never when it is not set.
+async fn parent_gone() {
+    let parent = std::env::var(EXIT_WITH_PARENT_ENV)
+        .ok()
+        .and_then(|pid| pid.parse::<u32>().ok());
+    let Some(parent) = parent else {
+        return std::future::pending().await;
+    };
+    let mut look = tokio::time::interval(std::time::Duration::from_millis(500));
+    while std::os::unix::process::parent_id() == parent {
+        look.tick().await;
+    }
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM (or, for an engine of `demo --cluster`, when the demo
+/// has gone: see [`EXIT_WITH_PARENT_ENV`]).
 pub(crate) async fn shutdown_signal() {
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
@@ -402,6 +423,7 @@ pub(crate) async fn shutdown_signal() {
     tokio::select! {
         _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
         () = terminate => tracing::info!("SIGTERM: shutting down"),
+        () = parent_gone() => tracing::warn!("the demo that started this engine has gone: shutting down"),
     }
 }
 

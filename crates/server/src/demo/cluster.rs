@@ -7,7 +7,8 @@
 //! Every child (engines and nats-servers) runs in a process group of its own, so that a
 //! terminal's Ctrl-C reaches only the demo, which stops them in order: traffic and desktops, the
 //! standbys, the leader, then NATS. Every way out (an error, a panic) kills what is still running
-//! ([`Engines`] and the cluster kill their processes on drop).
+//! ([`Engines`] and the cluster kill their processes on drop); an engine whose demo was SIGKILLed
+//! notices and shuts down (`serve`'s `SWITCHBOARD_EXIT_WITH_PARENT`).
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -108,6 +109,10 @@ impl Engines {
             .arg(node.config_path())
             .env("RUST_LOG", "info,async_nats=warn")
             .env("NO_COLOR", "1")
+            .env(
+                crate::serve::EXIT_WITH_PARENT_ENV,
+                std::process::id().to_string(),
+            )
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
