@@ -1,7 +1,9 @@
 //! `switchboard demo` as a new user meets it: run twice on one data directory (the second run's
 //! traffic flows at once and nothing is refused), closing figures that add up and agree with
 //! `audit open`, and a terminal's Ctrl-C (SIGINT to the whole process group) stopping it in
-//! order, leaving no nats-server behind.
+//! order, leaving no nats-server behind. `demo --cluster`: leaders SIGKILLed and taken over with
+//! nothing acknowledged lost, Ctrl-C stopping every engine in order, and engines that shut down
+//! when the demo itself is SIGKILLed.
 
 mod common;
 
@@ -409,5 +411,93 @@ fn ctrl_c_stops_a_cluster_demo_in_order_leaving_no_engine_behind() {
         pids.iter()
             .all(|pid| !Path::new(&format!("/proc/{pid}")).exists()),
         "engines left behind: {pids:?}"
+    );
+}
+
+/// Process `pid`'s parent and state, from `/proc/<pid>/stat` (`None` once it is gone).
+fn parent_and_state(pid: u32) -> Option<(u32, char)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let parent = fields.next()?.parse().ok()?;
+    Some((parent, state))
+}
+
+/// Whether `pid` runs (a zombie has ended).
+fn alive(pid: u32) -> bool {
+    parent_and_state(pid).is_some_and(|(_, state)| state != 'Z')
+}
+
+/// The processes whose parent is `pid`.
+fn children_of(pid: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&child| parent_and_state(child).is_some_and(|(parent, _)| parent == pid))
+        .collect()
+}
+
+#[test]
+fn a_cluster_demo_killed_outright_takes_its_engines_with_it() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let d = temp.path().join("demo");
+    let d = d.to_str().expect("utf-8 path");
+    let mut demo = Foreground::start(&[
+        "demo",
+        "--cluster",
+        "--per-minute",
+        "300",
+        "--agents",
+        "6",
+        "--data-dir",
+        d,
+    ]);
+    demo.read_until("the cluster demo did not start serving", |said| {
+        said.contains("Cluster: engine-")
+    });
+    let engines = engine_pids(&demo.said);
+    assert_eq!(engines.len(), 2, "two engines: {}", demo.said);
+    // The rest of its children are the three nats-servers, which a SIGKILLed demo leaves
+    // behind (documented): this test stops them itself.
+    let servers: Vec<u32> = children_of(demo.group)
+        .into_iter()
+        .filter(|pid| !engines.contains(pid))
+        .collect();
+    let killed = Command::new("kill")
+        .args(["-KILL", &demo.group.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    // An engine looks for its parent twice a second: give them 30 s, looking every 100 ms.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while engines.iter().any(|&pid| alive(pid)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let left: Vec<u32> = engines.iter().copied().filter(|&pid| alive(pid)).collect();
+    for pid in servers.iter().chain(&left) {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    assert_eq!(servers.len(), 3, "three nats-servers: {servers:?}");
+    assert!(
+        left.is_empty(),
+        "engines outlived the demo: {left:?}\n{}",
+        demo.said
+    );
+    let logs: String = (1..=2)
+        .map(|n| {
+            std::fs::read_to_string(format!("{d}/cluster/engine-{n}/engine.log"))
+                .unwrap_or_default()
+        })
+        .collect();
+    assert_eq!(
+        logs.matches("the demo that started this engine has gone")
+            .count(),
+        2,
+        "{logs}"
     );
 }
