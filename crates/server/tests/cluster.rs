@@ -5,6 +5,10 @@
 //! the other takes the lease and appends, and resumed: the zombie's append is fenced and it
 //! stops serving without exiting. At the end every acknowledged create is in the stream exactly
 //! once and the chain verifies. Takeover times are printed (figures, not assertions).
+//!
+//! Snapshots in cluster mode: a leader stores its snapshots in the domain's bucket, and an
+//! engine started on an empty disk recovers from the bucket's newest snapshot plus the stream's
+//! tail (fewer records applied than the stream holds), then serves the same state.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -15,7 +19,9 @@ use std::time::{Duration, Instant};
 use async_nats::HeaderMap;
 use serde_json::json;
 use switchboard_core::EventKind;
-use switchboard_jetlog::{JetStreamConfig, JetStreamLog, StreamReader};
+use switchboard_jetlog::{
+    JetStreamConfig, JetStreamLog, SnapshotStore, SnapshotStoreConfig, StreamReader,
+};
 use switchboard_natsd::NatsCluster;
 
 mod common;
@@ -91,11 +97,16 @@ fn lease_ttl_secs() -> u64 {
 
 impl Node {
     fn start(id: &'static str, urls: &str, root: &Path) -> Self {
+        Self::start_with(id, urls, root, "")
+    }
+
+    /// Starts with `engine` added to the `[engine]` section.
+    fn start_with(id: &'static str, urls: &str, root: &Path, engine: &str) -> Self {
         let dir = root.join(id);
         std::fs::create_dir_all(&dir).expect("node dir");
         let config = dir.join("switchboard.toml");
         let text = format!(
-            "[nats]\nurl = \"{urls}\"\nstream_replicas = 3\n\n[engine]\ndata_dir = \"{}\"\n\n\
+            "[nats]\nurl = \"{urls}\"\nstream_replicas = 3\n\n[engine]\ndata_dir = \"{}\"\n{engine}\n\
              [metrics]\naddress = \"127.0.0.1:{}\"\n\n[log]\nbackend = \"jetstream\"\n\
              replicas = 3\n\n[cluster]\nnode_id = \"{id}\"\nlease_ttl_secs = {}\n",
             dir.join("data").display(),
@@ -213,6 +224,58 @@ async fn load(
             acked.lock().expect("lock").ids.insert(id);
             progress.send_modify(|n| *n += 1);
         }
+    }
+}
+
+/// A client on the cluster's servers (`urls`, comma-separated).
+async fn connect(urls: &str) -> async_nats::Client {
+    let addresses: Vec<async_nats::ServerAddr> = urls
+        .split(',')
+        .map(|url| url.parse().expect("a server URL"))
+        .collect();
+    async_nats::connect(addresses).await.expect("connect")
+}
+
+/// [`LOAD_WORKERS`] senders of creates, running until [`Load::finish`].
+struct Load {
+    acked: Arc<Mutex<Acknowledged>>,
+    stop: tokio::sync::watch::Sender<bool>,
+    generators: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    /// Starts the senders; the receiver counts the acknowledged creates.
+    fn start(client: &async_nats::Client) -> (Self, tokio::sync::watch::Receiver<usize>) {
+        let acked = Arc::new(Mutex::new(Acknowledged::default()));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (progress_tx, progress) = tokio::sync::watch::channel(0_usize);
+        let generators = (0..LOAD_WORKERS)
+            .map(|worker| {
+                let (client, acked) = (client.clone(), acked.clone());
+                tokio::spawn(load(
+                    worker,
+                    client,
+                    acked,
+                    stopped.clone(),
+                    progress_tx.clone(),
+                ))
+            })
+            .collect();
+        let load = Self {
+            acked,
+            stop,
+            generators,
+        };
+        (load, progress)
+    }
+
+    /// Stops the senders and returns the ids of the acknowledged creates.
+    async fn finish(self) -> BTreeSet<String> {
+        let _ = self.stop.send(true);
+        for generator in self.generators {
+            generator.await.expect("load generator");
+        }
+        std::mem::take(&mut self.acked.lock().expect("lock").ids)
     }
 }
 
@@ -338,29 +401,11 @@ async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
     let root = tempfile::tempdir().expect("temp dir");
     eprintln!("nodes in {}", root.path().display());
     let root = root.path();
-    let addresses: Vec<async_nats::ServerAddr> = urls
-        .split(',')
-        .map(|url| url.parse().expect("a server URL"))
-        .collect();
-    let client = async_nats::connect(addresses).await.expect("connect");
+    let client = connect(&urls).await;
     let js = async_nats::jetstream::new(client.clone());
     let mut nodes = [Node::start("a", &urls, root), Node::start("b", &urls, root)];
     wait_until_serving(&client).await;
-    let acked = Arc::new(Mutex::new(Acknowledged::default()));
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let (progress_tx, mut progress) = tokio::sync::watch::channel(0_usize);
-    let generators: Vec<_> = (0..LOAD_WORKERS)
-        .map(|worker| {
-            let (client, acked) = (client.clone(), acked.clone());
-            tokio::spawn(load(
-                worker,
-                client,
-                acked,
-                stopped.clone(),
-                progress_tx.clone(),
-            ))
-        })
-        .collect();
+    let (load, mut progress) = Load::start(&client);
     acknowledged_more(&mut progress, 60).await;
 
     // The leader dies: the standby serves.
@@ -421,12 +466,8 @@ async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
         nodes[1].logged()
     );
     acknowledged_more(&mut progress, 20).await;
-    let _ = stop.send(true);
-    for generator in generators {
-        generator.await.expect("load generator");
-    }
+    let acked = load.finish().await;
 
-    let acked = std::mem::take(&mut acked.lock().expect("lock").ids);
     let records = every_acknowledged_create_once(&client, &acked).await;
     eprintln!(
         "{} acknowledged creates, {records} records in the stream",
@@ -442,4 +483,125 @@ async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
             node.logged()
         );
     }
+}
+
+/// The value of `name=` in a log line (up to the next space).
+fn logged_field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let at = line.find(&format!(" {name}="))? + name.len() + 2;
+    line[at..].split(' ').next()
+}
+
+/// Waits (at most 60 s) for `node` to log a line containing `text`, and returns it.
+async fn wait_for_line(node: &Node, text: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        poll.tick().await;
+        if let Some(line) = node.logged().lines().find(|line| line.contains(text)) {
+            return line.to_owned();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never logged {text:?}: {}",
+            node.id,
+            node.logged()
+        );
+    }
+}
+
+/// The snapshots the domain's bucket holds, waiting (at most 60 s) for at least one.
+async fn snapshots_in_bucket(js: &async_nats::jetstream::Context) -> Vec<u64> {
+    let config = SnapshotStoreConfig {
+        bucket: "SB_SNAP_SWITCHBOARD".to_owned(),
+        replicas: 3,
+        keep_count: 2,
+    };
+    let store = SnapshotStore::open(js, config).await.expect("the bucket");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut poll = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        poll.tick().await;
+        let seqs = store.list().await.expect("list the bucket");
+        if !seqs.is_empty() {
+            return seqs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot in the bucket in 60 s"
+        );
+    }
+}
+
+/// Drops what depends on when it is asked (`at`, `oldest_wait_ms`) from a query's answer.
+fn timeless(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|key, _| key != "at" && !key.ends_with("_ms"));
+            map.values_mut().for_each(timeless);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(timeless),
+        _ => {}
+    }
+}
+
+/// What `query.queues` answers, without what depends on when it is asked.
+async fn queues(client: &async_nats::Client) -> serde_json::Value {
+    let reply = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.request("switchboard.query.queues", "{}".into()),
+    )
+    .await
+    .expect("query.queues answered in time")
+    .expect("query.queues answered");
+    let mut answer = serde_json::from_slice(&reply.payload).expect("queues JSON");
+    timeless(&mut answer);
+    answer
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_on_an_empty_disk_recovers_from_the_buckets_snapshot() {
+    let cluster = NatsCluster::start().expect("a three-node cluster");
+    let urls = cluster.client_urls();
+    let root = tempfile::tempdir().expect("temp dir");
+    let root = root.path();
+    let client = connect(&urls).await;
+    let js = async_nats::jetstream::new(client.clone());
+    let snapshots = "snapshot_every_events = 40\n";
+    let mut leader = Node::start_with("a", &urls, root, snapshots);
+    wait_until_serving(&client).await;
+    let (load, mut progress) = Load::start(&client);
+    acknowledged_more(&mut progress, 150).await;
+    let in_bucket = snapshots_in_bucket(&js).await;
+    acknowledged_more(&mut progress, 10).await;
+    load.finish().await;
+    let before = queues(&client).await;
+
+    // A new node on an empty disk: the bucket's snapshot, then the stream's tail.
+    let newcomer = Node::start_with("b", &urls, root, snapshots);
+    let line = wait_for_line(&newcomer, "recovered from the snapshot bucket's snapshot").await;
+    let number = |name| -> u64 {
+        logged_field(&line, name)
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {line:?}"))
+    };
+    let (snapshot_seq, replayed, last_seq) = (
+        number("snapshot_seq"),
+        number("replayed"),
+        number("last_seq"),
+    );
+    eprintln!(
+        "bucket held {in_bucket:?}; the newcomer applied {replayed} of {last_seq} records after \
+         the snapshot at {snapshot_seq}"
+    );
+    assert!(in_bucket.iter().all(|&seen| snapshot_seq >= seen), "{line}");
+    assert_eq!(snapshot_seq + replayed, last_seq, "{line}");
+    assert!(replayed < last_seq, "{line}");
+
+    // The leader steps down; the newcomer serves the same state the leader built event by event.
+    leader.signal("-TERM");
+    assert!(leader.child.wait().expect("exits").success());
+    holder(&js, |h| h == "b").await;
+    wait_until_serving(&client).await;
+    assert_eq!(queues(&client).await, before);
+    assert!(!newcomer.logged().contains("snapshot not used"));
 }
