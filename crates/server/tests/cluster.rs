@@ -167,6 +167,10 @@ fn spawn(config: &Path, log: &Path) -> Child {
         .expect("the switchboard binary starts")
 }
 
+/// The tests run one at a time: each runs three nats-servers and two engines, and two such at
+/// once on two cores slow start-up past the harness's bounds.
+static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Senders working at once, so that a leader has turns queued behind the one being appended.
 const LOAD_WORKERS: u64 = 4;
 
@@ -396,6 +400,7 @@ async fn every_acknowledged_create_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
+    let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
     let cluster = NatsCluster::start().expect("a three-node cluster");
     let urls = cluster.client_urls();
     let root = tempfile::tempdir().expect("temp dir");
@@ -532,6 +537,32 @@ async fn snapshots_in_bucket(js: &async_nats::jetstream::Context) -> Vec<u64> {
     }
 }
 
+/// Waits (at most 30 s) until the leader has taken and acknowledged every intake message, so
+/// that its state holds every create the load got acknowledged.
+async fn intake_drained(js: &async_nats::jetstream::Context) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        poll.tick().await;
+        if let Ok(mut consumer) = js
+            .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(
+                "switchboard-engine",
+                "SWITCHBOARD_INBOX",
+            )
+            .await
+            && let Ok(info) = consumer.info().await
+            && info.num_pending == 0
+            && info.num_ack_pending == 0
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the intake was not drained in 30 s"
+        );
+    }
+}
+
 /// Drops what depends on when it is asked (`at`, `oldest_wait_ms`) from a query's answer.
 fn timeless(value: &mut serde_json::Value) {
     match value {
@@ -560,6 +591,7 @@ async fn queues(client: &async_nats::Client) -> serde_json::Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_on_an_empty_disk_recovers_from_the_buckets_snapshot() {
+    let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
     let cluster = NatsCluster::start().expect("a three-node cluster");
     let urls = cluster.client_urls();
     let root = tempfile::tempdir().expect("temp dir");
@@ -574,6 +606,7 @@ async fn an_engine_on_an_empty_disk_recovers_from_the_buckets_snapshot() {
     let in_bucket = snapshots_in_bucket(&js).await;
     acknowledged_more(&mut progress, 10).await;
     load.finish().await;
+    intake_drained(&js).await;
     let before = queues(&client).await;
 
     // A new node on an empty disk: the bucket's snapshot, then the stream's tail.
