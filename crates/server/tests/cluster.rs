@@ -4,7 +4,8 @@
 //! serves; the killed one comes back as a standby; then the leader is paused (SIGSTOP) until
 //! the other takes the lease and appends, and resumed: the zombie's append is fenced and it
 //! stops serving without exiting. At the end every acknowledged create is in the stream exactly
-//! once and the chain verifies. Takeover times are printed (figures, not assertions).
+//! once and the chain verifies. Takeover times are printed (figures, not assertions). And an
+//! engine started while the cluster has no quorum waits for JetStream instead of exiting.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -442,4 +443,62 @@ async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
             node.logged()
         );
     }
+}
+
+/// Waits (at most `bound`) until `node`'s log holds `line`, failing if the process exits first.
+async fn until_logged(node: &mut Node, line: &str, bound: Duration) {
+    let deadline = Instant::now() + bound;
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    while !node.logged().contains(line) {
+        poll.tick().await;
+        let exited = node.child.try_wait().expect("the engine's status");
+        assert!(
+            exited.is_none(),
+            "engine {} exited ({exited:?}) before logging {line:?}:\n{}",
+            node.id,
+            node.logged()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "engine {} did not log {line:?} within {bound:?}:\n{}",
+            node.id,
+            node.logged()
+        );
+    }
+}
+
+/// An engine started while the cluster has no quorum (two of three servers down) waits for
+/// JetStream, saying so, instead of exiting; when the servers come back it takes the lease and
+/// serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_started_without_quorum_waits_and_then_serves() {
+    let mut cluster = NatsCluster::start().expect("a three-node cluster");
+    let urls = cluster.client_urls();
+    let root = tempfile::tempdir().expect("temp dir");
+    for index in 1..3 {
+        cluster.server_mut(index).stop().expect("a server stops");
+    }
+    let mut node = Node::start("a", &urls, root.path());
+    until_logged(
+        &mut node,
+        "JetStream not answering yet",
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(
+        !node.logged().contains("serving as leader"),
+        "served without a quorum:\n{}",
+        node.logged()
+    );
+    for index in 1..3 {
+        cluster
+            .server_mut(index)
+            .restart()
+            .expect("a server restarts");
+    }
+    until_logged(&mut node, "serving as leader", Duration::from_secs(90)).await;
+    let client = async_nats::connect(cluster.server(0).client_url())
+        .await
+        .expect("connect");
+    wait_until_serving(&client).await;
 }
