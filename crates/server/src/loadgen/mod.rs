@@ -255,7 +255,7 @@ async fn loadgen(args: &Args) -> Result<Value> {
     let floor = if args.no_relays {
         None
     } else {
-        Some(start_floor(&cx, args, scratch.path()).await?)
+        Some(start_floor(&cx, args, &desk, scratch.path()).await?)
     };
     if let Some(floor) = &floor {
         merge(&mut report, floor.shape_figures());
@@ -321,6 +321,8 @@ async fn fixed_rate(
             )
             .await;
             merge(&mut report, costs.protocol());
+            // Its agents' last commands answered before the engine's phase is measured.
+            floor.desk.until_idle(cx.drain).await;
             Some((bare, durable, protocol))
         }
     };
@@ -382,12 +384,18 @@ impl Floor {
 
 /// Reads one contact's messages off the engine (a short template phase), then starts the
 /// protocol relay with them and logs the agents in to it; warms it up as the engine was.
-async fn start_floor(cx: &Run, args: &Args, scratch: &Path) -> Result<Floor> {
+async fn start_floor(cx: &Run, args: &Args, desk: &Desk, scratch: &Path) -> Result<Floor> {
     let rate = args.rate.min(TEMPLATE_RATE);
     let secs = TEMPLATE_CONTACTS as f64 / rate;
     let template = async {
         contact_phase(cx, &cx.names, "template", rate, secs).await;
     };
+    // The warm-up's contacts finished first, so that the template's messages are its own.
+    if !desk.until_idle(cx.drain).await {
+        tracing::warn!(
+            "the warm-up's agents are still working; the template may count their messages"
+        );
+    }
     let shape = shape::watch(&cx.url, &cx.names, TEMPLATE_CONTACTS, template).await?;
     let shape = Arc::new(shape);
     let names = Names {

@@ -88,9 +88,22 @@ struct Seen {
     replies: HashMap<String, Vec<usize>>,
     /// Notice sizes by (command, notice name), in the order first seen.
     notices: Vec<((String, String), Vec<usize>)>,
-    /// Event sizes by type, in the order first seen.
-    events: Vec<(String, Vec<usize>)>,
+    /// Every event seen: its number (`Switchboard-Seq`), type and size.
+    events: Vec<(u64, String, usize)>,
+    /// The first contact created while watched, and the number of its first event: events
+    /// before it were decided before the template began (the feed publishes after the log).
+    first_contact: Option<String>,
+    first_event: Option<u64>,
     offer_bytes: usize,
+}
+
+/// What the watcher reads of one message.
+struct Seen1<'a> {
+    subject: &'a str,
+    reply: Option<&'a str>,
+    /// The events stream's number, on an event.
+    seq: Option<u64>,
+    body: &'a [u8],
 }
 
 fn push<K: PartialEq>(list: &mut Vec<(K, Vec<usize>)>, key: K, bytes: usize) {
@@ -101,10 +114,20 @@ fn push<K: PartialEq>(list: &mut Vec<(K, Vec<usize>)>, key: K, bytes: usize) {
 }
 
 impl Seen {
-    fn take(&mut self, names: &Names, subject: &str, reply: Option<&str>, bytes: usize) {
+    fn take(&mut self, names: &Names, message: &Seen1<'_>) {
+        let Seen1 {
+            subject,
+            reply,
+            seq,
+            body,
+        } = *message;
+        let bytes = body.len();
         let p = names.prefix.as_str();
         if let Some(rest) = subject.strip_prefix(&format!("{p}.cmd.")) {
             let verb = rest.rsplit('.').next().unwrap_or("");
+            if verb == "create" && self.first_contact.is_none() {
+                self.first_contact = first_contact_id(body);
+            }
             if let (Some(reply), Some(verb)) = (reply, VERBS.iter().find(|v| **v == verb)) {
                 self.pending.insert(reply.to_owned(), (*verb).to_owned());
             }
@@ -122,7 +145,14 @@ impl Seen {
                 push(&mut self.notices, (verb.clone(), notice.to_owned()), bytes);
             }
         } else if let Some(kind) = subject.strip_prefix(&format!("{p}.events.")) {
-            push(&mut self.events, kind.to_owned(), bytes);
+            let seq = seq.unwrap_or(0);
+            if self.first_event.is_none()
+                && let Some(first) = &self.first_contact
+                && contains(body, format!("\"{first}\"").as_bytes())
+            {
+                self.first_event = Some(seq);
+            }
+            self.events.push((seq, kind.to_owned(), bytes));
         } else if let Some(verb) = self.pending.remove(subject) {
             self.replies.entry(verb).or_default().push(bytes);
         }
@@ -132,8 +162,20 @@ impl Seen {
         self.replies.get(verb).map_or(0, Vec::len)
     }
 
+    /// The template's events, by type in the order first seen, with their sizes.
+    fn template_events(&self) -> Vec<(String, Vec<usize>)> {
+        let mut events = Vec::new();
+        let Some(first) = self.first_event else {
+            return events;
+        };
+        for (_, kind, bytes) in self.events.iter().filter(|(seq, ..)| *seq >= first) {
+            push(&mut events, kind.clone(), *bytes);
+        }
+        events
+    }
+
     fn events_of(&self, kind: &str) -> usize {
-        self.events
+        self.template_events()
             .iter()
             .find(|(k, _)| k == kind)
             .map_or(0, |(_, sizes)| sizes.len())
@@ -166,7 +208,7 @@ impl Seen {
                 }
             }
         }
-        for (kind, sizes) in &self.events {
+        for (kind, sizes) in &self.template_events() {
             if let Some(answer) = answers.get_mut(event_verb(kind)) {
                 for _ in 0..repeat(sizes) {
                     let bytes = mean(sizes);
@@ -180,6 +222,21 @@ impl Seen {
             offer_bytes: self.offer_bytes,
         }
     }
+}
+
+/// The `contact_id` of a create command's body.
+fn first_contact_id(body: &[u8]) -> Option<String> {
+    #[derive(serde::Deserialize)]
+    struct Create {
+        contact_id: String,
+    }
+    serde_json::from_slice::<Create>(body)
+        .ok()
+        .map(|c| c.contact_id)
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
 }
 
 /// Watches the engine's traffic under `names` while `phase` runs `contacts` contacts, until
@@ -252,12 +309,20 @@ async fn record(
     changed: Arc<tokio::sync::Notify>,
 ) {
     while let Some(message) = messages.next().await {
-        seen.lock().unwrap_or_else(PoisonError::into_inner).take(
-            &names,
-            &message.subject,
-            message.reply.as_deref(),
-            message.payload.len(),
-        );
+        let seq = message
+            .headers
+            .as_ref()
+            .and_then(|h| h.get("Switchboard-Seq"))
+            .and_then(|v| v.as_str().parse().ok());
+        let seen1 = Seen1 {
+            subject: &message.subject,
+            reply: message.reply.as_deref(),
+            seq,
+            body: &message.payload,
+        };
+        seen.lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take(&names, &seen1);
         changed.notify_waiters();
     }
 }
@@ -266,21 +331,70 @@ async fn record(
 mod tests {
     use super::*;
 
+    /// A message of `bytes` bytes (the body holds `text` at its start).
+    fn see(
+        seen: &mut Seen,
+        subject: &str,
+        reply: Option<&str>,
+        seq: Option<u64>,
+        text: &str,
+        bytes: usize,
+    ) {
+        let mut body = text.as_bytes().to_vec();
+        body.resize(bytes.max(body.len()), b' ');
+        let names = Names::new("sb", 1);
+        let message = Seen1 {
+            subject,
+            reply,
+            seq,
+            body: &body,
+        };
+        seen.take(&names, &message);
+    }
+
     #[test]
     fn a_contact_is_read_off_its_messages() {
-        let names = Names::new("sb", 1);
         let mut seen = Seen::default();
+        // An event of a contact decided before the template began: not counted.
+        see(&mut seen, "sb.events.wrap_up_ended", None, Some(1), "", 90);
+        let mut seq = 1;
         for contact in 0..2 {
             let inbox = |verb: &str| format!("_INBOX.x.{verb}{contact}");
-            seen.take(&names, "sb.cmd.contact.create", Some(&inbox("c")), 100);
-            seen.take(&names, &inbox("c"), None, 50);
-            seen.take(&names, "sb.agent.a1.offer", None, 600);
-            seen.take(&names, "sb.events.contact_created", None, 300);
-            seen.take(&names, "sb.events.offer_made", None, 400);
-            seen.take(&names, "sb.cmd.agent.a1.accept", Some(&inbox("a")), 20);
-            seen.take(&names, &inbox("a"), None, 30 + contact * 2);
-            seen.take(&names, "sb.agent.a1.assigned", None, 200);
-            seen.take(&names, "sb.events.offer_accepted", None, 250);
+            let id = format!(r#"{{"contact_id":"c{contact}"}}"#);
+            see(
+                &mut seen,
+                "sb.cmd.contact.create",
+                Some(&inbox("c")),
+                None,
+                &id,
+                100,
+            );
+            see(&mut seen, &inbox("c"), None, None, "", 50);
+            see(&mut seen, "sb.agent.a1.offer", None, None, "", 600);
+            for (kind, bytes) in [("contact_created", 300), ("offer_made", 400)] {
+                seq += 1;
+                let subject = format!("sb.events.{kind}");
+                see(&mut seen, &subject, None, Some(seq), &id, bytes);
+            }
+            see(
+                &mut seen,
+                "sb.cmd.agent.a1.accept",
+                Some(&inbox("a")),
+                None,
+                "",
+                20,
+            );
+            see(&mut seen, &inbox("a"), None, None, "", 30 + contact * 2);
+            see(&mut seen, "sb.agent.a1.assigned", None, None, "", 200);
+            seq += 1;
+            see(
+                &mut seen,
+                "sb.events.offer_accepted",
+                None,
+                Some(seq),
+                "",
+                250,
+            );
         }
         let shape = seen.shape(2);
         assert_eq!(shape.offer_bytes, 600);
