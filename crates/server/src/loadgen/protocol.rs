@@ -5,8 +5,10 @@
 //! same desktop notices, and puts the same events into a JetStream stream of the same kind (file
 //! storage, 120 s duplicate window), each with `Nats-Msg-Id`, `Switchboard-Seq` and
 //! `Nats-Expected-Last-Msg-Id`, its acknowledgement awaited with at most 256 in flight, as the
-//! engine's events feed. Each batch of commands (whatever has arrived, up to 1,024) is appended
-//! to a file with one `fdatasync` before anything of it goes out. The sizes come from the
+//! engine's events feed. Each batch of commands (whatever has arrived, up to 1,024) is handed
+//! with its answers' events to a committer thread, which appends whatever batches have queued
+//! with one write and one `fdatasync` (group commit, as the engine's log); a batch's answers go
+//! out once it is durable, and the loop takes the next batch meanwhile, as the engine's does. The sizes come from the
 //! engine itself (`shape`).
 //!
 //! Its only state: the logged-in agents (an offer goes to the next one round the list, with no
@@ -162,6 +164,12 @@ async fn run(
     }
 }
 
+/// A reply, offer or notice: its subject and body.
+type Outgoing = (Subject, Bytes);
+
+/// An event: its number, subject and body.
+type Event = (u64, Subject, Bytes);
+
 /// A JetStream acknowledgement: whether the event was stored.
 type Acked = BoxFuture<'static, bool>;
 
@@ -170,7 +178,14 @@ struct Relay {
     js: jetstream::Context,
     prefix: String,
     shape: Arc<Shape>,
-    file: File,
+    /// Batches to the committer thread: a number and the bytes to append.
+    to_commit: std::sync::mpsc::Sender<(u64, Vec<u8>)>,
+    /// The last batch durable, from the committer thread (an error ends the relay).
+    committed: tokio::sync::mpsc::UnboundedReceiver<Result<u64, String>>,
+    /// The last batch handed to the committer.
+    last_batch: u64,
+    /// Batches written and not yet durable: their replies, offers and notices, and events.
+    waiting: VecDeque<(u64, Vec<Outgoing>, Vec<Event>)>,
     /// The logged-in agents, in the order they logged in.
     agents: Vec<String>,
     /// The agent the next offer goes to (an index into `agents`, round the list).
@@ -178,13 +193,13 @@ struct Relay {
     next_offer: u64,
     /// The last event numbered.
     last_event: u64,
-    /// Replies, offers and notices of the batch, for after its `fdatasync`.
+    /// Replies, offers and notices of the batch being answered.
     out: Vec<(Subject, Bytes)>,
+    /// Events of the batch being answered.
+    batch_events: Vec<(u64, Subject, Bytes)>,
     /// Durable events waiting for room in the window.
     events: VecDeque<(u64, Subject, Bytes)>,
     acks: FuturesUnordered<Acked>,
-    /// The batch as written to the file.
-    buffer: Vec<u8>,
     counts: Arc<Counts>,
 }
 
@@ -216,20 +231,24 @@ impl Relay {
             .append(true)
             .open(&setup.file)
             .with_context(|| format!("could not open {}", setup.file.display()))?;
+        let (to_commit, committed) = committer(file)?;
         let relay = Self {
             client,
             js,
             prefix,
             shape: setup.shape.clone(),
-            file,
+            to_commit,
+            committed,
+            last_batch: 0,
+            waiting: VecDeque::new(),
             agents: Vec::new(),
             next_agent: 0,
             next_offer: 0,
             last_event: 0,
             out: Vec::new(),
+            batch_events: Vec::new(),
             events: VecDeque::new(),
             acks: FuturesUnordered::new(),
-            buffer: Vec::new(),
             counts,
         };
         Ok((relay, commands))
@@ -249,6 +268,13 @@ impl Relay {
                     }
                     if self.publish_events().await? {
                         self.client.flush().await?;
+                    }
+                }
+                durable = self.committed.recv() => {
+                    match durable {
+                        Some(Ok(durable)) => self.release(durable).await?,
+                        Some(Err(error)) => anyhow::bail!("the protocol relay's log: {error}"),
+                        None => anyhow::bail!("the protocol relay's committer stopped"),
                     }
                 }
                 first = commands.next() => {
@@ -275,24 +301,37 @@ impl Relay {
         count.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// One batch: its answers made, written with one `fdatasync`, then sent.
+    /// One batch: its answers made and handed to the committer thread with the batch's
+    /// bytes, to go out once durable (as the engine hands a turn to its log's committer).
     async fn batch(&mut self, batch: &mut Vec<Message>) -> Result<()> {
-        self.buffer.clear();
+        let mut bytes = Vec::new();
         for message in batch.drain(..) {
-            self.buffer.extend_from_slice(&message.payload);
+            bytes.extend_from_slice(&message.payload);
             self.answer(&message);
         }
-        for (_, _, body) in &self.events {
-            self.buffer.extend_from_slice(body);
+        for (_, _, body) in &self.batch_events {
+            bytes.extend_from_slice(body);
         }
-        self.file
-            .write_all(&self.buffer)
-            .context("the protocol relay could not write")?;
-        self.file
-            .sync_data()
-            .context("the protocol relay could not fdatasync")?;
-        for (subject, body) in self.out.drain(..) {
-            self.client.publish(subject, body).await?;
+        self.last_batch += 1;
+        let out = std::mem::take(&mut self.out);
+        let events = std::mem::take(&mut self.batch_events);
+        self.waiting.push_back((self.last_batch, out, events));
+        self.to_commit
+            .send((self.last_batch, bytes))
+            .map_err(|_| anyhow::anyhow!("the protocol relay's committer stopped"))
+    }
+
+    /// Sends what the batches up to `durable` answered: replies, offers and notices, then
+    /// their events into the window.
+    async fn release(&mut self, durable: u64) -> Result<()> {
+        while self.waiting.front().is_some_and(|(n, ..)| *n <= durable) {
+            let Some((_, out, events)) = self.waiting.pop_front() else {
+                break;
+            };
+            for (subject, body) in out {
+                self.client.publish(subject, body).await?;
+            }
+            self.events.extend(events);
         }
         self.publish_events().await?;
         self.client.flush().await?;
@@ -343,7 +382,7 @@ impl Relay {
             let subject = Subject::from(format!("{}.events.{}", self.prefix, event.name));
             let head = format!(r#"{{"seq":{}"#, self.last_event);
             let body = padded(&head, event.bytes);
-            self.events.push_back((self.last_event, subject, body));
+            self.batch_events.push((self.last_event, subject, body));
         }
     }
 
@@ -394,6 +433,47 @@ impl Relay {
         }
         Ok(published)
     }
+}
+
+/// Starts the committer thread on `file`: it takes every batch handed over, appends those that
+/// have queued meanwhile with one write and one `fdatasync` (group commit, as the engine's
+/// log), and answers with the last batch now durable. It ends when the relay drops its sender.
+#[expect(
+    clippy::type_complexity,
+    reason = "a pair of channel ends, named by the fields they go into"
+)]
+fn committer(
+    mut file: File,
+) -> Result<(
+    std::sync::mpsc::Sender<(u64, Vec<u8>)>,
+    tokio::sync::mpsc::UnboundedReceiver<Result<u64, String>>,
+)> {
+    let (to_commit, batches) = std::sync::mpsc::channel::<(u64, Vec<u8>)>();
+    let (durable, committed) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::Builder::new()
+        .name("loadgen-protocol-log".to_owned())
+        .spawn(move || {
+            let mut buffer = Vec::new();
+            while let Ok((mut last, bytes)) = batches.recv() {
+                buffer.clear();
+                buffer.extend_from_slice(&bytes);
+                while let Ok((next, bytes)) = batches.try_recv() {
+                    last = next;
+                    buffer.extend_from_slice(&bytes);
+                }
+                let written = file
+                    .write_all(&buffer)
+                    .and_then(|()| file.sync_data())
+                    .map(|()| last)
+                    .map_err(|error| error.to_string());
+                let failed = written.is_err();
+                if durable.send(written).is_err() || failed {
+                    return;
+                }
+            }
+        })
+        .context("could not start the protocol relay's committer")?;
+    Ok((to_commit, committed))
 }
 
 /// A JSON object starting with `head` (an object's opening and its first fields, without the
