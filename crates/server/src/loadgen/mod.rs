@@ -531,8 +531,8 @@ async fn relay_phases(
 }
 
 /// What a measured phase cost: the CPU time of each process in the path (the engine's, the
-/// nats-server's when started here, this load generator's, and the protocol relay's thread in
-/// it) and nats-server's messages in and out, over the phase.
+/// nats-server's when started here, this load generator's, and the protocol relay's two threads
+/// in it) and nats-server's messages in and out, over the phase.
 struct Costs {
     cpu: [Option<Duration>; 4],
     messages: Option<(u64, u64)>,
@@ -563,7 +563,8 @@ impl Costs {
         })
     }
 
-    /// The protocol relay phase's figures (the load generator's CPU without the relay's thread).
+    /// The protocol relay phase's figures (the relay's CPU is its loop's and its committer's
+    /// threads'; the load generator's is the rest of this process's).
     fn protocol(&self) -> Value {
         let messages = self.messages_per_contact();
         let loadgen = self.cpu_us_per_contact(2).zip(self.cpu_us_per_contact(3));

@@ -51,15 +51,16 @@ pub(super) struct Counts {
 pub(super) struct ProtocolRelay {
     stop: Option<oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
-    /// The relay thread's id (for its CPU time), when Linux tells it.
-    tid: Option<u32>,
+    /// The ids of the relay's thread and its committer's (for their CPU time), as Linux tells
+    /// them.
+    tids: Vec<u32>,
     counts: Arc<Counts>,
 }
 
 impl std::fmt::Debug for ProtocolRelay {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ProtocolRelay")
-            .field("tid", &self.tid)
+            .field("tids", &self.tids)
             .finish_non_exhaustive()
     }
 }
@@ -90,20 +91,27 @@ impl ProtocolRelay {
         let thread = super::relay::on_own_thread("loadgen-protocol", ready, move |ready| {
             run(setup, relay_counts, ready, stopped)
         })?;
-        let tid = subscribed
+        let tids = subscribed
             .await
             .context("the protocol relay stopped before it subscribed")??;
         Ok(Self {
             stop: Some(stop),
             thread: Some(thread),
-            tid,
+            tids,
             counts,
         })
     }
 
-    /// The relay thread's CPU time so far.
+    /// The CPU time of the relay's thread and its committer's so far (`None` unless both are
+    /// known).
     pub(super) fn cpu_time(&self) -> Option<std::time::Duration> {
-        self.tid.and_then(super::machine::thread_cpu_time)
+        if self.tids.len() < 2 {
+            return None;
+        }
+        self.tids
+            .iter()
+            .map(|tid| super::machine::thread_cpu_time(*tid))
+            .sum()
     }
 
     /// What it has counted.
@@ -138,12 +146,13 @@ fn thread_id() -> Option<u32> {
 async fn run(
     setup: Setup,
     counts: Arc<Counts>,
-    ready: oneshot::Sender<Result<Option<u32>>>,
+    ready: oneshot::Sender<Result<Vec<u32>>>,
     stopped: oneshot::Receiver<()>,
 ) {
     let (mut relay, commands) = match Relay::open(&setup, counts).await {
         Ok(parts) => {
-            let _ = ready.send(Ok(thread_id()));
+            let tids = [thread_id(), parts.0.committer_tid].into_iter().flatten();
+            let _ = ready.send(Ok(tids.collect()));
             parts
         }
         Err(error) => {
@@ -182,6 +191,8 @@ struct Relay {
     to_commit: std::sync::mpsc::Sender<(u64, Vec<u8>)>,
     /// The last batch durable, from the committer thread (an error ends the relay).
     committed: tokio::sync::mpsc::UnboundedReceiver<Result<u64, String>>,
+    /// The committer thread's id.
+    committer_tid: Option<u32>,
     /// The last batch handed to the committer.
     last_batch: u64,
     /// Batches written and not yet durable: their replies, offers and notices, and events.
@@ -231,7 +242,7 @@ impl Relay {
             .append(true)
             .open(&setup.file)
             .with_context(|| format!("could not open {}", setup.file.display()))?;
-        let (to_commit, committed) = committer(file)?;
+        let (to_commit, committed, committer_tid) = committer(file)?;
         let relay = Self {
             client,
             js,
@@ -239,6 +250,7 @@ impl Relay {
             shape: setup.shape.clone(),
             to_commit,
             committed,
+            committer_tid,
             last_batch: 0,
             waiting: VecDeque::new(),
             agents: Vec::new(),
@@ -438,21 +450,25 @@ impl Relay {
 /// Starts the committer thread on `file`: it takes every batch handed over, appends those that
 /// have queued meanwhile with one write and one `fdatasync` (group commit, as the engine's
 /// log), and answers with the last batch now durable. It ends when the relay drops its sender.
+/// Also returns the thread's id.
 #[expect(
     clippy::type_complexity,
-    reason = "a pair of channel ends, named by the fields they go into"
+    reason = "a pair of channel ends, named by the fields they go into, and an id"
 )]
 fn committer(
     mut file: File,
 ) -> Result<(
     std::sync::mpsc::Sender<(u64, Vec<u8>)>,
     tokio::sync::mpsc::UnboundedReceiver<Result<u64, String>>,
+    Option<u32>,
 )> {
     let (to_commit, batches) = std::sync::mpsc::channel::<(u64, Vec<u8>)>();
     let (durable, committed) = tokio::sync::mpsc::unbounded_channel();
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     std::thread::Builder::new()
         .name("loadgen-protocol-log".to_owned())
         .spawn(move || {
+            let _ = tid_tx.send(thread_id());
             let mut buffer = Vec::new();
             while let Ok((mut last, bytes)) = batches.recv() {
                 buffer.clear();
@@ -473,7 +489,8 @@ fn committer(
             }
         })
         .context("could not start the protocol relay's committer")?;
-    Ok((to_commit, committed))
+    let tid = tid_rx.recv().ok().flatten();
+    Ok((to_commit, committed, tid))
 }
 
 /// A JSON object starting with `head` (an object's opening and its first fields, without the
