@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use switchboard_core::{Event, EventKind};
-use switchboard_log::LogReader;
+use switchboard_log::{LogError, LogReader, Record};
 use switchboard_wire::decode_event;
 
 use crate::EngineError;
@@ -15,7 +15,8 @@ use crate::EngineError;
 pub enum HistoryFilter {
     /// One contact, by id.
     Contact(String),
-    /// Every contact of one customer, by customer reference.
+    /// Every contact of one customer, by customer reference, and the decisions about the
+    /// customer that name no contact (a persistent-complainant designation).
     Customer(String),
 }
 
@@ -42,12 +43,25 @@ pub fn history_up_to(
     if reader.last_seq()? == 0 {
         return Ok(Vec::new());
     }
+    history_of_records(reader.read_from(1)?, filter, up_to)
+}
+
+/// Like [`history_up_to`], over records read from any backend of the log (a JetStream log's
+/// reader, say), from the first.
+///
+/// # Errors
+/// A record could not be read, or does not decode.
+pub fn history_of_records(
+    records: impl IntoIterator<Item = Result<Record, LogError>>,
+    filter: &HistoryFilter,
+    up_to: u64,
+) -> Result<Vec<(u64, Event)>, EngineError> {
     let mut contacts: BTreeSet<String> = BTreeSet::new();
     if let HistoryFilter::Contact(id) = filter {
         contacts.insert(id.clone());
     }
     let mut found = Vec::new();
-    for record in reader.read_from(1)? {
+    for record in records {
         let record = record?;
         if record.seq > up_to {
             break;
@@ -62,10 +76,20 @@ pub fn history_up_to(
         {
             contacts.insert(created.details.id.to_string());
         }
-        if event
-            .kind
-            .contact()
-            .is_some_and(|c| contacts.contains(c.as_str()))
+        // A customer's own events name no contact (a persistent-complainant decision): a
+        // subject access request must see them too.
+        let of_customer = matches!(
+            (filter, &event.kind),
+            (
+                HistoryFilter::Customer(customer),
+                EventKind::PersistentComplainantMarked { customer: theirs, .. },
+            ) if theirs.as_str() == customer.as_str()
+        );
+        if of_customer
+            || event
+                .kind
+                .contact()
+                .is_some_and(|c| contacts.contains(c.as_str()))
         {
             found.push((record.seq, event));
         }

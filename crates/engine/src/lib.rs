@@ -18,10 +18,15 @@
 //! log's last ten minutes ([`ReceiptOptions`], [`Recovered::receipts`]) from its tail, whatever
 //! snapshot it starts from.
 //!
+//! The log is an [`EngineLog`]: the file log in the data directory, or in cluster mode a
+//! [`switchboard_jetlog::MirroredLog`] (the domain's JetStream stream, fenced, then a local copy
+//! in the data directory), opened with [`Engine::open_on`]; both recover the same way.
+//!
 //! Also here, for the command line and queries: [`replay`] (rebuild the state from the whole log,
 //! with progress) and [`history`] (every event of one contact or customer).
 
 mod history;
+mod log;
 mod receipts;
 mod recovery;
 mod snapshotter;
@@ -31,14 +36,15 @@ use std::time::Instant;
 
 use switchboard_core::{Command, Event, Rejection, Router, RoutingConfig, State, Timestamp};
 use switchboard_log::{
-    ChainHash, CommitterOptions, FileLog, GroupCommitter, LogError, LogOptions, Report,
-    SnapshotOptions,
+    ChainHash, CommitterOptions, EventLog, FileLog, GroupCommitter, LogError, LogOptions, Recovery,
+    Report, SnapshotOptions,
 };
 use switchboard_wire::encode_snapshot;
 
-pub use history::{HistoryFilter, history, history_up_to};
+pub use history::{HistoryFilter, history, history_of_records, history_up_to};
+pub use log::EngineLog;
 pub use receipts::{ReceiptError, ReceiptOptions, RecoveredReceipts, encode_entries};
-pub use recovery::{Recovered, ReplayReport, SnapshotRejection, replay};
+pub use recovery::{Recovered, ReplayReport, SnapshotRejection, replay, replay_records};
 pub use snapshotter::{HAND_OVER_EVENTS_MAX, Snapshotter, SnapshotterOptions};
 
 /// How the engine keeps its log and snapshots.
@@ -116,7 +122,7 @@ pub struct EngineParts {
     /// The router: state and configuration, holding exactly the log's events.
     pub router: Router,
     /// The log, with nothing pending.
-    pub log: FileLog,
+    pub log: EngineLog,
     /// The data directory.
     pub dir: PathBuf,
     /// The options the engine was opened with.
@@ -157,8 +163,8 @@ pub struct Submitted {
 /// per commit), or to a [`GroupCommitter`] thread that owns the log.
 #[derive(Debug)]
 enum Writer {
-    Direct(FileLog),
-    Group(GroupCommitter<FileLog>),
+    Direct(EngineLog),
+    Group(GroupCommitter<EngineLog>),
 }
 
 impl Writer {
@@ -200,6 +206,31 @@ impl Engine {
         progress: &mut dyn FnMut(u64, u64),
     ) -> Result<(Self, Recovered), EngineError> {
         let (log, recovered_log) = FileLog::open(dir, options.log.clone())?;
+        Self::open_on(
+            EngineLog::File(log),
+            recovered_log,
+            dir,
+            config,
+            options,
+            progress,
+        )
+    }
+
+    /// Recovers the state over a log already opened on `dir` (for cluster mode, a
+    /// [`switchboard_jetlog::MirroredLog`] whose local copy has been brought up to the stream's
+    /// end), with `recovered_log` what opening it found. The one recovery path of
+    /// [`Engine::open`]: the newest usable snapshot in `dir`, then the log's tail.
+    ///
+    /// # Errors
+    /// As [`Engine::open`].
+    pub fn open_on(
+        log: EngineLog,
+        recovered_log: Recovery,
+        dir: &Path,
+        config: RoutingConfig,
+        options: EngineOptions,
+        progress: &mut dyn FnMut(u64, u64),
+    ) -> Result<(Self, Recovered), EngineError> {
         let (state, recovered) = recovery::recover(dir, &options, recovered_log, progress)?;
         let router = Router::with_state(config, state).map_err(EngineError::Config)?;
         let engine = Self {
@@ -288,7 +319,7 @@ impl Engine {
                     appended.first_seq,
                     appended.last_seq,
                     appended.head_hash,
-                    log.stats().last_append_sync,
+                    log.last_sync_time().unwrap_or_default(),
                 )
             }
             Writer::Group(committer) => {
@@ -468,6 +499,21 @@ impl Engine {
             since_snapshot: 0,
             receipts: receipts::Attached::default(),
         })
+    }
+
+    /// The idempotency receipts of the log in `dir` up to `last_seq`, read back as recovery reads
+    /// them: for an engine put together from a state kept elsewhere (a cluster-mode standby's,
+    /// [`Engine::from_parts`]).
+    ///
+    /// # Errors
+    /// The log could not be read, or a record does not decode.
+    pub fn read_receipts(
+        dir: &Path,
+        options: &EngineOptions,
+        last_seq: u64,
+    ) -> Result<RecoveredReceipts, EngineError> {
+        let reader = switchboard_log::LogReader::open_with_options(dir, &options.log)?;
+        receipts::read_back(&reader, &options.receipts, last_seq)
     }
 
     fn snapshot_if_due(&mut self) -> Result<(), EngineError> {

@@ -345,7 +345,7 @@ fn an_engine_taken_apart_and_put_back_together_goes_on() {
     let parts = engine.into_parts().expect("taken apart");
     assert_eq!(
         parts.router.state().events_applied(),
-        parts.log.next_seq() - 1,
+        switchboard_log::EventLog::next_seq(&parts.log) - 1,
         "what was pending is committed first"
     );
     let mut engine = Engine::from_parts(parts).expect("put back together");
@@ -499,7 +499,19 @@ fn a_snapshot_that_does_not_match_the_log_is_skipped_and_the_log_replayed() {
 fn history_names_every_event_of_a_contact_and_of_a_customer() {
     let dir = tempfile::tempdir().expect("temp dir");
     let (mut engine, _) = open(dir.path(), 0);
-    let events = morning(&mut engine, 13, 200);
+    let mut events = morning(&mut engine, 13, 200);
+    // A decision about a customer that names no contact: their history (a subject access
+    // request) must hold it; another customer's must not.
+    let later = events.last().map_or(Timestamp::EPOCH, |e| e.at);
+    for customer in ["cust2", "cust-other"] {
+        let mark = Command::MarkPersistentComplainant {
+            customer: customer.into(),
+            designated: true,
+            reason: "policy decision 2026/14".into(),
+        };
+        engine.decide(mark, later).expect("mark");
+        events.extend(engine.commit().expect("commit").expect("an event").events);
+    }
     drop(engine);
     let of = |id: &str| -> Vec<&Event> {
         events
@@ -543,9 +555,19 @@ fn history_names_every_event_of_a_contact_and_of_a_customer() {
             e.kind
                 .contact()
                 .is_some_and(|c| theirs.iter().any(|t| t == c.as_str()))
+                || matches!(&e.kind, EventKind::PersistentComplainantMarked { customer: c, .. }
+                    if c.as_str() == customer)
         })
         .collect();
     assert_eq!(found.iter().map(|(_, e)| e).collect::<Vec<_>>(), expected);
+    assert_eq!(
+        found
+            .iter()
+            .filter(|(_, e)| matches!(e.kind, EventKind::PersistentComplainantMarked { .. }))
+            .count(),
+        1,
+        "their own decision, not the other customer's"
+    );
     assert!(
         history(dir.path(), &HistoryFilter::Contact("nobody".into()))
             .expect("history")

@@ -13,6 +13,9 @@
 //! - [`Lease`] is the leadership lease of one domain: a key in a KV bucket whose entries live for
 //!   the lease's TTL (`max_age`), created by the holder and renewed by revision (compare and swap).
 //!   A renewal that fails means the lease is lost.
+//! - [`MirroredLog`] is what a cluster-mode engine writes: the stream first (fenced), then a
+//!   local file copy that everything reading the log reads; [`copy_tail`] brings a copy (a
+//!   standby's) up to the stream's end.
 //!
 //! The servers must run with `sync_interval: always` (Jepsen, NATS 2.12.1: lazy fsync loses
 //! acknowledged writes); nothing a client can read shows it, so it is the deployment's to check
@@ -24,11 +27,13 @@
 mod batch;
 mod error;
 mod lease;
+mod mirrored;
 mod stream_log;
 
 pub use batch::ATOMIC_BATCH_MAX;
 pub use error::{JetStreamError, LeaseError};
 pub use lease::{Lease, LeaseConfig};
+pub use mirrored::{MirroredLog, copy_tail};
 pub use stream_log::{
     JetStreamConfig, JetStreamLog, StreamReader, StreamRecords, StreamVerifyReport,
 };

@@ -395,6 +395,12 @@ impl StreamReader {
         Ok(reader)
     }
 
+    /// The last seq this reader reads (the stream's end when it started; 0 for an empty
+    /// stream).
+    pub fn end_seq(&self) -> u64 {
+        self.end_seq
+    }
+
     /// The next record, checked; `None` past the end the reader started with. Each message is
     /// waited for at most the configuration's request bound.
     pub async fn next(&mut self) -> Option<Result<Record, LogError>> {

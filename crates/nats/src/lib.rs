@@ -26,6 +26,7 @@
 //! state the loop reports into; [`http`] serves `/metrics`, `/healthz` and `/readyz` (hyper);
 //! [`disk`] reads the data directory's free space for both.
 
+pub mod cluster;
 mod connect;
 pub mod disk;
 mod driver;

@@ -4,6 +4,11 @@
 //! [`SUMMARY_EVERY`] ("37 requests refused in the last 10 s, by code: invalid_message 30,
 //! unknown_subject 7"). The `switchboard_bad_messages_total` metric counts every one.
 //!
+//! A body that does not decode is logged with the field at fault but without the decoder's
+//! detail, which can quote the values sent (a caller's number in `attributes`, a customer
+//! reference): engine log lines carry no personal data (docs/privacy.md). The client's reply
+//! still carries the whole message.
+//!
 //! The rate limit is a pure type fed explicit instants, so it is tested without a clock (the
 //! node owns one, and its timer says when a summary is due).
 
@@ -104,12 +109,38 @@ pub fn escaped(text: &str) -> String {
     out
 }
 
+/// What the log says in place of a decoding error's detail.
+pub const WITHHELD: &str = " (the rest withheld from the log: it can quote the request's values)";
+
+/// A refusal's message as the log may hold it: for a body that does not decode
+/// (`invalid_message`), only the field at fault (`field `attributes.phone``) or the kind of
+/// failure (`not valid JSON`), since the decoder's detail can quote the values sent; other
+/// refusals' messages name ids and states, never a body's values, and are kept whole.
+#[must_use]
+pub fn loggable(code: &str, message: &str) -> String {
+    if code != "invalid_message" {
+        return message.to_owned();
+    }
+    const FIELD: &str = "field `";
+    let kept = match message.strip_prefix(FIELD) {
+        // `field `a.b``: the name is the wire contract's, never the client's value.
+        Some(rest) => rest
+            .find('`')
+            .map_or("field", |end| &message[..FIELD.len() + end + 1]),
+        None => message.split(':').next().unwrap_or(message),
+    };
+    if kept.len() == message.len() {
+        return message.to_owned();
+    }
+    format!("{kept}{WITHHELD}")
+}
+
 /// Writes one refusal's DEBUG line.
 pub fn log_refusal(subject: &str, code: &'static str, message: &str) {
     tracing::debug!(
         subject = %escaped(subject),
         code,
-        message = %escaped(message),
+        message = %escaped(&loggable(code, message)),
         "request refused"
     );
 }
@@ -154,6 +185,45 @@ mod tests {
             .expect("the refusal that ends the window");
         assert_eq!(summary.refused, 2);
         assert_eq!(summary.over, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn a_decoding_errors_detail_is_withheld_from_the_log_but_not_its_field() {
+        // A real refusal: a caller's number sent as a number where a string is expected.
+        let body = br#"{"contact_id":"c1","channel":"phone","service":"benefits","attributes":{"phone":7700900123}}"#;
+        let refused = switchboard_wire::decode_command(
+            switchboard_wire::CommandKind::CreateContact,
+            None,
+            body,
+            switchboard_wire::Format::Json,
+        )
+        .expect_err("refused");
+        assert!(
+            refused.message.contains("7700900123"),
+            "{}",
+            refused.message
+        );
+        let logged = loggable("invalid_message", &refused.message);
+        assert!(!logged.contains("7700900123"), "{logged}");
+        assert!(logged.starts_with("field `attributes"), "{logged}");
+        assert!(logged.ends_with(WITHHELD), "{logged}");
+
+        let syntax = loggable(
+            "invalid_message",
+            "not valid JSON: expected value at line 1 column 9",
+        );
+        assert_eq!(syntax, format!("not valid JSON{WITHHELD}"));
+        assert_eq!(
+            loggable("invalid_message", "field `x"),
+            format!("field{WITHHELD}")
+        );
+        assert_eq!(
+            loggable("invalid_message", "field `priority`"),
+            "field `priority`"
+        );
+        // Other refusals name ids and states, and are kept whole.
+        let unknown = "agent a7 has not logged in";
+        assert_eq!(loggable("unknown_agent", unknown), unknown);
     }
 
     #[test]

@@ -232,6 +232,20 @@ catalogue! {
         "Events published to the events stream again because JetStream did not acknowledge them.";
     EVENTS_REFUSED_FOR_ORDER = "switchboard_events_refused_for_order_total", Counter, [],
         "Events the events stream refused because its last message was not the previous event.";
+    CLUSTER_LEADER = "switchboard_cluster_leader", Gauge, ["domain"],
+        "Cluster mode: 1 while this engine serves the domain as its leader, 0 while it is a standby.";
+    LEASE_RENEWALS = "switchboard_lease_renewals_total", Counter, ["domain"],
+        "Cluster mode: renewals of the domain's lease by this engine.";
+    LEASE_LOST = "switchboard_lease_lost_total", Counter, ["domain"],
+        "Cluster mode: leases this engine lost while serving (a renewal refused or not confirmed in time); it stops serving.";
+    LOG_FENCED_APPENDS = "switchboard_log_fenced_appends_total", Counter, ["domain"],
+        "Cluster mode: appends refused because another leader had appended (the fence); the engine stops serving.";
+    FAILOVERS = "switchboard_failovers_total", Counter, ["domain"],
+        "Cluster mode: takeovers by this engine of a lease another engine held.";
+    STANDBY_LAG = "switchboard_standby_lag_events", Gauge, ["domain"],
+        "Cluster mode: events the log stream held that this standby had not yet applied, at its last look.";
+    FAILOVER_DURATION = "switchboard_failover_duration_seconds", Histogram, ["domain"],
+        "Cluster mode: time from this standby first seeing the lease free to serving.";
 }
 
 /// The catalogue entry of a metric, if it is one of Switchboard's.

@@ -31,6 +31,12 @@ pub(crate) struct FileConfig {
     pub(crate) http: HttpConfig,
     #[serde(default)]
     pub(crate) routing: RoutingSection,
+    /// `[log]`: where the event log lives (a file log, or a JetStream stream in cluster mode).
+    #[serde(default)]
+    pub(crate) log: LogSection,
+    /// `[cluster]`: this node and its lease, in cluster mode.
+    #[serde(default)]
+    pub(crate) cluster: ClusterSection,
     /// The business calendar: working-day clocks, and opening hours unless a rule names another
     /// calendar. Called `default` in `[[opening]]` rules. The council calendar when absent.
     pub(crate) calendar: Option<switchboard_calendar::CalendarSpec>,
@@ -43,6 +49,39 @@ pub(crate) struct FileConfig {
     /// `[complaints]`
     #[serde(default)]
     pub(crate) complaints: ComplaintsSection,
+    /// `[retention]`: how long personal data is kept after a customer's last contact, per
+    /// service (`complaints = "6y"`), with `default` for the others (docs/privacy.md).
+    #[serde(default)]
+    pub(crate) retention: BTreeMap<String, String>,
+}
+
+impl FileConfig {
+    /// The retention schedule of `[retention]`, if the file has one.
+    pub(crate) fn retention_schedule(
+        &self,
+    ) -> Result<Option<switchboard_privacy::RetentionSchedule>> {
+        if self.retention.is_empty() {
+            return Ok(None);
+        }
+        let mut default = None;
+        let mut services = BTreeMap::new();
+        for (key, text) in &self.retention {
+            let period = switchboard_privacy::RetentionPeriod::parse(text)
+                .with_context(|| format!("retention.{key}"))?;
+            if key == "default" {
+                default = Some(period);
+            } else {
+                services.insert(key.clone(), period);
+            }
+        }
+        let default = default.context(
+            "retention.default is missing: [retention] needs a default period for the services it does not name",
+        )?;
+        Ok(Some(switchboard_privacy::RetentionSchedule {
+            default,
+            services,
+        }))
+    }
 }
 
 /// The name of the `[calendar]` section's calendar in `[[opening]]` rules.
@@ -255,6 +294,147 @@ impl Default for EngineConfig {
 /// The default of `engine.min_free_bytes`: 256 MiB, room for a busy centre's snapshot and some
 /// hours of log, so that the not-ready answer comes well before the disk is full.
 const MIN_FREE_BYTES_DEFAULT: u64 = 256 << 20;
+
+/// `[log] backend`: where the event log lives.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "snake_case")]
+pub(crate) enum LogBackend {
+    /// The file log in the data directory: one engine, the embedded default.
+    #[default]
+    File,
+    /// Cluster mode: the domain's log in a replicated JetStream stream, one leader per domain
+    /// under a lease, standbys following (docs/cluster.md).
+    Jetstream,
+}
+
+impl LogBackend {
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            Self::File => "file",
+            Self::Jetstream => "jetstream",
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct LogSection {
+    pub(crate) backend: LogBackend,
+    /// Copies the JetStream cluster keeps of the log stream, the snapshots and the lease
+    /// (jetstream only; [`LOG_REPLICAS_DEFAULT`] when unset).
+    pub(crate) replicas: Option<usize>,
+}
+
+/// `[cluster]` (jetstream only).
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub(crate) struct ClusterSection {
+    /// This engine's name in the lease (unset: the host name).
+    pub(crate) node_id: Option<String>,
+    /// How long the lease lasts after its last renewal ([`LEASE_TTL_SECS_DEFAULT`] when unset).
+    pub(crate) lease_ttl_secs: Option<u64>,
+}
+
+/// The default of `[log] replicas`: a three-node cluster keeps every record on each node.
+pub(crate) const LOG_REPLICAS_DEFAULT: usize = 3;
+
+/// The default of `[cluster] lease_ttl_secs`, chosen by measurement (docs/cluster.md,
+/// "Measured"): a takeover takes the TTL plus well under a second.
+pub(crate) const LEASE_TTL_SECS_DEFAULT: u64 = 3;
+
+/// The bounds of `[cluster] lease_ttl_secs`.
+pub(crate) const LEASE_TTL_SECS_RANGE: std::ops::RangeInclusive<u64> = 2..=60;
+
+/// The longest `[cluster] node_id`.
+const NODE_ID_BYTES_MAX: usize = 64;
+
+/// Cluster mode's settings, resolved and checked ([`cluster_settings`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ClusterSettings {
+    pub(crate) replicas: usize,
+    pub(crate) node_id: String,
+    pub(crate) lease_ttl: Duration,
+}
+
+/// Cluster mode's settings when `[log] backend = "jetstream"` (`None` for the file log, which
+/// then refuses the cluster's keys rather than ignore them). The node id defaults to the host
+/// name.
+pub(crate) fn cluster_settings(file: &FileConfig) -> Result<Option<ClusterSettings>> {
+    if file.log.backend == LogBackend::File {
+        let ignored = [
+            ("log.replicas", file.log.replicas.is_some()),
+            ("cluster.node_id", file.cluster.node_id.is_some()),
+            (
+                "cluster.lease_ttl_secs",
+                file.cluster.lease_ttl_secs.is_some(),
+            ),
+        ];
+        if let Some((key, _)) = ignored.iter().find(|(_, set)| *set) {
+            anyhow::bail!(
+                "{key} is set but log.backend is \"file\": it applies to cluster mode only \
+                 (log.backend = \"jetstream\", docs/cluster.md)"
+            );
+        }
+        return Ok(None);
+    }
+    let replicas = file.log.replicas.unwrap_or(LOG_REPLICAS_DEFAULT);
+    if !(1..=STREAM_REPLICAS_MAX).contains(&replicas) {
+        anyhow::bail!(
+            "log.replicas is {replicas}; it must be from 1 to {STREAM_REPLICAS_MAX} (JetStream's bound)"
+        );
+    }
+    let ttl = file
+        .cluster
+        .lease_ttl_secs
+        .unwrap_or(LEASE_TTL_SECS_DEFAULT);
+    if !LEASE_TTL_SECS_RANGE.contains(&ttl) {
+        anyhow::bail!(
+            "cluster.lease_ttl_secs is {ttl}; it must be from {} to {} (every engine of a \
+             cluster must use the same)",
+            LEASE_TTL_SECS_RANGE.start(),
+            LEASE_TTL_SECS_RANGE.end()
+        );
+    }
+    let node_id = match &file.cluster.node_id {
+        Some(id) => id.clone(),
+        None => host_name().context(
+            "cluster.node_id is not set and the host name cannot be read: set cluster.node_id \
+             (or --node-id, SWITCHBOARD_NODE_ID)",
+        )?,
+    };
+    check_node_id(&node_id)?;
+    Ok(Some(ClusterSettings {
+        replicas,
+        node_id,
+        lease_ttl: Duration::from_secs(ttl),
+    }))
+}
+
+/// A node id names one engine in the lease and the logs: 1 to 64 printable characters, no
+/// spaces.
+fn check_node_id(id: &str) -> Result<()> {
+    if id.is_empty()
+        || id.len() > NODE_ID_BYTES_MAX
+        || id.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        anyhow::bail!(
+            "cluster.node_id {id:?}: it must be 1 to {NODE_ID_BYTES_MAX} bytes of printable \
+             characters without spaces"
+        );
+    }
+    Ok(())
+}
+
+/// This machine's host name.
+fn host_name() -> Result<String> {
+    let name = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty());
+    name.context("no host name")
+}
 
 /// `[metrics]`
 #[derive(Debug, Deserialize)]
@@ -616,13 +796,25 @@ pub(crate) fn parse(text: &str) -> Result<(FileConfig, RoutingConfig)> {
         switchboard_web::check_nats_ws_url(url)
             .map_err(|problem| anyhow::anyhow!("http.{problem}"))?;
     }
+    cluster_settings(&file)?;
     let routing = file.routing_config()?;
+    file.retention_schedule()?;
     Ok((file, routing))
 }
 
 /// `switchboard config check FILE`.
 pub(crate) fn check(path: &Path) -> Result<std::process::ExitCode> {
     let (file, routing) = load(path)?;
+    if let Some(cluster) = cluster_settings(&file)? {
+        say!(
+            "cluster mode (log.backend = \"{}\"): the log in JetStream stream {} ({} replicas), node `{}`, lease TTL {} s.",
+            file.log.backend.as_str(),
+            switchboard_nats::cluster::Domain::new(&file.nats.subject_prefix).log_stream(),
+            cluster.replicas,
+            cluster.node_id,
+            cluster.lease_ttl.as_secs()
+        );
+    }
     say!(
         "{} is valid: NATS {} (prefix `{}`), data in {}, metrics and pages on {} (pages reach NATS at {}), {} routing plan(s) besides the default, strategy {}, {} opening rule(s){}.",
         path.display(),
@@ -643,12 +835,53 @@ pub(crate) fn check(path: &Path) -> Result<std::process::ExitCode> {
             ""
         }
     );
+    if let Some(schedule) = file.retention_schedule()? {
+        say!(
+            "Retention: {} by default, {} service(s) of their own.",
+            schedule.default,
+            schedule.services.len()
+        );
+    }
     Ok(std::process::ExitCode::SUCCESS)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn retention_periods_are_checked_and_need_a_default() {
+        let error = |text: &str| format!("{:#}", parse(text).expect_err("invalid"));
+        let (file, _) =
+            parse("[retention]\ndefault = \"2y\"\ncomplaints = \"6y\"\n").expect("valid");
+        let schedule = file.retention_schedule().expect("valid").expect("given");
+        assert_eq!(
+            schedule.period("complaints"),
+            switchboard_privacy::RetentionPeriod::Years(6)
+        );
+        assert_eq!(
+            schedule.period("parking"),
+            switchboard_privacy::RetentionPeriod::Years(2)
+        );
+        let bad = error("[retention]\ndefault = \"2y\"\nparking = \"90 days\"\n");
+        assert!(
+            bad.contains("retention.parking") && bad.contains("90 days"),
+            "{bad}"
+        );
+        let no_default = error("[retention]\ncomplaints = \"6y\"\n");
+        assert!(
+            no_default.contains("retention.default is missing"),
+            "{no_default}"
+        );
+        assert!(
+            parse("")
+                .expect("valid")
+                .0
+                .retention_schedule()
+                .expect("ok")
+                .is_none()
+        );
+    }
 
     #[test]
     fn an_empty_file_gives_the_defaults() {
@@ -770,6 +1003,52 @@ mod tests {
             replicas.contains("nats.stream_replicas is 7; it must be from 1 to 5"),
             "{replicas}"
         );
+    }
+
+    #[test]
+    fn cluster_mode_keys_are_resolved_and_checked() {
+        let (file, _) = parse("").expect("valid");
+        assert_eq!(file.log.backend, LogBackend::File);
+        assert_eq!(cluster_settings(&file).expect("valid"), None);
+        let (file, _) =
+            parse("[log]\nbackend = \"jetstream\"\n[cluster]\nnode_id = \"engine-a\"\n")
+                .expect("valid");
+        let cluster = cluster_settings(&file)
+            .expect("valid")
+            .expect("cluster mode");
+        assert_eq!(
+            cluster,
+            ClusterSettings {
+                replicas: LOG_REPLICAS_DEFAULT,
+                node_id: "engine-a".to_owned(),
+                lease_ttl: Duration::from_secs(LEASE_TTL_SECS_DEFAULT),
+            }
+        );
+        let (file, _) = parse("[log]\nbackend = \"jetstream\"\n").expect("valid");
+        let named = cluster_settings(&file)
+            .expect("the host name")
+            .expect("cluster");
+        assert!(!named.node_id.is_empty(), "the host name is the default");
+        let error = |text: &str| format!("{:#}", parse(text).expect_err("invalid"));
+        let ignored = error("[cluster]\nnode_id = \"a\"\n");
+        assert!(
+            ignored.contains("cluster.node_id is set but log.backend is \"file\""),
+            "{ignored}"
+        );
+        let replicas = error("[log]\nbackend = \"jetstream\"\nreplicas = 7\n");
+        assert!(
+            replicas.contains("log.replicas is 7; it must be from 1 to 5"),
+            "{replicas}"
+        );
+        let ttl = error("[log]\nbackend = \"jetstream\"\n[cluster]\nlease_ttl_secs = 1\n");
+        assert!(
+            ttl.contains("cluster.lease_ttl_secs is 1; it must be from 2 to 60"),
+            "{ttl}"
+        );
+        let id = error("[log]\nbackend = \"jetstream\"\n[cluster]\nnode_id = \"a b\"\n");
+        assert!(id.contains("cluster.node_id \"a b\""), "{id}");
+        let backend = error("[log]\nbackend = \"s3\"\n");
+        assert!(backend.contains("unknown variant `s3`"), "{backend}");
     }
 
     #[test]

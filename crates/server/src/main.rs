@@ -29,6 +29,8 @@ mod calendar;
 mod config;
 mod demo;
 mod loadgen;
+mod logsource;
+mod privacy;
 mod progress;
 mod replay;
 mod report;
@@ -91,6 +93,10 @@ enum Commands {
     /// escalations, first-contact resolution, agents staffed), per agent, and the complaint
     /// timescale table; over local days, as text, --json, --csv files or an --html page.
     Report(report::Args),
+    /// Personal data: what the `[retention]` schedule makes due for erasure in a recorded log,
+    /// and when (docs/privacy.md).
+    #[command(subcommand)]
+    Privacy(PrivacyCommand),
     /// Proof of speed: drive an engine over NATS with simulated agents at a fixed open-loop
     /// rate and report create→offer latency against a bare and a durable NATS relay measured in
     /// the same run, and the engine's memory; --find-max finds the highest sustainable rate.
@@ -105,6 +111,15 @@ enum ConfigCommand {
         /// The file.
         file: std::path::PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum PrivacyCommand {
+    /// Every customer (and contact given without a customer reference) in the log with when
+    /// its retention period ends, counted from the end of its last contact by the period of
+    /// that contact's service; soonest first, those already past marked DUE. Customers with a
+    /// contact open are kept until it ends.
+    Report(privacy::ReportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -135,6 +150,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Commands::Simulate(args) => simulate::run(&args),
         Commands::Staffing(args) => staffing::run(&args),
         Commands::Report(args) => report::run(&args),
+        Commands::Privacy(PrivacyCommand::Report(args)) => privacy::report(&args),
         Commands::Loadgen(args) => loadgen::run(&args),
     }
 }

@@ -57,6 +57,20 @@ pub(crate) struct Args {
     /// Log line format.
     #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+    /// Where the event log lives: `file` (the data directory) or `jetstream` (cluster mode:
+    /// the domain's stream, one leader under a lease, standbys following; docs/cluster.md).
+    #[arg(long, env = "SWITCHBOARD_LOG_BACKEND", value_enum)]
+    log_backend: Option<config::LogBackend>,
+    /// Copies the JetStream cluster keeps of the log stream and the lease (jetstream only).
+    #[arg(long, env = "SWITCHBOARD_LOG_REPLICAS")]
+    log_replicas: Option<usize>,
+    /// This engine's name in the domain's lease (jetstream only; default: the host name).
+    #[arg(long, env = "SWITCHBOARD_NODE_ID")]
+    node_id: Option<String>,
+    /// How long the lease lasts after its last renewal, the same on every engine (jetstream
+    /// only).
+    #[arg(long, env = "SWITCHBOARD_LEASE_TTL_SECS")]
+    lease_ttl_secs: Option<u64>,
 }
 
 /// The exit status when the data directory's file system is full (`ENOSPC`, or a quota):
@@ -116,6 +130,18 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
         switchboard_web::check_nats_ws_url(&url).context("--nats-ws-url")?;
         file.http.nats_ws_url = Some(url);
     }
+    if let Some(backend) = args.log_backend {
+        file.log.backend = backend;
+    }
+    file.log.replicas = args.log_replicas.or(file.log.replicas);
+    file.cluster.node_id = args.node_id.or(file.cluster.node_id.take());
+    file.cluster.lease_ttl_secs = args.lease_ttl_secs.or(file.cluster.lease_ttl_secs);
+    let cluster = config::cluster_settings(&file)?;
+    // Cluster mode's log writes its local copy from the loop's runtime (`block_in_place`) and
+    // its stream from the committer's thread: it needs a multi-thread runtime.
+    if cluster.is_some() {
+        file.engine.worker_threads = file.engine.worker_threads.max(2);
+    }
     // One thread by default: the loop, the NATS connection's I/O and the metrics endpoint
     // then hand work to each other without waking threads (BENCHMARKS.md measures both).
     let mut builder = if file.engine.worker_threads == 1 {
@@ -130,7 +156,10 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
         .build()
         .context("could not start the async runtime")?;
     let dir = file.engine.data_dir.clone();
-    let served = runtime.block_on(serve(file, routing));
+    let served = match cluster {
+        Some(cluster) => runtime.block_on(serve_cluster(file, routing, cluster)),
+        None => runtime.block_on(serve(file, routing)),
+    };
     // Once the loop has stopped everything durable is on disk and answered as far as NATS let
     // it; a blocking task still running then (a history read, a reconnect's address lookup) is
     // not waited for without end: a stop while NATS was down was once seen to linger here.
@@ -183,11 +212,68 @@ fn stop_on_log_failure(
     }
 }
 
-async fn serve(file: FileConfig, routing: switchboard_core::RoutingConfig) -> Result<()> {
+/// `serve` in cluster mode: a standby until it holds the domain's lease, then the leader, and
+/// back, until SIGINT or SIGTERM (docs/cluster.md).
+async fn serve_cluster(
+    file: FileConfig,
+    routing: switchboard_core::RoutingConfig,
+    cluster: config::ClusterSettings,
+) -> Result<()> {
+    let (health, http) = start_http_and_pages(&file, &routing).await?;
+    let dir = file.engine.data_dir.clone();
+    std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
+    let client = switchboard_nats::connect(&file.nats.connect_settings()).await?;
+    let driver = driver_settings(&file, health)?;
+    let options = switchboard_nats::cluster::ClusterOptions {
+        domain: switchboard_nats::cluster::Domain::new(&file.nats.subject_prefix),
+        node_id: cluster.node_id.clone(),
+        lease_ttl: cluster.lease_ttl,
+        replicas: cluster.replicas,
+        dir,
+        engine: engine_options(&file),
+        routing,
+    };
+    tracing::info!(
+        node_id = %cluster.node_id,
+        domain = %file.nats.subject_prefix,
+        stream = %options.domain.log_stream(),
+        lease_ttl_secs = cluster.lease_ttl.as_secs(),
+        "cluster mode: standing by until this engine holds the domain's lease"
+    );
+    let ran = switchboard_nats::cluster::serve(client, options, driver, shutdown_signal()).await;
+    http.stop().await;
+    ran?;
+    Ok(())
+}
+
+/// The engine's options from the file.
+fn engine_options(file: &FileConfig) -> EngineOptions {
+    EngineOptions {
+        snapshot_every_events: file.engine.snapshot_every_events,
+        ..EngineOptions::default()
+    }
+}
+
+/// The driver's settings from the file, reporting into `health`.
+fn driver_settings(file: &FileConfig, health: Health) -> Result<DriverSettings> {
+    let subjects = Subjects::new(&file.nats.subject_prefix).context("invalid subject prefix")?;
+    let mut driver = DriverSettings::new(subjects);
+    driver.batch_max = file.engine.batch_max;
+    driver.stream_replicas = file.nats.stream_replicas;
+    health.set_min_free_bytes(file.engine.min_free_bytes);
+    driver.health = health;
+    Ok(driver)
+}
+
+/// Serves `/metrics`, the health endpoints and the pages, and says where.
+async fn start_http_and_pages(
+    file: &FileConfig,
+    routing: &switchboard_core::RoutingConfig,
+) -> Result<(Health, HttpServer)> {
     let pages = pages(
         file.http.nats_ws_url.clone(),
         &file.nats.subject_prefix,
-        &routing,
+        routing,
     );
     let (health, http) = start_http(file.metrics.address, pages).await?;
     tracing::info!(
@@ -201,13 +287,14 @@ async fn serve(file: FileConfig, routing: switchboard_core::RoutingConfig) -> Re
              SWITCHBOARD_NATS_WS_URL): /wallboard and /desktop will say they cannot connect"
         );
     }
+    Ok((health, http))
+}
 
+async fn serve(file: FileConfig, routing: switchboard_core::RoutingConfig) -> Result<()> {
+    let (health, http) = start_http_and_pages(&file, &routing).await?;
     let dir = file.engine.data_dir.clone();
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    let options = EngineOptions {
-        snapshot_every_events: file.engine.snapshot_every_events,
-        ..EngineOptions::default()
-    };
+    let options = engine_options(&file);
     let open_dir = dir.clone();
     let (engine, recovered) = tokio::task::spawn_blocking(move || {
         Engine::open(&open_dir, routing, options, &mut |done, total| {
@@ -236,13 +323,8 @@ async fn serve(file: FileConfig, routing: switchboard_core::RoutingConfig) -> Re
     );
 
     let client = switchboard_nats::connect(&file.nats.connect_settings()).await?;
-    let subjects = Subjects::new(&file.nats.subject_prefix).context("invalid subject prefix")?;
-    let mut driver = DriverSettings::new(subjects);
-    driver.batch_max = file.engine.batch_max;
-    driver.stream_replicas = file.nats.stream_replicas;
+    let mut driver = driver_settings(&file, health)?;
     driver.receipts = recovered.receipts.into_entries();
-    health.set_min_free_bytes(file.engine.min_free_bytes);
-    driver.health = health;
     let ran = switchboard_nats::run(client, engine, driver, shutdown_signal()).await;
     // The endpoint answers (503 on /readyz) until the loop has stopped, then stops itself.
     http.stop().await;

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use async_nats::Client;
 use switchboard_core::Timestamp;
 use switchboard_engine::{Engine, EngineError, EngineParts, Snapshotter, SnapshotterOptions};
-use switchboard_log::{CommitterOptions, GroupCommitter, Report};
+use switchboard_log::{CommitterOptions, EventLog, GroupCommitter, Report};
 use switchboard_wire::{Receipt, Subjects};
 
 use crate::health::Health;
@@ -64,6 +64,9 @@ pub struct DriverSettings {
     pub receipts: Vec<(Timestamp, Receipt)>,
     /// The readiness state the loop reports into (served on `/readyz`).
     pub health: Health,
+    /// Told once the loop serves (subscribed, the intake consumed): cluster mode times a
+    /// takeover to it.
+    pub serving: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 impl DriverSettings {
@@ -88,6 +91,7 @@ impl DriverSettings {
             idempotency_entries_max: 100_000,
             receipts: Vec::new(),
             health: Health::new(),
+            serving: None,
         }
     }
 }
@@ -204,6 +208,9 @@ pub async fn run(
     );
     let telemetry = Telemetry::new(router.state(), settings.health.clone());
     telemetry.health().loop_started(&client);
+    if let Some(serving) = &settings.serving {
+        serving.notify_one();
+    }
     let snapshotter = Snapshotter::spawn(
         router.state(),
         durable,

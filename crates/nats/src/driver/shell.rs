@@ -16,8 +16,9 @@ use std::time::{Duration, Instant};
 use async_nats::{Client, Message};
 use futures::{FutureExt, StreamExt};
 use switchboard_core::Timestamp;
+use switchboard_engine::EngineLog;
 use switchboard_engine::{EngineError, Snapshotter};
-use switchboard_log::{ChainHash, FileLog, GroupCommitter, LogError, Report};
+use switchboard_log::{ChainHash, GroupCommitter, LogError, Report};
 use switchboard_wire::Subjects;
 use tokio::sync::mpsc::UnboundedReceiver;
 
@@ -52,7 +53,7 @@ pub(super) struct Shell {
     pub(super) client: Client,
     pub(super) wired: Wired,
     pub(super) node: Node,
-    pub(super) committer: GroupCommitter<FileLog>,
+    pub(super) committer: GroupCommitter<EngineLog>,
     pub(super) reports: UnboundedReceiver<Report>,
     pub(super) snapshotter: Snapshotter,
     pub(super) telemetry: Telemetry,

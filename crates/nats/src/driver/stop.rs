@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use switchboard_engine::EngineError;
-use switchboard_log::FileLog;
+use switchboard_engine::EngineLog;
 
 use super::DriverError;
 use super::shell::Shell;
@@ -40,7 +40,7 @@ impl Shell {
     /// stream given what it lacks, all within `wait` (NATS may be down: senders retry what got
     /// no reply, JetStream redelivers what got no ack, and the next start publishes the events
     /// the stream lacks). The committer and snapshotter stop; the log is handed back.
-    pub(super) async fn stop(mut self, wait: Duration) -> Result<(Node, FileLog), DriverError> {
+    pub(super) async fn stop(mut self, wait: Duration) -> Result<(Node, EngineLog), DriverError> {
         tracing::info!("shutting down: finishing the last turn");
         self.stopping = true;
         match tokio::time::timeout(wait, self.serve(std::pin::pin!(std::future::pending()))).await {

@@ -1,0 +1,437 @@
+//! Cluster mode's async plumbing (issue 16, docs/cluster.md): one process per engine that waits
+//! as a hot standby, following the domain's log stream into its local copy and its own state,
+//! until it takes the domain's lease; then serves with the ordinary driver while a task renews
+//! the lease; and, when the lease is lost or an append is fenced, stops serving and is a
+//! standby again, without exiting. The rules (when to renew, why a term ends, what a takeover
+//! took) are the sans-IO [`role`] module's; this one only does the lease's writes, the
+//! stream's reads, the metrics and the clock.
+
+mod measure;
+pub mod role;
+
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::Client;
+use async_nats::jetstream;
+use switchboard_core::{Router, RoutingConfig, State};
+use switchboard_engine::{Engine, EngineError, EngineLog, EngineOptions, EngineParts};
+use switchboard_jetlog::{
+    JetStreamConfig, JetStreamLog, Lease, LeaseConfig, LeaseError, MirroredLog, copy_tail,
+};
+use switchboard_log::{FileLog, LogError};
+use tokio::sync::{Notify, oneshot, watch};
+
+use crate::driver::{DriverError, DriverSettings, nats};
+use role::{Leadership, StopReason};
+
+/// The KV bucket of every domain's lease.
+pub const LEASE_BUCKET: &str = "switchboard_leases";
+
+/// The names of one routing domain's cluster objects, from its subject prefix (the contract of
+/// docs/cluster.md).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Domain {
+    prefix: String,
+}
+
+impl Domain {
+    /// The domain of subject prefix `prefix` (e.g. `switchboard`, `council_a`).
+    #[must_use]
+    pub fn new(prefix: &str) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+        }
+    }
+
+    /// The subject prefix (the `domain` label of the cluster's metrics).
+    #[must_use]
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn upper(&self) -> String {
+        self.prefix.to_ascii_uppercase().replace(['.', '-'], "_")
+    }
+
+    /// The log stream: `SB_LOG_<PREFIX>`.
+    #[must_use]
+    pub fn log_stream(&self) -> String {
+        format!("SB_LOG_{}", self.upper())
+    }
+
+    /// The one subject of the log stream: `<prefix>.log`.
+    #[must_use]
+    pub fn log_subject(&self) -> String {
+        format!("{}.log", self.prefix)
+    }
+
+    /// The Object Store bucket meant for snapshots: `SB_SNAP_<PREFIX>` (not used yet: snapshots
+    /// stay in each node's data directory, beside its local copy of the log).
+    #[must_use]
+    pub fn snapshot_bucket(&self) -> String {
+        format!("SB_SNAP_{}", self.upper())
+    }
+
+    /// The lease's key in [`LEASE_BUCKET`]: the prefix with `.` made `_`.
+    #[must_use]
+    pub fn lease_key(&self) -> String {
+        self.prefix.replace('.', "_")
+    }
+}
+
+/// What a cluster-mode engine needs besides the driver's settings.
+#[derive(Debug, Clone)]
+pub struct ClusterOptions {
+    /// The routing domain.
+    pub domain: Domain,
+    /// This engine's name in the lease.
+    pub node_id: String,
+    /// The lease's TTL (the same on every node).
+    pub lease_ttl: Duration,
+    /// Copies of the log stream and the lease bucket.
+    pub replicas: usize,
+    /// The data directory: the local copy of the log and the snapshots.
+    pub dir: PathBuf,
+    /// The engine's options.
+    pub engine: EngineOptions,
+    /// The routing configuration.
+    pub routing: RoutingConfig,
+}
+
+impl ClusterOptions {
+    /// The log stream's configuration.
+    #[must_use]
+    pub fn stream_config(&self) -> JetStreamConfig {
+        let mut config = JetStreamConfig::new(self.domain.log_stream(), self.domain.log_subject());
+        config.replicas = self.replicas;
+        config.record_bytes_max = self.engine.log.record_bytes_max;
+        config
+    }
+
+    fn lease_config(&self) -> LeaseConfig {
+        LeaseConfig {
+            bucket: LEASE_BUCKET.to_owned(),
+            key: self.domain.lease_key(),
+            holder: self.node_id.clone(),
+            ttl: self.lease_ttl,
+            replicas: self.replicas,
+        }
+    }
+}
+
+/// A standby: the local copy of the log and the state it holds.
+struct Follower {
+    state: State,
+    log: FileLog,
+}
+
+/// Serves the domain in cluster mode until `shutdown` completes: standby, takeover, serving,
+/// back to standby, as often as it takes. Must run on a multi-thread runtime.
+///
+/// # Errors
+/// The lease bucket cannot be opened, the local copy cannot be read or written, or the driver
+/// failed in a way a standby would fail too.
+pub async fn serve(
+    client: Client,
+    options: ClusterOptions,
+    driver: DriverSettings,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), DriverError> {
+    let (stop_tx, stop) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let context = jetstream::new(client.clone());
+    let mut lease = Lease::open(&context, options.lease_config())
+        .await
+        .map_err(nats("open the lease bucket"))?;
+    // The stream is made (or checked: dense, atomic batches allowed) before anyone follows it.
+    JetStreamLog::open(client.clone(), options.stream_config())
+        .await
+        .map_err(EngineError::Log)?;
+    let metrics = measure::Metrics::new(options.domain.prefix());
+    let mut role = Leadership::new(options.lease_ttl);
+    let mut stopping = stop.clone();
+    loop {
+        metrics.leader(false);
+        let Some(follower) =
+            standby(&context, &options, &mut lease, &mut role, &metrics, &stop).await?
+        else {
+            return Ok(());
+        };
+        let (reason, held) = lead(
+            &client, &options, follower, lease, &mut role, &metrics, &driver, &stop,
+        )
+        .await?;
+        lease = held;
+        metrics.leader(false);
+        role.stopped();
+        if let Some(reason) = reason {
+            tracing::warn!(node_id = %options.node_id, domain = %options.domain.prefix(), reason = reason.as_str(), "stopped serving");
+        }
+        if reason.is_none_or(StopReason::releases_lease)
+            && let Err(error) = lease.release().await
+        {
+            tracing::info!(error = %chain(&error), "the lease was not released; it lapses after its TTL");
+        }
+        match reason {
+            Some(StopReason::Shutdown) => return Ok(()),
+            Some(_) => {}
+            // A takeover that failed: give the stream a moment before the next try.
+            None => tokio::select! {
+                _ = stopping.changed() => {}
+                () = tokio::time::sleep(role.standby_poll_every()) => {}
+            },
+        }
+    }
+}
+
+/// An error with its causes, `: `-separated.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Waits as a hot standby until this node holds the lease (`None`: shutdown came first).
+async fn standby(
+    context: &jetstream::Context,
+    options: &ClusterOptions,
+    lease: &mut Lease,
+    role: &mut Leadership,
+    metrics: &measure::Metrics,
+    stop: &watch::Receiver<bool>,
+) -> Result<Option<Follower>, DriverError> {
+    let mut follower = open_follower(options).await?;
+    let stream = options.stream_config();
+    let mut stop = stop.clone();
+    let mut seen_holder: Option<String> = None;
+    loop {
+        if *stop.borrow() {
+            return Ok(None);
+        }
+        match follow(context, &stream, &mut follower).await {
+            Ok(lag) => metrics.standby_lag(lag),
+            Err(error) => {
+                tracing::warn!(error = %chain(&error), "could not follow the log stream; trying again");
+            }
+        }
+        match lease.acquire().await {
+            Ok(()) => {
+                role.acquired(Instant::now());
+                return Ok(Some(follower));
+            }
+            Err(LeaseError::Held { holder, .. }) => {
+                if seen_holder.as_deref() != Some(holder.as_str()) {
+                    tracing::info!(holder = %holder, lag_events = metrics.last_lag(), "standing by: the domain's lease is held");
+                    seen_holder = Some(holder.clone());
+                }
+                role.held_by(&holder, &options.node_id);
+            }
+            Err(error) => {
+                tracing::warn!(error = %chain(&error), "could not try the lease; trying again");
+            }
+        }
+        tokio::select! {
+            _ = stop.changed() => {}
+            () = tokio::time::sleep(role.standby_poll_every()) => {}
+        }
+    }
+}
+
+/// Recovers a standby's state from the local copy (its newest snapshot, then its tail).
+async fn open_follower(options: &ClusterOptions) -> Result<Follower, DriverError> {
+    let (dir, engine) = (options.dir.clone(), options.engine.clone());
+    let routing = options.routing.clone();
+    let opened = tokio::task::spawn_blocking(move || {
+        Engine::open(&dir, routing, engine, &mut |_, _| {})
+            .and_then(|(engine, _)| engine.into_parts())
+    })
+    .await
+    .map_err(nats("recover the standby's state"))??;
+    let EngineLog::File(log) = opened.log else {
+        unreachable!("Engine::open opens the file log");
+    };
+    Ok(Follower {
+        state: opened.router.into_state(),
+        log,
+    })
+}
+
+/// Copies the stream's new records into the follower's local copy and state; returns how many
+/// it was behind.
+async fn follow(
+    context: &jetstream::Context,
+    stream: &JetStreamConfig,
+    follower: &mut Follower,
+) -> Result<u64, LogError> {
+    let Follower { state, log } = follower;
+    copy_tail(context, stream, log, &mut |record| {
+        let event = switchboard_wire::decode_event(&record.payload).map_err(|source| {
+            LogError::Backend {
+                backend: "jetstream",
+                op: "decode a followed record",
+                source: Box::new(EngineError::Decode {
+                    seq: record.seq,
+                    source,
+                }),
+            }
+        })?;
+        state.apply(&event);
+        Ok(())
+    })
+    .await
+}
+
+/// Serves as leader until the lease is lost, an append fails, or shutdown; returns why (`None`:
+/// the takeover failed before serving), with the lease.
+#[expect(clippy::too_many_arguments, reason = "one call, from `serve`")]
+async fn lead(
+    client: &Client,
+    options: &ClusterOptions,
+    follower: Follower,
+    lease: Lease,
+    role: &mut Leadership,
+    metrics: &measure::Metrics,
+    driver: &DriverSettings,
+    stop: &watch::Receiver<bool>,
+) -> Result<(Option<StopReason>, Lease), DriverError> {
+    let context = jetstream::new(client.clone());
+    let stream_config = options.stream_config();
+    let engine = match take_over(client, &context, options, follower, stream_config).await {
+        Ok(engine) => engine,
+        Err(error) => {
+            tracing::warn!(error = %chain(&error), "could not take over; back to standby");
+            return Ok((None, lease));
+        }
+    };
+    let from_seq = engine.next_seq();
+    let (lost_tx, lost) = oneshot::channel();
+    let (end_tx, end) = oneshot::channel();
+    let renewing = tokio::spawn(renew(
+        lease,
+        role.renew_every(),
+        lost_tx,
+        end,
+        metrics.clone(),
+    ));
+    let receipts = {
+        let (dir, engine_options) = (options.dir.clone(), options.engine.clone());
+        tokio::task::spawn_blocking(move || {
+            Engine::read_receipts(&dir, &engine_options, from_seq - 1)
+        })
+        .await
+        .map_err(nats("read the receipts"))??
+    };
+    let mut settings = driver.clone();
+    settings.receipts = receipts.into_entries();
+    let serving = Arc::new(Notify::new());
+    settings.serving = Some(serving.clone());
+    let mut stop = stop.clone();
+    let ended = async move {
+        tokio::select! {
+            _ = stop.wait_for(|stopping| *stopping) => StopReason::Shutdown,
+            _ = lost => StopReason::LeaseLost,
+        }
+    };
+    let (why_tx, why) = oneshot::channel();
+    let shutdown = async move {
+        let _ = why_tx.send(ended.await);
+    };
+    let run = crate::driver::run(client.clone(), engine, settings, shutdown);
+    tokio::pin!(run);
+    let ran = tokio::select! {
+        ran = &mut run => ran,
+        () = serving.notified() => {
+            let takeover = role.serving(Instant::now());
+            metrics.serving(takeover);
+            tracing::info!(node_id = %options.node_id, domain = %options.domain.prefix(), from_seq, took_ms = takeover.took.as_millis(), "serving as leader");
+            run.await
+        }
+    };
+    let _ = end_tx.send(());
+    let lease = renewing.await.map_err(nats("stop renewing the lease"))?;
+    let reason = match ran {
+        Ok(_engine) => why.await.unwrap_or(StopReason::Shutdown),
+        Err(DriverError::Engine(EngineError::Log(error))) => {
+            let Some(reason) = StopReason::of_log_failure(&error) else {
+                return Err(EngineError::Log(error).into());
+            };
+            if reason == StopReason::Fenced {
+                metrics.fenced();
+            }
+            tracing::warn!(error = %chain(&error), "an append failed");
+            reason
+        }
+        Err(error @ (DriverError::Nats { .. } | DriverError::SubscriptionEnded(_))) => {
+            tracing::warn!(error = %chain(&error), "NATS failed under the loop");
+            StopReason::NatsFailed
+        }
+        Err(error) => return Err(error),
+    };
+    Ok((Some(reason), lease))
+}
+
+/// Brings the follower to the stream's end and builds the leader's engine on it.
+async fn take_over(
+    client: &Client,
+    context: &jetstream::Context,
+    options: &ClusterOptions,
+    mut follower: Follower,
+    stream_config: JetStreamConfig,
+) -> Result<Engine, DriverError> {
+    let stream = JetStreamLog::open(client.clone(), stream_config.clone())
+        .await
+        .map_err(EngineError::Log)?;
+    follow(context, &stream_config, &mut follower)
+        .await
+        .map_err(EngineError::Log)?;
+    let Follower { state, log } = follower;
+    let mirrored = MirroredLog::from_parts(stream, log).map_err(EngineError::Log)?;
+    let router = Router::with_state(options.routing.clone(), state).map_err(EngineError::Config)?;
+    Ok(Engine::from_parts(EngineParts {
+        router,
+        log: EngineLog::Cluster(Box::new(mirrored)),
+        dir: options.dir.clone(),
+        options: options.engine.clone(),
+    })?)
+}
+
+/// Renews the lease every `every` until told to end (returns the lease) or a renewal fails or
+/// is not confirmed while the hold lasts (tells `lost`, returns the lease, no longer held).
+async fn renew(
+    mut lease: Lease,
+    every: Duration,
+    lost: oneshot::Sender<()>,
+    mut end: oneshot::Receiver<()>,
+    metrics: measure::Metrics,
+) -> Lease {
+    loop {
+        tokio::select! {
+            _ = &mut end => return lease,
+            () = tokio::time::sleep(every) => {}
+        }
+        let bound = Leadership::renewal_bound(Instant::now(), lease.valid_until());
+        let renewed = match tokio::time::timeout(bound, lease.renew()).await {
+            Ok(Ok(())) => {
+                metrics.renewed();
+                continue;
+            }
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => "not confirmed before the hold ran out".to_owned(),
+        };
+        metrics.lost();
+        tracing::warn!(reason = %renewed, "the lease is lost");
+        let _ = lost.send(());
+        return lease;
+    }
+}

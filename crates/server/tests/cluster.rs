@@ -1,0 +1,445 @@
+//! Cluster mode on a real three-node NATS cluster: two `switchboard serve` processes with
+//! `[log] backend = "jetstream"` and their own configuration files and data directories, under
+//! continuous creates (requests and the durable intake). The leader is SIGKILLed and the standby
+//! serves; the killed one comes back as a standby; then the leader is paused (SIGSTOP) until
+//! the other takes the lease and appends, and resumed: the zombie's append is fenced and it
+//! stops serving without exiting. At the end every acknowledged create is in the stream exactly
+//! once and the chain verifies. Takeover times are printed (figures, not assertions).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use async_nats::HeaderMap;
+use serde_json::json;
+use switchboard_core::EventKind;
+use switchboard_jetlog::{JetStreamConfig, JetStreamLog, StreamReader};
+use switchboard_natsd::NatsCluster;
+
+mod common;
+use common::{free_port, wait_until_serving};
+
+/// Milliseconds since midnight UTC of `time` (the log lines' clock, to the millisecond).
+fn ms_of_day(time: std::time::SystemTime) -> u64 {
+    let ms = time
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis());
+    u64::try_from(ms % 86_400_000).unwrap_or(0)
+}
+
+/// The node's last `serving as leader` line, with its time in milliseconds since midnight UTC.
+fn last_serving(node: &Node) -> (Option<u64>, String) {
+    let line = node
+        .logged()
+        .lines()
+        .rfind(|line| line.contains("serving as leader"))
+        .map(str::to_owned)
+        .unwrap_or_default();
+    let at = line.get(11..23).and_then(|time| {
+        let mut parts = time.split([':', '.']).map(|part| part.parse::<u64>().ok());
+        let (h, m, s, ms) = (
+            parts.next()??,
+            parts.next()??,
+            parts.next()??,
+            parts.next()??,
+        );
+        Some(((h * 60 + m) * 60 + s) * 1000 + ms)
+    });
+    (at, line)
+}
+
+/// What a takeover after a kill at `killed_at` (ms of the day) took, by the new leader's log
+/// line, with that log when it was slower than the TTL + 1 s; `answered` is when a query was
+/// first answered.
+fn takeover_report(new_leader: &Node, killed_at: u64, answered: Duration) -> String {
+    let (serving_at, serving) = last_serving(new_leader);
+    let mut report = format!(
+        "takeover after SIGKILL (lease TTL {} s): serving {} ms after the kill (by the logs' \
+         clock; the new leader's line: {serving}); first query answered after {} ms (behind the \
+         backlog of the leaderless seconds)",
+        lease_ttl_secs(),
+        serving_at.map_or(-1, |at| i64::try_from(at).unwrap_or(0)
+            - i64::try_from(killed_at).unwrap_or(0)),
+        answered.as_millis()
+    );
+    let slow_after_ms = (lease_ttl_secs() + 1) * 1000;
+    if serving_at.is_some_and(|at| at.saturating_sub(killed_at) > slow_after_ms) {
+        report.push_str("\na takeover slower than the TTL + 1 s; the new leader's log:\n");
+        report.push_str(&new_leader.logged());
+    }
+    report
+}
+
+/// One engine: its process, node id, data directory and log file.
+struct Node {
+    id: &'static str,
+    config: PathBuf,
+    log: PathBuf,
+    child: Child,
+}
+
+/// The lease TTL the engines run with: 3 s (the default), or `SWITCHBOARD_CLUSTER_TTL` to
+/// measure takeovers under another (docs/cluster.md, "Measured").
+fn lease_ttl_secs() -> u64 {
+    std::env::var("SWITCHBOARD_CLUSTER_TTL")
+        .ok()
+        .and_then(|ttl| ttl.parse().ok())
+        .unwrap_or(3)
+}
+
+impl Node {
+    fn start(id: &'static str, urls: &str, root: &Path) -> Self {
+        let dir = root.join(id);
+        std::fs::create_dir_all(&dir).expect("node dir");
+        let config = dir.join("switchboard.toml");
+        let text = format!(
+            "[nats]\nurl = \"{urls}\"\nstream_replicas = 3\n\n[engine]\ndata_dir = \"{}\"\n\n\
+             [metrics]\naddress = \"127.0.0.1:{}\"\n\n[log]\nbackend = \"jetstream\"\n\
+             replicas = 3\n\n[cluster]\nnode_id = \"{id}\"\nlease_ttl_secs = {}\n",
+            dir.join("data").display(),
+            free_port(),
+            lease_ttl_secs()
+        );
+        std::fs::write(&config, text).expect("config written");
+        let log = dir.join("serve.log");
+        let child = spawn(&config, &log);
+        Self {
+            id,
+            config,
+            log,
+            child,
+        }
+    }
+
+    fn restart(&mut self) {
+        self.child = spawn(&self.config, &self.log);
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args([signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill runs");
+        assert!(status.success(), "kill {signal} {}", self.id);
+    }
+
+    fn logged(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// A failed test does not leave its engines running.
+impl Drop for Node {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn(config: &Path, log: &Path) -> Child {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .expect("log file");
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .arg("serve")
+        .arg("--config")
+        .arg(config)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::null())
+        .stderr(file)
+        .spawn()
+        .expect("the switchboard binary starts")
+}
+
+/// Senders working at once, so that a leader has turns queued behind the one being appended.
+const LOAD_WORKERS: u64 = 4;
+
+/// Pause-and-resume rounds tried before a zombie's append must have been fenced.
+const ZOMBIE_ROUNDS_MAX: usize = 4;
+
+#[derive(Default)]
+struct Acknowledged {
+    ids: BTreeSet<String>,
+}
+
+/// Sends creates until told to stop, ids `worker` + k * [`LOAD_WORKERS`]: even ones as requests
+/// (with an idempotency key), odd ones to the durable inbox; `progress` counts the
+/// acknowledged ones.
+async fn load(
+    worker: u64,
+    client: async_nats::Client,
+    acked: Arc<Mutex<Acknowledged>>,
+    stop: tokio::sync::watch::Receiver<bool>,
+    progress: tokio::sync::watch::Sender<usize>,
+) {
+    let js = async_nats::jetstream::new(client.clone());
+    let mut n = worker;
+    while !*stop.borrow() {
+        n += LOAD_WORKERS;
+        let id = format!("cluster-{n}");
+        let body =
+            json!({"contact_id": id, "channel": "email", "service": "council_tax"}).to_string();
+        let ok = if n.is_multiple_of(2) {
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", id.as_str());
+            let reply = tokio::time::timeout(
+                Duration::from_secs(2),
+                client.request_with_headers("switchboard.cmd.contact.create", headers, body.into()),
+            )
+            .await;
+            matches!(reply, Ok(Ok(reply))
+                if serde_json::from_slice::<serde_json::Value>(&reply.payload)
+                    .is_ok_and(|value| value["ok"] == true))
+        } else {
+            let mut headers = HeaderMap::new();
+            headers.insert("Nats-Msg-Id", id.as_str());
+            match js
+                .publish_with_headers("switchboard.inbox.contact.create", headers, body.into())
+                .await
+            {
+                Ok(ack) => matches!(
+                    tokio::time::timeout(Duration::from_secs(2), ack).await,
+                    Ok(Ok(_))
+                ),
+                Err(_) => false,
+            }
+        };
+        if ok {
+            acked.lock().expect("lock").ids.insert(id);
+            progress.send_modify(|n| *n += 1);
+        }
+    }
+}
+
+/// Waits (at most 60 s) for `more` acknowledged creates.
+async fn acknowledged_more(progress: &mut tokio::sync::watch::Receiver<usize>, more: usize) {
+    let target = *progress.borrow() + more;
+    tokio::time::timeout(Duration::from_secs(60), progress.wait_for(|n| *n >= target))
+        .await
+        .unwrap_or_else(|_| panic!("the load stalled before {target} acknowledged creates"))
+        .expect("load alive");
+}
+
+/// The node holding the domain's lease now, waiting (at most 30 s) for one that is `wanted`.
+async fn holder(js: &async_nats::jetstream::Context, wanted: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        poll.tick().await;
+        if let Ok(store) = js.get_key_value("switchboard_leases").await
+            && let Ok(Some(value)) = store.get("switchboard").await
+        {
+            let holder = String::from_utf8_lossy(&value).into_owned();
+            if wanted(&holder) {
+                return holder;
+            }
+        }
+        assert!(Instant::now() < deadline, "no wanted lease holder in 30 s");
+    }
+}
+
+/// Every contact created in the stream, with how many times.
+async fn created_in_stream(client: &async_nats::Client) -> BTreeMap<String, u32> {
+    let js = async_nats::jetstream::new(client.clone());
+    let config = JetStreamConfig::new("SB_LOG_SWITCHBOARD", "switchboard.log");
+    let mut reader = StreamReader::start(&js, &config, 1).await.expect("reader");
+    let mut created = BTreeMap::new();
+    while let Some(record) = reader.next().await {
+        let event =
+            switchboard_wire::decode_event(&record.expect("record").payload).expect("event");
+        if let EventKind::ContactCreated(c) = &event.kind {
+            *created.entry(c.details.id.to_string()).or_insert(0) += 1;
+        }
+    }
+    created
+}
+
+/// Pauses the leader `zombie` until the other node holds the lease and has appended, resumes
+/// it, and waits (at most 20 s) for it to stop serving; returns its new `stopped serving` line
+/// and how long the other took to hold the lease and acknowledge 40 more creates.
+async fn zombie_round(
+    js: &async_nats::jetstream::Context,
+    nodes: &mut [Node; 2],
+    zombie: usize,
+    progress: &mut tokio::sync::watch::Receiver<usize>,
+) -> (String, Duration) {
+    let other = nodes[1 - zombie].id;
+    holder(js, |h| h == nodes[zombie].id).await;
+    let stopped_before = nodes[zombie].logged().matches("stopped serving").count();
+    nodes[zombie].signal("-STOP");
+    let paused = Instant::now();
+    holder(js, |h| h == other).await;
+    acknowledged_more(progress, 40).await;
+    let took = paused.elapsed();
+    nodes[zombie].signal("-CONT");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        let logged = nodes[zombie].logged();
+        if let Some(line) = logged
+            .lines()
+            .filter(|line| line.contains("stopped serving"))
+            .nth(stopped_before)
+        {
+            return (line.to_owned(), took);
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the resumed zombie did not stop serving: {logged}"
+        );
+        poll.tick().await;
+    }
+}
+
+/// Waits (at most 45 s) until every acknowledged create is in the stream (intake a killed or
+/// paused leader had taken is delivered again to the next one), checks none is there twice and
+/// the chain verifies; returns the stream's records.
+async fn every_acknowledged_create_once(
+    client: &async_nats::Client,
+    acked: &BTreeSet<String>,
+) -> u64 {
+    // Every acknowledged create is in the stream exactly once (intake a killed or paused
+    // leader had taken is delivered again to the next one: bounded wait).
+    let deadline = Instant::now() + Duration::from_secs(45);
+    let mut poll = tokio::time::interval(Duration::from_millis(200));
+    let created = loop {
+        let created = created_in_stream(client).await;
+        let missing = acked.iter().filter(|id| !created.contains_key(*id)).count();
+        if missing == 0 {
+            break created;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{missing} acknowledged creates are not in the stream"
+        );
+        poll.tick().await;
+    };
+    let twice: Vec<_> = created.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(twice.is_empty(), "created more than once: {twice:?}");
+    let js = async_nats::jetstream::new(client.clone());
+    let verified = JetStreamLog::verify(
+        &js,
+        &JetStreamConfig::new("SB_LOG_SWITCHBOARD", "switchboard.log"),
+    )
+    .await
+    .expect("the chain verifies");
+    verified.records
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
+    let cluster = NatsCluster::start().expect("a three-node cluster");
+    let urls = cluster.client_urls();
+    let root = tempfile::tempdir().expect("temp dir");
+    eprintln!("nodes in {}", root.path().display());
+    let root = root.path();
+    let addresses: Vec<async_nats::ServerAddr> = urls
+        .split(',')
+        .map(|url| url.parse().expect("a server URL"))
+        .collect();
+    let client = async_nats::connect(addresses).await.expect("connect");
+    let js = async_nats::jetstream::new(client.clone());
+    let mut nodes = [Node::start("a", &urls, root), Node::start("b", &urls, root)];
+    wait_until_serving(&client).await;
+    let acked = Arc::new(Mutex::new(Acknowledged::default()));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let (progress_tx, mut progress) = tokio::sync::watch::channel(0_usize);
+    let generators: Vec<_> = (0..LOAD_WORKERS)
+        .map(|worker| {
+            let (client, acked) = (client.clone(), acked.clone());
+            tokio::spawn(load(
+                worker,
+                client,
+                acked,
+                stopped.clone(),
+                progress_tx.clone(),
+            ))
+        })
+        .collect();
+    acknowledged_more(&mut progress, 60).await;
+
+    // The leader dies: the standby serves.
+    let first = holder(&js, |h| !h.is_empty()).await;
+    let (leader, standby) = if first == "a" { (0, 1) } else { (1, 0) };
+    // The standby has started and looked at the lease (start-up is not takeover).
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !nodes[standby]
+        .logged()
+        .contains("the domain's lease is held")
+    {
+        assert!(Instant::now() < deadline, "the standby never stood by");
+        acknowledged_more(&mut progress, 1).await;
+    }
+    let killed = Instant::now();
+    let killed_at = ms_of_day(std::time::SystemTime::now());
+    nodes[leader].child.kill().expect("SIGKILL the leader");
+    let _ = nodes[leader].child.wait();
+    holder(&js, |h| h == nodes[standby].id).await;
+    wait_until_serving(&client).await;
+    eprintln!(
+        "{}",
+        takeover_report(&nodes[standby], killed_at, killed.elapsed())
+    );
+    acknowledged_more(&mut progress, 60).await;
+
+    // The killed one comes back as a standby; then the leader is paused until the other holds
+    // the lease and has appended, and resumed: it stops serving. A turn it had queued at the
+    // pause is appended as it stops: if the new leader had appended since, the zombie's append
+    // is fenced; if not, the zombie's lands and the new leader's next append is fenced (and it
+    // takes over again after reading it). Whether a turn was queued at the pause is chance:
+    // rounds until some append was fenced.
+    nodes[leader].restart();
+    let mut zombie = standby;
+    let mut fenced = false;
+    for round in 1..=ZOMBIE_ROUNDS_MAX {
+        let (reason, took) = zombie_round(&js, &mut nodes, zombie, &mut progress).await;
+        eprintln!(
+            "zombie round {round}: {} ms from the pause to 40 more acknowledged creates; {} \
+             stopped serving: {reason}",
+            took.as_millis(),
+            nodes[zombie].id
+        );
+        let fences: usize = nodes
+            .iter()
+            .map(|node| node.logged().matches("reason=\"fenced\"").count())
+            .sum();
+        if fences > 0 {
+            fenced = true;
+            break;
+        }
+        zombie = usize::from(holder(&js, |h| !h.is_empty()).await == nodes[1].id);
+    }
+    assert!(
+        fenced,
+        "no append was fenced in {ZOMBIE_ROUNDS_MAX} zombie rounds: {}\n{}",
+        nodes[0].logged(),
+        nodes[1].logged()
+    );
+    acknowledged_more(&mut progress, 20).await;
+    let _ = stop.send(true);
+    for generator in generators {
+        generator.await.expect("load generator");
+    }
+
+    let acked = std::mem::take(&mut acked.lock().expect("lock").ids);
+    let records = every_acknowledged_create_once(&client, &acked).await;
+    eprintln!(
+        "{} acknowledged creates, {records} records in the stream",
+        acked.len()
+    );
+    for node in &mut nodes {
+        node.signal("-TERM");
+        let status = node.child.wait().expect("exits");
+        assert!(
+            status.success(),
+            "{} stops cleanly: {}",
+            node.id,
+            node.logged()
+        );
+    }
+}
