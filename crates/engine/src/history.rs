@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use switchboard_core::{Event, EventKind};
-use switchboard_log::LogReader;
+use switchboard_log::{LogError, LogReader, Record};
 use switchboard_wire::decode_event;
 
 use crate::EngineError;
@@ -43,12 +43,25 @@ pub fn history_up_to(
     if reader.last_seq()? == 0 {
         return Ok(Vec::new());
     }
+    history_of_records(reader.read_from(1)?, filter, up_to)
+}
+
+/// Like [`history_up_to`], over records read from any backend of the log (a JetStream log's
+/// reader, say), from the first.
+///
+/// # Errors
+/// A record could not be read, or does not decode.
+pub fn history_of_records(
+    records: impl IntoIterator<Item = Result<Record, LogError>>,
+    filter: &HistoryFilter,
+    up_to: u64,
+) -> Result<Vec<(u64, Event)>, EngineError> {
     let mut contacts: BTreeSet<String> = BTreeSet::new();
     if let HistoryFilter::Contact(id) = filter {
         contacts.insert(id.clone());
     }
     let mut found = Vec::new();
-    for record in reader.read_from(1)? {
+    for record in records {
         let record = record?;
         if record.seq > up_to {
             break;

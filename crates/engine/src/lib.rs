@@ -41,10 +41,10 @@ use switchboard_log::{
 };
 use switchboard_wire::encode_snapshot;
 
-pub use history::{HistoryFilter, history, history_up_to};
+pub use history::{HistoryFilter, history, history_of_records, history_up_to};
 pub use log::EngineLog;
 pub use receipts::{ReceiptError, ReceiptOptions, RecoveredReceipts, encode_entries};
-pub use recovery::{Recovered, ReplayReport, SnapshotRejection, replay};
+pub use recovery::{Recovered, ReplayReport, SnapshotRejection, replay, replay_records};
 pub use snapshotter::{HAND_OVER_EVENTS_MAX, SnapshotSink, Snapshotter, SnapshotterOptions};
 
 /// How the engine keeps its log and snapshots.

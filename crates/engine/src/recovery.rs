@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use switchboard_core::State;
 use switchboard_log::{
-    ChainHash, LogError, LogReader, Recovery, SkippedSnapshot, SnapshotDamage, TornTail,
+    ChainHash, LogError, LogReader, Record, Recovery, SkippedSnapshot, SnapshotDamage, TornTail,
     load_newest_usable_snapshot, verify_snapshot_against_log,
 };
 use switchboard_wire::{SnapshotError, decode_event, decode_snapshot};
@@ -93,12 +93,22 @@ fn apply_from(
     state: &mut State,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(u64, ChainHash), EngineError> {
+    apply_records(reader.read_from(from)?, total, state, progress)
+}
+
+/// Applies `records` to `state`; returns how many were applied and the last one's hash.
+fn apply_records(
+    records: impl IntoIterator<Item = Result<Record, LogError>>,
+    total: u64,
+    state: &mut State,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(u64, ChainHash), EngineError> {
     let mut applied = 0_u64;
     let mut head = ChainHash::GENESIS;
     progress(0, total);
     // Nobody routes during a replay: keep only the canonical state, build the index once after.
     state.suspend_index();
-    for record in reader.read_from(from)? {
+    for record in records {
         let record = record?;
         let event = decode_event(&record.payload).map_err(|source| EngineError::Decode {
             seq: record.seq,
@@ -181,12 +191,32 @@ pub fn replay(
     let started = Instant::now();
     let reader = LogReader::open(dir)?;
     let total = reader.last_seq()?;
+    if total == 0 {
+        return Ok((
+            State::new(),
+            ReplayReport {
+                events: 0,
+                head_hash: ChainHash::GENESIS,
+                elapsed: started.elapsed(),
+            },
+        ));
+    }
+    replay_records(reader.read_from(1)?, total, progress)
+}
+
+/// Like [`replay`], over records read from any backend of the log (a JetStream log's reader,
+/// say) from the first; `total` is how many there are, for `progress`.
+///
+/// # Errors
+/// A record could not be read, or does not decode.
+pub fn replay_records(
+    records: impl IntoIterator<Item = Result<Record, LogError>>,
+    total: u64,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(State, ReplayReport), EngineError> {
+    let started = Instant::now();
     let mut state = State::new();
-    let (events, head_hash) = if total > 0 {
-        apply_from(&reader, 1, total, &mut state, progress)?
-    } else {
-        (0, ChainHash::GENESIS)
-    };
+    let (events, head_hash) = apply_records(records, total, &mut state, progress)?;
     let report = ReplayReport {
         events,
         head_hash,

@@ -2,7 +2,9 @@
 //! configuration parses with the pinned nats-server (`-t`), and the per-role permissions in
 //! `deploy/nats/auth.conf` hold on a real nats-server running the engine: a desktop may use only
 //! its own agent's subjects, a channel system may only create and abandon contacts, the
-//! wallboard may only query and follow the events feed.
+//! wallboard may only query and follow the events feed. In cluster mode the engine user takes and
+//! renews its domain's lease, appends its log stream in fenced batches and keeps snapshots in
+//! its object store, and no desktop or channel user may touch any of them.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -12,7 +14,10 @@ use futures::StreamExt;
 use serde_json::{Value, json};
 use switchboard_core::RoutingConfig;
 use switchboard_engine::{Engine, EngineOptions};
+use switchboard_jetlog::{JetStreamConfig, JetStreamLog, Lease, LeaseConfig};
+use switchboard_log::Entry;
 use switchboard_nats::DriverSettings;
+use switchboard_nats::cluster::{Domain, LEASE_BUCKET};
 use switchboard_natsd::NatsServer;
 use switchboard_wire::Subjects;
 use tokio::sync::mpsc;
@@ -277,6 +282,11 @@ async fn roles_are_confined_to_their_subjects() {
         refused_subscribe(&telephony, &mut telephony_errors, "switchboard.events.>").await;
 
     the_wallboard_only_reads(&server).await;
+    the_engine_user_runs_cluster_mode(&server).await;
+    let others = [(&ann, &mut ann_errors), (&telephony, &mut telephony_errors)];
+    for (client, errors) in others {
+        nobody_else_touches_the_cluster_state(client, errors).await;
+    }
 
     let _ = stop.send(());
     tokio::time::timeout(WAIT, engine_task)
@@ -284,4 +294,77 @@ async fn roles_are_confined_to_their_subjects() {
         .expect("stops in time")
         .expect("task")
         .expect("clean stop");
+}
+
+/// The engine user does what an engine in cluster mode does: takes and renews its domain's lease,
+/// appends to its log stream (a fenced atomic batch) and writes and reads a snapshot in its
+/// object store.
+async fn the_engine_user_runs_cluster_mode(server: &NatsServer) {
+    let (client, _) = connect(server, "engine", "engine-secret", "engine-cluster").await;
+    let context = async_nats::jetstream::new(client.clone());
+    let names = Domain::new("switchboard");
+    let mut lease = Lease::open(
+        &context,
+        LeaseConfig {
+            bucket: LEASE_BUCKET.to_owned(),
+            key: names.lease_key(),
+            holder: "engine-a".to_owned(),
+            ttl: Duration::from_secs(3),
+            replicas: 1,
+        },
+    )
+    .await
+    .expect("the engine user opens the lease bucket");
+    lease.acquire().await.expect("takes the lease");
+    lease.renew().await.expect("renews it");
+    assert_eq!(
+        lease.holder().await.expect("reads it").as_deref(),
+        Some("engine-a")
+    );
+    let mut config = JetStreamConfig::new(names.log_stream(), names.log_subject());
+    config.replicas = 1;
+    let mut log = JetStreamLog::open(client, config)
+        .await
+        .expect("the engine user makes the log stream");
+    let entry = Entry {
+        at_ms: 1,
+        payload: b"a record".to_vec(),
+    };
+    log.append_async(std::slice::from_ref(&entry))
+        .await
+        .expect("appends a fenced batch");
+    let store = context
+        .create_object_store(async_nats::jetstream::object_store::Config {
+            bucket: names.snapshot_bucket(),
+            ..Default::default()
+        })
+        .await
+        .expect("the engine user makes the snapshot bucket");
+    store
+        .put("snapshot-1", &mut &b"a snapshot"[..])
+        .await
+        .expect("writes a snapshot");
+    let mut read = Vec::new();
+    let mut object = store.get("snapshot-1").await.expect("reads it back");
+    tokio::io::AsyncReadExt::read_to_end(&mut object, &mut read)
+        .await
+        .expect("reads its bytes");
+    assert_eq!(read, b"a snapshot");
+}
+
+/// A desktop or channel user may not write the lease, the log stream or the snapshots, nor call
+/// the JetStream API at all.
+async fn nobody_else_touches_the_cluster_state(
+    client: &Client,
+    errors: &mut mpsc::UnboundedReceiver<String>,
+) {
+    for subject in [
+        "$KV.switchboard_leases.switchboard",
+        "switchboard.log",
+        "$O.SB_SNAP_SWITCHBOARD.M.snapshot-1",
+        "$JS.API.STREAM.INFO.SB_LOG_SWITCHBOARD",
+        "$JS.API.DIRECT.GET.KV_switchboard_leases",
+    ] {
+        refused_publish(client, errors, subject).await;
+    }
 }

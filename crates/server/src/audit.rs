@@ -1,16 +1,18 @@
 //! `switchboard audit`: check the hash chain of the event log, and read the history of a contact
 //! or a customer from it.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use serde_json::json;
 use switchboard_core::event::OfferMade;
 use switchboard_core::{Event, EventKind, NewContact, RevokeReason, Rule};
-use switchboard_engine::{HistoryFilter, history};
+use switchboard_engine::{HistoryFilter, history, history_of_records};
+use switchboard_jetlog::JetStreamError;
 use switchboard_log::{LogError, LogReader};
 
+use crate::logsource::{LogSource, Source, StreamSource};
 use crate::progress;
 
 mod open;
@@ -20,9 +22,8 @@ pub(crate) use open::{OpenArgs, open};
 /// `switchboard audit verify`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct VerifyArgs {
-    /// The engine's data directory (holding the log's segment files).
-    #[arg(long, env = "SWITCHBOARD_DATA_DIR")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    source: LogSource,
     /// Print the result as JSON (for scripts) instead of a sentence.
     #[arg(long)]
     json: bool,
@@ -32,9 +33,8 @@ pub(crate) struct VerifyArgs {
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("whose").required(true).args(["contact", "customer"])))]
 pub(crate) struct ShowArgs {
-    /// The engine's data directory (holding the log's segment files).
-    #[arg(long, env = "SWITCHBOARD_DATA_DIR")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    source: LogSource,
     /// The contact whose history to show.
     #[arg(long)]
     contact: Option<String>,
@@ -49,10 +49,17 @@ pub(crate) struct ShowArgs {
 /// Checks every record's checksum, the dense sequence and the whole hash chain. Exit status 0
 /// when the chain is whole; 1 with the first bad record's position when it is not.
 pub(crate) fn verify(args: &VerifyArgs) -> Result<ExitCode> {
-    require_log(&args.data_dir)?;
-    let bar = progress::bar(args.json, "bytes");
+    match args.source.open()? {
+        Source::Dir(dir) => verify_dir(&dir, args.json),
+        Source::Stream(stream) => verify_stream(&stream, args.json),
+    }
+}
+
+/// [`verify`] of a file log.
+fn verify_dir(dir: &Path, json: bool) -> Result<ExitCode> {
+    let bar = progress::bar(json, "bytes");
     bar.set_message("verifying");
-    let result = switchboard_log::verify(&args.data_dir, |done, total| {
+    let result = switchboard_log::verify(dir, |done, total| {
         bar.set_length(total);
         bar.set_position(done);
     });
@@ -60,7 +67,7 @@ pub(crate) fn verify(args: &VerifyArgs) -> Result<ExitCode> {
     match result {
         Ok(report) => {
             let head = hex(&report.head_hash.0);
-            if args.json {
+            if json {
                 let value = json!({
                     "ok": true,
                     "records": report.records,
@@ -92,7 +99,7 @@ pub(crate) fn verify(args: &VerifyArgs) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Err(LogError::Corrupt(corruption)) => {
-            if args.json {
+            if json {
                 let value = json!({
                     "ok": false,
                     "segment": corruption.segment.display().to_string(),
@@ -114,8 +121,55 @@ pub(crate) fn verify(args: &VerifyArgs) -> Result<ExitCode> {
             }
             Ok(ExitCode::from(1))
         }
+        Err(other) => Err(other).with_context(|| format!("could not verify {}", dir.display())),
+    }
+}
+
+/// [`verify`] of a domain's JetStream log: the same checks, record by record; damage names the
+/// stream and the record's seq.
+fn verify_stream(stream: &StreamSource, json: bool) -> Result<ExitCode> {
+    let name = &stream.config.stream;
+    match stream.verify() {
+        Ok(report) => {
+            let head = hex(&report.head_hash.0);
+            if json {
+                let value = json!({
+                    "ok": true, "stream": name, "records": report.records,
+                    "last_seq": report.last_seq, "head_hash": head,
+                });
+                say!("{value}");
+            } else {
+                say!(
+                    "The audit trail is whole: {} records in JetStream stream {name}; last seq {}, head hash {head}.",
+                    report.records,
+                    report.last_seq
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(LogError::Backend { source, .. })
+            if matches!(
+                source.downcast_ref::<JetStreamError>(),
+                Some(JetStreamError::Damaged { .. })
+            ) =>
+        {
+            let Some(JetStreamError::Damaged { seq, problem, .. }) =
+                source.downcast_ref::<JetStreamError>()
+            else {
+                unreachable!("matched above")
+            };
+            if json {
+                let value = json!({ "ok": false, "stream": name, "seq": seq, "problem": problem });
+                say!("{value}");
+            } else {
+                say!(
+                    "The audit trail is BROKEN in JetStream stream {name} at record seq {seq}: {problem}."
+                );
+            }
+            Ok(ExitCode::from(1))
+        }
         Err(other) => {
-            Err(other).with_context(|| format!("could not verify {}", args.data_dir.display()))
+            Err(other).with_context(|| format!("could not verify stream {name} on {}", stream.url))
         }
     }
 }
@@ -127,9 +181,13 @@ pub(crate) fn show(args: &ShowArgs) -> Result<ExitCode> {
         (None, Some(customer)) => HistoryFilter::Customer(customer.clone()),
         (None, None) => anyhow::bail!("name a --contact or a --customer"),
     };
-    require_log(&args.data_dir)?;
-    let events = history(&args.data_dir, &filter)
-        .with_context(|| format!("could not read {}", args.data_dir.display()))?;
+    let events = match args.source.open()? {
+        Source::Dir(dir) => {
+            history(&dir, &filter).with_context(|| format!("could not read {}", dir.display()))?
+        }
+        Source::Stream(stream) => history_of_records(stream.records()?, &filter, u64::MAX)
+            .with_context(|| format!("could not read stream {}", stream.config.stream))?,
+    };
     if args.json {
         let values = events
             .iter()

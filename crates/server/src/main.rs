@@ -29,6 +29,7 @@ mod calendar;
 mod config;
 mod demo;
 mod loadgen;
+mod logsource;
 mod privacy;
 mod progress;
 mod replay;

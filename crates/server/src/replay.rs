@@ -1,7 +1,6 @@
 //! `switchboard replay`: rebuild the routing state from the whole log, with a progress bar, and
 //! print what it holds and how fast it was rebuilt.
 
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
@@ -10,36 +9,43 @@ use switchboard_core::state::ContactStatus;
 use switchboard_core::{Presence, State};
 use switchboard_engine::ReplayReport;
 
+use crate::logsource::{LogSource, Source};
 use crate::progress;
 
 /// `switchboard replay`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct Args {
-    /// The engine's data directory (holding the log's segment files).
-    #[arg(long, env = "SWITCHBOARD_DATA_DIR")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    source: LogSource,
     /// Print the summary as JSON.
     #[arg(long)]
     json: bool,
 }
 
-/// Rebuilds the state from the whole log in `data_dir` (which must hold one), with a progress
+/// Rebuilds the state from the whole log `source` names (which must hold one), with a progress
 /// bar unless `quiet`.
-pub(crate) fn replay_log(data_dir: &Path, quiet: bool) -> Result<(State, ReplayReport)> {
-    crate::audit::require_log(data_dir)?;
+pub(crate) fn replay_log(source: &LogSource, quiet: bool) -> Result<(State, ReplayReport)> {
+    let source = source.open()?;
     let bar = progress::bar(quiet, "events");
     bar.set_message("replaying");
-    let replayed = switchboard_engine::replay(data_dir, &mut |done, total| {
+    let mut progress = |done, total| {
         bar.set_length(total);
         bar.set_position(done);
-    })
-    .with_context(|| format!("could not replay {}", data_dir.display()))?;
+    };
+    let replayed = match &source {
+        Source::Dir(dir) => switchboard_engine::replay(dir, &mut progress)
+            .with_context(|| format!("could not replay {}", dir.display()))?,
+        Source::Stream(stream) => {
+            switchboard_engine::replay_records(stream.records()?, stream.last_seq, &mut progress)
+                .with_context(|| format!("could not replay stream {}", stream.config.stream))?
+        }
+    };
     bar.finish_and_clear();
     Ok(replayed)
 }
 
 pub(crate) fn run(args: &Args) -> Result<ExitCode> {
-    let (state, report) = replay_log(&args.data_dir, args.json)?;
+    let (state, report) = replay_log(&args.source, args.json)?;
 
     let logged_in = state
         .agents()

@@ -4,7 +4,8 @@
 //! serves; the killed one comes back as a standby; then the leader is paused (SIGSTOP) until
 //! the other takes the lease and appends, and resumed: the zombie's append is fenced and it
 //! stops serving without exiting. At the end every acknowledged create is in the stream exactly
-//! once and the chain verifies. Takeover times are printed (figures, not assertions).
+//! once and the chain verifies. Takeover times are printed (figures, not assertions). And an
+//! engine started while the cluster has no quorum waits for JetStream instead of exiting.
 //!
 //! Snapshots in cluster mode: a leader stores its snapshots in the domain's bucket, and an
 //! engine started on an empty disk recovers from the bucket's newest snapshot plus the stream's
@@ -167,7 +168,7 @@ fn spawn(config: &Path, log: &Path) -> Child {
         .expect("the switchboard binary starts")
 }
 
-/// The tests run one at a time: each runs three nats-servers and two engines, and two such at
+/// The tests run one at a time: each runs three nats-servers and up to two engines, and two such at
 /// once on two cores slow start-up past the harness's bounds.
 static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
@@ -496,18 +497,22 @@ fn logged_field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
     line[at..].split(' ').next()
 }
 
-/// Waits (at most 60 s) for `node` to log a line containing `text`, and returns it.
-async fn wait_for_line(node: &Node, text: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(60);
+/// Waits (at most `bound`) until `node`'s log holds `line`, failing if the process exits first.
+async fn until_logged(node: &mut Node, line: &str, bound: Duration) {
+    let deadline = Instant::now() + bound;
     let mut poll = tokio::time::interval(Duration::from_millis(50));
-    loop {
+    while !node.logged().contains(line) {
         poll.tick().await;
-        if let Some(line) = node.logged().lines().find(|line| line.contains(text)) {
-            return line.to_owned();
-        }
+        let exited = node.child.try_wait().expect("the engine's status");
+        assert!(
+            exited.is_none(),
+            "engine {} exited ({exited:?}) before logging {line:?}:\n{}",
+            node.id,
+            node.logged()
+        );
         assert!(
             Instant::now() < deadline,
-            "{} never logged {text:?}: {}",
+            "engine {} did not log {line:?} within {bound:?}:\n{}",
             node.id,
             node.logged()
         );
@@ -610,10 +615,16 @@ async fn an_engine_on_an_empty_disk_recovers_from_the_buckets_snapshot() {
     let before = queues(&client).await;
 
     // A new node on an empty disk: the bucket's snapshot, then the stream's tail.
-    let newcomer = Node::start_with("b", &urls, root, snapshots);
-    let line = wait_for_line(&newcomer, "recovered from the snapshot bucket's snapshot").await;
+    let mut newcomer = Node::start_with("b", &urls, root, snapshots);
+    let recovered = "recovered from the snapshot bucket's snapshot";
+    until_logged(&mut newcomer, recovered, Duration::from_secs(60)).await;
+    let logged = newcomer.logged();
+    let line = logged
+        .lines()
+        .find(|line| line.contains(recovered))
+        .expect("the line just seen");
     let number = |name| -> u64 {
-        logged_field(&line, name)
+        logged_field(line, name)
             .and_then(|value| value.parse().ok())
             .unwrap_or_else(|| panic!("{name} in {line:?}"))
     };
@@ -637,4 +648,41 @@ async fn an_engine_on_an_empty_disk_recovers_from_the_buckets_snapshot() {
     wait_until_serving(&client).await;
     assert_eq!(queues(&client).await, before);
     assert!(!newcomer.logged().contains("snapshot not used"));
+}
+
+/// An engine started while the cluster has no quorum (two of three servers down) waits for
+/// JetStream, saying so, instead of exiting; when the servers come back it takes the lease and
+/// serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_started_without_quorum_waits_and_then_serves() {
+    let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let mut cluster = NatsCluster::start().expect("a three-node cluster");
+    let urls = cluster.client_urls();
+    let root = tempfile::tempdir().expect("temp dir");
+    for index in 1..3 {
+        cluster.server_mut(index).stop().expect("a server stops");
+    }
+    let mut node = Node::start("a", &urls, root.path());
+    until_logged(
+        &mut node,
+        "JetStream not answering yet",
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(
+        !node.logged().contains("serving as leader"),
+        "served without a quorum:\n{}",
+        node.logged()
+    );
+    for index in 1..3 {
+        cluster
+            .server_mut(index)
+            .restart()
+            .expect("a server restarts");
+    }
+    until_logged(&mut node, "serving as leader", Duration::from_secs(90)).await;
+    let client = async_nats::connect(cluster.server(0).client_url())
+        .await
+        .expect("connect");
+    wait_until_serving(&client).await;
 }

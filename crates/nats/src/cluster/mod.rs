@@ -20,7 +20,8 @@ use async_nats::jetstream;
 use switchboard_core::{Router, RoutingConfig, State};
 use switchboard_engine::{Engine, EngineError, EngineLog, EngineOptions, EngineParts, Recovered};
 use switchboard_jetlog::{
-    JetStreamConfig, JetStreamLog, Lease, LeaseConfig, LeaseError, MirroredLog, copy_tail,
+    JetStreamConfig, JetStreamError, JetStreamLog, Lease, LeaseConfig, LeaseError, MirroredLog,
+    copy_tail,
 };
 use switchboard_log::{FileLog, LogError};
 use tokio::sync::{Notify, oneshot, watch};
@@ -146,13 +147,24 @@ pub async fn serve(
         let _ = stop_tx.send(true);
     });
     let context = jetstream::new(client.clone());
-    let mut lease = Lease::open(&context, options.lease_config())
-        .await
-        .map_err(nats("open the lease bucket"))?;
+    // A standby may start while the cluster elects a leader or a server restarts: until
+    // JetStream answers, it waits (saying so), as it would wait for the lease. Only a refusal
+    // that trying again cannot cure (a bucket with another TTL, a damaged stream) stops it.
+    let lease = until_answered(&stop, "open the lease bucket", || {
+        Lease::open(&context, options.lease_config())
+    })
+    .await?;
+    let Some(mut lease) = lease.transpose().map_err(nats("open the lease bucket"))? else {
+        return Ok(());
+    };
     // The stream is made (or checked: dense, atomic batches allowed) before anyone follows it.
-    JetStreamLog::open(client.clone(), options.stream_config())
-        .await
-        .map_err(EngineError::Log)?;
+    let stream = until_answered(&stop, "open the log stream", || {
+        JetStreamLog::open(client.clone(), options.stream_config())
+    })
+    .await?;
+    if stream.transpose().map_err(EngineError::Log)?.is_none() {
+        return Ok(());
+    }
     let metrics = measure::Metrics::new(options.domain.prefix());
     let mut role = Leadership::new(options.lease_ttl);
     let mut stopping = stop.clone();
@@ -188,6 +200,68 @@ pub async fn serve(
             },
         }
     }
+}
+
+/// The most a start-up step waits between two tries while JetStream does not answer.
+const START_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// Whether trying again may cure a start-up failure (JetStream not answering or not yet able
+/// to: no quorum, a leader being elected), as opposed to a refusal of what is there.
+trait Transient {
+    fn is_transient(&self) -> bool;
+}
+
+impl Transient for LeaseError {
+    fn is_transient(&self) -> bool {
+        matches!(self, Self::Bucket { .. })
+    }
+}
+
+impl Transient for LogError {
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Backend { source, .. } => !matches!(
+                source.downcast_ref::<JetStreamError>(),
+                Some(JetStreamError::Damaged { .. } | JetStreamError::InsideRuntime)
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Runs a start-up step until it succeeds, fails for good (`Some(Err)`), or shutdown comes
+/// (`None`): a transient failure is logged (the first, then every tenth) and tried again after
+/// a backoff doubling from 100 ms to [`START_RETRY_MAX`].
+async fn until_answered<T, E, F, Fut>(
+    stop: &watch::Receiver<bool>,
+    what: &'static str,
+    mut step: F,
+) -> Result<Option<Result<T, E>>, DriverError>
+where
+    E: Transient + std::error::Error,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut stop = stop.clone();
+    let mut wait = Duration::from_millis(100);
+    for attempt in 1_u64.. {
+        if *stop.borrow() {
+            return Ok(None);
+        }
+        let error = match step().await {
+            Err(error) if error.is_transient() => error,
+            done => return Ok(Some(done)),
+        };
+        if attempt == 1 || attempt % 10 == 0 {
+            tracing::warn!(error = %chain(&error), attempt, "could not {what} (JetStream not answering yet); trying again");
+        }
+        tokio::select! {
+            _ = stop.changed() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+        wait = (wait * 2).min(START_RETRY_MAX);
+    }
+    unreachable!("the attempts are counted in a u64")
 }
 
 /// An error with its causes, `: `-separated.

@@ -2,7 +2,6 @@
 //! handled or held out of hours), longest wait first, each with where it is and how long the
 //! customer has waited; a table for people, `--json` for scripts.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -13,9 +12,8 @@ use switchboard_core::state::{Contact, ContactStatus};
 /// `switchboard audit open`.
 #[derive(Debug, clap::Args)]
 pub(crate) struct OpenArgs {
-    /// The engine's data directory (holding the log's segment files).
-    #[arg(long, env = "SWITCHBOARD_DATA_DIR")]
-    data_dir: PathBuf,
+    #[command(flatten)]
+    source: crate::logsource::LogSource,
     /// Print the contacts as JSON (for scripts) instead of a table.
     #[arg(long)]
     json: bool,
@@ -37,7 +35,7 @@ struct OpenContact<'a> {
 /// time the command runs: a stopped engine's contacts are not waiting meanwhile, and a
 /// running engine's last event is at most moments old).
 pub(crate) fn open(args: &OpenArgs) -> Result<ExitCode> {
-    let (state, _) = crate::replay::replay_log(&args.data_dir, args.json)?;
+    let (state, _) = crate::replay::replay_log(&args.source, args.json)?;
 
     let as_of = state.clock();
     let mut open: Vec<OpenContact<'_>> = state

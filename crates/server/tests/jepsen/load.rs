@@ -1,0 +1,352 @@
+//! The load and the clients' records: contacts created by request and through the durable
+//! intake, agents who log in, accept, complete and go ready, every command with an idempotency
+//! key (`Nats-Msg-Id`) and retried by the rule of docs/wire.md ("Cluster mode"): the same key,
+//! backoff from 50 ms doubling to 1 s, for at most [`RETRY_BOUND`].
+
+use std::sync::Arc;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use async_nats::{Client, HeaderMap};
+use futures::StreamExt;
+use serde_json::{Value, json};
+use tokio::sync::{Notify, watch};
+
+use crate::PREFIX;
+
+/// How long a client keeps retrying one command before it counts it as unanswered.
+pub(crate) const RETRY_BOUND: Duration = Duration::from_secs(20);
+
+/// Each attempt's wait for a reply.
+const ATTEMPT: Duration = Duration::from_secs(2);
+
+/// The agents logged in.
+const AGENTS: usize = 4;
+
+/// The service every contact is for, and the agents' skill.
+const SERVICE: &str = "council_tax";
+
+/// What the clients were told.
+#[derive(Debug, Default)]
+pub(crate) struct Records {
+    /// Contacts created by request with an ok reply: (id, the reply's seq).
+    pub(crate) created: Vec<(String, u64)>,
+    /// Contacts JetStream acknowledged on the intake: (id, published during a fault).
+    pub(crate) intake: Vec<(String, bool)>,
+    /// Offers accepted with an ok reply: (offer id, contact).
+    pub(crate) accepted: Vec<(u64, String)>,
+    /// Contacts completed with an ok reply.
+    pub(crate) completed: Vec<String>,
+    /// Commands never answered within the retry bound.
+    pub(crate) unanswered: usize,
+    /// Commands answered only after at least one retry.
+    pub(crate) retried: usize,
+}
+
+/// The clients' shared records and progress.
+#[derive(Debug, Default)]
+pub(crate) struct Ledger {
+    pub(crate) records: Mutex<Records>,
+    /// Acknowledged commands so far.
+    acknowledged: AtomicUsize,
+    progress: Notify,
+    /// Set while the nemesis is at work.
+    failover: AtomicBool,
+}
+
+impl Ledger {
+    fn acknowledged(&self, record: impl FnOnce(&mut Records)) {
+        record(&mut self.records.lock().expect("records"));
+        self.acknowledged.fetch_add(1, Ordering::SeqCst);
+        self.progress.notify_waiters();
+    }
+
+    /// Marks the time of a fault (intake publishes are tagged with it).
+    pub(crate) fn set_failover(&self, on: bool) {
+        self.failover.store(on, Ordering::SeqCst);
+    }
+
+    /// Commands acknowledged so far.
+    pub(crate) fn acknowledged_so_far(&self) -> usize {
+        self.acknowledged.load(Ordering::SeqCst)
+    }
+
+    /// Waits until `more` further commands are acknowledged; `None` after `bound`.
+    pub(crate) async fn wait_for_more(&self, more: usize, bound: Duration) -> Option<()> {
+        let target = self.acknowledged.load(Ordering::SeqCst) + more;
+        tokio::time::timeout(bound, async {
+            loop {
+                let notified = self.progress.notified();
+                if self.acknowledged.load(Ordering::SeqCst) >= target {
+                    return;
+                }
+                notified.await;
+            }
+        })
+        .await
+        .ok()
+    }
+}
+
+/// A client on the cluster, reconnecting to any of its servers.
+pub(crate) async fn connect(urls: &str) -> Client {
+    let servers: Vec<async_nats::ServerAddr> = urls
+        .split(',')
+        .map(|url| url.parse().expect("a server URL"))
+        .collect();
+    async_nats::ConnectOptions::new()
+        .retry_on_initial_connect()
+        .connect(servers)
+        .await
+        .expect("connect to the cluster")
+}
+
+/// Sends a command until it is answered (an `unavailable` error is not an answer), with the same
+/// key each time (the retry rule); `None`
+/// when it was not answered within [`RETRY_BOUND`]. The flag says whether it took a retry.
+pub(crate) async fn command(
+    client: &Client,
+    subject: &str,
+    body: &Value,
+    key: &str,
+) -> Option<(Value, bool)> {
+    let deadline = tokio::time::Instant::now() + RETRY_BOUND;
+    let mut backoff = Duration::from_millis(50);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", key);
+        let sent =
+            client.request_with_headers(subject.to_owned(), headers, body.to_string().into());
+        if let Ok(Ok(reply)) = tokio::time::timeout(ATTEMPT, sent).await {
+            let value: Value = serde_json::from_slice(&reply.payload).expect("a JSON reply");
+            // `unavailable`: the engine stopped serving with it in hand; retry like a timeout.
+            if value["error"]["code"] != "unavailable" {
+                return Some((value, attempts > 1));
+            }
+        }
+        if tokio::time::Instant::now() + backoff > deadline {
+            return None;
+        }
+        // The retry rule's backoff: no leader serves the domain yet.
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(1));
+    }
+}
+
+/// Waits (at most `bound`) until a query is answered: some engine serves the domain.
+pub(crate) async fn wait_until_answered(client: &Client, bound: Duration) -> Option<()> {
+    let subject = format!("{PREFIX}.query.queues");
+    tokio::time::timeout(bound, async {
+        let mut poll = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            poll.tick().await;
+            let asked = client.request(subject.clone(), "{}".into());
+            if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(500), asked).await {
+                return;
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+/// The node id holding the domain's lease, if any (read from the lease bucket).
+pub(crate) async fn lease_holder(client: &Client) -> Option<String> {
+    let js = async_nats::jetstream::new(client.clone());
+    let kv = js.get_key_value("switchboard_leases").await.ok()?;
+    let value = kv.get(PREFIX).await.ok()??;
+    let holder = String::from_utf8(value.to_vec()).ok()?;
+    (!holder.is_empty()).then_some(holder)
+}
+
+/// Waits (at most `bound`) until some node holds the lease, and names it (a read may fail, or
+/// find the key between a lapse and a takeover).
+pub(crate) async fn wait_for_holder(client: &Client, bound: Duration) -> Option<String> {
+    tokio::time::timeout(bound, async {
+        let mut poll = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            poll.tick().await;
+            if let Some(holder) = lease_holder(client).await {
+                return holder;
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+/// Waits (at most `bound`) until a node other than `old` holds the lease.
+pub(crate) async fn wait_for_holder_other_than(
+    client: &Client,
+    old: &str,
+    bound: Duration,
+) -> Option<()> {
+    tokio::time::timeout(bound, async {
+        let mut poll = tokio::time::interval(Duration::from_millis(50));
+        loop {
+            poll.tick().await;
+            if lease_holder(client).await.is_some_and(|h| h != old) {
+                return;
+            }
+        }
+    })
+    .await
+    .ok()
+}
+
+/// The running load: stop it to end every client.
+pub(crate) struct Running {
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops the clients and waits for each to finish its command in hand.
+    pub(crate) async fn stop(self) {
+        let _ = self.stop.send(true);
+        for task in self.tasks {
+            task.await.expect("a client task");
+        }
+    }
+}
+
+/// Starts the clients: a request creator, an intake publisher and the agents.
+pub(crate) fn start(
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    ledger: &Arc<Ledger>,
+) -> Running {
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = vec![
+        rt.spawn(create_by_request(
+            client.clone(),
+            ledger.clone(),
+            stopped.clone(),
+        )),
+        rt.spawn(create_by_intake(
+            client.clone(),
+            ledger.clone(),
+            stopped.clone(),
+        )),
+    ];
+    for n in 1..=AGENTS {
+        let id = format!("agent{n}");
+        tasks.push(rt.spawn(agent(client.clone(), id, ledger.clone(), stopped.clone())));
+    }
+    Running { stop, tasks }
+}
+
+fn count(ledger: &Ledger, answered: Option<&(Value, bool)>) {
+    let mut records = ledger.records.lock().expect("records");
+    match answered {
+        None => records.unanswered += 1,
+        Some((_, true)) => records.retried += 1,
+        Some((_, false)) => {}
+    }
+}
+
+/// Creates a phone contact by request every 100 ms.
+async fn create_by_request(client: Client, ledger: Arc<Ledger>, stop: watch::Receiver<bool>) {
+    let subject = format!("{PREFIX}.cmd.contact.create");
+    let mut pace = tokio::time::interval(Duration::from_millis(100));
+    let mut n = 0_u64;
+    while !*stop.borrow() {
+        pace.tick().await;
+        n += 1;
+        let id = format!("req-{n}");
+        let body = json!({"contact_id": id, "channel": "phone", "service": SERVICE});
+        let answered = command(&client, &subject, &body, &format!("create-{id}")).await;
+        count(&ledger, answered.as_ref());
+        if let Some((reply, _)) = answered
+            && reply["ok"] == true
+        {
+            let seq = reply["seq"].as_u64().expect("a seq");
+            ledger.acknowledged(|r| r.created.push((id, seq)));
+        }
+    }
+}
+
+/// Publishes a phone contact to the durable intake every 100 ms; JetStream's ack is the
+/// acknowledgement.
+async fn create_by_intake(client: Client, ledger: Arc<Ledger>, stop: watch::Receiver<bool>) {
+    let js = async_nats::jetstream::new(client);
+    let subject = format!("{PREFIX}.inbox.contact.create");
+    let mut pace = tokio::time::interval(Duration::from_millis(100));
+    let mut n = 0_u64;
+    while !*stop.borrow() {
+        pace.tick().await;
+        n += 1;
+        let id = format!("intake-{n}");
+        let during = ledger.failover.load(Ordering::SeqCst);
+        let body = json!({"contact_id": id, "channel": "phone", "service": SERVICE});
+        let mut headers = HeaderMap::new();
+        headers.insert("Nats-Msg-Id", id.as_str());
+        let published = js
+            .publish_with_headers(subject.clone(), headers, body.to_string().into())
+            .await;
+        if let Ok(ack) = published
+            && let Ok(Ok(_)) = tokio::time::timeout(ATTEMPT, ack).await
+        {
+            ledger.acknowledged(|r| r.intake.push((id, during)));
+        }
+    }
+}
+
+/// One agent: logs in, goes ready, and accepts and completes each offer, going ready again.
+async fn agent(client: Client, id: String, ledger: Arc<Ledger>, stop: watch::Receiver<bool>) {
+    let mut offers = client
+        .subscribe(format!("{PREFIX}.agent.{id}.offer"))
+        .await
+        .expect("subscribe to offers");
+    let cmd = |verb: &str| format!("{PREFIX}.cmd.agent.{id}.{verb}");
+    let login = json!({"tier": 1, "site": "hq", "skills": {SERVICE: 3}});
+    let answered = command(&client, &cmd("login"), &login, &format!("login-{id}")).await;
+    count(&ledger, answered.as_ref());
+    let mut turn = 0_u64;
+    while !*stop.borrow() {
+        turn += 1;
+        let ready = command(
+            &client,
+            &cmd("ready"),
+            &json!({}),
+            &format!("ready-{id}-{turn}"),
+        )
+        .await;
+        count(&ledger, ready.as_ref());
+        let Ok(Some(offer)) = tokio::time::timeout(Duration::from_secs(1), offers.next()).await
+        else {
+            continue;
+        };
+        let offer: Value = serde_json::from_slice(&offer.payload).expect("an offer");
+        let offer_id = offer["offer_id"].as_u64().expect("offer_id");
+        let contact = offer["contact_id"].as_str().expect("contact_id").to_owned();
+        let body = json!({"offer_id": offer_id});
+        let accepted = command(
+            &client,
+            &cmd("accept"),
+            &body,
+            &format!("accept-{offer_id}"),
+        )
+        .await;
+        count(&ledger, accepted.as_ref());
+        if !accepted.is_some_and(|(reply, _)| reply["ok"] == true) {
+            continue;
+        }
+        ledger.acknowledged(|r| r.accepted.push((offer_id, contact.clone())));
+        let body = json!({"contact_id": contact, "outcome": "resolved"});
+        let completed = command(
+            &client,
+            &cmd("complete"),
+            &body,
+            &format!("complete-{contact}"),
+        )
+        .await;
+        count(&ledger, completed.as_ref());
+        if completed.is_some_and(|(reply, _)| reply["ok"] == true) {
+            ledger.acknowledged(|r| r.completed.push(contact));
+        }
+    }
+}
