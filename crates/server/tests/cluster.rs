@@ -9,7 +9,8 @@
 //!
 //! Snapshots in cluster mode: a leader stores its snapshots in the domain's bucket, and an
 //! engine started on an empty disk recovers from the bucket's newest snapshot plus the stream's
-//! tail (fewer records applied than the stream holds), then serves the same state.
+//! tail (fewer records applied than the stream holds), then serves the same state; a snapshot
+//! in the bucket from another history is skipped with its reason and the stream applied whole.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -594,6 +595,9 @@ async fn queues(client: &async_nats::Client) -> serde_json::Value {
     answer
 }
 
+/// A leader snapshots into the bucket under load; an engine on an empty disk recovers from the
+/// bucket's snapshot plus the stream's tail and, once the leader steps down, serves the same
+/// queues; a planted snapshot of another history is skipped by the next empty engine.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_engine_on_an_empty_disk_recovers_from_the_buckets_snapshot() {
     let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
@@ -648,6 +652,57 @@ async fn an_engine_on_an_empty_disk_recovers_from_the_buckets_snapshot() {
     wait_until_serving(&client).await;
     assert_eq!(queues(&client).await, before);
     assert!(!newcomer.logged().contains("snapshot not used"));
+
+    a_snapshot_of_another_history_is_skipped(&js, &urls, root, &mut leader).await;
+}
+
+/// A snapshot in the bucket that is not of this stream (its chain hash is not the stream's at
+/// its seq) is skipped with its reason by an engine on an empty disk, which applies the whole
+/// stream instead. `spare` is a stopped node whose id is reused for it, on an empty directory.
+async fn a_snapshot_of_another_history_is_skipped(
+    js: &async_nats::jetstream::Context,
+    urls: &str,
+    root: &Path,
+    spare: &mut Node,
+) {
+    let mut stream = js
+        .get_stream("SB_LOG_SWITCHBOARD")
+        .await
+        .expect("the stream");
+    let last = stream
+        .info()
+        .await
+        .expect("stream info")
+        .state
+        .last_sequence;
+    let config = SnapshotStoreConfig {
+        bucket: "SB_SNAP_SWITCHBOARD".to_owned(),
+        replicas: 3,
+        keep_count: 2,
+    };
+    let store = SnapshotStore::open(js, config).await.expect("the bucket");
+    let stranger = switchboard_log::ChainHash([7; 32]);
+    store
+        .put(last, stranger, b"another history")
+        .await
+        .expect("plant a snapshot");
+    std::fs::remove_dir_all(root.join(spare.id)).expect("empty the spare's directory");
+    let mut empty = Node::start_with(spare.id, urls, root, "snapshot_every_events = 40\n");
+    let recovered = "recovered from the snapshot bucket's snapshot";
+    until_logged(&mut empty, recovered, Duration::from_secs(60)).await;
+    let logged = empty.logged();
+    assert!(logged.contains("snapshot not used"), "{logged}");
+    assert!(logged.contains("belongs to another history"), "{logged}");
+    let line = logged
+        .lines()
+        .find(|line| line.contains(recovered))
+        .expect("the line just seen");
+    assert_eq!(
+        logged_field(line, "replayed"),
+        Some(last.to_string().as_str()),
+        "{line}"
+    );
+    assert_eq!(logged_field(line, "snapshot_seq"), None, "{line}");
 }
 
 /// An engine started while the cluster has no quorum (two of three servers down) waits for
