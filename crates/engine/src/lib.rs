@@ -45,7 +45,7 @@ pub use history::{HistoryFilter, history, history_of_records, history_up_to};
 pub use log::EngineLog;
 pub use receipts::{ReceiptError, ReceiptOptions, RecoveredReceipts, encode_entries};
 pub use recovery::{Recovered, ReplayReport, SnapshotRejection, replay, replay_records};
-pub use snapshotter::{HAND_OVER_EVENTS_MAX, Snapshotter, SnapshotterOptions};
+pub use snapshotter::{HAND_OVER_EVENTS_MAX, SnapshotSink, Snapshotter, SnapshotterOptions};
 
 /// How the engine keeps its log and snapshots.
 #[derive(Clone, Debug)]
@@ -437,6 +437,7 @@ impl Engine {
                 dir: self.dir.clone(),
                 snapshot: self.options.snapshot.clone(),
                 every_events: self.options.snapshot_every_events,
+                sink: None,
             },
         )
         .map_err(|source| EngineError::Thread {

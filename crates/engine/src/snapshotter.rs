@@ -17,6 +17,10 @@
 //! is not durable. A snapshot that cannot be written (a full disk, say) is logged and skipped,
 //! and the next one is tried after another `every_events`: snapshots shorten start-up, the log
 //! alone is the truth.
+//!
+//! In cluster mode each snapshot also goes to a [`SnapshotSink`] (the domain's snapshot bucket),
+//! on this same thread, so the upload never holds up the loop and is over when the thread is
+//! stopped.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -58,6 +62,29 @@ pub struct Snapshotter {
     thread: Option<JoinHandle<()>>,
 }
 
+/// Where a snapshot goes besides the data directory (cluster mode: the domain's snapshot
+/// bucket). Called on the snapshot thread with each snapshot's seq, chain hash and payload (the
+/// bytes a snapshot file holds after its header), whether or not the local file was written.
+/// It reports its own failures (log and count them): a snapshot is never worth stopping for.
+#[derive(Clone)]
+pub struct SnapshotSink(Arc<Publish>);
+
+/// What a [`SnapshotSink`] calls: (seq, chain hash, payload).
+type Publish = dyn Fn(u64, ChainHash, &[u8]) + Send + Sync;
+
+impl SnapshotSink {
+    /// A sink that calls `publish`.
+    pub fn new(publish: impl Fn(u64, ChainHash, &[u8]) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(publish))
+    }
+}
+
+impl std::fmt::Debug for SnapshotSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SnapshotSink")
+    }
+}
+
 /// Where and how often the snapshotter writes.
 #[derive(Clone, Debug)]
 pub struct SnapshotterOptions {
@@ -67,6 +94,8 @@ pub struct SnapshotterOptions {
     pub snapshot: SnapshotOptions,
     /// A snapshot after at least this many events since the last (0: never).
     pub every_events: u64,
+    /// Where each snapshot also goes (`None`: only the data directory).
+    pub sink: Option<SnapshotSink>,
 }
 
 impl Snapshotter {
@@ -199,37 +228,44 @@ fn follow(
                 if due && durable == seq {
                     let started = std::time::Instant::now();
                     let bytes = encode_snapshot(&state);
-                    match switchboard_log::save_snapshot(
-                        &options.dir,
-                        seq,
-                        head_hash,
-                        &bytes,
-                        &options.snapshot,
-                    ) {
-                        Ok(path) => {
-                            since_snapshot = 0;
-                            tracing::info!(
-                                seq,
-                                bytes = bytes.len(),
-                                took_ms = started.elapsed().as_millis(),
-                                path = %path.display(),
-                                "snapshot written"
-                            );
-                        }
-                        Err(error) => {
-                            // Tried again only after as many events again: on a full disk every
-                            // try writes until the space runs out (and then removes the file).
-                            since_snapshot = 0;
-                            tracing::warn!(
-                                error = &error as &dyn std::error::Error,
-                                seq,
-                                every_events = options.every_events,
-                                "could not write a snapshot; trying again after as many events again"
-                            );
-                        }
+                    write_snapshot(seq, head_hash, &bytes, options, started);
+                    since_snapshot = 0;
+                    if let Some(sink) = &options.sink {
+                        (sink.0)(seq, head_hash, &bytes);
                     }
                 }
             }
+        }
+    }
+}
+
+/// Writes a snapshot file in the data directory; a failure is logged (tried again only after
+/// as many events again: on a full disk every try writes until the space runs out, and then
+/// removes the file).
+fn write_snapshot(
+    seq: u64,
+    head_hash: ChainHash,
+    bytes: &[u8],
+    options: &SnapshotterOptions,
+    started: std::time::Instant,
+) {
+    match switchboard_log::save_snapshot(&options.dir, seq, head_hash, bytes, &options.snapshot) {
+        Ok(path) => {
+            tracing::info!(
+                seq,
+                bytes = bytes.len(),
+                took_ms = started.elapsed().as_millis(),
+                path = %path.display(),
+                "snapshot written"
+            );
+        }
+        Err(error) => {
+            tracing::warn!(
+                error = &error as &dyn std::error::Error,
+                seq,
+                every_events = options.every_events,
+                "could not write a snapshot; trying again after as many events again"
+            );
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The engine over a real data directory: recovery from snapshot plus tail equals replay from
 //! zero; torn tails are cut; unusable snapshots are skipped; nothing uncommitted survives a
-//! crash; histories are read back from the log.
+//! crash; histories are read back from the log; each snapshot also goes to the sink.
 
 use std::time::Duration;
 
@@ -648,4 +648,46 @@ fn a_snapshot_that_cannot_be_written_does_not_cost_a_commit() {
     assert_eq!(recovered.last_seq, batch.last_seq);
     assert_eq!(recovered.snapshot_seq, None);
     assert!(engine.state().contact("kept").is_some());
+}
+
+#[test]
+fn each_snapshot_also_goes_to_the_sink_with_the_files_stamp_and_bytes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (unused, batches, last) = submitted_morning(dir.path(), 0, 12);
+    unused.stop();
+    let head = hash_at(dir.path(), last);
+    let sent = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = {
+        let sent = sent.clone();
+        switchboard_engine::SnapshotSink::new(move |seq, hash, payload| {
+            sent.lock()
+                .expect("lock")
+                .push((seq, hash, payload.to_vec()));
+        })
+    };
+    let mut snapshotter = switchboard_engine::Snapshotter::spawn(
+        &State::new(),
+        0,
+        switchboard_engine::SnapshotterOptions {
+            dir: dir.path().to_path_buf(),
+            snapshot: switchboard_log::SnapshotOptions::default(),
+            every_events: 1,
+            sink: Some(sink),
+        },
+    )
+    .expect("the snapshot thread starts");
+    for (first, events) in batches {
+        snapshotter.events(first, std::sync::Arc::new(events));
+    }
+    snapshotter.durable(last, head);
+    snapshotter.stop();
+    let file = switchboard_log::load_latest_snapshot(dir.path(), &Default::default())
+        .expect("read the snapshots")
+        .snapshot
+        .expect("a snapshot file");
+    let sent = sent.lock().expect("lock");
+    assert_eq!(sent.len(), 1, "one snapshot, one hand-over");
+    assert_eq!((sent[0].0, sent[0].1), (last, head));
+    assert_eq!((file.seq, file.head_hash), (last, head));
+    assert_eq!(sent[0].2, file.payload, "the bytes of the snapshot file");
 }

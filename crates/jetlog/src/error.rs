@@ -101,3 +101,30 @@ pub enum LeaseError {
         detail: String,
     },
 }
+
+/// Why the snapshot bucket ([`crate::SnapshotStore`]) could not store or give a snapshot. A
+/// snapshot is only a shortcut: the caller logs it and goes on (the log is the truth).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SnapshotStoreError {
+    /// The bucket could not be made, read or written.
+    #[error("snapshot bucket {bucket}: could not {op}: {detail}")]
+    Bucket {
+        /// The bucket.
+        bucket: String,
+        /// What was being done.
+        op: &'static str,
+        /// The client's error.
+        detail: String,
+    },
+    /// The newest object is not a snapshot as this store writes them.
+    #[error("snapshot bucket {bucket}: {object} is damaged: {problem}")]
+    Damaged {
+        /// The bucket.
+        bucket: String,
+        /// The object's name.
+        object: String,
+        /// What is wrong.
+        problem: String,
+    },
+}

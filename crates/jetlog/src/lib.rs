@@ -16,6 +16,9 @@
 //! - [`MirroredLog`] is what a cluster-mode engine writes: the stream first (fenced), then a
 //!   local file copy that everything reading the log reads; [`copy_tail`] brings a copy (a
 //!   standby's) up to the stream's end.
+//! - [`SnapshotStore`] is the domain's snapshot bucket (an Object Store, `SB_SNAP_<PREFIX>`):
+//!   the leader's snapshots, so that an engine on an empty disk need not replay the whole
+//!   stream.
 //!
 //! The servers must run with `sync_interval: always` (Jepsen, NATS 2.12.1: lazy fsync loses
 //! acknowledged writes); nothing a client can read shows it, so it is the deployment's to check
@@ -28,12 +31,14 @@ mod batch;
 mod error;
 mod lease;
 mod mirrored;
+mod snapshot_store;
 mod stream_log;
 
 pub use batch::ATOMIC_BATCH_MAX;
-pub use error::{JetStreamError, LeaseError};
+pub use error::{JetStreamError, LeaseError, SnapshotStoreError};
 pub use lease::{Lease, LeaseConfig};
 pub use mirrored::{MirroredLog, copy_tail};
+pub use snapshot_store::{SnapshotStore, SnapshotStoreConfig, StoredSnapshot};
 pub use stream_log::{
     JetStreamConfig, JetStreamLog, StreamReader, StreamRecords, StreamVerifyReport,
 };

@@ -246,6 +246,10 @@ catalogue! {
         "Cluster mode: events the log stream held that this standby had not yet applied, at its last look.";
     FAILOVER_DURATION = "switchboard_failover_duration_seconds", Histogram, ["domain"],
         "Cluster mode: time from this standby first seeing the lease free to serving.";
+    SNAPSHOT_UPLOADS = "switchboard_snapshot_uploads_total", Counter, ["domain"],
+        "Cluster mode: snapshots this leader stored in the domain's snapshot bucket.";
+    SNAPSHOT_UPLOAD_FAILURES = "switchboard_snapshot_upload_failures_total", Counter, ["domain"],
+        "Cluster mode: snapshots this leader could not store in the domain's snapshot bucket (logged; serving goes on).";
 }
 
 /// The catalogue entry of a metric, if it is one of Switchboard's.

@@ -98,8 +98,10 @@ enum Commands {
     #[command(subcommand)]
     Privacy(PrivacyCommand),
     /// Proof of speed: drive an engine over NATS with simulated agents at a fixed open-loop
-    /// rate and report create→offer latency against a bare and a durable NATS relay measured in
-    /// the same run, and the engine's memory; --find-max finds the highest sustainable rate.
+    /// rate and report create→offer latency and CPU per contact against the protocol relay
+    /// (the floor: the engine's NATS work without routing) and the bare and durable relays,
+    /// measured in the same run, and the engine's memory; --find-max finds both highest
+    /// sustainable rates and their ratio.
     Loadgen(loadgen::Args),
 }
 

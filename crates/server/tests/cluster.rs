@@ -4,7 +4,13 @@
 //! serves; the killed one comes back as a standby; then the leader is paused (SIGSTOP) until
 //! the other takes the lease and appends, and resumed: the zombie's append is fenced and it
 //! stops serving without exiting. At the end every acknowledged create is in the stream exactly
-//! once and the chain verifies. Takeover times are printed (figures, not assertions).
+//! once and the chain verifies. Takeover times are printed (figures, not assertions). And an
+//! engine started while the cluster has no quorum waits for JetStream instead of exiting.
+//!
+//! Snapshots in cluster mode: a leader stores its snapshots in the domain's bucket, and an
+//! engine started on an empty disk recovers from the bucket's newest snapshot plus the stream's
+//! tail (fewer records applied than the stream holds), then serves the same state; a snapshot
+//! in the bucket from another history is skipped with its reason and the stream applied whole.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -15,7 +21,9 @@ use std::time::{Duration, Instant};
 use async_nats::HeaderMap;
 use serde_json::json;
 use switchboard_core::EventKind;
-use switchboard_jetlog::{JetStreamConfig, JetStreamLog, StreamReader};
+use switchboard_jetlog::{
+    JetStreamConfig, JetStreamLog, SnapshotStore, SnapshotStoreConfig, StreamReader,
+};
 use switchboard_natsd::NatsCluster;
 
 mod common;
@@ -91,11 +99,16 @@ fn lease_ttl_secs() -> u64 {
 
 impl Node {
     fn start(id: &'static str, urls: &str, root: &Path) -> Self {
+        Self::start_with(id, urls, root, "")
+    }
+
+    /// Starts with `engine` added to the `[engine]` section.
+    fn start_with(id: &'static str, urls: &str, root: &Path, engine: &str) -> Self {
         let dir = root.join(id);
         std::fs::create_dir_all(&dir).expect("node dir");
         let config = dir.join("switchboard.toml");
         let text = format!(
-            "[nats]\nurl = \"{urls}\"\nstream_replicas = 3\n\n[engine]\ndata_dir = \"{}\"\n\n\
+            "[nats]\nurl = \"{urls}\"\nstream_replicas = 3\n\n[engine]\ndata_dir = \"{}\"\n{engine}\n\
              [metrics]\naddress = \"127.0.0.1:{}\"\n\n[log]\nbackend = \"jetstream\"\n\
              replicas = 3\n\n[cluster]\nnode_id = \"{id}\"\nlease_ttl_secs = {}\n",
             dir.join("data").display(),
@@ -156,6 +169,10 @@ fn spawn(config: &Path, log: &Path) -> Child {
         .expect("the switchboard binary starts")
 }
 
+/// The tests run one at a time: each runs three nats-servers and up to two engines, and two such at
+/// once on two cores slow start-up past the harness's bounds.
+static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// Senders working at once, so that a leader has turns queued behind the one being appended.
 const LOAD_WORKERS: u64 = 4;
 
@@ -213,6 +230,58 @@ async fn load(
             acked.lock().expect("lock").ids.insert(id);
             progress.send_modify(|n| *n += 1);
         }
+    }
+}
+
+/// A client on the cluster's servers (`urls`, comma-separated).
+async fn connect(urls: &str) -> async_nats::Client {
+    let addresses: Vec<async_nats::ServerAddr> = urls
+        .split(',')
+        .map(|url| url.parse().expect("a server URL"))
+        .collect();
+    async_nats::connect(addresses).await.expect("connect")
+}
+
+/// [`LOAD_WORKERS`] senders of creates, running until [`Load::finish`].
+struct Load {
+    acked: Arc<Mutex<Acknowledged>>,
+    stop: tokio::sync::watch::Sender<bool>,
+    generators: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Load {
+    /// Starts the senders; the receiver counts the acknowledged creates.
+    fn start(client: &async_nats::Client) -> (Self, tokio::sync::watch::Receiver<usize>) {
+        let acked = Arc::new(Mutex::new(Acknowledged::default()));
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let (progress_tx, progress) = tokio::sync::watch::channel(0_usize);
+        let generators = (0..LOAD_WORKERS)
+            .map(|worker| {
+                let (client, acked) = (client.clone(), acked.clone());
+                tokio::spawn(load(
+                    worker,
+                    client,
+                    acked,
+                    stopped.clone(),
+                    progress_tx.clone(),
+                ))
+            })
+            .collect();
+        let load = Self {
+            acked,
+            stop,
+            generators,
+        };
+        (load, progress)
+    }
+
+    /// Stops the senders and returns the ids of the acknowledged creates.
+    async fn finish(self) -> BTreeSet<String> {
+        let _ = self.stop.send(true);
+        for generator in self.generators {
+            generator.await.expect("load generator");
+        }
+        std::mem::take(&mut self.acked.lock().expect("lock").ids)
     }
 }
 
@@ -333,34 +402,17 @@ async fn every_acknowledged_create_once(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
+    let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
     let cluster = NatsCluster::start().expect("a three-node cluster");
     let urls = cluster.client_urls();
     let root = tempfile::tempdir().expect("temp dir");
     eprintln!("nodes in {}", root.path().display());
     let root = root.path();
-    let addresses: Vec<async_nats::ServerAddr> = urls
-        .split(',')
-        .map(|url| url.parse().expect("a server URL"))
-        .collect();
-    let client = async_nats::connect(addresses).await.expect("connect");
+    let client = connect(&urls).await;
     let js = async_nats::jetstream::new(client.clone());
     let mut nodes = [Node::start("a", &urls, root), Node::start("b", &urls, root)];
     wait_until_serving(&client).await;
-    let acked = Arc::new(Mutex::new(Acknowledged::default()));
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let (progress_tx, mut progress) = tokio::sync::watch::channel(0_usize);
-    let generators: Vec<_> = (0..LOAD_WORKERS)
-        .map(|worker| {
-            let (client, acked) = (client.clone(), acked.clone());
-            tokio::spawn(load(
-                worker,
-                client,
-                acked,
-                stopped.clone(),
-                progress_tx.clone(),
-            ))
-        })
-        .collect();
+    let (load, mut progress) = Load::start(&client);
     acknowledged_more(&mut progress, 60).await;
 
     // The leader dies: the standby serves.
@@ -421,12 +473,8 @@ async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
         nodes[1].logged()
     );
     acknowledged_more(&mut progress, 20).await;
-    let _ = stop.send(true);
-    for generator in generators {
-        generator.await.expect("load generator");
-    }
+    let acked = load.finish().await;
 
-    let acked = std::mem::take(&mut acked.lock().expect("lock").ids);
     let records = every_acknowledged_create_once(&client, &acked).await;
     eprintln!(
         "{} acknowledged creates, {records} records in the stream",
@@ -442,4 +490,254 @@ async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
             node.logged()
         );
     }
+}
+
+/// The value of `name=` in a log line (up to the next space).
+fn logged_field<'a>(line: &'a str, name: &str) -> Option<&'a str> {
+    let at = line.find(&format!(" {name}="))? + name.len() + 2;
+    line[at..].split(' ').next()
+}
+
+/// Waits (at most `bound`) until `node`'s log holds `line`, failing if the process exits first.
+async fn until_logged(node: &mut Node, line: &str, bound: Duration) {
+    let deadline = Instant::now() + bound;
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    while !node.logged().contains(line) {
+        poll.tick().await;
+        let exited = node.child.try_wait().expect("the engine's status");
+        assert!(
+            exited.is_none(),
+            "engine {} exited ({exited:?}) before logging {line:?}:\n{}",
+            node.id,
+            node.logged()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "engine {} did not log {line:?} within {bound:?}:\n{}",
+            node.id,
+            node.logged()
+        );
+    }
+}
+
+/// The snapshots the domain's bucket holds, waiting (at most 60 s) for at least one.
+async fn snapshots_in_bucket(js: &async_nats::jetstream::Context) -> Vec<u64> {
+    let config = SnapshotStoreConfig {
+        bucket: "SB_SNAP_SWITCHBOARD".to_owned(),
+        replicas: 3,
+        keep_count: 2,
+    };
+    let store = SnapshotStore::open(js, config).await.expect("the bucket");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut poll = tokio::time::interval(Duration::from_millis(100));
+    loop {
+        poll.tick().await;
+        let seqs = store.list().await.expect("list the bucket");
+        if !seqs.is_empty() {
+            return seqs;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no snapshot in the bucket in 60 s"
+        );
+    }
+}
+
+/// Waits (at most 30 s) until the leader has taken and acknowledged every intake message, so
+/// that its state holds every create the load got acknowledged.
+async fn intake_drained(js: &async_nats::jetstream::Context) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut poll = tokio::time::interval(Duration::from_millis(50));
+    loop {
+        poll.tick().await;
+        if let Ok(mut consumer) = js
+            .get_consumer_from_stream::<async_nats::jetstream::consumer::pull::Config, _, _>(
+                "switchboard-engine",
+                "SWITCHBOARD_INBOX",
+            )
+            .await
+            && let Ok(info) = consumer.info().await
+            && info.num_pending == 0
+            && info.num_ack_pending == 0
+        {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the intake was not drained in 30 s"
+        );
+    }
+}
+
+/// Drops what depends on when it is asked (`at`, `oldest_wait_ms`) from a query's answer.
+fn timeless(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Object(map) => {
+            map.retain(|key, _| key != "at" && !key.ends_with("_ms"));
+            map.values_mut().for_each(timeless);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(timeless),
+        _ => {}
+    }
+}
+
+/// What `query.queues` answers, without what depends on when it is asked.
+async fn queues(client: &async_nats::Client) -> serde_json::Value {
+    let reply = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.request("switchboard.query.queues", "{}".into()),
+    )
+    .await
+    .expect("query.queues answered in time")
+    .expect("query.queues answered");
+    let mut answer = serde_json::from_slice(&reply.payload).expect("queues JSON");
+    timeless(&mut answer);
+    answer
+}
+
+/// A leader snapshots into the bucket under load; an engine on an empty disk recovers from the
+/// bucket's snapshot plus the stream's tail and, once the leader steps down, serves the same
+/// queues; a planted snapshot of another history is skipped by the next empty engine.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_on_an_empty_disk_recovers_from_the_buckets_snapshot() {
+    let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let cluster = NatsCluster::start().expect("a three-node cluster");
+    let urls = cluster.client_urls();
+    let root = tempfile::tempdir().expect("temp dir");
+    let root = root.path();
+    let client = connect(&urls).await;
+    let js = async_nats::jetstream::new(client.clone());
+    let snapshots = "snapshot_every_events = 40\n";
+    let mut leader = Node::start_with("a", &urls, root, snapshots);
+    wait_until_serving(&client).await;
+    let (load, mut progress) = Load::start(&client);
+    acknowledged_more(&mut progress, 150).await;
+    let in_bucket = snapshots_in_bucket(&js).await;
+    acknowledged_more(&mut progress, 10).await;
+    load.finish().await;
+    intake_drained(&js).await;
+    let before = queues(&client).await;
+
+    // A new node on an empty disk: the bucket's snapshot, then the stream's tail.
+    let mut newcomer = Node::start_with("b", &urls, root, snapshots);
+    let recovered = "recovered from the snapshot bucket's snapshot";
+    until_logged(&mut newcomer, recovered, Duration::from_secs(60)).await;
+    let logged = newcomer.logged();
+    let line = logged
+        .lines()
+        .find(|line| line.contains(recovered))
+        .expect("the line just seen");
+    let number = |name| -> u64 {
+        logged_field(line, name)
+            .and_then(|value| value.parse().ok())
+            .unwrap_or_else(|| panic!("{name} in {line:?}"))
+    };
+    let (snapshot_seq, replayed, last_seq) = (
+        number("snapshot_seq"),
+        number("replayed"),
+        number("last_seq"),
+    );
+    eprintln!(
+        "bucket held {in_bucket:?}; the newcomer applied {replayed} of {last_seq} records after \
+         the snapshot at {snapshot_seq}"
+    );
+    assert!(in_bucket.iter().all(|&seen| snapshot_seq >= seen), "{line}");
+    assert_eq!(snapshot_seq + replayed, last_seq, "{line}");
+    assert!(replayed < last_seq, "{line}");
+
+    // The leader steps down; the newcomer serves the same state the leader built event by event.
+    leader.signal("-TERM");
+    assert!(leader.child.wait().expect("exits").success());
+    holder(&js, |h| h == "b").await;
+    wait_until_serving(&client).await;
+    assert_eq!(queues(&client).await, before);
+    assert!(!newcomer.logged().contains("snapshot not used"));
+
+    a_snapshot_of_another_history_is_skipped(&js, &urls, root, &mut leader).await;
+}
+
+/// A snapshot in the bucket that is not of this stream (its chain hash is not the stream's at
+/// its seq) is skipped with its reason by an engine on an empty disk, which applies the whole
+/// stream instead. `spare` is a stopped node whose id is reused for it, on an empty directory.
+async fn a_snapshot_of_another_history_is_skipped(
+    js: &async_nats::jetstream::Context,
+    urls: &str,
+    root: &Path,
+    spare: &mut Node,
+) {
+    let mut stream = js
+        .get_stream("SB_LOG_SWITCHBOARD")
+        .await
+        .expect("the stream");
+    let last = stream
+        .info()
+        .await
+        .expect("stream info")
+        .state
+        .last_sequence;
+    let config = SnapshotStoreConfig {
+        bucket: "SB_SNAP_SWITCHBOARD".to_owned(),
+        replicas: 3,
+        keep_count: 2,
+    };
+    let store = SnapshotStore::open(js, config).await.expect("the bucket");
+    let stranger = switchboard_log::ChainHash([7; 32]);
+    store
+        .put(last, stranger, b"another history")
+        .await
+        .expect("plant a snapshot");
+    std::fs::remove_dir_all(root.join(spare.id)).expect("empty the spare's directory");
+    let mut empty = Node::start_with(spare.id, urls, root, "snapshot_every_events = 40\n");
+    let recovered = "recovered from the snapshot bucket's snapshot";
+    until_logged(&mut empty, recovered, Duration::from_secs(60)).await;
+    let logged = empty.logged();
+    assert!(logged.contains("snapshot not used"), "{logged}");
+    assert!(logged.contains("belongs to another history"), "{logged}");
+    let line = logged
+        .lines()
+        .find(|line| line.contains(recovered))
+        .expect("the line just seen");
+    assert_eq!(
+        logged_field(line, "replayed"),
+        Some(last.to_string().as_str()),
+        "{line}"
+    );
+    assert_eq!(logged_field(line, "snapshot_seq"), None, "{line}");
+}
+
+/// An engine started while the cluster has no quorum (two of three servers down) waits for
+/// JetStream, saying so, instead of exiting; when the servers come back it takes the lease and
+/// serves.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_engine_started_without_quorum_waits_and_then_serves() {
+    let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
+    let mut cluster = NatsCluster::start().expect("a three-node cluster");
+    let urls = cluster.client_urls();
+    let root = tempfile::tempdir().expect("temp dir");
+    for index in 1..3 {
+        cluster.server_mut(index).stop().expect("a server stops");
+    }
+    let mut node = Node::start("a", &urls, root.path());
+    until_logged(
+        &mut node,
+        "JetStream not answering yet",
+        Duration::from_secs(60),
+    )
+    .await;
+    assert!(
+        !node.logged().contains("serving as leader"),
+        "served without a quorum:\n{}",
+        node.logged()
+    );
+    for index in 1..3 {
+        cluster
+            .server_mut(index)
+            .restart()
+            .expect("a server restarts");
+    }
+    until_logged(&mut node, "serving as leader", Duration::from_secs(90)).await;
+    let client = async_nats::connect(cluster.server(0).client_url())
+        .await
+        .expect("connect");
+    wait_until_serving(&client).await;
 }

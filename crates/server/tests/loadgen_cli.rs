@@ -13,25 +13,10 @@ fn a_short_load_run_offers_every_contact_and_reports_every_figure() {
     let server = NatsServer::start().expect("nats-server starts");
     let scratch = tempfile::tempdir().expect("temp dir");
     let url = server.client_url();
-    let output = switchboard(&[
-        "loadgen",
-        "--nats-url",
-        &url,
-        "--spawn-engine",
-        "--rate",
-        "200",
-        "--duration",
-        "2",
-        "--agents",
-        "20",
-        "--warmup",
-        "0.25",
-        "--data-dir",
-        scratch.path().to_str().expect("utf-8 path"),
-        "--json",
-    ]);
-    assert!(output.status.success(), "{}", text(&output));
-    let report = json(&output);
+    let report = loadgen(
+        scratch.path(),
+        &["--nats-url", &url, "--spawn-engine", "--duration", "2"],
+    );
 
     assert_eq!(report["sent"], 400, "{report}");
     assert_eq!(report["offers"], report["sent"], "{report}");
@@ -42,27 +27,25 @@ fn a_short_load_run_offers_every_contact_and_reports_every_figure() {
         assert_eq!(report[format!("{relay}_sent")], 400, "{report}");
         assert_eq!(report[format!("{relay}_lost")], 0, "{report}");
     }
-    for key in [
-        "achieved_rate",
-        "p50_us",
-        "p99_us",
-        "p999_us",
-        "max_us",
-        "relay_p50_us",
-        "relay_p99_us",
-        "durable_relay_p50_us",
-        "durable_relay_p99_us",
-        "ratio_p50",
-        "ratio_p99",
-        // The engine (started here) and the load generator used CPU in the engine phase.
-        "engine_cpu_us_per_contact",
-        "loadgen_cpu_us_per_contact",
-    ] {
-        assert!(
-            report[key].as_f64().is_some_and(|v| v > 0.0),
-            "{key}: {report}"
-        );
-    }
+    assert_positive(
+        &report,
+        &[
+            "achieved_rate",
+            "p50_us",
+            "p99_us",
+            "p999_us",
+            "max_us",
+            "relay_p50_us",
+            "relay_p99_us",
+            "durable_relay_p50_us",
+            "durable_relay_p99_us",
+            "ratio_p50",
+            "ratio_p99",
+            // The engine (started here) and the load generator used CPU in the engine phase.
+            "engine_cpu_us_per_contact",
+            "loadgen_cpu_us_per_contact",
+        ],
+    );
     for key in ["engine_rss_before_bytes", "engine_rss_after_bytes"] {
         assert!(
             report[key].as_u64().is_some_and(|b| b > 0),
@@ -85,4 +68,82 @@ fn a_short_load_run_offers_every_contact_and_reports_every_figure() {
         0,
         "{report}"
     );
+}
+
+/// The protocol relay does the engine's NATS work: run against a nats-server the load generator
+/// starts itself (so it reads its `/varz`), the two phases' messages per contact, in and out of
+/// nats-server, are the same within a tenth (a count, not a time: the last contacts' later
+/// commands and events may fall either side of a phase's end).
+#[test]
+fn the_protocol_relay_sends_as_many_messages_per_contact_as_the_engine() {
+    let scratch = tempfile::tempdir().expect("temp dir");
+    // No --nats-url: the load generator starts the nats-server, and reads its `/varz`.
+    let report = loadgen(scratch.path(), &["--duration", "3"]);
+
+    assert_eq!(report["protocol_relay_sent"], 600, "{report}");
+    assert_eq!(report["protocol_relay_lost"], 0, "{report}");
+    assert_eq!(report["protocol_relay_creates_ok"], 600, "{report}");
+    assert_eq!(report["protocol_agent_commands_refused"], 0, "{report}");
+    assert_eq!(report["protocol_relay_events_failed"], 0, "{report}");
+    assert_eq!(report["lost"], 0, "{report}");
+    assert_positive(
+        &report,
+        &[
+            "protocol_relay_p50_us",
+            "protocol_relay_p99_us",
+            "protocol_relay_p999_us",
+            "ratio_protocol_p50",
+            "ratio_protocol_p99",
+            "protocol_relay_cpu_us_per_contact",
+            "nats_cpu_us_per_contact",
+            "protocol_nats_cpu_us_per_contact",
+        ],
+    );
+    // A contact is four commands and their replies, an offer, notices and events: well over
+    // ten messages into nats-server, whichever side answers them.
+    for way in ["in", "out"] {
+        let engine = report[format!("nats_msgs_{way}_per_contact")]
+            .as_f64()
+            .expect("the engine's count");
+        let relay = report[format!("protocol_nats_msgs_{way}_per_contact")]
+            .as_f64()
+            .expect("the relay's count");
+        assert!(engine > 8.0, "{way}: {report}");
+        assert!(
+            (relay - engine).abs() <= engine / 10.0,
+            "{way}: the engine {engine:.2}, the protocol relay {relay:.2} per contact: {}",
+            report["protocol_shape"]
+        );
+    }
+}
+
+/// Each of the report's figures `keys` is a number above zero.
+fn assert_positive(report: &serde_json::Value, keys: &[&str]) {
+    for key in keys {
+        assert!(
+            report[key].as_f64().is_some_and(|v| v > 0.0),
+            "{key}: {report}"
+        );
+    }
+}
+
+/// A `switchboard loadgen --json` run at 200 contacts/s with 20 agents, its scratch directory in
+/// `scratch`, with `extra` arguments; its report, once it has succeeded.
+fn loadgen(scratch: &std::path::Path, extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
+        "loadgen",
+        "--rate",
+        "200",
+        "--agents",
+        "20",
+        "--warmup",
+        "0.25",
+        "--data-dir",
+        scratch.to_str().expect("utf-8 path"),
+        "--json",
+    ];
+    args.extend_from_slice(extra);
+    let output = switchboard(&args);
+    assert!(output.status.success(), "{}", text(&output));
+    json(&output)
 }

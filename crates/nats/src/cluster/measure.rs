@@ -2,7 +2,7 @@
 
 use crate::telemetry::{
     CLUSTER_LEADER, FAILOVER_DURATION, FAILOVERS, LEASE_LOST, LEASE_RENEWALS, LOG_FENCED_APPENDS,
-    STANDBY_LAG,
+    SNAPSHOT_UPLOAD_FAILURES, SNAPSHOT_UPLOADS, STANDBY_LAG,
 };
 
 use super::role::Takeover;
@@ -22,7 +22,14 @@ impl Metrics {
             lag: std::sync::Arc::default(),
         };
         // Present from the start, so that a rate or an absence alert has a series to read.
-        for counter in [LEASE_RENEWALS, LEASE_LOST, LOG_FENCED_APPENDS, FAILOVERS] {
+        for counter in [
+            LEASE_RENEWALS,
+            LEASE_LOST,
+            LOG_FENCED_APPENDS,
+            FAILOVERS,
+            SNAPSHOT_UPLOADS,
+            SNAPSHOT_UPLOAD_FAILURES,
+        ] {
             metrics::counter!(counter, "domain" => metrics.domain.clone()).increment(0);
         }
         metrics
@@ -55,6 +62,15 @@ impl Metrics {
 
     pub(super) fn fenced(&self) {
         metrics::counter!(LOG_FENCED_APPENDS, "domain" => self.domain.clone()).increment(1);
+    }
+
+    pub(super) fn snapshot_uploaded(&self, stored: bool) {
+        let counter = if stored {
+            SNAPSHOT_UPLOADS
+        } else {
+            SNAPSHOT_UPLOAD_FAILURES
+        };
+        metrics::counter!(counter, "domain" => self.domain.clone()).increment(1);
     }
 
     pub(super) fn serving(&self, takeover: Takeover) {

@@ -8,6 +8,7 @@
 
 mod measure;
 pub mod role;
+mod snapshots;
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -17,9 +18,10 @@ use std::time::{Duration, Instant};
 use async_nats::Client;
 use async_nats::jetstream;
 use switchboard_core::{Router, RoutingConfig, State};
-use switchboard_engine::{Engine, EngineError, EngineLog, EngineOptions, EngineParts};
+use switchboard_engine::{Engine, EngineError, EngineLog, EngineOptions, EngineParts, Recovered};
 use switchboard_jetlog::{
-    JetStreamConfig, JetStreamLog, Lease, LeaseConfig, LeaseError, MirroredLog, copy_tail,
+    JetStreamConfig, JetStreamError, JetStreamLog, Lease, LeaseConfig, LeaseError, MirroredLog,
+    copy_tail,
 };
 use switchboard_log::{FileLog, LogError};
 use tokio::sync::{Notify, oneshot, watch};
@@ -68,8 +70,7 @@ impl Domain {
         format!("{}.log", self.prefix)
     }
 
-    /// The Object Store bucket meant for snapshots: `SB_SNAP_<PREFIX>` (not used yet: snapshots
-    /// stay in each node's data directory, beside its local copy of the log).
+    /// The Object Store bucket of the domain's snapshots: `SB_SNAP_<PREFIX>`.
     #[must_use]
     pub fn snapshot_bucket(&self) -> String {
         format!("SB_SNAP_{}", self.upper())
@@ -146,13 +147,24 @@ pub async fn serve(
         let _ = stop_tx.send(true);
     });
     let context = jetstream::new(client.clone());
-    let mut lease = Lease::open(&context, options.lease_config())
-        .await
-        .map_err(nats("open the lease bucket"))?;
+    // A standby may start while the cluster elects a leader or a server restarts: until
+    // JetStream answers, it waits (saying so), as it would wait for the lease. Only a refusal
+    // that trying again cannot cure (a bucket with another TTL, a damaged stream) stops it.
+    let lease = until_answered(&stop, "open the lease bucket", || {
+        Lease::open(&context, options.lease_config())
+    })
+    .await?;
+    let Some(mut lease) = lease.transpose().map_err(nats("open the lease bucket"))? else {
+        return Ok(());
+    };
     // The stream is made (or checked: dense, atomic batches allowed) before anyone follows it.
-    JetStreamLog::open(client.clone(), options.stream_config())
-        .await
-        .map_err(EngineError::Log)?;
+    let stream = until_answered(&stop, "open the log stream", || {
+        JetStreamLog::open(client.clone(), options.stream_config())
+    })
+    .await?;
+    if stream.transpose().map_err(EngineError::Log)?.is_none() {
+        return Ok(());
+    }
     let metrics = measure::Metrics::new(options.domain.prefix());
     let mut role = Leadership::new(options.lease_ttl);
     let mut stopping = stop.clone();
@@ -190,6 +202,68 @@ pub async fn serve(
     }
 }
 
+/// The most a start-up step waits between two tries while JetStream does not answer.
+const START_RETRY_MAX: Duration = Duration::from_secs(5);
+
+/// Whether trying again may cure a start-up failure (JetStream not answering or not yet able
+/// to: no quorum, a leader being elected), as opposed to a refusal of what is there.
+trait Transient {
+    fn is_transient(&self) -> bool;
+}
+
+impl Transient for LeaseError {
+    fn is_transient(&self) -> bool {
+        matches!(self, Self::Bucket { .. })
+    }
+}
+
+impl Transient for LogError {
+    fn is_transient(&self) -> bool {
+        match self {
+            Self::Backend { source, .. } => !matches!(
+                source.downcast_ref::<JetStreamError>(),
+                Some(JetStreamError::Damaged { .. } | JetStreamError::InsideRuntime)
+            ),
+            _ => false,
+        }
+    }
+}
+
+/// Runs a start-up step until it succeeds, fails for good (`Some(Err)`), or shutdown comes
+/// (`None`): a transient failure is logged (the first, then every tenth) and tried again after
+/// a backoff doubling from 100 ms to [`START_RETRY_MAX`].
+async fn until_answered<T, E, F, Fut>(
+    stop: &watch::Receiver<bool>,
+    what: &'static str,
+    mut step: F,
+) -> Result<Option<Result<T, E>>, DriverError>
+where
+    E: Transient + std::error::Error,
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, E>>,
+{
+    let mut stop = stop.clone();
+    let mut wait = Duration::from_millis(100);
+    for attempt in 1_u64.. {
+        if *stop.borrow() {
+            return Ok(None);
+        }
+        let error = match step().await {
+            Err(error) if error.is_transient() => error,
+            done => return Ok(Some(done)),
+        };
+        if attempt == 1 || attempt % 10 == 0 {
+            tracing::warn!(error = %chain(&error), attempt, "could not {what} (JetStream not answering yet); trying again");
+        }
+        tokio::select! {
+            _ = stop.changed() => {}
+            () = tokio::time::sleep(wait) => {}
+        }
+        wait = (wait * 2).min(START_RETRY_MAX);
+    }
+    unreachable!("the attempts are counted in a u64")
+}
+
 /// An error with its causes, `: `-separated.
 fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
@@ -211,7 +285,7 @@ async fn standby(
     metrics: &measure::Metrics,
     stop: &watch::Receiver<bool>,
 ) -> Result<Option<Follower>, DriverError> {
-    let mut follower = open_follower(options).await?;
+    let mut follower = open_follower(context, options).await?;
     let stream = options.stream_config();
     let mut stop = stop.clone();
     let mut seen_holder: Option<String> = None;
@@ -248,23 +322,82 @@ async fn standby(
     }
 }
 
-/// Recovers a standby's state from the local copy (its newest snapshot, then its tail).
-async fn open_follower(options: &ClusterOptions) -> Result<Follower, DriverError> {
+/// Recovers a standby's state from the local copy (its newest snapshot, then its tail). When
+/// the local copy has no usable snapshot and the bucket has one past the copy's end (a new or
+/// emptied disk), the stream is copied without being applied, the bucket's snapshot is written
+/// into the data directory, and recovery runs again from it: it checks the snapshot against
+/// the log (its seq's chain hash) as any snapshot file, and skips it, with its reason, if it does
+/// not fit.
+async fn open_follower(
+    context: &jetstream::Context,
+    options: &ClusterOptions,
+) -> Result<Follower, DriverError> {
+    let (mut follower, recovered) = recover_follower(options).await?;
+    if recovered.snapshot_seq.is_some() {
+        return Ok(follower);
+    }
+    let Some(snapshot) = snapshots::fetch_newest(context, options)
+        .await
+        .filter(|snapshot| snapshot.seq > recovered.last_seq)
+    else {
+        return Ok(follower);
+    };
+    // The local copy first (the snapshot is checked against it); the state is rebuilt below.
+    copy_tail(
+        context,
+        &options.stream_config(),
+        &mut follower.log,
+        &mut |_| Ok(()),
+    )
+    .await
+    .map_err(EngineError::Log)?;
+    drop(follower);
+    let (dir, snapshot_options) = (options.dir.clone(), options.engine.snapshot.clone());
+    let saved = tokio::task::spawn_blocking(move || {
+        switchboard_log::save_snapshot(
+            &dir,
+            snapshot.seq,
+            snapshot.head_hash,
+            &snapshot.payload,
+            &snapshot_options,
+        )
+    })
+    .await
+    .map_err(nats("write the bucket's snapshot"))?;
+    if let Err(error) = saved {
+        tracing::warn!(error = %chain(&error), "could not write the bucket's snapshot; the stream is replayed instead");
+    }
+    let (follower, recovered) = recover_follower(options).await?;
+    for skipped in &recovered.skipped_snapshots {
+        tracing::warn!(snapshot = %skipped, "snapshot not used; the log was replayed instead");
+    }
+    tracing::info!(
+        snapshot_seq = recovered.snapshot_seq,
+        replayed = recovered.replayed,
+        last_seq = recovered.last_seq,
+        "recovered from the snapshot bucket's snapshot"
+    );
+    Ok(follower)
+}
+
+/// Recovers the state from the data directory with [`Engine::open`].
+async fn recover_follower(options: &ClusterOptions) -> Result<(Follower, Recovered), DriverError> {
     let (dir, engine) = (options.dir.clone(), options.engine.clone());
     let routing = options.routing.clone();
-    let opened = tokio::task::spawn_blocking(move || {
-        Engine::open(&dir, routing, engine, &mut |_, _| {})
-            .and_then(|(engine, _)| engine.into_parts())
+    let (opened, recovered) = tokio::task::spawn_blocking(move || {
+        let (engine, recovered) = Engine::open(&dir, routing, engine, &mut |_, _| {})?;
+        Ok::<_, EngineError>((engine.into_parts()?, recovered))
     })
     .await
     .map_err(nats("recover the standby's state"))??;
     let EngineLog::File(log) = opened.log else {
         unreachable!("Engine::open opens the file log");
     };
-    Ok(Follower {
+    let follower = Follower {
         state: opened.router.into_state(),
         log,
-    })
+    };
+    Ok((follower, recovered))
 }
 
 /// Copies the stream's new records into the follower's local copy and state; returns how many
@@ -334,6 +467,7 @@ async fn lead(
     };
     let mut settings = driver.clone();
     settings.receipts = receipts.into_entries();
+    settings.snapshot_sink = snapshots::sink(&context, options, metrics).await;
     let serving = Arc::new(Notify::new());
     settings.serving = Some(serving.clone());
     let mut stop = stop.clone();

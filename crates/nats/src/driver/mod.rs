@@ -16,7 +16,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use async_nats::Client;
 use switchboard_core::Timestamp;
-use switchboard_engine::{Engine, EngineError, EngineParts, Snapshotter, SnapshotterOptions};
+use switchboard_engine::{
+    Engine, EngineError, EngineParts, SnapshotSink, Snapshotter, SnapshotterOptions,
+};
 use switchboard_log::{CommitterOptions, EventLog, GroupCommitter, Report};
 use switchboard_wire::{Receipt, Subjects};
 
@@ -67,6 +69,8 @@ pub struct DriverSettings {
     /// Told once the loop serves (subscribed, the intake consumed): cluster mode times a
     /// takeover to it.
     pub serving: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// Where each snapshot also goes (cluster mode: the domain's snapshot bucket).
+    pub snapshot_sink: Option<SnapshotSink>,
 }
 
 impl DriverSettings {
@@ -92,6 +96,7 @@ impl DriverSettings {
             receipts: Vec::new(),
             health: Health::new(),
             serving: None,
+            snapshot_sink: None,
         }
     }
 }
@@ -218,6 +223,7 @@ pub async fn run(
             dir: dir.clone(),
             snapshot: options.snapshot.clone(),
             every_events: options.snapshot_every_events,
+            sink: settings.snapshot_sink.clone(),
         },
     )
     .map_err(|source| EngineError::Thread {

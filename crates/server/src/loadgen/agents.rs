@@ -85,6 +85,11 @@ pub(super) struct DeskCounts {
     pub(super) refused: AtomicU64,
     /// Contacts completed.
     pub(super) completed: AtomicU64,
+    /// Offers an agent set to work on, and those whose work (accept, complete, ready) is over.
+    started: AtomicU64,
+    worked: AtomicU64,
+    /// Woken when a piece of work is over.
+    work_over: tokio::sync::Notify,
 }
 
 /// The part of an offer an agent reads; the rest is ignored.
@@ -156,6 +161,22 @@ impl Desk {
         &self.counts
     }
 
+    /// Waits until every offer received so far has been worked (accepted, completed and the
+    /// agent ready again), for at most `bound`; returns whether they all were.
+    pub(super) async fn until_idle(&self, bound: Duration) -> bool {
+        let counts = &self.counts;
+        let idle = async {
+            loop {
+                let over = counts.work_over.notified();
+                if counts.worked.load(Ordering::Acquire) >= counts.started.load(Ordering::Acquire) {
+                    return;
+                }
+                over.await;
+            }
+        };
+        tokio::time::timeout(bound, idle).await.is_ok()
+    }
+
     /// Logs every agent out (forced, best effort) and stops receiving offers.
     pub(super) async fn close(self) {
         let names = &self.names;
@@ -222,6 +243,7 @@ async fn receive_offers(
                 counts.strays.fetch_add(1, Ordering::Relaxed);
             }
         }
+        counts.started.fetch_add(1, Ordering::AcqRel);
         tokio::spawn(work(
             client.clone(),
             names.clone(),
@@ -234,7 +256,7 @@ async fn receive_offers(
     }
 }
 
-/// One agent's work on one offer: accept, handle, complete, ready again.
+/// One agent's work on one offer ([`work_offer`]), counted when over.
 async fn work(
     client: Client,
     names: Names,
@@ -244,8 +266,22 @@ async fn work(
     handle_time: Duration,
     counts: Arc<DeskCounts>,
 ) {
+    let job = (offer, contact.as_str(), handle_time);
+    work_offer(&client, &names, &agent, job, &counts).await;
+    counts.worked.fetch_add(1, Ordering::AcqRel);
+    counts.work_over.notify_waiters();
+}
+
+/// Accept, handle, complete, ready again.
+async fn work_offer(
+    client: &Client,
+    names: &Names,
+    agent: &str,
+    (offer, contact, handle_time): (u64, &str, Duration),
+    counts: &DeskCounts,
+) {
     let accept = format!(r#"{{"offer_id":{offer}}}"#);
-    if !command(&client, names.command(&agent, "accept"), accept).await {
+    if !command(client, names.command(agent, "accept"), accept).await {
         counts.refused.fetch_add(1, Ordering::Relaxed);
         return;
     }
@@ -253,12 +289,12 @@ async fn work(
         tokio::time::sleep(handle_time).await;
     }
     let complete = format!(r#"{{"contact_id":"{contact}","outcome":"resolved"}}"#);
-    if !command(&client, names.command(&agent, "complete"), complete).await {
+    if !command(client, names.command(agent, "complete"), complete).await {
         counts.refused.fetch_add(1, Ordering::Relaxed);
         return;
     }
     counts.completed.fetch_add(1, Ordering::Relaxed);
-    if !command(&client, names.command(&agent, "ready"), "{}".to_owned()).await {
+    if !command(client, names.command(agent, "ready"), "{}".to_owned()).await {
         counts.refused.fetch_add(1, Ordering::Relaxed);
     }
 }

@@ -80,7 +80,17 @@ pub(super) fn resident(pid: u32) -> Option<Resident> {
 /// CPU time a process has used so far (user and system), from `/proc/<pid>/stat`, in clock
 /// ticks of 10 ms (Linux's `USER_HZ` of 100 on every mainstream architecture).
 pub(super) fn cpu_time(pid: u32) -> Option<std::time::Duration> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat_cpu_time(&format!("/proc/{pid}/stat"))
+}
+
+/// CPU time one thread of this process has used so far (user and system), from
+/// `/proc/self/task/<tid>/stat`, in ticks of 10 ms.
+pub(super) fn thread_cpu_time(tid: u32) -> Option<std::time::Duration> {
+    stat_cpu_time(&format!("/proc/self/task/{tid}/stat"))
+}
+
+fn stat_cpu_time(path: &str) -> Option<std::time::Duration> {
+    let stat = std::fs::read_to_string(path).ok()?;
     // The command name (field 2) may hold spaces; the fields after its `)` are plain.
     let mut fields = stat.rsplit_once(')')?.1.split_whitespace();
     // utime and stime are fields 14 and 15, i.e. the 12th and 13th after the name.

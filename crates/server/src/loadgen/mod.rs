@@ -1,19 +1,25 @@
 //! `switchboard loadgen`: the proof of speed. Drives an engine over NATS on the real wire
 //! contract and measures, per contact, the time from publishing its create command to its offer
-//! reaching the agent's subscription, against two baselines measured in the same run, on the same
-//! NATS, at the same rate and message sizes: a bare relay and a durable relay (see `relay`).
+//! reaching the agent's subscription, against three floors measured in the same run, on the
+//! same NATS, at the same rate: a bare relay and a durable relay (see `relay`), with the
+//! create's and the offer's sizes, and the protocol relay (see `protocol`), which does a
+//! contact's whole NATS work as the engine does, without routing.
 //!
 //! A run: measure the disk's `fdatasync`; start NATS and the engine if asked; log in the
-//! simulated agents (`agents`); warm up (unrecorded); then the bare relay, the durable relay and
-//! the engine, each for `--duration` seconds at `--rate`, one after another so that each has the
-//! machine to itself. Sending is open loop: message `n` is sent at `n / rate` seconds whatever
-//! has been answered, so a system that falls behind shows its queueing delay. `--find-max`
-//! instead steps the engine's rate up until it stops keeping up.
+//! simulated agents (`agents`); warm up (unrecorded); read one contact's messages off the engine
+//! (`shape`) and start the protocol relay with them; then the bare relay, the durable relay, the
+//! protocol relay and the engine, each for `--duration` seconds at `--rate`, one after another so
+//! that each has the machine to itself. Sending is open loop: message `n` is sent at `n / rate`
+//! seconds whatever has been answered, so a system that falls behind shows its queueing delay.
+//! `--find-max` instead steps the rate up until the engine, then the protocol relay, stops
+//! keeping up.
 
 mod agents;
 mod machine;
+mod protocol;
 mod relay;
 mod rig;
+mod shape;
 mod tracker;
 
 use std::io::IsTerminal;
@@ -31,6 +37,7 @@ use switchboard_natsd::NatsServer;
 
 use agents::{Desk, Names};
 use machine::Resident;
+use protocol::ProtocolRelay;
 use relay::{Relay, RelayKind};
 use tracker::{PhaseResult, Phases, Tracker};
 
@@ -77,11 +84,12 @@ pub(crate) struct Args {
     /// not on tmpfs. Default: the system's temporary directory.
     #[arg(long)]
     data_dir: Option<PathBuf>,
-    /// Measure the engine only, not the relays.
+    /// Measure the engine only, not the relays (bare, durable and protocol).
     #[arg(long)]
     no_relays: bool,
     /// Step the rate up from --rate until the engine stops keeping up, and report the highest
-    /// sustainable rate (no relays).
+    /// sustainable rate; then the same for the protocol relay (unless --no-relays), and the
+    /// ratio of the two.
     #[arg(long)]
     find_max: bool,
     /// --find-max: the p99 create→offer latency, in ms, above which a rate is not sustainable.
@@ -191,7 +199,7 @@ async fn loadgen(args: &Args) -> Result<Value> {
     let sync = tokio::task::spawn_blocking(move || machine::fdatasync_latency(&probe_dir, 200))
         .await
         .context("fdatasync probe")??;
-    let (url, _nats, mut engine) = start_rig(args, scratch.path()).await?;
+    let (url, nats, mut engine) = start_rig(args, scratch.path()).await?;
     let engine_pid = engine
         .as_ref()
         .map(rig::SpawnedEngine::pid)
@@ -244,26 +252,21 @@ async fn loadgen(args: &Args) -> Result<Value> {
         "engine_pid": engine_pid,
         "engine_spawned": engine.is_some(),
     });
-    if args.find_max {
-        let found = find_max(&cx, args).await;
-        merge(&mut report, found);
+    let floor = if args.no_relays {
+        None
     } else {
-        let (bare, durable) = if args.no_relays {
-            (None, None)
-        } else {
-            let durable_file = scratch.path().join("durable-relay.log");
-            let output_bytes = usize::try_from(offer_bytes).unwrap_or(usize::MAX);
-            let (bare, durable) =
-                relay_phases(&cx, args, create_bytes, output_bytes, durable_file).await?;
-            (Some(bare), Some(durable))
-        };
-        let nats = _nats.as_ref();
-        let (engine_result, costs) = measured_engine_phase(&cx, args, engine_pid, nats).await;
-        merge(
-            &mut report,
-            figures(&engine_result, bare.as_ref(), durable.as_ref()),
-        );
-        merge(&mut report, costs);
+        Some(start_floor(&cx, args, &desk, scratch.path()).await?)
+    };
+    if let Some(floor) = &floor {
+        merge(&mut report, floor.shape_figures());
+    }
+    if args.find_max {
+        merge(&mut report, find_both(&cx, args, floor.as_ref()).await);
+    } else {
+        let sizes = (create_bytes, offer_bytes);
+        let processes = (engine_pid, nats.as_ref());
+        let measured = fixed_rate(&cx, args, floor.as_ref(), scratch.path(), sizes, processes);
+        merge(&mut report, measured.await?);
     }
     let rss_after = engine_pid.and_then(machine::resident);
     merge(&mut report, memory(rss_before, rss_after));
@@ -281,9 +284,151 @@ async fn loadgen(args: &Args) -> Result<Value> {
     tokio::time::timeout(Duration::from_secs(10), desk.close())
         .await
         .ok();
+    if let Some(floor) = floor {
+        merge(&mut report, floor.close().await);
+    }
     replies.abort();
     drop(engine);
     Ok(report)
+}
+
+/// The phases of a fixed-rate run: the bare, durable and protocol relays (with a floor), then
+/// the engine; their figures and costs.
+async fn fixed_rate(
+    cx: &Run,
+    args: &Args,
+    floor: Option<&Floor>,
+    scratch: &Path,
+    (create_bytes, offer_bytes): (usize, u64),
+    (engine_pid, nats): (Option<u32>, Option<&NatsServer>),
+) -> Result<Value> {
+    let mut report = json!({});
+    let floors = match floor {
+        None => None,
+        Some(floor) => {
+            let durable_file = scratch.join("durable-relay.log");
+            let output_bytes = usize::try_from(offer_bytes).unwrap_or(usize::MAX);
+            let (bare, durable) =
+                relay_phases(cx, args, create_bytes, output_bytes, durable_file).await?;
+            let (protocol, costs) = measured_phase(
+                cx,
+                args,
+                &floor.names,
+                "protocol relay",
+                engine_pid,
+                nats,
+                Some(&floor.relay),
+            )
+            .await;
+            merge(&mut report, costs.protocol());
+            // Its agents' last commands answered before the engine's phase is measured.
+            floor.desk.until_idle(cx.drain).await;
+            Some((bare, durable, protocol))
+        }
+    };
+    let (engine_result, costs) =
+        measured_phase(cx, args, &cx.names, "engine", engine_pid, nats, None).await;
+    let relays = floors.as_ref().map(|(bare, durable, protocol)| Relays {
+        bare,
+        durable,
+        protocol,
+    });
+    merge(&mut report, figures(&engine_result, relays.as_ref()));
+    merge(&mut report, costs.engine());
+    Ok(report)
+}
+
+/// Contacts in the template phase the protocol relay's shape is read from.
+const TEMPLATE_CONTACTS: usize = 50;
+
+/// The template phase's rate at most (low, so the watcher's copies cost the engine little).
+const TEMPLATE_RATE: f64 = 200.0;
+
+/// The protocol relay, with the run's agents logged in to it too.
+struct Floor {
+    relay: ProtocolRelay,
+    /// Its wire contract's prefix (`loadgen.<tag>.proto`) and the run's tag.
+    names: Names,
+    desk: Desk,
+    shape: Arc<shape::Shape>,
+}
+
+impl Floor {
+    /// One contact's messages as the relay sends them, and how many go into nats-server.
+    fn shape_figures(&self) -> Value {
+        json!({
+            "protocol_shape": *self.shape,
+            "protocol_shape_messages_in_per_contact": self.shape.messages_per_contact(),
+        })
+    }
+
+    /// Logs the agents out and stops the relay; returns what its side counted.
+    async fn close(self) -> Value {
+        let counts = self.desk.counts();
+        let refused = counts.refused.load(std::sync::atomic::Ordering::Relaxed);
+        let strays = counts.strays.load(std::sync::atomic::Ordering::Relaxed);
+        tokio::time::timeout(Duration::from_secs(10), self.desk.close())
+            .await
+            .ok();
+        let relay = self.relay.counts();
+        let stored = relay.stored.load(std::sync::atomic::Ordering::Relaxed);
+        let failed = relay.failed.load(std::sync::atomic::Ordering::Relaxed);
+        json!({
+            "protocol_agent_commands_refused": refused,
+            "protocol_stray_offers": strays,
+            "protocol_relay_events_stored": stored,
+            "protocol_relay_events_failed": failed,
+        })
+    }
+}
+
+/// Reads one contact's messages off the engine (a short template phase), then starts the
+/// protocol relay with them and logs the agents in to it; warms it up as the engine was.
+async fn start_floor(cx: &Run, args: &Args, desk: &Desk, scratch: &Path) -> Result<Floor> {
+    let rate = args.rate.min(TEMPLATE_RATE);
+    let secs = TEMPLATE_CONTACTS as f64 / rate;
+    let template = async {
+        contact_phase(cx, &cx.names, "template", rate, secs).await;
+    };
+    // The warm-up's contacts finished first, so that the template's messages are its own.
+    if !desk.until_idle(cx.drain).await {
+        tracing::warn!(
+            "the warm-up's agents are still working; the template may count their messages"
+        );
+    }
+    let shape = shape::watch(&cx.url, &cx.names, TEMPLATE_CONTACTS, template).await?;
+    let shape = Arc::new(shape);
+    let names = Names {
+        prefix: format!("loadgen.{}.proto", cx.names.tag),
+        tag: cx.names.tag.clone(),
+    };
+    let relay = ProtocolRelay::start(protocol::Setup {
+        url: cx.url.clone(),
+        prefix: names.prefix.clone(),
+        stream: format!(
+            "LOADGEN_{}_PROTOCOL_EVENTS",
+            cx.names.tag.to_ascii_uppercase()
+        ),
+        file: scratch.join("protocol-relay.log"),
+        shape: shape.clone(),
+    })
+    .await?;
+    let desk = Desk::open(
+        cx.desk_client.clone(),
+        names.clone(),
+        args.agents,
+        Duration::from_millis(args.handle_time_ms),
+        cx.phases.clone(),
+    )
+    .await?;
+    let warm = args.warmup.max(1.0 / args.rate);
+    contact_phase(cx, &names, "protocol relay warm-up", args.rate, warm).await;
+    Ok(Floor {
+        relay,
+        names,
+        desk,
+        shape,
+    })
 }
 
 /// A scratch directory for the run (under `--data-dir`, or the system's temporary directory),
@@ -385,23 +530,81 @@ async fn relay_phases(
     Ok((bare, durable))
 }
 
-/// The engine phase at the run's rate, with what each contact cost: the CPU time of each
-/// process in the path (the engine's, the nats-server's when started here, and this load
-/// generator's own) and nats-server's messages in and out.
-async fn measured_engine_phase(
+/// What a measured phase cost: the CPU time of each process in the path (the engine's, the
+/// nats-server's when started here, this load generator's, and the protocol relay's two threads
+/// in it) and nats-server's messages in and out, over the phase.
+struct Costs {
+    cpu: [Option<Duration>; 4],
+    messages: Option<(u64, u64)>,
+    contacts: u64,
+}
+
+impl Costs {
+    fn cpu_us_per_contact(&self, n: usize) -> Option<f64> {
+        self.cpu[n].map(|t| t.as_secs_f64() * 1e6 / self.contacts.max(1) as f64)
+    }
+
+    fn messages_per_contact(&self) -> Option<(f64, f64)> {
+        let per = |count: u64| count as f64 / self.contacts.max(1) as f64;
+        self.messages
+            .map(|(received, sent)| (per(received), per(sent)))
+    }
+
+    /// The engine phase's figures.
+    fn engine(&self) -> Value {
+        let messages = self.messages_per_contact();
+        json!({
+            "engine_cpu_ms": self.cpu[0].map(|t| t.as_millis()),
+            "engine_cpu_us_per_contact": self.cpu_us_per_contact(0),
+            "nats_cpu_us_per_contact": self.cpu_us_per_contact(1),
+            "loadgen_cpu_us_per_contact": self.cpu_us_per_contact(2),
+            "nats_msgs_in_per_contact": messages.map(|(received, _)| received),
+            "nats_msgs_out_per_contact": messages.map(|(_, sent)| sent),
+        })
+    }
+
+    /// The protocol relay phase's figures (the relay's CPU is its loop's and its committer's
+    /// threads'; the load generator's is the rest of this process's).
+    fn protocol(&self) -> Value {
+        let messages = self.messages_per_contact();
+        let loadgen = self.cpu_us_per_contact(2).zip(self.cpu_us_per_contact(3));
+        json!({
+            "protocol_relay_cpu_us_per_contact": self.cpu_us_per_contact(3),
+            "protocol_nats_cpu_us_per_contact": self.cpu_us_per_contact(1),
+            "protocol_loadgen_cpu_us_per_contact": loadgen.map(|(all, relay)| all - relay),
+            "protocol_nats_msgs_in_per_contact": messages.map(|(received, _)| received),
+            "protocol_nats_msgs_out_per_contact": messages.map(|(_, sent)| sent),
+        })
+    }
+}
+
+/// A contact phase under `names` at the run's rate, with what it cost (`Costs`).
+async fn measured_phase(
     cx: &Run,
     args: &Args,
+    names: &Names,
+    name: &str,
     engine_pid: Option<u32>,
     nats: Option<&NatsServer>,
-) -> (PhaseResult, Value) {
+    relay: Option<&ProtocolRelay>,
+) -> (PhaseResult, Costs) {
     let nats_pid = nats.and_then(NatsServer::pid);
     let pids = [engine_pid, nats_pid, Some(std::process::id())];
+    let cpu = || {
+        let [engine, nats, loadgen] = pids.map(|pid| pid.and_then(machine::cpu_time));
+        [
+            engine,
+            nats,
+            loadgen,
+            relay.and_then(ProtocolRelay::cpu_time),
+        ]
+    };
     // nats-server's message counters, read just outside the phase and its CPU window (a local
     // HTTP call of about a millisecond).
     let messages_before = nats.and_then(nats_messages);
-    let cpu_before = pids.map(|pid| pid.and_then(machine::cpu_time));
-    let (engine_result, _) = engine_phase(cx, "engine", args.rate, args.duration).await;
-    let cpu_after = pids.map(|pid| pid.and_then(machine::cpu_time));
+    let cpu_before = cpu();
+    let (result, _) = contact_phase(cx, names, name, args.rate, args.duration).await;
+    let cpu_after = cpu();
     let messages = messages_before.zip(nats.and_then(nats_messages)).map(
         |((in_before, out_before), (in_after, out_after))| {
             (
@@ -410,25 +613,18 @@ async fn measured_engine_phase(
             )
         },
     );
-    let per_contact_count = |count: u64| count as f64 / engine_result.sent.max(1) as f64;
-    let used = |n: usize| {
-        cpu_after[n]
+    let mut used = [None; 4];
+    for (n, slot) in used.iter_mut().enumerate() {
+        *slot = cpu_after[n]
             .zip(cpu_before[n])
-            .map(|(after, before)| after.saturating_sub(before))
+            .map(|(after, before)| after.saturating_sub(before));
+    }
+    let costs = Costs {
+        cpu: used,
+        messages,
+        contacts: result.sent,
     };
-    let (engine_cpu, nats_cpu, loadgen_cpu) = (used(0), used(1), used(2));
-    let per_contact = |cpu: Option<Duration>| {
-        cpu.map(|t| t.as_secs_f64() * 1e6 / engine_result.sent.max(1) as f64)
-    };
-    let costs = json!({
-        "engine_cpu_ms": engine_cpu.map(|t| t.as_millis()),
-        "engine_cpu_us_per_contact": per_contact(engine_cpu),
-        "nats_cpu_us_per_contact": per_contact(nats_cpu),
-        "loadgen_cpu_us_per_contact": per_contact(loadgen_cpu),
-        "nats_msgs_in_per_contact": messages.map(|(received, _)| per_contact_count(received)),
-        "nats_msgs_out_per_contact": messages.map(|(_, sent)| per_contact_count(sent)),
-    });
-    (engine_result, costs)
+    (result, costs)
 }
 
 fn merge(into: &mut Value, from: Value) {
@@ -504,16 +700,28 @@ async fn drain(cx: &Run, tracker: &Tracker, bar: &indicatif::ProgressBar, name: 
 
 /// One engine phase: contacts at `rate` for `secs`; returns its figures and the offers' size.
 async fn engine_phase(cx: &Run, name: &str, rate: f64, secs: f64) -> (PhaseResult, u64) {
+    contact_phase(cx, &cx.names, name, rate, secs).await
+}
+
+/// One phase of contacts at `rate` for `secs` on the wire contract under `names` (the engine's,
+/// or the protocol relay's); returns its figures and the offers' size.
+async fn contact_phase(
+    cx: &Run,
+    names: &Names,
+    name: &str,
+    rate: f64,
+    secs: f64,
+) -> (PhaseResult, u64) {
     let tracker = Arc::new(Tracker::new(planned(rate, secs)));
     let phase = cx.phases.add(tracker.clone());
     let bar = phase_bar(cx, name, tracker.planned());
-    let subject = Subject::from(cx.names.create_subject());
-    let reply = Subject::from(format!("loadgen.{}.created.{phase}", cx.names.tag));
+    let subject = Subject::from(names.create_subject());
+    let reply = Subject::from(format!("loadgen.{}.created.{phase}", names.tag));
     send_paced(&cx.sender, &tracker, rate, &bar, |n| {
         (
             subject.clone(),
             Some(reply.clone()),
-            Bytes::from(cx.names.create_body(phase, n)),
+            Bytes::from(names.create_body(phase, n)),
         )
     })
     .await;
@@ -590,7 +798,33 @@ fn verdict(result: &PhaseResult, rate: f64, p99_bound_us: f64) -> Option<String>
     None
 }
 
-async fn find_max(cx: &Run, args: &Args) -> Value {
+/// `--find-max` for the engine and, unless `--no-relays`, for the protocol relay, with the
+/// ratio of the two sustainable rates.
+async fn find_both(cx: &Run, args: &Args, floor: Option<&Floor>) -> Value {
+    let (best, steps) = find_max(cx, args, &cx.names).await;
+    let mut found = json!({
+        "max_sustainable_rate": best,
+        "p99_bound_us": args.p99_bound_ms * 1000.0,
+        "steps": steps,
+    });
+    if let Some(floor) = floor {
+        let (floor_best, floor_steps) = find_max(cx, args, &floor.names).await;
+        let ratio = best.zip(floor_best).map(|(engine, relay)| engine / relay);
+        merge(
+            &mut found,
+            json!({
+                "protocol_relay_max_sustainable_rate": floor_best,
+                "protocol_relay_steps": floor_steps,
+                "ratio_sustainable": ratio,
+            }),
+        );
+    }
+    found
+}
+
+/// Steps the rate of contacts under `names` up from `--rate` until a step is not sustained,
+/// then bisects; returns the highest sustained rate and every step.
+async fn find_max(cx: &Run, args: &Args, names: &Names) -> (Option<f64>, Vec<Value>) {
     let bound_us = args.p99_bound_ms * 1000.0;
     let mut steps = Vec::new();
     let mut best: Option<f64> = None;
@@ -603,9 +837,12 @@ async fn find_max(cx: &Run, args: &Args) -> Value {
         steps.push(line);
         why.is_none()
     };
+    let phase = |rate: f64| async move {
+        let name = format!("{rate:.0}/s");
+        contact_phase(cx, names, &name, rate, args.duration).await.0
+    };
     loop {
-        let (result, _) = engine_phase(cx, &format!("{rate:.0}/s"), rate, args.duration).await;
-        if step(rate, result, &mut steps) {
+        if step(rate, phase(rate).await, &mut steps) {
             best = Some(rate);
             if rate >= args.rate_max {
                 break;
@@ -620,9 +857,7 @@ async fn find_max(cx: &Run, args: &Args) -> Value {
         let (mut low, mut high) = (low, high);
         for _ in 0..REFINE_STEPS {
             let middle = f64::midpoint(low, high);
-            let (result, _) =
-                engine_phase(cx, &format!("{middle:.0}/s"), middle, args.duration).await;
-            if step(middle, result, &mut steps) {
+            if step(middle, phase(middle).await, &mut steps) {
                 low = middle;
                 best = Some(middle);
             } else {
@@ -630,21 +865,23 @@ async fn find_max(cx: &Run, args: &Args) -> Value {
             }
         }
     }
-    json!({
-        "max_sustainable_rate": best,
-        "p99_bound_us": bound_us,
-        "steps": steps,
-    })
+    (best, steps)
+}
+
+/// The three floors' results of a measured run.
+struct Relays<'a> {
+    bare: &'a PhaseResult,
+    durable: &'a PhaseResult,
+    protocol: &'a PhaseResult,
 }
 
 /// The `--json` figures of a measured run.
-fn figures(
-    engine: &PhaseResult,
-    bare: Option<&PhaseResult>,
-    durable: Option<&PhaseResult>,
-) -> Value {
+fn figures(engine: &PhaseResult, relays: Option<&Relays<'_>>) -> Value {
     let ratio = |engine: f64, relay: Option<f64>| relay.filter(|r| *r > 0.0).map(|r| engine / r);
-    json!({
+    let bare = relays.map(|r| r.bare);
+    let durable = relays.map(|r| r.durable);
+    let protocol = relays.map(|r| r.protocol);
+    let mut out = json!({
         "sent": engine.sent,
         "offers": engine.received,
         "lost": engine.lost,
@@ -658,23 +895,46 @@ fn figures(
         "creates_ok": engine.replies_ok,
         "creates_refused": engine.replies_refused,
         "queued": engine.replies_queued,
-        "relay_sent": bare.map(|r| r.sent),
-        "relay_received": bare.map(|r| r.received),
-        "relay_p50_us": bare.map(|r| r.p50_us),
-        "relay_p99_us": bare.map(|r| r.p99_us),
-        "relay_p999_us": bare.map(|r| r.p999_us),
-        "relay_max_us": bare.map(|r| r.max_us),
-        "relay_lost": bare.map(|r| r.lost),
-        "durable_relay_sent": durable.map(|r| r.sent),
-        "durable_relay_received": durable.map(|r| r.received),
-        "durable_relay_p50_us": durable.map(|r| r.p50_us),
-        "durable_relay_p99_us": durable.map(|r| r.p99_us),
-        "durable_relay_p999_us": durable.map(|r| r.p999_us),
-        "durable_relay_max_us": durable.map(|r| r.max_us),
-        "durable_relay_lost": durable.map(|r| r.lost),
         "ratio_p50": ratio(engine.p50_us, durable.map(|r| r.p50_us)),
         "ratio_p99": ratio(engine.p99_us, durable.map(|r| r.p99_us)),
-    })
+        "ratio_protocol_p50": ratio(engine.p50_us, protocol.map(|r| r.p50_us)),
+        "ratio_protocol_p99": ratio(engine.p99_us, protocol.map(|r| r.p99_us)),
+    });
+    for (prefix, relay) in [
+        ("relay", bare),
+        ("durable_relay", durable),
+        ("protocol_relay", protocol),
+    ] {
+        merge(&mut out, relay_figures(prefix, relay));
+    }
+    if let Some(protocol) = protocol {
+        merge(
+            &mut out,
+            json!({
+                "protocol_relay_creates_ok": protocol.replies_ok,
+                "protocol_relay_creates_refused": protocol.replies_refused,
+            }),
+        );
+    }
+    out
+}
+
+/// One floor's latency figures, each key starting with `prefix`.
+fn relay_figures(prefix: &str, relay: Option<&PhaseResult>) -> Value {
+    let mut out = serde_json::Map::new();
+    let figures = [
+        ("sent", relay.map(|r| json!(r.sent))),
+        ("received", relay.map(|r| json!(r.received))),
+        ("p50_us", relay.map(|r| json!(r.p50_us))),
+        ("p99_us", relay.map(|r| json!(r.p99_us))),
+        ("p999_us", relay.map(|r| json!(r.p999_us))),
+        ("max_us", relay.map(|r| json!(r.max_us))),
+        ("lost", relay.map(|r| json!(r.lost))),
+    ];
+    for (key, value) in figures {
+        out.insert(format!("{prefix}_{key}"), value.unwrap_or(Value::Null));
+    }
+    Value::Object(out)
 }
 
 /// The messages a nats-server started here has received and sent so far (`/varz` `in_msgs`,
@@ -725,6 +985,14 @@ fn render_steps(report: &Value, args: &Args) -> String {
         ),
         None => "\nno rate tried was sustainable; lower --rate\n".to_owned(),
     });
+    if let Some(rate) = report["protocol_relay_max_sustainable_rate"].as_f64() {
+        out.push_str(&format!(
+            "protocol relay's highest sustainable rate: {rate:.0} contacts/s; engine ÷ relay {}\n",
+            report["ratio_sustainable"]
+                .as_f64()
+                .map_or_else(|| "-".to_owned(), |r| format!("{r:.2}×")),
+        ));
+    }
     out
 }
 
@@ -751,6 +1019,7 @@ fn render_phases(report: &Value, args: &Args) -> String {
     if !args.no_relays {
         out.push_str(&row("bare relay", "relay_", "received"));
         out.push_str(&row("durable relay", "durable_relay_", "received"));
+        out.push_str(&row("protocol relay", "protocol_relay_", "received"));
     }
     out.push_str(&row("engine: create → offer", "", "offers"));
     out.push_str(&format!(
@@ -774,19 +1043,65 @@ fn render_phases(report: &Value, args: &Args) -> String {
             "nats-server CPU: {nats:.0} µs per contact; this load generator: {loadgen:.0} µs\n"
         ));
     }
-    if let (Some(received), Some(sent)) = (
-        report["nats_msgs_in_per_contact"].as_f64(),
-        report["nats_msgs_out_per_contact"].as_f64(),
-    ) {
+    out.push_str(&pair_line(
+        report,
+        ("nats_msgs_in_per_contact", "nats_msgs_out_per_contact"),
+        "nats-server messages per contact in the engine's phase: {a} in, {b} out",
+    ));
+    out.push_str(&pair_line(
+        report,
+        ("ratio_p50", "ratio_p99"),
+        "engine / durable relay: p50 {a}×, p99 {b}×",
+    ));
+    out.push_str(&render_protocol(report));
+    out
+}
+
+/// `template` with `{a}` and `{b}` the report's two figures (two decimals, one when over ten)
+/// and a newline; nothing when either is absent.
+fn pair_line(report: &Value, (a, b): (&str, &str), template: &str) -> String {
+    let figure = |v: f64| {
+        if v >= 10.0 {
+            format!("{v:.1}")
+        } else {
+            format!("{v:.2}")
+        }
+    };
+    match (report[a].as_f64(), report[b].as_f64()) {
+        (Some(a), Some(b)) => {
+            let line = template
+                .replace("{a}", &figure(a))
+                .replace("{b}", &figure(b));
+            format!("{line}\n")
+        }
+        _ => String::new(),
+    }
+}
+
+/// The protocol relay's costs and the engine against it.
+fn render_protocol(report: &Value) -> String {
+    let mut out = String::new();
+    if let Some(cpu) = report["protocol_relay_cpu_us_per_contact"].as_f64() {
         out.push_str(&format!(
-            "nats-server messages per contact: {received:.1} in, {sent:.1} out\n"
+            "protocol relay CPU: {cpu:.0} µs per contact; nats-server's in its phase: {} µs\n",
+            report["protocol_nats_cpu_us_per_contact"]
+                .as_f64()
+                .map_or_else(|| "-".to_owned(), |us| format!("{us:.0}")),
         ));
     }
-    if let (Some(p50), Some(p99)) = (report["ratio_p50"].as_f64(), report["ratio_p99"].as_f64()) {
-        out.push_str(&format!(
-            "engine / durable relay: p50 {p50:.2}×, p99 {p99:.2}×\n"
-        ));
-    }
+    out.push_str(&pair_line(
+        report,
+        (
+            "protocol_nats_msgs_in_per_contact",
+            "protocol_nats_msgs_out_per_contact",
+        ),
+        "nats-server messages per contact in the protocol relay's phase: {a} in, {b} out",
+    ));
+    out.push_str(&pair_line(
+        report,
+        ("ratio_protocol_p50", "ratio_protocol_p99"),
+        "engine / protocol relay: p50 {a}×, p99 {b}×",
+    ));
     out
 }
 

@@ -65,34 +65,16 @@ impl Relay {
         let (ready, subscribed) = oneshot::channel();
         let (stop, stopped) = oneshot::channel::<()>();
         let url = url.to_owned();
-        // The runtime is made on its own thread: a runtime may not be dropped in an async
-        // context, which this is, should the thread fail to start.
-        let thread = std::thread::Builder::new()
-            .name("loadgen-relay".to_owned())
-            .spawn(move || {
-                let runtime = match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(runtime) => runtime,
-                    Err(error) => {
-                        let _ =
-                            ready.send(Err(error).context("could not start the relay's runtime"));
-                        return;
+        let thread = on_own_thread("loadgen-relay", ready, move |ready| async move {
+            tokio::select! {
+                result = relay(&url, kind, input, output, output_bytes, ready) => {
+                    if let Err(error) = result {
+                        tracing::warn!("the relay stopped: {error:#}");
                     }
-                };
-                runtime.block_on(async move {
-                    tokio::select! {
-                        result = relay(&url, kind, input, output, output_bytes, ready) => {
-                            if let Err(error) = result {
-                                tracing::warn!("the relay stopped: {error:#}");
-                            }
-                        }
-                        _ = stopped => {}
-                    }
-                });
-            })
-            .context("could not start the relay's thread")?;
+                }
+                _ = stopped => {}
+            }
+        })?;
         let relay = Self {
             stop: Some(stop),
             thread: Some(thread),
@@ -102,6 +84,35 @@ impl Relay {
             .context("the relay stopped before it subscribed")??;
         Ok(relay)
     }
+}
+
+/// Runs `task` on a thread named `name` with a single-threaded tokio runtime of its own, as
+/// `switchboard serve` runs its loop. The runtime is made on that thread (a runtime may not be
+/// dropped in an async context, which the caller's is); if it cannot be, `ready` is told.
+pub(super) fn on_own_thread<T, F, Fut>(
+    name: &str,
+    ready: oneshot::Sender<Result<T>>,
+    task: F,
+) -> Result<std::thread::JoinHandle<()>>
+where
+    T: Send + 'static,
+    F: FnOnce(oneshot::Sender<Result<T>>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()>,
+{
+    std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(task(ready)),
+                Err(error) => {
+                    let _ = ready.send(Err(error).context("could not start a runtime"));
+                }
+            }
+        })
+        .with_context(|| format!("could not start the {name} thread"))
 }
 
 impl Drop for Relay {
