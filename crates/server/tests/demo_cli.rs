@@ -373,11 +373,9 @@ fn a_cluster_demo_survives_killed_leaders_and_loses_nothing_acknowledged() {
     );
 }
 
-#[test]
-fn ctrl_c_stops_a_cluster_demo_in_order_leaving_no_engine_behind() {
-    let temp = tempfile::tempdir().expect("temp dir");
-    let d = temp.path().join("demo");
-    let d = d.to_str().expect("utf-8 path");
+/// Starts `demo --cluster` on data directory `d` (no failovers, no duration) and waits until an
+/// engine serves; returns it and the engines' pids.
+fn serving_cluster_demo(d: &str) -> (Foreground, Vec<u32>) {
     let mut demo = Foreground::start(&[
         "demo",
         "--cluster",
@@ -393,6 +391,15 @@ fn ctrl_c_stops_a_cluster_demo_in_order_leaving_no_engine_behind() {
     });
     let pids = engine_pids(&demo.said);
     assert_eq!(pids.len(), 2, "two engines: {}", demo.said);
+    (demo, pids)
+}
+
+#[test]
+fn ctrl_c_stops_a_cluster_demo_in_order_leaving_no_engine_behind() {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let d = temp.path().join("demo");
+    let d = d.to_str().expect("utf-8 path");
+    let (demo, pids) = serving_cluster_demo(d);
     assert!(
         pids.iter()
             .all(|pid| Path::new(&format!("/proc/{pid}")).exists()),
@@ -445,21 +452,7 @@ fn a_cluster_demo_killed_outright_takes_its_engines_with_it() {
     let temp = tempfile::tempdir().expect("temp dir");
     let d = temp.path().join("demo");
     let d = d.to_str().expect("utf-8 path");
-    let mut demo = Foreground::start(&[
-        "demo",
-        "--cluster",
-        "--per-minute",
-        "300",
-        "--agents",
-        "6",
-        "--data-dir",
-        d,
-    ]);
-    demo.read_until("the cluster demo did not start serving", |said| {
-        said.contains("Cluster: engine-")
-    });
-    let engines = engine_pids(&demo.said);
-    assert_eq!(engines.len(), 2, "two engines: {}", demo.said);
+    let (demo, engines) = serving_cluster_demo(d);
     // The rest of its children are the three nats-servers, which a SIGKILLed demo leaves
     // behind (documented): this test stops them itself.
     let servers: Vec<u32> = children_of(demo.group)
