@@ -363,7 +363,14 @@ pub(super) async fn demo(args: &Args) -> Result<()> {
     say!("Stopping the engines (standbys first, then the leader), then NATS ...");
     tokio::task::block_in_place(|| engines.stop_all(leader.as_deref()));
     let closing = match result {
-        Ok(running) => closing(&urls, running, &dir).await,
+        Ok(running) => {
+            closing(
+                &urls,
+                running,
+                &dir.join(leader.as_deref().unwrap_or("engine-1")),
+            )
+            .await
+        }
         Err(error) => Err(error),
     };
     let mut cluster = cluster;
@@ -387,8 +394,9 @@ struct Ran {
 }
 
 /// The closing lines, from the final log (every engine stopped); an error if anything
-/// acknowledged is missing from it.
-async fn closing(urls: &str, ran: Ran, dir: &Path) -> Result<Vec<String>> {
+/// acknowledged is missing from it. `last_leader` is the directory of the engine that led last
+/// (its local copy is the whole log; a standby's may lack the last few records).
+async fn closing(urls: &str, ran: Ran, last_leader: &Path) -> Result<Vec<String>> {
     let client = connect(urls).await?;
     let check = check_acknowledged(&client, &ran.counts).await?;
     let _ = client.drain().await;
@@ -413,15 +421,15 @@ async fn closing(urls: &str, ran: Ran, dir: &Path) -> Result<Vec<String>> {
         ));
     }
     let exe = super::command_name();
-    let first = dir.join("engine-1");
+    let dir = last_leader.parent().unwrap_or(last_leader);
     lines.push(format!(
         "Each engine's log, configuration and local copy of the log: {}/engine-N (kept until \
          the next --cluster run).",
         dir.display()
     ));
     lines.push(format!(
-        "Check a copy:  {exe} audit verify --data-dir {}",
-        first.join("data").display()
+        "Check the last leader's copy:  {exe} audit verify --data-dir {}",
+        last_leader.join("data").display()
     ));
     anyhow::ensure!(
         check.missing.is_empty(),
