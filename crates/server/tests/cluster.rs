@@ -300,13 +300,11 @@ async fn holder(js: &async_nats::jetstream::Context, wanted: impl Fn(&str) -> bo
     let mut poll = tokio::time::interval(Duration::from_millis(50));
     loop {
         poll.tick().await;
-        if let Ok(store) = js.get_key_value("switchboard_leases").await
-            && let Ok(Some(value)) = store.get("switchboard").await
+        let domain = switchboard_nats::cluster::Domain::new("switchboard");
+        if let Some(holder) = switchboard_nats::cluster::lease_holder(&js.client(), &domain).await
+            && wanted(&holder)
         {
-            let holder = String::from_utf8_lossy(&value).into_owned();
-            if wanted(&holder) {
-                return holder;
-            }
+            return holder;
         }
         assert!(Instant::now() < deadline, "no wanted lease holder in 30 s");
     }

@@ -32,6 +32,16 @@ use role::{Leadership, StopReason};
 /// The KV bucket of every domain's lease.
 pub const LEASE_BUCKET: &str = "switchboard_leases";
 
+/// Who holds `domain`'s lease, as the lease bucket says (`None` when nobody does, or the bucket
+/// cannot be read): for tools and tests that watch a cluster from outside (`demo --cluster`).
+pub async fn lease_holder(client: &Client, domain: &Domain) -> Option<String> {
+    let js = jetstream::new(client.clone());
+    let kv = js.get_key_value(LEASE_BUCKET).await.ok()?;
+    let value = kv.get(domain.lease_key()).await.ok()??;
+    let holder = String::from_utf8(value.to_vec()).ok()?;
+    (!holder.is_empty()).then_some(holder)
+}
+
 /// The names of one routing domain's cluster objects, from its subject prefix (the contract of
 /// docs/cluster.md).
 #[derive(Debug, Clone, PartialEq, Eq)]

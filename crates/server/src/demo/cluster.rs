@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use switchboard_jetlog::StreamReader;
-use switchboard_nats::cluster::{Domain, LEASE_BUCKET};
+use switchboard_nats::cluster::Domain;
 use switchboard_natsd::NatsCluster;
 use tokio::sync::watch;
 
@@ -238,13 +238,9 @@ async fn connect(urls: &str) -> Result<async_nats::Client> {
         .context("the demo's clients could not connect to the cluster")
 }
 
-/// The node id holding the domain's lease, if any (read from the lease bucket).
+/// The node id holding the demo's lease, if any.
 async fn lease_holder(client: &async_nats::Client) -> Option<String> {
-    let js = async_nats::jetstream::new(client.clone());
-    let kv = js.get_key_value(LEASE_BUCKET).await.ok()?;
-    let value = kv.get(Domain::new(PREFIX).lease_key()).await.ok()??;
-    let holder = String::from_utf8(value.to_vec()).ok()?;
-    (!holder.is_empty()).then_some(holder)
+    switchboard_nats::cluster::lease_holder(client, &Domain::new(PREFIX)).await
 }
 
 /// Waits (at most [`SERVING_BOUND`]) until some engine answers a query, and names the lease's

@@ -155,11 +155,8 @@ pub(crate) async fn wait_until_answered(client: &Client, bound: Duration) -> Opt
 
 /// The node id holding the domain's lease, if any (read from the lease bucket).
 pub(crate) async fn lease_holder(client: &Client) -> Option<String> {
-    let js = async_nats::jetstream::new(client.clone());
-    let kv = js.get_key_value("switchboard_leases").await.ok()?;
-    let value = kv.get(PREFIX).await.ok()??;
-    let holder = String::from_utf8(value.to_vec()).ok()?;
-    (!holder.is_empty()).then_some(holder)
+    switchboard_nats::cluster::lease_holder(client, &switchboard_nats::cluster::Domain::new(PREFIX))
+        .await
 }
 
 /// Waits (at most `bound`) until some node holds the lease, and names it (a read may fail, or
