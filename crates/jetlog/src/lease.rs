@@ -106,11 +106,7 @@ impl Lease {
             Err(BatchFailure::Fenced) => {}
             Err(BatchFailure::Failed(error)) => return Err(self.bucket_error(&error)),
         }
-        let entry = self
-            .store
-            .entry(&self.config.key)
-            .await
-            .map_err(|error| self.bucket_error(&error))?;
+        let entry = self.read_entry().await?;
         let key = self.config.key.clone();
         let held = |holder: String| LeaseError::Held { key, holder };
         match entry {
@@ -190,10 +186,13 @@ impl Lease {
             key: self.config.key.clone(),
         })?;
         self.valid_until = None;
-        self.store
-            .delete_expect_revision(&self.config.key, Some(revision))
-            .await
-            .map_err(|error| self.bucket_error(&error))
+        let deleted = self
+            .store
+            .delete_expect_revision(&self.config.key, Some(revision));
+        match tokio::time::timeout(REQUEST_TIMEOUT, deleted).await {
+            Ok(deleted) => deleted.map_err(|error| self.bucket_error(&error)),
+            Err(_) => Err(self.unanswered()),
+        }
     }
 
     /// Whether this node may act as the holder at `now`: it holds the lease and its TTL, counted
@@ -212,14 +211,24 @@ impl Lease {
     /// # Errors
     /// The bucket could not be read.
     pub async fn holder(&self) -> Result<Option<String>, LeaseError> {
-        let entry = self
-            .store
-            .entry(&self.config.key)
-            .await
-            .map_err(|error| self.bucket_error(&error))?;
+        let entry = self.read_entry().await?;
         Ok(entry
             .filter(|entry| entry.operation == kv::Operation::Put)
             .map(|entry| String::from_utf8_lossy(&entry.value).into_owned()))
+    }
+
+    /// The key's entry, read within [`REQUEST_TIMEOUT`] (a read left unanswered would otherwise
+    /// wait for the connection's request timeout, 10 s by default, far past the lease's TTL).
+    async fn read_entry(&self) -> Result<Option<kv::Entry>, LeaseError> {
+        match tokio::time::timeout(REQUEST_TIMEOUT, self.store.entry(&self.config.key)).await {
+            Ok(entry) => entry.map_err(|error| self.bucket_error(&error)),
+            Err(_) => Err(self.unanswered()),
+        }
+    }
+
+    /// The error of a request to the bucket left unanswered within [`REQUEST_TIMEOUT`].
+    fn unanswered(&self) -> LeaseError {
+        self.bucket_error(&format!("no answer within {REQUEST_TIMEOUT:?}"))
     }
 
     /// The lease's configuration.

@@ -27,6 +27,10 @@ pub struct ConnectSettings {
     pub credentials_file: Option<PathBuf>,
     /// TLS settings.
     pub tls: TlsSettings,
+    /// How long a request (a JetStream API call among them) waits for its reply; `None`: the
+    /// client's default, 10 s. Cluster mode bounds it by the lease
+    /// ([`crate::cluster::role::Leadership::request_bound`]).
+    pub request_timeout: Option<Duration>,
 }
 
 /// TLS settings of the NATS connection.
@@ -41,6 +45,10 @@ pub struct TlsSettings {
     /// The client certificate's private key (PEM).
     pub key_file: Option<PathBuf>,
 }
+
+/// How long a request waits for its reply unless [`ConnectSettings::request_timeout`] says
+/// otherwise (the NATS client's own default).
+const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long the first connection may take before [`connect`] gives up.
 pub const FIRST_CONNECT_WAIT: Duration = Duration::from_secs(30);
@@ -115,6 +123,9 @@ pub async fn connect(settings: &ConnectSettings) -> Result<Client, DriverError> 
         .retry_on_initial_connect()
         .max_reconnects(None)
         .connection_timeout(Duration::from_secs(5))
+        .request_timeout(Some(
+            settings.request_timeout.unwrap_or(DEFAULT_REQUEST_TIMEOUT),
+        ))
         .reconnect_delay_callback(|attempts| {
             // 0, 100 ms, 200 ms, 400 ms ... capped at 5 s.
             let exponent = u32::try_from(attempts.min(6)).unwrap_or(6);

@@ -249,6 +249,7 @@ impl NatsConfig {
                 cert_file: self.tls.cert_file.clone(),
                 key_file: self.tls.key_file.clone(),
             },
+            request_timeout: None,
         }
     }
 }

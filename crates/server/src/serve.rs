@@ -222,7 +222,12 @@ async fn serve_cluster(
     let (health, http) = start_http_and_pages(&file, &routing).await?;
     let dir = file.engine.data_dir.clone();
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
-    let client = switchboard_nats::connect(&file.nats.connect_settings()).await?;
+    // A JetStream request left unanswered (sent to a nats-server that is restarting, or on a
+    // connection that died) waits at most a fraction of the lease's TTL, then is tried again.
+    let mut connect = file.nats.connect_settings();
+    connect.request_timeout =
+        Some(switchboard_nats::cluster::role::Leadership::new(cluster.lease_ttl).request_bound());
+    let client = switchboard_nats::connect(&connect).await?;
     let driver = driver_settings(&file, health)?;
     let options = switchboard_nats::cluster::ClusterOptions {
         domain: switchboard_nats::cluster::Domain::new(&file.nats.subject_prefix),

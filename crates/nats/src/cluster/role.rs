@@ -116,6 +116,16 @@ impl Leadership {
         (self.ttl / 10).max(Duration::from_millis(50))
     }
 
+    /// How long a cluster-mode engine waits for the reply to one NATS request (a JetStream API
+    /// call: a stream's info, a consumer made): two thirds of the TTL, at least 1 s. A request
+    /// sent to a nats-server that is restarting, or on a connection that has just died, gets no
+    /// reply at all; waited for the client's default 10 s, it held a takeover up for that long
+    /// (BENCHMARKS.md), where this bound has the step tried again within the TTL.
+    #[must_use]
+    pub fn request_bound(&self) -> Duration {
+        (self.ttl * 2 / 3).max(Duration::from_secs(1))
+    }
+
     /// How long a renewal sent at `now` may take: until the hold ends, `valid_until` (zero if
     /// it has already ended: the lease is lost without asking).
     #[must_use]
@@ -163,6 +173,11 @@ mod tests {
         let mut role = Leadership::new(ttl);
         assert_eq!(role.renew_every(), Duration::from_secs(1));
         assert_eq!(role.standby_poll_every(), Duration::from_millis(300));
+        assert_eq!(role.request_bound(), Duration::from_secs(2));
+        assert_eq!(
+            Leadership::new(Duration::from_secs(1)).request_bound(),
+            Duration::from_secs(1)
+        );
         let start = Instant::now();
         role.acquired(start);
         let first = role.serving(start + Duration::from_millis(40));
