@@ -16,8 +16,13 @@
 //! next fault, as its supervisor (systemd, compose) would, and named in the figures.
 //!
 //! It prints its seed (`SWITCHBOARD_SEED=<n>` replays the nemesis's choices) and the failover
-//! times seen by the clients (p50, p99) and reported by the engines. `SWITCHBOARD_JEPSEN_KILLS`
-//! sets the number of faults (default 5: two kills, two pauses and a restart, CI's short form).
+//! times seen by the clients (p50, p99) and reported by the engines; each failover with its wall
+//! clock time and its two phases: until the lease was taken (the first write a watch on the
+//! lease key saw) and from then until a query was answered. `SWITCHBOARD_JEPSEN_KILLS` sets the
+//! number of faults (default 5: two kills, two pauses and a restart, CI's short form);
+//! `SWITCHBOARD_JEPSEN_LOGS=<dir>` keeps the engines' and the nats-servers' logs there, and
+//! `SWITCHBOARD_JEPSEN_RUST_LOG` sets the engines' log filter (e.g.
+//! `info,switchboard_nats::cluster=debug`).
 
 #[path = "jepsen/checker.rs"]
 mod checker;
@@ -50,11 +55,70 @@ enum Fault {
 
 const FAULTS: [Fault; 3] = [Fault::KillLeader, Fault::PauseLeader, Fault::RestartNats];
 
+/// One failover as the clients saw it.
+#[derive(Debug, Clone)]
+struct Failover {
+    /// The fault and the engine it hit, e.g. `engine-1 killed`.
+    what: String,
+    /// From the fault to the first answered query (the clients' view of a takeover).
+    served: Duration,
+    /// From the fault to the first write of the lease seen after it (the lease taken), by whom.
+    lease: Option<(Duration, String)>,
+}
+
+impl std::fmt::Display for Failover {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: served again after {:.2} s",
+            self.what,
+            self.served.as_secs_f64()
+        )?;
+        match &self.lease {
+            Some((after, holder)) => write!(
+                f,
+                " (lease taken by {holder} after {:.2} s, serving {:.2} s later)",
+                after.as_secs_f64(),
+                self.served.saturating_sub(*after).as_secs_f64()
+            ),
+            None => write!(f, " (no lease write seen)"),
+        }
+    }
+}
+
+/// What the run needs at hand to do a fault and time it.
+struct Run<'a> {
+    rt: &'a tokio::runtime::Runtime,
+    client: &'a async_nats::Client,
+    writes: &'a load::LeaseWrites,
+    seed: u64,
+}
+
+impl Run<'_> {
+    /// The failover since `started`, printed with the wall-clock time of the fault.
+    fn failover(&self, what: String, started: Instant, wall: f64) -> Failover {
+        let failover = Failover {
+            what,
+            served: started.elapsed(),
+            lease: self.writes.first_after(started),
+        };
+        println!("jepsen: at {wall:.3} (unix s) {failover}");
+        failover
+    }
+}
+
+/// The wall-clock time, in seconds since the Unix epoch (to match the engines' and servers' logs).
+fn wall() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
 /// What the nemesis saw.
 #[derive(Debug, Default)]
 struct Nemesis {
-    /// From each leader fault to the first answered query (the clients' view of a takeover).
-    failovers: Vec<Duration>,
+    /// Each leader fault's failover.
+    failovers: Vec<Failover>,
     kills: usize,
     pauses: usize,
     /// Engines that exited on their own (a supervisor's restart brought them back).
@@ -87,7 +151,15 @@ fn cluster_mode_keeps_every_acknowledged_command_through_kills_pauses_and_restar
         .unwrap_or_else(|| panic!("seed {seed}: no engine took the lease and served"));
 
     let ledger = Arc::new(Ledger::default());
+    let writes = Arc::new(load::LeaseWrites::default());
+    let watching = load::watch_lease(&rt, &client, &writes);
     let running = load::start(&rt, &client, &ledger);
+    let run = Run {
+        rt: &rt,
+        client: &client,
+        writes: &writes,
+        seed,
+    };
     let mut nemesis = Nemesis::default();
     for n in 0..faults {
         // Some acknowledged load between faults (a seeded amount).
@@ -98,10 +170,15 @@ fn cluster_mode_keeps_every_acknowledged_command_through_kills_pauses_and_restar
         println!("jepsen: fault {} of {faults}: {fault:?}", n + 1);
         ledger.set_failover(true);
         match fault {
-            Fault::KillLeader => kill_leader(&rt, &client, &mut engines, &mut nemesis, seed),
-            Fault::PauseLeader => pause_leader(&rt, &client, &mut engines, &mut nemesis, seed),
+            Fault::KillLeader => kill_leader(&run, &mut engines, &mut nemesis),
+            Fault::PauseLeader => pause_leader(&run, &mut engines, &mut nemesis),
             Fault::RestartNats => {
                 let index = rng.random_range(0..cluster.len());
+                println!(
+                    "jepsen: at {:.3} (unix s) restarting n{}",
+                    wall(),
+                    index + 1
+                );
                 cluster
                     .server_mut(index)
                     .restart()
@@ -117,6 +194,10 @@ fn cluster_mode_keeps_every_acknowledged_command_through_kills_pauses_and_restar
     settle(&rt, &ledger, &mut engines, &mut nemesis, 20)
         .unwrap_or_else(|| panic!("seed {seed}: the load stalled after the last fault"));
     rt.block_on(running.stop());
+    watching.abort();
+    if let Some(dir) = engines::kept_logs() {
+        std::fs::write(dir.join("nats-servers.log"), cluster.logs()).expect("keep the logs");
+    }
 
     rt.block_on(checker::wait_for_intake(&client, &ledger, seed));
     engines.stop_all();
@@ -165,54 +246,38 @@ fn settle(
 }
 
 /// SIGKILLs the leader, starts it again as a standby, and times the takeover.
-fn kill_leader(
-    rt: &tokio::runtime::Runtime,
-    client: &async_nats::Client,
-    engines: &mut Engines,
-    nemesis: &mut Nemesis,
-    seed: u64,
-) {
+fn kill_leader(run: &Run<'_>, engines: &mut Engines, nemesis: &mut Nemesis) {
+    let (rt, client, seed) = (run.rt, run.client, run.seed);
     let leader = rt
         .block_on(load::wait_for_holder(client, Duration::from_secs(60)))
         .unwrap_or_else(|| panic!("seed {seed}: nobody holds the lease"));
-    let started = Instant::now();
+    let (started, at) = (Instant::now(), wall());
     engines.kill(&leader);
     engines.restart(&leader);
     rt.block_on(load::wait_until_answered(client, Duration::from_secs(60)))
         .unwrap_or_else(|| panic!("seed {seed}: no takeover after {leader} was killed"));
-    nemesis.failovers.push(started.elapsed());
-    println!(
-        "jepsen: {leader} killed: served again after {:.2} s",
-        started.elapsed().as_secs_f64()
-    );
+    let failover = run.failover(format!("{leader} killed"), started, at);
+    nemesis.failovers.push(failover);
     nemesis.kills += 1;
 }
 
 /// SIGSTOPs the leader until another engine holds the lease and serves, then resumes it (the
 /// zombie), and waits until it has stopped serving.
-fn pause_leader(
-    rt: &tokio::runtime::Runtime,
-    client: &async_nats::Client,
-    engines: &mut Engines,
-    nemesis: &mut Nemesis,
-    seed: u64,
-) {
+fn pause_leader(run: &Run<'_>, engines: &mut Engines, nemesis: &mut Nemesis) {
+    let (rt, client, seed) = (run.rt, run.client, run.seed);
     let leader = rt
         .block_on(load::wait_for_holder(client, Duration::from_secs(60)))
         .unwrap_or_else(|| panic!("seed {seed}: nobody holds the lease"));
     let stops_before = engines.stops_of(&leader);
-    let started = Instant::now();
+    let (started, at) = (Instant::now(), wall());
     engines.pause(&leader);
     rt.block_on(async {
         load::wait_for_holder_other_than(client, &leader, Duration::from_secs(60)).await?;
         load::wait_until_answered(client, Duration::from_secs(60)).await
     })
     .unwrap_or_else(|| panic!("seed {seed}: no takeover while {leader} was paused"));
-    nemesis.failovers.push(started.elapsed());
-    println!(
-        "jepsen: {leader} paused: served again after {:.2} s",
-        started.elapsed().as_secs_f64()
-    );
+    let failover = run.failover(format!("{leader} paused"), started, at);
+    nemesis.failovers.push(failover);
     engines.resume(&leader);
     engines
         .wait_for_stops(&leader, stops_before + 1, Duration::from_secs(60))
@@ -228,7 +293,7 @@ fn report_figures(
     fenced: usize,
     took: &[u64],
 ) {
-    let mut times: Vec<Duration> = nemesis.failovers.clone();
+    let mut times: Vec<Duration> = nemesis.failovers.iter().map(|f| f.served).collect();
     times.sort();
     let at = |percent: usize| {
         times
@@ -256,5 +321,10 @@ fn report_figures(
         "jepsen: failovers seen by clients, sorted (s): {}",
         all.join(" ")
     );
+    // The target (issue 16): the lease's TTL plus 1 s. Each one over it, with its phases.
+    let target = Duration::from_secs(engines::LEASE_TTL_SECS + 1);
+    for slow in nemesis.failovers.iter().filter(|f| f.served > target) {
+        println!("jepsen: over the TTL plus 1 s: {slow}");
+    }
     println!("jepsen: {report}");
 }

@@ -11,6 +11,13 @@ use tempfile::TempDir;
 
 use crate::PREFIX;
 
+/// The directory the run's logs are kept in (`SWITCHBOARD_JEPSEN_LOGS`), made if needed.
+pub(crate) fn kept_logs() -> Option<PathBuf> {
+    let dir = PathBuf::from(std::env::var_os("SWITCHBOARD_JEPSEN_LOGS")?);
+    std::fs::create_dir_all(&dir).expect("the directory of the kept logs");
+    Some(dir)
+}
+
 /// The lease's TTL the engines run with (the smallest `serve` accepts is what CI can afford).
 pub(crate) const LEASE_TTL_SECS: u64 = 3;
 
@@ -63,8 +70,13 @@ impl Engines {
             .unwrap_or_else(|| panic!("no engine {id}"))
     }
 
+    /// Each engine's log: in its directory, or in `SWITCHBOARD_JEPSEN_LOGS` (a directory kept
+    /// after the run) as `<id>.log`.
     fn log_path(&self, index: usize) -> PathBuf {
-        self.nodes[index].dir.path().join("engine.log")
+        match kept_logs() {
+            Some(dir) => dir.join(format!("{}.log", self.nodes[index].id)),
+            None => self.nodes[index].dir.path().join("engine.log"),
+        }
     }
 
     fn spawn(&mut self, index: usize) {
@@ -88,7 +100,11 @@ impl Engines {
             ])
             .arg("--data-dir")
             .arg(node.dir.path().join("data"))
-            .env("RUST_LOG", "info,async_nats=warn")
+            .env(
+                "RUST_LOG",
+                std::env::var("SWITCHBOARD_JEPSEN_RUST_LOG")
+                    .unwrap_or_else(|_| "info,async_nats=warn".to_owned()),
+            )
             .env("NO_COLOR", "1")
             .stdout(Stdio::null())
             .stderr(log)

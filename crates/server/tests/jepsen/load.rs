@@ -136,16 +136,25 @@ pub(crate) async fn command(
     }
 }
 
-/// Waits (at most `bound`) until a query is answered: some engine serves the domain.
+/// Waits (at most `bound`) until a query is answered: some engine serves the domain. A query
+/// is sent every 50 ms without waiting for the one before (each waits at most 500 ms), so that
+/// one swallowed by a paused engine's subscription does not make the measure 500 ms coarse.
 pub(crate) async fn wait_until_answered(client: &Client, bound: Duration) -> Option<()> {
     let subject = format!("{PREFIX}.query.queues");
     tokio::time::timeout(bound, async {
         let mut poll = tokio::time::interval(Duration::from_millis(50));
+        let mut asking = tokio::task::JoinSet::new();
         loop {
-            poll.tick().await;
-            let asked = client.request(subject.clone(), "{}".into());
-            if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_millis(500), asked).await {
-                return;
+            tokio::select! {
+                _ = poll.tick() => {
+                    let (client, subject) = (client.clone(), subject.clone());
+                    asking.spawn(async move {
+                        let asked = client.request(subject, "{}".into());
+                        let answer = tokio::time::timeout(Duration::from_millis(500), asked);
+                        matches!(answer.await, Ok(Ok(_)))
+                    });
+                }
+                Some(Ok(true)) = asking.join_next() => return,
             }
         }
     })
@@ -346,4 +355,54 @@ async fn agent(client: Client, id: String, ledger: Arc<Ledger>, stop: watch::Rec
             ledger.acknowledged(|r| r.completed.push(contact));
         }
     }
+}
+
+/// Every write to the domain's lease the clients saw, with when (a KV watch on its key): the
+/// phase of a failover until another engine took the lease.
+#[derive(Debug, Default)]
+pub(crate) struct LeaseWrites(Mutex<Vec<(std::time::Instant, String)>>);
+
+impl LeaseWrites {
+    /// The first write of a holder seen after `since`: how long after, and who.
+    pub(crate) fn first_after(&self, since: std::time::Instant) -> Option<(Duration, String)> {
+        let writes = self.0.lock().expect("lease writes");
+        writes
+            .iter()
+            .find(|(at, _)| *at > since)
+            .map(|(at, holder)| (at.duration_since(since), holder.clone()))
+    }
+}
+
+/// Watches the domain's lease key for the whole run, into `writes` (watching again if the
+/// watch ends, as it may when a nats-server restarts).
+pub(crate) fn watch_lease(
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    writes: &Arc<LeaseWrites>,
+) -> tokio::task::JoinHandle<()> {
+    let (client, writes) = (client.clone(), writes.clone());
+    rt.spawn(async move {
+        let js = async_nats::jetstream::new(client);
+        let key = switchboard_nats::cluster::Domain::new(PREFIX).lease_key();
+        loop {
+            let watched = async {
+                let kv = js
+                    .get_key_value(switchboard_nats::cluster::LEASE_BUCKET)
+                    .await
+                    .ok()?;
+                kv.watch(&key).await.ok()
+            };
+            let Some(mut watch) = watched.await else {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            };
+            while let Some(Ok(entry)) = watch.next().await {
+                if entry.operation == async_nats::jetstream::kv::Operation::Put {
+                    let holder = String::from_utf8_lossy(&entry.value).into_owned();
+                    let now = std::time::Instant::now();
+                    writes.0.lock().expect("lease writes").push((now, holder));
+                }
+            }
+        }
+    })
 }
