@@ -122,7 +122,7 @@ pub use frame::{ChainHash, ChainPosition, frame_record, unframe_record};
 pub use group::{
     CommitterOptions, CommitterStats, Durable, GroupCommitter, GroupDurable, Report, SeqRange,
 };
-pub use reader::{LogReader, RecordView, Records, Scan};
+pub use reader::{LogReader, Payloads, RecordView, Records, Scan};
 pub use snapshot::{
     LatestSnapshot, SkippedSnapshot, Snapshot, SnapshotDamage, SnapshotOptions,
     load_latest_snapshot, load_newest_usable_snapshot, save_snapshot, verify_snapshot_against_log,
