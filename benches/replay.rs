@@ -5,7 +5,8 @@
 //! on every channel, offers, answers, completions; about 200 000 events), then replayed.
 //!
 //! Run: `cargo bench --bench replay` (criterion), or with `SWITCHBOARD_REPLAY_ROUNDS=5` for
-//! medians of wall and CPU time per stage, taken in turns (for a shared machine).
+//! medians of wall and CPU time per stage, taken in turns (for a shared machine), and
+//! `SWITCHBOARD_REPLAY_STAGE=whole_replay` for one stage only.
 
 use std::hint::black_box;
 use std::path::Path;
@@ -153,7 +154,13 @@ fn cpu_ns() -> (u64, u64) {
 /// (stage 1, 2, ... then again) and prints, per stage, the medians of wall time, CPU time of the
 /// process and CPU time of the calling thread, and events per second of each.
 fn rounds(dir: &Path, events: u64, rounds: usize) {
-    let stages = stages();
+    // `SWITCHBOARD_REPLAY_STAGE=name`: that stage only (to count its instructions with `perf
+    // stat` against a run of zero rounds).
+    let only = std::env::var("SWITCHBOARD_REPLAY_STAGE").ok();
+    let stages: Vec<_> = stages()
+        .into_iter()
+        .filter(|(name, _)| only.as_deref().is_none_or(|only| only == *name))
+        .collect();
     let mut figures = vec![Vec::new(); stages.len()];
     for _ in 0..rounds {
         for ((_, stage), figures) in stages.iter().zip(&mut figures) {

@@ -206,17 +206,8 @@ pub fn replay(
 ) -> Result<(State, ReplayReport), EngineError> {
     let started = Instant::now();
     let reader = LogReader::open(dir)?;
-    let total = reader.last_seq()?;
-    if total == 0 {
-        return Ok((
-            State::new(),
-            ReplayReport {
-                events: 0,
-                head_hash: ChainHash::GENESIS,
-                elapsed: started.elapsed(),
-            },
-        ));
-    }
+    // For progress only: the read below checks every record.
+    let total = reader.count_by_framing()?;
     let mut state = State::new();
     let (events, head_hash) =
         apply_payloads(reader.payloads_from(1)?, total, &mut state, progress)?;

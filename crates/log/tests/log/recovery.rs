@@ -685,3 +685,18 @@ fn reading_after_open_refuses_a_log_changed_under_it() {
         }
     }
 }
+
+#[test]
+fn the_count_by_framing_is_the_last_seq_of_a_whole_log_and_stops_at_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let reader = LogReader::open(dir.path()).unwrap();
+    assert_eq!(reader.count_by_framing().unwrap(), 0);
+    write_log(dir.path(), 60, small_segments());
+    assert_eq!(reader.count_by_framing().unwrap(), 60);
+    assert_eq!(reader.last_seq().unwrap(), 60);
+    let last = segment_files(dir.path()).pop().unwrap();
+    let bytes = fs::read(&last).unwrap();
+    fs::write(&last, &bytes[..bytes.len() - 3]).unwrap();
+    assert_eq!(reader.count_by_framing().unwrap(), 59);
+    assert_eq!(reader.last_seq().unwrap(), 59);
+}
