@@ -161,6 +161,9 @@ impl LogReader {
     /// into the first verified one; and the last record is hashed and must match
     /// `opened.head_hash` ([`Problem::HeadMismatch`](crate::Problem::HeadMismatch) otherwise). The
     /// chain of a log is so hashed once per open (BLAKE3 is most of the cost of reading).
+    /// Records the same writer appended after opening (cluster mode's copy of the stream's tail,
+    /// with `opened`'s `last_seq` and `head_hash` moved on to its new end) are trusted too: it
+    /// hashed them as it wrote them.
     pub fn read_opened(&self, seq: u64, opened: &Recovery) -> Result<Payloads, LogError> {
         let mut cursor = Cursor::start(self, seq)?;
         cursor.up_to_seq = opened.last_seq;
