@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use switchboard_core::State;
 use switchboard_log::{
-    ChainHash, LogError, LogReader, Record, Recovery, SkippedSnapshot, SnapshotDamage, TornTail,
-    load_newest_usable_snapshot, verify_snapshot_against_log,
+    ChainHash, LogError, LogReader, Payloads, Record, Recovery, SkippedSnapshot, SnapshotDamage,
+    TornTail, load_newest_usable_snapshot, verify_snapshot_against_log,
 };
 use switchboard_wire::{SnapshotError, decode_event, decode_snapshot};
 
@@ -85,15 +85,30 @@ pub enum SnapshotRejection {
     },
 }
 
-/// Applies the log's records from `from` to `state`; returns how many were applied.
-fn apply_from(
-    reader: &LogReader,
-    from: u64,
+/// Applies `payloads` to `state`; returns how many were applied and the chain hash at the last
+/// one, if the read computed it. Each payload is decoded where the reader's buffer holds it.
+fn apply_payloads(
+    mut payloads: Payloads,
     total: u64,
     state: &mut State,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<(u64, ChainHash), EngineError> {
-    apply_records(reader.read_from(from)?, total, state, progress)
+) -> Result<(u64, Option<ChainHash>), EngineError> {
+    let mut applied = 0_u64;
+    progress(0, total);
+    // Nobody routes during a replay: keep only the canonical state, build the index once after.
+    state.suspend_index();
+    while let Some(record) = payloads.next_payload() {
+        let (seq, payload) = record?;
+        let event = decode_event(payload).map_err(|source| EngineError::Decode { seq, source })?;
+        state.apply(&event);
+        applied += 1;
+        if applied.is_multiple_of(PROGRESS_EVERY) {
+            progress(applied, total);
+        }
+    }
+    state.resume_index();
+    progress(applied, total);
+    Ok((applied, payloads.head()))
 }
 
 /// Applies `records` to `state`; returns how many were applied and the last one's hash.
@@ -155,7 +170,8 @@ pub(crate) fn recover(
     let from = snapshot_seq.map_or(1, |seq| seq + 1);
     let total = log.last_seq.saturating_sub(from - 1);
     let replayed = if total > 0 {
-        apply_from(&reader, from, total, &mut state, progress)?.0
+        // `FileLog::open` has just verified the chain (`log`): it is not hashed again.
+        apply_payloads(reader.read_opened(from, &log)?, total, &mut state, progress)?.0
     } else {
         0
     };
@@ -190,18 +206,18 @@ pub fn replay(
 ) -> Result<(State, ReplayReport), EngineError> {
     let started = Instant::now();
     let reader = LogReader::open(dir)?;
-    let total = reader.last_seq()?;
-    if total == 0 {
-        return Ok((
-            State::new(),
-            ReplayReport {
-                events: 0,
-                head_hash: ChainHash::GENESIS,
-                elapsed: started.elapsed(),
-            },
-        ));
-    }
-    replay_records(reader.read_from(1)?, total, progress)
+    // For progress only: the read below checks every record.
+    let total = reader.count_by_framing()?;
+    let mut state = State::new();
+    let (events, head_hash) =
+        apply_payloads(reader.payloads_from(1)?, total, &mut state, progress)?;
+    let head_hash = head_hash.unwrap_or(ChainHash::GENESIS);
+    let report = ReplayReport {
+        events,
+        head_hash,
+        elapsed: started.elapsed(),
+    };
+    Ok((state, report))
 }
 
 /// Like [`replay`], over records read from any backend of the log (a JetStream log's reader,

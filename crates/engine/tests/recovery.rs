@@ -691,3 +691,50 @@ fn each_snapshot_also_goes_to_the_sink_with_the_files_stamp_and_bytes() {
     assert_eq!((file.seq, file.head_hash), (last, head));
     assert_eq!(sent[0].2, file.payload, "the bytes of the snapshot file");
 }
+
+#[test]
+fn a_damaged_record_opening_did_not_read_is_refused_by_recovery() {
+    // Without a full scan, opening the log reads only its last segment: recovery, which replays
+    // from the start (no snapshot), must check the others itself.
+    let seed = 19;
+    println!("seed {seed}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine_options = EngineOptions {
+        snapshot_every_events: 0,
+        log: switchboard_log::LogOptions {
+            segment_bytes_max: 4096,
+            full_scan_on_open: false,
+            ..switchboard_log::LogOptions::default()
+        },
+        ..EngineOptions::default()
+    };
+    let open_with = |options: &EngineOptions| {
+        Engine::open(
+            dir.path(),
+            RoutingConfig::default(),
+            options.clone(),
+            &mut |_, _| {},
+        )
+    };
+    let (mut engine, _) = open_with(&engine_options).expect("engine opens");
+    morning(&mut engine, seed, 200);
+    drop(engine);
+    let mut segments: Vec<_> = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|entry| entry.expect("entry").path())
+        .filter(|path| path.extension().is_some_and(|e| e == "seg"))
+        .collect();
+    segments.sort();
+    assert!(segments.len() >= 3, "{} segments", segments.len());
+    let mut bytes = std::fs::read(&segments[0]).expect("read");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x40;
+    std::fs::write(&segments[0], &bytes).expect("write");
+    match open_with(&engine_options) {
+        Err(switchboard_engine::EngineError::Log(switchboard_log::LogError::Corrupt(c))) => {
+            assert_eq!(c.segment, segments[0]);
+        }
+        Err(other) => panic!("expected corruption, got {other}"),
+        Ok(_) => panic!("a damaged log must be refused"),
+    }
+}

@@ -269,4 +269,13 @@ pub enum Problem {
         /// The `prev_hash` stored in this record.
         found: ChainHash,
     },
+    /// Read again after [`crate::FileLog::open`] verified the log, the last record does not hash
+    /// to the head that opening found: the log changed under the open.
+    #[error("the last record hashes to {found}, not to the head {expected} the log was opened at")]
+    HeadMismatch {
+        /// The head hash [`crate::FileLog::open`] found.
+        expected: ChainHash,
+        /// The last record's hash as recomputed from its bytes.
+        found: ChainHash,
+    },
 }

@@ -73,6 +73,10 @@ pub struct Recovery {
     pub temp_files_removed: u32,
     /// Whether the directory held no log and a new one was created.
     pub created: bool,
+    /// The first seq from which opening hashed every record and checked the chain: 1 with
+    /// [`LogOptions::full_scan_on_open`], else the last segment's first seq (the earlier
+    /// segments were not read). [`crate::LogReader::read_opened`] trusts the chain from here.
+    pub chain_verified_from: u64,
 }
 
 /// A torn final record: a partial write at the very end of the log.
@@ -160,6 +164,7 @@ impl FileLog {
                 torn_tail: None,
                 temp_files_removed,
                 created: true,
+                chain_verified_from: 1,
             };
             let log = FileLog::new(
                 dir,
@@ -198,6 +203,11 @@ impl FileLog {
             torn_tail,
             temp_files_removed,
             created: false,
+            chain_verified_from: if options.full_scan_on_open {
+                1
+            } else {
+                last.first_seq
+            },
         };
         let log = FileLog {
             dir: dir.to_path_buf(),

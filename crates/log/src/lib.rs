@@ -61,6 +61,10 @@
 //!   first at seq 1 with the genesis hash; every record must frame, pass its CRC, have the next
 //!   seq and continue the chain (with [`LogOptions::full_scan_on_open`], the default; otherwise
 //!   only the last segment is scanned).
+//! * The chain is hashed **once per open**. The engine's recovery then reads the log again
+//!   through [`LogReader::read_opened`], under the writer's lock, checking framing, CRC and seq
+//!   but hashing only what opening did not (the earlier segments without a full scan) and the
+//!   last record, which must hash to the opened head ([`Problem::HeadMismatch`]).
 //! * A **torn final record** — a record at the end of the last segment that is cut short (header
 //!   or payload) or fails its CRC, with no valid record anywhere after it in the file — is the
 //!   remains of a write that was never acknowledged. It is truncated, the truncation fsynced, and
@@ -122,7 +126,7 @@ pub use frame::{ChainHash, ChainPosition, frame_record, unframe_record};
 pub use group::{
     CommitterOptions, CommitterStats, Durable, GroupCommitter, GroupDurable, Report, SeqRange,
 };
-pub use reader::{LogReader, RecordView, Records, Scan};
+pub use reader::{LogReader, Payloads, RecordView, Records, Scan};
 pub use snapshot::{
     LatestSnapshot, SkippedSnapshot, Snapshot, SnapshotDamage, SnapshotOptions,
     load_latest_snapshot, load_newest_usable_snapshot, save_snapshot, verify_snapshot_against_log,

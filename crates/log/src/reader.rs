@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Corruption, LogError, Problem};
 use crate::event_log::Record;
-use crate::file_log::LogOptions;
+use crate::file_log::{LogOptions, Recovery};
 use crate::frame::{
     self, ChainHash, FrameError, LEN_BYTES, RECORD_HEADER_BYTES, SEGMENT_HEADER_BYTES,
     SegmentHeader,
@@ -74,7 +74,9 @@ impl LogReader {
         })
     }
 
-    /// The last seq readable now (0 for an empty log); reads only the last segment.
+    /// The last seq readable now (0 for an empty log); reads only the last segment, checking
+    /// framing, CRC32C and dense seq but not hashing (a count, for progress and bounds: a reader
+    /// that needs the chain reads the records, which checks it).
     pub fn last_seq(&self) -> Result<u64, LogError> {
         let segments = segment::list_segments(&self.dir)?;
         let Some(last) = segments.last() else {
@@ -82,10 +84,52 @@ impl LogReader {
         };
         let mut last_seq = last.first_seq.saturating_sub(1);
         let mut cursor = Cursor::start(self, last.first_seq.max(1))?;
+        cursor.trust = Some(Trust {
+            from_seq: 0,
+            last_seq: u64::MAX,
+            head_hash: ChainHash::GENESIS,
+        });
         while let Some(header) = cursor.advance() {
             last_seq = header?.seq;
         }
         Ok(last_seq)
+    }
+
+    /// How many records the log holds as their framing tells, for a progress bar: the last
+    /// segment's length fields are read and nothing else is checked (a reader of the records
+    /// checks them), so it costs a fraction of [`LogReader::last_seq`]. The count stops at a
+    /// length out of bounds or a record cut short, where a checked read stops too.
+    pub fn count_by_framing(&self) -> Result<u64, LogError> {
+        let segments = segment::list_segments(&self.dir)?;
+        let Some(last) = segments.last() else {
+            return Ok(0);
+        };
+        let path = &last.path;
+        let (mut reader, size) = segment::open_buffered(path)?;
+        let mut at = SEGMENT_HEADER_BYTES as u64;
+        reader
+            .seek(SeekFrom::Start(at))
+            .map_err(|e| LogError::io("seek segment", path, e))?;
+        let mut records = 0_u64;
+        let mut len_bytes = [0; LEN_BYTES];
+        while at + LEN_BYTES as u64 <= size {
+            reader
+                .read_exact(&mut len_bytes)
+                .map_err(|e| LogError::io("read", path, e))?;
+            let Ok(framed) = frame::framed_len(len_bytes, self.record_bytes_max) else {
+                break;
+            };
+            if at + framed as u64 > size {
+                break;
+            }
+            let rest = i64::try_from(framed - LEN_BYTES).unwrap_or(i64::MAX);
+            reader
+                .seek_relative(rest)
+                .map_err(|e| LogError::io("seek segment", path, e))?;
+            at += framed as u64;
+            records += 1;
+        }
+        Ok(last.first_seq.saturating_sub(1) + records)
     }
 
     /// The first sequence number of every segment file, oldest first (empty when there is no
@@ -98,6 +142,37 @@ impl LogReader {
             .into_iter()
             .map(|segment| segment.first_seq)
             .collect())
+    }
+
+    /// The payloads from `seq` (at least 1) to the end of the log as it is now, every record
+    /// checked as [`LogReader::read_from`] checks it; [`Payloads::head`] is the chain hash at the
+    /// last one read.
+    pub fn payloads_from(&self, seq: u64) -> Result<Payloads, LogError> {
+        Ok(Payloads {
+            cursor: Cursor::start(self, seq)?,
+        })
+    }
+
+    /// The payloads from `seq` (at least 1) to `opened.last_seq`, for the process that has just
+    /// opened this log with [`crate::FileLog::open`] (which returned `opened`) and holds it, so
+    /// that nobody else writes: what opening verified is not hashed again. Every record is still
+    /// checked for framing, CRC32C and dense seq; records before `opened.chain_verified_from`
+    /// (not read by opening) are hashed and chained as [`LogReader::read_from`] does, up to and
+    /// into the first verified one; and the last record is hashed and must match
+    /// `opened.head_hash` ([`Problem::HeadMismatch`](crate::Problem::HeadMismatch) otherwise). The
+    /// chain of a log is so hashed once per open (BLAKE3 is most of the cost of reading).
+    /// Records the same writer appended after opening (cluster mode's copy of the stream's tail,
+    /// with `opened`'s `last_seq` and `head_hash` moved on to its new end) are trusted too: it
+    /// hashed them as it wrote them.
+    pub fn read_opened(&self, seq: u64, opened: &Recovery) -> Result<Payloads, LogError> {
+        let mut cursor = Cursor::start(self, seq)?;
+        cursor.up_to_seq = opened.last_seq;
+        cursor.trust = Some(Trust {
+            from_seq: opened.chain_verified_from,
+            last_seq: opened.last_seq,
+            head_hash: opened.head_hash,
+        });
+        Ok(Payloads { cursor })
     }
 
     /// The record at `seq`, or `None` if the log does not reach it.
@@ -166,6 +241,35 @@ impl RecordView<'_> {
     }
 }
 
+/// Payloads borrowed from the reader, from [`LogReader::payloads_from`] and
+/// [`LogReader::read_opened`]: the path for replay.
+#[derive(Debug)]
+pub struct Payloads {
+    /// The read position.
+    cursor: Cursor,
+}
+
+impl Payloads {
+    /// The next record's seq and payload, borrowed from the read buffer (valid until the next
+    /// call); the first problem is yielded as an error and ends iteration.
+    pub fn next_payload(&mut self) -> Option<Result<(u64, &[u8]), LogError>> {
+        match self.cursor.advance()? {
+            Ok(header) => Some(Ok((header.seq, self.cursor.payload()))),
+            Err(error) => Some(Err(error)),
+        }
+    }
+
+    /// The chain hash at the last record read ([`ChainHash::GENESIS`] before any), if it was
+    /// computed: always in a [`LogReader::payloads_from`] read, and at the last record of a
+    /// [`LogReader::read_opened`] one.
+    #[must_use]
+    pub fn head(&self) -> Option<ChainHash> {
+        self.cursor
+            .head_known
+            .then_some(self.cursor.chain.head_hash)
+    }
+}
+
 impl Iterator for Records {
     type Item = Result<Record, LogError>;
 
@@ -220,8 +324,19 @@ struct RecordHeader {
     at_ms: u64,
     /// Its `prev_hash`.
     prev_hash: ChainHash,
-    /// Its own hash.
+    /// Its own hash ([`ChainHash::GENESIS`] when it was trusted, not computed).
     hash: ChainHash,
+}
+
+/// What a reader may leave unhashed (see [`LogReader::read_opened`]).
+#[derive(Debug, Clone, Copy)]
+struct Trust {
+    /// Records from this seq on are not hashed (their chain was verified already)...
+    from_seq: u64,
+    /// ...except this last one, which must hash to `head_hash`.
+    last_seq: u64,
+    /// The head hash at `last_seq`.
+    head_hash: ChainHash,
 }
 
 /// The outcome of trying to fill a buffer from a file that may still be growing.
@@ -251,6 +366,11 @@ struct Cursor {
     offset: u64,
     /// The seq and `prev_hash` the next record must have.
     chain: ChainPosition,
+    /// Whether `chain.head_hash` is known: false after a record read under `trust`, whose hash
+    /// was not computed (the next record's link is then not checked either).
+    head_known: bool,
+    /// Records this reader does not hash, if any.
+    trust: Option<Trust>,
     /// Records before this seq are checked but not yielded.
     from_seq: u64,
     /// Records after this seq end the iteration.
@@ -284,6 +404,8 @@ impl Cursor {
             },
             from_seq,
             up_to_seq: u64::MAX,
+            head_known: true,
+            trust: None,
             buf: Vec::with_capacity(4096),
             done: false,
         };
@@ -349,7 +471,7 @@ impl Cursor {
                     found: header.first_seq,
                 }));
             }
-            if header.prev_hash != expected.head_hash {
+            if self.head_known && header.prev_hash != expected.head_hash {
                 return Err(corrupt(Problem::SegmentChainMismatch));
             }
         }
@@ -501,26 +623,53 @@ impl Cursor {
         Ok(())
     }
 
-    /// Checks the complete record in `buf` against framing, seq and chain, and advances.
+    /// Checks the complete record in `buf` against framing, seq and chain, and advances. Under
+    /// `trust`, a record from its `from_seq` is not hashed (nor, after one such, linked), except
+    /// its last one, which must hash to its head.
     fn check_record(&mut self) -> Result<RecordHeader, LogError> {
         let (record, size) = match frame::decode_record(&self.buf, self.record_bytes_max) {
             Ok(decoded) => decoded,
             Err(error) => return Err(self.corrupt(Problem::from(error))),
         };
-        if let Err(problem) = frame::check_continues(record.seq, &record.prev_hash, &self.chain) {
+        let checked = if self.head_known {
+            frame::check_continues(record.seq, &record.prev_hash, &self.chain)
+        } else if record.seq == self.chain.next_seq {
+            Ok(())
+        } else {
+            Err(Problem::SequenceMismatch {
+                expected: self.chain.next_seq,
+                found: record.seq,
+            })
+        };
+        if let Err(problem) = checked {
             return Err(self.corrupt(problem));
         }
         let (seq, at_ms, prev_hash) = (record.seq, record.at_ms, record.prev_hash);
-        let hash = frame::hash_framed_in_place(&mut self.buf[..size]);
+        let trusted = self.trust.filter(|trust| seq >= trust.from_seq);
+        let hash = match trusted {
+            Some(trust) if seq != trust.last_seq => None,
+            Some(trust) => {
+                let hash = frame::hash_framed_in_place(&mut self.buf[..size]);
+                if hash != trust.head_hash {
+                    return Err(self.corrupt(Problem::HeadMismatch {
+                        expected: trust.head_hash,
+                        found: hash,
+                    }));
+                }
+                Some(hash)
+            }
+            None => Some(frame::hash_framed_in_place(&mut self.buf[..size])),
+        };
         let header = RecordHeader {
             seq,
             at_ms,
             prev_hash,
-            hash,
+            hash: hash.unwrap_or(ChainHash::GENESIS),
         };
+        self.head_known = hash.is_some();
         self.chain = ChainPosition {
             next_seq: seq + 1,
-            head_hash: hash,
+            head_hash: header.hash,
         };
         self.offset += size as u64;
         Ok(header)

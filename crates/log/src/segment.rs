@@ -153,6 +153,20 @@ pub(crate) enum Entering {
     },
 }
 
+/// Opens a segment for sequential reading through a [`READ_BUFFER_BYTES`] buffer; returns the
+/// reader and the file's length.
+pub(crate) fn open_buffered(path: &Path) -> Result<(BufReader<File>, u64), LogError> {
+    let file = File::open(path).map_err(|e| LogError::io("open segment", path, e))?;
+    let file_bytes = file
+        .metadata()
+        .map_err(|e| LogError::io("stat segment", path, e))?
+        .len();
+    Ok((
+        BufReader::with_capacity(READ_BUFFER_BYTES, file),
+        file_bytes,
+    ))
+}
+
 /// Scans one segment strictly. Every record must frame correctly, carry the next seq and continue
 /// the hash chain. A failure is a hard [`LogError::Corrupt`], except in the log's last segment
 /// (`is_last`) when no valid record follows the failure: that is a torn tail, reported through
@@ -167,12 +181,7 @@ pub(crate) fn scan_segment(
     progress: &mut dyn FnMut(u64),
 ) -> Result<SegmentScan, LogError> {
     let path = &segment.path;
-    let file = File::open(path).map_err(|e| LogError::io("open segment", path, e))?;
-    let file_bytes = file
-        .metadata()
-        .map_err(|e| LogError::io("stat segment", path, e))?
-        .len();
-    let mut reader = BufReader::with_capacity(READ_BUFFER_BYTES, file);
+    let (mut reader, file_bytes) = open_buffered(path)?;
     let header = read_header(segment, file_bytes, &mut reader)?;
     let mut position = entry_position(path, &header, entering)?;
 

@@ -45,6 +45,17 @@ fn copy_log(from: &Path) -> tempfile::TempDir {
     to
 }
 
+/// Flips a bit of the record at `bytes[start..end]`, `at` bytes into it, and gives it a valid
+/// CRC again: an edit only the hash chain can catch.
+fn edit_with_valid_crc(bytes: &mut [u8], start: usize, end: usize, at: usize) {
+    bytes[start + at] ^= 0x40;
+    let crc = crc32c::crc32c_append(
+        crc32c::crc32c(&bytes[start..start + 4]),
+        &bytes[start + 8..end],
+    );
+    bytes[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+}
+
 fn corruption_of(result: Result<(FileLog, switchboard_log::Recovery), LogError>) -> Corruption {
     match result {
         Err(LogError::Corrupt(corruption)) => *corruption,
@@ -250,14 +261,7 @@ fn an_edited_payload_with_a_recomputed_crc_breaks_the_hash_chain() {
         let dir = copy_log(pristine.path());
         let path = dir.path().join(segment.file_name().unwrap());
         let mut tampered = bytes.clone();
-        let start = offsets[11];
-        let end = offsets[12];
-        tampered[start + field_at] ^= 0x40;
-        let crc = crc32c::crc32c_append(
-            crc32c::crc32c(&tampered[start..start + 4]),
-            &tampered[start + 8..end],
-        );
-        tampered[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+        edit_with_valid_crc(&mut tampered, offsets[11], offsets[12], field_at);
         fs::write(&path, &tampered).unwrap();
 
         let corruption = corruption_of(FileLog::open(dir.path(), LogOptions::default()));
@@ -300,12 +304,7 @@ fn an_edited_final_record_is_visible_only_in_the_head_hash() {
     let mut bytes = fs::read(&segment).unwrap();
     let start = *record_offsets(&bytes).last().unwrap();
     let end = bytes.len();
-    bytes[start + 60] ^= 0x40;
-    let crc = crc32c::crc32c_append(
-        crc32c::crc32c(&bytes[start..start + 4]),
-        &bytes[start + 8..end],
-    );
-    bytes[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+    edit_with_valid_crc(&mut bytes, start, end, 60);
     fs::write(&segment, &bytes).unwrap();
     let report = verify(dir.path(), |_, _| {}).unwrap();
     assert_eq!(report.last_seq, 5);
@@ -572,4 +571,132 @@ fn a_newest_segment_holding_only_its_header_ends_the_log_for_readers_and_recover
         .unwrap();
     assert_eq!(records.len() as u64, kept + 3);
     records.iter().for_each(assert_record_is_expected);
+}
+
+/// Every (seq, payload) of a `Payloads` read, or its error.
+fn read_payloads(mut payloads: switchboard_log::Payloads) -> Result<Vec<(u64, Vec<u8>)>, LogError> {
+    let mut read = Vec::new();
+    while let Some(record) = payloads.next_payload() {
+        let (seq, payload) = record?;
+        read.push((seq, payload.to_vec()));
+    }
+    Ok(read)
+}
+
+#[test]
+fn reading_after_open_yields_what_a_checked_read_yields_and_ends_at_the_opened_head() {
+    let dir = tempfile::tempdir().unwrap();
+    let heads = write_log(dir.path(), 60, small_segments());
+    assert!(segment_files(dir.path()).len() >= 3);
+    for full_scan_on_open in [true, false] {
+        let options = LogOptions {
+            full_scan_on_open,
+            ..small_segments()
+        };
+        let (log, opened) = FileLog::open(dir.path(), options.clone()).unwrap();
+        let reader = LogReader::open_with_options(dir.path(), &options).unwrap();
+        for from in [1, 2, 31, 60] {
+            let checked: Vec<_> = reader
+                .read_from(from)
+                .unwrap()
+                .map(|r| r.map(|r| (r.seq, r.payload)).unwrap())
+                .collect();
+            let mut trusted = reader.read_opened(from, &opened).unwrap();
+            let mut read = Vec::new();
+            while let Some(record) = trusted.next_payload() {
+                let (seq, payload) = record.unwrap();
+                read.push((seq, payload.to_vec()));
+            }
+            assert_eq!(read, checked, "from {from}, full scan {full_scan_on_open}");
+            assert_eq!(trusted.head(), Some(heads[60]));
+        }
+        let mut all = reader.payloads_from(1).unwrap();
+        while all.next_payload().is_some() {}
+        assert_eq!(all.head(), Some(heads[60]));
+        drop(log);
+    }
+}
+
+#[test]
+fn reading_after_open_hashes_what_open_did_not_and_refuses_an_edit_there() {
+    // Without a full scan, opening checks only the last segment's chain: an edit with a valid
+    // CRC in an earlier one passes the open, and the read after it must catch it.
+    let pristine = tempfile::tempdir().unwrap();
+    write_log(pristine.path(), 60, small_segments());
+    let dir = copy_log(pristine.path());
+    let first = segment_files(dir.path()).remove(0);
+    let mut bytes = fs::read(&first).unwrap();
+    let offsets = record_offsets(&bytes);
+    edit_with_valid_crc(&mut bytes, offsets[3], offsets[4], 60);
+    fs::write(&first, &bytes).unwrap();
+    let options = LogOptions {
+        full_scan_on_open: false,
+        ..small_segments()
+    };
+    let (log, opened) = FileLog::open(dir.path(), options.clone()).unwrap();
+    assert!(opened.chain_verified_from > 1);
+    let reader = LogReader::open_with_options(dir.path(), &options).unwrap();
+    match read_payloads(reader.read_opened(1, &opened).unwrap()) {
+        Err(LogError::Corrupt(corruption)) => {
+            assert_eq!(corruption.seq, Some(5));
+            assert!(matches!(corruption.problem, Problem::ChainBroken { .. }));
+        }
+        other => panic!("the edit must be refused, got {other:?}"),
+    }
+    // With a full scan, opening itself refuses it.
+    drop(log);
+    assert!(matches!(
+        FileLog::open(dir.path(), small_segments()),
+        Err(LogError::Corrupt(_))
+    ));
+}
+
+#[test]
+fn reading_after_open_refuses_a_log_changed_under_it() {
+    let pristine = tempfile::tempdir().unwrap();
+    write_log(pristine.path(), 60, small_segments());
+    let last_segment = |dir: &Path| segment_files(dir).pop().unwrap();
+    // A damaged record (no valid CRC) anywhere, and an edited last record (valid CRC: only its
+    // hash can tell), each made after the open.
+    for edit_last_with_valid_crc in [false, true] {
+        let dir = copy_log(pristine.path());
+        let (_log, opened) = FileLog::open(dir.path(), small_segments()).unwrap();
+        let segment = last_segment(dir.path());
+        let mut bytes = fs::read(&segment).unwrap();
+        let start = *record_offsets(&bytes).last().unwrap();
+        let end = bytes.len();
+        if edit_last_with_valid_crc {
+            edit_with_valid_crc(&mut bytes, start, end, 60);
+        } else {
+            bytes[start + 60] ^= 0x40;
+        }
+        fs::write(&segment, &bytes).unwrap();
+        let reader = LogReader::open_with_options(dir.path(), &small_segments()).unwrap();
+        match read_payloads(reader.read_opened(1, &opened).unwrap()) {
+            Err(LogError::Corrupt(corruption)) => {
+                assert_eq!(corruption.seq, Some(60));
+                if edit_last_with_valid_crc {
+                    assert!(matches!(corruption.problem, Problem::HeadMismatch { .. }));
+                } else {
+                    assert_eq!(corruption.problem, Problem::CrcMismatch);
+                }
+            }
+            other => panic!("the change must be refused, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn the_count_by_framing_is_the_last_seq_of_a_whole_log_and_stops_at_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    let reader = LogReader::open(dir.path()).unwrap();
+    assert_eq!(reader.count_by_framing().unwrap(), 0);
+    write_log(dir.path(), 60, small_segments());
+    assert_eq!(reader.count_by_framing().unwrap(), 60);
+    assert_eq!(reader.last_seq().unwrap(), 60);
+    let last = segment_files(dir.path()).pop().unwrap();
+    let bytes = fs::read(&last).unwrap();
+    fs::write(&last, &bytes[..bytes.len() - 3]).unwrap();
+    assert_eq!(reader.count_by_framing().unwrap(), 59);
+    assert_eq!(reader.last_seq().unwrap(), 59);
 }
