@@ -206,21 +206,34 @@ fn terminate(child: &mut Child) {
 /// An engine's configuration file: the cluster, its own data directory, node id and metrics
 /// port, the log and the streams on all three servers.
 fn config_text(urls: &str, node: &Node) -> Result<String> {
-    let quoted = |text: &str| toml::Value::String(text.to_owned()).to_string();
     let data = node.dir.join("data");
+    engine_config(urls, PREFIX, &data, &node.id)
+}
+
+/// A cluster-mode engine's configuration file (also `switchboard loadgen --cluster`'s): the
+/// servers at `urls`, the routing domain `prefix`, its data directory, node id and a free
+/// metrics port; the log (R3) and the intake and events streams (R3) on the cluster, the
+/// demo's lease TTL.
+pub(crate) fn engine_config(
+    urls: &str,
+    prefix: &str,
+    data: &Path,
+    node_id: &str,
+) -> Result<String> {
+    let quoted = |text: &str| toml::Value::String(text.to_owned()).to_string();
     let data = data.to_str().context("the data directory is not UTF-8")?;
     let metrics = free_local_port()?;
     Ok(format!(
-        "# Written by `switchboard demo --cluster` for this run.\n\
+        "# Written by `switchboard demo --cluster` or `loadgen --cluster` for this run.\n\
          [nats]\nurl = {}\nsubject_prefix = {}\nstream_replicas = 3\n\n\
          [engine]\ndata_dir = {}\n\n\
          [log]\nbackend = \"jetstream\"\nreplicas = 3\n\n\
          [cluster]\nnode_id = {}\nlease_ttl_secs = {LEASE_TTL_SECS}\n\n\
          [metrics]\naddress = \"{metrics}\"\n",
         quoted(urls),
-        quoted(PREFIX),
+        quoted(prefix),
         quoted(data),
-        quoted(&node.id),
+        quoted(node_id),
     ))
 }
 
