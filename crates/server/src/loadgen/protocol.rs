@@ -508,10 +508,6 @@ struct Log {
 /// atomic batch, then one write and one `fdatasync`; and answers with the last batch now
 /// durable. It runs a single-threaded runtime of its own (so its connection is served while
 /// it waits), and ends when the relay drops its sender. Also returns the thread's id.
-#[expect(
-    clippy::type_complexity,
-    reason = "a pair of channel ends, named by the fields they go into, and an id"
-)]
 async fn committer(
     file: File,
     log: Option<Log>,
