@@ -533,8 +533,16 @@ async fn start_rig(
     };
     let dir = scratch.join("engine");
     let engine = if args.cluster {
+        let monitors: Vec<String> = nats
+            .as_ref()
+            .map(StartedNats::servers)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(NatsServer::monitor_url)
+            .collect();
         Some(rig::SpawnedEngine::start_cluster(
             &url,
+            &monitors,
             &args.subject_prefix,
             &dir,
         )?)

@@ -32,14 +32,25 @@ impl SpawnedEngine {
 
     /// Starts `switchboard serve` in cluster mode on the cluster at `url`: the log in an R3
     /// stream, the intake and events streams R3, the lease in the cluster's bucket (the same
-    /// configuration file `demo --cluster` writes), its data directory and file in `dir`.
-    /// Alone, it takes the lease and serves.
-    pub(super) fn start_cluster(url: &str, prefix: &str, dir: &Path) -> Result<Self> {
+    /// configuration file `demo --cluster` writes, with the servers' monitoring endpoints
+    /// `monitors` for its fsync check), its data directory and file in `dir`. Alone, it takes
+    /// the lease and serves.
+    pub(super) fn start_cluster(
+        url: &str,
+        monitors: &[String],
+        prefix: &str,
+        dir: &Path,
+    ) -> Result<Self> {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("could not create {}", dir.display()))?;
         let config = dir.join("switchboard.toml");
-        let text =
-            crate::demo::cluster::engine_config(url, prefix, &dir.join("data"), "loadgen-1")?;
+        let text = crate::demo::cluster::engine_config(
+            url,
+            monitors,
+            prefix,
+            &dir.join("data"),
+            "loadgen-1",
+        )?;
         std::fs::write(&config, text)
             .with_context(|| format!("could not write {}", config.display()))?;
         let mut serve = serve_command()?;
