@@ -101,14 +101,17 @@ fn the_protocol_relay_sends_as_many_messages_per_contact_as_the_engine() {
     );
     // A contact is four commands and their replies, an offer, notices and events: well over
     // ten messages into nats-server, whichever side answers them.
-    assert_same_messages(&report);
+    assert_same_messages(&report, "nats_msgs");
 }
 
 /// `--cluster`: a three-node nats-server cluster, the engine in cluster mode (its log in an R3
 /// stream) and the protocol relay appending to an R3 stream of its own, each turn one fenced
 /// atomic batch. Every contact is offered on both sides, the relay's log records are all
-/// acknowledged, and the two sides' messages per contact (summed over the three servers' `/varz`)
-/// are the same within a tenth, as for a single server. Counts, never times.
+/// acknowledged, and the two sides' messages per contact to and from the clients (summed over the
+/// three servers' `/connz`) are the same within a tenth, as for a single server. Counts, never
+/// times. (`/varz`'s totals, also reported, add the replication among the servers, whose
+/// messages depend on how each stream's raft batches its proposals: they differed by up to a
+/// seventh between the two sides in runs on a loaded machine.)
 #[test]
 fn the_cluster_mode_offers_every_contact_and_the_relay_does_the_engines_nats_work() {
     let scratch = tempfile::tempdir().expect("temp dir");
@@ -172,18 +175,26 @@ fn the_cluster_mode_offers_every_contact_and_the_relay_does_the_engines_nats_wor
             "nats_cpu_us_per_contact",
         ],
     );
-    assert_same_messages(&report);
+    assert_positive(
+        &report,
+        &[
+            "nats_msgs_in_per_contact",
+            "protocol_nats_msgs_in_per_contact",
+        ],
+    );
+    assert_same_messages(&report, "nats_client_msgs");
 }
 
 /// The engine's and the protocol relay's phases put the same messages per contact through
-/// nats-server, in and out, within a tenth (a count, not a time: the last contacts' later
-/// commands and events may fall either side of a phase's end).
-fn assert_same_messages(report: &serde_json::Value) {
+/// nats-server (`counted`: `nats_msgs` from `/varz`, `nats_client_msgs` from `/connz`), in and
+/// out, within a tenth (a count, not a time: the last contacts' later commands and events may
+/// fall either side of a phase's end).
+fn assert_same_messages(report: &serde_json::Value, counted: &str) {
     for way in ["in", "out"] {
-        let engine = report[format!("nats_msgs_{way}_per_contact")]
+        let engine = report[format!("{counted}_{way}_per_contact")]
             .as_f64()
             .expect("the engine's count");
-        let relay = report[format!("protocol_nats_msgs_{way}_per_contact")]
+        let relay = report[format!("protocol_{counted}_{way}_per_contact")]
             .as_f64()
             .expect("the relay's count");
         assert!(engine > 8.0, "{way}: {report}");

@@ -621,7 +621,10 @@ async fn relay_phases(
 /// in it) and nats-server's messages in and out, over the phase.
 struct Costs {
     cpu: [Option<Duration>; 4],
+    /// In and out of the servers (`/varz`), replication among a cluster's servers included.
     messages: Option<(u64, u64)>,
+    /// In from and out to the client connections only (`/connz`).
+    clients: Option<(u64, u64)>,
     contacts: u64,
 }
 
@@ -631,9 +634,12 @@ impl Costs {
     }
 
     fn messages_per_contact(&self) -> Option<(f64, f64)> {
+        self.per_contact(self.messages)
+    }
+
+    fn per_contact(&self, counts: Option<(u64, u64)>) -> Option<(f64, f64)> {
         let per = |count: u64| count as f64 / self.contacts.max(1) as f64;
-        self.messages
-            .map(|(received, sent)| (per(received), per(sent)))
+        counts.map(|(received, sent)| (per(received), per(sent)))
     }
 
     /// The engine phase's figures.
@@ -646,6 +652,8 @@ impl Costs {
             "loadgen_cpu_us_per_contact": self.cpu_us_per_contact(2),
             "nats_msgs_in_per_contact": messages.map(|(received, _)| received),
             "nats_msgs_out_per_contact": messages.map(|(_, sent)| sent),
+            "nats_client_msgs_in_per_contact": self.per_contact(self.clients).map(|(r, _)| r),
+            "nats_client_msgs_out_per_contact": self.per_contact(self.clients).map(|(_, s)| s),
         })
     }
 
@@ -660,6 +668,10 @@ impl Costs {
             "protocol_loadgen_cpu_us_per_contact": loadgen.map(|(all, relay)| all - relay),
             "protocol_nats_msgs_in_per_contact": messages.map(|(received, _)| received),
             "protocol_nats_msgs_out_per_contact": messages.map(|(_, sent)| sent),
+            "protocol_nats_client_msgs_in_per_contact":
+                self.per_contact(self.clients).map(|(r, _)| r),
+            "protocol_nats_client_msgs_out_per_contact":
+                self.per_contact(self.clients).map(|(_, s)| s),
         })
     }
 }
@@ -695,18 +707,29 @@ async fn measured_phase(
     };
     // nats-server's message counters, read just outside the phase and its CPU window (a local
     // HTTP call of about a millisecond per server).
-    let messages_before = nats_messages(nats);
+    let messages_before = nats_messages(nats, "/varz", |varz| {
+        varz["in_msgs"].as_u64().zip(varz["out_msgs"].as_u64())
+    });
+    let clients_before = nats_messages(nats, CONNZ, client_messages);
     let cpu_before = cpu();
     let (result, _) = contact_phase(cx, names, name, args.rate, args.duration).await;
     let cpu_after = cpu();
-    let messages = messages_before.zip(nats_messages(nats)).map(
-        |((in_before, out_before), (in_after, out_after))| {
-            (
-                in_after.saturating_sub(in_before),
-                out_after.saturating_sub(out_before),
-            )
-        },
-    );
+    let clients_after = nats_messages(nats, CONNZ, client_messages);
+    let messages_after = nats_messages(nats, "/varz", |varz| {
+        varz["in_msgs"].as_u64().zip(varz["out_msgs"].as_u64())
+    });
+    let since = |before: Option<(u64, u64)>, after: Option<(u64, u64)>| {
+        before
+            .zip(after)
+            .map(|((in_before, out_before), (in_after, out_after))| {
+                (
+                    in_after.saturating_sub(in_before),
+                    out_after.saturating_sub(out_before),
+                )
+            })
+    };
+    let messages = since(messages_before, messages_after);
+    let clients = since(clients_before, clients_after);
     let mut used = [None; 4];
     for (n, slot) in used.iter_mut().enumerate() {
         *slot = cpu_after[n]
@@ -716,6 +739,7 @@ async fn measured_phase(
     let costs = Costs {
         cpu: used,
         messages,
+        clients,
         contacts: result.sent,
     };
     (result, costs)
@@ -1031,25 +1055,44 @@ fn relay_figures(prefix: &str, relay: Option<&PhaseResult>) -> Value {
     Value::Object(out)
 }
 
-/// The messages the nats-servers started here have received and sent so far (`/varz`
-/// `in_msgs`, `out_msgs`, summed over the servers: a cluster's counts include what its routes
-/// carry, replication among it); `None` (with a warning) if they cannot be read, or when no
-/// server was started here.
-fn nats_messages(nats: &[&NatsServer]) -> Option<(u64, u64)> {
+/// `/connz` with every connection (far more than a run opens).
+const CONNZ: &str = "/connz?limit=100000";
+
+/// The messages the nats-servers started here have received and sent so far, as `counts` reads
+/// them from each one's monitoring `endpoint`, summed over the servers; `None` (with a warning)
+/// if they cannot be read, or when no server was started here.
+fn nats_messages(
+    nats: &[&NatsServer],
+    endpoint: &str,
+    counts: impl Fn(&Value) -> Option<(u64, u64)>,
+) -> Option<(u64, u64)> {
     let mut total: Option<(u64, u64)> = None;
     for server in nats {
-        let counts = match server.monitor_json("/varz") {
-            Ok(varz) => varz["in_msgs"].as_u64().zip(varz["out_msgs"].as_u64()),
+        let read = match server.monitor_json(endpoint) {
+            Ok(json) => counts(&json),
             Err(error) => {
                 tracing::warn!("no message counts: {error}");
                 None
             }
         };
-        let (received, sent) = counts?;
+        let (received, sent) = read?;
         let (all_in, all_out) = total.unwrap_or_default();
         total = Some((all_in + received, all_out + sent));
     }
     total
+}
+
+/// The messages a server received from its client connections and sent to them (`/connz`:
+/// routes and the servers' own internal clients are not among them, so a cluster's
+/// replication is not counted).
+fn client_messages(connz: &Value) -> Option<(u64, u64)> {
+    let connections = connz["connections"].as_array()?;
+    Some(connections.iter().fold((0, 0), |(received, sent), c| {
+        (
+            received + c["in_msgs"].as_u64().unwrap_or(0),
+            sent + c["out_msgs"].as_u64().unwrap_or(0),
+        )
+    }))
 }
 
 fn memory(before: Option<Resident>, after: Option<Resident>) -> Value {
@@ -1153,6 +1196,14 @@ fn render_phases(report: &Value, args: &Args) -> String {
     ));
     out.push_str(&pair_line(
         report,
+        (
+            "nats_client_msgs_in_per_contact",
+            "nats_client_msgs_out_per_contact",
+        ),
+        "  of which from and to clients: {a} in, {b} out",
+    ));
+    out.push_str(&pair_line(
+        report,
         ("ratio_p50", "ratio_p99"),
         "engine / durable relay: p50 {a}×, p99 {b}×",
     ));
@@ -1199,6 +1250,14 @@ fn render_protocol(report: &Value) -> String {
             "protocol_nats_msgs_out_per_contact",
         ),
         "nats-server messages per contact in the protocol relay's phase: {a} in, {b} out",
+    ));
+    out.push_str(&pair_line(
+        report,
+        (
+            "protocol_nats_client_msgs_in_per_contact",
+            "protocol_nats_client_msgs_out_per_contact",
+        ),
+        "  of which from and to clients: {a} in, {b} out",
     ));
     out.push_str(&pair_line(
         report,
