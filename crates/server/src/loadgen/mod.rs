@@ -113,8 +113,9 @@ pub(crate) struct Args {
     /// and the engine in cluster mode on it (`[log] backend = "jetstream"`, replicas 3, the
     /// intake and events streams R3, the lease held), and give the protocol relay the same
     /// work: each batch appended to an R3 stream as one fenced atomic batch before its answers
-    /// go out. Every client connects to the first server; CPU and message counts are the three
-    /// servers' sums.
+    /// go out. Every client connects to the first server; the relay's streams are led by the
+    /// servers leading the engine's; CPU and message counts are the three servers' sums. The
+    /// servers' stores are in the system's temporary directory, not --data-dir.
     #[arg(long, conflicts_with_all = ["nats_url", "spawn_engine", "engine_pid"])]
     cluster: bool,
 }

@@ -124,8 +124,8 @@ impl StartedNats {
 
     /// The URL every client of the run connects to: the one server, or the cluster's first
     /// (the engine, the relays and the load generator on the same server, so that a message
-    /// takes the same routes whoever answers it; the streams' leaders are wherever JetStream
-    /// put them).
+    /// takes the same routes whoever answers it; the engine's streams lead wherever JetStream
+    /// put them, and the protocol relay's are moved to the same servers).
     pub(super) fn client_url(&self) -> String {
         match self {
             Self::One(server) => server.client_url(),
