@@ -32,7 +32,7 @@ use tokio::sync::watch;
 
 use rota::{Desk, Need, Rota};
 
-mod cluster;
+pub(crate) mod cluster;
 mod rota;
 
 /// `switchboard demo`.

@@ -206,13 +206,27 @@ fn terminate(child: &mut Child) {
 /// An engine's configuration file: the cluster, its own data directory, node id and metrics
 /// port, the log and the streams on all three servers, whose fsync setting it checks.
 fn config_text(urls: &str, monitors: &[String], node: &Node) -> Result<String> {
+    let data = node.dir.join("data");
+    engine_config(urls, monitors, PREFIX, &data, &node.id)
+}
+
+/// A cluster-mode engine's configuration file (also `switchboard loadgen --cluster`'s): the
+/// servers at `urls` (their monitoring endpoints `monitors`, to check each fsyncs every write),
+/// the routing domain `prefix`, its data directory, node id and a free metrics port; the log
+/// (R3) and the intake and events streams (R3) on the cluster, the demo's lease TTL.
+pub(crate) fn engine_config(
+    urls: &str,
+    monitors: &[String],
+    prefix: &str,
+    data: &Path,
+    node_id: &str,
+) -> Result<String> {
     let quoted = |text: &str| toml::Value::String(text.to_owned()).to_string();
     let monitors = toml::Value::Array(monitors.iter().cloned().map(toml::Value::from).collect());
-    let data = node.dir.join("data");
     let data = data.to_str().context("the data directory is not UTF-8")?;
     let metrics = free_local_port()?;
     Ok(format!(
-        "# Written by `switchboard demo --cluster` for this run.\n\
+        "# Written by `switchboard demo --cluster` or `loadgen --cluster` for this run.\n\
          [nats]\nurl = {}\nsubject_prefix = {}\nstream_replicas = 3\n\n\
          [engine]\ndata_dir = {}\n\n\
          [log]\nbackend = \"jetstream\"\nreplicas = 3\n\n\
@@ -220,9 +234,9 @@ fn config_text(urls: &str, monitors: &[String], node: &Node) -> Result<String> {
          nats_monitor_urls = {monitors}\n\n\
          [metrics]\naddress = \"{metrics}\"\n",
         quoted(urls),
-        quoted(PREFIX),
+        quoted(prefix),
         quoted(data),
-        quoted(&node.id),
+        quoted(node_id),
     ))
 }
 

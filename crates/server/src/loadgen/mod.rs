@@ -13,6 +13,10 @@
 //! seconds whatever has been answered, so a system that falls behind shows its queueing delay.
 //! `--find-max` instead steps the rate up until the engine, then the protocol relay, stops
 //! keeping up.
+//!
+//! `--cluster` runs all of it on a local three-node JetStream cluster with the engine in cluster
+//! mode (`rig`), the protocol relay appending its log records to an R3 stream as the engine does
+//! (`protocol`), and each of the relay's streams led by the server leading the engine's.
 
 mod agents;
 mod machine;
@@ -32,6 +36,7 @@ use anyhow::{Context, Result};
 use async_nats::{Client, Subject};
 use bytes::Bytes;
 use futures::StreamExt;
+use rig::StartedNats;
 use serde_json::{Value, json};
 use switchboard_natsd::NatsServer;
 
@@ -104,10 +109,23 @@ pub(crate) struct Args {
     /// Print one JSON object instead of the table.
     #[arg(long)]
     json: bool,
+    /// Cluster mode: start a local three-node nats-server cluster (`sync_interval: always`)
+    /// and the engine in cluster mode on it (`[log] backend = "jetstream"`, replicas 3, the
+    /// intake and events streams R3, the lease held), and give the protocol relay the same
+    /// work: each batch appended to an R3 stream as one fenced atomic batch before its answers
+    /// go out. Every client connects to the first server; the relay's streams are led by the
+    /// servers leading the engine's; CPU and message counts are the three servers' sums. The
+    /// servers' stores are in the system's temporary directory, not --data-dir.
+    #[arg(long, conflicts_with_all = ["nats_url", "spawn_engine", "engine_pid"])]
+    cluster: bool,
 }
 
 /// A phase keeps up when it sends and is answered at no less than this share of the rate.
 const KEEP_UP_SHARE: f64 = 0.95;
+
+/// The replicas of every stream in cluster mode (the engine's log, intake and events streams;
+/// the protocol relay's log and events streams).
+const CLUSTER_REPLICAS: usize = 3;
 
 /// Bisection steps between the last sustainable and the first unsustainable rate.
 const REFINE_STEPS: u32 = 2;
@@ -200,6 +218,7 @@ async fn loadgen(args: &Args) -> Result<Value> {
         .await
         .context("fdatasync probe")??;
     let (url, nats, mut engine) = start_rig(args, scratch.path()).await?;
+    let servers = nats.as_ref().map(StartedNats::servers).unwrap_or_default();
     let engine_pid = engine
         .as_ref()
         .map(rig::SpawnedEngine::pid)
@@ -251,6 +270,10 @@ async fn loadgen(args: &Args) -> Result<Value> {
         "scratch_dir": scratch.path().display().to_string(),
         "engine_pid": engine_pid,
         "engine_spawned": engine.is_some(),
+        "cluster": args.cluster,
+        "nats_servers": servers.len(),
+        "log_backend": if args.cluster { "jetstream" } else { "file" },
+        "log_replicas": if args.cluster { CLUSTER_REPLICAS } else { 1 },
     });
     let floor = if args.no_relays {
         None
@@ -264,7 +287,7 @@ async fn loadgen(args: &Args) -> Result<Value> {
         merge(&mut report, find_both(&cx, args, floor.as_ref()).await);
     } else {
         let sizes = (create_bytes, offer_bytes);
-        let processes = (engine_pid, nats.as_ref());
+        let processes = (engine_pid, servers.as_slice());
         let measured = fixed_rate(&cx, args, floor.as_ref(), scratch.path(), sizes, processes);
         merge(&mut report, measured.await?);
     }
@@ -300,7 +323,7 @@ async fn fixed_rate(
     floor: Option<&Floor>,
     scratch: &Path,
     (create_bytes, offer_bytes): (usize, u64),
-    (engine_pid, nats): (Option<u32>, Option<&NatsServer>),
+    (engine_pid, nats): (Option<u32>, &[&NatsServer]),
 ) -> Result<Value> {
     let mut report = json!({});
     let floors = match floor {
@@ -351,15 +374,19 @@ struct Floor {
     names: Names,
     desk: Desk,
     shape: Arc<shape::Shape>,
+    /// Cluster mode: which server leads each stream.
+    placement: Value,
 }
 
 impl Floor {
     /// One contact's messages as the relay sends them, and how many go into nats-server.
     fn shape_figures(&self) -> Value {
-        json!({
+        let mut figures = json!({
             "protocol_shape": *self.shape,
             "protocol_shape_messages_in_per_contact": self.shape.messages_per_contact(),
-        })
+        });
+        merge(&mut figures, self.placement.clone());
+        figures
     }
 
     /// Logs the agents out and stops the relay; returns what its side counted.
@@ -373,11 +400,13 @@ impl Floor {
         let relay = self.relay.counts();
         let stored = relay.stored.load(std::sync::atomic::Ordering::Relaxed);
         let failed = relay.failed.load(std::sync::atomic::Ordering::Relaxed);
+        let logged = relay.logged.load(std::sync::atomic::Ordering::Relaxed);
         json!({
             "protocol_agent_commands_refused": refused,
             "protocol_stray_offers": strays,
             "protocol_relay_events_stored": stored,
             "protocol_relay_events_failed": failed,
+            "protocol_relay_log_records": logged,
         })
     }
 }
@@ -402,17 +431,31 @@ async fn start_floor(cx: &Run, args: &Args, desk: &Desk, scratch: &Path) -> Resu
         prefix: format!("loadgen.{}.proto", cx.names.tag),
         tag: cx.names.tag.clone(),
     };
+    let relay_log = args.cluster.then(|| protocol::LogStream {
+        stream: format!("LOADGEN_{}_PROTOCOL_LOG", cx.names.tag.to_ascii_uppercase()),
+        subject: format!("{}.log", names.prefix),
+        replicas: CLUSTER_REPLICAS,
+    });
+    let relay_events = format!(
+        "LOADGEN_{}_PROTOCOL_EVENTS",
+        cx.names.tag.to_ascii_uppercase()
+    );
     let relay = ProtocolRelay::start(protocol::Setup {
         url: cx.url.clone(),
         prefix: names.prefix.clone(),
-        stream: format!(
-            "LOADGEN_{}_PROTOCOL_EVENTS",
-            cx.names.tag.to_ascii_uppercase()
-        ),
+        stream: relay_events.clone(),
         file: scratch.join("protocol-relay.log"),
         shape: shape.clone(),
+        log: relay_log.clone(),
     })
     .await?;
+    let placement = match relay_log {
+        Some(relay_log) => {
+            let relay_streams = (relay_log.stream, relay_events);
+            follow_leaders(&cx.desk_client, &args.subject_prefix, relay_streams).await?
+        }
+        None => Value::Null,
+    };
     let desk = Desk::open(
         cx.desk_client.clone(),
         names.clone(),
@@ -428,7 +471,29 @@ async fn start_floor(cx: &Run, args: &Args, desk: &Desk, scratch: &Path) -> Resu
         names,
         desk,
         shape,
+        placement,
     })
+}
+
+/// Cluster mode: moves the leaders of the protocol relay's log and events streams to the
+/// servers leading the engine's (so that both sides' appends take the same routes), and
+/// returns where each leads.
+async fn follow_leaders(
+    client: &Client,
+    prefix: &str,
+    (relay_log, relay_events): (String, String),
+) -> Result<Value> {
+    let (engine_log, engine_events) = rig::engine_streams(prefix)?;
+    let mut placement = serde_json::Map::new();
+    for (engine, relay) in [(engine_log, relay_log), (engine_events, relay_events)] {
+        let leader = rig::leader_of(client, &engine)
+            .await
+            .with_context(|| format!("the engine's stream {engine} has no leader"))?;
+        rig::move_leader(client, &relay, &leader).await?;
+        placement.insert(engine, json!(leader));
+        placement.insert(relay, json!(leader));
+    }
+    Ok(json!({ "stream_leaders": placement }))
 }
 
 /// A scratch directory for the run (under `--data-dir`, or the system's temporary directory),
@@ -448,19 +513,41 @@ fn scratch_dir(args: &Args) -> Result<tempfile::TempDir> {
 async fn start_rig(
     args: &Args,
     scratch: &Path,
-) -> Result<(String, Option<NatsServer>, Option<rig::SpawnedEngine>)> {
+) -> Result<(String, Option<StartedNats>, Option<rig::SpawnedEngine>)> {
     let (url, nats) = match &args.nats_url {
         Some(url) => (url.clone(), None),
+        None if args.cluster => {
+            let cluster = tokio::task::spawn_blocking(rig::start_cluster)
+                .await
+                .context("nats-server cluster start")??;
+            let nats = StartedNats::Cluster(cluster);
+            (nats.client_url(), Some(nats))
+        }
         None => {
             let store = scratch.join("nats");
             let server = tokio::task::spawn_blocking(move || rig::start_nats(&store))
                 .await
                 .context("nats-server start")??;
-            (server.client_url(), Some(server))
+            let nats = StartedNats::One(server);
+            (nats.client_url(), Some(nats))
         }
     };
-    let engine = if args.spawn_engine || args.nats_url.is_none() {
-        let dir = scratch.join("engine");
+    let dir = scratch.join("engine");
+    let engine = if args.cluster {
+        let monitors: Vec<String> = nats
+            .as_ref()
+            .map(StartedNats::servers)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(NatsServer::monitor_url)
+            .collect();
+        Some(rig::SpawnedEngine::start_cluster(
+            &url,
+            &monitors,
+            &args.subject_prefix,
+            &dir,
+        )?)
+    } else if args.spawn_engine || args.nats_url.is_none() {
         Some(rig::SpawnedEngine::start(&url, &args.subject_prefix, &dir)?)
     } else {
         None
@@ -535,7 +622,10 @@ async fn relay_phases(
 /// in it) and nats-server's messages in and out, over the phase.
 struct Costs {
     cpu: [Option<Duration>; 4],
+    /// In and out of the servers (`/varz`), replication among a cluster's servers included.
     messages: Option<(u64, u64)>,
+    /// In from and out to the client connections only (`/connz`).
+    clients: Option<(u64, u64)>,
     contacts: u64,
 }
 
@@ -545,9 +635,12 @@ impl Costs {
     }
 
     fn messages_per_contact(&self) -> Option<(f64, f64)> {
+        self.per_contact(self.messages)
+    }
+
+    fn per_contact(&self, counts: Option<(u64, u64)>) -> Option<(f64, f64)> {
         let per = |count: u64| count as f64 / self.contacts.max(1) as f64;
-        self.messages
-            .map(|(received, sent)| (per(received), per(sent)))
+        counts.map(|(received, sent)| (per(received), per(sent)))
     }
 
     /// The engine phase's figures.
@@ -560,6 +653,8 @@ impl Costs {
             "loadgen_cpu_us_per_contact": self.cpu_us_per_contact(2),
             "nats_msgs_in_per_contact": messages.map(|(received, _)| received),
             "nats_msgs_out_per_contact": messages.map(|(_, sent)| sent),
+            "nats_client_msgs_in_per_contact": self.per_contact(self.clients).map(|(r, _)| r),
+            "nats_client_msgs_out_per_contact": self.per_contact(self.clients).map(|(_, s)| s),
         })
     }
 
@@ -574,6 +669,10 @@ impl Costs {
             "protocol_loadgen_cpu_us_per_contact": loadgen.map(|(all, relay)| all - relay),
             "protocol_nats_msgs_in_per_contact": messages.map(|(received, _)| received),
             "protocol_nats_msgs_out_per_contact": messages.map(|(_, sent)| sent),
+            "protocol_nats_client_msgs_in_per_contact":
+                self.per_contact(self.clients).map(|(r, _)| r),
+            "protocol_nats_client_msgs_out_per_contact":
+                self.per_contact(self.clients).map(|(_, s)| s),
         })
     }
 }
@@ -585,34 +684,53 @@ async fn measured_phase(
     names: &Names,
     name: &str,
     engine_pid: Option<u32>,
-    nats: Option<&NatsServer>,
+    nats: &[&NatsServer],
     relay: Option<&ProtocolRelay>,
 ) -> (PhaseResult, Costs) {
-    let nats_pid = nats.and_then(NatsServer::pid);
-    let pids = [engine_pid, nats_pid, Some(std::process::id())];
+    let pids = [engine_pid, Some(std::process::id())];
+    // Every nats-server's, summed (none when none was started here).
+    let nats_cpu = || -> Option<Duration> {
+        if nats.is_empty() {
+            return None;
+        }
+        nats.iter()
+            .map(|server| server.pid().and_then(machine::cpu_time))
+            .sum()
+    };
     let cpu = || {
-        let [engine, nats, loadgen] = pids.map(|pid| pid.and_then(machine::cpu_time));
+        let [engine, loadgen] = pids.map(|pid| pid.and_then(machine::cpu_time));
         [
             engine,
-            nats,
+            nats_cpu(),
             loadgen,
             relay.and_then(ProtocolRelay::cpu_time),
         ]
     };
     // nats-server's message counters, read just outside the phase and its CPU window (a local
-    // HTTP call of about a millisecond).
-    let messages_before = nats.and_then(nats_messages);
+    // HTTP call of about a millisecond per server).
+    let messages_before = nats_messages(nats, "/varz", |varz| {
+        varz["in_msgs"].as_u64().zip(varz["out_msgs"].as_u64())
+    });
+    let clients_before = nats_messages(nats, CONNZ, client_messages);
     let cpu_before = cpu();
     let (result, _) = contact_phase(cx, names, name, args.rate, args.duration).await;
     let cpu_after = cpu();
-    let messages = messages_before.zip(nats.and_then(nats_messages)).map(
-        |((in_before, out_before), (in_after, out_after))| {
-            (
-                in_after.saturating_sub(in_before),
-                out_after.saturating_sub(out_before),
-            )
-        },
-    );
+    let clients_after = nats_messages(nats, CONNZ, client_messages);
+    let messages_after = nats_messages(nats, "/varz", |varz| {
+        varz["in_msgs"].as_u64().zip(varz["out_msgs"].as_u64())
+    });
+    let since = |before: Option<(u64, u64)>, after: Option<(u64, u64)>| {
+        before
+            .zip(after)
+            .map(|((in_before, out_before), (in_after, out_after))| {
+                (
+                    in_after.saturating_sub(in_before),
+                    out_after.saturating_sub(out_before),
+                )
+            })
+    };
+    let messages = since(messages_before, messages_after);
+    let clients = since(clients_before, clients_after);
     let mut used = [None; 4];
     for (n, slot) in used.iter_mut().enumerate() {
         *slot = cpu_after[n]
@@ -622,6 +740,7 @@ async fn measured_phase(
     let costs = Costs {
         cpu: used,
         messages,
+        clients,
         contacts: result.sent,
     };
     (result, costs)
@@ -937,16 +1056,44 @@ fn relay_figures(prefix: &str, relay: Option<&PhaseResult>) -> Value {
     Value::Object(out)
 }
 
-/// The messages a nats-server started here has received and sent so far (`/varz` `in_msgs`,
-/// `out_msgs`); `None` (with a warning) if they cannot be read.
-fn nats_messages(nats: &NatsServer) -> Option<(u64, u64)> {
-    match nats.monitor_json("/varz") {
-        Ok(varz) => varz["in_msgs"].as_u64().zip(varz["out_msgs"].as_u64()),
-        Err(error) => {
-            tracing::warn!("no message counts: {error}");
-            None
-        }
+/// `/connz` with every connection (far more than a run opens).
+const CONNZ: &str = "/connz?limit=100000";
+
+/// The messages the nats-servers started here have received and sent so far, as `counts` reads
+/// them from each one's monitoring `endpoint`, summed over the servers; `None` (with a warning)
+/// if they cannot be read, or when no server was started here.
+fn nats_messages(
+    nats: &[&NatsServer],
+    endpoint: &str,
+    counts: impl Fn(&Value) -> Option<(u64, u64)>,
+) -> Option<(u64, u64)> {
+    let mut total: Option<(u64, u64)> = None;
+    for server in nats {
+        let read = match server.monitor_json(endpoint) {
+            Ok(json) => counts(&json),
+            Err(error) => {
+                tracing::warn!("no message counts: {error}");
+                None
+            }
+        };
+        let (received, sent) = read?;
+        let (all_in, all_out) = total.unwrap_or_default();
+        total = Some((all_in + received, all_out + sent));
     }
+    total
+}
+
+/// The messages a server received from its client connections and sent to them (`/connz`:
+/// routes and the servers' own internal clients are not among them, so a cluster's
+/// replication is not counted).
+fn client_messages(connz: &Value) -> Option<(u64, u64)> {
+    let connections = connz["connections"].as_array()?;
+    Some(connections.iter().fold((0, 0), |(received, sent), c| {
+        (
+            received + c["in_msgs"].as_u64().unwrap_or(0),
+            sent + c["out_msgs"].as_u64().unwrap_or(0),
+        )
+    }))
 }
 
 fn memory(before: Option<Resident>, after: Option<Resident>) -> Value {
@@ -1050,6 +1197,14 @@ fn render_phases(report: &Value, args: &Args) -> String {
     ));
     out.push_str(&pair_line(
         report,
+        (
+            "nats_client_msgs_in_per_contact",
+            "nats_client_msgs_out_per_contact",
+        ),
+        "  of which from and to clients: {a} in, {b} out",
+    ));
+    out.push_str(&pair_line(
+        report,
         ("ratio_p50", "ratio_p99"),
         "engine / durable relay: p50 {a}×, p99 {b}×",
     ));
@@ -1099,6 +1254,14 @@ fn render_protocol(report: &Value) -> String {
     ));
     out.push_str(&pair_line(
         report,
+        (
+            "protocol_nats_client_msgs_in_per_contact",
+            "protocol_nats_client_msgs_out_per_contact",
+        ),
+        "  of which from and to clients: {a} in, {b} out",
+    ));
+    out.push_str(&pair_line(
+        report,
         ("ratio_protocol_p50", "ratio_protocol_p99"),
         "engine / protocol relay: p50 {a}×, p99 {b}×",
     ));
@@ -1137,6 +1300,16 @@ fn render(report: &Value, args: &Args) -> String {
         report["create_bytes"],
         report["offer_bytes"],
     );
+    if args.cluster {
+        out.push_str(&format!(
+            "cluster mode: {} nats-servers on loopback (sync_interval: always); the engine's log \
+             and the protocol relay's in R{CLUSTER_REPLICAS} streams, one fenced atomic batch per \
+             group commit; log records of {} B, {} per contact\n",
+            report["nats_servers"],
+            report["protocol_shape"]["log_record_bytes"],
+            report["protocol_shape"]["log_records_per_contact"],
+        ));
+    }
     if args.find_max {
         out.push_str(&render_steps(report, args));
     } else {

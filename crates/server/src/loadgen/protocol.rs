@@ -11,6 +11,12 @@
 //! out once it is durable, and the loop takes the next batch meanwhile, as the engine's does. The sizes come from the
 //! engine itself (`shape`).
 //!
+//! In cluster mode (`loadgen --cluster`) it does a cluster-mode engine's work: its events stream
+//! has three replicas, and the committer appends each group's log records (one per event, of the
+//! engine's mean record size) to an R3 log stream of its own with jetlog's `JetStreamLog` (one
+//! fenced atomic batch, `Nats-Expected-Last-Sequence` on its first message, as `MirroredLog`
+//! does) before it writes and syncs its file, so that a batch's answers wait for both.
+//!
 //! Its only state: the logged-in agents (an offer goes to the next one round the list, with no
 //! look at skills or who is busy), the next offer id and the next event number.
 
@@ -28,7 +34,9 @@ use bytes::Bytes;
 use futures::future::BoxFuture;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
-use tokio::sync::oneshot;
+use switchboard_jetlog::{JetStreamConfig, JetStreamLog};
+use switchboard_log::Entry;
+use tokio::sync::{mpsc, oneshot};
 
 use super::shape::Shape;
 
@@ -45,6 +53,8 @@ pub(super) struct Counts {
     pub(super) stored: AtomicU64,
     /// Events not acknowledged as stored (an error or a timeout).
     pub(super) failed: AtomicU64,
+    /// Cluster mode: log records the log stream acknowledged.
+    pub(super) logged: AtomicU64,
 }
 
 /// A running protocol relay; stopped (its stream removed, its thread waited for) on drop.
@@ -78,6 +88,20 @@ pub(super) struct Setup {
     pub(super) file: PathBuf,
     /// What one contact is on the wire.
     pub(super) shape: Arc<Shape>,
+    /// Cluster mode: the log stream each batch's records go to first (and the replicas of both
+    /// streams).
+    pub(super) log: Option<LogStream>,
+}
+
+/// Cluster mode's log stream (removed when the relay stops).
+#[derive(Debug, Clone)]
+pub(super) struct LogStream {
+    /// Its name.
+    pub(super) stream: String,
+    /// The one subject it captures.
+    pub(super) subject: String,
+    /// Its replicas, and the events stream's.
+    pub(super) replicas: usize,
 }
 
 impl ProtocolRelay {
@@ -168,8 +192,11 @@ async fn run(
         }
         _ = stopped => {}
     }
-    if let Err(error) = relay.js.delete_stream(&setup.stream).await {
-        tracing::warn!(%error, "could not remove the protocol relay's stream");
+    let streams = std::iter::once(&setup.stream).chain(setup.log.as_ref().map(|log| &log.stream));
+    for stream in streams {
+        if let Err(error) = relay.js.delete_stream(stream).await {
+            tracing::warn!(%error, "could not remove the protocol relay's stream {stream}");
+        }
     }
 }
 
@@ -187,10 +214,10 @@ struct Relay {
     js: jetstream::Context,
     prefix: String,
     shape: Arc<Shape>,
-    /// Batches to the committer thread: a number and the bytes to append.
-    to_commit: std::sync::mpsc::Sender<(u64, Vec<u8>)>,
+    /// Batches to the committer thread.
+    to_commit: mpsc::UnboundedSender<Commit>,
     /// The last batch durable, from the committer thread (an error ends the relay).
-    committed: tokio::sync::mpsc::UnboundedReceiver<Result<u64, String>>,
+    committed: mpsc::UnboundedReceiver<Result<u64, String>>,
     /// The committer thread's id.
     committer_tid: Option<u32>,
     /// The last batch handed to the committer.
@@ -227,6 +254,7 @@ impl Relay {
             name: setup.stream.clone(),
             subjects: vec![format!("{prefix}.events.>")],
             storage: stream::StorageType::File,
+            num_replicas: setup.log.as_ref().map_or(1, |log| log.replicas),
             duplicate_window: std::time::Duration::from_secs(120),
             ..Default::default()
         })
@@ -242,7 +270,12 @@ impl Relay {
             .append(true)
             .open(&setup.file)
             .with_context(|| format!("could not open {}", setup.file.display()))?;
-        let (to_commit, committed, committer_tid) = committer(file)?;
+        let log = setup.log.as_ref().map(|log| Log {
+            url: setup.url.clone(),
+            stream: log.clone(),
+            record_bytes: setup.shape.log_record_bytes,
+        });
+        let (to_commit, committed, committer_tid) = committer(file, log, counts.clone()).await?;
         let relay = Self {
             client,
             js,
@@ -327,9 +360,15 @@ impl Relay {
         self.last_batch += 1;
         let out = std::mem::take(&mut self.out);
         let events = std::mem::take(&mut self.batch_events);
+        let records = events.len();
         self.waiting.push_back((self.last_batch, out, events));
+        let commit = Commit {
+            number: self.last_batch,
+            bytes,
+            records,
+        };
         self.to_commit
-            .send((self.last_batch, bytes))
+            .send(commit)
             .map_err(|_| anyhow::anyhow!("the protocol relay's committer stopped"))
     }
 
@@ -447,50 +486,130 @@ impl Relay {
     }
 }
 
-/// Starts the committer thread on `file`: it takes every batch handed over, appends those that
-/// have queued meanwhile with one write and one `fdatasync` (group commit, as the engine's
-/// log), and answers with the last batch now durable. It ends when the relay drops its sender.
-/// Also returns the thread's id.
-#[expect(
-    clippy::type_complexity,
-    reason = "a pair of channel ends, named by the fields they go into, and an id"
-)]
-fn committer(
-    mut file: File,
+/// A batch handed to the committer: its number, the bytes to append to the file, and how many
+/// log records (one per event) it has.
+struct Commit {
+    number: u64,
+    bytes: Vec<u8>,
+    records: usize,
+}
+
+/// Cluster mode's log, as the committer opens it.
+struct Log {
+    url: String,
+    stream: LogStream,
+    /// Each record's payload bytes (the engine's mean).
+    record_bytes: usize,
+}
+
+/// Starts the committer thread on `file` (and, in cluster mode, `log`, opened on a connection
+/// of its own): it takes every batch handed over and commits those that have queued meanwhile
+/// together (group commit, as the engine's log): their records to the log stream as one fenced
+/// atomic batch, then one write and one `fdatasync`; and answers with the last batch now
+/// durable. It runs a single-threaded runtime of its own (so its connection is served while
+/// it waits), and ends when the relay drops its sender. Also returns the thread's id.
+async fn committer(
+    file: File,
+    log: Option<Log>,
+    counts: Arc<Counts>,
 ) -> Result<(
-    std::sync::mpsc::Sender<(u64, Vec<u8>)>,
-    tokio::sync::mpsc::UnboundedReceiver<Result<u64, String>>,
+    mpsc::UnboundedSender<Commit>,
+    mpsc::UnboundedReceiver<Result<u64, String>>,
     Option<u32>,
 )> {
-    let (to_commit, batches) = std::sync::mpsc::channel::<(u64, Vec<u8>)>();
-    let (durable, committed) = tokio::sync::mpsc::unbounded_channel();
-    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-    std::thread::Builder::new()
-        .name("loadgen-protocol-log".to_owned())
-        .spawn(move || {
-            let _ = tid_tx.send(thread_id());
-            let mut buffer = Vec::new();
-            while let Ok((mut last, bytes)) = batches.recv() {
-                buffer.clear();
-                buffer.extend_from_slice(&bytes);
-                while let Ok((next, bytes)) = batches.try_recv() {
-                    last = next;
-                    buffer.extend_from_slice(&bytes);
-                }
-                let written = file
-                    .write_all(&buffer)
-                    .and_then(|()| file.sync_data())
-                    .map(|()| last)
-                    .map_err(|error| error.to_string());
-                let failed = written.is_err();
-                if durable.send(written).is_err() || failed {
+    let (to_commit, batches) = mpsc::unbounded_channel::<Commit>();
+    let (durable, committed) = mpsc::unbounded_channel();
+    let (ready, opened) = oneshot::channel();
+    super::relay::on_own_thread("loadgen-protocol-log", ready, move |ready| async move {
+        let stream = match log {
+            None => None,
+            Some(log) => match open_log(&log).await {
+                Ok(stream) => Some((stream, log.record_bytes)),
+                Err(error) => {
+                    let _ = ready.send(Err(error));
                     return;
                 }
-            }
-        })
-        .context("could not start the protocol relay's committer")?;
-    let tid = tid_rx.recv().ok().flatten();
+            },
+        };
+        let _ = ready.send(Ok(thread_id()));
+        commit(file, stream, batches, durable, &counts).await;
+    })
+    .context("could not start the protocol relay's committer")?;
+    let tid = opened
+        .await
+        .context("the protocol relay's committer stopped before it opened its log")??;
     Ok((to_commit, committed, tid))
+}
+
+/// Cluster mode's log stream, on a connection of its own.
+async fn open_log(log: &Log) -> Result<JetStreamLog> {
+    let client = async_nats::ConnectOptions::new()
+        .name("switchboard-loadgen-protocol-log")
+        .connect(&log.url)
+        .await
+        .context("the protocol relay's log could not connect")?;
+    let mut config = JetStreamConfig::new(&log.stream.stream, &log.stream.subject);
+    config.replicas = log.stream.replicas;
+    JetStreamLog::open(client, config)
+        .await
+        .context("the protocol relay could not open its log stream")
+}
+
+/// The committer's loop (see [`committer`]).
+async fn commit(
+    mut file: File,
+    mut stream: Option<(JetStreamLog, usize)>,
+    mut batches: mpsc::UnboundedReceiver<Commit>,
+    durable: mpsc::UnboundedSender<Result<u64, String>>,
+    counts: &Counts,
+) {
+    let mut buffer = Vec::new();
+    let mut entries = Vec::new();
+    while let Some(first) = batches.recv().await {
+        buffer.clear();
+        let mut last = first.number;
+        let mut records = first.records;
+        buffer.extend_from_slice(&first.bytes);
+        while let Ok(next) = batches.try_recv() {
+            last = next.number;
+            records += next.records;
+            buffer.extend_from_slice(&next.bytes);
+        }
+        let mut written = Ok(last);
+        if let Some((log, record_bytes)) = &mut stream
+            && records > 0
+        {
+            let at_ms = u64::try_from(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default()
+                    .as_millis(),
+            )
+            .unwrap_or(u64::MAX);
+            entries.clear();
+            entries.extend((0..records).map(|_| Entry {
+                at_ms,
+                payload: vec![b'.'; *record_bytes],
+            }));
+            match log.append_async(&entries).await {
+                Ok(_) => {
+                    counts.logged.fetch_add(records as u64, Ordering::Relaxed);
+                }
+                Err(error) => written = Err(error.to_string()),
+            }
+        }
+        if written.is_ok() {
+            written = file
+                .write_all(&buffer)
+                .and_then(|()| file.sync_data())
+                .map(|()| last)
+                .map_err(|error| error.to_string());
+        }
+        let failed = written.is_err();
+        if durable.send(written).is_err() || failed {
+            return;
+        }
+    }
 }
 
 /// A JSON object starting with `head` (an object's opening and its first fields, without the

@@ -40,10 +40,17 @@ pub(super) struct Answer {
 }
 
 /// One contact's messages, per command (`VERBS`), and the offer's size.
-#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub(super) struct Shape {
     pub(super) answers: HashMap<String, Answer>,
     pub(super) offer_bytes: usize,
+    /// Cluster mode: the mean payload of the log records the engine appended to its log stream
+    /// (`<prefix>.log`) while watched (0 when it appended none: the file log is not on the
+    /// wire).
+    pub(super) log_record_bytes: usize,
+    /// How many log records it appended per contact while watched (rounded to a tenth; one per
+    /// event, which is what the relay appends).
+    pub(super) log_records_per_contact: f64,
 }
 
 impl Shape {
@@ -95,6 +102,8 @@ struct Seen {
     first_contact: Option<String>,
     first_event: Option<u64>,
     offer_bytes: usize,
+    /// The payload size of each log record seen on the log stream's subject.
+    log_records: Vec<usize>,
 }
 
 /// What the watcher reads of one message.
@@ -153,6 +162,11 @@ impl Seen {
                 self.first_event = Some(seq);
             }
             self.events.push((seq, kind.to_owned(), bytes));
+        } else if subject == format!("{p}.log") {
+            let bound = switchboard_log::LogOptions::default().record_bytes_max;
+            if let Ok(record) = switchboard_log::unframe_record(body, bound) {
+                self.log_records.push(record.payload.len());
+            }
         } else if let Some(verb) = self.pending.remove(subject) {
             self.replies.entry(verb).or_default().push(bytes);
         }
@@ -217,9 +231,12 @@ impl Seen {
                 }
             }
         }
+        let per_contact = self.log_records.len() as f64 / contacts as f64;
         Shape {
             answers,
             offer_bytes: self.offer_bytes,
+            log_record_bytes: mean(&self.log_records),
+            log_records_per_contact: (per_contact * 10.0).round() / 10.0,
         }
     }
 }
