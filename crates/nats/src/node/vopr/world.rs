@@ -15,6 +15,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use switchboard_core::{Event, EventKind, Router, RoutingConfig, State, Timestamp};
 use switchboard_engine::ReceiptOptions;
+use switchboard_privacy::{DomainSecret, Keys, Sealer};
 
 use super::check::{Checker, Violation, same_state};
 use super::clients::{Clients, Outgoing};
@@ -140,6 +141,10 @@ pub(super) struct World {
     stream_checked: usize,
     clients: Clients,
     checker: Checker,
+    /// The simulated keystore: keys the node saves are durable at once.
+    keystore: Keys,
+    /// The run's seed, from which each node's sealer is seeded.
+    seed: u64,
 }
 
 impl World {
@@ -183,6 +188,8 @@ impl World {
             stream_checked: 0,
             clients: Clients::new("sb"),
             checker: Checker::new(rules.across_restarts, WINDOW),
+            keystore: Keys::new(DomainSecret::from_bytes([0x5b; 32])),
+            seed,
         };
         world.node = Some(world.new_node(router, 0));
         world
@@ -195,7 +202,12 @@ impl World {
         } else {
             EventsFeed::new(subjects, durable)
         };
-        Node::with_feed(router, durable, self.settings.clone(), feed)
+        // Seeded from the run's seed and the engine's life: the same run seals the same bytes.
+        let mut sealer_seed = [0_u8; 32];
+        sealer_seed[..8].copy_from_slice(&self.seed.to_le_bytes());
+        sealer_seed[8..12].copy_from_slice(&self.run.to_le_bytes());
+        let sealer = Sealer::seeded(self.keystore.clone(), sealer_seed);
+        Node::with_feed(router, durable, self.settings.clone(), feed, sealer)
     }
 
     fn chance(&mut self, p: f64) -> bool {
@@ -580,6 +592,9 @@ impl World {
     fn carry_out(&mut self, node: &mut Node, transmit: Transmit) -> Result<(), Violation> {
         let (step, durable) = (self.step, self.durable_told);
         match transmit {
+            Transmit::SaveKeys(delta) => {
+                self.keystore.apply(&delta);
+            }
             Transmit::Append(append) => self.append(node, append)?,
             Transmit::Reply { to, body, .. } => {
                 self.checker
