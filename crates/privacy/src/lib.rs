@@ -28,8 +28,8 @@ pub use file::{FileKeystore, KEYSTORE_FILE};
 pub use keys::{Changes, ERASED, KeyDelta, Keys, Unsealed};
 pub use kv::{KvKeystore, KvKeystoreConfig, SUBJECTS_MAX};
 pub use personal::{
-    Sealer, TOKEN_PREFIX, UNREADABLE, has_personal_fields, open_event, open_shared, open_text,
-    parse_token, token, token_subject,
+    Sealer, TOKEN_PREFIX, UNREADABLE, find_customer_token, has_personal_fields, open_event,
+    open_shared, open_text, parse_token, token, token_subject,
 };
 pub use pseudonym::{DomainSecret, PSEUDONYM_LEN, Pseudonym, SubjectKind};
 pub use retention::{

@@ -92,6 +92,30 @@ pub fn open_shared(keys: &Keys, text: &Arc<str>) -> Arc<str> {
     }
 }
 
+/// A customer's token under their key: sealed with a nonce derived from the key and the
+/// reference, so the same for as long as the key lives.
+fn customer_token(
+    key: &SubjectKey,
+    subject: Pseudonym,
+    reference: &str,
+) -> Result<String, PrivacyError> {
+    let derived = blake3::derive_key("switchboard 2026 customer reference nonce", key.as_bytes());
+    let hash = blake3::keyed_hash(&derived, reference.as_bytes());
+    let mut nonce = [0_u8; NONCE_LEN];
+    nonce.copy_from_slice(&hash.as_bytes()[..NONCE_LEN]);
+    let sealed = key.seal_with_nonce(subject, reference.as_bytes(), nonce)?;
+    Ok(token(&sealed))
+}
+
+/// The token the log holds for a customer's reference while their key lives (what a subject
+/// access request looks for); `None` when the keys hold no key for them (erased, or never seen).
+#[must_use]
+pub fn find_customer_token(keys: &Keys, reference: &str) -> Option<String> {
+    let subject = keys.customer(reference);
+    let key = keys.key(subject)?;
+    customer_token(key, subject, reference).ok()
+}
+
 /// Whether an event carries a personal field that may be a token.
 #[must_use]
 pub fn has_personal_fields(event: &Event) -> bool {
@@ -351,6 +375,10 @@ mod tests {
         assert!(sealer.take_delta().is_none());
         let subject = token_subject(&customer).expect("a token");
         assert_eq!(subject, sealer.keys().customer("CUST-1001"));
+        assert_eq!(
+            find_customer_token(sealer.keys(), "CUST-1001").as_deref(),
+            Some(customer.as_str())
+        );
         assert!(sealer.erase(subject));
         assert_eq!(open_text(sealer.keys(), &customer), ERASED);
         assert_eq!(open_text(sealer.keys(), &caller), ERASED);

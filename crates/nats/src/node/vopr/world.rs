@@ -18,11 +18,12 @@ use switchboard_engine::ReceiptOptions;
 use switchboard_privacy::{DomainSecret, Keys, Sealer};
 
 use super::check::{Checker, Violation, same_state};
+use super::clients::holds_personal_data;
 use super::clients::{Clients, Outgoing};
 use super::disk::{Disk, Synced, event};
 use crate::feed::simulation::SimStream;
 use crate::feed::{self, Ack, EventsFeed, Publish};
-use crate::node::{IntakeHandle, Mark, Node, NodeSettings, Request, Transmit};
+use crate::node::{IntakeHandle, Mark, Node, NodeSettings, Request, Transmit, open_for_output};
 
 /// Monday 5 January 2026, 09:00 UTC: the simulation's first instant.
 const START: Timestamp = Timestamp::from_millis(1_767_603_600_000);
@@ -661,6 +662,16 @@ impl World {
         };
         let fails = self.chance(0.003);
         let first = self.disk.len() + 1;
+        if let Some(entry) = append
+            .entries
+            .iter()
+            .find(|e| holds_personal_data(&e.payload))
+        {
+            return Err(Violation::Plaintext {
+                step: self.step,
+                detail: String::from_utf8_lossy(&entry.payload).into_owned(),
+            });
+        }
         if !self.disk.append(append.entries, self.now, latency, fails) {
             node.handle_log_failed();
             return Ok(());
@@ -758,8 +769,9 @@ impl World {
                 Some(format!("event {seq} is not in the log"))
             } else {
                 let mut body = Vec::new();
-                let event = &self.log[index(seq - 1)];
-                switchboard_wire::write_event_json(seq, event, &mut body)
+                // The feed carries personal fields opened with the keystore; the log, sealed.
+                let event = open_for_output(&self.keystore, self.log[index(seq - 1)].clone());
+                switchboard_wire::write_event_json(seq, &event, &mut body)
                     .expect("an event writes as JSON");
                 (body != self.stream_bodies[position])
                     .then(|| format!("event {seq} is not as the log has it"))
