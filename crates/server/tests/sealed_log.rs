@@ -3,7 +3,8 @@
 //! the desktop's offer and the events feed carry them in the clear, while the raw bytes of every
 //! file the engine wrote in its data directory (log segments, snapshots; the keystore aside)
 //! hold none of them. `audit show --customer`, given the keystore, opens them again, and the
-//! chain verifies. And the simulator's log (`switchboard simulate`) holds no personal field
+//! chain verifies. Without its keystore the engine still routes, and what the lost keystore
+//! sealed reads as `[erased]`. And the simulator's log (`switchboard simulate`) holds no personal field
 //! other than sealed.
 
 use std::path::{Path, PathBuf};
@@ -200,6 +201,54 @@ async fn no_personal_data_is_written_in_plaintext_and_output_opens_it() {
             "{personal} in audit show: {shown}"
         );
     }
+
+    lose_the_keystore(&url, dir.path(), &client).await;
+}
+
+/// Without its keystore the engine still routes (a new keystore is made, and an error says so),
+/// and what the lost one sealed reads as `[erased]` for good.
+async fn lose_the_keystore(url: &str, dir: &Path, client: &async_nats::Client) {
+    for path in files(dir) {
+        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        if name.starts_with(switchboard_privacy::KEYSTORE_FILE) {
+            std::fs::remove_file(&path).expect("removed");
+        }
+    }
+    let mut engine = start_engine(url, dir);
+    wait_until_serving(client).await;
+    let after = json!({"contact_id": "call-2", "channel": "phone", "service": "council_tax",
+        "customer_id": CUSTOMER});
+    send(client, "switchboard.cmd.contact.create", after).await;
+    let status = Command::new("kill")
+        .args(["-TERM", &engine.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    assert!(engine.wait().expect("the engine stops").success());
+    let d = dir.to_str().expect("utf-8");
+    let shown = switchboard(&[
+        "audit",
+        "show",
+        "--data-dir",
+        d,
+        "--contact",
+        "call-1",
+        "--json",
+    ]);
+    assert!(shown.status.success(), "{}", text(&shown));
+    let shown = output_json(&shown).to_string();
+    assert!(shown.contains("[erased]"), "{shown}");
+    for personal in [CUSTOMER, CALLER, NAME] {
+        assert!(
+            !shown.contains(personal),
+            "{personal} survived the keystore: {shown}"
+        );
+    }
+    let (_, found) = plaintext_on_disk(dir);
+    assert!(
+        found.is_empty(),
+        "personal data in plaintext on disk: {found:?}"
+    );
 }
 
 /// The reasons the simulator gives itself: codes, about no one.

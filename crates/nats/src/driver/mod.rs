@@ -149,7 +149,7 @@ impl Keystore {
                 if let Some(lost) = lost {
                     tracing::error!(
                         error = %lost,
-                        "the keystore is missing while the log holds events: a new one was made;                          personal data sealed under the lost one reads as [erased] for good (a                          log written before sealing holds none: then ignore this)"
+                        "the keystore is missing while the log holds events: a new one was made; personal data sealed under the lost one reads as [erased] for good (a log written before sealing holds none: then ignore this)"
                     );
                 }
                 let keys = store.keys().clone();
@@ -185,7 +185,7 @@ impl Keystore {
         if let Err(error) = saved {
             tracing::error!(
                 %error,
-                "keys could not be saved to the keystore: routing goes on, but personal data                  sealed under them will read as [erased] after a restart"
+                "keys could not be saved to the keystore: routing goes on, but personal data sealed under them will read as [erased] after a restart"
             );
         }
     }
