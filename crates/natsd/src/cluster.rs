@@ -167,6 +167,15 @@ impl NatsCluster {
         urls.join(",")
     }
 
+    /// Every server's monitoring URL (`http://127.0.0.1:PORT`): what an engine in cluster mode
+    /// is given to check that each fsyncs every write.
+    pub fn monitor_urls(&self) -> Vec<String> {
+        self.servers
+            .iter()
+            .filter_map(NatsServer::monitor_url)
+            .collect()
+    }
+
     /// Server `index` (its name is `n<index+1>`).
     ///
     /// # Panics

@@ -334,6 +334,9 @@ pub(crate) struct ClusterSection {
     pub(crate) node_id: Option<String>,
     /// How long the lease lasts after its last renewal ([`LEASE_TTL_SECS_DEFAULT`] when unset).
     pub(crate) lease_ttl_secs: Option<u64>,
+    /// The nats-servers' monitoring URLs (`http://nats-1:8222`), to check at start-up that
+    /// each fsyncs every write (`sync_interval: always`).
+    pub(crate) nats_monitor_urls: Option<Vec<String>>,
 }
 
 /// The default of `[log] replicas`: a three-node cluster keeps every record on each node.
@@ -355,6 +358,7 @@ pub(crate) struct ClusterSettings {
     pub(crate) replicas: usize,
     pub(crate) node_id: String,
     pub(crate) lease_ttl: Duration,
+    pub(crate) nats_monitor_urls: Vec<String>,
 }
 
 /// Cluster mode's settings when `[log] backend = "jetstream"` (`None` for the file log, which
@@ -368,6 +372,10 @@ pub(crate) fn cluster_settings(file: &FileConfig) -> Result<Option<ClusterSettin
             (
                 "cluster.lease_ttl_secs",
                 file.cluster.lease_ttl_secs.is_some(),
+            ),
+            (
+                "cluster.nats_monitor_urls",
+                file.cluster.nats_monitor_urls.is_some(),
             ),
         ];
         if let Some((key, _)) = ignored.iter().find(|(_, set)| *set) {
@@ -404,10 +412,16 @@ pub(crate) fn cluster_settings(file: &FileConfig) -> Result<Option<ClusterSettin
         )?,
     };
     check_node_id(&node_id)?;
+    let nats_monitor_urls = file.cluster.nats_monitor_urls.clone().unwrap_or_default();
+    for url in &nats_monitor_urls {
+        switchboard_nats::cluster::fsync::check_url(url)
+            .with_context(|| format!("cluster.nats_monitor_urls: {url:?}"))?;
+    }
     Ok(Some(ClusterSettings {
         replicas,
         node_id,
         lease_ttl: Duration::from_secs(ttl),
+        nats_monitor_urls,
     }))
 }
 
@@ -814,6 +828,16 @@ pub(crate) fn check(path: &Path) -> Result<std::process::ExitCode> {
             cluster.node_id,
             cluster.lease_ttl.as_secs()
         );
+        match cluster.nats_monitor_urls.len() {
+            0 => say!(
+                "cluster.nats_monitor_urls is not set: the engine will not check that the \
+                 nats-servers fsync every write (sync_interval: always)."
+            ),
+            n => say!(
+                "At start-up the engine checks that {n} nats-server(s) fsync every write: {}.",
+                cluster.nats_monitor_urls.join(", ")
+            ),
+        }
     }
     say!(
         "{} is valid: NATS {} (prefix `{}`), data in {}, metrics and pages on {} (pages reach NATS at {}), {} routing plan(s) besides the default, strategy {}, {} opening rule(s){}.",
@@ -1022,6 +1046,7 @@ mod tests {
                 replicas: LOG_REPLICAS_DEFAULT,
                 node_id: "engine-a".to_owned(),
                 lease_ttl: Duration::from_secs(LEASE_TTL_SECS_DEFAULT),
+                nats_monitor_urls: Vec::new(),
             }
         );
         let (file, _) = parse("[log]\nbackend = \"jetstream\"\n").expect("valid");
@@ -1049,6 +1074,34 @@ mod tests {
         assert!(id.contains("cluster.node_id \"a b\""), "{id}");
         let backend = error("[log]\nbackend = \"s3\"\n");
         assert!(backend.contains("unknown variant `s3`"), "{backend}");
+    }
+
+    #[test]
+    fn the_nats_monitor_urls_are_checked_and_cluster_only() {
+        let jetstream = "[log]\nbackend = \"jetstream\"\n[cluster]\nnode_id = \"a\"\n";
+        let (file, _) = parse(&format!(
+            "{jetstream}nats_monitor_urls = [\"http://nats-1:8222\", \"http://10.0.0.2:8222/\"]\n"
+        ))
+        .expect("valid");
+        let settings = cluster_settings(&file).expect("valid").expect("cluster");
+        assert_eq!(
+            settings.nats_monitor_urls,
+            ["http://nats-1:8222", "http://10.0.0.2:8222/"]
+        );
+        let error = |text: &str| format!("{:#}", parse(text).expect_err("invalid"));
+        let bad = error(&format!(
+            "{jetstream}nats_monitor_urls = [\"nats-1:8222\"]\n"
+        ));
+        assert!(
+            bad.contains("cluster.nats_monitor_urls: \"nats-1:8222\"")
+                && bad.contains("http://HOST:PORT"),
+            "{bad}"
+        );
+        let file_log = error("[cluster]\nnats_monitor_urls = [\"http://nats-1:8222\"]\n");
+        assert!(
+            file_log.contains("cluster.nats_monitor_urls is set but log.backend is \"file\""),
+            "{file_log}"
+        );
     }
 
     #[test]

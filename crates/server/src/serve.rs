@@ -71,6 +71,15 @@ pub(crate) struct Args {
     /// only).
     #[arg(long, env = "SWITCHBOARD_LEASE_TTL_SECS")]
     lease_ttl_secs: Option<u64>,
+    /// A nats-server's monitoring URL (http://HOST:PORT; repeat it, or separate them with
+    /// commas): the engine refuses to start if one does not fsync every write
+    /// (`sync_interval: always`; jetstream only).
+    #[arg(
+        long = "nats-monitor-url",
+        env = "SWITCHBOARD_NATS_MONITOR_URLS",
+        value_delimiter = ','
+    )]
+    nats_monitor_urls: Vec<String>,
 }
 
 /// The exit status when the data directory's file system is full (`ENOSPC`, or a quota):
@@ -136,6 +145,9 @@ pub(crate) fn run(args: Args) -> Result<ExitCode> {
     file.log.replicas = args.log_replicas.or(file.log.replicas);
     file.cluster.node_id = args.node_id.or(file.cluster.node_id.take());
     file.cluster.lease_ttl_secs = args.lease_ttl_secs.or(file.cluster.lease_ttl_secs);
+    if !args.nats_monitor_urls.is_empty() {
+        file.cluster.nats_monitor_urls = Some(args.nats_monitor_urls);
+    }
     let cluster = config::cluster_settings(&file)?;
     // Cluster mode's log writes its local copy from the loop's runtime (`block_in_place`) and
     // its stream from the committer's thread: it needs a multi-thread runtime.
@@ -220,6 +232,7 @@ async fn serve_cluster(
     cluster: config::ClusterSettings,
 ) -> Result<()> {
     let (health, http) = start_http_and_pages(&file, &routing).await?;
+    check_servers_fsync(&cluster.nats_monitor_urls).await?;
     let dir = file.engine.data_dir.clone();
     std::fs::create_dir_all(&dir).with_context(|| format!("could not create {}", dir.display()))?;
     let client = switchboard_nats::connect(&file.nats.connect_settings()).await?;
@@ -243,6 +256,45 @@ async fn serve_cluster(
     let ran = switchboard_nats::cluster::serve(client, options, driver, shutdown_signal()).await;
     http.stop().await;
     ran?;
+    Ok(())
+}
+
+/// Cluster mode's check that every nats-server named in `cluster.nats_monitor_urls` fsyncs
+/// every write: one that says it does not stops the start (Jepsen, NATS 2.12.1: lazy fsync
+/// loses acknowledged writes); one that cannot be read is logged and passed over (it may be
+/// down or being upgraded, and the cluster can serve without it).
+async fn check_servers_fsync(urls: &[String]) -> Result<()> {
+    use switchboard_nats::cluster::fsync;
+    if urls.is_empty() {
+        tracing::warn!(
+            "cluster.nats_monitor_urls is not set: the engine cannot check that the nats-servers \
+             fsync every write (sync_interval: always), which cluster mode requires \
+             (docs/cluster.md)"
+        );
+        return Ok(());
+    }
+    for url in urls {
+        match fsync::fsync_setting(url).await {
+            Ok(setting) if setting.sync_always => tracing::info!(
+                %url,
+                server = %setting.server_name,
+                "nats-server fsyncs every write (sync_interval: always)"
+            ),
+            Ok(setting) => anyhow::bail!(
+                "nats-server {} ({url}) does not fsync every write: cluster mode needs \
+                 `jetstream {{ sync_interval: always }}` on every server, as without it servers \
+                 that crash together lose acknowledged writes (Jepsen's analysis of NATS \
+                 2.12.1; docs/cluster.md). Set it and restart that server, one server at a time",
+                setting.server_name
+            ),
+            Err(error) => tracing::warn!(
+                %url,
+                %error,
+                "could not read a nats-server's fsync setting from its monitoring endpoint: \
+                 not checked; starting anyway"
+            ),
+        }
+    }
     Ok(())
 }
 

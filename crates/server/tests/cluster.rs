@@ -11,6 +11,9 @@
 //! engine started on an empty disk recovers from the bucket's newest snapshot plus the stream's
 //! tail (fewer records applied than the stream holds), then serves the same state; a snapshot
 //! in the bucket from another history is skipped with its reason and the stream applied whole.
+//!
+//! The engines check at start-up that every nats-server fsyncs every write, through the
+//! servers' monitoring endpoints, and one refuses a server that does not.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -98,19 +101,23 @@ fn lease_ttl_secs() -> u64 {
 }
 
 impl Node {
-    fn start(id: &'static str, urls: &str, root: &Path) -> Self {
-        Self::start_with(id, urls, root, "")
+    fn start(id: &'static str, cluster: &NatsCluster, root: &Path) -> Self {
+        Self::start_with(id, cluster, root, "")
     }
 
-    /// Starts with `engine` added to the `[engine]` section.
-    fn start_with(id: &'static str, urls: &str, root: &Path, engine: &str) -> Self {
+    /// Starts with `engine` added to the `[engine]` section, on `cluster`'s servers, whose
+    /// fsync setting it checks at start-up (their monitoring URLs).
+    fn start_with(id: &'static str, cluster: &NatsCluster, root: &Path, engine: &str) -> Self {
         let dir = root.join(id);
         std::fs::create_dir_all(&dir).expect("node dir");
         let config = dir.join("switchboard.toml");
+        let urls = cluster.client_urls();
+        let monitors = cluster.monitor_urls();
         let text = format!(
             "[nats]\nurl = \"{urls}\"\nstream_replicas = 3\n\n[engine]\ndata_dir = \"{}\"\n{engine}\n\
              [metrics]\naddress = \"127.0.0.1:{}\"\n\n[log]\nbackend = \"jetstream\"\n\
-             replicas = 3\n\n[cluster]\nnode_id = \"{id}\"\nlease_ttl_secs = {}\n",
+             replicas = 3\n\n[cluster]\nnode_id = \"{id}\"\nlease_ttl_secs = {}\n\
+             nats_monitor_urls = {monitors:?}\n",
             dir.join("data").display(),
             free_port(),
             lease_ttl_secs()
@@ -408,7 +415,10 @@ async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
     let root = root.path();
     let client = connect(&urls).await;
     let js = async_nats::jetstream::new(client.clone());
-    let mut nodes = [Node::start("a", &urls, root), Node::start("b", &urls, root)];
+    let mut nodes = [
+        Node::start("a", &cluster, root),
+        Node::start("b", &cluster, root),
+    ];
     wait_until_serving(&client).await;
     let (load, mut progress) = Load::start(&client);
     acknowledged_more(&mut progress, 60).await;
@@ -606,7 +616,7 @@ async fn an_engine_on_an_empty_disk_recovers_from_the_buckets_snapshot() {
     let client = connect(&urls).await;
     let js = async_nats::jetstream::new(client.clone());
     let snapshots = "snapshot_every_events = 40\n";
-    let mut leader = Node::start_with("a", &urls, root, snapshots);
+    let mut leader = Node::start_with("a", &cluster, root, snapshots);
     wait_until_serving(&client).await;
     let (load, mut progress) = Load::start(&client);
     acknowledged_more(&mut progress, 150).await;
@@ -617,7 +627,7 @@ async fn an_engine_on_an_empty_disk_recovers_from_the_buckets_snapshot() {
     let before = queues(&client).await;
 
     // A new node on an empty disk: the bucket's snapshot, then the stream's tail.
-    let mut newcomer = Node::start_with("b", &urls, root, snapshots);
+    let mut newcomer = Node::start_with("b", &cluster, root, snapshots);
     let recovered = "recovered from the snapshot bucket's snapshot";
     until_logged(&mut newcomer, recovered, Duration::from_secs(60)).await;
     let logged = newcomer.logged();
@@ -651,7 +661,7 @@ async fn an_engine_on_an_empty_disk_recovers_from_the_buckets_snapshot() {
     assert_eq!(queues(&client).await, before);
     assert!(!newcomer.logged().contains("snapshot not used"));
 
-    a_snapshot_of_another_history_is_skipped(&js, &urls, root, &mut leader).await;
+    a_snapshot_of_another_history_is_skipped(&js, &cluster, root, &mut leader).await;
 }
 
 /// A snapshot in the bucket that is not of this stream (its chain hash is not the stream's at
@@ -659,7 +669,7 @@ async fn an_engine_on_an_empty_disk_recovers_from_the_buckets_snapshot() {
 /// stream instead. `spare` is a stopped node whose id is reused for it, on an empty directory.
 async fn a_snapshot_of_another_history_is_skipped(
     js: &async_nats::jetstream::Context,
-    urls: &str,
+    cluster: &NatsCluster,
     root: &Path,
     spare: &mut Node,
 ) {
@@ -685,7 +695,7 @@ async fn a_snapshot_of_another_history_is_skipped(
         .await
         .expect("plant a snapshot");
     std::fs::remove_dir_all(root.join(spare.id)).expect("empty the spare's directory");
-    let mut empty = Node::start_with(spare.id, urls, root, "snapshot_every_events = 40\n");
+    let mut empty = Node::start_with(spare.id, cluster, root, "snapshot_every_events = 40\n");
     let recovered = "recovered from the snapshot bucket's snapshot";
     until_logged(&mut empty, recovered, Duration::from_secs(60)).await;
     let logged = empty.logged();
@@ -710,12 +720,11 @@ async fn a_snapshot_of_another_history_is_skipped(
 async fn an_engine_started_without_quorum_waits_and_then_serves() {
     let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
     let mut cluster = NatsCluster::start().expect("a three-node cluster");
-    let urls = cluster.client_urls();
     let root = tempfile::tempdir().expect("temp dir");
     for index in 1..3 {
         cluster.server_mut(index).stop().expect("a server stops");
     }
-    let mut node = Node::start("a", &urls, root.path());
+    let mut node = Node::start("a", &cluster, root.path());
     until_logged(
         &mut node,
         "JetStream not answering yet",
@@ -738,4 +747,50 @@ async fn an_engine_started_without_quorum_waits_and_then_serves() {
         .await
         .expect("connect");
     wait_until_serving(&client).await;
+    // At start-up the running server's fsync setting was read, the stopped ones' passed over.
+    let logged = node.logged();
+    assert_eq!(
+        logged
+            .matches("nats-server fsyncs every write (sync_interval: always)")
+            .count(),
+        1,
+        "{logged}"
+    );
+    assert_eq!(
+        logged
+            .matches("could not read a nats-server's fsync setting")
+            .count(),
+        2,
+        "{logged}"
+    );
+}
+
+/// An engine in cluster mode refuses to start on a nats-server that does not fsync every write
+/// (`sync_interval` left at its default), saying which server and what to set.
+#[test]
+fn an_engine_refuses_a_server_that_does_not_fsync_every_write() {
+    let server = switchboard_natsd::NatsServer::builder()
+        .monitoring(true)
+        .start()
+        .expect("a nats-server with its default fsync");
+    let monitor = server.monitor_url().expect("monitoring is on");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let output = Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--nats-url", &server.client_url()])
+        .args(["--log-backend", "jetstream", "--log-replicas", "1"])
+        .args(["--node-id", "a", "--nats-monitor-url", &monitor])
+        .args(["--metrics-addr", &format!("127.0.0.1:{}", free_port())])
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the switchboard binary runs");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "it started: {stderr}");
+    assert!(
+        stderr.contains(&format!("({monitor}) does not fsync every write"))
+            && stderr.contains("sync_interval: always"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("serving as leader"), "{stderr}");
 }

@@ -6,6 +6,7 @@
 //! took) are the sans-IO [`role`] module's; this one only does the lease's writes, the
 //! stream's reads, the metrics and the clock.
 
+pub mod fsync;
 mod measure;
 pub mod role;
 mod snapshots;

@@ -69,8 +69,8 @@ pub(super) struct Engines {
 
 impl Engines {
     /// Writes each engine's configuration file under `dir` (`engine-N/switchboard.toml`) and
-    /// starts them all on the cluster at `urls`.
-    fn start(urls: &str, dir: &Path) -> Result<Self> {
+    /// starts them all on the cluster at `urls` (whose monitoring endpoints are `monitors`).
+    fn start(urls: &str, monitors: &[String], dir: &Path) -> Result<Self> {
         let exe = std::env::current_exe().context("where is this executable?")?;
         let mut engines = Self {
             exe,
@@ -86,7 +86,7 @@ impl Engines {
                 dir: node_dir,
                 child: None,
             };
-            std::fs::write(node.config_path(), config_text(urls, &node)?)
+            std::fs::write(node.config_path(), config_text(urls, monitors, &node)?)
                 .with_context(|| format!("could not write {}", node.config_path().display()))?;
             engines.nodes.push(node);
         }
@@ -204,9 +204,10 @@ fn terminate(child: &mut Child) {
 }
 
 /// An engine's configuration file: the cluster, its own data directory, node id and metrics
-/// port, the log and the streams on all three servers.
-fn config_text(urls: &str, node: &Node) -> Result<String> {
+/// port, the log and the streams on all three servers, whose fsync setting it checks.
+fn config_text(urls: &str, monitors: &[String], node: &Node) -> Result<String> {
     let quoted = |text: &str| toml::Value::String(text.to_owned()).to_string();
+    let monitors = toml::Value::Array(monitors.iter().cloned().map(toml::Value::from).collect());
     let data = node.dir.join("data");
     let data = data.to_str().context("the data directory is not UTF-8")?;
     let metrics = free_local_port()?;
@@ -215,7 +216,8 @@ fn config_text(urls: &str, node: &Node) -> Result<String> {
          [nats]\nurl = {}\nsubject_prefix = {}\nstream_replicas = 3\n\n\
          [engine]\ndata_dir = {}\n\n\
          [log]\nbackend = \"jetstream\"\nreplicas = 3\n\n\
-         [cluster]\nnode_id = {}\nlease_ttl_secs = {LEASE_TTL_SECS}\n\n\
+         [cluster]\nnode_id = {}\nlease_ttl_secs = {LEASE_TTL_SECS}\n\
+         nats_monitor_urls = {monitors}\n\n\
          [metrics]\naddress = \"{metrics}\"\n",
         quoted(urls),
         quoted(PREFIX),
@@ -353,7 +355,7 @@ pub(super) async fn demo(args: &Args) -> Result<()> {
             .context("nats-server start")?
             .context("could not start the NATS cluster")?;
     let urls = cluster.client_urls();
-    let mut engines = Engines::start(&urls, &dir)?;
+    let mut engines = Engines::start(&urls, &cluster.monitor_urls(), &dir)?;
     let mut leader = None;
     let result = run_on(args, &urls, &mut engines, &mut leader, &mut end).await;
     say!("Stopping the engines (standbys first, then the leader), then NATS ...");
