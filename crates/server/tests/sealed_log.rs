@@ -22,12 +22,22 @@ use common::{json as output_json, scenario, start_engine, switchboard, text, wai
 /// The test's personal data, looked for as bytes.
 const CUSTOMER: &str = "CUST-77001";
 const OTHER_CUSTOMER: &str = "CUST-77002";
+const FINISHED_CUSTOMER: &str = "CUST-77003";
 const CALLER: &str = "07700 900461";
 const NAME: &str = "Alice Example";
 const NOTE: &str = "lives at 12 Acacia Avenue";
 const REASON: &str = "awaiting documents from Alice";
 const POLICY: &str = "abusive calls from 07700 900999";
-const PERSONAL: [&str; 7] = [CUSTOMER, OTHER_CUSTOMER, CALLER, NAME, NOTE, REASON, POLICY];
+const PERSONAL: [&str; 8] = [
+    CUSTOMER,
+    OTHER_CUSTOMER,
+    FINISHED_CUSTOMER,
+    CALLER,
+    NAME,
+    NOTE,
+    REASON,
+    POLICY,
+];
 
 async fn send(client: &async_nats::Client, subject: &str, body: Value) -> Value {
     let reply = tokio::time::timeout(
@@ -95,6 +105,16 @@ async fn send_personal_data(client: &async_nats::Client) -> Value {
     let login = json!({"name": "Ann", "tier": 1, "site": "hq", "skills": {"council_tax": 3}});
     send(client, "switchboard.cmd.agent.ann.login", login).await;
     send(client, "switchboard.cmd.agent.ann.ready", json!({})).await;
+    // A first customer's call, answered and finished: their retention clock runs.
+    let first = json!({"contact_id": "call-0", "channel": "phone", "service": "council_tax",
+        "customer_id": FINISHED_CUSTOMER});
+    send(client, "switchboard.cmd.contact.create", first).await;
+    let offer = next_offer(&mut offers).await;
+    let accept = json!({"offer_id": offer["offer_id"]});
+    send(client, "switchboard.cmd.agent.ann.accept", accept).await;
+    let complete = json!({"contact_id": "call-0", "outcome": "resolved"});
+    send(client, "switchboard.cmd.agent.ann.complete", complete).await;
+    send(client, "switchboard.cmd.agent.ann.ready", json!({})).await;
     let call = json!({"contact_id": "call-1", "channel": "phone", "service": "council_tax",
         "customer_id": CUSTOMER, "attributes": {"caller": CALLER, "name": NAME}});
     send(client, "switchboard.cmd.contact.create", call).await;
@@ -110,6 +130,10 @@ async fn send_personal_data(client: &async_nats::Client) -> Value {
         mark,
     )
     .await;
+    next_offer(&mut offers).await
+}
+
+async fn next_offer(offers: &mut async_nats::Subscriber) -> Value {
     let offer = tokio::time::timeout(Duration::from_secs(10), offers.next())
         .await
         .expect("an offer in time")
@@ -151,6 +175,7 @@ async fn no_personal_data_is_written_in_plaintext_and_output_opens_it() {
     for personal in PERSONAL {
         assert!(holds(&published, personal), "{personal} is on the feed");
     }
+    assert!(!holds(&published, switchboard_privacy::TOKEN_PREFIX));
 
     // A clean stop writes a snapshot too.
     let status = Command::new("kill")
@@ -201,6 +226,27 @@ async fn no_personal_data_is_written_in_plaintext_and_output_opens_it() {
             "{personal} in audit show: {shown}"
         );
     }
+
+    // The retention report names customers by their reference, opened with the keystore.
+    let config = dir.path().join("switchboard.toml");
+    std::fs::write(&config, "[retention]\ndefault = \"2y\"\n").expect("config");
+    let config = config.to_str().expect("utf-8");
+    let report = switchboard(&[
+        "privacy",
+        "report",
+        "--data-dir",
+        d,
+        "--config",
+        config,
+        "--json",
+    ]);
+    assert!(report.status.success(), "{}", text(&report));
+    let report = output_json(&report).to_string();
+    assert!(
+        report.contains(FINISHED_CUSTOMER) && !report.contains(switchboard_privacy::TOKEN_PREFIX),
+        "{report}"
+    );
+    std::fs::remove_file(config).expect("removed");
 
     lose_the_keystore(&url, dir.path(), &client).await;
 }
