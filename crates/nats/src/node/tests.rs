@@ -613,3 +613,61 @@ fn personal_fields_are_sealed_into_the_log_and_opened_in_offers_and_the_feed() {
         assert!(contains(&feed, personal), "{personal} on the feed");
     }
 }
+
+/// The `contact_created` events among an append's entries.
+fn created_in(transmits: &[Transmit]) -> Vec<switchboard_core::event::ContactCreated> {
+    transmits
+        .iter()
+        .filter_map(|t| match t {
+            Transmit::Append(append) => Some(append.events.iter()),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|e| match &e.kind {
+            switchboard_core::EventKind::ContactCreated(c) => Some((**c).clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_returning_customer_goes_back_to_their_last_agent_across_a_restart_though_sealed() {
+    let mut node = node();
+    node.handle_request(&request("sb.cmd.agent.ann.login", &login(), "r1"), START);
+    node.handle_request(&request("sb.cmd.agent.ann.ready", &json!({}), "r2"), START);
+    let mut first = create("c1");
+    first["customer_id"] = json!(PERSONAL[0]);
+    node.handle_request(&request("sb.cmd.contact.create", &first, "r3"), START);
+    drain(&mut node);
+    let accept = json!({"offer_id": 1});
+    node.handle_request(&request("sb.cmd.agent.ann.accept", &accept, "r4"), START);
+    let complete = json!({"contact_id": "c1", "outcome": "resolved"});
+    node.handle_request(
+        &request("sb.cmd.agent.ann.complete", &complete, "r5"),
+        START,
+    );
+    drain(&mut node);
+    let last = node.last_decided();
+    node.handle_durable(last);
+    drain(&mut node);
+
+    // A restart: the keystore's keys, a generator seeded otherwise.
+    let keys = node.sealer.keys().clone();
+    let sealer = Sealer::seeded(keys, [8; 32]);
+    let mut restarted = Node::new(node.into_router(), last, settings(1024), sealer);
+    let mut again = create("c2");
+    again["customer_id"] = json!(PERSONAL[0]);
+    let later = START + Duration::from_secs(60);
+    restarted.handle_request(&request("sb.cmd.contact.create", &again, "r6"), later);
+    let created = created_in(&drain(&mut restarted));
+    assert_eq!(created.len(), 1);
+    let details = &created[0].details;
+    assert_eq!(
+        details.preferred_agent.as_ref().map(|a| a.as_str()),
+        Some("ann"),
+        "the last agent, found through the sealed reference: {details:?}"
+    );
+    let customer = details.customer.as_ref().expect("a customer").to_string();
+    assert!(customer.starts_with(switchboard_privacy::TOKEN_PREFIX));
+    assert!(!customer.contains(PERSONAL[0]));
+}
