@@ -157,7 +157,17 @@ impl Keystore {
             }
             KeystoreSetting::Kv(config) => {
                 let store = KvKeystore::open(js, config).await?;
+                let had_secret = store.has_secret().await?;
                 let keys = store.load().await?;
+                if !had_secret && log_has_events {
+                    tracing::error!(
+                        bucket = %config.bucket,
+                        "the keystore bucket held no domain secret while the log holds events: a \
+                         new one was made; personal data sealed under the lost keystore reads as \
+                         [erased] for good (a log written before sealing holds none: then ignore \
+                         this)"
+                    );
+                }
                 Ok((
                     Self::Kv {
                         store: Box::new(store),
