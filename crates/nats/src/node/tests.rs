@@ -671,3 +671,48 @@ fn a_returning_customer_goes_back_to_their_last_agent_across_a_restart_though_se
     assert!(customer.starts_with(switchboard_privacy::TOKEN_PREFIX));
     assert!(!customer.contains(PERSONAL[0]));
 }
+
+#[test]
+fn a_contact_history_read_from_the_log_carries_its_personal_fields_opened() {
+    let mut node = node();
+    let mut contact = create("c1");
+    contact["customer_id"] = json!(PERSONAL[0]);
+    contact["attributes"] = json!({"caller": PERSONAL[1]});
+    node.handle_request(&request("sb.cmd.contact.create", &contact, "r1"), START);
+    node.handle_request(
+        &request("sb.query.contact", &json!({"contact_id": "c1"}), "q1"),
+        START,
+    );
+    let out = drain(&mut node);
+    // What the log holds: the turn's events, sealed.
+    let logged: Vec<(u64, Event)> = out
+        .iter()
+        .filter_map(|t| match t {
+            Transmit::Append(append) => Some(
+                (append.first_seq..)
+                    .zip(append.events.iter().cloned())
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(!format!("{logged:?}").contains(PERSONAL[1]));
+    node.handle_durable(node.last_decided());
+    let out = drain(&mut node);
+    let Some(Transmit::ReadHistory { id, .. }) = out
+        .iter()
+        .find(|t| matches!(t, Transmit::ReadHistory { .. }))
+        .cloned()
+    else {
+        panic!("a history read: {out:?}");
+    };
+    node.handle_history(id, Some(logged));
+    let replies = replies(&drain(&mut node));
+    let history = replies[0].1["history"].to_string();
+    assert!(
+        history.contains(PERSONAL[0]) && history.contains(PERSONAL[1]),
+        "{history}"
+    );
+    assert!(!history.contains(switchboard_privacy::TOKEN_PREFIX));
+}
