@@ -19,6 +19,7 @@ use switchboard_log::Entry;
 use switchboard_nats::DriverSettings;
 use switchboard_nats::cluster::{Domain, LEASE_BUCKET};
 use switchboard_natsd::NatsServer;
+use switchboard_privacy::{Changes, KvKeystore, KvKeystoreConfig};
 use switchboard_wire::Subjects;
 use tokio::sync::mpsc;
 
@@ -297,8 +298,8 @@ async fn roles_are_confined_to_their_subjects() {
 }
 
 /// The engine user does what an engine in cluster mode does: takes and renews its domain's lease,
-/// appends to its log stream (a fenced atomic batch) and writes and reads a snapshot in its
-/// object store.
+/// appends to its log stream (a fenced atomic batch), writes and reads a snapshot in its
+/// object store, and saves and loads a key in its keystore bucket.
 async fn the_engine_user_runs_cluster_mode(server: &NatsServer) {
     let (client, _) = connect(server, "engine", "engine-secret", "engine-cluster").await;
     let context = async_nats::jetstream::new(client.clone());
@@ -350,9 +351,28 @@ async fn the_engine_user_runs_cluster_mode(server: &NatsServer) {
         .await
         .expect("reads its bytes");
     assert_eq!(read, b"a snapshot");
+    let keystore = KvKeystore::open(
+        &context,
+        &KvKeystoreConfig {
+            bucket: names.keys_bucket(),
+            replicas: 1,
+        },
+    )
+    .await
+    .expect("the engine user makes the keystore bucket");
+    let mut keys = keystore.load().await.expect("reads the keystore");
+    let mut changes = Changes::default();
+    let subject = keys.customer("CUST-1");
+    keys.seal(subject, b"a name", &mut changes).expect("sealed");
+    keystore
+        .save(&keys, &changes)
+        .await
+        .expect("saves a customer's key");
+    assert!(keystore.load().await.expect("reads it back").holds(subject));
 }
 
-/// A desktop or channel user may not write the lease, the log stream or the snapshots, nor call
+/// A desktop or channel user may not write the lease, the log stream, the snapshots or the
+/// keystore, nor call
 /// the JetStream API at all.
 async fn nobody_else_touches_the_cluster_state(
     client: &Client,
@@ -362,6 +382,7 @@ async fn nobody_else_touches_the_cluster_state(
         "$KV.switchboard_leases.switchboard",
         "switchboard.log",
         "$O.SB_SNAP_SWITCHBOARD.M.snapshot-1",
+        "$KV.SB_KEYS_SWITCHBOARD.s.00",
         "$JS.API.STREAM.INFO.SB_LOG_SWITCHBOARD",
         "$JS.API.DIRECT.GET.KV_switchboard_leases",
     ] {

@@ -1,4 +1,5 @@
-//! What personal data costs the engine per contact, and what a keystore save costs: sealing and
+//! What personal data costs the engine per contact, and what a keystore save costs: the node's
+//! sealing of a `contact.create` and opening of its event, sealing and
 //! opening a value of a caller's typical size, a pseudonym, the file keystore's journal append
 //! of a new customer's key, and its atomic, fsynced rewrite at 10 000 and 100 000 subjects. Prints a Markdown table (BENCHMARKS.md).
 //!
@@ -8,7 +9,10 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use switchboard_privacy::{Changes, FileKeystore, KEYSTORE_FILE, SubjectKind};
+use switchboard_core::{Channel, Command, EventKind, NewContact, Router, RoutingConfig, Timestamp};
+use switchboard_privacy::{
+    Changes, DomainSecret, FileKeystore, KEYSTORE_FILE, Keys, Sealer, SubjectKind, open_event,
+};
 
 /// A typical personal value: a name, or a caller's number with a note.
 const VALUE: &[u8] = b"Mrs A. Example, 07700 900123, flat 4b";
@@ -20,6 +24,54 @@ fn mean(iterations: u32, mut run: impl FnMut(u32)) -> Duration {
         run(i);
     }
     start.elapsed() / iterations
+}
+
+/// What the engine pays per contact: a `contact.create` with a customer reference (a returning
+/// customer: their key exists) and three attributes sealed by the node's [`Sealer`], and its
+/// `contact_created` event opened for the events feed and the offer.
+fn per_contact(iterations: u32) {
+    let keys = Keys::new(DomainSecret::from_bytes([1; 32]));
+    let mut sealer = Sealer::seeded(keys, [2; 32]);
+    let router = Router::new(RoutingConfig::default()).expect("the default configuration");
+    let command = || {
+        let mut contact = NewContact::routine("c1", Channel::Phone, "council_tax");
+        contact.customer = Some("CUST-1001".into());
+        contact.attributes = vec![
+            ("caller".into(), "07700 900123".into()),
+            ("name".into(), "Mrs A. Example".into()),
+            ("note".into(), "flat 4b, rang twice about the bill".into()),
+        ];
+        Command::CreateContact(Box::new(contact))
+    };
+    let seal = mean(iterations, |_| {
+        black_box(
+            sealer
+                .seal_command(black_box(command()), router.state())
+                .expect("seal"),
+        );
+    });
+    let plain = mean(iterations, |_| {
+        black_box(black_box(command()));
+    });
+    println!(
+        "| seal a contact.create (customer reference + 3 attributes), less building it | {:.2?} |",
+        seal.saturating_sub(plain)
+    );
+    let mut router = router;
+    let sealed = sealer
+        .seal_command(command(), router.state())
+        .expect("seal");
+    router
+        .handle_command(sealed, Timestamp::from_millis(1_000))
+        .expect("accepted");
+    let event = router
+        .drain_events()
+        .find(|e| matches!(e.kind, EventKind::ContactCreated(_)))
+        .expect("created");
+    let open = mean(iterations, |_| {
+        black_box(open_event(sealer.keys(), black_box(&event)));
+    });
+    println!("| open its contact_created event (4 values) | {open:.2?} |");
 }
 
 fn main() {
@@ -53,6 +105,8 @@ fn main() {
         ));
     });
     println!("| pseudonym of a reference (with its formatting) | {pseudonym:.2?} |");
+
+    per_contact(iterations);
 
     let mut made = 1_u32;
     for subjects in [10_000_u32, 100_000] {

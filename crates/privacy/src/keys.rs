@@ -41,6 +41,24 @@ pub struct Keys {
     subjects: BTreeMap<Pseudonym, SubjectKey>,
 }
 
+/// Keys made and subjects erased, to carry from the keys that changed to a keystore's copy
+/// ([`Keys::delta`], [`Keys::apply`]).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct KeyDelta {
+    /// The keys made, with their subjects.
+    pub made: Vec<(Pseudonym, SubjectKey)>,
+    /// The subjects whose keys were destroyed.
+    pub destroyed: Vec<Pseudonym>,
+}
+
+impl KeyDelta {
+    /// Whether it changes nothing.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.made.is_empty() && self.destroyed.is_empty()
+    }
+}
+
 /// What changed in a [`Keys`] since the keystore last saved it.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Changes {
@@ -138,6 +156,48 @@ impl Keys {
         self.subjects.insert(subject, key);
         changes.made.push(subject);
         Ok(sealed)
+    }
+
+    /// `subject`'s key, made with `make` (and noted in `changes`) if it has none: the engine's
+    /// [`crate::Sealer`] makes keys from its own seeded generator this way.
+    pub fn key_or_make(
+        &mut self,
+        subject: Pseudonym,
+        make: impl FnOnce() -> SubjectKey,
+        changes: &mut Changes,
+    ) -> &SubjectKey {
+        self.subjects.entry(subject).or_insert_with(|| {
+            changes.made.push(subject);
+            make()
+        })
+    }
+
+    /// The keys `changes` made (those still held) and the subjects it destroyed: what a
+    /// keystore must save, without the rest of the keys.
+    #[must_use]
+    pub fn delta(&self, changes: &Changes) -> KeyDelta {
+        KeyDelta {
+            made: changes
+                .made
+                .iter()
+                .filter_map(|s| self.subjects.get(s).map(|k| (*s, k.clone())))
+                .collect(),
+            destroyed: changes.destroyed.clone(),
+        }
+    }
+
+    /// Applies a [`KeyDelta`] made by another copy of these keys, returning the changes it
+    /// made here (to hand to a keystore's `commit` or `save`).
+    pub fn apply(&mut self, delta: &KeyDelta) -> Changes {
+        let mut changes = Changes::default();
+        for (subject, key) in &delta.made {
+            self.subjects.insert(*subject, key.clone());
+            changes.made.push(*subject);
+        }
+        for subject in &delta.destroyed {
+            self.erase(*subject, &mut changes);
+        }
+        changes
     }
 
     /// Opens a sealed value: [`Unsealed::Erased`] when its subject holds no key, or another key

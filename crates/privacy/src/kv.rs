@@ -79,6 +79,15 @@ impl KvKeystore {
         })
     }
 
+    /// Whether the bucket holds a domain secret: `false` for a new bucket, or one that was
+    /// lost (then what it sealed reads as `[erased]`; [`KvKeystore::load`] makes a new one).
+    ///
+    /// # Errors
+    /// The bucket failed.
+    pub async fn has_secret(&self) -> Result<bool, PrivacyError> {
+        Ok(self.get(SECRET_KEY).await?.is_some())
+    }
+
     /// Loads every key, making and storing a domain secret first if the bucket has none.
     ///
     /// # Errors

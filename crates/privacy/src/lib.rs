@@ -18,16 +18,23 @@ mod error;
 mod file;
 mod keys;
 mod kv;
+mod personal;
 mod pseudonym;
 mod retention;
 mod seal;
 
 pub use error::PrivacyError;
 pub use file::{FileKeystore, KEYSTORE_FILE};
-pub use keys::{Changes, ERASED, Keys, Unsealed};
+pub use keys::{Changes, ERASED, KeyDelta, Keys, Unsealed};
 pub use kv::{KvKeystore, KvKeystoreConfig, SUBJECTS_MAX};
+pub use personal::{
+    Sealer, TOKEN_PREFIX, UNREADABLE, find_customer_token, has_personal_fields, open_event,
+    open_shared, open_text, parse_token, token, token_subject,
+};
 pub use pseudonym::{DomainSecret, PSEUDONYM_LEN, Pseudonym, SubjectKind};
 pub use retention::{
     Erasure, Lifetime, PERIOD_YEARS_MAX, RetentionLedger, RetentionPeriod, RetentionSchedule,
 };
-pub use seal::{KEY_ID_LEN, KeyId, SEALED_OVERHEAD, SEALED_VERSION, SealedValue, SubjectKey};
+pub use seal::{
+    KEY_ID_LEN, KeyId, NONCE_LEN, SEALED_OVERHEAD, SEALED_VERSION, SealedValue, SubjectKey,
+};

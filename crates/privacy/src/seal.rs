@@ -22,7 +22,7 @@ pub const SEALED_VERSION: u8 = 1;
 /// Length of a key id.
 pub const KEY_ID_LEN: usize = 16;
 /// Length of the nonce.
-const NONCE_LEN: usize = 24;
+pub const NONCE_LEN: usize = 24;
 /// Length of the header (version, subject, key id, nonce): the associated data is its first
 /// `1 + 16 + 16` bytes.
 const HEADER_LEN: usize = 1 + PSEUDONYM_LEN + KEY_ID_LEN + NONCE_LEN;
@@ -87,10 +87,25 @@ impl SubjectKey {
     /// # Errors
     /// The random source failed to give a nonce.
     pub fn seal(&self, subject: Pseudonym, plaintext: &[u8]) -> Result<SealedValue, PrivacyError> {
-        // A nonce needs to be unique, not secret: the thread's ChaCha generator (seeded and
-        // reseeded from the operating system) gives 192 random bits without a system call.
-        let mut nonce = XNonce::default();
+        let mut nonce = [0_u8; NONCE_LEN];
         rand::RngCore::fill_bytes(&mut rand::rng(), &mut nonce);
+        self.seal_with_nonce(subject, plaintext, nonce)
+    }
+
+    /// Seals `plaintext` under this key with the nonce given. The caller owns the nonce's
+    /// uniqueness: a fresh random one per value (the engine's [`crate::Sealer`] draws them from
+    /// its seeded generator), or one derived from the plaintext itself where equal plaintexts
+    /// must seal equal (a customer's reference, see [`crate::Sealer`]).
+    ///
+    /// # Errors
+    /// [`PrivacyError::Random`] when the cipher refuses (a value too long for it).
+    pub fn seal_with_nonce(
+        &self,
+        subject: Pseudonym,
+        plaintext: &[u8],
+        nonce: [u8; NONCE_LEN],
+    ) -> Result<SealedValue, PrivacyError> {
+        let nonce = XNonce::from(nonce);
         let mut bytes = Vec::with_capacity(plaintext.len() + SEALED_OVERHEAD);
         bytes.push(SEALED_VERSION);
         bytes.extend_from_slice(subject.as_bytes());

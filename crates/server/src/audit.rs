@@ -181,12 +181,34 @@ pub(crate) fn show(args: &ShowArgs) -> Result<ExitCode> {
         (None, Some(customer)) => HistoryFilter::Customer(customer.clone()),
         (None, None) => anyhow::bail!("name a --contact or a --customer"),
     };
-    let events = match args.source.open()? {
+    let (events, keys) = match args.source.open()? {
         Source::Dir(dir) => {
-            history(&dir, &filter).with_context(|| format!("could not read {}", dir.display()))?
+            // The keystore opens what the log holds sealed; a customer is looked for by the
+            // token their reference seals to under their key.
+            let keys = crate::privacy::data_dir_keys(&dir);
+            let filter = match (&filter, &keys) {
+                (HistoryFilter::Customer(reference), Some(keys)) => {
+                    switchboard_privacy::find_customer_token(keys, reference)
+                        .map_or_else(|| filter.clone(), HistoryFilter::Customer)
+                }
+                _ => filter.clone(),
+            };
+            let events = history(&dir, &filter)
+                .with_context(|| format!("could not read {}", dir.display()))?;
+            (events, keys)
         }
-        Source::Stream(stream) => history_of_records(stream.records()?, &filter, u64::MAX)
-            .with_context(|| format!("could not read stream {}", stream.config.stream))?,
+        Source::Stream(stream) => (
+            history_of_records(stream.records()?, &filter, u64::MAX)
+                .with_context(|| format!("could not read stream {}", stream.config.stream))?,
+            None,
+        ),
+    };
+    let events: Vec<(u64, Event)> = match &keys {
+        Some(keys) => events
+            .into_iter()
+            .map(|(seq, event)| (seq, switchboard_privacy::open_event(keys, &event)))
+            .collect(),
+        None => events,
     };
     if args.json {
         let values = events

@@ -133,6 +133,7 @@ fn row(
 fn fold(dir: &std::path::Path, schedule: &RetentionSchedule) -> Result<Folded> {
     // Pseudonyms only key the ledger here; a fresh secret serves, and is never stored.
     let keys = Keys::new(DomainSecret::generate()?);
+    let opener = data_dir_keys(dir);
     let mut ledger = RetentionLedger::new();
     let mut names = BTreeMap::new();
     // Open contacts: their subject and service.
@@ -150,7 +151,15 @@ fn fold(dir: &std::path::Path, schedule: &RetentionSchedule) -> Result<Folded> {
             EventKind::ContactCreated(created) => {
                 let d = &created.details;
                 let (subject, named) = match &d.customer {
-                    Some(c) => (keys.customer(c), Named::Customer(c.to_string())),
+                    // A sealed reference names its customer's pseudonym, and opens with the
+                    // keystore (or reads `[erased]`).
+                    Some(c) => (
+                        switchboard_privacy::token_subject(c).unwrap_or_else(|| keys.customer(c)),
+                        Named::Customer(opener.as_ref().map_or_else(
+                            || c.to_string(),
+                            |k| switchboard_privacy::open_text(k, c),
+                        )),
+                    ),
                     None => (keys.contact(&d.id), Named::Contact(d.id.to_string())),
                 };
                 names.entry(subject).or_insert(named);
@@ -183,4 +192,22 @@ fn fold(dir: &std::path::Path, schedule: &RetentionSchedule) -> Result<Folded> {
         names,
         open,
     })
+}
+
+/// The keys of the keystore in a data directory, to open sealed values with; `None` (with a
+/// warning on stderr, unless there is simply no keystore) when they cannot be read, and sealed
+/// values then show as tokens.
+pub(crate) fn data_dir_keys(dir: &std::path::Path) -> Option<Keys> {
+    use std::io::Write as _;
+    match switchboard_privacy::FileKeystore::open(dir.join(switchboard_privacy::KEYSTORE_FILE)) {
+        Ok(store) => Some(store.keys().clone()),
+        Err(switchboard_privacy::PrivacyError::Lost { .. }) => None,
+        Err(error) => {
+            let _ = writeln!(
+                std::io::stderr(),
+                "warning: the keystore could not be read ({error}): sealed values are shown sealed"
+            );
+            None
+        }
+    }
 }

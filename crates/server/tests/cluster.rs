@@ -4,7 +4,9 @@
 //! serves; the killed one comes back as a standby; then the leader is paused (SIGSTOP) until
 //! the other takes the lease and appends, and resumed: the zombie's append is fenced and it
 //! stops serving without exiting. At the end every acknowledged create is in the stream exactly
-//! once and the chain verifies. Takeover times are printed (figures, not assertions). And an
+//! once and the chain verifies; the creates carry customer references and caller numbers, and
+//! no record of the JetStream log holds them in plaintext (the keys in the domain's KV
+//! keystore, shared across failovers). Takeover times are printed (figures, not assertions). And an
 //! engine started while the cluster has no quorum waits for JetStream instead of exiting.
 //!
 //! Snapshots in cluster mode: a leader stores its snapshots in the domain's bucket, and an
@@ -206,8 +208,11 @@ async fn load(
     while !*stop.borrow() {
         n += LOAD_WORKERS;
         let id = format!("cluster-{n}");
-        let body =
-            json!({"contact_id": id, "channel": "email", "service": "council_tax"}).to_string();
+        // Personal data, which the JetStream log must hold only sealed (docs/privacy.md).
+        let body = json!({"contact_id": id, "channel": "email", "service": "council_tax",
+            "customer_id": format!("{CUSTOMER}{}", n % 11),
+            "attributes": {"caller": format!("{CALLER}{n:05}")}})
+        .to_string();
         let ok = if n.is_multiple_of(2) {
             let mut headers = HeaderMap::new();
             headers.insert("Nats-Msg-Id", id.as_str());
@@ -317,15 +322,29 @@ async fn holder(js: &async_nats::jetstream::Context, wanted: impl Fn(&str) -> bo
     }
 }
 
-/// Every contact created in the stream, with how many times.
+/// What every customer reference the load sends starts with.
+const CUSTOMER: &str = "CUST-CL-";
+/// What every caller number it sends starts with.
+const CALLER: &str = "07700 8";
+
+/// Every contact created in the stream, with how many times; no record holds the load's
+/// personal data in plaintext.
 async fn created_in_stream(client: &async_nats::Client) -> BTreeMap<String, u32> {
     let js = async_nats::jetstream::new(client.clone());
     let config = JetStreamConfig::new("SB_LOG_SWITCHBOARD", "switchboard.log");
     let mut reader = StreamReader::start(&js, &config, 1).await.expect("reader");
     let mut created = BTreeMap::new();
     while let Some(record) = reader.next().await {
-        let event =
-            switchboard_wire::decode_event(&record.expect("record").payload).expect("event");
+        let payload = record.expect("record").payload;
+        for personal in [CUSTOMER, CALLER] {
+            assert!(
+                !payload
+                    .windows(personal.len())
+                    .any(|w| w == personal.as_bytes()),
+                "{personal} in plaintext in the JetStream log"
+            );
+        }
+        let event = switchboard_wire::decode_event(&payload).expect("event");
         if let EventKind::ContactCreated(c) = &event.kind {
             *created.entry(c.details.id.to_string()).or_insert(0) += 1;
         }

@@ -87,6 +87,12 @@ impl Domain {
         format!("SB_SNAP_{}", self.upper())
     }
 
+    /// The KV bucket of the domain's keystore (docs/privacy.md): `SB_KEYS_<PREFIX>`.
+    #[must_use]
+    pub fn keys_bucket(&self) -> String {
+        format!("SB_KEYS_{}", self.upper())
+    }
+
     /// The lease's key in [`LEASE_BUCKET`]: the prefix with `.` made `_`.
     #[must_use]
     pub fn lease_key(&self) -> String {
@@ -537,6 +543,10 @@ async fn lead(
     let mut settings = driver.clone();
     settings.receipts = receipts.into_entries();
     settings.snapshot_sink = snapshots::sink(&context, options, metrics).await;
+    settings.keystore = crate::driver::KeystoreSetting::Kv(switchboard_privacy::KvKeystoreConfig {
+        bucket: options.domain.keys_bucket(),
+        replicas: options.replicas,
+    });
     let serving = Arc::new(Notify::new());
     settings.serving = Some(serving.clone());
     let mut stop = stop.clone();

@@ -11,6 +11,7 @@ mod shell;
 mod stop;
 
 use std::future::Future;
+use std::path::Path;
 use std::pin::pin;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -20,6 +21,9 @@ use switchboard_engine::{
     Engine, EngineError, EngineParts, SnapshotSink, Snapshotter, SnapshotterOptions,
 };
 use switchboard_log::{CommitterOptions, EventLog, GroupCommitter, Report};
+use switchboard_privacy::{
+    FileKeystore, KEYSTORE_FILE, KeyDelta, Keys, KvKeystore, KvKeystoreConfig, Sealer,
+};
 use switchboard_wire::{Receipt, Subjects};
 
 use crate::health::Health;
@@ -71,6 +75,8 @@ pub struct DriverSettings {
     pub serving: Option<std::sync::Arc<tokio::sync::Notify>>,
     /// Where each snapshot also goes (cluster mode: the domain's snapshot bucket).
     pub snapshot_sink: Option<SnapshotSink>,
+    /// Where the keys personal data is sealed under are kept.
+    pub keystore: KeystoreSetting,
 }
 
 impl DriverSettings {
@@ -97,6 +103,100 @@ impl DriverSettings {
             health: Health::new(),
             serving: None,
             snapshot_sink: None,
+            keystore: KeystoreSetting::DataDir,
+        }
+    }
+}
+
+/// Where the engine keeps the keys its personal data is sealed under (docs/privacy.md).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum KeystoreSetting {
+    /// The file `keys` in the engine's data directory (a single engine).
+    #[default]
+    DataDir,
+    /// A JetStream KV bucket (cluster mode: every engine of the domain shares it).
+    Kv(KvKeystoreConfig),
+}
+
+/// The keystore the loop saves new keys to.
+#[derive(Debug)]
+pub(crate) enum Keystore {
+    /// The data directory's file.
+    File(FileKeystore),
+    /// The bucket, with its keys as last saved.
+    Kv {
+        /// The bucket.
+        store: Box<KvKeystore>,
+        /// Its keys.
+        keys: Keys,
+    },
+}
+
+impl Keystore {
+    /// Opens the keystore `setting` names, making one if there is none. A keystore missing
+    /// while the log holds events is reported loudly and replaced: routing goes on, and what
+    /// the lost one sealed reads as `[erased]` for good.
+    async fn open(
+        setting: &KeystoreSetting,
+        dir: &Path,
+        js: &async_nats::jetstream::Context,
+        log_has_events: bool,
+    ) -> Result<(Self, Keys), DriverError> {
+        match setting {
+            KeystoreSetting::DataDir => {
+                let path = dir.join(KEYSTORE_FILE);
+                let (store, lost) = FileKeystore::open_or_create(&path, log_has_events)?;
+                if let Some(lost) = lost {
+                    tracing::error!(
+                        error = %lost,
+                        "the keystore is missing while the log holds events: a new one was made; personal data sealed under the lost one reads as [erased] for good (a log written before sealing holds none: then ignore this)"
+                    );
+                }
+                let keys = store.keys().clone();
+                Ok((Self::File(store), keys))
+            }
+            KeystoreSetting::Kv(config) => {
+                let store = KvKeystore::open(js, config).await?;
+                let had_secret = store.has_secret().await?;
+                let keys = store.load().await?;
+                if !had_secret && log_has_events {
+                    tracing::error!(
+                        bucket = %config.bucket,
+                        "the keystore bucket held no domain secret while the log holds events: a \
+                         new one was made; personal data sealed under the lost keystore reads as \
+                         [erased] for good (a log written before sealing holds none: then ignore \
+                         this)"
+                    );
+                }
+                Ok((
+                    Self::Kv {
+                        store: Box::new(store),
+                        keys: keys.clone(),
+                    },
+                    keys,
+                ))
+            }
+        }
+    }
+
+    /// Saves keys the node made (or destroyed). A failure is logged, not fatal: routing goes
+    /// on; what was sealed under a key that was not saved is lost at the next restart.
+    pub(crate) async fn save(&mut self, delta: &KeyDelta) {
+        let saved = match self {
+            Self::File(store) => {
+                let changes = store.keys_mut().apply(delta);
+                store.commit(&changes)
+            }
+            Self::Kv { store, keys } => {
+                let changes = keys.apply(delta);
+                store.save(keys, &changes).await
+            }
+        };
+        if let Err(error) = saved {
+            tracing::error!(
+                %error,
+                "keys could not be saved to the keystore: routing goes on, but personal data sealed under them will read as [erased] after a restart"
+            );
         }
     }
 }
@@ -163,6 +263,9 @@ pub enum DriverError {
     /// recovers exactly what is durable.
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// The keystore could not be opened (damaged, unreadable: an operator must look).
+    #[error("the keystore: {0}")]
+    Keystore(#[from] switchboard_privacy::PrivacyError),
     /// A subscription ended: the connection was closed.
     #[error("the NATS subscription to {0} ended")]
     SubscriptionEnded(String),
@@ -238,6 +341,7 @@ pub async fn run(
             let _ = reports.send(report);
         })
         .map_err(EngineError::Log)?;
+    let (keystore, keys) = Keystore::open(&settings.keystore, &dir, &wired.js, durable > 0).await?;
     let mut node = Node::new(
         router,
         durable,
@@ -247,6 +351,7 @@ pub async fn run(
             idempotency_window: settings.idempotency_window,
             idempotency_entries_max: settings.idempotency_entries_max,
         },
+        Sealer::from_os(keys),
     );
     node.restore_receipts(std::mem::take(&mut settings.receipts));
     let work = Work::new(wired.js.clone(), wired.events_stream.clone(), dir.clone());
@@ -254,6 +359,7 @@ pub async fn run(
         client,
         wired,
         node,
+        keystore,
         committer,
         reports: receiver,
         snapshotter,

@@ -53,6 +53,8 @@ pub(super) struct Shell {
     pub(super) client: Client,
     pub(super) wired: Wired,
     pub(super) node: Node,
+    /// Where keys the node makes are saved, before the append that needs them.
+    pub(super) keystore: super::Keystore,
     pub(super) committer: GroupCommitter<EngineLog>,
     pub(super) reports: UnboundedReceiver<Report>,
     pub(super) snapshotter: Snapshotter,
@@ -233,6 +235,10 @@ impl Shell {
     /// Carries out one transmit; returns whether it published something.
     async fn carry_out(&mut self, transmit: Transmit) -> Result<bool, DriverError> {
         match transmit {
+            Transmit::SaveKeys(delta) => {
+                self.keystore.save(&delta).await;
+                return Ok(false);
+            }
             Transmit::Append(append) => {
                 let last_seq = append.first_seq + append.entries.len() as u64 - 1;
                 self.telemetry

@@ -42,6 +42,13 @@
 //! - **A failed log** ([`Node::handle_log_failed`]) answers every request still waiting
 //!   `unavailable`, leaves intake unacknowledged (JetStream delivers it again to the next run) and
 //!   drops offers, notices and events; later requests are answered `unavailable` at once.
+//! - **Personal data** (docs/privacy.md). A command's personal fields (customer reference,
+//!   attribute values, free text about a contact) are sealed as it is decoded, before the core
+//!   sees it, by the node's [`Sealer`] (its keys, and a generator the node is handed: seeded in
+//!   a simulation); so the core's state, its events, the log and the snapshots hold tokens, not
+//!   plaintext. Keys made in a turn go to the keystore ([`Transmit::SaveKeys`]) before the
+//!   turn's append. Output is opened: the events feed, offers and contact histories carry the
+//!   plaintext, or `[erased]` where the key is gone.
 
 mod idempotency;
 mod notices;
@@ -59,6 +66,7 @@ use async_nats::Subject;
 use bytes::Bytes;
 use switchboard_core::{AgentId, Event, Router, State, Timestamp};
 use switchboard_log::Entry;
+use switchboard_privacy::{KeyDelta, Keys, Sealer};
 use switchboard_wire::{
     CommandKind, ErrorCode, Format, PAYLOAD_BYTES_MAX, Receipt, Reply, Route, Subjects, WireError,
     names::ID_BYTES_MAX,
@@ -124,6 +132,9 @@ pub(crate) struct Append {
 /// What the node asks the shell to do, in the order given.
 #[derive(Clone, Debug)]
 pub(crate) enum Transmit {
+    /// Save these keys to the keystore before carrying out what follows (the append of values
+    /// sealed under them): made keys must be durable before anything sealed under them is.
+    SaveKeys(KeyDelta),
     /// Append a turn's events to the log; report with [`Node::handle_durable`] (or
     /// [`Node::handle_log_failed`]).
     Append(Append),
@@ -259,14 +270,21 @@ pub(crate) struct Node {
     failed: bool,
     /// The latest time handed in.
     now: Timestamp,
+    /// Seals commands' personal fields as they come in, opens events' for output.
+    sealer: Sealer,
 }
 
 impl Node {
     /// A node over `router`, whose state holds exactly the log's events up to `durable` (all
     /// durable); its events feed resumes after the events stream's last event.
-    pub(crate) fn new(router: Router, durable: u64, settings: NodeSettings) -> Self {
+    pub(crate) fn new(
+        router: Router,
+        durable: u64,
+        settings: NodeSettings,
+        sealer: Sealer,
+    ) -> Self {
         let feed = EventsFeed::new(settings.subjects.clone(), durable);
-        Self::with_feed(router, durable, settings, feed)
+        Self::with_feed(router, durable, settings, feed, sealer)
     }
 
     /// A node with the given events feed (the simulation's choice of rules).
@@ -275,6 +293,7 @@ impl Node {
         durable: u64,
         settings: NodeSettings,
         feed: EventsFeed,
+        sealer: Sealer,
     ) -> Self {
         debug_assert_eq!(router.state().events_applied(), durable);
         let window = Window::new(
@@ -297,6 +316,7 @@ impl Node {
             feed_reported: None,
             failed: false,
             now: Timestamp::EPOCH,
+            sealer,
         }
     }
 
@@ -516,6 +536,13 @@ impl Node {
         now: Timestamp,
     ) {
         self.advance(now);
+        let keys = self.sealer.keys();
+        let events = events.map(|events| {
+            events
+                .into_iter()
+                .map(|e| open_for_output(keys, e))
+                .collect()
+        });
         self.feed.handle_log_read(self.now, from, events);
     }
 
@@ -643,7 +670,18 @@ impl Node {
             return first.clone();
         }
         self.tick();
-        let command = decoded.command;
+        let command = match self
+            .sealer
+            .seal_command(decoded.command, self.router.state())
+        {
+            Ok(command) => command,
+            Err(error) => {
+                return self.refuse(
+                    request,
+                    WireError::invalid(format!("a personal field could not be sealed: {error}")),
+                );
+            }
+        };
         let first_seq = self.last_decided + 1;
         let reply = match self.router.handle_command(command.clone(), self.now) {
             Ok(_) => {
@@ -729,10 +767,14 @@ impl Node {
             notices: Vec::new(),
             events: None,
         };
+        if let Some(delta) = self.sealer.take_delta() {
+            self.transmits.push_back(Transmit::SaveKeys(delta));
+        }
         if !turn.events.is_empty() {
             for event in &turn.events {
                 notices::desktop_notices(
                     self.router.state(),
+                    self.sealer.keys(),
                     &self.settings.subjects,
                     event,
                     &mut closed.notices,
@@ -771,7 +813,8 @@ impl Node {
                 self.transmits.push_back(Transmit::Notice { subject, body });
             }
             if let Some((first_seq, events)) = turn.events {
-                self.feed.handle_durable(first_seq, Arc::clone(&events));
+                self.feed
+                    .handle_durable(first_seq, open_all(self.sealer.keys(), &events));
                 self.transmits
                     .push_back(Transmit::Released { first_seq, events });
             }
@@ -793,6 +836,29 @@ impl Node {
         if counts.refused_for_order > 0 {
             telemetry::events_refused_for_order(counts.refused_for_order);
         }
+    }
+}
+
+/// An event as output shows it: its personal fields opened (docs/privacy.md).
+pub(crate) fn open_for_output(keys: &Keys, event: Event) -> Event {
+    if switchboard_privacy::has_personal_fields(&event) {
+        switchboard_privacy::open_event(keys, &event)
+    } else {
+        event
+    }
+}
+
+/// A turn's events for the events feed, opened; the same batch when none has personal fields.
+fn open_all(keys: &Keys, events: &Arc<Vec<Event>>) -> Arc<Vec<Event>> {
+    if events.iter().any(switchboard_privacy::has_personal_fields) {
+        Arc::new(
+            events
+                .iter()
+                .map(|event| open_for_output(keys, event.clone()))
+                .collect(),
+        )
+    } else {
+        Arc::clone(events)
     }
 }
 

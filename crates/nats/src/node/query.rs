@@ -8,7 +8,7 @@ use switchboard_core::{Event, State};
 use switchboard_wire::query::{ContactReply, HistoryEvent};
 use switchboard_wire::{ErrorCode, Format, QueryKind, Reply, WireError};
 
-use super::{Answer, Node, Request, Transmit};
+use super::{Answer, Node, Request, Transmit, open_for_output};
 use crate::telemetry;
 
 /// The most contact histories asked for and not yet answered (each is a read of the log on a
@@ -136,7 +136,12 @@ impl Node {
         let Some(waiting) = self.histories.remove(&id) else {
             return;
         };
-        let history = history.unwrap_or_default();
+        let keys = self.sealer.keys();
+        let history: Vec<(u64, Event)> = history
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(seq, event)| (seq, open_for_output(keys, event)))
+            .collect();
         let reply = match waiting.current {
             Some(mut reply) => {
                 reply.history = history

@@ -7,6 +7,7 @@ use async_nats::Subject;
 use bytes::Bytes;
 use serde_json::{Value, json};
 use switchboard_core::{Router, RoutingConfig, Timestamp};
+use switchboard_privacy::DomainSecret;
 use switchboard_wire::{Format, Subjects};
 
 use super::*;
@@ -22,13 +23,18 @@ fn settings(batch_max: usize) -> NodeSettings {
     }
 }
 
+/// A sealer with a fixed domain secret and seed.
+fn sealer() -> Sealer {
+    Sealer::seeded(Keys::new(DomainSecret::from_bytes([3; 32])), [4; 32])
+}
+
 fn node() -> Node {
     node_with(settings(1024))
 }
 
 fn node_with(settings: NodeSettings) -> Node {
     let router = Router::new(RoutingConfig::default()).expect("the default configuration");
-    Node::new(router, 0, settings)
+    Node::new(router, 0, settings, sealer())
 }
 
 fn request(subject: &str, body: &Value, reply: &str) -> Request {
@@ -287,7 +293,7 @@ fn a_keyed_commands_reply_rides_into_the_log_and_a_restarted_node_answers_from_i
     let first = replies(&drain(&mut node))[0].1.clone();
 
     // A new node over the same state, its window rebuilt from the receipts.
-    let mut restarted = Node::new(node.into_router(), last, settings(1024));
+    let mut restarted = Node::new(node.into_router(), last, settings(1024), sealer());
     let receipts = vec![(START, receipt.clone())];
     restarted.restore_receipts(receipts.clone());
     let later = START + Duration::from_secs(30);
@@ -298,7 +304,7 @@ fn a_keyed_commands_reply_rides_into_the_log_and_a_restarted_node_answers_from_i
     assert_eq!(replies(&out), [("r3".to_owned(), first)], "the first reply");
 
     // Past the window, the receipt is forgotten.
-    let mut restarted = Node::new(restarted.into_router(), last, settings(1024));
+    let mut restarted = Node::new(restarted.into_router(), last, settings(1024), sealer());
     restarted.restore_receipts(receipts);
     let late = START + Duration::from_secs(600);
     restarted.handle_request(&keyed(subject, &create("c1"), "r4", "k"), late);
@@ -540,4 +546,173 @@ fn durable_events_go_to_the_events_feed_which_first_reads_the_streams_tail() {
         _ => None,
     });
     assert_eq!(publish.map(|p| p.seq), Some(1));
+}
+
+/// The test's personal data: a customer reference, a caller's number and name, a reason.
+const PERSONAL: [&str; 4] = [
+    "CUST-77001",
+    "07700 900461",
+    "Alice Example",
+    "wants a manager",
+];
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+#[test]
+fn personal_fields_are_sealed_into_the_log_and_opened_in_offers_and_the_feed() {
+    let mut node = node();
+    node.handle_request(&request("sb.cmd.agent.ann.login", &login(), "r1"), START);
+    node.handle_request(&request("sb.cmd.agent.ann.ready", &json!({}), "r2"), START);
+    let mut contact = create("c1");
+    contact["customer_id"] = json!(PERSONAL[0]);
+    contact["attributes"] = json!({"caller": PERSONAL[1], "name": PERSONAL[2]});
+    node.handle_request(&request("sb.cmd.contact.create", &contact, "r3"), START);
+    let out: Vec<Transmit> = std::iter::from_fn(|| node.poll_transmit(START)).collect();
+    let save = out.iter().position(|t| matches!(t, Transmit::SaveKeys(_)));
+    let append = out.iter().position(|t| matches!(t, Transmit::Append(_)));
+    assert!(
+        save.is_some() && save < append,
+        "keys are saved first: {out:?}"
+    );
+    let Some(Transmit::Append(append)) = append.map(|i| &out[i]) else {
+        panic!("an append");
+    };
+    for entry in &append.entries {
+        for personal in PERSONAL {
+            assert!(!contains(&entry.payload, personal), "{personal} in the log");
+        }
+    }
+    node.handle_stream_tail(Some(StreamTail::Empty), START);
+    node.handle_durable(node.last_decided());
+    let out: Vec<Transmit> = std::iter::from_fn(|| node.poll_transmit(START)).collect();
+    let offer = out
+        .iter()
+        .find_map(|t| match t {
+            Transmit::Notice { subject, body } if subject.as_str() == "sb.agent.ann.offer" => {
+                Some(body.clone())
+            }
+            _ => None,
+        })
+        .expect("an offer");
+    let offer: Value = serde_json::from_slice(&offer).expect("JSON");
+    assert_eq!(offer["customer_id"], PERSONAL[0]);
+    assert_eq!(offer["attributes"]["caller"], PERSONAL[1]);
+    let feed: Vec<u8> = out
+        .iter()
+        .filter_map(|t| match t {
+            Transmit::Feed(feed::Transmit::Publish(publish)) => Some(publish.body.to_vec()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    for personal in &PERSONAL[..3] {
+        assert!(contains(&feed, personal), "{personal} on the feed");
+    }
+}
+
+/// The `contact_created` events among an append's entries.
+fn created_in(transmits: &[Transmit]) -> Vec<switchboard_core::event::ContactCreated> {
+    transmits
+        .iter()
+        .filter_map(|t| match t {
+            Transmit::Append(append) => Some(append.events.iter()),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|e| match &e.kind {
+            switchboard_core::EventKind::ContactCreated(c) => Some((**c).clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_returning_customer_goes_back_to_their_last_agent_across_a_restart_though_sealed() {
+    let mut node = node();
+    node.handle_request(&request("sb.cmd.agent.ann.login", &login(), "r1"), START);
+    node.handle_request(&request("sb.cmd.agent.ann.ready", &json!({}), "r2"), START);
+    let mut first = create("c1");
+    first["customer_id"] = json!(PERSONAL[0]);
+    node.handle_request(&request("sb.cmd.contact.create", &first, "r3"), START);
+    drain(&mut node);
+    let accept = json!({"offer_id": 1});
+    node.handle_request(&request("sb.cmd.agent.ann.accept", &accept, "r4"), START);
+    let complete = json!({"contact_id": "c1", "outcome": "resolved"});
+    node.handle_request(
+        &request("sb.cmd.agent.ann.complete", &complete, "r5"),
+        START,
+    );
+    drain(&mut node);
+    let last = node.last_decided();
+    node.handle_durable(last);
+    drain(&mut node);
+
+    // A restart: the keystore's keys, a generator seeded otherwise.
+    let keys = node.sealer.keys().clone();
+    let sealer = Sealer::seeded(keys, [8; 32]);
+    let mut restarted = Node::new(node.into_router(), last, settings(1024), sealer);
+    let mut again = create("c2");
+    again["customer_id"] = json!(PERSONAL[0]);
+    let later = START + Duration::from_secs(60);
+    restarted.handle_request(&request("sb.cmd.contact.create", &again, "r6"), later);
+    let created = created_in(&drain(&mut restarted));
+    assert_eq!(created.len(), 1);
+    let details = &created[0].details;
+    assert_eq!(
+        details.preferred_agent.as_ref().map(|a| a.as_str()),
+        Some("ann"),
+        "the last agent, found through the sealed reference: {details:?}"
+    );
+    let customer = details.customer.as_ref().expect("a customer").to_string();
+    assert!(customer.starts_with(switchboard_privacy::TOKEN_PREFIX));
+    assert!(!customer.contains(PERSONAL[0]));
+}
+
+#[test]
+fn a_contact_history_read_from_the_log_carries_its_personal_fields_opened() {
+    let mut node = node();
+    let mut contact = create("c1");
+    contact["customer_id"] = json!(PERSONAL[0]);
+    contact["attributes"] = json!({"caller": PERSONAL[1]});
+    node.handle_request(&request("sb.cmd.contact.create", &contact, "r1"), START);
+    node.handle_request(
+        &request("sb.query.contact", &json!({"contact_id": "c1"}), "q1"),
+        START,
+    );
+    let out = drain(&mut node);
+    // What the log holds: the turn's events, sealed.
+    let logged: Vec<(u64, Event)> = out
+        .iter()
+        .filter_map(|t| match t {
+            Transmit::Append(append) => Some(
+                (append.first_seq..)
+                    .zip(append.events.iter().cloned())
+                    .collect::<Vec<_>>(),
+            ),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert!(!format!("{logged:?}").contains(PERSONAL[1]));
+    node.handle_durable(node.last_decided());
+    let out = drain(&mut node);
+    let Some(Transmit::ReadHistory { id, .. }) = out
+        .iter()
+        .find(|t| matches!(t, Transmit::ReadHistory { .. }))
+        .cloned()
+    else {
+        panic!("a history read: {out:?}");
+    };
+    node.handle_history(id, Some(logged));
+    let replies = replies(&drain(&mut node));
+    let history = replies[0].1["history"].to_string();
+    assert!(
+        history.contains(PERSONAL[0]) && history.contains(PERSONAL[1]),
+        "{history}"
+    );
+    assert!(!history.contains(switchboard_privacy::TOKEN_PREFIX));
 }

@@ -41,6 +41,8 @@ pub(super) enum Violation {
     },
     /// The node's state is not the log's replay.
     Diverged { step: u32, log: u64 },
+    /// A record for the log holds personal data in plaintext.
+    Plaintext { step: u32, detail: String },
     /// The events stream holds an event out of order, twice, or not as the log has it.
     Stream { step: u32, detail: String },
     /// Once the faults stopped, the events stream still lacks an event of the log.

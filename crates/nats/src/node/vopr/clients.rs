@@ -159,6 +159,12 @@ impl Clients {
             "channel": CHANNELS.choose(rng).copied().unwrap_or("phone"),
             "service": SERVICES.choose(rng).copied().unwrap_or("housing"),
         });
+        // Personal data, which must reach the log only sealed: a customer reference (a few
+        // customers come back), a caller's number and a name.
+        if rng.random_bool(0.5) {
+            body["customer_id"] = json!(format!("{CUSTOMER}{}", n % 7));
+        }
+        body["attributes"] = json!({"caller": format!("{CALLER}{n:05}"), "name": NAME});
         self.contacts.push(contact);
         if rng.random_bool(0.25) {
             out.push(Outgoing::Intake {
@@ -387,4 +393,18 @@ impl Clients {
             _ => {}
         }
     }
+}
+
+/// What every customer reference the clients send starts with.
+const CUSTOMER: &str = "CUST-PD-";
+/// What every caller number they send starts with.
+const CALLER: &str = "07700 9";
+/// The name they send.
+const NAME: &str = "Alice Example";
+
+/// Whether `bytes` hold any of the personal data the clients send, in plaintext.
+pub(super) fn holds_personal_data(bytes: &[u8]) -> bool {
+    [CUSTOMER, CALLER, NAME]
+        .iter()
+        .any(|needle| bytes.windows(needle.len()).any(|w| w == needle.as_bytes()))
 }

@@ -186,6 +186,10 @@ fn recover(
         let appended = log.append(&entries[..index(at)]).expect("append");
         let state = State::replay(&entries[..index(at)].iter().map(event).collect::<Vec<_>>());
         let bytes = switchboard_wire::encode_snapshot(&state);
+        assert!(
+            !super::clients::holds_personal_data(&bytes),
+            "a snapshot holds personal data in plaintext"
+        );
         switchboard_log::save_snapshot(
             dir.path(),
             at,

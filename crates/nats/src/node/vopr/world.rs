@@ -15,13 +15,15 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use switchboard_core::{Event, EventKind, Router, RoutingConfig, State, Timestamp};
 use switchboard_engine::ReceiptOptions;
+use switchboard_privacy::{DomainSecret, Keys, Sealer};
 
 use super::check::{Checker, Violation, same_state};
+use super::clients::holds_personal_data;
 use super::clients::{Clients, Outgoing};
 use super::disk::{Disk, Synced, event};
 use crate::feed::simulation::SimStream;
 use crate::feed::{self, Ack, EventsFeed, Publish};
-use crate::node::{IntakeHandle, Mark, Node, NodeSettings, Request, Transmit};
+use crate::node::{IntakeHandle, Mark, Node, NodeSettings, Request, Transmit, open_for_output};
 
 /// Monday 5 January 2026, 09:00 UTC: the simulation's first instant.
 const START: Timestamp = Timestamp::from_millis(1_767_603_600_000);
@@ -140,6 +142,10 @@ pub(super) struct World {
     stream_checked: usize,
     clients: Clients,
     checker: Checker,
+    /// The simulated keystore: keys the node saves are durable at once.
+    keystore: Keys,
+    /// The run's seed, from which each node's sealer is seeded.
+    seed: u64,
 }
 
 impl World {
@@ -183,6 +189,8 @@ impl World {
             stream_checked: 0,
             clients: Clients::new("sb"),
             checker: Checker::new(rules.across_restarts, WINDOW),
+            keystore: Keys::new(DomainSecret::from_bytes([0x5b; 32])),
+            seed,
         };
         world.node = Some(world.new_node(router, 0));
         world
@@ -195,7 +203,12 @@ impl World {
         } else {
             EventsFeed::new(subjects, durable)
         };
-        Node::with_feed(router, durable, self.settings.clone(), feed)
+        // Seeded from the run's seed and the engine's life: the same run seals the same bytes.
+        let mut sealer_seed = [0_u8; 32];
+        sealer_seed[..8].copy_from_slice(&self.seed.to_le_bytes());
+        sealer_seed[8..12].copy_from_slice(&self.run.to_le_bytes());
+        let sealer = Sealer::seeded(self.keystore.clone(), sealer_seed);
+        Node::with_feed(router, durable, self.settings.clone(), feed, sealer)
     }
 
     fn chance(&mut self, p: f64) -> bool {
@@ -580,6 +593,9 @@ impl World {
     fn carry_out(&mut self, node: &mut Node, transmit: Transmit) -> Result<(), Violation> {
         let (step, durable) = (self.step, self.durable_told);
         match transmit {
+            Transmit::SaveKeys(delta) => {
+                self.keystore.apply(&delta);
+            }
             Transmit::Append(append) => self.append(node, append)?,
             Transmit::Reply { to, body, .. } => {
                 self.checker
@@ -646,6 +662,16 @@ impl World {
         };
         let fails = self.chance(0.003);
         let first = self.disk.len() + 1;
+        if let Some(entry) = append
+            .entries
+            .iter()
+            .find(|e| holds_personal_data(&e.payload))
+        {
+            return Err(Violation::Plaintext {
+                step: self.step,
+                detail: String::from_utf8_lossy(&entry.payload).into_owned(),
+            });
+        }
         if !self.disk.append(append.entries, self.now, latency, fails) {
             node.handle_log_failed();
             return Ok(());
@@ -743,8 +769,9 @@ impl World {
                 Some(format!("event {seq} is not in the log"))
             } else {
                 let mut body = Vec::new();
-                let event = &self.log[index(seq - 1)];
-                switchboard_wire::write_event_json(seq, event, &mut body)
+                // The feed carries personal fields opened with the keystore; the log, sealed.
+                let event = open_for_output(&self.keystore, self.log[index(seq - 1)].clone());
+                switchboard_wire::write_event_json(seq, &event, &mut body)
                     .expect("an event writes as JSON");
                 (body != self.stream_bodies[position])
                     .then(|| format!("event {seq} is not as the log has it"))

@@ -1,0 +1,429 @@
+//! The personal fields of the routing core's commands and events, sealed where a command comes
+//! in and opened where output goes out (docs/privacy.md).
+//!
+//! The core stays pure: it is handed commands whose personal fields are already **tokens**,
+//! strings it compares and carries but never opens, so its state, its events, the log, the
+//! snapshots and the JetStream log hold no plaintext by construction. A token is
+//! `sealed:` followed by the [`SealedValue`]'s bytes in unpadded URL-safe base64.
+//!
+//! - A **customer reference** becomes a token sealed under the customer's key with a nonce
+//!   derived from the key and the reference, so the same customer gives the same token for as
+//!   long as their key lives: "last agent", "case owner", duplicate refusal and the persistent
+//!   complainant designation compare tokens. The token names the customer's pseudonym (its
+//!   header), which is what an erasure and a retention schedule act on. Once the key is
+//!   destroyed, a customer who comes back gets a new key, so a new token: they are not linked to
+//!   their erased past.
+//! - **Attribute values** and **free text** about a contact (the reason of an escalation, of a
+//!   complaint stage change, of a due-time extension, of a persistent-complainant decision) are
+//!   sealed under the contact's customer's key, or under the contact's own key when it has no
+//!   customer reference, with a fresh nonce from the [`Sealer`]'s generator.
+//! - Staff data (agent names, not-ready and offer-rejection reasons) is not sealed: it is kept
+//!   under the council's employee-records schedule, outside customer erasure.
+//!
+//! [`open_event`] turns an event's tokens back into text for those entitled to it (the events
+//! feed, offers, queries, `audit show`): the plaintext, or [`ERASED`] once the key is gone. A
+//! string that is not a token (a log written before sealing) is left as it is.
+
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use switchboard_core::{Command, CustomerId, Event, EventKind, State};
+
+use crate::PrivacyError;
+use crate::keys::{Changes, ERASED, KeyDelta, Keys, Unsealed};
+use crate::pseudonym::Pseudonym;
+use crate::seal::{KEY_ID_LEN, KeyId, NONCE_LEN, SealedValue, SubjectKey};
+
+/// What every token starts with.
+pub const TOKEN_PREFIX: &str = "sealed:";
+
+/// What a token that is not a well-formed sealed value, or whose tag fails, reads as.
+pub const UNREADABLE: &str = "[unreadable]";
+
+/// A sealed value as the text the core carries.
+#[must_use]
+pub fn token(sealed: &SealedValue) -> String {
+    let mut text = String::with_capacity(TOKEN_PREFIX.len() + sealed.as_bytes().len() * 4 / 3 + 4);
+    text.push_str(TOKEN_PREFIX);
+    URL_SAFE_NO_PAD.encode_string(sealed.as_bytes(), &mut text);
+    text
+}
+
+/// The sealed value a token holds; `None` for a string that is not a token.
+#[must_use]
+pub fn parse_token(text: &str) -> Option<SealedValue> {
+    let encoded = text.strip_prefix(TOKEN_PREFIX)?;
+    let bytes = URL_SAFE_NO_PAD.decode(encoded).ok()?;
+    SealedValue::from_bytes(bytes).ok()
+}
+
+/// The subject a token was sealed for (a customer token's pseudonym).
+#[must_use]
+pub fn token_subject(text: &str) -> Option<Pseudonym> {
+    parse_token(text).map(|sealed| sealed.subject())
+}
+
+/// Opens one string: a token's plaintext, [`ERASED`] when its key is gone, [`UNREADABLE`] when
+/// it fails its tag; anything else as it is.
+#[must_use]
+pub fn open_text(keys: &Keys, text: &str) -> String {
+    match parse_token(text) {
+        None if text.starts_with(TOKEN_PREFIX) => UNREADABLE.to_owned(),
+        None => text.to_owned(),
+        Some(sealed) => match keys.unseal(&sealed) {
+            Ok(Unsealed::Plain(bytes)) => String::from_utf8_lossy(&bytes).into_owned(),
+            Ok(Unsealed::Erased) => ERASED.to_owned(),
+            Err(_) => UNREADABLE.to_owned(),
+        },
+    }
+}
+
+/// [`open_text`] for the core's shared strings; a string that is not a token is shared, not
+/// copied.
+#[must_use]
+pub fn open_shared(keys: &Keys, text: &Arc<str>) -> Arc<str> {
+    if text.starts_with(TOKEN_PREFIX) {
+        Arc::from(open_text(keys, text))
+    } else {
+        Arc::clone(text)
+    }
+}
+
+/// A customer's token under their key: sealed with a nonce derived from the key and the
+/// reference, so the same for as long as the key lives.
+fn customer_token(
+    key: &SubjectKey,
+    subject: Pseudonym,
+    reference: &str,
+) -> Result<String, PrivacyError> {
+    let derived = blake3::derive_key("switchboard 2026 customer reference nonce", key.as_bytes());
+    let hash = blake3::keyed_hash(&derived, reference.as_bytes());
+    let mut nonce = [0_u8; NONCE_LEN];
+    nonce.copy_from_slice(&hash.as_bytes()[..NONCE_LEN]);
+    let sealed = key.seal_with_nonce(subject, reference.as_bytes(), nonce)?;
+    Ok(token(&sealed))
+}
+
+/// The token the log holds for a customer's reference while their key lives (what a subject
+/// access request looks for); `None` when the keys hold no key for them (erased, or never seen).
+#[must_use]
+pub fn find_customer_token(keys: &Keys, reference: &str) -> Option<String> {
+    let subject = keys.customer(reference);
+    let key = keys.key(subject)?;
+    customer_token(key, subject, reference).ok()
+}
+
+/// Whether an event carries a personal field that may be a token.
+#[must_use]
+pub fn has_personal_fields(event: &Event) -> bool {
+    match &event.kind {
+        EventKind::ContactCreated(created) => {
+            created.details.customer.is_some() || !created.details.attributes.is_empty()
+        }
+        EventKind::ContactEscalated { .. }
+        | EventKind::ComplaintStageChanged(_)
+        | EventKind::DueTimeExtended(_)
+        | EventKind::PersistentComplainantMarked { .. } => true,
+        _ => false,
+    }
+}
+
+/// The event with every token opened (see the module documentation).
+#[must_use]
+pub fn open_event(keys: &Keys, event: &Event) -> Event {
+    let mut event = event.clone();
+    let open = |text: &mut Arc<str>| *text = open_shared(keys, text);
+    match &mut event.kind {
+        EventKind::ContactCreated(created) => {
+            let details = &mut created.details;
+            if let Some(customer) = &mut details.customer {
+                *customer = CustomerId::new(open_text(keys, customer.as_str()));
+            }
+            details.attributes.iter_mut().for_each(|(_, v)| open(v));
+        }
+        EventKind::ContactEscalated { reason, .. } => open(reason),
+        EventKind::ComplaintStageChanged(changed) => open(&mut changed.reason),
+        EventKind::DueTimeExtended(extended) => open(&mut extended.reason),
+        EventKind::PersistentComplainantMarked {
+            customer, reason, ..
+        } => {
+            *customer = CustomerId::new(open_text(keys, customer.as_str()));
+            open(reason);
+        }
+        _ => {}
+    }
+    event
+}
+
+/// The engine's sealing: its copy of the keys, the changes not yet saved, and the generator its
+/// keys and nonces come from (seeded from the operating system in production, from the run's
+/// seed in a simulation, so that a simulated run is the same every time).
+#[derive(Debug)]
+pub struct Sealer {
+    keys: Keys,
+    rng: ChaCha20Rng,
+    changes: Changes,
+}
+
+impl Sealer {
+    /// A sealer over `keys` whose generator is seeded with `seed` (a simulation's).
+    #[must_use]
+    pub fn seeded(keys: Keys, seed: [u8; 32]) -> Self {
+        Self {
+            keys,
+            rng: ChaCha20Rng::from_seed(seed),
+            changes: Changes::default(),
+        }
+    }
+
+    /// A sealer over `keys` whose generator is seeded from the thread's generator (itself a
+    /// CSPRNG seeded from the operating system).
+    #[must_use]
+    pub fn from_os(keys: Keys) -> Self {
+        let mut seed = [0_u8; 32];
+        rand::rng().fill_bytes(&mut seed);
+        Self::seeded(keys, seed)
+    }
+
+    /// The keys, to open with.
+    #[must_use]
+    pub const fn keys(&self) -> &Keys {
+        &self.keys
+    }
+
+    /// Keys made and destroyed since the last call, for the keystore to save (before anything
+    /// sealed under them is durable).
+    pub fn take_delta(&mut self) -> Option<KeyDelta> {
+        if self.changes.is_empty() {
+            return None;
+        }
+        let changes = std::mem::take(&mut self.changes);
+        Some(self.keys.delta(&changes))
+    }
+
+    /// Destroys `subject`'s key; `false` when it had none.
+    pub fn erase(&mut self, subject: Pseudonym) -> bool {
+        self.keys.erase(subject, &mut self.changes)
+    }
+
+    /// `subject`'s key, made from the generator if it has none.
+    fn key(&mut self, subject: Pseudonym) -> &SubjectKey {
+        let rng = &mut self.rng;
+        self.keys.key_or_make(
+            subject,
+            || {
+                let mut id = [0_u8; KEY_ID_LEN];
+                let mut bytes = [0_u8; 32];
+                rng.fill_bytes(&mut id);
+                rng.fill_bytes(&mut bytes);
+                SubjectKey::from_parts(KeyId(id), bytes)
+            },
+            &mut self.changes,
+        )
+    }
+
+    /// A customer's reference as the token the core compares: sealed under the customer's key
+    /// with a nonce derived from the key and the reference, so equal while the key lives.
+    ///
+    /// # Errors
+    /// The cipher refused (a value too long for it).
+    pub fn seal_customer(&mut self, reference: &str) -> Result<CustomerId, PrivacyError> {
+        let subject = self.keys.customer(reference);
+        let key = self.key(subject);
+        let derive =
+            blake3::derive_key("switchboard 2026 customer reference nonce", key.as_bytes());
+        let hash = blake3::keyed_hash(&derive, reference.as_bytes());
+        let mut nonce = [0_u8; NONCE_LEN];
+        nonce.copy_from_slice(&hash.as_bytes()[..NONCE_LEN]);
+        let sealed = key.seal_with_nonce(subject, reference.as_bytes(), nonce)?;
+        Ok(CustomerId::new(token(&sealed)))
+    }
+
+    /// A value sealed for `subject` with a fresh nonce, as a token.
+    ///
+    /// # Errors
+    /// The cipher refused (a value too long for it).
+    pub fn seal_for(&mut self, subject: Pseudonym, text: &str) -> Result<Arc<str>, PrivacyError> {
+        let mut nonce = [0_u8; NONCE_LEN];
+        self.rng.fill_bytes(&mut nonce);
+        let sealed = self
+            .key(subject)
+            .seal_with_nonce(subject, text.as_bytes(), nonce)?;
+        Ok(Arc::from(token(&sealed)))
+    }
+
+    /// The subject a contact's values are sealed for: its customer's (from the customer token
+    /// the state holds), else the contact's own.
+    fn contact_subject(&self, state: &State, contact: &str) -> Pseudonym {
+        let customer = state
+            .contact(contact)
+            .and_then(|c| c.customer.clone())
+            .or_else(|| {
+                state
+                    .finished_contact(contact)
+                    .and_then(|c| c.customer.clone())
+            });
+        customer
+            .and_then(|c| token_subject(c.as_str()))
+            .unwrap_or_else(|| self.keys.contact(contact))
+    }
+
+    /// The command with its personal fields sealed (see the module documentation). `state` is
+    /// the core's, to find a contact's customer.
+    ///
+    /// # Errors
+    /// The cipher refused (a value too long for it).
+    pub fn seal_command(
+        &mut self,
+        mut command: Command,
+        state: &State,
+    ) -> Result<Command, PrivacyError> {
+        match &mut command {
+            Command::CreateContact(contact) => {
+                let subject = match contact.customer.take() {
+                    Some(reference) => {
+                        let sealed = self.seal_customer(reference.as_str())?;
+                        let subject = token_subject(sealed.as_str());
+                        contact.customer = Some(sealed);
+                        subject
+                    }
+                    None => None,
+                }
+                .unwrap_or_else(|| self.keys.contact(contact.id.as_str()));
+                for (_, value) in &mut contact.attributes {
+                    *value = self.seal_for(subject, value)?;
+                }
+            }
+            Command::EscalateContact {
+                contact, reason, ..
+            }
+            | Command::ChangeComplaintStage {
+                contact, reason, ..
+            }
+            | Command::ExtendDueTime {
+                contact, reason, ..
+            } => {
+                let subject = self.contact_subject(state, contact.as_str());
+                *reason = self.seal_for(subject, reason)?;
+            }
+            Command::MarkPersistentComplainant {
+                customer, reason, ..
+            } => {
+                let sealed = self.seal_customer(customer.as_str())?;
+                let subject = token_subject(sealed.as_str())
+                    .unwrap_or_else(|| self.keys.customer(customer.as_str()));
+                *customer = sealed;
+                *reason = self.seal_for(subject, reason)?;
+            }
+            _ => {}
+        }
+        Ok(command)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pseudonym::DomainSecret;
+    use switchboard_core::{Channel, NewContact, Router, RoutingConfig, Timestamp};
+
+    fn sealer() -> Sealer {
+        Sealer::seeded(Keys::new(DomainSecret::from_bytes([7; 32])), [9; 32])
+    }
+
+    fn create(id: &str, customer: &str) -> Command {
+        let mut contact = NewContact::routine(id, Channel::Phone, "council_tax");
+        contact.customer = Some(customer.into());
+        contact.attributes = vec![("caller".into(), "07700 900123".into())];
+        Command::CreateContact(Box::new(contact))
+    }
+
+    fn sealed_contact(command: &Command) -> (String, String) {
+        let Command::CreateContact(contact) = command else {
+            panic!("a contact");
+        };
+        let customer = contact.customer.as_ref().expect("customer").to_string();
+        (customer, contact.attributes[0].1.to_string())
+    }
+
+    #[test]
+    fn a_customer_seals_to_one_token_and_values_open_until_erased() {
+        let mut sealer = sealer();
+        let router = Router::new(RoutingConfig::default()).expect("config");
+        let first = sealer
+            .seal_command(create("c1", "CUST-1001"), router.state())
+            .expect("sealed");
+        let second = sealer
+            .seal_command(create("c2", "CUST-1001"), router.state())
+            .expect("sealed");
+        let (customer, caller) = sealed_contact(&first);
+        let (again, caller_again) = sealed_contact(&second);
+        assert_eq!(customer, again, "the same customer, the same token");
+        assert_ne!(caller, caller_again, "a fresh nonce per value");
+        for text in [&customer, &caller] {
+            assert!(text.starts_with(TOKEN_PREFIX));
+            assert!(!text.contains("CUST-1001") && !text.contains("07700"));
+        }
+        assert_eq!(open_text(sealer.keys(), &customer), "CUST-1001");
+        assert_eq!(open_text(sealer.keys(), &caller), "07700 900123");
+        assert_eq!(open_text(sealer.keys(), "plain"), "plain");
+        let delta = sealer.take_delta().expect("a key was made");
+        assert_eq!(delta.made.len(), 1);
+        assert!(sealer.take_delta().is_none());
+        let subject = token_subject(&customer).expect("a token");
+        assert_eq!(subject, sealer.keys().customer("CUST-1001"));
+        assert_eq!(
+            find_customer_token(sealer.keys(), "CUST-1001").as_deref(),
+            Some(customer.as_str())
+        );
+        assert!(sealer.erase(subject));
+        assert_eq!(open_text(sealer.keys(), &customer), ERASED);
+        assert_eq!(open_text(sealer.keys(), &caller), ERASED);
+        let back = sealer
+            .seal_command(create("c3", "CUST-1001"), router.state())
+            .expect("sealed");
+        assert_ne!(sealed_contact(&back).0, customer, "a new key, a new token");
+    }
+
+    #[test]
+    fn the_same_seed_seals_the_same_bytes() {
+        let router = Router::new(RoutingConfig::default()).expect("config");
+        let run = || {
+            let mut sealer = sealer();
+            let mut contact = NewContact::routine("c1", Channel::Email, "council_tax");
+            contact.attributes = vec![("name".into(), "Alice Example".into())];
+            let command = Command::CreateContact(Box::new(contact));
+            format!("{:?}", sealer.seal_command(command, router.state()))
+        };
+        assert_eq!(run(), run());
+    }
+
+    #[test]
+    fn an_event_opens_for_output() {
+        let mut sealer = sealer();
+        let mut router = Router::new(RoutingConfig::default()).expect("config");
+        let command = sealer
+            .seal_command(create("c1", "CUST-1001"), router.state())
+            .expect("sealed");
+        router
+            .handle_command(command, Timestamp::from_millis(1_000))
+            .expect("accepted");
+        let event = router
+            .drain_events()
+            .find(|e| matches!(e.kind, EventKind::ContactCreated(_)))
+            .expect("created");
+        assert!(has_personal_fields(&event));
+        let opened = open_event(sealer.keys(), &event);
+        let EventKind::ContactCreated(created) = &opened.kind else {
+            panic!("created");
+        };
+        assert_eq!(
+            created.details.customer.as_ref().map(CustomerId::as_str),
+            Some("CUST-1001")
+        );
+        assert_eq!(&*created.details.attributes[0].1, "07700 900123");
+    }
+}
