@@ -384,7 +384,10 @@ pub(crate) fn watch_lease(
     rt.spawn(async move {
         let js = async_nats::jetstream::new(client);
         let key = switchboard_nats::cluster::Domain::new(PREFIX).lease_key();
+        // A watch is asked for again at most every 100 ms while the bucket does not answer.
+        let mut pace = tokio::time::interval(Duration::from_millis(100));
         loop {
+            pace.tick().await;
             let watched = async {
                 let kv = js
                     .get_key_value(switchboard_nats::cluster::LEASE_BUCKET)
@@ -393,7 +396,6 @@ pub(crate) fn watch_lease(
                 kv.watch(&key).await.ok()
             };
             let Some(mut watch) = watched.await else {
-                tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             };
             while let Some(Ok(entry)) = watch.next().await {
