@@ -141,23 +141,24 @@ impl KvKeystore {
         Ok(keys)
     }
 
-    /// Stores the keys made and erases the keys destroyed since the last save.
+    /// Stores the keys made and erases the keys destroyed since the last save. The keys made
+    /// are put all at once and their acknowledgements awaited together: a turn that makes many
+    /// customers' keys costs the loop one round trip to the bucket, not one per key.
     ///
     /// # Errors
     /// The bucket failed; what was saved before the failure stays saved.
     pub async fn save(&self, keys: &Keys, changes: &Changes) -> Result<(), PrivacyError> {
-        for subject in &changes.made {
-            let Some((_, key)) = keys.iter().find(|(s, _)| *s == subject) else {
-                continue; // made, then destroyed again before this save
-            };
+        let puts = changes.made.iter().filter_map(|subject| {
+            // None: made, then destroyed again before this save.
+            let key = keys.key(*subject)?;
             let mut value = Vec::with_capacity(KEY_ID_LEN + 32);
             value.extend_from_slice(&key.id().0);
             value.extend_from_slice(key.as_bytes());
-            self.store
-                .put(subject_key(*subject), value.into())
-                .await
-                .map_err(fail(&self.bucket))?;
-        }
+            Some(self.store.put(subject_key(*subject), value.into()))
+        });
+        futures::future::try_join_all(puts)
+            .await
+            .map_err(fail(&self.bucket))?;
         for subject in &changes.destroyed {
             self.erase(*subject).await?;
         }
