@@ -32,7 +32,7 @@ use switchboard_jetlog::{
 use switchboard_natsd::NatsCluster;
 
 mod common;
-use common::{free_port, wait_until_serving};
+use common::{free_port, serving_within, wait_until_serving};
 
 /// Milliseconds since midnight UTC of `time` (the log lines' clock, to the millisecond).
 fn ms_of_day(time: std::time::SystemTime) -> u64 {
@@ -459,7 +459,11 @@ async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
     nodes[leader].child.kill().expect("SIGKILL the leader");
     let _ = nodes[leader].child.wait();
     holder(&js, |h| h == nodes[standby].id).await;
-    wait_until_serving(&client).await;
+    assert!(
+        serving_within(&client, Duration::from_secs(30)).await,
+        "the new leader holds the lease but answers no query within 30 s; its log:\n{}",
+        nodes[standby].logged()
+    );
     eprintln!(
         "{}",
         takeover_report(&nodes[standby], killed_at, killed.elapsed())
