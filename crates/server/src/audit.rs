@@ -229,6 +229,18 @@ pub(crate) fn show(args: &ShowArgs) -> Result<ExitCode> {
         say!("The log has nothing about {whose}.");
         return Ok(ExitCode::from(1));
     }
+    if keys.is_none()
+        && events
+            .iter()
+            .any(|(_, event)| switchboard_privacy::has_personal_fields(event))
+    {
+        say!(
+            "Personal fields are shown sealed (`sealed:...`): no keystore was found to open \
+             them. A file log's keystore is `keys` in its data directory; cluster mode's is the \
+             domain's bucket SB_KEYS_<PREFIX>, which audit show does not read yet \
+             (docs/privacy.md)."
+        );
+    }
     say!("History of {whose} ({} events):", events.len());
     for (seq, event) in &events {
         say!("{}  #{seq:<6} {}", event.at, describe(event));

@@ -260,6 +260,16 @@ async fn lose_the_keystore(url: &str, dir: &Path, client: &async_nats::Client) {
             std::fs::remove_file(&path).expect("removed");
         }
     }
+    // With no keystore at all, audit show says why what it prints is sealed.
+    let d = dir.to_str().expect("utf-8");
+    let shown = switchboard(&["audit", "show", "--data-dir", d, "--contact", "call-1"]);
+    assert!(shown.status.success(), "{}", text(&shown));
+    assert!(
+        text(&shown)
+            .contains("Personal fields are shown sealed (`sealed:...`): no keystore was found"),
+        "{}",
+        text(&shown)
+    );
     let mut engine = start_engine(url, dir);
     wait_until_serving(client).await;
     let after = json!({"contact_id": "call-2", "channel": "phone", "service": "council_tax",
@@ -271,7 +281,6 @@ async fn lose_the_keystore(url: &str, dir: &Path, client: &async_nats::Client) {
         .expect("kill runs");
     assert!(status.success());
     assert!(engine.wait().expect("the engine stops").success());
-    let d = dir.to_str().expect("utf-8");
     let shown = switchboard(&[
         "audit",
         "show",
