@@ -150,6 +150,25 @@ impl Node {
     fn logged(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
+
+    /// The engine's log, then its own series from `/metrics` (what a stuck engine was doing:
+    /// turns submitted and durable, the feed, the intake), for a failure's message.
+    async fn logged_and_metrics(&self) -> String {
+        let config = std::fs::read_to_string(&self.config).unwrap_or_default();
+        let address = config
+            .lines()
+            .find_map(|line| line.strip_prefix("address = \""))
+            .and_then(|rest| rest.trim_end_matches('"').parse().ok());
+        let scrape = match address {
+            Some(address) => common::http_get(address, "/metrics").await.1,
+            None => String::new(),
+        };
+        let series: Vec<&str> = scrape
+            .lines()
+            .filter(|line| line.starts_with("switchboard_") && !line.contains("_bucket{"))
+            .collect();
+        format!("{}\nits metrics:\n{}", self.logged(), series.join("\n"))
+    }
 }
 
 /// A failed test does not leave its engines running.
@@ -185,6 +204,11 @@ static ONE_CLUSTER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const
 /// Senders working at once, so that a leader has turns queued behind the one being appended.
 const LOAD_WORKERS: u64 = 4;
 
+/// How often each sender to the durable inbox publishes. JetStream acknowledges an inbox message
+/// as soon as the stream holds it, not when the engine has taken it, so an unpaced sender runs
+/// ahead of a leader on a loaded machine without bound (and a failover's backlog grows with it).
+const INBOX_PACE: Duration = Duration::from_millis(20);
+
 /// Pause-and-resume rounds tried before a zombie's append must have been fenced.
 const ZOMBIE_ROUNDS_MAX: usize = 4;
 
@@ -205,6 +229,8 @@ async fn load(
 ) {
     let js = async_nats::jetstream::new(client.clone());
     let mut n = worker;
+    let mut pace = tokio::time::interval(INBOX_PACE);
+    pace.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     while !*stop.borrow() {
         n += LOAD_WORKERS;
         let id = format!("cluster-{n}");
@@ -225,6 +251,7 @@ async fn load(
                 if serde_json::from_slice::<serde_json::Value>(&reply.payload)
                     .is_ok_and(|value| value["ok"] == true))
         } else {
+            pace.tick().await;
             let mut headers = HeaderMap::new();
             headers.insert("Nats-Msg-Id", id.as_str());
             match js
@@ -451,7 +478,11 @@ async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
         .logged()
         .contains("the domain's lease is held")
     {
-        assert!(Instant::now() < deadline, "the standby never stood by");
+        assert!(
+            Instant::now() < deadline,
+            "the standby never stood by; its log:\n{}",
+            nodes[standby].logged()
+        );
         acknowledged_more(&mut progress, 1).await;
     }
     let killed = Instant::now();
@@ -459,11 +490,12 @@ async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
     nodes[leader].child.kill().expect("SIGKILL the leader");
     let _ = nodes[leader].child.wait();
     holder(&js, |h| h == nodes[standby].id).await;
-    assert!(
-        serving_within(&client, Duration::from_secs(30)).await,
-        "the new leader holds the lease but answers no query within 30 s; its log:\n{}",
-        nodes[standby].logged()
-    );
+    if !serving_within(&client, Duration::from_secs(30)).await {
+        panic!(
+            "the new leader holds the lease but answers no query within 30 s; its log:\n{}",
+            nodes[standby].logged_and_metrics().await
+        );
+    }
     eprintln!(
         "{}",
         takeover_report(&nodes[standby], killed_at, killed.elapsed())

@@ -20,7 +20,6 @@ use std::time::Duration;
 use serde_json::json;
 use switchboard_log::small_fs::SmallFs;
 use switchboard_natsd::NatsServer;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Bound of every wait on the engine.
 const WAIT: Duration = Duration::from_secs(60);
@@ -65,33 +64,6 @@ fn write_config(path: &Path, url: &str, data_dir: &Path, metrics: SocketAddr, mi
     std::fs::write(path, text).expect("write the configuration");
 }
 
-/// A GET over a fresh connection: (status code, body).
-async fn get(address: SocketAddr, path: &str) -> (u16, String) {
-    let Ok(mut stream) = tokio::net::TcpStream::connect(address).await else {
-        // The engine is not listening (yet, or any more).
-        return (0, String::new());
-    };
-    stream
-        .write_all(format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes())
-        .await
-        .expect("send");
-    let mut response = String::new();
-    tokio::time::timeout(WAIT, stream.read_to_string(&mut response))
-        .await
-        .expect("a response in time")
-        .expect("read");
-    let status = response
-        .split_ascii_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status line");
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, body)| body.to_owned())
-        .unwrap_or_default();
-    (status, body)
-}
-
 /// Polls `/readyz` every 50 ms (the bound is [`WAIT`]) until it answers `status` with a body
 /// that `matches`.
 async fn wait_readyz(engine: &Engine, status: u16, matches: impl Fn(&str) -> bool) -> String {
@@ -99,7 +71,7 @@ async fn wait_readyz(engine: &Engine, status: u16, matches: impl Fn(&str) -> boo
     let mut poll = tokio::time::interval(Duration::from_millis(50));
     loop {
         poll.tick().await;
-        let (got, body) = get(engine.metrics, "/readyz").await;
+        let (got, body) = common::http_get(engine.metrics, "/readyz").await;
         if got == status && matches(&body) {
             return body;
         }
@@ -137,7 +109,7 @@ fn stop(engine: &mut Engine) -> ExitStatus {
 /// `switchboard_data_dir_free_bytes` in a scrape now, as written (`None` if the engine does
 /// not answer).
 async fn free_bytes(metrics: SocketAddr) -> Option<String> {
-    let (_, scrape) = get(metrics, "/metrics").await;
+    let (_, scrape) = common::http_get(metrics, "/metrics").await;
     scrape
         .lines()
         .find_map(|line| line.strip_prefix("switchboard_data_dir_free_bytes "))
@@ -260,7 +232,7 @@ async fn fill_until_not_ready(
         let free = free_bytes(metrics).await;
         traffic.send(client, 1000).await;
         wait_free_bytes_changed(metrics, free).await;
-        let (status, body) = get(metrics, "/readyz").await;
+        let (status, body) = common::http_get(metrics, "/readyz").await;
         if status == 503 {
             assert!(
                 body.contains("less free space than engine.min_free_bytes"),
@@ -352,7 +324,7 @@ async fn a_full_disk_is_seen_coming_stops_the_engine_cleanly_and_loses_nothing_a
 
     // Seen coming: the gauge is there, and readiness turns 503 naming the disk while the
     // engine still serves.
-    let (_, scrape) = get(metrics, "/metrics").await;
+    let (_, scrape) = common::http_get(metrics, "/metrics").await;
     assert!(
         scrape.contains("switchboard_data_dir_free_bytes "),
         "{scrape}"
@@ -432,8 +404,12 @@ async fn below_the_free_space_floor_the_engine_is_not_ready_and_its_log_has_no_c
     })
     .await;
 
-    assert_eq!(get(metrics, "/healthz").await.0, 200, "alive all the same");
-    let (_, scrape) = get(metrics, "/metrics").await;
+    assert_eq!(
+        common::http_get(metrics, "/healthz").await.0,
+        200,
+        "alive all the same"
+    );
+    let (_, scrape) = common::http_get(metrics, "/metrics").await;
     assert!(scrape.contains("switchboard_ready 0"), "{scrape}");
     assert_eq!(stop(&mut engine).code(), Some(0));
     let log = std::fs::read_to_string(&engine.stderr).expect("the log");

@@ -159,6 +159,7 @@ impl Keystore {
                 let store = KvKeystore::open(js, config).await?;
                 let had_secret = store.has_secret().await?;
                 let keys = store.load().await?;
+                tracing::info!(bucket = %config.bucket, subjects = keys.len(), "keystore bucket loaded");
                 if !had_secret && log_has_events {
                     tracing::error!(
                         bucket = %config.bucket,
@@ -316,9 +317,6 @@ pub async fn run(
     );
     let telemetry = Telemetry::new(router.state(), settings.health.clone());
     telemetry.health().loop_started(&client);
-    if let Some(serving) = &settings.serving {
-        serving.notify_one();
-    }
     let snapshotter = Snapshotter::spawn(
         router.state(),
         durable,
@@ -374,6 +372,10 @@ pub async fn run(
         clock: wall_now(),
         stopping: false,
     };
+    // Serving from here: the takeover's time includes opening the keystore.
+    if let Some(serving) = &settings.serving {
+        serving.notify_one();
+    }
     let shutdown = pin!(shutdown);
     shell.serve(shutdown).await?;
     let health = shell.telemetry.health().clone();

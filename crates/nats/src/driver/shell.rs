@@ -227,7 +227,9 @@ impl Shell {
             self.snapshotter.durable(seq, hash);
         }
         if sent {
-            self.client.flush().await.map_err(nats("flush a turn"))?;
+            watched("flushing a turn", self.client.flush())
+                .await
+                .map_err(nats("flush a turn"))?;
         }
         Ok(())
     }
@@ -236,7 +238,7 @@ impl Shell {
     async fn carry_out(&mut self, transmit: Transmit) -> Result<bool, DriverError> {
         match transmit {
             Transmit::SaveKeys(delta) => {
-                self.keystore.save(&delta).await;
+                watched("saving keys to the keystore", self.keystore.save(&delta)).await;
                 return Ok(false);
             }
             Transmit::Append(append) => {
@@ -254,17 +256,22 @@ impl Shell {
                 return Ok(false);
             }
             Transmit::Reply { to, body, mark } => {
-                publish(&self.client, to, body, "a reply").await;
+                watched(
+                    "publishing a reply",
+                    publish(&self.client, to, body, "a reply"),
+                )
+                .await;
                 if let Some(mark) = mark {
                     telemetry::command_replied(self.since(mark));
                 }
             }
             Transmit::AckIntake { handle, mark } => {
-                self.intake.ack(handle).await;
+                watched("acknowledging an intake message", self.intake.ack(handle)).await;
                 telemetry::command_replied(self.since(mark));
             }
             Transmit::Notice { subject, body } => {
-                publish(&self.client, subject, body, "an offer or a desktop notice").await;
+                let notice = publish(&self.client, subject, body, "an offer or a desktop notice");
+                watched("publishing a notice", notice).await;
             }
             Transmit::Released { first_seq, events } => {
                 self.snapshotter.events(first_seq, events);
@@ -278,7 +285,9 @@ impl Shell {
                 self.work.history(id, contact_id, up_to);
                 return Ok(false);
             }
-            Transmit::Feed(work) => return Ok(self.work.feed(work).await),
+            Transmit::Feed(work) => {
+                return Ok(watched("handing the feed's work out", self.work.feed(work)).await);
+            }
         }
         Ok(true)
     }
@@ -286,6 +295,33 @@ impl Shell {
     fn since(&self, mark: Mark) -> Duration {
         let now = u64::try_from(self.started.elapsed().as_micros()).unwrap_or(u64::MAX);
         Duration::from_micros(now.saturating_sub(mark.0))
+    }
+}
+
+/// How long one step of a round may wait on NATS (or the keystore) before it is logged.
+const STEP_SLOW: Duration = Duration::from_secs(5);
+
+/// Awaits `step`, logging a warning, naming it, each [`STEP_SLOW`] it is still waiting: a round
+/// blocked on NATS answers nothing meanwhile, and the log must say where it waits.
+async fn watched<T>(what: &'static str, step: impl Future<Output = T>) -> T {
+    let mut step = std::pin::pin!(step);
+    // Most steps are done at once: no timer for them.
+    if let Some(done) = (&mut step).now_or_never() {
+        return done;
+    }
+    let mut waited = Duration::ZERO;
+    loop {
+        match tokio::time::timeout(STEP_SLOW, &mut step).await {
+            Ok(done) => return done,
+            Err(_) => {
+                waited += STEP_SLOW;
+                tracing::warn!(
+                    step = what,
+                    waited_secs = waited.as_secs(),
+                    "the engine loop is still waiting on one step of a round"
+                );
+            }
+        }
     }
 }
 

@@ -93,14 +93,21 @@ pub(crate) async fn wait_until_serving(client: &async_nats::Client) {
     );
 }
 
-/// Whether some engine answers a query within `bound` (asked every 50 ms).
+/// How long one query of [`serving_within`] waits for its answer. A query's reply waits, like a
+/// command's, for its turn to be durable: behind a backlog (a new leader's, after a failover) on
+/// a loaded machine that is more than a few hundred milliseconds (docs/cluster.md).
+const QUERY_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether some engine answers a query within `bound` (asked every 50 ms, each query waiting at
+/// most [`QUERY_WAIT`]).
 pub(crate) async fn serving_within(client: &async_nats::Client, bound: Duration) -> bool {
     let deadline = tokio::time::Instant::now() + bound;
     let mut poll = tokio::time::interval(Duration::from_millis(50));
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         poll.tick().await;
         let answer = tokio::time::timeout(
-            Duration::from_millis(300),
+            QUERY_WAIT,
             client.request("switchboard.query.queues", "{}".into()),
         )
         .await;
@@ -111,4 +118,39 @@ pub(crate) async fn serving_within(client: &async_nats::Client, bound: Duration)
             return false;
         }
     }
+}
+
+/// How long [`http_get`] waits for a whole response.
+const HTTP_WAIT: Duration = Duration::from_secs(30);
+
+/// A GET over a fresh connection: (status code, body).
+pub(crate) async fn http_get(address: std::net::SocketAddr, path: &str) -> (u16, String) {
+    let Ok(mut stream) = tokio::net::TcpStream::connect(address).await else {
+        // The engine is not listening (yet, or any more).
+        return (0, String::new());
+    };
+    tokio::io::AsyncWriteExt::write_all(
+        &mut stream,
+        format!("GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").as_bytes(),
+    )
+    .await
+    .expect("send");
+    let mut response = String::new();
+    tokio::time::timeout(
+        HTTP_WAIT,
+        tokio::io::AsyncReadExt::read_to_string(&mut stream, &mut response),
+    )
+    .await
+    .expect("a response in time")
+    .expect("read");
+    let status = response
+        .split_ascii_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("a status line");
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }
