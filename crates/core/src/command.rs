@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::event::ErasureReason;
 use crate::ids::{AgentId, ContactId, CustomerId, OfferId, ServiceId, SiteId, SkillId};
 use crate::model::{
     Channel, ComplaintStage, Level, Outcome, PerChannel, Priority, SkillRequirement, Tier,
@@ -128,6 +129,16 @@ pub enum Command {
         designated: bool,
         /// Why: the policy decision that is being recorded.
         reason: Arc<str>,
+    },
+    /// A customer's personal data is to be erased: at once, or when their last contact in
+    /// progress ends.
+    ErasePersonalData {
+        /// The customer as the core knows them, if anything is held for them.
+        customer: Option<CustomerId>,
+        /// The customer's pseudonym, which the erasure is recorded under.
+        subject: Arc<str>,
+        /// Why.
+        reason: ErasureReason,
     },
 }
 

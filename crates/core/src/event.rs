@@ -229,11 +229,54 @@ pub enum EventKind {
     /// with the requirement nobody meets (see [`crate::reach`]). Recorded once while it waits
     /// so; an audit record, and a signal that the rota cannot serve it.
     ContactUnservable(Box<ContactUnservable>),
+    /// A customer's erasure was asked for while they have contacts in progress: it is carried
+    /// out (a [`EventKind::PersonalDataErased`]) when the last of them ends.
+    PersonalDataErasureDeferred(Box<PersonalDataErasure>),
+    /// A customer's personal data was erased: their key destroyed by whoever keeps the keys (the
+    /// core keeps none), so what was sealed under it reads as erased for good. The core forgets
+    /// the customer (last agent, persistent-complainant designation, pending erasure).
+    PersonalDataErased(Box<PersonalDataErasure>),
+}
+
+/// Why a customer's personal data is erased.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "snapshot", derive(serde::Serialize, serde::Deserialize))]
+pub enum ErasureReason {
+    /// The customer asked (UK GDPR Article 17), through an administrator.
+    Request,
+    /// The retention schedule's period ran out since the customer's last contact.
+    Retention,
+}
+
+impl ErasureReason {
+    /// The reason's name on the wire and in reports.
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Request => "request",
+            Self::Retention => "retention",
+        }
+    }
+}
+
+/// An erasure of a customer's personal data, as recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PersonalDataErasure {
+    /// The customer as the core knows them (the sealed reference the node gives), if anything
+    /// was held for them when the erasure was asked for.
+    pub customer: Option<CustomerId>,
+    /// The customer's pseudonym (a keyed hash of the reference, in hex): what the erasure is
+    /// recorded under, never the reference itself.
+    pub subject: Arc<str>,
+    /// Why.
+    pub reason: ErasureReason,
+    /// Deferred: how many of the customer's contacts were in progress. Erased: 0.
+    pub live_contacts: u32,
 }
 
 impl EventKind {
     /// How many kinds of event there are.
-    pub const COUNT: usize = 27;
+    pub const COUNT: usize = 29;
 
     /// Every kind's type name, by [`EventKind::index`].
     pub const NAMES: [&'static str; Self::COUNT] = [
@@ -264,6 +307,8 @@ impl EventKind {
         "due_time_extended",
         "persistent_complainant_marked",
         "contact_unservable",
+        "personal_data_erasure_deferred",
+        "personal_data_erased",
     ];
 
     /// The kind's place in [`EventKind::NAMES`] (dense, from 0; kinds added later come last),
@@ -298,6 +343,8 @@ impl EventKind {
             Self::DueTimeExtended(_) => 24,
             Self::PersistentComplainantMarked { .. } => 25,
             Self::ContactUnservable(_) => 26,
+            Self::PersonalDataErasureDeferred(_) => 27,
+            Self::PersonalDataErased(_) => 28,
         }
     }
 
@@ -337,7 +384,9 @@ impl EventKind {
             | Self::AgentLoggedOut { .. }
             | Self::WrapUpStarted { .. }
             | Self::WrapUpEnded { .. }
-            | Self::PersistentComplainantMarked { .. } => None,
+            | Self::PersistentComplainantMarked { .. }
+            | Self::PersonalDataErasureDeferred(_)
+            | Self::PersonalDataErased(_) => None,
         }
     }
 
@@ -371,7 +420,9 @@ impl EventKind {
             | Self::ContactHeld { .. }
             | Self::ContactReleased { .. }
             | Self::ContactUnservable(_)
-            | Self::PersistentComplainantMarked { .. } => None,
+            | Self::PersistentComplainantMarked { .. }
+            | Self::PersonalDataErasureDeferred(_)
+            | Self::PersonalDataErased(_) => None,
         }
     }
 }
@@ -770,7 +821,25 @@ impl std::fmt::Display for EventKind {
                 if *designated { "designated" } else { "lifted" }
             ),
             Self::ContactUnservable(u) => write!(f, "{name} {u}"),
+            Self::PersonalDataErasureDeferred(e) | Self::PersonalDataErased(e) => {
+                write!(f, "{name} {e}")
+            }
         }
+    }
+}
+
+/// `subject=<pseudonym> reason=request`, then `live_contacts=N` when deferred and the
+/// customer (sealed) when one was held.
+impl std::fmt::Display for PersonalDataErasure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "subject={} reason={}", self.subject, self.reason.name())?;
+        if self.live_contacts > 0 {
+            write!(f, " live_contacts={}", self.live_contacts)?;
+        }
+        if let Some(customer) = &self.customer {
+            write!(f, " customer={customer}")?;
+        }
+        Ok(())
     }
 }
 

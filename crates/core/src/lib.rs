@@ -38,8 +38,8 @@ pub use config::{
 };
 pub use config_error::ConfigError;
 pub use event::{
-    ComplaintStageChanged, ContactUnservable, Decision, DueTimeExtended, Event, EventKind,
-    Placement, QueueOrder, RevokeReason, Rule, Shortfall,
+    ComplaintStageChanged, ContactUnservable, Decision, DueTimeExtended, ErasureReason, Event,
+    EventKind, PersonalDataErasure, Placement, QueueOrder, RevokeReason, Rule, Shortfall,
 };
 pub use hours::{ComplaintPolicy, DueWarning, OpeningRule, OutOfHours};
 pub use ids::{AgentId, ContactId, CustomerId, OfferId, ServiceId, SiteId, SkillId};

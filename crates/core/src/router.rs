@@ -17,7 +17,8 @@ use crate::config::{RoutingConfig, RoutingPlan};
 use crate::config_error::ConfigError;
 use crate::event::{
     AgentLoggedIn, ComplaintStageChanged, ContactCreated, ContactUnservable, Decision,
-    DueTimeExtended, Event, EventKind, OfferMade, Placement, QueueOrder, RevokeReason, Rule,
+    DueTimeExtended, ErasureReason, Event, EventKind, OfferMade, PersonalDataErasure, Placement,
+    QueueOrder, RevokeReason, Rule,
 };
 use crate::hours::{self, OutOfHours};
 use crate::ids::{AgentId, ContactId, CustomerId, OfferId, ServiceId, SkillId};
@@ -208,10 +209,24 @@ impl Router {
     }
 
     fn emit(&mut self, now: Timestamp, kind: EventKind) {
+        let erasing = self.erasure_waiting_on(&kind);
         let event = Event { at: now, kind };
         self.state.apply(&event);
         self.note(&event);
         self.outbox.push_back(event);
+        // A customer whose erasure waited for their contacts: erased as the last one ends.
+        if let Some(customer) = erasing
+            && self.state.live_contacts_of(&customer) == 0
+            && let Some((subject, reason)) = self.state.pending_erasure(&customer).cloned()
+        {
+            let erasure = PersonalDataErasure {
+                customer: Some(customer),
+                subject,
+                reason,
+                live_contacts: 0,
+            };
+            self.emit(now, EventKind::PersonalDataErased(Box::new(erasure)));
+        }
     }
 
     /// Remembers what an applied event makes worth routing.
@@ -298,7 +313,9 @@ impl Router {
             | EventKind::DueTimeBreached { .. }
             | EventKind::ContactHeld { .. }
             | EventKind::DueTimeExtended(_)
-            | EventKind::PersistentComplainantMarked { .. } => {}
+            | EventKind::PersistentComplainantMarked { .. }
+            | EventKind::PersonalDataErasureDeferred(_)
+            | EventKind::PersonalDataErased(_) => {}
         }
     }
 
@@ -445,6 +462,11 @@ impl Router {
                 designated,
                 reason,
             } => self.mark_persistent_complainant(customer, designated, reason, now),
+            Command::ErasePersonalData {
+                customer,
+                subject,
+                reason,
+            } => self.erase_personal_data(customer, subject, reason, now),
         }
     }
 
@@ -687,6 +709,59 @@ impl Router {
             },
         );
         Ok(())
+    }
+
+    /// Erases a customer's personal data now, or records that it waits for the contacts they
+    /// have in progress (then [`Router::emit`] erases it as the last one ends). Asked again
+    /// while it waits: nothing more to record.
+    fn erase_personal_data(
+        &mut self,
+        customer: Option<CustomerId>,
+        subject: Arc<str>,
+        reason: ErasureReason,
+        now: Timestamp,
+    ) -> Result<(), Rejection> {
+        if subject.trim().is_empty() {
+            return Err(Rejection::new(
+                RejectionCode::InvalidCommand,
+                "an erasure needs the customer's pseudonym",
+            ));
+        }
+        let live_contacts = customer
+            .as_deref()
+            .map_or(0, |customer| self.state.live_contacts_of(customer));
+        let waiting = customer
+            .as_deref()
+            .is_some_and(|customer| self.state.pending_erasure(customer).is_some());
+        let erasure = Box::new(PersonalDataErasure {
+            customer,
+            subject,
+            reason,
+            live_contacts,
+        });
+        if live_contacts == 0 {
+            self.emit(now, EventKind::PersonalDataErased(erasure));
+        } else if !waiting {
+            self.emit(now, EventKind::PersonalDataErasureDeferred(erasure));
+        }
+        Ok(())
+    }
+
+    /// The customer of the contact `kind` ends, if their erasure waits for it.
+    fn erasure_waiting_on(&self, kind: &EventKind) -> Option<CustomerId> {
+        if !self.state.has_pending_erasures() {
+            return None;
+        }
+        let (EventKind::ContactAbandoned { contact, .. }
+        | EventKind::ContactCompleted { contact, .. }) = kind
+        else {
+            return None;
+        };
+        let customer = self.state.contact(contact)?.customer.clone()?;
+        self.state
+            .pending_erasure(&customer)
+            .is_some()
+            .then_some(customer)
     }
 
     fn offer_contact_id(&self, offer: OfferId) -> ContactId {

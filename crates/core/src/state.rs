@@ -14,7 +14,7 @@ use rustc_hash::FxHashMap;
 
 use crate::event::{
     AgentLoggedIn, ComplaintStageChanged, ContactCreated, ContactUnservable, DueTimeExtended,
-    Event, EventKind, OfferMade, Placement, QueueOrder,
+    ErasureReason, Event, EventKind, OfferMade, Placement, QueueOrder,
 };
 use crate::ids::{AgentId, ContactId, CustomerId, OfferId, ServiceId, SiteId, SkillId};
 use crate::index::{Index, Profile};
@@ -417,6 +417,9 @@ pub struct State {
     pub(crate) last_agent: FxHashMap<CustomerId, (AgentId, Timestamp)>,
     /// Customers designated persistent complainants, with the reason recorded.
     pub(crate) persistent_complainants: FxHashMap<CustomerId, Arc<str>>,
+    /// Customers whose erasure waits for their contacts in progress to end: their pseudonym
+    /// and why.
+    pub(crate) pending_erasures: FxHashMap<CustomerId, (Arc<str>, ErasureReason)>,
     pub(crate) counters: BTreeMap<(ServiceId, Channel), QueueCounters>,
     pub(crate) next_contact: ContactNo,
     pub(crate) next_offer: u64,
@@ -451,6 +454,7 @@ impl PartialEq for State {
             && self.finished_count == other.finished_count
             && self.last_agent == other.last_agent
             && self.persistent_complainants == other.persistent_complainants
+            && self.pending_erasures == other.pending_erasures
             && self.counters == other.counters
             && self.next_contact == other.next_contact
             && self.next_offer == other.next_offer
@@ -477,6 +481,7 @@ impl State {
             finished_count: 0,
             last_agent: FxHashMap::default(),
             persistent_complainants: FxHashMap::default(),
+            pending_erasures: FxHashMap::default(),
             counters: BTreeMap::new(),
             next_contact: 0,
             next_offer: 1,
@@ -624,6 +629,31 @@ impl State {
         self.last_agent.get(customer).map(|(agent, _)| agent)
     }
 
+    /// The pseudonym and reason of the customer's erasure, if it waits for their contacts in
+    /// progress to end.
+    #[must_use]
+    pub fn pending_erasure(&self, customer: &str) -> Option<&(Arc<str>, ErasureReason)> {
+        self.pending_erasures.get(customer)
+    }
+
+    /// Whether some erasure waits for contacts to end.
+    #[must_use]
+    pub fn has_pending_erasures(&self) -> bool {
+        !self.pending_erasures.is_empty()
+    }
+
+    /// How many of the customer's contacts are in progress (a scan of every contact in
+    /// progress: for erasures, which are rare).
+    #[must_use]
+    pub fn live_contacts_of(&self, customer: &str) -> u32 {
+        let count = self
+            .contacts
+            .values()
+            .filter(|c| c.customer.as_deref() == Some(customer))
+            .count();
+        u32::try_from(count).unwrap_or(u32::MAX)
+    }
+
     /// Why the customer is designated a persistent complainant, if they are.
     #[must_use]
     pub fn persistent_complainant(&self, customer: &str) -> Option<&Arc<str>> {
@@ -757,6 +787,19 @@ impl State {
                 reason,
             } => self.on_persistent_complainant_marked(customer, *designated, reason),
             EventKind::ContactUnservable(unservable) => self.on_contact_unservable(unservable),
+            EventKind::PersonalDataErasureDeferred(deferred) => {
+                if let Some(customer) = &deferred.customer {
+                    self.pending_erasures.insert(
+                        customer.clone(),
+                        (deferred.subject.clone(), deferred.reason),
+                    );
+                }
+            }
+            EventKind::PersonalDataErased(erased) => {
+                if let Some(customer) = &erased.customer {
+                    self.on_personal_data_erased(customer);
+                }
+            }
         }
         self.forget_finished(at.saturating_sub(FINISHED_RETENTION), FINISHED_KEPT_MAX);
     }
@@ -1235,6 +1278,20 @@ impl State {
                 .insert(customer.clone(), reason.clone());
         } else {
             self.persistent_complainants.remove(customer);
+        }
+    }
+
+    /// A customer's personal data was erased: the core forgets them. Their finished contacts
+    /// stay (an audit record) without the customer; their contacts' sealed values are
+    /// unreadable from now on, their key being destroyed.
+    fn on_personal_data_erased(&mut self, customer: &CustomerId) {
+        self.pending_erasures.remove(customer);
+        self.last_agent.remove(customer);
+        self.persistent_complainants.remove(customer);
+        for finished in &mut self.finished {
+            if finished.customer.as_ref() == Some(customer) {
+                finished.customer = None;
+            }
         }
     }
 

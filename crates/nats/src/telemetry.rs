@@ -751,7 +751,9 @@ impl Telemetry {
             | EventKind::WrapUpStarted { .. }
             | EventKind::WrapUpEnded { .. }
             | EventKind::ContactReleased { .. }
-            | EventKind::PersistentComplainantMarked { .. } => {}
+            | EventKind::PersistentComplainantMarked { .. }
+            | EventKind::PersonalDataErasureDeferred(_)
+            | EventKind::PersonalDataErased(_) => {}
         }
     }
 

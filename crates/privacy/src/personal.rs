@@ -127,6 +127,8 @@ pub fn has_personal_fields(event: &Event) -> bool {
         | EventKind::ComplaintStageChanged(_)
         | EventKind::DueTimeExtended(_)
         | EventKind::PersistentComplainantMarked { .. } => true,
+        EventKind::PersonalDataErasureDeferred(erasure)
+        | EventKind::PersonalDataErased(erasure) => erasure.customer.is_some(),
         _ => false,
     }
 }
@@ -152,6 +154,12 @@ pub fn open_event(keys: &Keys, event: &Event) -> Event {
         } => {
             *customer = CustomerId::new(open_text(keys, customer.as_str()));
             open(reason);
+        }
+        EventKind::PersonalDataErasureDeferred(erasure)
+        | EventKind::PersonalDataErased(erasure) => {
+            if let Some(customer) = &mut erasure.customer {
+                *customer = CustomerId::new(open_text(keys, customer.as_str()));
+            }
         }
         _ => {}
     }
@@ -317,6 +325,17 @@ impl Sealer {
                     .unwrap_or_else(|| self.keys.customer(customer.as_str()));
                 *customer = sealed;
                 *reason = self.seal_for(subject, reason)?;
+            }
+            // The erasure names the customer by pseudonym, and by the token the core knows
+            // them by while their key lives; no key is made for a customer never seen.
+            Command::ErasePersonalData {
+                customer, subject, ..
+            } => {
+                if let Some(reference) = customer.take() {
+                    *subject = Arc::from(self.keys.customer(reference.as_str()).to_string());
+                    *customer =
+                        find_customer_token(&self.keys, reference.as_str()).map(CustomerId::new);
+                }
             }
             _ => {}
         }

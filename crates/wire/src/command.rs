@@ -547,6 +547,25 @@ pub struct PersistentComplainantBody {
     pub command_id: Option<String>,
 }
 
+/// Body of `{p}.cmd.privacy.erase`: a customer's personal data is to be erased (their key
+/// destroyed, so what was sealed under it reads as `[erased]` for good); at once, or when the
+/// contacts they have in progress end. An administrator's command (docs/privacy.md).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(
+    deny_unknown_fields,
+    expecting = "a JSON object: the body of privacy.erase"
+)]
+#[schemars(title = "privacy.erase")]
+pub struct EraseBody {
+    /// The customer's reference, as in `contact.create`'s `customer_id`.
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
+    pub customer_id: String,
+    /// The idempotency key.
+    #[serde(default)]
+    #[schemars(regex(pattern = ID_PATTERN), length(min = 1, max = ID_BYTES_MAX))]
+    pub command_id: Option<String>,
+}
+
 /// Any command body, with the command it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum CommandBody {
@@ -578,6 +597,8 @@ pub enum CommandBody {
     ExtendDue(ExtendDueBody),
     /// `customer.persistent_complainant`.
     PersistentComplainant(PersistentComplainantBody),
+    /// `privacy.erase`.
+    Erase(EraseBody),
 }
 
 impl CommandBody {
@@ -599,6 +620,7 @@ impl CommandBody {
             Self::ComplaintStage(_) => CommandKind::ChangeComplaintStage,
             Self::ExtendDue(_) => CommandKind::ExtendDueTime,
             Self::PersistentComplainant(_) => CommandKind::MarkPersistentComplainant,
+            Self::Erase(_) => CommandKind::ErasePersonalData,
         }
     }
 
@@ -713,7 +735,8 @@ impl CommandBody {
             | Command::AbandonContact { .. }
             | Command::ChangeComplaintStage { .. }
             | Command::ExtendDueTime { .. }
-            | Command::MarkPersistentComplainant { .. } => None,
+            | Command::MarkPersistentComplainant { .. }
+            | Command::ErasePersonalData { .. } => None,
         }
     }
 
@@ -766,6 +789,11 @@ impl CommandBody {
                 reason: text(reason),
                 command_id,
             })),
+            // What a client sends: the reference (the node turns it into the pseudonym).
+            Command::ErasePersonalData { customer, .. } => Some(Self::Erase(EraseBody {
+                customer_id: customer.as_deref().map(text).unwrap_or_default(),
+                command_id,
+            })),
             Command::LoginAgent(_)
             | Command::MakeReady { .. }
             | Command::MakeNotReady { .. }
@@ -798,6 +826,7 @@ impl CommandBody {
             Self::ComplaintStage(b) => encode(b, format),
             Self::ExtendDue(b) => encode(b, format),
             Self::PersistentComplainant(b) => encode(b, format),
+            Self::Erase(b) => encode(b, format),
         }
     }
 }
@@ -975,6 +1004,7 @@ pub fn decode_command(
         CommandKind::MarkPersistentComplainant => {
             contact_command::<PersistentComplainantBody>(body, format)
         }
+        CommandKind::ErasePersonalData => contact_command::<EraseBody>(body, format),
         CommandKind::Login => agent_command::<LoginBody>(route, agent, body, format),
         CommandKind::Ready => agent_command::<ReadyBody>(route, agent, body, format),
         CommandKind::NotReady => agent_command::<NotReadyBody>(route, agent, body, format),
@@ -1099,6 +1129,24 @@ impl ContactCommandBody for PersistentComplainantBody {
             customer: self.customer_id.into(),
             designated: self.designated,
             reason: self.reason.into(),
+        };
+        Ok(Decoded {
+            command,
+            command_id: self.command_id,
+        })
+    }
+}
+
+impl ContactCommandBody for EraseBody {
+    /// The command holds the reference as given and no pseudonym: the node, which holds the
+    /// keys, puts the pseudonym in and the sealed reference in place of the given one before
+    /// the core sees it (the core refuses an erasure without a pseudonym).
+    fn decode(self) -> Result<Decoded, WireError> {
+        check_id("customer_id", &self.customer_id, IdKind::Other)?;
+        let command = Command::ErasePersonalData {
+            customer: Some(self.customer_id.into()),
+            subject: "".into(),
+            reason: switchboard_core::ErasureReason::Request,
         };
         Ok(Decoded {
             command,

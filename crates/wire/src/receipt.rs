@@ -19,7 +19,9 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 
 use crate::event::{Text, Time};
-use crate::reply::{Adjustment, AdjustmentReason, ContactStatusName, PresenceName, ReplyBody};
+use crate::reply::{
+    Adjustment, AdjustmentReason, ContactStatusName, ErasureName, PresenceName, ReplyBody,
+};
 
 /// The first reply to a command that carried an idempotency key and produced events.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -40,6 +42,16 @@ pub struct ReceiptDto<'a> {
     pub key: Text<'a>,
     /// The reply body.
     pub reply: ReplyDto<'a>,
+}
+
+/// The stored form of a [`Receipt`] in stored version 5: version 4's ([`ReceiptDto`]), then
+/// the field the reply gained with it ([`ReplyBody::erasure`]). **Frozen**.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceiptV5Dto<'a> {
+    /// The key and the reply's fields of stored version 4.
+    pub base: ReceiptDto<'a>,
+    /// [`ReplyBody::erasure`].
+    pub erasure: Option<ErasureDto>,
 }
 
 /// The stored form of a [`ReplyBody`]: its fields in its order as of stored version 4.
@@ -117,6 +129,15 @@ pub enum AdjustmentReasonDto {
     BeyondLiveLimit,
 }
 
+/// The stored form of an [`ErasureName`], variants by index (stored version 5).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErasureDto {
+    /// 0: `erased`.
+    Erased,
+    /// 1: `deferred`.
+    Deferred,
+}
+
 impl<'a> From<&'a Receipt> for ReceiptDto<'a> {
     fn from(receipt: &'a Receipt) -> Self {
         Self {
@@ -149,6 +170,8 @@ impl<'a> From<&'a ReplyBody> for ReplyDto<'a> {
             unchanged,
             received_at,
             adjustments,
+            // Stored beside this, by version 5's receipt ([`ReceiptV5Dto`]).
+            erasure: _,
         } = body;
         Self {
             seq: *seq,
@@ -178,7 +201,25 @@ impl From<ReplyDto<'_>> for ReplyBody {
             unchanged: dto.unchanged,
             received_at: dto.received_at,
             adjustments: dto.adjustments.into_iter().map(Adjustment::from).collect(),
+            erasure: None,
         }
+    }
+}
+
+impl<'a> From<&'a Receipt> for ReceiptV5Dto<'a> {
+    fn from(receipt: &'a Receipt) -> Self {
+        Self {
+            base: receipt.into(),
+            erasure: receipt.reply.erasure.map(Into::into),
+        }
+    }
+}
+
+impl From<ReceiptV5Dto<'_>> for Receipt {
+    fn from(dto: ReceiptV5Dto<'_>) -> Self {
+        let mut receipt = Self::from(dto.base);
+        receipt.reply.erasure = dto.erasure.map(Into::into);
+        receipt
     }
 }
 
@@ -237,4 +278,7 @@ frozen_enum!(PresenceName <=> PresenceDto {
 });
 frozen_enum!(AdjustmentReason <=> AdjustmentReasonDto {
     InTheFuture, BeyondLiveLimit,
+});
+frozen_enum!(ErasureName <=> ErasureDto {
+    Erased, Deferred,
 });

@@ -64,6 +64,22 @@ pub struct ReplyBody {
     /// counts from an hour back. Empty when it took the command as given.
     #[serde(default)]
     pub adjustments: Vec<Adjustment>,
+    /// `privacy.erase`: `erased` (the customer's key is destroyed), or `deferred` (it will be
+    /// when the contacts they have in progress end); also on a command whose contact's end
+    /// carried out a waiting erasure. Null for other commands and for an erasure already
+    /// waiting (`unchanged`). Added last, so an older reader ignores it.
+    #[serde(default)]
+    pub erasure: Option<ErasureName>,
+}
+
+/// What an erasure did: `erased` or `deferred`.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ErasureName {
+    /// The customer's key is destroyed: their personal data reads as `[erased]` for good.
+    Erased,
+    /// The customer has contacts in progress: the key is destroyed as the last one ends.
+    Deferred,
 }
 
 /// A value of a command that the engine did not take as given.
@@ -161,7 +177,9 @@ pub fn reply_body<'a>(
             (Some(contact.clone()), None, agent.clone())
         }
         Command::ExtendDueTime { contact, .. } => (Some(contact.clone()), None, None),
-        Command::MarkPersistentComplainant { .. } => (None, None, None),
+        Command::MarkPersistentComplainant { .. } | Command::ErasePersonalData { .. } => {
+            (None, None, None)
+        }
     };
     // Agent commands with no contact of their own report an offer made to the agent.
     let follow_offers_to_agent = contact.is_none() && offer.is_none();
@@ -203,6 +221,13 @@ pub fn reply_body<'a>(
                 }
                 _ => {}
             }
+        }
+        match kind {
+            EventKind::PersonalDataErased(_) => body.erasure = Some(ErasureName::Erased),
+            EventKind::PersonalDataErasureDeferred(_) => {
+                body.erasure = Some(ErasureName::Deferred);
+            }
+            _ => {}
         }
         if contact.is_some() && kind.contact() == contact.as_ref() {
             track_contact(&mut body, kind);

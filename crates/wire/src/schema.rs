@@ -11,7 +11,7 @@ use schemars::{JsonSchema, Schema, SchemaGenerator, json_schema, schema_for};
 use serde_json::{Map, Value, json};
 
 use crate::command::{
-    AbandonContactBody, AcceptBody, ComplaintStageBody, CompleteBody, CreateContactBody,
+    AbandonContactBody, AcceptBody, ComplaintStageBody, CompleteBody, CreateContactBody, EraseBody,
     EscalateBody, ExtendDueBody, LoginBody, LogoutBody, NotReadyBody, PersistentComplainantBody,
     ReadyBody, RejectBody, TransferBody,
 };
@@ -122,6 +122,10 @@ fn command_schemas() -> Vec<(&'static str, Value)> {
         (
             "command.customer.persistent_complainant.json",
             schema_for!(PersistentComplainantBody).to_value(),
+        ),
+        (
+            "command.privacy.erase.json",
+            schema_for!(EraseBody).to_value(),
         ),
         (
             "command.agent.login.json",

@@ -6,7 +6,8 @@
 //! A payload is postcard's encoding of [`StoredEvent`]. Postcard writes an enum's variant
 //! *index* as a varint and then the variant's content, so the first byte of every payload is the
 //! format version: `0x00` for [`StoredEvent::V1`], `0x01` for [`StoredEvent::V2`], `0x02` for
-//! [`StoredEvent::V3`], `0x03` for [`StoredEvent::V4`] (written today), and so on. The content of
+//! [`StoredEvent::V3`], `0x03` for [`StoredEvent::V4`], `0x04` for [`StoredEvent::V5`] (written
+//! today), and so on. The content of
 //! versions 1 to 3 is the version's `EventDto` ([`v1::EventDto`], [`v2::EventDto`],
 //! [`v3::EventDto`]), whose structs postcard writes field by field in declaration order, with no
 //! names and no lengths except for strings and lists. A payload must be consumed exactly:
@@ -26,6 +27,13 @@
 //! only receipts (the engine's recovery, [`decode_receipt`]) reads two bytes of a record that has
 //! none and never decodes an event. The receipt is not part of the event: [`decode_event`]
 //! skips it, replay ignores it and the events feed never publishes it.
+//!
+//! Version 5 keeps version 4's envelope ([`RecordV5`]: the receipt, then the event). Its
+//! receipt ([`crate::receipt::ReceiptV5Dto`]) is version 4's followed by the reply's `erasure`
+//! (an option: `0x00` when absent), and its event is a version 5 event, which holds version 3's kinds in its `Base` (index 0) and adds
+//! `personal_data_erasure_deferred` (1) and `personal_data_erased` (2) (see
+//! [`crate::event::v5`]). A record of an old kind without a receipt is `0x04 0x00`, the
+//! instant, `0x00`, then the version 3 kind's bytes.
 //!
 //! # The versioning rule
 //!
@@ -67,8 +75,8 @@
 use serde::{Deserialize, Serialize};
 use switchboard_core::Event;
 
-use crate::event::{self, DtoError, v1, v2, v3};
-use crate::receipt::{Receipt, ReceiptDto};
+use crate::event::{self, DtoError, v1, v2, v3, v5};
+use crate::receipt::{Receipt, ReceiptDto, ReceiptV5Dto};
 
 /// The stored envelope. The variant index is the format version; see the module docs.
 #[derive(Debug, Serialize)]
@@ -81,9 +89,12 @@ pub enum StoredEvent<'a> {
     /// Version 3 (index 2): version 2's kinds plus `contact_unservable`. Read but no longer
     /// written.
     V3(v3::EventDto<'a>),
-    /// Version 4 (index 3): an optional idempotency receipt, then a version 3 event. Written
-    /// today.
+    /// Version 4 (index 3): an optional idempotency receipt, then a version 3 event. Read but
+    /// no longer written.
     V4(RecordV4<'a>),
+    /// Version 5 (index 4): an optional idempotency receipt, then a version 5 event (version 3's
+    /// kinds plus the erasure of personal data). Written today.
+    V5(RecordV5<'a>),
 }
 
 /// The content of a version 4 payload: the receipt first (see the module docs for why), then
@@ -96,6 +107,16 @@ pub struct RecordV4<'a> {
     pub event: v3::EventDto<'a>,
 }
 
+/// The content of a version 5 payload: as [`RecordV4`], with a version 5 event. **Frozen.**
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordV5<'a> {
+    /// The idempotency receipt of the command whose last event this is, if it carried a key:
+    /// version 4's, then the reply's `erasure`.
+    pub receipt: Option<ReceiptV5Dto<'a>>,
+    /// The event, in version 5's form.
+    pub event: v5::EventDto<'a>,
+}
+
 /// The variant index of [`StoredEvent::V1`]: the first varint of a version 1 payload.
 const V1: u32 = 0;
 /// The variant index of [`StoredEvent::V2`].
@@ -104,6 +125,8 @@ const V2: u32 = 1;
 const V3: u32 = 2;
 /// The variant index of [`StoredEvent::V4`].
 const V4: u32 = 3;
+/// The variant index of [`StoredEvent::V5`].
+const V5: u32 = 4;
 
 /// Why a stored payload could not be read as an event.
 #[derive(Debug, thiserror::Error)]
@@ -152,9 +175,9 @@ pub fn encode_event(event: &Event) -> Vec<u8> {
 /// receipt of the command whose last event it is, if that command carried a key.
 #[must_use]
 pub fn encode_record(event: &Event, receipt: Option<&Receipt>) -> Vec<u8> {
-    let stored = StoredEvent::V4(RecordV4 {
-        receipt: receipt.map(ReceiptDto::from),
-        event: v3::EventDto::from(event),
+    let stored = StoredEvent::V5(RecordV5 {
+        receipt: receipt.map(ReceiptV5Dto::from),
+        event: v5::EventDto::from(event),
     });
     // Cannot fail: postcard fails only for sequences of unknown length (every list here is a
     // `Vec`) and for errors a type raises itself (`Time` raises none in binary formats).
@@ -178,7 +201,7 @@ pub fn decode_event(bytes: &[u8]) -> Result<Event, StoredError> {
 /// As [`decode_event`]. Never panics, whatever the bytes.
 pub fn decode_record(bytes: &[u8]) -> Result<(Event, Option<Receipt>), StoredError> {
     let (event, receipt) = upcast_record(read_stored(bytes)?);
-    Ok((Event::try_from(event)?, receipt.map(Receipt::from)))
+    Ok((Event::try_from(event)?, receipt))
 }
 
 /// Reads only a payload's receipt, without decoding its event: the cheap path for a reader that
@@ -191,12 +214,13 @@ pub fn decode_receipt(bytes: &[u8]) -> Result<Option<Receipt>, StoredError> {
     let (version, rest) = read_version(bytes)?;
     match version {
         V1 | V2 | V3 => Ok(None),
-        V4 => {
-            // The receipt comes first in version 4; what follows it (the event) is not read.
-            postcard::take_from_bytes::<Option<ReceiptDto<'static>>>(rest)
-                .map(|(receipt, _)| receipt.map(Receipt::from))
-                .map_err(|source| StoredError::Malformed { version, source })
-        }
+        // The receipt comes first in versions 4 and 5; what follows it (the event) is not read.
+        V4 => postcard::take_from_bytes::<Option<ReceiptDto<'static>>>(rest)
+            .map(|(receipt, _)| receipt.map(Receipt::from))
+            .map_err(|source| StoredError::Malformed { version, source }),
+        V5 => postcard::take_from_bytes::<Option<ReceiptV5Dto<'static>>>(rest)
+            .map(|(receipt, _)| receipt.map(Receipt::from))
+            .map_err(|source| StoredError::Malformed { version, source }),
         other => Err(StoredError::UnknownVersion { version: other }),
     }
 }
@@ -217,6 +241,7 @@ fn read_stored(bytes: &[u8]) -> Result<StoredEvent<'static>, StoredError> {
         V2 => take(version, rest, StoredEvent::V2)?,
         V3 => take(version, rest, StoredEvent::V3)?,
         V4 => take(version, rest, StoredEvent::V4)?,
+        V5 => take(version, rest, StoredEvent::V5)?,
         other => return Err(StoredError::UnknownVersion { version: other }),
     };
     if !rest.is_empty() {
@@ -236,19 +261,19 @@ fn take<T: serde::de::DeserializeOwned>(
         .map_err(|source| StoredError::Malformed { version, source })
 }
 
-/// Brings a stored event of any version to the current version's event DTO (version 3's),
+/// Brings a stored event of any version to the current version's event DTO (version 5's),
 /// dropping any receipt: [`upcast_record`] without the receipt.
 #[must_use]
 pub fn upcast(stored: StoredEvent<'_>) -> event::EventDto<'_> {
     upcast_record(stored).0
 }
 
-/// Brings a stored payload of any version to the current version (4): its event in version 3's
+/// Brings a stored payload of any version to the current version (5): its event in version 5's
 /// form and its receipt. The one place where old versions are upcast: an older event is
 /// wrapped, unchanged, in the next version's `Base`; versions 1 to 3 had no receipts.
 #[must_use]
-pub fn upcast_record(stored: StoredEvent<'_>) -> (event::EventDto<'_>, Option<ReceiptDto<'_>>) {
-    match stored {
+pub fn upcast_record(stored: StoredEvent<'_>) -> (event::EventDto<'_>, Option<Receipt>) {
+    let (v3, receipt) = match stored {
         StoredEvent::V1(event) => (
             v3::EventDto {
                 at: event.at,
@@ -264,8 +289,14 @@ pub fn upcast_record(stored: StoredEvent<'_>) -> (event::EventDto<'_>, Option<Re
             None,
         ),
         StoredEvent::V3(event) => (event, None),
-        StoredEvent::V4(record) => (record.event, record.receipt),
-    }
+        StoredEvent::V4(record) => (record.event, record.receipt.map(Receipt::from)),
+        StoredEvent::V5(record) => return (record.event, record.receipt.map(Receipt::from)),
+    };
+    let event = v5::EventDto {
+        at: v3.at,
+        kind: v5::EventKindDto::Base(v3.kind),
+    };
+    (event, receipt)
 }
 
 #[cfg(test)]
@@ -285,11 +316,13 @@ mod tests {
     #[test]
     fn the_first_byte_is_the_version_index() {
         let bytes = encode_event(&ready(5));
-        // V4, no receipt, at = 5, Base (0) of v3, Base (0) of v2, v1 variant 1 (agent_ready),
+        // V5, no receipt, at = 5, Base (0) of v5, of v3, of v2, v1 variant 1 (agent_ready),
         // "ann".
         assert_eq!(
             bytes,
-            [0x03, 0x00, 0x05, 0x00, 0x00, 0x01, 0x03, b'a', b'n', b'n']
+            [
+                0x04, 0x00, 0x05, 0x00, 0x00, 0x00, 0x01, 0x03, b'a', b'n', b'n'
+            ]
         );
         assert_eq!(decode_event(&bytes).expect("decodes"), ready(5));
         assert_eq!(decode_record(&bytes).expect("decodes"), (ready(5), None));
@@ -308,7 +341,7 @@ mod tests {
         };
         let bytes = encode_record(&ready(5), Some(&receipt));
         let without = encode_event(&ready(5));
-        assert_eq!(bytes[..2], [0x03, 0x01]);
+        assert_eq!(bytes[..2], [0x04, 0x01]);
         assert_eq!(bytes[bytes.len() - (without.len() - 2)..], without[2..]);
         assert_eq!(decode_event(&bytes).expect("decodes"), ready(5));
         assert_eq!(
@@ -324,6 +357,14 @@ mod tests {
         };
         assert_eq!(published(&bytes), published(&without));
         assert!(!published(&bytes).contains("k1"));
+    }
+
+    #[test]
+    fn a_version_4_payload_is_upcast() {
+        // V4, no receipt, at = 5, Base (0) of v3, Base (0) of v2, v1 variant 1, "ann".
+        let bytes = [0x03, 0x00, 0x05, 0x00, 0x00, 0x01, 0x03, b'a', b'n', b'n'];
+        assert_eq!(decode_record(&bytes).expect("decodes"), (ready(5), None));
+        assert_eq!(decode_receipt(&bytes).expect("decodes"), None);
     }
 
     #[test]
@@ -351,14 +392,14 @@ mod tests {
     #[test]
     fn an_unknown_version_is_named() {
         let mut bytes = encode_event(&ready(5));
-        bytes[0] = 0x04;
+        bytes[0] = 0x05;
         assert!(matches!(
             decode_event(&bytes),
-            Err(StoredError::UnknownVersion { version: 4 })
+            Err(StoredError::UnknownVersion { version: 5 })
         ));
         assert!(matches!(
             decode_receipt(&bytes),
-            Err(StoredError::UnknownVersion { version: 4 })
+            Err(StoredError::UnknownVersion { version: 5 })
         ));
     }
 
@@ -381,7 +422,7 @@ mod tests {
             assert!(
                 matches!(
                     decode_event(&bytes[..len]),
-                    Err(StoredError::Malformed { version: 3, .. })
+                    Err(StoredError::Malformed { version: 4, .. })
                 ),
                 "prefix of {len} bytes"
             );

@@ -7,6 +7,7 @@
 //! |---|---|
 //! | `{p}.cmd.contact.<verb>` | contact commands (request/reply): `create`, `abandon`, `complaint_stage`, `extend_due` |
 //! | `{p}.cmd.customer.<verb>` | customer commands: `persistent_complainant` |
+//! | `{p}.cmd.privacy.erase` | erasure of a customer's personal data (an administrator's) |
 //! | `{p}.cmd.agent.<agent_id>.<verb>` | agent commands: `login`, `ready`, `not_ready`, `logout`, `accept`, `reject`, `complete`, `escalate`, `transfer` |
 //! | `{p}.inbox.…` | the same commands, durable fire-and-forget intake through JetStream |
 //! | `{p}.query.queues`, `{p}.query.agents`, `{p}.query.contact` | read-only queries |
@@ -81,11 +82,14 @@ pub enum CommandKind {
     ExtendDueTime,
     /// `{p}.cmd.customer.persistent_complainant`: a designation is made or lifted.
     MarkPersistentComplainant,
+    /// `{p}.cmd.privacy.erase`: a customer's personal data is erased (an administrator's
+    /// command: NATS permissions keep it from everyone else).
+    ErasePersonalData,
 }
 
 impl CommandKind {
     /// Every command, in declaration order.
-    pub const ALL: [Self; 14] = [
+    pub const ALL: [Self; 15] = [
         Self::CreateContact,
         Self::AbandonContact,
         Self::Login,
@@ -100,6 +104,7 @@ impl CommandKind {
         Self::ChangeComplaintStage,
         Self::ExtendDueTime,
         Self::MarkPersistentComplainant,
+        Self::ErasePersonalData,
     ];
 
     /// The subject's last token: `create`, `abandon`, `login`, `ready`, `not_ready`...
@@ -120,11 +125,12 @@ impl CommandKind {
             Self::ChangeComplaintStage => "complaint_stage",
             Self::ExtendDueTime => "extend_due",
             Self::MarkPersistentComplainant => "persistent_complainant",
+            Self::ErasePersonalData => "erase",
         }
     }
 
-    /// What the command is about, the subject's token after `cmd`: `contact`, `agent` or
-    /// `customer`.
+    /// What the command is about, the subject's token after `cmd`: `contact`, `agent`,
+    /// `customer` or `privacy`.
     #[must_use]
     pub const fn noun(self) -> &'static str {
         match self {
@@ -133,6 +139,7 @@ impl CommandKind {
             | Self::ChangeComplaintStage
             | Self::ExtendDueTime => "contact",
             Self::MarkPersistentComplainant => "customer",
+            Self::ErasePersonalData => "privacy",
             Self::Login
             | Self::Ready
             | Self::NotReady
@@ -325,7 +332,11 @@ impl Subjects {
             .ok_or_else(unknown)?;
         let tokens: Vec<&str> = rest.split('.').collect();
         match tokens.as_slice() {
-            ["cmd" | "inbox", noun @ ("contact" | "customer"), verb] => CommandKind::of(noun, verb)
+            [
+                "cmd" | "inbox",
+                noun @ ("contact" | "customer" | "privacy"),
+                verb,
+            ] => CommandKind::of(noun, verb)
                 .map(|kind| Route::Command(kind, None))
                 .ok_or_else(unknown),
             ["cmd" | "inbox", "agent", agent, verb] => {

@@ -180,6 +180,12 @@ fn complaint_commands() -> Vec<Command> {
             designated: false,
             reason: "designation reviewed and lifted".into(),
         },
+        // As the wire reads it: the reference as given, no pseudonym yet (the node's).
+        Command::ErasePersonalData {
+            customer: Some("cust.9".into()),
+            subject: "".into(),
+            reason: switchboard_core::ErasureReason::Request,
+        },
     ]
 }
 

@@ -1,14 +1,14 @@
-//! Stored events: the golden files of versions 1 to 4, round trips of random workloads (with
+//! Stored events: the golden files of versions 1 to 5, round trips of random workloads (with
 //! receipts), and bad bytes.
 //!
 //! A golden file holds records, each framed as a little-endian `u32` length and the payload.
-//! `tests/fixtures/events-v4.bin` holds the events of [`common::golden_events`] as written today
-//! (version 4), every third one with a receipt from [`golden_receipt`]; it is written by running
+//! `tests/fixtures/events-v5.bin` holds the events of [`common::golden_events`] as written today
+//! (version 5), every third one with a receipt from [`golden_receipt`]; it is written by running
 //! this test with `UPDATE_FIXTURES=1`, and rewritten only when the core's *routing* changed the
-//! scenario's events, never because a stored DTO changed. `tests/fixtures/events-v1.bin`,
-//! `events-v2.bin` and `events-v3.bin` were written by the last builds that wrote versions 1 to 3
-//! and are never rewritten: they prove that old payloads still decode, through `upcast_record`,
-//! to the events they held (with no receipt). `v1_layout_is_frozen` to `v4_layout_is_frozen` pin
+//! scenario's events, never because a stored DTO changed. `tests/fixtures/events-v1.bin` to
+//! `events-v4.bin` were written by the last builds that wrote versions 1 to 4 and are never
+//! rewritten: they prove that old payloads still decode, through `upcast_record`, to the events
+//! (and, for version 4, the receipts) they held. `v1_layout_is_frozen` to `v4_layout_is_frozen` pin
 //! the bytes independently of the router.
 
 mod common;
@@ -19,12 +19,15 @@ use proptest::prelude::*;
 use switchboard_core::event::{AgentLoggedIn, ContactCreated, OfferMade};
 use switchboard_core::{
     Channel, ComplaintStage, ComplaintStageChanged, ContactUnservable, Decision, DueTimeExtended,
-    Event, EventKind, Level, NewContact, OfferId, PerChannel, Placement, Priority, QueueOrder,
-    Rule, SelectionStrategy, Shortfall, Tier, Timestamp,
+    ErasureReason, Event, EventKind, Level, NewContact, OfferId, PerChannel, PersonalDataErasure,
+    Placement, Priority, QueueOrder, Rule, SelectionStrategy, Shortfall, Tier, Timestamp,
 };
 use switchboard_wire::event::{Time, v1, v2, v3};
-use switchboard_wire::reply::{Adjustment, AdjustmentReason, ContactStatusName, PresenceName};
-use switchboard_wire::stored::StoredEvent;
+use switchboard_wire::receipt::ReceiptDto;
+use switchboard_wire::reply::{
+    Adjustment, AdjustmentReason, ContactStatusName, ErasureName, PresenceName,
+};
+use switchboard_wire::stored::{RecordV4, StoredEvent};
 use switchboard_wire::{
     DtoError, Receipt, ReplyBody, StoredError, decode_event, decode_receipt, decode_record,
     encode_event, encode_record,
@@ -86,9 +89,10 @@ fn fixture_events(version: u32) -> Vec<Event> {
 const KINDS: usize = EventKind::COUNT;
 const V1_KINDS: usize = 21;
 const V2_KINDS: usize = 26;
+const V3_KINDS: usize = 27;
 
 /// The current version's number: the fixture written today.
-const CURRENT: u32 = 4;
+const CURRENT: u32 = 5;
 
 /// An event in version 2's envelope, as the last build that wrote version 2 wrote it.
 fn encode_v2(event: &Event) -> Vec<u8> {
@@ -98,7 +102,17 @@ fn encode_v2(event: &Event) -> Vec<u8> {
 
 /// An event in version 3's envelope, as the last build that wrote version 3 wrote it.
 fn encode_v3(event: &Event) -> Vec<u8> {
-    postcard::to_allocvec(&StoredEvent::V3(v3::EventDto::from(event))).expect("encodes")
+    let dto = v3::EventDto::try_from(event).expect("a version 3 event");
+    postcard::to_allocvec(&StoredEvent::V3(dto)).expect("encodes")
+}
+
+/// A record in version 4's envelope, as the last build that wrote version 4 wrote it.
+fn encode_v4(event: &Event, receipt: Option<&Receipt>) -> Vec<u8> {
+    let record = RecordV4 {
+        receipt: receipt.map(ReceiptDto::from),
+        event: v3::EventDto::try_from(event).expect("a version 3 event"),
+    };
+    postcard::to_allocvec(&StoredEvent::V4(record)).expect("encodes")
 }
 
 /// Every contact status a reply can hold, and none.
@@ -120,6 +134,10 @@ const PRESENCES: [Option<PresenceName>; 5] = [
     Some(PresenceName::NotReady),
     Some(PresenceName::WrapUp),
 ];
+
+/// Every erasure a reply can report, and none.
+const ERASURES: [Option<ErasureName>; 3] =
+    [None, Some(ErasureName::Erased), Some(ErasureName::Deferred)];
 
 /// Every adjustment reason, and none.
 const REASONS: [Option<AdjustmentReason>; 3] = [
@@ -160,6 +178,7 @@ fn golden_receipt(i: usize, event: &Event) -> Option<Receipt> {
             unchanged: n % 5 == 4,
             received_at: (n % 2 == 1).then_some(Time(event.at.as_millis())),
             adjustments,
+            erasure: ERASURES[n % ERASURES.len()],
         },
     })
 }
@@ -325,10 +344,48 @@ fn version_3_payloads_still_decode() {
         assert_eq!(decode_receipt(payload).expect("decodes"), None);
     }
     let seen = kinds_seen(&events);
-    assert!(seen.iter().all(|&s| s), "{seen:?}");
-    assert!(events == common::golden_events(), "the routing changed");
+    assert!(seen[..V3_KINDS].iter().all(|&s| s), "{seen:?}");
+    assert!(!seen[V3_KINDS..].iter().any(|&s| s), "{seen:?}");
+    // The golden scenario has grown since (version 5's kinds, at its end).
+    let golden = common::golden_events();
+    assert!(events[..] == golden[..events.len()], "the routing changed");
     let state = switchboard_core::State::replay(&events);
     assert!(state.check_invariants().is_ok());
+    assert_today_round_trips(&events);
+}
+
+/// The version 4 file (the golden records as version 4 wrote them, every third with a receipt)
+/// decodes (through `upcast_record`) to records that version 4 writes back to the very same
+/// bytes, receipts included; it holds every kind up to version 3's, and its log still replays.
+#[test]
+fn version_4_payloads_still_decode() {
+    let bytes = fixture(4);
+    let payloads = unframe(&bytes);
+    let records: Vec<(Event, Option<Receipt>)> = payloads
+        .iter()
+        .map(|payload| decode_record(payload).expect("decodes"))
+        .collect();
+    let rewritten = frame(
+        records
+            .iter()
+            .map(|(event, receipt)| encode_v4(event, receipt.as_ref())),
+    );
+    assert!(rewritten == bytes, "version 4 did not round-trip");
+    assert!(records.iter().any(|(_, receipt)| receipt.is_some()));
+    let events: Vec<Event> = records.into_iter().map(|(event, _)| event).collect();
+    let seen = kinds_seen(&events);
+    assert!(seen[..V3_KINDS].iter().all(|&s| s), "{seen:?}");
+    assert!(!seen[V3_KINDS..].iter().any(|&s| s), "{seen:?}");
+    let golden = golden_records();
+    for (i, payload) in payloads.iter().enumerate() {
+        let record = decode_record(payload).expect("decodes");
+        // Version 4 stored no `erasure`.
+        let mut expected = golden[i].clone();
+        if let Some(receipt) = &mut expected.1 {
+            receipt.reply.erasure = None;
+        }
+        assert_eq!(record, expected, "record {i}: the routing changed");
+    }
     assert_today_round_trips(&events);
 }
 
@@ -343,6 +400,11 @@ fn older_versions_cannot_hold_the_kinds_added_later() {
         );
         let v2 = v2::EventDto::try_from(&event);
         assert_eq!(v2.is_ok(), number < V2_KINDS, "{event}");
+        assert_eq!(
+            v3::EventDto::try_from(&event).is_ok(),
+            number < V3_KINDS,
+            "{event}"
+        );
         if let Ok(v2) = v2 {
             assert_eq!(
                 matches!(v2.kind, v2::EventKindDto::Base(_)),
@@ -645,6 +707,7 @@ fn hand_built_receipt() -> Receipt {
                 reason: AdjustmentReason::BeyondLiveLimit,
                 message: "m".into(),
             }],
+            erasure: None,
         },
     }
 }
@@ -664,18 +727,73 @@ fn v4_layout_is_frozen() {
                        010501016601016d";
     for event in events {
         let v3 = encode_v3(&event);
-        let without = encode_event(&event);
+        let without = encode_v4(&event, None);
         assert_eq!(hex(&without), format!("0300{}", hex(&v3[1..])));
         assert_eq!(
             decode_record(&without).expect("decodes"),
             (event.clone(), None)
         );
-        let with = encode_record(&event, Some(&receipt));
+        let with = encode_v4(&event, Some(&receipt));
         assert_eq!(hex(&with), format!("0301{receipt_hex}{}", hex(&v3[1..])));
         assert_eq!(
             decode_record(&with).expect("decodes"),
             (event, Some(receipt.clone()))
         );
+    }
+}
+
+/// Version 5: version 4's envelope; an old kind's event is version 3's bytes with `Base` (0)
+/// after the instant; the erasures are pinned byte for byte.
+#[test]
+fn v5_layout_is_frozen() {
+    let events = hand_built_v1_events()
+        .into_iter()
+        .chain(hand_built_v2_events())
+        .chain(hand_built_v3_events());
+    let receipt = hand_built_receipt();
+    for event in events {
+        let v4 = encode_v4(&event, Some(&receipt));
+        let v5 = encode_record(&event, Some(&receipt));
+        let v3 = encode_v3(&event);
+        let at_end = 1 + v3[1..].iter().position(|&b| b < 0x80).expect("a varint") + 1;
+        let receipt_end = v4.len() - (v3.len() - 1);
+        let expected = format!(
+            "04{}00{}00{}",
+            hex(&v4[1..receipt_end]),
+            hex(&v3[1..at_end]),
+            hex(&v3[at_end..])
+        );
+        assert_eq!(hex(&v5), expected, "{event}");
+        assert_eq!(
+            decode_record(&v5).expect("decodes"),
+            (event, Some(receipt.clone()))
+        );
+    }
+    let erasure = |customer: Option<&str>, reason, live_contacts| {
+        Box::new(PersonalDataErasure {
+            customer: customer.map(Into::into),
+            subject: "ab".into(),
+            reason,
+            live_contacts,
+        })
+    };
+    let added = [
+        EventKind::PersonalDataErasureDeferred(erasure(Some("s"), ErasureReason::Request, 2)),
+        EventKind::PersonalDataErased(erasure(None, ErasureReason::Retention, 0)),
+    ]
+    .map(|kind| Event {
+        at: Timestamp::from_millis(5),
+        kind,
+    });
+    let bytes: Vec<String> = added.iter().map(|e| hex(&encode_event(e))).collect();
+    // V5, no receipt, at 5, variant 1: some "s", "ab", request (0), 2 live contacts; variant 2:
+    // none, "ab", retention (1), 0.
+    assert_eq!(
+        bytes,
+        ["0400050101017302616200 02", "04000502000261620100"].map(|h| h.replace(' ', ""))
+    );
+    for event in added {
+        assert_eq!(decode_event(&encode_event(&event)).expect("decodes"), event);
     }
 }
 
@@ -714,14 +832,14 @@ fn every_truncation_and_every_unknown_version_of_the_golden_log_is_an_error() {
             assert!(decode_event(&bytes[..len]).is_err(), "{event}: {len} bytes");
         }
         let mut newer = bytes.clone();
-        newer[0] = 0x04;
+        newer[0] = 0x05;
         assert!(matches!(
             decode_event(&newer),
-            Err(StoredError::UnknownVersion { version: 4 })
+            Err(StoredError::UnknownVersion { version: 5 })
         ));
         assert!(matches!(
             decode_receipt(&newer),
-            Err(StoredError::UnknownVersion { version: 4 })
+            Err(StoredError::UnknownVersion { version: 5 })
         ));
     }
 }
@@ -765,6 +883,7 @@ fn receipt_strategy() -> impl Strategy<Value = Receipt> {
                         unchanged,
                         received_at: received_at.map(Time),
                         adjustments,
+                        erasure: None,
                     },
                 }
             },

@@ -64,7 +64,7 @@ use std::time::Duration;
 
 use async_nats::Subject;
 use bytes::Bytes;
-use switchboard_core::{AgentId, Event, Router, State, Timestamp};
+use switchboard_core::{AgentId, Event, EventKind, Router, State, Timestamp};
 use switchboard_log::Entry;
 use switchboard_privacy::{KeyDelta, Keys, Sealer};
 use switchboard_wire::{
@@ -569,11 +569,16 @@ impl Node {
         decided
     }
 
-    /// Moves the core's new events into the open turn, numbering them.
+    /// Moves the core's new events into the open turn, numbering them. An erasure destroys the
+    /// customer's key at once: nothing more is sealed under it, what was reads as `[erased]`,
+    /// and the turn's key changes (saved before its append) take it from the keystore.
     fn take_events(&mut self) {
         for event in self.router.drain_events() {
             if self.open.events.is_empty() {
                 self.open.first_seq = self.last_decided + 1;
+            }
+            if let EventKind::PersonalDataErased(erased) = &event.kind {
+                erase_key(&mut self.sealer, &erased.subject);
             }
             self.open.events.push(event);
             self.last_decided += 1;
@@ -836,6 +841,21 @@ impl Node {
         if counts.refused_for_order > 0 {
             telemetry::events_refused_for_order(counts.refused_for_order);
         }
+    }
+}
+
+/// Destroys the key of the customer whose pseudonym is `subject` (hex), logging the erasure
+/// under the pseudonym only.
+fn erase_key(sealer: &mut Sealer, subject: &str) {
+    match switchboard_privacy::Pseudonym::parse_hex(subject) {
+        Some(pseudonym) => {
+            let destroyed = sealer.erase(pseudonym);
+            tracing::info!(subject, key_destroyed = destroyed, "personal data erased");
+        }
+        None => tracing::warn!(
+            subject,
+            "an erasure names no valid pseudonym: no key destroyed"
+        ),
     }
 }
 

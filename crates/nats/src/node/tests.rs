@@ -624,7 +624,7 @@ fn created_in(transmits: &[Transmit]) -> Vec<switchboard_core::event::ContactCre
         })
         .flatten()
         .filter_map(|e| match &e.kind {
-            switchboard_core::EventKind::ContactCreated(c) => Some((**c).clone()),
+            EventKind::ContactCreated(c) => Some((**c).clone()),
             _ => None,
         })
         .collect()
@@ -715,4 +715,92 @@ fn a_contact_history_read_from_the_log_carries_its_personal_fields_opened() {
         "{history}"
     );
     assert!(!history.contains(switchboard_privacy::TOKEN_PREFIX));
+}
+
+/// The replies of what the node has to say now, once durable.
+fn durable_replies(node: &mut Node) -> Vec<(String, Value)> {
+    let out = drain(node);
+    node.handle_durable(node.last_decided());
+    let mut all = out;
+    all.extend(drain(node));
+    replies(&all)
+}
+
+#[test]
+fn an_erasure_waits_for_the_customers_contact_then_destroys_the_key_and_the_feed_shows_erased() {
+    let mut node = node();
+    node.handle_stream_tail(Some(StreamTail::Empty), START);
+    let mut contact = create("c1");
+    contact["customer_id"] = json!(PERSONAL[0]);
+    contact["attributes"] = json!({"caller": PERSONAL[1]});
+    node.handle_request(&request("sb.cmd.contact.create", &contact, "r1"), START);
+    let created = created_in(&drain(&mut node)).remove(0);
+    node.handle_durable(node.last_decided());
+    drain(&mut node);
+    let subject = node.sealer.keys().customer(PERSONAL[0]);
+    assert!(node.sealer.keys().holds(subject));
+
+    // The contact is waiting: the erasure waits for it, and the key lives on meanwhile.
+    let erase = json!({"customer_id": PERSONAL[0]});
+    node.handle_request(&request("sb.cmd.privacy.erase", &erase, "r2"), START);
+    let answered = durable_replies(&mut node);
+    assert_eq!(answered[0].1["erasure"], "deferred", "{answered:?}");
+    assert!(node.sealer.keys().holds(subject));
+
+    // It ends: the erasure is carried out in the same turn, and the key goes.
+    node.handle_request(
+        &request("sb.cmd.contact.abandon", &json!({"contact_id": "c1"}), "r3"),
+        START,
+    );
+    let out: Vec<Transmit> = std::iter::from_fn(|| node.poll_transmit(START)).collect();
+    let destroyed: Vec<_> = out
+        .iter()
+        .filter_map(|t| match t {
+            Transmit::SaveKeys(delta) => Some(delta.destroyed.clone()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(destroyed, [subject], "the keystore is told to destroy it");
+    assert!(!node.sealer.keys().holds(subject));
+    let Some(Transmit::Append(append)) = out.iter().find(|t| matches!(t, Transmit::Append(_)))
+    else {
+        panic!("an append: {out:?}");
+    };
+    let erased = append
+        .events
+        .iter()
+        .find_map(|e| match &e.kind {
+            EventKind::PersonalDataErased(erased) => Some(erased.clone()),
+            _ => None,
+        })
+        .expect("personal_data_erased");
+    assert_eq!(&*erased.subject, subject.to_string());
+    for entry in &append.entries {
+        assert!(
+            !contains(&entry.payload, PERSONAL[0]),
+            "the reference in the log"
+        );
+    }
+    node.handle_durable(node.last_decided());
+    let out: Vec<Transmit> = std::iter::from_fn(|| node.poll_transmit(START)).collect();
+    assert_eq!(replies(&out)[0].1["erasure"], "erased");
+    // What the feed, offers and histories show of the contact from now on.
+    let shown = open_for_output(
+        node.sealer.keys(),
+        Event {
+            at: START,
+            kind: EventKind::ContactCreated(Box::new(created)),
+        },
+    );
+    let EventKind::ContactCreated(shown) = shown.kind else {
+        panic!("a contact_created");
+    };
+    assert_eq!(shown.details.customer.as_deref(), Some("[erased]"));
+    assert_eq!(&*shown.details.attributes[0].1, "[erased]");
+
+    // Asked again: nothing is held any more; the request is still recorded, by pseudonym.
+    node.handle_request(&request("sb.cmd.privacy.erase", &erase, "r4"), START);
+    let answered = durable_replies(&mut node);
+    assert_eq!(answered[0].1["erasure"], "erased", "{answered:?}");
 }

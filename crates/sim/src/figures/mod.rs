@@ -432,6 +432,8 @@ impl Collector {
             | EventKind::OfferRevoked { .. }
             | EventKind::ServiceLevelThresholdPassed { .. }
             | EventKind::ContactUnservable(_)
+            | EventKind::PersonalDataErasureDeferred(_)
+            | EventKind::PersonalDataErased(_)
             | EventKind::DueTimeAtRisk { .. } => {}
         }
     }

@@ -9,8 +9,9 @@
 //!
 //! The DTOs are versioned and every written version is frozen. [`v1`] is the first version;
 //! [`v2`] holds v1's kinds unchanged (its `Base` variant) and adds the kinds of opening hours,
-//! working-day clocks and complaints; [`v3`], the current one, holds v2's the same way and adds
-//! `contact_unservable`. The current version's types are re-exported
+//! working-day clocks and complaints; [`v3`] holds v2's the same way and adds
+//! `contact_unservable`; [`v5`], the current one, holds v3's the same way and adds the erasure of
+//! personal data (there is no `v4`: stored version 4 changed only the envelope). The current version's types are re-exported
 //! here (with v1's shared building blocks), and [`crate::stored`] upcasts older stored versions
 //! to them in one place.
 //!
@@ -25,6 +26,7 @@
 pub mod v1;
 pub mod v2;
 pub mod v3;
+pub mod v5;
 
 pub use v1::{
     AgentLoggedInDto, AttributeDto, CapacityDto, ChannelDto, ComplaintStageDto, ContactCreatedDto,
@@ -32,7 +34,8 @@ pub use v1::{
     SkillLevelDto, SkillRequirementDto, Text, Time,
 };
 pub use v2::{ComplaintStageChangedDto, DueTimeExtendedDto};
-pub use v3::{ContactUnservableDto, EventDto, EventKindDto, ShortfallDto};
+pub use v3::{ContactUnservableDto, ShortfallDto};
+pub use v5::{EventDto, EventKindDto, PersonalDataErasureDto};
 
 /// Why a DTO does not make a valid core event.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

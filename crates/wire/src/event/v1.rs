@@ -32,7 +32,9 @@ use switchboard_core::{
     OfferId, Outcome, PerChannel, Placement, Priority, QueueOrder, RevokeReason, Rule,
     SelectionStrategy, SkillRequirement, Tier, Timestamp,
 };
-use switchboard_core::{ComplaintStageChanged, ContactUnservable, CustomerId, DueTimeExtended};
+use switchboard_core::{
+    ComplaintStageChanged, ContactUnservable, CustomerId, DueTimeExtended, PersonalDataErasure,
+};
 
 use super::DtoError;
 use crate::time::{format_rfc3339, parse_rfc3339};
@@ -571,6 +573,13 @@ pub enum NotInV1<'a> {
     },
     /// `contact_unservable` (version 3).
     ContactUnservable(&'a ContactUnservable),
+    /// `personal_data_erasure_deferred` and `personal_data_erased` (version 5).
+    PersonalDataErasure {
+        /// Deferred (true) or carried out (false).
+        deferred: bool,
+        /// The erasure.
+        erasure: &'a PersonalDataErasure,
+    },
 }
 
 /// Version 1 of an event, when version 1 can hold its kind. Events are no longer written in
@@ -776,6 +785,18 @@ impl<'a> TryFrom<&'a EventKind> for EventKindDto<'a> {
             }
             EventKind::ContactUnservable(unservable) => {
                 return Err(NotInV1::ContactUnservable(unservable));
+            }
+            EventKind::PersonalDataErasureDeferred(erasure) => {
+                return Err(NotInV1::PersonalDataErasure {
+                    deferred: true,
+                    erasure,
+                });
+            }
+            EventKind::PersonalDataErased(erasure) => {
+                return Err(NotInV1::PersonalDataErasure {
+                    deferred: false,
+                    erasure,
+                });
             }
         })
     }

@@ -27,6 +27,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use switchboard_core::{
     ComplaintStageChanged, ContactUnservable, DueTimeExtended, Event, EventKind,
+    PersonalDataErasure,
 };
 
 use super::DtoError;
@@ -185,6 +186,13 @@ impl EventKindDto<'_> {
 pub enum NotInV2<'a> {
     /// `contact_unservable` (version 3).
     ContactUnservable(&'a ContactUnservable),
+    /// `personal_data_erasure_deferred` and `personal_data_erased` (version 5).
+    PersonalDataErasure {
+        /// Deferred (true) or carried out (false).
+        deferred: bool,
+        /// The erasure.
+        erasure: &'a PersonalDataErasure,
+    },
 }
 
 /// Version 2 of an event, when version 2 can hold its kind. Events are no longer written in
@@ -236,6 +244,9 @@ impl<'a> TryFrom<&'a EventKind> for EventKindDto<'a> {
             },
             Err(NotInV1::ContactUnservable(unservable)) => {
                 return Err(NotInV2::ContactUnservable(unservable));
+            }
+            Err(NotInV1::PersonalDataErasure { deferred, erasure }) => {
+                return Err(NotInV2::PersonalDataErasure { deferred, erasure });
             }
         })
     }

@@ -17,7 +17,7 @@
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
-use switchboard_core::{ContactUnservable, Event, EventKind, Shortfall};
+use switchboard_core::{ContactUnservable, Event, EventKind, PersonalDataErasure, Shortfall};
 
 use super::DtoError;
 use super::v1::{ChannelDto, Text, Time, id, level, text, tier};
@@ -153,18 +153,36 @@ impl EventKindDto<'_> {
 
 // --- from the core (cannot fail) -------------------------------------------------------------
 
-impl<'a> From<&'a Event> for EventDto<'a> {
-    fn from(event: &'a Event) -> Self {
-        Self {
+/// A kind version 3 cannot hold: one added by a later version, handed back for it to convert.
+#[derive(Debug)]
+pub enum NotInV3<'a> {
+    /// `personal_data_erasure_deferred` and `personal_data_erased` (version 5).
+    PersonalDataErasure {
+        /// Deferred (true) or carried out (false).
+        deferred: bool,
+        /// The erasure.
+        erasure: &'a PersonalDataErasure,
+    },
+}
+
+/// Version 3 of an event, when version 3 can hold its kind. Events are no longer written in
+/// version 3; this serves version 5 (its `Base`) and tests that build version 3 payloads.
+impl<'a> TryFrom<&'a Event> for EventDto<'a> {
+    type Error = NotInV3<'a>;
+
+    fn try_from(event: &'a Event) -> Result<Self, NotInV3<'a>> {
+        Ok(Self {
             at: event.at.into(),
-            kind: (&event.kind).into(),
-        }
+            kind: (&event.kind).try_into()?,
+        })
     }
 }
 
-impl<'a> From<&'a EventKind> for EventKindDto<'a> {
-    fn from(kind: &'a EventKind) -> Self {
-        match v2::EventKindDto::try_from(kind) {
+impl<'a> TryFrom<&'a EventKind> for EventKindDto<'a> {
+    type Error = NotInV3<'a>;
+
+    fn try_from(kind: &'a EventKind) -> Result<Self, NotInV3<'a>> {
+        Ok(match v2::EventKindDto::try_from(kind) {
             Ok(base) => Self::Base(base),
             Err(NotInV2::ContactUnservable(u)) => {
                 Self::ContactUnservable(Box::new(ContactUnservableDto {
@@ -174,7 +192,10 @@ impl<'a> From<&'a EventKind> for EventKindDto<'a> {
                     shortfall: (&u.shortfall).into(),
                 }))
             }
-        }
+            Err(NotInV2::PersonalDataErasure { deferred, erasure }) => {
+                return Err(NotInV3::PersonalDataErasure { deferred, erasure });
+            }
+        })
     }
 }
 

@@ -254,6 +254,41 @@ fn a_complaint_moves_on_to_stage_2(c: &mut Centre) {
         designated: true,
         reason: "policy decision PC-12: contact restricted to the designated officer".into(),
     });
+    // Version 5's kinds, last, so that the scenario's events up to here stay those of the
+    // older golden files: an erasure that waits for the customer's contact in progress, then
+    // happens as it ends, and one of a customer nothing is held for.
+    let state = c.state();
+    let assigned = |customer: &switchboard_core::CustomerId| {
+        state
+            .contacts()
+            .any(|k| k.customer.as_ref() == Some(customer) && k.status.as_str() == "assigned")
+    };
+    let waiting = state
+        .contacts()
+        .filter_map(|contact| contact.customer.clone())
+        .find(|customer| !assigned(customer))
+        .expect("some customer has contacts in progress, none with an agent");
+    c.command(Command::ErasePersonalData {
+        customer: Some(waiting.clone()),
+        subject: "9f86d081884c7d65".into(),
+        reason: switchboard_core::ErasureReason::Request,
+    });
+    let ending: Vec<String> = c
+        .state()
+        .contacts()
+        .filter(|contact| contact.customer.as_ref() == Some(&waiting))
+        .map(|contact| contact.id.to_string())
+        .collect();
+    for contact in ending {
+        c.command(Command::AbandonContact {
+            contact: contact.into(),
+        });
+    }
+    c.command(Command::ErasePersonalData {
+        customer: None,
+        subject: "2c26b46b68ffc68f".into(),
+        reason: switchboard_core::ErasureReason::Retention,
+    });
 }
 
 /// The events of the golden scenario.
@@ -547,14 +582,28 @@ impl Workload {
         // that a seed gives the same workload as it always has (and its regressions replay).
         let _unused = self.some_contact();
         let rng = &mut self.rng;
+        let number = rng.random_range(0..10);
+        let designated = rng.random_bool(0.7);
         attempt(
             c,
             Command::MarkPersistentComplainant {
-                customer: format!("cust{}", rng.random_range(0..10)).into(),
-                designated: rng.random_bool(0.7),
+                customer: format!("cust{number}").into(),
+                designated,
                 reason: "policy decision".into(),
             },
         );
+        // Now and then a lifted customer is erased too (no draw of its own, so that a seed's
+        // draws stay as they were): at once, or when their contacts in progress end.
+        if !designated && number < 4 {
+            attempt(
+                c,
+                Command::ErasePersonalData {
+                    customer: Some(format!("cust{number}").into()),
+                    subject: format!("5eed{number}").into(),
+                    reason: switchboard_core::ErasureReason::Request,
+                },
+            );
+        }
     }
 
     /// Time passes: mostly seconds, now and then most of an hour.
