@@ -31,6 +31,9 @@ pub struct ConnectSettings {
     /// client's default, 10 s. Cluster mode bounds it by the lease
     /// ([`crate::cluster::role::Leadership::request_bound`]).
     pub request_timeout: Option<Duration>,
+    /// The prefix of the client's reply inboxes (`_INBOX` when `None`): a user whose NATS
+    /// permissions allow replies only under its own prefix (`_INBOX.privacy.>`) sets it.
+    pub inbox_prefix: Option<String>,
 }
 
 /// TLS settings of the NATS connection.
@@ -120,6 +123,7 @@ pub async fn connect(settings: &ConnectSettings) -> Result<Client, DriverError> 
                 .clone()
                 .unwrap_or_else(|| "switchboard".to_owned()),
         )
+        .custom_inbox_prefix(settings.inbox_prefix.as_deref().unwrap_or("_INBOX"))
         .retry_on_initial_connect()
         .max_reconnects(None)
         .connection_timeout(Duration::from_secs(5))

@@ -2,7 +2,8 @@
 //! configuration parses with the pinned nats-server (`-t`), and the per-role permissions in
 //! `deploy/nats/auth.conf` hold on a real nats-server running the engine: a desktop may use only
 //! its own agent's subjects, a channel system may only create and abandon contacts, the
-//! wallboard may only query and follow the events feed. In cluster mode the engine user takes and
+//! wallboard may only query and follow the events feed, only the privacy administrator may erase
+//! a customer's personal data. In cluster mode the engine user takes and
 //! renews its domain's lease, appends its log stream in fenced batches and keeps snapshots in
 //! its object store, and no desktop or channel user may touch any of them.
 
@@ -27,10 +28,11 @@ use tokio::sync::mpsc;
 const WAIT: Duration = Duration::from_secs(15);
 
 /// The passwords the deploy files take as variables, with test values.
-const PASSWORDS: [(&str, &str); 5] = [
+const PASSWORDS: [(&str, &str); 6] = [
     ("SWITCHBOARD_ENGINE_PASSWORD", "engine-secret"),
     ("SWITCHBOARD_CHANNEL_PASSWORD", "channel-secret"),
     ("SWITCHBOARD_WALLBOARD_PASSWORD", "wallboard-secret"),
+    ("SWITCHBOARD_PRIVACY_PASSWORD", "privacy-secret"),
     ("SWITCHBOARD_DESKTOP_PASSWORD", "desktop-secret"),
     ("SWITCHBOARD_SYSTEM_PASSWORD", "system-secret"),
 ];
@@ -181,6 +183,30 @@ async fn the_wallboard_only_reads(server: &NatsServer) {
         refused_subscribe(&wallboard, &mut wallboard_errors, "switchboard.agent.ann.>").await;
 }
 
+/// The privacy administrator erases (and the engine answers it on its own inbox prefix), and may
+/// do nothing else: no other command, no query, no events.
+async fn only_the_privacy_administrator_erases(server: &NatsServer) {
+    let (admin, mut admin_errors) = connect(server, "privacy", "privacy-secret", "privacy").await;
+    let reply = ok(
+        &admin,
+        "switchboard.cmd.privacy.erase",
+        json!({"customer_id": "CUST-GONE-1"}),
+    )
+    .await;
+    assert_eq!(reply["erasure"], "nothing_held", "{reply}");
+    refused_publish(&admin, &mut admin_errors, "switchboard.cmd.contact.create").await;
+    refused_publish(&admin, &mut admin_errors, "switchboard.query.contact").await;
+    let _events = refused_subscribe(&admin, &mut admin_errors, "switchboard.events.>").await;
+    let (wallboard, mut wallboard_errors) =
+        connect(server, "wallboard", "wallboard-secret", "wallboard").await;
+    refused_publish(
+        &wallboard,
+        &mut wallboard_errors,
+        "switchboard.cmd.privacy.erase",
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn roles_are_confined_to_their_subjects() {
     let auth = std::fs::read_to_string(deploy().join("nats/auth.conf")).expect("auth.conf");
@@ -282,6 +308,8 @@ async fn roles_are_confined_to_their_subjects() {
     let _events =
         refused_subscribe(&telephony, &mut telephony_errors, "switchboard.events.>").await;
 
+    only_the_privacy_administrator_erases(&server).await;
+
     the_wallboard_only_reads(&server).await;
     the_engine_user_runs_cluster_mode(&server).await;
     let others = [(&ann, &mut ann_errors), (&telephony, &mut telephony_errors)];
@@ -371,13 +399,15 @@ async fn the_engine_user_runs_cluster_mode(server: &NatsServer) {
     assert!(keystore.load().await.expect("reads it back").holds(subject));
 }
 
-/// A desktop or channel user may not write the lease, the log stream, the snapshots or the
-/// keystore, nor call
-/// the JetStream API at all.
+/// A desktop or channel user may not erase personal data, write the lease, the log stream, the
+/// snapshots or the keystore, nor call the JetStream API at all.
 async fn nobody_else_touches_the_cluster_state(
     client: &Client,
     errors: &mut mpsc::UnboundedReceiver<String>,
 ) {
+    // No erasure of a customer's personal data: only the privacy administrator may.
+    refused_publish(client, errors, "switchboard.cmd.privacy.erase").await;
+    refused_publish(client, errors, "switchboard.inbox.privacy.erase").await;
     for subject in [
         "$KV.switchboard_leases.switchboard",
         "switchboard.log",

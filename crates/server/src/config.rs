@@ -250,6 +250,7 @@ impl NatsConfig {
                 key_file: self.tls.key_file.clone(),
             },
             request_timeout: None,
+            inbox_prefix: None,
         }
     }
 }

@@ -122,6 +122,11 @@ enum PrivacyCommand {
     /// that contact's service; soonest first, those already past marked DUE. Customers with a
     /// contact open are kept until it ends.
     Report(privacy::ReportArgs),
+    /// Erase a customer's personal data (UK GDPR Article 17): the engine destroys their key, so
+    /// everything sealed under it reads as [erased] for good, and records personal_data_erased
+    /// under their pseudonym. A customer with contacts in progress is erased as the last ends.
+    /// An administrator's command: the NATS credentials must allow {prefix}.cmd.privacy.erase.
+    Erase(privacy::EraseArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -153,6 +158,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Commands::Staffing(args) => staffing::run(&args),
         Commands::Report(args) => report::run(&args),
         Commands::Privacy(PrivacyCommand::Report(args)) => privacy::report(&args),
+        Commands::Privacy(PrivacyCommand::Erase(args)) => privacy::erase(&args),
         Commands::Loadgen(args) => loadgen::run(&args),
     }
 }

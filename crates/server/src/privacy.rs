@@ -179,6 +179,12 @@ fn fold(dir: &std::path::Path, schedule: &RetentionSchedule) -> Result<Folded> {
                     ledger.contact_ended(subject, &service, event.at, schedule);
                 }
             }
+            // Erased already: nothing left to shred.
+            EventKind::PersonalDataErased(erased) => {
+                if let Some(subject) = Pseudonym::parse_hex(&erased.subject) {
+                    ledger.erased(subject);
+                }
+            }
             _ => {}
         }
     }
@@ -210,4 +216,162 @@ pub(crate) fn data_dir_keys(dir: &std::path::Path) -> Option<Keys> {
             None
         }
     }
+}
+
+/// `switchboard privacy erase`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct EraseArgs {
+    /// The customer's reference, as given in `contact.create`'s `customer_id`.
+    #[arg(long)]
+    customer: String,
+    /// The NATS server URL(s), comma separated (default: the --config file's, else
+    /// nats://127.0.0.1:4222).
+    #[arg(long, env = "SWITCHBOARD_NATS_URL")]
+    nats_url: Option<String>,
+    /// A NATS credentials file (.creds): the administrator's, whose permissions allow
+    /// `{prefix}.cmd.privacy.erase` (deploy/nats).
+    #[arg(long, env = "SWITCHBOARD_NATS_CREDS")]
+    nats_creds: Option<PathBuf>,
+    /// The routing domain, by its subject prefix (default: the --config file's, else
+    /// `switchboard`).
+    #[arg(long)]
+    subject_prefix: Option<String>,
+    /// The engine's configuration file, for its `[nats]` URL, credentials, TLS and prefix. The
+    /// flags above win over it.
+    #[arg(long, env = "SWITCHBOARD_CONFIG")]
+    config: Option<PathBuf>,
+    /// How long to keep asking while no engine answers (a failover in cluster mode), in
+    /// seconds. Every attempt carries the same idempotency key, so the erasure is recorded once.
+    #[arg(long, default_value_t = 30)]
+    wait_secs: u64,
+    /// Print the engine's reply as JSON (for scripts) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Sends `{p}.cmd.privacy.erase` and says what the engine did.
+pub(crate) fn erase(args: &EraseArgs) -> Result<ExitCode> {
+    let mut nats = match &args.config {
+        Some(path) => crate::config::load(path)?.0.nats,
+        None => crate::config::FileConfig::default().nats,
+    };
+    if let Some(url) = &args.nats_url {
+        nats.url.clone_from(url);
+    }
+    if let Some(creds) = &args.nats_creds {
+        nats.credentials_file = Some(creds.clone());
+    }
+    let prefix = args
+        .subject_prefix
+        .clone()
+        .unwrap_or_else(|| nats.subject_prefix.clone());
+    let subjects = switchboard_wire::Subjects::new(&prefix)
+        .map_err(|error| anyhow::anyhow!("--subject-prefix: {}", error.message))?;
+    let subject = subjects
+        .command(switchboard_wire::CommandKind::ErasePersonalData, None)
+        .context("the erase command has a subject")?;
+    let body = serde_json::to_vec(&json!({ "customer_id": args.customer }))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("could not start the async runtime")?;
+    let mut settings = nats.connect_settings();
+    // Replies under the administrator's own inbox prefix (deploy/nats/auth.conf).
+    settings.inbox_prefix = Some("_INBOX.privacy".to_owned());
+    let wait = std::time::Duration::from_secs(args.wait_secs);
+    let reply = runtime.block_on(ask(&settings, subject, body.into(), wait))?;
+    let reply = switchboard_wire::decode_reply(&reply, switchboard_wire::Format::Json)
+        .map_err(|error| anyhow::anyhow!("the engine's reply does not read: {}", error.message))?;
+    print_erasure(&args.customer, &reply, args.json)
+}
+
+/// Sends `body` to `subject` until an engine answers or `wait` has passed, with one
+/// idempotency key for every attempt.
+async fn ask(
+    settings: &switchboard_nats::ConnectSettings,
+    subject: String,
+    body: bytes::Bytes,
+    wait: std::time::Duration,
+) -> Result<bytes::Bytes> {
+    let client = switchboard_nats::connect(settings)
+        .await
+        .with_context(|| format!("could not connect to NATS at {}", settings.url))?;
+    let key = format!("erase-{}", jiff::Timestamp::now().as_nanosecond());
+    let deadline = tokio::time::Instant::now() + wait;
+    let mut pace = tokio::time::interval(std::time::Duration::from_millis(500));
+    loop {
+        pace.tick().await;
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", key.as_str());
+        headers.insert("Content-Type", "application/json");
+        let asked = client.request_with_headers(subject.clone(), headers, body.clone());
+        let failure = match tokio::time::timeout(std::time::Duration::from_secs(5), asked).await {
+            Ok(Ok(message)) => return Ok(message.payload),
+            Ok(Err(error)) => error.to_string(),
+            Err(_) => "no answer within 5 s".to_owned(),
+        };
+        if tokio::time::Instant::now() >= deadline {
+            anyhow::bail!(
+                "no engine answered {subject} within {} s (last: {failure}); nothing is known \
+                 to be erased: ask again (the same customer may be asked for again safely)",
+                wait.as_secs()
+            );
+        }
+    }
+}
+
+/// Says what the erasure did, or why it was refused.
+fn print_erasure(customer: &str, reply: &switchboard_wire::Reply, json: bool) -> Result<ExitCode> {
+    use std::io::Write as _;
+    use switchboard_wire::reply::ErasureName;
+    let mut out = std::io::stdout().lock();
+    let body = match reply {
+        switchboard_wire::Reply::Error(error) => {
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    json!({"ok": false, "error": {"code": error.code.as_str(), "message": error.message}})
+                )?;
+            } else {
+                writeln!(out, "Refused ({}): {}", error.code.as_str(), error.message)?;
+            }
+            return Ok(ExitCode::FAILURE);
+        }
+        switchboard_wire::Reply::Ok(body) => body,
+    };
+    if json {
+        writeln!(
+            out,
+            "{}",
+            serde_json::to_string(&json!({"ok": true, "reply": body}))?
+        )?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let text = match body.erasure {
+        Some(ErasureName::Erased) => format!(
+            "Erased: customer {customer}'s key is destroyed. Everything sealed under it reads as \
+             [erased] for good; the log records personal_data_erased (seq {}) under the \
+             customer's pseudonym, never the reference.",
+            body.seq
+        ),
+        Some(ErasureName::Deferred) => format!(
+            "Deferred: customer {customer} has contacts in progress. Their key is destroyed as \
+             the last one ends (personal_data_erasure_deferred, seq {}); the events feed then \
+             carries personal_data_erased.",
+            body.seq
+        ),
+        Some(ErasureName::NothingHeld) => format!(
+            "Nothing held: the engine holds no key for customer {customer} (never seen, or \
+             erased before); the request is recorded as personal_data_erased (seq {}) all the \
+             same.",
+            body.seq
+        ),
+        None => format!(
+            "Already waiting: customer {customer}'s erasure waits for their contacts in progress \
+             to end; nothing new was recorded."
+        ),
+    };
+    writeln!(out, "{text}")?;
+    Ok(ExitCode::SUCCESS)
 }

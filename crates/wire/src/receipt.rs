@@ -136,6 +136,8 @@ pub enum ErasureDto {
     Erased,
     /// 1: `deferred`.
     Deferred,
+    /// 2: `nothing_held`.
+    NothingHeld,
 }
 
 impl<'a> From<&'a Receipt> for ReceiptDto<'a> {
@@ -280,5 +282,5 @@ frozen_enum!(AdjustmentReason <=> AdjustmentReasonDto {
     InTheFuture, BeyondLiveLimit,
 });
 frozen_enum!(ErasureName <=> ErasureDto {
-    Erased, Deferred,
+    Erased, Deferred, NothingHeld,
 });

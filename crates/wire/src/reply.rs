@@ -64,15 +64,16 @@ pub struct ReplyBody {
     /// counts from an hour back. Empty when it took the command as given.
     #[serde(default)]
     pub adjustments: Vec<Adjustment>,
-    /// `privacy.erase`: `erased` (the customer's key is destroyed), or `deferred` (it will be
-    /// when the contacts they have in progress end); also on a command whose contact's end
+    /// `privacy.erase`: `erased` (the customer's key is destroyed), `deferred` (it will be
+    /// when the contacts they have in progress end) or `nothing_held` (no key was held: never
+    /// seen, or erased before; the request is recorded all the same); also on a command whose contact's end
     /// carried out a waiting erasure. Null for other commands and for an erasure already
     /// waiting (`unchanged`). Added last, so an older reader ignores it.
     #[serde(default)]
     pub erasure: Option<ErasureName>,
 }
 
-/// What an erasure did: `erased` or `deferred`.
+/// What an erasure did: `erased`, `deferred` or `nothing_held`.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum ErasureName {
@@ -80,6 +81,9 @@ pub enum ErasureName {
     Erased,
     /// The customer has contacts in progress: the key is destroyed as the last one ends.
     Deferred,
+    /// No key was held for the customer (never seen, or erased before): nothing to destroy;
+    /// the request is recorded all the same.
+    NothingHeld,
 }
 
 /// A value of a command that the engine did not take as given.
@@ -223,7 +227,13 @@ pub fn reply_body<'a>(
             }
         }
         match kind {
-            EventKind::PersonalDataErased(_) => body.erasure = Some(ErasureName::Erased),
+            EventKind::PersonalDataErased(erased) => {
+                body.erasure = Some(if erased.customer.is_some() {
+                    ErasureName::Erased
+                } else {
+                    ErasureName::NothingHeld
+                });
+            }
             EventKind::PersonalDataErasureDeferred(_) => {
                 body.erasure = Some(ErasureName::Deferred);
             }

@@ -136,8 +136,12 @@ const PRESENCES: [Option<PresenceName>; 5] = [
 ];
 
 /// Every erasure a reply can report, and none.
-const ERASURES: [Option<ErasureName>; 3] =
-    [None, Some(ErasureName::Erased), Some(ErasureName::Deferred)];
+const ERASURES: [Option<ErasureName>; 4] = [
+    None,
+    Some(ErasureName::Erased),
+    Some(ErasureName::Deferred),
+    Some(ErasureName::NothingHeld),
+];
 
 /// Every adjustment reason, and none.
 const REASONS: [Option<AdjustmentReason>; 3] = [

@@ -14,10 +14,11 @@ use crate::cdp::Page;
 use crate::common;
 
 /// The passwords deploy/nats/auth.conf takes as variables, with test values.
-const PASSWORDS: [(&str, &str); 5] = [
+const PASSWORDS: [(&str, &str); 6] = [
     ("SWITCHBOARD_ENGINE_PASSWORD", "engine-secret"),
     ("SWITCHBOARD_CHANNEL_PASSWORD", "channel-secret"),
     ("SWITCHBOARD_WALLBOARD_PASSWORD", "wallboard-secret"),
+    ("SWITCHBOARD_PRIVACY_PASSWORD", "privacy-secret"),
     ("SWITCHBOARD_DESKTOP_PASSWORD", "desktop-secret"),
     ("SWITCHBOARD_SYSTEM_PASSWORD", "system-secret"),
 ];

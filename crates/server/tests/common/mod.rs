@@ -154,3 +154,49 @@ pub(crate) async fn http_get(address: std::net::SocketAddr, path: &str) -> (u16,
         .unwrap_or_default();
     (status, body)
 }
+
+/// Sends a JSON request and returns its reply, which must be `ok` (10 s at most).
+pub(crate) async fn send_ok(
+    client: &async_nats::Client,
+    subject: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let reply = tokio::time::timeout(
+        Duration::from_secs(10),
+        client.request(subject.to_owned(), body.to_string().into()),
+    )
+    .await
+    .unwrap_or_else(|_| panic!("{subject}: no reply in time"))
+    .unwrap_or_else(|e| panic!("{subject}: {e}"));
+    let value: serde_json::Value = serde_json::from_slice(&reply.payload).expect("a JSON reply");
+    assert_eq!(value["ok"], true, "{subject}: {value}");
+    value
+}
+
+/// Every file under `dir`, recursively.
+pub(crate) fn files_under(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).expect("readable") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+/// Stops an engine with SIGTERM; it must stop cleanly.
+pub(crate) fn stop_cleanly(engine: &mut Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &engine.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let stopped = engine.wait().expect("the engine stops");
+    assert!(stopped.success(), "a clean stop: {stopped}");
+}
