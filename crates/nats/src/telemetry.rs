@@ -198,6 +198,10 @@ catalogue! {
         "Queries answered, by kind.";
     IDEMPOTENCY_ENTRIES = "switchboard_idempotency_entries", Gauge, [],
         "Replies remembered for repeated idempotency keys.";
+    RETENTION_DUE = "switchboard_retention_due_subjects", Gauge, [],
+        "Subjects (customers, contacts without one) whose retention period has run out and whose personal data is not yet erased, after the last check.";
+    RETENTION_CHECKED = "switchboard_retention_last_check_timestamp_seconds", Gauge, [],
+        "When the engine last looked for subjects due for erasure by retention (only with a [retention] schedule).";
     BATCH_MESSAGES = "switchboard_batch_messages", Histogram, [],
         "Messages decided per turn of the engine loop.";
     BATCH_EVENTS = "switchboard_batch_events", Histogram, [],
@@ -1420,6 +1424,18 @@ pub fn query_answered(kind: &'static str) {
     if !cached {
         register().increment(1);
     }
+}
+
+/// Retention was checked at `now` (the core's time); `left` subjects are still due after this
+/// check's batch. Rare (hourly): recorded without cached handles.
+pub fn retention_checked(now: Timestamp, left: usize) {
+    metrics::gauge!(RETENTION_DUE).set(count(left));
+    #[expect(
+        clippy::cast_precision_loss,
+        reason = "milliseconds since 1970 are exact in an f64 until the year 287 396"
+    )]
+    let secs = now.as_millis() as f64 / 1000.0;
+    metrics::gauge!(RETENTION_CHECKED).set(secs);
 }
 
 /// A turn took `messages` messages; the idempotency cache holds `entries` replies.

@@ -16,6 +16,7 @@
 
 mod error;
 mod file;
+mod fold;
 mod keys;
 mod kv;
 mod personal;
@@ -25,6 +26,7 @@ mod seal;
 
 pub use error::PrivacyError;
 pub use file::{FileKeystore, KEYSTORE_FILE};
+pub use fold::RetentionFold;
 pub use keys::{Changes, ERASED, KeyDelta, Keys, Unsealed};
 pub use kv::{KvKeystore, KvKeystoreConfig, SUBJECTS_MAX};
 pub use personal::{

@@ -2,8 +2,9 @@
 //! erasure in a recorded log, and when: every customer (and every contact given without a
 //! customer reference) with the end of their last contact counted forward by the period of its
 //! service. Read from the log alone, with the clock as `--at`, so the same log and schedule
-//! always give the same report. The engine does not shred yet (docs/privacy.md, "Status"):
-//! this says what the schedule requires, for the data protection officer to act on.
+//! always give the same report, folded as the engine folds its log (`RetentionFold`): what the
+//! engine will shred next, and when. And `switchboard privacy erase`: an administrator's
+//! erasure of one customer on request, sent to the engine over NATS.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -12,7 +13,9 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use serde_json::{Value, json};
 use switchboard_core::{EventKind, Timestamp};
-use switchboard_privacy::{DomainSecret, Keys, Pseudonym, RetentionLedger, RetentionSchedule};
+use switchboard_privacy::{
+    DomainSecret, Keys, Pseudonym, RetentionFold, RetentionLedger, RetentionSchedule,
+};
 
 /// `switchboard privacy report`.
 #[derive(Debug, clap::Args)]
@@ -134,10 +137,8 @@ fn fold(dir: &std::path::Path, schedule: &RetentionSchedule) -> Result<Folded> {
     // Pseudonyms only key the ledger here; a fresh secret serves, and is never stored.
     let keys = Keys::new(DomainSecret::generate()?);
     let opener = data_dir_keys(dir);
-    let mut ledger = RetentionLedger::new();
+    let mut fold = RetentionFold::new();
     let mut names = BTreeMap::new();
-    // Open contacts: their subject and service.
-    let mut contacts: BTreeMap<String, (Pseudonym, String)> = BTreeMap::new();
     let reader = switchboard_log::LogReader::open(dir)?;
     for record in reader.read_from(1)? {
         let record = record?;
@@ -147,56 +148,27 @@ fn fold(dir: &std::path::Path, schedule: &RetentionSchedule) -> Result<Folded> {
                 record.seq
             )
         })?;
-        match &event.kind {
-            EventKind::ContactCreated(created) => {
-                let d = &created.details;
-                let (subject, named) = match &d.customer {
-                    // A sealed reference names its customer's pseudonym, and opens with the
-                    // keystore (or reads `[erased]`).
-                    Some(c) => (
-                        switchboard_privacy::token_subject(c).unwrap_or_else(|| keys.customer(c)),
-                        Named::Customer(opener.as_ref().map_or_else(
-                            || c.to_string(),
-                            |k| switchboard_privacy::open_text(k, c),
-                        )),
-                    ),
-                    None => (keys.contact(&d.id), Named::Contact(d.id.to_string())),
-                };
-                names.entry(subject).or_insert(named);
-                ledger.contact_started(subject);
-                contacts.insert(d.id.to_string(), (subject, d.service.to_string()));
-            }
-            EventKind::ContactTransferred {
-                contact, service, ..
-            } => {
-                if let Some(open) = contacts.get_mut(contact.as_str()) {
-                    open.1 = service.to_string();
-                }
-            }
-            EventKind::ContactCompleted { contact, .. }
-            | EventKind::ContactAbandoned { contact, .. } => {
-                if let Some((subject, service)) = contacts.remove(contact.as_str()) {
-                    ledger.contact_ended(subject, &service, event.at, schedule);
-                }
-            }
-            // Erased already: nothing left to shred.
-            EventKind::PersonalDataErased(erased) => {
-                if let Some(subject) = Pseudonym::parse_hex(&erased.subject) {
-                    ledger.erased(subject);
-                }
-            }
-            _ => {}
+        if let EventKind::ContactCreated(created) = &event.kind {
+            let d = &created.details;
+            let named = match &d.customer {
+                // A sealed reference opens with the keystore (or reads `[erased]`).
+                Some(c) => Named::Customer(
+                    opener
+                        .as_ref()
+                        .map_or_else(|| c.to_string(), |k| switchboard_privacy::open_text(k, c)),
+                ),
+                None => Named::Contact(d.id.to_string()),
+            };
+            names
+                .entry(RetentionFold::subject_of(&keys, d))
+                .or_insert(named);
         }
+        fold.observe(&keys, &event, schedule);
     }
-    let open = contacts
-        .values()
-        .map(|(subject, _)| *subject)
-        .collect::<std::collections::BTreeSet<_>>()
-        .len();
     Ok(Folded {
-        ledger,
+        open: fold.subjects_with_open_contacts(),
+        ledger: fold.ledger().clone(),
         names,
-        open,
     })
 }
 

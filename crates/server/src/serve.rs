@@ -319,6 +319,12 @@ fn driver_settings(file: &FileConfig, health: Health) -> Result<DriverSettings> 
     driver.stream_replicas = file.nats.stream_replicas;
     health.set_min_free_bytes(file.engine.min_free_bytes);
     driver.health = health;
+    driver.retention = file.retention_schedule()?;
+    if driver.retention.is_none() {
+        tracing::info!(
+            "no [retention] schedule: nothing is erased by retention (docs/privacy.md, \"Retention\")"
+        );
+    }
     Ok(driver)
 }
 

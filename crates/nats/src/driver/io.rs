@@ -22,8 +22,8 @@ use crate::node::{IntakeHandle, Mark, Request};
 
 /// The work the shell does for the node off its round, every piece tracked: the events
 /// stream's acknowledgements (at most the feed's window, 256, are awaited at a time) and the
-/// tasks in a `JoinSet` (at most one log read, one tail read and the node's four history
-/// reads), shut down at stop.
+/// tasks in a `JoinSet` (at most one log read, one tail read, the node's four history reads
+/// and, at start-up, the retention fold's read of the whole log), shut down at stop.
 pub(super) struct Work {
     js: jetstream::Context,
     events_stream: stream::Stream,
@@ -56,6 +56,24 @@ impl Work {
         let dir = self.dir.clone();
         self.tasks
             .spawn_blocking(move || history(&dir, id, contact_id, up_to));
+    }
+
+    /// Folds the log up to `up_to` for shredding by retention, on a blocking thread (a read of
+    /// the whole log: about a million events a second).
+    pub(super) fn retention_fold(
+        &mut self,
+        up_to: u64,
+        keys: switchboard_privacy::Keys,
+        schedule: switchboard_privacy::RetentionSchedule,
+    ) {
+        let dir = self.dir.clone();
+        self.tasks.spawn_blocking(move || {
+            let folded = fold_log(&dir, up_to, &keys, &schedule);
+            if let Err(error) = &folded {
+                tracing::error!(%error, "retention: the log could not be read to follow subjects' lifetimes; nothing is erased by retention until the engine restarts");
+            }
+            Done::Retention(folded.ok())
+        });
     }
 
     /// Starts what the events feed asks; returns whether it published (to flush).
@@ -156,6 +174,9 @@ pub(super) enum Done {
         id: u64,
         history: Option<Vec<(u64, Event)>>,
     },
+    /// The retention fold of the log up to the node's start (`None`: the read failed, and was
+    /// logged).
+    Retention(Option<switchboard_privacy::RetentionFold>),
 }
 
 /// JetStream's answer to one publish of the feed: the event, its attempt, the answer, and the
@@ -248,6 +269,31 @@ fn refused(error: &jetstream::context::PublishError) -> Ack {
         PublishErrorKind::WrongLastMessageId => Ack::WrongLast,
         _ => Ack::Failed,
     }
+}
+
+/// The retention fold of the events from the first to `up_to` in the log at `dir`.
+fn fold_log(
+    dir: &Path,
+    up_to: u64,
+    keys: &switchboard_privacy::Keys,
+    schedule: &switchboard_privacy::RetentionSchedule,
+) -> Result<switchboard_privacy::RetentionFold, EngineError> {
+    let mut fold = switchboard_privacy::RetentionFold::new();
+    if up_to == 0 {
+        return Ok(fold);
+    }
+    let reader = switchboard_log::LogReader::open(dir)?;
+    for record in reader.read_from(1)?.up_to(up_to) {
+        let record = record?;
+        let event = switchboard_wire::decode_event(&record.payload).map_err(|source| {
+            EngineError::Decode {
+                seq: record.seq,
+                source,
+            }
+        })?;
+        fold.observe(keys, &event, schedule);
+    }
+    Ok(fold)
 }
 
 /// The events from `from` to `to` (both included) in the log at `dir`.

@@ -77,6 +77,9 @@ pub struct DriverSettings {
     pub snapshot_sink: Option<SnapshotSink>,
     /// Where the keys personal data is sealed under are kept.
     pub keystore: KeystoreSetting,
+    /// The `[retention]` schedule the engine shreds by (docs/privacy.md); `None`: no shredding
+    /// by retention.
+    pub retention: Option<switchboard_privacy::RetentionSchedule>,
 }
 
 impl DriverSettings {
@@ -104,6 +107,7 @@ impl DriverSettings {
             serving: None,
             snapshot_sink: None,
             keystore: KeystoreSetting::DataDir,
+            retention: None,
         }
     }
 }
@@ -352,7 +356,13 @@ pub async fn run(
         Sealer::from_os(keys),
     );
     node.restore_receipts(std::mem::take(&mut settings.receipts));
-    let work = Work::new(wired.js.clone(), wired.events_stream.clone(), dir.clone());
+    let mut work = Work::new(wired.js.clone(), wired.events_stream.clone(), dir.clone());
+    if let Some(schedule) = settings.retention.clone() {
+        node.set_retention(schedule);
+    }
+    if let Some((schedule, keys)) = node.retention_fold_inputs() {
+        work.retention_fold(durable, keys, schedule);
+    }
     let mut shell = Shell {
         client,
         wired,

@@ -150,6 +150,8 @@ impl Shell {
                 Done::LogRead { from, events } => self.node.handle_log_read(from, events, now),
                 Done::Tail(tail) => self.node.handle_stream_tail(tail, now),
                 Done::History { id, history } => self.node.handle_history(id, history),
+                Done::Retention(Some(fold)) => self.node.handle_retention_fold(fold, now),
+                Done::Retention(None) => {}
             },
             Input::Finished(Finished::Done(Err(error))) => {
                 tracing::error!(%error, "a task of the driver failed");

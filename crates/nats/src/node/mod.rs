@@ -53,6 +53,7 @@
 mod idempotency;
 mod notices;
 mod query;
+mod retention;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]
@@ -66,7 +67,7 @@ use async_nats::Subject;
 use bytes::Bytes;
 use switchboard_core::{AgentId, Event, EventKind, Router, State, Timestamp};
 use switchboard_log::Entry;
-use switchboard_privacy::{KeyDelta, Keys, Sealer};
+use switchboard_privacy::{KeyDelta, Keys, RetentionFold, RetentionSchedule, Sealer};
 use switchboard_wire::{
     CommandKind, ErrorCode, Format, PAYLOAD_BYTES_MAX, Receipt, Reply, Route, Subjects, WireError,
     names::ID_BYTES_MAX,
@@ -272,6 +273,8 @@ pub(crate) struct Node {
     now: Timestamp,
     /// Seals commands' personal fields as they come in, opens events' for output.
     sealer: Sealer,
+    /// Shredding by retention, when `[retention]` is configured.
+    retention: Option<retention::Retention>,
 }
 
 impl Node {
@@ -317,6 +320,27 @@ impl Node {
             failed: false,
             now: Timestamp::EPOCH,
             sealer,
+            retention: None,
+        }
+    }
+
+    /// Shreds by `schedule` (docs/privacy.md, "Retention") once [`Node::handle_retention_fold`]
+    /// hands in the log's fold up to where the node started. Call before any input.
+    pub(crate) fn set_retention(&mut self, schedule: RetentionSchedule) {
+        self.retention = Some(retention::Retention::new(schedule));
+    }
+
+    /// The schedule and keys a start-up fold of the log needs, when retention is on.
+    pub(crate) fn retention_fold_inputs(&self) -> Option<(RetentionSchedule, Keys)> {
+        let retention = self.retention.as_ref()?;
+        Some((retention.schedule().clone(), self.sealer.keys().clone()))
+    }
+
+    /// The log's fold up to where the node started (read off the loop): shredding begins.
+    pub(crate) fn handle_retention_fold(&mut self, fold: RetentionFold, now: Timestamp) {
+        self.advance(now);
+        if let Some(retention) = &mut self.retention {
+            retention.folded(self.sealer.keys(), fold);
         }
     }
 
@@ -461,7 +485,11 @@ impl Node {
     /// refusals may be due. Returns how many events the core's timers decided.
     pub(crate) fn handle_timeout(&mut self, now: Timestamp) -> usize {
         self.advance(now);
-        let decided = if self.failed { 0 } else { self.tick() };
+        let decided = if self.failed {
+            0
+        } else {
+            self.tick() + self.shred()
+        };
         self.feed.handle_timeout(self.now);
         if let Some(summary) = self.refusals.poll(self.now) {
             warn_refusals(&summary);
@@ -477,10 +505,20 @@ impl Node {
         } else {
             self.router.poll_timeout()
         };
-        [core, self.feed.poll_timeout(), self.refusals.due_at()]
-            .into_iter()
-            .flatten()
-            .min()
+        let retention = self
+            .retention
+            .as_ref()
+            .filter(|_| !self.failed)
+            .and_then(retention::Retention::due_at);
+        [
+            core,
+            self.feed.poll_timeout(),
+            self.refusals.due_at(),
+            retention,
+        ]
+        .into_iter()
+        .flatten()
+        .min()
     }
 
     /// The next thing to do. The first call after inputs closes the open turn (its events go
@@ -569,6 +607,25 @@ impl Node {
         decided
     }
 
+    /// Erases the subjects whose retention ran out, if a check is due; returns how many events
+    /// that decided.
+    fn shred(&mut self) -> usize {
+        let Some(retention) = &mut self.retention else {
+            return 0;
+        };
+        let mut decided = 0;
+        for command in retention.due(self.now) {
+            match self.router.handle_command(command, self.now) {
+                Ok(events) => decided += events,
+                Err(rejection) => {
+                    tracing::error!(%rejection, "retention: the core refused an erasure");
+                }
+            }
+        }
+        self.take_events();
+        decided
+    }
+
     /// Moves the core's new events into the open turn, numbering them. An erasure destroys the
     /// customer's key at once: nothing more is sealed under it, what was reads as `[erased]`,
     /// and the turn's key changes (saved before its append) take it from the keystore.
@@ -579,6 +636,9 @@ impl Node {
             }
             if let EventKind::PersonalDataErased(erased) = &event.kind {
                 erase_key(&mut self.sealer, &erased.subject);
+            }
+            if let Some(retention) = &mut self.retention {
+                retention.observe(self.sealer.keys(), &event);
             }
             self.open.events.push(event);
             self.last_decided += 1;

@@ -804,3 +804,119 @@ fn an_erasure_waits_for_the_customers_contact_then_destroys_the_key_and_the_feed
     let answered = durable_replies(&mut node);
     assert_eq!(answered[0].1["erasure"], "nothing_held", "{answered:?}");
 }
+
+/// An instant in UTC, e.g. `"2028-02-29T10:00"`.
+fn utc(text: &str) -> Timestamp {
+    let at: jiff::Timestamp = format!("{text}:00Z").parse().expect("an instant");
+    Timestamp::from_millis(u64::try_from(at.as_millisecond()).expect("after 1970"))
+}
+
+/// The subjects whose keys the turns decided up to now destroyed, and the erasures' reasons.
+fn shredded(node: &mut Node) -> Vec<(switchboard_privacy::Pseudonym, ErasureReasonName)> {
+    let out: Vec<Transmit> = std::iter::from_fn(|| node.poll_transmit(node.now)).collect();
+    node.handle_durable(node.last_decided());
+    out.iter()
+        .filter_map(|t| match t {
+            Transmit::Append(append) => Some(append.events.iter()),
+            _ => None,
+        })
+        .flatten()
+        .filter_map(|e| match &e.kind {
+            EventKind::PersonalDataErased(erased) => Some((
+                switchboard_privacy::Pseudonym::parse_hex(&erased.subject).expect("hex"),
+                erased.reason.name(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+type ErasureReasonName = &'static str;
+
+#[test]
+fn retention_shreds_six_years_after_the_last_contact_across_a_leap_day_and_a_return_restarts_it() {
+    let mut node = node();
+    let schedule = RetentionSchedule {
+        default: switchboard_privacy::RetentionPeriod::parse("2y").expect("a period"),
+        services: [(
+            "council_tax".to_owned(),
+            switchboard_privacy::RetentionPeriod::parse("6y").expect("a period"),
+        )]
+        .into(),
+    };
+    node.set_retention(schedule);
+    let leap_day = utc("2028-02-29T10:00");
+    node.handle_stream_tail(Some(StreamTail::Empty), leap_day);
+    // The log up to the start is folded off the loop; here it was empty.
+    node.handle_retention_fold(RetentionFold::new(), leap_day);
+    for (contact, customer) in [("c1", "CUST-A"), ("c2", "CUST-B")] {
+        let mut body = create(contact);
+        body["customer_id"] = json!(customer);
+        body["attributes"] = json!({"caller": "07700 900001"});
+        node.handle_request(&request("sb.cmd.contact.create", &body, "r"), leap_day);
+        let abandon = json!({"contact_id": contact});
+        node.handle_request(&request("sb.cmd.contact.abandon", &abandon, "r"), leap_day);
+    }
+    let a = node.sealer.keys().customer("CUST-A");
+    let b = node.sealer.keys().customer("CUST-B");
+    assert!(shredded(&mut node).is_empty());
+    // Customer B comes back three years on: their clock restarts.
+    let back = utc("2031-01-01T10:00");
+    let mut body = create("c3");
+    body["customer_id"] = json!("CUST-B");
+    node.handle_request(&request("sb.cmd.contact.create", &body, "r"), back);
+    let abandon = json!({"contact_id": "c3"});
+    node.handle_request(&request("sb.cmd.contact.abandon", &abandon, "r"), back);
+    assert!(shredded(&mut node).is_empty());
+
+    // Six years from 29 February 2028 is 28 February 2034 (2034 has no 29 February).
+    node.handle_timeout(utc("2034-02-28T09:00"));
+    assert!(shredded(&mut node).is_empty(), "an hour early");
+    assert_eq!(
+        node.poll_timeout(),
+        Some(utc("2034-02-28T10:00")),
+        "checked again within the hour"
+    );
+    node.handle_timeout(utc("2034-02-28T10:00"));
+    assert_eq!(shredded(&mut node), [(a, "retention")]);
+    assert!(!node.sealer.keys().holds(a), "A's key is destroyed");
+    assert!(node.sealer.keys().holds(b), "B came back: kept");
+    node.handle_timeout(utc("2037-01-01T09:00"));
+    assert!(shredded(&mut node).is_empty(), "B's six years end at 10:00");
+    node.handle_timeout(utc("2037-01-01T10:00"));
+    assert_eq!(shredded(&mut node), [(b, "retention")]);
+    node.handle_timeout(utc("2037-01-01T11:00"));
+    assert!(shredded(&mut node).is_empty(), "shredded once");
+}
+
+#[test]
+fn retention_waits_for_the_start_up_fold_then_counts_what_was_decided_meanwhile() {
+    let mut node = node();
+    let schedule = RetentionSchedule {
+        default: switchboard_privacy::RetentionPeriod::parse("90d").expect("a period"),
+        services: BTreeMap::new(),
+    };
+    node.set_retention(schedule);
+    node.handle_stream_tail(Some(StreamTail::Empty), START);
+    // Decided before the fold of the log is back.
+    let mut body = create("c1");
+    body["customer_id"] = json!("CUST-A");
+    node.handle_request(&request("sb.cmd.contact.create", &body, "r"), START);
+    let abandon = json!({"contact_id": "c1"});
+    node.handle_request(&request("sb.cmd.contact.abandon", &abandon, "r"), START);
+    let later = START + Duration::from_secs(91 * 24 * 3600);
+    assert_eq!(
+        node.poll_timeout().filter(|&at| at <= later),
+        None,
+        "no check yet"
+    );
+    node.handle_timeout(later);
+    assert!(
+        shredded(&mut node).is_empty(),
+        "nothing is shredded before the fold"
+    );
+    node.handle_retention_fold(RetentionFold::new(), later);
+    node.handle_timeout(later);
+    let a = node.sealer.keys().customer("CUST-A");
+    assert_eq!(shredded(&mut node), [(a, "retention")]);
+}
