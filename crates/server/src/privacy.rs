@@ -91,7 +91,14 @@ pub(crate) fn report(args: &ReportArgs) -> Result<ExitCode> {
         "Retention at {at}: {due_now} subject(s) past their period (to be erased), {} with a contact open (kept until it ends).",
         folded.open
     );
-    say!("Soonest first:");
+    if rows.is_empty() {
+        say!(
+            "Nothing waits for erasure: every subject in the log is erased already or has a \
+             contact in progress."
+        );
+    } else {
+        say!("Soonest first:");
+    }
     for row in &rows {
         let who = row["customer_id"]
             .as_str()
@@ -134,9 +141,13 @@ fn row(
 /// Reads the whole log into subjects' lifetimes: a contact starts at its creation and ends
 /// when it is completed or abandoned, in the service it was in then.
 fn fold(dir: &std::path::Path, schedule: &RetentionSchedule) -> Result<Folded> {
-    // Pseudonyms only key the ledger here; a fresh secret serves, and is never stored.
-    let keys = Keys::new(DomainSecret::generate()?);
+    // The keystore's domain secret gives the engine's pseudonyms, so that erasures recorded in
+    // the log match; without a keystore a fresh secret serves (never stored).
     let opener = data_dir_keys(dir);
+    let keys = match &opener {
+        Some(keys) => keys.clone(),
+        None => Keys::new(DomainSecret::generate()?),
+    };
     let mut fold = RetentionFold::new();
     let mut names = BTreeMap::new();
     let reader = switchboard_log::LogReader::open(dir)?;
