@@ -24,13 +24,14 @@
 //! feed, offers, queries, `audit show`): the plaintext, or [`ERASED`] once the key is gone. A
 //! string that is not a token (a log written before sealing) is left as it is.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use switchboard_core::{Command, CustomerId, Event, EventKind, State};
+use switchboard_core::{Command, ContactId, CustomerId, Event, EventKind, State};
 
 use crate::PrivacyError;
 use crate::keys::{Changes, ERASED, KeyDelta, Keys, Unsealed};
@@ -279,6 +280,145 @@ impl Sealer {
             .unwrap_or_else(|| self.keys.contact(contact))
     }
 
+    /// Seals a contact's customer reference in place (a token is left as it is) and returns
+    /// the subject the contact's values are sealed for: the customer's, else the contact's own.
+    ///
+    /// # Errors
+    /// The cipher refused (a value too long for it).
+    fn seal_contact_customer(
+        &mut self,
+        customer: &mut Option<CustomerId>,
+        contact: &str,
+    ) -> Result<Pseudonym, PrivacyError> {
+        let subject = match customer.take() {
+            Some(reference) => {
+                let sealed = if reference.as_str().starts_with(TOKEN_PREFIX) {
+                    reference
+                } else {
+                    self.seal_customer(reference.as_str())?
+                };
+                let subject = token_subject(sealed.as_str());
+                *customer = Some(sealed);
+                subject
+            }
+            None => None,
+        };
+        Ok(subject.unwrap_or_else(|| self.keys.contact(contact)))
+    }
+
+    /// Seals a persistent complainant's reference in place (a token is left as it is) and
+    /// returns the customer's subject, for the decision's reason.
+    ///
+    /// # Errors
+    /// The cipher refused (a value too long for it).
+    fn seal_complainant(&mut self, customer: &mut CustomerId) -> Result<Pseudonym, PrivacyError> {
+        let sealed = if customer.as_str().starts_with(TOKEN_PREFIX) {
+            customer.clone()
+        } else {
+            self.seal_customer(customer.as_str())?
+        };
+        let subject =
+            token_subject(sealed.as_str()).unwrap_or_else(|| self.keys.customer(customer.as_str()));
+        *customer = sealed;
+        Ok(subject)
+    }
+
+    /// Seals `text` in place for `subject` unless it is a token already.
+    ///
+    /// # Errors
+    /// The cipher refused (a value too long for it).
+    fn seal_unsealed(
+        &mut self,
+        subject: Pseudonym,
+        text: &mut Arc<str>,
+    ) -> Result<(), PrivacyError> {
+        if !text.starts_with(TOKEN_PREFIX) {
+            *text = self.seal_for(subject, text)?;
+        }
+        Ok(())
+    }
+
+    /// Seals free text about `contact` in place (a token is left as it is) for the subject its
+    /// creation chose, else the contact's own.
+    ///
+    /// # Errors
+    /// The cipher refused (a value too long for it).
+    fn seal_about(
+        &mut self,
+        contacts: &HashMap<ContactId, Pseudonym>,
+        contact: &ContactId,
+        text: &mut Arc<str>,
+    ) -> Result<(), PrivacyError> {
+        let subject = contacts
+            .get(contact)
+            .copied()
+            .unwrap_or_else(|| self.keys.contact(contact.as_str()));
+        self.seal_unsealed(subject, text)
+    }
+
+    /// An event of a log written before sealing with its personal fields sealed as the engine
+    /// would have sealed the command behind it (`switchboard privacy reseal`): the customer
+    /// reference under the customer's key, the attribute values under the customer's key or
+    /// else the contact's own, and a later reason about a contact under the subject its
+    /// creation chose (from `contacts`, which this fills as contacts are created; a contact it
+    /// does not hold gets its own subject). A value that is a token already is left as it is.
+    /// An erasure is carried out as the engine carries it out: the subject's key is destroyed,
+    /// so what was sealed under it reads as [`ERASED`], and a customer who comes back later
+    /// gets a new key.
+    ///
+    /// # Errors
+    /// The cipher refused (a value too long for it).
+    pub fn seal_event(
+        &mut self,
+        mut event: Event,
+        contacts: &mut HashMap<ContactId, Pseudonym>,
+    ) -> Result<Event, PrivacyError> {
+        match &mut event.kind {
+            EventKind::ContactCreated(created) => {
+                let details = &mut created.details;
+                let subject =
+                    self.seal_contact_customer(&mut details.customer, details.id.as_str())?;
+                for (_, value) in &mut details.attributes {
+                    self.seal_unsealed(subject, value)?;
+                }
+                contacts.insert(details.id.clone(), subject);
+            }
+            EventKind::ContactEscalated {
+                contact, reason, ..
+            } => self.seal_about(contacts, contact, reason)?,
+            EventKind::ComplaintStageChanged(changed) => {
+                self.seal_about(contacts, &changed.contact, &mut changed.reason)?;
+            }
+            EventKind::DueTimeExtended(extended) => {
+                self.seal_about(contacts, &extended.contact, &mut extended.reason)?;
+            }
+            EventKind::PersistentComplainantMarked {
+                customer, reason, ..
+            } => {
+                let subject = self.seal_complainant(customer)?;
+                self.seal_unsealed(subject, reason)?;
+            }
+            EventKind::PersonalDataErasureDeferred(erasure)
+            | EventKind::PersonalDataErased(erasure) => {
+                // As `privacy.erase` names the customer: by the token while their key lives.
+                if let Some(reference) = erasure.customer.take() {
+                    erasure.customer = if reference.as_str().starts_with(TOKEN_PREFIX) {
+                        Some(reference)
+                    } else {
+                        find_customer_token(&self.keys, reference.as_str()).map(CustomerId::new)
+                    };
+                }
+            }
+            _ => {}
+        }
+        if let EventKind::PersonalDataErased(erasure) = &event.kind
+            && let Some(subject) = Pseudonym::parse_hex(&erasure.subject)
+        {
+            self.erase(subject);
+        }
+        Ok(event)
+    }
+
     /// The command with its personal fields sealed (see the module documentation). `state` is
     /// the core's, to find a contact's customer.
     ///
@@ -291,16 +431,8 @@ impl Sealer {
     ) -> Result<Command, PrivacyError> {
         match &mut command {
             Command::CreateContact(contact) => {
-                let subject = match contact.customer.take() {
-                    Some(reference) => {
-                        let sealed = self.seal_customer(reference.as_str())?;
-                        let subject = token_subject(sealed.as_str());
-                        contact.customer = Some(sealed);
-                        subject
-                    }
-                    None => None,
-                }
-                .unwrap_or_else(|| self.keys.contact(contact.id.as_str()));
+                let subject =
+                    self.seal_contact_customer(&mut contact.customer, contact.id.as_str())?;
                 for (_, value) in &mut contact.attributes {
                     *value = self.seal_for(subject, value)?;
                 }
@@ -320,10 +452,7 @@ impl Sealer {
             Command::MarkPersistentComplainant {
                 customer, reason, ..
             } => {
-                let sealed = self.seal_customer(customer.as_str())?;
-                let subject = token_subject(sealed.as_str())
-                    .unwrap_or_else(|| self.keys.customer(customer.as_str()));
-                *customer = sealed;
+                let subject = self.seal_complainant(customer)?;
                 *reason = self.seal_for(subject, reason)?;
             }
             // The erasure names the customer by pseudonym, and by the token the core knows
@@ -444,5 +573,139 @@ mod tests {
             Some("CUST-1001")
         );
         assert_eq!(&*created.details.attributes[0].1, "07700 900123");
+    }
+
+    /// A contact's escalation with `reason`, as the core records it.
+    fn escalated(contact: &str, reason: &str) -> Event {
+        Event {
+            at: Timestamp::from_millis(2_000),
+            kind: EventKind::ContactEscalated {
+                contact: contact.into(),
+                agent: "a1".into(),
+                to_tier: switchboard_core::Tier::LAST,
+                reason: Arc::from(reason),
+                placement: switchboard_core::event::Placement {
+                    step: 0,
+                    preferred_agent_only: false,
+                    next_step_at: None,
+                },
+            },
+        }
+    }
+
+    /// The plaintext `ContactCreated` a log written before sealing holds for [`create`].
+    fn plain_created(id: &str, customer: &str) -> Event {
+        let mut router = Router::new(RoutingConfig::default()).expect("config");
+        router
+            .handle_command(create(id, customer), Timestamp::from_millis(1_000))
+            .expect("accepted");
+        router
+            .drain_events()
+            .find(|e| matches!(e.kind, EventKind::ContactCreated(_)))
+            .expect("created")
+    }
+
+    #[test]
+    fn an_old_event_seals_as_its_command_would_have() {
+        let router = Router::new(RoutingConfig::default()).expect("config");
+        let mut by_command = sealer();
+        let (customer, _) = sealed_contact(
+            &by_command
+                .seal_command(create("c1", "CUST-1001"), router.state())
+                .expect("sealed"),
+        );
+        let mut resealer = sealer();
+        let mut contacts = HashMap::new();
+        let plain = plain_created("c1", "CUST-1001");
+        let sealed = resealer
+            .seal_event(plain.clone(), &mut contacts)
+            .expect("sealed");
+        assert_eq!(sealed.at, plain.at, "the time is kept");
+        let EventKind::ContactCreated(created) = &sealed.kind else {
+            panic!("created");
+        };
+        assert_eq!(
+            created.details.customer.as_ref().map(CustomerId::as_str),
+            Some(customer.as_str()),
+            "the same token the engine gives the customer"
+        );
+        let text = format!("{sealed:?}");
+        assert!(
+            !text.contains("CUST-1001") && !text.contains("07700"),
+            "{text}"
+        );
+        assert_eq!(open_event(resealer.keys(), &sealed), plain);
+        let subject = resealer.keys().customer("CUST-1001");
+        assert_eq!(contacts.get(&ContactId::new("c1")), Some(&subject));
+        // A reason later in the log is sealed under the customer's key; a contact the map
+        // does not hold under its own.
+        let reason = resealer
+            .seal_event(escalated("c1", "shouted at 07700 900555"), &mut contacts)
+            .expect("sealed");
+        let stray = resealer
+            .seal_event(escalated("c9", "no customer"), &mut contacts)
+            .expect("sealed");
+        for (event, subject, plain) in [
+            (&reason, subject, "shouted at 07700 900555"),
+            (&stray, resealer.keys().contact("c9"), "no customer"),
+        ] {
+            let EventKind::ContactEscalated { reason, .. } = &event.kind else {
+                panic!("escalated");
+            };
+            assert_eq!(token_subject(reason), Some(subject));
+            assert_eq!(open_text(resealer.keys(), reason), plain);
+        }
+        // Sealed values are left as they are: sealing again changes nothing.
+        for event in [&sealed, &reason] {
+            let again = resealer
+                .seal_event(event.clone(), &mut contacts)
+                .expect("sealed");
+            assert_eq!(&again, event);
+        }
+    }
+
+    #[test]
+    fn an_erasure_in_the_log_destroys_the_key_it_names() {
+        let mut resealer = sealer();
+        let mut contacts = HashMap::new();
+        let created = resealer
+            .seal_event(plain_created("c1", "CUST-1001"), &mut contacts)
+            .expect("sealed");
+        let subject = resealer.keys().customer("CUST-1001");
+        let erased = Event {
+            at: Timestamp::from_millis(3_000),
+            kind: EventKind::PersonalDataErased(Box::new(
+                switchboard_core::event::PersonalDataErasure {
+                    customer: Some(CustomerId::new("CUST-1001")),
+                    subject: Arc::from(subject.to_string()),
+                    reason: switchboard_core::event::ErasureReason::Request,
+                    live_contacts: 0,
+                },
+            )),
+        };
+        let erased = resealer.seal_event(erased, &mut contacts).expect("sealed");
+        let EventKind::PersonalDataErased(erasure) = &erased.kind else {
+            panic!("erased");
+        };
+        let token = erasure.customer.as_ref().expect("named by its token");
+        assert!(token.as_str().starts_with(TOKEN_PREFIX));
+        assert_eq!(open_text(resealer.keys(), token.as_str()), ERASED);
+        let EventKind::ContactCreated(opened) = open_event(resealer.keys(), &created).kind else {
+            panic!("created");
+        };
+        assert_eq!(&*opened.details.attributes[0].1, ERASED);
+        let back = resealer
+            .seal_event(plain_created("c2", "CUST-1001"), &mut contacts)
+            .expect("sealed");
+        let customer = |event: &Event| match &event.kind {
+            EventKind::ContactCreated(c) => c.details.customer.clone(),
+            _ => None,
+        };
+        assert!(customer(&back).is_some());
+        assert_ne!(
+            customer(&back),
+            customer(&created),
+            "a customer who comes back gets a new key, so a new token"
+        );
     }
 }
