@@ -386,7 +386,9 @@ impl Sealer {
             EventKind::ContactEscalated {
                 contact, reason, ..
             } => self.seal_about(contacts, contact, reason)?,
-            EventKind::ComplaintStageChanged(changed) => {
+            // A complaint's arrival stage carries the core's own word ("received"), which the
+            // engine never sealed: only a stage change asked for carries a person's reason.
+            EventKind::ComplaintStageChanged(changed) if changed.from.is_some() => {
                 self.seal_about(contacts, &changed.contact, &mut changed.reason)?;
             }
             EventKind::DueTimeExtended(extended) => {

@@ -94,7 +94,7 @@ enum Commands {
     /// timescale table; over local days, as text, --json, --csv files or an --html page.
     Report(report::Args),
     /// Personal data: what the `[retention]` schedule makes due for erasure in a recorded log,
-    /// and when (docs/privacy.md).
+    /// and when; erasure on request; re-sealing a log written before sealing (docs/privacy.md).
     #[command(subcommand)]
     Privacy(PrivacyCommand),
     /// Proof of speed: drive an engine over NATS with simulated agents at a fixed open-loop
@@ -127,6 +127,16 @@ enum PrivacyCommand {
     /// under their pseudonym. A customer with contacts in progress is erased as the last ends.
     /// An administrator's command: the NATS credentials must allow {prefix}.cmd.privacy.erase.
     Erase(privacy::EraseArgs),
+    /// Re-seal a log written before sealing into a new data directory: verify the old log's
+    /// whole hash chain (refused, exit 1, if it is broken), then copy every event in order to a
+    /// new log with its customer reference, attribute values and free-text reasons sealed as
+    /// the engine seals them, under keys in a new keystore there. Times, seqs, every other field
+    /// and idempotency receipts are kept; the new log has a chain of its own. Writes
+    /// reseal-proof.json (the old log's verified record count, last seq and head hash, the new
+    /// log's, the time and the tool's version): the proof that the new trail continues a
+    /// verified one. The old directory is only read; it still holds the plaintext, for the
+    /// council to destroy under its own procedure. Stop the engine first.
+    Reseal(privacy::ResealArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -159,6 +169,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Commands::Report(args) => report::run(&args),
         Commands::Privacy(PrivacyCommand::Report(args)) => privacy::report(&args),
         Commands::Privacy(PrivacyCommand::Erase(args)) => privacy::erase(&args),
+        Commands::Privacy(PrivacyCommand::Reseal(args)) => privacy::reseal(&args),
         Commands::Loadgen(args) => loadgen::run(&args),
     }
 }

@@ -4,7 +4,8 @@
 //! service. Read from the log alone, with the clock as `--at`, so the same log and schedule
 //! always give the same report, folded as the engine folds its log (`RetentionFold`): what the
 //! engine will shred next, and when. And `switchboard privacy erase`: an administrator's
-//! erasure of one customer on request, sent to the engine over NATS.
+//! erasure of one customer on request, sent to the engine over NATS; and `switchboard privacy
+//! reseal` (in `reseal`): a log written before sealing, re-sealed into a new data directory.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -16,6 +17,10 @@ use switchboard_core::{EventKind, Timestamp};
 use switchboard_privacy::{
     DomainSecret, Keys, Pseudonym, RetentionFold, RetentionLedger, RetentionSchedule,
 };
+
+mod reseal;
+
+pub(crate) use reseal::{ResealArgs, reseal};
 
 /// `switchboard privacy report`.
 #[derive(Debug, clap::Args)]
