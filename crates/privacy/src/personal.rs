@@ -242,13 +242,7 @@ impl Sealer {
     pub fn seal_customer(&mut self, reference: &str) -> Result<CustomerId, PrivacyError> {
         let subject = self.keys.customer(reference);
         let key = self.key(subject);
-        let derive =
-            blake3::derive_key("switchboard 2026 customer reference nonce", key.as_bytes());
-        let hash = blake3::keyed_hash(&derive, reference.as_bytes());
-        let mut nonce = [0_u8; NONCE_LEN];
-        nonce.copy_from_slice(&hash.as_bytes()[..NONCE_LEN]);
-        let sealed = key.seal_with_nonce(subject, reference.as_bytes(), nonce)?;
-        Ok(CustomerId::new(token(&sealed)))
+        customer_token(key, subject, reference).map(CustomerId::new)
     }
 
     /// A value sealed for `subject` with a fresh nonce, as a token.
