@@ -92,18 +92,16 @@ pub fn open_shared(keys: &Keys, text: &Arc<str>) -> Arc<str> {
     }
 }
 
-/// A customer's token under their key: sealed with a nonce derived from the key and the
-/// reference, so the same for as long as the key lives.
-fn customer_token(
-    key: &SubjectKey,
-    subject: Pseudonym,
-    reference: &str,
-) -> Result<String, PrivacyError> {
+/// A stable token of `text` under `subject`'s key: sealed with a nonce derived from the key and
+/// the text, so the same text gives the same token for as long as the key lives (a customer's
+/// reference, which the core compares; a member of staff's reason, which it compares with the
+/// one in force).
+fn stable_token(key: &SubjectKey, subject: Pseudonym, text: &str) -> Result<String, PrivacyError> {
     let derived = blake3::derive_key("switchboard 2026 customer reference nonce", key.as_bytes());
-    let hash = blake3::keyed_hash(&derived, reference.as_bytes());
+    let hash = blake3::keyed_hash(&derived, text.as_bytes());
     let mut nonce = [0_u8; NONCE_LEN];
     nonce.copy_from_slice(&hash.as_bytes()[..NONCE_LEN]);
-    let sealed = key.seal_with_nonce(subject, reference.as_bytes(), nonce)?;
+    let sealed = key.seal_with_nonce(subject, text.as_bytes(), nonce)?;
     Ok(token(&sealed))
 }
 
@@ -113,7 +111,7 @@ fn customer_token(
 pub fn find_customer_token(keys: &Keys, reference: &str) -> Option<String> {
     let subject = keys.customer(reference);
     let key = keys.key(subject)?;
-    customer_token(key, subject, reference).ok()
+    stable_token(key, subject, reference).ok()
 }
 
 /// Whether an event carries a personal field that may be a token.
@@ -124,6 +122,10 @@ pub fn has_personal_fields(event: &Event) -> bool {
             created.details.customer.is_some() || !created.details.attributes.is_empty()
         }
         EventKind::ContactEscalated { .. }
+        | EventKind::AgentNotReady { .. }
+        | EventKind::OfferRejected {
+            reason: Some(_), ..
+        }
         | EventKind::ComplaintStageChanged(_)
         | EventKind::DueTimeExtended(_)
         | EventKind::PersistentComplainantMarked { .. } => true,
@@ -146,7 +148,12 @@ pub fn open_event(keys: &Keys, event: &Event) -> Event {
             }
             details.attributes.iter_mut().for_each(|(_, v)| open(v));
         }
-        EventKind::ContactEscalated { reason, .. } => open(reason),
+        EventKind::ContactEscalated { reason, .. }
+        | EventKind::AgentNotReady { reason, .. }
+        | EventKind::OfferRejected {
+            reason: Some(reason),
+            ..
+        } => open(reason),
         EventKind::ComplaintStageChanged(changed) => open(&mut changed.reason),
         EventKind::DueTimeExtended(extended) => open(&mut extended.reason),
         EventKind::PersistentComplainantMarked {
@@ -240,14 +247,17 @@ impl Sealer {
     /// The cipher refused (a value too long for it).
     pub fn seal_customer(&mut self, reference: &str) -> Result<CustomerId, PrivacyError> {
         let subject = self.keys.customer(reference);
-        let key = self.key(subject);
-        let derive =
-            blake3::derive_key("switchboard 2026 customer reference nonce", key.as_bytes());
-        let hash = blake3::keyed_hash(&derive, reference.as_bytes());
-        let mut nonce = [0_u8; NONCE_LEN];
-        nonce.copy_from_slice(&hash.as_bytes()[..NONCE_LEN]);
-        let sealed = key.seal_with_nonce(subject, reference.as_bytes(), nonce)?;
-        Ok(CustomerId::new(token(&sealed)))
+        stable_token(self.key(subject), subject, reference).map(CustomerId::new)
+    }
+
+    /// A member of staff's free text about themselves (a not-ready or rejection reason) as a
+    /// stable token under their own key (employee data: docs/privacy.md).
+    ///
+    /// # Errors
+    /// The cipher refused (a value too long for it).
+    pub fn seal_staff(&mut self, agent: &str, text: &str) -> Result<Arc<str>, PrivacyError> {
+        let subject = self.keys.agent(agent);
+        stable_token(self.key(subject), subject, text).map(Arc::from)
     }
 
     /// A value sealed for `subject` with a fresh nonce, as a token.
@@ -325,6 +335,16 @@ impl Sealer {
                     .unwrap_or_else(|| self.keys.customer(customer.as_str()));
                 *customer = sealed;
                 *reason = self.seal_for(subject, reason)?;
+            }
+            Command::MakeNotReady { agent, reason } => {
+                *reason = self.seal_staff(agent, reason)?;
+            }
+            Command::RejectOffer {
+                agent,
+                reason: Some(reason),
+                ..
+            } => {
+                *reason = self.seal_staff(agent, reason)?;
             }
             // The erasure names the customer by pseudonym, and by the token the core knows
             // them by while their key lives; no key is made for a customer never seen.
