@@ -98,6 +98,12 @@ impl Keys {
         Pseudonym::of(&self.secret, SubjectKind::Customer, reference)
     }
 
+    /// The pseudonym of a member of staff (their agent id).
+    #[must_use]
+    pub fn agent(&self, agent_id: &str) -> Pseudonym {
+        Pseudonym::of(&self.secret, SubjectKind::Agent, agent_id)
+    }
+
     /// The pseudonym of a contact without a customer reference.
     #[must_use]
     pub fn contact(&self, contact_id: &str) -> Pseudonym {

@@ -31,7 +31,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha20Rng;
-use switchboard_core::{Command, ContactId, CustomerId, Event, EventKind, State};
+use switchboard_core::{AgentId, Command, ContactId, CustomerId, Event, EventKind, State};
 
 use crate::PrivacyError;
 use crate::keys::{Changes, ERASED, KeyDelta, Keys, Unsealed};
@@ -40,6 +40,10 @@ use crate::seal::{KEY_ID_LEN, KeyId, NONCE_LEN, SealedValue, SubjectKey};
 
 /// What every token starts with.
 pub const TOKEN_PREFIX: &str = "sealed:";
+
+/// The not-ready reason the core gives itself when an agent lets offers expire: a code about no
+/// one, never sealed.
+const MISSED_OFFERS: &str = "missed_offers";
 
 /// What a token that is not a well-formed sealed value, or whose tag fails, reads as.
 pub const UNREADABLE: &str = "[unreadable]";
@@ -93,18 +97,16 @@ pub fn open_shared(keys: &Keys, text: &Arc<str>) -> Arc<str> {
     }
 }
 
-/// A customer's token under their key: sealed with a nonce derived from the key and the
-/// reference, so the same for as long as the key lives.
-fn customer_token(
-    key: &SubjectKey,
-    subject: Pseudonym,
-    reference: &str,
-) -> Result<String, PrivacyError> {
+/// A stable token of `text` under `subject`'s key: sealed with a nonce derived from the key and
+/// the text, so the same text gives the same token for as long as the key lives (a customer's
+/// reference, which the core compares; a member of staff's reason, which it compares with the
+/// one in force).
+fn stable_token(key: &SubjectKey, subject: Pseudonym, text: &str) -> Result<String, PrivacyError> {
     let derived = blake3::derive_key("switchboard 2026 customer reference nonce", key.as_bytes());
-    let hash = blake3::keyed_hash(&derived, reference.as_bytes());
+    let hash = blake3::keyed_hash(&derived, text.as_bytes());
     let mut nonce = [0_u8; NONCE_LEN];
     nonce.copy_from_slice(&hash.as_bytes()[..NONCE_LEN]);
-    let sealed = key.seal_with_nonce(subject, reference.as_bytes(), nonce)?;
+    let sealed = key.seal_with_nonce(subject, text.as_bytes(), nonce)?;
     Ok(token(&sealed))
 }
 
@@ -114,7 +116,7 @@ fn customer_token(
 pub fn find_customer_token(keys: &Keys, reference: &str) -> Option<String> {
     let subject = keys.customer(reference);
     let key = keys.key(subject)?;
-    customer_token(key, subject, reference).ok()
+    stable_token(key, subject, reference).ok()
 }
 
 /// Whether an event carries a personal field that may be a token.
@@ -125,6 +127,10 @@ pub fn has_personal_fields(event: &Event) -> bool {
             created.details.customer.is_some() || !created.details.attributes.is_empty()
         }
         EventKind::ContactEscalated { .. }
+        | EventKind::AgentNotReady { .. }
+        | EventKind::OfferRejected {
+            reason: Some(_), ..
+        }
         | EventKind::ComplaintStageChanged(_)
         | EventKind::DueTimeExtended(_)
         | EventKind::PersistentComplainantMarked { .. } => true,
@@ -147,7 +153,12 @@ pub fn open_event(keys: &Keys, event: &Event) -> Event {
             }
             details.attributes.iter_mut().for_each(|(_, v)| open(v));
         }
-        EventKind::ContactEscalated { reason, .. } => open(reason),
+        EventKind::ContactEscalated { reason, .. }
+        | EventKind::AgentNotReady { reason, .. }
+        | EventKind::OfferRejected {
+            reason: Some(reason),
+            ..
+        } => open(reason),
         EventKind::ComplaintStageChanged(changed) => open(&mut changed.reason),
         EventKind::DueTimeExtended(extended) => open(&mut extended.reason),
         EventKind::PersistentComplainantMarked {
@@ -241,8 +252,17 @@ impl Sealer {
     /// The cipher refused (a value too long for it).
     pub fn seal_customer(&mut self, reference: &str) -> Result<CustomerId, PrivacyError> {
         let subject = self.keys.customer(reference);
-        let key = self.key(subject);
-        customer_token(key, subject, reference).map(CustomerId::new)
+        stable_token(self.key(subject), subject, reference).map(CustomerId::new)
+    }
+
+    /// A member of staff's free text about themselves (a not-ready or rejection reason) as a
+    /// stable token under their own key (employee data: docs/privacy.md).
+    ///
+    /// # Errors
+    /// The cipher refused (a value too long for it).
+    pub fn seal_staff(&mut self, agent: &str, text: &str) -> Result<Arc<str>, PrivacyError> {
+        let subject = self.keys.agent(agent);
+        stable_token(self.key(subject), subject, text).map(Arc::from)
     }
 
     /// A value sealed for `subject` with a fresh nonce, as a token.
@@ -332,6 +352,22 @@ impl Sealer {
         Ok(())
     }
 
+    /// Seals a member of staff's reason in place as a stable token under their key (a token is
+    /// left as it is).
+    ///
+    /// # Errors
+    /// The cipher refused (a value too long for it).
+    fn seal_staff_unsealed(
+        &mut self,
+        agent: &AgentId,
+        text: &mut Arc<str>,
+    ) -> Result<(), PrivacyError> {
+        if !text.starts_with(TOKEN_PREFIX) {
+            *text = self.seal_staff(agent.as_str(), text)?;
+        }
+        Ok(())
+    }
+
     /// Seals free text about `contact` in place (a token is left as it is) for the subject its
     /// creation chose, else the contact's own.
     ///
@@ -353,8 +389,8 @@ impl Sealer {
     /// An event of a log written before sealing with its personal fields sealed as the engine
     /// would have sealed the command behind it (`switchboard privacy reseal`): the customer
     /// reference under the customer's key, the attribute values under the customer's key or
-    /// else the contact's own, and a later reason about a contact under the subject its
-    /// creation chose (from `contacts`, which this fills as contacts are created; a contact it
+    /// else the contact's own, a member of staff's not-ready and rejection reasons under their
+    /// own key, and a later reason about a contact under the subject its creation chose (from `contacts`, which this fills as contacts are created; a contact it
     /// does not hold gets its own subject). A value that is a token already is left as it is.
     /// An erasure is carried out as the engine carries it out: the subject's key is destroyed,
     /// so what was sealed under it reads as [`ERASED`], and a customer who comes back later
@@ -394,6 +430,16 @@ impl Sealer {
                 let subject = self.seal_complainant(customer)?;
                 self.seal_unsealed(subject, reason)?;
             }
+            // A member of staff's own reasons, under their key, as `seal_command` seals them;
+            // `missed_offers`, the core's own code about no one, stays plain as in the engine.
+            EventKind::AgentNotReady { agent, reason } if &**reason != MISSED_OFFERS => {
+                self.seal_staff_unsealed(agent, reason)?;
+            }
+            EventKind::OfferRejected {
+                agent,
+                reason: Some(reason),
+                ..
+            } => self.seal_staff_unsealed(agent, reason)?,
             EventKind::PersonalDataErasureDeferred(erasure)
             | EventKind::PersonalDataErased(erasure) => {
                 // As `privacy.erase` names the customer: by the token while their key lives.
@@ -450,6 +496,16 @@ impl Sealer {
             } => {
                 let subject = self.seal_complainant(customer)?;
                 *reason = self.seal_for(subject, reason)?;
+            }
+            Command::MakeNotReady { agent, reason } => {
+                *reason = self.seal_staff(agent, reason)?;
+            }
+            Command::RejectOffer {
+                agent,
+                reason: Some(reason),
+                ..
+            } => {
+                *reason = self.seal_staff(agent, reason)?;
             }
             // The erasure names the customer by pseudonym, and by the token the core knows
             // them by while their key lives; no key is made for a customer never seen.
@@ -658,6 +714,46 @@ mod tests {
                 .expect("sealed");
             assert_eq!(&again, event);
         }
+    }
+
+    #[test]
+    fn staff_reasons_seal_under_the_agent_as_their_commands_would() {
+        let router = Router::new(RoutingConfig::default()).expect("config");
+        let mut by_command = sealer();
+        let Command::MakeNotReady { reason: token, .. } = by_command
+            .seal_command(
+                Command::MakeNotReady {
+                    agent: "a1".into(),
+                    reason: Arc::from("dentist at 3"),
+                },
+                router.state(),
+            )
+            .expect("sealed")
+        else {
+            panic!("not ready");
+        };
+        let mut resealer = sealer();
+        let mut contacts = HashMap::new();
+        let not_ready = |reason: &str| Event {
+            at: Timestamp::from_millis(1_000),
+            kind: EventKind::AgentNotReady {
+                agent: "a1".into(),
+                reason: Arc::from(reason),
+            },
+        };
+        let sealed = resealer
+            .seal_event(not_ready("dentist at 3"), &mut contacts)
+            .expect("sealed");
+        assert_eq!(sealed, not_ready(&token), "the token the engine gives it");
+        assert_eq!(token_subject(&token), Some(resealer.keys().agent("a1")));
+        let code = not_ready(MISSED_OFFERS);
+        assert_eq!(
+            resealer
+                .seal_event(code.clone(), &mut contacts)
+                .expect("sealed"),
+            code,
+            "the core's own code stays plain"
+        );
     }
 
     #[test]

@@ -53,13 +53,16 @@ impl fmt::Debug for DomainSecret {
 }
 
 /// Whom a key and its sealed values belong to: a customer (by reference) or, when the contact
-/// gives no reference, the contact itself.
+/// gives no reference, the contact itself; or a member of staff (by agent id), for the free text
+/// they give about themselves (not-ready and offer-rejection reasons: employee data).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubjectKind {
     /// A customer, named by the council's reference.
     Customer,
     /// A contact without a customer reference, named by its contact id.
     Contact,
+    /// A member of staff, named by their agent id.
+    Agent,
 }
 
 /// A keyed pseudonym: BLAKE3 in keyed mode under the domain secret, over the subject's kind and
@@ -76,6 +79,7 @@ impl Pseudonym {
         hasher.update(match kind {
             SubjectKind::Customer => b"customer\0",
             SubjectKind::Contact => b"contact\0\0",
+            SubjectKind::Agent => b"agent\0\0\0\0",
         });
         hasher.update(name.as_bytes());
         let mut bytes = [0_u8; PSEUDONYM_LEN];

@@ -9,7 +9,8 @@
 use std::path::Path;
 
 use switchboard_core::{
-    Channel, Command, ComplaintStage, Event, NewContact, Router, RoutingConfig, Timestamp,
+    AgentLogin, Channel, Command, ComplaintStage, Event, Level, NewContact, Router, RoutingConfig,
+    Tier, Timestamp,
 };
 use switchboard_log::{Entry, FileLog, LogOptions};
 use switchboard_wire::Receipt;
@@ -24,7 +25,11 @@ const NOTE: &str = "flat 4 Resealing Court";
 const EXTENSION: &str = "waiting for Rosalind's tenancy papers";
 const POLICY: &str = "abusive calls from 07700 900555";
 const STAGE: &str = "Rosalind asked for stage 2";
-const PERSONAL: [&str; 7] = [CUSTOMER, CALLER, NAME, NOTE, EXTENSION, POLICY, STAGE];
+/// A member of staff's own reason (employee data, sealed under their key).
+const STAFF: &str = "dentist appointment for Ann";
+const PERSONAL: [&str; 8] = [
+    CUSTOMER, CALLER, NAME, NOTE, EXTENSION, POLICY, STAGE, STAFF,
+];
 
 /// The events a routing core writes for a few contacts with personal data, unsealed, as an
 /// engine wrote them before sealing.
@@ -40,6 +45,18 @@ fn plaintext_events() -> Vec<Event> {
     let mut anonymous = NewContact::routine("c2", Channel::Phone, "housing");
     anonymous.attributes = vec![("note".into(), NOTE.into())];
     let commands = [
+        Command::LoginAgent(Box::new(AgentLogin {
+            agent: "ann".into(),
+            name: "Ann".into(),
+            tier: Tier::new(1).expect("a tier"),
+            site: "hq".into(),
+            skills: vec![("council_tax".into(), Level::new(3).expect("a level"))],
+            channels: None,
+        })),
+        Command::MakeNotReady {
+            agent: "ann".into(),
+            reason: STAFF.into(),
+        },
         Command::CreateContact(Box::new(complaint)),
         Command::CreateContact(Box::new(anonymous)),
         Command::ExtendDueTime {

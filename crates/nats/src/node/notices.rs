@@ -37,6 +37,14 @@ pub(super) fn desktop_notices(
             }
         }
     }
+    // A presence notice carries the agent's not-ready reason: staff's free text, sealed.
+    let opened;
+    let event = if matches!(event.kind, EventKind::AgentNotReady { .. }) {
+        opened = switchboard_privacy::open_event(keys, event);
+        &opened
+    } else {
+        event
+    };
     for (agent, notice) in switchboard_wire::agent_notices(event) {
         let name = notice.name();
         match switchboard_wire::encode_agent_notice(&notice, Format::Json) {

@@ -47,10 +47,18 @@ impl Node {
                         &switchboard_wire::queues_reply(&self.router, self.now),
                         format,
                     ),
-                    Ok(_) => switchboard_wire::encode_query_reply(
-                        &switchboard_wire::agents_reply(self.router.state(), self.now),
-                        format,
-                    ),
+                    Ok(_) => {
+                        let mut reply =
+                            switchboard_wire::agents_reply(self.router.state(), self.now);
+                        // Not-ready reasons are staff's free text, sealed: opened for the reader.
+                        for line in &mut reply.agents {
+                            if let Some(reason) = &mut line.reason {
+                                *reason =
+                                    switchboard_privacy::open_text(self.sealer.keys(), reason);
+                            }
+                        }
+                        switchboard_wire::encode_query_reply(&reply, format)
+                    }
                 }
             }
             QueryKind::Contact => {

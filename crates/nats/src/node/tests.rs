@@ -920,3 +920,48 @@ fn retention_waits_for_the_start_up_fold_then_counts_what_was_decided_meanwhile(
     let a = node.sealer.keys().customer("CUST-A");
     assert_eq!(shredded(&mut node), [(a, "retention")]);
 }
+
+#[test]
+fn staff_reasons_are_sealed_in_the_log_and_opened_for_the_agents_query_and_the_desktop() {
+    const WHY: &str = "hospital appointment for my son";
+    let mut node = node();
+    node.handle_stream_tail(Some(StreamTail::Empty), START);
+    node.handle_request(&request("sb.cmd.agent.ann.login", &login(), "r1"), START);
+    let not_ready = json!({"reason": WHY});
+    node.handle_request(
+        &request("sb.cmd.agent.ann.not_ready", &not_ready, "r2"),
+        START,
+    );
+    let out: Vec<Transmit> = std::iter::from_fn(|| node.poll_transmit(START)).collect();
+    for entry in out.iter().filter_map(|t| match t {
+        Transmit::Append(append) => Some(&append.entries),
+        _ => None,
+    }) {
+        for entry in entry {
+            assert!(!contains(&entry.payload, WHY), "the reason in the log");
+        }
+    }
+    node.handle_durable(node.last_decided());
+    let out: Vec<Transmit> = std::iter::from_fn(|| node.poll_transmit(START)).collect();
+    let notice = out
+        .iter()
+        .filter_map(|t| match t {
+            Transmit::Notice { subject, body } if subject.as_str() == "sb.agent.ann.state" => {
+                Some(serde_json::from_slice::<Value>(body).expect("JSON"))
+            }
+            _ => None,
+        })
+        .last()
+        .expect("a state notice after the login's");
+    assert_eq!(notice["reason"], WHY, "{notice}");
+    // The same reason again changes nothing (its token is stable under the agent's key).
+    node.handle_request(
+        &request("sb.cmd.agent.ann.not_ready", &not_ready, "r3"),
+        START,
+    );
+    let answered = durable_replies(&mut node);
+    assert_eq!(answered[0].1["unchanged"], true, "{answered:?}");
+    node.handle_request(&request("sb.query.agents", &json!({}), "r4"), START);
+    let answered = durable_replies(&mut node);
+    assert_eq!(answered[0].1["agents"][0]["reason"], WHY, "{answered:?}");
+}

@@ -72,10 +72,11 @@ pub(crate) fn fold_log(
         .with_context(|| format!("could not open the event log in {}", dir.display()))?;
     bar.set_length(reader.last_seq().context("could not read the event log")?);
     let end_ms = collector.end().as_millis();
+    let keys = crate::privacy::data_dir_keys(dir);
     let (batches, received) = sync_channel(BATCHES_IN_FLIGHT);
     let events = std::thread::scope(|scope| -> Result<u64> {
         let reading = scope.spawn(move || read_batches(&reader, end_ms, &batches));
-        let folded = fold_batches(&received, &mut collector, bar);
+        let folded = fold_batches(&received, &mut collector, bar, keys.as_ref());
         // On a failed fold the channel closes and the reader stops at its next batch.
         drop(received);
         let read = reading
@@ -125,13 +126,22 @@ fn fold_batches(
     batches: &Receiver<Batch>,
     collector: &mut Collector,
     bar: &ProgressBar,
+    keys: Option<&switchboard_privacy::Keys>,
 ) -> Result<u64> {
     let mut events = 0_u64;
     for batch in batches {
         for (seq, payload) in batch.payloads() {
             let event = switchboard_wire::decode_event(payload)
                 .with_context(|| format!("record {seq} of the log does not decode as an event"))?;
-            collector.observe(&event);
+            // Not-ready reasons are staff's free text, sealed in the log: opened with the
+            // keystore, so that hours are counted per reason, not per sealed token.
+            if let (Some(keys), switchboard_core::EventKind::AgentNotReady { .. }) =
+                (keys, &event.kind)
+            {
+                collector.observe(&switchboard_privacy::open_event(keys, &event));
+            } else {
+                collector.observe(&event);
+            }
         }
         let n = batch.ends.len() as u64;
         events += n;
