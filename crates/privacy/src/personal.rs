@@ -390,8 +390,9 @@ impl Sealer {
     /// would have sealed the command behind it (`switchboard privacy reseal`): the customer
     /// reference under the customer's key, the attribute values under the customer's key or
     /// else the contact's own, a member of staff's not-ready and rejection reasons under their
-    /// own key, and a later reason about a contact under the subject its creation chose (from `contacts`, which this fills as contacts are created; a contact it
-    /// does not hold gets its own subject). A value that is a token already is left as it is.
+    /// own key, and a later reason about a contact under the subject its creation chose (from
+    /// `contacts`, which this fills as contacts with a customer are created; a contact it does
+    /// not hold gets its own subject). A value that is a token already is left as it is.
     /// An erasure is carried out as the engine carries it out: the subject's key is destroyed,
     /// so what was sealed under it reads as [`ERASED`], and a customer who comes back later
     /// gets a new key.
@@ -411,7 +412,10 @@ impl Sealer {
                 for (_, value) in &mut details.attributes {
                     self.seal_unsealed(subject, value)?;
                 }
-                contacts.insert(details.id.clone(), subject);
+                // A contact without a customer has its own subject, found again from its id.
+                if details.customer.is_some() {
+                    contacts.insert(details.id.clone(), subject);
+                }
             }
             EventKind::ContactEscalated {
                 contact, reason, ..
