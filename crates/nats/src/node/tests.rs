@@ -928,7 +928,10 @@ fn staff_reasons_are_sealed_in_the_log_and_opened_for_the_agents_query_and_the_d
     node.handle_stream_tail(Some(StreamTail::Empty), START);
     node.handle_request(&request("sb.cmd.agent.ann.login", &login(), "r1"), START);
     let not_ready = json!({"reason": WHY});
-    node.handle_request(&request("sb.cmd.agent.ann.not_ready", &not_ready, "r2"), START);
+    node.handle_request(
+        &request("sb.cmd.agent.ann.not_ready", &not_ready, "r2"),
+        START,
+    );
     let out: Vec<Transmit> = std::iter::from_fn(|| node.poll_transmit(START)).collect();
     for entry in out.iter().filter_map(|t| match t {
         Transmit::Append(append) => Some(&append.entries),
@@ -952,7 +955,10 @@ fn staff_reasons_are_sealed_in_the_log_and_opened_for_the_agents_query_and_the_d
         .expect("a state notice after the login's");
     assert_eq!(notice["reason"], WHY, "{notice}");
     // The same reason again changes nothing (its token is stable under the agent's key).
-    node.handle_request(&request("sb.cmd.agent.ann.not_ready", &not_ready, "r3"), START);
+    node.handle_request(
+        &request("sb.cmd.agent.ann.not_ready", &not_ready, "r3"),
+        START,
+    );
     let answered = durable_replies(&mut node);
     assert_eq!(answered[0].1["unchanged"], true, "{answered:?}");
     node.handle_request(&request("sb.query.agents", &json!({}), "r4"), START);
