@@ -77,6 +77,23 @@ fn read_check_and_decode(dir: &Path) -> usize {
     decoded
 }
 
+/// … and folds each into the retention ledger, as `serve` does at start-up with a `[retention]`
+/// schedule (off its loop: this is the cost of that read).
+fn retention_fold(dir: &Path) -> usize {
+    let keys =
+        switchboard_privacy::Keys::new(switchboard_privacy::DomainSecret::from_bytes([1; 32]));
+    let schedule = switchboard_privacy::RetentionSchedule {
+        default: switchboard_privacy::RetentionPeriod::parse("2y").expect("a period"),
+        services: std::collections::BTreeMap::new(),
+    };
+    let mut fold = switchboard_privacy::RetentionFold::new();
+    for record in records(dir) {
+        let event = switchboard_wire::decode_event(&record.expect("record").payload);
+        fold.observe(&keys, &event.expect("event"), &schedule);
+    }
+    fold.subjects_with_open_contacts()
+}
+
 /// … and applies each to the state: the whole replay as it was before it read payloads in place
 /// and counted the log without hashing it (the same state as [`switchboard_engine::replay`]).
 fn sequential_replay(dir: &Path) -> State {
@@ -119,10 +136,11 @@ fn stage<T>(f: fn(&Path) -> T, dir: &Path) {
 }
 
 /// The stages, cheapest first, by name.
-fn stages() -> [(&'static str, Stage); 5] {
+fn stages() -> [(&'static str, Stage); 6] {
     [
         ("read_and_check", |d| stage(read_and_check, d)),
         ("read_check_and_decode", |d| stage(read_check_and_decode, d)),
+        ("retention_fold", |d| stage(retention_fold, d)),
         ("sequential_replay", |d| stage(sequential_replay, d)),
         ("whole_replay", |d| stage(engine_replay, d)),
         ("engine_open", |d| stage(engine_open, d)),

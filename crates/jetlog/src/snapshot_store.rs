@@ -187,6 +187,14 @@ impl SnapshotStore {
         let Some(seq) = self.list().await?.into_iter().max() else {
             return Ok(None);
         };
+        self.fetch(seq).await.map(Some)
+    }
+
+    /// The snapshot at `seq`, checked to be stamped with its seq and a chain hash.
+    ///
+    /// # Errors
+    /// The bucket failed, or the object is damaged.
+    pub async fn fetch(&self, seq: u64) -> Result<StoredSnapshot, SnapshotStoreError> {
         let name = object_name(seq);
         let mut object = self
             .store
@@ -206,11 +214,11 @@ impl SnapshotStore {
             .read_to_end(&mut payload)
             .await
             .map_err(|e| self.damaged(&name, &e.to_string()))?;
-        Ok(Some(StoredSnapshot {
+        Ok(StoredSnapshot {
             seq,
             head_hash,
             payload,
-        }))
+        })
     }
 
     fn failed(&self, op: &'static str, error: &dyn std::error::Error) -> SnapshotStoreError {

@@ -720,8 +720,9 @@ async fn an_engine_on_an_empty_disk_recovers_from_the_buckets_snapshot() {
 }
 
 /// A snapshot in the bucket that is not of this stream (its chain hash is not the stream's at
-/// its seq) is skipped with its reason by an engine on an empty disk, which applies the whole
-/// stream instead. `spare` is a stopped node whose id is reused for it, on an empty directory.
+/// its seq), newer than the genuine ones, is passed over with its reason by an engine on an
+/// empty disk, which recovers from the next older snapshot instead of applying the whole stream.
+/// `spare` is a stopped node whose id is reused for it, on an empty directory.
 async fn a_snapshot_of_another_history_is_skipped(
     js: &async_nats::jetstream::Context,
     cluster: &NatsCluster,
@@ -744,6 +745,16 @@ async fn a_snapshot_of_another_history_is_skipped(
         keep_count: 2,
     };
     let store = SnapshotStore::open(js, config).await.expect("the bucket");
+    // The stranger goes at the stream's end, in place of a genuine snapshot there if there is
+    // one: the newest genuine one below it is what the engine should fall back to.
+    let genuine = store
+        .list()
+        .await
+        .expect("the bucket's snapshots")
+        .into_iter()
+        .filter(|&seq| seq < last)
+        .max()
+        .expect("the leader stored snapshots before the stream's end");
     let stranger = switchboard_log::ChainHash([7; 32]);
     store
         .put(last, stranger, b"another history")
@@ -761,11 +772,15 @@ async fn a_snapshot_of_another_history_is_skipped(
         .find(|line| line.contains(recovered))
         .expect("the line just seen");
     assert_eq!(
+        logged_field(line, "snapshot_seq"),
+        Some(genuine.to_string().as_str()),
+        "the next older snapshot is used: {line}"
+    );
+    assert_eq!(
         logged_field(line, "replayed"),
-        Some(last.to_string().as_str()),
+        Some((last - genuine).to_string().as_str()),
         "{line}"
     );
-    assert_eq!(logged_field(line, "snapshot_seq"), None, "{line}");
 }
 
 /// An engine started while the cluster has no quorum (two of three servers down) waits for

@@ -398,11 +398,11 @@ impl LeaseTrier<'_> {
 }
 
 /// Recovers a standby's state from the local copy (its newest snapshot, then its tail). When
-/// the local copy has no usable snapshot and the bucket has one past the copy's end (a new or
-/// emptied disk), the stream is copied without being applied, the bucket's snapshot is written
-/// into the data directory, and recovery runs again from it: it checks the snapshot against
-/// the log (its seq's chain hash) as any snapshot file, and skips it, with its reason, if it does
-/// not fit.
+/// the local copy has no usable snapshot and the bucket has some past the copy's end (a new or
+/// emptied disk), the stream is copied without being applied, the bucket's snapshots are
+/// written into the data directory, and recovery runs again from them: it checks each against
+/// the log (its seq's chain hash) as any snapshot file, takes the newest that fits and passes
+/// over, with its reason, any that does not (a damaged newest one: the next older is used).
 async fn open_follower(
     context: &jetstream::Context,
     options: &ClusterOptions,
@@ -411,13 +411,11 @@ async fn open_follower(
     if recovered.snapshot_seq.is_some() {
         return Ok(follower);
     }
-    let Some(snapshot) = snapshots::fetch_newest(context, options)
-        .await
-        .filter(|snapshot| snapshot.seq > recovered.last_seq)
-    else {
+    let fetched = snapshots::fetch_newest_first(context, options, recovered.last_seq).await;
+    if fetched.is_empty() {
         return Ok(follower);
-    };
-    // The local copy first (the snapshot is checked against it); the state is rebuilt below.
+    }
+    // The local copy first (the snapshots are checked against it); the state is rebuilt below.
     copy_tail(
         context,
         &options.stream_config(),
@@ -427,20 +425,26 @@ async fn open_follower(
     .await
     .map_err(EngineError::Log)?;
     drop(follower);
+    // Every one into the data directory, oldest first (saving a snapshot removes any newer
+    // one: one of another history, for a local log): recovery takes the newest that fits the
+    // log and passes over, with its reason, any that does not.
     let (dir, snapshot_options) = (options.dir.clone(), options.engine.snapshot.clone());
     let saved = tokio::task::spawn_blocking(move || {
-        switchboard_log::save_snapshot(
-            &dir,
-            snapshot.seq,
-            snapshot.head_hash,
-            &snapshot.payload,
-            &snapshot_options,
-        )
+        fetched.iter().rev().try_for_each(|snapshot| {
+            switchboard_log::save_snapshot(
+                &dir,
+                snapshot.seq,
+                snapshot.head_hash,
+                &snapshot.payload,
+                &snapshot_options,
+            )
+            .map(|_| ())
+        })
     })
     .await
-    .map_err(nats("write the bucket's snapshot"))?;
+    .map_err(nats("write the bucket's snapshots"))?;
     if let Err(error) = saved {
-        tracing::warn!(error = %chain(&error), "could not write the bucket's snapshot; the stream is replayed instead");
+        tracing::warn!(error = %chain(&error), "could not write the bucket's snapshots; the stream is replayed instead");
     }
     let (follower, recovered) = recover_follower(options).await?;
     for skipped in &recovered.skipped_snapshots {

@@ -67,18 +67,36 @@ pub(super) async fn sink(
     }))
 }
 
-/// The bucket's newest snapshot, if it holds one and it could be read (a failure is logged:
-/// the engine then replays the stream).
-pub(super) async fn fetch_newest(
+/// The bucket's snapshots past `after`, newest first, each that could be read (a failure is
+/// logged and that snapshot passed over: recovery then uses an older one, or replays the
+/// stream). All of them, so that recovery, which checks each against the log, can pass over a
+/// damaged newest one to the next without another round trip.
+pub(super) async fn fetch_newest_first(
     context: &jetstream::Context,
     options: &ClusterOptions,
-) -> Option<StoredSnapshot> {
-    let fetched = match open(context, options).await {
-        Ok(store) => store.newest().await,
+    after: u64,
+) -> Vec<StoredSnapshot> {
+    let listed = match open(context, options).await {
+        Ok(store) => store.list().await.map(|seqs| (store, seqs)),
         Err(error) => Err(error),
     };
-    fetched.unwrap_or_else(|error| {
-        tracing::warn!(error = %chain(&error), "could not fetch a snapshot from the bucket; the stream is replayed instead");
-        None
-    })
+    let (store, mut seqs) = match listed {
+        Ok(listed) => listed,
+        Err(error) => {
+            tracing::warn!(error = %chain(&error), "could not list the bucket's snapshots; the stream is replayed instead");
+            return Vec::new();
+        }
+    };
+    seqs.retain(|&seq| seq > after);
+    seqs.sort_unstable_by(|a, b| b.cmp(a));
+    let mut fetched = Vec::with_capacity(seqs.len());
+    for seq in seqs {
+        match store.fetch(seq).await {
+            Ok(snapshot) => fetched.push(snapshot),
+            Err(error) => {
+                tracing::warn!(seq, error = %chain(&error), "could not fetch a snapshot from the bucket; passed over");
+            }
+        }
+    }
+    fetched
 }

@@ -807,10 +807,17 @@ fn phase_bar(cx: &Run, name: &str, planned: u64) -> indicatif::ProgressBar {
     bar
 }
 
-/// Waits for the stragglers, with the count on the bar.
-async fn drain(cx: &Run, tracker: &Tracker, bar: &indicatif::ProgressBar, name: &str) {
+/// Waits for the stragglers (with `replies`, the creates' replies too), with the count on the
+/// bar.
+async fn drain(
+    cx: &Run,
+    tracker: &Tracker,
+    bar: &indicatif::ProgressBar,
+    name: &str,
+    replies: bool,
+) {
     tracker
-        .drain(cx.drain, |t| {
+        .drain(cx.drain, replies, |t| {
             bar.set_message(format!("{name}: {} answered", t.received()));
         })
         .await;
@@ -844,7 +851,7 @@ async fn contact_phase(
         )
     })
     .await;
-    drain(cx, &tracker, &bar, name).await;
+    drain(cx, &tracker, &bar, name, true).await;
     (tracker.result(), tracker.answer_bytes())
 }
 
@@ -885,7 +892,7 @@ async fn relay_phase(
         (subject.clone(), None, relay::body(n, input_bytes))
     })
     .await;
-    drain(cx, &tracker, &bar, name).await;
+    drain(cx, &tracker, &bar, name, false).await;
     receiver.abort();
     drop(relay);
     Ok(tracker.result())

@@ -144,16 +144,24 @@ impl Tracker {
         self.answer_bytes.load(Ordering::Relaxed)
     }
 
-    /// Waits until every sent message is answered, for at most `bound`, woken by the last
+    /// Waits until every sent message is answered (and, with `replies`, every create has its
+    /// reply too: a reply may come after its offer), for at most `bound`, woken by the last
     /// answer (and every 100 ms to call `on_poll`, which moves the progress bar). Returns
     /// whether all were answered.
-    pub(super) async fn drain(&self, bound: Duration, mut on_poll: impl FnMut(&Self)) -> bool {
+    pub(super) async fn drain(
+        &self,
+        bound: Duration,
+        replies: bool,
+        mut on_poll: impl FnMut(&Self),
+    ) -> bool {
         const TICK: Duration = Duration::from_millis(100);
         let deadline = tokio::time::Instant::now() + bound;
         loop {
             let caught_up = self.caught_up.notified();
             on_poll(self);
-            if self.received() >= self.sent() {
+            let replied = self.replies_ok.load(Ordering::Relaxed)
+                + self.replies_refused.load(Ordering::Relaxed);
+            if self.received() >= self.sent() && (!replies || replied >= self.sent()) {
                 return true;
             }
             let now = tokio::time::Instant::now();
