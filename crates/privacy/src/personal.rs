@@ -294,8 +294,9 @@ impl Sealer {
             .unwrap_or_else(|| self.keys.contact(contact))
     }
 
-    /// Seals a contact's customer reference in place (a token is left as it is) and returns
-    /// the subject the contact's values are sealed for: the customer's, else the contact's own.
+    /// Seals a contact's customer reference in place (a token is left as it is when
+    /// `keep_tokens`: a log's, never a command's) and returns the subject the contact's values
+    /// are sealed for: the customer's, else the contact's own.
     ///
     /// # Errors
     /// The cipher refused (a value too long for it).
@@ -303,10 +304,11 @@ impl Sealer {
         &mut self,
         customer: &mut Option<CustomerId>,
         contact: &str,
+        keep_tokens: bool,
     ) -> Result<Pseudonym, PrivacyError> {
         let subject = match customer.take() {
             Some(reference) => {
-                let sealed = if reference.as_str().starts_with(TOKEN_PREFIX) {
+                let sealed = if keep_tokens && reference.as_str().starts_with(TOKEN_PREFIX) {
                     reference
                 } else {
                     self.seal_customer(reference.as_str())?
@@ -320,13 +322,17 @@ impl Sealer {
         Ok(subject.unwrap_or_else(|| self.keys.contact(contact)))
     }
 
-    /// Seals a persistent complainant's reference in place (a token is left as it is) and
-    /// returns the customer's subject, for the decision's reason.
+    /// Seals a persistent complainant's reference in place (a token is left as it is when
+    /// `keep_tokens`) and returns the customer's subject, for the decision's reason.
     ///
     /// # Errors
     /// The cipher refused (a value too long for it).
-    fn seal_complainant(&mut self, customer: &mut CustomerId) -> Result<Pseudonym, PrivacyError> {
-        let sealed = if customer.as_str().starts_with(TOKEN_PREFIX) {
+    fn seal_complainant(
+        &mut self,
+        customer: &mut CustomerId,
+        keep_tokens: bool,
+    ) -> Result<Pseudonym, PrivacyError> {
+        let sealed = if keep_tokens && customer.as_str().starts_with(TOKEN_PREFIX) {
             customer.clone()
         } else {
             self.seal_customer(customer.as_str())?
@@ -408,7 +414,7 @@ impl Sealer {
             EventKind::ContactCreated(created) => {
                 let details = &mut created.details;
                 let subject =
-                    self.seal_contact_customer(&mut details.customer, details.id.as_str())?;
+                    self.seal_contact_customer(&mut details.customer, details.id.as_str(), true)?;
                 for (_, value) in &mut details.attributes {
                     self.seal_unsealed(subject, value)?;
                 }
@@ -431,7 +437,7 @@ impl Sealer {
             EventKind::PersistentComplainantMarked {
                 customer, reason, ..
             } => {
-                let subject = self.seal_complainant(customer)?;
+                let subject = self.seal_complainant(customer, true)?;
                 self.seal_unsealed(subject, reason)?;
             }
             // A member of staff's own reasons, under their key, as `seal_command` seals them;
@@ -478,7 +484,7 @@ impl Sealer {
         match &mut command {
             Command::CreateContact(contact) => {
                 let subject =
-                    self.seal_contact_customer(&mut contact.customer, contact.id.as_str())?;
+                    self.seal_contact_customer(&mut contact.customer, contact.id.as_str(), false)?;
                 for (_, value) in &mut contact.attributes {
                     *value = self.seal_for(subject, value)?;
                 }
@@ -498,7 +504,7 @@ impl Sealer {
             Command::MarkPersistentComplainant {
                 customer, reason, ..
             } => {
-                let subject = self.seal_complainant(customer)?;
+                let subject = self.seal_complainant(customer, false)?;
                 *reason = self.seal_for(subject, reason)?;
             }
             Command::MakeNotReady { agent, reason } => {
@@ -590,6 +596,20 @@ mod tests {
             .seal_command(create("c3", "CUST-1001"), router.state())
             .expect("sealed");
         assert_ne!(sealed_contact(&back).0, customer, "a new key, a new token");
+    }
+
+    #[test]
+    fn a_command_never_passes_a_token_of_its_own() {
+        let router = Router::new(RoutingConfig::default()).expect("config");
+        let mut sealer = sealer();
+        let forged = "sealed:AAAA";
+        let (customer, _) = sealed_contact(
+            &sealer
+                .seal_command(create("c1", forged), router.state())
+                .expect("sealed"),
+        );
+        assert_ne!(customer, forged, "sealed like any reference");
+        assert_eq!(open_text(sealer.keys(), &customer), forged);
     }
 
     #[test]
