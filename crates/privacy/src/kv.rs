@@ -79,6 +79,35 @@ impl KvKeystore {
         })
     }
 
+    /// Opens the bucket read-only, for readers such as `audit show`: never makes the bucket,
+    /// and `Ok(None)` when it does not exist. Load its keys with [`KvKeystore::load_existing`].
+    ///
+    /// # Errors
+    /// The bucket exists but cannot be read.
+    pub async fn open_existing(
+        context: &jetstream::Context,
+        bucket: &str,
+    ) -> Result<Option<Self>, PrivacyError> {
+        let name = format!("KV_{bucket}");
+        let stream = match context.get_stream(&name).await {
+            Ok(stream) => stream,
+            Err(error) => {
+                if let jetstream::context::GetStreamErrorKind::JetStream(js) = error.kind()
+                    && js.error_code() == jetstream::ErrorCode::STREAM_NOT_FOUND
+                {
+                    return Ok(None);
+                }
+                return Err(fail(bucket)(error));
+            }
+        };
+        let store = context.get_key_value(bucket).await.map_err(fail(bucket))?;
+        Ok(Some(Self {
+            store,
+            stream,
+            bucket: bucket.to_owned(),
+        }))
+    }
+
     /// Whether the bucket holds a domain secret: `false` for a new bucket, or one that was
     /// lost (then what it sealed reads as `[erased]`; [`KvKeystore::load`] makes a new one).
     ///
@@ -93,7 +122,26 @@ impl KvKeystore {
     /// # Errors
     /// The bucket failed, or holds an entry of the wrong length.
     pub async fn load(&self) -> Result<Keys, PrivacyError> {
-        let secret = match self.get(SECRET_KEY).await? {
+        let secret = self.secret_or_make().await?;
+        self.load_with(secret).await
+    }
+
+    /// Loads every key without writing anything: `Ok(None)` when the bucket holds no domain
+    /// secret (nothing was ever sealed under it, or it was lost).
+    ///
+    /// # Errors
+    /// The bucket failed, or holds an entry of the wrong length.
+    pub async fn load_existing(&self) -> Result<Option<Keys>, PrivacyError> {
+        let Some(bytes) = self.get(SECRET_KEY).await? else {
+            return Ok(None);
+        };
+        let secret = DomainSecret::from_bytes(self.exact::<32>(SECRET_KEY, &bytes)?);
+        self.load_with(secret).await.map(Some)
+    }
+
+    /// The stored domain secret, made and stored first if the bucket has none.
+    async fn secret_or_make(&self) -> Result<DomainSecret, PrivacyError> {
+        Ok(match self.get(SECRET_KEY).await? {
             Some(bytes) => DomainSecret::from_bytes(self.exact::<32>(SECRET_KEY, &bytes)?),
             None => {
                 let secret = DomainSecret::generate()?;
@@ -111,7 +159,11 @@ impl KvKeystore {
                     }
                 }
             }
-        };
+        })
+    }
+
+    /// Every subject's key in the bucket, with the domain secret given.
+    async fn load_with(&self, secret: DomainSecret) -> Result<Keys, PrivacyError> {
         let mut keys = Keys::new(secret);
         let mut names = self.store.keys().await.map_err(fail(&self.bucket))?;
         let mut seen = 0_usize;

@@ -186,22 +186,19 @@ pub(crate) fn show(args: &ShowArgs) -> Result<ExitCode> {
             // The keystore opens what the log holds sealed; a customer is looked for by the
             // token their reference seals to under their key.
             let keys = crate::privacy::data_dir_keys(&dir);
-            let filter = match (&filter, &keys) {
-                (HistoryFilter::Customer(reference), Some(keys)) => {
-                    switchboard_privacy::find_customer_token(keys, reference)
-                        .map_or_else(|| filter.clone(), HistoryFilter::Customer)
-                }
-                _ => filter.clone(),
-            };
+            let filter = customer_filter(&filter, keys.as_ref());
             let events = history(&dir, &filter)
                 .with_context(|| format!("could not read {}", dir.display()))?;
             (events, keys)
         }
-        Source::Stream(stream) => (
-            history_of_records(stream.records()?, &filter, u64::MAX)
-                .with_context(|| format!("could not read stream {}", stream.config.stream))?,
-            None,
-        ),
+        Source::Stream(stream) => {
+            // Cluster mode: the domain's keystore bucket, read only.
+            let keys = stream.keys()?;
+            let filter = customer_filter(&filter, keys.as_ref());
+            let events = history_of_records(stream.records()?, &filter, u64::MAX)
+                .with_context(|| format!("could not read stream {}", stream.config.stream))?;
+            (events, keys)
+        }
     };
     let events: Vec<(u64, Event)> = match &keys {
         Some(keys) => events
@@ -237,7 +234,7 @@ pub(crate) fn show(args: &ShowArgs) -> Result<ExitCode> {
         say!(
             "Personal fields are shown sealed (`sealed:...`): no keystore was found to open \
              them. A file log's keystore is `keys` in its data directory; cluster mode's is the \
-             domain's bucket SB_KEYS_<PREFIX>, which audit show does not read yet \
+             domain's JetStream KV bucket SB_KEYS_<PREFIX>, with its domain secret \
              (docs/privacy.md)."
         );
     }
@@ -246,6 +243,21 @@ pub(crate) fn show(args: &ShowArgs) -> Result<ExitCode> {
         say!("{}  #{seq:<6} {}", event.at, describe(event));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A customer is looked for by the token their reference seals to under their key, when the
+/// keystore holds one.
+fn customer_filter(
+    filter: &HistoryFilter,
+    keys: Option<&switchboard_privacy::Keys>,
+) -> HistoryFilter {
+    match (filter, keys) {
+        (HistoryFilter::Customer(reference), Some(keys)) => {
+            switchboard_privacy::find_customer_token(keys, reference)
+                .map_or_else(|| filter.clone(), HistoryFilter::Customer)
+        }
+        _ => filter.clone(),
+    }
 }
 
 /// One event as a sentence: what happened, who, and why.

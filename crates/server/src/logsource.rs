@@ -98,6 +98,8 @@ pub(crate) struct StreamSource {
     pub(crate) url: String,
     /// The stream's last seq when opened.
     pub(crate) last_seq: u64,
+    /// The domain's keystore bucket (`SB_KEYS_<PREFIX>`).
+    pub(crate) keys_bucket: String,
 }
 
 impl StreamSource {
@@ -110,6 +112,7 @@ impl StreamSource {
         let domain = Domain::new(prefix);
         let config = JetStreamConfig::new(domain.log_stream(), domain.log_subject());
         let url = settings.url.clone();
+        let keys_bucket = domain.keys_bucket();
         let (context, last_seq) = runtime.block_on(async {
             let client = switchboard_nats::connect(settings)
                 .await
@@ -150,6 +153,7 @@ impl StreamSource {
             config,
             url,
             last_seq,
+            keys_bucket,
         })
     }
 
@@ -162,6 +166,24 @@ impl StreamSource {
         Ok(std::iter::from_fn(move || {
             self.runtime.block_on(reader.next())
         }))
+    }
+
+    /// The domain's keys, read without writing: `None` when the keystore bucket or its domain
+    /// secret does not exist (the bucket is never made, nor a secret or a key).
+    pub(crate) fn keys(&self) -> Result<Option<switchboard_privacy::Keys>> {
+        self.runtime
+            .block_on(async {
+                let Some(store) = switchboard_privacy::KvKeystore::open_existing(
+                    &self.context,
+                    &self.keys_bucket,
+                )
+                .await?
+                else {
+                    return Ok(None);
+                };
+                store.load_existing().await
+            })
+            .with_context(|| format!("could not read keystore bucket {}", self.keys_bucket))
     }
 
     /// Checks the whole log (see `JetStreamLog::verify`).

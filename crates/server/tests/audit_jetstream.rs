@@ -93,6 +93,11 @@ fn the_audit_commands_read_a_jetstream_log_as_they_read_a_file_log() {
     );
     assert!(file.as_array().is_some_and(|a| !a.is_empty()), "{file}");
     assert_eq!(stream, file);
+    // Reading the keys is read-only: the domain has no keystore bucket; audit show made none.
+    assert!(
+        !has_keys_bucket(&rt, &url),
+        "audit show made a keystore bucket"
+    );
 
     // The engine's own configuration names the log: cluster mode, its NATS and its prefix.
     let config = dir.path().join("switchboard.toml");
@@ -155,6 +160,18 @@ fn the_audit_commands_read_a_jetstream_log_as_they_read_a_file_log() {
         "{}",
         text(&absent)
     );
+}
+
+/// Whether the domain's keystore bucket exists on `url`.
+fn has_keys_bucket(rt: &tokio::runtime::Runtime, url: &str) -> bool {
+    let bucket = format!("KV_{}", Domain::new(PREFIX).keys_bucket());
+    rt.block_on(async {
+        let client = async_nats::connect(url).await.expect("connect");
+        async_nats::jetstream::new(client)
+            .get_stream(&bucket)
+            .await
+            .is_ok()
+    })
 }
 
 /// The id of the first contact created in the file log at `dir`.
