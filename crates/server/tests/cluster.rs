@@ -716,7 +716,60 @@ async fn an_engine_on_an_empty_disk_recovers_from_the_buckets_snapshot() {
     assert_eq!(queues(&client).await, before);
     assert!(!newcomer.logged().contains("snapshot not used"));
 
+    subject_access_reads_the_jetstream_log_with_the_keystore_bucket(&js, &urls).await;
     a_snapshot_of_another_history_is_skipped(&js, &cluster, root, &mut leader).await;
+}
+
+/// `audit show --nats-url --customer` (a subject access request in cluster mode) finds the
+/// customer's contacts in the domain's JetStream log and opens their sealed fields with the
+/// domain's keystore bucket, which it only reads.
+async fn subject_access_reads_the_jetstream_log_with_the_keystore_bucket(
+    js: &async_nats::jetstream::Context,
+    urls: &str,
+) {
+    let bucket = |js: async_nats::jetstream::Context| async move {
+        let mut stream = js
+            .get_stream("KV_SB_KEYS_SWITCHBOARD")
+            .await
+            .expect("the keystore");
+        let state = stream.info().await.expect("its state").state.clone();
+        (state.messages, state.last_sequence)
+    };
+    let before = bucket(js.clone()).await;
+    let customer = format!("{CUSTOMER}3");
+    let urls = urls.to_owned();
+    let shown = tokio::task::spawn_blocking(move || {
+        common::switchboard(&[
+            "audit",
+            "show",
+            "--nats-url",
+            &urls,
+            "--customer",
+            &customer,
+            "--json",
+        ])
+    })
+    .await
+    .expect("audit show runs");
+    assert!(shown.status.success(), "{}", common::text(&shown));
+    let shown = String::from_utf8_lossy(&shown.stdout).into_owned();
+    assert!(
+        shown.contains(&format!("{CUSTOMER}3")),
+        "the reference opened: {shown}"
+    );
+    assert!(
+        shown.contains(CALLER),
+        "the caller's number opened: {shown}"
+    );
+    assert!(
+        !shown.contains(switchboard_privacy::TOKEN_PREFIX),
+        "{shown}"
+    );
+    assert_eq!(
+        bucket(js.clone()).await,
+        before,
+        "the keystore bucket was only read"
+    );
 }
 
 /// A snapshot in the bucket that is not of this stream (its chain hash is not the stream's at
