@@ -210,7 +210,10 @@ const LOAD_WORKERS: u64 = 4;
 const INBOX_PACE: Duration = Duration::from_millis(20);
 
 /// Pause-and-resume rounds tried before a zombie's append must have been fenced.
-const ZOMBIE_ROUNDS_MAX: usize = 4;
+const ZOMBIE_ROUNDS_MAX: usize = 6;
+
+/// Creates published just before each pause.
+const ZOMBIE_BURST: usize = 30;
 
 #[derive(Default)]
 struct Acknowledged {
@@ -391,6 +394,20 @@ async fn zombie_round(
     let other = nodes[1 - zombie].id;
     holder(js, |h| h == nodes[zombie].id).await;
     let stopped_before = nodes[zombie].logged().matches("stopped serving").count();
+    // A burst of creates just before the pause, so that the leader most likely has turns
+    // decided and not yet appended when it stops (what the fence must refuse). Nobody waits for
+    // their replies: they are not among the acknowledged creates the checker counts.
+    let client = js.client();
+    let round = stopped_before;
+    for n in 0..ZOMBIE_BURST {
+        let body = json!({"contact_id": format!("burst-{zombie}-{round}-{n}"),
+            "channel": "email", "service": "council_tax"});
+        client
+            .publish("switchboard.cmd.contact.create", body.to_string().into())
+            .await
+            .expect("publish a burst create");
+    }
+    client.flush().await.expect("flush the burst");
     nodes[zombie].signal("-STOP");
     let paused = Instant::now();
     holder(js, |h| h == other).await;
