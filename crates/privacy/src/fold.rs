@@ -88,6 +88,12 @@ impl RetentionFold {
         &self.ledger
     }
 
+    /// The ledger, the fold done with.
+    #[must_use]
+    pub fn into_ledger(self) -> RetentionLedger {
+        self.ledger
+    }
+
     /// How many subjects have a contact open now.
     #[must_use]
     pub fn subjects_with_open_contacts(&self) -> usize {

@@ -233,6 +233,27 @@ impl Default for NatsConfig {
 }
 
 impl NatsConfig {
+    /// What a command-line client of the engine connects with, and the subject prefix it
+    /// addresses: this section, with its `--nats-url`, `--nats-creds` and `--subject-prefix`
+    /// (each when given) in place of the file's.
+    pub(crate) fn for_client(
+        mut self,
+        url: Option<&String>,
+        creds: Option<&PathBuf>,
+        prefix: Option<&String>,
+    ) -> (ConnectSettings, String) {
+        if let Some(url) = url {
+            self.url.clone_from(url);
+        }
+        if let Some(creds) = creds {
+            self.credentials_file = Some(creds.clone());
+        }
+        let prefix = prefix
+            .cloned()
+            .unwrap_or_else(|| self.subject_prefix.clone());
+        (self.connect_settings(), prefix)
+    }
+
     /// What the NATS client is given.
     pub(crate) fn connect_settings(&self) -> ConnectSettings {
         ConnectSettings {

@@ -70,18 +70,12 @@ impl LogSource {
             crate::audit::require_log(&dir)?;
             return Ok(Source::Dir(dir));
         }
-        let mut nats = file.map_or_else(|| config::FileConfig::default().nats, |f| f.nats);
-        if let Some(url) = &self.nats_url {
-            nats.url.clone_from(url);
-        }
-        if let Some(creds) = &self.nats_creds {
-            nats.credentials_file = Some(creds.clone());
-        }
-        let prefix = self
-            .subject_prefix
-            .clone()
-            .unwrap_or_else(|| nats.subject_prefix.clone());
-        let settings = nats.connect_settings();
+        let nats = file.map_or_else(|| config::FileConfig::default().nats, |f| f.nats);
+        let (settings, prefix) = nats.for_client(
+            self.nats_url.as_ref(),
+            self.nats_creds.as_ref(),
+            self.subject_prefix.as_ref(),
+        );
         StreamSource::open(&settings, &prefix).map(|s| Source::Stream(Box::new(s)))
     }
 }

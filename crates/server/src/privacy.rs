@@ -183,7 +183,7 @@ fn fold(dir: &std::path::Path, schedule: &RetentionSchedule) -> Result<Folded> {
     }
     Ok(Folded {
         open: fold.subjects_with_open_contacts(),
-        ledger: fold.ledger().clone(),
+        ledger: fold.into_ledger(),
         names,
     })
 }
@@ -239,20 +239,15 @@ pub(crate) struct EraseArgs {
 
 /// Sends `{p}.cmd.privacy.erase` and says what the engine did.
 pub(crate) fn erase(args: &EraseArgs) -> Result<ExitCode> {
-    let mut nats = match &args.config {
+    let nats = match &args.config {
         Some(path) => crate::config::load(path)?.0.nats,
         None => crate::config::FileConfig::default().nats,
     };
-    if let Some(url) = &args.nats_url {
-        nats.url.clone_from(url);
-    }
-    if let Some(creds) = &args.nats_creds {
-        nats.credentials_file = Some(creds.clone());
-    }
-    let prefix = args
-        .subject_prefix
-        .clone()
-        .unwrap_or_else(|| nats.subject_prefix.clone());
+    let (mut settings, prefix) = nats.for_client(
+        args.nats_url.as_ref(),
+        args.nats_creds.as_ref(),
+        args.subject_prefix.as_ref(),
+    );
     let subjects = switchboard_wire::Subjects::new(&prefix)
         .map_err(|error| anyhow::anyhow!("--subject-prefix: {}", error.message))?;
     let subject = subjects
@@ -263,7 +258,6 @@ pub(crate) fn erase(args: &EraseArgs) -> Result<ExitCode> {
         .enable_all()
         .build()
         .context("could not start the async runtime")?;
-    let mut settings = nats.connect_settings();
     // Replies under the administrator's own inbox prefix (deploy/nats/auth.conf).
     settings.inbox_prefix = Some("_INBOX.privacy".to_owned());
     let wait = std::time::Duration::from_secs(args.wait_secs);

@@ -8,7 +8,6 @@
 //! other than sealed.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use futures::StreamExt;
@@ -17,7 +16,10 @@ use switchboard_core::EventKind;
 use switchboard_natsd::NatsServer;
 
 mod common;
-use common::{json as output_json, scenario, start_engine, switchboard, text, wait_until_serving};
+use common::{
+    files_under, json as output_json, scenario, send_ok, start_engine, stop_cleanly, switchboard,
+    text, wait_until_serving,
+};
 
 /// The test's personal data, looked for as bytes.
 const CUSTOMER: &str = "CUST-77001";
@@ -39,43 +41,13 @@ const PERSONAL: [&str; 8] = [
     POLICY,
 ];
 
-async fn send(client: &async_nats::Client, subject: &str, body: Value) -> Value {
-    let reply = tokio::time::timeout(
-        Duration::from_secs(10),
-        client.request(subject.to_owned(), body.to_string().into()),
-    )
-    .await
-    .unwrap_or_else(|_| panic!("{subject}: no reply in time"))
-    .unwrap_or_else(|e| panic!("{subject}: {e}"));
-    let value: Value = serde_json::from_slice(&reply.payload).expect("a JSON reply");
-    assert_eq!(value["ok"], true, "{subject}: {value}");
-    value
-}
-
-/// Every file under `dir`, recursively.
-fn files(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).expect("readable") {
-            let path = entry.expect("an entry").path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                found.push(path);
-            }
-        }
-    }
-    found
-}
-
 fn holds(bytes: &[u8], needle: &str) -> bool {
     bytes.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
 /// The files the engine wrote, the keystore aside, and the personal data any of them holds.
 fn plaintext_on_disk(dir: &Path) -> (Vec<PathBuf>, Vec<(PathBuf, &'static str)>) {
-    let written: Vec<PathBuf> = files(dir)
+    let written: Vec<PathBuf> = files_under(dir)
         .into_iter()
         .filter(|p| {
             let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
@@ -103,28 +75,28 @@ async fn send_personal_data(client: &async_nats::Client) -> Value {
         .await
         .expect("subscribe");
     let login = json!({"name": "Ann", "tier": 1, "site": "hq", "skills": {"council_tax": 3}});
-    send(client, "switchboard.cmd.agent.ann.login", login).await;
-    send(client, "switchboard.cmd.agent.ann.ready", json!({})).await;
+    send_ok(client, "switchboard.cmd.agent.ann.login", login).await;
+    send_ok(client, "switchboard.cmd.agent.ann.ready", json!({})).await;
     // A first customer's call, answered and finished: their retention clock runs.
     let first = json!({"contact_id": "call-0", "channel": "phone", "service": "council_tax",
         "customer_id": FINISHED_CUSTOMER});
-    send(client, "switchboard.cmd.contact.create", first).await;
+    send_ok(client, "switchboard.cmd.contact.create", first).await;
     let offer = next_offer(&mut offers).await;
     let accept = json!({"offer_id": offer["offer_id"]});
-    send(client, "switchboard.cmd.agent.ann.accept", accept).await;
+    send_ok(client, "switchboard.cmd.agent.ann.accept", accept).await;
     let complete = json!({"contact_id": "call-0", "outcome": "resolved"});
-    send(client, "switchboard.cmd.agent.ann.complete", complete).await;
-    send(client, "switchboard.cmd.agent.ann.ready", json!({})).await;
+    send_ok(client, "switchboard.cmd.agent.ann.complete", complete).await;
+    send_ok(client, "switchboard.cmd.agent.ann.ready", json!({})).await;
     let call = json!({"contact_id": "call-1", "channel": "phone", "service": "council_tax",
         "customer_id": CUSTOMER, "attributes": {"caller": CALLER, "name": NAME}});
-    send(client, "switchboard.cmd.contact.create", call).await;
+    send_ok(client, "switchboard.cmd.contact.create", call).await;
     let email = json!({"contact_id": "mail-1", "channel": "email", "service": "council_tax",
         "customer_id": CUSTOMER, "attributes": {"note": NOTE}});
-    send(client, "switchboard.cmd.contact.create", email).await;
+    send_ok(client, "switchboard.cmd.contact.create", email).await;
     let extend = json!({"contact_id": "mail-1", "working_days": 5, "reason": REASON});
-    send(client, "switchboard.cmd.contact.extend_due", extend).await;
+    send_ok(client, "switchboard.cmd.contact.extend_due", extend).await;
     let mark = json!({"customer_id": OTHER_CUSTOMER, "designated": true, "reason": POLICY});
-    send(
+    send_ok(
         client,
         "switchboard.cmd.customer.persistent_complainant",
         mark,
@@ -178,13 +150,7 @@ async fn no_personal_data_is_written_in_plaintext_and_output_opens_it() {
     assert!(!holds(&published, switchboard_privacy::TOKEN_PREFIX));
 
     // A clean stop writes a snapshot too.
-    let status = Command::new("kill")
-        .args(["-TERM", &engine.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-    let stopped = engine.wait().expect("the engine stops");
-    assert!(stopped.success(), "a clean stop: {stopped}");
+    stop_cleanly(&mut engine);
 
     let (written, found) = plaintext_on_disk(dir.path());
     assert!(
@@ -199,7 +165,7 @@ async fn no_personal_data_is_written_in_plaintext_and_output_opens_it() {
         "personal data in plaintext on disk: {found:?}"
     );
     assert!(
-        files(dir.path())
+        files_under(dir.path())
             .iter()
             .any(|p| p.ends_with(switchboard_privacy::KEYSTORE_FILE)),
         "the keystore is in the data directory"
@@ -254,7 +220,7 @@ async fn no_personal_data_is_written_in_plaintext_and_output_opens_it() {
 /// Without its keystore the engine still routes (a new keystore is made, and an error says so),
 /// and what the lost one sealed reads as `[erased]` for good.
 async fn lose_the_keystore(url: &str, dir: &Path, client: &async_nats::Client) {
-    for path in files(dir) {
+    for path in files_under(dir) {
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
         if name.starts_with(switchboard_privacy::KEYSTORE_FILE) {
             std::fs::remove_file(&path).expect("removed");
@@ -274,13 +240,8 @@ async fn lose_the_keystore(url: &str, dir: &Path, client: &async_nats::Client) {
     wait_until_serving(client).await;
     let after = json!({"contact_id": "call-2", "channel": "phone", "service": "council_tax",
         "customer_id": CUSTOMER});
-    send(client, "switchboard.cmd.contact.create", after).await;
-    let status = Command::new("kill")
-        .args(["-TERM", &engine.id().to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-    assert!(engine.wait().expect("the engine stops").success());
+    send_ok(client, "switchboard.cmd.contact.create", after).await;
+    stop_cleanly(&mut engine);
     let shown = switchboard(&[
         "audit",
         "show",
