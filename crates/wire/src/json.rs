@@ -182,8 +182,8 @@ pub fn event_from_json(text: &str) -> Result<(u64, Event), JsonError> {
     };
     let mut tagged = Map::new();
     tagged.insert(event_type.clone(), Value::Object(fields));
-    let kind = EventKindDto::from_tagged_json(&event_type, Value::Object(tagged))
-        .map_err(JsonError::Fields)?;
+    let tagged = Value::Object(tagged);
+    let kind = EventKindDto::from_tagged_json(&event_type, &tagged).map_err(JsonError::Fields)?;
     let event = Event::try_from(EventDto { at: Time(at), kind })?;
     Ok((seq, event))
 }

@@ -39,8 +39,10 @@ pub struct Receipt {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptDto<'a> {
     /// The scoped idempotency key.
-    pub key: Text<'a>,
+    #[serde(borrow)]
+    pub key: Cow<'a, str>,
     /// The reply body.
+    #[serde(borrow)]
     pub reply: ReplyDto<'a>,
 }
 
@@ -49,6 +51,7 @@ pub struct ReceiptDto<'a> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReceiptV5Dto<'a> {
     /// The key and the reply's fields of stored version 4.
+    #[serde(borrow)]
     pub base: ReceiptDto<'a>,
     /// [`ReplyBody::erasure`].
     pub erasure: Option<ErasureDto>,
@@ -62,10 +65,12 @@ pub struct ReplyDto<'a> {
     /// [`ReplyBody::events`].
     pub events: u32,
     /// [`ReplyBody::contact_id`].
+    #[serde(borrow)]
     pub contact_id: Option<Text<'a>>,
     /// [`ReplyBody::status`].
     pub status: Option<ContactStatusDto>,
     /// [`ReplyBody::agent_id`].
+    #[serde(borrow)]
     pub agent_id: Option<Text<'a>>,
     /// [`ReplyBody::offer_id`].
     pub offer_id: Option<u64>,
@@ -76,6 +81,7 @@ pub struct ReplyDto<'a> {
     /// [`ReplyBody::received_at`].
     pub received_at: Option<Time>,
     /// [`ReplyBody::adjustments`].
+    #[serde(borrow)]
     pub adjustments: Vec<AdjustmentDto<'a>>,
 }
 
@@ -83,11 +89,13 @@ pub struct ReplyDto<'a> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AdjustmentDto<'a> {
     /// [`Adjustment::field`].
-    pub field: Text<'a>,
+    #[serde(borrow)]
+    pub field: Cow<'a, str>,
     /// [`Adjustment::reason`].
     pub reason: AdjustmentReasonDto,
     /// [`Adjustment::message`].
-    pub message: Text<'a>,
+    #[serde(borrow)]
+    pub message: Cow<'a, str>,
 }
 
 /// The stored form of a [`ContactStatusName`], variants by index.

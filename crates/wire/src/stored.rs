@@ -102,8 +102,10 @@ pub enum StoredEvent<'a> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordV4<'a> {
     /// The idempotency receipt of the command whose last event this is, if it carried a key.
+    #[serde(borrow)]
     pub receipt: Option<ReceiptDto<'a>>,
     /// The event, in version 3's form.
+    #[serde(borrow)]
     pub event: v3::EventDto<'a>,
 }
 
@@ -112,8 +114,10 @@ pub struct RecordV4<'a> {
 pub struct RecordV5<'a> {
     /// The idempotency receipt of the command whose last event this is, if it carried a key:
     /// version 4's, then the reply's `erasure`.
+    #[serde(borrow)]
     pub receipt: Option<ReceiptV5Dto<'a>>,
     /// The event, in version 5's form.
+    #[serde(borrow)]
     pub event: v5::EventDto<'a>,
 }
 
@@ -215,10 +219,10 @@ pub fn decode_receipt(bytes: &[u8]) -> Result<Option<Receipt>, StoredError> {
     match version {
         V1 | V2 | V3 => Ok(None),
         // The receipt comes first in versions 4 and 5; what follows it (the event) is not read.
-        V4 => postcard::take_from_bytes::<Option<ReceiptDto<'static>>>(rest)
+        V4 => postcard::take_from_bytes::<Option<ReceiptDto<'_>>>(rest)
             .map(|(receipt, _)| receipt.map(Receipt::from))
             .map_err(|source| StoredError::Malformed { version, source }),
-        V5 => postcard::take_from_bytes::<Option<ReceiptV5Dto<'static>>>(rest)
+        V5 => postcard::take_from_bytes::<Option<ReceiptV5Dto<'_>>>(rest)
             .map(|(receipt, _)| receipt.map(Receipt::from))
             .map_err(|source| StoredError::Malformed { version, source }),
         other => Err(StoredError::UnknownVersion { version: other }),
@@ -234,7 +238,7 @@ fn read_version(bytes: &[u8]) -> Result<(u32, &[u8]), StoredError> {
 }
 
 /// Reads the envelope: dispatches on the version prefix and requires every byte to be used.
-fn read_stored(bytes: &[u8]) -> Result<StoredEvent<'static>, StoredError> {
+fn read_stored(bytes: &[u8]) -> Result<StoredEvent<'_>, StoredError> {
     let (version, rest) = read_version(bytes)?;
     let (stored, rest) = match version {
         V1 => take(version, rest, StoredEvent::V1)?,
@@ -251,11 +255,11 @@ fn read_stored(bytes: &[u8]) -> Result<StoredEvent<'static>, StoredError> {
 }
 
 /// Reads one version's DTO from the bytes after the version prefix, wrapped in its envelope.
-fn take<T: serde::de::DeserializeOwned>(
+fn take<'b, T: Deserialize<'b>>(
     version: u32,
-    bytes: &[u8],
-    wrap: impl FnOnce(T) -> StoredEvent<'static>,
-) -> Result<(StoredEvent<'static>, &[u8]), StoredError> {
+    bytes: &'b [u8],
+    wrap: impl FnOnce(T) -> StoredEvent<'b>,
+) -> Result<(StoredEvent<'b>, &'b [u8]), StoredError> {
     postcard::take_from_bytes::<T>(bytes)
         .map(|(dto, rest)| (wrap(dto), rest))
         .map_err(|source| StoredError::Malformed { version, source })
@@ -357,6 +361,25 @@ mod tests {
         };
         assert_eq!(published(&bytes), published(&without));
         assert!(!published(&bytes).contains("k1"));
+    }
+
+    #[test]
+    fn decoding_borrows_the_payloads_strings_instead_of_copying_them() {
+        // Replay decodes every record: an id read from the payload in place is one allocation
+        // (the core's `Arc<str>`) instead of two (postcard's `String`, then the `Arc<str>`).
+        let bytes = encode_event(&ready(5));
+        let (event, _) = upcast_record(read_stored(&bytes).expect("decodes"));
+        let event::EventKindDto::Base(v3::EventKindDto::Base(v2::EventKindDto::Base(
+            v1::EventKindDto::AgentReady { agent_id },
+        ))) = event.kind
+        else {
+            panic!("agent_ready decodes as agent_ready: {:?}", event.kind);
+        };
+        assert_eq!(agent_id, "ann");
+        let std::borrow::Cow::Borrowed(text) = agent_id else {
+            panic!("the agent id was copied out of the payload");
+        };
+        assert!(bytes.as_ptr_range().contains(&text.as_ptr()));
     }
 
     #[test]

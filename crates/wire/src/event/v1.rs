@@ -15,7 +15,13 @@
 //! One set of types serves both formats. [`Time`] is the only type that writes itself
 //! differently: a number of milliseconds in binary formats (postcard), an RFC 3339 string in
 //! human-readable ones (JSON). Durations are whole milliseconds in both, in fields named `*_ms`.
-//! Strings are [`Cow`]s so that encoding borrows from the core's event instead of copying it.
+//! Strings are [`Cow`]s so that encoding borrows from the core's event instead of copying it,
+//! and decoding a log payload (postcard) borrows from the payload instead of copying each id
+//! into a `String` before the core's `Arc<str>` (replay decodes every record). A field borrows
+//! when it is spelled `Cow<'a, str>` with `#[serde(borrow)]` (serde recognises only that
+//! spelling; JSON strings with escapes are still copied). [`Text`] fields are copied: those in
+//! `Option`s, and the skill and decision strings, whose types the owned DTOs of offers and
+//! queries share.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -39,7 +45,7 @@ use switchboard_core::{
 use super::DtoError;
 use crate::time::{format_rfc3339, parse_rfc3339};
 
-/// A string on the wire: borrowed when encoding, owned when decoding.
+/// A string on the wire that decoding copies (see the module docs for the ones it borrows).
 pub type Text<'a> = Cow<'a, str>;
 
 /// An instant, in milliseconds since the Unix epoch (UTC).
@@ -110,6 +116,7 @@ pub struct EventDto<'a> {
     /// When it happened.
     pub at: Time,
     /// What happened.
+    #[serde(borrow)]
     pub kind: EventKindDto<'a>,
 }
 
@@ -118,43 +125,50 @@ pub struct EventDto<'a> {
 #[serde(rename_all = "snake_case")]
 pub enum EventKindDto<'a> {
     /// An agent logged in.
-    AgentLoggedIn(Box<AgentLoggedInDto<'a>>),
+    AgentLoggedIn(#[serde(borrow)] Box<AgentLoggedInDto<'a>>),
     /// An agent became ready for work.
     AgentReady {
         /// The agent.
-        agent_id: Text<'a>,
+        #[serde(borrow)]
+        agent_id: Cow<'a, str>,
     },
     /// An agent stopped taking new work.
     AgentNotReady {
         /// The agent.
-        agent_id: Text<'a>,
+        #[serde(borrow)]
+        agent_id: Cow<'a, str>,
         /// Why (`missed_offers` when the core decided it).
-        reason: Text<'a>,
+        #[serde(borrow)]
+        reason: Cow<'a, str>,
     },
     /// An agent logged out.
     AgentLoggedOut {
         /// The agent.
-        agent_id: Text<'a>,
+        #[serde(borrow)]
+        agent_id: Cow<'a, str>,
     },
     /// A contact arrived and joined its queue.
-    ContactCreated(Box<ContactCreatedDto<'a>>),
+    ContactCreated(#[serde(borrow)] Box<ContactCreatedDto<'a>>),
     /// A waiting contact reached a later step of its routing plan.
     ContactStepAdvanced {
         /// The contact.
-        contact_id: Text<'a>,
+        #[serde(borrow)]
+        contact_id: Cow<'a, str>,
         /// Its new place in the plan.
         placement: PlacementDto,
     },
     /// A contact was offered to an agent.
-    OfferMade(Box<OfferMadeDto<'a>>),
+    OfferMade(#[serde(borrow)] Box<OfferMadeDto<'a>>),
     /// The agent accepted the offer.
     OfferAccepted {
         /// The offer.
         offer_id: u64,
         /// The contact.
-        contact_id: Text<'a>,
+        #[serde(borrow)]
+        contact_id: Cow<'a, str>,
         /// The agent.
-        agent_id: Text<'a>,
+        #[serde(borrow)]
+        agent_id: Cow<'a, str>,
         /// Accepted by the channel's auto-accept policy.
         automatic: bool,
         /// How long the contact had waited since first arrival, in milliseconds.
@@ -167,10 +181,13 @@ pub enum EventKindDto<'a> {
         /// The offer.
         offer_id: u64,
         /// The contact.
-        contact_id: Text<'a>,
+        #[serde(borrow)]
+        contact_id: Cow<'a, str>,
         /// The agent.
-        agent_id: Text<'a>,
+        #[serde(borrow)]
+        agent_id: Cow<'a, str>,
         /// Why, if the agent said.
+        #[serde(borrow)]
         reason: Option<Text<'a>>,
         /// Not offered to this agent again before this instant.
         reoffer_after: Time,
@@ -180,9 +197,11 @@ pub enum EventKindDto<'a> {
         /// The offer.
         offer_id: u64,
         /// The contact.
-        contact_id: Text<'a>,
+        #[serde(borrow)]
+        contact_id: Cow<'a, str>,
         /// The agent.
-        agent_id: Text<'a>,
+        #[serde(borrow)]
+        agent_id: Cow<'a, str>,
         /// Not offered to this agent again before this instant.
         reoffer_after: Time,
     },
@@ -191,25 +210,30 @@ pub enum EventKindDto<'a> {
         /// The offer.
         offer_id: u64,
         /// The contact.
-        contact_id: Text<'a>,
+        #[serde(borrow)]
+        contact_id: Cow<'a, str>,
         /// The agent.
-        agent_id: Text<'a>,
+        #[serde(borrow)]
+        agent_id: Cow<'a, str>,
         /// Why.
         reason: RevokeReasonDto,
     },
     /// The customer left before being answered.
     ContactAbandoned {
         /// The contact.
-        contact_id: Text<'a>,
+        #[serde(borrow)]
+        contact_id: Cow<'a, str>,
         /// How long they had waited since first arrival, in milliseconds.
         waited_ms: u64,
     },
     /// An agent finished a contact.
     ContactCompleted {
         /// The contact.
-        contact_id: Text<'a>,
+        #[serde(borrow)]
+        contact_id: Cow<'a, str>,
         /// The agent.
-        agent_id: Text<'a>,
+        #[serde(borrow)]
+        agent_id: Cow<'a, str>,
         /// How it ended.
         outcome: OutcomeDto,
         /// Resolved by the first agent who took it.
@@ -218,25 +242,32 @@ pub enum EventKindDto<'a> {
     /// An agent escalated a contact up the tiers.
     ContactEscalated {
         /// The contact.
-        contact_id: Text<'a>,
+        #[serde(borrow)]
+        contact_id: Cow<'a, str>,
         /// The agent who escalated it.
-        agent_id: Text<'a>,
+        #[serde(borrow)]
+        agent_id: Cow<'a, str>,
         /// The tier it goes to, 1 to 5.
         to_tier: u8,
         /// Why.
-        reason: Text<'a>,
+        #[serde(borrow)]
+        reason: Cow<'a, str>,
         /// Its place in its new queue's plan.
         placement: PlacementDto,
     },
     /// An agent transferred a contact to another service.
     ContactTransferred {
         /// The contact.
-        contact_id: Text<'a>,
+        #[serde(borrow)]
+        contact_id: Cow<'a, str>,
         /// The agent who transferred it.
-        agent_id: Text<'a>,
+        #[serde(borrow)]
+        agent_id: Cow<'a, str>,
         /// The service it goes to.
-        service: Text<'a>,
+        #[serde(borrow)]
+        service: Cow<'a, str>,
         /// The skills it now needs (never empty).
+        #[serde(borrow)]
         skills: Vec<SkillRequirementDto<'a>>,
         /// Its place in its new queue's plan.
         placement: PlacementDto,
@@ -245,44 +276,52 @@ pub enum EventKindDto<'a> {
     /// complaint on a stage.
     ContactRequeued {
         /// The contact.
-        contact_id: Text<'a>,
+        #[serde(borrow)]
+        contact_id: Cow<'a, str>,
         /// The agent who held it.
-        agent_id: Text<'a>,
+        #[serde(borrow)]
+        agent_id: Cow<'a, str>,
         /// Why: `agent_logged_out`, or `complaint_stage_changed` (followed by that event).
-        reason: Text<'a>,
+        #[serde(borrow)]
+        reason: Cow<'a, str>,
         /// Its place in its queue's plan.
         placement: PlacementDto,
     },
     /// An agent started after-contact work.
     WrapUpStarted {
         /// The agent.
-        agent_id: Text<'a>,
+        #[serde(borrow)]
+        agent_id: Cow<'a, str>,
         /// When it ends.
         until: Time,
     },
     /// An agent's wrap-up ended.
     WrapUpEnded {
         /// The agent.
-        agent_id: Text<'a>,
+        #[serde(borrow)]
+        agent_id: Cow<'a, str>,
     },
     /// A live contact waited past its service-level threshold unanswered.
     ServiceLevelThresholdPassed {
         /// The contact.
-        contact_id: Text<'a>,
+        #[serde(borrow)]
+        contact_id: Cow<'a, str>,
         /// The threshold it passed, in milliseconds.
         threshold_ms: u64,
     },
     /// Deferred work is close to its due time and not done.
     DueTimeAtRisk {
         /// The contact.
-        contact_id: Text<'a>,
+        #[serde(borrow)]
+        contact_id: Cow<'a, str>,
         /// Its due time.
         due_at: Time,
     },
     /// Deferred work passed its due time and is not done.
     DueTimeBreached {
         /// The contact.
-        contact_id: Text<'a>,
+        #[serde(borrow)]
+        contact_id: Cow<'a, str>,
         /// Its due time.
         due_at: Time,
     },
@@ -292,14 +331,18 @@ pub enum EventKindDto<'a> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AgentLoggedInDto<'a> {
     /// The agent.
-    pub agent_id: Text<'a>,
+    #[serde(borrow)]
+    pub agent_id: Cow<'a, str>,
     /// Their display name.
-    pub name: Text<'a>,
+    #[serde(borrow)]
+    pub name: Cow<'a, str>,
     /// Their escalation tier, 1 to 5.
     pub tier: u8,
     /// Where they are working.
-    pub site: Text<'a>,
+    #[serde(borrow)]
+    pub site: Cow<'a, str>,
     /// Skills with proficiency levels, in the order the core recorded them.
+    #[serde(borrow)]
     pub skills: Vec<SkillLevelDto<'a>>,
     /// How many contacts of each channel they may hold at once.
     pub capacity: CapacityDto,
@@ -333,14 +376,18 @@ pub struct CapacityDto {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ContactCreatedDto<'a> {
     /// The contact.
-    pub contact_id: Text<'a>,
+    #[serde(borrow)]
+    pub contact_id: Cow<'a, str>,
     /// How it arrived.
     pub channel: ChannelDto,
     /// The service area it is about.
-    pub service: Text<'a>,
+    #[serde(borrow)]
+    pub service: Cow<'a, str>,
     /// The skills it needs (never empty: defaults are resolved).
+    #[serde(borrow)]
     pub skills: Vec<SkillRequirementDto<'a>>,
     /// A community language the agent must speak, if any.
+    #[serde(borrow)]
     pub language: Option<Text<'a>>,
     /// How urgent, 0 (routine) to 9.
     pub priority: u8,
@@ -349,10 +396,13 @@ pub struct ContactCreatedDto<'a> {
     /// A vulnerable customer.
     pub vulnerable: bool,
     /// The customer's reference, if known.
+    #[serde(borrow)]
     pub customer_id: Option<Text<'a>>,
     /// The case owner, the agent asked for, or the customer's last agent.
+    #[serde(borrow)]
     pub preferred_agent_id: Option<Text<'a>>,
     /// The site (required for face to face).
+    #[serde(borrow)]
     pub site: Option<Text<'a>>,
     /// Deferred work: when it must be done by.
     pub due_at: Option<Time>,
@@ -361,6 +411,7 @@ pub struct ContactCreatedDto<'a> {
     /// The complaint stage, if a complaint.
     pub complaint_stage: Option<ComplaintStageDto>,
     /// Free-form attributes for the desktop, in the order given.
+    #[serde(borrow)]
     pub attributes: Vec<AttributeDto<'a>>,
     /// When the customer first made contact; service levels count from here.
     pub first_arrived_at: Time,
@@ -378,9 +429,11 @@ pub struct ContactCreatedDto<'a> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct AttributeDto<'a> {
     /// The attribute's name.
-    pub name: Text<'a>,
+    #[serde(borrow)]
+    pub name: Cow<'a, str>,
     /// Its value.
-    pub value: Text<'a>,
+    #[serde(borrow)]
+    pub value: Cow<'a, str>,
 }
 
 /// The DTO of [`SkillRequirement`].
@@ -398,14 +451,17 @@ pub struct OfferMadeDto<'a> {
     /// The offer.
     pub offer_id: u64,
     /// The contact.
-    pub contact_id: Text<'a>,
+    #[serde(borrow)]
+    pub contact_id: Cow<'a, str>,
     /// The agent.
-    pub agent_id: Text<'a>,
+    #[serde(borrow)]
+    pub agent_id: Cow<'a, str>,
     /// The contact's channel.
     pub channel: ChannelDto,
     /// When the offer expires if not answered.
     pub expires_at: Time,
     /// Why this agent and this contact.
+    #[serde(borrow)]
     pub decision: DecisionDto<'a>,
 }
 

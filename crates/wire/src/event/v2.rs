@@ -23,6 +23,8 @@
 //! In JSON ([`crate::json`]) `Base` is invisible: an old kind is published exactly as version 1
 //! writes it, and a new kind under its own `type`, from [`EventKindDto::tagged_json`].
 
+use std::borrow::Cow;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use switchboard_core::{
@@ -42,6 +44,7 @@ pub struct EventDto<'a> {
     /// When it happened.
     pub at: Time,
     /// What happened.
+    #[serde(borrow)]
     pub kind: EventKindDto<'a>,
 }
 
@@ -50,35 +53,40 @@ pub struct EventDto<'a> {
 #[serde(rename_all = "snake_case")]
 pub enum EventKindDto<'a> {
     /// Every kind of version 1, in version 1's form (JSON: flattened, named by its own type).
-    Base(v1::EventKindDto<'a>),
+    Base(#[serde(borrow)] v1::EventKindDto<'a>),
     /// A contact that arrived while its channel was closed waits, unoffered, for the opening.
     ContactHeld {
         /// The contact.
-        contact_id: Text<'a>,
+        #[serde(borrow)]
+        contact_id: Cow<'a, str>,
         /// When it joins its queue: the channel's next opening.
         until: Time,
         /// The calendar that is closed.
-        calendar: Text<'a>,
+        #[serde(borrow)]
+        calendar: Cow<'a, str>,
     },
     /// A held contact joined its queue at the opening.
     ContactReleased {
         /// The contact.
-        contact_id: Text<'a>,
+        #[serde(borrow)]
+        contact_id: Cow<'a, str>,
         /// Its place in its plan, counted from the release.
         placement: PlacementDto,
     },
     /// A complaint reached a stage (on arrival, or moving on): the stage's clock starts.
-    ComplaintStageChanged(Box<ComplaintStageChangedDto<'a>>),
+    ComplaintStageChanged(#[serde(borrow)] Box<ComplaintStageChangedDto<'a>>),
     /// A due time was extended, with the reason given to the customer.
-    DueTimeExtended(Box<DueTimeExtendedDto<'a>>),
+    DueTimeExtended(#[serde(borrow)] Box<DueTimeExtendedDto<'a>>),
     /// A customer was designated a persistent complainant, or the designation was lifted.
     PersistentComplainantMarked {
         /// The customer.
-        customer_id: Text<'a>,
+        #[serde(borrow)]
+        customer_id: Cow<'a, str>,
         /// Designated (true) or lifted (false).
         designated: bool,
         /// The policy decision recorded.
-        reason: Text<'a>,
+        #[serde(borrow)]
+        reason: Cow<'a, str>,
     },
 }
 
@@ -86,14 +94,17 @@ pub enum EventKindDto<'a> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ComplaintStageChangedDto<'a> {
     /// The complaint.
-    pub contact_id: Text<'a>,
+    #[serde(borrow)]
+    pub contact_id: Cow<'a, str>,
     /// The stage it was at; `null` when it arrived as a complaint.
     pub from: Option<ComplaintStageDto>,
     /// The stage it is at now.
     pub to: ComplaintStageDto,
     /// Why (`received` on arrival; the customer's request to escalate; the referral).
-    pub reason: Text<'a>,
+    #[serde(borrow)]
+    pub reason: Cow<'a, str>,
     /// The agent who was handling it and let it go back to the queue, or who asked.
+    #[serde(borrow)]
     pub agent_id: Option<Text<'a>>,
     /// When the stage's clock starts: receipt of the complaint, or of the request to escalate.
     pub received_at: Time,
@@ -113,8 +124,10 @@ pub struct ComplaintStageChangedDto<'a> {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct DueTimeExtendedDto<'a> {
     /// The contact.
-    pub contact_id: Text<'a>,
+    #[serde(borrow)]
+    pub contact_id: Cow<'a, str>,
     /// Who extended it, if known.
+    #[serde(borrow)]
     pub agent_id: Option<Text<'a>>,
     /// The due time before.
     pub previous_due_at: Time,
@@ -123,7 +136,8 @@ pub struct DueTimeExtendedDto<'a> {
     /// The working days added.
     pub working_days: u32,
     /// The reason given to the customer.
-    pub reason: Text<'a>,
+    #[serde(borrow)]
+    pub reason: Cow<'a, str>,
     /// When it is reported at risk now.
     pub due_warning_at: Option<Time>,
     /// Its place in the queue order under the new due time.
@@ -167,14 +181,14 @@ impl EventKindDto<'_> {
     ///
     /// # Errors
     /// What serde says when the fields do not fit the type (or the type is unknown).
-    pub fn from_tagged_json(
+    pub fn from_tagged_json<'v>(
         event_type: &str,
-        tagged: serde_json::Value,
-    ) -> Result<EventKindDto<'static>, serde_json::Error> {
+        tagged: &'v serde_json::Value,
+    ) -> Result<EventKindDto<'v>, serde_json::Error> {
         if ADDED_TYPES.contains(&event_type) {
-            serde_json::from_value(tagged)
+            EventKindDto::deserialize(tagged)
         } else {
-            serde_json::from_value(tagged).map(EventKindDto::Base)
+            v1::EventKindDto::deserialize(tagged).map(EventKindDto::Base)
         }
     }
 }

@@ -15,6 +15,8 @@
 //! payload of an old kind is its version 2 payload with one byte (`Base`'s index) after the
 //! instant. In JSON ([`crate::json`]) `Base` is invisible, as in version 2.
 
+use std::borrow::Cow;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use switchboard_core::{ContactUnservable, Event, EventKind, PersonalDataErasure, Shortfall};
@@ -29,6 +31,7 @@ pub struct EventDto<'a> {
     /// When it happened.
     pub at: Time,
     /// What happened.
+    #[serde(borrow)]
     pub kind: EventKindDto<'a>,
 }
 
@@ -38,22 +41,24 @@ pub struct EventDto<'a> {
 pub enum EventKindDto<'a> {
     /// Every kind of versions 1 and 2, in version 2's form (JSON: flattened, named by its own
     /// type).
-    Base(v2::EventKindDto<'a>),
+    Base(#[serde(borrow)] v2::EventKindDto<'a>),
     /// A waiting contact that no logged-in agent could take at its plan step or any later one,
     /// with the requirement nobody meets.
-    ContactUnservable(Box<ContactUnservableDto<'a>>),
+    ContactUnservable(#[serde(borrow)] Box<ContactUnservableDto<'a>>),
 }
 
 /// The DTO of [`ContactUnservable`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct ContactUnservableDto<'a> {
     /// The contact.
-    pub contact_id: Text<'a>,
+    #[serde(borrow)]
+    pub contact_id: Cow<'a, str>,
     /// The plan step it was at (0-based); no step from here on accepts anyone logged in.
     pub step: u8,
     /// How many agents were logged in.
     pub logged_in: u32,
     /// The first requirement that no logged-in agent meets.
+    #[serde(borrow)]
     pub shortfall: ShortfallDto<'a>,
 }
 
@@ -73,15 +78,18 @@ pub enum ShortfallDto<'a> {
     /// Nobody logged in who takes the channel works at the contact's site.
     Site {
         /// The site.
-        site: Text<'a>,
+        #[serde(borrow)]
+        site: Cow<'a, str>,
     },
     /// Nobody logged in who takes the channel (at the site) has the skill at the level.
     Skill {
         /// The skill.
-        skill: Text<'a>,
+        #[serde(borrow)]
+        skill: Cow<'a, str>,
         /// The lowest level any step ahead accepts, 1 to 5.
         level: u8,
         /// The site searched, if the contact must be served there.
+        #[serde(borrow)]
         site: Option<Text<'a>>,
     },
     /// Nobody logged in with the skills (at the site) is in the tiers that may take it.
@@ -91,19 +99,23 @@ pub enum ShortfallDto<'a> {
         /// The highest tier any step ahead lets take it, 1 to 5.
         highest: u8,
         /// The site searched, if the contact must be served there.
+        #[serde(borrow)]
         site: Option<Text<'a>>,
     },
     /// Nobody logged in with the skills (at the site) speaks the language, and no step drops it.
     Language {
         /// The language.
-        language: Text<'a>,
+        #[serde(borrow)]
+        language: Cow<'a, str>,
         /// The site searched, if the contact must be served there.
+        #[serde(borrow)]
         site: Option<Text<'a>>,
     },
     /// Every step ahead takes only the preferred agent, who cannot take it now.
     PreferredAgent {
         /// The preferred agent (case owner or last agent).
-        agent_id: Text<'a>,
+        #[serde(borrow)]
+        agent_id: Cow<'a, str>,
     },
     /// Someone meets each requirement, but nobody meets them all at one step.
     NoSingleStep {},
@@ -139,12 +151,12 @@ impl EventKindDto<'_> {
     ///
     /// # Errors
     /// What serde says when the fields do not fit the type (or the type is unknown).
-    pub fn from_tagged_json(
+    pub fn from_tagged_json<'v>(
         event_type: &str,
-        tagged: serde_json::Value,
-    ) -> Result<EventKindDto<'static>, serde_json::Error> {
+        tagged: &'v serde_json::Value,
+    ) -> Result<EventKindDto<'v>, serde_json::Error> {
         if ADDED_TYPES.contains(&event_type) {
-            serde_json::from_value(tagged)
+            EventKindDto::deserialize(tagged)
         } else {
             v2::EventKindDto::from_tagged_json(event_type, tagged).map(EventKindDto::Base)
         }

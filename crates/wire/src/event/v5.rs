@@ -17,6 +17,8 @@
 //! customer as the core knew them (a sealed token, unreadable once the key is destroyed), never
 //! the reference in the clear. In JSON ([`crate::json`]) `Base` is invisible.
 
+use std::borrow::Cow;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use switchboard_core::{ErasureReason, Event, EventKind, PersonalDataErasure};
@@ -31,6 +33,7 @@ pub struct EventDto<'a> {
     /// When it happened.
     pub at: Time,
     /// What happened.
+    #[serde(borrow)]
     pub kind: EventKindDto<'a>,
 }
 
@@ -40,11 +43,11 @@ pub struct EventDto<'a> {
 pub enum EventKindDto<'a> {
     /// Every kind of versions 1 to 3, in version 3's form (JSON: flattened, named by its own
     /// type).
-    Base(v3::EventKindDto<'a>),
+    Base(#[serde(borrow)] v3::EventKindDto<'a>),
     /// A customer's erasure waits for the contacts they have in progress to end.
-    PersonalDataErasureDeferred(Box<PersonalDataErasureDto<'a>>),
+    PersonalDataErasureDeferred(#[serde(borrow)] Box<PersonalDataErasureDto<'a>>),
     /// A customer's personal data was erased: their key is destroyed.
-    PersonalDataErased(Box<PersonalDataErasureDto<'a>>),
+    PersonalDataErased(#[serde(borrow)] Box<PersonalDataErasureDto<'a>>),
 }
 
 /// The DTO of [`PersonalDataErasure`].
@@ -52,9 +55,11 @@ pub enum EventKindDto<'a> {
 pub struct PersonalDataErasureDto<'a> {
     /// The customer as the engine knew them (sealed: `[erased]` once opened after the erasure),
     /// or `null` when nothing was held for them.
+    #[serde(borrow)]
     pub customer_id: Option<Text<'a>>,
     /// The customer's pseudonym: what the erasure is recorded and found under.
-    pub subject: Text<'a>,
+    #[serde(borrow)]
+    pub subject: Cow<'a, str>,
     /// Why: `request` (the customer asked) or `retention` (the schedule's period ran out).
     pub reason: ErasureReasonDto,
     /// Deferred: how many of the customer's contacts were in progress. Erased: 0.
@@ -101,12 +106,12 @@ impl EventKindDto<'_> {
     ///
     /// # Errors
     /// What serde says when the fields do not fit the type (or the type is unknown).
-    pub fn from_tagged_json(
+    pub fn from_tagged_json<'v>(
         event_type: &str,
-        tagged: serde_json::Value,
-    ) -> Result<EventKindDto<'static>, serde_json::Error> {
+        tagged: &'v serde_json::Value,
+    ) -> Result<EventKindDto<'v>, serde_json::Error> {
         if ADDED_TYPES.contains(&event_type) {
-            serde_json::from_value(tagged)
+            EventKindDto::deserialize(tagged)
         } else {
             v3::EventKindDto::from_tagged_json(event_type, tagged).map(EventKindDto::Base)
         }
