@@ -86,29 +86,157 @@ pub enum SnapshotRejection {
 }
 
 /// Applies `payloads` to `state`; returns how many were applied and the chain hash at the last
-/// one, if the read computed it. Each payload is decoded where the reader's buffer holds it.
+/// one, if the read computed it. With a second core, reading and checking the records (CRC,
+/// sequence, hash chain) runs on a thread of its own, a batch ahead of decoding and applying
+/// them on this one ([`apply_pipelined`]); on one core, in turn ([`apply_in_turn`]). Either way
+/// the same events are applied in the same order, and the first problem ends it.
 fn apply_payloads(
+    payloads: Payloads,
+    total: u64,
+    state: &mut State,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(u64, Option<ChainHash>), EngineError> {
+    progress(0, total);
+    // Nobody routes during a replay: keep only the canonical state, build the index once after.
+    state.suspend_index();
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let outcome = if cores > 1 && total > BATCH_RECORDS as u64 {
+        apply_pipelined(payloads, total, state, progress)
+    } else {
+        apply_in_turn(payloads, total, state, progress)
+    };
+    state.resume_index();
+    let (applied, head) = outcome?;
+    progress(applied, total);
+    Ok((applied, head))
+}
+
+/// Decodes one checked payload and applies it; tells `progress` every [`PROGRESS_EVERY`] events.
+fn apply_one(
+    seq: u64,
+    payload: &[u8],
+    applied: &mut u64,
+    total: u64,
+    state: &mut State,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(), EngineError> {
+    let event = decode_event(payload).map_err(|source| EngineError::Decode { seq, source })?;
+    state.apply(&event);
+    *applied += 1;
+    if applied.is_multiple_of(PROGRESS_EVERY) {
+        progress(*applied, total);
+    }
+    Ok(())
+}
+
+/// [`apply_payloads`] on one thread: read, check, decode and apply each record in turn.
+fn apply_in_turn(
     mut payloads: Payloads,
     total: u64,
     state: &mut State,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(u64, Option<ChainHash>), EngineError> {
     let mut applied = 0_u64;
-    progress(0, total);
-    // Nobody routes during a replay: keep only the canonical state, build the index once after.
-    state.suspend_index();
     while let Some(record) = payloads.next_payload() {
         let (seq, payload) = record?;
-        let event = decode_event(payload).map_err(|source| EngineError::Decode { seq, source })?;
-        state.apply(&event);
-        applied += 1;
-        if applied.is_multiple_of(PROGRESS_EVERY) {
-            progress(applied, total);
+        apply_one(seq, payload, &mut applied, total, state, progress)?;
+    }
+    Ok((applied, payloads.head()))
+}
+
+/// Records handed from the reading thread to the applying one at a time.
+const BATCH_RECORDS: usize = 4096;
+
+/// Checked payloads, back to back in one buffer, handed from the reading thread to the applying
+/// one; its buffers go back to the reader to be filled again.
+#[derive(Debug, Default)]
+struct Batch {
+    /// The payloads, one after the other.
+    bytes: Vec<u8>,
+    /// Each payload's seq and where it ends in `bytes` (it starts where the previous one ends).
+    records: Vec<(u64, usize)>,
+}
+
+/// [`apply_payloads`] on two threads: a scoped thread reads and checks the records into
+/// [`Batch`]es (two may wait), this one decodes and applies them. A read problem arrives after
+/// the records before it, as in turn; a decoding problem stops the reader.
+fn apply_pipelined(
+    payloads: Payloads,
+    total: u64,
+    state: &mut State,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(u64, Option<ChainHash>), EngineError> {
+    let (full_tx, full_rx) = std::sync::mpsc::sync_channel::<Result<Batch, LogError>>(2);
+    let (empty_tx, empty_rx) = std::sync::mpsc::channel::<Batch>();
+    std::thread::scope(|scope| {
+        let reader = scope.spawn(move || read_batches(payloads, &full_tx, &empty_rx));
+        let mut applied = 0_u64;
+        let mut applying = || -> Result<(), EngineError> {
+            for batch in &full_rx {
+                let mut batch = batch?;
+                let mut start = 0;
+                for &(seq, end) in &batch.records {
+                    apply_one(
+                        seq,
+                        &batch.bytes[start..end],
+                        &mut applied,
+                        total,
+                        state,
+                        progress,
+                    )?;
+                    start = end;
+                }
+                batch.bytes.clear();
+                batch.records.clear();
+                // The reader may have finished: then the buffer is simply dropped.
+                let _ = empty_tx.send(batch);
+            }
+            Ok(())
+        };
+        let outcome = applying();
+        // A reader still filling a batch finds nobody to take it, and stops.
+        drop(full_rx);
+        let head = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        outcome.map(|()| (applied, head))
+    })
+}
+
+/// The reading side of [`apply_pipelined`]: fills batches with checked payloads and sends them,
+/// then a problem if the read ends on one. Returns the chain hash at the last record read, if
+/// the read computed it.
+fn read_batches(
+    mut payloads: Payloads,
+    full: &std::sync::mpsc::SyncSender<Result<Batch, LogError>>,
+    empty: &std::sync::mpsc::Receiver<Batch>,
+) -> Option<ChainHash> {
+    let mut batch = Batch::default();
+    while let Some(record) = payloads.next_payload() {
+        match record {
+            Ok((seq, payload)) => {
+                batch.bytes.extend_from_slice(payload);
+                batch.records.push((seq, batch.bytes.len()));
+                if batch.records.len() == BATCH_RECORDS {
+                    let next = empty.try_recv().unwrap_or_default();
+                    if full.send(Ok(std::mem::replace(&mut batch, next))).is_err() {
+                        return None;
+                    }
+                }
+            }
+            Err(problem) => {
+                if !batch.records.is_empty() && full.send(Ok(batch)).is_err() {
+                    return None;
+                }
+                let _ = full.send(Err(problem));
+                return None;
+            }
         }
     }
-    state.resume_index();
-    progress(applied, total);
-    Ok((applied, payloads.head()))
+    if !batch.records.is_empty() && full.send(Ok(batch)).is_err() {
+        return None;
+    }
+    payloads.head()
 }
 
 /// Applies `records` to `state`; returns how many were applied and the last one's hash.
@@ -125,16 +253,15 @@ fn apply_records(
     state.suspend_index();
     for record in records {
         let record = record?;
-        let event = decode_event(&record.payload).map_err(|source| EngineError::Decode {
-            seq: record.seq,
-            source,
-        })?;
-        state.apply(&event);
+        apply_one(
+            record.seq,
+            &record.payload,
+            &mut applied,
+            total,
+            state,
+            progress,
+        )?;
         head = record.hash;
-        applied += 1;
-        if applied.is_multiple_of(PROGRESS_EVERY) {
-            progress(applied, total);
-        }
     }
     state.resume_index();
     progress(applied, total);

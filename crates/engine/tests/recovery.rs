@@ -738,3 +738,65 @@ fn a_damaged_record_opening_did_not_read_is_refused_by_recovery() {
         Ok(_) => panic!("a damaged log must be refused"),
     }
 }
+
+#[test]
+fn a_replay_long_enough_to_read_on_a_second_thread_applies_every_event_and_stops_at_a_bad_one() {
+    // Past a few thousand records, `replay` reads and checks the log on a second thread, a batch
+    // ahead of decoding and applying (when the machine has two cores; else in turn). Either way:
+    // every event in order, the same head, and the first bad record named.
+    let seed = 23;
+    println!("seed {seed}");
+    let dir = tempfile::tempdir().expect("temp dir");
+    let (mut engine, _) = open(dir.path(), 0);
+    let events = morning(&mut engine, seed, 8_000);
+    assert!(events.len() > 10_000, "{} events", events.len());
+    let live = engine.state().clone();
+    let last_seq = engine.next_seq() - 1;
+    drop(engine);
+    let mut told = Vec::new();
+    let (replayed, report) =
+        replay(dir.path(), &mut |done, total| told.push((done, total))).expect("replay");
+    assert_eq!(report.events, last_seq);
+    assert_eq!(report.head_hash, hash_at(dir.path(), last_seq));
+    assert!(replayed == live, "the replayed state differs from the live one");
+    assert!(State::replay(&events) == live);
+    assert_eq!(told.first(), Some(&(0, last_seq)));
+    assert_eq!(told.last(), Some(&(last_seq, last_seq)));
+
+    // A record that is intact in the log (CRC and chain) but is no event: named by its seq,
+    // after every record before it was read.
+    let (mut log, _) =
+        switchboard_log::FileLog::open(dir.path(), switchboard_log::LogOptions::default())
+            .expect("log opens");
+    log.append(&[switchboard_log::Entry {
+        at_ms: 1_795_422_600_000,
+        payload: vec![0xff; 40],
+    }])
+    .expect("append");
+    drop(log);
+    match replay(dir.path(), &mut |_, _| {}) {
+        Err(switchboard_engine::EngineError::Decode { seq, .. }) => {
+            assert_eq!(seq, last_seq + 1);
+        }
+        Err(other) => panic!("expected a decoding error, got {other}"),
+        Ok(_) => panic!("a record that is no event must stop the replay"),
+    }
+
+    // A damaged record past the first batches: the read's problem, not a wrong state.
+    let segment = std::fs::read_dir(dir.path())
+        .expect("dir")
+        .map(|entry| entry.expect("entry").path())
+        .find(|path| path.extension().is_some_and(|e| e == "seg"))
+        .expect("a segment");
+    let mut bytes = std::fs::read(&segment).expect("read");
+    let at = bytes.len() * 3 / 4;
+    bytes[at] ^= 0x40;
+    std::fs::write(&segment, &bytes).expect("write");
+    match replay(dir.path(), &mut |_, _| {}) {
+        Err(switchboard_engine::EngineError::Log(switchboard_log::LogError::Corrupt(c))) => {
+            assert_eq!(c.segment, segment);
+        }
+        Err(other) => panic!("expected corruption, got {other}"),
+        Ok(_) => panic!("a damaged log must be refused"),
+    }
+}
