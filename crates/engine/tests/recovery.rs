@@ -758,7 +758,10 @@ fn a_replay_long_enough_to_read_on_a_second_thread_applies_every_event_and_stops
         replay(dir.path(), &mut |done, total| told.push((done, total))).expect("replay");
     assert_eq!(report.events, last_seq);
     assert_eq!(report.head_hash, hash_at(dir.path(), last_seq));
-    assert!(replayed == live, "the replayed state differs from the live one");
+    assert!(
+        replayed == live,
+        "the replayed state differs from the live one"
+    );
     assert!(State::replay(&events) == live);
     assert_eq!(told.first(), Some(&(0, last_seq)));
     assert_eq!(told.last(), Some(&(last_seq, last_seq)));

@@ -177,6 +177,7 @@ fn an_old_log_is_resealed_into_a_new_one_that_verifies_and_opens() {
     assert_eq!(stored["old_log"]["records"], events.len());
     assert_eq!(stored["new_log"]["records"], events.len());
     assert_eq!(stored["receipts_carried"], 1);
+    assert_eq!(stored["already_sealed"], false);
     assert_eq!(stored["keys_carried_from_old_keystore"], false);
     assert!(
         stored["tool"]
@@ -204,6 +205,29 @@ fn an_old_log_is_resealed_into_a_new_one_that_verifies_and_opens() {
     assert_opened_and_replayed(&old, &new);
     // The old directory is only read.
     assert!(!personal_bytes_in(&old).is_empty());
+
+    // Re-sealing a sealed log changes nothing, and says so instead of "now sealed".
+    let again = tmp.path().join("again");
+    let output = switchboard(&[
+        "privacy",
+        "reseal",
+        "--from",
+        dir_arg(&new),
+        "--to",
+        dir_arg(&again),
+    ]);
+    let said = text(&output);
+    assert!(output.status.success(), "{said}");
+    assert!(said.contains("was already sealed"), "{said}");
+    assert!(!said.contains("now sealed"), "{said}");
+    let proof: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(again.join("reseal-proof.json")).expect("proof"))
+            .expect("JSON");
+    assert_eq!(proof["already_sealed"], true, "{proof}");
+    assert_eq!(
+        proof["new_log"]["head_hash"],
+        stored["new_log"]["head_hash"]
+    );
 }
 
 /// Times, seqs and receipts are the old log's; only the personal fields changed.

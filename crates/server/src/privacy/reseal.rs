@@ -289,6 +289,8 @@ fn proof(
             "head_hash": hex(&new.head_hash.0),
         },
         "events_with_personal_fields": written.personal,
+        // Every record came out as it went in (the same chain): nothing was left to seal.
+        "already_sealed": new.head_hash == old.head_hash,
         "receipts_carried": written.receipts,
         "keystore": path(&args.to.join(KEYSTORE_FILE)),
         "keys_carried_from_old_keystore": carried,
@@ -298,13 +300,26 @@ fn proof(
 /// The proof in words.
 fn print_proof(proof: &Value) -> Result<()> {
     let (old, new) = (&proof["old_log"], &proof["new_log"]);
-    say!(
-        "Re-sealed {} records ({} with personal fields, now sealed) at {} with {}.",
-        new["records"],
-        proof["events_with_personal_fields"],
-        proof["resealed_at"].as_str().unwrap_or_default(),
-        proof["tool"].as_str().unwrap_or_default()
-    );
+    let already_sealed = proof["already_sealed"] == true;
+    if already_sealed {
+        say!(
+            "Copied {} records at {} with {}: the old log was already sealed ({} with personal \
+             fields, every one sealed), so the new log is the same record for record, with the \
+             same head hash.",
+            new["records"],
+            proof["resealed_at"].as_str().unwrap_or_default(),
+            proof["tool"].as_str().unwrap_or_default(),
+            proof["events_with_personal_fields"]
+        );
+    } else {
+        say!(
+            "Re-sealed {} records ({} with personal fields, now sealed) at {} with {}.",
+            new["records"],
+            proof["events_with_personal_fields"],
+            proof["resealed_at"].as_str().unwrap_or_default(),
+            proof["tool"].as_str().unwrap_or_default()
+        );
+    }
     say!(
         "Old log {}: verified whole, {} records, last seq {}, head hash {}.",
         old["path"].as_str().unwrap_or_default(),
@@ -320,11 +335,18 @@ fn print_proof(proof: &Value) -> Result<()> {
         new["head_hash"].as_str().unwrap_or_default(),
         proof["keystore"].as_str().unwrap_or_default()
     );
-    say!(
-        "The proof is in {PROOF_FILE} beside the new log: keep it with the audit trail. The old \
-         log still holds the plaintext; destroy it under the council's own procedure \
-         (docs/operations.md)."
-    );
+    if already_sealed {
+        say!(
+            "The proof is in {PROOF_FILE} beside the new log. The old log holds no personal \
+             field that sealing would change: nothing in it needs destroying on that account."
+        );
+    } else {
+        say!(
+            "The proof is in {PROOF_FILE} beside the new log: keep it with the audit trail. The \
+             old log still holds the plaintext; destroy it under the council's own procedure \
+             (docs/operations.md)."
+        );
+    }
     Ok(())
 }
 
