@@ -635,7 +635,7 @@ impl Node {
                 self.open.first_seq = self.last_decided + 1;
             }
             if let EventKind::PersonalDataErased(erased) = &event.kind {
-                erase_key(&mut self.sealer, &erased.subject);
+                erase_key(&mut self.sealer, erased);
             }
             if let Some(retention) = &mut self.retention {
                 retention.observe(self.sealer.keys(), &event);
@@ -904,13 +904,24 @@ impl Node {
     }
 }
 
-/// Destroys the key of the customer whose pseudonym is `subject` (hex), logging the erasure
-/// under the pseudonym only.
-fn erase_key(sealer: &mut Sealer, subject: &str) {
+/// Destroys the key of the customer the erasure names by pseudonym (hex), logging it under the
+/// pseudonym only: at INFO for a request, at DEBUG for retention, whose batches the retention
+/// check sums up in one INFO line (a first start over an old log can shred 256 a second).
+fn erase_key(sealer: &mut Sealer, erased: &switchboard_core::PersonalDataErasure) {
+    let subject = erased.subject.as_ref();
     match switchboard_privacy::Pseudonym::parse_hex(subject) {
         Some(pseudonym) => {
             let destroyed = sealer.erase(pseudonym);
-            tracing::info!(subject, key_destroyed = destroyed, "personal data erased");
+            match erased.reason {
+                switchboard_core::ErasureReason::Request => {
+                    tracing::info!(subject, key_destroyed = destroyed, "personal data erased");
+                }
+                switchboard_core::ErasureReason::Retention => tracing::debug!(
+                    subject,
+                    key_destroyed = destroyed,
+                    "personal data erased (retention)"
+                ),
+            }
         }
         None => tracing::warn!(
             subject,
