@@ -4,6 +4,7 @@
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
+use indicatif::HumanCount;
 use serde_json::json;
 use switchboard_core::state::ContactStatus;
 use switchboard_core::{Presence, State};
@@ -85,29 +86,56 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         say!("{value}");
     } else {
         say!(
-            "Replayed {} events in {:.3} s ({:.0} events/s); the latest is at {}.",
-            report.events,
+            "Replayed {} events in {:.1} s ({} events/s); the latest is at {}.",
+            HumanCount(report.events),
             report.elapsed.as_secs_f64(),
-            rate,
+            HumanCount(per_second(&report)),
             state.clock()
         );
         say!(
-            "Agents: {} known, {logged_in} logged in, {ready} ready.",
-            state.agents().len()
+            "Agents: {} known, {} logged in, {} ready.",
+            HumanCount(state.agents().len() as u64),
+            HumanCount(logged_in as u64),
+            HumanCount(ready as u64)
         );
-        say!("Open contacts: {queued} queued, {offered} offered, {assigned} being handled.");
-        for ((service, channel), c) in state.counters() {
+        say!(
+            "Open contacts: {} queued, {} offered, {} being handled.",
+            HumanCount(queued as u64),
+            HumanCount(offered as u64),
+            HumanCount(assigned as u64)
+        );
+        if !state.counters().is_empty() {
+            say!("Since the log began, per queue (within SL: answered within the service level):");
             say!(
-                "  {:<24} {:<13} {:>6} arrived {:>6} answered ({} within SL) {:>5} abandoned {:>6} completed",
+                "  {:<24} {:<13} {:>11} {:>11} {:>11} {:>11} {:>11}",
+                "service",
+                "channel",
+                "arrived",
+                "answered",
+                "within SL",
+                "abandoned",
+                "completed"
+            );
+        }
+        for ((service, channel), c) in state.counters() {
+            let n = |count: u64| HumanCount(count).to_string();
+            say!(
+                "  {:<24} {:<13} {:>11} {:>11} {:>11} {:>11} {:>11}",
                 service.as_str(),
                 channel.as_str(),
-                c.created,
-                c.answered,
-                c.answered_within_service_level,
-                c.abandoned,
-                c.completed
+                n(c.created),
+                n(c.answered),
+                n(c.answered_within_service_level),
+                n(c.abandoned),
+                n(c.completed)
             );
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Events replayed per second, whole.
+fn per_second(report: &ReplayReport) -> u64 {
+    let micros = report.elapsed.as_micros().max(1);
+    u64::try_from(u128::from(report.events) * 1_000_000 / micros).unwrap_or(u64::MAX)
 }
