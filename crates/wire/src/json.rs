@@ -38,7 +38,7 @@ use serde_json::{Map, Value};
 use switchboard_core::Event;
 
 use crate::event::{DtoError, EventDto, EventKindDto, Time};
-use crate::time::{TimeError, format_rfc3339, parse_rfc3339};
+use crate::time::{TimeError, parse_rfc3339, rfc3339};
 
 /// Why an event could not be written as JSON, or JSON could not be read as an event.
 #[derive(Debug, thiserror::Error)]
@@ -163,14 +163,14 @@ pub fn write_event_json(seq: u64, event: &Event, out: &mut Vec<u8>) -> Result<()
 
 /// `{"seq":…,"at":…,"type":…` then the kind's fields and `}`, at the end of `out`.
 fn write_published(seq: u64, event: &Event, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
-    let at = format_rfc3339(event.at.as_millis()).map_err(ser::Error::custom)?;
+    let at = rfc3339(event.at.as_millis()).map_err(ser::Error::custom)?;
     let event_type = event.kind.name();
     out.extend_from_slice(b"{\"seq\":");
     serde_json::to_writer(&mut *out, &seq)?;
     out.extend_from_slice(b",\"at\":");
-    serde_json::to_writer(&mut *out, &at)?;
+    sorted::string(out, at.as_str())?;
     out.extend_from_slice(b",\"type\":");
-    serde_json::to_writer(&mut *out, event_type)?;
+    sorted::string(out, event_type)?;
     let tagged = out.len();
     let kind = EventKindDto::from(&event.kind);
     sorted::write(out, |serializer| kind.serialize_tagged(serializer))?;

@@ -93,9 +93,12 @@ impl<'o> ser::Serializer for Sorted<'o> {
         serialize_f32(f32),
         serialize_f64(f64),
         serialize_char(char),
-        serialize_str(&str),
         serialize_bytes(&[u8]),
     );
+
+    fn serialize_str(self, value: &str) -> Result<(), Error> {
+        string(self.out, value)
+    }
 
     fn serialize_none(self) -> Result<(), Error> {
         self.leaf(&())
@@ -193,6 +196,21 @@ impl<'o> ser::Serializer for Sorted<'o> {
     }
 }
 
+/// Writes a string as serde_json writes it: quoted, with `"`, `\\` and control characters
+/// escaped. Text with none of those (every key, most values) is copied as it is; the rest is left
+/// to serde_json.
+pub(super) fn string(out: &mut Vec<u8>, text: &str) -> Result<(), Error> {
+    // serde_json escapes exactly these bytes (its `ESCAPE` table): not DEL, not non-ASCII.
+    if text.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        return serde_json::to_writer(out, text);
+    }
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
+    out.push(b'"');
+    Ok(())
+}
+
 fn unsupported() -> Error {
     Error::custom("the event JSON writer takes no maps or tuples")
 }
@@ -260,7 +278,7 @@ impl<'o> Object<'o> {
             if n > 0 {
                 out.push(b',');
             }
-            serde_json::to_writer(&mut *out, key)?;
+            string(out, key)?;
             out.push(b':');
             out.extend_from_within(value.clone());
         }
