@@ -1,7 +1,8 @@
 //! Benchmark of writing the published JSON form of events (`switchboard.events.<type>`), the
-//! events feed's per-event encoding work: `switchboard_wire::write_event_json`, through
-//! serde_json (BENCHMARKS.md, "The published JSON of events", has the figures and why a
-//! hand-written serializer was removed).
+//! events feed's per-event encoding work: `switchboard_wire::write_event_json`, which writes the
+//! JSON straight from the event's DTO, each object's keys sorted as it goes, without building a
+//! `serde_json::Value` (BENCHMARKS.md, "The published JSON of events", has the figures: this
+//! path, the `Value` path it replaced, and an earlier hand-written serializer).
 //!
 //! The events are a seeded working day through the real routing core: 150 agents log in and say
 //! ready, contacts arrive on the phone, chat and email for six services, are offered, accepted,

@@ -46,6 +46,12 @@ impl Timestamp {
     pub fn saturating_sub(self, span: Duration) -> Self {
         Self(self.0.saturating_sub(millis(span)))
     }
+
+    /// The UTC calendar date (proleptic Gregorian): year, month 1 to 12, day 1 to 31.
+    #[must_use]
+    pub const fn date(self) -> (u64, u64, u64) {
+        civil_from_days(self.0 / 1000 / 86_400)
+    }
 }
 
 /// A span in whole milliseconds, saturating at `u64::MAX` (about 584 million years).
@@ -81,7 +87,7 @@ impl fmt::Display for Timestamp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = self.0 % 1000;
         let secs = self.0 / 1000;
-        let (year, month, day) = civil_from_days(secs / 86_400);
+        let (year, month, day) = self.date();
         let time = secs % 86_400;
         write!(
             f,

@@ -14,24 +14,31 @@
 //! the text is deterministic. Consumers should ignore fields they do not know: fields may be
 //! added in later versions.
 //!
-//! The same DTO serves postcard and JSON: the DTO is serialized to a JSON value, which serde
-//! writes as `{"<type>": {fields}}` (an externally tagged enum), and the single key is lifted into
-//! `type`. [`event_from_json`] does the reverse. The current DTO (version 2) nests version 1's
-//! kinds in a `Base` variant for the stored form; that nesting never shows in JSON (see
-//! [`EventKindDto::tagged_json`]), so the kinds of version 1 are published exactly as before and
-//! the kinds added later under their own types (`contact_held`, `complaint_stage_changed`...).
+//! The same DTO serves postcard and JSON: serde writes the DTO as `{"<type>": {fields}}` (an
+//! externally tagged enum), and the single key is lifted into `type`. [`event_from_json`] does
+//! the reverse. The current DTO nests the kinds of earlier versions in a `Base` variant for the
+//! stored form; that nesting never shows in JSON (see [`EventKindDto::tagged_json`]), so the
+//! kinds of version 1 are published exactly as before and the kinds added later under their own
+//! types (`contact_held`, `complaint_stage_changed`...).
 //!
-//! [`write_event_json`] writes that text into a message body: the one to publish with.
+//! [`write_event_json`] writes that text into a message body, the one to publish with, straight
+//! from the DTO: a small serializer (`json/sorted.rs`) writes each object's fields in key order,
+//! the text serde_json writes for the DTO's [`serde_json::Value`] (its maps sort their keys),
+//! without building one. [`event_json`] reads those bytes back into an [`EventJson`], so there is
+//! one writer of the published text; `tests/json.rs` compares it with the `Value`'s text for
+//! every event kind.
 
 use std::fmt;
 
-use serde::ser::SerializeMap;
+mod sorted;
+
+use serde::ser::{self, SerializeMap};
 use serde::{Serialize, Serializer};
 use serde_json::{Map, Value};
 use switchboard_core::Event;
 
 use crate::event::{DtoError, EventDto, EventKindDto, Time};
-use crate::time::{TimeError, format_rfc3339, parse_rfc3339};
+use crate::time::{TimeError, parse_rfc3339, rfc3339};
 
 /// Why an event could not be written as JSON, or JSON could not be read as an event.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +73,8 @@ pub struct EventJson {
     at: String,
     event_type: &'static str,
     fields: Map<String, Value>,
+    /// The published text, as [`write_event_json`] writes it.
+    text: String,
 }
 
 impl EventJson {
@@ -88,6 +97,7 @@ impl EventJson {
     }
 }
 
+/// The published text's fields in its order (the map's keys are sorted, as the text's are).
 impl Serialize for EventJson {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(Some(3 + self.fields.len()))?;
@@ -104,60 +114,101 @@ impl Serialize for EventJson {
 /// Compact JSON text, as published.
 impl fmt::Display for EventJson {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Writing strings, numbers and JSON values with string keys cannot fail.
-        let text = serde_json::to_string(self).map_err(|_| fmt::Error)?;
-        f.write_str(&text)
+        f.write_str(&self.text)
     }
 }
 
-/// The JSON form of event number `seq`.
+/// The JSON form of event number `seq`: the text [`write_event_json`] writes, and its fields.
 ///
 /// # Errors
 /// [`JsonError::Unwritable`] when one of its instants lies after year 9999 (the core counts
 /// instants as `u64` milliseconds; RFC 3339 stops there).
 pub fn event_json(seq: u64, event: &Event) -> Result<EventJson, JsonError> {
-    let at = format_rfc3339(event.at.as_millis())
-        .map_err(|e| JsonError::Unwritable(serde::ser::Error::custom(e)))?;
-    let event_type = event.kind.name();
-    let tagged = EventKindDto::from(&event.kind)
-        .tagged_json()
-        .map_err(JsonError::Unwritable)?;
-    let fields = match tagged {
-        Value::Object(tagged) => tagged
-            .into_iter()
-            .next()
-            .and_then(|(tag, fields)| match fields {
-                Value::Object(fields) if tag == event_type => Some(fields),
-                _ => None,
-            }),
-        _ => None,
+    let mut text = Vec::new();
+    write_event_json(seq, event, &mut text)?;
+    // What was just written is a JSON object with a string `at`: reading it back cannot fail.
+    let mut fields: Map<String, Value> =
+        serde_json::from_slice(&text).map_err(JsonError::Unwritable)?;
+    let at = match fields.remove("at") {
+        Some(Value::String(at)) => at,
+        _ => return Err(JsonError::Field("at")),
     };
-    // Every variant of `EventKindDto` holds a struct and is named as `EventKind::name`; the
-    // tests check this for every variant, so `None` means a bug in this crate's DTOs.
-    debug_assert!(fields.is_some(), "{event_type} is not a tagged struct");
-    let fields = fields.unwrap_or_default();
+    fields.remove("seq");
+    fields.remove("type");
+    let text = String::from_utf8(text).map_err(|e| JsonError::Unwritable(ser::Error::custom(e)))?;
     Ok(EventJson {
         seq,
         at,
-        event_type,
+        event_type: event.kind.name(),
         fields,
+        text,
     })
 }
 
-/// Writes the JSON form of event number `seq` (the text of [`event_json`]'s result) at the end of
-/// `out`, the body of the message published on `switchboard.events.<type>`.
+/// Writes the JSON form of event number `seq` at the end of `out`, the body of the message
+/// published on `switchboard.events.<type>`: `seq`, `at`, `type`, then the event's fields in
+/// key order, straight from its DTO.
 ///
 /// # Errors
-/// [`JsonError::Unwritable`] when one of the event's instants lies after year 9999, as
-/// [`event_json`]. `out` is then left as it was.
+/// [`JsonError::Unwritable`] when one of the event's instants lies after year 9999 (the core
+/// counts instants as `u64` milliseconds; RFC 3339 stops there). `out` is then left as it was.
 pub fn write_event_json(seq: u64, event: &Event, out: &mut Vec<u8>) -> Result<(), JsonError> {
-    let json = event_json(seq, event)?;
     let start = out.len();
-    let written = serde_json::to_writer(&mut *out, &json).map_err(JsonError::Unwritable);
+    let written = write_published(seq, event, out).map_err(JsonError::Unwritable);
     if written.is_err() {
         out.truncate(start);
     }
     written
+}
+
+/// `{"seq":…,"at":…,"type":…` then the kind's fields and `}`, at the end of `out`.
+fn write_published(seq: u64, event: &Event, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+    let at = rfc3339(event.at.as_millis()).map_err(ser::Error::custom)?;
+    let event_type = event.kind.name();
+    out.extend_from_slice(b"{\"seq\":");
+    serde_json::to_writer(&mut *out, &seq)?;
+    out.extend_from_slice(b",\"at\":");
+    sorted::string(out, at.as_str())?;
+    out.extend_from_slice(b",\"type\":");
+    sorted::string(out, event_type)?;
+    let tagged = out.len();
+    let kind = EventKindDto::from(&event.kind);
+    sorted::write(out, |serializer| kind.serialize_tagged(serializer))?;
+    lift_fields(out, tagged, event_type)
+}
+
+/// Turns `{"<type>":{fields}}`, written from `tagged` on, into the end of the event's object:
+/// `,fields}` (`}` when there are none), as the single key is lifted into `type`.
+fn lift_fields(
+    out: &mut Vec<u8>,
+    tagged: usize,
+    event_type: &str,
+) -> Result<(), serde_json::Error> {
+    // `{"` + type + `":{`; event types are snake case, never escaped.
+    let prefix = event_type.len() + 5;
+    let text = out.get(tagged..).unwrap_or_default();
+    let fits = text.len() >= prefix + 2
+        && text.starts_with(b"{\"")
+        && text.get(2..prefix - 3) == Some(event_type.as_bytes())
+        && text.get(prefix - 3..prefix) == Some(b"\":{".as_slice())
+        && text.ends_with(b"}}");
+    // Every variant of `EventKindDto` holds a struct and is named as `EventKind::name`; the
+    // tests check this for every kind, so this is a bug in this crate's DTOs.
+    if !fits {
+        return Err(ser::Error::custom(format!(
+            "{event_type} is not a tagged struct"
+        )));
+    }
+    out.pop();
+    let fields = tagged + prefix - 1;
+    if out.len() - fields == 2 {
+        out.truncate(tagged);
+        out.push(b'}');
+    } else {
+        out[fields] = b',';
+        out.drain(tagged..fields);
+    }
+    Ok(())
 }
 
 /// Reads the JSON form back: the sequence number and the event.

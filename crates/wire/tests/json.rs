@@ -6,11 +6,13 @@ mod common;
 use std::time::Duration;
 
 use proptest::prelude::*;
+use serde_json::Value;
 use switchboard_core::event::{ContactCreated, OfferMade};
 use switchboard_core::{
     Channel, ComplaintStage, Decision, Event, EventKind, NewContact, OfferId, Placement, Priority,
     QueueOrder, Rule, SelectionStrategy, Timestamp,
 };
+use switchboard_wire::event::{EventKindDto, Time};
 use switchboard_wire::{DtoError, JsonError, event_from_json, event_json, write_event_json};
 
 /// 2026-11-23T10:15:00.123Z.
@@ -234,6 +236,84 @@ fn the_published_body_is_the_text_of_event_json_appended() {
     );
 }
 
+/// The published text as serde_json writes the kind's [`Value`] (the path before the direct
+/// writer): `seq`, `at` and `type`, then the fields under `tagged_json`'s single key in its map's
+/// order (serde_json's maps sort their keys unless its `preserve_order` feature is on: then this
+/// is declaration order, and the comparisons below fail rather than let the published order
+/// change).
+fn through_a_value(seq: u64, event: &Event) -> String {
+    let tagged = EventKindDto::from(&event.kind)
+        .tagged_json()
+        .expect("writable");
+    let Value::Object(tagged) = tagged else {
+        panic!("{event}: the tagged form is not an object");
+    };
+    let mut entries = tagged.into_iter();
+    let (Some((tag, Value::Object(fields))), None) = (entries.next(), entries.next()) else {
+        panic!("{event}: the tagged form is not one key holding the fields");
+    };
+    assert_eq!(tag, event.kind.name());
+    let mut text = format!(
+        "{{\"seq\":{seq},\"at\":{},\"type\":{}",
+        json(&Time::from(event.at)),
+        json(&tag)
+    );
+    for (key, value) in &fields {
+        text.push(',');
+        text.push_str(&json(key));
+        text.push(':');
+        text.push_str(&json(value));
+    }
+    text.push('}');
+    text
+}
+
+/// A value's compact JSON text.
+fn json<T: serde::Serialize + ?Sized>(value: &T) -> String {
+    serde_json::to_string(value).expect("writable")
+}
+
+/// Compares the published bytes with [`through_a_value`]'s text, event by event.
+fn assert_written_as_through_a_value<'a>(
+    events: impl IntoIterator<Item = &'a Event>,
+    origin: &str,
+) -> Result<(), TestCaseError> {
+    let mut body = Vec::new();
+    for (seq, event) in (1..).zip(events) {
+        body.clear();
+        write_event_json(seq, event, &mut body).expect("writable");
+        let expected = through_a_value(seq, event);
+        prop_assert_eq!(
+            String::from_utf8_lossy(&body),
+            expected.as_str(),
+            "{}: event {}",
+            origin,
+            seq
+        );
+    }
+    Ok(())
+}
+
+#[test]
+fn the_published_bytes_are_those_of_the_kinds_json_value_for_every_kind() {
+    let golden = common::golden_events();
+    assert_written_as_through_a_value(&golden, "the golden scenario").expect("the same bytes");
+    let mut seen: std::collections::BTreeSet<&str> =
+        golden.iter().map(|event| event.kind.name()).collect();
+    for seed in [1_u64, 7, 42, 2026] {
+        println!("random workload seed {seed}, 400 steps");
+        let centre = common::random_centre(seed, 400);
+        assert_written_as_through_a_value(&centre.log, &format!("seed {seed}"))
+            .expect("the same bytes");
+        seen.extend(centre.log.iter().map(|event| event.kind.name()));
+    }
+    let missing: Vec<_> = EventKind::NAMES
+        .iter()
+        .filter(|name| !seen.contains(*name))
+        .collect();
+    assert!(missing.is_empty(), "kinds never written: {missing:?}");
+}
+
 #[test]
 fn a_body_that_cannot_be_written_leaves_the_buffer_as_it_was() {
     let event = Event {
@@ -335,6 +415,46 @@ proptest! {
             let back = event_from_json(&text);
             prop_assert_eq!(back.ok(), Some((seq, event.clone())), "seed {}", seed);
         }
+    }
+
+    #[test]
+    fn every_event_of_a_random_workload_is_written_as_through_a_value(
+        seed in any::<u64>(),
+        steps in 1..300_usize,
+    ) {
+        let centre = common::random_centre(seed, steps);
+        assert_written_as_through_a_value(&centre.log, &format!("seed {seed}"))?;
+    }
+
+    #[test]
+    fn strings_that_need_escaping_are_written_as_through_a_value(
+        agent in "\\PC{0,12}|[\\x00-\\x1f\"\\\\/\\u{7f}\\u{2028}é]{0,12}",
+        text in any::<String>(),
+    ) {
+        let mut details = NewContact::routine("c1", Channel::Chat, "council_tax");
+        details.attributes = vec![(text.as_str().into(), agent.as_str().into())];
+        details.language = Some(text.as_str().into());
+        let events = [
+            Event {
+                at: at(0),
+                kind: EventKind::AgentNotReady {
+                    agent: agent.as_str().into(),
+                    reason: text.as_str().into(),
+                },
+            },
+            Event {
+                at: at(0),
+                kind: EventKind::ContactCreated(Box::new(ContactCreated {
+                    details,
+                    first_arrived_at: at(0),
+                    order: ORDER,
+                    placement: PLACEMENT,
+                    answer_by: None,
+                    due_warning_at: None,
+                })),
+            },
+        ];
+        assert_written_as_through_a_value(&events, "escaping")?;
     }
 
     #[test]

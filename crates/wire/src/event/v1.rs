@@ -43,7 +43,7 @@ use switchboard_core::{
 };
 
 use super::DtoError;
-use crate::time::{format_rfc3339, parse_rfc3339};
+use crate::time::{parse_rfc3339, rfc3339};
 
 /// A string on the wire that decoding copies (see the module docs for the ones it borrows).
 pub type Text<'a> = Cow<'a, str>;
@@ -58,8 +58,8 @@ pub struct Time(pub u64);
 impl Serialize for Time {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         if serializer.is_human_readable() {
-            let text = format_rfc3339(self.0).map_err(S::Error::custom)?;
-            serializer.serialize_str(&text)
+            let text = rfc3339(self.0).map_err(S::Error::custom)?;
+            serializer.serialize_str(text.as_str())
         } else {
             serializer.serialize_u64(self.0)
         }
