@@ -73,6 +73,11 @@ pub struct DriverSettings {
     /// Told once the loop serves (subscribed, the intake consumed): cluster mode times a
     /// takeover to it.
     pub serving: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// How the set-up's JetStream requests (the streams, the intake consumer) are tried:
+    /// `None` (the default) tries each once, waiting the connection's request timeout; cluster
+    /// mode tries them quickly and again, so that a new leader keeps its lease through a
+    /// stream's or consumer's leader election (docs/cluster.md).
+    pub setup_retry: Option<SetupRetry>,
     /// Where each snapshot also goes (cluster mode: the domain's snapshot bucket).
     pub snapshot_sink: Option<SnapshotSink>,
     /// Where the keys personal data is sealed under are kept.
@@ -105,11 +110,22 @@ impl DriverSettings {
             receipts: Vec::new(),
             health: Health::new(),
             serving: None,
+            setup_retry: None,
             snapshot_sink: None,
             keystore: KeystoreSetting::DataDir,
             retention: None,
         }
     }
+}
+
+/// Tries of one set-up request: each waits at most `per_try` for its reply, and a failed one
+/// (unanswered or refused by NATS) is tried again until `within` has passed since the first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SetupRetry {
+    /// The most one try waits for its reply.
+    pub per_try: Duration,
+    /// The most all the tries of one request take together.
+    pub within: Duration,
 }
 
 /// Where the engine keeps the keys its personal data is sealed under (docs/privacy.md).

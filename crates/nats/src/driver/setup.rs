@@ -2,7 +2,8 @@
 //! they belong to another engine), the intake's durable consumer with nothing left over from a
 //! previous run, and the subscriptions, confirmed before the engine says it is ready.
 
-use std::time::Duration;
+use std::future::Future;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer, stream};
 use async_nats::{Client, Subscriber};
@@ -28,34 +29,35 @@ pub(super) struct Wired {
 pub(super) async fn wire(client: &Client, settings: &DriverSettings) -> Result<Wired, DriverError> {
     let subjects = &settings.subjects;
     let js = jetstream::new(client.clone());
-    let inbox = own_stream(
-        &js,
-        stream::Config {
-            name: settings.inbox_stream.clone(),
-            subjects: vec![subjects.inbox()],
-            storage: stream::StorageType::File,
-            retention: stream::RetentionPolicy::WorkQueue,
-            duplicate_window: Duration::from_secs(120),
-            num_replicas: settings.stream_replicas,
-            ..Default::default()
-        },
-        "create the intake stream",
-    )
+    let inbox_config = stream::Config {
+        name: settings.inbox_stream.clone(),
+        subjects: vec![subjects.inbox()],
+        storage: stream::StorageType::File,
+        retention: stream::RetentionPolicy::WorkQueue,
+        duplicate_window: Duration::from_secs(120),
+        num_replicas: settings.stream_replicas,
+        ..Default::default()
+    };
+    let what = "create the intake stream";
+    let inbox = tried(settings, what, || {
+        own_stream(&js, inbox_config.clone(), what)
+    })
     .await?;
-    let consumer = intake_consumer(&inbox, settings).await?;
-    let mut events_stream = own_stream(
-        &js,
-        stream::Config {
-            name: settings.events_stream.clone(),
-            subjects: vec![subjects.events_wildcard()],
-            storage: stream::StorageType::File,
-            max_age: settings.events_max_age,
-            duplicate_window: Duration::from_secs(120),
-            num_replicas: settings.stream_replicas,
-            ..Default::default()
-        },
-        "create the events stream",
-    )
+    let what = "create the intake consumer";
+    let consumer = tried(settings, what, || intake_consumer(&inbox, settings)).await?;
+    let events_config = stream::Config {
+        name: settings.events_stream.clone(),
+        subjects: vec![subjects.events_wildcard()],
+        storage: stream::StorageType::File,
+        max_age: settings.events_max_age,
+        duplicate_window: Duration::from_secs(120),
+        num_replicas: settings.stream_replicas,
+        ..Default::default()
+    };
+    let what = "create the events stream";
+    let events_stream = tried(settings, what, || {
+        own_stream(&js, events_config.clone(), what)
+    })
     .await?;
     let commands = client
         .subscribe(subjects.commands())
@@ -69,10 +71,12 @@ pub(super) async fn wire(client: &Client, settings: &DriverSettings) -> Result<W
     // operations in order, so once it has answered a request sent after them it routes commands
     // and queries here: only then is the engine ready (a command sent before would meet no
     // responder).
-    events_stream
-        .info()
-        .await
-        .map_err(nats("confirm the subscriptions"))?;
+    let what = "confirm the subscriptions";
+    tried(settings, what, || {
+        let mut stream = events_stream.clone();
+        async move { stream.info().await.map_err(nats(what)).map(|_| ()) }
+    })
+    .await?;
     let intake = consumer
         .messages()
         .await
@@ -84,6 +88,50 @@ pub(super) async fn wire(client: &Client, settings: &DriverSettings) -> Result<W
         queries,
         intake,
     })
+}
+
+/// Runs one set-up request as `settings.setup_retry` says ([`super::SetupRetry`]): a try that
+/// NATS fails or leaves unanswered past `per_try` (a stream or consumer electing its leader
+/// after a nats-server restart answers nothing) is tried again, after a pause of a fifth of
+/// `per_try`, until `within` has passed since the first; a refusal of what is there (a stream of
+/// another engine's subjects) is not. Each step is safe to repeat: it makes what is missing and
+/// checks what is there.
+async fn tried<T, F, Fut>(
+    settings: &DriverSettings,
+    what: &'static str,
+    mut step: F,
+) -> Result<T, DriverError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, DriverError>>,
+{
+    let Some(retry) = settings.setup_retry else {
+        return step().await;
+    };
+    let started = Instant::now();
+    let mut attempt = 1_u32;
+    loop {
+        let error = match tokio::time::timeout(retry.per_try, step()).await {
+            Ok(Err(error @ DriverError::Nats { .. })) => error,
+            Ok(done) => {
+                if attempt > 1 {
+                    tracing::info!(
+                        attempt,
+                        took_ms = started.elapsed().as_millis(),
+                        "could {what} on a later try"
+                    );
+                }
+                return done;
+            }
+            Err(elapsed) => nats(what)(elapsed),
+        };
+        if started.elapsed() >= retry.within {
+            return Err(error);
+        }
+        tracing::debug!(%error, attempt, "could not {what}; trying again");
+        attempt += 1;
+        tokio::time::sleep(retry.per_try / 5).await;
+    }
 }
 
 /// The stream `config` names, made if missing. An existing one must capture exactly this
