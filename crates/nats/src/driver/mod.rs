@@ -70,13 +70,14 @@ pub struct DriverSettings {
     pub receipts: Vec<(Timestamp, Receipt)>,
     /// The readiness state the loop reports into (served on `/readyz`).
     pub health: Health,
-    /// Told once the loop serves (subscribed, the intake consumed): cluster mode times a
-    /// takeover to it.
+    /// Told once the loop serves (subscribed; the intake consumed, or with `setup_retry` being
+    /// set up behind the loop): cluster mode times a takeover to it.
     pub serving: Option<std::sync::Arc<tokio::sync::Notify>>,
     /// How the set-up's JetStream requests (the streams, the intake consumer) are tried:
-    /// `None` (the default) tries each once, waiting the connection's request timeout; cluster
-    /// mode tries them quickly and again, so that a new leader keeps its lease through a
-    /// stream's or consumer's leader election (docs/cluster.md).
+    /// `None` (the default) tries each once, waiting the connection's request timeout, before
+    /// the loop serves; cluster mode tries them quickly and again, so that a new leader keeps
+    /// its lease through a stream's or consumer's leader election, and sets the intake up
+    /// behind the loop, serving commands and queries meanwhile (docs/cluster.md).
     pub setup_retry: Option<SetupRetry>,
     /// Where each snapshot also goes (cluster mode: the domain's snapshot bucket).
     pub snapshot_sink: Option<SnapshotSink>,

@@ -7,8 +7,11 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, consumer, stream};
 use async_nats::{Client, Subscriber};
+use futures::StreamExt;
+use futures::stream::BoxStream;
 
-use super::{DriverError, DriverSettings, nats};
+use super::io::IntakeMessage;
+use super::{DriverError, DriverSettings, SetupRetry, nats};
 
 /// What the shell listens to and publishes into.
 pub(super) struct Wired {
@@ -20,31 +23,41 @@ pub(super) struct Wired {
     pub(super) commands: Subscriber,
     /// Queries, `{p}.query.>`.
     pub(super) queries: Subscriber,
-    /// The durable intake, `{p}.inbox.>`.
-    pub(super) intake: consumer::pull::Stream,
+    /// The durable intake, `{p}.inbox.>`; it ends if its set-up behind the loop failed.
+    pub(super) intake: BoxStream<'static, IntakeMessage>,
 }
 
 /// Makes (or checks) the streams and the intake consumer and subscribes; returns once
 /// nats-server routes commands and queries here.
+///
+/// With [`DriverSettings::setup_retry`] (cluster mode) the intake is set up behind the loop
+/// instead: commands and queries are served while the intake stream and its consumer are made,
+/// which may wait seconds for their leader's election after a nats-server restart (intake
+/// messages wait in their stream meanwhile). If that set-up fails after its tries, the intake
+/// ends, and the loop with it ([`DriverError::SubscriptionEnded`]).
 pub(super) async fn wire(client: &Client, settings: &DriverSettings) -> Result<Wired, DriverError> {
     let subjects = &settings.subjects;
     let js = jetstream::new(client.clone());
-    let inbox_config = stream::Config {
-        name: settings.inbox_stream.clone(),
-        subjects: vec![subjects.inbox()],
-        storage: stream::StorageType::File,
-        retention: stream::RetentionPolicy::WorkQueue,
-        duplicate_window: Duration::from_secs(120),
-        num_replicas: settings.stream_replicas,
-        ..Default::default()
+    let setup = IntakeSetup {
+        js: js.clone(),
+        stream: stream::Config {
+            name: settings.inbox_stream.clone(),
+            subjects: vec![subjects.inbox()],
+            storage: stream::StorageType::File,
+            retention: stream::RetentionPolicy::WorkQueue,
+            duplicate_window: Duration::from_secs(120),
+            num_replicas: settings.stream_replicas,
+            ..Default::default()
+        },
+        consumer: settings.inbox_consumer.clone(),
+        ack_wait: settings.inbox_ack_wait,
+        retry: settings.setup_retry,
     };
-    let what = "create the intake stream";
-    let inbox = tried(settings, what, || {
-        own_stream(&js, inbox_config.clone(), what)
-    })
-    .await?;
-    let what = "create the intake consumer";
-    let consumer = tried(settings, what, || intake_consumer(&inbox, settings)).await?;
+    let intake = if settings.setup_retry.is_some() {
+        setup.behind_the_loop()
+    } else {
+        setup.consume().await?.boxed()
+    };
     let events_config = stream::Config {
         name: settings.events_stream.clone(),
         subjects: vec![subjects.events_wildcard()],
@@ -55,7 +68,7 @@ pub(super) async fn wire(client: &Client, settings: &DriverSettings) -> Result<W
         ..Default::default()
     };
     let what = "create the events stream";
-    let events_stream = tried(settings, what, || {
+    let events_stream = tried(settings.setup_retry, what, || {
         own_stream(&js, events_config.clone(), what)
     })
     .await?;
@@ -72,15 +85,11 @@ pub(super) async fn wire(client: &Client, settings: &DriverSettings) -> Result<W
     // and queries here: only then is the engine ready (a command sent before would meet no
     // responder).
     let what = "confirm the subscriptions";
-    tried(settings, what, || {
+    tried(settings.setup_retry, what, || {
         let mut stream = events_stream.clone();
         async move { stream.info().await.map_err(nats(what)).map(|_| ()) }
     })
     .await?;
-    let intake = consumer
-        .messages()
-        .await
-        .map_err(nats("consume the intake"))?;
     Ok(Wired {
         js,
         events_stream,
@@ -90,14 +99,67 @@ pub(super) async fn wire(client: &Client, settings: &DriverSettings) -> Result<W
     })
 }
 
-/// Runs one set-up request as `settings.setup_retry` says ([`super::SetupRetry`]): a try that
+/// What making the intake stream and its consumer takes.
+struct IntakeSetup {
+    js: jetstream::Context,
+    stream: stream::Config,
+    /// The durable consumer's name.
+    consumer: String,
+    ack_wait: Duration,
+    retry: Option<SetupRetry>,
+}
+
+impl IntakeSetup {
+    /// Makes (or checks) the intake stream and its consumer, and consumes it.
+    async fn consume(&self) -> Result<consumer::pull::Stream, DriverError> {
+        let what = "create the intake stream";
+        let inbox = tried(self.retry, what, || {
+            own_stream(&self.js, self.stream.clone(), what)
+        })
+        .await?;
+        let what = "create the intake consumer";
+        let consumer = tried(self.retry, what, || {
+            intake_consumer(&inbox, &self.consumer, self.ack_wait)
+        })
+        .await?;
+        consumer
+            .messages()
+            .await
+            .map_err(nats("consume the intake"))
+    }
+
+    /// The intake, set up when first polled: its messages once [`IntakeSetup::consume`] has
+    /// succeeded, or an end (logged) if it failed.
+    fn behind_the_loop(self) -> BoxStream<'static, IntakeMessage> {
+        let started = Instant::now();
+        futures::stream::once(async move {
+            match self.consume().await {
+                Ok(messages) => {
+                    tracing::info!(
+                        took_ms = started.elapsed().as_millis(),
+                        "consuming the intake"
+                    );
+                    messages.boxed()
+                }
+                Err(error) => {
+                    tracing::warn!(%error, "could not set the intake up; the loop stops");
+                    futures::stream::empty().boxed()
+                }
+            }
+        })
+        .flatten()
+        .boxed()
+    }
+}
+
+/// Runs one set-up request as `retry` says ([`SetupRetry`]; `None`: once): a try that
 /// NATS fails or leaves unanswered past `per_try` (a stream or consumer electing its leader
 /// after a nats-server restart answers nothing) is tried again, after a pause of a fifth of
 /// `per_try`, until `within` has passed since the first; a refusal of what is there (a stream of
 /// another engine's subjects) is not. Each step is safe to repeat: it makes what is missing and
 /// checks what is there.
 async fn tried<T, F, Fut>(
-    settings: &DriverSettings,
+    retry: Option<SetupRetry>,
     what: &'static str,
     mut step: F,
 ) -> Result<T, DriverError>
@@ -105,7 +167,7 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, DriverError>>,
 {
-    let Some(retry) = settings.setup_retry else {
+    let Some(retry) = retry else {
         return step().await;
     };
     let started = Instant::now();
@@ -192,17 +254,18 @@ pub(super) fn stream_base(prefix: &str) -> String {
 /// redelivery would be.
 async fn intake_consumer(
     inbox: &stream::Stream,
-    settings: &DriverSettings,
+    name: &str,
+    ack_wait: Duration,
 ) -> Result<consumer::PullConsumer, DriverError> {
     let config = consumer::pull::Config {
-        durable_name: Some(settings.inbox_consumer.clone()),
+        durable_name: Some(name.to_owned()),
         ack_policy: consumer::AckPolicy::Explicit,
-        ack_wait: settings.inbox_ack_wait,
+        ack_wait,
         max_ack_pending: 20_000,
         ..Default::default()
     };
     let mut consumer: consumer::PullConsumer = inbox
-        .get_or_create_consumer(&settings.inbox_consumer, config.clone())
+        .get_or_create_consumer(name, config.clone())
         .await
         .map_err(nats("create the intake consumer"))?;
     let stranded = consumer
@@ -214,7 +277,7 @@ async fn intake_consumer(
         return Ok(consumer);
     }
     inbox
-        .delete_consumer(&settings.inbox_consumer)
+        .delete_consumer(name)
         .await
         .map_err(nats("remove the intake consumer"))?;
     let consumer = inbox
