@@ -177,9 +177,17 @@ impl Keystore {
                 Ok((Self::File(store), keys))
             }
             KeystoreSetting::Kv(config) => {
-                let store = KvKeystore::open(js, config).await?;
-                let had_secret = store.has_secret().await?;
-                let keys = store.load().await?;
+                // The bucket not answering is NATS failing (cluster mode tries it again, then
+                // stops serving), not a keystore to look at.
+                let bucket = |error| match error {
+                    error @ switchboard_privacy::PrivacyError::Bucket { .. } => {
+                        nats("open the keystore bucket")(error)
+                    }
+                    other => DriverError::Keystore(other),
+                };
+                let store = KvKeystore::open(js, config).await.map_err(bucket)?;
+                let had_secret = store.has_secret().await.map_err(bucket)?;
+                let keys = store.load().await.map_err(bucket)?;
                 tracing::info!(bucket = %config.bucket, subjects = keys.len(), "keystore bucket loaded");
                 if !had_secret && log_has_events {
                     tracing::error!(
@@ -199,6 +207,20 @@ impl Keystore {
                 ))
             }
         }
+    }
+
+    /// [`Keystore::open`] as `settings` says, tried as its `setup_retry` says (a keystore
+    /// bucket whose leader was on a restarted nats-server answers nothing until its election).
+    async fn open_tried(
+        settings: &DriverSettings,
+        dir: &Path,
+        js: &async_nats::jetstream::Context,
+        log_has_events: bool,
+    ) -> Result<(Self, Keys), DriverError> {
+        setup::tried(settings.setup_retry, "open the keystore", || {
+            Self::open(&settings.keystore, dir, js, log_has_events)
+        })
+        .await
     }
 
     /// Saves keys the node made (or destroyed). A failure is logged, not fatal: routing goes
@@ -360,7 +382,7 @@ pub async fn run(
             let _ = reports.send(report);
         })
         .map_err(EngineError::Log)?;
-    let (keystore, keys) = Keystore::open(&settings.keystore, &dir, &wired.js, durable > 0).await?;
+    let (keystore, keys) = Keystore::open_tried(&settings, &dir, &wired.js, durable > 0).await?;
     let mut node = Node::new(
         router,
         durable,

@@ -158,7 +158,7 @@ impl IntakeSetup {
 /// `per_try`, until `within` has passed since the first; a refusal of what is there (a stream of
 /// another engine's subjects) is not. Each step is safe to repeat: it makes what is missing and
 /// checks what is there.
-async fn tried<T, F, Fut>(
+pub(super) async fn tried<T, F, Fut>(
     retry: Option<SetupRetry>,
     what: &'static str,
     mut step: F,
