@@ -42,6 +42,9 @@ pub(crate) struct Records {
     pub(crate) unanswered: usize,
     /// Commands answered only after at least one retry.
     pub(crate) retried: usize,
+    /// Each create by request answered ok: when, how long from its first send, and whether
+    /// the nemesis was at work meanwhile.
+    pub(crate) create_latencies: Vec<(std::time::Instant, Duration, bool)>,
 }
 
 /// The clients' shared records and progress.
@@ -65,6 +68,32 @@ impl Ledger {
     /// Marks the time of a fault (intake publishes are tagged with it).
     pub(crate) fn set_failover(&self, on: bool) {
         self.failover.store(on, Ordering::SeqCst);
+    }
+
+    /// How long the creates by request answered from `since` to `until` took, sorted.
+    pub(crate) fn create_latencies(
+        &self,
+        since: std::time::Instant,
+        until: std::time::Instant,
+    ) -> Vec<Duration> {
+        self.latencies_where(|at, _| at >= since && at <= until)
+    }
+
+    /// How long the creates by request answered while the nemesis was idle took, sorted.
+    pub(crate) fn quiet_create_latencies(&self) -> Vec<Duration> {
+        self.latencies_where(|_, during| !during)
+    }
+
+    fn latencies_where(&self, keep: impl Fn(std::time::Instant, bool) -> bool) -> Vec<Duration> {
+        let records = self.records.lock().expect("records");
+        let mut took: Vec<Duration> = records
+            .create_latencies
+            .iter()
+            .filter(|(at, _, during)| keep(*at, *during))
+            .map(|(_, took, _)| *took)
+            .collect();
+        took.sort();
+        took
     }
 
     /// Commands acknowledged so far.
@@ -264,13 +293,22 @@ async fn create_by_request(client: Client, ledger: Arc<Ledger>, stop: watch::Rec
         n += 1;
         let id = format!("req-{n}");
         let body = json!({"contact_id": id, "channel": "phone", "service": SERVICE});
+        let (sent, during) = (
+            std::time::Instant::now(),
+            ledger.failover.load(Ordering::SeqCst),
+        );
         let answered = command(&client, &subject, &body, &format!("create-{id}")).await;
         count(&ledger, answered.as_ref());
         if let Some((reply, _)) = answered
             && reply["ok"] == true
         {
             let seq = reply["seq"].as_u64().expect("a seq");
-            ledger.acknowledged(|r| r.created.push((id, seq)));
+            let now = std::time::Instant::now();
+            let during = during || ledger.failover.load(Ordering::SeqCst);
+            ledger.acknowledged(|r| {
+                r.created.push((id, seq));
+                r.create_latencies.push((now, now - sent, during));
+            });
         }
     }
 }
