@@ -70,13 +70,14 @@ impl Ledger {
         self.failover.store(on, Ordering::SeqCst);
     }
 
-    /// How long the creates by request answered from `since` to `until` took, sorted.
+    /// How long the creates by request sent from `since` to `until` (and answered) took,
+    /// sorted.
     pub(crate) fn create_latencies(
         &self,
         since: std::time::Instant,
         until: std::time::Instant,
     ) -> Vec<Duration> {
-        self.latencies_where(|at, _| at >= since && at <= until)
+        self.latencies_where(|sent, _| sent >= since && sent <= until)
     }
 
     /// How long the creates by request answered while the nemesis was idle took, sorted.
@@ -84,12 +85,14 @@ impl Ledger {
         self.latencies_where(|_, during| !during)
     }
 
+    /// The creates' latencies `keep` keeps, by when each was first sent and whether the
+    /// nemesis was at work.
     fn latencies_where(&self, keep: impl Fn(std::time::Instant, bool) -> bool) -> Vec<Duration> {
         let records = self.records.lock().expect("records");
         let mut took: Vec<Duration> = records
             .create_latencies
             .iter()
-            .filter(|(at, _, during)| keep(*at, *during))
+            .filter(|(answered, took, during)| keep(*answered - *took, *during))
             .map(|(_, took, _)| *took)
             .collect();
         took.sort();
@@ -141,6 +144,7 @@ pub(crate) async fn command(
     key: &str,
 ) -> Option<(Value, bool)> {
     let deadline = tokio::time::Instant::now() + RETRY_BOUND;
+    let first_sent = crate::wall();
     let mut backoff = Duration::from_millis(50);
     let mut attempts = 0;
     loop {
@@ -157,6 +161,11 @@ pub(crate) async fn command(
             }
         }
         if tokio::time::Instant::now() + backoff > deadline {
+            // Said with the times, to be matched with the engines' logs.
+            println!(
+                "jepsen: {subject} (key {key}), first sent at {first_sent:.3} (unix s), was not \
+                 answered in {attempts} attempts within {RETRY_BOUND:?}"
+            );
             return None;
         }
         // The retry rule's backoff: no leader serves the domain yet.

@@ -1,7 +1,7 @@
-//! The nemesis's slow disk: a nats-server restarted under `strace`, which delays every `fsync`
-//! it makes (nats-server 2.14 syncs each stored message with `fsync` under `sync_interval:
-//! always`, never `fdatasync`: counted with `strace -c`), made the log stream's leader where a
-//! leader stepdown can move it there, kept slow under load, then restarted plainly.
+//! The nemesis's slow disk: a nats-server started again under `strace`, which delays every
+//! `fsync` it makes (nats-server 2.14 syncs each stored message with `fsync` under
+//! `sync_interval: always`, never `fdatasync`: counted with `strace -c`), made the log stream's
+//! leader where a leader stepdown can move it there, kept slow under load, then started plainly.
 
 use std::path::Path;
 use std::time::Duration;
@@ -94,13 +94,13 @@ pub(crate) struct SlowDisk {
     /// Whether it led the log stream through the slow period.
     pub(crate) led_log: bool,
     pub(crate) delay_ms: u64,
-    /// From the slow server's start to its plain restart.
+    /// From a query answered after the move to the slow server's plain restart.
     pub(crate) period: Duration,
     /// Commands acknowledged in the period.
     pub(crate) acknowledged: usize,
     /// The syncs strace delayed.
     pub(crate) syncs: u64,
-    /// How long the creates by request answered in the period took, sorted.
+    /// How long the creates by request sent in the period took, sorted.
     pub(crate) latencies: Vec<Duration>,
     /// Engines' `stopped serving` in the period.
     pub(crate) stops: usize,
