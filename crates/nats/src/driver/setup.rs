@@ -1,6 +1,8 @@
 //! Setting the engine up on NATS: the intake and events streams (made if missing, refused if
 //! they belong to another engine), the intake's durable consumer with nothing left over from a
-//! previous run, and the subscriptions, confirmed before the engine says it is ready.
+//! previous run, and the subscriptions, confirmed before the engine says it is ready. In
+//! cluster mode each request is tried again while its group elects a leader, and the intake is
+//! set up behind the loop ([`super::SetupRetry`]).
 
 use std::future::Future;
 use std::time::{Duration, Instant};
