@@ -38,4 +38,4 @@ pub mod refusals;
 pub mod telemetry;
 
 pub use connect::{ConnectSettings, FIRST_CONNECT_WAIT, TlsSettings, connect};
-pub use driver::{DriverError, DriverSettings, KeystoreSetting, SEQ_HEADER, run};
+pub use driver::{DriverError, DriverSettings, KeystoreSetting, SEQ_HEADER, SetupRetry, run};

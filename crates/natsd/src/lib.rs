@@ -11,8 +11,9 @@
 //! - [`NatsServer`] runs one server on a random loopback port (never the shared 4222) with
 //!   JetStream and its own temporary store and log, waits until it accepts clients, and kills it
 //!   on `Drop`. It can be restarted on the same port and store, to test an engine riding out a
-//!   NATS restart, and its HTTP monitoring endpoint (on another random port) read as JSON with
-//!   [`NatsServer::monitor_json`].
+//!   NATS restart, or restarted under a wrapper command ([`NatsServer::restart_wrapped`]; with
+//!   [`slow_disk_wrapper`], `strace` delays every fsync: a slow disk), and its HTTP monitoring endpoint
+//!   (on another random port) read as JSON with [`NatsServer::monitor_json`].
 //! - [`NatsCluster`] runs several such servers (three by default) as one JetStream cluster, with
 //!   random cluster ports, `sync_interval: always` and a store each, and waits until they agree
 //!   on a meta leader; each server can be stopped, restarted, paused and resumed on its own.
@@ -39,4 +40,4 @@ pub use install::{
     ENV_NATS_SERVER, ENV_PYTHON, ENV_TOOLS_DIR, NATS_SERVER_VERSION, ensure_installed,
     install_into, install_needed, server_version, tools_dir,
 };
-pub use server::{NatsServer, NatsServerBuilder};
+pub use server::{NatsServer, NatsServerBuilder, slow_disk_wrapper};

@@ -1,6 +1,7 @@
 //! A running nats-server child process on a random loopback port, with JetStream and its own
 //! temporary directory, killed on `Drop`.
 
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream};
@@ -202,6 +203,8 @@ impl NatsServerBuilder {
             ready_timeout: self.ready_timeout,
             own_process_group: self.own_process_group,
             child: None,
+            wrapper: Vec::new(),
+            wrapped_pid: None,
             pending_ports_dir: None,
             work_dir,
         };
@@ -242,8 +245,13 @@ pub struct NatsServer {
     ready_timeout: Duration,
     /// Whether the process runs in a process group of its own.
     own_process_group: bool,
-    /// The process, `None` between `stop`/`kill` and `restart`.
+    /// The process, `None` between `stop`/`kill` and `restart`: the server, or the wrapper
+    /// that runs it ([`NatsServer::restart_wrapped`]).
     child: Option<Child>,
+    /// The command (and arguments) the current process runs the server under; empty: none.
+    wrapper: Vec<OsString>,
+    /// The server's own pid when it runs under a wrapper, read from its ports file.
+    wrapped_pid: Option<u32>,
     /// The ports directory of a process spawned but not yet seen ready (see
     /// [`NatsServerBuilder::spawn`]); `None` once [`NatsServer::wait_launched`] has returned.
     pending_ports_dir: Option<PathBuf>,
@@ -324,9 +332,11 @@ impl NatsServer {
         &self.binary
     }
 
-    /// The process id, or `None` while stopped.
+    /// The server's process id, or `None` while stopped (under a wrapper, the server's own
+    /// once it is ready, the wrapper's before).
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        let child = self.child.as_ref()?;
+        Some(self.wrapped_pid.unwrap_or_else(|| child.id()))
     }
 
     /// Whether the process is still alive (reaps it if it has exited).
@@ -352,6 +362,7 @@ impl NatsServer {
     /// Stops the server gracefully (SIGTERM, so JetStream flushes), waiting up to 10 s before
     /// falling back to SIGKILL. Does nothing if already stopped.
     pub fn stop(&mut self) -> Result<(), NatsdError> {
+        let wrapped_pid = self.wrapped_pid.take();
         let Some(mut child) = self.child.take() else {
             return Ok(());
         };
@@ -364,26 +375,20 @@ impl NatsServer {
         }
         // The server binary itself can signal a pid, which avoids depending on a `kill` command
         // or on libc. If it fails we fall through to SIGKILL below.
+        let pid = wrapped_pid.unwrap_or_else(|| child.id());
         let signalled = Command::new(&self.binary)
             .arg("--signal")
-            .arg(format!("term={}", child.id()))
+            .arg(format!("term={pid}"))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
             .is_ok_and(|status| status.success());
-        if signalled {
-            let deadline = Instant::now() + STOP_TIMEOUT;
-            while Instant::now() < deadline {
-                if child
-                    .try_wait()
-                    .map_err(|e| NatsdError::io("waiting for the server to exit", e))?
-                    .is_some()
-                {
-                    return Ok(());
-                }
-                std::thread::sleep(POLL_INTERVAL);
-            }
+        if signalled && wait_exit(&mut child, STOP_TIMEOUT)? {
+            return Ok(());
+        }
+        if pid != child.id() && matches!(child.try_wait(), Ok(None)) {
+            signal_pid(pid, "KILL")?;
         }
         kill_child(&mut child)
     }
@@ -391,10 +396,19 @@ impl NatsServer {
     /// Kills the server with SIGKILL, like a crash, and reaps it. Does nothing if already
     /// stopped.
     pub fn kill(&mut self) -> Result<(), NatsdError> {
-        match self.child.take() {
-            Some(mut child) => kill_child(&mut child),
-            None => Ok(()),
+        let Some(mut child) = self.child.take() else {
+            return Ok(());
+        };
+        // A wrapper may outlive its child (strace detaches it when killed): the server first,
+        // then the wrapper is given the time a graceful stop gets to finish (strace writes its
+        // summary) before it is killed too.
+        if let Some(pid) = self.wrapped_pid.take()
+            && matches!(child.try_wait(), Ok(None))
+        {
+            signal_pid(pid, "KILL")?;
+            wait_exit(&mut child, STOP_TIMEOUT)?;
         }
+        kill_child(&mut child)
     }
 
     /// Freezes the server (SIGSTOP), like a machine that stops answering without closing its
@@ -431,32 +445,47 @@ impl NatsServer {
         self.signal("CONT")
     }
 
-    /// Sends the signal `name` (`STOP`, `CONT`) with `kill`, which needs no `unsafe` here.
+    /// Sends the signal `name` (`STOP`, `CONT`) to the server.
     fn signal(&mut self, name: &str) -> Result<(), NatsdError> {
-        let what = format!("sending SIG{name} to the server");
-        let pid = self
-            .pid()
-            .ok_or_else(|| NatsdError::io(&what, std::io::Error::other("not running")))?;
-        let status = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(pid.to_string())
-            .stdin(Stdio::null())
-            .status()
-            .map_err(|e| NatsdError::io(&what, e))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(NatsdError::io(
-                &what,
-                std::io::Error::other(format!("kill exited with {status}")),
-            ))
-        }
+        let pid = self.pid().ok_or_else(|| {
+            NatsdError::io(
+                format!("sending SIG{name} to the server"),
+                std::io::Error::other("not running"),
+            )
+        })?;
+        signal_pid(pid, name)
     }
 
     /// Kills the server (SIGKILL) if it is running and starts it again on the same port(s), with
     /// the same store directory and configuration, waiting until it is ready: "NATS restarted
     /// under the engine". For a graceful restart call [`NatsServer::stop`] first.
     pub fn restart(&mut self) -> Result<(), NatsdError> {
+        self.wrapper.clear();
+        self.respawn()?;
+        self.wait_launched()
+    }
+
+    /// Like [`NatsServer::restart`], but the new process runs the server under `wrapper`: its
+    /// first item is the program, the rest its arguments, and the server's own command line
+    /// follows them, e.g. `strace -f -qq -o /dev/null -e inject=fsync:delay_enter=20000 --` to
+    /// give it a slow disk. The wrapper must run the server as its child and exit when it
+    /// does (`strace`, `nice`, `taskset` do). Signals ([`NatsServer::stop`], `kill`, `pause`)
+    /// go to the server itself, whose pid is read from its ports file, and [`NatsServer::pid`]
+    /// is the server's. The next [`NatsServer::restart`] runs it plain again.
+    ///
+    /// # Errors
+    /// As [`NatsServer::restart`]; also when `wrapper` is empty or cannot be started.
+    pub fn restart_wrapped<S: Into<OsString> + Clone>(
+        &mut self,
+        wrapper: &[S],
+    ) -> Result<(), NatsdError> {
+        if wrapper.is_empty() {
+            return Err(NatsdError::io(
+                "restarting the server under a wrapper",
+                std::io::Error::other("the wrapper command is empty"),
+            ));
+        }
+        self.wrapper = wrapper.iter().cloned().map(Into::into).collect();
         self.respawn()?;
         self.wait_launched()
     }
@@ -469,7 +498,7 @@ impl NatsServer {
     pub(crate) fn has_bound_ports(&mut self) -> Result<bool, NatsdError> {
         let pid = self.starting_pid()?;
         Ok(match &self.pending_ports_dir {
-            Some(dir) => read_ports_file(dir, pid).is_some(),
+            Some(dir) => read_ports_file(dir, self.wrapper.is_empty().then_some(pid)).is_some(),
             None => true,
         })
     }
@@ -540,7 +569,14 @@ impl NatsServer {
             std::fs::write(config, text)
                 .map_err(|e| NatsdError::io(format!("writing {config:?}"), e))?;
         }
-        let mut command = Command::new(&self.binary);
+        let mut command = match self.wrapper.split_first() {
+            Some((program, args)) => {
+                let mut command = Command::new(program);
+                command.args(args).arg(&self.binary);
+                command
+            }
+            None => Command::new(&self.binary),
+        };
         if let Some(config) = &self.config_path {
             command.arg("-c").arg(config);
         }
@@ -603,7 +639,12 @@ impl NatsServer {
         loop {
             let pid = self.starting_pid()?;
             if ports.is_none() {
-                ports = read_ports_file(ports_dir, pid);
+                // Under a wrapper the server is another process: its pid is the file's.
+                let wanted = self.wrapper.is_empty().then_some(pid);
+                if let Some((server_pid, found)) = read_ports_file(ports_dir, wanted) {
+                    self.wrapped_pid = wanted.is_none().then_some(server_pid);
+                    ports = Some(found);
+                }
             }
             if let Some(found) = ports {
                 let monitor_ready = match found.monitoring {
@@ -661,6 +702,67 @@ fn all_threads_stopped(pid: u32) -> bool {
     })
 }
 
+/// Sends the signal `name` (`KILL`, `STOP`, `CONT`) to process `pid` with `kill`, which needs
+/// no `unsafe` here.
+fn signal_pid(pid: u32, name: &str) -> Result<(), NatsdError> {
+    let what = format!("sending SIG{name} to the server");
+    let status = Command::new("kill")
+        .arg(format!("-{name}"))
+        .arg(pid.to_string())
+        .stdin(Stdio::null())
+        .status()
+        .map_err(|e| NatsdError::io(&what, e))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(NatsdError::io(
+            &what,
+            std::io::Error::other(format!("kill exited with {status}")),
+        ))
+    }
+}
+
+/// A wrapper for [`NatsServer::restart_wrapped`] that gives the server a slow disk: `strace`
+/// (which must be on the PATH) delays each of its `fsync` and `fdatasync` calls by `delay`
+/// before it runs (nats-server 2.14 syncs each stored message with `fsync` under
+/// `sync_interval: always`), and writes how many there were to `summary` (`strace -c`) when the
+/// server exits. Only those two calls stop in the tracer (seccomp filter): nothing else slows.
+pub fn slow_disk_wrapper(delay: Duration, summary: &Path) -> Vec<String> {
+    [
+        "strace",
+        "-f",
+        "--seccomp-bpf",
+        "-qq",
+        "-c",
+        "-o",
+        &summary.to_string_lossy(),
+        "-e",
+        "trace=fsync,fdatasync",
+        "-e",
+        &format!("inject=fsync,fdatasync:delay_enter={}", delay.as_micros()),
+    ]
+    .map(str::to_owned)
+    .to_vec()
+}
+
+/// Waits (at most `bound`) until `child` has exited; whether it has.
+fn wait_exit(child: &mut Child, bound: Duration) -> Result<bool, NatsdError> {
+    let deadline = Instant::now() + bound;
+    loop {
+        if child
+            .try_wait()
+            .map_err(|e| NatsdError::io("waiting for the server to exit", e))?
+            .is_some()
+        {
+            return Ok(true);
+        }
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
+        std::thread::sleep(POLL_INTERVAL);
+    }
+}
+
 /// SIGKILLs and reaps `child`; an already exited child is only reaped.
 fn kill_child(child: &mut Child) -> Result<(), NatsdError> {
     if child
@@ -689,17 +791,22 @@ struct Ports {
     websocket: Option<u16>,
 }
 
-/// Reads `<name>_<pid>.ports` from `dir`: `{"nats":["nats://127.0.0.1:P"],"monitoring":[...],
-/// "websocket":[...]}`. `None` until the server has written it completely.
-fn read_ports_file(dir: &Path, pid: u32) -> Option<Ports> {
-    let suffix = format!("_{pid}.ports");
-    let entry = std::fs::read_dir(dir).ok()?.find_map(|entry| {
+/// Reads `<name>_<pid>.ports` from `dir` (of this `pid`, or of any when `None`), with the pid:
+/// `{"nats":["nats://127.0.0.1:P"],"monitoring":[...], "websocket":[...]}`. `None` until the
+/// server has written it completely.
+fn read_ports_file(dir: &Path, pid: Option<u32>) -> Option<(u32, Ports)> {
+    let (pid, entry) = std::fs::read_dir(dir).ok()?.find_map(|entry| {
         let entry = entry.ok()?;
-        entry
-            .file_name()
+        let name = entry.file_name();
+        let found: u32 = name
             .to_str()?
-            .ends_with(&suffix)
-            .then(|| entry.path())
+            .strip_suffix(".ports")?
+            .rsplit('_')
+            .next()?
+            .parse()
+            .ok()?;
+        pid.is_none_or(|pid| pid == found)
+            .then(|| (found, entry.path()))
     })?;
     // A file caught half-written fails to parse and is simply read again on the next poll.
     let text = std::fs::read_to_string(entry).ok()?;
@@ -708,11 +815,12 @@ fn read_ports_file(dir: &Path, pid: u32) -> Option<Ports> {
         let url = json.get(key)?.as_array()?.first()?.as_str()?;
         url.trim_end_matches('/').rsplit(':').next()?.parse().ok()
     };
-    Some(Ports {
+    let ports = Ports {
         nats: first_port("nats")?,
         monitoring: first_port("monitoring"),
         websocket: first_port("websocket"),
-    })
+    };
+    Some((pid, ports))
 }
 
 /// Connects to `port` and returns the server's first line, which must be its `INFO {...}`.

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use switchboard_natsd::{
     ENV_NATS_SERVER, NATS_SERVER_VERSION, NatsServer, NatsdError, ensure_installed, server_version,
+    slow_disk_wrapper,
 };
 
 /// Reads the `INFO {...}` greeting of the server on `port` and returns its JSON.
@@ -322,4 +323,129 @@ fn a_websocket_listener_opens_on_a_random_port_and_keeps_it_across_a_restart() {
     assert_eq!(server.websocket_url().as_deref(), Some(url.as_str()));
     let answer = websocket_handshake(&url);
     assert!(answer.starts_with("HTTP/1.1 101"), "{answer}");
+}
+
+/// Whether `strace` runs here; when it does not, a test that needs it is passed over (said on
+/// stderr) unless `SWITCHBOARD_REQUIRE_STRACE` is set, as CI sets it (`.ci/run` installs it).
+fn strace_available() -> bool {
+    let found = std::process::Command::new("strace")
+        .arg("-V")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    assert!(
+        found || std::env::var_os("SWITCHBOARD_REQUIRE_STRACE").is_none(),
+        "strace is required (SWITCHBOARD_REQUIRE_STRACE) but does not run"
+    );
+    found
+}
+
+/// Sends one raw NATS protocol exchange to `port`: makes the stream `T` on subject `t` and
+/// publishes `count` messages to it, each acknowledged by JetStream before the next.
+fn publish_to_a_stream(port: u16, count: usize) {
+    use std::io::Write;
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("read timeout");
+    let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+    let mut line = String::new();
+    reader.read_line(&mut line).expect("INFO");
+    let mut reply = || loop {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("a line from the server");
+        if let Some(size) = line.strip_prefix("MSG ").and_then(|rest| {
+            rest.split_whitespace()
+                .last()
+                .and_then(|size| size.parse::<usize>().ok())
+        }) {
+            let mut body = vec![0; size + 2];
+            reader.read_exact(&mut body).expect("a message's body");
+            return String::from_utf8_lossy(&body).into_owned();
+        }
+        assert!(!line.starts_with("-ERR"), "{line}");
+    };
+    let config = r#"{"name":"T","subjects":["t"],"storage":"file","num_replicas":1}"#;
+    write!(
+        stream,
+        "CONNECT {{\"verbose\":false}}\r\nSUB reply.* 1\r\n\
+         PUB $JS.API.STREAM.CREATE.T reply.0 {}\r\n{config}\r\n",
+        config.len()
+    )
+    .expect("create the stream");
+    let made = reply();
+    assert!(!made.contains("\"error\""), "{made}");
+    for n in 1..=count {
+        write!(stream, "PUB t reply.{n} 5\r\nhello\r\n").expect("publish");
+        let ack = reply();
+        assert!(ack.contains("\"seq\""), "{ack}");
+    }
+}
+
+/// The number of `syscall` calls in an `strace -c` summary.
+fn calls_in_summary(summary: &str, syscall: &str) -> u64 {
+    summary
+        .lines()
+        .find(|line| line.split_whitespace().last() == Some(syscall))
+        .and_then(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            fields.get(3)?.parse().ok()
+        })
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_restart_under_a_wrapper_runs_the_server_under_it_and_signals_reach_the_server() {
+    if !strace_available() {
+        eprintln!("strace not found: the wrapper test is passed over");
+        return;
+    }
+    let mut server = NatsServer::builder()
+        .config_text("jetstream { sync_interval: always }\n")
+        .start()
+        .expect("server");
+    let port = server.port();
+    let summary = tempfile::NamedTempFile::new().expect("a summary file");
+    // Every fsync counted and delayed by 1 ms (what the Jepsen test's slow disk does, longer).
+    let wrapper = slow_disk_wrapper(Duration::from_millis(1), summary.path());
+    server
+        .restart_wrapped(&wrapper)
+        .expect("restart under strace");
+    assert_eq!(server.port(), port);
+    let pid = server.pid().expect("running");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the server's stat");
+    assert!(stat.contains("(nats-server)"), "{stat}");
+    let parent: u32 = stat
+        .rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse().ok())
+        .expect("the parent's pid");
+    let parent_comm = std::fs::read_to_string(format!("/proc/{parent}/comm")).expect("comm");
+    assert_eq!(
+        parent_comm.trim(),
+        "strace",
+        "the server runs under the wrapper"
+    );
+
+    publish_to_a_stream(port, 20);
+    server.stop().expect("a graceful stop reaches the server");
+    assert!(
+        gone(pid) && gone(parent),
+        "the server and its wrapper are gone"
+    );
+    let counted = std::fs::read_to_string(summary.path()).expect("strace's summary");
+    assert!(
+        calls_in_summary(&counted, "fsync") + calls_in_summary(&counted, "fdatasync") >= 20,
+        "every stored message was synced through the wrapper: {counted}"
+    );
+
+    // Under the wrapper again, a kill reaches the server; a plain restart runs it plain.
+    server
+        .restart_wrapped(&wrapper)
+        .expect("restart under strace");
+    let pid = server.pid().expect("running");
+    server.restart().expect("a plain restart");
+    assert!(gone(pid), "the wrapped server was killed");
+    let pid = server.pid().expect("running");
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).expect("the server's stat");
+    assert!(stat.contains("(nats-server)"), "{stat}");
+    assert_eq!(info(port)["jetstream"], serde_json::Value::Bool(true));
 }

@@ -4,8 +4,15 @@
 //! idempotency key; agents who log in, accept, complete and go ready again), while a seeded
 //! nemesis, in turn, SIGKILLs the leader engine (and starts it again as a standby), pauses it
 //! (SIGSTOP) past the lease's TTL and resumes it (the zombie leader, whose appends must be
-//! fenced), and restarts a nats-server. Then a checker reads the final log from JetStream and the
-//! clients' records and checks that:
+//! fenced), slows a server's disk, and restarts a nats-server (SIGKILL, then start; the next
+//! fault, a kill, then meets groups still electing their leaders). The slow disk stops the log
+//! stream's leader gracefully and starts it under `strace`, which delays every fsync by a seeded
+//! 5, 10 or 20 ms (nats-server syncs each stored message with `fsync`), moves the log stream's
+//! leadership back to it (a stepdown naming it), keeps it so while a seeded 150–300 more
+//! commands are acknowledged, and stops it gracefully and starts it plainly (needs `strace` on
+//! the PATH: without it the fault is passed over, said in the output, unless
+//! `SWITCHBOARD_REQUIRE_STRACE` is set, as in CI). Then a checker reads the final log from
+//! JetStream and the clients' records and checks that:
 //! - the hash chain verifies;
 //! - every acknowledged command's effects are in the log exactly once;
 //! - no contact was ever offered to two agents at once;
@@ -18,8 +25,10 @@
 //! It prints its seed (`SWITCHBOARD_SEED=<n>` replays the nemesis's choices) and the failover
 //! times seen by the clients (p50, p99) and reported by the engines; each failover with its wall
 //! clock time and its two phases: until the lease was taken (the first write a watch on the
-//! lease key saw) and from then until a query was answered. `SWITCHBOARD_JEPSEN_KILLS` sets the
-//! number of faults (default 5: two kills, two pauses and a restart, CI's short form);
+//! lease key saw) and from then until a query was answered; for each slow disk, the delay, the
+//! syncs it delayed and the creates' latency meanwhile, against the latency while the nemesis was
+//! idle. `SWITCHBOARD_JEPSEN_KILLS` sets the number of faults (default 6: two kills, two pauses,
+//! a slow disk and a restart, CI's short form);
 //! `SWITCHBOARD_JEPSEN_LOGS=<dir>` keeps the engines' and the nats-servers' logs there, and
 //! `SWITCHBOARD_JEPSEN_RUST_LOG` sets the engines' log filter (e.g.
 //! `info,switchboard_nats::cluster=debug`).
@@ -31,6 +40,8 @@ mod common;
 mod engines;
 #[path = "jepsen/load.rs"]
 mod load;
+#[path = "jepsen/slow_disk.rs"]
+mod slow_disk;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -51,9 +62,17 @@ enum Fault {
     KillLeader,
     PauseLeader,
     RestartNats,
+    SlowDisk,
 }
 
-const FAULTS: [Fault; 3] = [Fault::KillLeader, Fault::PauseLeader, Fault::RestartNats];
+/// In this order, so that a kill follows each nats-server crash: the kill then meets groups still
+/// electing their leaders, the failover's worst case (BENCHMARKS.md).
+const FAULTS: [Fault; 4] = [
+    Fault::KillLeader,
+    Fault::PauseLeader,
+    Fault::SlowDisk,
+    Fault::RestartNats,
+];
 
 /// One failover as the clients saw it.
 #[derive(Debug, Clone)]
@@ -124,6 +143,10 @@ struct Nemesis {
     /// Engines that exited on their own (a supervisor's restart brought them back).
     exits: Vec<String>,
     restarts: usize,
+    /// What each slow disk did.
+    slow_disks: Vec<slow_disk::SlowDisk>,
+    /// Slow disks whose server did not catch up (report healthy) within the start's bound.
+    slow_disks_not_caught_up: usize,
 }
 
 #[test]
@@ -135,10 +158,14 @@ fn cluster_mode_keeps_every_acknowledged_command_through_kills_pauses_and_restar
     let faults: usize = std::env::var("SWITCHBOARD_JEPSEN_KILLS")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(5);
+        .unwrap_or(6);
     println!("jepsen: seed {seed} (SWITCHBOARD_SEED={seed} replays it), {faults} faults");
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let mut cluster = NatsCluster::start().expect("a three-node NATS cluster");
+    // A server started on a slow disk reports healthy only once it has caught up: 45 s.
+    let mut cluster = NatsCluster::builder()
+        .ready_timeout(Duration::from_secs(45))
+        .start()
+        .expect("a three-node NATS cluster");
     let urls = cluster.client_urls();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -179,14 +206,18 @@ fn cluster_mode_keeps_every_acknowledged_command_through_kills_pauses_and_restar
                     wall(),
                     index + 1
                 );
-                cluster
-                    .server_mut(index)
-                    .restart()
-                    .expect("restart a nats-server");
-                cluster.wait_for_meta_leader().expect("a meta leader again");
-                rt.block_on(load::wait_until_answered(&client, Duration::from_secs(60)))
-                    .unwrap_or_else(|| panic!("seed {seed}: nothing served after a restart"));
+                restart_plainly(&run, &mut cluster, index);
                 nemesis.restarts += 1;
+            }
+            Fault::SlowDisk => {
+                let mut slowing = Slowing {
+                    run: &run,
+                    cluster: &mut cluster,
+                    engines: &mut engines,
+                    ledger: &ledger,
+                    nemesis: &mut nemesis,
+                };
+                slowing.slow_disk(&mut rng);
             }
         }
         ledger.set_failover(false);
@@ -205,7 +236,7 @@ fn cluster_mode_keeps_every_acknowledged_command_through_kills_pauses_and_restar
     let fenced = engines.fenced_stops();
     let took = engines.takeovers_ms();
     let report = checker::check(&log, &ledger, seed);
-    report_figures(seed, &nemesis, &report, fenced, &took);
+    report_figures(seed, &nemesis, (&report, &ledger), fenced, &took);
     // A resumed zombie is fenced when it appends before it notices its lease is gone, which it
     // does about nine times in ten (BENCHMARKS.md): two pauses make a run without a fenced
     // append rare enough to assert.
@@ -215,6 +246,112 @@ fn cluster_mode_keeps_every_acknowledged_command_through_kills_pauses_and_restar
             "seed {seed}: a paused leader was resumed {} time(s) but no append was fenced",
             nemesis.pauses
         );
+    }
+}
+
+/// Restarts nats-server `index` plainly (SIGKILL, then start), and waits until the cluster has
+/// a meta leader and a query is answered.
+fn restart_plainly(run: &Run<'_>, cluster: &mut NatsCluster, index: usize) {
+    cluster
+        .server_mut(index)
+        .restart()
+        .expect("restart a nats-server");
+    cluster.wait_for_meta_leader().expect("a meta leader again");
+    run.rt
+        .block_on(load::wait_until_answered(
+            run.client,
+            Duration::from_secs(60),
+        ))
+        .unwrap_or_else(|| panic!("seed {}: nothing served after a restart", run.seed));
+}
+
+/// What the slow-disk fault works on.
+struct Slowing<'a, 'r> {
+    run: &'a Run<'r>,
+    cluster: &'a mut NatsCluster,
+    engines: &'a mut Engines,
+    ledger: &'a Ledger,
+    nemesis: &'a mut Nemesis,
+}
+
+impl Slowing<'_, '_> {
+    /// Stops the log stream's leader (else a seeded server) gracefully and starts it again
+    /// under strace with a seeded delay per fsync, moves the log stream's leadership back to
+    /// it, keeps it slow while a seeded number of commands is acknowledged (the slow period,
+    /// measured from a query answered after the move), then stops it gracefully and starts it
+    /// plainly. Graceful stops (SIGTERM: nats-server hands its leaderships over) keep the
+    /// restarts' own cost out of the slow period; `RestartNats` is the crash.
+    fn slow_disk(&mut self, rng: &mut ChaCha8Rng) {
+        let (rt, client, seed) = (self.run.rt, self.run.client, self.run.seed);
+        if !slow_disk::strace_runs() {
+            println!("jepsen: strace does not run here: the slow disk is passed over");
+            return;
+        }
+        let delay_ms = slow_disk::DELAYS_MS[rng.random_range(0..slow_disk::DELAYS_MS.len())];
+        let more = rng.random_range(150..300);
+        let seeded = rng.random_range(0..self.cluster.len());
+        let leader = rt.block_on(slow_disk::log_stream_leader(client));
+        let index = leader
+            .as_deref()
+            .and_then(|name| self.cluster.index_of(name))
+            .unwrap_or(seeded);
+        let server = format!("n{}", index + 1);
+        let summary = tempfile::NamedTempFile::new().expect("strace's summary file");
+        println!(
+            "jepsen: at {:.3} (unix s) restarting {server} (log stream leader: {leader:?}) with a \
+             slow disk, {delay_ms} ms per fsync, for {more} commands",
+            wall()
+        );
+        let nats = self.cluster.server_mut(index);
+        nats.stop().expect("stop a nats-server");
+        let slowed = nats.restart_wrapped(&switchboard_natsd::slow_disk_wrapper(
+            Duration::from_millis(delay_ms),
+            summary.path(),
+        ));
+        // A replica on a slow disk may not catch up with what it missed while it was down (it
+        // reports healthy only once current): then the fault ends there, the server plain again.
+        if let Err(error) = slowed {
+            println!(
+                "jepsen: at {:.3} (unix s) {server} on a slow disk was not healthy (caught up) in \
+                 time; started plainly: {}",
+                wall(),
+                error.to_string().lines().next().unwrap_or_default()
+            );
+            restart_plainly(self.run, self.cluster, index);
+            self.nemesis.slow_disks_not_caught_up += 1;
+            return;
+        }
+        self.cluster
+            .wait_for_meta_leader()
+            .expect("a meta leader again");
+        let moved = rt.block_on(async {
+            let moved = slow_disk::lead_log_stream(client, &server, Duration::from_secs(20)).await;
+            load::wait_until_answered(client, Duration::from_secs(60)).await;
+            moved
+        });
+        let (started, stops_before) = (Instant::now(), self.engines.stops());
+        settle(rt, self.ledger, self.engines, self.nemesis, more)
+            .unwrap_or_else(|| panic!("seed {seed}: the load stalled on a slow disk"));
+        let led_log = rt.block_on(slow_disk::log_stream_leader(client)).as_deref() == Some(&server);
+        let (period, stops) = (started.elapsed(), self.engines.stops() - stops_before);
+        let latencies = self.ledger.create_latencies(started, Instant::now());
+        self.cluster
+            .server_mut(index)
+            .stop()
+            .expect("stop the slow nats-server");
+        restart_plainly(self.run, self.cluster, index);
+        let slowed = slow_disk::SlowDisk {
+            server,
+            led_log: moved && led_log,
+            delay_ms,
+            period,
+            acknowledged: more,
+            syncs: slow_disk::syncs_counted(summary.path()),
+            latencies,
+            stops,
+        };
+        println!("jepsen: at {:.3} (unix s) {slowed}", wall());
+        self.nemesis.slow_disks.push(slowed);
     }
 }
 
@@ -289,7 +426,7 @@ fn pause_leader(run: &Run<'_>, engines: &mut Engines, nemesis: &mut Nemesis) {
 fn report_figures(
     seed: u64,
     nemesis: &Nemesis,
-    report: &checker::Report,
+    (report, ledger): (&checker::Report, &Ledger),
     fenced: usize,
     took: &[u64],
 ) {
@@ -325,6 +462,22 @@ fn report_figures(
     let target = Duration::from_secs(engines::LEASE_TTL_SECS + 1);
     for slow in nemesis.failovers.iter().filter(|f| f.served > target) {
         println!("jepsen: over the TTL plus 1 s: {slow}");
+    }
+    let quiet = ledger.quiet_create_latencies();
+    println!(
+        "jepsen: creates by request while the nemesis was idle: p50 {} ms, p99 {} ms over {}",
+        slow_disk::percentile(&quiet, 50).as_millis(),
+        slow_disk::percentile(&quiet, 99).as_millis(),
+        quiet.len()
+    );
+    for slowed in &nemesis.slow_disks {
+        println!("jepsen: slow disk: {slowed}");
+    }
+    if nemesis.slow_disks_not_caught_up > 0 {
+        println!(
+            "jepsen: slow disks whose server did not catch up in time: {}",
+            nemesis.slow_disks_not_caught_up
+        );
     }
     println!("jepsen: {report}");
 }

@@ -527,7 +527,7 @@ async fn lead(
         }
     };
     let from_seq = engine.next_seq();
-    let (lost_tx, lost) = oneshot::channel();
+    let (lost_tx, lost) = watch::channel(false);
     let (end_tx, end) = oneshot::channel();
     let renewing = tokio::spawn(renew(
         lease,
@@ -553,11 +553,13 @@ async fn lead(
     });
     let serving = Arc::new(Notify::new());
     settings.serving = Some(serving.clone());
-    let mut stop = stop.clone();
+    settings.setup_retry = Some(role.setup_retry());
+    let (mut stop, mut lost_early) = (stop.clone(), lost.clone());
     let ended = async move {
+        let mut lost = lost;
         tokio::select! {
             _ = stop.wait_for(|stopping| *stopping) => StopReason::Shutdown,
-            _ = lost => StopReason::LeaseLost,
+            _ = lost.wait_for(|lost| *lost) => StopReason::LeaseLost,
         }
     };
     let (why_tx, why) = oneshot::channel();
@@ -566,17 +568,24 @@ async fn lead(
     };
     let run = crate::driver::run(client.clone(), engine, settings, shutdown);
     tokio::pin!(run);
+    // The set-up tries its requests again while a stream or consumer elects its leader
+    // (`Leadership::setup_retry`), the lease renewed meanwhile; a lease lost before serving
+    // ends the takeover at once (nothing was served, and an append would be fenced anyway).
     let ran = tokio::select! {
-        ran = &mut run => ran,
+        ran = &mut run => Some(ran),
         () = serving.notified() => {
             let takeover = role.serving(Instant::now());
             metrics.serving(takeover);
             tracing::info!(node_id = %options.node_id, domain = %options.domain.prefix(), from_seq, took_ms = takeover.took.as_millis(), "serving as leader");
-            run.await
+            Some(run.await)
         }
+        _ = lost_early.wait_for(|lost| *lost) => None,
     };
     let _ = end_tx.send(());
     let lease = renewing.await.map_err(nats("stop renewing the lease"))?;
+    let Some(ran) = ran else {
+        return Ok((Some(StopReason::LeaseLost), lease));
+    };
     let reason = match ran {
         Ok(_engine) => why.await.unwrap_or(StopReason::Shutdown),
         Err(DriverError::Engine(EngineError::Log(error))) => {
@@ -628,7 +637,7 @@ async fn take_over(
 async fn renew(
     mut lease: Lease,
     every: Duration,
-    lost: oneshot::Sender<()>,
+    lost: watch::Sender<bool>,
     mut end: oneshot::Receiver<()>,
     metrics: measure::Metrics,
 ) -> Lease {
@@ -648,7 +657,7 @@ async fn renew(
         };
         metrics.lost();
         tracing::warn!(reason = %renewed, "the lease is lost");
-        let _ = lost.send(());
+        let _ = lost.send(true);
         return lease;
     }
 }

@@ -6,6 +6,8 @@ use std::time::{Duration, Instant};
 
 use switchboard_log::LogError;
 
+use crate::driver::SetupRetry;
+
 /// Why a leader stopped serving (the `reason` of the `stopped serving` log line).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StopReason {
@@ -126,6 +128,20 @@ impl Leadership {
         (self.ttl * 2 / 3).max(Duration::from_secs(1))
     }
 
+    /// How a new leader tries its set-up's JetStream requests (the intake and events streams,
+    /// the intake consumer): each try waits a sixth of the TTL (at least 250 ms), and they go on
+    /// for up to twice the TTL, the lease renewed meanwhile. After a nats-server restart a
+    /// stream or consumer whose leader was on it answers nothing until its group has elected
+    /// another, which takes seconds; a leader that gave up at the first unanswered request
+    /// released its lease and took it again a request bound later (BENCHMARKS.md).
+    #[must_use]
+    pub fn setup_retry(&self) -> SetupRetry {
+        SetupRetry {
+            per_try: (self.ttl / 6).max(Duration::from_millis(250)),
+            within: self.ttl * 2,
+        }
+    }
+
     /// How long a renewal sent at `now` may take: until the hold ends, `valid_until` (zero if
     /// it has already ended: the lease is lost without asking).
     #[must_use]
@@ -174,6 +190,13 @@ mod tests {
         assert_eq!(role.renew_every(), Duration::from_secs(1));
         assert_eq!(role.standby_poll_every(), Duration::from_millis(300));
         assert_eq!(role.request_bound(), Duration::from_secs(2));
+        assert_eq!(
+            role.setup_retry(),
+            SetupRetry {
+                per_try: Duration::from_millis(500),
+                within: Duration::from_secs(6)
+            }
+        );
         assert_eq!(
             Leadership::new(Duration::from_secs(1)).request_bound(),
             Duration::from_secs(1)

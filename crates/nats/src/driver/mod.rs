@@ -70,9 +70,15 @@ pub struct DriverSettings {
     pub receipts: Vec<(Timestamp, Receipt)>,
     /// The readiness state the loop reports into (served on `/readyz`).
     pub health: Health,
-    /// Told once the loop serves (subscribed, the intake consumed): cluster mode times a
-    /// takeover to it.
+    /// Told once the loop serves (subscribed; the intake consumed, or with `setup_retry` being
+    /// set up behind the loop): cluster mode times a takeover to it.
     pub serving: Option<std::sync::Arc<tokio::sync::Notify>>,
+    /// How the set-up's JetStream requests (the streams, the intake consumer) are tried:
+    /// `None` (the default) tries each once, waiting the connection's request timeout, before
+    /// the loop serves; cluster mode tries them quickly and again, so that a new leader keeps
+    /// its lease through a stream's or consumer's leader election, and sets the intake up
+    /// behind the loop, serving commands and queries meanwhile (docs/cluster.md).
+    pub setup_retry: Option<SetupRetry>,
     /// Where each snapshot also goes (cluster mode: the domain's snapshot bucket).
     pub snapshot_sink: Option<SnapshotSink>,
     /// Where the keys personal data is sealed under are kept.
@@ -105,11 +111,22 @@ impl DriverSettings {
             receipts: Vec::new(),
             health: Health::new(),
             serving: None,
+            setup_retry: None,
             snapshot_sink: None,
             keystore: KeystoreSetting::DataDir,
             retention: None,
         }
     }
+}
+
+/// Tries of one set-up request: each waits at most `per_try` for its reply, and a failed one
+/// (unanswered or refused by NATS) is tried again until `within` has passed since the first.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SetupRetry {
+    /// The most one try waits for its reply.
+    pub per_try: Duration,
+    /// The most all the tries of one request take together.
+    pub within: Duration,
 }
 
 /// Where the engine keeps the keys its personal data is sealed under (docs/privacy.md).
@@ -160,9 +177,17 @@ impl Keystore {
                 Ok((Self::File(store), keys))
             }
             KeystoreSetting::Kv(config) => {
-                let store = KvKeystore::open(js, config).await?;
-                let had_secret = store.has_secret().await?;
-                let keys = store.load().await?;
+                // The bucket not answering is NATS failing (cluster mode tries it again, then
+                // stops serving), not a keystore to look at.
+                let bucket = |error| match error {
+                    error @ switchboard_privacy::PrivacyError::Bucket { .. } => {
+                        nats("open the keystore bucket")(error)
+                    }
+                    other => DriverError::Keystore(other),
+                };
+                let store = KvKeystore::open(js, config).await.map_err(bucket)?;
+                let had_secret = store.has_secret().await.map_err(bucket)?;
+                let keys = store.load().await.map_err(bucket)?;
                 tracing::info!(bucket = %config.bucket, subjects = keys.len(), "keystore bucket loaded");
                 if !had_secret && log_has_events {
                     tracing::error!(
@@ -182,6 +207,20 @@ impl Keystore {
                 ))
             }
         }
+    }
+
+    /// [`Keystore::open`] as `settings` says, tried as its `setup_retry` says (a keystore
+    /// bucket whose leader was on a restarted nats-server answers nothing until its election).
+    async fn open_tried(
+        settings: &DriverSettings,
+        dir: &Path,
+        js: &async_nats::jetstream::Context,
+        log_has_events: bool,
+    ) -> Result<(Self, Keys), DriverError> {
+        setup::tried(settings.setup_retry, "open the keystore", || {
+            Self::open(&settings.keystore, dir, js, log_has_events)
+        })
+        .await
     }
 
     /// Saves keys the node made (or destroyed). A failure is logged, not fatal: routing goes
@@ -343,7 +382,7 @@ pub async fn run(
             let _ = reports.send(report);
         })
         .map_err(EngineError::Log)?;
-    let (keystore, keys) = Keystore::open(&settings.keystore, &dir, &wired.js, durable > 0).await?;
+    let (keystore, keys) = Keystore::open_tried(&settings, &dir, &wired.js, durable > 0).await?;
     let mut node = Node::new(
         router,
         durable,

@@ -199,6 +199,15 @@ impl Engines {
         Some(())
     }
 
+    /// How many times the engines have logged `stopped serving`, all reasons.
+    pub(crate) fn stops(&self) -> usize {
+        self.logs()
+            .iter()
+            .flat_map(|log| log.lines())
+            .filter(|l| l.contains("stopped serving"))
+            .count()
+    }
+
     /// How many times an engine stopped serving because an append was fenced.
     pub(crate) fn fenced_stops(&self) -> usize {
         self.logs()

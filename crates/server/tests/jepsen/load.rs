@@ -42,6 +42,9 @@ pub(crate) struct Records {
     pub(crate) unanswered: usize,
     /// Commands answered only after at least one retry.
     pub(crate) retried: usize,
+    /// Each create by request answered ok: when, how long from its first send, and whether
+    /// the nemesis was at work meanwhile.
+    pub(crate) create_latencies: Vec<(std::time::Instant, Duration, bool)>,
 }
 
 /// The clients' shared records and progress.
@@ -65,6 +68,35 @@ impl Ledger {
     /// Marks the time of a fault (intake publishes are tagged with it).
     pub(crate) fn set_failover(&self, on: bool) {
         self.failover.store(on, Ordering::SeqCst);
+    }
+
+    /// How long the creates by request sent from `since` to `until` (and answered) took,
+    /// sorted.
+    pub(crate) fn create_latencies(
+        &self,
+        since: std::time::Instant,
+        until: std::time::Instant,
+    ) -> Vec<Duration> {
+        self.latencies_where(|sent, _| sent >= since && sent <= until)
+    }
+
+    /// How long the creates by request answered while the nemesis was idle took, sorted.
+    pub(crate) fn quiet_create_latencies(&self) -> Vec<Duration> {
+        self.latencies_where(|_, during| !during)
+    }
+
+    /// The creates' latencies `keep` keeps, by when each was first sent and whether the
+    /// nemesis was at work.
+    fn latencies_where(&self, keep: impl Fn(std::time::Instant, bool) -> bool) -> Vec<Duration> {
+        let records = self.records.lock().expect("records");
+        let mut took: Vec<Duration> = records
+            .create_latencies
+            .iter()
+            .filter(|(answered, took, during)| keep(*answered - *took, *during))
+            .map(|(_, took, _)| *took)
+            .collect();
+        took.sort();
+        took
     }
 
     /// Commands acknowledged so far.
@@ -112,6 +144,7 @@ pub(crate) async fn command(
     key: &str,
 ) -> Option<(Value, bool)> {
     let deadline = tokio::time::Instant::now() + RETRY_BOUND;
+    let first_sent = crate::wall();
     let mut backoff = Duration::from_millis(50);
     let mut attempts = 0;
     loop {
@@ -128,6 +161,11 @@ pub(crate) async fn command(
             }
         }
         if tokio::time::Instant::now() + backoff > deadline {
+            // Said with the times, to be matched with the engines' logs.
+            println!(
+                "jepsen: {subject} (key {key}), first sent at {first_sent:.3} (unix s), was not \
+                 answered in {attempts} attempts within {RETRY_BOUND:?}"
+            );
             return None;
         }
         // The retry rule's backoff: no leader serves the domain yet.
@@ -264,13 +302,22 @@ async fn create_by_request(client: Client, ledger: Arc<Ledger>, stop: watch::Rec
         n += 1;
         let id = format!("req-{n}");
         let body = json!({"contact_id": id, "channel": "phone", "service": SERVICE});
+        let (sent, during) = (
+            std::time::Instant::now(),
+            ledger.failover.load(Ordering::SeqCst),
+        );
         let answered = command(&client, &subject, &body, &format!("create-{id}")).await;
         count(&ledger, answered.as_ref());
         if let Some((reply, _)) = answered
             && reply["ok"] == true
         {
             let seq = reply["seq"].as_u64().expect("a seq");
-            ledger.acknowledged(|r| r.created.push((id, seq)));
+            let now = std::time::Instant::now();
+            let during = during || ledger.failover.load(Ordering::SeqCst);
+            ledger.acknowledged(|r| {
+                r.created.push((id, seq));
+                r.create_latencies.push((now, now - sent, during));
+            });
         }
     }
 }
