@@ -344,7 +344,6 @@ pub async fn run(
     mut settings: DriverSettings,
     shutdown: impl Future<Output = ()>,
 ) -> Result<Engine, DriverError> {
-    let wired = setup::wire(&client, &settings).await?;
     let EngineParts {
         router,
         log,
@@ -352,6 +351,13 @@ pub async fn run(
         options,
     } = engine.into_parts()?;
     let durable = log.next_seq() - 1;
+    // The streams and the keystore are set up side by side: after a nats-server restart each
+    // may wait seconds for its leader's election (cluster mode tries again meanwhile), and a new
+    // leader serves after the slower of the two, not after their sum.
+    let (wired, (keystore, keys)) = tokio::try_join!(setup::wire(&client, &settings), async {
+        let js = async_nats::jetstream::new(client.clone());
+        Keystore::open_tried(&settings, &dir, &js, durable > 0).await
+    })?;
     tracing::info!(
         commands = %settings.subjects.commands(),
         inbox = %settings.subjects.inbox(),
@@ -382,7 +388,6 @@ pub async fn run(
             let _ = reports.send(report);
         })
         .map_err(EngineError::Log)?;
-    let (keystore, keys) = Keystore::open_tried(&settings, &dir, &wired.js, durable > 0).await?;
     let mut node = Node::new(
         router,
         durable,
