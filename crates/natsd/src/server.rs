@@ -422,19 +422,15 @@ impl NatsServer {
         // `kill` returns once the signal is sent; the threads stop when next scheduled. Wait
         // (bounded) until every one of them is stopped, so that nothing answers after this.
         let pid = self.pid().unwrap_or_default();
-        let deadline = Instant::now() + STOP_TIMEOUT;
-        while !all_threads_stopped(pid) {
-            if Instant::now() >= deadline {
-                return Err(NatsdError::io(
-                    "pausing the server",
-                    std::io::Error::other(format!(
-                        "its threads did not stop within {STOP_TIMEOUT:?}"
-                    )),
-                ));
-            }
-            std::thread::sleep(POLL_INTERVAL);
-        }
-        Ok(())
+        let stopped = poll_until(STOP_TIMEOUT, POLL_INTERVAL, || {
+            Ok::<_, NatsdError>(all_threads_stopped(pid).then_some(()))
+        })?;
+        stopped.ok_or_else(|| {
+            NatsdError::io(
+                "pausing the server",
+                std::io::Error::other(format!("its threads did not stop within {STOP_TIMEOUT:?}")),
+            )
+        })
     }
 
     /// Lets a [`NatsServer::pause`]d server run again (SIGCONT).
@@ -745,22 +741,34 @@ pub fn slow_disk_wrapper(delay: Duration, summary: &Path) -> Vec<String> {
     .to_vec()
 }
 
-/// Waits (at most `bound`) until `child` has exited; whether it has.
-fn wait_exit(child: &mut Child, bound: Duration) -> Result<bool, NatsdError> {
+/// Calls `check` every `every` until it finds something or `bound` has passed (`None` then):
+/// the one way this crate waits on a process or a server, which notify nothing. A check's
+/// error ends the wait.
+pub(crate) fn poll_until<T, E>(
+    bound: Duration,
+    every: Duration,
+    mut check: impl FnMut() -> Result<Option<T>, E>,
+) -> Result<Option<T>, E> {
     let deadline = Instant::now() + bound;
     loop {
-        if child
-            .try_wait()
-            .map_err(|e| NatsdError::io("waiting for the server to exit", e))?
-            .is_some()
-        {
-            return Ok(true);
+        if let Some(found) = check()? {
+            return Ok(Some(found));
         }
         if Instant::now() >= deadline {
-            return Ok(false);
+            return Ok(None);
         }
-        std::thread::sleep(POLL_INTERVAL);
+        std::thread::sleep(every);
     }
+}
+
+/// Waits (at most `bound`) until `child` has exited; whether it has.
+fn wait_exit(child: &mut Child, bound: Duration) -> Result<bool, NatsdError> {
+    let exited = poll_until(bound, POLL_INTERVAL, || {
+        child
+            .try_wait()
+            .map_err(|e| NatsdError::io("waiting for the server to exit", e))
+    })?;
+    Ok(exited.is_some())
 }
 
 /// SIGKILLs and reaps `child`; an already exited child is only reaped.

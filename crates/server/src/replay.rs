@@ -89,7 +89,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
             "Replayed {} events in {:.1} s ({} events/s); the latest is at {}.",
             HumanCount(report.events),
             report.elapsed.as_secs_f64(),
-            HumanCount(per_second(&report)),
+            HumanCount(whole(rate)),
             state.clock()
         );
         say!(
@@ -134,8 +134,12 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Events replayed per second, whole.
-fn per_second(report: &ReplayReport) -> u64 {
-    let micros = report.elapsed.as_micros().max(1);
-    u64::try_from(u128::from(report.events) * 1_000_000 / micros).unwrap_or(u64::MAX)
+/// A rate to show as a whole number.
+#[expect(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    reason = "events per second: positive, finite and far below u64::MAX; rounding is the point"
+)]
+fn whole(rate: f64) -> u64 {
+    rate.round() as u64
 }
