@@ -86,7 +86,7 @@ pub(crate) fn run(args: &Args) -> Result<ExitCode> {
         say!("{value}");
     } else {
         say!(
-            "Replayed {} events in {:.1} s ({} events/s); the latest is at {}.",
+            "Replayed {} events in {:.2} s ({} events/s); the latest is at {}.",
             HumanCount(report.events),
             report.elapsed.as_secs_f64(),
             HumanCount(whole(rate)),
