@@ -1,9 +1,11 @@
 //! Cluster mode on a real three-node NATS cluster: two `switchboard serve` processes with
 //! `[log] backend = "jetstream"` and their own configuration files and data directories, under
 //! continuous creates (requests and the durable intake). The leader is SIGKILLed and the standby
-//! serves; the killed one comes back as a standby; then the leader is paused (SIGSTOP) until
-//! the other takes the lease and appends, and resumed: the zombie's append is fenced and it
-//! stops serving without exiting. At the end every acknowledged create is in the stream exactly
+//! serves; the killed one comes back as a standby; then each engine in turn, as leader, is
+//! paused (SIGSTOP) with a turn decided and not yet appended (held back by pausing the two
+//! nats-servers it is not connected to, so the log stream has no quorum for a moment) until the
+//! other takes the lease and appends, and resumed: each time the zombie's append is fenced and
+//! it stops serving without exiting. At the end every acknowledged create is in the stream exactly
 //! once and the chain verifies; the creates carry customer references and caller numbers, and
 //! no record of the JetStream log holds them in plaintext (the keys in the domain's KV
 //! keystore, shared across failovers). Takeover times are printed (figures, not assertions). And an
@@ -109,13 +111,29 @@ impl Node {
         Self::start_with(id, cluster, root, "")
     }
 
+    /// Starts connected to `cluster`'s server `server` alone (it can then be cut off from the
+    /// others by pausing them).
+    fn start_on(id: &'static str, cluster: &NatsCluster, root: &Path, server: usize) -> Self {
+        Self::launch(id, cluster, &cluster.server(server).client_url(), root, "")
+    }
+
     /// Starts with `engine` added to the `[engine]` section, on `cluster`'s servers, whose
     /// fsync setting it checks at start-up (their monitoring URLs).
     fn start_with(id: &'static str, cluster: &NatsCluster, root: &Path, engine: &str) -> Self {
+        Self::launch(id, cluster, &cluster.client_urls(), root, engine)
+    }
+
+    /// Starts connected to `urls` of `cluster`, with `engine` added to the `[engine]` section.
+    fn launch(
+        id: &'static str,
+        cluster: &NatsCluster,
+        urls: &str,
+        root: &Path,
+        engine: &str,
+    ) -> Self {
         let dir = root.join(id);
         std::fs::create_dir_all(&dir).expect("node dir");
         let config = dir.join("switchboard.toml");
-        let urls = cluster.client_urls();
         let monitors = cluster.monitor_urls();
         let text = format!(
             "[nats]\nurl = \"{urls}\"\nstream_replicas = 3\n\n[engine]\ndata_dir = \"{}\"\n{engine}\n\
@@ -156,20 +174,38 @@ impl Node {
     /// The engine's log, then its own series from `/metrics` (what a stuck engine was doing:
     /// turns submitted and durable, the feed, the intake), for a failure's message.
     async fn logged_and_metrics(&self) -> String {
-        let config = std::fs::read_to_string(&self.config).unwrap_or_default();
-        let address = config
-            .lines()
-            .find_map(|line| line.strip_prefix("address = \""))
-            .and_then(|rest| rest.trim_end_matches('"').parse().ok());
-        let scrape = match address {
-            Some(address) => common::http_get(address, "/metrics").await.1,
-            None => String::new(),
-        };
+        let scrape = self.scrape().await;
         let series: Vec<&str> = scrape
             .lines()
             .filter(|line| line.starts_with("switchboard_") && !line.contains("_bucket{"))
             .collect();
         format!("{}\nits metrics:\n{}", self.logged(), series.join("\n"))
+    }
+
+    /// The engine's `/metrics` text (empty if it does not answer).
+    async fn scrape(&self) -> String {
+        let config = std::fs::read_to_string(&self.config).unwrap_or_default();
+        let address = config
+            .lines()
+            .find_map(|line| line.strip_prefix("address = \""))
+            .and_then(|rest| rest.trim_end_matches('"').parse().ok());
+        match address {
+            Some(address) => common::http_get(address, "/metrics").await.1,
+            None => String::new(),
+        }
+    }
+
+    /// The sum of the counter `name`'s series in the engine's `/metrics` (0 if it has none).
+    async fn counter(&self, name: &str) -> f64 {
+        self.scrape()
+            .await
+            .lines()
+            .filter(|line| {
+                line.strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+            })
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
     }
 }
 
@@ -211,11 +247,14 @@ const LOAD_WORKERS: u64 = 4;
 /// ahead of a leader on a loaded machine without bound (and a failover's backlog grows with it).
 const INBOX_PACE: Duration = Duration::from_millis(20);
 
-/// Pause-and-resume rounds tried before a zombie's append must have been fenced.
-const ZOMBIE_ROUNDS_MAX: usize = 6;
+/// Zombie rounds, the engines taking turns as the zombie.
+const ZOMBIE_ROUNDS: usize = 2;
 
-/// Creates published just before each pause.
-const ZOMBIE_BURST: usize = 30;
+/// Creates in each of a zombie round's two bursts.
+const ZOMBIE_BURST: usize = 8;
+
+/// The counter a burst's decided creates show in.
+const CREATED: &str = "switchboard_contacts_created_total";
 
 #[derive(Default)]
 struct Acknowledged {
@@ -384,11 +423,20 @@ async fn created_in_stream(client: &async_nats::Client) -> BTreeMap<String, u32>
     created
 }
 
-/// Pauses the leader `zombie` until the other node holds the lease and has appended, resumes
-/// it, and waits (at most 20 s) for it to stop serving; returns its new `stopped serving` line
-/// and how long the other took to hold the lease and acknowledge 40 more creates.
+/// One zombie round: the leader `zombie` (engine `i` is connected to server `i` alone) is made
+/// to hold a turn decided and not yet appended, paused (SIGSTOP) until the other engine holds
+/// the lease and has appended, and resumed. Returns its `stopped serving` line and the time
+/// from the pause to the other's 40 more acknowledged creates.
+///
+/// The turn is made so, not waited for by chance: the two servers other than the zombie's are
+/// paused, so the log stream has no quorum and the zombie's append in flight waits; a burst of
+/// creates sent through the zombie's server is decided and submitted (its contacts counted in
+/// the zombie's metrics), then a second one, which the committer must queue behind the first.
+/// The zombie is paused, the servers resumed (the first append lands before any takeover); on
+/// resuming, the zombie appends the queued turn after the new leader's appends: fenced.
 async fn zombie_round(
     js: &async_nats::jetstream::Context,
+    cluster: &mut NatsCluster,
     nodes: &mut [Node; 2],
     zombie: usize,
     progress: &mut tokio::sync::watch::Receiver<usize>,
@@ -396,22 +444,41 @@ async fn zombie_round(
     let other = nodes[1 - zombie].id;
     holder(js, |h| h == nodes[zombie].id).await;
     let stopped_before = nodes[zombie].logged().matches("stopped serving").count();
-    // A burst of creates just before the pause, so that the leader most likely has turns
-    // decided and not yet appended when it stops (what the fence must refuse). Nobody waits for
-    // their replies: they are not among the acknowledged creates the checker counts.
-    let client = js.client();
-    let round = stopped_before;
-    for n in 0..ZOMBIE_BURST {
-        let body = json!({"contact_id": format!("burst-{zombie}-{round}-{n}"),
-            "channel": "email", "service": "council_tax"});
-        client
-            .publish("switchboard.cmd.contact.create", body.to_string().into())
-            .await
-            .expect("publish a burst create");
+    let own_server = connect(&cluster.server(zombie).client_url()).await;
+    let others: Vec<usize> = (0..cluster.len()).filter(|&i| i != zombie).collect();
+    for &server in &others {
+        cluster.server_mut(server).pause().expect("a server pauses");
     }
-    client.flush().await.expect("flush the burst");
+    for burst in 0..2 {
+        let created = nodes[zombie].counter(CREATED).await;
+        for n in 0..ZOMBIE_BURST {
+            let body = json!({"contact_id": format!("burst-{zombie}-{stopped_before}-{burst}-{n}"),
+                "channel": "email", "service": "council_tax"});
+            own_server
+                .publish("switchboard.cmd.contact.create", body.to_string().into())
+                .await
+                .expect("publish a burst create");
+        }
+        own_server.flush().await.expect("flush the burst");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let mut poll = tokio::time::interval(Duration::from_millis(20));
+        while nodes[zombie].counter(CREATED).await <= created {
+            assert!(
+                Instant::now() < deadline,
+                "the leader decided no turn of burst {burst} within 20 s: {}",
+                nodes[zombie].logged_and_metrics().await
+            );
+            poll.tick().await;
+        }
+    }
     nodes[zombie].signal("-STOP");
     let paused = Instant::now();
+    for &server in &others {
+        cluster
+            .server_mut(server)
+            .resume()
+            .expect("a server resumes");
+    }
     holder(js, |h| h == other).await;
     acknowledged_more(progress, 40).await;
     let took = paused.elapsed();
@@ -473,16 +540,17 @@ async fn every_acknowledged_create_once(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
     let _alone = ONE_CLUSTER_AT_A_TIME.lock().await;
-    let cluster = NatsCluster::start().expect("a three-node cluster");
+    let mut cluster = NatsCluster::start().expect("a three-node cluster");
     let urls = cluster.client_urls();
     let root = tempfile::tempdir().expect("temp dir");
     eprintln!("nodes in {}", root.path().display());
     let root = root.path();
     let client = connect(&urls).await;
     let js = async_nats::jetstream::new(client.clone());
+    // Each engine on a server of its own, so that a zombie round can cut one off.
     let mut nodes = [
-        Node::start("a", &cluster, root),
-        Node::start("b", &cluster, root),
+        Node::start_on("a", &cluster, root, 0),
+        Node::start_on("b", &cluster, root, 1),
     ];
     wait_until_serving(&client).await;
     let (load, mut progress) = Load::start(&client);
@@ -509,39 +577,28 @@ async fn the_standby_takes_over_from_a_killed_leader_and_a_zombie_is_fenced() {
     );
     acknowledged_more(&mut progress, 60).await;
 
-    // The killed one comes back as a standby; then the leader is paused until the other holds
-    // the lease and has appended, and resumed: it stops serving. A turn it had queued at the
-    // pause is appended as it stops: if the new leader had appended since, the zombie's append
-    // is fenced; if not, the zombie's lands and the new leader's next append is fenced (and it
-    // takes over again after reading it). Whether a turn was queued at the pause is chance:
-    // rounds until some append was fenced.
+    // The killed one comes back as a standby; then each engine in turn is made a zombie: paused
+    // with a turn decided and not yet appended until the other holds the lease and has
+    // appended, then resumed (see `zombie_round`). Each time, the zombie's append is fenced.
     nodes[leader].restart();
     let mut zombie = standby;
-    let mut fenced = false;
-    for round in 1..=ZOMBIE_ROUNDS_MAX {
-        let (reason, took) = zombie_round(&js, &mut nodes, zombie, &mut progress).await;
+    for round in 1..=ZOMBIE_ROUNDS {
+        let (reason, took) =
+            zombie_round(&js, &mut cluster, &mut nodes, zombie, &mut progress).await;
         eprintln!(
             "zombie round {round}: {} ms from the pause to 40 more acknowledged creates; {} \
              stopped serving: {reason}",
             took.as_millis(),
             nodes[zombie].id
         );
-        let fences: usize = nodes
-            .iter()
-            .map(|node| node.logged().matches("reason=\"fenced\"").count())
-            .sum();
-        if fences > 0 {
-            fenced = true;
-            break;
-        }
-        zombie = usize::from(holder(&js, |h| !h.is_empty()).await == nodes[1].id);
+        assert!(
+            reason.contains("reason=\"fenced\""),
+            "zombie round {round}: {} was not fenced: {reason}\n{}",
+            nodes[zombie].id,
+            nodes[zombie].logged()
+        );
+        zombie = 1 - zombie;
     }
-    assert!(
-        fenced,
-        "no append was fenced in {ZOMBIE_ROUNDS_MAX} zombie rounds: {}\n{}",
-        nodes[0].logged(),
-        nodes[1].logged()
-    );
     acknowledged_more(&mut progress, 20).await;
     let acked = load.finish().await;
 
