@@ -7,12 +7,16 @@
 //! # The rules
 //!
 //! - **Order by construction.** Event `n` is published with `Nats-Msg-Id: n` and
-//!   `Nats-Expected-Last-Msg-Id: n-1`: JetStream refuses it unless the stream's last message is
-//!   event `n-1`. So a window of events may be in flight at once, yet a failed event can never be
-//!   overtaken by a later one, and an acknowledgement of `n` (stored or duplicate) means every
-//!   event up to `n` is stored. Event 1 goes without the header (an empty stream has no last
-//!   message id), and so does the one event published after a check of the stream found that
-//!   JetStream has forgotten its last message id (a server restart after the duplicate window).
+//!   `Nats-Expected-Last-Sequence` set to the stream sequence event `n-1` was stored at: JetStream
+//!   refuses it unless the stream's last message is event `n-1`. So a window of events may be in
+//!   flight at once, yet a failed event can never be overtaken by a later one, and an
+//!   acknowledgement of `n` (stored or duplicate) means every event up to `n` is stored. The
+//!   feed learns where the stream's sequence stands from its tail (the last message's stream
+//!   sequence and `Switchboard-Seq`, an [`Anchor`]); with ordered publishing each event takes the
+//!   next stream sequence, so one anchor serves every event after it. The stream sequence is in
+//!   every replica's store, so a nats-server that restarts agrees with its peers on it (unlike
+//!   the last message id, which a replica that caught up from its peers can get wrong and then
+//!   refuse to apply what the leader stored: nats-server's `last msgid mismatch`).
 //! - **On any failure, publish again from the first unconfirmed event**, in order, after a
 //!   backoff: what was in flight behind the failed event is refused for order and goes again too.
 //!   Acknowledgements of an abandoned attempt (an older epoch) still confirm; their failures are
@@ -20,7 +24,9 @@
 //! - **Resume after the stream's last event.** At start the shell reads the stream's last
 //!   message's `Switchboard-Seq` ([`StreamTail`]); with ordered publishing the stream has no gap,
 //!   so everything up to it is stored. A refusal for order of the first unconfirmed event means
-//!   the feed's idea of the stream is wrong; it reads the tail again and resumes after it.
+//!   the stream does not end where the feed thinks (the event was stored but its
+//!   acknowledgement lost: JetStream checks the sequence before its duplicate window; another
+//!   leader published; the stream was made again): it reads the tail again and resumes after it.
 //! - **The log is the source.** Durable events handed over by the loop are held in memory (at
 //!   most [`HELD_EVENTS_MAX`]); whatever did not fit, or came before the feed was ready, is read
 //!   back from the log ([`READ_EVENTS_MAX`] at a time).
@@ -64,8 +70,8 @@ pub(crate) const RETRY_WAIT_MIN: Duration = Duration::from_millis(100);
 /// The longest wait before trying again after a failure.
 pub(crate) const RETRY_WAIT_MAX: Duration = Duration::from_secs(5);
 
-/// The header naming the message id the stream's last message must have.
-pub(crate) const EXPECTED_LAST_MSG_ID_HEADER: &str = "Nats-Expected-Last-Msg-Id";
+/// The header naming the stream sequence the stream's last message must have.
+pub(crate) const EXPECTED_LAST_SEQUENCE_HEADER: &str = "Nats-Expected-Last-Sequence";
 
 /// JetStream's answer to one published event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,7 +80,8 @@ pub(crate) enum Ack {
     Stored,
     /// Stored before (JetStream's duplicate window knew the message id).
     Duplicate,
-    /// Refused: the stream's last message is not the previous event.
+    /// Refused: the stream's last message is not the previous event (its sequence is not the
+    /// expected one).
     WrongLast,
     /// No answer, a timeout, the stream unavailable, or any other error: not known to be stored.
     Failed,
@@ -85,11 +92,48 @@ pub(crate) enum Ack {
 pub(crate) enum StreamTail {
     /// The stream has never held a message.
     Empty,
-    /// The stream's last message is this event (its `Switchboard-Seq`).
-    Event(u64),
-    /// The stream has held messages but keeps none (all older than its `max_age`): it cannot say
-    /// where the feed stopped.
-    Expired,
+    /// The stream's last message is event `event` (its `Switchboard-Seq`), stored at stream
+    /// sequence `stream_seq`.
+    Event {
+        /// The last message's `Switchboard-Seq`.
+        event: u64,
+        /// The last message's stream sequence.
+        stream_seq: u64,
+    },
+    /// The stream has held messages, the last at `stream_seq`, but keeps none (all older than
+    /// its `max_age`): it cannot say where the feed stopped.
+    Expired {
+        /// The stream's last sequence.
+        stream_seq: u64,
+    },
+}
+
+impl StreamTail {
+    /// The stream's last sequence (0 for a stream that never held a message).
+    fn stream_seq(self) -> u64 {
+        match self {
+            Self::Empty => 0,
+            Self::Event { stream_seq, .. } | Self::Expired { stream_seq } => stream_seq,
+        }
+    }
+}
+
+/// Where the events stream's sequence stands against the events: everything up to event `event`
+/// is stored, the last of it at stream sequence `stream_seq` (0: the stream was empty). Event
+/// `n` after it is expected at `stream_seq + (n - event)`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+struct Anchor {
+    event: u64,
+    stream_seq: u64,
+}
+
+impl Anchor {
+    /// The stream sequence the stream's last message must have when event `seq` is published:
+    /// that of event `seq - 1`. (`seq` is always past the anchor; if it were not, the expectation
+    /// would be refused for order, never stored out of order.)
+    fn expected_last_sequence(self, seq: u64) -> u64 {
+        self.stream_seq + (seq - 1).saturating_sub(self.event)
+    }
 }
 
 /// One event to publish to the events stream.
@@ -101,22 +145,23 @@ pub(crate) struct Publish {
     pub(crate) epoch: u64,
     /// `{p}.events.<type>`.
     pub(crate) subject: Subject,
-    /// The message id the stream's last message must have, if checked.
-    pub(crate) expected_last: Option<u64>,
+    /// The stream sequence the stream's last message must have (`None` only under the legacy
+    /// rules of the tests).
+    pub(crate) expected_last_sequence: Option<u64>,
     /// The event as JSON.
     pub(crate) body: Bytes,
 }
 
 impl Publish {
-    /// The message's headers: `Nats-Msg-Id`, `Switchboard-Seq` and, when checked,
-    /// `Nats-Expected-Last-Msg-Id`.
+    /// The message's headers: `Nats-Msg-Id`, `Switchboard-Seq` and
+    /// `Nats-Expected-Last-Sequence`.
     pub(crate) fn headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
         let seq = self.seq.to_string();
         headers.insert("Nats-Msg-Id", seq.as_str());
         headers.insert(SEQ_HEADER, seq.as_str());
-        if let Some(last) = self.expected_last {
-            headers.insert(EXPECTED_LAST_MSG_ID_HEADER, last.to_string().as_str());
+        if let Some(last) = self.expected_last_sequence {
+            headers.insert(EXPECTED_LAST_SEQUENCE_HEADER, last.to_string().as_str());
         }
         headers
     }
@@ -187,9 +232,8 @@ pub(crate) struct EventsFeed {
     retry_at: Option<Timestamp>,
     /// Failures since the last progress, for the backoff.
     failures: u32,
-    /// Whether the next publish of `confirmed + 1` goes without the expected-last header
-    /// (the tail was read and JetStream had forgotten its last message id).
-    unchecked: bool,
+    /// Where the stream's sequence stands, from the last read of its tail.
+    anchor: Anchor,
     counts: Counts,
     /// Test-only: today's rules before this type, to show the simulation finds their defects.
     #[cfg(test)]
@@ -226,7 +270,7 @@ impl EventsFeed {
             deadlines: VecDeque::new(),
             retry_at: None,
             failures: 0,
-            unchecked: false,
+            anchor: Anchor::default(),
             counts: Counts::default(),
             #[cfg(test)]
             legacy: None,
@@ -330,14 +374,9 @@ impl EventsFeed {
         let starting = !self.resumed;
         self.resumed = true;
         let resume_after = match (tail, starting) {
-            (StreamTail::Event(last), _) => {
-                // JetStream refused the event after `confirmed` although the stream ends there:
-                // it has forgotten its last message id, so the next event goes unchecked.
-                self.unchecked = !starting && last == self.confirmed;
-                last
-            }
+            (StreamTail::Event { event, .. }, _) => event,
             (StreamTail::Empty, true) => 0,
-            (StreamTail::Expired, true) => {
+            (StreamTail::Expired { .. }, true) => {
                 tracing::warn!(
                     durable = self.durable,
                     "the events stream keeps no message (all older than its max_age): it cannot \
@@ -345,16 +384,19 @@ impl EventsFeed {
                 );
                 self.durable
             }
-            (StreamTail::Empty | StreamTail::Expired, false) => {
+            (StreamTail::Empty | StreamTail::Expired { .. }, false) => {
                 // Made again, or everything in it expired: nothing in it to keep order with.
                 tracing::warn!(
                     confirmed = self.confirmed,
                     "the events stream holds no message (made again, or all expired); going on \
                      after the last event it stored"
                 );
-                self.unchecked = true;
                 self.confirmed
             }
+        };
+        self.anchor = Anchor {
+            event: resume_after,
+            stream_seq: tail.stream_seq(),
         };
         if resume_after > self.durable {
             tracing::warn!(
@@ -488,15 +530,15 @@ impl EventsFeed {
             .entry(name)
             .or_insert_with(|| Subject::from(self.subjects.event(name)))
             .clone();
-        let checked = seq > 1 && !(self.unchecked && seq == self.confirmed + 1);
+        let expected = Some(self.anchor.expected_last_sequence(seq));
         #[cfg(test)]
-        let checked = checked && self.legacy.is_none();
+        let expected = expected.filter(|_| self.legacy.is_none());
         self.deadlines.push_back((seq, now + ACK_WAIT_MAX));
         Some(Transmit::Publish(Publish {
             seq,
             epoch: self.epoch,
             subject,
-            expected_last: checked.then(|| seq - 1),
+            expected_last_sequence: expected,
             body: Bytes::from(body),
         }))
     }
@@ -515,7 +557,6 @@ impl EventsFeed {
         self.next = self.next.max(seq + 1);
         self.held_end = self.held_end.max(seq + 1);
         self.failures = 0;
-        self.unchecked = false;
         while self.deadlines.front().is_some_and(|&(s, _)| s <= seq) {
             self.deadlines.pop_front();
         }
@@ -607,6 +648,89 @@ pub(crate) mod simulation;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The stream sequences the feed expects for the events it publishes next, taken until it
+    /// has none to publish.
+    fn expectations(feed: &mut EventsFeed, now: Timestamp) -> Vec<(u64, Option<u64>)> {
+        std::iter::from_fn(|| match feed.poll_transmit(now)? {
+            Transmit::Publish(publish) => Some((publish.seq, publish.expected_last_sequence)),
+            other => panic!("a publish, not {other:?}"),
+        })
+        .collect()
+    }
+
+    /// Answers the feed's read of the stream's tail (which it must be asking for) with `tail`.
+    fn tail_read(feed: &mut EventsFeed, now: Timestamp, tail: StreamTail) {
+        assert!(matches!(
+            feed.poll_transmit(now),
+            Some(Transmit::ReadStreamTail)
+        ));
+        feed.handle_stream_tail(now, Some(tail));
+    }
+
+    /// The feed's answer to `seq` refused for order: after its backoff, it reads the tail, which
+    /// says `tail`. Returns the time after the backoff.
+    fn refused_for_order(
+        feed: &mut EventsFeed,
+        now: Timestamp,
+        seq: u64,
+        tail: StreamTail,
+    ) -> Timestamp {
+        feed.handle_ack(now, seq, feed.epoch(), Ack::WrongLast);
+        let later = now + Duration::from_secs(10);
+        feed.handle_timeout(later);
+        tail_read(feed, later, tail);
+        later
+    }
+
+    #[test]
+    fn each_event_expects_the_stream_sequence_of_the_one_before() {
+        let now = Timestamp::from_millis(1_000);
+        let mut feed = EventsFeed::new(Subjects::new("t").expect("a valid prefix"), 100);
+        // The stream ends with event 100 at stream sequence 503 (it held other messages first).
+        let tail = StreamTail::Event {
+            event: 100,
+            stream_seq: 503,
+        };
+        tail_read(&mut feed, now, tail);
+        let events: Vec<Event> = (101..=103).map(simulation::event).collect();
+        feed.handle_durable(101, Arc::new(events));
+        assert_eq!(
+            expectations(&mut feed, now),
+            [(101, Some(503)), (102, Some(504)), (103, Some(505))]
+        );
+
+        // Event 101 was stored meanwhile (another leader, or a lost acknowledgement): refused for
+        // order, the feed reads the tail and goes on after it.
+        let tail = StreamTail::Event {
+            event: 101,
+            stream_seq: 504,
+        };
+        let later = refused_for_order(&mut feed, now, 101, tail);
+        assert_eq!(
+            expectations(&mut feed, later),
+            [(102, Some(504)), (103, Some(505))]
+        );
+        feed.handle_ack(later, 103, feed.epoch(), Ack::Stored);
+        assert!(feed.is_idle(), "event 103 stored: everything up to it is");
+    }
+
+    #[test]
+    fn an_empty_stream_expects_sequence_0_and_a_stream_made_again_starts_over() {
+        let now = Timestamp::from_millis(1_000);
+        let mut feed = EventsFeed::new(Subjects::new("t").expect("a valid prefix"), 0);
+        tail_read(&mut feed, now, StreamTail::Empty);
+        feed.handle_durable(1, Arc::new(vec![simulation::event(1)]));
+        assert_eq!(expectations(&mut feed, now), [(1, Some(0))]);
+        feed.handle_ack(now, 1, feed.epoch(), Ack::Stored);
+
+        // The stream is made again: event 2 is refused, the tail says empty, and event 2 goes
+        // as the new stream's first.
+        feed.handle_durable(2, Arc::new(vec![simulation::event(2)]));
+        assert_eq!(expectations(&mut feed, now), [(2, Some(1))]);
+        let later = refused_for_order(&mut feed, now, 2, StreamTail::Empty);
+        assert_eq!(expectations(&mut feed, later), [(2, Some(0))]);
+    }
 
     #[test]
     fn a_stream_is_consistent_when_its_count_matches_its_ends() {

@@ -266,7 +266,7 @@ pub(super) async fn sleep(wait: Option<Duration>) {
 /// The feed's reading of a failed publish.
 fn refused(error: &jetstream::context::PublishError) -> Ack {
     match error.kind() {
-        PublishErrorKind::WrongLastMessageId => Ack::WrongLast,
+        PublishErrorKind::WrongLastSequence => Ack::WrongLast,
         _ => Ack::Failed,
     }
 }
@@ -335,7 +335,9 @@ async fn read_tail(mut stream: stream::Stream) -> Option<StreamTail> {
         return Some(StreamTail::Empty);
     }
     if state.messages == 0 {
-        return Some(StreamTail::Expired);
+        return Some(StreamTail::Expired {
+            stream_seq: state.last_sequence,
+        });
     }
     let last = match stream.get_raw_message(state.last_sequence).await {
         Ok(message) => event_seq(&message),
@@ -370,5 +372,8 @@ async fn read_tail(mut stream: stream::Stream) -> Option<StreamTail> {
              event {last}, and check for a missing one"
         );
     }
-    Some(StreamTail::Event(last))
+    Some(StreamTail::Event {
+        event: last,
+        stream_seq: state.last_sequence,
+    })
 }

@@ -1,7 +1,7 @@
 //! A deterministic fault simulation of the events feed: a seeded run drives the real
 //! [`EventsFeed`] against a simulated JetStream stream (ordered storage, dedupe by message id
-//! within a window, the expected-last-message-id check, a last message id forgotten by a server
-//! restart, unavailability), a simulated network (delays, lost publishes, acknowledgements that
+//! within a window, the expected-last-sequence check, a server restart that forgets the
+//! duplicate window's old ids, unavailability), a simulated network (delays, lost publishes, acknowledgements that
 //! fail, get lost, come late or out of order, publishes delivered twice) and a simulated log,
 //! and crashes and restarts the engine at any step.
 //!
@@ -70,8 +70,6 @@ enum Violation {
 pub(crate) struct Stored {
     /// Its `Switchboard-Seq`.
     pub(crate) seq: u64,
-    /// When it was stored.
-    at: Duration,
 }
 
 /// A JetStream stream, as far as the feed can tell (the node's simulation uses it too).
@@ -80,8 +78,8 @@ pub(crate) struct SimStream {
     pub(crate) messages: Vec<Stored>,
     /// Message ids and when they were stored, for the duplicate window.
     ids: HashMap<u64, Duration>,
-    /// The last message's id, as the server remembers it.
-    last_msg_id: Option<u64>,
+    /// The last message's stream sequence (never forgotten: it is in the store).
+    last_sequence: u64,
     /// Refuses everything until then.
     pub(crate) unavailable_until: Duration,
 }
@@ -91,6 +89,12 @@ impl SimStream {
         if now < self.unavailable_until {
             return Ack::Failed;
         }
+        // As nats-server does: the sequence first, then the duplicate window.
+        if let Some(expected) = publish.expected_last_sequence
+            && self.last_sequence != expected
+        {
+            return Ack::WrongLast;
+        }
         if self
             .ids
             .get(&publish.seq)
@@ -98,30 +102,17 @@ impl SimStream {
         {
             return Ack::Duplicate;
         }
-        if let Some(expected) = publish.expected_last
-            && self.last_msg_id != Some(expected)
-        {
-            return Ack::WrongLast;
-        }
-        self.messages.push(Stored {
-            seq: publish.seq,
-            at: now,
-        });
+        self.messages.push(Stored { seq: publish.seq });
         self.ids.insert(publish.seq, now);
-        self.last_msg_id = Some(publish.seq);
+        self.last_sequence += 1;
         Ack::Stored
     }
 
     /// nats-server restarts: it rebuilds its message ids from the messages inside the duplicate
-    /// window, so it forgets the last message id if the last message is older.
+    /// window, and forgets older ones (its stream sequence is in the store and stays).
     pub(crate) fn restart(&mut self, now: Duration) {
         self.ids
             .retain(|_, at| now.saturating_sub(*at) <= DUPLICATE_WINDOW);
-        self.last_msg_id = self
-            .messages
-            .last()
-            .filter(|m| now.saturating_sub(m.at) <= DUPLICATE_WINDOW)
-            .map(|m| m.seq);
     }
 
     pub(crate) fn tail(&self, now: Duration) -> Option<StreamTail> {
@@ -131,7 +122,10 @@ impl SimStream {
         Some(
             self.messages
                 .last()
-                .map_or(StreamTail::Empty, |m| StreamTail::Event(m.seq)),
+                .map_or(StreamTail::Empty, |m| StreamTail::Event {
+                    event: m.seq,
+                    stream_seq: self.last_sequence,
+                }),
         )
     }
 }
@@ -173,7 +167,8 @@ struct World {
     seen: HashSet<u64>,
 }
 
-fn event(seq: u64) -> Event {
+/// An event numbered `seq` (what it says does not matter to the feed).
+pub(crate) fn event(seq: u64) -> Event {
     Event {
         at: Timestamp::from_millis(seq),
         kind: EventKind::AgentLoggedOut {

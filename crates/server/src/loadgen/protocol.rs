@@ -4,7 +4,7 @@
 //! replies of the same sizes, publishes an offer of the same size to the agent's subject and the
 //! same desktop notices, and puts the same events into a JetStream stream of the same kind (file
 //! storage, 120 s duplicate window), each with `Nats-Msg-Id`, `Switchboard-Seq` and
-//! `Nats-Expected-Last-Msg-Id`, its acknowledgement awaited with at most 256 in flight, as the
+//! `Nats-Expected-Last-Sequence`, its acknowledgement awaited with at most 256 in flight, as the
 //! engine's events feed. Each batch of commands (whatever has arrived, up to 1,024) is handed
 //! with its answers' events to a committer thread, which appends whatever batches have queued
 //! with one write and one `fdatasync` (group commit, as the engine's log); a batch's answers go
@@ -471,10 +471,9 @@ impl Relay {
             let number = seq.to_string();
             headers.insert("Nats-Msg-Id", number.as_str());
             headers.insert("Switchboard-Seq", number.as_str());
-            if seq > 1 {
-                let last = (seq - 1).to_string();
-                headers.insert("Nats-Expected-Last-Msg-Id", last.as_str());
-            }
+            // Its stream is its own and new: event `seq - 1` is at stream sequence `seq - 1`.
+            let last = (seq - 1).to_string();
+            headers.insert("Nats-Expected-Last-Sequence", last.as_str());
             let ack: Acked = match self.js.publish_with_headers(subject, headers, body).await {
                 Ok(ack) => async move { ack.await.is_ok() }.boxed(),
                 Err(_) => std::future::ready(false).boxed(),

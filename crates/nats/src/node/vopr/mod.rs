@@ -4,8 +4,8 @@
 //! `fdatasync`s, a crash at any point with a torn tail, recovery through the real
 //! `Engine::open`), a simulated NATS (delays and reordering across subjects, core messages lost
 //! while the engine's connection is down, JetStream redelivery and duplicate deliveries, acks
-//! that fail or never come back, an events stream that is unavailable for a while or forgets
-//! its last message id) and clients speaking the wire contract, with the engine's process
+//! that fail or never come back, an events stream that is unavailable for a while or restarts
+//! and forgets its old message ids) and clients speaking the wire contract, with the engine's process
 //! crashing and restarting.
 //!
 //! As things leave the node and after every step it checks: nothing is replied, acknowledged,
