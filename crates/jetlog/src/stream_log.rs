@@ -403,30 +403,41 @@ impl StreamReader {
 
     /// The next record, checked; `None` past the end the reader started with. Each message is
     /// waited for at most the configuration's request bound.
+    ///
+    /// A message from before the record expected is passed over: async-nats makes an ordered
+    /// consumer again when it loses it (deleted, heartbeats missed, a server restarted) from
+    /// after the last message it delivered, which for one lost before it delivered any is the
+    /// stream's first. A message from after it is a record missing: the stream is damaged.
     pub async fn next(&mut self) -> Option<Result<Record, LogError>> {
         if self.position.next_seq > self.end_seq {
             return None;
         }
         let messages = self.messages.as_mut()?;
         let timeout = self.config.request_timeout;
-        let next = match tokio::time::timeout(timeout, messages.next()).await {
-            Ok(Some(Ok(message))) => message,
-            Ok(Some(Err(error))) => return Some(Err(stream_error("read a record", &error))),
-            Ok(None) => {
-                let error = JetStreamError::Stream("the reader's consumer ended".to_owned());
-                return Some(Err(backend("read a record", error)));
-            }
-            Err(_) => {
-                let error = JetStreamError::Stream(format!("no record within {timeout:?}"));
-                return Some(Err(backend("read a record", error)));
+        let expected = self.position.next_seq;
+        let next = loop {
+            let next = match tokio::time::timeout(timeout, messages.next()).await {
+                Ok(Some(Ok(message))) => message,
+                Ok(Some(Err(error))) => return Some(Err(stream_error("read a record", &error))),
+                Ok(None) => {
+                    let error = JetStreamError::Stream("the reader's consumer ended".to_owned());
+                    return Some(Err(backend("read a record", error)));
+                }
+                Err(_) => {
+                    let error = JetStreamError::Stream(format!("no record within {timeout:?}"));
+                    return Some(Err(backend("read a record", error)));
+                }
+            };
+            match next.info().map(|info| info.stream_sequence).ok() {
+                Some(seq) if seq == expected => break next,
+                Some(seq) if seq < expected => {} // Delivered again by a consumer made again.
+                stream_seq => {
+                    let problem =
+                        format!("the stream delivered seq {stream_seq:?} for record {expected}");
+                    return Some(Err(damaged(&self.config, expected, problem)));
+                }
             }
         };
-        let expected = self.position.next_seq;
-        let stream_seq = next.info().map(|info| info.stream_sequence).ok();
-        if stream_seq != Some(expected) {
-            let problem = format!("the stream delivered seq {stream_seq:?} for record {expected}");
-            return Some(Err(damaged(&self.config, expected, problem)));
-        }
         let checked = unframe_record(&next.payload, self.config.record_bytes_max)
             .and_then(|record| self.position.advance(&record).map(|()| record));
         Some(checked.map_err(|problem| damaged(&self.config, expected, problem.to_string())))

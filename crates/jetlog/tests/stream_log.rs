@@ -1,12 +1,13 @@
 //! The JetStream log against a real three-node cluster: records read back as written, the hash
-//! chain the file log's, a stale writer fenced with nothing of its batch stored, and nothing
-//! acknowledged lost when servers are killed.
+//! chain the file log's, a stale writer fenced with nothing of its batch stored, nothing
+//! acknowledged lost when servers are killed, and a reader that goes on when its consumer is
+//! made again.
 
 mod common;
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
-use switchboard_jetlog::{ATOMIC_BATCH_MAX, JetStreamConfig, JetStreamLog};
+use switchboard_jetlog::{ATOMIC_BATCH_MAX, JetStreamConfig, JetStreamLog, StreamReader};
 use switchboard_log::{Entry, EventLog, FileLog, LogError, LogOptions};
 use switchboard_natsd::NatsCluster;
 
@@ -250,4 +251,44 @@ fn acknowledged_batches_survive_servers_killed_and_restarted() {
     let payloads: Vec<_> = read.iter().map(|record| &record.payload).collect();
     let expected: Vec<_> = written.iter().map(|entry| &entry.payload).collect();
     assert_eq!(payloads, expected);
+}
+
+#[test]
+fn a_reader_whose_consumer_is_made_again_reads_on_from_where_it_was() {
+    // A reader's ordered consumer lost before it delivered anything (here deleted) is made again
+    // by async-nats from after the last message it delivered: the stream's first. The reader
+    // passes over what comes before the record it expects, rather than call the stream damaged.
+    let cluster = NatsCluster::start().expect("cluster");
+    let rt = runtime();
+    let client = rt.block_on(connect(&cluster));
+    let js = context(&rt, &client);
+    let config = config("remade");
+    let mut log = rt
+        .block_on(JetStreamLog::open(client, config.clone()))
+        .expect("open");
+    let mut rng = ChaCha8Rng::seed_from_u64(seed());
+    log.append(&entries(&mut rng, 10, 1_000)).expect("append");
+
+    let read = rt.block_on(async {
+        let mut reader = StreamReader::start(&js, &config, 6)
+            .await
+            .expect("a reader from record 6");
+        let stream = js.get_stream(&config.stream).await.expect("the stream");
+        let names: Vec<String> = futures::TryStreamExt::try_collect(stream.consumer_names())
+            .await
+            .expect("the stream's consumers");
+        assert_eq!(names.len(), 1, "the reader's consumer alone: {names:?}");
+        for name in &names {
+            stream
+                .delete_consumer(name)
+                .await
+                .expect("consumer deleted");
+        }
+        let mut read = Vec::new();
+        while let Some(record) = reader.next().await {
+            read.push(record.expect("a record, not damage").seq);
+        }
+        read
+    });
+    assert_eq!(read, (6..=10).collect::<Vec<u64>>());
 }
