@@ -17,7 +17,9 @@
 //! - every acknowledged command's effects are in the log exactly once;
 //! - no contact was ever offered to two agents at once;
 //! - every intake message JetStream acknowledged, during a failover too, was routed;
-//! - the zombie's appends were fenced (counted from the engines' `stopped serving` lines).
+//! - the zombie's appends were fenced (counted from the engines' `stopped serving` lines);
+//! - the events stream, fed by whichever engine led, holds the log's events: message `k` is
+//!   event `k`, of the log's type, none missing or repeated.
 //!
 //! An engine that exits on its own (rather than standing by again) is started again before the
 //! next fault, as its supervisor (systemd, compose) would, and named in the figures.
@@ -231,8 +233,11 @@ fn cluster_mode_keeps_every_acknowledged_command_through_kills_pauses_and_restar
     }
 
     rt.block_on(checker::wait_for_intake(&client, &ledger, seed));
+    let fed = rt.block_on(checker::events_stream(&client, seed));
     engines.stop_all();
     let log = rt.block_on(checker::final_log(&client, seed));
+    let fed = fed.check_against(&log, seed);
+    println!("jepsen: the events stream holds the log's first {fed} events, each once, in order");
     let fenced = engines.fenced_stops();
     let took = engines.takeovers_ms();
     let report = checker::check(&log, &ledger, seed);

@@ -1,14 +1,19 @@
 //! The checker: reads the domain's final log from JetStream (checking the whole chain as
-//! `audit verify` does) and holds it against what the clients were told.
+//! `audit verify` does) and holds it against what the clients were told; and reads the events
+//! stream the leaders fed through every failover, which must hold the log's events exactly.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::time::Duration;
 
 use async_nats::Client;
+use async_nats::jetstream::{self, consumer, stream};
+use futures::StreamExt;
 use switchboard_core::{Event, EventKind};
 use switchboard_jetlog::{JetStreamConfig, JetStreamLog, StreamReader};
 use switchboard_nats::cluster::Domain;
+use switchboard_nats::{DriverSettings, SEQ_HEADER};
+use switchboard_wire::Subjects;
 
 use crate::PREFIX;
 use crate::load::Ledger;
@@ -28,7 +33,7 @@ fn log_config() -> JetStreamConfig {
 /// the leader takes the intake's backlog after the last fault.
 pub(crate) async fn wait_for_intake(client: &Client, ledger: &Ledger, seed: u64) {
     let config = log_config();
-    let context = async_nats::jetstream::new(client.clone());
+    let context = jetstream::new(client.clone());
     let intake: BTreeSet<String> = {
         let records = ledger.records.lock().expect("records");
         records.intake.iter().map(|(id, _)| id.clone()).collect()
@@ -53,13 +58,98 @@ pub(crate) async fn wait_for_intake(client: &Client, ledger: &Ledger, seed: u64)
     }
 }
 
+/// The events stream as the leaders fed it: the event type of each message, in the stream's
+/// order (message `k` is event `k`).
+pub(crate) struct EventsFed {
+    types: Vec<String>,
+}
+
+/// Waits (at most 60 s, the load stopped) until the events stream ends where the log does, then
+/// reads it whole and checks that message `k` is event `k` (its `Switchboard-Seq`): every event
+/// of the log once, in order, none missing, through every failover and nats-server restart.
+pub(crate) async fn events_stream(client: &Client, seed: u64) -> EventsFed {
+    let context = jetstream::new(client.clone());
+    let subjects = Subjects::new(PREFIX).expect("a valid prefix");
+    let name = DriverSettings::new(subjects.clone()).events_stream;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut poll = tokio::time::interval(Duration::from_millis(500));
+    let last = loop {
+        poll.tick().await;
+        let logged = last_sequence(&context, &log_config().stream).await;
+        let fed = last_sequence(&context, &name).await;
+        if logged.is_some() && logged == fed {
+            break fed.unwrap_or_default();
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "seed {seed}: the events stream ends at {fed:?}, the log at {logged:?}, 60 s after \
+             the load stopped"
+        );
+    };
+    let stream = context.get_stream(&name).await.expect("the events stream");
+    let reader = stream
+        .create_consumer(consumer::pull::OrderedConfig {
+            filter_subject: subjects.events_wildcard(),
+            ..Default::default()
+        })
+        .await
+        .expect("a reader of the events stream");
+    let mut messages = reader.messages().await.expect("read the events stream");
+    let prefix = format!("{PREFIX}.events.");
+    let mut types = Vec::new();
+    for position in 1..=last {
+        let message = tokio::time::timeout(Duration::from_secs(10), messages.next())
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("seed {seed}: message {position} of the events stream"))
+            .expect("a message of the events stream");
+        let seq = message
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get(SEQ_HEADER))
+            .and_then(|value| value.as_str().parse::<u64>().ok());
+        assert_eq!(
+            seq,
+            Some(position),
+            "seed {seed}: message {position} of the events stream is event {seq:?}"
+        );
+        let kind = message.subject.as_str().strip_prefix(prefix.as_str());
+        types.push(kind.unwrap_or_default().to_owned());
+    }
+    EventsFed { types }
+}
+
+/// A stream's last sequence, if its info could be read now.
+async fn last_sequence(context: &jetstream::Context, name: &str) -> Option<u64> {
+    let mut stream: stream::Stream = context.get_stream(name).await.ok()?;
+    Some(stream.info().await.ok()?.state.last_sequence)
+}
+
+impl EventsFed {
+    /// Checks that each event fed has the type of the log's event of the same seq; returns how
+    /// many were fed.
+    pub(crate) fn check_against(&self, log: &Log, seed: u64) -> usize {
+        for (index, fed) in self.types.iter().enumerate() {
+            let logged = log.events.get(index).map(|(_, event)| event.kind.name());
+            assert_eq!(
+                logged,
+                Some(fed.as_str()),
+                "seed {seed}: event {} of the events stream is not the log's",
+                index + 1
+            );
+        }
+        self.types.len()
+    }
+}
+
 /// Reads the final log (every engine stopped) and verifies its whole chain, as `audit verify`
 /// does. A batch a killed leader had sent may still land after its death (seed 68050790762828497
 /// saw 61 records land between the read and the verification): both are done again, a bounded
 /// number of times, until they agree.
 pub(crate) async fn final_log(client: &Client, seed: u64) -> Log {
     let config = log_config();
-    let context = async_nats::jetstream::new(client.clone());
+    let context = jetstream::new(client.clone());
     let mut tries = 0;
     loop {
         tries += 1;
@@ -81,7 +171,7 @@ pub(crate) async fn final_log(client: &Client, seed: u64) -> Log {
     }
 }
 
-async fn read(context: &async_nats::jetstream::Context, config: &JetStreamConfig) -> Log {
+async fn read(context: &jetstream::Context, config: &JetStreamConfig) -> Log {
     let mut reader = StreamReader::start(context, config, 1)
         .await
         .expect("read the log stream");
