@@ -7,7 +7,7 @@ use std::fmt;
 use std::time::Duration;
 
 use async_nats::Client;
-use async_nats::jetstream::{self, consumer, stream};
+use async_nats::jetstream::{self, consumer};
 use futures::StreamExt;
 use switchboard_core::{Event, EventKind};
 use switchboard_jetlog::{JetStreamConfig, JetStreamLog, StreamReader};
@@ -122,7 +122,7 @@ pub(crate) async fn events_stream(client: &Client, seed: u64) -> EventsFed {
 
 /// A stream's last sequence, if its info could be read now.
 async fn last_sequence(context: &jetstream::Context, name: &str) -> Option<u64> {
-    let mut stream: stream::Stream = context.get_stream(name).await.ok()?;
+    let mut stream = context.get_stream(name).await.ok()?;
     Some(stream.info().await.ok()?.state.last_sequence)
 }
 
